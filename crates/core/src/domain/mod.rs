@@ -1,0 +1,16 @@
+//! Domain types. Each is built by parsing untrusted input once; after that it is valid
+//! by construction and the rest of the code never re-checks it.
+
+mod locale;
+mod org;
+mod person;
+mod role;
+mod slug;
+
+pub use locale::{CountryCode, CurrencyCode, LanguageTag, TimeZoneName};
+pub use org::{
+    NewOrganization, OrgId, OrgName, OrgStatus, Organization, OrganizationSummary, Plan,
+};
+pub use person::{Email, PersonName, Phone, Username};
+pub use role::{GroupName, Membership, Role, resolve_memberships};
+pub use slug::OrgSlug;

@@ -1,0 +1,6 @@
+//! Use cases: what the CLI, the API and the pages call. Each takes its dependencies
+//! (store, directory, clock) explicitly.
+
+pub mod onboard;
+pub mod onboard_file;
+pub mod orgs;

@@ -1,0 +1,70 @@
+//! Organization lifecycle: look up, list, suspend, reactivate.
+
+use crate::domain::{OrgSlug, OrgStatus, Organization, OrganizationSummary};
+use crate::error::Error;
+use crate::store::Store;
+use time::OffsetDateTime;
+
+/// Parses a slug given by a person and finds its organization.
+pub async fn get(store: &dyn Store, slug: &str) -> Result<Organization, Error> {
+    let slug = OrgSlug::parse(slug).map_err(|e| Error::Validation(vec![e]))?;
+    store
+        .organization_by_slug(&slug)
+        .await?
+        .ok_or_else(|| Error::NotFound(format!("organization {slug:?}")))
+}
+
+/// Every organization with its member counts.
+pub async fn list(store: &dyn Store) -> Result<Vec<OrganizationSummary>, Error> {
+    Ok(store.list_organizations().await?)
+}
+
+/// What a status change did.
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+pub struct StatusChange {
+    /// The organization after the call.
+    pub org: Organization,
+    /// Whether the status changed (false when it already was the target).
+    pub changed: bool,
+}
+
+/// Suspends an active organization. Suspending a suspended one changes nothing.
+pub async fn suspend(store: &dyn Store, slug: &str, now: OffsetDateTime) -> Result<StatusChange, Error> {
+    transition(store, slug, OrgStatus::Suspended, now).await
+}
+
+/// Reactivates a suspended organization. Activating an active one changes nothing.
+pub async fn activate(store: &dyn Store, slug: &str, now: OffsetDateTime) -> Result<StatusChange, Error> {
+    transition(store, slug, OrgStatus::Active, now).await
+}
+
+async fn transition(
+    store: &dyn Store,
+    slug: &str,
+    to: OrgStatus,
+    now: OffsetDateTime,
+) -> Result<StatusChange, Error> {
+    let before = get(store, slug).await?;
+    if before.status == OrgStatus::Onboarding {
+        return Err(Error::Conflict(
+            "org.onboarding",
+            format!(
+                "organization {} has not finished onboarding; re-run `loyalty onboard --slug {}` to complete it",
+                before.slug, before.slug
+            ),
+        ));
+    }
+    let from = match to {
+        OrgStatus::Suspended => [OrgStatus::Active],
+        _ => [OrgStatus::Suspended],
+    };
+    let slug = OrgSlug::parse(&before.slug).map_err(|e| Error::Validation(vec![e]))?;
+    let after = store
+        .set_organization_status(&slug, &from, to, now)
+        .await?
+        .ok_or_else(|| Error::NotFound(format!("organization {slug:?}")))?;
+    Ok(StatusChange {
+        changed: after.status != before.status,
+        org: after,
+    })
+}

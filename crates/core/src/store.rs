@@ -1,0 +1,273 @@
+//! The storage interface. One method per transaction, the organization first for
+//! tenant data. Implemented by `loyalty-store-postgres` and `loyalty-store-sqlite`, which
+//! both pass the behaviour suite in `loyalty-testkit`.
+
+use crate::domain::{NewOrganization, OrgId, OrgSlug, OrgStatus, Organization, OrganizationSummary, Role};
+use async_trait::async_trait;
+use time::OffsetDateTime;
+use uuid::Uuid;
+
+/// Errors of a storage backend.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    /// A uniqueness or check constraint refused the write; carries the constraint name.
+    #[error("conflict with existing data ({0})")]
+    Conflict(String),
+    /// The database schema is older or newer than this program.
+    #[error("database schema is not current: {0}")]
+    Schema(String),
+    /// The database failed or could not be reached.
+    #[error("database error: {0}")]
+    Backend(#[source] Box<dyn std::error::Error + Send + Sync>),
+}
+
+impl StoreError {
+    /// Wraps a backend error.
+    pub fn backend(e: impl std::error::Error + Send + Sync + 'static) -> Self {
+        StoreError::Backend(Box::new(e))
+    }
+}
+
+/// Which storage backend is in use.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Backend {
+    /// PostgreSQL.
+    Postgres,
+    /// SQLite.
+    Sqlite,
+}
+
+/// Which migrations the database has, against the ones this program knows.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct SchemaStatus {
+    /// Versions applied to the database.
+    pub applied: Vec<i64>,
+    /// Versions this program ships.
+    pub known: Vec<i64>,
+}
+
+impl SchemaStatus {
+    /// Versions shipped but not applied.
+    pub fn pending(&self) -> Vec<i64> {
+        self.known.iter().copied().filter(|v| !self.applied.contains(v)).collect()
+    }
+
+    /// Versions applied that this program does not know (a newer program migrated it).
+    pub fn unknown(&self) -> Vec<i64> {
+        self.applied.iter().copied().filter(|v| !self.known.contains(v)).collect()
+    }
+
+    /// Whether the schema is exactly what this program expects.
+    pub fn is_current(&self) -> bool {
+        self.pending().is_empty() && self.unknown().is_empty()
+    }
+
+    /// A sentence for operators.
+    pub fn describe(&self) -> String {
+        if self.is_current() {
+            format!("schema current (version {})", self.known.last().copied().unwrap_or(0))
+        } else if !self.unknown().is_empty() {
+            format!(
+                "database has migrations {:?} that this program does not know: it was migrated by a newer loyalty; upgrade this binary",
+                self.unknown()
+            )
+        } else {
+            format!("migrations {:?} are pending: run `loyalty migrate`", self.pending())
+        }
+    }
+}
+
+/// A person's row in one organization (the `users` table).
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+pub struct Member {
+    /// Row id.
+    pub id: Uuid,
+    /// Organization.
+    pub organization_id: OrgId,
+    /// Subject at the identity provider (built-in uid or Authentik `sub`).
+    pub identity_subject: String,
+    /// Role in the organization.
+    pub role: Role,
+    /// `active`, `pending` or `suspended`.
+    pub status: String,
+    /// Email.
+    pub email: Option<String>,
+    /// Display name.
+    pub name: Option<String>,
+    /// Created.
+    #[serde(with = "time::serde::rfc3339")]
+    pub created_at: OffsetDateTime,
+}
+
+/// A new or updated member row.
+#[derive(Debug, Clone)]
+pub struct NewMember {
+    /// Subject at the identity provider.
+    pub identity_subject: String,
+    /// Role.
+    pub role: Role,
+    /// Email.
+    pub email: Option<String>,
+    /// Display name.
+    pub name: Option<String>,
+    /// Who created the row (member id), if a person did.
+    pub created_by: Option<Uuid>,
+}
+
+/// An account of the built-in identity provider.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Account {
+    /// Integer key, like Authentik's user pk.
+    pub pk: i64,
+    /// Stable subject (hex), like Authentik's `uid`.
+    pub uid: String,
+    /// Sign-in name (lower case).
+    pub username: String,
+    /// Display name.
+    pub name: String,
+    /// Email (lower case).
+    pub email: Option<String>,
+    /// Whether the account may sign in.
+    pub is_active: bool,
+    /// argon2id PHC string, when a password is set.
+    pub password_hash: Option<String>,
+    /// Whether the password must be changed at next sign-in.
+    pub must_change_password: bool,
+    /// Free-form attributes (who created the account ...).
+    pub attributes: serde_json::Value,
+}
+
+/// A new built-in account.
+#[derive(Debug, Clone)]
+pub struct NewAccount {
+    /// Subject to give the account.
+    pub uid: String,
+    /// Sign-in name.
+    pub username: String,
+    /// Display name.
+    pub name: String,
+    /// Email.
+    pub email: Option<String>,
+    /// Attributes.
+    pub attributes: serde_json::Value,
+}
+
+/// A group of the built-in identity provider.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AccountGroup {
+    /// UUID key, like Authentik's group pk.
+    pub pk: Uuid,
+    /// Unique name.
+    pub name: String,
+}
+
+/// Storage of organizations and their members.
+#[async_trait]
+pub trait OrgStore: Send + Sync {
+    /// Creates an organization; `StoreError::Conflict` when the slug is taken.
+    async fn insert_organization(
+        &self,
+        new: &NewOrganization,
+        status: OrgStatus,
+        now: OffsetDateTime,
+    ) -> Result<Organization, StoreError>;
+
+    /// The organization with this slug, whatever its status (deleted ones excluded).
+    async fn organization_by_slug(&self, slug: &OrgSlug) -> Result<Option<Organization>, StoreError>;
+
+    /// Every organization with member counts, by slug.
+    async fn list_organizations(&self) -> Result<Vec<OrganizationSummary>, StoreError>;
+
+    /// Moves an organization from one of `from` to `to`; returns the row after the
+    /// change, or the unchanged row when its status was not in `from`, or `None`.
+    async fn set_organization_status(
+        &self,
+        slug: &OrgSlug,
+        from: &[OrgStatus],
+        to: OrgStatus,
+        now: OffsetDateTime,
+    ) -> Result<Option<Organization>, StoreError>;
+
+    /// Creates the member row for (org, subject) or updates its role, email and name.
+    async fn upsert_member(
+        &self,
+        org: OrgId,
+        member: &NewMember,
+        now: OffsetDateTime,
+    ) -> Result<Member, StoreError>;
+
+    /// The member row of a subject in an organization.
+    async fn member_by_subject(&self, org: OrgId, subject: &str) -> Result<Option<Member>, StoreError>;
+
+    /// Members of an organization, optionally of one role, oldest first.
+    async fn list_members(&self, org: OrgId, role: Option<Role>) -> Result<Vec<Member>, StoreError>;
+}
+
+/// Storage of the built-in identity provider: accounts, groups, memberships and
+/// one-time tokens. Global, like an identity provider's directory.
+#[async_trait]
+pub trait AccountStore: Send + Sync {
+    /// Creates an account; `Conflict` when the username is taken.
+    async fn insert_account(&self, new: &NewAccount, now: OffsetDateTime) -> Result<Account, StoreError>;
+    /// Account by key.
+    async fn account_by_pk(&self, pk: i64) -> Result<Option<Account>, StoreError>;
+    /// Account by username (case-insensitive).
+    async fn account_by_username(&self, username: &str) -> Result<Option<Account>, StoreError>;
+    /// Accounts with this email (case-insensitive), oldest first.
+    async fn accounts_by_email(&self, email: &str) -> Result<Vec<Account>, StoreError>;
+    /// Sets the password hash and whether it must be changed.
+    async fn set_account_password(
+        &self,
+        pk: i64,
+        hash: &str,
+        must_change: bool,
+        now: OffsetDateTime,
+    ) -> Result<bool, StoreError>;
+    /// Activates or deactivates an account.
+    async fn set_account_active(&self, pk: i64, active: bool, now: OffsetDateTime) -> Result<bool, StoreError>;
+    /// Creates a group; `Conflict` when the name is taken.
+    async fn insert_group(&self, name: &str, attributes: &serde_json::Value, now: OffsetDateTime)
+    -> Result<AccountGroup, StoreError>;
+    /// Group by exact name.
+    async fn group_by_name(&self, name: &str) -> Result<Option<AccountGroup>, StoreError>;
+    /// Adds an account to a group; adding twice is not an error. `false` if either is missing.
+    async fn add_group_member(&self, group: Uuid, account: i64) -> Result<bool, StoreError>;
+    /// Removes an account from a group; removing twice is not an error.
+    async fn remove_group_member(&self, group: Uuid, account: i64) -> Result<(), StoreError>;
+    /// Accounts in a group, by username.
+    async fn group_members(&self, group: Uuid) -> Result<Vec<Account>, StoreError>;
+    /// Names of the groups an account is in, sorted.
+    async fn account_groups(&self, account: i64) -> Result<Vec<String>, StoreError>;
+    /// Stores a one-time token hash for an account, revoking earlier unused tokens of the
+    /// same purpose for that account.
+    async fn insert_account_token(
+        &self,
+        token_hash: &str,
+        account: i64,
+        purpose: &str,
+        expires_at: OffsetDateTime,
+        now: OffsetDateTime,
+    ) -> Result<(), StoreError>;
+    /// Marks a token used and returns its account, if it exists, is unused, unexpired and
+    /// of this purpose. Exactly one caller can consume a token.
+    async fn consume_account_token(
+        &self,
+        token_hash: &str,
+        purpose: &str,
+        now: OffsetDateTime,
+    ) -> Result<Option<i64>, StoreError>;
+}
+
+/// Everything `loyalty` stores, on one backend.
+#[async_trait]
+pub trait Store: OrgStore + AccountStore + Send + Sync + 'static {
+    /// Which backend this is.
+    fn backend(&self) -> Backend;
+    /// Applies pending migrations.
+    async fn migrate(&self) -> Result<SchemaStatus, StoreError>;
+    /// Compares applied and shipped migrations.
+    async fn schema_status(&self) -> Result<SchemaStatus, StoreError>;
+    /// Checks that the database answers.
+    async fn ping(&self) -> Result<(), StoreError>;
+}
