@@ -1,1 +1,8 @@
-//! placeholder
+//! Identity providers behind the core's [`loyalty_core::directory::Directory`] interface.
+//! `builtin`: accounts, groups and one-time links in our own database, passwords hashed
+//! with argon2id. (Authentik's admin API lives beside it, behind the same interface.)
+
+pub mod builtin;
+pub mod password;
+
+pub use builtin::BuiltinDirectory;

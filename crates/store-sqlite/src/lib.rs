@@ -1,1 +1,201 @@
-//! placeholder
+//! SQLite implementation of the `loyalty` store: one file, WAL with full durability,
+//! foreign keys on, a busy timeout, and a lock file so only one server writes to it.
+//! Types are portable: UUIDs and timestamps are text (timestamps in a fixed-width UTC
+//! format, so they sort as text), JSON is text, booleans are integers.
+
+mod accounts;
+mod orgs;
+
+use async_trait::async_trait;
+use loyalty_core::store::{Backend, SchemaStatus, Store, StoreError};
+use sqlx::SqlSafeStr;
+use sqlx::migrate::{Migration, MigrationType, Migrator};
+use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous};
+use std::fs::File;
+use std::path::{Path, PathBuf};
+use std::str::FromStr;
+use std::time::Duration;
+use time::OffsetDateTime;
+use time::format_description::well_known::Rfc3339;
+
+/// The migrations, in order, numbered like their PostgreSQL twins.
+pub const MIGRATIONS: &[(i64, &str, &str)] = &[(1, "foundation", include_str!("../migrations/0001_foundation.sql"))];
+
+/// The SQLite store.
+#[derive(Debug, Clone)]
+pub struct SqliteStore {
+    pool: SqlitePool,
+    path: Option<PathBuf>,
+}
+
+/// Holds the single-writer lock on a database file until dropped.
+#[derive(Debug)]
+pub struct WriterLock {
+    _file: File,
+    path: PathBuf,
+}
+
+impl WriterLock {
+    /// The lock file's path.
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+}
+
+impl SqliteStore {
+    /// Opens (creating when missing, with its folder) the database at `url`
+    /// (`sqlite://./data/loyalty.db` or `sqlite:relative/path.db`).
+    pub async fn connect(url: &str) -> Result<Self, StoreError> {
+        let options = SqliteConnectOptions::from_str(url)
+            .map_err(StoreError::backend)?
+            .create_if_missing(true)
+            .journal_mode(SqliteJournalMode::Wal)
+            .synchronous(SqliteSynchronous::Full)
+            .foreign_keys(true)
+            .busy_timeout(Duration::from_secs(10));
+        let path = options.get_filename().to_path_buf();
+        let path = (path.as_os_str() != ":memory:").then_some(path);
+        if let Some(dir) = path.as_ref().and_then(|p| p.parent()).filter(|d| !d.as_os_str().is_empty()) {
+            std::fs::create_dir_all(dir).map_err(|e| {
+                StoreError::Backend(format!("cannot create folder {} for the SQLite database: {e}", dir.display()).into())
+            })?;
+        }
+        let pool = SqlitePoolOptions::new()
+            .max_connections(8)
+            .connect_with(options)
+            .await
+            .map_err(StoreError::backend)?;
+        Ok(Self { pool, path })
+    }
+
+    /// The pool, for tests and tools that need raw SQL.
+    pub fn pool(&self) -> &SqlitePool {
+        &self.pool
+    }
+
+    /// The database file, unless in memory.
+    pub fn path(&self) -> Option<&Path> {
+        self.path.as_deref()
+    }
+
+    /// Takes the single-writer lock (`<db>.lock`), so a second `serve` on the same file
+    /// refuses to start instead of competing for writes.
+    pub fn lock_writer(&self) -> Result<Option<WriterLock>, StoreError> {
+        let Some(db) = &self.path else { return Ok(None) };
+        let mut name = db.as_os_str().to_owned();
+        name.push(".lock");
+        let path = PathBuf::from(name);
+        let file = File::options()
+            .create(true)
+            .truncate(false)
+            .write(true)
+            .open(&path)
+            .map_err(|e| StoreError::Backend(format!("cannot open lock file {}: {e}", path.display()).into()))?;
+        match file.try_lock() {
+            Ok(()) => Ok(Some(WriterLock { _file: file, path })),
+            Err(std::fs::TryLockError::WouldBlock) => Err(StoreError::Backend(
+                format!(
+                    "another loyalty server is already using {} (lock {} is held); SQLite allows one server per file: stop the other one, or use PostgreSQL to run several",
+                    db.display(),
+                    path.display()
+                )
+                .into(),
+            )),
+            Err(std::fs::TryLockError::Error(e)) => {
+                Err(StoreError::Backend(format!("cannot lock {}: {e}", path.display()).into()))
+            }
+        }
+    }
+
+    fn migrator() -> Migrator {
+        Migrator::with_migrations(
+            MIGRATIONS
+                .iter()
+                .map(|(version, description, sql)| {
+                    Migration::new(*version, (*description).into(), MigrationType::Simple, sql.into_sql_str(), false)
+                })
+                .collect(),
+        )
+    }
+}
+
+/// Maps a sqlx error: constraint violations become `Conflict`.
+pub(crate) fn map_err(e: sqlx::Error) -> StoreError {
+    if let sqlx::Error::Database(db) = &e {
+        if db.is_unique_violation() || db.is_check_violation() || db.is_foreign_key_violation() {
+            return StoreError::Conflict(db.message().to_owned());
+        }
+    }
+    StoreError::backend(e)
+}
+
+/// A timestamp as stored: UTC, microseconds, fixed width, so text order is time order.
+pub(crate) fn ts(t: OffsetDateTime) -> String {
+    let t = t.to_offset(time::UtcOffset::UTC);
+    format!(
+        "{:04}-{:02}-{:02}T{:02}:{:02}:{:02}.{:06}Z",
+        t.year(),
+        u8::from(t.month()),
+        t.day(),
+        t.hour(),
+        t.minute(),
+        t.second(),
+        t.microsecond()
+    )
+}
+
+/// Parses a stored timestamp (ours, or any RFC 3339 text written by hand).
+pub(crate) fn parse_ts(s: &str) -> Result<OffsetDateTime, sqlx::Error> {
+    OffsetDateTime::parse(s, &Rfc3339)
+        .or_else(|_| OffsetDateTime::parse(&format!("{}Z", s.replace(' ', "T")), &Rfc3339))
+        .map_err(|e| sqlx::Error::Decode(format!("bad timestamp {s:?}: {e}").into()))
+}
+
+#[async_trait]
+impl Store for SqliteStore {
+    fn backend(&self) -> Backend {
+        Backend::Sqlite
+    }
+
+    async fn migrate(&self) -> Result<SchemaStatus, StoreError> {
+        Self::migrator().run(&self.pool).await.map_err(|e| StoreError::Schema(e.to_string()))?;
+        self.schema_status().await
+    }
+
+    async fn schema_status(&self) -> Result<SchemaStatus, StoreError> {
+        let known = MIGRATIONS.iter().map(|m| m.0).collect();
+        let exists: i64 =
+            sqlx::query_scalar("SELECT count(*) FROM sqlite_master WHERE type = 'table' AND name = '_sqlx_migrations'")
+                .fetch_one(&self.pool)
+                .await
+                .map_err(map_err)?;
+        let applied = if exists > 0 {
+            sqlx::query_scalar("SELECT version FROM _sqlx_migrations WHERE success ORDER BY version")
+                .fetch_all(&self.pool)
+                .await
+                .map_err(map_err)?
+        } else {
+            Vec::new()
+        };
+        Ok(SchemaStatus { applied, known })
+    }
+
+    async fn ping(&self) -> Result<(), StoreError> {
+        sqlx::query("SELECT 1").execute(&self.pool).await.map_err(map_err)?;
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn timestamps_round_trip_and_sort_as_text() {
+        let a = OffsetDateTime::from_unix_timestamp(1_700_000_000).expect("valid");
+        let b = a + time::Duration::microseconds(1);
+        assert!(ts(a) < ts(b));
+        assert_eq!(parse_ts(&ts(b)).ok(), Some(b));
+        assert!(parse_ts("2025-01-23 14:05:30").is_ok());
+    }
+}

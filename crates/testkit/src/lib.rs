@@ -1,1 +1,161 @@
-//! placeholder
+//! Test support: a fresh database per test on either backend (a temporary SQLite file,
+//! or a PostgreSQL database created for the test and dropped after it), a built-in
+//! directory on top, and [`both_backends!`] to run one test body on both.
+//!
+//! PostgreSQL is found at `LOYALTY_TEST_POSTGRES_URL` (default
+//! `postgres://postgres@127.0.0.1:5432/postgres`). When it cannot be reached the tests
+//! fail, naming the URL; set `LOYALTY_TEST_SKIP_POSTGRES=1` to skip them on a machine
+//! without PostgreSQL (CI never sets it).
+
+use loyalty_core::clock::{Clock, FixedClock};
+use loyalty_core::store::Store;
+use loyalty_identity::BuiltinDirectory;
+use loyalty_store_postgres::{PgSettings, PgStore};
+use loyalty_store_sqlite::SqliteStore;
+use sqlx::Connection;
+use std::sync::Arc;
+
+pub use loyalty_core;
+
+/// Which backend a test runs on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Kind {
+    /// A temporary SQLite file.
+    Sqlite,
+    /// A fresh PostgreSQL database.
+    Postgres,
+}
+
+/// The PostgreSQL server tests use, as a URL to its maintenance database.
+pub fn postgres_admin_url() -> String {
+    std::env::var("LOYALTY_TEST_POSTGRES_URL").unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".into())
+}
+
+/// Whether PostgreSQL tests are switched off on this machine.
+pub fn skip_postgres() -> bool {
+    std::env::var("LOYALTY_TEST_SKIP_POSTGRES").is_ok_and(|v| v == "1")
+}
+
+/// A database that lives as long as this value.
+pub struct TestDb {
+    /// Backend.
+    pub kind: Kind,
+    /// URL to give `loyalty` (`DATABASE_URL`).
+    pub url: String,
+    /// The migrated store.
+    pub store: Arc<dyn Store>,
+    pg_name: Option<String>,
+    _dir: Option<tempfile::TempDir>,
+}
+
+impl TestDb {
+    /// A fresh, migrated database of the given kind.
+    pub async fn new(kind: Kind) -> Self {
+        let db = Self::empty(kind).await;
+        db.store.migrate().await.expect("migrations apply");
+        db
+    }
+
+    /// A fresh database with no schema.
+    pub async fn empty(kind: Kind) -> Self {
+        match kind {
+            Kind::Sqlite => {
+                let dir = tempfile::tempdir().expect("temp dir");
+                let url = format!("sqlite://{}", dir.path().join("loyalty.db").display());
+                let store = SqliteStore::connect(&url).await.expect("sqlite opens");
+                Self { kind, url, store: Arc::new(store), pg_name: None, _dir: Some(dir) }
+            }
+            Kind::Postgres => {
+                let admin = postgres_admin_url();
+                let name = format!("loyalty_test_{}", uuid::Uuid::new_v4().simple());
+                let mut conn = sqlx::PgConnection::connect(&admin).await.unwrap_or_else(|e| {
+                    panic!(
+                        "PostgreSQL is not reachable at {admin}: {e}. Start it, point LOYALTY_TEST_POSTGRES_URL at one, \
+                         or set LOYALTY_TEST_SKIP_POSTGRES=1 to skip the PostgreSQL half of the suite"
+                    )
+                });
+                sqlx::query(sqlx::AssertSqlSafe(format!("CREATE DATABASE {name}")))
+                    .execute(&mut conn)
+                    .await
+                    .expect("create test database");
+                let url = with_database(&admin, &name);
+                let store = PgStore::connect(&url, &PgSettings { max_connections: 8, ..PgSettings::default() })
+                    .await
+                    .expect("postgres connects");
+                Self { kind, url, store: Arc::new(store), pg_name: Some(name), _dir: None }
+            }
+        }
+    }
+
+    /// A built-in directory on this database.
+    pub fn directory(&self, clock: Arc<dyn Clock>) -> BuiltinDirectory {
+        BuiltinDirectory::new(self.store.clone(), clock, "http://127.0.0.1:8080", time::Duration::hours(72))
+    }
+}
+
+impl Drop for TestDb {
+    fn drop(&mut self) {
+        let Some(name) = self.pg_name.take() else { return };
+        let admin = postgres_admin_url();
+        // Drop runs outside async: use a small runtime on its own thread.
+        let _ = std::thread::spawn(move || {
+            let Ok(rt) = tokio::runtime::Builder::new_current_thread().enable_all().build() else { return };
+            rt.block_on(async {
+                if let Ok(mut conn) = sqlx::PgConnection::connect(&admin).await {
+                    let _ = sqlx::query(sqlx::AssertSqlSafe(format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)")))
+                        .execute(&mut conn)
+                        .await;
+                }
+            });
+        })
+        .join();
+    }
+}
+
+/// `url` with its database name replaced by `name`.
+pub fn with_database(url: &str, name: &str) -> String {
+    let (base, query) = url.split_once('?').map_or((url, None), |(b, q)| (b, Some(q)));
+    let base = match base.rfind('/') {
+        Some(i) if i > "postgres://".len() => &base[..i],
+        _ => base,
+    };
+    match query {
+        Some(q) => format!("{base}/{name}?{q}"),
+        None => format!("{base}/{name}"),
+    }
+}
+
+/// A clock fixed at 2025-01-23 14:05:30 UTC, the runbook's backup example.
+pub fn fixed_clock() -> FixedClock {
+    FixedClock::new(time::macros::datetime!(2025-01-23 14:05:30 UTC))
+}
+
+/// Runs each test body on SQLite and on PostgreSQL: `both_backends! { async fn name(db) { ... } }`
+/// makes `name::sqlite` and `name::postgres`, each with its own fresh [`TestDb`] as `db`.
+#[macro_export]
+macro_rules! both_backends {
+    ($(async fn $name:ident($db:ident) $body:block)*) => {
+        $(
+            mod $name {
+                #[allow(unused_imports)]
+                use super::*;
+
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn sqlite() {
+                    let $db = $crate::TestDb::new($crate::Kind::Sqlite).await;
+                    $body
+                }
+
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn postgres() {
+                    if $crate::skip_postgres() {
+                        eprintln!("LOYALTY_TEST_SKIP_POSTGRES=1: skipping");
+                        return;
+                    }
+                    let $db = $crate::TestDb::new($crate::Kind::Postgres).await;
+                    $body
+                }
+            }
+        )*
+    };
+}

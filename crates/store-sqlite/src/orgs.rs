@@ -1,0 +1,214 @@
+//! Organizations and their members on SQLite.
+
+use crate::{SqliteStore, map_err, parse_ts, ts};
+use async_trait::async_trait;
+use loyalty_core::domain::{NewOrganization, OrgId, OrgSlug, OrgStatus, Organization, OrganizationSummary, Role};
+use loyalty_core::store::{Member, NewMember, OrgStore, StoreError};
+use sqlx::Row;
+use sqlx::sqlite::SqliteRow;
+use time::{Date, OffsetDateTime};
+use uuid::Uuid;
+
+const ORG_COLUMNS: &str = "id, name, slug, COALESCE(authentik_group_prefix, slug) AS group_prefix, status, plan, \
+     country, timezone, language, currency, contact_name, contact_email, contact_phone, custom_domain, \
+     contract_start, deployment_type, users_estimate, settings, created_at, updated_at";
+
+fn decode<T>(what: &str, r: Result<T, impl std::fmt::Display>) -> Result<T, sqlx::Error> {
+    r.map_err(|e| sqlx::Error::Decode(format!("{what}: {e}").into()))
+}
+
+pub(crate) fn uuid_col(row: &SqliteRow, col: &str) -> Result<Uuid, sqlx::Error> {
+    let s: String = row.try_get(col)?;
+    decode(col, Uuid::parse_str(&s))
+}
+
+fn org_from_row(row: &SqliteRow) -> Result<Organization, sqlx::Error> {
+    let status: String = row.try_get("status")?;
+    let settings: String = row.try_get("settings")?;
+    let contract_start: Option<String> = row.try_get("contract_start")?;
+    Ok(Organization {
+        id: OrgId(uuid_col(row, "id")?),
+        name: row.try_get("name")?,
+        slug: row.try_get("slug")?,
+        group_prefix: row.try_get("group_prefix")?,
+        status: OrgStatus::parse(&status)
+            .ok_or_else(|| sqlx::Error::Decode(format!("unknown organization status {status:?}").into()))?,
+        plan: row.try_get("plan")?,
+        country: row.try_get("country")?,
+        timezone: row.try_get("timezone")?,
+        language: row.try_get("language")?,
+        currency: row.try_get("currency")?,
+        contact_name: row.try_get("contact_name")?,
+        contact_email: row.try_get("contact_email")?,
+        contact_phone: row.try_get("contact_phone")?,
+        custom_domain: row.try_get("custom_domain")?,
+        contract_start: contract_start
+            .map(|d| decode("contract_start", Date::parse(&d, time::macros::format_description!("[year]-[month]-[day]"))))
+            .transpose()?,
+        deployment_type: row.try_get("deployment_type")?,
+        users_estimate: row.try_get("users_estimate")?,
+        settings: decode("settings", serde_json::from_str(&settings))?,
+        created_at: parse_ts(&row.try_get::<String, _>("created_at")?)?,
+        updated_at: parse_ts(&row.try_get::<String, _>("updated_at")?)?,
+    })
+}
+
+const MEMBER_COLUMNS: &str = "id, organization_id, identity_subject, role, status, email, name, created_at";
+
+fn member_from_row(row: &SqliteRow) -> Result<Member, sqlx::Error> {
+    let role: String = row.try_get("role")?;
+    Ok(Member {
+        id: uuid_col(row, "id")?,
+        organization_id: OrgId(uuid_col(row, "organization_id")?),
+        identity_subject: row.try_get("identity_subject")?,
+        role: Role::parse(&role).ok_or_else(|| sqlx::Error::Decode(format!("unknown role {role:?}").into()))?,
+        status: row.try_get("status")?,
+        email: row.try_get("email")?,
+        name: row.try_get("name")?,
+        created_at: parse_ts(&row.try_get::<String, _>("created_at")?)?,
+    })
+}
+
+#[async_trait]
+impl OrgStore for SqliteStore {
+    async fn insert_organization(
+        &self,
+        new: &NewOrganization,
+        status: OrgStatus,
+        now: OffsetDateTime,
+    ) -> Result<Organization, StoreError> {
+        let sql = format!(
+            "INSERT INTO organizations (id, name, slug, authentik_group_prefix, status, plan, settings, country, \
+             timezone, language, currency, contact_name, contact_email, contact_phone, custom_domain, \
+             contract_start, deployment_type, users_estimate, created_at, updated_at) \
+             VALUES (?1,?2,?3,?4,?5,?6,?7,?8,?9,?10,?11,?12,?13,?14,?15,?16,?17,?18,?19,?19) RETURNING {ORG_COLUMNS}"
+        );
+        let row = sqlx::query(sqlx::AssertSqlSafe(sql))
+            .bind(Uuid::now_v7().to_string())
+            .bind(new.name.as_str())
+            .bind(new.slug.as_str())
+            .bind(&new.group_prefix)
+            .bind(status.as_str())
+            .bind(new.plan.as_str())
+            .bind(new.settings.to_string())
+            .bind(new.country.as_ref().map(|c| c.as_str()))
+            .bind(new.timezone.as_str())
+            .bind(new.language.as_str())
+            .bind(new.currency.as_str())
+            .bind(new.contact_name.as_ref().map(|c| c.as_str()))
+            .bind(new.contact_email.as_ref().map(|c| c.as_str()))
+            .bind(new.contact_phone.as_ref().map(|c| c.as_str()))
+            .bind(&new.custom_domain)
+            .bind(new.contract_start.map(|d| d.to_string()))
+            .bind(&new.deployment_type)
+            .bind(new.users_estimate)
+            .bind(ts(now))
+            .fetch_one(&self.pool)
+            .await
+            .map_err(map_err)?;
+        org_from_row(&row).map_err(map_err)
+    }
+
+    async fn organization_by_slug(&self, slug: &OrgSlug) -> Result<Option<Organization>, StoreError> {
+        let sql = format!("SELECT {ORG_COLUMNS} FROM organizations WHERE slug = ?1 AND deleted_at IS NULL");
+        let row = sqlx::query(sqlx::AssertSqlSafe(sql))
+            .bind(slug.as_str())
+            .fetch_optional(&self.pool)
+            .await
+            .map_err(map_err)?;
+        row.as_ref().map(org_from_row).transpose().map_err(map_err)
+    }
+
+    async fn list_organizations(&self) -> Result<Vec<OrganizationSummary>, StoreError> {
+        let sql = format!(
+            "SELECT {ORG_COLUMNS}, \
+               (SELECT count(*) FROM users u WHERE u.organization_id = o.id AND u.status = 'active' AND u.role = 'admin') AS admins, \
+               (SELECT count(*) FROM users u WHERE u.organization_id = o.id AND u.status = 'active' AND u.role = 'cashier') AS cashiers, \
+               (SELECT count(*) FROM users u WHERE u.organization_id = o.id AND u.status = 'active' AND u.role = 'customer') AS customers \
+             FROM organizations o WHERE deleted_at IS NULL ORDER BY slug"
+        );
+        let rows = sqlx::query(sqlx::AssertSqlSafe(sql)).fetch_all(&self.pool).await.map_err(map_err)?;
+        rows.iter()
+            .map(|row| {
+                Ok(OrganizationSummary {
+                    org: org_from_row(row)?,
+                    admins: row.try_get("admins")?,
+                    cashiers: row.try_get("cashiers")?,
+                    customers: row.try_get("customers")?,
+                })
+            })
+            .collect::<Result<_, sqlx::Error>>()
+            .map_err(map_err)
+    }
+
+    async fn set_organization_status(
+        &self,
+        slug: &OrgSlug,
+        from: &[OrgStatus],
+        to: OrgStatus,
+        now: OffsetDateTime,
+    ) -> Result<Option<Organization>, StoreError> {
+        let from: Vec<&str> = from.iter().map(|s| s.as_str()).collect();
+        sqlx::query(
+            "UPDATE organizations SET status = ?2, updated_at = ?3 \
+             WHERE slug = ?1 AND deleted_at IS NULL AND status IN (SELECT value FROM json_each(?4))",
+        )
+        .bind(slug.as_str())
+        .bind(to.as_str())
+        .bind(ts(now))
+        .bind(serde_json::to_string(&from).map_err(StoreError::backend)?)
+        .execute(&self.pool)
+        .await
+        .map_err(map_err)?;
+        self.organization_by_slug(slug).await
+    }
+
+    async fn upsert_member(&self, org: OrgId, member: &NewMember, now: OffsetDateTime) -> Result<Member, StoreError> {
+        let sql = format!(
+            "INSERT INTO users (id, organization_id, identity_subject, role, status, email, name, created_by, created_at, updated_at) \
+             VALUES (?1, ?2, ?3, ?4, 'active', ?5, ?6, ?7, ?8, ?8) \
+             ON CONFLICT (organization_id, identity_subject) DO UPDATE SET \
+               role = excluded.role, email = COALESCE(excluded.email, users.email), \
+               name = COALESCE(excluded.name, users.name), updated_at = excluded.updated_at \
+             RETURNING {MEMBER_COLUMNS}"
+        );
+        let row = sqlx::query(sqlx::AssertSqlSafe(sql))
+            .bind(Uuid::now_v7().to_string())
+            .bind(org.0.to_string())
+            .bind(&member.identity_subject)
+            .bind(member.role.as_str())
+            .bind(&member.email)
+            .bind(&member.name)
+            .bind(member.created_by.map(|u| u.to_string()))
+            .bind(ts(now))
+            .fetch_one(&self.pool)
+            .await
+            .map_err(map_err)?;
+        member_from_row(&row).map_err(map_err)
+    }
+
+    async fn member_by_subject(&self, org: OrgId, subject: &str) -> Result<Option<Member>, StoreError> {
+        let sql = format!("SELECT {MEMBER_COLUMNS} FROM users WHERE organization_id = ?1 AND identity_subject = ?2");
+        let row = sqlx::query(sqlx::AssertSqlSafe(sql))
+            .bind(org.0.to_string())
+            .bind(subject)
+            .fetch_optional(&self.pool)
+            .await
+            .map_err(map_err)?;
+        row.as_ref().map(member_from_row).transpose().map_err(map_err)
+    }
+
+    async fn list_members(&self, org: OrgId, role: Option<Role>) -> Result<Vec<Member>, StoreError> {
+        let sql = format!(
+            "SELECT {MEMBER_COLUMNS} FROM users WHERE organization_id = ?1 AND (?2 IS NULL OR role = ?2) \
+             ORDER BY created_at, id"
+        );
+        let rows = sqlx::query(sqlx::AssertSqlSafe(sql))
+            .bind(org.0.to_string())
+            .bind(role.map(Role::as_str))
+            .fetch_all(&self.pool)
+            .await
+            .map_err(map_err)?;
+        rows.iter().map(member_from_row).collect::<Result<_, _>>().map_err(map_err)
+    }
+}

@@ -1,0 +1,168 @@
+//! Store behaviour both backends must share.
+
+use loyalty_core::domain::{OrgSlug, OrgStatus, Role};
+use loyalty_core::service::onboard::OnboardInput;
+use loyalty_core::store::{NewAccount, NewMember, StoreError};
+use loyalty_testkit::{Kind, TestDb, both_backends};
+use time::macros::datetime;
+
+fn new_org(slug: &str) -> loyalty_core::domain::NewOrganization {
+    OnboardInput {
+        name: Some(format!("{slug} shop")),
+        slug: Some(slug.into()),
+        admin_email: Some(format!("admin@{slug}.example.com")),
+        admin_name: Some("Ada Admin".into()),
+        country: Some("BR".into()),
+        timezone: Some("America/Sao_Paulo".into()),
+        contract_start: Some("2025-01-01".into()),
+        ..OnboardInput::default()
+    }
+    .validate()
+    .expect("valid")
+    .org
+}
+
+fn slug(s: &str) -> OrgSlug {
+    OrgSlug::parse(s).expect("slug")
+}
+
+fn member(subject: &str, role: Role) -> NewMember {
+    NewMember { identity_subject: subject.into(), role, email: Some(format!("{subject}@x.com")), name: None, created_by: None }
+}
+
+const NOW: time::OffsetDateTime = datetime!(2025-01-23 14:05:30.123456 UTC);
+
+both_backends! {
+    async fn a_fresh_database_lists_pending_migrations_and_migrate_makes_it_current(db) {
+        let empty = TestDb::empty(db.kind).await;
+        let before = empty.store.schema_status().await.expect("status");
+        assert!(!before.is_current());
+        assert_eq!(before.pending(), before.known);
+        let after = empty.store.migrate().await.expect("migrate");
+        assert!(after.is_current(), "{after:?}");
+        assert!(empty.store.migrate().await.expect("again").is_current());
+        assert!(db.store.schema_status().await.expect("status").is_current());
+    }
+
+    async fn organizations_round_trip_with_every_field(db) {
+        let created = db.store.insert_organization(&new_org("fresh-mart"), OrgStatus::Active, NOW).await.expect("insert");
+        let got = db.store.organization_by_slug(&slug("fresh-mart")).await.expect("get").expect("found");
+        assert_eq!(created, got);
+        assert_eq!(got.slug, "fresh-mart");
+        assert_eq!(got.group_prefix, "fresh-mart");
+        assert_eq!(got.currency, "BRL");
+        assert_eq!(got.timezone, "America/Sao_Paulo");
+        assert_eq!(got.country.as_deref(), Some("BR"));
+        assert_eq!(got.contract_start, Some(time::macros::date!(2025-01-01)));
+        assert_eq!(got.created_at, NOW);
+        assert_eq!(got.status, OrgStatus::Active);
+        assert!(db.store.organization_by_slug(&slug("other")).await.expect("get").is_none());
+    }
+
+    async fn a_taken_slug_is_a_conflict_and_writes_nothing(db) {
+        db.store.insert_organization(&new_org("nextdoor"), OrgStatus::Active, NOW).await.expect("insert");
+        let err = db.store.insert_organization(&new_org("nextdoor"), OrgStatus::Active, NOW).await.expect_err("dup");
+        assert!(matches!(err, StoreError::Conflict(_)), "{err:?}");
+        assert_eq!(db.store.list_organizations().await.expect("list").len(), 1);
+    }
+
+    async fn status_changes_only_from_the_allowed_states(db) {
+        db.store.insert_organization(&new_org("nextdoor"), OrgStatus::Onboarding, NOW).await.expect("insert");
+        let s = slug("nextdoor");
+        let unchanged = db.store.set_organization_status(&s, &[OrgStatus::Active], OrgStatus::Suspended, NOW).await.expect("set").expect("row");
+        assert_eq!(unchanged.status, OrgStatus::Onboarding);
+        let later = NOW + time::Duration::minutes(5);
+        let active = db.store.set_organization_status(&s, &[OrgStatus::Onboarding], OrgStatus::Active, later).await.expect("set").expect("row");
+        assert_eq!(active.status, OrgStatus::Active);
+        assert_eq!(active.updated_at, later);
+        assert!(db.store.set_organization_status(&slug("nobody"), &[OrgStatus::Active], OrgStatus::Suspended, NOW).await.expect("set").is_none());
+    }
+
+    async fn listing_counts_active_members_per_role_and_per_organization(db) {
+        let a = db.store.insert_organization(&new_org("alpha"), OrgStatus::Active, NOW).await.expect("a");
+        let b = db.store.insert_organization(&new_org("beta"), OrgStatus::Active, NOW).await.expect("b");
+        db.store.upsert_member(a.id, &member("s1", Role::Admin), NOW).await.expect("m");
+        db.store.upsert_member(a.id, &member("s2", Role::Cashier), NOW).await.expect("m");
+        db.store.upsert_member(a.id, &member("s3", Role::Customer), NOW).await.expect("m");
+        db.store.upsert_member(b.id, &member("s3", Role::Customer), NOW).await.expect("m");
+        let list = db.store.list_organizations().await.expect("list");
+        let counts: Vec<(String, i64, i64, i64)> = list.iter().map(|s| (s.org.slug.clone(), s.admins, s.cashiers, s.customers)).collect();
+        assert_eq!(counts, [("alpha".into(), 1, 1, 1), ("beta".into(), 0, 0, 1)]);
+    }
+
+    async fn members_are_unique_per_organization_and_invisible_across_organizations(db) {
+        let a = db.store.insert_organization(&new_org("alpha"), OrgStatus::Active, NOW).await.expect("a");
+        let b = db.store.insert_organization(&new_org("beta"), OrgStatus::Active, NOW).await.expect("b");
+        let first = db.store.upsert_member(a.id, &member("jane", Role::Customer), NOW).await.expect("m");
+        let again = db.store.upsert_member(a.id, &member("jane", Role::Admin), NOW).await.expect("m");
+        assert_eq!(first.id, again.id, "upsert keeps one row per person per organization");
+        assert_eq!(again.role, Role::Admin);
+        assert!(db.store.member_by_subject(b.id, "jane").await.expect("get").is_none());
+        assert!(db.store.list_members(b.id, None).await.expect("list").is_empty());
+        assert_eq!(db.store.list_members(a.id, Some(Role::Admin)).await.expect("list").len(), 1);
+        assert!(db.store.list_members(a.id, Some(Role::Cashier)).await.expect("list").is_empty());
+        let in_b = db.store.upsert_member(b.id, &member("jane", Role::Cashier), NOW).await.expect("m");
+        assert_ne!(in_b.id, first.id);
+        assert_eq!(db.store.member_by_subject(a.id, "jane").await.expect("get").map(|m| m.role), Some(Role::Admin));
+    }
+
+    async fn accounts_have_case_insensitive_unique_usernames_and_find_by_email(db) {
+        let new = NewAccount { uid: "u1".into(), username: "jane_admin".into(), name: "Jane".into(), email: Some("jane@x.com".into()), attributes: serde_json::json!({"k": 1}) };
+        let a = db.store.insert_account(&new, NOW).await.expect("insert");
+        assert!(a.pk > 0);
+        assert!(a.is_active && a.password_hash.is_none() && !a.must_change_password);
+        assert_eq!(a.attributes["k"], 1);
+        let dup = NewAccount { uid: "u2".into(), username: "JANE_ADMIN".into(), ..new.clone() };
+        assert!(matches!(db.store.insert_account(&dup, NOW).await, Err(StoreError::Conflict(_))));
+        assert_eq!(db.store.account_by_username("Jane_Admin").await.expect("get").map(|x| x.pk), Some(a.pk));
+        assert_eq!(db.store.accounts_by_email("JANE@x.com").await.expect("get").len(), 1);
+        assert!(db.store.set_account_password(a.pk, "$argon2id$fake", true, NOW).await.expect("set"));
+        assert!(!db.store.set_account_password(a.pk + 1000, "$argon2id$fake", true, NOW).await.expect("set"));
+        let got = db.store.account_by_pk(a.pk).await.expect("get").expect("found");
+        assert_eq!(got.password_hash.as_deref(), Some("$argon2id$fake"));
+        assert!(got.must_change_password);
+        assert!(db.store.set_account_active(a.pk, false, NOW).await.expect("deactivate"));
+        assert!(!db.store.account_by_pk(a.pk).await.expect("get").expect("found").is_active);
+    }
+
+    async fn group_membership_is_idempotent(db) {
+        let a = db.store.insert_account(&NewAccount { uid: "u1".into(), username: "u1".into(), name: "U".into(), email: None, attributes: serde_json::json!({}) }, NOW).await.expect("a");
+        let g = db.store.insert_group("nextdoor-admins", &serde_json::json!({}), NOW).await.expect("g");
+        assert!(matches!(db.store.insert_group("nextdoor-admins", &serde_json::json!({}), NOW).await, Err(StoreError::Conflict(_))));
+        assert_eq!(db.store.group_by_name("nextdoor-admins").await.expect("get"), Some(g.clone()));
+        assert!(db.store.add_group_member(g.pk, a.pk).await.expect("add"));
+        assert!(db.store.add_group_member(g.pk, a.pk).await.expect("add again"));
+        assert!(!db.store.add_group_member(g.pk, a.pk + 99).await.expect("unknown account"));
+        assert_eq!(db.store.group_members(g.pk).await.expect("members").len(), 1);
+        assert_eq!(db.store.account_groups(a.pk).await.expect("groups"), ["nextdoor-admins"]);
+        db.store.remove_group_member(g.pk, a.pk).await.expect("remove");
+        db.store.remove_group_member(g.pk, a.pk).await.expect("remove again");
+        assert!(db.store.account_groups(a.pk).await.expect("groups").is_empty());
+    }
+
+    async fn one_time_tokens_work_once_before_expiry_and_a_new_one_revokes_the_old(db) {
+        let a = db.store.insert_account(&NewAccount { uid: "u1".into(), username: "u1".into(), name: "U".into(), email: None, attributes: serde_json::json!({}) }, NOW).await.expect("a");
+        let exp = NOW + time::Duration::hours(72);
+        db.store.insert_account_token("h1", a.pk, "password_set", exp, NOW).await.expect("t1");
+        db.store.insert_account_token("h2", a.pk, "password_set", exp, NOW).await.expect("t2");
+        assert_eq!(db.store.consume_account_token("h1", "password_set", NOW).await.expect("c"), None, "revoked by the newer token");
+        assert_eq!(db.store.consume_account_token("h2", "other_purpose", NOW).await.expect("c"), None);
+        assert_eq!(db.store.consume_account_token("h2", "password_set", exp).await.expect("c"), None, "expired at its expiry instant");
+        assert_eq!(db.store.consume_account_token("h2", "password_set", NOW).await.expect("c"), Some(a.pk));
+        assert_eq!(db.store.consume_account_token("h2", "password_set", NOW).await.expect("c"), None, "used");
+    }
+}
+
+#[tokio::test]
+async fn sqlite_creates_its_folder_and_refuses_a_second_writer() {
+    let dir = tempfile::tempdir().expect("dir");
+    let url = format!("sqlite://{}", dir.path().join("nested/deeper/loyalty.db").display());
+    let one = loyalty_store_sqlite::SqliteStore::connect(&url).await.expect("opens");
+    let lock = one.lock_writer().expect("first lock").expect("file-backed");
+    let two = loyalty_store_sqlite::SqliteStore::connect(&url).await.expect("opens");
+    let err = two.lock_writer().expect_err("second writer refused");
+    assert!(err.to_string().contains("another loyalty server"), "{err}");
+    drop(lock);
+    assert!(two.lock_writer().expect("free again").is_some());
+    let _ = Kind::Sqlite;
+}
