@@ -1,1 +1,90 @@
-fn main() {}
+//! `loyalty`: the multi-tenant loyalty-points service and its operations commands.
+//! Exit codes: 0 success, 2 bad input (the message names the field and the fix),
+//! 1 any other failure.
+
+mod app;
+mod commands;
+mod config;
+mod output;
+
+use clap::{Parser, Subcommand};
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+/// Loyalty points for many shops on one installation.
+///
+/// With no configuration, `loyalty` keeps its data in SQLite at ./data/loyalty.db and its
+/// own accounts (built-in identity). Set DATABASE_URL=postgres://... (or the runbook's
+/// DATABASE_HOST and DATABASE_NAME) for PostgreSQL.
+#[derive(Debug, Parser)]
+#[command(name = "loyalty", version, propagate_version = true, max_term_width = 100)]
+struct Cli {
+    /// TOML configuration file; environment variables override it.
+    #[arg(long, global = true, env = "LOYALTY_CONFIG", value_name = "FILE")]
+    config: Option<PathBuf>,
+
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Run the HTTP server (pages, API, /health, /ready, /metrics).
+    Serve(commands::serve::Args),
+    /// Apply pending database migrations, or show their status.
+    Migrate(commands::migrate::Args),
+    /// Onboard a client organization: org, groups, first admin, sign-in link.
+    Onboard(commands::onboard::Args),
+    /// List, show, suspend and reactivate organizations.
+    #[command(subcommand)]
+    Org(commands::org::Command),
+    /// Manage people at the identity provider.
+    #[command(subcommand)]
+    User(commands::user::Command),
+    /// Show the effective configuration, secrets redacted.
+    Config,
+}
+
+/// An error the person running the command can fix by changing the input.
+#[derive(Debug, thiserror::Error)]
+#[error("{0}")]
+pub struct UserError(pub String);
+
+fn exit_code(e: &anyhow::Error) -> u8 {
+    let user = e.downcast_ref::<UserError>().is_some()
+        || e.downcast_ref::<loyalty_core::Error>().is_some_and(loyalty_core::Error::is_user_error);
+    if user { 2 } else { 1 }
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("error: cannot start the async runtime: {e}");
+            return ExitCode::from(1);
+        }
+    };
+    let result = runtime.block_on(async move {
+        let config = config::Config::load(cli.config.as_deref()).map_err(|e| anyhow::Error::new(UserError(e.to_string())))?;
+        app::init_logging(&config.log, matches!(cli.command, Command::Serve(_)));
+        match cli.command {
+            Command::Serve(args) => commands::serve::run(config, args).await,
+            Command::Migrate(args) => commands::migrate::run(config, args).await,
+            Command::Onboard(args) => commands::onboard::run(config, args).await,
+            Command::Org(cmd) => commands::org::run(config, cmd).await,
+            Command::User(cmd) => commands::user::run(config, cmd).await,
+            Command::Config => {
+                print!("{}", config.redacted_toml());
+                Ok(())
+            }
+        }
+    });
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            ExitCode::from(exit_code(&e))
+        }
+    }
+}

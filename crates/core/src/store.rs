@@ -176,6 +176,9 @@ pub trait OrgStore: Send + Sync {
     /// The organization with this slug, whatever its status (deleted ones excluded).
     async fn organization_by_slug(&self, slug: &OrgSlug) -> Result<Option<Organization>, StoreError>;
 
+    /// The organizations whose group prefix is one of `prefixes`, by slug.
+    async fn organizations_by_group_prefix(&self, prefixes: &[String]) -> Result<Vec<Organization>, StoreError>;
+
     /// Every organization with member counts, by slug.
     async fn list_organizations(&self) -> Result<Vec<OrganizationSummary>, StoreError>;
 
@@ -259,9 +262,38 @@ pub trait AccountStore: Send + Sync {
     ) -> Result<Option<i64>, StoreError>;
 }
 
+/// A signed-in session of a built-in account.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Session {
+    /// The account.
+    pub account: Account,
+    /// The session's anti-forgery token for forms.
+    pub csrf_token: String,
+    /// When the session ends.
+    pub expires_at: OffsetDateTime,
+}
+
+/// Sessions of built-in accounts, kept in the database so any instance serves any request.
+#[async_trait]
+pub trait SessionStore: Send + Sync {
+    /// Stores a new session (by the hash of its cookie token).
+    async fn insert_session(
+        &self,
+        token_hash: &str,
+        account: i64,
+        csrf_token: &str,
+        now: OffsetDateTime,
+        expires_at: OffsetDateTime,
+    ) -> Result<(), StoreError>;
+    /// The live session with this token hash and its account, if unexpired and active.
+    async fn session(&self, token_hash: &str, now: OffsetDateTime) -> Result<Option<Session>, StoreError>;
+    /// Ends a session.
+    async fn delete_session(&self, token_hash: &str) -> Result<(), StoreError>;
+}
+
 /// Everything `loyalty` stores, on one backend.
 #[async_trait]
-pub trait Store: OrgStore + AccountStore + Send + Sync + 'static {
+pub trait Store: OrgStore + AccountStore + SessionStore + Send + Sync + 'static {
     /// Which backend this is.
     fn backend(&self) -> Backend;
     /// Applies pending migrations.

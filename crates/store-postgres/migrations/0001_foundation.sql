@@ -94,3 +94,14 @@ CREATE TABLE account_tokens (
     created_at timestamptz NOT NULL DEFAULT now()
 );
 CREATE INDEX account_tokens_account_idx ON account_tokens (account_pk, purpose);
+
+-- Sign-in sessions of built-in accounts; the cookie holds a random token, only its
+-- SHA-256 hash is stored. Kept in the database so any instance can serve any request.
+CREATE TABLE sessions (
+    token_hash   text        PRIMARY KEY,
+    account_pk   bigint      NOT NULL REFERENCES accounts (pk) ON DELETE CASCADE,
+    csrf_token   text        NOT NULL,
+    created_at   timestamptz NOT NULL,
+    expires_at   timestamptz NOT NULL
+);
+CREATE INDEX sessions_account_idx ON sessions (account_pk);

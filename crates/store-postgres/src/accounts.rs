@@ -10,7 +10,7 @@ use uuid::Uuid;
 
 const ACCOUNT_COLUMNS: &str = "pk, uid, username, name, email, is_active, password_hash, must_change_password, attributes";
 
-fn account_from_row(row: &PgRow) -> Result<Account, sqlx::Error> {
+pub(crate) fn account_from_row(row: &PgRow) -> Result<Account, sqlx::Error> {
     Ok(Account {
         pk: row.try_get("pk")?,
         uid: row.try_get("uid")?,

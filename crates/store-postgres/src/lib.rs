@@ -4,6 +4,7 @@
 
 mod accounts;
 mod orgs;
+mod sessions;
 
 use async_trait::async_trait;
 use loyalty_core::store::{Backend, SchemaStatus, Store, StoreError};

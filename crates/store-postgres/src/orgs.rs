@@ -105,6 +105,15 @@ impl OrgStore for PgStore {
         row.as_ref().map(org_from_row).transpose().map_err(map_err)
     }
 
+    async fn organizations_by_group_prefix(&self, prefixes: &[String]) -> Result<Vec<Organization>, StoreError> {
+        let sql = format!(
+            "SELECT {ORG_COLUMNS} FROM organizations \
+             WHERE COALESCE(authentik_group_prefix, slug) = ANY($1) AND deleted_at IS NULL ORDER BY slug"
+        );
+        let rows = sqlx::query(sqlx::AssertSqlSafe(sql)).bind(prefixes).fetch_all(&self.pool).await.map_err(map_err)?;
+        rows.iter().map(org_from_row).collect::<Result<_, _>>().map_err(map_err)
+    }
+
     async fn list_organizations(&self) -> Result<Vec<OrganizationSummary>, StoreError> {
         let sql = format!(
             "SELECT {ORG_COLUMNS}, \

@@ -90,3 +90,12 @@ CREATE TABLE account_tokens (
     created_at TEXT NOT NULL
 );
 CREATE INDEX account_tokens_account_idx ON account_tokens (account_pk, purpose);
+
+CREATE TABLE sessions (
+    token_hash TEXT    PRIMARY KEY NOT NULL,
+    account_pk INTEGER NOT NULL REFERENCES accounts (pk) ON DELETE CASCADE,
+    csrf_token TEXT    NOT NULL,
+    created_at TEXT    NOT NULL,
+    expires_at TEXT    NOT NULL
+);
+CREATE INDEX sessions_account_idx ON sessions (account_pk);

@@ -11,7 +11,7 @@ use uuid::Uuid;
 
 const ACCOUNT_COLUMNS: &str = "pk, uid, username, name, email, is_active, password_hash, must_change_password, attributes";
 
-fn account_from_row(row: &SqliteRow) -> Result<Account, sqlx::Error> {
+pub(crate) fn account_from_row(row: &SqliteRow) -> Result<Account, sqlx::Error> {
     let attributes: String = row.try_get("attributes")?;
     Ok(Account {
         pk: row.try_get("pk")?,

@@ -119,6 +119,19 @@ impl OrgStore for SqliteStore {
         row.as_ref().map(org_from_row).transpose().map_err(map_err)
     }
 
+    async fn organizations_by_group_prefix(&self, prefixes: &[String]) -> Result<Vec<Organization>, StoreError> {
+        let sql = format!(
+            "SELECT {ORG_COLUMNS} FROM organizations \
+             WHERE COALESCE(authentik_group_prefix, slug) IN (SELECT value FROM json_each(?1)) AND deleted_at IS NULL ORDER BY slug"
+        );
+        let rows = sqlx::query(sqlx::AssertSqlSafe(sql))
+            .bind(serde_json::to_string(prefixes).map_err(StoreError::backend)?)
+            .fetch_all(&self.pool)
+            .await
+            .map_err(map_err)?;
+        rows.iter().map(org_from_row).collect::<Result<_, _>>().map_err(map_err)
+    }
+
     async fn list_organizations(&self) -> Result<Vec<OrganizationSummary>, StoreError> {
         let sql = format!(
             "SELECT {ORG_COLUMNS}, \

@@ -1,1 +1,100 @@
-//! placeholder
+//! The HTTP face of `loyalty`: [`router`] builds the whole application from an
+//! [`AppState`], so tests drive exactly what `loyalty serve` serves. Handlers extract,
+//! call one service function and map the result; no SQL lives here.
+
+pub mod api;
+pub mod error;
+pub mod health;
+pub mod metrics;
+pub mod pages;
+pub mod session;
+
+use axum::Router;
+use axum::http::{HeaderName, Request};
+use loyalty_core::clock::Clock;
+use loyalty_core::directory::Directory;
+use loyalty_core::store::Store;
+use std::sync::Arc;
+use std::time::Duration;
+use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
+use tower_http::trace::TraceLayer;
+
+/// Header carrying the request id, set when the client sent none.
+pub const REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
+
+/// Settings the web layer needs.
+#[derive(Debug, Clone)]
+pub struct WebConfig {
+    /// Public base URL of this service (for links and redirects).
+    pub public_url: String,
+    /// Identity-provider group whose members are operators.
+    pub operators_group: String,
+    /// Largest accepted request body, in bytes.
+    pub max_body_bytes: usize,
+    /// Time after which a request is answered 408.
+    pub request_timeout: Duration,
+}
+
+impl Default for WebConfig {
+    fn default() -> Self {
+        Self {
+            public_url: "http://127.0.0.1:8080".into(),
+            operators_group: "loyalty-operators".into(),
+            max_body_bytes: 64 * 1024,
+            request_timeout: Duration::from_secs(30),
+        }
+    }
+}
+
+/// Everything a request handler may use.
+#[derive(Clone)]
+pub struct AppState {
+    /// Storage backend.
+    pub store: Arc<dyn Store>,
+    /// Identity provider's directory.
+    pub directory: Arc<dyn Directory>,
+    /// Clock.
+    pub clock: Arc<dyn Clock>,
+    /// The built-in accounts, when identity is builtin (sign-in with a password).
+    pub builtin: Option<loyalty_identity::BuiltinDirectory>,
+    /// Settings.
+    pub config: Arc<WebConfig>,
+}
+
+/// The whole application.
+pub fn router(state: AppState) -> Router {
+    let config = state.config.clone();
+    Router::new()
+        .merge(health::routes())
+        .merge(pages::routes())
+        .nest("/api/v1", api::routes())
+        .route_layer(axum::middleware::from_fn(metrics::track))
+        .fallback(error::not_found)
+        .with_state(state)
+        .layer(tower_http::limit::RequestBodyLimitLayer::new(config.max_body_bytes))
+        .layer(tower_http::catch_panic::CatchPanicLayer::custom(error::panic_response))
+        .layer(tower_http::timeout::TimeoutLayer::with_status_code(
+            axum::http::StatusCode::REQUEST_TIMEOUT,
+            config.request_timeout,
+        ))
+        .layer(PropagateRequestIdLayer::new(REQUEST_ID))
+        .layer(
+            TraceLayer::new_for_http()
+                .make_span_with(|req: &Request<_>| {
+                    let id = req.headers().get(REQUEST_ID).and_then(|v| v.to_str().ok()).unwrap_or("-");
+                    tracing::info_span!("request", method = %req.method(), path = %req.uri().path(), request_id = %id)
+                })
+                .on_response(tower_http::trace::DefaultOnResponse::new().level(tracing::Level::INFO)),
+        )
+        .layer(SetRequestIdLayer::new(REQUEST_ID, MakeRequestUuid))
+}
+
+/// Serves the application on `listener` until `shutdown` completes, then lets requests
+/// in flight finish.
+pub async fn serve(
+    listener: tokio::net::TcpListener,
+    state: AppState,
+    shutdown: impl std::future::Future<Output = ()> + Send + 'static,
+) -> std::io::Result<()> {
+    axum::serve(listener, router(state)).with_graceful_shutdown(shutdown).await
+}

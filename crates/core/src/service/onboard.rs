@@ -290,6 +290,23 @@ pub trait StepHooks: Send + Sync {
 #[derive(Debug, Default, Clone, Copy)]
 pub struct NoHooks;
 
+impl Step {
+    /// A short description for people.
+    pub fn label(self) -> &'static str {
+        match self {
+            Step::CreateOrganization => "organization",
+            Step::CreateAdminsGroup => "group {prefix}-admins",
+            Step::CreateCashiersGroup => "group {prefix}-cashiers",
+            Step::CreateCustomersGroup => "group {prefix}-customers",
+            Step::CreateAdminUser => "admin account",
+            Step::AddAdminToGroup => "admin in admins group",
+            Step::RecordAdminMembership => "admin membership row",
+            Step::IssueCredential => "first sign-in credential",
+            Step::ActivateOrganization => "organization activated",
+        }
+    }
+}
+
 impl StepHooks for NoHooks {
     fn after(&self, _step: Step) -> Result<(), Error> {
         Ok(())
@@ -362,7 +379,7 @@ pub async fn onboard(
                 store
                     .organization_by_slug(slug)
                     .await?
-                    .ok_or_else(|| Error::NotFound(format!("organization {slug:?}")))?
+                    .ok_or_else(|| Error::NotFound(format!("organization {:?}", slug.as_str())))?
             }
             Err(e) => return Err(e.into()),
         },
@@ -447,7 +464,7 @@ pub async fn onboard(
         let org = store
             .set_organization_status(slug, &[OrgStatus::Onboarding], OrgStatus::Active, clock.now())
             .await?
-            .ok_or_else(|| Error::NotFound(format!("organization {slug:?}")))?;
+            .ok_or_else(|| Error::NotFound(format!("organization {:?}", slug.as_str())))?;
         steps.push((Step::ActivateOrganization, Outcome::Created));
         org
     } else {

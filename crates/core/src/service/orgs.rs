@@ -11,7 +11,7 @@ pub async fn get(store: &dyn Store, slug: &str) -> Result<Organization, Error> {
     store
         .organization_by_slug(&slug)
         .await?
-        .ok_or_else(|| Error::NotFound(format!("organization {slug:?}")))
+        .ok_or_else(|| Error::NotFound(format!("organization {:?}", slug.as_str())))
 }
 
 /// Every organization with its member counts.
@@ -62,7 +62,7 @@ async fn transition(
     let after = store
         .set_organization_status(&slug, &from, to, now)
         .await?
-        .ok_or_else(|| Error::NotFound(format!("organization {slug:?}")))?;
+        .ok_or_else(|| Error::NotFound(format!("organization {:?}", slug.as_str())))?;
     Ok(StatusChange {
         changed: after.status != before.status,
         org: after,

@@ -1,0 +1,115 @@
+//! Opening what every command needs, from the configuration: the store (PostgreSQL or
+//! SQLite), the directory, the clock, and logging.
+
+use crate::UserError;
+use crate::config::{Config, IdentityMode, LogConfig};
+use anyhow::Context;
+use loyalty_core::clock::{Clock, SystemClock};
+use loyalty_core::directory::Directory;
+use loyalty_core::store::Store;
+use loyalty_identity::BuiltinDirectory;
+use loyalty_store_postgres::{PgSettings, PgStore};
+use loyalty_store_sqlite::SqliteStore;
+use secrecy::ExposeSecret;
+use std::sync::Arc;
+
+/// What the commands work with.
+pub struct App {
+    /// Storage.
+    pub store: Arc<dyn Store>,
+    /// The SQLite store, when that is the backend (for its writer lock).
+    pub sqlite: Option<SqliteStore>,
+    /// The directory.
+    pub directory: Arc<dyn Directory>,
+    /// The built-in directory, in builtin mode.
+    pub builtin: Option<BuiltinDirectory>,
+    /// Clock.
+    pub clock: Arc<dyn Clock>,
+    /// Public base URL.
+    pub public_url: String,
+}
+
+/// Whether to check, or apply, migrations when opening.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Schema {
+    /// Require the schema to be current (a fresh SQLite file is migrated: first run).
+    RequireCurrent,
+    /// Apply pending migrations.
+    Migrate,
+    /// Do not look.
+    Ignore,
+}
+
+impl App {
+    /// Opens the store and directory named by the configuration.
+    pub async fn open(config: &Config, schema: Schema) -> anyhow::Result<Self> {
+        let url = config.database.resolved_url()?;
+        let shown = config.database.display_url();
+        let (store, sqlite): (Arc<dyn Store>, Option<SqliteStore>) = if url.expose_secret().starts_with("sqlite:") {
+            let s = SqliteStore::connect(url.expose_secret()).await.with_context(|| format!("opening SQLite database {shown}"))?;
+            (Arc::new(s.clone()), Some(s))
+        } else if url.expose_secret().starts_with("postgres://") || url.expose_secret().starts_with("postgresql://") {
+            let settings = PgSettings { max_connections: config.database.max_connections, ..PgSettings::default() };
+            let s = PgStore::connect(url.expose_secret(), &settings)
+                .await
+                .with_context(|| format!("connecting to PostgreSQL at {shown}; check DATABASE_URL or DATABASE_HOST/DATABASE_NAME and that the server is up"))?;
+            (Arc::new(s), None)
+        } else {
+            return Err(UserError(format!(
+                "database URL {shown} is neither postgres:// nor sqlite://; set DATABASE_URL to one of those"
+            ))
+            .into());
+        };
+
+        match schema {
+            Schema::Ignore => {}
+            Schema::Migrate => {
+                store.migrate().await.context("applying migrations")?;
+            }
+            Schema::RequireCurrent => {
+                let status = store.schema_status().await.context("reading the schema version")?;
+                if sqlite.is_some() && status.applied.is_empty() {
+                    store.migrate().await.context("creating the SQLite schema")?;
+                } else if !status.is_current() {
+                    anyhow::bail!("database {shown}: {}", status.describe());
+                }
+            }
+        }
+
+        let clock: Arc<dyn Clock> = Arc::new(SystemClock);
+        let public_url = config.server.public_url();
+        let (directory, builtin): (Arc<dyn Directory>, Option<BuiltinDirectory>) = match config.identity.mode {
+            IdentityMode::Builtin => {
+                let b = BuiltinDirectory::new(
+                    store.clone(),
+                    clock.clone(),
+                    &public_url,
+                    time::Duration::hours(i64::from(config.identity.link_ttl_hours)),
+                );
+                (Arc::new(b.clone()), Some(b))
+            }
+            IdentityMode::Authentik => {
+                return Err(UserError(
+                    "identity.mode = \"authentik\" is not available in this version; use \"builtin\"".into(),
+                )
+                .into());
+            }
+        };
+        Ok(Self { store, sqlite, directory, builtin, clock, public_url })
+    }
+
+    /// Where people sign in.
+    pub fn login_url(&self) -> String {
+        format!("{}/login", self.public_url)
+    }
+}
+
+/// Sets up logging to standard error: plain text or JSON lines. Commands other than
+/// `serve` log warnings only, so their output stays readable.
+pub fn init_logging(config: &LogConfig, serving: bool) {
+    let default = if serving { config.level.as_str() } else { "warn" };
+    let filter = tracing_subscriber::EnvFilter::try_from_env("RUST_LOG")
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default));
+    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr);
+    let _ = if config.format == "json" { builder.json().try_init() } else { builder.try_init() };
+}

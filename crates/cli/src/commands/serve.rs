@@ -1,0 +1,119 @@
+//! `loyalty serve`: the HTTP server.
+
+use crate::app::{App, Schema};
+use crate::config::Config;
+use anyhow::Context;
+use loyalty_core::service::onboard::{self, Credential, CredentialMode, NoHooks, OnboardInput};
+use loyalty_web::{AppState, WebConfig};
+use secrecy::ExposeSecret;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+/// Run the HTTP server until SIGTERM or Ctrl-C, then finish in-flight requests.
+#[derive(Debug, clap::Args)]
+pub struct Args {
+    /// Address to listen on [default: 127.0.0.1:8080, or server.bind].
+    #[arg(long, env = "LOYALTY_BIND")]
+    bind: Option<SocketAddr>,
+    /// Apply pending migrations before starting (otherwise an outdated schema stops the start).
+    #[arg(long)]
+    migrate: bool,
+    /// Make sure a demo organization "demo" exists, with admin "demo_admin", and print its
+    /// sign-in password the first time. For trying loyalty out; not for production.
+    #[arg(long)]
+    demo: bool,
+}
+
+/// Runs the server.
+pub async fn run(mut config: Config, args: Args) -> anyhow::Result<()> {
+    if let Some(bind) = args.bind {
+        config.server.bind = bind;
+    }
+    let app = App::open(&config, if args.migrate { Schema::Migrate } else { Schema::RequireCurrent }).await?;
+    // SQLite is for one server only: hold the writer lock while serving.
+    let _lock = match &app.sqlite {
+        Some(s) => s.lock_writer()?,
+        None => None,
+    };
+    let listener = tokio::net::TcpListener::bind(config.server.bind)
+        .await
+        .with_context(|| format!("cannot listen on {}; is another program using it? choose another with --bind", config.server.bind))?;
+    let local = listener.local_addr()?;
+    let public_url = if config.server.public_url.is_some() { app.public_url.clone() } else { format!("http://{local}") };
+
+    if args.demo {
+        demo(&app, &public_url).await?;
+    }
+
+    let _ = loyalty_web::metrics::handle();
+    let state = AppState {
+        store: app.store.clone(),
+        directory: app.directory.clone(),
+        clock: app.clock.clone(),
+        builtin: app.builtin.clone(),
+        config: Arc::new(WebConfig {
+            public_url: public_url.clone(),
+            operators_group: config.identity.operators_group.clone(),
+            max_body_bytes: config.server.max_body_bytes,
+            request_timeout: Duration::from_secs(config.server.request_timeout_secs),
+        }),
+    };
+    tracing::info!(address = %local, backend = ?app.store.backend(), database = %config.database.display_url(), "loyalty listening");
+    println!("loyalty listening on http://{local} (database: {})", config.database.display_url());
+    loyalty_web::serve(listener, state, shutdown())
+        .await
+        .context("server failed")?;
+    tracing::info!("loyalty stopped");
+    Ok(())
+}
+
+async fn shutdown() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let term = std::future::pending::<()>();
+    tokio::select! {
+        () = ctrl_c => {},
+        () = term => {},
+    }
+    tracing::info!("shutting down: finishing requests in flight");
+}
+
+async fn demo(app: &App, public_url: &str) -> anyhow::Result<()> {
+    let input = OnboardInput {
+        name: Some("Demo Shop".into()),
+        slug: Some("demo".into()),
+        admin_email: Some("admin@demo.example.com".into()),
+        admin_name: Some("Demo Admin".into()),
+        country: Some("US".into()),
+        timezone: Some("America/New_York".into()),
+        ..OnboardInput::default()
+    };
+    let plan = input.validate()?;
+    let report =
+        onboard::onboard(app.store.as_ref(), app.directory.as_ref(), app.clock.as_ref(), &plan, CredentialMode::Password, &NoHooks)
+            .await?;
+    match &report.credential {
+        Some(Credential::Password(p)) => println!(
+            "Demo organization ready: sign in at {public_url}/login as {} with password {} (shown once)",
+            report.admin_username,
+            p.expose_secret()
+        ),
+        _ => println!(
+            "Demo organization ready: sign in at {public_url}/login as {} (its password was printed on the first run; `loyalty user link {}` issues a new link)",
+            report.admin_username, report.admin_username
+        ),
+    }
+    Ok(())
+}

@@ -1,0 +1,54 @@
+//! `loyalty user`: people at the identity provider.
+
+use crate::UserError;
+use crate::app::{App, Schema};
+use crate::config::Config;
+use crate::output::when;
+use loyalty_core::domain::Username;
+use secrecy::ExposeSecret;
+
+/// User commands.
+#[derive(Debug, clap::Subcommand)]
+pub enum Command {
+    /// Issue a new one-time password-set link (the previous one stops working).
+    Link {
+        /// The person's username, such as nextdoor_admin.
+        username: String,
+    },
+    /// Show a person's groups and the organization roles they give.
+    Show {
+        /// The person's username.
+        username: String,
+    },
+}
+
+/// Runs the command.
+pub async fn run(config: Config, cmd: Command) -> anyhow::Result<()> {
+    let app = App::open(&config, Schema::RequireCurrent).await?;
+    let (Command::Link { username } | Command::Show { username }) = &cmd;
+    let parsed = Username::parse(username).map_err(|e| UserError(e.to_string()))?;
+    let user = app
+        .directory
+        .find_user_by_username(&parsed)
+        .await?
+        .ok_or_else(|| UserError(format!("no user {parsed:?} at the {} identity provider; check the spelling with `loyalty org show SLUG`", app.directory.provider())))?;
+    match cmd {
+        Command::Link { .. } => match app.directory.password_set_link(user.pk).await? {
+            Some(link) => {
+                println!("One-time link for {} ({}){}:", user.name, user.username, link.expires_at.map(|t| format!(", valid until {}", when(t))).unwrap_or_default());
+                println!("  {}", link.url.expose_secret());
+                println!("Send it over a secure channel; it works once.");
+            }
+            None => anyhow::bail!("the identity provider has no recovery flow configured, so it cannot issue links"),
+        },
+        Command::Show { .. } => {
+            let groups = app.directory.user_groups(user.pk).await?;
+            println!("username  {}\nname      {}\nemail     {}\nactive    {}\npassword  {}", user.username, user.name, user.email.as_deref().unwrap_or("-"), user.is_active, if user.has_password { "set" } else { "not set" });
+            println!("groups    {}", if groups.is_empty() { "-".into() } else { groups.join(", ") });
+            for m in loyalty_core::domain::resolve_memberships(&groups) {
+                println!("role      {} in {}", m.role, m.prefix);
+            }
+        }
+    }
+    Ok(())
+}

@@ -1,0 +1,291 @@
+//! Configuration: one typed tree built from defaults, then an optional TOML file
+//! (`--config`), then `LOYALTY_*` environment variables (`LOYALTY_SERVER__BIND`,
+//! nested keys joined by `__`), then the runbook's own names (`DATABASE_URL`,
+//! `DATABASE_HOST`, `DATABASE_NAME`, `DATABASE_USER`, `DATABASE_PASSWORD`,
+//! `DATABASE_PORT`, `AUTHENTIK_URL`). Secrets are wrapped and never printed.
+
+use figment::Figment;
+use figment::providers::{Env, Format, Serialized, Toml};
+use secrecy::{ExposeSecret, SecretString};
+use serde::{Deserialize, Serialize};
+use std::net::SocketAddr;
+use std::path::Path;
+
+/// The whole configuration.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Config {
+    /// HTTP server.
+    #[serde(default)]
+    pub server: ServerConfig,
+    /// Database.
+    #[serde(default)]
+    pub database: DatabaseConfig,
+    /// Identity provider.
+    #[serde(default)]
+    pub identity: IdentityConfig,
+    /// Logging.
+    #[serde(default)]
+    pub log: LogConfig,
+}
+
+/// `[server]`
+#[derive(Debug, Deserialize, Serialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct ServerConfig {
+    /// Address to listen on.
+    pub bind: SocketAddr,
+    /// Public base URL, for links and redirects (default `http://{bind}`).
+    pub public_url: Option<String>,
+    /// Largest request body in bytes.
+    pub max_body_bytes: usize,
+    /// Seconds before a request times out.
+    pub request_timeout_secs: u64,
+}
+
+impl Default for ServerConfig {
+    fn default() -> Self {
+        Self {
+            bind: SocketAddr::from(([127, 0, 0, 1], 8080)),
+            public_url: None,
+            max_body_bytes: 64 * 1024,
+            request_timeout_secs: 30,
+        }
+    }
+}
+
+impl ServerConfig {
+    /// The public base URL without a trailing slash.
+    pub fn public_url(&self) -> String {
+        self.public_url
+            .clone()
+            .unwrap_or_else(|| format!("http://{}", self.bind))
+            .trim_end_matches('/')
+            .to_owned()
+    }
+}
+
+/// `[database]`
+#[derive(Debug, Deserialize, Serialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct DatabaseConfig {
+    /// Full URL: `postgres://...` or `sqlite://...`. Wins over the parts below.
+    #[serde(serialize_with = "redacted")]
+    pub url: Option<SecretString>,
+    /// PostgreSQL host (the runbook's `DATABASE_HOST`).
+    pub host: Option<String>,
+    /// PostgreSQL port.
+    pub port: Option<u16>,
+    /// Database name (the runbook's `DATABASE_NAME`).
+    pub name: Option<String>,
+    /// PostgreSQL user.
+    pub user: Option<String>,
+    /// PostgreSQL password.
+    #[serde(serialize_with = "redacted")]
+    pub password: Option<SecretString>,
+    /// SQLite file used when no PostgreSQL is configured.
+    pub sqlite_path: String,
+    /// Largest number of pooled PostgreSQL connections.
+    pub max_connections: u32,
+}
+
+impl Default for DatabaseConfig {
+    fn default() -> Self {
+        Self {
+            url: None,
+            host: None,
+            port: None,
+            name: None,
+            user: None,
+            password: None,
+            sqlite_path: "./data/loyalty.db".into(),
+            max_connections: 16,
+        }
+    }
+}
+
+fn redacted<S: serde::Serializer>(v: &Option<SecretString>, s: S) -> Result<S::Ok, S::Error> {
+    match v {
+        Some(_) => s.serialize_some("[redacted]"),
+        None => s.serialize_none(),
+    }
+}
+
+impl DatabaseConfig {
+    /// The URL to connect to: `url`, else one built from host/name/user/password/port,
+    /// else the SQLite file.
+    pub fn resolved_url(&self) -> anyhow::Result<SecretString> {
+        if let Some(url) = &self.url {
+            return Ok(url.clone());
+        }
+        if let Some(host) = &self.host {
+            let mut url = url::Url::parse("postgres://localhost/")?;
+            url.set_host(Some(host)).map_err(|e| anyhow::anyhow!("database.host {host:?}: {e}"))?;
+            url.set_port(Some(self.port.unwrap_or(5432))).map_err(|()| anyhow::anyhow!("database.port is invalid"))?;
+            url.set_username(self.user.as_deref().unwrap_or("postgres"))
+                .map_err(|()| anyhow::anyhow!("database.user is invalid"))?;
+            if let Some(pw) = &self.password {
+                url.set_password(Some(pw.expose_secret())).map_err(|()| anyhow::anyhow!("database.password is invalid"))?;
+            }
+            url.set_path(self.name.as_deref().unwrap_or("loyalty_db"));
+            return Ok(SecretString::from(url.to_string()));
+        }
+        Ok(SecretString::from(format!("sqlite://{}", self.sqlite_path)))
+    }
+
+    /// The URL with any password replaced, for messages.
+    pub fn display_url(&self) -> String {
+        match self.resolved_url() {
+            Ok(u) => match url::Url::parse(u.expose_secret()) {
+                Ok(mut parsed) if parsed.password().is_some() => {
+                    let _ = parsed.set_password(Some("redacted"));
+                    parsed.to_string()
+                }
+                _ => u.expose_secret().to_owned(),
+            },
+            Err(e) => format!("(invalid: {e})"),
+        }
+    }
+}
+
+/// Which identity provider signs people in.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum IdentityMode {
+    /// Accounts in loyalty's own database.
+    Builtin,
+    /// Authentik over OpenID Connect and its admin API.
+    Authentik,
+}
+
+/// `[identity]`
+#[derive(Debug, Deserialize, Serialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct IdentityConfig {
+    /// `builtin` (default) or `authentik`.
+    pub mode: IdentityMode,
+    /// Group whose members are operators.
+    pub operators_group: String,
+    /// Hours a one-time password-set link stays valid.
+    pub link_ttl_hours: u32,
+    /// Authentik's base URL (the runbook's `AUTHENTIK_URL`).
+    pub authentik_url: Option<String>,
+}
+
+impl Default for IdentityConfig {
+    fn default() -> Self {
+        Self {
+            mode: IdentityMode::Builtin,
+            operators_group: "loyalty-operators".into(),
+            link_ttl_hours: 72,
+            authentik_url: None,
+        }
+    }
+}
+
+/// `[log]`
+#[derive(Debug, Deserialize, Serialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct LogConfig {
+    /// `text` or `json`.
+    pub format: String,
+    /// A `tracing` filter, such as `info` or `loyalty=debug,info`.
+    pub level: String,
+}
+
+impl Default for LogConfig {
+    fn default() -> Self {
+        Self { format: "text".into(), level: "info".into() }
+    }
+}
+
+#[derive(Serialize)]
+struct Defaults {
+    server: ServerConfig,
+    database: DatabaseConfig,
+    identity: IdentityConfig,
+    log: LogConfig,
+}
+
+impl Config {
+    /// Loads the configuration: defaults, the TOML file if given, then the environment.
+    pub fn load(file: Option<&Path>) -> anyhow::Result<Self> {
+        let mut figment = Figment::from(Serialized::defaults(Defaults {
+            server: ServerConfig::default(),
+            database: DatabaseConfig::default(),
+            identity: IdentityConfig::default(),
+            log: LogConfig::default(),
+        }));
+        if let Some(path) = file {
+            if !path.exists() {
+                anyhow::bail!("--config {}: no such file; give the path of a TOML file (see README, Configuration)", path.display());
+            }
+            figment = figment.merge(Toml::file(path));
+        }
+        figment = figment
+            .merge(Env::prefixed("LOYALTY_").split("__"))
+            .merge(
+                Env::raw()
+                    .only(&["DATABASE_URL", "DATABASE_HOST", "DATABASE_PORT", "DATABASE_NAME", "DATABASE_USER", "DATABASE_PASSWORD"])
+                    .map(|k| format!("database.{}", k.as_str().to_ascii_lowercase().trim_start_matches("database_")).into()),
+            )
+            .merge(Env::raw().only(&["AUTHENTIK_URL"]).map(|_| "identity.authentik_url".into()));
+        let mut config: Config = figment.extract().map_err(|e| anyhow::anyhow!("configuration: {e}"))?;
+        // An empty DATABASE_URL means "not set".
+        if config.database.url.as_ref().is_some_and(|u| u.expose_secret().trim().is_empty()) {
+            config.database.url = None;
+        }
+        Ok(config)
+    }
+
+    /// The configuration as TOML with secrets redacted.
+    pub fn redacted_toml(&self) -> String {
+        #[derive(Serialize)]
+        struct View<'a> {
+            server: &'a ServerConfig,
+            database: &'a DatabaseConfig,
+            identity: &'a IdentityConfig,
+            log: &'a LogConfig,
+        }
+        let view = View { server: &self.server, database: &self.database, identity: &self.identity, log: &self.log };
+        toml::to_string_pretty(&view).unwrap_or_else(|e| format!("# cannot render: {e}"))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_runbook_database_variables_build_a_postgres_url() {
+        let db = DatabaseConfig {
+            host: Some("portfolio-postgres".into()),
+            name: Some("loyalty_db".into()),
+            user: Some("loyalty".into()),
+            password: Some(SecretString::from("p@ss/word")),
+            ..DatabaseConfig::default()
+        };
+        assert_eq!(
+            db.resolved_url().expect("url").expose_secret(),
+            "postgres://loyalty:p%40ss%2Fword@portfolio-postgres:5432/loyalty_db"
+        );
+        assert_eq!(db.display_url(), "postgres://loyalty:redacted@portfolio-postgres:5432/loyalty_db");
+    }
+
+    #[test]
+    fn with_nothing_configured_the_database_is_the_sqlite_file() {
+        assert_eq!(
+            DatabaseConfig::default().resolved_url().expect("url").expose_secret(),
+            "sqlite://./data/loyalty.db"
+        );
+    }
+
+    #[test]
+    fn secrets_never_show_in_debug_or_redacted_output() {
+        let mut config = Config::load(None).expect("defaults");
+        config.database.url = Some(SecretString::from("postgres://u:hunter2@h/db"));
+        config.database.password = Some(SecretString::from("hunter2"));
+        assert!(!format!("{config:?}").contains("hunter2"));
+        assert!(!config.redacted_toml().contains("hunter2"));
+    }
+}

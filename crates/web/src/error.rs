@@ -1,0 +1,85 @@
+//! JSON errors: `{"error": {"code": "...", "message": "..."}}` with stable codes. Details
+//! of server-side failures are logged here, once, and never sent to the client.
+
+use axum::Json;
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use loyalty_core::Error;
+use serde::Serialize;
+
+/// An error answer of the API.
+#[derive(Debug)]
+pub struct ApiError {
+    /// HTTP status.
+    pub status: StatusCode,
+    /// Stable code, such as `org.suspended`.
+    pub code: &'static str,
+    /// A sentence for people.
+    pub message: String,
+    /// Invalid fields, for validation errors.
+    pub fields: Vec<loyalty_core::FieldError>,
+}
+
+#[derive(Serialize)]
+struct Body<'a> {
+    error: Inner<'a>,
+}
+
+#[derive(Serialize)]
+struct Inner<'a> {
+    code: &'a str,
+    message: &'a str,
+    #[serde(skip_serializing_if = "<[_]>::is_empty")]
+    fields: &'a [loyalty_core::FieldError],
+}
+
+impl ApiError {
+    /// An error with this status, code and message.
+    pub fn new(status: StatusCode, code: &'static str, message: impl Into<String>) -> Self {
+        Self { status, code, message: message.into(), fields: Vec::new() }
+    }
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        let body = Body { error: Inner { code: self.code, message: &self.message, fields: &self.fields } };
+        (self.status, Json(body)).into_response()
+    }
+}
+
+impl From<Error> for ApiError {
+    fn from(e: Error) -> Self {
+        let code = e.code();
+        match e {
+            Error::Validation(fields) => ApiError {
+                status: StatusCode::UNPROCESSABLE_ENTITY,
+                code,
+                message: fields.iter().map(ToString::to_string).collect::<Vec<_>>().join("; "),
+                fields,
+            },
+            Error::NotFound(what) => ApiError::new(StatusCode::NOT_FOUND, code, format!("{what} not found")),
+            Error::Conflict(_, message) => ApiError::new(StatusCode::CONFLICT, code, message),
+            Error::OrgSuspended(slug) => ApiError::new(
+                StatusCode::FORBIDDEN,
+                code,
+                format!("organization {slug} is suspended; contact your service provider"),
+            ),
+            other => {
+                tracing::error!(error = %other, code, "request failed");
+                ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, "internal", "internal error; the details are in the server log")
+            }
+        }
+    }
+}
+
+/// Answer for unknown routes.
+pub async fn not_found() -> ApiError {
+    ApiError::new(StatusCode::NOT_FOUND, "route.not_found", "no such route")
+}
+
+/// Answer when a handler panicked: logged, and a plain 500 to the client.
+pub fn panic_response(_err: Box<dyn std::any::Any + Send + 'static>) -> Response {
+    tracing::error!("a request handler panicked");
+    ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, "internal", "internal error; the details are in the server log")
+        .into_response()
+}
