@@ -45,11 +45,21 @@ impl App {
     pub async fn open(config: &Config, schema: Schema) -> anyhow::Result<Self> {
         let url = config.database.resolved_url()?;
         let shown = config.database.display_url();
-        let (store, sqlite): (Arc<dyn Store>, Option<SqliteStore>) = if url.expose_secret().starts_with("sqlite:") {
-            let s = SqliteStore::connect(url.expose_secret()).await.with_context(|| format!("opening SQLite database {shown}"))?;
+        let (store, sqlite): (Arc<dyn Store>, Option<SqliteStore>) = if url
+            .expose_secret()
+            .starts_with("sqlite:")
+        {
+            let s = SqliteStore::connect(url.expose_secret())
+                .await
+                .with_context(|| format!("opening SQLite database {shown}"))?;
             (Arc::new(s.clone()), Some(s))
-        } else if url.expose_secret().starts_with("postgres://") || url.expose_secret().starts_with("postgresql://") {
-            let settings = PgSettings { max_connections: config.database.max_connections, ..PgSettings::default() };
+        } else if url.expose_secret().starts_with("postgres://")
+            || url.expose_secret().starts_with("postgresql://")
+        {
+            let settings = PgSettings {
+                max_connections: config.database.max_connections,
+                ..PgSettings::default()
+            };
             let s = PgStore::connect(url.expose_secret(), &settings)
                 .await
                 .with_context(|| format!("connecting to PostgreSQL at {shown}; check DATABASE_URL or DATABASE_HOST/DATABASE_NAME and that the server is up"))?;
@@ -67,9 +77,15 @@ impl App {
                 store.migrate().await.context("applying migrations")?;
             }
             Schema::RequireCurrent => {
-                let status = store.schema_status().await.context("reading the schema version")?;
+                let status = store
+                    .schema_status()
+                    .await
+                    .context("reading the schema version")?;
                 if sqlite.is_some() && status.applied.is_empty() {
-                    store.migrate().await.context("creating the SQLite schema")?;
+                    store
+                        .migrate()
+                        .await
+                        .context("creating the SQLite schema")?;
                 } else if !status.is_current() {
                     anyhow::bail!("database {shown}: {}", status.describe());
                 }
@@ -78,7 +94,10 @@ impl App {
 
         let clock: Arc<dyn Clock> = Arc::new(SystemClock);
         let public_url = config.server.public_url();
-        let (directory, builtin): (Arc<dyn Directory>, Option<BuiltinDirectory>) = match config.identity.mode {
+        let (directory, builtin): (Arc<dyn Directory>, Option<BuiltinDirectory>) = match config
+            .identity
+            .mode
+        {
             IdentityMode::Builtin => {
                 let b = BuiltinDirectory::new(
                     store.clone(),
@@ -95,7 +114,14 @@ impl App {
                 .into());
             }
         };
-        Ok(Self { store, sqlite, directory, builtin, clock, public_url })
+        Ok(Self {
+            store,
+            sqlite,
+            directory,
+            builtin,
+            clock,
+            public_url,
+        })
     }
 
     /// Where people sign in.
@@ -107,9 +133,19 @@ impl App {
 /// Sets up logging to standard error: plain text or JSON lines. Commands other than
 /// `serve` log warnings only, so their output stays readable.
 pub fn init_logging(config: &LogConfig, serving: bool) {
-    let default = if serving { config.level.as_str() } else { "warn" };
+    let default = if serving {
+        config.level.as_str()
+    } else {
+        "warn"
+    };
     let filter = tracing_subscriber::EnvFilter::try_from_env("RUST_LOG")
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default));
-    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr);
-    let _ = if config.format == "json" { builder.json().try_init() } else { builder.try_init() };
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr);
+    let _ = if config.format == "json" {
+        builder.json().try_init()
+    } else {
+        builder.try_init()
+    };
 }

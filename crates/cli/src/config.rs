@@ -120,12 +120,15 @@ impl DatabaseConfig {
         }
         if let Some(host) = &self.host {
             let mut url = url::Url::parse("postgres://localhost/")?;
-            url.set_host(Some(host)).map_err(|e| anyhow::anyhow!("database.host {host:?}: {e}"))?;
-            url.set_port(Some(self.port.unwrap_or(5432))).map_err(|()| anyhow::anyhow!("database.port is invalid"))?;
+            url.set_host(Some(host))
+                .map_err(|e| anyhow::anyhow!("database.host {host:?}: {e}"))?;
+            url.set_port(Some(self.port.unwrap_or(5432)))
+                .map_err(|()| anyhow::anyhow!("database.port is invalid"))?;
             url.set_username(self.user.as_deref().unwrap_or("postgres"))
                 .map_err(|()| anyhow::anyhow!("database.user is invalid"))?;
             if let Some(pw) = &self.password {
-                url.set_password(Some(pw.expose_secret())).map_err(|()| anyhow::anyhow!("database.password is invalid"))?;
+                url.set_password(Some(pw.expose_secret()))
+                    .map_err(|()| anyhow::anyhow!("database.password is invalid"))?;
             }
             url.set_path(self.name.as_deref().unwrap_or("loyalty_db"));
             return Ok(SecretString::from(url.to_string()));
@@ -195,7 +198,10 @@ pub struct LogConfig {
 
 impl Default for LogConfig {
     fn default() -> Self {
-        Self { format: "text".into(), level: "info".into() }
+        Self {
+            format: "text".into(),
+            level: "info".into(),
+        }
     }
 }
 
@@ -218,7 +224,10 @@ impl Config {
         }));
         if let Some(path) = file {
             if !path.exists() {
-                anyhow::bail!("--config {}: no such file; give the path of a TOML file (see README, Configuration)", path.display());
+                anyhow::bail!(
+                    "--config {}: no such file; give the path of a TOML file (see README, Configuration)",
+                    path.display()
+                );
             }
             figment = figment.merge(Toml::file(path));
         }
@@ -226,13 +235,39 @@ impl Config {
             .merge(Env::prefixed("LOYALTY_").split("__"))
             .merge(
                 Env::raw()
-                    .only(&["DATABASE_URL", "DATABASE_HOST", "DATABASE_PORT", "DATABASE_NAME", "DATABASE_USER", "DATABASE_PASSWORD"])
-                    .map(|k| format!("database.{}", k.as_str().to_ascii_lowercase().trim_start_matches("database_")).into()),
+                    .only(&[
+                        "DATABASE_URL",
+                        "DATABASE_HOST",
+                        "DATABASE_PORT",
+                        "DATABASE_NAME",
+                        "DATABASE_USER",
+                        "DATABASE_PASSWORD",
+                    ])
+                    .map(|k| {
+                        format!(
+                            "database.{}",
+                            k.as_str()
+                                .to_ascii_lowercase()
+                                .trim_start_matches("database_")
+                        )
+                        .into()
+                    }),
             )
-            .merge(Env::raw().only(&["AUTHENTIK_URL"]).map(|_| "identity.authentik_url".into()));
-        let mut config: Config = figment.extract().map_err(|e| anyhow::anyhow!("configuration: {e}"))?;
+            .merge(
+                Env::raw()
+                    .only(&["AUTHENTIK_URL"])
+                    .map(|_| "identity.authentik_url".into()),
+            );
+        let mut config: Config = figment
+            .extract()
+            .map_err(|e| anyhow::anyhow!("configuration: {e}"))?;
         // An empty DATABASE_URL means "not set".
-        if config.database.url.as_ref().is_some_and(|u| u.expose_secret().trim().is_empty()) {
+        if config
+            .database
+            .url
+            .as_ref()
+            .is_some_and(|u| u.expose_secret().trim().is_empty())
+        {
             config.database.url = None;
         }
         Ok(config)
@@ -247,7 +282,12 @@ impl Config {
             identity: &'a IdentityConfig,
             log: &'a LogConfig,
         }
-        let view = View { server: &self.server, database: &self.database, identity: &self.identity, log: &self.log };
+        let view = View {
+            server: &self.server,
+            database: &self.database,
+            identity: &self.identity,
+            log: &self.log,
+        };
         toml::to_string_pretty(&view).unwrap_or_else(|e| format!("# cannot render: {e}"))
     }
 }
@@ -269,13 +309,19 @@ mod tests {
             db.resolved_url().expect("url").expose_secret(),
             "postgres://loyalty:p%40ss%2Fword@portfolio-postgres:5432/loyalty_db"
         );
-        assert_eq!(db.display_url(), "postgres://loyalty:redacted@portfolio-postgres:5432/loyalty_db");
+        assert_eq!(
+            db.display_url(),
+            "postgres://loyalty:redacted@portfolio-postgres:5432/loyalty_db"
+        );
     }
 
     #[test]
     fn with_nothing_configured_the_database_is_the_sqlite_file() {
         assert_eq!(
-            DatabaseConfig::default().resolved_url().expect("url").expose_secret(),
+            DatabaseConfig::default()
+                .resolved_url()
+                .expect("url")
+                .expose_secret(),
             "sqlite://./data/loyalty.db"
         );
     }

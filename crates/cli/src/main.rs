@@ -17,7 +17,12 @@ use std::process::ExitCode;
 /// own accounts (built-in identity). Set DATABASE_URL=postgres://... (or the runbook's
 /// DATABASE_HOST and DATABASE_NAME) for PostgreSQL.
 #[derive(Debug, Parser)]
-#[command(name = "loyalty", version, propagate_version = true, max_term_width = 100)]
+#[command(
+    name = "loyalty",
+    version,
+    propagate_version = true,
+    max_term_width = 100
+)]
 struct Cli {
     /// TOML configuration file; environment variables override it.
     #[arg(long, global = true, env = "LOYALTY_CONFIG", value_name = "FILE")]
@@ -34,7 +39,7 @@ enum Command {
     /// Apply pending database migrations, or show their status.
     Migrate(commands::migrate::Args),
     /// Onboard a client organization: org, groups, first admin, sign-in link.
-    Onboard(commands::onboard::Args),
+    Onboard(Box<commands::onboard::Args>),
     /// List, show, suspend and reactivate organizations.
     #[command(subcommand)]
     Org(commands::org::Command),
@@ -52,13 +57,17 @@ pub struct UserError(pub String);
 
 fn exit_code(e: &anyhow::Error) -> u8 {
     let user = e.downcast_ref::<UserError>().is_some()
-        || e.downcast_ref::<loyalty_core::Error>().is_some_and(loyalty_core::Error::is_user_error);
+        || e.downcast_ref::<loyalty_core::Error>()
+            .is_some_and(loyalty_core::Error::is_user_error);
     if user { 2 } else { 1 }
 }
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
-    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
         Ok(rt) => rt,
         Err(e) => {
             eprintln!("error: cannot start the async runtime: {e}");
@@ -66,12 +75,13 @@ fn main() -> ExitCode {
         }
     };
     let result = runtime.block_on(async move {
-        let config = config::Config::load(cli.config.as_deref()).map_err(|e| anyhow::Error::new(UserError(e.to_string())))?;
+        let config = config::Config::load(cli.config.as_deref())
+            .map_err(|e| anyhow::Error::new(UserError(e.to_string())))?;
         app::init_logging(&config.log, matches!(cli.command, Command::Serve(_)));
         match cli.command {
             Command::Serve(args) => commands::serve::run(config, args).await,
             Command::Migrate(args) => commands::migrate::run(config, args).await,
-            Command::Onboard(args) => commands::onboard::run(config, args).await,
+            Command::Onboard(args) => commands::onboard::run(config, *args).await,
             Command::Org(cmd) => commands::org::run(config, cmd).await,
             Command::User(cmd) => commands::user::run(config, cmd).await,
             Command::Config => {

@@ -32,14 +32,30 @@ pub fn table(headers: &[&str], rows: &[Vec<String>]) -> String {
 /// A timestamp for people: `2025-01-23 14:05 UTC`.
 pub fn when(t: time::OffsetDateTime) -> String {
     let t = t.to_offset(time::UtcOffset::UTC);
-    format!("{:04}-{:02}-{:02} {:02}:{:02} UTC", t.year(), u8::from(t.month()), t.day(), t.hour(), t.minute())
+    format!(
+        "{:04}-{:02}-{:02} {:02}:{:02} UTC",
+        t.year(),
+        u8::from(t.month()),
+        t.day(),
+        t.hour(),
+        t.minute()
+    )
 }
 
 #[cfg(test)]
 mod tests {
     #[test]
     fn columns_line_up() {
-        let t = super::table(&["SLUG", "NAME"], &[vec!["nextdoor".into(), "NextDoor Market".into()], vec!["a1".into(), "A".into()]]);
-        assert_eq!(t, "SLUG      NAME\nnextdoor  NextDoor Market\na1        A\n");
+        let t = super::table(
+            &["SLUG", "NAME"],
+            &[
+                vec!["nextdoor".into(), "NextDoor Market".into()],
+                vec!["a1".into(), "A".into()],
+            ],
+        );
+        assert_eq!(
+            t,
+            "SLUG      NAME\nnextdoor  NextDoor Market\na1        A\n"
+        );
     }
 }

@@ -108,9 +108,16 @@ pub trait Directory: Send + Sync + 'static {
     /// Group by exact name.
     async fn find_group(&self, name: &str) -> Result<Option<DirGroup>, DirectoryError>;
     /// Creates a group; `AlreadyExists` when the name is taken.
-    async fn create_group(&self, name: &str, attributes: serde_json::Value) -> Result<DirGroup, DirectoryError>;
+    async fn create_group(
+        &self,
+        name: &str,
+        attributes: serde_json::Value,
+    ) -> Result<DirGroup, DirectoryError>;
     /// User by username.
-    async fn find_user_by_username(&self, username: &Username) -> Result<Option<DirUser>, DirectoryError>;
+    async fn find_user_by_username(
+        &self,
+        username: &Username,
+    ) -> Result<Option<DirUser>, DirectoryError>;
     /// Users with this email.
     async fn find_users_by_email(&self, email: &Email) -> Result<Vec<DirUser>, DirectoryError>;
     /// User by key.
@@ -118,7 +125,12 @@ pub trait Directory: Send + Sync + 'static {
     /// Creates a user; `AlreadyExists` when the username is taken.
     async fn create_user(&self, new: &NewDirUser) -> Result<DirUser, DirectoryError>;
     /// Sets a user's password; with `must_change`, the user must change it at next sign-in.
-    async fn set_password(&self, pk: i64, password: &SecretString, must_change: bool) -> Result<(), DirectoryError>;
+    async fn set_password(
+        &self,
+        pk: i64,
+        password: &SecretString,
+        must_change: bool,
+    ) -> Result<(), DirectoryError>;
     /// Issues a one-time link to set a password; `None` when the provider cannot.
     async fn password_set_link(&self, pk: i64) -> Result<Option<SetPasswordLink>, DirectoryError>;
     /// Adds a user to a group; adding a member again is not an error.

@@ -84,7 +84,10 @@ impl Error {
     pub fn is_user_error(&self) -> bool {
         matches!(
             self,
-            Error::Validation(_) | Error::NotFound(_) | Error::Conflict(..) | Error::OrgSuspended(_)
+            Error::Validation(_)
+                | Error::NotFound(_)
+                | Error::Conflict(..)
+                | Error::OrgSuspended(_)
         )
     }
 }

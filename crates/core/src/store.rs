@@ -2,7 +2,9 @@
 //! tenant data. Implemented by `loyalty-store-postgres` and `loyalty-store-sqlite`, which
 //! both pass the behaviour suite in `loyalty-testkit`.
 
-use crate::domain::{NewOrganization, OrgId, OrgSlug, OrgStatus, Organization, OrganizationSummary, Role};
+use crate::domain::{
+    NewOrganization, OrgId, OrgSlug, OrgStatus, Organization, OrganizationSummary, Role,
+};
 use async_trait::async_trait;
 use time::OffsetDateTime;
 use uuid::Uuid;
@@ -50,12 +52,20 @@ pub struct SchemaStatus {
 impl SchemaStatus {
     /// Versions shipped but not applied.
     pub fn pending(&self) -> Vec<i64> {
-        self.known.iter().copied().filter(|v| !self.applied.contains(v)).collect()
+        self.known
+            .iter()
+            .copied()
+            .filter(|v| !self.applied.contains(v))
+            .collect()
     }
 
     /// Versions applied that this program does not know (a newer program migrated it).
     pub fn unknown(&self) -> Vec<i64> {
-        self.applied.iter().copied().filter(|v| !self.known.contains(v)).collect()
+        self.applied
+            .iter()
+            .copied()
+            .filter(|v| !self.known.contains(v))
+            .collect()
     }
 
     /// Whether the schema is exactly what this program expects.
@@ -66,14 +76,20 @@ impl SchemaStatus {
     /// A sentence for operators.
     pub fn describe(&self) -> String {
         if self.is_current() {
-            format!("schema current (version {})", self.known.last().copied().unwrap_or(0))
+            format!(
+                "schema current (version {})",
+                self.known.last().copied().unwrap_or(0)
+            )
         } else if !self.unknown().is_empty() {
             format!(
                 "database has migrations {:?} that this program does not know: it was migrated by a newer loyalty; upgrade this binary",
                 self.unknown()
             )
         } else {
-            format!("migrations {:?} are pending: run `loyalty migrate`", self.pending())
+            format!(
+                "migrations {:?} are pending: run `loyalty migrate`",
+                self.pending()
+            )
         }
     }
 }
@@ -174,10 +190,16 @@ pub trait OrgStore: Send + Sync {
     ) -> Result<Organization, StoreError>;
 
     /// The organization with this slug, whatever its status (deleted ones excluded).
-    async fn organization_by_slug(&self, slug: &OrgSlug) -> Result<Option<Organization>, StoreError>;
+    async fn organization_by_slug(
+        &self,
+        slug: &OrgSlug,
+    ) -> Result<Option<Organization>, StoreError>;
 
     /// The organizations whose group prefix is one of `prefixes`, by slug.
-    async fn organizations_by_group_prefix(&self, prefixes: &[String]) -> Result<Vec<Organization>, StoreError>;
+    async fn organizations_by_group_prefix(
+        &self,
+        prefixes: &[String],
+    ) -> Result<Vec<Organization>, StoreError>;
 
     /// Every organization with member counts, by slug.
     async fn list_organizations(&self) -> Result<Vec<OrganizationSummary>, StoreError>;
@@ -201,10 +223,15 @@ pub trait OrgStore: Send + Sync {
     ) -> Result<Member, StoreError>;
 
     /// The member row of a subject in an organization.
-    async fn member_by_subject(&self, org: OrgId, subject: &str) -> Result<Option<Member>, StoreError>;
+    async fn member_by_subject(
+        &self,
+        org: OrgId,
+        subject: &str,
+    ) -> Result<Option<Member>, StoreError>;
 
     /// Members of an organization, optionally of one role, oldest first.
-    async fn list_members(&self, org: OrgId, role: Option<Role>) -> Result<Vec<Member>, StoreError>;
+    async fn list_members(&self, org: OrgId, role: Option<Role>)
+    -> Result<Vec<Member>, StoreError>;
 }
 
 /// Storage of the built-in identity provider: accounts, groups, memberships and
@@ -212,7 +239,11 @@ pub trait OrgStore: Send + Sync {
 #[async_trait]
 pub trait AccountStore: Send + Sync {
     /// Creates an account; `Conflict` when the username is taken.
-    async fn insert_account(&self, new: &NewAccount, now: OffsetDateTime) -> Result<Account, StoreError>;
+    async fn insert_account(
+        &self,
+        new: &NewAccount,
+        now: OffsetDateTime,
+    ) -> Result<Account, StoreError>;
     /// Account by key.
     async fn account_by_pk(&self, pk: i64) -> Result<Option<Account>, StoreError>;
     /// Account by username (case-insensitive).
@@ -228,10 +259,19 @@ pub trait AccountStore: Send + Sync {
         now: OffsetDateTime,
     ) -> Result<bool, StoreError>;
     /// Activates or deactivates an account.
-    async fn set_account_active(&self, pk: i64, active: bool, now: OffsetDateTime) -> Result<bool, StoreError>;
+    async fn set_account_active(
+        &self,
+        pk: i64,
+        active: bool,
+        now: OffsetDateTime,
+    ) -> Result<bool, StoreError>;
     /// Creates a group; `Conflict` when the name is taken.
-    async fn insert_group(&self, name: &str, attributes: &serde_json::Value, now: OffsetDateTime)
-    -> Result<AccountGroup, StoreError>;
+    async fn insert_group(
+        &self,
+        name: &str,
+        attributes: &serde_json::Value,
+        now: OffsetDateTime,
+    ) -> Result<AccountGroup, StoreError>;
     /// Group by exact name.
     async fn group_by_name(&self, name: &str) -> Result<Option<AccountGroup>, StoreError>;
     /// Adds an account to a group; adding twice is not an error. `false` if either is missing.
@@ -286,7 +326,11 @@ pub trait SessionStore: Send + Sync {
         expires_at: OffsetDateTime,
     ) -> Result<(), StoreError>;
     /// The live session with this token hash and its account, if unexpired and active.
-    async fn session(&self, token_hash: &str, now: OffsetDateTime) -> Result<Option<Session>, StoreError>;
+    async fn session(
+        &self,
+        token_hash: &str,
+        now: OffsetDateTime,
+    ) -> Result<Option<Session>, StoreError>;
     /// Ends a session.
     async fn delete_session(&self, token_hash: &str) -> Result<(), StoreError>;
 }

@@ -3,7 +3,9 @@
 use crate::password;
 use async_trait::async_trait;
 use loyalty_core::clock::Clock;
-use loyalty_core::directory::{DirGroup, DirUser, Directory, DirectoryError, NewDirUser, SetPasswordLink};
+use loyalty_core::directory::{
+    DirGroup, DirUser, Directory, DirectoryError, NewDirUser, SetPasswordLink,
+};
 use loyalty_core::domain::{Email, Username};
 use loyalty_core::secret;
 use loyalty_core::store::{Account, Store, StoreError};
@@ -26,13 +28,19 @@ pub struct BuiltinDirectory {
 
 impl std::fmt::Debug for BuiltinDirectory {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("BuiltinDirectory").field("public_url", &self.public_url).finish_non_exhaustive()
+        f.debug_struct("BuiltinDirectory")
+            .field("public_url", &self.public_url)
+            .finish_non_exhaustive()
     }
 }
 
 fn failed(action: impl Into<String>) -> impl FnOnce(StoreError) -> DirectoryError {
     let action = action.into();
-    move |e| DirectoryError::Failed { provider: PROVIDER, action, detail: e.to_string() }
+    move |e| DirectoryError::Failed {
+        provider: PROVIDER,
+        action,
+        detail: e.to_string(),
+    }
 }
 
 fn to_user(a: Account) -> DirUser {
@@ -66,7 +74,12 @@ pub enum CredentialError {
 
 impl BuiltinDirectory {
     /// A directory on `store`, issuing links under `public_url` valid for `link_ttl`.
-    pub fn new(store: Arc<dyn Store>, clock: Arc<dyn Clock>, public_url: &str, link_ttl: Duration) -> Self {
+    pub fn new(
+        store: Arc<dyn Store>,
+        clock: Arc<dyn Clock>,
+        public_url: &str,
+        link_ttl: Duration,
+    ) -> Self {
         Self {
             store,
             clock,
@@ -77,7 +90,11 @@ impl BuiltinDirectory {
 
     /// Checks a username and password; returns the account when both are right and the
     /// account is active.
-    pub async fn authenticate(&self, username: &str, pw: &SecretString) -> Result<Account, CredentialError> {
+    pub async fn authenticate(
+        &self,
+        username: &str,
+        pw: &SecretString,
+    ) -> Result<Account, CredentialError> {
         let account = self
             .store
             .account_by_username(username.trim())
@@ -92,9 +109,15 @@ impl BuiltinDirectory {
     }
 
     /// Uses a one-time link: sets the password and returns the account.
-    pub async fn redeem_link(&self, token: &str, new_password: &SecretString) -> Result<Account, CredentialError> {
+    pub async fn redeem_link(
+        &self,
+        token: &str,
+        new_password: &SecretString,
+    ) -> Result<Account, CredentialError> {
         password::check_policy(new_password.expose_secret()).map_err(CredentialError::Policy)?;
-        let hash = password::hash(new_password.expose_secret().to_owned()).await.map_err(CredentialError::Internal)?;
+        let hash = password::hash(new_password.expose_secret().to_owned())
+            .await
+            .map_err(CredentialError::Internal)?;
         let now = self.clock.now();
         let pk = self
             .store
@@ -121,20 +144,44 @@ impl Directory for BuiltinDirectory {
     }
 
     async fn find_group(&self, name: &str) -> Result<Option<DirGroup>, DirectoryError> {
-        let g = self.store.group_by_name(name).await.map_err(failed(format!("finding group {name}")))?;
-        Ok(g.map(|g| DirGroup { pk: g.pk.to_string(), name: g.name }))
+        let g = self
+            .store
+            .group_by_name(name)
+            .await
+            .map_err(failed(format!("finding group {name}")))?;
+        Ok(g.map(|g| DirGroup {
+            pk: g.pk.to_string(),
+            name: g.name,
+        }))
     }
 
-    async fn create_group(&self, name: &str, attributes: serde_json::Value) -> Result<DirGroup, DirectoryError> {
+    async fn create_group(
+        &self,
+        name: &str,
+        attributes: serde_json::Value,
+    ) -> Result<DirGroup, DirectoryError> {
         let action = format!("creating group {name}");
-        match self.store.insert_group(name, &attributes, self.clock.now()).await {
-            Ok(g) => Ok(DirGroup { pk: g.pk.to_string(), name: g.name }),
-            Err(StoreError::Conflict(_)) => Err(DirectoryError::AlreadyExists { provider: PROVIDER, action }),
+        match self
+            .store
+            .insert_group(name, &attributes, self.clock.now())
+            .await
+        {
+            Ok(g) => Ok(DirGroup {
+                pk: g.pk.to_string(),
+                name: g.name,
+            }),
+            Err(StoreError::Conflict(_)) => Err(DirectoryError::AlreadyExists {
+                provider: PROVIDER,
+                action,
+            }),
             Err(e) => Err(failed(action)(e)),
         }
     }
 
-    async fn find_user_by_username(&self, username: &Username) -> Result<Option<DirUser>, DirectoryError> {
+    async fn find_user_by_username(
+        &self,
+        username: &Username,
+    ) -> Result<Option<DirUser>, DirectoryError> {
         let a = self
             .store
             .account_by_username(username.as_str())
@@ -144,12 +191,20 @@ impl Directory for BuiltinDirectory {
     }
 
     async fn find_users_by_email(&self, email: &Email) -> Result<Vec<DirUser>, DirectoryError> {
-        let a = self.store.accounts_by_email(email.as_str()).await.map_err(failed(format!("finding users by email {email}")))?;
+        let a = self
+            .store
+            .accounts_by_email(email.as_str())
+            .await
+            .map_err(failed(format!("finding users by email {email}")))?;
         Ok(a.into_iter().map(to_user).collect())
     }
 
     async fn find_user(&self, pk: i64) -> Result<Option<DirUser>, DirectoryError> {
-        let a = self.store.account_by_pk(pk).await.map_err(failed(format!("finding user {pk}")))?;
+        let a = self
+            .store
+            .account_by_pk(pk)
+            .await
+            .map_err(failed(format!("finding user {pk}")))?;
         Ok(a.map(to_user))
     }
 
@@ -164,73 +219,152 @@ impl Directory for BuiltinDirectory {
         };
         match self.store.insert_account(&account, self.clock.now()).await {
             Ok(a) => Ok(to_user(a)),
-            Err(StoreError::Conflict(_)) => Err(DirectoryError::AlreadyExists { provider: PROVIDER, action }),
+            Err(StoreError::Conflict(_)) => Err(DirectoryError::AlreadyExists {
+                provider: PROVIDER,
+                action,
+            }),
             Err(e) => Err(failed(action)(e)),
         }
     }
 
-    async fn set_password(&self, pk: i64, pw: &SecretString, must_change: bool) -> Result<(), DirectoryError> {
+    async fn set_password(
+        &self,
+        pk: i64,
+        pw: &SecretString,
+        must_change: bool,
+    ) -> Result<(), DirectoryError> {
         let action = format!("setting password of user {pk}");
-        password::check_policy(pw.expose_secret())
-            .map_err(|detail| DirectoryError::Failed { provider: PROVIDER, action: action.clone(), detail })?;
+        password::check_policy(pw.expose_secret()).map_err(|detail| DirectoryError::Failed {
+            provider: PROVIDER,
+            action: action.clone(),
+            detail,
+        })?;
         let hash = password::hash(pw.expose_secret().to_owned())
             .await
-            .map_err(|detail| DirectoryError::Failed { provider: PROVIDER, action: action.clone(), detail })?;
-        let found = self.store.set_account_password(pk, &hash, must_change, self.clock.now()).await.map_err(failed(action.clone()))?;
-        if found { Ok(()) } else { Err(DirectoryError::NotFound { provider: PROVIDER, action }) }
+            .map_err(|detail| DirectoryError::Failed {
+                provider: PROVIDER,
+                action: action.clone(),
+                detail,
+            })?;
+        let found = self
+            .store
+            .set_account_password(pk, &hash, must_change, self.clock.now())
+            .await
+            .map_err(failed(action.clone()))?;
+        if found {
+            Ok(())
+        } else {
+            Err(DirectoryError::NotFound {
+                provider: PROVIDER,
+                action,
+            })
+        }
     }
 
     async fn password_set_link(&self, pk: i64) -> Result<Option<SetPasswordLink>, DirectoryError> {
         let action = format!("issuing a password link for user {pk}");
-        if self.store.account_by_pk(pk).await.map_err(failed(action.clone()))?.is_none() {
-            return Err(DirectoryError::NotFound { provider: PROVIDER, action });
+        if self
+            .store
+            .account_by_pk(pk)
+            .await
+            .map_err(failed(action.clone()))?
+            .is_none()
+        {
+            return Err(DirectoryError::NotFound {
+                provider: PROVIDER,
+                action,
+            });
         }
         let token = secret::random_token();
         let now = self.clock.now();
         let expires_at = now + self.link_ttl;
         self.store
-            .insert_account_token(&secret::hash_token(&token), pk, PASSWORD_SET, expires_at, now)
+            .insert_account_token(
+                &secret::hash_token(&token),
+                pk,
+                PASSWORD_SET,
+                expires_at,
+                now,
+            )
             .await
             .map_err(failed(action))?;
         Ok(Some(SetPasswordLink {
-            url: SecretString::from(format!("{}/auth/set-password?token={token}", self.public_url)),
+            url: SecretString::from(format!(
+                "{}/auth/set-password?token={token}",
+                self.public_url
+            )),
             expires_at: Some(expires_at),
         }))
     }
 
     async fn add_member(&self, group: &DirGroup, pk: i64) -> Result<(), DirectoryError> {
         let action = format!("adding user {pk} to group {}", group.name);
-        let gpk = group.pk.parse().map_err(|_| DirectoryError::NotFound { provider: PROVIDER, action: action.clone() })?;
-        if self.store.add_group_member(gpk, pk).await.map_err(failed(action.clone()))? {
+        let gpk = group.pk.parse().map_err(|_| DirectoryError::NotFound {
+            provider: PROVIDER,
+            action: action.clone(),
+        })?;
+        if self
+            .store
+            .add_group_member(gpk, pk)
+            .await
+            .map_err(failed(action.clone()))?
+        {
             Ok(())
         } else {
-            Err(DirectoryError::NotFound { provider: PROVIDER, action })
+            Err(DirectoryError::NotFound {
+                provider: PROVIDER,
+                action,
+            })
         }
     }
 
     async fn remove_member(&self, group: &DirGroup, pk: i64) -> Result<(), DirectoryError> {
         let action = format!("removing user {pk} from group {}", group.name);
-        let gpk = group.pk.parse().map_err(|_| DirectoryError::NotFound { provider: PROVIDER, action: action.clone() })?;
-        self.store.remove_group_member(gpk, pk).await.map_err(failed(action))
+        let gpk = group.pk.parse().map_err(|_| DirectoryError::NotFound {
+            provider: PROVIDER,
+            action: action.clone(),
+        })?;
+        self.store
+            .remove_group_member(gpk, pk)
+            .await
+            .map_err(failed(action))
     }
 
     async fn list_members(&self, group: &DirGroup) -> Result<Vec<DirUser>, DirectoryError> {
         let action = format!("listing members of group {}", group.name);
-        let gpk = group.pk.parse().map_err(|_| DirectoryError::NotFound { provider: PROVIDER, action: action.clone() })?;
-        let members = self.store.group_members(gpk).await.map_err(failed(action))?;
+        let gpk = group.pk.parse().map_err(|_| DirectoryError::NotFound {
+            provider: PROVIDER,
+            action: action.clone(),
+        })?;
+        let members = self
+            .store
+            .group_members(gpk)
+            .await
+            .map_err(failed(action))?;
         Ok(members.into_iter().map(to_user).collect())
     }
 
     async fn user_groups(&self, pk: i64) -> Result<Vec<String>, DirectoryError> {
-        self.store.account_groups(pk).await.map_err(failed(format!("listing groups of user {pk}")))
+        self.store
+            .account_groups(pk)
+            .await
+            .map_err(failed(format!("listing groups of user {pk}")))
     }
 
     async fn deactivate_user(&self, pk: i64) -> Result<(), DirectoryError> {
         let action = format!("deactivating user {pk}");
-        if self.store.set_account_active(pk, false, self.clock.now()).await.map_err(failed(action.clone()))? {
+        if self
+            .store
+            .set_account_active(pk, false, self.clock.now())
+            .await
+            .map_err(failed(action.clone()))?
+        {
             Ok(())
         } else {
-            Err(DirectoryError::NotFound { provider: PROVIDER, action })
+            Err(DirectoryError::NotFound {
+                provider: PROVIDER,
+                action,
+            })
         }
     }
 }

@@ -1,7 +1,9 @@
 //! Password hashing with argon2id at OWASP's recommended parameters
 //! (19 MiB memory, 2 iterations, 1 lane), run off the async threads.
 
-use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, SaltString, rand_core::OsRng};
+use argon2::password_hash::{
+    PasswordHash, PasswordHasher, PasswordVerifier, SaltString, rand_core::OsRng,
+};
 use argon2::{Algorithm, Argon2, Params, Version};
 
 /// Shortest password accepted.
@@ -15,7 +17,9 @@ fn argon2() -> Result<Argon2<'static>, String> {
 /// Checks a new password against the policy; the message says what to do.
 pub fn check_policy(password: &str) -> Result<(), String> {
     if password.chars().count() < MIN_LENGTH {
-        return Err(format!("password must have at least {MIN_LENGTH} characters"));
+        return Err(format!(
+            "password must have at least {MIN_LENGTH} characters"
+        ));
     }
     if password.chars().count() > 1024 {
         return Err("password must have at most 1024 characters".into());

@@ -8,7 +8,8 @@ use sqlx::postgres::PgRow;
 use time::OffsetDateTime;
 use uuid::Uuid;
 
-const ACCOUNT_COLUMNS: &str = "pk, uid, username, name, email, is_active, password_hash, must_change_password, attributes";
+const ACCOUNT_COLUMNS: &str =
+    "pk, uid, username, name, email, is_active, password_hash, must_change_password, attributes";
 
 pub(crate) fn account_from_row(row: &PgRow) -> Result<Account, sqlx::Error> {
     Ok(Account {
@@ -31,13 +32,20 @@ impl PgStore {
             .fetch_optional(&self.pool)
             .await
             .map_err(map_err)?;
-        row.as_ref().map(account_from_row).transpose().map_err(map_err)
+        row.as_ref()
+            .map(account_from_row)
+            .transpose()
+            .map_err(map_err)
     }
 }
 
 #[async_trait]
 impl AccountStore for PgStore {
-    async fn insert_account(&self, new: &NewAccount, now: OffsetDateTime) -> Result<Account, StoreError> {
+    async fn insert_account(
+        &self,
+        new: &NewAccount,
+        now: OffsetDateTime,
+    ) -> Result<Account, StoreError> {
         let sql = format!(
             "INSERT INTO accounts (uid, username, name, email, attributes, created_at, updated_at) \
              VALUES ($1, $2, $3, $4, $5, $6, $6) RETURNING {ACCOUNT_COLUMNS}"
@@ -62,25 +70,42 @@ impl AccountStore for PgStore {
             .fetch_optional(&self.pool)
             .await
             .map_err(map_err)?;
-        row.as_ref().map(account_from_row).transpose().map_err(map_err)
+        row.as_ref()
+            .map(account_from_row)
+            .transpose()
+            .map_err(map_err)
     }
 
     async fn account_by_username(&self, username: &str) -> Result<Option<Account>, StoreError> {
-        self.one_account(format!("SELECT {ACCOUNT_COLUMNS} FROM accounts WHERE lower(username) = lower($1)"), username)
-            .await
+        self.one_account(
+            format!("SELECT {ACCOUNT_COLUMNS} FROM accounts WHERE lower(username) = lower($1)"),
+            username,
+        )
+        .await
     }
 
     async fn accounts_by_email(&self, email: &str) -> Result<Vec<Account>, StoreError> {
-        let sql = format!("SELECT {ACCOUNT_COLUMNS} FROM accounts WHERE lower(email) = lower($1) ORDER BY pk");
+        let sql = format!(
+            "SELECT {ACCOUNT_COLUMNS} FROM accounts WHERE lower(email) = lower($1) ORDER BY pk"
+        );
         let rows = sqlx::query(sqlx::AssertSqlSafe(sql))
             .bind(email)
             .fetch_all(&self.pool)
             .await
             .map_err(map_err)?;
-        rows.iter().map(account_from_row).collect::<Result<_, _>>().map_err(map_err)
+        rows.iter()
+            .map(account_from_row)
+            .collect::<Result<_, _>>()
+            .map_err(map_err)
     }
 
-    async fn set_account_password(&self, pk: i64, hash: &str, must_change: bool, now: OffsetDateTime) -> Result<bool, StoreError> {
+    async fn set_account_password(
+        &self,
+        pk: i64,
+        hash: &str,
+        must_change: bool,
+        now: OffsetDateTime,
+    ) -> Result<bool, StoreError> {
         let done = sqlx::query("UPDATE accounts SET password_hash = $2, must_change_password = $3, updated_at = $4 WHERE pk = $1")
             .bind(pk)
             .bind(hash)
@@ -92,7 +117,12 @@ impl AccountStore for PgStore {
         Ok(done.rows_affected() == 1)
     }
 
-    async fn set_account_active(&self, pk: i64, active: bool, now: OffsetDateTime) -> Result<bool, StoreError> {
+    async fn set_account_active(
+        &self,
+        pk: i64,
+        active: bool,
+        now: OffsetDateTime,
+    ) -> Result<bool, StoreError> {
         let done = sqlx::query("UPDATE accounts SET is_active = $2, updated_at = $3 WHERE pk = $1")
             .bind(pk)
             .bind(active)
@@ -103,17 +133,27 @@ impl AccountStore for PgStore {
         Ok(done.rows_affected() == 1)
     }
 
-    async fn insert_group(&self, name: &str, attributes: &serde_json::Value, now: OffsetDateTime) -> Result<AccountGroup, StoreError> {
+    async fn insert_group(
+        &self,
+        name: &str,
+        attributes: &serde_json::Value,
+        now: OffsetDateTime,
+    ) -> Result<AccountGroup, StoreError> {
         let pk = Uuid::new_v4();
-        sqlx::query("INSERT INTO account_groups (pk, name, attributes, created_at) VALUES ($1, $2, $3, $4)")
-            .bind(pk)
-            .bind(name)
-            .bind(attributes)
-            .bind(now)
-            .execute(&self.pool)
-            .await
-            .map_err(map_err)?;
-        Ok(AccountGroup { pk, name: name.to_owned() })
+        sqlx::query(
+            "INSERT INTO account_groups (pk, name, attributes, created_at) VALUES ($1, $2, $3, $4)",
+        )
+        .bind(pk)
+        .bind(name)
+        .bind(attributes)
+        .bind(now)
+        .execute(&self.pool)
+        .await
+        .map_err(map_err)?;
+        Ok(AccountGroup {
+            pk,
+            name: name.to_owned(),
+        })
     }
 
     async fn group_by_name(&self, name: &str) -> Result<Option<AccountGroup>, StoreError> {
@@ -122,9 +162,14 @@ impl AccountStore for PgStore {
             .fetch_optional(&self.pool)
             .await
             .map_err(map_err)?;
-        row.map(|r| Ok(AccountGroup { pk: r.try_get("pk")?, name: r.try_get("name")? }))
-            .transpose()
-            .map_err(map_err)
+        row.map(|r| {
+            Ok(AccountGroup {
+                pk: r.try_get("pk")?,
+                name: r.try_get("name")?,
+            })
+        })
+        .transpose()
+        .map_err(map_err)
     }
 
     async fn add_group_member(&self, group: Uuid, account: i64) -> Result<bool, StoreError> {
@@ -162,7 +207,10 @@ impl AccountStore for PgStore {
             .fetch_all(&self.pool)
             .await
             .map_err(map_err)?;
-        rows.iter().map(account_from_row).collect::<Result<_, _>>().map_err(map_err)
+        rows.iter()
+            .map(account_from_row)
+            .collect::<Result<_, _>>()
+            .map_err(map_err)
     }
 
     async fn account_groups(&self, account: i64) -> Result<Vec<String>, StoreError> {
@@ -206,7 +254,12 @@ impl AccountStore for PgStore {
         tx.commit().await.map_err(map_err)
     }
 
-    async fn consume_account_token(&self, token_hash: &str, purpose: &str, now: OffsetDateTime) -> Result<Option<i64>, StoreError> {
+    async fn consume_account_token(
+        &self,
+        token_hash: &str,
+        purpose: &str,
+        now: OffsetDateTime,
+    ) -> Result<Option<i64>, StoreError> {
         sqlx::query_scalar(
             "UPDATE account_tokens SET used_at = $3 \
              WHERE token_hash = $1 AND purpose = $2 AND used_at IS NULL AND expires_at > $3 RETURNING account_pk",

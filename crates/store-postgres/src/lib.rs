@@ -16,7 +16,11 @@ use std::time::Duration;
 
 /// The migrations, in order. Applied ones are never edited: add a new file instead,
 /// with the same version number as its SQLite twin.
-pub const MIGRATIONS: &[(i64, &str, &str)] = &[(1, "foundation", include_str!("../migrations/0001_foundation.sql"))];
+pub const MIGRATIONS: &[(i64, &str, &str)] = &[(
+    1,
+    "foundation",
+    include_str!("../migrations/0001_foundation.sql"),
+)];
 
 /// Connection settings.
 #[derive(Debug, Clone)]
@@ -68,7 +72,13 @@ impl PgStore {
             MIGRATIONS
                 .iter()
                 .map(|(version, description, sql)| {
-                    Migration::new(*version, (*description).into(), MigrationType::Simple, sql.into_sql_str(), false)
+                    Migration::new(
+                        *version,
+                        (*description).into(),
+                        MigrationType::Simple,
+                        sql.into_sql_str(),
+                        false,
+                    )
                 })
                 .collect(),
         )
@@ -77,10 +87,10 @@ impl PgStore {
 
 /// Maps a sqlx error: constraint violations become `Conflict` with the constraint name.
 pub(crate) fn map_err(e: sqlx::Error) -> StoreError {
-    if let sqlx::Error::Database(db) = &e {
-        if db.is_unique_violation() || db.is_check_violation() || db.is_foreign_key_violation() {
-            return StoreError::Conflict(db.constraint().unwrap_or("constraint").to_owned());
-        }
+    if let sqlx::Error::Database(db) = &e
+        && (db.is_unique_violation() || db.is_check_violation() || db.is_foreign_key_violation())
+    {
+        return StoreError::Conflict(db.constraint().unwrap_or("constraint").to_owned());
     }
     StoreError::backend(e)
 }
@@ -92,7 +102,10 @@ impl Store for PgStore {
     }
 
     async fn migrate(&self) -> Result<SchemaStatus, StoreError> {
-        Self::migrator().run(&self.pool).await.map_err(|e| StoreError::Schema(e.to_string()))?;
+        Self::migrator()
+            .run(&self.pool)
+            .await
+            .map_err(|e| StoreError::Schema(e.to_string()))?;
         self.schema_status().await
     }
 
@@ -103,10 +116,12 @@ impl Store for PgStore {
             .await
             .map_err(map_err)?;
         let applied = if exists {
-            sqlx::query_scalar("SELECT version FROM _sqlx_migrations WHERE success ORDER BY version")
-                .fetch_all(&self.pool)
-                .await
-                .map_err(map_err)?
+            sqlx::query_scalar(
+                "SELECT version FROM _sqlx_migrations WHERE success ORDER BY version",
+            )
+            .fetch_all(&self.pool)
+            .await
+            .map_err(map_err)?
         } else {
             Vec::new()
         };
@@ -114,7 +129,10 @@ impl Store for PgStore {
     }
 
     async fn ping(&self) -> Result<(), StoreError> {
-        sqlx::query("SELECT 1").execute(&self.pool).await.map_err(map_err)?;
+        sqlx::query("SELECT 1")
+            .execute(&self.pool)
+            .await
+            .map_err(map_err)?;
         Ok(())
     }
 }

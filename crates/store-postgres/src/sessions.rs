@@ -9,7 +9,14 @@ use time::OffsetDateTime;
 
 #[async_trait]
 impl SessionStore for PgStore {
-    async fn insert_session(&self, token_hash: &str, account: i64, csrf_token: &str, now: OffsetDateTime, expires_at: OffsetDateTime) -> Result<(), StoreError> {
+    async fn insert_session(
+        &self,
+        token_hash: &str,
+        account: i64,
+        csrf_token: &str,
+        now: OffsetDateTime,
+        expires_at: OffsetDateTime,
+    ) -> Result<(), StoreError> {
         sqlx::query("INSERT INTO sessions (token_hash, account_pk, csrf_token, created_at, expires_at) VALUES ($1, $2, $3, $4, $5)")
             .bind(token_hash)
             .bind(account)
@@ -22,7 +29,11 @@ impl SessionStore for PgStore {
         Ok(())
     }
 
-    async fn session(&self, token_hash: &str, now: OffsetDateTime) -> Result<Option<Session>, StoreError> {
+    async fn session(
+        &self,
+        token_hash: &str,
+        now: OffsetDateTime,
+    ) -> Result<Option<Session>, StoreError> {
         let row = sqlx::query(
             "SELECT a.pk, a.uid, a.username, a.name, a.email, a.is_active, a.password_hash, a.must_change_password, a.attributes, \
                     s.csrf_token, s.expires_at \
@@ -35,14 +46,22 @@ impl SessionStore for PgStore {
         .await
         .map_err(map_err)?;
         row.map(|r| {
-            Ok(Session { account: account_from_row(&r)?, csrf_token: r.try_get("csrf_token")?, expires_at: r.try_get("expires_at")? })
+            Ok(Session {
+                account: account_from_row(&r)?,
+                csrf_token: r.try_get("csrf_token")?,
+                expires_at: r.try_get("expires_at")?,
+            })
         })
         .transpose()
         .map_err(map_err)
     }
 
     async fn delete_session(&self, token_hash: &str) -> Result<(), StoreError> {
-        sqlx::query("DELETE FROM sessions WHERE token_hash = $1").bind(token_hash).execute(&self.pool).await.map_err(map_err)?;
+        sqlx::query("DELETE FROM sessions WHERE token_hash = $1")
+            .bind(token_hash)
+            .execute(&self.pool)
+            .await
+            .map_err(map_err)?;
         Ok(())
     }
 }

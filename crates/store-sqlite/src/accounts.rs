@@ -9,7 +9,8 @@ use sqlx::sqlite::SqliteRow;
 use time::OffsetDateTime;
 use uuid::Uuid;
 
-const ACCOUNT_COLUMNS: &str = "pk, uid, username, name, email, is_active, password_hash, must_change_password, attributes";
+const ACCOUNT_COLUMNS: &str =
+    "pk, uid, username, name, email, is_active, password_hash, must_change_password, attributes";
 
 pub(crate) fn account_from_row(row: &SqliteRow) -> Result<Account, sqlx::Error> {
     let attributes: String = row.try_get("attributes")?;
@@ -35,13 +36,20 @@ impl SqliteStore {
             .fetch_all(&self.pool)
             .await
             .map_err(map_err)?;
-        rows.iter().map(account_from_row).collect::<Result<_, _>>().map_err(map_err)
+        rows.iter()
+            .map(account_from_row)
+            .collect::<Result<_, _>>()
+            .map_err(map_err)
     }
 }
 
 #[async_trait]
 impl AccountStore for SqliteStore {
-    async fn insert_account(&self, new: &NewAccount, now: OffsetDateTime) -> Result<Account, StoreError> {
+    async fn insert_account(
+        &self,
+        new: &NewAccount,
+        now: OffsetDateTime,
+    ) -> Result<Account, StoreError> {
         let sql = format!(
             "INSERT INTO accounts (uid, username, name, email, attributes, created_at, updated_at) \
              VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?6) RETURNING {ACCOUNT_COLUMNS}"
@@ -66,18 +74,31 @@ impl AccountStore for SqliteStore {
             .fetch_optional(&self.pool)
             .await
             .map_err(map_err)?;
-        row.as_ref().map(account_from_row).transpose().map_err(map_err)
+        row.as_ref()
+            .map(account_from_row)
+            .transpose()
+            .map_err(map_err)
     }
 
     async fn account_by_username(&self, username: &str) -> Result<Option<Account>, StoreError> {
-        Ok(self.accounts_where("lower(username) = lower(?1)", username).await?.into_iter().next())
+        Ok(self
+            .accounts_where("lower(username) = lower(?1)", username)
+            .await?
+            .into_iter()
+            .next())
     }
 
     async fn accounts_by_email(&self, email: &str) -> Result<Vec<Account>, StoreError> {
         self.accounts_where("lower(email) = lower(?1)", email).await
     }
 
-    async fn set_account_password(&self, pk: i64, hash: &str, must_change: bool, now: OffsetDateTime) -> Result<bool, StoreError> {
+    async fn set_account_password(
+        &self,
+        pk: i64,
+        hash: &str,
+        must_change: bool,
+        now: OffsetDateTime,
+    ) -> Result<bool, StoreError> {
         let done = sqlx::query("UPDATE accounts SET password_hash = ?2, must_change_password = ?3, updated_at = ?4 WHERE pk = ?1")
             .bind(pk)
             .bind(hash)
@@ -89,7 +110,12 @@ impl AccountStore for SqliteStore {
         Ok(done.rows_affected() == 1)
     }
 
-    async fn set_account_active(&self, pk: i64, active: bool, now: OffsetDateTime) -> Result<bool, StoreError> {
+    async fn set_account_active(
+        &self,
+        pk: i64,
+        active: bool,
+        now: OffsetDateTime,
+    ) -> Result<bool, StoreError> {
         let done = sqlx::query("UPDATE accounts SET is_active = ?2, updated_at = ?3 WHERE pk = ?1")
             .bind(pk)
             .bind(active)
@@ -100,17 +126,27 @@ impl AccountStore for SqliteStore {
         Ok(done.rows_affected() == 1)
     }
 
-    async fn insert_group(&self, name: &str, attributes: &serde_json::Value, now: OffsetDateTime) -> Result<AccountGroup, StoreError> {
+    async fn insert_group(
+        &self,
+        name: &str,
+        attributes: &serde_json::Value,
+        now: OffsetDateTime,
+    ) -> Result<AccountGroup, StoreError> {
         let pk = Uuid::new_v4();
-        sqlx::query("INSERT INTO account_groups (pk, name, attributes, created_at) VALUES (?1, ?2, ?3, ?4)")
-            .bind(pk.to_string())
-            .bind(name)
-            .bind(attributes.to_string())
-            .bind(ts(now))
-            .execute(&self.pool)
-            .await
-            .map_err(map_err)?;
-        Ok(AccountGroup { pk, name: name.to_owned() })
+        sqlx::query(
+            "INSERT INTO account_groups (pk, name, attributes, created_at) VALUES (?1, ?2, ?3, ?4)",
+        )
+        .bind(pk.to_string())
+        .bind(name)
+        .bind(attributes.to_string())
+        .bind(ts(now))
+        .execute(&self.pool)
+        .await
+        .map_err(map_err)?;
+        Ok(AccountGroup {
+            pk,
+            name: name.to_owned(),
+        })
     }
 
     async fn group_by_name(&self, name: &str) -> Result<Option<AccountGroup>, StoreError> {
@@ -119,9 +155,14 @@ impl AccountStore for SqliteStore {
             .fetch_optional(&self.pool)
             .await
             .map_err(map_err)?;
-        row.map(|r| Ok(AccountGroup { pk: uuid_col(&r, "pk")?, name: r.try_get("name")? }))
-            .transpose()
-            .map_err(map_err)
+        row.map(|r| {
+            Ok(AccountGroup {
+                pk: uuid_col(&r, "pk")?,
+                name: r.try_get("name")?,
+            })
+        })
+        .transpose()
+        .map_err(map_err)
     }
 
     async fn add_group_member(&self, group: Uuid, account: i64) -> Result<bool, StoreError> {
@@ -151,14 +192,21 @@ impl AccountStore for SqliteStore {
         let sql = format!(
             "SELECT {} FROM accounts a JOIN account_group_members m ON m.account_pk = a.pk \
              WHERE m.group_pk = ?1 ORDER BY a.username",
-            ACCOUNT_COLUMNS.split(", ").map(|c| format!("a.{c}")).collect::<Vec<_>>().join(", ")
+            ACCOUNT_COLUMNS
+                .split(", ")
+                .map(|c| format!("a.{c}"))
+                .collect::<Vec<_>>()
+                .join(", ")
         );
         let rows = sqlx::query(sqlx::AssertSqlSafe(sql))
             .bind(group.to_string())
             .fetch_all(&self.pool)
             .await
             .map_err(map_err)?;
-        rows.iter().map(account_from_row).collect::<Result<_, _>>().map_err(map_err)
+        rows.iter()
+            .map(account_from_row)
+            .collect::<Result<_, _>>()
+            .map_err(map_err)
     }
 
     async fn account_groups(&self, account: i64) -> Result<Vec<String>, StoreError> {
@@ -180,7 +228,11 @@ impl AccountStore for SqliteStore {
         expires_at: OffsetDateTime,
         now: OffsetDateTime,
     ) -> Result<(), StoreError> {
-        let mut tx = self.pool.begin_with("BEGIN IMMEDIATE").await.map_err(map_err)?;
+        let mut tx = self
+            .pool
+            .begin_with("BEGIN IMMEDIATE")
+            .await
+            .map_err(map_err)?;
         sqlx::query("UPDATE account_tokens SET used_at = ?3 WHERE account_pk = ?1 AND purpose = ?2 AND used_at IS NULL")
             .bind(account)
             .bind(purpose)
@@ -200,7 +252,12 @@ impl AccountStore for SqliteStore {
         tx.commit().await.map_err(map_err)
     }
 
-    async fn consume_account_token(&self, token_hash: &str, purpose: &str, now: OffsetDateTime) -> Result<Option<i64>, StoreError> {
+    async fn consume_account_token(
+        &self,
+        token_hash: &str,
+        purpose: &str,
+        now: OffsetDateTime,
+    ) -> Result<Option<i64>, StoreError> {
         sqlx::query_scalar(
             "UPDATE account_tokens SET used_at = ?3 \
              WHERE token_hash = ?1 AND purpose = ?2 AND used_at IS NULL AND expires_at > ?3 RETURNING account_pk",

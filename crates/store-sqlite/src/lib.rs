@@ -11,7 +11,9 @@ use async_trait::async_trait;
 use loyalty_core::store::{Backend, SchemaStatus, Store, StoreError};
 use sqlx::SqlSafeStr;
 use sqlx::migrate::{Migration, MigrationType, Migrator};
-use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous};
+use sqlx::sqlite::{
+    SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous,
+};
 use std::fs::File;
 use std::path::{Path, PathBuf};
 use std::str::FromStr;
@@ -20,7 +22,11 @@ use time::OffsetDateTime;
 use time::format_description::well_known::Rfc3339;
 
 /// The migrations, in order, numbered like their PostgreSQL twins.
-pub const MIGRATIONS: &[(i64, &str, &str)] = &[(1, "foundation", include_str!("../migrations/0001_foundation.sql"))];
+pub const MIGRATIONS: &[(i64, &str, &str)] = &[(
+    1,
+    "foundation",
+    include_str!("../migrations/0001_foundation.sql"),
+)];
 
 /// The SQLite store.
 #[derive(Debug, Clone)]
@@ -56,9 +62,19 @@ impl SqliteStore {
             .busy_timeout(Duration::from_secs(10));
         let path = options.get_filename().to_path_buf();
         let path = (path.as_os_str() != ":memory:").then_some(path);
-        if let Some(dir) = path.as_ref().and_then(|p| p.parent()).filter(|d| !d.as_os_str().is_empty()) {
+        if let Some(dir) = path
+            .as_ref()
+            .and_then(|p| p.parent())
+            .filter(|d| !d.as_os_str().is_empty())
+        {
             std::fs::create_dir_all(dir).map_err(|e| {
-                StoreError::Backend(format!("cannot create folder {} for the SQLite database: {e}", dir.display()).into())
+                StoreError::Backend(
+                    format!(
+                        "cannot create folder {} for the SQLite database: {e}",
+                        dir.display()
+                    )
+                    .into(),
+                )
             })?;
         }
         let pool = SqlitePoolOptions::new()
@@ -82,7 +98,9 @@ impl SqliteStore {
     /// Takes the single-writer lock (`<db>.lock`), so a second `serve` on the same file
     /// refuses to start instead of competing for writes.
     pub fn lock_writer(&self) -> Result<Option<WriterLock>, StoreError> {
-        let Some(db) = &self.path else { return Ok(None) };
+        let Some(db) = &self.path else {
+            return Ok(None);
+        };
         let mut name = db.as_os_str().to_owned();
         name.push(".lock");
         let path = PathBuf::from(name);
@@ -91,7 +109,9 @@ impl SqliteStore {
             .truncate(false)
             .write(true)
             .open(&path)
-            .map_err(|e| StoreError::Backend(format!("cannot open lock file {}: {e}", path.display()).into()))?;
+            .map_err(|e| {
+                StoreError::Backend(format!("cannot open lock file {}: {e}", path.display()).into())
+            })?;
         match file.try_lock() {
             Ok(()) => Ok(Some(WriterLock { _file: file, path })),
             Err(std::fs::TryLockError::WouldBlock) => Err(StoreError::Backend(
@@ -113,7 +133,13 @@ impl SqliteStore {
             MIGRATIONS
                 .iter()
                 .map(|(version, description, sql)| {
-                    Migration::new(*version, (*description).into(), MigrationType::Simple, sql.into_sql_str(), false)
+                    Migration::new(
+                        *version,
+                        (*description).into(),
+                        MigrationType::Simple,
+                        sql.into_sql_str(),
+                        false,
+                    )
                 })
                 .collect(),
         )
@@ -122,10 +148,10 @@ impl SqliteStore {
 
 /// Maps a sqlx error: constraint violations become `Conflict`.
 pub(crate) fn map_err(e: sqlx::Error) -> StoreError {
-    if let sqlx::Error::Database(db) = &e {
-        if db.is_unique_violation() || db.is_check_violation() || db.is_foreign_key_violation() {
-            return StoreError::Conflict(db.message().to_owned());
-        }
+    if let sqlx::Error::Database(db) = &e
+        && (db.is_unique_violation() || db.is_check_violation() || db.is_foreign_key_violation())
+    {
+        return StoreError::Conflict(db.message().to_owned());
     }
     StoreError::backend(e)
 }
@@ -159,22 +185,28 @@ impl Store for SqliteStore {
     }
 
     async fn migrate(&self) -> Result<SchemaStatus, StoreError> {
-        Self::migrator().run(&self.pool).await.map_err(|e| StoreError::Schema(e.to_string()))?;
+        Self::migrator()
+            .run(&self.pool)
+            .await
+            .map_err(|e| StoreError::Schema(e.to_string()))?;
         self.schema_status().await
     }
 
     async fn schema_status(&self) -> Result<SchemaStatus, StoreError> {
         let known = MIGRATIONS.iter().map(|m| m.0).collect();
-        let exists: i64 =
-            sqlx::query_scalar("SELECT count(*) FROM sqlite_master WHERE type = 'table' AND name = '_sqlx_migrations'")
-                .fetch_one(&self.pool)
-                .await
-                .map_err(map_err)?;
+        let exists: i64 = sqlx::query_scalar(
+            "SELECT count(*) FROM sqlite_master WHERE type = 'table' AND name = '_sqlx_migrations'",
+        )
+        .fetch_one(&self.pool)
+        .await
+        .map_err(map_err)?;
         let applied = if exists > 0 {
-            sqlx::query_scalar("SELECT version FROM _sqlx_migrations WHERE success ORDER BY version")
-                .fetch_all(&self.pool)
-                .await
-                .map_err(map_err)?
+            sqlx::query_scalar(
+                "SELECT version FROM _sqlx_migrations WHERE success ORDER BY version",
+            )
+            .fetch_all(&self.pool)
+            .await
+            .map_err(map_err)?
         } else {
             Vec::new()
         };
@@ -182,7 +214,10 @@ impl Store for SqliteStore {
     }
 
     async fn ping(&self) -> Result<(), StoreError> {
-        sqlx::query("SELECT 1").execute(&self.pool).await.map_err(map_err)?;
+        sqlx::query("SELECT 1")
+            .execute(&self.pool)
+            .await
+            .map_err(map_err)?;
         Ok(())
     }
 }

@@ -2,7 +2,9 @@
 
 use crate::{SqliteStore, map_err, parse_ts, ts};
 use async_trait::async_trait;
-use loyalty_core::domain::{NewOrganization, OrgId, OrgSlug, OrgStatus, Organization, OrganizationSummary, Role};
+use loyalty_core::domain::{
+    NewOrganization, OrgId, OrgSlug, OrgStatus, Organization, OrganizationSummary, Role,
+};
 use loyalty_core::store::{Member, NewMember, OrgStore, StoreError};
 use sqlx::Row;
 use sqlx::sqlite::SqliteRow;
@@ -31,8 +33,9 @@ fn org_from_row(row: &SqliteRow) -> Result<Organization, sqlx::Error> {
         name: row.try_get("name")?,
         slug: row.try_get("slug")?,
         group_prefix: row.try_get("group_prefix")?,
-        status: OrgStatus::parse(&status)
-            .ok_or_else(|| sqlx::Error::Decode(format!("unknown organization status {status:?}").into()))?,
+        status: OrgStatus::parse(&status).ok_or_else(|| {
+            sqlx::Error::Decode(format!("unknown organization status {status:?}").into())
+        })?,
         plan: row.try_get("plan")?,
         country: row.try_get("country")?,
         timezone: row.try_get("timezone")?,
@@ -43,7 +46,15 @@ fn org_from_row(row: &SqliteRow) -> Result<Organization, sqlx::Error> {
         contact_phone: row.try_get("contact_phone")?,
         custom_domain: row.try_get("custom_domain")?,
         contract_start: contract_start
-            .map(|d| decode("contract_start", Date::parse(&d, time::macros::format_description!("[year]-[month]-[day]"))))
+            .map(|d| {
+                decode(
+                    "contract_start",
+                    Date::parse(
+                        &d,
+                        time::macros::format_description!("[year]-[month]-[day]"),
+                    ),
+                )
+            })
             .transpose()?,
         deployment_type: row.try_get("deployment_type")?,
         users_estimate: row.try_get("users_estimate")?,
@@ -53,7 +64,8 @@ fn org_from_row(row: &SqliteRow) -> Result<Organization, sqlx::Error> {
     })
 }
 
-const MEMBER_COLUMNS: &str = "id, organization_id, identity_subject, role, status, email, name, created_at";
+const MEMBER_COLUMNS: &str =
+    "id, organization_id, identity_subject, role, status, email, name, created_at";
 
 fn member_from_row(row: &SqliteRow) -> Result<Member, sqlx::Error> {
     let role: String = row.try_get("role")?;
@@ -61,7 +73,8 @@ fn member_from_row(row: &SqliteRow) -> Result<Member, sqlx::Error> {
         id: uuid_col(row, "id")?,
         organization_id: OrgId(uuid_col(row, "organization_id")?),
         identity_subject: row.try_get("identity_subject")?,
-        role: Role::parse(&role).ok_or_else(|| sqlx::Error::Decode(format!("unknown role {role:?}").into()))?,
+        role: Role::parse(&role)
+            .ok_or_else(|| sqlx::Error::Decode(format!("unknown role {role:?}").into()))?,
         status: row.try_get("status")?,
         email: row.try_get("email")?,
         name: row.try_get("name")?,
@@ -109,8 +122,13 @@ impl OrgStore for SqliteStore {
         org_from_row(&row).map_err(map_err)
     }
 
-    async fn organization_by_slug(&self, slug: &OrgSlug) -> Result<Option<Organization>, StoreError> {
-        let sql = format!("SELECT {ORG_COLUMNS} FROM organizations WHERE slug = ?1 AND deleted_at IS NULL");
+    async fn organization_by_slug(
+        &self,
+        slug: &OrgSlug,
+    ) -> Result<Option<Organization>, StoreError> {
+        let sql = format!(
+            "SELECT {ORG_COLUMNS} FROM organizations WHERE slug = ?1 AND deleted_at IS NULL"
+        );
         let row = sqlx::query(sqlx::AssertSqlSafe(sql))
             .bind(slug.as_str())
             .fetch_optional(&self.pool)
@@ -119,7 +137,10 @@ impl OrgStore for SqliteStore {
         row.as_ref().map(org_from_row).transpose().map_err(map_err)
     }
 
-    async fn organizations_by_group_prefix(&self, prefixes: &[String]) -> Result<Vec<Organization>, StoreError> {
+    async fn organizations_by_group_prefix(
+        &self,
+        prefixes: &[String],
+    ) -> Result<Vec<Organization>, StoreError> {
         let sql = format!(
             "SELECT {ORG_COLUMNS} FROM organizations \
              WHERE COALESCE(authentik_group_prefix, slug) IN (SELECT value FROM json_each(?1)) AND deleted_at IS NULL ORDER BY slug"
@@ -129,7 +150,10 @@ impl OrgStore for SqliteStore {
             .fetch_all(&self.pool)
             .await
             .map_err(map_err)?;
-        rows.iter().map(org_from_row).collect::<Result<_, _>>().map_err(map_err)
+        rows.iter()
+            .map(org_from_row)
+            .collect::<Result<_, _>>()
+            .map_err(map_err)
     }
 
     async fn list_organizations(&self) -> Result<Vec<OrganizationSummary>, StoreError> {
@@ -140,7 +164,10 @@ impl OrgStore for SqliteStore {
                (SELECT count(*) FROM users u WHERE u.organization_id = o.id AND u.status = 'active' AND u.role = 'customer') AS customers \
              FROM organizations o WHERE deleted_at IS NULL ORDER BY slug"
         );
-        let rows = sqlx::query(sqlx::AssertSqlSafe(sql)).fetch_all(&self.pool).await.map_err(map_err)?;
+        let rows = sqlx::query(sqlx::AssertSqlSafe(sql))
+            .fetch_all(&self.pool)
+            .await
+            .map_err(map_err)?;
         rows.iter()
             .map(|row| {
                 Ok(OrganizationSummary {
@@ -176,7 +203,12 @@ impl OrgStore for SqliteStore {
         self.organization_by_slug(slug).await
     }
 
-    async fn upsert_member(&self, org: OrgId, member: &NewMember, now: OffsetDateTime) -> Result<Member, StoreError> {
+    async fn upsert_member(
+        &self,
+        org: OrgId,
+        member: &NewMember,
+        now: OffsetDateTime,
+    ) -> Result<Member, StoreError> {
         let sql = format!(
             "INSERT INTO users (id, organization_id, identity_subject, role, status, email, name, created_by, created_at, updated_at) \
              VALUES (?1, ?2, ?3, ?4, 'active', ?5, ?6, ?7, ?8, ?8) \
@@ -200,18 +232,31 @@ impl OrgStore for SqliteStore {
         member_from_row(&row).map_err(map_err)
     }
 
-    async fn member_by_subject(&self, org: OrgId, subject: &str) -> Result<Option<Member>, StoreError> {
-        let sql = format!("SELECT {MEMBER_COLUMNS} FROM users WHERE organization_id = ?1 AND identity_subject = ?2");
+    async fn member_by_subject(
+        &self,
+        org: OrgId,
+        subject: &str,
+    ) -> Result<Option<Member>, StoreError> {
+        let sql = format!(
+            "SELECT {MEMBER_COLUMNS} FROM users WHERE organization_id = ?1 AND identity_subject = ?2"
+        );
         let row = sqlx::query(sqlx::AssertSqlSafe(sql))
             .bind(org.0.to_string())
             .bind(subject)
             .fetch_optional(&self.pool)
             .await
             .map_err(map_err)?;
-        row.as_ref().map(member_from_row).transpose().map_err(map_err)
+        row.as_ref()
+            .map(member_from_row)
+            .transpose()
+            .map_err(map_err)
     }
 
-    async fn list_members(&self, org: OrgId, role: Option<Role>) -> Result<Vec<Member>, StoreError> {
+    async fn list_members(
+        &self,
+        org: OrgId,
+        role: Option<Role>,
+    ) -> Result<Vec<Member>, StoreError> {
         let sql = format!(
             "SELECT {MEMBER_COLUMNS} FROM users WHERE organization_id = ?1 AND (?2 IS NULL OR role = ?2) \
              ORDER BY created_at, id"
@@ -222,6 +267,9 @@ impl OrgStore for SqliteStore {
             .fetch_all(&self.pool)
             .await
             .map_err(map_err)?;
-        rows.iter().map(member_from_row).collect::<Result<_, _>>().map_err(map_err)
+        rows.iter()
+            .map(member_from_row)
+            .collect::<Result<_, _>>()
+            .map_err(map_err)
     }
 }

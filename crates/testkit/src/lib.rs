@@ -7,6 +7,9 @@
 //! fail, naming the URL; set `LOYALTY_TEST_SKIP_POSTGRES=1` to skip them on a machine
 //! without PostgreSQL (CI never sets it).
 
+// Test support: failing loudly, with the reason, is the point here.
+#![allow(clippy::panic)]
+
 use loyalty_core::clock::{Clock, FixedClock};
 use loyalty_core::store::Store;
 use loyalty_identity::BuiltinDirectory;
@@ -28,7 +31,8 @@ pub enum Kind {
 
 /// The PostgreSQL server tests use, as a URL to its maintenance database.
 pub fn postgres_admin_url() -> String {
-    std::env::var("LOYALTY_TEST_POSTGRES_URL").unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".into())
+    std::env::var("LOYALTY_TEST_POSTGRES_URL")
+        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".into())
 }
 
 /// Whether PostgreSQL tests are switched off on this machine.
@@ -63,7 +67,13 @@ impl TestDb {
                 let dir = tempfile::tempdir().expect("temp dir");
                 let url = format!("sqlite://{}", dir.path().join("loyalty.db").display());
                 let store = SqliteStore::connect(&url).await.expect("sqlite opens");
-                Self { kind, url, store: Arc::new(store), pg_name: None, _dir: Some(dir) }
+                Self {
+                    kind,
+                    url,
+                    store: Arc::new(store),
+                    pg_name: None,
+                    _dir: Some(dir),
+                }
             }
             Kind::Postgres => {
                 let admin = postgres_admin_url();
@@ -79,32 +89,58 @@ impl TestDb {
                     .await
                     .expect("create test database");
                 let url = with_database(&admin, &name);
-                let store = PgStore::connect(&url, &PgSettings { max_connections: 8, ..PgSettings::default() })
-                    .await
-                    .expect("postgres connects");
-                Self { kind, url, store: Arc::new(store), pg_name: Some(name), _dir: None }
+                let store = PgStore::connect(
+                    &url,
+                    &PgSettings {
+                        max_connections: 8,
+                        ..PgSettings::default()
+                    },
+                )
+                .await
+                .expect("postgres connects");
+                Self {
+                    kind,
+                    url,
+                    store: Arc::new(store),
+                    pg_name: Some(name),
+                    _dir: None,
+                }
             }
         }
     }
 
     /// A built-in directory on this database.
     pub fn directory(&self, clock: Arc<dyn Clock>) -> BuiltinDirectory {
-        BuiltinDirectory::new(self.store.clone(), clock, "http://127.0.0.1:8080", time::Duration::hours(72))
+        BuiltinDirectory::new(
+            self.store.clone(),
+            clock,
+            "http://127.0.0.1:8080",
+            time::Duration::hours(72),
+        )
     }
 }
 
 impl Drop for TestDb {
     fn drop(&mut self) {
-        let Some(name) = self.pg_name.take() else { return };
+        let Some(name) = self.pg_name.take() else {
+            return;
+        };
         let admin = postgres_admin_url();
         // Drop runs outside async: use a small runtime on its own thread.
         let _ = std::thread::spawn(move || {
-            let Ok(rt) = tokio::runtime::Builder::new_current_thread().enable_all().build() else { return };
+            let Ok(rt) = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+            else {
+                return;
+            };
             rt.block_on(async {
                 if let Ok(mut conn) = sqlx::PgConnection::connect(&admin).await {
-                    let _ = sqlx::query(sqlx::AssertSqlSafe(format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)")))
-                        .execute(&mut conn)
-                        .await;
+                    let _ = sqlx::query(sqlx::AssertSqlSafe(format!(
+                        "DROP DATABASE IF EXISTS {name} WITH (FORCE)"
+                    )))
+                    .execute(&mut conn)
+                    .await;
                 }
             });
         })
@@ -114,7 +150,9 @@ impl Drop for TestDb {
 
 /// `url` with its database name replaced by `name`.
 pub fn with_database(url: &str, name: &str) -> String {
-    let (base, query) = url.split_once('?').map_or((url, None), |(b, q)| (b, Some(q)));
+    let (base, query) = url
+        .split_once('?')
+        .map_or((url, None), |(b, q)| (b, Some(q)));
     let base = match base.rfind('/') {
         Some(i) if i > "postgres://".len() => &base[..i],
         _ => base,

@@ -36,13 +36,24 @@ struct Inner<'a> {
 impl ApiError {
     /// An error with this status, code and message.
     pub fn new(status: StatusCode, code: &'static str, message: impl Into<String>) -> Self {
-        Self { status, code, message: message.into(), fields: Vec::new() }
+        Self {
+            status,
+            code,
+            message: message.into(),
+            fields: Vec::new(),
+        }
     }
 }
 
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
-        let body = Body { error: Inner { code: self.code, message: &self.message, fields: &self.fields } };
+        let body = Body {
+            error: Inner {
+                code: self.code,
+                message: &self.message,
+                fields: &self.fields,
+            },
+        };
         (self.status, Json(body)).into_response()
     }
 }
@@ -54,10 +65,16 @@ impl From<Error> for ApiError {
             Error::Validation(fields) => ApiError {
                 status: StatusCode::UNPROCESSABLE_ENTITY,
                 code,
-                message: fields.iter().map(ToString::to_string).collect::<Vec<_>>().join("; "),
+                message: fields
+                    .iter()
+                    .map(ToString::to_string)
+                    .collect::<Vec<_>>()
+                    .join("; "),
                 fields,
             },
-            Error::NotFound(what) => ApiError::new(StatusCode::NOT_FOUND, code, format!("{what} not found")),
+            Error::NotFound(what) => {
+                ApiError::new(StatusCode::NOT_FOUND, code, format!("{what} not found"))
+            }
             Error::Conflict(_, message) => ApiError::new(StatusCode::CONFLICT, code, message),
             Error::OrgSuspended(slug) => ApiError::new(
                 StatusCode::FORBIDDEN,
@@ -66,7 +83,11 @@ impl From<Error> for ApiError {
             ),
             other => {
                 tracing::error!(error = %other, code, "request failed");
-                ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, "internal", "internal error; the details are in the server log")
+                ApiError::new(
+                    StatusCode::INTERNAL_SERVER_ERROR,
+                    "internal",
+                    "internal error; the details are in the server log",
+                )
             }
         }
     }
@@ -80,6 +101,10 @@ pub async fn not_found() -> ApiError {
 /// Answer when a handler panicked: logged, and a plain 500 to the client.
 pub fn panic_response(_err: Box<dyn std::any::Any + Send + 'static>) -> Response {
     tracing::error!("a request handler panicked");
-    ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, "internal", "internal error; the details are in the server log")
-        .into_response()
+    ApiError::new(
+        StatusCode::INTERNAL_SERVER_ERROR,
+        "internal",
+        "internal error; the details are in the server log",
+    )
+    .into_response()
 }

@@ -45,6 +45,10 @@ async fn ready(State(state): State<AppState>) -> impl IntoResponse {
             "schema": schema.err().unwrap_or_else(|| "ok".into()),
         }
     });
-    let status = if ready { StatusCode::OK } else { StatusCode::SERVICE_UNAVAILABLE };
+    let status = if ready {
+        StatusCode::OK
+    } else {
+        StatusCode::SERVICE_UNAVAILABLE
+    };
     (status, Json(body))
 }

@@ -12,7 +12,9 @@ use std::time::Instant;
 static HANDLE: OnceLock<Option<PrometheusHandle>> = OnceLock::new();
 
 /// Latency buckets in seconds, from 1 ms to 10 s.
-const BUCKETS: &[f64] = &[0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0];
+const BUCKETS: &[f64] = &[
+    0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0,
+];
 
 /// Installs the recorder once per process and returns its handle.
 pub fn handle() -> Option<&'static PrometheusHandle> {
@@ -31,8 +33,16 @@ pub fn handle() -> Option<&'static PrometheusHandle> {
 /// `GET /metrics` in the Prometheus text format.
 pub async fn render() -> Response {
     match handle() {
-        Some(h) => ([(header::CONTENT_TYPE, "text/plain; version=0.0.4")], h.render()).into_response(),
-        None => (axum::http::StatusCode::SERVICE_UNAVAILABLE, "metrics recorder unavailable").into_response(),
+        Some(h) => (
+            [(header::CONTENT_TYPE, "text/plain; version=0.0.4")],
+            h.render(),
+        )
+            .into_response(),
+        None => (
+            axum::http::StatusCode::SERVICE_UNAVAILABLE,
+            "metrics recorder unavailable",
+        )
+            .into_response(),
     }
 }
 
@@ -48,6 +58,7 @@ pub async fn track(req: Request, next: Next) -> Response {
     let status = response.status().as_u16().to_string();
     let labels = [("route", route), ("method", method), ("status", status)];
     metrics::counter!("loyalty_http_requests_total", &labels).increment(1);
-    metrics::histogram!("loyalty_http_request_duration_seconds", &labels).record(started.elapsed().as_secs_f64());
+    metrics::histogram!("loyalty_http_request_duration_seconds", &labels)
+        .record(started.elapsed().as_secs_f64());
     response
 }

@@ -36,13 +36,16 @@ pub fn set_cookie(token: &str, secure: bool) -> HeaderValue {
         LIFETIME.whole_seconds(),
         if secure { "; Secure" } else { "" }
     );
-    HeaderValue::from_str(&value).unwrap_or_else(|_| HeaderValue::from_static("loyalty_session=; Path=/; Max-Age=0"))
+    HeaderValue::from_str(&value)
+        .unwrap_or_else(|_| HeaderValue::from_static("loyalty_session=; Path=/; Max-Age=0"))
 }
 
 /// The `Set-Cookie` value that ends a session.
 pub fn clear_cookie(secure: bool) -> HeaderValue {
     if secure {
-        HeaderValue::from_static("loyalty_session=; Path=/; HttpOnly; SameSite=Lax; Max-Age=0; Secure")
+        HeaderValue::from_static(
+            "loyalty_session=; Path=/; HttpOnly; SameSite=Lax; Max-Age=0; Secure",
+        )
     } else {
         HeaderValue::from_static("loyalty_session=; Path=/; HttpOnly; SameSite=Lax; Max-Age=0")
     }
@@ -66,13 +69,22 @@ pub fn same_origin(headers: &HeaderMap, public_url: &str) -> bool {
         .and_then(|v| v.to_str().ok())
         .filter(|v| *v != "null")
         .map(str::to_owned)
-        .or_else(|| headers.get(header::REFERER).and_then(|v| v.to_str().ok()).and_then(origin_of));
+        .or_else(|| {
+            headers
+                .get(header::REFERER)
+                .and_then(|v| v.to_str().ok())
+                .and_then(origin_of)
+        });
     let Some(claimed) = claimed else { return false };
     if origin_of(public_url).is_some_and(|o| o == claimed) {
         return true;
     }
     let host = headers.get(header::HOST).and_then(|v| v.to_str().ok());
-    host.is_some_and(|h| claimed.split_once("://").is_some_and(|(_, authority)| authority == h))
+    host.is_some_and(|h| {
+        claimed
+            .split_once("://")
+            .is_some_and(|(_, authority)| authority == h)
+    })
 }
 
 /// Compares anti-forgery tokens in constant time.
@@ -102,11 +114,17 @@ impl IntoResponse for NotSignedIn {
 impl FromRequestParts<AppState> for SignedIn {
     type Rejection = NotSignedIn;
 
-    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Self::Rejection> {
+    async fn from_request_parts(
+        parts: &mut Parts,
+        state: &AppState,
+    ) -> Result<Self, Self::Rejection> {
         let token = token_from(&parts.headers).ok_or(NotSignedIn)?;
         let token_hash = secret::hash_token(&token);
         match state.store.session(&token_hash, state.clock.now()).await {
-            Ok(Some(session)) => Ok(SignedIn { session, token_hash }),
+            Ok(Some(session)) => Ok(SignedIn {
+                session,
+                token_hash,
+            }),
             Ok(None) => Err(NotSignedIn),
             Err(e) => {
                 tracing::error!(error = %e, "reading session");
@@ -119,8 +137,15 @@ impl FromRequestParts<AppState> for SignedIn {
 impl axum::extract::OptionalFromRequestParts<AppState> for SignedIn {
     type Rejection = std::convert::Infallible;
 
-    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Option<Self>, Self::Rejection> {
-        Ok(<SignedIn as FromRequestParts<AppState>>::from_request_parts(parts, state).await.ok())
+    async fn from_request_parts(
+        parts: &mut Parts,
+        state: &AppState,
+    ) -> Result<Option<Self>, Self::Rejection> {
+        Ok(
+            <SignedIn as FromRequestParts<AppState>>::from_request_parts(parts, state)
+                .await
+                .ok(),
+        )
     }
 }
 
@@ -139,11 +164,32 @@ mod tests {
     #[test]
     fn same_origin_accepts_our_origin_or_the_addressed_host_only() {
         let public = "https://loyalty.example.com";
-        assert!(same_origin(&headers(&[("origin", "https://loyalty.example.com")]), public));
-        assert!(same_origin(&headers(&[("origin", "http://localhost:8080"), ("host", "localhost:8080")]), public));
-        assert!(same_origin(&headers(&[("referer", "https://loyalty.example.com/login")]), public));
-        assert!(!same_origin(&headers(&[("origin", "https://evil.example")]), public));
-        assert!(!same_origin(&headers(&[("origin", "https://evil.example"), ("host", "loyalty.example.com")]), public));
+        assert!(same_origin(
+            &headers(&[("origin", "https://loyalty.example.com")]),
+            public
+        ));
+        assert!(same_origin(
+            &headers(&[
+                ("origin", "http://localhost:8080"),
+                ("host", "localhost:8080")
+            ]),
+            public
+        ));
+        assert!(same_origin(
+            &headers(&[("referer", "https://loyalty.example.com/login")]),
+            public
+        ));
+        assert!(!same_origin(
+            &headers(&[("origin", "https://evil.example")]),
+            public
+        ));
+        assert!(!same_origin(
+            &headers(&[
+                ("origin", "https://evil.example"),
+                ("host", "loyalty.example.com")
+            ]),
+            public
+        ));
         assert!(!same_origin(&headers(&[]), public));
     }
 
@@ -152,9 +198,17 @@ mod tests {
         let c = set_cookie(&"a".repeat(64), true);
         let c = c.to_str().expect("ascii");
         assert!(c.contains("HttpOnly") && c.contains("SameSite=Lax") && c.contains("Secure"));
-        assert!(!set_cookie(&"a".repeat(64), false).to_str().expect("ascii").contains("Secure"));
+        assert!(
+            !set_cookie(&"a".repeat(64), false)
+                .to_str()
+                .expect("ascii")
+                .contains("Secure")
+        );
         let h = headers(&[("cookie", &format!("a=b; {COOKIE}={}", "f".repeat(64)))]);
         assert_eq!(token_from(&h), Some("f".repeat(64)));
-        assert_eq!(token_from(&headers(&[("cookie", "loyalty_session=short")])), None);
+        assert_eq!(
+            token_from(&headers(&[("cookie", "loyalty_session=short")])),
+            None
+        );
     }
 }

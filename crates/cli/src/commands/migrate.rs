@@ -18,18 +18,30 @@ pub struct Args {
 pub async fn run(config: Config, args: Args) -> anyhow::Result<()> {
     let app = App::open(&config, Schema::Ignore).await?;
     let before = app.store.schema_status().await?;
-    let after = if args.status { before.clone() } else { app.store.migrate().await? };
+    let after = if args.status {
+        before.clone()
+    } else {
+        app.store.migrate().await?
+    };
     if args.json {
-        println!("{}", serde_json::json!({
-            "database": config.database.display_url(),
-            "applied": after.applied,
-            "pending": after.pending(),
-            "current": after.is_current(),
-            "newly_applied": after.applied.iter().filter(|v| !before.applied.contains(v)).collect::<Vec<_>>(),
-        }));
+        println!(
+            "{}",
+            serde_json::json!({
+                "database": config.database.display_url(),
+                "applied": after.applied,
+                "pending": after.pending(),
+                "current": after.is_current(),
+                "newly_applied": after.applied.iter().filter(|v| !before.applied.contains(v)).collect::<Vec<_>>(),
+            })
+        );
     } else {
         println!("database: {}", config.database.display_url());
-        let newly: Vec<i64> = after.applied.iter().copied().filter(|v| !before.applied.contains(v)).collect();
+        let newly: Vec<i64> = after
+            .applied
+            .iter()
+            .copied()
+            .filter(|v| !before.applied.contains(v))
+            .collect();
         if !newly.is_empty() {
             println!("applied now: {newly:?}");
         }

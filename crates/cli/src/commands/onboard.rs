@@ -5,7 +5,9 @@ use crate::app::{App, Schema};
 use crate::config::Config;
 use crate::output::when;
 use loyalty_core::directory::Outcome;
-use loyalty_core::service::onboard::{self, Credential, CredentialMode, NoHooks, OnboardInput, OnboardReport};
+use loyalty_core::service::onboard::{
+    self, Credential, CredentialMode, NoHooks, OnboardInput, OnboardReport,
+};
 use loyalty_core::service::onboard_file;
 use secrecy::ExposeSecret;
 use std::path::PathBuf;
@@ -91,18 +93,43 @@ pub async fn run(config: Config, args: Args) -> anyhow::Result<()> {
         }
     }
     if args.file.is_none() {
-        input.field_names = ["name", "slug", "admin_email", "admin_name", "plan", "country", "timezone", "language", "currency"]
-            .into_iter()
-            .map(|f| (f, format!("--{}", f.replace('_', "-"))))
-            .collect();
+        input.field_names = [
+            "name",
+            "slug",
+            "admin_email",
+            "admin_name",
+            "plan",
+            "country",
+            "timezone",
+            "language",
+            "currency",
+        ]
+        .into_iter()
+        .map(|f| (f, format!("--{}", f.replace('_', "-"))))
+        .collect();
     }
     // Validate everything before touching the database.
     let plan = input.validate()?;
     let app = App::open(&config, Schema::RequireCurrent).await?;
-    let mode = if args.password_output { CredentialMode::Password } else { CredentialMode::Link };
-    let report = onboard::onboard(app.store.as_ref(), app.directory.as_ref(), app.clock.as_ref(), &plan, mode, &NoHooks).await?;
+    let mode = if args.password_output {
+        CredentialMode::Password
+    } else {
+        CredentialMode::Link
+    };
+    let report = onboard::onboard(
+        app.store.as_ref(),
+        app.directory.as_ref(),
+        app.clock.as_ref(),
+        &plan,
+        mode,
+        &NoHooks,
+    )
+    .await?;
     if args.json {
-        println!("{}", serde_json::to_string_pretty(&json_report(&report, &app.login_url()))?);
+        println!(
+            "{}",
+            serde_json::to_string_pretty(&json_report(&report, &app.login_url()))?
+        );
     } else {
         print!("{}", human_report(&report, &app.login_url()));
     }
@@ -114,7 +141,9 @@ fn json_report(r: &OnboardReport, login_url: &str) -> serde_json::Value {
         Some(Credential::Link { url, expires_at }) => serde_json::json!({
             "kind": "link", "url": url.expose_secret(), "expires_at": expires_at.map(|t| t.unix_timestamp()),
         }),
-        Some(Credential::Password(p)) => serde_json::json!({"kind": "password", "password": p.expose_secret()}),
+        Some(Credential::Password(p)) => {
+            serde_json::json!({"kind": "password", "password": p.expose_secret()})
+        }
         Some(Credential::Existing) => serde_json::json!({"kind": "existing_account"}),
         None => serde_json::Value::Null,
     };
@@ -146,7 +175,11 @@ fn human_report(r: &OnboardReport, login_url: &str) -> String {
             r.org.name,
             r.org.slug,
             r.elapsed.as_secs_f64(),
-            if resumed { ", completing an earlier run" } else { "" }
+            if resumed {
+                ", completing an earlier run"
+            } else {
+                ""
+            }
         ));
     }
     let rows = [
@@ -165,7 +198,14 @@ fn human_report(r: &OnboardReport, login_url: &str) -> String {
     if !r.already_onboarded {
         out.push_str("\nSteps:\n");
         for (step, outcome) in &r.steps {
-            out.push_str(&format!("  {:<26} {}\n", step.label(), match outcome { Outcome::Created => "done", Outcome::Existing => "already done" }));
+            out.push_str(&format!(
+                "  {:<26} {}\n",
+                step.label(),
+                match outcome {
+                    Outcome::Created => "done",
+                    Outcome::Existing => "already done",
+                }
+            ));
         }
     }
     match &r.credential {

@@ -51,7 +51,9 @@ pub async fn run(config: Config, cmd: Command) -> anyhow::Result<()> {
             if json {
                 println!("{}", serde_json::to_string_pretty(&list)?);
             } else if list.is_empty() {
-                println!("No organizations yet. Onboard one with: loyalty onboard --name ... --slug ... --admin-email ... --admin-name ...");
+                println!(
+                    "No organizations yet. Onboard one with: loyalty onboard --name ... --slug ... --admin-email ... --admin-name ..."
+                );
             } else {
                 let rows: Vec<Vec<String>> = list
                     .iter()
@@ -68,7 +70,22 @@ pub async fn run(config: Config, cmd: Command) -> anyhow::Result<()> {
                         ]
                     })
                     .collect();
-                print!("{}", table(&["SLUG", "NAME", "STATUS", "PLAN", "ADMINS", "CASHIERS", "CUSTOMERS", "ONBOARDED"], &rows));
+                print!(
+                    "{}",
+                    table(
+                        &[
+                            "SLUG",
+                            "NAME",
+                            "STATUS",
+                            "PLAN",
+                            "ADMINS",
+                            "CASHIERS",
+                            "CUSTOMERS",
+                            "ONBOARDED"
+                        ],
+                        &rows
+                    )
+                );
             }
         }
         Command::Show { slug, json } => {
@@ -81,7 +98,11 @@ pub async fn run(config: Config, cmd: Command) -> anyhow::Result<()> {
         }
         Command::Suspend { slug, json } => {
             let change = orgs::suspend(store, &slug, app.clock.now()).await?;
-            report(&change, json, "suspended: till, admin and customer requests are refused with org.suspended; data is kept. Undo with: loyalty org activate")?;
+            report(
+                &change,
+                json,
+                "suspended: till, admin and customer requests are refused with org.suspended; data is kept. Undo with: loyalty org activate",
+            )?;
         }
         Command::Activate { slug, json } => {
             let change = orgs::activate(store, &slug, app.clock.now()).await?;
@@ -97,7 +118,10 @@ fn report(change: &orgs::StatusChange, json: bool, what: &str) -> anyhow::Result
     } else if change.changed {
         println!("{} ({}) {what}", change.org.name, change.org.slug);
     } else {
-        println!("{} ({}) is already {}; nothing changed", change.org.name, change.org.slug, change.org.status);
+        println!(
+            "{} ({}) is already {}; nothing changed",
+            change.org.name, change.org.slug, change.org.status
+        );
     }
     Ok(())
 }
@@ -110,18 +134,37 @@ fn describe(org: &Organization) -> String {
         vec!["slug".into(), org.slug.clone()],
         vec!["status".into(), org.status.to_string()],
         vec!["plan".into(), org.plan.clone()],
-        vec!["groups".into(), ["admins", "cashiers", "customers"].map(|r| format!("{}-{r}", org.group_prefix)).join(", ")],
+        vec![
+            "groups".into(),
+            ["admins", "cashiers", "customers"]
+                .map(|r| format!("{}-{r}", org.group_prefix))
+                .join(", "),
+        ],
         vec!["country".into(), opt(&org.country)],
         vec!["timezone".into(), org.timezone.clone()],
         vec!["language".into(), org.language.clone()],
         vec!["currency".into(), org.currency.clone()],
-        vec!["contact".into(), format!("{} <{}> {}", opt(&org.contact_name), opt(&org.contact_email), opt(&org.contact_phone))],
+        vec![
+            "contact".into(),
+            format!(
+                "{} <{}> {}",
+                opt(&org.contact_name),
+                opt(&org.contact_email),
+                opt(&org.contact_phone)
+            ),
+        ],
         vec!["custom domain".into(), opt(&org.custom_domain)],
-        vec!["contract start".into(), org.contract_start.map_or_else(|| "-".into(), |d| d.to_string())],
+        vec![
+            "contract start".into(),
+            org.contract_start
+                .map_or_else(|| "-".into(), |d| d.to_string()),
+        ],
         vec!["deployment".into(), opt(&org.deployment_type)],
         vec!["settings".into(), org.settings.to_string()],
         vec!["created".into(), when(org.created_at)],
         vec!["updated".into(), when(org.updated_at)],
     ];
-    rows.iter().map(|r| format!("{:<15} {}\n", r[0], r[1])).collect()
+    rows.iter()
+        .map(|r| format!("{:<15} {}\n", r[0], r[1]))
+        .collect()
 }

@@ -30,7 +30,15 @@ pub async fn run(mut config: Config, args: Args) -> anyhow::Result<()> {
     if let Some(bind) = args.bind {
         config.server.bind = bind;
     }
-    let app = App::open(&config, if args.migrate { Schema::Migrate } else { Schema::RequireCurrent }).await?;
+    let app = App::open(
+        &config,
+        if args.migrate {
+            Schema::Migrate
+        } else {
+            Schema::RequireCurrent
+        },
+    )
+    .await?;
     // SQLite is for one server only: hold the writer lock while serving.
     let _lock = match &app.sqlite {
         Some(s) => s.lock_writer()?,
@@ -38,9 +46,18 @@ pub async fn run(mut config: Config, args: Args) -> anyhow::Result<()> {
     };
     let listener = tokio::net::TcpListener::bind(config.server.bind)
         .await
-        .with_context(|| format!("cannot listen on {}; is another program using it? choose another with --bind", config.server.bind))?;
+        .with_context(|| {
+            format!(
+                "cannot listen on {}; is another program using it? choose another with --bind",
+                config.server.bind
+            )
+        })?;
     let local = listener.local_addr()?;
-    let public_url = if config.server.public_url.is_some() { app.public_url.clone() } else { format!("http://{local}") };
+    let public_url = if config.server.public_url.is_some() {
+        app.public_url.clone()
+    } else {
+        format!("http://{local}")
+    };
 
     if args.demo {
         demo(&app, &public_url).await?;
@@ -60,7 +77,10 @@ pub async fn run(mut config: Config, args: Args) -> anyhow::Result<()> {
         }),
     };
     tracing::info!(address = %local, backend = ?app.store.backend(), database = %config.database.display_url(), "loyalty listening");
-    println!("loyalty listening on http://{local} (database: {})", config.database.display_url());
+    println!(
+        "loyalty listening on http://{local} (database: {})",
+        config.database.display_url()
+    );
     loyalty_web::serve(listener, state, shutdown())
         .await
         .context("server failed")?;
@@ -101,9 +121,15 @@ async fn demo(app: &App, public_url: &str) -> anyhow::Result<()> {
         ..OnboardInput::default()
     };
     let plan = input.validate()?;
-    let report =
-        onboard::onboard(app.store.as_ref(), app.directory.as_ref(), app.clock.as_ref(), &plan, CredentialMode::Password, &NoHooks)
-            .await?;
+    let report = onboard::onboard(
+        app.store.as_ref(),
+        app.directory.as_ref(),
+        app.clock.as_ref(),
+        &plan,
+        CredentialMode::Password,
+        &NoHooks,
+    )
+    .await?;
     match &report.credential {
         Some(Credential::Password(p)) => println!(
             "Demo organization ready: sign in at {public_url}/login as {} with password {} (shown once)",

@@ -35,16 +35,39 @@ pub async fn run(config: Config, cmd: Command) -> anyhow::Result<()> {
     match cmd {
         Command::Link { .. } => match app.directory.password_set_link(user.pk).await? {
             Some(link) => {
-                println!("One-time link for {} ({}){}:", user.name, user.username, link.expires_at.map(|t| format!(", valid until {}", when(t))).unwrap_or_default());
+                println!(
+                    "One-time link for {} ({}){}:",
+                    user.name,
+                    user.username,
+                    link.expires_at
+                        .map(|t| format!(", valid until {}", when(t)))
+                        .unwrap_or_default()
+                );
                 println!("  {}", link.url.expose_secret());
                 println!("Send it over a secure channel; it works once.");
             }
-            None => anyhow::bail!("the identity provider has no recovery flow configured, so it cannot issue links"),
+            None => anyhow::bail!(
+                "the identity provider has no recovery flow configured, so it cannot issue links"
+            ),
         },
         Command::Show { .. } => {
             let groups = app.directory.user_groups(user.pk).await?;
-            println!("username  {}\nname      {}\nemail     {}\nactive    {}\npassword  {}", user.username, user.name, user.email.as_deref().unwrap_or("-"), user.is_active, if user.has_password { "set" } else { "not set" });
-            println!("groups    {}", if groups.is_empty() { "-".into() } else { groups.join(", ") });
+            println!(
+                "username  {}\nname      {}\nemail     {}\nactive    {}\npassword  {}",
+                user.username,
+                user.name,
+                user.email.as_deref().unwrap_or("-"),
+                user.is_active,
+                if user.has_password { "set" } else { "not set" }
+            );
+            println!(
+                "groups    {}",
+                if groups.is_empty() {
+                    "-".into()
+                } else {
+                    groups.join(", ")
+                }
+            );
             for m in loyalty_core::domain::resolve_memberships(&groups) {
                 println!("role      {} in {}", m.role, m.prefix);
             }

@@ -170,11 +170,17 @@ mod tests {
         assert_eq!(us.as_str(), "US");
         assert_eq!(us.default_currency().map(|c| c.0), Some("USD".into()));
         assert_eq!(
-            CountryCode::parse("BR").ok().and_then(|c| c.default_currency()).map(|c| c.0),
+            CountryCode::parse("BR")
+                .ok()
+                .and_then(|c| c.default_currency())
+                .map(|c| c.0),
             Some("BRL".into())
         );
         assert_eq!(
-            CountryCode::parse("PT").ok().and_then(|c| c.default_currency()).map(|c| c.0),
+            CountryCode::parse("PT")
+                .ok()
+                .and_then(|c| c.default_currency())
+                .map(|c| c.0),
             Some("EUR".into())
         );
         for bad in ["", "USA", "XX", "1"] {
@@ -195,7 +201,10 @@ mod tests {
     fn language_tags_are_canonicalised() {
         assert_eq!(LanguageTag::parse("en-US").map(|l| l.0), Ok("en-US".into()));
         assert_eq!(LanguageTag::parse("pt_br").map(|l| l.0), Ok("pt-BR".into()));
-        assert_eq!(LanguageTag::parse("zh-hant-tw").map(|l| l.0), Ok("zh-Hant-TW".into()));
+        assert_eq!(
+            LanguageTag::parse("zh-hant-tw").map(|l| l.0),
+            Ok("zh-Hant-TW".into())
+        );
         for bad in ["", "english", "en-", "12"] {
             assert_eq!(LanguageTag::parse(bad).expect_err(bad).field, "language");
         }

@@ -1,6 +1,8 @@
 //! Organizations: the tenants of an installation.
 
-use super::{CountryCode, CurrencyCode, Email, LanguageTag, OrgSlug, PersonName, Phone, TimeZoneName};
+use super::{
+    CountryCode, CurrencyCode, Email, LanguageTag, OrgSlug, PersonName, Phone, TimeZoneName,
+};
 use crate::error::FieldError;
 use std::fmt;
 use time::{Date, OffsetDateTime};
@@ -183,6 +185,7 @@ pub struct Organization {
     /// Custom domain.
     pub custom_domain: Option<String>,
     /// Contract start.
+    #[serde(serialize_with = "iso_date")]
     pub contract_start: Option<Date>,
     /// Deployment type.
     pub deployment_type: Option<String>,
@@ -210,4 +213,11 @@ pub struct OrganizationSummary {
     pub cashiers: i64,
     /// Active customers.
     pub customers: i64,
+}
+
+fn iso_date<S: serde::Serializer>(d: &Option<Date>, s: S) -> Result<S::Ok, S::Error> {
+    match d {
+        Some(d) => s.serialize_some(&d.to_string()),
+        None => s.serialize_none(),
+    }
 }

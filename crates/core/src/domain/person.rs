@@ -16,7 +16,10 @@ impl Email {
         let err = |why: &str| {
             FieldError::new(
                 "email",
-                format!("{:?} {why}; write an address such as jane.smith@example.com", input.trim()),
+                format!(
+                    "{:?} {why}; write an address such as jane.smith@example.com",
+                    input.trim()
+                ),
             )
         };
         if s.is_empty() {
@@ -31,11 +34,19 @@ impl Email {
         if local.is_empty() || domain.contains('@') {
             return Err(err("is not one local part and one domain"));
         }
-        if s.chars().any(|c| c.is_whitespace() || c.is_control() || c == ',' || c == '<' || c == '>') {
-            return Err(err("contains spaces or characters not allowed in an address"));
+        if s.chars()
+            .any(|c| c.is_whitespace() || c.is_control() || c == ',' || c == '<' || c == '>')
+        {
+            return Err(err(
+                "contains spaces or characters not allowed in an address",
+            ));
         }
         let labels: Vec<&str> = domain.split('.').collect();
-        if labels.len() < 2 || labels.iter().any(|l| l.is_empty() || l.starts_with('-') || l.ends_with('-')) {
+        if labels.len() < 2
+            || labels
+                .iter()
+                .any(|l| l.is_empty() || l.starts_with('-') || l.ends_with('-'))
+        {
             return Err(err("has no valid domain"));
         }
         Ok(Self(s))
@@ -146,10 +157,16 @@ impl Phone {
         if !allowed || digits.len() < 6 || digits.len() > 15 {
             return Err(FieldError::new(
                 "phone",
-                format!("{s:?} is not a phone number; write it with the country code, such as +1 555-123-4567"),
+                format!(
+                    "{s:?} is not a phone number; write it with the country code, such as +1 555-123-4567"
+                ),
             ));
         }
-        Ok(Self(if s.starts_with('+') { format!("+{digits}") } else { digits }))
+        Ok(Self(if s.starts_with('+') {
+            format!("+{digits}")
+        } else {
+            digits
+        }))
     }
 
     /// The number as text.
@@ -168,14 +185,26 @@ mod tests {
             Email::parse(" Jane.Smith@NextDoorMarket.com ").map(|e| e.0),
             Ok("jane.smith@nextdoormarket.com".into())
         );
-        for bad in ["", "jane", "jane@", "@x.com", "jane@localhost", "a b@x.com", "a@b@c.com", "a@-x.com"] {
+        for bad in [
+            "",
+            "jane",
+            "jane@",
+            "@x.com",
+            "jane@localhost",
+            "a b@x.com",
+            "a@b@c.com",
+            "a@-x.com",
+        ] {
             assert_eq!(Email::parse(bad).expect_err(bad).field, "email");
         }
     }
 
     #[test]
     fn phones_keep_the_plus_and_digits() {
-        assert_eq!(Phone::parse("+1 555-123-4567").map(|p| p.0), Ok("+15551234567".into()));
+        assert_eq!(
+            Phone::parse("+1 555-123-4567").map(|p| p.0),
+            Ok("+15551234567".into())
+        );
         assert!(Phone::parse("12").is_err());
         assert!(Phone::parse("555 CALL NOW").is_err());
     }
@@ -184,8 +213,14 @@ mod tests {
     fn names_and_usernames_are_bounded() {
         assert!(PersonName::parse("  ").is_err());
         assert!(PersonName::parse(&"x".repeat(256)).is_err());
-        assert_eq!(PersonName::parse(" Jane Smith ").map(|n| n.0), Ok("Jane Smith".into()));
-        assert_eq!(Username::parse("Cashier_Test").map(|u| u.0), Ok("cashier_test".into()));
+        assert_eq!(
+            PersonName::parse(" Jane Smith ").map(|n| n.0),
+            Ok("Jane Smith".into())
+        );
+        assert_eq!(
+            Username::parse("Cashier_Test").map(|u| u.0),
+            Ok("cashier_test".into())
+        );
         assert!(Username::parse("has space").is_err());
     }
 }

@@ -8,7 +8,9 @@
 use std::fmt;
 
 /// A person's role in one organization. Singular in the database, plural in group names.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Serialize, serde::Deserialize)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Serialize, serde::Deserialize,
+)]
 #[serde(rename_all = "lowercase")]
 pub enum Role {
     /// Manages staff, customers, rules and reports of the organization.
@@ -97,7 +99,8 @@ fn is_prefix(s: &str) -> bool {
         && !s.starts_with('-')
         && !s.ends_with('-')
         && !s.contains("--")
-        && s.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-')
+        && s.chars()
+            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-')
 }
 
 /// A role a person holds in the organization with group prefix `prefix`.
@@ -140,15 +143,30 @@ mod tests {
     fn group_names_resolve_to_roles_by_their_suffix() {
         let table: &[(&[&str], Vec<Membership>)] = &[
             (&["nextdoor-admins"], vec![m("nextdoor", Role::Admin)]),
-            (&["fresh-mart-cashiers"], vec![m("fresh-mart", Role::Cashier)]),
+            (
+                &["fresh-mart-cashiers"],
+                vec![m("fresh-mart", Role::Cashier)],
+            ),
             (&["pending-users"], vec![]),
             (&["authentik Admins"], vec![]),
             (
                 &["nextdoor-customers", "carrefour-cashiers"],
                 vec![m("carrefour", Role::Cashier), m("nextdoor", Role::Customer)],
             ),
-            (&["a-b-c-admins", "a-b-c-admins"], vec![m("a-b-c", Role::Admin)]),
-            (&["-admins", "admins", "x--y-admins", "Nextdoor-admins", "nextdoor-admin"], vec![]),
+            (
+                &["a-b-c-admins", "a-b-c-admins"],
+                vec![m("a-b-c", Role::Admin)],
+            ),
+            (
+                &[
+                    "-admins",
+                    "admins",
+                    "x--y-admins",
+                    "Nextdoor-admins",
+                    "nextdoor-admin",
+                ],
+                vec![],
+            ),
             (&["loyalty-operators"], vec![]),
         ];
         for (groups, expected) in table {

@@ -6,10 +6,38 @@ use std::fmt;
 /// Words a slug may not be, because they name parts of the product's own URL space or
 /// would confuse people reading group names.
 pub const RESERVED_SLUGS: &[&str] = &[
-    "admin", "admins", "api", "app", "auth", "static", "assets", "loyalty", "operator",
-    "operators", "health", "ready", "metrics", "login", "logout", "www", "root", "system",
-    "public", "join", "me", "till", "o", "org", "orgs", "new", "authentik", "pending", "users",
-    "support", "help", "docs",
+    "admin",
+    "admins",
+    "api",
+    "app",
+    "auth",
+    "static",
+    "assets",
+    "loyalty",
+    "operator",
+    "operators",
+    "health",
+    "ready",
+    "metrics",
+    "login",
+    "logout",
+    "www",
+    "root",
+    "system",
+    "public",
+    "join",
+    "me",
+    "till",
+    "o",
+    "org",
+    "orgs",
+    "new",
+    "authentik",
+    "pending",
+    "users",
+    "support",
+    "help",
+    "docs",
 ];
 
 /// A valid organization slug: 2-50 characters of lowercase ASCII letters, digits and
@@ -84,8 +112,20 @@ mod tests {
     #[test]
     fn refuses_bad_slugs_naming_the_field() {
         for bad in [
-            "", "a", "Next", "next door", "-next", "next-", "next--door", "admin", "api", "auth",
-            "static", "loyalty", "née", &"x".repeat(51),
+            "",
+            "a",
+            "Next",
+            "next door",
+            "-next",
+            "next-",
+            "next--door",
+            "admin",
+            "api",
+            "auth",
+            "static",
+            "loyalty",
+            "née",
+            &"x".repeat(51),
         ] {
             let e = OrgSlug::parse(bad).expect_err(bad);
             assert_eq!(e.field, "slug");

@@ -87,9 +87,14 @@ impl OnboardInput {
     pub fn validate(&self) -> Result<OnboardPlan, Error> {
         let mut errors: Vec<FieldError> = Vec::new();
         let field = |name: &'static str| -> String {
-            self.field_names.get(name).cloned().unwrap_or_else(|| name.replace('_', "-"))
+            self.field_names
+                .get(name)
+                .cloned()
+                .unwrap_or_else(|| name.replace('_', "-"))
         };
-        let required = |value: &Option<String>, name: &'static str, errors: &mut Vec<FieldError>| {
+        let required = |value: &Option<String>,
+                        name: &'static str,
+                        errors: &mut Vec<FieldError>| {
             match value.as_deref().map(str::trim) {
                 Some(v) if !v.is_empty() => Some(v.to_owned()),
                 _ => {
@@ -98,17 +103,24 @@ impl OnboardInput {
                 }
             }
         };
-        let name = required(&self.name, "name", &mut errors).and_then(|v| check(OrgName::parse(&v), field("name"), &mut errors));
-        let slug = required(&self.slug, "slug", &mut errors).and_then(|v| check(OrgSlug::parse(&v), field("slug"), &mut errors));
+        let name = required(&self.name, "name", &mut errors)
+            .and_then(|v| check(OrgName::parse(&v), field("name"), &mut errors));
+        let slug = required(&self.slug, "slug", &mut errors)
+            .and_then(|v| check(OrgSlug::parse(&v), field("slug"), &mut errors));
         let admin_email = required(&self.admin_email, "admin_email", &mut errors)
             .and_then(|v| check(Email::parse(&v), field("admin_email"), &mut errors));
         let admin_name = required(&self.admin_name, "admin_name", &mut errors)
             .and_then(|v| check(PersonName::parse(&v), field("admin_name"), &mut errors));
-        let admin_phone = opt(&self.admin_phone).and_then(|v| check(Phone::parse(&v), field("admin_phone"), &mut errors));
-        let plan = opt(&self.plan).map_or(Some(Plan::Basic), |v| check(Plan::parse(&v), field("plan"), &mut errors));
-        let country = opt(&self.country).and_then(|v| check(CountryCode::parse(&v), field("country"), &mut errors));
-        let timezone = opt(&self.timezone)
-            .map_or(Some(TimeZoneName::utc()), |v| check(TimeZoneName::parse(&v), field("timezone"), &mut errors));
+        let admin_phone = opt(&self.admin_phone)
+            .and_then(|v| check(Phone::parse(&v), field("admin_phone"), &mut errors));
+        let plan = opt(&self.plan).map_or(Some(Plan::Basic), |v| {
+            check(Plan::parse(&v), field("plan"), &mut errors)
+        });
+        let country = opt(&self.country)
+            .and_then(|v| check(CountryCode::parse(&v), field("country"), &mut errors));
+        let timezone = opt(&self.timezone).map_or(Some(TimeZoneName::utc()), |v| {
+            check(TimeZoneName::parse(&v), field("timezone"), &mut errors)
+        });
         let language = opt(&self.language).map_or_else(
             || LanguageTag::parse("en-US").ok(),
             |v| check(LanguageTag::parse(&v), field("language"), &mut errors),
@@ -121,7 +133,8 @@ impl OnboardInput {
                 .or_else(|| CurrencyCode::parse("USD").ok()),
         };
         let group_prefix = match opt(&self.group_prefix) {
-            Some(v) => check(OrgSlug::parse(&v), field("group_prefix"), &mut errors).map(|s| s.as_str().to_owned()),
+            Some(v) => check(OrgSlug::parse(&v), field("group_prefix"), &mut errors)
+                .map(|s| s.as_str().to_owned()),
             None => slug.as_ref().map(|s| s.as_str().to_owned()),
         };
         let deployment_type = opt(&self.deployment_type).and_then(|v| {
@@ -134,8 +147,15 @@ impl OnboardInput {
         });
         let contract_start = opt(&self.contract_start).and_then(|v| {
             check(
-                Date::parse(&v, time::macros::format_description!("[year]-[month]-[day]")).map_err(|_| {
-                    FieldError::new("contract_start", format!("{v:?} is not a date; write it as YYYY-MM-DD, such as 2025-01-01"))
+                Date::parse(
+                    &v,
+                    time::macros::format_description!("[year]-[month]-[day]"),
+                )
+                .map_err(|_| {
+                    FieldError::new(
+                        "contract_start",
+                        format!("{v:?} is not a date; write it as YYYY-MM-DD, such as 2025-01-01"),
+                    )
                 }),
                 field("contract_start"),
                 &mut errors,
@@ -143,24 +163,62 @@ impl OnboardInput {
         });
         let users_estimate = match self.users_estimate {
             Some(n) if !(0..=10_000_000).contains(&n) => {
-                errors.push(FieldError::new(field("users_estimate"), format!("{n} is out of range; write a whole number from 0 to 10000000")));
+                errors.push(FieldError::new(
+                    field("users_estimate"),
+                    format!("{n} is out of range; write a whole number from 0 to 10000000"),
+                ));
                 None
             }
             Some(n) => i32::try_from(n).ok(),
             None => None,
         };
-        let custom_domain = opt(&self.custom_domain).and_then(|v| check(parse_domain(&v), field("custom_domain"), &mut errors));
+        let custom_domain = opt(&self.custom_domain)
+            .and_then(|v| check(parse_domain(&v), field("custom_domain"), &mut errors));
         let smtp_provider = opt(&self.smtp_provider).and_then(|v| {
-            check(one_of(&v.to_ascii_lowercase(), &["sendgrid", "ses", "smtp"], "smtp_provider"), field("smtp_provider"), &mut errors)
+            check(
+                one_of(
+                    &v.to_ascii_lowercase(),
+                    &["sendgrid", "ses", "smtp"],
+                    "smtp_provider",
+                ),
+                field("smtp_provider"),
+                &mut errors,
+            )
         });
         let backup_schedule = opt(&self.backup_schedule).and_then(|v| {
-            check(one_of(&v.to_ascii_lowercase(), &["daily", "weekly"], "backup_schedule"), field("backup_schedule"), &mut errors)
+            check(
+                one_of(
+                    &v.to_ascii_lowercase(),
+                    &["daily", "weekly"],
+                    "backup_schedule",
+                ),
+                field("backup_schedule"),
+                &mut errors,
+            )
         });
 
-        match (name, slug, admin_email, admin_name, plan, timezone, language, currency, group_prefix) {
-            (Some(name), Some(slug), Some(admin_email), Some(admin_name), Some(plan), Some(timezone), Some(language), Some(currency), Some(group_prefix))
-                if errors.is_empty() =>
-            {
+        match (
+            name,
+            slug,
+            admin_email,
+            admin_name,
+            plan,
+            timezone,
+            language,
+            currency,
+            group_prefix,
+        ) {
+            (
+                Some(name),
+                Some(slug),
+                Some(admin_email),
+                Some(admin_name),
+                Some(plan),
+                Some(timezone),
+                Some(language),
+                Some(currency),
+                Some(group_prefix),
+            ) if errors.is_empty() => {
                 let mut settings = serde_json::Map::new();
                 if let Some(p) = smtp_provider {
                     settings.insert("smtp_provider".into(), p.into());
@@ -208,14 +266,20 @@ fn check<T>(r: Result<T, FieldError>, field: String, errors: &mut Vec<FieldError
 }
 
 fn opt(v: &Option<String>) -> Option<String> {
-    v.as_deref().map(str::trim).filter(|s| !s.is_empty()).map(str::to_owned)
+    v.as_deref()
+        .map(str::trim)
+        .filter(|s| !s.is_empty())
+        .map(str::to_owned)
 }
 
 fn one_of(v: &str, allowed: &[&str], field: &str) -> Result<String, FieldError> {
     if allowed.contains(&v) {
         Ok(v.to_owned())
     } else {
-        Err(FieldError::new(field, format!("{v:?} is not allowed; write one of: {}", allowed.join(", "))))
+        Err(FieldError::new(
+            field,
+            format!("{v:?} is not allowed; write one of: {}", allowed.join(", ")),
+        ))
     }
 }
 
@@ -235,7 +299,9 @@ fn parse_domain(v: &str) -> Result<String, FieldError> {
     } else {
         Err(FieldError::new(
             "custom_domain",
-            format!("{v:?} is not a host name; write one such as app.nextdoormarket.com (no scheme, no path)"),
+            format!(
+                "{v:?} is not a host name; write one such as app.nextdoormarket.com (no scheme, no path)"
+            ),
         ))
     }
 }
@@ -369,7 +435,10 @@ pub async fn onboard(
             steps.push((Step::CreateOrganization, Outcome::Existing));
             org
         }
-        None => match store.insert_organization(&plan.org, OrgStatus::Onboarding, clock.now()).await {
+        None => match store
+            .insert_organization(&plan.org, OrgStatus::Onboarding, clock.now())
+            .await
+        {
             Ok(org) => {
                 steps.push((Step::CreateOrganization, Outcome::Created));
                 org
@@ -406,7 +475,10 @@ pub async fn onboard(
         hooks.after(step)?;
         groups.push(group);
     }
-    let admins_group = groups.first().cloned().ok_or_else(|| Error::NotFound("admins group".into()))?;
+    let admins_group = groups
+        .first()
+        .cloned()
+        .ok_or_else(|| Error::NotFound("admins group".into()))?;
 
     // 5. The admin account: `{slug}_admin`, or the person's existing account by email.
     let (admin, outcome) = find_or_create_admin(dir, plan, &org).await?;
@@ -414,16 +486,28 @@ pub async fn onboard(
     hooks.after(Step::CreateAdminUser)?;
 
     // 6. Membership of the admins group.
-    let was_member = dir.user_groups(admin.pk).await?.contains(&admins_group.name);
+    let was_member = dir
+        .user_groups(admin.pk)
+        .await?
+        .contains(&admins_group.name);
     if !was_member {
         dir.add_member(&admins_group, admin.pk).await?;
     }
-    steps.push((Step::AddAdminToGroup, if was_member { Outcome::Existing } else { Outcome::Created }));
+    steps.push((
+        Step::AddAdminToGroup,
+        if was_member {
+            Outcome::Existing
+        } else {
+            Outcome::Created
+        },
+    ));
     hooks.after(Step::AddAdminToGroup)?;
 
     // 7. The admin's row in `users`.
     let existing_member = store.member_by_subject(org.id, &admin.uid).await?;
-    let member_done = existing_member.as_ref().is_some_and(|m| m.role == Role::Admin);
+    let member_done = existing_member
+        .as_ref()
+        .is_some_and(|m| m.role == Role::Admin);
     if !member_done {
         store
             .upsert_member(
@@ -439,7 +523,14 @@ pub async fn onboard(
             )
             .await?;
     }
-    steps.push((Step::RecordAdminMembership, if member_done { Outcome::Existing } else { Outcome::Created }));
+    steps.push((
+        Step::RecordAdminMembership,
+        if member_done {
+            Outcome::Existing
+        } else {
+            Outcome::Created
+        },
+    ));
     hooks.after(Step::RecordAdminMembership)?;
 
     let everything_existed = steps.iter().all(|(_, o)| *o == Outcome::Existing);
@@ -462,7 +553,12 @@ pub async fn onboard(
     // 9. Activation.
     let org = if org.status == OrgStatus::Onboarding {
         let org = store
-            .set_organization_status(slug, &[OrgStatus::Onboarding], OrgStatus::Active, clock.now())
+            .set_organization_status(
+                slug,
+                &[OrgStatus::Onboarding],
+                OrgStatus::Active,
+                clock.now(),
+            )
             .await?
             .ok_or_else(|| Error::NotFound(format!("organization {:?}", slug.as_str())))?;
         steps.push((Step::ActivateOrganization, Outcome::Created));
@@ -514,7 +610,12 @@ async fn find_or_create_admin(
         return Ok((user, Outcome::Existing));
     }
     // One person may hold roles in several organizations: reuse their account.
-    if let Some(user) = dir.find_users_by_email(&plan.admin_email).await?.into_iter().next() {
+    if let Some(user) = dir
+        .find_users_by_email(&plan.admin_email)
+        .await?
+        .into_iter()
+        .next()
+    {
         return Ok((user, Outcome::Existing));
     }
     let new = NewDirUser {
@@ -538,7 +639,11 @@ async fn find_or_create_admin(
     }
 }
 
-async fn issue_credential(dir: &dyn Directory, pk: i64, mode: CredentialMode) -> Result<Credential, Error> {
+async fn issue_credential(
+    dir: &dyn Directory,
+    pk: i64,
+    mode: CredentialMode,
+) -> Result<Credential, Error> {
     if mode == CredentialMode::Link {
         if let Some(link) = dir.password_set_link(pk).await? {
             return Ok(Credential::Link {
@@ -546,7 +651,9 @@ async fn issue_credential(dir: &dyn Directory, pk: i64, mode: CredentialMode) ->
                 expires_at: link.expires_at,
             });
         }
-        tracing::warn!("identity provider has no recovery flow; falling back to a generated password");
+        tracing::warn!(
+            "identity provider has no recovery flow; falling back to a generated password"
+        );
     }
     let password = SecretString::from(secret::generate_password());
     dir.set_password(pk, &password, true).await?;

@@ -147,7 +147,8 @@ fn find_placeholders(text: &str) -> Vec<FieldError> {
                     choices.first().cloned().unwrap_or_default()
                 ),
             ));
-        } else if (value.starts_with("\"<") || value.starts_with('<')) && value.trim_matches('"').ends_with('>')
+        } else if (value.starts_with("\"<") || value.starts_with('<'))
+            && value.trim_matches('"').ends_with('>')
             || (value.starts_with("\"[") && value.ends_with("]\""))
         {
             out.push(FieldError::new(
@@ -203,7 +204,11 @@ Technical:
                 "Technical.backup_schedule"
             ]
         );
-        assert!(errors[0].message.contains("plan: \"basic\""), "{}", errors[0].message);
+        assert!(
+            errors[0].message.contains("plan: \"basic\""),
+            "{}",
+            errors[0].message
+        );
     }
 
     #[test]
@@ -238,7 +243,8 @@ Technical:
 
     #[test]
     fn unknown_keys_are_refused() {
-        let err = parse("Organization:\n  name: x\n  slogan: y\nAdmin Contact:\n  name: a\n").expect_err("unknown key");
+        let err = parse("Organization:\n  name: x\n  slogan: y\nAdmin Contact:\n  name: a\n")
+            .expect_err("unknown key");
         assert!(err.to_string().contains("slogan"), "{err}");
     }
 }

@@ -29,12 +29,20 @@ pub struct StatusChange {
 }
 
 /// Suspends an active organization. Suspending a suspended one changes nothing.
-pub async fn suspend(store: &dyn Store, slug: &str, now: OffsetDateTime) -> Result<StatusChange, Error> {
+pub async fn suspend(
+    store: &dyn Store,
+    slug: &str,
+    now: OffsetDateTime,
+) -> Result<StatusChange, Error> {
     transition(store, slug, OrgStatus::Suspended, now).await
 }
 
 /// Reactivates a suspended organization. Activating an active one changes nothing.
-pub async fn activate(store: &dyn Store, slug: &str, now: OffsetDateTime) -> Result<StatusChange, Error> {
+pub async fn activate(
+    store: &dyn Store,
+    slug: &str,
+    now: OffsetDateTime,
+) -> Result<StatusChange, Error> {
     transition(store, slug, OrgStatus::Active, now).await
 }
 

@@ -1,6 +1,8 @@
 //! The built-in directory on both backends.
 
-use loyalty_core::directory::{Directory, DirectoryError, NewDirUser, Outcome, find_or_create_group};
+use loyalty_core::directory::{
+    Directory, DirectoryError, NewDirUser, Outcome, find_or_create_group,
+};
 use loyalty_core::domain::{Email, Username};
 use loyalty_identity::builtin::CredentialError;
 use loyalty_testkit::{both_backends, fixed_clock};
@@ -17,7 +19,11 @@ fn new_user(username: &str, email: &str) -> NewDirUser {
 }
 
 fn token_of(url: &SecretString) -> String {
-    url.expose_secret().split("token=").nth(1).expect("token in link").to_owned()
+    url.expose_secret()
+        .split("token=")
+        .nth(1)
+        .expect("token in link")
+        .to_owned()
 }
 
 both_backends! {

@@ -5,7 +5,9 @@ use loyalty_core::Error;
 use loyalty_core::clock::Clock;
 use loyalty_core::directory::{Directory, Outcome};
 use loyalty_core::domain::{OrgSlug, OrgStatus, Role, Username};
-use loyalty_core::service::onboard::{self, Credential, CredentialMode, NoHooks, OnboardInput, Step, StepHooks};
+use loyalty_core::service::onboard::{
+    self, Credential, CredentialMode, NoHooks, OnboardInput, Step, StepHooks,
+};
 use loyalty_identity::BuiltinDirectory;
 use loyalty_testkit::{TestDb, both_backends, fixed_clock};
 use secrecy::{ExposeSecret, SecretString};
@@ -28,7 +30,10 @@ struct FailAfter(Step);
 impl StepHooks for FailAfter {
     fn after(&self, step: Step) -> Result<(), Error> {
         if step == self.0 {
-            Err(Error::Conflict("test.injected", format!("injected failure after {step:?}")))
+            Err(Error::Conflict(
+                "test.injected",
+                format!("injected failure after {step:?}"),
+            ))
         } else {
             Ok(())
         }
@@ -48,9 +53,24 @@ async fn census(db: &TestDb, dir: &BuiltinDirectory) -> (usize, Vec<String>, usi
             }
         }
     }
-    let admins = db.store.accounts_by_email("jane.smith@nextdoormarket.com").await.expect("accounts").len();
-    let members = match db.store.organization_by_slug(&OrgSlug::parse("nextdoor").expect("slug")).await.expect("org") {
-        Some(org) => db.store.list_members(org.id, None).await.expect("members").len(),
+    let admins = db
+        .store
+        .accounts_by_email("jane.smith@nextdoormarket.com")
+        .await
+        .expect("accounts")
+        .len();
+    let members = match db
+        .store
+        .organization_by_slug(&OrgSlug::parse("nextdoor").expect("slug"))
+        .await
+        .expect("org")
+    {
+        Some(org) => db
+            .store
+            .list_members(org.id, None)
+            .await
+            .expect("members")
+            .len(),
         None => 0,
     };
     (orgs, groups, admins, admin_group_members, members)
@@ -58,7 +78,12 @@ async fn census(db: &TestDb, dir: &BuiltinDirectory) -> (usize, Vec<String>, usi
 
 fn link_token(c: &Option<Credential>) -> String {
     match c {
-        Some(Credential::Link { url, .. }) => url.expose_secret().split("token=").nth(1).expect("token").to_owned(),
+        Some(Credential::Link { url, .. }) => url
+            .expose_secret()
+            .split("token=")
+            .nth(1)
+            .expect("token")
+            .to_owned(),
         other => panic!("expected a link, got {other:?}"),
     }
 }
@@ -199,17 +224,83 @@ both_backends! {
 #[test]
 fn every_bad_input_is_named_and_nothing_is_validated_half_way() {
     let cases: &[(&str, OnboardInput)] = &[
-        ("name", OnboardInput { name: Some("   ".into()), ..nextdoor() }),
-        ("slug", OnboardInput { slug: Some("Next Door".into()), ..nextdoor() }),
-        ("slug", OnboardInput { slug: Some("api".into()), ..nextdoor() }),
-        ("slug", OnboardInput { slug: None, ..nextdoor() }),
-        ("admin-email", OnboardInput { admin_email: Some("jane-at-example".into()), ..nextdoor() }),
-        ("admin-name", OnboardInput { admin_name: Some("".into()), ..nextdoor() }),
-        ("plan", OnboardInput { plan: Some("gold".into()), ..nextdoor() }),
-        ("country", OnboardInput { country: Some("USA".into()), ..nextdoor() }),
-        ("timezone", OnboardInput { timezone: Some("America/Gotham".into()), ..nextdoor() }),
-        ("language", OnboardInput { language: Some("klingon!".into()), ..nextdoor() }),
-        ("currency", OnboardInput { currency: Some("DOGE".into()), ..nextdoor() }),
+        (
+            "name",
+            OnboardInput {
+                name: Some("   ".into()),
+                ..nextdoor()
+            },
+        ),
+        (
+            "slug",
+            OnboardInput {
+                slug: Some("Next Door".into()),
+                ..nextdoor()
+            },
+        ),
+        (
+            "slug",
+            OnboardInput {
+                slug: Some("api".into()),
+                ..nextdoor()
+            },
+        ),
+        (
+            "slug",
+            OnboardInput {
+                slug: None,
+                ..nextdoor()
+            },
+        ),
+        (
+            "admin-email",
+            OnboardInput {
+                admin_email: Some("jane-at-example".into()),
+                ..nextdoor()
+            },
+        ),
+        (
+            "admin-name",
+            OnboardInput {
+                admin_name: Some("".into()),
+                ..nextdoor()
+            },
+        ),
+        (
+            "plan",
+            OnboardInput {
+                plan: Some("gold".into()),
+                ..nextdoor()
+            },
+        ),
+        (
+            "country",
+            OnboardInput {
+                country: Some("USA".into()),
+                ..nextdoor()
+            },
+        ),
+        (
+            "timezone",
+            OnboardInput {
+                timezone: Some("America/Gotham".into()),
+                ..nextdoor()
+            },
+        ),
+        (
+            "language",
+            OnboardInput {
+                language: Some("klingon!".into()),
+                ..nextdoor()
+            },
+        ),
+        (
+            "currency",
+            OnboardInput {
+                currency: Some("DOGE".into()),
+                ..nextdoor()
+            },
+        ),
     ];
     for (field, input) in cases {
         match input.validate() {
@@ -220,7 +311,16 @@ fn every_bad_input_is_named_and_nothing_is_validated_half_way() {
             other => panic!("{field}: expected a validation error, got {other:?}"),
         }
     }
-    let all_bad = OnboardInput { name: None, slug: Some("-".into()), admin_email: None, admin_name: None, plan: Some("x".into()), ..OnboardInput::default() };
-    let Err(Error::Validation(errors)) = all_bad.validate() else { panic!("accepted") };
+    let all_bad = OnboardInput {
+        name: None,
+        slug: Some("-".into()),
+        admin_email: None,
+        admin_name: None,
+        plan: Some("x".into()),
+        ..OnboardInput::default()
+    };
+    let Err(Error::Validation(errors)) = all_bad.validate() else {
+        panic!("accepted")
+    };
     assert_eq!(errors.len(), 5, "every error reported at once: {errors:?}");
 }

@@ -27,7 +27,13 @@ fn slug(s: &str) -> OrgSlug {
 }
 
 fn member(subject: &str, role: Role) -> NewMember {
-    NewMember { identity_subject: subject.into(), role, email: Some(format!("{subject}@x.com")), name: None, created_by: None }
+    NewMember {
+        identity_subject: subject.into(),
+        role,
+        email: Some(format!("{subject}@x.com")),
+        name: None,
+        created_by: None,
+    }
 }
 
 const NOW: time::OffsetDateTime = datetime!(2025-01-23 14:05:30.123456 UTC);
@@ -156,13 +162,37 @@ both_backends! {
 #[tokio::test]
 async fn sqlite_creates_its_folder_and_refuses_a_second_writer() {
     let dir = tempfile::tempdir().expect("dir");
-    let url = format!("sqlite://{}", dir.path().join("nested/deeper/loyalty.db").display());
-    let one = loyalty_store_sqlite::SqliteStore::connect(&url).await.expect("opens");
+    let url = format!(
+        "sqlite://{}",
+        dir.path().join("nested/deeper/loyalty.db").display()
+    );
+    let one = loyalty_store_sqlite::SqliteStore::connect(&url)
+        .await
+        .expect("opens");
     let lock = one.lock_writer().expect("first lock").expect("file-backed");
-    let two = loyalty_store_sqlite::SqliteStore::connect(&url).await.expect("opens");
+    let two = loyalty_store_sqlite::SqliteStore::connect(&url)
+        .await
+        .expect("opens");
     let err = two.lock_writer().expect_err("second writer refused");
     assert!(err.to_string().contains("another loyalty server"), "{err}");
     drop(lock);
     assert!(two.lock_writer().expect("free again").is_some());
     let _ = Kind::Sqlite;
+}
+
+both_backends! {
+    async fn sessions_live_until_expiry_or_sign_out_and_die_with_deactivation(db) {
+        let a = db.store.insert_account(&NewAccount { uid: "u1".into(), username: "u1".into(), name: "U".into(), email: None, attributes: serde_json::json!({}) }, NOW).await.expect("a");
+        let exp = NOW + time::Duration::hours(12);
+        db.store.insert_session("s1", a.pk, "csrf1", NOW, exp).await.expect("insert");
+        let s = db.store.session("s1", NOW).await.expect("get").expect("live");
+        assert_eq!((s.account.pk, s.csrf_token.as_str(), s.expires_at), (a.pk, "csrf1", exp));
+        assert!(db.store.session("s1", exp).await.expect("get").is_none(), "expired");
+        assert!(db.store.session("other", NOW).await.expect("get").is_none());
+        db.store.set_account_active(a.pk, false, NOW).await.expect("deactivate");
+        assert!(db.store.session("s1", NOW).await.expect("get").is_none(), "inactive accounts have no sessions");
+        db.store.set_account_active(a.pk, true, NOW).await.expect("activate");
+        db.store.delete_session("s1").await.expect("delete");
+        assert!(db.store.session("s1", NOW).await.expect("get").is_none(), "signed out");
+    }
 }

@@ -20,17 +20,25 @@ pub struct ActiveOrg(pub Organization);
 impl FromRequestParts<AppState> for ActiveOrg {
     type Rejection = ApiError;
 
-    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Self::Rejection> {
+    async fn from_request_parts(
+        parts: &mut Parts,
+        state: &AppState,
+    ) -> Result<Self, Self::Rejection> {
         let Path(params) = Path::<HashMap<String, String>>::from_request_parts(parts, state)
             .await
             .map_err(|e| ApiError::new(StatusCode::BAD_REQUEST, "request.path", e.body_text()))?;
-        let header = parts.headers.get(X_ORGANIZATION).map(|v| v.to_str().unwrap_or_default().trim().to_owned());
+        let header = parts
+            .headers
+            .get(X_ORGANIZATION)
+            .map(|v| v.to_str().unwrap_or_default().trim().to_owned());
         let raw = match (params.get("slug"), header) {
             (Some(path), Some(h)) if !h.is_empty() && &h != path => {
                 return Err(ApiError::new(
                     StatusCode::BAD_REQUEST,
                     "org.mismatch",
-                    format!("the path names organization {path:?} but X-Organization names {h:?}; send one organization"),
+                    format!(
+                        "the path names organization {path:?} but X-Organization names {h:?}; send one organization"
+                    ),
                 ));
             }
             (Some(path), _) => path.clone(),
@@ -43,12 +51,24 @@ impl FromRequestParts<AppState> for ActiveOrg {
                 ));
             }
         };
-        let not_found = || ApiError::new(StatusCode::NOT_FOUND, "org.not_found", format!("no organization {raw:?}"));
+        let not_found = || {
+            ApiError::new(
+                StatusCode::NOT_FOUND,
+                "org.not_found",
+                format!("no organization {raw:?}"),
+            )
+        };
         let slug = OrgSlug::parse(&raw).map_err(|_| not_found())?;
-        let org = state.store.organization_by_slug(&slug).await.map_err(|e| ApiError::from(loyalty_core::Error::from(e)))?;
+        let org = state
+            .store
+            .organization_by_slug(&slug)
+            .await
+            .map_err(|e| ApiError::from(loyalty_core::Error::from(e)))?;
         match org {
             Some(org) if org.status == OrgStatus::Active => Ok(ActiveOrg(org)),
-            Some(org) if org.status == OrgStatus::Suspended => Err(loyalty_core::Error::OrgSuspended(org.slug).into()),
+            Some(org) if org.status == OrgStatus::Suspended => {
+                Err(loyalty_core::Error::OrgSuspended(org.slug).into())
+            }
             // A half-finished onboarding is not visible at all.
             _ => Err(not_found()),
         }

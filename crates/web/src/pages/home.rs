@@ -4,11 +4,11 @@ use super::render;
 use crate::AppState;
 use crate::session::SignedIn;
 use askama::Template;
+use axum::Router;
 use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::get;
-use axum::Router;
 use loyalty_core::domain::{OrgStatus, resolve_memberships};
 
 pub(super) fn routes() -> Router<AppState> {
@@ -46,14 +46,20 @@ async fn home(State(state): State<AppState>, signed_in: SignedIn) -> Response {
     };
     let memberships = resolve_memberships(&groups);
     let prefixes: Vec<String> = memberships.iter().map(|m| m.prefix.clone()).collect();
-    let orgs = state.store.organizations_by_group_prefix(&prefixes).await.unwrap_or_else(|e| {
-        tracing::error!(error = %e, "reading organizations");
-        Vec::new()
-    });
+    let orgs = state
+        .store
+        .organizations_by_group_prefix(&prefixes)
+        .await
+        .unwrap_or_else(|e| {
+            tracing::error!(error = %e, "reading organizations");
+            Vec::new()
+        });
     let rows = memberships
         .iter()
         .filter_map(|m| {
-            let org = orgs.iter().find(|o| o.group_prefix == m.prefix && o.status != OrgStatus::Onboarding)?;
+            let org = orgs
+                .iter()
+                .find(|o| o.group_prefix == m.prefix && o.status != OrgStatus::Onboarding)?;
             Some(OrgRole {
                 name: org.name.clone(),
                 slug: org.slug.clone(),
@@ -64,5 +70,13 @@ async fn home(State(state): State<AppState>, signed_in: SignedIn) -> Response {
         })
         .collect();
     let operator = groups.iter().any(|g| *g == state.config.operators_group);
-    render(StatusCode::OK, &Home { name: &account.name, csrf: &signed_in.session.csrf_token, operator, orgs: rows })
+    render(
+        StatusCode::OK,
+        &Home {
+            name: &account.name,
+            csrf: &signed_in.session.csrf_token,
+            operator,
+            orgs: rows,
+        },
+    )
 }

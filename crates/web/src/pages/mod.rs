@@ -20,7 +20,10 @@ pub(crate) fn render(status: StatusCode, t: &impl Template) -> Response {
         Ok(body) => (status, Html(body)).into_response(),
         Err(e) => {
             tracing::error!(error = %e, "rendering a page");
-            (StatusCode::INTERNAL_SERVER_ERROR, Html("<h1>Something went wrong</h1><p>Please try again.</p>".to_owned()))
+            (
+                StatusCode::INTERNAL_SERVER_ERROR,
+                Html("<h1>Something went wrong</h1><p>Please try again.</p>".to_owned()),
+            )
                 .into_response()
         }
     }

@@ -1,0 +1,153 @@
+//! `loyalty onboard` and `loyalty org` from the command line.
+
+use super::support::{loyalty, stderr, stdout};
+use loyalty_testkit::{TestDb, both_backends};
+
+const RUNBOOK_YAML: &str = r#"
+Organization:
+  name: "NextDoorMarket"
+  slug: "nextdoor"  # Lowercase, no spaces, used in group names
+  country: "US"
+  timezone: "America/New_York"
+
+Admin Contact:
+  name: "Jane Smith"
+  email: "jane.smith@nextdoormarket.com"
+  phone: "+1 555-123-4567"
+  language: "en-US"
+
+Business Details:
+  plan: "basic" | "premium"
+  deployment_type: "multi-tenant" | "single-tenant"
+  contract_start: "2025-01-01"
+  users_estimate: 100  # Number of expected users
+
+Technical:
+  custom_domain: "app.nextdoormarket.com" # Optional
+  smtp_provider: "sendgrid" | "ses" | "smtp"
+  backup_schedule: "daily" | "weekly"
+"#;
+
+fn org_count(db: &TestDb) -> usize {
+    let out = loyalty(db, &["org", "list", "--json"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    serde_json::from_slice::<Vec<serde_json::Value>>(&out.stdout)
+        .expect("json")
+        .len()
+}
+
+const NEXTDOOR: &[&str] = &[
+    "onboard",
+    "--name",
+    "NextDoor Market",
+    "--slug",
+    "nextdoor",
+    "--admin-email",
+    "jane.smith@nextdoormarket.com",
+    "--admin-name",
+    "Jane Smith",
+];
+
+both_backends! {
+    async fn onboarding_from_flags_prints_the_summary_and_a_second_run_changes_nothing(db) {
+        let out = loyalty(&db, NEXTDOOR);
+        assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+        let text = stdout(&out);
+        for expected in ["Onboarded NextDoor Market (nextdoor)", "nextdoor-admins, nextdoor-cashiers, nextdoor-customers", "nextdoor_admin", "/auth/set-password?token=", "Login URL"] {
+            assert!(text.contains(expected), "missing {expected:?} in:\n{text}");
+        }
+        let again = loyalty(&db, NEXTDOOR);
+        assert_eq!(again.status.code(), Some(0));
+        assert!(stdout(&again).contains("already onboarded; nothing changed"), "{}", stdout(&again));
+        assert!(!stdout(&again).contains("token="), "no new link on a re-run");
+        assert_eq!(org_count(&db), 1);
+
+        let show = loyalty(&db, &["org", "show", "nextdoor", "--json"]);
+        let org: serde_json::Value = serde_json::from_slice(&show.stdout).expect("json");
+        assert_eq!(org["status"], "active");
+        assert_eq!(org["currency"], "USD");
+    }
+
+    async fn every_bad_flag_exits_2_naming_the_flag_and_writes_nothing(db) {
+        let cases: &[(&[&str], &str)] = &[
+            (&["--slug", "Next Door"], "--slug"),
+            (&["--slug", "admin"], "--slug"),
+            (&["--name", "  "], "--name"),
+            (&["--admin-email", "jane-at-nextdoor"], "--admin-email"),
+            (&["--admin-name", ""], "--admin-name"),
+        ];
+        for (override_args, field) in cases {
+            let mut args: Vec<&str> = NEXTDOOR.to_vec();
+            let at = args.iter().position(|a| *a == override_args[0]).expect("flag present");
+            args[at + 1] = override_args[1];
+            let out = loyalty(&db, &args);
+            assert_eq!(out.status.code(), Some(2), "{override_args:?}: {}", stderr(&out));
+            assert!(stderr(&out).contains(&format!("{field}:")), "{override_args:?}: {}", stderr(&out));
+        }
+        for (extra, field) in [(["--plan", "gold"], "--plan"), (["--country", "USA"], "--country"), (["--timezone", "America/Gotham"], "--timezone"), (["--language", "english please"], "--language"), (["--currency", "DOGE"], "--currency")] {
+            let mut args: Vec<&str> = NEXTDOOR.to_vec();
+            args.extend_from_slice(&extra);
+            let out = loyalty(&db, &args);
+            assert_eq!(out.status.code(), Some(2), "{extra:?}: {}", stderr(&out));
+            assert!(stderr(&out).contains(&format!("{field}:")), "{extra:?}: {}", stderr(&out));
+        }
+        let missing = loyalty(&db, &["onboard", "--slug", "nextdoor"]);
+        assert_eq!(missing.status.code(), Some(2));
+        for f in ["--name: is required", "--admin-email: is required", "--admin-name: is required"] {
+            assert!(stderr(&missing).contains(f), "{}", stderr(&missing));
+        }
+        assert_eq!(org_count(&db), 0, "nothing written");
+    }
+
+    async fn the_runbook_yaml_as_written_is_refused_and_once_filled_in_onboards(db) {
+        let dir = tempfile::tempdir().expect("dir");
+        let template = dir.path().join("client.yaml");
+        std::fs::write(&template, RUNBOOK_YAML).expect("write");
+        let out = loyalty(&db, &["onboard", "--file", template.to_str().expect("path")]);
+        assert_eq!(out.status.code(), Some(2));
+        let err = stderr(&out);
+        assert!(err.contains("Business Details.plan: still holds the template's choices"), "{err}");
+        assert!(err.contains("Technical.backup_schedule"), "{err}");
+        assert_eq!(org_count(&db), 0);
+
+        let filled = RUNBOOK_YAML
+            .replace(r#""basic" | "premium""#, r#""premium""#)
+            .replace(r#""multi-tenant" | "single-tenant""#, r#""multi-tenant""#)
+            .replace(r#""sendgrid" | "ses" | "smtp""#, r#""ses""#)
+            .replace(r#""daily" | "weekly""#, r#""daily""#);
+        std::fs::write(&template, filled).expect("write");
+        let out = loyalty(&db, &["onboard", "--file", template.to_str().expect("path"), "--json"]);
+        assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+        let report: serde_json::Value = serde_json::from_slice(&out.stdout).expect("json");
+        assert_eq!(report["organization"]["plan"], "premium");
+        assert_eq!(report["organization"]["custom_domain"], "app.nextdoormarket.com");
+        assert_eq!(report["organization"]["contract_start"], "2025-01-01");
+        assert_eq!(report["credential"]["kind"], "link");
+    }
+
+    async fn password_output_prints_a_generated_password(db) {
+        let mut args = NEXTDOOR.to_vec();
+        args.extend_from_slice(&["--password-output", "--json"]);
+        let out = loyalty(&db, &args);
+        assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+        let report: serde_json::Value = serde_json::from_slice(&out.stdout).expect("json");
+        assert_eq!(report["credential"]["kind"], "password");
+        assert_eq!(report["credential"]["password"].as_str().map(str::len), Some(24));
+    }
+
+    async fn suspend_and_activate_report_what_changed(db) {
+        assert!(loyalty(&db, NEXTDOOR).status.success());
+        let s1 = loyalty(&db, &["org", "suspend", "nextdoor"]);
+        assert!(stdout(&s1).contains("suspended"), "{}", stdout(&s1));
+        let s2 = loyalty(&db, &["org", "suspend", "nextdoor"]);
+        assert!(stdout(&s2).contains("already suspended; nothing changed"), "{}", stdout(&s2));
+        let list = loyalty(&db, &["org", "list"]);
+        assert!(stdout(&list).contains("suspended"), "{}", stdout(&list));
+        let a = loyalty(&db, &["org", "activate", "nextdoor", "--json"]);
+        let change: serde_json::Value = serde_json::from_slice(&a.stdout).expect("json");
+        assert_eq!((change["changed"].as_bool(), change["org"]["status"].as_str()), (Some(true), Some("active")));
+        let unknown = loyalty(&db, &["org", "show", "nobody"]);
+        assert_eq!(unknown.status.code(), Some(2));
+        assert!(stderr(&unknown).contains("organization \"nobody\" not found"), "{}", stderr(&unknown));
+    }
+}
