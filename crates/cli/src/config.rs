@@ -232,7 +232,18 @@ impl Config {
             figment = figment.merge(Toml::file(path));
         }
         figment = figment
-            .merge(Env::prefixed("LOYALTY_").split("__"))
+            .merge(
+                // Only LOYALTY_<SECTION>__<KEY>; other LOYALTY_* variables (LOYALTY_CONFIG,
+                // LOYALTY_BIND, test settings) belong to other readers.
+                Env::prefixed("LOYALTY_")
+                    .filter(|k| {
+                        let k = k.as_str().to_ascii_lowercase();
+                        ["server__", "database__", "identity__", "log__"]
+                            .iter()
+                            .any(|s| k.starts_with(s))
+                    })
+                    .split("__"),
+            )
             .merge(
                 Env::raw()
                     .only(&[

@@ -32,7 +32,7 @@ CREATE UNIQUE INDEX organizations_custom_domain_key ON organizations (lower(cust
 CREATE TABLE users (
     id               uuid        PRIMARY KEY DEFAULT gen_random_uuid(),
     organization_id  uuid        NOT NULL REFERENCES organizations (id),
-    identity_subject text        NOT NULL,
+    identity_subject text,
     role             text        NOT NULL CHECK (role IN ('admin', 'cashier', 'customer')),
     status           text        NOT NULL DEFAULT 'active' CHECK (status IN ('active', 'pending', 'suspended')),
     email            text,

@@ -31,7 +31,7 @@ CREATE UNIQUE INDEX organizations_custom_domain_key ON organizations (lower(cust
 CREATE TABLE users (
     id               TEXT PRIMARY KEY NOT NULL,
     organization_id  TEXT NOT NULL REFERENCES organizations (id),
-    identity_subject TEXT NOT NULL,
+    identity_subject TEXT,
     role             TEXT NOT NULL CHECK (role IN ('admin', 'cashier', 'customer')),
     status           TEXT NOT NULL DEFAULT 'active' CHECK (status IN ('active', 'pending', 'suspended')),
     email            TEXT,

@@ -1,9 +1,11 @@
 //! Domain types. Each is built by parsing untrusted input once; after that it is valid
 //! by construction and the rest of the code never re-checks it.
 
+pub mod ledger;
 mod locale;
 mod org;
 mod person;
+pub mod points;
 mod role;
 mod slug;
 

@@ -1,0 +1,425 @@
+//! Customers, purchases, rewards and ledger entries as stored, and the commands that
+//! change balances.
+
+use super::OrgId;
+use rust_decimal::Decimal;
+use serde::{Deserialize, Serialize};
+use time::OffsetDateTime;
+use uuid::Uuid;
+
+/// A customer (a `users` row with role `customer`) and their balance.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Customer {
+    /// Id.
+    pub id: Uuid,
+    /// Organization.
+    pub organization_id: OrgId,
+    /// Printed card number (12 digits).
+    pub card_number: String,
+    /// Phone in E.164.
+    pub phone: Option<String>,
+    /// Email, lower case.
+    pub email: Option<String>,
+    /// Name.
+    pub name: Option<String>,
+    /// Subject at the identity provider once they have an account.
+    pub identity_subject: Option<String>,
+    /// `active`, `pending` or `suspended`.
+    pub status: String,
+    /// Current balance in points.
+    pub balance: i64,
+    /// Enrolled.
+    #[serde(with = "time::serde::rfc3339")]
+    pub created_at: OffsetDateTime,
+}
+
+/// A customer to enroll, already validated.
+#[derive(Debug, Clone)]
+pub struct NewCustomer {
+    /// Phone in E.164.
+    pub phone: Option<String>,
+    /// Email, lower case.
+    pub email: Option<String>,
+    /// Name.
+    pub name: Option<String>,
+    /// Card number (generated).
+    pub card_number: String,
+    /// Subject at the identity provider, for self-registration.
+    pub identity_subject: Option<String>,
+    /// Who enrolled them (member id).
+    pub created_by: Option<Uuid>,
+}
+
+/// How to find a customer.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum CustomerKey {
+    /// By id.
+    Id(Uuid),
+    /// By E.164 phone.
+    Phone(String),
+    /// By email (case-insensitive).
+    Email(String),
+    /// By card number.
+    Card(String),
+    /// By identity subject.
+    Subject(String),
+}
+
+/// Kind of ledger entry.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum TxType {
+    /// Points for a purchase.
+    Earned,
+    /// Points spent.
+    Redeemed,
+    /// Points that expired.
+    Expired,
+    /// Manual correction by an admin.
+    Adjusted,
+    /// Points taken back by a refund.
+    Reversed,
+}
+
+impl TxType {
+    /// The stored value.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            TxType::Earned => "earned",
+            TxType::Redeemed => "redeemed",
+            TxType::Expired => "expired",
+            TxType::Adjusted => "adjusted",
+            TxType::Reversed => "reversed",
+        }
+    }
+
+    /// Parses the stored value.
+    pub fn parse(s: &str) -> Option<Self> {
+        [
+            TxType::Earned,
+            TxType::Redeemed,
+            TxType::Expired,
+            TxType::Adjusted,
+            TxType::Reversed,
+        ]
+        .into_iter()
+        .find(|t| t.as_str() == s)
+    }
+}
+
+/// One entry of the append-only ledger.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct LedgerEntry {
+    /// Id.
+    pub id: Uuid,
+    /// The customer.
+    pub customer_id: Uuid,
+    /// Points added (positive) or taken (negative).
+    pub points: i64,
+    /// Kind.
+    pub transaction_type: TxType,
+    /// What it refers to (purchase, reward).
+    pub reference_id: Option<Uuid>,
+    /// `purchase` or `reward`.
+    pub reference_type: Option<String>,
+    /// Balance after this entry.
+    pub balance_after: i64,
+    /// Notes (the reason of an adjustment).
+    pub notes: Option<String>,
+    /// Who made it (member id).
+    pub created_by: Option<Uuid>,
+    /// When.
+    #[serde(with = "time::serde::rfc3339")]
+    pub created_at: OffsetDateTime,
+}
+
+/// A purchase and what it earned.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Purchase {
+    /// Id.
+    pub id: Uuid,
+    /// The customer.
+    pub customer_id: Uuid,
+    /// The cashier (member id).
+    pub cashier_id: Option<Uuid>,
+    /// Amount.
+    #[serde(with = "rust_decimal::serde::str")]
+    pub amount: Decimal,
+    /// Currency.
+    pub currency: String,
+    /// Points earned.
+    pub points_awarded: i64,
+    /// Amount refunded so far.
+    #[serde(with = "rust_decimal::serde::str")]
+    pub reversed_amount: Decimal,
+    /// Points taken back so far.
+    pub points_reversed: i64,
+    /// When.
+    #[serde(with = "time::serde::rfc3339")]
+    pub created_at: OffsetDateTime,
+}
+
+/// A reward of the catalog.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Reward {
+    /// Id.
+    pub id: Uuid,
+    /// Name.
+    pub name: String,
+    /// Cost in points.
+    pub cost_points: i64,
+    /// Whether it can be redeemed.
+    pub active: bool,
+    /// Units left, when counted.
+    pub stock: Option<i32>,
+    /// Created.
+    #[serde(with = "time::serde::rfc3339")]
+    pub created_at: OffsetDateTime,
+}
+
+/// A reward to create or the new state of one.
+#[derive(Debug, Clone)]
+pub struct RewardInput {
+    /// Name.
+    pub name: String,
+    /// Cost in points.
+    pub cost_points: i64,
+    /// Whether it can be redeemed.
+    pub active: bool,
+    /// Units left, when counted.
+    pub stock: Option<i32>,
+}
+
+/// Who asks for a change, for the ledger and the audit log.
+#[derive(Debug, Clone)]
+pub struct Actor {
+    /// Member id, when the actor is a member of the organization.
+    pub member_id: Option<Uuid>,
+    /// A label for the audit log (username, token name, `system`).
+    pub label: String,
+    /// Role (`admin`, `cashier`, `operator`, `system`).
+    pub role: String,
+    /// Request id, when from HTTP.
+    pub request_id: Option<String>,
+}
+
+impl Actor {
+    /// The system itself (expiry runs).
+    pub fn system() -> Self {
+        Self {
+            member_id: None,
+            label: "system".into(),
+            role: "system".into(),
+            request_id: None,
+        }
+    }
+}
+
+/// A change of points, applied in one transaction.
+#[derive(Debug, Clone)]
+pub enum PointsCommand {
+    /// Record a purchase and award its points.
+    Award {
+        /// Customer.
+        customer: Uuid,
+        /// Amount.
+        amount: Decimal,
+        /// Currency (the org's).
+        currency: String,
+        /// Points computed by the org's rule.
+        points: i64,
+        /// Free-form details from the till.
+        metadata: serde_json::Value,
+    },
+    /// Spend points on a reward or a plain number of points.
+    Redeem {
+        /// Customer.
+        customer: Uuid,
+        /// Reward, when redeeming one from the catalog.
+        reward: Option<Uuid>,
+        /// Points, when redeeming a plain number.
+        points: Option<i64>,
+    },
+    /// Refund all or part of a purchase.
+    Reverse {
+        /// Purchase.
+        purchase: Uuid,
+        /// Amount refunded (the rest of the purchase when absent).
+        amount: Option<Decimal>,
+        /// Only purchases made at or after this instant (a cashier's "today").
+        not_before: Option<OffsetDateTime>,
+    },
+    /// Manual correction.
+    Adjust {
+        /// Customer.
+        customer: Uuid,
+        /// Points to add (positive) or remove (negative).
+        points: i64,
+        /// Mandatory reason.
+        reason: String,
+    },
+}
+
+impl PointsCommand {
+    /// The audit action name.
+    pub fn action(&self) -> &'static str {
+        match self {
+            PointsCommand::Award { .. } => "points.award",
+            PointsCommand::Redeem { .. } => "points.redeem",
+            PointsCommand::Reverse { .. } => "points.reverse",
+            PointsCommand::Adjust { .. } => "points.adjust",
+        }
+    }
+}
+
+/// The idempotency key of a request and a hash of its body.
+#[derive(Debug, Clone)]
+pub struct IdempotencyKey {
+    /// The client's key.
+    pub key: String,
+    /// SHA-256 of the operation and its canonical body.
+    pub request_hash: String,
+}
+
+/// What a points command did.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct PointsOutcome {
+    /// The ledger entry appended.
+    pub entry: LedgerEntry,
+    /// The purchase recorded or refunded.
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub purchase: Option<Purchase>,
+    /// The reward redeemed.
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub reward: Option<Reward>,
+    /// Balance after.
+    pub balance: i64,
+    /// True when this answer replays the first result of the same idempotency key.
+    #[serde(default)]
+    pub replayed: bool,
+}
+
+/// Why a points command was refused. Nothing was written.
+#[derive(Debug, thiserror::Error)]
+pub enum PointsError {
+    /// No such customer in this organization.
+    #[error("customer not found")]
+    CustomerNotFound,
+    /// No such purchase in this organization.
+    #[error("purchase not found")]
+    PurchaseNotFound,
+    /// No such reward in this organization.
+    #[error("reward not found")]
+    RewardNotFound,
+    /// The reward is switched off.
+    #[error("reward {0:?} is not active")]
+    RewardInactive(String),
+    /// The reward has no stock left.
+    #[error("reward {0:?} is out of stock")]
+    OutOfStock(String),
+    /// The balance would go below zero.
+    #[error("not enough points: the balance is {balance}, this needs {needed}")]
+    Insufficient {
+        /// Current balance.
+        balance: i64,
+        /// Points needed.
+        needed: i64,
+    },
+    /// The purchase was already refunded in full.
+    #[error("purchase already fully reversed")]
+    AlreadyReversed,
+    /// The refund is larger than what is left of the purchase.
+    #[error("refund {requested} is more than the {remaining} left of this purchase")]
+    ReverseTooMuch {
+        /// Requested.
+        requested: Decimal,
+        /// Left.
+        remaining: Decimal,
+    },
+    /// A cashier may only reverse purchases of the same day.
+    #[error("only purchases made today can be reversed at the till; ask an admin")]
+    ReverseTooOld,
+    /// The same idempotency key came with a different request.
+    #[error("this Idempotency-Key was already used for a different request")]
+    IdempotencyMismatch,
+    /// The store failed.
+    #[error(transparent)]
+    Store(#[from] crate::store::StoreError),
+}
+
+impl PointsError {
+    /// Stable code.
+    pub fn code(&self) -> &'static str {
+        match self {
+            PointsError::CustomerNotFound => "customer.not_found",
+            PointsError::PurchaseNotFound => "purchase.not_found",
+            PointsError::RewardNotFound => "reward.not_found",
+            PointsError::RewardInactive(_) => "reward.inactive",
+            PointsError::OutOfStock(_) => "reward.out_of_stock",
+            PointsError::Insufficient { .. } => "points.insufficient",
+            PointsError::AlreadyReversed => "purchase.already_reversed",
+            PointsError::ReverseTooMuch { .. } => "purchase.reverse_exceeds",
+            PointsError::ReverseTooOld => "purchase.reverse_too_old",
+            PointsError::IdempotencyMismatch => "idempotency.mismatch",
+            PointsError::Store(_) => "internal.store",
+        }
+    }
+}
+
+/// An org-scoped API token, as stored.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct ApiToken {
+    /// Id.
+    pub id: Uuid,
+    /// Organization.
+    pub organization_id: OrgId,
+    /// Name (the till it belongs to).
+    pub name: String,
+    /// `admin` or `cashier`.
+    pub role: super::Role,
+    /// Created.
+    #[serde(with = "time::serde::rfc3339")]
+    pub created_at: OffsetDateTime,
+    /// Revoked, if so.
+    #[serde(with = "time::serde::rfc3339::option")]
+    pub revoked_at: Option<OffsetDateTime>,
+}
+
+/// One audit record.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct AuditRecord {
+    /// Id.
+    pub id: Uuid,
+    /// Organization, when the change was inside one.
+    pub organization_id: Option<OrgId>,
+    /// Who.
+    pub actor: String,
+    /// In which role.
+    pub actor_role: String,
+    /// What (`points.award`).
+    pub action: String,
+    /// Kind of target.
+    pub target_type: Option<String>,
+    /// Target id.
+    pub target_id: Option<String>,
+    /// State before.
+    pub before: Option<serde_json::Value>,
+    /// State after.
+    pub after: Option<serde_json::Value>,
+    /// Reason given.
+    pub reason: Option<String>,
+    /// Request id.
+    pub request_id: Option<String>,
+    /// When.
+    #[serde(with = "time::serde::rfc3339")]
+    pub created_at: OffsetDateTime,
+}
+
+/// A page of results and the cursor for the next.
+#[derive(Debug, Clone, Serialize)]
+pub struct Page<T> {
+    /// Items.
+    pub items: Vec<T>,
+    /// Pass as `cursor` to get the next page; absent on the last.
+    pub next_cursor: Option<String>,
+}
