@@ -7,6 +7,7 @@ pub mod clock;
 pub mod directory;
 pub mod domain;
 pub mod error;
+pub mod ledger_tx;
 pub mod secret;
 pub mod service;
 pub mod store;

@@ -2,9 +2,12 @@
 //! tenant data. Implemented by `loyalty-store-postgres` and `loyalty-store-sqlite`, which
 //! both pass the behaviour suite in `loyalty-testkit`.
 
-use crate::domain::{
-    NewOrganization, OrgId, OrgSlug, OrgStatus, Organization, OrganizationSummary, Role,
+use crate::domain::ledger::{
+    Actor, ApiToken, AuditRecord, Customer, CustomerKey, IdempotencyKey, LedgerEntry, NewCustomer, PointsCommand,
+    PointsError, PointsOutcome, Purchase, Reward, RewardInput,
 };
+use crate::domain::points::EarningRule;
+use crate::domain::{NewOrganization, OrgId, OrgSlug, OrgStatus, Organization, OrganizationSummary, Role};
 use async_trait::async_trait;
 use time::OffsetDateTime;
 use uuid::Uuid;
@@ -101,8 +104,9 @@ pub struct Member {
     pub id: Uuid,
     /// Organization.
     pub organization_id: OrgId,
-    /// Subject at the identity provider (built-in uid or Authentik `sub`).
-    pub identity_subject: String,
+    /// Subject at the identity provider (built-in uid or Authentik `sub`); none for a
+    /// customer enrolled at the till who has no account yet.
+    pub identity_subject: Option<String>,
     /// Role in the organization.
     pub role: Role,
     /// `active`, `pending` or `suspended`.
@@ -335,9 +339,105 @@ pub trait SessionStore: Send + Sync {
     async fn delete_session(&self, token_hash: &str) -> Result<(), StoreError>;
 }
 
+/// The result of checking the ledger invariants.
+#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize)]
+pub struct InvariantReport {
+    /// Customers checked.
+    pub customers: i64,
+    /// Ledger entries checked.
+    pub entries: i64,
+    /// Customers whose balance differs from the sum of their entries.
+    pub balance_mismatches: i64,
+    /// Customers with a negative balance.
+    pub negative_balances: i64,
+    /// Entries whose `balance_after` is not the previous one plus their points.
+    pub broken_chains: i64,
+}
+
+impl InvariantReport {
+    /// Whether every invariant holds.
+    pub fn holds(&self) -> bool {
+        self.balance_mismatches == 0 && self.negative_balances == 0 && self.broken_chains == 0
+    }
+}
+
+/// Points settings of an organization.
+#[derive(Debug, Clone, PartialEq)]
+pub struct PointsSettings {
+    /// Earning rule.
+    pub earning: EarningRule,
+    /// Days after earning when points expire; `None` for never.
+    pub expiry_days: Option<i32>,
+    /// Whether the public join page is open.
+    pub join_enabled: bool,
+}
+
+/// Customers, the ledger, rewards, tokens and the audit log. Every method takes the
+/// organization first and touches only its rows.
+#[async_trait]
+pub trait PointsStore: Send + Sync {
+    /// Enrolls a customer; `Conflict` when the phone, email or card is taken in the org.
+    async fn enroll_customer(&self, org: OrgId, new: &NewCustomer, actor: &Actor, now: OffsetDateTime) -> Result<Customer, StoreError>;
+    /// Finds a customer.
+    async fn find_customer(&self, org: OrgId, key: &CustomerKey) -> Result<Option<Customer>, StoreError>;
+    /// Customers by id order, after `after`.
+    async fn list_customers(&self, org: OrgId, after: Option<Uuid>, limit: u32) -> Result<Vec<Customer>, StoreError>;
+    /// Applies a points command in one transaction, with its ledger entry, audit record
+    /// and idempotency record; a known key replays the first result.
+    async fn apply_points(
+        &self,
+        org: OrgId,
+        cmd: &PointsCommand,
+        actor: &Actor,
+        idem: Option<&IdempotencyKey>,
+        now: OffsetDateTime,
+    ) -> Result<PointsOutcome, PointsError>;
+    /// A purchase.
+    async fn purchase(&self, org: OrgId, id: Uuid) -> Result<Option<Purchase>, StoreError>;
+    /// Ledger entries, oldest first, of one customer or the whole org, in `[from, to)`,
+    /// after the cursor `(created_at, id)`.
+    async fn ledger(
+        &self,
+        org: OrgId,
+        customer: Option<Uuid>,
+        from: Option<OffsetDateTime>,
+        to: Option<OffsetDateTime>,
+        after: Option<(OffsetDateTime, Uuid)>,
+        limit: u32,
+    ) -> Result<Vec<LedgerEntry>, StoreError>;
+    /// Customers holding points earned before `cutoff` (candidates for expiry).
+    async fn expiry_candidates(&self, org: OrgId, cutoff: OffsetDateTime) -> Result<Vec<Uuid>, StoreError>;
+    /// Expires, oldest first, the points a customer earned before `cutoff` and has not
+    /// spent; returns the points expired (0 for none). With `dry_run`, writes nothing.
+    async fn expire_customer(&self, org: OrgId, customer: Uuid, cutoff: OffsetDateTime, now: OffsetDateTime, dry_run: bool) -> Result<i64, StoreError>;
+    /// Creates a reward; `Conflict` on a duplicate name.
+    async fn create_reward(&self, org: OrgId, input: &RewardInput, actor: &Actor, now: OffsetDateTime) -> Result<Reward, StoreError>;
+    /// Replaces a reward's fields.
+    async fn update_reward(&self, org: OrgId, id: Uuid, input: &RewardInput, actor: &Actor, now: OffsetDateTime) -> Result<Option<Reward>, StoreError>;
+    /// A reward.
+    async fn reward(&self, org: OrgId, id: Uuid) -> Result<Option<Reward>, StoreError>;
+    /// Every reward, by name.
+    async fn list_rewards(&self, org: OrgId) -> Result<Vec<Reward>, StoreError>;
+    /// Changes the points settings.
+    async fn update_points_settings(&self, org: OrgId, settings: &PointsSettings, actor: &Actor, now: OffsetDateTime) -> Result<(), StoreError>;
+    /// Stores a new API token (by hash).
+    async fn insert_api_token(&self, org: OrgId, name: &str, role: Role, token_hash: &str, actor: &Actor, now: OffsetDateTime) -> Result<ApiToken, StoreError>;
+    /// The live token with this hash, in any organization.
+    async fn api_token_by_hash(&self, token_hash: &str) -> Result<Option<ApiToken>, StoreError>;
+    /// Revokes a token; `false` if unknown in this org.
+    async fn revoke_api_token(&self, org: OrgId, id: Uuid, actor: &Actor, now: OffsetDateTime) -> Result<bool, StoreError>;
+    /// Tokens of an org.
+    async fn list_api_tokens(&self, org: OrgId) -> Result<Vec<ApiToken>, StoreError>;
+    /// Audit records of an org, newest first, before the cursor.
+    async fn audit_log(&self, org: OrgId, before: Option<(OffsetDateTime, Uuid)>, limit: u32) -> Result<Vec<AuditRecord>, StoreError>;
+    /// Checks balance == sum of entries, balance >= 0, and the `balance_after` chain,
+    /// for one org or all.
+    async fn check_invariants(&self, org: Option<OrgId>) -> Result<InvariantReport, StoreError>;
+}
+
 /// Everything `loyalty` stores, on one backend.
 #[async_trait]
-pub trait Store: OrgStore + AccountStore + SessionStore + Send + Sync + 'static {
+pub trait Store: OrgStore + AccountStore + SessionStore + PointsStore + Send + Sync + 'static {
     /// Which backend this is.
     fn backend(&self) -> Backend;
     /// Applies pending migrations.

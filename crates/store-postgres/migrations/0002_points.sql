@@ -14,7 +14,8 @@ ALTER TABLE organizations
 -- transaction that appends the ledger entry.
 ALTER TABLE users
     ADD COLUMN card_number text,
-    ADD COLUMN balance     bigint NOT NULL DEFAULT 0 CONSTRAINT users_balance_nonnegative CHECK (balance >= 0);
+    ADD COLUMN balance     bigint NOT NULL DEFAULT 0 CONSTRAINT users_balance_nonnegative CHECK (balance >= 0),
+    ADD COLUMN ledger_seq  bigint NOT NULL DEFAULT 0;
 CREATE UNIQUE INDEX users_org_card_key ON users (organization_id, card_number) WHERE card_number IS NOT NULL;
 CREATE UNIQUE INDEX users_org_customer_phone_key ON users (organization_id, phone) WHERE role = 'customer' AND phone IS NOT NULL;
 CREATE UNIQUE INDEX users_org_customer_email_key ON users (organization_id, lower(email)) WHERE role = 'customer' AND email IS NOT NULL;
@@ -59,8 +60,12 @@ CREATE TABLE points_transactions (
     notes            text,
     created_by       uuid,
     idempotency_key  text,
+    seq              bigint      NOT NULL,
     created_at       timestamptz NOT NULL
 );
+-- seq numbers one customer's entries in commit order (taken from users.ledger_seq under
+-- the row lock), so the balance_after chain is checkable and no entry can be doubled.
+CREATE UNIQUE INDEX points_transactions_org_user_seq_key ON points_transactions (organization_id, user_id, seq);
 CREATE INDEX points_transactions_org_user_idx ON points_transactions (organization_id, user_id, created_at, id);
 CREATE INDEX points_transactions_org_created_idx ON points_transactions (organization_id, created_at, id);
 

@@ -4,6 +4,7 @@
 
 mod accounts;
 mod orgs;
+mod points;
 mod sessions;
 
 use async_trait::async_trait;

@@ -13,7 +13,8 @@ use uuid::Uuid;
 
 const ORG_COLUMNS: &str = "id, name, slug, COALESCE(authentik_group_prefix, slug) AS group_prefix, status, plan, \
      country, timezone, language, currency, contact_name, contact_email, contact_phone, custom_domain, \
-     contract_start, deployment_type, users_estimate, settings, created_at, updated_at";
+     contract_start, deployment_type, users_estimate, settings, created_at, updated_at, \
+     points_per_unit, min_purchase, expiry_days, join_enabled";
 
 fn org_from_row(row: &PgRow) -> Result<Organization, sqlx::Error> {
     let status: String = row.try_get("status")?;
@@ -38,6 +39,12 @@ fn org_from_row(row: &PgRow) -> Result<Organization, sqlx::Error> {
         deployment_type: row.try_get("deployment_type")?,
         users_estimate: row.try_get("users_estimate")?,
         settings: row.try_get("settings")?,
+        earning: loyalty_core::domain::points::EarningRule {
+            points_per_unit: row.try_get("points_per_unit")?,
+            min_purchase: row.try_get("min_purchase")?,
+        },
+        expiry_days: row.try_get("expiry_days")?,
+        join_enabled: row.try_get("join_enabled")?,
         created_at: row.try_get("created_at")?,
         updated_at: row.try_get("updated_at")?,
     })

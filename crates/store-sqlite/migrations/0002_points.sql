@@ -9,6 +9,7 @@ ALTER TABLE organizations ADD COLUMN join_enabled INTEGER NOT NULL DEFAULT 1;
 
 ALTER TABLE users ADD COLUMN card_number TEXT;
 ALTER TABLE users ADD COLUMN balance INTEGER NOT NULL DEFAULT 0 CHECK (balance >= 0);
+ALTER TABLE users ADD COLUMN ledger_seq INTEGER NOT NULL DEFAULT 0;
 CREATE UNIQUE INDEX users_org_card_key ON users (organization_id, card_number) WHERE card_number IS NOT NULL;
 CREATE UNIQUE INDEX users_org_customer_phone_key ON users (organization_id, phone) WHERE role = 'customer' AND phone IS NOT NULL;
 CREATE UNIQUE INDEX users_org_customer_email_key ON users (organization_id, lower(email)) WHERE role = 'customer' AND email IS NOT NULL;
@@ -53,8 +54,10 @@ CREATE TABLE points_transactions (
     notes            TEXT,
     created_by       TEXT,
     idempotency_key  TEXT,
+    seq              INTEGER NOT NULL,
     created_at       TEXT    NOT NULL
 );
+CREATE UNIQUE INDEX points_transactions_org_user_seq_key ON points_transactions (organization_id, user_id, seq);
 CREATE INDEX points_transactions_org_user_idx ON points_transactions (organization_id, user_id, created_at, id);
 CREATE INDEX points_transactions_org_created_idx ON points_transactions (organization_id, created_at, id);
 

@@ -13,7 +13,8 @@ use uuid::Uuid;
 
 const ORG_COLUMNS: &str = "id, name, slug, COALESCE(authentik_group_prefix, slug) AS group_prefix, status, plan, \
      country, timezone, language, currency, contact_name, contact_email, contact_phone, custom_domain, \
-     contract_start, deployment_type, users_estimate, settings, created_at, updated_at";
+     contract_start, deployment_type, users_estimate, settings, created_at, updated_at, \
+     points_per_unit, min_purchase, expiry_days, join_enabled";
 
 fn decode<T>(what: &str, r: Result<T, impl std::fmt::Display>) -> Result<T, sqlx::Error> {
     r.map_err(|e| sqlx::Error::Decode(format!("{what}: {e}").into()))
@@ -22,6 +23,11 @@ fn decode<T>(what: &str, r: Result<T, impl std::fmt::Display>) -> Result<T, sqlx
 pub(crate) fn uuid_col(row: &SqliteRow, col: &str) -> Result<Uuid, sqlx::Error> {
     let s: String = row.try_get(col)?;
     decode(col, Uuid::parse_str(&s))
+}
+
+pub(crate) fn decimal_col(row: &SqliteRow, col: &str) -> Result<rust_decimal::Decimal, sqlx::Error> {
+    let s: String = row.try_get(col)?;
+    decode(col, s.parse::<rust_decimal::Decimal>())
 }
 
 fn org_from_row(row: &SqliteRow) -> Result<Organization, sqlx::Error> {
@@ -59,6 +65,12 @@ fn org_from_row(row: &SqliteRow) -> Result<Organization, sqlx::Error> {
         deployment_type: row.try_get("deployment_type")?,
         users_estimate: row.try_get("users_estimate")?,
         settings: decode("settings", serde_json::from_str(&settings))?,
+        earning: loyalty_core::domain::points::EarningRule {
+            points_per_unit: decimal_col(row, "points_per_unit")?,
+            min_purchase: decimal_col(row, "min_purchase")?,
+        },
+        expiry_days: row.try_get("expiry_days")?,
+        join_enabled: row.try_get("join_enabled")?,
         created_at: parse_ts(&row.try_get::<String, _>("created_at")?)?,
         updated_at: parse_ts(&row.try_get::<String, _>("updated_at")?)?,
     })

@@ -193,6 +193,12 @@ pub struct Organization {
     pub users_estimate: Option<i32>,
     /// Settings.
     pub settings: serde_json::Value,
+    /// Earning rule.
+    pub earning: super::points::EarningRule,
+    /// Days after earning when points expire; `None` for never.
+    pub expiry_days: Option<i32>,
+    /// Whether the public join page is open.
+    pub join_enabled: bool,
     /// Created.
     #[serde(with = "time::serde::rfc3339")]
     pub created_at: OffsetDateTime,
