@@ -59,6 +59,12 @@ pub enum Error {
     /// The identity provider failed.
     #[error(transparent)]
     Directory(#[from] DirectoryError),
+    /// A points operation was refused (or its store failed).
+    #[error(transparent)]
+    Points(#[from] crate::domain::ledger::PointsError),
+    /// The person may not do this in this organization.
+    #[error("{0}")]
+    Forbidden(String),
 }
 
 impl Error {
@@ -77,17 +83,21 @@ impl Error {
             Error::Store(StoreError::Conflict(_)) => "conflict",
             Error::Store(_) => "internal.store",
             Error::Directory(e) => e.code(),
+            Error::Points(e) => e.code(),
+            Error::Forbidden(_) => "auth.forbidden",
         }
     }
 
     /// Whether the caller can fix this by changing the input (exit code 2, HTTP 4xx).
     pub fn is_user_error(&self) -> bool {
-        matches!(
-            self,
+        match self {
             Error::Validation(_)
-                | Error::NotFound(_)
-                | Error::Conflict(..)
-                | Error::OrgSuspended(_)
-        )
+            | Error::NotFound(_)
+            | Error::Conflict(..)
+            | Error::OrgSuspended(_)
+            | Error::Forbidden(_) => true,
+            Error::Points(e) => !matches!(e, crate::domain::ledger::PointsError::Store(_)),
+            Error::Store(_) | Error::Directory(_) => false,
+        }
     }
 }

@@ -4,12 +4,12 @@
 //! store's part. So the arithmetic, the checks and the order of writes are the same on
 //! PostgreSQL and SQLite, and the balance changes only beside its ledger entry.
 
+use crate::domain::OrgId;
 use crate::domain::ledger::{
-    Actor, AuditRecord, IdempotencyKey, LedgerEntry, PointsCommand, PointsError, PointsOutcome, Purchase, Reward,
-    TxType,
+    Actor, AuditRecord, IdempotencyKey, LedgerEntry, PointsCommand, PointsError, PointsOutcome,
+    Purchase, Reward, TxType,
 };
 use crate::domain::points::reversal_points;
-use crate::domain::OrgId;
 use crate::store::StoreError;
 use async_trait::async_trait;
 use rust_decimal::Decimal;
@@ -41,38 +41,91 @@ pub enum BalanceChange {
 pub trait LedgerTx: Send {
     /// Claims an idempotency key for this transaction. `None` when claimed now; the
     /// stored request hash and response when the key was used before.
-    async fn claim_idempotency(&mut self, org: OrgId, key: &IdempotencyKey, now: OffsetDateTime)
-    -> Result<Option<(String, serde_json::Value)>, StoreError>;
+    async fn claim_idempotency(
+        &mut self,
+        org: OrgId,
+        key: &IdempotencyKey,
+        now: OffsetDateTime,
+    ) -> Result<Option<(String, serde_json::Value)>, StoreError>;
     /// Stores the response of a claimed key.
-    async fn store_idempotency(&mut self, org: OrgId, key: &IdempotencyKey, response: &serde_json::Value) -> Result<(), StoreError>;
+    async fn store_idempotency(
+        &mut self,
+        org: OrgId,
+        key: &IdempotencyKey,
+        response: &serde_json::Value,
+    ) -> Result<(), StoreError>;
     /// Locks the customer's row and returns the balance.
-    async fn lock_customer(&mut self, org: OrgId, customer: Uuid) -> Result<Option<i64>, StoreError>;
+    async fn lock_customer(
+        &mut self,
+        org: OrgId,
+        customer: Uuid,
+    ) -> Result<Option<i64>, StoreError>;
     /// Adds `delta` to the balance unless it would go below zero, taking the next
     /// ledger sequence number.
-    async fn change_balance(&mut self, org: OrgId, customer: Uuid, delta: i64, now: OffsetDateTime) -> Result<BalanceChange, StoreError>;
+    async fn change_balance(
+        &mut self,
+        org: OrgId,
+        customer: Uuid,
+        delta: i64,
+        now: OffsetDateTime,
+    ) -> Result<BalanceChange, StoreError>;
     /// Stores a purchase.
     async fn insert_purchase(&mut self, org: OrgId, purchase: &Purchase) -> Result<(), StoreError>;
     /// Locks and reads a purchase.
-    async fn purchase_for_update(&mut self, org: OrgId, id: Uuid) -> Result<Option<Purchase>, StoreError>;
+    async fn purchase_for_update(
+        &mut self,
+        org: OrgId,
+        id: Uuid,
+    ) -> Result<Option<Purchase>, StoreError>;
     /// Adds a refund to a purchase.
-    async fn record_reversal(&mut self, org: OrgId, id: Uuid, amount: Decimal, points: i64) -> Result<(), StoreError>;
+    async fn record_reversal(
+        &mut self,
+        org: OrgId,
+        id: Uuid,
+        amount: Decimal,
+        points: i64,
+    ) -> Result<(), StoreError>;
     /// Locks and reads a reward.
-    async fn reward_for_update(&mut self, org: OrgId, id: Uuid) -> Result<Option<Reward>, StoreError>;
+    async fn reward_for_update(
+        &mut self,
+        org: OrgId,
+        id: Uuid,
+    ) -> Result<Option<Reward>, StoreError>;
     /// Takes one unit of a counted reward's stock; `false` when none is left.
     async fn take_stock(&mut self, org: OrgId, id: Uuid) -> Result<bool, StoreError>;
     /// Appends a ledger entry.
-    async fn insert_entry(&mut self, org: OrgId, entry: &LedgerEntry, seq: i64, idempotency_key: Option<&str>) -> Result<(), StoreError>;
+    async fn insert_entry(
+        &mut self,
+        org: OrgId,
+        entry: &LedgerEntry,
+        seq: i64,
+        idempotency_key: Option<&str>,
+    ) -> Result<(), StoreError>;
     /// Appends an audit record.
     async fn insert_audit(&mut self, record: &AuditRecord) -> Result<(), StoreError>;
     /// Points credited at or before `cutoff`, and points debited ever, for one customer.
-    async fn credits_and_debits(&mut self, org: OrgId, customer: Uuid, cutoff: OffsetDateTime) -> Result<(i64, i64), StoreError>;
+    async fn credits_and_debits(
+        &mut self,
+        org: OrgId,
+        customer: Uuid,
+        cutoff: OffsetDateTime,
+    ) -> Result<(i64, i64), StoreError>;
 }
 
 fn new_id() -> Uuid {
     Uuid::now_v7()
 }
 
-fn audit(org: OrgId, actor: &Actor, action: &str, target: (&str, Uuid), before: i64, after: i64, reason: Option<&str>, now: OffsetDateTime) -> AuditRecord {
+fn audit(
+    org: OrgId,
+    actor: &Actor,
+    action: &str,
+    target: (&str, Uuid),
+    before: i64,
+    after: i64,
+    reason: Option<&str>,
+    now: OffsetDateTime,
+) -> AuditRecord {
     AuditRecord {
         id: new_id(),
         organization_id: Some(org),
@@ -104,15 +157,24 @@ pub async fn apply<T: LedgerTx + ?Sized>(
         if hash != key.request_hash {
             return Err(PointsError::IdempotencyMismatch);
         }
-        let mut outcome: PointsOutcome =
-            serde_json::from_value(response).map_err(|e| PointsError::Store(StoreError::backend(e)))?;
+        let mut outcome: PointsOutcome = serde_json::from_value(response)
+            .map_err(|e| PointsError::Store(StoreError::backend(e)))?;
         outcome.replayed = true;
         return Ok(outcome);
     }
     let idem_key = idem.map(|k| k.key.as_str());
     let outcome = match cmd {
-        PointsCommand::Award { customer, amount, currency, points, metadata: _ } => {
-            let (balance, seq) = applied(tx.change_balance(org, *customer, *points, now).await?, *points)?;
+        PointsCommand::Award {
+            customer,
+            amount,
+            currency,
+            points,
+            metadata: _,
+        } => {
+            let (balance, seq) = applied(
+                tx.change_balance(org, *customer, *points, now).await?,
+                *points,
+            )?;
             let purchase = Purchase {
                 id: new_id(),
                 customer_id: *customer,
@@ -125,15 +187,47 @@ pub async fn apply<T: LedgerTx + ?Sized>(
                 created_at: now,
             };
             tx.insert_purchase(org, &purchase).await?;
-            let entry = entry(*customer, *points, TxType::Earned, Some((purchase.id, "purchase")), balance, None, actor, now);
+            let entry = entry(
+                *customer,
+                *points,
+                TxType::Earned,
+                Some((purchase.id, "purchase")),
+                balance,
+                None,
+                actor,
+                now,
+            );
             tx.insert_entry(org, &entry, seq, idem_key).await?;
-            tx.insert_audit(&audit(org, actor, cmd.action(), ("customer", *customer), balance - points, balance, None, now)).await?;
-            PointsOutcome { entry, purchase: Some(purchase), reward: None, balance, replayed: false }
+            tx.insert_audit(&audit(
+                org,
+                actor,
+                cmd.action(),
+                ("customer", *customer),
+                balance - points,
+                balance,
+                None,
+                now,
+            ))
+            .await?;
+            PointsOutcome {
+                entry,
+                purchase: Some(purchase),
+                reward: None,
+                balance,
+                replayed: false,
+            }
         }
-        PointsCommand::Redeem { customer, reward, points } => {
+        PointsCommand::Redeem {
+            customer,
+            reward,
+            points,
+        } => {
             let reward = match reward {
                 Some(id) => {
-                    let r = tx.reward_for_update(org, *id).await?.ok_or(PointsError::RewardNotFound)?;
+                    let r = tx
+                        .reward_for_update(org, *id)
+                        .await?
+                        .ok_or(PointsError::RewardNotFound)?;
                     if !r.active {
                         return Err(PointsError::RewardInactive(r.name));
                     }
@@ -141,8 +235,13 @@ pub async fn apply<T: LedgerTx + ?Sized>(
                 }
                 None => None,
             };
-            let cost = reward.as_ref().map(|r| r.cost_points).or(*points).unwrap_or(0);
-            let (balance, seq) = applied(tx.change_balance(org, *customer, -cost, now).await?, cost)?;
+            let cost = reward
+                .as_ref()
+                .map(|r| r.cost_points)
+                .or(*points)
+                .unwrap_or(0);
+            let (balance, seq) =
+                applied(tx.change_balance(org, *customer, -cost, now).await?, cost)?;
             let reward = match reward {
                 Some(mut r) if r.stock.is_some() => {
                     if !tx.take_stock(org, r.id).await? {
@@ -155,13 +254,45 @@ pub async fn apply<T: LedgerTx + ?Sized>(
             };
             let reference = reward.as_ref().map(|r| (r.id, "reward"));
             let notes = reward.as_ref().map(|r| r.name.clone());
-            let entry = entry(*customer, -cost, TxType::Redeemed, reference, balance, notes, actor, now);
+            let entry = entry(
+                *customer,
+                -cost,
+                TxType::Redeemed,
+                reference,
+                balance,
+                notes,
+                actor,
+                now,
+            );
             tx.insert_entry(org, &entry, seq, idem_key).await?;
-            tx.insert_audit(&audit(org, actor, cmd.action(), ("customer", *customer), balance + cost, balance, None, now)).await?;
-            PointsOutcome { entry, purchase: None, reward, balance, replayed: false }
+            tx.insert_audit(&audit(
+                org,
+                actor,
+                cmd.action(),
+                ("customer", *customer),
+                balance + cost,
+                balance,
+                None,
+                now,
+            ))
+            .await?;
+            PointsOutcome {
+                entry,
+                purchase: None,
+                reward,
+                balance,
+                replayed: false,
+            }
         }
-        PointsCommand::Reverse { purchase, amount, not_before } => {
-            let mut p = tx.purchase_for_update(org, *purchase).await?.ok_or(PointsError::PurchaseNotFound)?;
+        PointsCommand::Reverse {
+            purchase,
+            amount,
+            not_before,
+        } => {
+            let mut p = tx
+                .purchase_for_update(org, *purchase)
+                .await?
+                .ok_or(PointsError::PurchaseNotFound)?;
             if not_before.is_some_and(|t| p.created_at < t) {
                 return Err(PointsError::ReverseTooOld);
             }
@@ -171,28 +302,98 @@ pub async fn apply<T: LedgerTx + ?Sized>(
             }
             let refund = amount.unwrap_or(remaining);
             if refund > remaining {
-                return Err(PointsError::ReverseTooMuch { requested: refund, remaining });
+                return Err(PointsError::ReverseTooMuch {
+                    requested: refund,
+                    remaining,
+                });
             }
-            let take = reversal_points(p.amount, p.points_awarded, p.reversed_amount, p.points_reversed, refund);
-            let (balance, seq) = applied(tx.change_balance(org, p.customer_id, -take, now).await?, take)?;
+            let take = reversal_points(
+                p.amount,
+                p.points_awarded,
+                p.reversed_amount,
+                p.points_reversed,
+                refund,
+            );
+            let (balance, seq) = applied(
+                tx.change_balance(org, p.customer_id, -take, now).await?,
+                take,
+            )?;
             tx.record_reversal(org, p.id, refund, take).await?;
             p.reversed_amount += refund;
             p.points_reversed += take;
-            let entry = entry(p.customer_id, -take, TxType::Reversed, Some((p.id, "purchase")), balance, Some(format!("refund of {refund} {}", p.currency)), actor, now);
+            let entry = entry(
+                p.customer_id,
+                -take,
+                TxType::Reversed,
+                Some((p.id, "purchase")),
+                balance,
+                Some(format!("refund of {refund} {}", p.currency)),
+                actor,
+                now,
+            );
             tx.insert_entry(org, &entry, seq, idem_key).await?;
-            tx.insert_audit(&audit(org, actor, cmd.action(), ("purchase", p.id), balance + take, balance, None, now)).await?;
-            PointsOutcome { entry, purchase: Some(p), reward: None, balance, replayed: false }
+            tx.insert_audit(&audit(
+                org,
+                actor,
+                cmd.action(),
+                ("purchase", p.id),
+                balance + take,
+                balance,
+                None,
+                now,
+            ))
+            .await?;
+            PointsOutcome {
+                entry,
+                purchase: Some(p),
+                reward: None,
+                balance,
+                replayed: false,
+            }
         }
-        PointsCommand::Adjust { customer, points, reason } => {
-            let (balance, seq) = applied(tx.change_balance(org, *customer, *points, now).await?, -*points)?;
-            let entry = entry(*customer, *points, TxType::Adjusted, None, balance, Some(reason.clone()), actor, now);
+        PointsCommand::Adjust {
+            customer,
+            points,
+            reason,
+        } => {
+            let (balance, seq) = applied(
+                tx.change_balance(org, *customer, *points, now).await?,
+                -*points,
+            )?;
+            let entry = entry(
+                *customer,
+                *points,
+                TxType::Adjusted,
+                None,
+                balance,
+                Some(reason.clone()),
+                actor,
+                now,
+            );
             tx.insert_entry(org, &entry, seq, idem_key).await?;
-            tx.insert_audit(&audit(org, actor, cmd.action(), ("customer", *customer), balance - points, balance, Some(reason), now)).await?;
-            PointsOutcome { entry, purchase: None, reward: None, balance, replayed: false }
+            tx.insert_audit(&audit(
+                org,
+                actor,
+                cmd.action(),
+                ("customer", *customer),
+                balance - points,
+                balance,
+                Some(reason),
+                now,
+            ))
+            .await?;
+            PointsOutcome {
+                entry,
+                purchase: None,
+                reward: None,
+                balance,
+                replayed: false,
+            }
         }
     };
     if let Some(key) = idem {
-        let response = serde_json::to_value(&outcome).map_err(|e| PointsError::Store(StoreError::backend(e)))?;
+        let response = serde_json::to_value(&outcome)
+            .map_err(|e| PointsError::Store(StoreError::backend(e)))?;
         tx.store_idempotency(org, key, &response).await?;
     }
     Ok(outcome)
@@ -201,7 +402,9 @@ pub async fn apply<T: LedgerTx + ?Sized>(
 fn applied(change: BalanceChange, needed: i64) -> Result<(i64, i64), PointsError> {
     match change {
         BalanceChange::Applied { balance, seq } => Ok((balance, seq)),
-        BalanceChange::Insufficient { balance } => Err(PointsError::Insufficient { balance, needed }),
+        BalanceChange::Insufficient { balance } => {
+            Err(PointsError::Insufficient { balance, needed })
+        }
         BalanceChange::NotFound => Err(PointsError::CustomerNotFound),
     }
 }
@@ -242,18 +445,43 @@ pub async fn expire<T: LedgerTx + ?Sized>(
     now: OffsetDateTime,
     dry_run: bool,
 ) -> Result<i64, StoreError> {
-    let Some(balance) = tx.lock_customer(org, customer).await? else { return Ok(0) };
+    let Some(balance) = tx.lock_customer(org, customer).await? else {
+        return Ok(0);
+    };
     let (credits, debits) = tx.credits_and_debits(org, customer, cutoff).await?;
     let expirable = (credits - debits).max(0).min(balance);
     if expirable == 0 || dry_run {
         return Ok(expirable);
     }
-    let BalanceChange::Applied { balance: after, seq } = tx.change_balance(org, customer, -expirable, now).await? else {
+    let BalanceChange::Applied {
+        balance: after,
+        seq,
+    } = tx.change_balance(org, customer, -expirable, now).await?
+    else {
         return Ok(0);
     };
     let actor = Actor::system();
-    let entry = entry(customer, -expirable, TxType::Expired, None, after, Some(format!("points earned before {cutoff} expired")), &actor, now);
+    let entry = entry(
+        customer,
+        -expirable,
+        TxType::Expired,
+        None,
+        after,
+        Some(format!("points earned before {cutoff} expired")),
+        &actor,
+        now,
+    );
     tx.insert_entry(org, &entry, seq, None).await?;
-    tx.insert_audit(&audit(org, &actor, "points.expire", ("customer", customer), balance, after, None, now)).await?;
+    tx.insert_audit(&audit(
+        org,
+        &actor,
+        "points.expire",
+        ("customer", customer),
+        balance,
+        after,
+        None,
+        now,
+    ))
+    .await?;
     Ok(expirable)
 }

@@ -3,11 +3,13 @@
 //! both pass the behaviour suite in `loyalty-testkit`.
 
 use crate::domain::ledger::{
-    Actor, ApiToken, AuditRecord, Customer, CustomerKey, IdempotencyKey, LedgerEntry, NewCustomer, PointsCommand,
-    PointsError, PointsOutcome, Purchase, Reward, RewardInput,
+    Actor, ApiToken, AuditRecord, Customer, CustomerKey, IdempotencyKey, LedgerEntry, NewCustomer,
+    PointsCommand, PointsError, PointsOutcome, Purchase, Reward, RewardInput,
 };
 use crate::domain::points::EarningRule;
-use crate::domain::{NewOrganization, OrgId, OrgSlug, OrgStatus, Organization, OrganizationSummary, Role};
+use crate::domain::{
+    NewOrganization, OrgId, OrgSlug, OrgStatus, Organization, OrganizationSummary, Role,
+};
 use async_trait::async_trait;
 use time::OffsetDateTime;
 use uuid::Uuid;
@@ -377,11 +379,26 @@ pub struct PointsSettings {
 #[async_trait]
 pub trait PointsStore: Send + Sync {
     /// Enrolls a customer; `Conflict` when the phone, email or card is taken in the org.
-    async fn enroll_customer(&self, org: OrgId, new: &NewCustomer, actor: &Actor, now: OffsetDateTime) -> Result<Customer, StoreError>;
+    async fn enroll_customer(
+        &self,
+        org: OrgId,
+        new: &NewCustomer,
+        actor: &Actor,
+        now: OffsetDateTime,
+    ) -> Result<Customer, StoreError>;
     /// Finds a customer.
-    async fn find_customer(&self, org: OrgId, key: &CustomerKey) -> Result<Option<Customer>, StoreError>;
+    async fn find_customer(
+        &self,
+        org: OrgId,
+        key: &CustomerKey,
+    ) -> Result<Option<Customer>, StoreError>;
     /// Customers by id order, after `after`.
-    async fn list_customers(&self, org: OrgId, after: Option<Uuid>, limit: u32) -> Result<Vec<Customer>, StoreError>;
+    async fn list_customers(
+        &self,
+        org: OrgId,
+        after: Option<Uuid>,
+        limit: u32,
+    ) -> Result<Vec<Customer>, StoreError>;
     /// Applies a points command in one transaction, with its ledger entry, audit record
     /// and idempotency record; a known key replays the first result.
     async fn apply_points(
@@ -406,30 +423,79 @@ pub trait PointsStore: Send + Sync {
         limit: u32,
     ) -> Result<Vec<LedgerEntry>, StoreError>;
     /// Customers holding points earned before `cutoff` (candidates for expiry).
-    async fn expiry_candidates(&self, org: OrgId, cutoff: OffsetDateTime) -> Result<Vec<Uuid>, StoreError>;
+    async fn expiry_candidates(
+        &self,
+        org: OrgId,
+        cutoff: OffsetDateTime,
+    ) -> Result<Vec<Uuid>, StoreError>;
     /// Expires, oldest first, the points a customer earned before `cutoff` and has not
     /// spent; returns the points expired (0 for none). With `dry_run`, writes nothing.
-    async fn expire_customer(&self, org: OrgId, customer: Uuid, cutoff: OffsetDateTime, now: OffsetDateTime, dry_run: bool) -> Result<i64, StoreError>;
+    async fn expire_customer(
+        &self,
+        org: OrgId,
+        customer: Uuid,
+        cutoff: OffsetDateTime,
+        now: OffsetDateTime,
+        dry_run: bool,
+    ) -> Result<i64, StoreError>;
     /// Creates a reward; `Conflict` on a duplicate name.
-    async fn create_reward(&self, org: OrgId, input: &RewardInput, actor: &Actor, now: OffsetDateTime) -> Result<Reward, StoreError>;
+    async fn create_reward(
+        &self,
+        org: OrgId,
+        input: &RewardInput,
+        actor: &Actor,
+        now: OffsetDateTime,
+    ) -> Result<Reward, StoreError>;
     /// Replaces a reward's fields.
-    async fn update_reward(&self, org: OrgId, id: Uuid, input: &RewardInput, actor: &Actor, now: OffsetDateTime) -> Result<Option<Reward>, StoreError>;
+    async fn update_reward(
+        &self,
+        org: OrgId,
+        id: Uuid,
+        input: &RewardInput,
+        actor: &Actor,
+        now: OffsetDateTime,
+    ) -> Result<Option<Reward>, StoreError>;
     /// A reward.
     async fn reward(&self, org: OrgId, id: Uuid) -> Result<Option<Reward>, StoreError>;
     /// Every reward, by name.
     async fn list_rewards(&self, org: OrgId) -> Result<Vec<Reward>, StoreError>;
     /// Changes the points settings.
-    async fn update_points_settings(&self, org: OrgId, settings: &PointsSettings, actor: &Actor, now: OffsetDateTime) -> Result<(), StoreError>;
+    async fn update_points_settings(
+        &self,
+        org: OrgId,
+        settings: &PointsSettings,
+        actor: &Actor,
+        now: OffsetDateTime,
+    ) -> Result<(), StoreError>;
     /// Stores a new API token (by hash).
-    async fn insert_api_token(&self, org: OrgId, name: &str, role: Role, token_hash: &str, actor: &Actor, now: OffsetDateTime) -> Result<ApiToken, StoreError>;
+    async fn insert_api_token(
+        &self,
+        org: OrgId,
+        name: &str,
+        role: Role,
+        token_hash: &str,
+        actor: &Actor,
+        now: OffsetDateTime,
+    ) -> Result<ApiToken, StoreError>;
     /// The live token with this hash, in any organization.
     async fn api_token_by_hash(&self, token_hash: &str) -> Result<Option<ApiToken>, StoreError>;
     /// Revokes a token; `false` if unknown in this org.
-    async fn revoke_api_token(&self, org: OrgId, id: Uuid, actor: &Actor, now: OffsetDateTime) -> Result<bool, StoreError>;
+    async fn revoke_api_token(
+        &self,
+        org: OrgId,
+        id: Uuid,
+        actor: &Actor,
+        now: OffsetDateTime,
+    ) -> Result<bool, StoreError>;
     /// Tokens of an org.
     async fn list_api_tokens(&self, org: OrgId) -> Result<Vec<ApiToken>, StoreError>;
     /// Audit records of an org, newest first, before the cursor.
-    async fn audit_log(&self, org: OrgId, before: Option<(OffsetDateTime, Uuid)>, limit: u32) -> Result<Vec<AuditRecord>, StoreError>;
+    async fn audit_log(
+        &self,
+        org: OrgId,
+        before: Option<(OffsetDateTime, Uuid)>,
+        limit: u32,
+    ) -> Result<Vec<AuditRecord>, StoreError>;
     /// Checks balance == sum of entries, balance >= 0, and the `balance_after` chain,
     /// for one org or all.
     async fn check_invariants(&self, org: Option<OrgId>) -> Result<InvariantReport, StoreError>;
@@ -437,7 +503,9 @@ pub trait PointsStore: Send + Sync {
 
 /// Everything `loyalty` stores, on one backend.
 #[async_trait]
-pub trait Store: OrgStore + AccountStore + SessionStore + PointsStore + Send + Sync + 'static {
+pub trait Store:
+    OrgStore + AccountStore + SessionStore + PointsStore + Send + Sync + 'static
+{
     /// Which backend this is.
     fn backend(&self) -> Backend;
     /// Applies pending migrations.

@@ -17,11 +17,14 @@ use std::time::Duration;
 
 /// The migrations, in order. Applied ones are never edited: add a new file instead,
 /// with the same version number as its SQLite twin.
-pub const MIGRATIONS: &[(i64, &str, &str)] = &[(
-    1,
-    "foundation",
-    include_str!("../migrations/0001_foundation.sql"),
-)];
+pub const MIGRATIONS: &[(i64, &str, &str)] = &[
+    (
+        1,
+        "foundation",
+        include_str!("../migrations/0001_foundation.sql"),
+    ),
+    (2, "points", include_str!("../migrations/0002_points.sql")),
+];
 
 /// Connection settings.
 #[derive(Debug, Clone)]

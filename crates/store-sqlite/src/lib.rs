@@ -23,11 +23,14 @@ use time::OffsetDateTime;
 use time::format_description::well_known::Rfc3339;
 
 /// The migrations, in order, numbered like their PostgreSQL twins.
-pub const MIGRATIONS: &[(i64, &str, &str)] = &[(
-    1,
-    "foundation",
-    include_str!("../migrations/0001_foundation.sql"),
-)];
+pub const MIGRATIONS: &[(i64, &str, &str)] = &[
+    (
+        1,
+        "foundation",
+        include_str!("../migrations/0001_foundation.sql"),
+    ),
+    (2, "points", include_str!("../migrations/0002_points.sql")),
+];
 
 /// The SQLite store.
 #[derive(Debug, Clone)]

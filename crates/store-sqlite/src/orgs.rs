@@ -25,7 +25,10 @@ pub(crate) fn uuid_col(row: &SqliteRow, col: &str) -> Result<Uuid, sqlx::Error> 
     decode(col, Uuid::parse_str(&s))
 }
 
-pub(crate) fn decimal_col(row: &SqliteRow, col: &str) -> Result<rust_decimal::Decimal, sqlx::Error> {
+pub(crate) fn decimal_col(
+    row: &SqliteRow,
+    col: &str,
+) -> Result<rust_decimal::Decimal, sqlx::Error> {
     let s: String = row.try_get(col)?;
     decode(col, s.parse::<rust_decimal::Decimal>())
 }

@@ -6,8 +6,8 @@ use crate::orgs::{decimal_col, uuid_col};
 use crate::{SqliteStore, map_err, parse_ts, ts};
 use async_trait::async_trait;
 use loyalty_core::domain::ledger::{
-    Actor, ApiToken, AuditRecord, Customer, CustomerKey, IdempotencyKey, LedgerEntry, NewCustomer, PointsCommand,
-    PointsError, PointsOutcome, Purchase, Reward, RewardInput, TxType,
+    Actor, ApiToken, AuditRecord, Customer, CustomerKey, IdempotencyKey, LedgerEntry, NewCustomer,
+    PointsCommand, PointsError, PointsOutcome, Purchase, Reward, RewardInput, TxType,
 };
 use loyalty_core::domain::{OrgId, Role};
 use loyalty_core::ledger_tx::{self, BalanceChange, LedgerTx};
@@ -18,12 +18,9 @@ use sqlx::{Row, Sqlite, SqliteConnection, Transaction};
 use time::OffsetDateTime;
 use uuid::Uuid;
 
-const CUSTOMER_COLUMNS: &str =
-    "id, organization_id, card_number, phone, email, name, identity_subject, status, balance, created_at";
-const ENTRY_COLUMNS: &str =
-    "id, user_id, points, transaction_type, reference_id, reference_type, balance_after, notes, created_by, created_at";
-const PURCHASE_COLUMNS: &str =
-    "id, customer_id, cashier_id, amount, currency, points_awarded, reversed_amount, points_reversed, created_at";
+const CUSTOMER_COLUMNS: &str = "id, organization_id, card_number, phone, email, name, identity_subject, status, balance, created_at";
+const ENTRY_COLUMNS: &str = "id, user_id, points, transaction_type, reference_id, reference_type, balance_after, notes, created_by, created_at";
+const PURCHASE_COLUMNS: &str = "id, customer_id, cashier_id, amount, currency, points_awarded, reversed_amount, points_reversed, created_at";
 const REWARD_COLUMNS: &str = "id, name, cost_points, active, stock, created_at";
 
 fn decode_err(what: &str) -> sqlx::Error {
@@ -42,7 +39,9 @@ fn uuid_opt(r: &SqliteRow, col: &str) -> Result<Option<Uuid>, sqlx::Error> {
 
 fn json_opt(r: &SqliteRow, col: &str) -> Result<Option<serde_json::Value>, sqlx::Error> {
     r.try_get::<Option<String>, _>(col)?
-        .map(|s| serde_json::from_str(&s).map_err(|e| sqlx::Error::Decode(format!("{col}: {e}").into())))
+        .map(|s| {
+            serde_json::from_str(&s).map_err(|e| sqlx::Error::Decode(format!("{col}: {e}").into()))
+        })
         .transpose()
 }
 
@@ -50,7 +49,9 @@ fn customer_from_row(r: &SqliteRow) -> Result<Customer, sqlx::Error> {
     Ok(Customer {
         id: uuid_col(r, "id")?,
         organization_id: OrgId(uuid_col(r, "organization_id")?),
-        card_number: r.try_get::<Option<String>, _>("card_number")?.unwrap_or_default(),
+        card_number: r
+            .try_get::<Option<String>, _>("card_number")?
+            .unwrap_or_default(),
         phone: r.try_get("phone")?,
         email: r.try_get("email")?,
         name: r.try_get("name")?,
@@ -110,7 +111,10 @@ fn token_from_row(r: &SqliteRow) -> Result<ApiToken, sqlx::Error> {
         name: r.try_get("name")?,
         role: Role::parse(&role).ok_or_else(|| decode_err("role"))?,
         created_at: time_col(r, "created_at")?,
-        revoked_at: r.try_get::<Option<String>, _>("revoked_at")?.map(|t| parse_ts(&t)).transpose()?,
+        revoked_at: r
+            .try_get::<Option<String>, _>("revoked_at")?
+            .map(|t| parse_ts(&t))
+            .transpose()?,
     })
 }
 
@@ -131,7 +135,10 @@ fn audit_from_row(r: &SqliteRow) -> Result<AuditRecord, sqlx::Error> {
     })
 }
 
-pub(crate) async fn insert_audit(conn: &mut SqliteConnection, a: &AuditRecord) -> Result<(), StoreError> {
+pub(crate) async fn insert_audit(
+    conn: &mut SqliteConnection,
+    a: &AuditRecord,
+) -> Result<(), StoreError> {
     sqlx::query(
         "INSERT INTO audit_log (id, organization_id, actor, actor_role, action, target_type, target_id, before, after, reason, request_id, created_at) \
          VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)",
@@ -154,7 +161,14 @@ pub(crate) async fn insert_audit(conn: &mut SqliteConnection, a: &AuditRecord) -
     Ok(())
 }
 
-fn simple_audit(org: OrgId, actor: &Actor, action: &str, target: (&str, String), after: serde_json::Value, now: OffsetDateTime) -> AuditRecord {
+fn simple_audit(
+    org: OrgId,
+    actor: &Actor,
+    action: &str,
+    target: (&str, String),
+    after: serde_json::Value,
+    now: OffsetDateTime,
+) -> AuditRecord {
     AuditRecord {
         id: Uuid::now_v7(),
         organization_id: Some(org),
@@ -176,7 +190,12 @@ struct SqliteLedgerTx<'t>(Transaction<'t, Sqlite>);
 
 #[async_trait]
 impl LedgerTx for SqliteLedgerTx<'_> {
-    async fn claim_idempotency(&mut self, org: OrgId, key: &IdempotencyKey, now: OffsetDateTime) -> Result<Option<(String, serde_json::Value)>, StoreError> {
+    async fn claim_idempotency(
+        &mut self,
+        org: OrgId,
+        key: &IdempotencyKey,
+        now: OffsetDateTime,
+    ) -> Result<Option<(String, serde_json::Value)>, StoreError> {
         let claimed = sqlx::query(
             "INSERT INTO idempotency_keys (organization_id, key, request_hash, status_code, response, created_at) \
              VALUES (?1, ?2, ?3, 0, '{}', ?4) ON CONFLICT DO NOTHING",
@@ -200,10 +219,18 @@ impl LedgerTx for SqliteLedgerTx<'_> {
             .map_err(map_err)?;
         let response: String = row.try_get("response").map_err(map_err)?;
         let response = serde_json::from_str(&response).map_err(StoreError::backend)?;
-        Ok(Some((row.try_get("request_hash").map_err(map_err)?, response)))
+        Ok(Some((
+            row.try_get("request_hash").map_err(map_err)?,
+            response,
+        )))
     }
 
-    async fn store_idempotency(&mut self, org: OrgId, key: &IdempotencyKey, response: &serde_json::Value) -> Result<(), StoreError> {
+    async fn store_idempotency(
+        &mut self,
+        org: OrgId,
+        key: &IdempotencyKey,
+        response: &serde_json::Value,
+    ) -> Result<(), StoreError> {
         sqlx::query("UPDATE idempotency_keys SET status_code = 201, response = ?3 WHERE organization_id = ?1 AND key = ?2")
             .bind(org.0.to_string())
             .bind(&key.key)
@@ -214,7 +241,11 @@ impl LedgerTx for SqliteLedgerTx<'_> {
         Ok(())
     }
 
-    async fn lock_customer(&mut self, org: OrgId, customer: Uuid) -> Result<Option<i64>, StoreError> {
+    async fn lock_customer(
+        &mut self,
+        org: OrgId,
+        customer: Uuid,
+    ) -> Result<Option<i64>, StoreError> {
         sqlx::query_scalar("SELECT balance FROM users WHERE organization_id = ?1 AND id = ?2 AND role = 'customer'")
             .bind(org.0.to_string())
             .bind(customer.to_string())
@@ -223,7 +254,13 @@ impl LedgerTx for SqliteLedgerTx<'_> {
             .map_err(map_err)
     }
 
-    async fn change_balance(&mut self, org: OrgId, customer: Uuid, delta: i64, now: OffsetDateTime) -> Result<BalanceChange, StoreError> {
+    async fn change_balance(
+        &mut self,
+        org: OrgId,
+        customer: Uuid,
+        delta: i64,
+        now: OffsetDateTime,
+    ) -> Result<BalanceChange, StoreError> {
         let row = sqlx::query(
             "UPDATE users SET balance = balance + ?3, ledger_seq = ledger_seq + 1, updated_at = ?4 \
              WHERE organization_id = ?1 AND id = ?2 AND role = 'customer' AND balance + ?3 >= 0 \
@@ -237,7 +274,10 @@ impl LedgerTx for SqliteLedgerTx<'_> {
         .await
         .map_err(map_err)?;
         if let Some(row) = row {
-            return Ok(BalanceChange::Applied { balance: row.try_get(0).map_err(map_err)?, seq: row.try_get(1).map_err(map_err)? });
+            return Ok(BalanceChange::Applied {
+                balance: row.try_get(0).map_err(map_err)?,
+                seq: row.try_get(1).map_err(map_err)?,
+            });
         }
         Ok(match self.lock_customer(org, customer).await? {
             Some(balance) => BalanceChange::Insufficient { balance },
@@ -264,21 +304,43 @@ impl LedgerTx for SqliteLedgerTx<'_> {
         Ok(())
     }
 
-    async fn purchase_for_update(&mut self, org: OrgId, id: Uuid) -> Result<Option<Purchase>, StoreError> {
-        let sql = format!("SELECT {PURCHASE_COLUMNS} FROM purchases WHERE organization_id = ?1 AND id = ?2");
-        let row = sqlx::query(sqlx::AssertSqlSafe(sql)).bind(org.0.to_string()).bind(id.to_string()).fetch_optional(&mut *self.0).await.map_err(map_err)?;
-        row.as_ref().map(purchase_from_row).transpose().map_err(map_err)
-    }
-
-    async fn record_reversal(&mut self, org: OrgId, id: Uuid, amount: Decimal, points: i64) -> Result<(), StoreError> {
-        // Decimal text cannot be added in SQL without losing exactness: add here, inside
-        // the writer transaction that already holds the database lock.
-        let before: String = sqlx::query_scalar("SELECT reversed_amount FROM purchases WHERE organization_id = ?1 AND id = ?2")
+    async fn purchase_for_update(
+        &mut self,
+        org: OrgId,
+        id: Uuid,
+    ) -> Result<Option<Purchase>, StoreError> {
+        let sql = format!(
+            "SELECT {PURCHASE_COLUMNS} FROM purchases WHERE organization_id = ?1 AND id = ?2"
+        );
+        let row = sqlx::query(sqlx::AssertSqlSafe(sql))
             .bind(org.0.to_string())
             .bind(id.to_string())
-            .fetch_one(&mut *self.0)
+            .fetch_optional(&mut *self.0)
             .await
             .map_err(map_err)?;
+        row.as_ref()
+            .map(purchase_from_row)
+            .transpose()
+            .map_err(map_err)
+    }
+
+    async fn record_reversal(
+        &mut self,
+        org: OrgId,
+        id: Uuid,
+        amount: Decimal,
+        points: i64,
+    ) -> Result<(), StoreError> {
+        // Decimal text cannot be added in SQL without losing exactness: add here, inside
+        // the writer transaction that already holds the database lock.
+        let before: String = sqlx::query_scalar(
+            "SELECT reversed_amount FROM purchases WHERE organization_id = ?1 AND id = ?2",
+        )
+        .bind(org.0.to_string())
+        .bind(id.to_string())
+        .fetch_one(&mut *self.0)
+        .await
+        .map_err(map_err)?;
         let before: Decimal = before.parse().map_err(StoreError::backend)?;
         sqlx::query(
             "UPDATE purchases SET reversed_amount = ?3, points_reversed = points_reversed + ?4 \
@@ -294,10 +356,23 @@ impl LedgerTx for SqliteLedgerTx<'_> {
         Ok(())
     }
 
-    async fn reward_for_update(&mut self, org: OrgId, id: Uuid) -> Result<Option<Reward>, StoreError> {
-        let sql = format!("SELECT {REWARD_COLUMNS} FROM rewards WHERE organization_id = ?1 AND id = ?2");
-        let row = sqlx::query(sqlx::AssertSqlSafe(sql)).bind(org.0.to_string()).bind(id.to_string()).fetch_optional(&mut *self.0).await.map_err(map_err)?;
-        row.as_ref().map(reward_from_row).transpose().map_err(map_err)
+    async fn reward_for_update(
+        &mut self,
+        org: OrgId,
+        id: Uuid,
+    ) -> Result<Option<Reward>, StoreError> {
+        let sql =
+            format!("SELECT {REWARD_COLUMNS} FROM rewards WHERE organization_id = ?1 AND id = ?2");
+        let row = sqlx::query(sqlx::AssertSqlSafe(sql))
+            .bind(org.0.to_string())
+            .bind(id.to_string())
+            .fetch_optional(&mut *self.0)
+            .await
+            .map_err(map_err)?;
+        row.as_ref()
+            .map(reward_from_row)
+            .transpose()
+            .map_err(map_err)
     }
 
     async fn take_stock(&mut self, org: OrgId, id: Uuid) -> Result<bool, StoreError> {
@@ -310,7 +385,13 @@ impl LedgerTx for SqliteLedgerTx<'_> {
         Ok(done.rows_affected() == 1)
     }
 
-    async fn insert_entry(&mut self, org: OrgId, e: &LedgerEntry, seq: i64, idempotency_key: Option<&str>) -> Result<(), StoreError> {
+    async fn insert_entry(
+        &mut self,
+        org: OrgId,
+        e: &LedgerEntry,
+        seq: i64,
+        idempotency_key: Option<&str>,
+    ) -> Result<(), StoreError> {
         sqlx::query(
             "INSERT INTO points_transactions (id, organization_id, user_id, points, transaction_type, reference_id, reference_type, \
              balance_after, notes, created_by, idempotency_key, seq, created_at) \
@@ -339,7 +420,12 @@ impl LedgerTx for SqliteLedgerTx<'_> {
         insert_audit(&mut self.0, record).await
     }
 
-    async fn credits_and_debits(&mut self, org: OrgId, customer: Uuid, cutoff: OffsetDateTime) -> Result<(i64, i64), StoreError> {
+    async fn credits_and_debits(
+        &mut self,
+        org: OrgId,
+        customer: Uuid,
+        cutoff: OffsetDateTime,
+    ) -> Result<(i64, i64), StoreError> {
         let row = sqlx::query(
             "SELECT COALESCE(SUM(points) FILTER (WHERE points > 0 AND created_at <= ?3), 0), \
                     COALESCE(-SUM(points) FILTER (WHERE points < 0), 0) \
@@ -351,14 +437,27 @@ impl LedgerTx for SqliteLedgerTx<'_> {
         .fetch_one(&mut *self.0)
         .await
         .map_err(map_err)?;
-        Ok((row.try_get(0).map_err(map_err)?, row.try_get(1).map_err(map_err)?))
+        Ok((
+            row.try_get(0).map_err(map_err)?,
+            row.try_get(1).map_err(map_err)?,
+        ))
     }
 }
 
 #[async_trait]
 impl PointsStore for SqliteStore {
-    async fn enroll_customer(&self, org: OrgId, new: &NewCustomer, actor: &Actor, now: OffsetDateTime) -> Result<Customer, StoreError> {
-        let mut tx = self.pool.begin_with("BEGIN IMMEDIATE").await.map_err(map_err)?;
+    async fn enroll_customer(
+        &self,
+        org: OrgId,
+        new: &NewCustomer,
+        actor: &Actor,
+        now: OffsetDateTime,
+    ) -> Result<Customer, StoreError> {
+        let mut tx = self
+            .pool
+            .begin_with("BEGIN IMMEDIATE")
+            .await
+            .map_err(map_err)?;
         let sql = format!(
             "INSERT INTO users (id, organization_id, identity_subject, role, status, email, name, phone, card_number, created_by, created_at, updated_at) \
              VALUES (?1, ?2, ?3, 'customer', 'active', ?4, ?5, ?6, ?7, ?8, ?9, ?9) RETURNING {CUSTOMER_COLUMNS}"
@@ -378,12 +477,27 @@ impl PointsStore for SqliteStore {
             .map_err(map_err)?;
         let customer = customer_from_row(&row).map_err(map_err)?;
         let after = serde_json::json!({"card_number": customer.card_number, "phone": customer.phone, "email": customer.email});
-        insert_audit(&mut tx, &simple_audit(org, actor, "customer.enroll", ("customer", customer.id.to_string()), after, now)).await?;
+        insert_audit(
+            &mut tx,
+            &simple_audit(
+                org,
+                actor,
+                "customer.enroll",
+                ("customer", customer.id.to_string()),
+                after,
+                now,
+            ),
+        )
+        .await?;
         tx.commit().await.map_err(map_err)?;
         Ok(customer)
     }
 
-    async fn find_customer(&self, org: OrgId, key: &CustomerKey) -> Result<Option<Customer>, StoreError> {
+    async fn find_customer(
+        &self,
+        org: OrgId,
+        key: &CustomerKey,
+    ) -> Result<Option<Customer>, StoreError> {
         let (cond, arg) = match key {
             CustomerKey::Id(id) => ("id = ?2", id.to_string()),
             CustomerKey::Phone(p) => ("phone = ?2", p.clone()),
@@ -391,12 +505,27 @@ impl PointsStore for SqliteStore {
             CustomerKey::Card(c) => ("card_number = ?2", c.clone()),
             CustomerKey::Subject(s) => ("identity_subject = ?2", s.clone()),
         };
-        let sql = format!("SELECT {CUSTOMER_COLUMNS} FROM users WHERE organization_id = ?1 AND role = 'customer' AND {cond}");
-        let row = sqlx::query(sqlx::AssertSqlSafe(sql)).bind(org.0.to_string()).bind(arg).fetch_optional(&self.pool).await.map_err(map_err)?;
-        row.as_ref().map(customer_from_row).transpose().map_err(map_err)
+        let sql = format!(
+            "SELECT {CUSTOMER_COLUMNS} FROM users WHERE organization_id = ?1 AND role = 'customer' AND {cond}"
+        );
+        let row = sqlx::query(sqlx::AssertSqlSafe(sql))
+            .bind(org.0.to_string())
+            .bind(arg)
+            .fetch_optional(&self.pool)
+            .await
+            .map_err(map_err)?;
+        row.as_ref()
+            .map(customer_from_row)
+            .transpose()
+            .map_err(map_err)
     }
 
-    async fn list_customers(&self, org: OrgId, after: Option<Uuid>, limit: u32) -> Result<Vec<Customer>, StoreError> {
+    async fn list_customers(
+        &self,
+        org: OrgId,
+        after: Option<Uuid>,
+        limit: u32,
+    ) -> Result<Vec<Customer>, StoreError> {
         let sql = format!(
             "SELECT {CUSTOMER_COLUMNS} FROM users WHERE organization_id = ?1 AND role = 'customer' \
              AND (?2 IS NULL OR id > ?2) ORDER BY id LIMIT ?3"
@@ -408,7 +537,10 @@ impl PointsStore for SqliteStore {
             .fetch_all(&self.pool)
             .await
             .map_err(map_err)?;
-        rows.iter().map(customer_from_row).collect::<Result<_, _>>().map_err(map_err)
+        rows.iter()
+            .map(customer_from_row)
+            .collect::<Result<_, _>>()
+            .map_err(map_err)
     }
 
     async fn apply_points(
@@ -419,7 +551,11 @@ impl PointsStore for SqliteStore {
         idem: Option<&IdempotencyKey>,
         now: OffsetDateTime,
     ) -> Result<PointsOutcome, PointsError> {
-        let tx = self.pool.begin_with("BEGIN IMMEDIATE").await.map_err(map_err)?;
+        let tx = self
+            .pool
+            .begin_with("BEGIN IMMEDIATE")
+            .await
+            .map_err(map_err)?;
         let mut ltx = SqliteLedgerTx(tx);
         let outcome = ledger_tx::apply(&mut ltx, org, cmd, actor, idem, now).await;
         match outcome {
@@ -435,9 +571,19 @@ impl PointsStore for SqliteStore {
     }
 
     async fn purchase(&self, org: OrgId, id: Uuid) -> Result<Option<Purchase>, StoreError> {
-        let sql = format!("SELECT {PURCHASE_COLUMNS} FROM purchases WHERE organization_id = ?1 AND id = ?2");
-        let row = sqlx::query(sqlx::AssertSqlSafe(sql)).bind(org.0.to_string()).bind(id.to_string()).fetch_optional(&self.pool).await.map_err(map_err)?;
-        row.as_ref().map(purchase_from_row).transpose().map_err(map_err)
+        let sql = format!(
+            "SELECT {PURCHASE_COLUMNS} FROM purchases WHERE organization_id = ?1 AND id = ?2"
+        );
+        let row = sqlx::query(sqlx::AssertSqlSafe(sql))
+            .bind(org.0.to_string())
+            .bind(id.to_string())
+            .fetch_optional(&self.pool)
+            .await
+            .map_err(map_err)?;
+        row.as_ref()
+            .map(purchase_from_row)
+            .transpose()
+            .map_err(map_err)
     }
 
     async fn ledger(
@@ -467,11 +613,18 @@ impl PointsStore for SqliteStore {
             .fetch_all(&self.pool)
             .await
             .map_err(map_err)?;
-        rows.iter().map(entry_from_row).collect::<Result<_, _>>().map_err(map_err)
+        rows.iter()
+            .map(entry_from_row)
+            .collect::<Result<_, _>>()
+            .map_err(map_err)
     }
 
-    async fn expiry_candidates(&self, org: OrgId, cutoff: OffsetDateTime) -> Result<Vec<Uuid>, StoreError> {
-        sqlx::query_scalar(
+    async fn expiry_candidates(
+        &self,
+        org: OrgId,
+        cutoff: OffsetDateTime,
+    ) -> Result<Vec<Uuid>, StoreError> {
+        let ids: Vec<String> = sqlx::query_scalar(
             "SELECT u.id FROM users u WHERE u.organization_id = ?1 AND u.role = 'customer' AND u.balance > 0 \
              AND EXISTS (SELECT 1 FROM points_transactions t WHERE t.organization_id = ?1 AND t.user_id = u.id \
                          AND t.points > 0 AND t.created_at <= ?2) ORDER BY u.id",
@@ -480,11 +633,25 @@ impl PointsStore for SqliteStore {
         .bind(ts(cutoff))
         .fetch_all(&self.pool)
         .await
-        .map_err(map_err)
+        .map_err(map_err)?;
+        ids.iter()
+            .map(|s| Uuid::parse_str(s).map_err(StoreError::backend))
+            .collect()
     }
 
-    async fn expire_customer(&self, org: OrgId, customer: Uuid, cutoff: OffsetDateTime, now: OffsetDateTime, dry_run: bool) -> Result<i64, StoreError> {
-        let tx = self.pool.begin_with("BEGIN IMMEDIATE").await.map_err(map_err)?;
+    async fn expire_customer(
+        &self,
+        org: OrgId,
+        customer: Uuid,
+        cutoff: OffsetDateTime,
+        now: OffsetDateTime,
+        dry_run: bool,
+    ) -> Result<i64, StoreError> {
+        let tx = self
+            .pool
+            .begin_with("BEGIN IMMEDIATE")
+            .await
+            .map_err(map_err)?;
         let mut ltx = SqliteLedgerTx(tx);
         let expired = ledger_tx::expire(&mut ltx, org, customer, cutoff, now, dry_run).await?;
         if dry_run {
@@ -495,8 +662,18 @@ impl PointsStore for SqliteStore {
         Ok(expired)
     }
 
-    async fn create_reward(&self, org: OrgId, input: &RewardInput, actor: &Actor, now: OffsetDateTime) -> Result<Reward, StoreError> {
-        let mut tx = self.pool.begin_with("BEGIN IMMEDIATE").await.map_err(map_err)?;
+    async fn create_reward(
+        &self,
+        org: OrgId,
+        input: &RewardInput,
+        actor: &Actor,
+        now: OffsetDateTime,
+    ) -> Result<Reward, StoreError> {
+        let mut tx = self
+            .pool
+            .begin_with("BEGIN IMMEDIATE")
+            .await
+            .map_err(map_err)?;
         let sql = format!(
             "INSERT INTO rewards (id, organization_id, name, cost_points, active, stock, created_at, updated_at) \
              VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?7) RETURNING {REWARD_COLUMNS}"
@@ -514,13 +691,35 @@ impl PointsStore for SqliteStore {
             .map_err(map_err)?;
         let reward = reward_from_row(&row).map_err(map_err)?;
         let after = serde_json::to_value(&reward).map_err(StoreError::backend)?;
-        insert_audit(&mut tx, &simple_audit(org, actor, "reward.create", ("reward", reward.id.to_string()), after, now)).await?;
+        insert_audit(
+            &mut tx,
+            &simple_audit(
+                org,
+                actor,
+                "reward.create",
+                ("reward", reward.id.to_string()),
+                after,
+                now,
+            ),
+        )
+        .await?;
         tx.commit().await.map_err(map_err)?;
         Ok(reward)
     }
 
-    async fn update_reward(&self, org: OrgId, id: Uuid, input: &RewardInput, actor: &Actor, now: OffsetDateTime) -> Result<Option<Reward>, StoreError> {
-        let mut tx = self.pool.begin_with("BEGIN IMMEDIATE").await.map_err(map_err)?;
+    async fn update_reward(
+        &self,
+        org: OrgId,
+        id: Uuid,
+        input: &RewardInput,
+        actor: &Actor,
+        now: OffsetDateTime,
+    ) -> Result<Option<Reward>, StoreError> {
+        let mut tx = self
+            .pool
+            .begin_with("BEGIN IMMEDIATE")
+            .await
+            .map_err(map_err)?;
         let sql = format!(
             "UPDATE rewards SET name = ?3, cost_points = ?4, active = ?5, stock = ?6, updated_at = ?7 \
              WHERE organization_id = ?1 AND id = ?2 RETURNING {REWARD_COLUMNS}"
@@ -539,25 +738,64 @@ impl PointsStore for SqliteStore {
         let Some(row) = row else { return Ok(None) };
         let reward = reward_from_row(&row).map_err(map_err)?;
         let after = serde_json::to_value(&reward).map_err(StoreError::backend)?;
-        insert_audit(&mut tx, &simple_audit(org, actor, "reward.update", ("reward", reward.id.to_string()), after, now)).await?;
+        insert_audit(
+            &mut tx,
+            &simple_audit(
+                org,
+                actor,
+                "reward.update",
+                ("reward", reward.id.to_string()),
+                after,
+                now,
+            ),
+        )
+        .await?;
         tx.commit().await.map_err(map_err)?;
         Ok(Some(reward))
     }
 
     async fn reward(&self, org: OrgId, id: Uuid) -> Result<Option<Reward>, StoreError> {
-        let sql = format!("SELECT {REWARD_COLUMNS} FROM rewards WHERE organization_id = ?1 AND id = ?2");
-        let row = sqlx::query(sqlx::AssertSqlSafe(sql)).bind(org.0.to_string()).bind(id.to_string()).fetch_optional(&self.pool).await.map_err(map_err)?;
-        row.as_ref().map(reward_from_row).transpose().map_err(map_err)
+        let sql =
+            format!("SELECT {REWARD_COLUMNS} FROM rewards WHERE organization_id = ?1 AND id = ?2");
+        let row = sqlx::query(sqlx::AssertSqlSafe(sql))
+            .bind(org.0.to_string())
+            .bind(id.to_string())
+            .fetch_optional(&self.pool)
+            .await
+            .map_err(map_err)?;
+        row.as_ref()
+            .map(reward_from_row)
+            .transpose()
+            .map_err(map_err)
     }
 
     async fn list_rewards(&self, org: OrgId) -> Result<Vec<Reward>, StoreError> {
-        let sql = format!("SELECT {REWARD_COLUMNS} FROM rewards WHERE organization_id = ?1 ORDER BY lower(name)");
-        let rows = sqlx::query(sqlx::AssertSqlSafe(sql)).bind(org.0.to_string()).fetch_all(&self.pool).await.map_err(map_err)?;
-        rows.iter().map(reward_from_row).collect::<Result<_, _>>().map_err(map_err)
+        let sql = format!(
+            "SELECT {REWARD_COLUMNS} FROM rewards WHERE organization_id = ?1 ORDER BY lower(name)"
+        );
+        let rows = sqlx::query(sqlx::AssertSqlSafe(sql))
+            .bind(org.0.to_string())
+            .fetch_all(&self.pool)
+            .await
+            .map_err(map_err)?;
+        rows.iter()
+            .map(reward_from_row)
+            .collect::<Result<_, _>>()
+            .map_err(map_err)
     }
 
-    async fn update_points_settings(&self, org: OrgId, s: &PointsSettings, actor: &Actor, now: OffsetDateTime) -> Result<(), StoreError> {
-        let mut tx = self.pool.begin_with("BEGIN IMMEDIATE").await.map_err(map_err)?;
+    async fn update_points_settings(
+        &self,
+        org: OrgId,
+        s: &PointsSettings,
+        actor: &Actor,
+        now: OffsetDateTime,
+    ) -> Result<(), StoreError> {
+        let mut tx = self
+            .pool
+            .begin_with("BEGIN IMMEDIATE")
+            .await
+            .map_err(map_err)?;
         sqlx::query(
             "UPDATE organizations SET points_per_unit = ?2, min_purchase = ?3, expiry_days = ?4, join_enabled = ?5, updated_at = ?6 WHERE id = ?1",
         )
@@ -571,12 +809,35 @@ impl PointsStore for SqliteStore {
         .await
         .map_err(map_err)?;
         let after = serde_json::json!({"earning": s.earning, "expiry_days": s.expiry_days, "join_enabled": s.join_enabled});
-        insert_audit(&mut tx, &simple_audit(org, actor, "org.points_settings", ("organization", org.0.to_string()), after, now)).await?;
+        insert_audit(
+            &mut tx,
+            &simple_audit(
+                org,
+                actor,
+                "org.points_settings",
+                ("organization", org.0.to_string()),
+                after,
+                now,
+            ),
+        )
+        .await?;
         tx.commit().await.map_err(map_err)
     }
 
-    async fn insert_api_token(&self, org: OrgId, name: &str, role: Role, token_hash: &str, actor: &Actor, now: OffsetDateTime) -> Result<ApiToken, StoreError> {
-        let mut tx = self.pool.begin_with("BEGIN IMMEDIATE").await.map_err(map_err)?;
+    async fn insert_api_token(
+        &self,
+        org: OrgId,
+        name: &str,
+        role: Role,
+        token_hash: &str,
+        actor: &Actor,
+        now: OffsetDateTime,
+    ) -> Result<ApiToken, StoreError> {
+        let mut tx = self
+            .pool
+            .begin_with("BEGIN IMMEDIATE")
+            .await
+            .map_err(map_err)?;
         let row = sqlx::query(
             "INSERT INTO api_tokens (id, organization_id, name, role, token_hash, created_by, created_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7) \
              RETURNING id, organization_id, name, role, created_at, revoked_at",
@@ -592,7 +853,18 @@ impl PointsStore for SqliteStore {
         .await
         .map_err(map_err)?;
         let token = token_from_row(&row).map_err(map_err)?;
-        insert_audit(&mut tx, &simple_audit(org, actor, "api_token.create", ("api_token", token.id.to_string()), serde_json::json!({"name": name, "role": role}), now)).await?;
+        insert_audit(
+            &mut tx,
+            &simple_audit(
+                org,
+                actor,
+                "api_token.create",
+                ("api_token", token.id.to_string()),
+                serde_json::json!({"name": name, "role": role}),
+                now,
+            ),
+        )
+        .await?;
         tx.commit().await.map_err(map_err)?;
         Ok(token)
     }
@@ -605,11 +877,24 @@ impl PointsStore for SqliteStore {
         .fetch_optional(&self.pool)
         .await
         .map_err(map_err)?;
-        row.as_ref().map(token_from_row).transpose().map_err(map_err)
+        row.as_ref()
+            .map(token_from_row)
+            .transpose()
+            .map_err(map_err)
     }
 
-    async fn revoke_api_token(&self, org: OrgId, id: Uuid, actor: &Actor, now: OffsetDateTime) -> Result<bool, StoreError> {
-        let mut tx = self.pool.begin_with("BEGIN IMMEDIATE").await.map_err(map_err)?;
+    async fn revoke_api_token(
+        &self,
+        org: OrgId,
+        id: Uuid,
+        actor: &Actor,
+        now: OffsetDateTime,
+    ) -> Result<bool, StoreError> {
+        let mut tx = self
+            .pool
+            .begin_with("BEGIN IMMEDIATE")
+            .await
+            .map_err(map_err)?;
         let done = sqlx::query("UPDATE api_tokens SET revoked_at = ?3 WHERE organization_id = ?1 AND id = ?2 AND revoked_at IS NULL")
             .bind(org.0.to_string())
             .bind(id.to_string())
@@ -618,7 +903,18 @@ impl PointsStore for SqliteStore {
             .await
             .map_err(map_err)?;
         if done.rows_affected() == 1 {
-            insert_audit(&mut tx, &simple_audit(org, actor, "api_token.revoke", ("api_token", id.to_string()), serde_json::json!({"revoked": true}), now)).await?;
+            insert_audit(
+                &mut tx,
+                &simple_audit(
+                    org,
+                    actor,
+                    "api_token.revoke",
+                    ("api_token", id.to_string()),
+                    serde_json::json!({"revoked": true}),
+                    now,
+                ),
+            )
+            .await?;
         }
         tx.commit().await.map_err(map_err)?;
         Ok(done.rows_affected() == 1)
@@ -630,10 +926,18 @@ impl PointsStore for SqliteStore {
             .fetch_all(&self.pool)
             .await
             .map_err(map_err)?;
-        rows.iter().map(token_from_row).collect::<Result<_, _>>().map_err(map_err)
+        rows.iter()
+            .map(token_from_row)
+            .collect::<Result<_, _>>()
+            .map_err(map_err)
     }
 
-    async fn audit_log(&self, org: OrgId, before: Option<(OffsetDateTime, Uuid)>, limit: u32) -> Result<Vec<AuditRecord>, StoreError> {
+    async fn audit_log(
+        &self,
+        org: OrgId,
+        before: Option<(OffsetDateTime, Uuid)>,
+        limit: u32,
+    ) -> Result<Vec<AuditRecord>, StoreError> {
         let rows = sqlx::query(
             "SELECT id, organization_id, actor, actor_role, action, target_type, target_id, before, after, reason, request_id, created_at \
              FROM audit_log WHERE organization_id = ?1 AND (?2 IS NULL OR (created_at, id) < (?2, ?3)) \
@@ -646,7 +950,10 @@ impl PointsStore for SqliteStore {
         .fetch_all(&self.pool)
         .await
         .map_err(map_err)?;
-        rows.iter().map(audit_from_row).collect::<Result<_, _>>().map_err(map_err)
+        rows.iter()
+            .map(audit_from_row)
+            .collect::<Result<_, _>>()
+            .map_err(map_err)
     }
 
     async fn check_invariants(&self, org: Option<OrgId>) -> Result<InvariantReport, StoreError> {

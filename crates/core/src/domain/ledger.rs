@@ -215,14 +215,17 @@ impl Actor {
     }
 }
 
-/// A change of points, applied in one transaction.
-#[derive(Debug, Clone)]
+/// A change of points, applied in one transaction. Serialised (without the time window)
+/// to fingerprint a request for its idempotency key.
+#[derive(Debug, Clone, Serialize)]
+#[serde(tag = "op", rename_all = "snake_case")]
 pub enum PointsCommand {
     /// Record a purchase and award its points.
     Award {
         /// Customer.
         customer: Uuid,
         /// Amount.
+        #[serde(with = "rust_decimal::serde::str")]
         amount: Decimal,
         /// Currency (the org's).
         currency: String,
@@ -245,8 +248,10 @@ pub enum PointsCommand {
         /// Purchase.
         purchase: Uuid,
         /// Amount refunded (the rest of the purchase when absent).
+        #[serde(with = "rust_decimal::serde::str_option")]
         amount: Option<Decimal>,
         /// Only purchases made at or after this instant (a cashier's "today").
+        #[serde(skip)]
         not_before: Option<OffsetDateTime>,
     },
     /// Manual correction.

@@ -4,3 +4,4 @@
 pub mod onboard;
 pub mod onboard_file;
 pub mod orgs;
+pub mod points;

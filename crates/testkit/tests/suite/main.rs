@@ -3,4 +3,5 @@
 
 mod directory;
 mod onboarding;
+mod points;
 mod store;
