@@ -116,6 +116,7 @@ fn new_id() -> Uuid {
     Uuid::now_v7()
 }
 
+#[allow(clippy::too_many_arguments)]
 fn audit(
     org: OrgId,
     actor: &Actor,

@@ -2,6 +2,7 @@
 //! `builtin`: accounts, groups and one-time links in our own database, passwords hashed
 //! with argon2id. (Authentik's admin API lives beside it, behind the same interface.)
 
+pub mod authentik;
 pub mod builtin;
 pub mod password;
 

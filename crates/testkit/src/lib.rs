@@ -197,3 +197,8 @@ macro_rules! both_backends {
         )*
     };
 }
+
+/// The instant [`fixed_clock`] starts at.
+pub fn fixed_clock_now() -> time::OffsetDateTime {
+    time::macros::datetime!(2025-01-23 14:05:30 UTC)
+}

@@ -5,6 +5,7 @@ use axum::Json;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use loyalty_core::Error;
+use loyalty_core::domain::ledger::PointsError;
 use serde::Serialize;
 
 /// An error answer of the API.
@@ -76,6 +77,18 @@ impl From<Error> for ApiError {
                 ApiError::new(StatusCode::NOT_FOUND, code, format!("{what} not found"))
             }
             Error::Conflict(_, message) => ApiError::new(StatusCode::CONFLICT, code, message),
+            Error::Forbidden(message) => ApiError::new(StatusCode::FORBIDDEN, code, message),
+            Error::Points(p) if !matches!(p, PointsError::Store(_)) => {
+                let status = match &p {
+                    PointsError::CustomerNotFound
+                    | PointsError::PurchaseNotFound
+                    | PointsError::RewardNotFound => StatusCode::NOT_FOUND,
+                    PointsError::ReverseTooOld => StatusCode::FORBIDDEN,
+                    PointsError::ReverseTooMuch { .. } => StatusCode::UNPROCESSABLE_ENTITY,
+                    _ => StatusCode::CONFLICT,
+                };
+                ApiError::new(status, code, p.to_string())
+            }
             Error::OrgSuspended(slug) => ApiError::new(
                 StatusCode::FORBIDDEN,
                 code,

@@ -71,7 +71,7 @@ pub fn router(state: AppState) -> Router {
         .route_layer(axum::middleware::from_fn(metrics::track))
         .fallback(error::not_found)
         .with_state(state)
-        .layer(tower_http::limit::RequestBodyLimitLayer::new(config.max_body_bytes))
+        .layer(axum::extract::DefaultBodyLimit::max(config.max_body_bytes))
         .layer(tower_http::catch_panic::CatchPanicLayer::custom(error::panic_response))
         .layer(tower_http::timeout::TimeoutLayer::with_status_code(
             axum::http::StatusCode::REQUEST_TIMEOUT,

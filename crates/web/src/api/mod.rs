@@ -1,12 +1,24 @@
-//! JSON API, version 1, under `/api/v1`.
+//! JSON API, version 1, under `/api/v1`. Every organization's resources live under
+//! `/orgs/{slug}/...`; the runbook's `X-Organization` header is accepted when it agrees.
 
+mod admin;
+pub mod auth;
+mod customers;
+pub mod extract;
 pub mod org_context;
 mod orgs;
+mod points;
+mod rewards;
 
 use crate::AppState;
 use axum::Router;
 
 /// Every `/api/v1` route.
 pub fn routes() -> Router<AppState> {
-    Router::new().merge(orgs::routes())
+    Router::new()
+        .merge(orgs::routes())
+        .merge(customers::routes())
+        .merge(points::routes())
+        .merge(rewards::routes())
+        .merge(admin::routes())
 }

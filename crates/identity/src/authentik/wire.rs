@@ -1,0 +1,113 @@
+//! The parts of Authentik's JSON objects this client reads (schema names in brackets).
+//! Everything else in an answer is ignored, so newer Authentik versions that add fields
+//! keep working.
+
+use loyalty_core::directory::{DirGroup, DirUser};
+use serde::Deserialize;
+
+/// A user (`User`).
+#[derive(Debug, Deserialize)]
+pub(super) struct User {
+    pub pk: i64,
+    pub username: String,
+    #[serde(default)]
+    pub name: String,
+    #[serde(default)]
+    pub email: Option<String>,
+    #[serde(default = "yes")]
+    pub is_active: bool,
+    pub uid: String,
+    #[serde(default, rename = "type")]
+    pub kind: Option<String>,
+}
+
+fn yes() -> bool {
+    true
+}
+
+impl User {
+    /// Whether this is a service account (an API or outpost identity), never a person.
+    pub fn is_service_account(&self) -> bool {
+        matches!(
+            self.kind.as_deref(),
+            Some("service_account" | "internal_service_account")
+        )
+    }
+}
+
+impl From<User> for DirUser {
+    fn from(u: User) -> Self {
+        DirUser {
+            pk: u.pk,
+            uid: u.uid,
+            username: u.username,
+            name: u.name,
+            email: u.email.filter(|e| !e.is_empty()),
+            is_active: u.is_active,
+            // Authentik does not say whether a user has a usable password.
+            has_password: true,
+        }
+    }
+}
+
+/// A group (`Group`); its `pk` is a UUID.
+#[derive(Debug, Deserialize)]
+pub(super) struct Group {
+    pub pk: String,
+    pub name: String,
+}
+
+impl From<Group> for DirGroup {
+    fn from(g: Group) -> Self {
+        DirGroup {
+            pk: g.pk,
+            name: g.name,
+        }
+    }
+}
+
+/// One page of a list (`Paginated*List`).
+#[derive(Debug, Deserialize)]
+pub(super) struct Page<T> {
+    pub pagination: Pagination,
+    pub results: Vec<T>,
+}
+
+/// Where a page is in its list (`Pagination`); page numbers, `next` is 0 on the last page.
+#[derive(Debug, Deserialize)]
+pub(super) struct Pagination {
+    #[serde(default)]
+    pub next: Option<f64>,
+}
+
+impl Pagination {
+    /// The next page number, if there is one.
+    pub fn next_page(&self) -> Option<u64> {
+        // The schema types page numbers as `number`; anything not a positive whole
+        // number means "no next page".
+        self.next
+            .filter(|n| n.is_finite() && *n >= 1.0 && n.fract() == 0.0 && *n < 1e15)
+            .map(|n| n as u64)
+    }
+}
+
+/// A link (`Link`).
+#[derive(Debug, Deserialize)]
+pub(super) struct Link {
+    pub link: String,
+}
+
+/// The token's own user (`SessionUser`).
+#[derive(Debug, Deserialize)]
+pub(super) struct SessionUser {
+    pub user: UserSelf,
+}
+
+/// The token's own user (`UserSelf`).
+#[derive(Debug, Deserialize)]
+pub(super) struct UserSelf {
+    pub pk: i64,
+    pub username: String,
+    #[serde(default)]
+    pub is_superuser: bool,
+}
