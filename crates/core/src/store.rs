@@ -386,6 +386,13 @@ pub trait PointsStore: Send + Sync {
         actor: &Actor,
         now: OffsetDateTime,
     ) -> Result<Customer, StoreError>;
+    /// Enrolls many customers in one transaction (seeding, imports); no audit records.
+    async fn bulk_enroll(
+        &self,
+        org: OrgId,
+        customers: &[NewCustomer],
+        now: OffsetDateTime,
+    ) -> Result<u64, StoreError>;
     /// Finds a customer.
     async fn find_customer(
         &self,
@@ -514,4 +521,13 @@ pub trait Store:
     async fn schema_status(&self) -> Result<SchemaStatus, StoreError>;
     /// Checks that the database answers.
     async fn ping(&self) -> Result<(), StoreError>;
+    /// Takes (or renews) the lease on job `name` for `holder` until `until`, unless
+    /// another holder's lease is still running at `now`. Returns whether `holder` has it.
+    async fn try_lease(
+        &self,
+        name: &str,
+        holder: &str,
+        now: OffsetDateTime,
+        until: OffsetDateTime,
+    ) -> Result<bool, StoreError>;
 }

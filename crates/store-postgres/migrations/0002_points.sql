@@ -119,3 +119,10 @@ CREATE TABLE audit_log (
     created_at      timestamptz NOT NULL
 );
 CREATE INDEX audit_log_org_created_idx ON audit_log (organization_id, created_at, id);
+
+-- Leases for periodic jobs, so that with several instances a job runs on one at a time.
+CREATE TABLE job_leases (
+    name       text        PRIMARY KEY,
+    holder     text        NOT NULL,
+    expires_at timestamptz NOT NULL
+);

@@ -163,6 +163,20 @@ fn simple_audit(
     }
 }
 
+/// Makes the open transaction a tenant transaction of `org`: the role `loyalty_tenant`
+/// and the setting `loyalty.org_id`, both until the transaction ends. Row-level
+/// security then hides and refuses every other organization's rows.
+pub(crate) async fn enter_tenant(conn: &mut PgConnection, org: OrgId) -> Result<(), StoreError> {
+    sqlx::query(
+        "SELECT set_config('role', 'loyalty_tenant', true), set_config('loyalty.org_id', $1, true)",
+    )
+    .bind(org.0.to_string())
+    .execute(conn)
+    .await
+    .map_err(map_err)?;
+    Ok(())
+}
+
 /// A transaction seen through the ledger's primitive operations.
 struct PgLedgerTx<'t>(Transaction<'t, Postgres>);
 
@@ -420,6 +434,7 @@ impl PointsStore for PgStore {
         now: OffsetDateTime,
     ) -> Result<Customer, StoreError> {
         let mut tx = self.pool.begin().await.map_err(map_err)?;
+        enter_tenant(&mut tx, org).await?;
         let sql = format!(
             "INSERT INTO users (id, organization_id, identity_subject, role, status, email, name, phone, card_number, created_by, created_at, updated_at) \
              VALUES ($1, $2, $3, 'customer', 'active', $4, $5, $6, $7, $8, $9, $9) RETURNING {CUSTOMER_COLUMNS}"
@@ -453,6 +468,35 @@ impl PointsStore for PgStore {
         .await?;
         tx.commit().await.map_err(map_err)?;
         Ok(customer)
+    }
+
+    async fn bulk_enroll(
+        &self,
+        org: OrgId,
+        customers: &[NewCustomer],
+        now: OffsetDateTime,
+    ) -> Result<u64, StoreError> {
+        let ids: Vec<Uuid> = customers.iter().map(|_| Uuid::now_v7()).collect();
+        let phones: Vec<Option<String>> = customers.iter().map(|c| c.phone.clone()).collect();
+        let emails: Vec<Option<String>> = customers.iter().map(|c| c.email.clone()).collect();
+        let names: Vec<Option<String>> = customers.iter().map(|c| c.name.clone()).collect();
+        let cards: Vec<String> = customers.iter().map(|c| c.card_number.clone()).collect();
+        let done = sqlx::query(
+            "INSERT INTO users (id, organization_id, role, status, phone, email, name, card_number, created_at, updated_at) \
+             SELECT u.id, $1, 'customer', 'active', u.phone, u.email, u.name, u.card, $7, $7 \
+             FROM UNNEST($2::uuid[], $3::text[], $4::text[], $5::text[], $6::text[]) AS u(id, phone, email, name, card)",
+        )
+        .bind(org.0)
+        .bind(&ids)
+        .bind(&phones)
+        .bind(&emails)
+        .bind(&names)
+        .bind(&cards)
+        .bind(now)
+        .execute(&self.pool)
+        .await
+        .map_err(map_err)?;
+        Ok(done.rows_affected())
     }
 
     async fn find_customer(
@@ -513,7 +557,8 @@ impl PointsStore for PgStore {
         idem: Option<&IdempotencyKey>,
         now: OffsetDateTime,
     ) -> Result<PointsOutcome, PointsError> {
-        let tx = self.pool.begin().await.map_err(map_err)?;
+        let mut tx = self.pool.begin().await.map_err(map_err)?;
+        enter_tenant(&mut tx, org).await?;
         let mut ltx = PgLedgerTx(tx);
         let outcome = ledger_tx::apply(&mut ltx, org, cmd, actor, idem, now).await;
         match outcome {
@@ -602,7 +647,8 @@ impl PointsStore for PgStore {
         now: OffsetDateTime,
         dry_run: bool,
     ) -> Result<i64, StoreError> {
-        let tx = self.pool.begin().await.map_err(map_err)?;
+        let mut tx = self.pool.begin().await.map_err(map_err)?;
+        enter_tenant(&mut tx, org).await?;
         let mut ltx = PgLedgerTx(tx);
         let expired = ledger_tx::expire(&mut ltx, org, customer, cutoff, now, dry_run).await?;
         if dry_run {
@@ -621,6 +667,7 @@ impl PointsStore for PgStore {
         now: OffsetDateTime,
     ) -> Result<Reward, StoreError> {
         let mut tx = self.pool.begin().await.map_err(map_err)?;
+        enter_tenant(&mut tx, org).await?;
         let sql = format!(
             "INSERT INTO rewards (id, organization_id, name, cost_points, active, stock, created_at, updated_at) \
              VALUES ($1, $2, $3, $4, $5, $6, $7, $7) RETURNING {REWARD_COLUMNS}"
@@ -663,6 +710,7 @@ impl PointsStore for PgStore {
         now: OffsetDateTime,
     ) -> Result<Option<Reward>, StoreError> {
         let mut tx = self.pool.begin().await.map_err(map_err)?;
+        enter_tenant(&mut tx, org).await?;
         let sql = format!(
             "UPDATE rewards SET name = $3, cost_points = $4, active = $5, stock = $6, updated_at = $7 \
              WHERE organization_id = $1 AND id = $2 RETURNING {REWARD_COLUMNS}"
@@ -773,6 +821,7 @@ impl PointsStore for PgStore {
         now: OffsetDateTime,
     ) -> Result<ApiToken, StoreError> {
         let mut tx = self.pool.begin().await.map_err(map_err)?;
+        enter_tenant(&mut tx, org).await?;
         let row = sqlx::query(
             "INSERT INTO api_tokens (id, organization_id, name, role, token_hash, created_by, created_at) VALUES ($1, $2, $3, $4, $5, $6, $7) \
              RETURNING id, organization_id, name, role, created_at, revoked_at",
@@ -826,6 +875,7 @@ impl PointsStore for PgStore {
         now: OffsetDateTime,
     ) -> Result<bool, StoreError> {
         let mut tx = self.pool.begin().await.map_err(map_err)?;
+        enter_tenant(&mut tx, org).await?;
         let done = sqlx::query("UPDATE api_tokens SET revoked_at = $3 WHERE organization_id = $1 AND id = $2 AND revoked_at IS NULL")
             .bind(org.0)
             .bind(id)

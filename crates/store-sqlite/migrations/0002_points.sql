@@ -105,3 +105,9 @@ CREATE TABLE audit_log (
     created_at      TEXT NOT NULL
 );
 CREATE INDEX audit_log_org_created_idx ON audit_log (organization_id, created_at, id);
+
+CREATE TABLE job_leases (
+    name       TEXT PRIMARY KEY NOT NULL,
+    holder     TEXT NOT NULL,
+    expires_at TEXT NOT NULL
+);

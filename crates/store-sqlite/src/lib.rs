@@ -30,6 +30,11 @@ pub const MIGRATIONS: &[(i64, &str, &str)] = &[
         include_str!("../migrations/0001_foundation.sql"),
     ),
     (2, "points", include_str!("../migrations/0002_points.sql")),
+    (
+        3,
+        "row level security",
+        include_str!("../migrations/0003_row_level_security.sql"),
+    ),
 ];
 
 /// The SQLite store.
@@ -215,6 +220,28 @@ impl Store for SqliteStore {
             Vec::new()
         };
         Ok(SchemaStatus { applied, known })
+    }
+
+    async fn try_lease(
+        &self,
+        name: &str,
+        holder: &str,
+        now: OffsetDateTime,
+        until: OffsetDateTime,
+    ) -> Result<bool, StoreError> {
+        let row: Option<String> = sqlx::query_scalar(
+            "INSERT INTO job_leases (name, holder, expires_at) VALUES (?1, ?2, ?4) \
+             ON CONFLICT (name) DO UPDATE SET holder = excluded.holder, expires_at = excluded.expires_at \
+             WHERE job_leases.holder = excluded.holder OR job_leases.expires_at <= ?3 RETURNING holder",
+        )
+        .bind(name)
+        .bind(holder)
+        .bind(ts(now))
+        .bind(ts(until))
+        .fetch_optional(&self.pool)
+        .await
+        .map_err(map_err)?;
+        Ok(row.is_some())
     }
 
     async fn ping(&self) -> Result<(), StoreError> {

@@ -493,6 +493,39 @@ impl PointsStore for SqliteStore {
         Ok(customer)
     }
 
+    async fn bulk_enroll(
+        &self,
+        org: OrgId,
+        customers: &[NewCustomer],
+        now: OffsetDateTime,
+    ) -> Result<u64, StoreError> {
+        let mut tx = self
+            .pool
+            .begin_with("BEGIN IMMEDIATE")
+            .await
+            .map_err(map_err)?;
+        let mut n = 0;
+        for c in customers {
+            n += sqlx::query(
+                "INSERT INTO users (id, organization_id, role, status, phone, email, name, card_number, created_at, updated_at) \
+                 VALUES (?1, ?2, 'customer', 'active', ?3, ?4, ?5, ?6, ?7, ?7)",
+            )
+            .bind(Uuid::now_v7().to_string())
+            .bind(org.0.to_string())
+            .bind(&c.phone)
+            .bind(&c.email)
+            .bind(&c.name)
+            .bind(&c.card_number)
+            .bind(ts(now))
+            .execute(&mut *tx)
+            .await
+            .map_err(map_err)?
+            .rows_affected();
+        }
+        tx.commit().await.map_err(map_err)?;
+        Ok(n)
+    }
+
     async fn find_customer(
         &self,
         org: OrgId,

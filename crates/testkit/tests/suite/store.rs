@@ -196,3 +196,76 @@ both_backends! {
         assert!(db.store.session("s1", NOW).await.expect("get").is_none(), "signed out");
     }
 }
+
+both_backends! {
+    async fn a_job_lease_has_one_holder_until_it_expires(db) {
+        let until = NOW + time::Duration::minutes(10);
+        assert!(db.store.try_lease("points.expire", "instance-a", NOW, until).await.expect("a"));
+        assert!(!db.store.try_lease("points.expire", "instance-b", NOW + time::Duration::minutes(5), until).await.expect("b"));
+        assert!(db.store.try_lease("points.expire", "instance-a", NOW + time::Duration::minutes(5), until + time::Duration::minutes(5)).await.expect("renew"));
+        assert!(db.store.try_lease("points.expire", "instance-b", until + time::Duration::minutes(5), until + time::Duration::minutes(20)).await.expect("after expiry"));
+        assert!(db.store.try_lease("other-job", "instance-a", NOW, until).await.expect("independent"));
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn on_postgres_a_tenant_transaction_sees_and_writes_only_its_own_organization() {
+    if loyalty_testkit::skip_postgres() {
+        return;
+    }
+    let db = TestDb::new(Kind::Postgres).await;
+    let a = db
+        .store
+        .insert_organization(&new_org("alpha"), OrgStatus::Active, NOW)
+        .await
+        .expect("a");
+    let b = db
+        .store
+        .insert_organization(&new_org("beta"), OrgStatus::Active, NOW)
+        .await
+        .expect("b");
+    db.store
+        .upsert_member(a.id, &member("s1", Role::Customer), NOW)
+        .await
+        .expect("m");
+    db.store
+        .upsert_member(b.id, &member("s2", Role::Customer), NOW)
+        .await
+        .expect("m");
+    let pool = sqlx::PgPool::connect(&db.url).await.expect("pool");
+    let mut tx = pool.begin().await.expect("tx");
+    sqlx::query(
+        "SELECT set_config('role', 'loyalty_tenant', true), set_config('loyalty.org_id', $1, true)",
+    )
+    .bind(a.id.0.to_string())
+    .execute(&mut *tx)
+    .await
+    .expect("enter tenant");
+    // A query that forgot its organization filter still sees only alpha.
+    let seen: Vec<String> = sqlx::query_scalar("SELECT identity_subject FROM users")
+        .fetch_all(&mut *tx)
+        .await
+        .expect("select");
+    assert_eq!(seen, ["s1"]);
+    // Writing into beta fails closed.
+    let write = sqlx::query("INSERT INTO users (id, organization_id, identity_subject, role) VALUES (gen_random_uuid(), $1, 'x', 'customer')")
+        .bind(b.id.0)
+        .execute(&mut *tx)
+        .await;
+    assert!(
+        write.is_err(),
+        "row-level security refuses another organization's rows"
+    );
+    tx.rollback().await.expect("rollback");
+    // Without a tenant setting, the tenant role sees nothing at all.
+    let mut tx = pool.begin().await.expect("tx");
+    sqlx::query("SET LOCAL ROLE loyalty_tenant")
+        .execute(&mut *tx)
+        .await
+        .expect("role");
+    let n: i64 = sqlx::query_scalar("SELECT count(*) FROM users")
+        .fetch_one(&mut *tx)
+        .await
+        .expect("count");
+    assert_eq!(n, 0);
+}
