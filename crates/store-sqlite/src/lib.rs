@@ -7,6 +7,7 @@ mod accounts;
 mod orgs;
 mod points;
 mod sessions;
+mod writer;
 
 use async_trait::async_trait;
 use loyalty_core::store::{Backend, SchemaStatus, Store, StoreError};
@@ -42,6 +43,7 @@ pub const MIGRATIONS: &[(i64, &str, &str)] = &[
 pub struct SqliteStore {
     pool: SqlitePool,
     path: Option<PathBuf>,
+    writer: writer::Writer,
 }
 
 /// Holds the single-writer lock on a database file until dropped.
@@ -88,10 +90,11 @@ impl SqliteStore {
         }
         let pool = SqlitePoolOptions::new()
             .max_connections(8)
-            .connect_with(options)
+            .connect_with(options.clone())
             .await
             .map_err(StoreError::backend)?;
-        Ok(Self { pool, path })
+        let writer = writer::start(&options).await?;
+        Ok(Self { pool, path, writer })
     }
 
     /// The pool, for tests and tools that need raw SQL.

@@ -14,7 +14,7 @@ use loyalty_core::ledger_tx::{self, BalanceChange, LedgerTx};
 use loyalty_core::store::{InvariantReport, PointsSettings, PointsStore, StoreError};
 use rust_decimal::Decimal;
 use sqlx::sqlite::SqliteRow;
-use sqlx::{Row, Sqlite, SqliteConnection, Transaction};
+use sqlx::{Row, SqliteConnection};
 use time::OffsetDateTime;
 use uuid::Uuid;
 
@@ -186,7 +186,7 @@ fn simple_audit(
 }
 
 /// A transaction seen through the ledger's primitive operations.
-struct SqliteLedgerTx<'t>(Transaction<'t, Sqlite>);
+pub(crate) struct SqliteLedgerTx<'c>(pub(crate) &'c mut SqliteConnection);
 
 #[async_trait]
 impl LedgerTx for SqliteLedgerTx<'_> {
@@ -417,7 +417,7 @@ impl LedgerTx for SqliteLedgerTx<'_> {
     }
 
     async fn insert_audit(&mut self, record: &AuditRecord) -> Result<(), StoreError> {
-        insert_audit(&mut self.0, record).await
+        insert_audit(&mut *self.0, record).await
     }
 
     async fn credits_and_debits(
@@ -584,23 +584,8 @@ impl PointsStore for SqliteStore {
         idem: Option<&IdempotencyKey>,
         now: OffsetDateTime,
     ) -> Result<PointsOutcome, PointsError> {
-        let tx = self
-            .pool
-            .begin_with("BEGIN IMMEDIATE")
-            .await
-            .map_err(map_err)?;
-        let mut ltx = SqliteLedgerTx(tx);
-        let outcome = ledger_tx::apply(&mut ltx, org, cmd, actor, idem, now).await;
-        match outcome {
-            Ok(o) => {
-                ltx.0.commit().await.map_err(map_err)?;
-                Ok(o)
-            }
-            Err(e) => {
-                let _ = ltx.0.rollback().await;
-                Err(e)
-            }
-        }
+        // Through the single writer, which commits concurrent commands in small groups.
+        crate::writer::submit(&self.writer, org, cmd, actor, idem, now).await
     }
 
     async fn purchase(&self, org: OrgId, id: Uuid) -> Result<Option<Purchase>, StoreError> {
@@ -685,12 +670,12 @@ impl PointsStore for SqliteStore {
             .begin_with("BEGIN IMMEDIATE")
             .await
             .map_err(map_err)?;
-        let mut ltx = SqliteLedgerTx(tx);
-        let expired = ledger_tx::expire(&mut ltx, org, customer, cutoff, now, dry_run).await?;
+        let mut tx = tx;
+        let expired = ledger_tx::expire(&mut SqliteLedgerTx(&mut tx), org, customer, cutoff, now, dry_run).await?;
         if dry_run {
-            ltx.0.rollback().await.map_err(map_err)?;
+            tx.rollback().await.map_err(map_err)?;
         } else {
-            ltx.0.commit().await.map_err(map_err)?;
+            tx.commit().await.map_err(map_err)?;
         }
         Ok(expired)
     }
