@@ -27,6 +27,25 @@ pub struct Config {
     /// Logging.
     #[serde(default)]
     pub log: LogConfig,
+    /// Periodic jobs.
+    #[serde(default)]
+    pub jobs: JobsConfig,
+}
+
+/// `[jobs]`
+#[derive(Debug, Deserialize, Serialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct JobsConfig {
+    /// Seconds between expiry runs in `serve` (0 turns the job off).
+    pub expiry_interval_secs: u64,
+}
+
+impl Default for JobsConfig {
+    fn default() -> Self {
+        Self {
+            expiry_interval_secs: 3600,
+        }
+    }
 }
 
 /// `[server]`
@@ -211,6 +230,7 @@ struct Defaults {
     database: DatabaseConfig,
     identity: IdentityConfig,
     log: LogConfig,
+    jobs: JobsConfig,
 }
 
 impl Config {
@@ -221,6 +241,7 @@ impl Config {
             database: DatabaseConfig::default(),
             identity: IdentityConfig::default(),
             log: LogConfig::default(),
+            jobs: JobsConfig::default(),
         }));
         if let Some(path) = file {
             if !path.exists() {
@@ -238,7 +259,7 @@ impl Config {
                 Env::prefixed("LOYALTY_")
                     .filter(|k| {
                         let k = k.as_str().to_ascii_lowercase();
-                        ["server__", "database__", "identity__", "log__"]
+                        ["server__", "database__", "identity__", "log__", "jobs__"]
                             .iter()
                             .any(|s| k.starts_with(s))
                     })

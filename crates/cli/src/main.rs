@@ -43,9 +43,14 @@ enum Command {
     /// List, show, suspend and reactivate organizations.
     #[command(subcommand)]
     Org(commands::org::Command),
+    /// Expire points; verify the ledger.
+    #[command(subcommand)]
+    Points(commands::points::Command),
     /// Manage people at the identity provider.
     #[command(subcommand)]
     User(commands::user::Command),
+    /// Measure throughput and latency under load; check the ledger afterwards.
+    Bench(Box<commands::bench::Args>),
     /// Show the effective configuration, secrets redacted.
     Config,
 }
@@ -84,6 +89,8 @@ fn main() -> ExitCode {
             Command::Onboard(args) => commands::onboard::run(config, *args).await,
             Command::Org(cmd) => commands::org::run(config, cmd).await,
             Command::User(cmd) => commands::user::run(config, cmd).await,
+            Command::Points(cmd) => commands::points::run(config, cmd).await,
+            Command::Bench(args) => commands::bench::run(config, *args).await,
             Command::Config => {
                 print!("{}", config.redacted_toml());
                 Ok(())

@@ -65,8 +65,9 @@ pub struct DirUser {
     pub email: Option<String>,
     /// Whether the user may sign in.
     pub is_active: bool,
-    /// Whether the user has a usable password (unknown for external providers: `true`).
-    pub has_password: bool,
+    /// Whether the user has a usable password; `None` when the provider does not say
+    /// (Authentik).
+    pub has_password: Option<bool>,
 }
 
 /// A group at the identity provider.

@@ -51,7 +51,7 @@ fn to_user(a: Account) -> DirUser {
         name: a.name,
         email: a.email,
         is_active: a.is_active,
-        has_password: a.password_hash.is_some(),
+        has_password: Some(a.password_hash.is_some()),
     }
 }
 

@@ -671,7 +671,15 @@ impl PointsStore for SqliteStore {
             .await
             .map_err(map_err)?;
         let mut tx = tx;
-        let expired = ledger_tx::expire(&mut SqliteLedgerTx(&mut tx), org, customer, cutoff, now, dry_run).await?;
+        let expired = ledger_tx::expire(
+            &mut SqliteLedgerTx(&mut tx),
+            org,
+            customer,
+            cutoff,
+            now,
+            dry_run,
+        )
+        .await?;
         if dry_run {
             tx.rollback().await.map_err(map_err)?;
         } else {

@@ -9,7 +9,9 @@
 use crate::map_err;
 use crate::points::SqliteLedgerTx;
 use loyalty_core::domain::OrgId;
-use loyalty_core::domain::ledger::{Actor, IdempotencyKey, PointsCommand, PointsError, PointsOutcome};
+use loyalty_core::domain::ledger::{
+    Actor, IdempotencyKey, PointsCommand, PointsError, PointsOutcome,
+};
 use loyalty_core::ledger_tx;
 use loyalty_core::store::StoreError;
 use sqlx::sqlite::SqliteConnectOptions;
@@ -53,7 +55,14 @@ pub(crate) async fn submit(
     now: OffsetDateTime,
 ) -> Result<PointsOutcome, PointsError> {
     let (reply, answer) = oneshot::channel();
-    let job = Job { org, cmd: cmd.clone(), actor: actor.clone(), idem: idem.cloned(), now, reply };
+    let job = Job {
+        org,
+        cmd: cmd.clone(),
+        actor: actor.clone(),
+        idem: idem.cloned(),
+        now,
+        reply,
+    };
     let gone = || PointsError::Store(StoreError::Backend("the SQLite writer has stopped".into()));
     writer.send(job).await.map_err(|_| gone())?;
     answer.await.map_err(|_| gone())?
@@ -77,12 +86,27 @@ async fn run(mut conn: SqliteConnection, mut rx: mpsc::Receiver<Job>) {
 }
 
 async fn exec(conn: &mut SqliteConnection, sql: &'static str) -> Result<(), StoreError> {
-    sqlx::query(sql).execute(&mut *conn).await.map_err(map_err)?;
+    sqlx::query(sql)
+        .execute(&mut *conn)
+        .await
+        .map_err(map_err)?;
     Ok(())
 }
 
-async fn commit_group(conn: &mut SqliteConnection, batch: &[Job]) -> Vec<Result<PointsOutcome, PointsError>> {
-    let failed = |e: &StoreError| batch.iter().map(|_| Err(PointsError::Store(StoreError::Backend(e.to_string().into())))).collect();
+async fn commit_group(
+    conn: &mut SqliteConnection,
+    batch: &[Job],
+) -> Vec<Result<PointsOutcome, PointsError>> {
+    let failed = |e: &StoreError| {
+        batch
+            .iter()
+            .map(|_| {
+                Err(PointsError::Store(StoreError::Backend(
+                    e.to_string().into(),
+                )))
+            })
+            .collect()
+    };
     if let Err(e) = exec(conn, "BEGIN IMMEDIATE").await {
         return failed(&e);
     }
@@ -92,7 +116,15 @@ async fn commit_group(conn: &mut SqliteConnection, batch: &[Job]) -> Vec<Result<
             let _ = exec(conn, "ROLLBACK").await;
             return failed(&e);
         }
-        let result = ledger_tx::apply(&mut SqliteLedgerTx(&mut *conn), job.org, &job.cmd, &job.actor, job.idem.as_ref(), job.now).await;
+        let result = ledger_tx::apply(
+            &mut SqliteLedgerTx(&mut *conn),
+            job.org,
+            &job.cmd,
+            &job.actor,
+            job.idem.as_ref(),
+            job.now,
+        )
+        .await;
         let close = if result.is_ok() {
             exec(conn, "RELEASE points_command").await
         } else {

@@ -68,6 +68,7 @@ pub fn router(state: AppState) -> Router {
         .merge(health::routes())
         .merge(pages::routes())
         .nest("/api/v1", api::routes())
+        .merge(api::openapi::routes())
         .route_layer(axum::middleware::from_fn(metrics::track))
         .fallback(error::not_found)
         .with_state(state)

@@ -1,7 +1,9 @@
 //! One file per subcommand: its `Args` and its `run`.
 
+pub mod bench;
 pub mod migrate;
 pub mod onboard;
 pub mod org;
+pub mod points;
 pub mod serve;
 pub mod user;

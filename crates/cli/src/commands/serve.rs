@@ -76,6 +76,13 @@ pub async fn run(mut config: Config, args: Args) -> anyhow::Result<()> {
             request_timeout: Duration::from_secs(config.server.request_timeout_secs),
         }),
     };
+    if config.jobs.expiry_interval_secs > 0 {
+        tokio::spawn(expiry_job(
+            app.store.clone(),
+            app.clock.clone(),
+            Duration::from_secs(config.jobs.expiry_interval_secs),
+        ));
+    }
     tracing::info!(address = %local, backend = ?app.store.backend(), database = %config.database.display_url(), "loyalty listening");
     println!(
         "loyalty listening on http://{local} (database: {})",
@@ -142,4 +149,59 @@ async fn demo(app: &App, public_url: &str) -> anyhow::Result<()> {
         ),
     }
     Ok(())
+}
+
+/// Runs the expiry job every `every`, on whichever instance holds the job's lease, so
+/// several instances against one database expire points once.
+async fn expiry_job(
+    store: Arc<dyn loyalty_core::store::Store>,
+    clock: Arc<dyn loyalty_core::clock::Clock>,
+    every: Duration,
+) {
+    let holder = loyalty_core::secret::random_token();
+    let mut tick = tokio::time::interval(every);
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        tick.tick().await;
+        let now = clock.now();
+        let lease = time::Duration::seconds(i64::try_from(every.as_secs()).unwrap_or(3600).max(60));
+        match store
+            .try_lease("points.expire", &holder, now, now + lease)
+            .await
+        {
+            Ok(true) => {}
+            Ok(false) => continue,
+            Err(e) => {
+                tracing::warn!(error = %e, "expiry job: cannot take its lease");
+                continue;
+            }
+        }
+        let orgs = match store.list_organizations().await {
+            Ok(list) => list,
+            Err(e) => {
+                tracing::warn!(error = %e, "expiry job: cannot list organizations");
+                continue;
+            }
+        };
+        for s in orgs.iter().filter(|s| {
+            s.org.status == loyalty_core::domain::OrgStatus::Active && s.org.expiry_days.is_some()
+        }) {
+            match loyalty_core::service::points::expire(
+                store.as_ref(),
+                clock.as_ref(),
+                &s.org,
+                false,
+            )
+            .await
+            {
+                Ok(r) if r.points > 0 => {
+                    tracing::info!(org = %r.org, points = r.points, customers = r.customers, "points expired")
+                }
+                Ok(_) => {}
+                Err(e) => {
+                    tracing::warn!(org = %s.org.slug, error = %e, "expiry job failed for an organization")
+                }
+            }
+        }
+    }
 }

@@ -58,7 +58,11 @@ pub async fn run(config: Config, cmd: Command) -> anyhow::Result<()> {
                 user.name,
                 user.email.as_deref().unwrap_or("-"),
                 user.is_active,
-                if user.has_password { "set" } else { "not set" }
+                match user.has_password {
+                    Some(true) => "set",
+                    Some(false) => "not set",
+                    None => "managed by the identity provider",
+                }
             );
             println!(
                 "groups    {}",

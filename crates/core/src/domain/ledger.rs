@@ -9,6 +9,7 @@ use uuid::Uuid;
 
 /// A customer (a `users` row with role `customer`) and their balance.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Customer {
     /// Id.
     pub id: Uuid,
@@ -68,6 +69,7 @@ pub enum CustomerKey {
 /// Kind of ledger entry.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub enum TxType {
     /// Points for a purchase.
     Earned,
@@ -109,6 +111,7 @@ impl TxType {
 
 /// One entry of the append-only ledger.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct LedgerEntry {
     /// Id.
     pub id: Uuid,
@@ -135,6 +138,7 @@ pub struct LedgerEntry {
 
 /// A purchase and what it earned.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Purchase {
     /// Id.
     pub id: Uuid,
@@ -144,6 +148,7 @@ pub struct Purchase {
     pub cashier_id: Option<Uuid>,
     /// Amount.
     #[serde(with = "rust_decimal::serde::str")]
+    #[cfg_attr(feature = "openapi", schema(value_type = String, example = "12.50"))]
     pub amount: Decimal,
     /// Currency.
     pub currency: String,
@@ -151,6 +156,7 @@ pub struct Purchase {
     pub points_awarded: i64,
     /// Amount refunded so far.
     #[serde(with = "rust_decimal::serde::str")]
+    #[cfg_attr(feature = "openapi", schema(value_type = String, example = "0.00"))]
     pub reversed_amount: Decimal,
     /// Points taken back so far.
     pub points_reversed: i64,
@@ -161,6 +167,7 @@ pub struct Purchase {
 
 /// A reward of the catalog.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Reward {
     /// Id.
     pub id: Uuid,
@@ -288,6 +295,7 @@ pub struct IdempotencyKey {
 
 /// What a points command did.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct PointsOutcome {
     /// The ledger entry appended.
     pub entry: LedgerEntry,
@@ -373,6 +381,7 @@ impl PointsError {
 
 /// An org-scoped API token, as stored.
 #[derive(Debug, Clone, PartialEq, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct ApiToken {
     /// Id.
     pub id: Uuid,
@@ -392,6 +401,7 @@ pub struct ApiToken {
 
 /// One audit record.
 #[derive(Debug, Clone, PartialEq, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct AuditRecord {
     /// Id.
     pub id: Uuid,
@@ -422,6 +432,7 @@ pub struct AuditRecord {
 
 /// A page of results and the cursor for the next.
 #[derive(Debug, Clone, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Page<T> {
     /// Items.
     pub items: Vec<T>,

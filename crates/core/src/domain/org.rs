@@ -11,6 +11,7 @@ use uuid::Uuid;
 /// An organization's id.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
 #[serde(transparent)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct OrgId(pub Uuid);
 
 impl fmt::Display for OrgId {

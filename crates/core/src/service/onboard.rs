@@ -540,7 +540,10 @@ pub async fn onboard(
     let credential = if already_onboarded {
         steps.push((Step::IssueCredential, Outcome::Existing));
         None
-    } else if admin.has_password && outcome == Outcome::Existing && mode == CredentialMode::Link {
+    } else if admin.has_password == Some(true)
+        && outcome == Outcome::Existing
+        && mode == CredentialMode::Link
+    {
         steps.push((Step::IssueCredential, Outcome::Existing));
         Some(Credential::Existing)
     } else {

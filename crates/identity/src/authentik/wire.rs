@@ -45,7 +45,7 @@ impl From<User> for DirUser {
             email: u.email.filter(|e| !e.is_empty()),
             is_active: u.is_active,
             // Authentik does not say whether a user has a usable password.
-            has_password: true,
+            has_password: None,
         }
     }
 }

@@ -41,7 +41,7 @@ both_backends! {
         let dir = db.directory(Arc::new(fixed_clock()));
         let u = dir.create_user(&new_user("cashier_test", "test.cashier@nextdoor.com")).await.expect("create");
         assert_eq!(u.uid.len(), 64, "subject is a 64-hex string like Authentik's hashed user id");
-        assert!(!u.has_password && u.is_active);
+        assert!(u.has_password == Some(false) && u.is_active);
         let err = dir.create_user(&new_user("Cashier_Test", "other@nextdoor.com")).await.expect_err("duplicate");
         assert_eq!(err.to_string(), "builtin: creating user cashier_test: already exists");
         let by_name = dir.find_user_by_username(&Username::parse("CASHIER_TEST").expect("u")).await.expect("find");

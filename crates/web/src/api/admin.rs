@@ -34,21 +34,50 @@ fn admin_only(m: &OrgMember) -> Result<(), ApiError> {
     }
 }
 
-#[derive(Deserialize)]
+/// A till token to make.
+#[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 struct NewToken {
+    /// Name (the till it belongs to), 1-100 characters.
+    #[schema(example = "till 3")]
     name: String,
+    /// `cashier` or `admin`.
     role: Role,
 }
 
-#[derive(Serialize)]
+/// A new token and its secret.
+#[derive(Serialize, utoipa::ToSchema)]
 struct CreatedToken {
     #[serde(flatten)]
     token: ApiToken,
-    /// The secret, shown this once.
+    /// The secret, shown this once: send it as `Authorization: Bearer lyt_...`.
+    #[schema(example = "lyt_...")]
     secret: String,
 }
 
+/// Make an API token for a till
+///
+/// The secret is in this answer only. Admins only.
+#[utoipa::path(
+    post,
+    path = "/orgs/{slug}/tokens",
+    operation_id = "create_token",
+    tag = "admin",
+    params(super::openapi::OrgPath, super::openapi::OrgHeader),
+    request_body(content = NewToken, content_type = "application/json"),
+    responses(
+        (status = 201, description = "Made; the secret is shown this once", body = CreatedToken),
+        (status = 400, description = "Codes: `org.mismatch`, `request.malformed_json` (the body is not JSON), `request.invalid` (the body could not be read).", body = super::openapi::ErrorBody),
+        (status = 401, description = super::openapi::E401, body = super::openapi::ErrorBody),
+        (status = 403, description = "Codes: `auth.forbidden` (only admins of this organization), `org.suspended`.", body = super::openapi::ErrorBody),
+        (status = 404, description = "Codes: `org.not_found`.", body = super::openapi::ErrorBody),
+        (status = 413, description = super::openapi::E413, body = super::openapi::ErrorBody),
+        (status = 415, description = super::openapi::E415, body = super::openapi::ErrorBody),
+        (status = 422, description = "Codes: `request.invalid_field` (a field is missing, unknown or of the wrong JSON type, or `role` is not a role), `validation.failed` (`name` is empty or over 100 characters, or `role` is `customer`; see `fields`).", body = super::openapi::ErrorBody),
+        (status = 500, description = super::openapi::E500, body = super::openapi::ErrorBody),
+    ),
+    security(("session" = []), ("api_token" = []))
+)]
 async fn create_token(
     State(state): State<AppState>,
     m: OrgMember,
@@ -88,6 +117,25 @@ async fn create_token(
     ))
 }
 
+/// The organization's API tokens
+///
+/// Live and revoked, without their secrets. Admins only.
+#[utoipa::path(
+    get,
+    path = "/orgs/{slug}/tokens",
+    operation_id = "list_tokens",
+    tag = "admin",
+    params(super::openapi::OrgPath, super::openapi::OrgHeader),
+    responses(
+        (status = 200, description = "The tokens", body = Vec<ApiToken>),
+        (status = 400, description = "Codes: `org.mismatch`.", body = super::openapi::ErrorBody),
+        (status = 401, description = super::openapi::E401, body = super::openapi::ErrorBody),
+        (status = 403, description = "Codes: `auth.forbidden` (only admins of this organization), `org.suspended`.", body = super::openapi::ErrorBody),
+        (status = 404, description = "Codes: `org.not_found`.", body = super::openapi::ErrorBody),
+        (status = 500, description = super::openapi::E500, body = super::openapi::ErrorBody),
+    ),
+    security(("session" = []), ("api_token" = []))
+)]
 async fn list_tokens(
     State(state): State<AppState>,
     m: OrgMember,
@@ -102,6 +150,25 @@ async fn list_tokens(
     ))
 }
 
+/// Revoke an API token
+///
+/// Admins only.
+#[utoipa::path(
+    delete,
+    path = "/orgs/{slug}/tokens/{id}",
+    operation_id = "revoke_token",
+    tag = "admin",
+    params(super::openapi::OrgIdPath, super::openapi::OrgHeader),
+    responses(
+        (status = 204, description = "Revoked"),
+        (status = 400, description = "Codes: `org.mismatch`, `request.path` (`id` is not a UUID).", body = super::openapi::ErrorBody),
+        (status = 401, description = super::openapi::E401, body = super::openapi::ErrorBody),
+        (status = 403, description = "Codes: `auth.forbidden` (only admins of this organization), `org.suspended`.", body = super::openapi::ErrorBody),
+        (status = 404, description = "Codes: `org.not_found`, `token.not_found` (no such live token in this organization).", body = super::openapi::ErrorBody),
+        (status = 500, description = super::openapi::E500, body = super::openapi::ErrorBody),
+    ),
+    security(("session" = []), ("api_token" = []))
+)]
 async fn revoke_token(
     State(state): State<AppState>,
     m: OrgMember,
@@ -124,23 +191,60 @@ async fn revoke_token(
     }
 }
 
-#[derive(Deserialize)]
+/// The organization's points settings.
+#[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 struct SettingsBody {
+    /// Points per unit of currency: a decimal string from 0 to 1000, at most 4 decimals.
+    #[schema(example = "1.5")]
     points_per_unit: String,
+    /// Smallest purchase that earns points: a decimal string, 0 or more, at most 2 decimals.
+    #[schema(example = "5.00")]
     min_purchase: String,
+    /// Days after which points expire, 1-3650; absent or null for never.
     expiry_days: Option<i64>,
+    /// Whether people may join as customers by themselves.
     join_enabled: bool,
 }
 
-#[derive(Serialize)]
+/// The points settings as stored.
+#[derive(Serialize, utoipa::ToSchema)]
 struct SettingsView {
+    /// Points per unit of currency, a decimal string.
+    #[schema(example = "1.5")]
     points_per_unit: String,
+    /// Smallest purchase that earns points, a decimal string.
+    #[schema(example = "5.00")]
     min_purchase: String,
+    /// Days after which points expire; null for never.
     expiry_days: Option<i32>,
+    /// Whether people may join as customers by themselves.
     join_enabled: bool,
 }
 
+/// Change the points settings
+///
+/// The earning rule, expiry and self-service joining. Admins only.
+#[utoipa::path(
+    put,
+    path = "/orgs/{slug}/settings/points",
+    operation_id = "update_points_settings",
+    tag = "admin",
+    params(super::openapi::OrgPath, super::openapi::OrgHeader),
+    request_body(content = SettingsBody, content_type = "application/json"),
+    responses(
+        (status = 200, description = "The settings as now stored", body = SettingsView),
+        (status = 400, description = "Codes: `org.mismatch`, `request.malformed_json` (the body is not JSON), `request.invalid` (the body could not be read).", body = super::openapi::ErrorBody),
+        (status = 401, description = super::openapi::E401, body = super::openapi::ErrorBody),
+        (status = 403, description = "Codes: `auth.forbidden` (only admins change settings), `org.suspended`.", body = super::openapi::ErrorBody),
+        (status = 404, description = "Codes: `org.not_found`.", body = super::openapi::ErrorBody),
+        (status = 413, description = super::openapi::E413, body = super::openapi::ErrorBody),
+        (status = 415, description = super::openapi::E415, body = super::openapi::ErrorBody),
+        (status = 422, description = "Codes: `request.invalid_field` (a field is missing, unknown or of the wrong JSON type), `validation.failed` (invalid `points_per_unit`, `min_purchase` or `expiry_days`; see `fields`).", body = super::openapi::ErrorBody),
+        (status = 500, description = super::openapi::E500, body = super::openapi::ErrorBody),
+    ),
+    security(("session" = []), ("api_token" = []))
+)]
 async fn settings(
     State(state): State<AppState>,
     m: OrgMember,
@@ -162,13 +266,36 @@ async fn settings(
     }))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 struct AuditQuery {
+    /// `next_cursor` of the previous page.
     cursor: Option<String>,
+    /// Page size, 1-200 (default 50).
+    #[param(minimum = 1, maximum = 200)]
     limit: Option<u32>,
 }
 
+/// The organization's audit log
+///
 /// Newest first; readable by the org's admins and by operators.
+#[utoipa::path(
+    get,
+    path = "/orgs/{slug}/audit",
+    operation_id = "get_audit_log",
+    tag = "admin",
+    params(super::openapi::OrgPath, super::openapi::OrgHeader, AuditQuery),
+    responses(
+        (status = 200, description = "A page of audit records", body = Page<AuditRecord>),
+        (status = 400, description = "Codes: `org.mismatch`, `request.invalid_cursor` (the cursor is not one this server gave out).", body = super::openapi::ErrorBody),
+        (status = 401, description = super::openapi::E401, body = super::openapi::ErrorBody),
+        (status = 403, description = "Codes: `auth.forbidden` (only admins and operators read the audit log), `org.suspended`.", body = super::openapi::ErrorBody),
+        (status = 404, description = "Codes: `org.not_found`.", body = super::openapi::ErrorBody),
+        (status = 422, description = "Codes: `request.invalid_limit` (`limit` is not 1-200).", body = super::openapi::ErrorBody),
+        (status = 500, description = super::openapi::E500, body = super::openapi::ErrorBody),
+    ),
+    security(("session" = []), ("api_token" = []))
+)]
 async fn audit(
     State(state): State<AppState>,
     m: OrgMember,

@@ -25,6 +25,31 @@ pub(super) fn routes() -> Router<AppState> {
         .route("/orgs/{slug}/me/ledger", get(my_ledger))
 }
 
+/// Enroll a customer
+///
+/// By phone, email or both; the customer gets a new 12-digit card number. Staff only
+/// (admins and cashiers).
+#[utoipa::path(
+    post,
+    path = "/orgs/{slug}/customers",
+    operation_id = "enroll_customer",
+    tag = "customers",
+    params(super::openapi::OrgPath, super::openapi::OrgHeader),
+    request_body(content = super::openapi::EnrollBody, content_type = "application/json"),
+    responses(
+        (status = 201, description = "Enrolled", body = Customer),
+        (status = 400, description = "Codes: `org.mismatch` (`X-Organization` names another organization), `request.malformed_json` (the body is not JSON), `request.invalid` (the body could not be read).", body = super::openapi::ErrorBody),
+        (status = 401, description = super::openapi::E401, body = super::openapi::ErrorBody),
+        (status = 403, description = "Codes: `auth.forbidden` (customers, and callers without a role in the organization, cannot enroll), `org.suspended`.", body = super::openapi::ErrorBody),
+        (status = 404, description = "Codes: `org.not_found`.", body = super::openapi::ErrorBody),
+        (status = 409, description = "Codes: `customer.exists` (a customer with this phone number or email address is already enrolled; look them up instead), `customer.card_collision` (no free card number was found; try again).", body = super::openapi::ErrorBody),
+        (status = 413, description = super::openapi::E413, body = super::openapi::ErrorBody),
+        (status = 415, description = super::openapi::E415, body = super::openapi::ErrorBody),
+        (status = 422, description = "Codes: `request.invalid_field` (a field has the wrong JSON type), `validation.failed` (invalid `phone`, `email` or `name`, or neither phone nor email given; see `fields`).", body = super::openapi::ErrorBody),
+        (status = 500, description = super::openapi::E500, body = super::openapi::ErrorBody),
+    ),
+    security(("session" = []), ("api_token" = []))
+)]
 async fn enroll(
     State(state): State<AppState>,
     m: OrgMember,
@@ -34,20 +59,48 @@ async fn enroll(
     Ok((StatusCode::CREATED, Json(c)))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 struct ListQuery {
+    /// Look one customer up by phone (E.164, or national in the organization's country),
+    /// email or 12-digit card number; the answer is then that customer, not a page.
     q: Option<String>,
+    /// `next_cursor` of the previous page.
     cursor: Option<String>,
+    /// Page size, 1-200 (default 50).
+    #[param(minimum = 1, maximum = 200)]
     limit: Option<u32>,
 }
 
-#[derive(Serialize)]
+/// With `q`, the customer found; without, a page of customers.
+#[derive(Serialize, utoipa::ToSchema)]
 #[serde(untagged)]
 enum ListOrOne {
     One(Customer),
     Page(Page<Customer>),
 }
 
+/// List customers, or look one up
+///
+/// With `q`: the one customer with that phone, email or card number. Without: a page of
+/// the organization's customers. Staff only.
+#[utoipa::path(
+    get,
+    path = "/orgs/{slug}/customers",
+    operation_id = "list_or_lookup_customers",
+    tag = "customers",
+    params(super::openapi::OrgPath, super::openapi::OrgHeader, ListQuery),
+    responses(
+        (status = 200, description = "With `q`: the customer (a `Customer`); without: a page of customers (a `Page`)", body = ListOrOne),
+        (status = 400, description = "Codes: `org.mismatch`, `request.invalid_cursor` (the cursor is not one this server gave out).", body = super::openapi::ErrorBody),
+        (status = 401, description = super::openapi::E401, body = super::openapi::ErrorBody),
+        (status = 403, description = "Codes: `auth.forbidden` (customers, and callers without a role in the organization, cannot list or look up customers), `org.suspended`.", body = super::openapi::ErrorBody),
+        (status = 404, description = "Codes: `org.not_found`, `not_found` (with `q`: no customer matches).", body = super::openapi::ErrorBody),
+        (status = 422, description = "Codes: `validation.failed` (`q` is neither an email address, a card number nor a phone number; field `q`), `request.invalid_limit` (`limit` is not 1-200).", body = super::openapi::ErrorBody),
+        (status = 500, description = super::openapi::E500, body = super::openapi::ErrorBody),
+    ),
+    security(("session" = []), ("api_token" = []))
+)]
 async fn list_or_lookup(
     State(state): State<AppState>,
     m: OrgMember,
@@ -84,6 +137,25 @@ async fn list_or_lookup(
     Ok(Json(ListOrOne::Page(Page { items, next_cursor })))
 }
 
+/// A customer
+///
+/// Staff only.
+#[utoipa::path(
+    get,
+    path = "/orgs/{slug}/customers/{id}",
+    operation_id = "get_customer",
+    tag = "customers",
+    params(super::openapi::OrgIdPath, super::openapi::OrgHeader),
+    responses(
+        (status = 200, description = "The customer", body = Customer),
+        (status = 400, description = "Codes: `org.mismatch`, `request.path` (`id` is not a UUID).", body = super::openapi::ErrorBody),
+        (status = 401, description = super::openapi::E401, body = super::openapi::ErrorBody),
+        (status = 403, description = "Codes: `auth.forbidden` (customers, and callers without a role in the organization), `org.suspended`.", body = super::openapi::ErrorBody),
+        (status = 404, description = "Codes: `org.not_found`, `not_found` (no such customer in this organization).", body = super::openapi::ErrorBody),
+        (status = 500, description = super::openapi::E500, body = super::openapi::ErrorBody),
+    ),
+    security(("session" = []), ("api_token" = []))
+)]
 async fn one(
     State(state): State<AppState>,
     m: OrgMember,
@@ -92,12 +164,34 @@ async fn one(
     Ok(Json(points::customer(&m.ctx(&state)?, id).await?))
 }
 
-#[derive(Serialize)]
+/// A customer's balance.
+#[derive(Serialize, utoipa::ToSchema)]
 struct Balance {
+    /// The customer.
     customer_id: Uuid,
+    /// Current balance in points.
     balance: i64,
 }
 
+/// A customer's balance
+///
+/// Staff only.
+#[utoipa::path(
+    get,
+    path = "/orgs/{slug}/customers/{id}/balance",
+    operation_id = "get_customer_balance",
+    tag = "customers",
+    params(super::openapi::OrgIdPath, super::openapi::OrgHeader),
+    responses(
+        (status = 200, description = "The balance", body = Balance),
+        (status = 400, description = "Codes: `org.mismatch`, `request.path` (`id` is not a UUID).", body = super::openapi::ErrorBody),
+        (status = 401, description = super::openapi::E401, body = super::openapi::ErrorBody),
+        (status = 403, description = "Codes: `auth.forbidden` (customers, and callers without a role in the organization), `org.suspended`.", body = super::openapi::ErrorBody),
+        (status = 404, description = "Codes: `org.not_found`, `not_found` (no such customer in this organization).", body = super::openapi::ErrorBody),
+        (status = 500, description = super::openapi::E500, body = super::openapi::ErrorBody),
+    ),
+    security(("session" = []), ("api_token" = []))
+)]
 async fn balance(
     State(state): State<AppState>,
     m: OrgMember,
@@ -110,13 +204,17 @@ async fn balance(
     }))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 struct LedgerQuery {
     /// First day, `YYYY-MM-DD`, in the organization's time zone.
     from: Option<String>,
     /// Last day (inclusive), `YYYY-MM-DD`, in the organization's time zone.
     to: Option<String>,
+    /// `next_cursor` of the previous page.
     cursor: Option<String>,
+    /// Page size, 1-200 (default 50).
+    #[param(minimum = 1, maximum = 200)]
     limit: Option<u32>,
 }
 
@@ -156,6 +254,27 @@ async fn ledger_page(
     Ok(Json(Page { items, next_cursor }))
 }
 
+/// A customer's ledger
+///
+/// Entries oldest first, optionally between two days of the organization's time zone.
+/// Staff only.
+#[utoipa::path(
+    get,
+    path = "/orgs/{slug}/customers/{id}/ledger",
+    operation_id = "get_customer_ledger",
+    tag = "customers",
+    params(super::openapi::OrgIdPath, super::openapi::OrgHeader, LedgerQuery),
+    responses(
+        (status = 200, description = "A page of ledger entries", body = Page<LedgerEntry>),
+        (status = 400, description = "Codes: `org.mismatch`, `request.path` (`id` is not a UUID), `request.invalid_cursor` (the cursor is not one this server gave out).", body = super::openapi::ErrorBody),
+        (status = 401, description = super::openapi::E401, body = super::openapi::ErrorBody),
+        (status = 403, description = "Codes: `auth.forbidden` (customers, and callers without a role in the organization), `org.suspended`.", body = super::openapi::ErrorBody),
+        (status = 404, description = "Codes: `org.not_found`, `not_found` (no such customer in this organization).", body = super::openapi::ErrorBody),
+        (status = 422, description = "Codes: `validation.failed` (`from` or `to` is not a date `YYYY-MM-DD`; see `fields`), `request.invalid_limit` (`limit` is not 1-200).", body = super::openapi::ErrorBody),
+        (status = 500, description = super::openapi::E500, body = super::openapi::ErrorBody),
+    ),
+    security(("session" = []), ("api_token" = []))
+)]
 async fn customer_ledger(
     State(state): State<AppState>,
     m: OrgMember,
@@ -166,6 +285,27 @@ async fn customer_ledger(
     ledger_page(&state, &m, Some(id), &q).await
 }
 
+/// The organization's ledger
+///
+/// Every customer's entries, oldest first, optionally between two days of the
+/// organization's time zone. Admins only.
+#[utoipa::path(
+    get,
+    path = "/orgs/{slug}/ledger",
+    operation_id = "get_org_ledger",
+    tag = "customers",
+    params(super::openapi::OrgPath, super::openapi::OrgHeader, LedgerQuery),
+    responses(
+        (status = 200, description = "A page of ledger entries", body = Page<LedgerEntry>),
+        (status = 400, description = "Codes: `org.mismatch`, `request.invalid_cursor` (the cursor is not one this server gave out).", body = super::openapi::ErrorBody),
+        (status = 401, description = super::openapi::E401, body = super::openapi::ErrorBody),
+        (status = 403, description = "Codes: `auth.forbidden` (only admins read the whole ledger), `org.suspended`.", body = super::openapi::ErrorBody),
+        (status = 404, description = "Codes: `org.not_found`.", body = super::openapi::ErrorBody),
+        (status = 422, description = "Codes: `validation.failed` (`from` or `to` is not a date `YYYY-MM-DD`; see `fields`), `request.invalid_limit` (`limit` is not 1-200).", body = super::openapi::ErrorBody),
+        (status = 500, description = super::openapi::E500, body = super::openapi::ErrorBody),
+    ),
+    security(("session" = []), ("api_token" = []))
+)]
 async fn org_ledger(
     State(state): State<AppState>,
     m: OrgMember,
@@ -205,10 +345,50 @@ async fn own_customer(state: &AppState, m: &OrgMember) -> Result<Customer, ApiEr
         })
 }
 
+/// The signed-in customer
+///
+/// The customers' own view: needs a session of a person with the customer role here.
+#[utoipa::path(
+    get,
+    path = "/orgs/{slug}/me",
+    operation_id = "get_me",
+    tag = "customers",
+    params(super::openapi::OrgPath, super::openapi::OrgHeader),
+    responses(
+        (status = 200, description = "The caller as a customer", body = Customer),
+        (status = 400, description = "Codes: `org.mismatch`.", body = super::openapi::ErrorBody),
+        (status = 401, description = super::openapi::E401, body = super::openapi::ErrorBody),
+        (status = 403, description = "Codes: `auth.forbidden` (this is the customers' own view: only a person signed in as a customer of this organization; API tokens and staff are refused), `org.suspended`.", body = super::openapi::ErrorBody),
+        (status = 404, description = "Codes: `org.not_found`, `customer.not_found` (the signed-in person is not enrolled as a customer here yet).", body = super::openapi::ErrorBody),
+        (status = 500, description = super::openapi::E500, body = super::openapi::ErrorBody),
+    ),
+    security(("session" = []))
+)]
 async fn me(State(state): State<AppState>, m: OrgMember) -> Result<Json<Customer>, ApiError> {
     Ok(Json(own_customer(&state, &m).await?))
 }
 
+/// The signed-in customer's ledger
+///
+/// Entries oldest first, optionally between two days of the organization's time zone.
+/// Needs a session of a person with the customer role here.
+#[utoipa::path(
+    get,
+    path = "/orgs/{slug}/me/ledger",
+    operation_id = "get_my_ledger",
+    tag = "customers",
+    params(super::openapi::OrgPath, super::openapi::OrgHeader, LedgerQuery),
+    responses(
+        (status = 200, description = "A page of the caller's ledger entries", body = Page<LedgerEntry>),
+        (status = 400, description = "Codes: `org.mismatch`, `request.invalid_cursor` (the cursor is not one this server gave out).", body = super::openapi::ErrorBody),
+        (status = 401, description = super::openapi::E401, body = super::openapi::ErrorBody),
+        (status = 403, description = "Codes: `auth.forbidden` (this is the customers' own view: only a person signed in as a customer of this organization; API tokens and staff are refused), `org.suspended`.", body = super::openapi::ErrorBody),
+        (status = 404, description = "Codes: `org.not_found`, `customer.not_found` (the signed-in person is not enrolled as a customer here yet).", body = super::openapi::ErrorBody),
+        (status = 422, description = "Codes: `validation.failed` (`from` or `to` is not a date `YYYY-MM-DD`; see `fields`), `request.invalid_limit` (`limit` is not 1-200).", body = super::openapi::ErrorBody),
+        (status = 500, description = super::openapi::E500, body = super::openapi::ErrorBody),
+    ),
+    security(("session" = []))
+)]
 async fn my_ledger(
     State(state): State<AppState>,
     m: OrgMember,

@@ -5,6 +5,7 @@ mod admin;
 pub mod auth;
 mod customers;
 pub mod extract;
+pub mod openapi;
 pub mod org_context;
 mod orgs;
 mod points;

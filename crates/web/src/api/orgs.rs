@@ -12,16 +12,40 @@ pub(super) fn routes() -> Router<AppState> {
 }
 
 /// What anyone may know about an active organization.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 struct PublicInfo {
+    /// Slug, as in the paths.
     slug: String,
+    /// Display name.
     name: String,
+    /// Always `active`: other organizations are not visible.
+    #[schema(example = "active")]
     status: &'static str,
+    /// Language tag, such as `en-US`.
     language: String,
+    /// IANA time zone, such as `America/New_York`; days of ledger queries are in it.
     timezone: String,
+    /// ISO 4217 currency code of amounts, such as `USD`.
     currency: String,
 }
 
+/// Public facts about an active organization
+///
+/// Needs no sign-in: for sign-in and join pages, and to check that an organization is live.
+#[utoipa::path(
+    get,
+    path = "/orgs/{slug}",
+    operation_id = "get_organization",
+    tag = "orgs",
+    params(super::openapi::OrgPath, super::openapi::OrgHeader),
+    responses(
+        (status = 200, description = "The organization", body = PublicInfo),
+        (status = 400, description = "Codes: `org.mismatch` (`X-Organization` names another organization than the path).", body = super::openapi::ErrorBody),
+        (status = 403, description = "Codes: `org.suspended` (the organization is suspended).", body = super::openapi::ErrorBody),
+        (status = 404, description = "Codes: `org.not_found` (no active organization with this slug; one still being onboarded is not visible).", body = super::openapi::ErrorBody),
+        (status = 500, description = super::openapi::E500, body = super::openapi::ErrorBody),
+    )
+)]
 async fn public_info(ActiveOrg(org): ActiveOrg) -> Json<PublicInfo> {
     Json(PublicInfo {
         slug: org.slug,

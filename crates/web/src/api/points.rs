@@ -40,18 +40,50 @@ impl AmountValue {
     }
 }
 
-#[derive(Deserialize)]
+/// A purchase to record.
+#[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 struct AwardBody {
+    /// The customer.
     customer_id: Uuid,
+    /// Amount paid.
+    #[schema(schema_with = super::openapi::amount_schema)]
     amount: AmountValue,
+    /// Currency code; when sent it must be the organization's.
+    #[schema(example = "USD")]
     currency: Option<String>,
+    /// Free-form details from the till (at most 4 KiB as JSON).
     #[serde(default)]
     metadata: Option<serde_json::Value>,
 }
 
 type Created = (StatusCode, Json<PointsOutcome>);
 
+/// Record a purchase and award its points
+///
+/// Points follow the organization's earning rule. Staff only. Idempotent by
+/// `Idempotency-Key`: a retry answers the first result, with `replayed: true`.
+#[utoipa::path(
+    post,
+    path = "/orgs/{slug}/purchases",
+    operation_id = "award_purchase",
+    tag = "points",
+    params(super::openapi::OrgPath, super::openapi::IdempotencyHeader, super::openapi::OrgHeader),
+    request_body(content = AwardBody, content_type = "application/json"),
+    responses(
+        (status = 201, description = "Recorded (or replayed): the ledger entry, the purchase and the new balance", body = PointsOutcome),
+        (status = 400, description = "Codes: `org.mismatch`, `idempotency.missing` (no `Idempotency-Key` header), `request.malformed_json` (the body is not JSON), `request.invalid` (the body could not be read).", body = super::openapi::ErrorBody),
+        (status = 401, description = super::openapi::E401, body = super::openapi::ErrorBody),
+        (status = 403, description = "Codes: `auth.forbidden` (customers, and callers without a role in the organization), `org.suspended`.", body = super::openapi::ErrorBody),
+        (status = 404, description = "Codes: `org.not_found`, `customer.not_found` (no such customer in this organization).", body = super::openapi::ErrorBody),
+        (status = 409, description = "Codes: `idempotency.mismatch` (this `Idempotency-Key` was already used for a different request).", body = super::openapi::ErrorBody),
+        (status = 413, description = super::openapi::E413, body = super::openapi::ErrorBody),
+        (status = 415, description = super::openapi::E415, body = super::openapi::ErrorBody),
+        (status = 422, description = "Codes: `request.invalid_field` (a field is missing, unknown or of the wrong JSON type), `validation.failed` (`amount` is not a positive amount in range with at most the currency's decimals, `currency` is not the organization's, `metadata` is over 4 KiB, or `Idempotency-Key` is not 1-255 visible ASCII characters; see `fields`).", body = super::openapi::ErrorBody),
+        (status = 500, description = super::openapi::E500, body = super::openapi::ErrorBody),
+    ),
+    security(("session" = []), ("api_token" = []))
+)]
 async fn award(
     State(state): State<AppState>,
     m: OrgMember,
@@ -71,6 +103,25 @@ async fn award(
     Ok((StatusCode::CREATED, Json(o)))
 }
 
+/// A purchase
+///
+/// With what it earned and what was refunded so far. Staff only.
+#[utoipa::path(
+    get,
+    path = "/orgs/{slug}/purchases/{id}",
+    operation_id = "get_purchase",
+    tag = "points",
+    params(super::openapi::OrgIdPath, super::openapi::OrgHeader),
+    responses(
+        (status = 200, description = "The purchase", body = Purchase),
+        (status = 400, description = "Codes: `org.mismatch`, `request.path` (`id` is not a UUID).", body = super::openapi::ErrorBody),
+        (status = 401, description = super::openapi::E401, body = super::openapi::ErrorBody),
+        (status = 403, description = "Codes: `auth.forbidden` (customers, and callers without a role in the organization), `org.suspended`.", body = super::openapi::ErrorBody),
+        (status = 404, description = "Codes: `org.not_found`, `purchase.not_found` (no such purchase in this organization).", body = super::openapi::ErrorBody),
+        (status = 500, description = super::openapi::E500, body = super::openapi::ErrorBody),
+    ),
+    security(("session" = []), ("api_token" = []))
+)]
 async fn purchase(
     State(state): State<AppState>,
     m: OrgMember,
@@ -98,12 +149,40 @@ async fn purchase(
         })
 }
 
-#[derive(Deserialize, Default)]
+/// A refund; an empty body (or `{}`) refunds the rest of the purchase.
+#[derive(Deserialize, Default, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 struct ReverseBody {
+    /// Amount refunded; absent for the rest of the purchase.
+    #[schema(schema_with = super::openapi::amount_schema)]
     amount: Option<AmountValue>,
 }
 
+/// Reverse (refund) all or part of a purchase
+///
+/// Takes back the points of the refunded share. Staff only; cashiers may only reverse
+/// purchases made today (in the organization's time zone), admins any. The body is
+/// optional. Idempotent by `Idempotency-Key`.
+#[utoipa::path(
+    post,
+    path = "/orgs/{slug}/purchases/{id}/reverse",
+    operation_id = "reverse_purchase",
+    tag = "points",
+    params(super::openapi::OrgIdPath, super::openapi::IdempotencyHeader, super::openapi::OrgHeader),
+    request_body(content = Option<ReverseBody>, content_type = "application/json", description = "Optional; no body (or `{}`) refunds the rest of the purchase. Read as JSON whatever the `Content-Type`."),
+    responses(
+        (status = 201, description = "Reversed (or replayed): the ledger entry, the purchase as now refunded and the new balance", body = PointsOutcome),
+        (status = 400, description = "Codes: `org.mismatch`, `idempotency.missing` (no `Idempotency-Key` header), `request.path` (`id` is not a UUID).", body = super::openapi::ErrorBody),
+        (status = 401, description = super::openapi::E401, body = super::openapi::ErrorBody),
+        (status = 403, description = "Codes: `auth.forbidden` (customers, and callers without a role in the organization), `org.suspended`, `purchase.reverse_too_old` (cashiers may only reverse purchases made today; ask an admin).", body = super::openapi::ErrorBody),
+        (status = 404, description = "Codes: `org.not_found`, `purchase.not_found` (no such purchase in this organization), `customer.not_found` (the purchase's customer is gone).", body = super::openapi::ErrorBody),
+        (status = 409, description = "Codes: `purchase.already_reversed` (the purchase was already refunded in full), `points.insufficient` (the customer no longer has the points to take back), `idempotency.mismatch` (this `Idempotency-Key` was already used for a different request).", body = super::openapi::ErrorBody),
+        (status = 413, description = "The body is larger than the configured limit (64 KiB by default); this answer has a plain-text body, not `ErrorBody`."),
+        (status = 422, description = "Codes: `request.invalid_field` (the body is not JSON, or has an unknown or mistyped field), `purchase.reverse_exceeds` (the refund is more than what is left of the purchase), `validation.failed` (`amount` is not a positive amount in range with at most the currency's decimals, or `Idempotency-Key` is not 1-255 visible ASCII characters; see `fields`).", body = super::openapi::ErrorBody),
+        (status = 500, description = super::openapi::E500, body = super::openapi::ErrorBody),
+    ),
+    security(("session" = []), ("api_token" = []))
+)]
 async fn reverse(
     State(state): State<AppState>,
     m: OrgMember,
@@ -128,14 +207,44 @@ async fn reverse(
     Ok((StatusCode::CREATED, Json(o)))
 }
 
-#[derive(Deserialize)]
+/// A redemption: a reward of the catalog or a plain number of points, not both.
+#[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 struct RedeemBody {
+    /// The customer.
     customer_id: Uuid,
+    /// A reward of the catalog; it costs its `cost_points`.
     reward_id: Option<Uuid>,
+    /// A plain number of points, from 1.
+    #[schema(minimum = 1)]
     points: Option<i64>,
 }
 
+/// Redeem points
+///
+/// On a reward of the catalog (which takes one unit of its stock, when counted) or a
+/// plain number of points. Staff only. Idempotent by `Idempotency-Key`.
+#[utoipa::path(
+    post,
+    path = "/orgs/{slug}/redemptions",
+    operation_id = "redeem_points",
+    tag = "points",
+    params(super::openapi::OrgPath, super::openapi::IdempotencyHeader, super::openapi::OrgHeader),
+    request_body(content = RedeemBody, content_type = "application/json"),
+    responses(
+        (status = 201, description = "Redeemed (or replayed): the ledger entry, the reward and the new balance", body = PointsOutcome),
+        (status = 400, description = "Codes: `org.mismatch`, `idempotency.missing` (no `Idempotency-Key` header), `request.malformed_json` (the body is not JSON), `request.invalid` (the body could not be read).", body = super::openapi::ErrorBody),
+        (status = 401, description = super::openapi::E401, body = super::openapi::ErrorBody),
+        (status = 403, description = "Codes: `auth.forbidden` (customers, and callers without a role in the organization), `org.suspended`.", body = super::openapi::ErrorBody),
+        (status = 404, description = "Codes: `org.not_found`, `customer.not_found` (no such customer in this organization), `reward.not_found` (no such reward in this organization).", body = super::openapi::ErrorBody),
+        (status = 409, description = "Codes: `reward.inactive` (the reward is switched off), `reward.out_of_stock` (no units left), `points.insufficient` (the balance is lower than the cost), `idempotency.mismatch` (this `Idempotency-Key` was already used for a different request).", body = super::openapi::ErrorBody),
+        (status = 413, description = super::openapi::E413, body = super::openapi::ErrorBody),
+        (status = 415, description = super::openapi::E415, body = super::openapi::ErrorBody),
+        (status = 422, description = "Codes: `request.invalid_field` (a field is missing, unknown or of the wrong JSON type), `validation.failed` (both or neither of `reward_id` and `points`, `points` out of range, or `Idempotency-Key` is not 1-255 visible ASCII characters; see `fields`).", body = super::openapi::ErrorBody),
+        (status = 500, description = super::openapi::E500, body = super::openapi::ErrorBody),
+    ),
+    security(("session" = []), ("api_token" = []))
+)]
 async fn redeem(
     State(state): State<AppState>,
     m: OrgMember,
@@ -146,14 +255,43 @@ async fn redeem(
     Ok((StatusCode::CREATED, Json(o)))
 }
 
-#[derive(Deserialize)]
+/// A manual correction of a balance.
+#[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 struct AdjustBody {
+    /// The customer.
     customer_id: Uuid,
+    /// Points to add (positive) or remove (negative); not zero.
     points: i64,
+    /// Why the balance is corrected (1-500 characters).
     reason: String,
 }
 
+/// Adjust a balance by hand
+///
+/// Adds or removes points with a mandatory reason. Admins only. Idempotent by
+/// `Idempotency-Key`.
+#[utoipa::path(
+    post,
+    path = "/orgs/{slug}/adjustments",
+    operation_id = "adjust_points",
+    tag = "points",
+    params(super::openapi::OrgPath, super::openapi::IdempotencyHeader, super::openapi::OrgHeader),
+    request_body(content = AdjustBody, content_type = "application/json"),
+    responses(
+        (status = 201, description = "Adjusted (or replayed): the ledger entry and the new balance", body = PointsOutcome),
+        (status = 400, description = "Codes: `org.mismatch`, `idempotency.missing` (no `Idempotency-Key` header), `request.malformed_json` (the body is not JSON), `request.invalid` (the body could not be read).", body = super::openapi::ErrorBody),
+        (status = 401, description = super::openapi::E401, body = super::openapi::ErrorBody),
+        (status = 403, description = "Codes: `auth.forbidden` (only admins adjust points), `org.suspended`.", body = super::openapi::ErrorBody),
+        (status = 404, description = "Codes: `org.not_found`, `customer.not_found` (no such customer in this organization).", body = super::openapi::ErrorBody),
+        (status = 409, description = "Codes: `points.insufficient` (removing the points would take the balance below zero), `idempotency.mismatch` (this `Idempotency-Key` was already used for a different request).", body = super::openapi::ErrorBody),
+        (status = 413, description = super::openapi::E413, body = super::openapi::ErrorBody),
+        (status = 415, description = super::openapi::E415, body = super::openapi::ErrorBody),
+        (status = 422, description = "Codes: `request.invalid_field` (a field is missing, unknown or of the wrong JSON type), `validation.failed` (`points` is zero or out of range, `reason` is empty or over 500 characters, or `Idempotency-Key` is not 1-255 visible ASCII characters; see `fields`).", body = super::openapi::ErrorBody),
+        (status = 500, description = super::openapi::E500, body = super::openapi::ErrorBody),
+    ),
+    security(("session" = []), ("api_token" = []))
+)]
 async fn adjust(
     State(state): State<AppState>,
     m: OrgMember,

@@ -19,6 +19,25 @@ pub(super) fn routes() -> Router<AppState> {
         .route("/orgs/{slug}/rewards/{id}", put(update))
 }
 
+/// The rewards catalog
+///
+/// Everyone with a role in the organization (customers too) may read it.
+#[utoipa::path(
+    get,
+    path = "/orgs/{slug}/rewards",
+    operation_id = "list_rewards",
+    tag = "rewards",
+    params(super::openapi::OrgPath, super::openapi::OrgHeader),
+    responses(
+        (status = 200, description = "Every reward of the organization", body = Vec<Reward>),
+        (status = 400, description = "Codes: `org.mismatch`.", body = super::openapi::ErrorBody),
+        (status = 401, description = super::openapi::E401, body = super::openapi::ErrorBody),
+        (status = 403, description = "Codes: `auth.forbidden` (callers without a role in the organization), `org.suspended`.", body = super::openapi::ErrorBody),
+        (status = 404, description = "Codes: `org.not_found`.", body = super::openapi::ErrorBody),
+        (status = 500, description = super::openapi::E500, body = super::openapi::ErrorBody),
+    ),
+    security(("session" = []), ("api_token" = []))
+)]
 async fn list(State(state): State<AppState>, m: OrgMember) -> Result<Json<Vec<Reward>>, ApiError> {
     m.ctx(&state)?;
     Ok(Json(
@@ -30,13 +49,22 @@ async fn list(State(state): State<AppState>, m: OrgMember) -> Result<Json<Vec<Re
     ))
 }
 
-#[derive(Deserialize)]
+/// A reward to create, or the new state of one.
+#[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 struct RewardBody {
+    /// Name, 1-120 characters, unique in the organization.
+    #[schema(example = "Free coffee")]
     name: String,
+    /// Cost in points, from 1.
+    #[schema(minimum = 1)]
     cost_points: i64,
+    /// Whether it can be redeemed (default true).
     #[serde(default = "yes")]
+    #[schema(default = true)]
     active: bool,
+    /// Units left, 0 or more; absent for unlimited.
+    #[schema(minimum = 0)]
     stock: Option<i64>,
 }
 
@@ -44,6 +72,30 @@ fn yes() -> bool {
     true
 }
 
+/// Create a reward
+///
+/// Admins only.
+#[utoipa::path(
+    post,
+    path = "/orgs/{slug}/rewards",
+    operation_id = "create_reward",
+    tag = "rewards",
+    params(super::openapi::OrgPath, super::openapi::OrgHeader),
+    request_body(content = RewardBody, content_type = "application/json"),
+    responses(
+        (status = 201, description = "Created", body = Reward),
+        (status = 400, description = "Codes: `org.mismatch`, `request.malformed_json` (the body is not JSON), `request.invalid` (the body could not be read).", body = super::openapi::ErrorBody),
+        (status = 401, description = super::openapi::E401, body = super::openapi::ErrorBody),
+        (status = 403, description = "Codes: `auth.forbidden` (only admins manage rewards), `org.suspended`.", body = super::openapi::ErrorBody),
+        (status = 404, description = "Codes: `org.not_found`.", body = super::openapi::ErrorBody),
+        (status = 409, description = "Codes: `reward.exists` (a reward with this name already exists).", body = super::openapi::ErrorBody),
+        (status = 413, description = super::openapi::E413, body = super::openapi::ErrorBody),
+        (status = 415, description = super::openapi::E415, body = super::openapi::ErrorBody),
+        (status = 422, description = "Codes: `request.invalid_field` (a field is missing, unknown or of the wrong JSON type), `validation.failed` (invalid `name`, `cost_points` or `stock`; see `fields`).", body = super::openapi::ErrorBody),
+        (status = 500, description = super::openapi::E500, body = super::openapi::ErrorBody),
+    ),
+    security(("session" = []), ("api_token" = []))
+)]
 async fn create(
     State(state): State<AppState>,
     m: OrgMember,
@@ -56,6 +108,30 @@ async fn create(
     ))
 }
 
+/// Replace a reward
+///
+/// Admins only.
+#[utoipa::path(
+    put,
+    path = "/orgs/{slug}/rewards/{id}",
+    operation_id = "update_reward",
+    tag = "rewards",
+    params(super::openapi::OrgIdPath, super::openapi::OrgHeader),
+    request_body(content = RewardBody, content_type = "application/json"),
+    responses(
+        (status = 200, description = "The reward as now stored", body = Reward),
+        (status = 400, description = "Codes: `org.mismatch`, `request.path` (`id` is not a UUID), `request.malformed_json` (the body is not JSON), `request.invalid` (the body could not be read).", body = super::openapi::ErrorBody),
+        (status = 401, description = super::openapi::E401, body = super::openapi::ErrorBody),
+        (status = 403, description = "Codes: `auth.forbidden` (only admins manage rewards), `org.suspended`.", body = super::openapi::ErrorBody),
+        (status = 404, description = "Codes: `org.not_found`, `not_found` (no such reward in this organization).", body = super::openapi::ErrorBody),
+        (status = 409, description = "Codes: `reward.exists` (another reward has this name).", body = super::openapi::ErrorBody),
+        (status = 413, description = super::openapi::E413, body = super::openapi::ErrorBody),
+        (status = 415, description = super::openapi::E415, body = super::openapi::ErrorBody),
+        (status = 422, description = "Codes: `request.invalid_field` (a field is missing, unknown or of the wrong JSON type), `validation.failed` (invalid `name`, `cost_points` or `stock`; see `fields`).", body = super::openapi::ErrorBody),
+        (status = 500, description = super::openapi::E500, body = super::openapi::ErrorBody),
+    ),
+    security(("session" = []), ("api_token" = []))
+)]
 async fn update(
     State(state): State<AppState>,
     m: OrgMember,

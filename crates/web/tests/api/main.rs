@@ -5,3 +5,4 @@
 mod app;
 mod input;
 mod matrix;
+mod openapi;

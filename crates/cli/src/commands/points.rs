@@ -1,0 +1,84 @@
+//! `loyalty points`: operations on the ledger from the command line.
+
+use crate::app::{App, Schema};
+use crate::config::Config;
+use loyalty_core::domain::OrgStatus;
+use loyalty_core::service::{orgs, points};
+
+/// Points commands.
+#[derive(Debug, clap::Subcommand)]
+pub enum Command {
+    /// Expire points older than each organization's policy (oldest points first).
+    ///
+    /// Organizations without an expiry policy are skipped. Safe to run at any time and
+    /// repeatedly: points already expired are never expired twice. `serve` runs the same
+    /// job periodically.
+    Expire {
+        /// Only this organization.
+        #[arg(long, value_name = "SLUG")]
+        org: Option<String>,
+        /// Report what would expire; change nothing.
+        #[arg(long)]
+        dry_run: bool,
+        /// Print JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Check the ledger invariants: balance == sum of entries, balance >= 0, and each
+    /// entry's balance_after == previous balance_after + points. Exit 1 if broken.
+    Verify {
+        /// Only this organization.
+        #[arg(long, value_name = "SLUG")]
+        org: Option<String>,
+    },
+}
+
+/// Runs the command.
+pub async fn run(config: Config, cmd: Command) -> anyhow::Result<()> {
+    let app = App::open(&config, Schema::RequireCurrent).await?;
+    match cmd {
+        Command::Expire { org, dry_run, json } => {
+            let targets = match org {
+                Some(slug) => vec![orgs::get(app.store.as_ref(), &slug).await?],
+                None => orgs::list(app.store.as_ref())
+                    .await?
+                    .into_iter()
+                    .map(|s| s.org)
+                    .collect(),
+            };
+            let mut reports = Vec::new();
+            for org in targets.iter().filter(|o| o.status == OrgStatus::Active) {
+                reports.push(
+                    points::expire(app.store.as_ref(), app.clock.as_ref(), org, dry_run).await?,
+                );
+            }
+            if json {
+                println!("{}", serde_json::to_string_pretty(&reports)?);
+            } else {
+                for r in &reports {
+                    let verb = if dry_run { "would expire" } else { "expired" };
+                    println!(
+                        "{}: {verb} {} points of {} customers",
+                        r.org, r.points, r.customers
+                    );
+                }
+                let skipped = targets.iter().filter(|o| o.expiry_days.is_none()).count();
+                if skipped > 0 {
+                    println!("({skipped} organizations have no expiry policy)");
+                }
+            }
+        }
+        Command::Verify { org } => {
+            let org_id = match org {
+                Some(slug) => Some(orgs::get(app.store.as_ref(), &slug).await?.id),
+                None => None,
+            };
+            let report = app.store.check_invariants(org_id).await?;
+            println!("{}", serde_json::to_string_pretty(&report)?);
+            if !report.holds() {
+                anyhow::bail!("ledger invariants are broken");
+            }
+        }
+    }
+    Ok(())
+}

@@ -1,0 +1,527 @@
+//! A stand-in for Authentik, NOT Authentik itself: an in-memory axum server on
+//! 127.0.0.1:0 that serves the admin API v3 endpoints `AuthentikDirectory` uses, keeps
+//! groups, users and memberships, and answers with Authentik's shapes and error bodies
+//! (from shared/SPEC.md, shared/authentik/examples/ and calls observed on a running
+//! Authentik). Every request and every answer it gives is checked against Authentik's
+//! OpenAPI schema; a mismatch is recorded and fails the test when the stand-in is
+//! dropped. Faults can be injected by call number: a status before the work is done (the
+//! call had no effect) or after it (the work is done but the answer is lost), or a delay.
+//!
+//! Simplifications: lists are paged by at most `page_size` (2 by default, to exercise
+//! paging) whatever `page_size` a client asks for; the token owner of `/core/users/me/`
+//! is not in the user list; filters the directory does not use are refused (recorded as
+//! a violation) rather than half-implemented.
+
+mod routes;
+
+use crate::schema::{Operation, SCHEMA};
+use axum::body::Bytes;
+use axum::extract::State;
+use axum::http::{HeaderMap, Method, StatusCode, Uri, header};
+use axum::response::{IntoResponse, Response};
+use loyalty_identity::authentik::{AuthentikDirectory, AuthentikOptions};
+use secrecy::SecretString;
+use serde_json::{Value, json};
+use std::collections::{BTreeMap, BTreeSet};
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::Duration;
+use time::OffsetDateTime;
+use time::format_description::well_known::Rfc3339;
+use uuid::Uuid;
+
+/// The API token the stand-in accepts.
+pub const TOKEN: &str = "stand-in-token-0123456789";
+
+/// What the stand-in does with one call instead of answering it normally.
+#[derive(Debug, Clone)]
+pub struct Fault {
+    status: u16,
+    body: Option<Value>,
+    /// Do the work first, then answer with the fault (the answer was lost).
+    after: bool,
+    /// Wait this long before answering (longer than the client's timeout: no answer).
+    delay: Option<Duration>,
+}
+
+impl Fault {
+    /// 503 with no body before doing anything, as from a proxy while Authentik restarts.
+    pub fn unavailable() -> Self {
+        Self {
+            status: 503,
+            body: None,
+            after: false,
+            delay: None,
+        }
+    }
+
+    /// The work is done, then a 500 with no body (as Authentik answers an internal
+    /// error): the client cannot know that it worked.
+    pub fn lost_answer() -> Self {
+        Self {
+            status: 500,
+            body: None,
+            after: true,
+            delay: None,
+        }
+    }
+
+    /// Any status and body, before doing anything.
+    pub fn status(status: u16, body: Option<Value>) -> Self {
+        Self {
+            status,
+            body,
+            after: false,
+            delay: None,
+        }
+    }
+
+    /// No answer for `delay`, then the normal answer.
+    pub fn slow(delay: Duration) -> Self {
+        Self {
+            status: 0,
+            body: None,
+            after: true,
+            delay: Some(delay),
+        }
+    }
+}
+
+/// One call the stand-in received.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Call {
+    /// `GET`.
+    pub method: String,
+    /// `/api/v3/core/users/5/`.
+    pub path: String,
+    /// Query pairs in order.
+    pub query: Vec<(String, String)>,
+    /// The schema operation, `GET /core/users/{id}/` (empty when none matched).
+    pub operation: String,
+}
+
+impl Call {
+    /// The value of query parameter `name`.
+    pub fn param(&self, name: &str) -> Option<&str> {
+        self.query
+            .iter()
+            .find(|(n, _)| n == name)
+            .map(|(_, v)| v.as_str())
+    }
+}
+
+/// How the brand's recovery flow is set up.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Recovery {
+    /// A recovery flow is set: links are issued.
+    Flow,
+    /// None set, as Authentik 2025+ answers: 400 `{"non_field_errors": "No recovery flow set."}`.
+    NoFlow,
+    /// None set, as Authentik before 2024 answered: 404 `{"link": ""}`.
+    NoFlowLegacy,
+}
+
+struct Group {
+    uuid: Uuid,
+    num_pk: i64,
+    name: String,
+    attributes: Value,
+}
+
+struct User {
+    pk: i64,
+    uuid: Uuid,
+    uid: String,
+    username: String,
+    name: String,
+    email: String,
+    is_active: bool,
+    path: String,
+    kind: String,
+    attributes: Value,
+    date_joined: String,
+    last_updated: String,
+    password_change_date: String,
+    password: Option<String>,
+}
+
+struct Inner {
+    base_url: String,
+    page_size: usize,
+    recovery: Recovery,
+    groups: Vec<Group>,
+    users: Vec<User>,
+    /// (group, user pk).
+    members: BTreeSet<(Uuid, i64)>,
+    calls: Vec<Call>,
+    /// By call number, 1-based from the start of the stand-in.
+    faults: BTreeMap<usize, Fault>,
+    violations: Vec<String>,
+    next_pk: i64,
+    next_num_pk: i64,
+}
+
+/// A running stand-in.
+pub struct StandIn {
+    /// `http://127.0.0.1:PORT`.
+    pub url: String,
+    inner: Arc<Mutex<Inner>>,
+    server: tokio::task::JoinHandle<()>,
+}
+
+impl Drop for StandIn {
+    fn drop(&mut self) {
+        self.server.abort();
+        let violations = std::mem::take(&mut self.state().violations);
+        if !violations.is_empty() && !std::thread::panicking() {
+            panic!(
+                "the stand-in Authentik saw requests or gave answers that Authentik's schema rejects:\n  {}",
+                violations.join("\n  ")
+            );
+        }
+    }
+}
+
+fn now() -> String {
+    OffsetDateTime::now_utc()
+        .format(&Rfc3339)
+        .unwrap_or_default()
+}
+
+impl StandIn {
+    /// Starts a stand-in with no users or groups, pages of 2 and a recovery flow.
+    pub async fn start() -> Self {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("bind 127.0.0.1:0");
+        let url = format!("http://{}", listener.local_addr().expect("address"));
+        let inner = Arc::new(Mutex::new(Inner {
+            base_url: url.clone(),
+            page_size: 2,
+            recovery: Recovery::Flow,
+            groups: Vec::new(),
+            users: Vec::new(),
+            members: BTreeSet::new(),
+            calls: Vec::new(),
+            faults: BTreeMap::new(),
+            violations: Vec::new(),
+            next_pk: 5,
+            next_num_pk: 29399,
+        }));
+        let app = axum::Router::new()
+            .fallback(handle)
+            .with_state(inner.clone());
+        let server = tokio::spawn(async move {
+            let _ = axum::serve(listener, app).await;
+        });
+        Self { url, inner, server }
+    }
+
+    fn state(&self) -> MutexGuard<'_, Inner> {
+        self.inner.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// A directory on this stand-in with the right token, 3 retries and a 2 ms backoff.
+    pub fn directory(&self) -> AuthentikDirectory {
+        self.directory_with(TOKEN, 3)
+    }
+
+    /// A directory on this stand-in with `token` and `retries`.
+    pub fn directory_with(&self, token: &str, retries: u32) -> AuthentikDirectory {
+        self.directory_opts(token, retries, Duration::from_secs(5))
+    }
+
+    /// A directory on this stand-in with `token`, `retries` and `timeout`.
+    pub fn directory_opts(
+        &self,
+        token: &str,
+        retries: u32,
+        timeout: Duration,
+    ) -> AuthentikDirectory {
+        AuthentikDirectory::new(
+            &self.url,
+            SecretString::from(token),
+            AuthentikOptions {
+                timeout,
+                retries,
+                backoff: Duration::from_millis(2),
+                user_path: "loyalty".into(),
+            },
+        )
+        .expect("directory")
+    }
+
+    /// Every call so far.
+    pub fn calls(&self) -> Vec<Call> {
+        self.state().calls.clone()
+    }
+
+    /// How many calls so far.
+    pub fn call_count(&self) -> usize {
+        self.state().calls.len()
+    }
+
+    /// The schema operations of the calls from number `from` (0-based) on.
+    pub fn operations_since(&self, from: usize) -> Vec<String> {
+        self.state().calls[from..]
+            .iter()
+            .map(|c| c.operation.clone())
+            .collect()
+    }
+
+    /// Makes call number `n` (1-based, counted from the start) fail with `fault`.
+    pub fn fail_call(&self, n: usize, fault: Fault) {
+        self.state().faults.insert(n, fault);
+    }
+
+    /// Makes the next call fail with `fault`.
+    pub fn fail_next(&self, fault: Fault) {
+        let n = self.call_count() + 1;
+        self.fail_call(n, fault);
+    }
+
+    /// Sets how the brand's recovery flow is set up.
+    pub fn set_recovery(&self, recovery: Recovery) {
+        self.state().recovery = recovery;
+    }
+
+    /// Group names, sorted.
+    pub fn group_names(&self) -> Vec<String> {
+        let mut names: Vec<String> = self.state().groups.iter().map(|g| g.name.clone()).collect();
+        names.sort();
+        names
+    }
+
+    /// Usernames, sorted.
+    pub fn usernames(&self) -> Vec<String> {
+        let mut names: Vec<String> = self
+            .state()
+            .users
+            .iter()
+            .map(|u| u.username.clone())
+            .collect();
+        names.sort();
+        names
+    }
+
+    /// Memberships as (group name, username), sorted.
+    pub fn memberships(&self) -> Vec<(String, String)> {
+        let st = self.state();
+        let mut out: Vec<(String, String)> = st
+            .members
+            .iter()
+            .filter_map(|(g, pk)| {
+                let group = st.groups.iter().find(|x| x.uuid == *g)?;
+                let user = st.users.iter().find(|u| u.pk == *pk)?;
+                Some((group.name.clone(), user.username.clone()))
+            })
+            .collect();
+        out.sort();
+        out
+    }
+
+    /// A user as Authentik shows it.
+    pub fn user_json(&self, pk: i64) -> Option<Value> {
+        let st = self.state();
+        st.users
+            .iter()
+            .find(|u| u.pk == pk)
+            .map(|u| st.user_json(u, true))
+    }
+
+    /// A user as Authentik shows it, by username.
+    pub fn user_by_username(&self, username: &str) -> Option<Value> {
+        let st = self.state();
+        st.users
+            .iter()
+            .find(|u| u.username == username)
+            .map(|u| st.user_json(u, true))
+    }
+
+    /// The password last set for a user.
+    pub fn password_of(&self, pk: i64) -> Option<String> {
+        self.state()
+            .users
+            .iter()
+            .find(|u| u.pk == pk)
+            .and_then(|u| u.password.clone())
+    }
+
+    /// Takes the schema violations recorded so far (so that a test that provokes them
+    /// on purpose can check them and still pass).
+    pub fn take_violations(&self) -> Vec<String> {
+        std::mem::take(&mut self.state().violations)
+    }
+}
+
+/// An answer: status, JSON body, and whether it is exempt from the schema check (with why).
+struct Answer {
+    status: u16,
+    body: Option<Value>,
+    exempt: Option<&'static str>,
+}
+
+fn answer(status: u16, body: Value) -> Answer {
+    Answer {
+        status,
+        body: Some(body),
+        exempt: None,
+    }
+}
+
+fn empty(status: u16) -> Answer {
+    Answer {
+        status,
+        body: None,
+        exempt: None,
+    }
+}
+
+fn detail(status: u16, text: &str) -> Answer {
+    answer(status, json!({ "detail": text }))
+}
+
+fn respond(status: u16, body: Option<&Value>) -> Response {
+    let status = StatusCode::from_u16(status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+    match body {
+        Some(b) => (
+            status,
+            [(header::CONTENT_TYPE, "application/json")],
+            b.to_string(),
+        )
+            .into_response(),
+        None => status.into_response(),
+    }
+}
+
+async fn handle(
+    State(inner): State<Arc<Mutex<Inner>>>,
+    method: Method,
+    uri: Uri,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    let (response, delay) = {
+        let mut st = inner.lock().unwrap_or_else(|p| p.into_inner());
+        serve(&mut st, &method, &uri, &headers, &body)
+    };
+    if let Some(delay) = delay {
+        tokio::time::sleep(delay).await;
+    }
+    response
+}
+
+/// Everything but the delay, under the lock.
+fn serve(
+    st: &mut Inner,
+    method: &Method,
+    uri: &Uri,
+    headers: &HeaderMap,
+    body: &Bytes,
+) -> (Response, Option<Duration>) {
+    let query: Vec<(String, String)> =
+        url::form_urlencoded::parse(uri.query().unwrap_or("").as_bytes())
+            .into_owned()
+            .collect();
+    let number = st.calls.len() + 1;
+    let tag = format!("call {number}: {method} {uri}");
+    st.calls.push(Call {
+        method: method.to_string(),
+        path: uri.path().to_owned(),
+        query: query.clone(),
+        operation: String::new(),
+    });
+
+    let Some(rest) = uri.path().strip_prefix("/api/v3") else {
+        st.violations.push(format!("{tag}: not under /api/v3"));
+        return (respond(404, None), None);
+    };
+    let op = match SCHEMA.operation(method.as_str(), rest) {
+        Ok(op) => op,
+        Err(e) => {
+            st.violations.push(format!("{tag}: {e}"));
+            return (respond(405, Some(&json!({"detail": e}))), None);
+        }
+    };
+    if let Some(call) = st.calls.last_mut() {
+        call.operation = op.name.clone();
+    }
+
+    // The request, as the schema sees it.
+    let json_body = if body.is_empty() {
+        None
+    } else {
+        let is_json = headers
+            .get(header::CONTENT_TYPE)
+            .and_then(|v| v.to_str().ok())
+            .is_some_and(|v| v.starts_with("application/json"));
+        if !is_json {
+            st.violations
+                .push(format!("{tag}: body is not sent as application/json"));
+            let a = detail(415, "Unsupported media type in request.");
+            return (finish(st, &op, &tag, a), None);
+        }
+        match serde_json::from_slice::<Value>(body) {
+            Ok(v) => Some(v),
+            Err(e) => {
+                st.violations.push(format!("{tag}: body is not JSON: {e}"));
+                let a = detail(400, &format!("JSON parse error - {e}"));
+                return (finish(st, &op, &tag, a), None);
+            }
+        }
+    };
+    let errors = SCHEMA.check_request(&op, &query, json_body.as_ref());
+    if !errors.is_empty() {
+        for e in &errors {
+            st.violations.push(format!("{tag}: request: {e}"));
+        }
+        let a = answer(400, json!({ "non_field_errors": errors }));
+        return (finish(st, &op, &tag, a), None);
+    }
+
+    let fault = st.faults.remove(&number);
+    if let Some(f) = &fault
+        && !f.after
+    {
+        let a = Answer {
+            status: f.status,
+            body: f.body.clone(),
+            exempt: None,
+        };
+        return (finish(st, &op, &tag, a), f.delay);
+    }
+
+    let a = match headers
+        .get(header::AUTHORIZATION)
+        .map(|v| v.to_str().unwrap_or(""))
+    {
+        None => detail(403, "Authentication credentials were not provided."),
+        Some(v) if v == format!("Bearer {TOKEN}") => {
+            routes::route(st, method, rest, &query, json_body.unwrap_or(Value::Null))
+        }
+        Some(_) => detail(403, "Token invalid/expired"),
+    };
+    let response = finish(st, &op, &tag, a);
+    match fault {
+        Some(f) if f.status == 0 => (response, f.delay),
+        Some(f) => {
+            let a = Answer {
+                status: f.status,
+                body: f.body,
+                exempt: None,
+            };
+            (finish(st, &op, &tag, a), f.delay)
+        }
+        None => (response, None),
+    }
+}
+
+/// Checks an answer against the schema, then sends it.
+fn finish(st: &mut Inner, op: &Operation<'_>, tag: &str, a: Answer) -> Response {
+    if a.exempt.is_none() {
+        for e in SCHEMA.check_response(op, a.status, a.body.as_ref()) {
+            st.violations
+                .push(format!("{tag}: answer {}: {e}", a.status));
+        }
+    }
+    respond(a.status, a.body.as_ref())
+}

@@ -1,0 +1,333 @@
+//! The OpenAPI 3.1 document of the JSON API, generated from the `#[utoipa::path]`
+//! attributes on the handlers and the `ToSchema` derives on their types. Served at
+//! [`OPENAPI_PATH`], with Swagger UI at [`DOCS_PATH`].
+//!
+//! Every operation lists each error status it can answer and, in that response's
+//! description, the stable codes (`error.code`) the status can carry.
+
+use crate::session;
+use axum::Router;
+use utoipa::openapi::schema::{ObjectBuilder, OneOfBuilder, Schema, Type};
+use utoipa::openapi::security::{ApiKey, ApiKeyValue, HttpAuthScheme, HttpBuilder, SecurityScheme};
+use utoipa::openapi::{KnownFormat, SchemaFormat};
+use utoipa::{IntoParams, Modify, OpenApi, ToSchema};
+use utoipa_swagger_ui::SwaggerUi;
+
+/// Where the OpenAPI document is served.
+pub const OPENAPI_PATH: &str = "/api/openapi.json";
+/// Where Swagger UI is served.
+pub const DOCS_PATH: &str = "/api/docs";
+
+/// Name of the session-cookie security scheme.
+pub const SESSION_SCHEME: &str = "session";
+/// Name of the API-token security scheme.
+pub const TOKEN_SCHEME: &str = "api_token";
+
+/// Every stable error code the API can send in `error.code`.
+pub const ERROR_CODES: &[&str] = &[
+    "auth.required",
+    "auth.invalid_token",
+    "auth.forbidden",
+    "org.not_found",
+    "org.suspended",
+    "org.mismatch",
+    "org.missing",
+    "request.malformed_json",
+    "request.invalid_field",
+    "request.content_type",
+    "request.too_large",
+    "request.invalid",
+    "request.path",
+    "request.invalid_cursor",
+    "request.invalid_limit",
+    "idempotency.missing",
+    "idempotency.mismatch",
+    "validation.failed",
+    "not_found",
+    "route.not_found",
+    "customer.not_found",
+    "customer.exists",
+    "customer.card_collision",
+    "purchase.not_found",
+    "purchase.already_reversed",
+    "purchase.reverse_exceeds",
+    "purchase.reverse_too_old",
+    "reward.not_found",
+    "reward.inactive",
+    "reward.out_of_stock",
+    "reward.exists",
+    "points.insufficient",
+    "token.not_found",
+    "internal",
+];
+
+const API_DESCRIPTION: &str = "\
+Multi-tenant loyalty points. Every organization's resources live under \
+`/api/v1/orgs/{slug}/...`.
+
+## Authentication
+
+* **Till devices** send an org-scoped API token: `Authorization: Bearer lyt_...` \
+(role `cashier` or `admin`, made with `POST /api/v1/orgs/{slug}/tokens`).
+* **People** send the session cookie `loyalty_session` set at sign-in; their identity-provider \
+groups give their role (`admin`, `cashier`, `customer`) in each organization.
+
+The optional `X-Organization` header may name the organization too; when sent it must agree \
+with the path, or the request is refused with `400 org.mismatch`.
+
+## Idempotency
+
+The till's writes (`purchases`, `purchases/{id}/reverse`, `redemptions`, `adjustments`) \
+require an `Idempotency-Key` header: a new random value (a UUID) per operation, the same one \
+on retries. A retry answers the first result with the same status and `\"replayed\": true`; \
+the same key with a different request is refused with `409 idempotency.mismatch`.
+
+## Errors
+
+Every error answer (except the few noted as plain text) has the body \
+`{\"error\": {\"code\": \"...\", \"message\": \"...\", \"fields\": [...]}}` (`ErrorBody`). \
+`code` is stable and meant for programs; `message` is for people and may change; `fields` \
+is present only with `validation.failed` and names each invalid input.
+
+| status | codes |
+|---|---|
+| 400 | `org.mismatch`, `org.missing`, `request.malformed_json`, `request.invalid`, `request.path`, `request.invalid_cursor`, `idempotency.missing` |
+| 401 | `auth.required`, `auth.invalid_token` |
+| 403 | `auth.forbidden`, `org.suspended`, `purchase.reverse_too_old` |
+| 404 | `org.not_found`, `not_found`, `route.not_found`, `customer.not_found`, `purchase.not_found`, `token.not_found` |
+| 409 | `customer.exists`, `customer.card_collision`, `reward.exists`, `reward.inactive`, `reward.out_of_stock`, `points.insufficient`, `purchase.already_reversed`, `idempotency.mismatch` |
+| 413 | `request.too_large` |
+| 415 | `request.content_type` |
+| 422 | `validation.failed`, `request.invalid_field`, `request.invalid_limit`, `purchase.reverse_exceeds` |
+| 500 | `internal` |
+
+Besides these: unknown routes answer `404 route.not_found`; a known route with another method \
+answers `405` with an empty body; a request that takes longer than the configured timeout \
+answers `408` with an empty body; a query string that does not parse (such as `limit=abc`) \
+answers `400` with a plain-text body.";
+
+/// `401` on every authenticated operation.
+pub const E401: &str = "Not signed in. Codes: `auth.required` (no session cookie and no \
+bearer token, or the session has ended), `auth.invalid_token` (the bearer token lacks the \
+`lyt_` prefix, is unknown or was revoked).";
+
+/// `500` on every operation.
+pub const E500: &str = "Codes: `internal` (storage or identity provider failed; the details \
+are in the server log, never in the answer).";
+
+/// `413` on operations with a JSON body.
+pub const E413: &str = "Codes: `request.too_large` (the body is larger than the configured \
+limit, 64 KiB by default).";
+
+/// `415` on operations with a JSON body.
+pub const E415: &str = "Codes: `request.content_type` (send the body with \
+`Content-Type: application/json`).";
+
+/// The body of every error answer.
+#[allow(dead_code)] // documentation only; `crate::error::ApiError` writes this shape
+#[derive(ToSchema)]
+#[schema(example = json!({"error": {"code": "validation.failed", "message": "phone: give a phone number, an email address, or both", "fields": [{"field": "phone", "message": "give a phone number, an email address, or both"}]}}))]
+pub struct ErrorBody {
+    /// The error.
+    error: ErrorDetail,
+}
+
+/// What went wrong.
+#[allow(dead_code)] // documentation only
+#[derive(ToSchema)]
+pub struct ErrorDetail {
+    /// Stable code, for programs; see each response for the codes it can carry.
+    #[schema(schema_with = error_code_schema)]
+    code: String,
+    /// A sentence for people; may change.
+    message: String,
+    /// The invalid fields; present only with `validation.failed`.
+    #[schema(nullable = false)]
+    fields: Option<Vec<FieldErrorBody>>,
+}
+
+/// One invalid input field.
+#[allow(dead_code)] // documentation only; mirrors `loyalty_core::FieldError`
+#[derive(ToSchema)]
+#[schema(as = FieldError)]
+pub struct FieldErrorBody {
+    /// The field, as the request named it (`phone`, `Idempotency-Key`).
+    field: String,
+    /// What is wrong and how to fix it.
+    message: String,
+}
+
+fn error_code_schema() -> Schema {
+    ObjectBuilder::new()
+        .schema_type(Type::String)
+        .enum_values(Some(ERROR_CODES.iter().copied()))
+        .into()
+}
+
+/// A money amount: a decimal string (`"12.50"`, preferred) or a JSON number (`12.5`).
+pub fn amount_schema() -> Schema {
+    OneOfBuilder::new()
+        .item(
+            ObjectBuilder::new()
+                .schema_type(Type::String)
+                .examples(["12.50"]),
+        )
+        .item(
+            ObjectBuilder::new()
+                .schema_type(Type::Number)
+                .format(Some(SchemaFormat::KnownFormat(KnownFormat::Double))),
+        )
+        .description(Some(
+            "Amount in the organization's currency: a decimal string such as \"12.50\" \
+             (preferred) or a JSON number",
+        ))
+        .into()
+}
+
+/// Input for enrolling a customer: a phone number, an email address, or both.
+#[allow(dead_code)] // documentation only; mirrors `loyalty_core::service::points::EnrollInput`
+#[derive(ToSchema)]
+#[schema(as = EnrollInput)]
+pub struct EnrollBody {
+    /// Phone, in any common notation; without `+` it is read in the organization's country.
+    #[schema(example = "202-555-0100")]
+    phone: Option<String>,
+    /// Email.
+    #[schema(example = "ada@example.com")]
+    email: Option<String>,
+    /// Name, at most 255 characters.
+    name: Option<String>,
+}
+
+/// The organization named in the path.
+#[allow(dead_code)] // documentation only
+#[derive(IntoParams)]
+#[into_params(parameter_in = Path)]
+pub struct OrgPath {
+    /// Slug of the organization, such as `nextdoor`.
+    slug: String,
+}
+
+/// The organization and a resource in it, named in the path.
+#[allow(dead_code)] // documentation only
+#[derive(IntoParams)]
+#[into_params(parameter_in = Path)]
+pub struct OrgIdPath {
+    /// Slug of the organization, such as `nextdoor`.
+    slug: String,
+    /// Id of the resource (a UUID); another value answers `400 request.path`.
+    id: uuid::Uuid,
+}
+
+/// The runbook's `X-Organization` header.
+#[allow(dead_code)] // documentation only
+#[derive(IntoParams)]
+#[into_params(parameter_in = Header)]
+pub struct OrgHeader {
+    /// Optional. The organization's slug; when sent it must equal `{slug}` of the path,
+    /// or the request answers `400 org.mismatch`.
+    #[param(rename = "X-Organization", value_type = String, required = false)]
+    x_organization: Option<String>,
+}
+
+/// The `Idempotency-Key` header of the till's writes.
+#[allow(dead_code)] // documentation only
+#[derive(IntoParams)]
+#[into_params(parameter_in = Header)]
+pub struct IdempotencyHeader {
+    /// Required. A new random value (a UUID) per operation, the same one on retries; 1-255
+    /// visible ASCII characters. Missing: `400 idempotency.missing`; reused with a different
+    /// request: `409 idempotency.mismatch`.
+    #[param(
+        rename = "Idempotency-Key",
+        example = "7b0e4a8e-3c55-4c59-9a53-0c6f3c9a1f2d"
+    )]
+    idempotency_key: String,
+}
+
+/// Adds the two ways in: the session cookie and the API token.
+struct SecuritySchemes;
+
+impl Modify for SecuritySchemes {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        let components = openapi.components.get_or_insert_with(Default::default);
+        components.add_security_scheme(
+            SESSION_SCHEME,
+            SecurityScheme::ApiKey(ApiKey::Cookie(ApiKeyValue::with_description(
+                session::COOKIE,
+                "Session cookie set at sign-in; the person's identity-provider groups give \
+                 their role in each organization.",
+            ))),
+        );
+        components.add_security_scheme(
+            TOKEN_SCHEME,
+            SecurityScheme::Http(
+                HttpBuilder::new()
+                    .scheme(HttpAuthScheme::Bearer)
+                    .bearer_format("lyt_...")
+                    .description(Some(
+                        "An organization's API token for till devices, \
+                         `Authorization: Bearer lyt_...`; role cashier or admin.",
+                    ))
+                    .build(),
+            ),
+        );
+    }
+}
+
+/// The operations of `/api/v1`, with paths relative to it (as the router declares them).
+#[derive(OpenApi)]
+#[openapi(paths(
+    super::orgs::public_info,
+    super::customers::list_or_lookup,
+    super::customers::enroll,
+    super::customers::one,
+    super::customers::balance,
+    super::customers::customer_ledger,
+    super::customers::org_ledger,
+    super::customers::me,
+    super::customers::my_ledger,
+    super::points::award,
+    super::points::purchase,
+    super::points::reverse,
+    super::points::redeem,
+    super::points::adjust,
+    super::rewards::list,
+    super::rewards::create,
+    super::rewards::update,
+    super::admin::list_tokens,
+    super::admin::create_token,
+    super::admin::revoke_token,
+    super::admin::settings,
+    super::admin::audit,
+))]
+struct V1;
+
+/// The whole document.
+#[derive(OpenApi)]
+#[openapi(
+    info(title = "loyalty API", description = API_DESCRIPTION),
+    nest((path = "/api/v1", api = V1)),
+    components(schemas(ErrorBody)),
+    modifiers(&SecuritySchemes),
+    tags(
+        (name = "orgs", description = "Public facts about an organization"),
+        (name = "customers", description = "Enroll, find and read customers and their ledger"),
+        (name = "points", description = "The till's writes: purchases, reversals, redemptions, adjustments"),
+        (name = "rewards", description = "The rewards catalog"),
+        (name = "admin", description = "API tokens, points settings and the audit log"),
+    )
+)]
+pub struct ApiDoc;
+
+/// The OpenAPI document.
+pub fn document() -> utoipa::openapi::OpenApi {
+    ApiDoc::openapi()
+}
+
+/// `GET /api/openapi.json` and Swagger UI under `/api/docs`.
+pub fn routes<S: Clone + Send + Sync + 'static>() -> Router<S> {
+    SwaggerUi::new(DOCS_PATH)
+        .url(OPENAPI_PATH, document())
+        .into()
+}
