@@ -486,6 +486,12 @@ pub trait PointsStore: Send + Sync {
     ) -> Result<ApiToken, StoreError>;
     /// The live token with this hash, in any organization.
     async fn api_token_by_hash(&self, token_hash: &str) -> Result<Option<ApiToken>, StoreError>;
+    /// The live token with this hash and its organization, in one read (the hot path of
+    /// every till request).
+    async fn api_token_with_org(
+        &self,
+        token_hash: &str,
+    ) -> Result<Option<(ApiToken, Organization)>, StoreError>;
     /// Revokes a token; `false` if unknown in this org.
     async fn revoke_api_token(
         &self,

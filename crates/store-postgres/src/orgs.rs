@@ -16,7 +16,22 @@ const ORG_COLUMNS: &str = "id, name, slug, COALESCE(authentik_group_prefix, slug
      contract_start, deployment_type, users_estimate, settings, created_at, updated_at, \
      points_per_unit, min_purchase, expiry_days, join_enabled";
 
-fn org_from_row(row: &PgRow) -> Result<Organization, sqlx::Error> {
+/// The organization columns qualified with the alias `o`, for joins.
+pub(crate) static ORG_COLUMNS_O: std::sync::LazyLock<String> = std::sync::LazyLock::new(|| {
+    ORG_COLUMNS
+        .split(", ")
+        .filter(|c| !c.trim().starts_with("slug)"))
+        .map(|c| match c.trim() {
+            c if c.starts_with("COALESCE") => {
+                "COALESCE(o.authentik_group_prefix, o.slug) AS group_prefix".to_owned()
+            }
+            c => format!("o.{c}"),
+        })
+        .collect::<Vec<_>>()
+        .join(", ")
+});
+
+pub(crate) fn org_from_row(row: &PgRow) -> Result<Organization, sqlx::Error> {
     let status: String = row.try_get("status")?;
     Ok(Organization {
         id: OrgId(row.try_get("id")?),

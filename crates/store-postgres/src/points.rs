@@ -8,7 +8,7 @@ use loyalty_core::domain::ledger::{
     Actor, ApiToken, AuditRecord, Customer, CustomerKey, IdempotencyKey, LedgerEntry, NewCustomer,
     PointsCommand, PointsError, PointsOutcome, Purchase, Reward, RewardInput, TxType,
 };
-use loyalty_core::domain::{OrgId, Role};
+use loyalty_core::domain::{OrgId, Organization, Role};
 use loyalty_core::ledger_tx::{self, BalanceChange, LedgerTx};
 use loyalty_core::store::{InvariantReport, PointsSettings, PointsStore, StoreError};
 use rust_decimal::Decimal;
@@ -851,6 +851,38 @@ impl PointsStore for PgStore {
         .await?;
         tx.commit().await.map_err(map_err)?;
         Ok(token)
+    }
+
+    async fn api_token_with_org(
+        &self,
+        token_hash: &str,
+    ) -> Result<Option<(ApiToken, Organization)>, StoreError> {
+        let sql = format!(
+            "SELECT {}, t.id AS token_id, t.name AS token_name, t.role AS token_role, t.created_at AS token_created_at \
+             FROM api_tokens t JOIN organizations o ON o.id = t.organization_id \
+             WHERE t.token_hash = $1 AND t.revoked_at IS NULL AND o.deleted_at IS NULL",
+            *crate::orgs::ORG_COLUMNS_O
+        );
+        let row = sqlx::query(sqlx::AssertSqlSafe(sql))
+            .bind(token_hash)
+            .fetch_optional(&self.pool)
+            .await
+            .map_err(map_err)?;
+        let Some(row) = row else { return Ok(None) };
+        let decoded = (|| -> Result<(ApiToken, Organization), sqlx::Error> {
+            let org = crate::orgs::org_from_row(&row)?;
+            let role: String = row.try_get("token_role")?;
+            let token = ApiToken {
+                id: row.try_get("token_id")?,
+                organization_id: org.id,
+                name: row.try_get("token_name")?,
+                role: Role::parse(&role).ok_or_else(|| decode_err("role"))?,
+                created_at: row.try_get("token_created_at")?,
+                revoked_at: None,
+            };
+            Ok((token, org))
+        })();
+        decoded.map(Some).map_err(map_err)
     }
 
     async fn api_token_by_hash(&self, token_hash: &str) -> Result<Option<ApiToken>, StoreError> {

@@ -7,6 +7,7 @@ mod accounts;
 mod orgs;
 mod points;
 mod sessions;
+mod sync_tx;
 mod writer;
 
 use async_trait::async_trait;
@@ -93,7 +94,12 @@ impl SqliteStore {
             .connect_with(options.clone())
             .await
             .map_err(StoreError::backend)?;
-        let writer = writer::start(&options).await?;
+        let Some(file) = path.as_deref() else {
+            return Err(StoreError::Backend(
+                "an in-memory SQLite database is not supported: give a file, such as sqlite://./data/loyalty.db".into(),
+            ));
+        };
+        let writer = writer::start(file)?;
         Ok(Self { pool, path, writer })
     }
 

@@ -33,7 +33,22 @@ pub(crate) fn decimal_col(
     decode(col, s.parse::<rust_decimal::Decimal>())
 }
 
-fn org_from_row(row: &SqliteRow) -> Result<Organization, sqlx::Error> {
+/// The organization columns qualified with the alias `o`, for joins.
+pub(crate) static ORG_COLUMNS_O: std::sync::LazyLock<String> = std::sync::LazyLock::new(|| {
+    ORG_COLUMNS
+        .split(", ")
+        .filter(|c| !c.trim().starts_with("slug)"))
+        .map(|c| match c.trim() {
+            c if c.starts_with("COALESCE") => {
+                "COALESCE(o.authentik_group_prefix, o.slug) AS group_prefix".to_owned()
+            }
+            c => format!("o.{c}"),
+        })
+        .collect::<Vec<_>>()
+        .join(", ")
+});
+
+pub(crate) fn org_from_row(row: &SqliteRow) -> Result<Organization, sqlx::Error> {
     let status: String = row.try_get("status")?;
     let settings: String = row.try_get("settings")?;
     let contract_start: Option<String> = row.try_get("contract_start")?;

@@ -9,10 +9,8 @@ use loyalty_core::domain::ledger::{
     Actor, ApiToken, AuditRecord, Customer, CustomerKey, IdempotencyKey, LedgerEntry, NewCustomer,
     PointsCommand, PointsError, PointsOutcome, Purchase, Reward, RewardInput, TxType,
 };
-use loyalty_core::domain::{OrgId, Role};
-use loyalty_core::ledger_tx::{self, BalanceChange, LedgerTx};
+use loyalty_core::domain::{OrgId, Organization, Role};
 use loyalty_core::store::{InvariantReport, PointsSettings, PointsStore, StoreError};
-use rust_decimal::Decimal;
 use sqlx::sqlite::SqliteRow;
 use sqlx::{Row, SqliteConnection};
 use time::OffsetDateTime;
@@ -185,265 +183,6 @@ fn simple_audit(
     }
 }
 
-/// A transaction seen through the ledger's primitive operations.
-pub(crate) struct SqliteLedgerTx<'c>(pub(crate) &'c mut SqliteConnection);
-
-#[async_trait]
-impl LedgerTx for SqliteLedgerTx<'_> {
-    async fn claim_idempotency(
-        &mut self,
-        org: OrgId,
-        key: &IdempotencyKey,
-        now: OffsetDateTime,
-    ) -> Result<Option<(String, serde_json::Value)>, StoreError> {
-        let claimed = sqlx::query(
-            "INSERT INTO idempotency_keys (organization_id, key, request_hash, status_code, response, created_at) \
-             VALUES (?1, ?2, ?3, 0, '{}', ?4) ON CONFLICT DO NOTHING",
-        )
-        .bind(org.0.to_string())
-        .bind(&key.key)
-        .bind(&key.request_hash)
-        .bind(ts(now))
-        .execute(&mut *self.0)
-        .await
-        .map_err(map_err)?
-        .rows_affected();
-        if claimed == 1 {
-            return Ok(None);
-        }
-        let row = sqlx::query("SELECT request_hash, response FROM idempotency_keys WHERE organization_id = ?1 AND key = ?2")
-            .bind(org.0.to_string())
-            .bind(&key.key)
-            .fetch_one(&mut *self.0)
-            .await
-            .map_err(map_err)?;
-        let response: String = row.try_get("response").map_err(map_err)?;
-        let response = serde_json::from_str(&response).map_err(StoreError::backend)?;
-        Ok(Some((
-            row.try_get("request_hash").map_err(map_err)?,
-            response,
-        )))
-    }
-
-    async fn store_idempotency(
-        &mut self,
-        org: OrgId,
-        key: &IdempotencyKey,
-        response: &serde_json::Value,
-    ) -> Result<(), StoreError> {
-        sqlx::query("UPDATE idempotency_keys SET status_code = 201, response = ?3 WHERE organization_id = ?1 AND key = ?2")
-            .bind(org.0.to_string())
-            .bind(&key.key)
-            .bind(response.to_string())
-            .execute(&mut *self.0)
-            .await
-            .map_err(map_err)?;
-        Ok(())
-    }
-
-    async fn lock_customer(
-        &mut self,
-        org: OrgId,
-        customer: Uuid,
-    ) -> Result<Option<i64>, StoreError> {
-        sqlx::query_scalar("SELECT balance FROM users WHERE organization_id = ?1 AND id = ?2 AND role = 'customer'")
-            .bind(org.0.to_string())
-            .bind(customer.to_string())
-            .fetch_optional(&mut *self.0)
-            .await
-            .map_err(map_err)
-    }
-
-    async fn change_balance(
-        &mut self,
-        org: OrgId,
-        customer: Uuid,
-        delta: i64,
-        now: OffsetDateTime,
-    ) -> Result<BalanceChange, StoreError> {
-        let row = sqlx::query(
-            "UPDATE users SET balance = balance + ?3, ledger_seq = ledger_seq + 1, updated_at = ?4 \
-             WHERE organization_id = ?1 AND id = ?2 AND role = 'customer' AND balance + ?3 >= 0 \
-             RETURNING balance, ledger_seq",
-        )
-        .bind(org.0.to_string())
-        .bind(customer.to_string())
-        .bind(delta)
-        .bind(ts(now))
-        .fetch_optional(&mut *self.0)
-        .await
-        .map_err(map_err)?;
-        if let Some(row) = row {
-            return Ok(BalanceChange::Applied {
-                balance: row.try_get(0).map_err(map_err)?,
-                seq: row.try_get(1).map_err(map_err)?,
-            });
-        }
-        Ok(match self.lock_customer(org, customer).await? {
-            Some(balance) => BalanceChange::Insufficient { balance },
-            None => BalanceChange::NotFound,
-        })
-    }
-
-    async fn insert_purchase(&mut self, org: OrgId, p: &Purchase) -> Result<(), StoreError> {
-        sqlx::query(
-            "INSERT INTO purchases (id, organization_id, cashier_id, customer_id, amount, currency, points_awarded, created_at) \
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
-        )
-        .bind(p.id.to_string())
-        .bind(org.0.to_string())
-        .bind(p.cashier_id.map(|u| u.to_string()))
-        .bind(p.customer_id.to_string())
-        .bind(p.amount.to_string())
-        .bind(&p.currency)
-        .bind(p.points_awarded)
-        .bind(ts(p.created_at))
-        .execute(&mut *self.0)
-        .await
-        .map_err(map_err)?;
-        Ok(())
-    }
-
-    async fn purchase_for_update(
-        &mut self,
-        org: OrgId,
-        id: Uuid,
-    ) -> Result<Option<Purchase>, StoreError> {
-        let sql = format!(
-            "SELECT {PURCHASE_COLUMNS} FROM purchases WHERE organization_id = ?1 AND id = ?2"
-        );
-        let row = sqlx::query(sqlx::AssertSqlSafe(sql))
-            .bind(org.0.to_string())
-            .bind(id.to_string())
-            .fetch_optional(&mut *self.0)
-            .await
-            .map_err(map_err)?;
-        row.as_ref()
-            .map(purchase_from_row)
-            .transpose()
-            .map_err(map_err)
-    }
-
-    async fn record_reversal(
-        &mut self,
-        org: OrgId,
-        id: Uuid,
-        amount: Decimal,
-        points: i64,
-    ) -> Result<(), StoreError> {
-        // Decimal text cannot be added in SQL without losing exactness: add here, inside
-        // the writer transaction that already holds the database lock.
-        let before: String = sqlx::query_scalar(
-            "SELECT reversed_amount FROM purchases WHERE organization_id = ?1 AND id = ?2",
-        )
-        .bind(org.0.to_string())
-        .bind(id.to_string())
-        .fetch_one(&mut *self.0)
-        .await
-        .map_err(map_err)?;
-        let before: Decimal = before.parse().map_err(StoreError::backend)?;
-        sqlx::query(
-            "UPDATE purchases SET reversed_amount = ?3, points_reversed = points_reversed + ?4 \
-             WHERE organization_id = ?1 AND id = ?2",
-        )
-        .bind(org.0.to_string())
-        .bind(id.to_string())
-        .bind((before + amount).to_string())
-        .bind(points)
-        .execute(&mut *self.0)
-        .await
-        .map_err(map_err)?;
-        Ok(())
-    }
-
-    async fn reward_for_update(
-        &mut self,
-        org: OrgId,
-        id: Uuid,
-    ) -> Result<Option<Reward>, StoreError> {
-        let sql =
-            format!("SELECT {REWARD_COLUMNS} FROM rewards WHERE organization_id = ?1 AND id = ?2");
-        let row = sqlx::query(sqlx::AssertSqlSafe(sql))
-            .bind(org.0.to_string())
-            .bind(id.to_string())
-            .fetch_optional(&mut *self.0)
-            .await
-            .map_err(map_err)?;
-        row.as_ref()
-            .map(reward_from_row)
-            .transpose()
-            .map_err(map_err)
-    }
-
-    async fn take_stock(&mut self, org: OrgId, id: Uuid) -> Result<bool, StoreError> {
-        let done = sqlx::query("UPDATE rewards SET stock = stock - 1 WHERE organization_id = ?1 AND id = ?2 AND stock > 0")
-            .bind(org.0.to_string())
-            .bind(id.to_string())
-            .execute(&mut *self.0)
-            .await
-            .map_err(map_err)?;
-        Ok(done.rows_affected() == 1)
-    }
-
-    async fn insert_entry(
-        &mut self,
-        org: OrgId,
-        e: &LedgerEntry,
-        seq: i64,
-        idempotency_key: Option<&str>,
-    ) -> Result<(), StoreError> {
-        sqlx::query(
-            "INSERT INTO points_transactions (id, organization_id, user_id, points, transaction_type, reference_id, reference_type, \
-             balance_after, notes, created_by, idempotency_key, seq, created_at) \
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13)",
-        )
-        .bind(e.id.to_string())
-        .bind(org.0.to_string())
-        .bind(e.customer_id.to_string())
-        .bind(e.points)
-        .bind(e.transaction_type.as_str())
-        .bind(e.reference_id.map(|u| u.to_string()))
-        .bind(&e.reference_type)
-        .bind(e.balance_after)
-        .bind(&e.notes)
-        .bind(e.created_by.map(|u| u.to_string()))
-        .bind(idempotency_key)
-        .bind(seq)
-        .bind(ts(e.created_at))
-        .execute(&mut *self.0)
-        .await
-        .map_err(map_err)?;
-        Ok(())
-    }
-
-    async fn insert_audit(&mut self, record: &AuditRecord) -> Result<(), StoreError> {
-        insert_audit(&mut *self.0, record).await
-    }
-
-    async fn credits_and_debits(
-        &mut self,
-        org: OrgId,
-        customer: Uuid,
-        cutoff: OffsetDateTime,
-    ) -> Result<(i64, i64), StoreError> {
-        let row = sqlx::query(
-            "SELECT COALESCE(SUM(points) FILTER (WHERE points > 0 AND created_at <= ?3), 0), \
-                    COALESCE(-SUM(points) FILTER (WHERE points < 0), 0) \
-             FROM points_transactions WHERE organization_id = ?1 AND user_id = ?2",
-        )
-        .bind(org.0.to_string())
-        .bind(customer.to_string())
-        .bind(ts(cutoff))
-        .fetch_one(&mut *self.0)
-        .await
-        .map_err(map_err)?;
-        Ok((
-            row.try_get(0).map_err(map_err)?,
-            row.try_get(1).map_err(map_err)?,
-        ))
-    }
-}
-
 #[async_trait]
 impl PointsStore for SqliteStore {
     async fn enroll_customer(
@@ -585,7 +324,7 @@ impl PointsStore for SqliteStore {
         now: OffsetDateTime,
     ) -> Result<PointsOutcome, PointsError> {
         // Through the single writer, which commits concurrent commands in small groups.
-        crate::writer::submit(&self.writer, org, cmd, actor, idem, now).await
+        crate::writer::apply(&self.writer, org, cmd, actor, idem, now).await
     }
 
     async fn purchase(&self, org: OrgId, id: Uuid) -> Result<Option<Purchase>, StoreError> {
@@ -665,27 +404,7 @@ impl PointsStore for SqliteStore {
         now: OffsetDateTime,
         dry_run: bool,
     ) -> Result<i64, StoreError> {
-        let tx = self
-            .pool
-            .begin_with("BEGIN IMMEDIATE")
-            .await
-            .map_err(map_err)?;
-        let mut tx = tx;
-        let expired = ledger_tx::expire(
-            &mut SqliteLedgerTx(&mut tx),
-            org,
-            customer,
-            cutoff,
-            now,
-            dry_run,
-        )
-        .await?;
-        if dry_run {
-            tx.rollback().await.map_err(map_err)?;
-        } else {
-            tx.commit().await.map_err(map_err)?;
-        }
-        Ok(expired)
+        crate::writer::expire(&self.writer, org, customer, cutoff, now, dry_run).await
     }
 
     async fn create_reward(
@@ -893,6 +612,38 @@ impl PointsStore for SqliteStore {
         .await?;
         tx.commit().await.map_err(map_err)?;
         Ok(token)
+    }
+
+    async fn api_token_with_org(
+        &self,
+        token_hash: &str,
+    ) -> Result<Option<(ApiToken, Organization)>, StoreError> {
+        let sql = format!(
+            "SELECT {}, t.id AS token_id, t.name AS token_name, t.role AS token_role, t.created_at AS token_created_at \
+             FROM api_tokens t JOIN organizations o ON o.id = t.organization_id \
+             WHERE t.token_hash = ?1 AND t.revoked_at IS NULL AND o.deleted_at IS NULL",
+            *crate::orgs::ORG_COLUMNS_O
+        );
+        let row = sqlx::query(sqlx::AssertSqlSafe(sql))
+            .bind(token_hash)
+            .fetch_optional(&self.pool)
+            .await
+            .map_err(map_err)?;
+        let Some(row) = row else { return Ok(None) };
+        let decoded = (|| -> Result<(ApiToken, Organization), sqlx::Error> {
+            let org = crate::orgs::org_from_row(&row)?;
+            let role: String = row.try_get("token_role")?;
+            let token = ApiToken {
+                id: uuid_col(&row, "token_id")?,
+                organization_id: org.id,
+                name: row.try_get("token_name")?,
+                role: Role::parse(&role).ok_or_else(|| decode_err("role"))?,
+                created_at: time_col(&row, "token_created_at")?,
+                revoked_at: None,
+            };
+            Ok((token, org))
+        })();
+        decoded.map(Some).map_err(map_err)
     }
 
     async fn api_token_by_hash(&self, token_hash: &str) -> Result<Option<ApiToken>, StoreError> {

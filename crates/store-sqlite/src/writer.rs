@@ -1,52 +1,74 @@
 //! The single writer for points commands. SQLite allows one writer at a time, and with
 //! full durability every commit waits for the disk; committing each award alone caps a
-//! till network at a few hundred awards per second. So points commands go to one task
-//! that owns a dedicated connection and commits whatever has queued up (up to
-//! [`MAX_BATCH`]) in one transaction, each command inside its own savepoint: a refused
-//! command rolls back alone, each keeps its own result and idempotency record, and no
-//! answer is sent before the group's commit is durable.
+//! till network at a few hundred awards per second. So points commands (and expiry)
+//! go to one thread that owns a dedicated connection and commits whatever has queued
+//! up (up to [`MAX_BATCH`]) in one transaction, each command inside its own savepoint: a
+//! refused command rolls back alone, each keeps its own result and idempotency record,
+//! and no answer is sent before the group's commit is durable.
 
-use crate::map_err;
-use crate::points::SqliteLedgerTx;
+use crate::sync_tx::{SyncLedgerTx, sq};
 use loyalty_core::domain::OrgId;
 use loyalty_core::domain::ledger::{
     Actor, IdempotencyKey, PointsCommand, PointsError, PointsOutcome,
 };
 use loyalty_core::ledger_tx;
 use loyalty_core::store::StoreError;
-use sqlx::sqlite::SqliteConnectOptions;
-use sqlx::{ConnectOptions, SqliteConnection};
+use rusqlite::Connection;
+use std::future::Future;
+use std::path::Path;
+use std::task::{Context, Poll, Waker};
 use time::OffsetDateTime;
 use tokio::sync::{mpsc, oneshot};
+use uuid::Uuid;
 
 /// Largest number of commands committed together.
-pub const MAX_BATCH: usize = 128;
+pub const MAX_BATCH: usize = 256;
 
-type Reply = oneshot::Sender<Result<PointsOutcome, PointsError>>;
-
-/// One queued command.
-pub(crate) struct Job {
-    org: OrgId,
-    cmd: PointsCommand,
-    actor: Actor,
-    idem: Option<IdempotencyKey>,
-    now: OffsetDateTime,
-    reply: Reply,
+/// What the writer can do.
+pub(crate) enum Work {
+    /// A points command.
+    Apply {
+        org: OrgId,
+        cmd: PointsCommand,
+        actor: Actor,
+        idem: Option<IdempotencyKey>,
+        now: OffsetDateTime,
+        reply: oneshot::Sender<Result<PointsOutcome, PointsError>>,
+    },
+    /// Expire one customer's old points.
+    Expire {
+        org: OrgId,
+        customer: Uuid,
+        cutoff: OffsetDateTime,
+        now: OffsetDateTime,
+        dry_run: bool,
+        reply: oneshot::Sender<Result<i64, StoreError>>,
+    },
 }
 
-/// Handle to the writer task.
-pub(crate) type Writer = mpsc::Sender<Job>;
+/// Handle to the writer thread.
+pub(crate) type Writer = mpsc::Sender<Work>;
 
-/// Opens the writer's own connection and starts the writer task.
-pub(crate) async fn start(options: &SqliteConnectOptions) -> Result<Writer, StoreError> {
-    let conn = options.connect().await.map_err(map_err)?;
+/// Opens the writer's own connection to the database file and starts the writer thread.
+pub(crate) fn start(path: &Path) -> Result<Writer, StoreError> {
+    let conn = Connection::open(path).map_err(sq)?;
+    conn.execute_batch("PRAGMA journal_mode = WAL; PRAGMA synchronous = FULL; PRAGMA foreign_keys = ON; PRAGMA busy_timeout = 10000;")
+        .map_err(sq)?;
+    conn.set_prepared_statement_cache_capacity(64);
     let (tx, rx) = mpsc::channel(4 * MAX_BATCH);
-    tokio::spawn(run(conn, rx));
+    std::thread::Builder::new()
+        .name("loyalty-sqlite-writer".into())
+        .spawn(move || run(conn, rx))
+        .map_err(|e| StoreError::Backend(format!("cannot start the SQLite writer: {e}").into()))?;
     Ok(tx)
 }
 
-/// Queues a command and waits for its result.
-pub(crate) async fn submit(
+fn gone() -> StoreError {
+    StoreError::Backend("the SQLite writer has stopped".into())
+}
+
+/// Queues a points command and waits for its durable result.
+pub(crate) async fn apply(
     writer: &Writer,
     org: OrgId,
     cmd: &PointsCommand,
@@ -55,7 +77,7 @@ pub(crate) async fn submit(
     now: OffsetDateTime,
 ) -> Result<PointsOutcome, PointsError> {
     let (reply, answer) = oneshot::channel();
-    let job = Job {
+    let work = Work::Apply {
         org,
         cmd: cmd.clone(),
         actor: actor.clone(),
@@ -63,87 +85,185 @@ pub(crate) async fn submit(
         now,
         reply,
     };
-    let gone = || PointsError::Store(StoreError::Backend("the SQLite writer has stopped".into()));
-    writer.send(job).await.map_err(|_| gone())?;
+    writer
+        .send(work)
+        .await
+        .map_err(|_| PointsError::Store(gone()))?;
+    answer.await.map_err(|_| PointsError::Store(gone()))?
+}
+
+/// Queues an expiry and waits for its result.
+pub(crate) async fn expire(
+    writer: &Writer,
+    org: OrgId,
+    customer: Uuid,
+    cutoff: OffsetDateTime,
+    now: OffsetDateTime,
+    dry_run: bool,
+) -> Result<i64, StoreError> {
+    let (reply, answer) = oneshot::channel();
+    writer
+        .send(Work::Expire {
+            org,
+            customer,
+            cutoff,
+            now,
+            dry_run,
+            reply,
+        })
+        .await
+        .map_err(|_| gone())?;
     answer.await.map_err(|_| gone())?
 }
 
-async fn run(mut conn: SqliteConnection, mut rx: mpsc::Receiver<Job>) {
-    let mut batch: Vec<Job> = Vec::with_capacity(MAX_BATCH);
-    while let Some(first) = rx.recv().await {
+/// Runs a future that never waits (the synchronous ledger operations) to completion.
+fn run_now<F: Future>(fut: F) -> Option<F::Output> {
+    let mut fut = std::pin::pin!(fut);
+    match fut.as_mut().poll(&mut Context::from_waker(Waker::noop())) {
+        Poll::Ready(v) => Some(v),
+        Poll::Pending => None,
+    }
+}
+
+enum Done {
+    Apply(
+        oneshot::Sender<Result<PointsOutcome, PointsError>>,
+        Result<PointsOutcome, PointsError>,
+    ),
+    Expire(
+        oneshot::Sender<Result<i64, StoreError>>,
+        Result<i64, StoreError>,
+    ),
+}
+
+fn run(mut conn: Connection, mut rx: mpsc::Receiver<Work>) {
+    let mut batch: Vec<Work> = Vec::with_capacity(MAX_BATCH);
+    while let Some(first) = rx.blocking_recv() {
         batch.push(first);
         while batch.len() < MAX_BATCH {
             match rx.try_recv() {
-                Ok(job) => batch.push(job),
+                Ok(w) => batch.push(w),
                 Err(_) => break,
             }
         }
-        let results = commit_group(&mut conn, &batch).await;
-        for (job, result) in batch.drain(..).zip(results) {
-            let _ = job.reply.send(result);
+        let done = commit_group(&mut conn, &mut batch);
+        for d in done {
+            match d {
+                Done::Apply(reply, r) => {
+                    let _ = reply.send(r);
+                }
+                Done::Expire(reply, r) => {
+                    let _ = reply.send(r);
+                }
+            }
         }
     }
 }
 
-async fn exec(conn: &mut SqliteConnection, sql: &'static str) -> Result<(), StoreError> {
-    sqlx::query(sql)
-        .execute(&mut *conn)
-        .await
-        .map_err(map_err)?;
-    Ok(())
+fn stuck() -> StoreError {
+    StoreError::Backend("a ledger operation did not complete synchronously".into())
 }
 
-async fn commit_group(
-    conn: &mut SqliteConnection,
-    batch: &[Job],
-) -> Vec<Result<PointsOutcome, PointsError>> {
-    let failed = |e: &StoreError| {
-        batch
-            .iter()
-            .map(|_| {
-                Err(PointsError::Store(StoreError::Backend(
-                    e.to_string().into(),
-                )))
-            })
-            .collect()
-    };
-    if let Err(e) = exec(conn, "BEGIN IMMEDIATE").await {
-        return failed(&e);
-    }
-    let mut results = Vec::with_capacity(batch.len());
-    for job in batch {
-        if let Err(e) = exec(conn, "SAVEPOINT points_command").await {
-            let _ = exec(conn, "ROLLBACK").await;
-            return failed(&e);
+fn commit_group(conn: &mut Connection, batch: &mut Vec<Work>) -> Vec<Done> {
+    let mut outcomes: Vec<Option<Result<PointsOutcome, PointsError>>> =
+        Vec::with_capacity(batch.len());
+    let mut expired: Vec<Option<Result<i64, StoreError>>> = Vec::with_capacity(batch.len());
+    let began = conn.execute_batch("BEGIN IMMEDIATE").map_err(sq);
+    let mut group_error: Option<StoreError> = began.err();
+    for work in batch.iter() {
+        if group_error.is_some() {
+            outcomes.push(None);
+            expired.push(None);
+            continue;
         }
-        let result = ledger_tx::apply(
-            &mut SqliteLedgerTx(&mut *conn),
-            job.org,
-            &job.cmd,
-            &job.actor,
-            job.idem.as_ref(),
-            job.now,
-        )
-        .await;
-        let close = if result.is_ok() {
-            exec(conn, "RELEASE points_command").await
-        } else {
-            match exec(conn, "ROLLBACK TO points_command").await {
-                Ok(()) => exec(conn, "RELEASE points_command").await,
-                Err(e) => Err(e),
+        if let Err(e) = conn.execute_batch("SAVEPOINT command") {
+            group_error = Some(sq(e));
+            outcomes.push(None);
+            expired.push(None);
+            continue;
+        }
+        let mut tx = SyncLedgerTx(&mut *conn);
+        let ok = match work {
+            Work::Apply {
+                org,
+                cmd,
+                actor,
+                idem,
+                now,
+                ..
+            } => {
+                let r = run_now(ledger_tx::apply(
+                    &mut tx,
+                    *org,
+                    cmd,
+                    actor,
+                    idem.as_ref(),
+                    *now,
+                ))
+                .unwrap_or_else(|| Err(PointsError::Store(stuck())));
+                let ok = r.is_ok();
+                outcomes.push(Some(r));
+                expired.push(None);
+                ok
+            }
+            Work::Expire {
+                org,
+                customer,
+                cutoff,
+                now,
+                dry_run,
+                ..
+            } => {
+                let r = run_now(ledger_tx::expire(
+                    &mut tx, *org, *customer, *cutoff, *now, *dry_run,
+                ))
+                .unwrap_or_else(|| Err(stuck()));
+                let ok = r.is_ok() && !*dry_run;
+                outcomes.push(None);
+                expired.push(Some(r));
+                ok
             }
         };
+        let close = if ok {
+            conn.execute_batch("RELEASE command")
+        } else {
+            conn.execute_batch("ROLLBACK TO command; RELEASE command")
+        };
         if let Err(e) = close {
-            let _ = exec(conn, "ROLLBACK").await;
-            return failed(&e);
-        }
-        results.push(result);
-    }
-    match exec(conn, "COMMIT").await {
-        Ok(()) => results,
-        Err(e) => {
-            let _ = exec(conn, "ROLLBACK").await;
-            failed(&e)
+            group_error = Some(sq(e));
         }
     }
+    if group_error.is_none()
+        && let Err(e) = conn.execute_batch("COMMIT")
+    {
+        group_error = Some(sq(e));
+    }
+    if group_error.is_some() {
+        let _ = conn.execute_batch("ROLLBACK");
+    }
+    let message = group_error.map(|e| e.to_string());
+    batch
+        .drain(..)
+        .zip(outcomes.into_iter().zip(expired))
+        .map(|(work, (outcome, exp))| {
+            let failure =
+                || StoreError::Backend(message.clone().unwrap_or_else(|| "not run".into()).into());
+            match work {
+                Work::Apply { reply, .. } => {
+                    let r = match (&message, outcome) {
+                        (None, Some(r)) => r,
+                        _ => Err(PointsError::Store(failure())),
+                    };
+                    Done::Apply(reply, r)
+                }
+                Work::Expire { reply, .. } => {
+                    let r = match (&message, exp) {
+                        (None, Some(r)) => r,
+                        _ => Err(failure()),
+                    };
+                    Done::Expire(reply, r)
+                }
+            }
+        })
+        .collect()
 }

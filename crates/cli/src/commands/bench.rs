@@ -197,7 +197,12 @@ pub async fn run(config: Config, args: Args) -> anyhow::Result<()> {
         .pool_max_idle_per_host(args.connections)
         .build()?;
 
-    // 3. The phases.
+    // 3. The phases: the store alone (no HTTP), then over HTTP.
+    let direct = drive_store(store.clone(), org.id, &ids, &args, app.clock.clone()).await;
+    println!(
+        "store only: {:.0} awards/s, p99 {:.2} ms (no HTTP)",
+        direct.award_rate, direct.award_p99_ms
+    );
     let mixed = drive(&client, &base, &org.slug, &token, &ids, &args, true).await;
     let awards = drive(&client, &base, &org.slug, &token, &ids, &args, false).await;
     let _ = stop_tx.send(());
@@ -206,7 +211,7 @@ pub async fn run(config: Config, args: Args) -> anyhow::Result<()> {
     // 4. Invariants over the whole database.
     let inv = store.check_invariants(None).await?;
     let mut out = serde_json::json!({ "backend": store.backend(), "customers": ids.len(), "connections": args.connections,
-        "phases": [mixed, awards], "invariants": inv });
+        "phases": [direct, mixed, awards], "invariants": inv });
     for p in [&mixed, &awards] {
         println!(
             "\n{}: {} requests in {:.1} s = {:.0} req/s ({:.0} awards/s); p50 {:.2} ms, p95 {:.2} ms, p99 {:.2} ms, p99.9 {:.2} ms; award p99 {:.2} ms",
@@ -395,6 +400,78 @@ async fn drive(
         errors: all.errors,
         retries_checked: all.retries_checked,
         retries_wrong: all.retries_wrong,
+    }
+}
+
+/// Awards straight through the store, as many at once as there are connections.
+async fn drive_store(
+    store: Arc<dyn loyalty_core::store::Store>,
+    org: loyalty_core::domain::OrgId,
+    ids: &Arc<Vec<Uuid>>,
+    args: &Args,
+    clock: Arc<dyn loyalty_core::clock::Clock>,
+) -> Phase {
+    let deadline = Instant::now() + Duration::from_secs(args.duration.min(10));
+    let started = Instant::now();
+    let mut tasks = Vec::new();
+    for w in 0..args.connections {
+        let (store, ids, clock) = (store.clone(), ids.clone(), clock.clone());
+        tasks.push(tokio::spawn(async move {
+            let mut lat = Vec::new();
+            let mut i = w;
+            while Instant::now() < deadline {
+                let customer = ids[i % ids.len()];
+                i += 7919;
+                let cmd = loyalty_core::domain::ledger::PointsCommand::Award {
+                    customer,
+                    amount: rust_decimal::Decimal::new(1250, 2),
+                    currency: "USD".into(),
+                    points: 12,
+                    metadata: serde_json::json!({}),
+                };
+                let actor = Actor {
+                    member_id: None,
+                    label: "bench".into(),
+                    role: "admin".into(),
+                    request_id: None,
+                };
+                let key = loyalty_core::service::points::idempotency_key(
+                    &Uuid::new_v4().to_string(),
+                    &cmd,
+                );
+                let t0 = Instant::now();
+                if let Ok(key) = key
+                    && store
+                        .apply_points(org, &cmd, &actor, Some(&key), clock.now())
+                        .await
+                        .is_ok()
+                {
+                    lat.push(u32::try_from(t0.elapsed().as_micros()).unwrap_or(u32::MAX));
+                }
+            }
+            lat
+        }));
+    }
+    let mut lat = Vec::new();
+    for t in tasks {
+        if let Ok(l) = t.await {
+            lat.extend(l);
+        }
+    }
+    lat.sort_unstable();
+    let seconds = started.elapsed().as_secs_f64();
+    Phase {
+        name: "store awards (no HTTP)".into(),
+        seconds,
+        requests: lat.len() as u64,
+        throughput: lat.len() as f64 / seconds,
+        award_rate: lat.len() as f64 / seconds,
+        p50_ms: pct(&lat, 0.5),
+        p95_ms: pct(&lat, 0.95),
+        p99_ms: pct(&lat, 0.99),
+        p999_ms: pct(&lat, 0.999),
+        award_p99_ms: pct(&lat, 0.99),
+        ..Phase::default()
     }
 }
 

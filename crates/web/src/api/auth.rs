@@ -6,7 +6,7 @@
 //! `X-Organization`) and is checked against the token's org or the person's groups, so
 //! nobody reaches an organization they have no role in.
 
-use super::org_context::ActiveOrg;
+use super::org_context::{ActiveOrg, requested_slug, require_active};
 use crate::AppState;
 use crate::error::ApiError;
 use crate::session;
@@ -87,7 +87,6 @@ impl FromRequestParts<AppState> for OrgMember {
         parts: &mut Parts,
         state: &AppState,
     ) -> Result<Self, Self::Rejection> {
-        let ActiveOrg(org) = ActiveOrg::from_request_parts(parts, state).await?;
         let now = state.clock.now();
         let bearer = parts
             .headers
@@ -97,8 +96,11 @@ impl FromRequestParts<AppState> for OrgMember {
                 v.strip_prefix("Bearer ")
                     .or_else(|| v.strip_prefix("bearer "))
             })
-            .map(str::trim);
+            .map(str::trim)
+            .map(str::to_owned);
         if let Some(token) = bearer {
+            // One read finds the token and its organization (the hot path of a till).
+            let raw = requested_slug(parts, state).await?;
             if !token.starts_with(TOKEN_PREFIX) {
                 return Err(unauthorized(
                     "auth.invalid_token",
@@ -107,18 +109,20 @@ impl FromRequestParts<AppState> for OrgMember {
             }
             let found = state
                 .store
-                .api_token_by_hash(&secret::hash_token(token))
+                .api_token_with_org(&secret::hash_token(&token))
                 .await
                 .map_err(internal)?;
-            let Some(t) = found else {
+            let Some((t, token_org)) = found else {
                 return Err(unauthorized(
                     "auth.invalid_token",
                     "the bearer token is unknown or revoked",
                 ));
             };
-            if t.organization_id != org.id {
+            if token_org.slug != raw {
+                // A token of another organization: do not tell whether `raw` exists.
                 return Err(forbidden());
             }
+            let org = require_active(Some(token_org), &raw)?;
             let actor = Actor {
                 member_id: None,
                 label: format!("token:{}", t.name),
@@ -133,6 +137,7 @@ impl FromRequestParts<AppState> for OrgMember {
                 subject: None,
             });
         }
+        let ActiveOrg(org) = ActiveOrg::from_request_parts(parts, state).await?;
         let Some(token) = session::token_from(&parts.headers) else {
             return Err(unauthorized(
                 "auth.required",

@@ -17,6 +17,55 @@ pub const X_ORGANIZATION: &str = "x-organization";
 #[derive(Debug, Clone)]
 pub struct ActiveOrg(pub Organization);
 
+/// The organization slug a request names: the path's `{slug}`, or the runbook's
+/// `X-Organization` header; both present and different is refused.
+pub async fn requested_slug(parts: &mut Parts, state: &AppState) -> Result<String, ApiError> {
+    let Path(params) = Path::<HashMap<String, String>>::from_request_parts(parts, state)
+        .await
+        .map_err(|e| ApiError::new(StatusCode::BAD_REQUEST, "request.path", e.body_text()))?;
+    let header = parts
+        .headers
+        .get(X_ORGANIZATION)
+        .map(|v| v.to_str().unwrap_or_default().trim().to_owned());
+    match (params.get("slug"), header) {
+        (Some(path), Some(h)) if !h.is_empty() && &h != path => Err(ApiError::new(
+            StatusCode::BAD_REQUEST,
+            "org.mismatch",
+            format!(
+                "the path names organization {path:?} but X-Organization names {h:?}; send one organization"
+            ),
+        )),
+        (Some(path), _) => Ok(path.clone()),
+        (None, Some(h)) if !h.is_empty() => Ok(h),
+        _ => Err(ApiError::new(
+            StatusCode::BAD_REQUEST,
+            "org.missing",
+            "name the organization in the path (/api/v1/orgs/{slug}/...) or the X-Organization header",
+        )),
+    }
+}
+
+/// 404 for an organization that does not exist (or is not visible).
+pub fn org_not_found(raw: &str) -> ApiError {
+    ApiError::new(
+        StatusCode::NOT_FOUND,
+        "org.not_found",
+        format!("no organization {raw:?}"),
+    )
+}
+
+/// Accepts an active organization; a suspended one answers 403 `org.suspended`, and a
+/// half-finished onboarding is not visible at all.
+pub fn require_active(org: Option<Organization>, raw: &str) -> Result<Organization, ApiError> {
+    match org {
+        Some(org) if org.status == OrgStatus::Active => Ok(org),
+        Some(org) if org.status == OrgStatus::Suspended => {
+            Err(loyalty_core::Error::OrgSuspended(org.slug).into())
+        }
+        _ => Err(org_not_found(raw)),
+    }
+}
+
 impl FromRequestParts<AppState> for ActiveOrg {
     type Rejection = ApiError;
 
@@ -24,53 +73,13 @@ impl FromRequestParts<AppState> for ActiveOrg {
         parts: &mut Parts,
         state: &AppState,
     ) -> Result<Self, Self::Rejection> {
-        let Path(params) = Path::<HashMap<String, String>>::from_request_parts(parts, state)
-            .await
-            .map_err(|e| ApiError::new(StatusCode::BAD_REQUEST, "request.path", e.body_text()))?;
-        let header = parts
-            .headers
-            .get(X_ORGANIZATION)
-            .map(|v| v.to_str().unwrap_or_default().trim().to_owned());
-        let raw = match (params.get("slug"), header) {
-            (Some(path), Some(h)) if !h.is_empty() && &h != path => {
-                return Err(ApiError::new(
-                    StatusCode::BAD_REQUEST,
-                    "org.mismatch",
-                    format!(
-                        "the path names organization {path:?} but X-Organization names {h:?}; send one organization"
-                    ),
-                ));
-            }
-            (Some(path), _) => path.clone(),
-            (None, Some(h)) if !h.is_empty() => h,
-            _ => {
-                return Err(ApiError::new(
-                    StatusCode::BAD_REQUEST,
-                    "org.missing",
-                    "name the organization in the path (/api/v1/orgs/{slug}/...) or the X-Organization header",
-                ));
-            }
-        };
-        let not_found = || {
-            ApiError::new(
-                StatusCode::NOT_FOUND,
-                "org.not_found",
-                format!("no organization {raw:?}"),
-            )
-        };
-        let slug = OrgSlug::parse(&raw).map_err(|_| not_found())?;
+        let raw = requested_slug(parts, state).await?;
+        let slug = OrgSlug::parse(&raw).map_err(|_| org_not_found(&raw))?;
         let org = state
             .store
             .organization_by_slug(&slug)
             .await
             .map_err(|e| ApiError::from(loyalty_core::Error::from(e)))?;
-        match org {
-            Some(org) if org.status == OrgStatus::Active => Ok(ActiveOrg(org)),
-            Some(org) if org.status == OrgStatus::Suspended => {
-                Err(loyalty_core::Error::OrgSuspended(org.slug).into())
-            }
-            // A half-finished onboarding is not visible at all.
-            _ => Err(not_found()),
-        }
+        require_active(org, &raw).map(ActiveOrg)
     }
 }

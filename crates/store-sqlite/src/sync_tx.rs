@@ -1,0 +1,337 @@
+//! The ledger's primitive operations on the writer's own SQLite connection, through
+//! rusqlite (the same bundled SQLite library as sqlx uses). The writer thread runs
+//! commands back to back, so statements here run synchronously: no thread hops per
+//! statement, cached prepared statements, and the `async` signatures of
+//! [`LedgerTx`] complete without ever waiting.
+
+use crate::{parse_ts, ts};
+use async_trait::async_trait;
+use loyalty_core::domain::OrgId;
+use loyalty_core::domain::ledger::{AuditRecord, IdempotencyKey, LedgerEntry, Purchase, Reward};
+use loyalty_core::ledger_tx::{BalanceChange, LedgerTx};
+use loyalty_core::store::StoreError;
+use rusqlite::{Connection, OptionalExtension, params};
+use rust_decimal::Decimal;
+use time::OffsetDateTime;
+use uuid::Uuid;
+
+/// A SQLite error as a store error; constraint violations become `Conflict`.
+pub(crate) fn sq(e: rusqlite::Error) -> StoreError {
+    match &e {
+        rusqlite::Error::SqliteFailure(f, msg)
+            if f.code == rusqlite::ErrorCode::ConstraintViolation =>
+        {
+            StoreError::Conflict(msg.clone().unwrap_or_else(|| "constraint".into()))
+        }
+        _ => StoreError::backend(e),
+    }
+}
+
+fn parse<T: std::str::FromStr>(s: &str, what: &str) -> Result<T, StoreError>
+where
+    T::Err: std::fmt::Display,
+{
+    s.parse::<T>()
+        .map_err(|e| StoreError::Backend(format!("bad {what} {s:?}: {e}").into()))
+}
+
+fn time_of(s: &str) -> Result<OffsetDateTime, StoreError> {
+    parse_ts(s).map_err(StoreError::backend)
+}
+
+/// The writer's connection seen through the ledger's primitive operations.
+pub(crate) struct SyncLedgerTx<'c>(pub(crate) &'c mut Connection);
+
+#[async_trait]
+impl LedgerTx for SyncLedgerTx<'_> {
+    async fn claim_idempotency(
+        &mut self,
+        org: OrgId,
+        key: &IdempotencyKey,
+        now: OffsetDateTime,
+    ) -> Result<Option<(String, serde_json::Value)>, StoreError> {
+        let claimed = self
+            .0
+            .prepare_cached(
+                "INSERT INTO idempotency_keys (organization_id, key, request_hash, status_code, response, created_at) \
+                 VALUES (?1, ?2, ?3, 0, '{}', ?4) ON CONFLICT DO NOTHING",
+            )
+            .and_then(|mut s| s.execute(params![org.0.to_string(), key.key, key.request_hash, ts(now)]))
+            .map_err(sq)?;
+        if claimed == 1 {
+            return Ok(None);
+        }
+        let (hash, response): (String, String) = self
+            .0
+            .prepare_cached("SELECT request_hash, response FROM idempotency_keys WHERE organization_id = ?1 AND key = ?2")
+            .and_then(|mut s| s.query_row(params![org.0.to_string(), key.key], |r| Ok((r.get(0)?, r.get(1)?))))
+            .map_err(sq)?;
+        Ok(Some((
+            hash,
+            serde_json::from_str(&response).map_err(StoreError::backend)?,
+        )))
+    }
+
+    async fn store_idempotency(
+        &mut self,
+        org: OrgId,
+        key: &IdempotencyKey,
+        response: &serde_json::Value,
+    ) -> Result<(), StoreError> {
+        self.0
+            .prepare_cached("UPDATE idempotency_keys SET status_code = 201, response = ?3 WHERE organization_id = ?1 AND key = ?2")
+            .and_then(|mut s| s.execute(params![org.0.to_string(), key.key, response.to_string()]))
+            .map_err(sq)?;
+        Ok(())
+    }
+
+    async fn lock_customer(
+        &mut self,
+        org: OrgId,
+        customer: Uuid,
+    ) -> Result<Option<i64>, StoreError> {
+        // The writer holds the database's write lock for the whole transaction.
+        self.0
+            .prepare_cached("SELECT balance FROM users WHERE organization_id = ?1 AND id = ?2 AND role = 'customer'")
+            .and_then(|mut s| s.query_row(params![org.0.to_string(), customer.to_string()], |r| r.get(0)).optional())
+            .map_err(sq)
+    }
+
+    async fn change_balance(
+        &mut self,
+        org: OrgId,
+        customer: Uuid,
+        delta: i64,
+        now: OffsetDateTime,
+    ) -> Result<BalanceChange, StoreError> {
+        let row: Option<(i64, i64)> = self
+            .0
+            .prepare_cached(
+                "UPDATE users SET balance = balance + ?3, ledger_seq = ledger_seq + 1, updated_at = ?4 \
+                 WHERE organization_id = ?1 AND id = ?2 AND role = 'customer' AND balance + ?3 >= 0 \
+                 RETURNING balance, ledger_seq",
+            )
+            .and_then(|mut s| s.query_row(params![org.0.to_string(), customer.to_string(), delta, ts(now)], |r| Ok((r.get(0)?, r.get(1)?))).optional())
+            .map_err(sq)?;
+        if let Some((balance, seq)) = row {
+            return Ok(BalanceChange::Applied { balance, seq });
+        }
+        Ok(match self.lock_customer(org, customer).await? {
+            Some(balance) => BalanceChange::Insufficient { balance },
+            None => BalanceChange::NotFound,
+        })
+    }
+
+    async fn insert_purchase(&mut self, org: OrgId, p: &Purchase) -> Result<(), StoreError> {
+        self.0
+            .prepare_cached(
+                "INSERT INTO purchases (id, organization_id, cashier_id, customer_id, amount, currency, points_awarded, created_at) \
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+            )
+            .and_then(|mut s| {
+                s.execute(params![
+                    p.id.to_string(),
+                    org.0.to_string(),
+                    p.cashier_id.map(|u| u.to_string()),
+                    p.customer_id.to_string(),
+                    p.amount.to_string(),
+                    p.currency,
+                    p.points_awarded,
+                    ts(p.created_at)
+                ])
+            })
+            .map_err(sq)?;
+        Ok(())
+    }
+
+    async fn purchase_for_update(
+        &mut self,
+        org: OrgId,
+        id: Uuid,
+    ) -> Result<Option<Purchase>, StoreError> {
+        type Raw = (
+            String,
+            Option<String>,
+            String,
+            String,
+            i64,
+            String,
+            i64,
+            String,
+        );
+        let raw: Option<Raw> = self
+            .0
+            .prepare_cached(
+                "SELECT customer_id, cashier_id, amount, currency, points_awarded, reversed_amount, points_reversed, created_at \
+                 FROM purchases WHERE organization_id = ?1 AND id = ?2",
+            )
+            .and_then(|mut s| {
+                s.query_row(params![org.0.to_string(), id.to_string()], |r| {
+                    Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?, r.get(5)?, r.get(6)?, r.get(7)?))
+                })
+                .optional()
+            })
+            .map_err(sq)?;
+        let Some((
+            customer,
+            cashier,
+            amount,
+            currency,
+            awarded,
+            reversed,
+            points_reversed,
+            created,
+        )) = raw
+        else {
+            return Ok(None);
+        };
+        Ok(Some(Purchase {
+            id,
+            customer_id: parse(&customer, "uuid")?,
+            cashier_id: cashier.map(|c| parse(&c, "uuid")).transpose()?,
+            amount: parse(&amount, "amount")?,
+            currency,
+            points_awarded: awarded,
+            reversed_amount: parse(&reversed, "amount")?,
+            points_reversed,
+            created_at: time_of(&created)?,
+        }))
+    }
+
+    async fn record_reversal(
+        &mut self,
+        org: OrgId,
+        id: Uuid,
+        amount: Decimal,
+        points: i64,
+    ) -> Result<(), StoreError> {
+        // Decimal text cannot be added exactly in SQL: add here, under the write lock.
+        let before: String = self
+            .0
+            .prepare_cached(
+                "SELECT reversed_amount FROM purchases WHERE organization_id = ?1 AND id = ?2",
+            )
+            .and_then(|mut s| s.query_row(params![org.0.to_string(), id.to_string()], |r| r.get(0)))
+            .map_err(sq)?;
+        let after = parse::<Decimal>(&before, "amount")? + amount;
+        self.0
+            .prepare_cached("UPDATE purchases SET reversed_amount = ?3, points_reversed = points_reversed + ?4 WHERE organization_id = ?1 AND id = ?2")
+            .and_then(|mut s| s.execute(params![org.0.to_string(), id.to_string(), after.to_string(), points]))
+            .map_err(sq)?;
+        Ok(())
+    }
+
+    async fn reward_for_update(
+        &mut self,
+        org: OrgId,
+        id: Uuid,
+    ) -> Result<Option<Reward>, StoreError> {
+        type Raw = (String, i64, bool, Option<i32>, String);
+        let raw: Option<Raw> = self
+            .0
+            .prepare_cached("SELECT name, cost_points, active, stock, created_at FROM rewards WHERE organization_id = ?1 AND id = ?2")
+            .and_then(|mut s| s.query_row(params![org.0.to_string(), id.to_string()], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?))).optional())
+            .map_err(sq)?;
+        let Some((name, cost_points, active, stock, created)) = raw else {
+            return Ok(None);
+        };
+        Ok(Some(Reward {
+            id,
+            name,
+            cost_points,
+            active,
+            stock,
+            created_at: time_of(&created)?,
+        }))
+    }
+
+    async fn take_stock(&mut self, org: OrgId, id: Uuid) -> Result<bool, StoreError> {
+        let n = self
+            .0
+            .prepare_cached("UPDATE rewards SET stock = stock - 1 WHERE organization_id = ?1 AND id = ?2 AND stock > 0")
+            .and_then(|mut s| s.execute(params![org.0.to_string(), id.to_string()]))
+            .map_err(sq)?;
+        Ok(n == 1)
+    }
+
+    async fn insert_entry(
+        &mut self,
+        org: OrgId,
+        e: &LedgerEntry,
+        seq: i64,
+        idempotency_key: Option<&str>,
+    ) -> Result<(), StoreError> {
+        self.0
+            .prepare_cached(
+                "INSERT INTO points_transactions (id, organization_id, user_id, points, transaction_type, reference_id, reference_type, \
+                 balance_after, notes, created_by, idempotency_key, seq, created_at) \
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13)",
+            )
+            .and_then(|mut s| {
+                s.execute(params![
+                    e.id.to_string(),
+                    org.0.to_string(),
+                    e.customer_id.to_string(),
+                    e.points,
+                    e.transaction_type.as_str(),
+                    e.reference_id.map(|u| u.to_string()),
+                    e.reference_type,
+                    e.balance_after,
+                    e.notes,
+                    e.created_by.map(|u| u.to_string()),
+                    idempotency_key,
+                    seq,
+                    ts(e.created_at)
+                ])
+            })
+            .map_err(sq)?;
+        Ok(())
+    }
+
+    async fn insert_audit(&mut self, a: &AuditRecord) -> Result<(), StoreError> {
+        self.0
+            .prepare_cached(
+                "INSERT INTO audit_log (id, organization_id, actor, actor_role, action, target_type, target_id, before, after, reason, request_id, created_at) \
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)",
+            )
+            .and_then(|mut s| {
+                s.execute(params![
+                    a.id.to_string(),
+                    a.organization_id.map(|o| o.0.to_string()),
+                    a.actor,
+                    a.actor_role,
+                    a.action,
+                    a.target_type,
+                    a.target_id,
+                    a.before.as_ref().map(|v| v.to_string()),
+                    a.after.as_ref().map(|v| v.to_string()),
+                    a.reason,
+                    a.request_id,
+                    ts(a.created_at)
+                ])
+            })
+            .map_err(sq)?;
+        Ok(())
+    }
+
+    async fn credits_and_debits(
+        &mut self,
+        org: OrgId,
+        customer: Uuid,
+        cutoff: OffsetDateTime,
+    ) -> Result<(i64, i64), StoreError> {
+        self.0
+            .prepare_cached(
+                "SELECT COALESCE(SUM(points) FILTER (WHERE points > 0 AND created_at <= ?3), 0), \
+                        COALESCE(-SUM(points) FILTER (WHERE points < 0), 0) \
+                 FROM points_transactions WHERE organization_id = ?1 AND user_id = ?2",
+            )
+            .and_then(|mut s| {
+                s.query_row(
+                    params![org.0.to_string(), customer.to_string(), ts(cutoff)],
+                    |r| Ok((r.get(0)?, r.get(1)?)),
+                )
+            })
+            .map_err(sq)
+    }
+}
