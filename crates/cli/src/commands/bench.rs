@@ -203,16 +203,17 @@ pub async fn run(config: Config, args: Args) -> anyhow::Result<()> {
         "store only: {:.0} awards/s, p99 {:.2} ms (no HTTP)",
         direct.award_rate, direct.award_p99_ms
     );
-    let mixed = drive(&client, &base, &org.slug, &token, &ids, &args, true).await;
-    let awards = drive(&client, &base, &org.slug, &token, &ids, &args, false).await;
+    let mixed = drive(&client, &base, &org.slug, &token, &ids, &args, Mix::Mixed).await;
+    let awards = drive(&client, &base, &org.slug, &token, &ids, &args, Mix::Awards).await;
+    let reads = drive(&client, &base, &org.slug, &token, &ids, &args, Mix::Reads).await;
     let _ = stop_tx.send(());
     let _ = server.await;
 
     // 4. Invariants over the whole database.
     let inv = store.check_invariants(None).await?;
     let mut out = serde_json::json!({ "backend": store.backend(), "customers": ids.len(), "connections": args.connections,
-        "phases": [direct, mixed, awards], "invariants": inv });
-    for p in [&mixed, &awards] {
+        "phases": [direct, mixed, awards, reads], "invariants": inv });
+    for p in [&mixed, &awards, &reads] {
         println!(
             "\n{}: {} requests in {:.1} s = {:.0} req/s ({:.0} awards/s); p50 {:.2} ms, p95 {:.2} ms, p99 {:.2} ms, p99.9 {:.2} ms; award p99 {:.2} ms",
             p.name,
@@ -267,6 +268,17 @@ pub async fn run(config: Config, args: Args) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// What a phase sends.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Mix {
+    /// 70 % awards, 20 % balance reads, 10 % redemptions.
+    Mixed,
+    /// Awards only.
+    Awards,
+    /// Balance reads only.
+    Reads,
+}
+
 async fn drive(
     client: &reqwest::Client,
     base: &str,
@@ -274,7 +286,7 @@ async fn drive(
     token: &str,
     ids: &Arc<Vec<Uuid>>,
     args: &Args,
-    mixed: bool,
+    mix: Mix,
 ) -> Phase {
     let deadline = Instant::now() + Duration::from_secs(args.duration);
     let started = Instant::now();
@@ -303,7 +315,13 @@ async fn drive(
             let mut funded: Vec<Uuid> = Vec::new();
             while Instant::now() < deadline && !mine.is_empty() {
                 let roll = next() % 100;
-                let kind = if !mixed || roll < 70 { "award" } else if roll < 90 { "balance" } else { "redeem" };
+                let kind = match mix {
+                    Mix::Awards => "award",
+                    Mix::Reads => "balance",
+                    Mix::Mixed if roll < 70 => "award",
+                    Mix::Mixed if roll < 90 => "balance",
+                    Mix::Mixed => "redeem",
+                };
                 let customer = mine[(next() % mine.len() as u64) as usize];
                 let key = Uuid::new_v4().to_string();
                 let (method, url, body) = match kind {
@@ -381,10 +399,10 @@ async fn drive(
     all.latencies.sort_unstable();
     all.award_latencies.sort_unstable();
     Phase {
-        name: if mixed {
-            "mixed 70/20/10".into()
-        } else {
-            "awards only".into()
+        name: match mix {
+            Mix::Mixed => "mixed 70/20/10".into(),
+            Mix::Awards => "awards only".into(),
+            Mix::Reads => "balance reads only".into(),
         },
         seconds,
         requests: all.latencies.len() as u64,
@@ -479,12 +497,12 @@ async fn drive_store(
 const PGBENCH_AWARD: &str = r#"\set n random(1, :customers)
 SELECT id AS cid FROM bench_customers WHERE n = :n \gset
 BEGIN;
-INSERT INTO idempotency_keys (organization_id, key, request_hash, status_code, response, created_at) VALUES (:'org', gen_random_uuid()::text, 'pgbench', 0, '{}'::jsonb, now()) ON CONFLICT DO NOTHING;
-UPDATE users SET balance = balance + 10, ledger_seq = ledger_seq + 1, updated_at = now() WHERE organization_id = :'org' AND id = :'cid' AND role = 'customer' AND balance + 10 >= 0 RETURNING balance, ledger_seq \gset
-INSERT INTO purchases (id, organization_id, cashier_id, customer_id, amount, currency, points_awarded, created_at) VALUES (gen_random_uuid(), :'org', NULL, :'cid', 10.00, 'USD', 10, now());
-INSERT INTO points_transactions (id, organization_id, user_id, points, transaction_type, reference_id, reference_type, balance_after, notes, created_by, idempotency_key, seq, created_at) VALUES (gen_random_uuid(), :'org', :'cid', 10, 'earned', gen_random_uuid(), 'purchase', :balance, NULL, NULL, NULL, :ledger_seq, now());
-INSERT INTO audit_log (id, organization_id, actor, actor_role, action, target_type, target_id, before, after, reason, request_id, created_at) VALUES (gen_random_uuid(), :'org', 'pgbench', 'admin', 'points.award', 'customer', :'cid', '{}'::jsonb, '{}'::jsonb, NULL, NULL, now());
-UPDATE idempotency_keys SET status_code = 201, response = '{"bench": true}'::jsonb WHERE organization_id = :'org' AND key = 'none';
+INSERT INTO idempotency_keys (organization_id, key, request_hash, status_code, response, created_at) VALUES (:org, gen_random_uuid()::text, 'pgbench', 0, '{}'::jsonb, now()) ON CONFLICT DO NOTHING;
+UPDATE users SET balance = balance + 10, ledger_seq = ledger_seq + 1, updated_at = now() WHERE organization_id = :org AND id = :cid AND role = 'customer' AND balance + 10 >= 0 RETURNING balance, ledger_seq \gset
+INSERT INTO purchases (id, organization_id, cashier_id, customer_id, amount, currency, points_awarded, created_at) VALUES (gen_random_uuid(), :org, NULL, :cid, 10.00, 'USD', 10, now());
+INSERT INTO points_transactions (id, organization_id, user_id, points, transaction_type, reference_id, reference_type, balance_after, notes, created_by, idempotency_key, seq, created_at) VALUES (gen_random_uuid(), :org, :cid, 10, 'earned', gen_random_uuid(), 'purchase', :balance, NULL, NULL, NULL, :ledger_seq, now());
+INSERT INTO audit_log (id, organization_id, actor, actor_role, action, target_type, target_id, before, after, reason, request_id, created_at) VALUES (gen_random_uuid(), :org, 'pgbench', 'admin', 'points.award', 'customer', :cid, '{}'::jsonb, '{}'::jsonb, NULL, NULL, now());
+UPDATE idempotency_keys SET status_code = 201, response = '{"bench": true}'::jsonb WHERE organization_id = :org AND key = 'none';
 COMMIT;
 "#;
 
