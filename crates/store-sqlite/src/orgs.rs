@@ -94,10 +94,10 @@ pub(crate) fn org_from_row(row: &SqliteRow) -> Result<Organization, sqlx::Error>
     })
 }
 
-const MEMBER_COLUMNS: &str =
+pub(crate) const MEMBER_COLUMNS: &str =
     "id, organization_id, identity_subject, role, status, email, name, created_at";
 
-fn member_from_row(row: &SqliteRow) -> Result<Member, sqlx::Error> {
+pub(crate) fn member_from_row(row: &SqliteRow) -> Result<Member, sqlx::Error> {
     let role: String = row.try_get("role")?;
     Ok(Member {
         id: uuid_col(row, "id")?,

@@ -52,7 +52,10 @@ pub(crate) type Writer = mpsc::Sender<Work>;
 /// Opens the writer's own connection to the database file and starts the writer thread.
 pub(crate) fn start(path: &Path) -> Result<Writer, StoreError> {
     let conn = Connection::open(path).map_err(sq)?;
-    conn.execute_batch("PRAGMA journal_mode = WAL; PRAGMA synchronous = FULL; PRAGMA foreign_keys = ON; PRAGMA busy_timeout = 10000;")
+    conn.execute_batch(
+        "PRAGMA journal_mode = WAL; PRAGMA synchronous = FULL; PRAGMA foreign_keys = ON; PRAGMA busy_timeout = 10000; \
+         PRAGMA cache_size = -65536; PRAGMA temp_store = MEMORY;",
+    )
         .map_err(sq)?;
     conn.set_prepared_statement_cache_capacity(64);
     let (tx, rx) = mpsc::channel(4 * MAX_BATCH);

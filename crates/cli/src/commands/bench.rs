@@ -311,7 +311,12 @@ async fn drive(
                 rng_state
             };
             // Each worker owns a slice of customers, so it knows which have points.
-            let mine: Vec<Uuid> = ids.iter().skip(w).step_by(connections).copied().collect();
+            let mine: Vec<Uuid> = if ids.len() >= connections {
+                ids.iter().skip(w).step_by(connections).copied().collect()
+            } else {
+                // Fewer customers than connections: everyone hammers the same few.
+                ids.to_vec()
+            };
             let mut funded: Vec<Uuid> = Vec::new();
             while Instant::now() < deadline && !mine.is_empty() {
                 let roll = next() % 100;
