@@ -24,7 +24,9 @@ use uuid::Uuid;
 /// Largest number of commands committed together.
 pub const MAX_BATCH: usize = 256;
 
-/// What the writer can do.
+/// What the writer can do. Values live briefly in the channel; boxing the large
+/// variant would only add an allocation per command.
+#[allow(clippy::large_enum_variant)]
 pub(crate) enum Work {
     /// A points command.
     Apply {
@@ -128,6 +130,7 @@ fn run_now<F: Future>(fut: F) -> Option<F::Output> {
     }
 }
 
+#[allow(clippy::large_enum_variant)]
 enum Done {
     Apply(
         oneshot::Sender<Result<PointsOutcome, PointsError>>,
