@@ -34,23 +34,23 @@ ALTER TABLE api_tokens ENABLE ROW LEVEL SECURITY;
 ALTER TABLE audit_log ENABLE ROW LEVEL SECURITY;
 
 CREATE POLICY tenant_isolation ON users TO loyalty_tenant
-    USING (organization_id = current_setting('loyalty.org_id', true)::uuid)
-    WITH CHECK (organization_id = current_setting('loyalty.org_id', true)::uuid);
+    USING (organization_id = NULLIF(current_setting('loyalty.org_id', true), '')::uuid)
+    WITH CHECK (organization_id = NULLIF(current_setting('loyalty.org_id', true), '')::uuid);
 CREATE POLICY tenant_isolation ON purchases TO loyalty_tenant
-    USING (organization_id = current_setting('loyalty.org_id', true)::uuid)
-    WITH CHECK (organization_id = current_setting('loyalty.org_id', true)::uuid);
+    USING (organization_id = NULLIF(current_setting('loyalty.org_id', true), '')::uuid)
+    WITH CHECK (organization_id = NULLIF(current_setting('loyalty.org_id', true), '')::uuid);
 CREATE POLICY tenant_isolation ON rewards TO loyalty_tenant
-    USING (organization_id = current_setting('loyalty.org_id', true)::uuid)
-    WITH CHECK (organization_id = current_setting('loyalty.org_id', true)::uuid);
+    USING (organization_id = NULLIF(current_setting('loyalty.org_id', true), '')::uuid)
+    WITH CHECK (organization_id = NULLIF(current_setting('loyalty.org_id', true), '')::uuid);
 CREATE POLICY tenant_isolation ON points_transactions TO loyalty_tenant
-    USING (organization_id = current_setting('loyalty.org_id', true)::uuid)
-    WITH CHECK (organization_id = current_setting('loyalty.org_id', true)::uuid);
+    USING (organization_id = NULLIF(current_setting('loyalty.org_id', true), '')::uuid)
+    WITH CHECK (organization_id = NULLIF(current_setting('loyalty.org_id', true), '')::uuid);
 CREATE POLICY tenant_isolation ON idempotency_keys TO loyalty_tenant
-    USING (organization_id = current_setting('loyalty.org_id', true)::uuid)
-    WITH CHECK (organization_id = current_setting('loyalty.org_id', true)::uuid);
+    USING (organization_id = NULLIF(current_setting('loyalty.org_id', true), '')::uuid)
+    WITH CHECK (organization_id = NULLIF(current_setting('loyalty.org_id', true), '')::uuid);
 CREATE POLICY tenant_isolation ON api_tokens TO loyalty_tenant
-    USING (organization_id = current_setting('loyalty.org_id', true)::uuid)
-    WITH CHECK (organization_id = current_setting('loyalty.org_id', true)::uuid);
+    USING (organization_id = NULLIF(current_setting('loyalty.org_id', true), '')::uuid)
+    WITH CHECK (organization_id = NULLIF(current_setting('loyalty.org_id', true), '')::uuid);
 CREATE POLICY tenant_isolation ON audit_log TO loyalty_tenant
-    USING (organization_id = current_setting('loyalty.org_id', true)::uuid)
-    WITH CHECK (organization_id = current_setting('loyalty.org_id', true)::uuid);
+    USING (organization_id = NULLIF(current_setting('loyalty.org_id', true), '')::uuid)
+    WITH CHECK (organization_id = NULLIF(current_setting('loyalty.org_id', true), '')::uuid);
