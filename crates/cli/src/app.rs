@@ -108,10 +108,19 @@ impl App {
                 (Arc::new(b.clone()), Some(b))
             }
             IdentityMode::Authentik => {
-                return Err(UserError(
-                    "identity.mode = \"authentik\" is not available in this version; use \"builtin\"".into(),
+                let url = config.identity.authentik_url.as_deref().ok_or_else(|| {
+                    UserError("identity.mode is authentik but AUTHENTIK_URL is not set; set it to Authentik's base URL, such as https://auth.example.com".into())
+                })?;
+                let token = config.identity.authentik_api_token.clone().ok_or_else(|| {
+                    UserError("identity.mode is authentik but AUTHENTIK_API_TOKEN (or AUTHENTIK_API_TOKEN_FILE) is not set; create an API token in Authentik (Directory > Tokens)".into())
+                })?;
+                let dir = loyalty_identity::authentik::AuthentikDirectory::new(
+                    url,
+                    token,
+                    loyalty_identity::authentik::AuthentikOptions::default(),
                 )
-                .into());
+                .map_err(|e| UserError(e.to_string()))?;
+                (Arc::new(dir), None)
             }
         };
         Ok(Self {

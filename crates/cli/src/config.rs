@@ -192,6 +192,17 @@ pub struct IdentityConfig {
     pub link_ttl_hours: u32,
     /// Authentik's base URL (the runbook's `AUTHENTIK_URL`).
     pub authentik_url: Option<String>,
+    /// Authentik API token (`AUTHENTIK_API_TOKEN`, or a file named by `AUTHENTIK_API_TOKEN_FILE`).
+    #[serde(serialize_with = "redacted")]
+    pub authentik_api_token: Option<SecretString>,
+    /// OpenID Connect client id at Authentik (`loyalty authentik setup` prints it).
+    pub oidc_client_id: Option<String>,
+    /// OpenID Connect client secret (`LOYALTY_IDENTITY__OIDC_CLIENT_SECRET`).
+    #[serde(serialize_with = "redacted")]
+    pub oidc_client_secret: Option<SecretString>,
+    /// Slug of loyalty's application in Authentik; the issuer is
+    /// `{authentik_url}/application/o/{app_slug}/`.
+    pub app_slug: String,
 }
 
 impl Default for IdentityConfig {
@@ -201,6 +212,10 @@ impl Default for IdentityConfig {
             operators_group: "loyalty-operators".into(),
             link_ttl_hours: 72,
             authentik_url: None,
+            authentik_api_token: None,
+            oidc_client_id: None,
+            oidc_client_secret: None,
+            app_slug: "loyalty".into(),
         }
     }
 }
@@ -289,10 +304,22 @@ impl Config {
                 Env::raw()
                     .only(&["AUTHENTIK_URL"])
                     .map(|_| "identity.authentik_url".into()),
+            )
+            .merge(
+                Env::raw()
+                    .only(&["AUTHENTIK_API_TOKEN"])
+                    .map(|_| "identity.authentik_api_token".into()),
             );
         let mut config: Config = figment
             .extract()
             .map_err(|e| anyhow::anyhow!("configuration: {e}"))?;
+        if config.identity.authentik_api_token.is_none()
+            && let Ok(path) = std::env::var("AUTHENTIK_API_TOKEN_FILE")
+        {
+            let token = std::fs::read_to_string(&path)
+                .map_err(|e| anyhow::anyhow!("AUTHENTIK_API_TOKEN_FILE {path}: {e}"))?;
+            config.identity.authentik_api_token = Some(SecretString::from(token.trim().to_owned()));
+        }
         // An empty DATABASE_URL means "not set".
         if config
             .database
@@ -363,6 +390,7 @@ mod tests {
         let mut config = Config::load(None).expect("defaults");
         config.database.url = Some(SecretString::from("postgres://u:hunter2@h/db"));
         config.database.password = Some(SecretString::from("hunter2"));
+        config.identity.oidc_client_secret = Some(SecretString::from("hunter2"));
         assert!(!format!("{config:?}").contains("hunter2"));
         assert!(!config.redacted_toml().contains("hunter2"));
     }

@@ -69,6 +69,8 @@ fn exit_code(e: &anyhow::Error) -> u8 {
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
+    // rustls needs its crypto provider before any HTTPS client is built.
+    loyalty_identity::authentik::install_crypto_provider();
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()

@@ -110,6 +110,7 @@ impl Drop for Server {
 
 /// An HTTP client that does not follow redirects.
 pub fn http() -> reqwest::Client {
+    loyalty_identity::authentik::install_crypto_provider();
     reqwest::Client::builder()
         .redirect(reqwest::redirect::Policy::none())
         .build()
