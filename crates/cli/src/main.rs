@@ -43,6 +43,9 @@ enum Command {
     /// List, show, suspend and reactivate organizations.
     #[command(subcommand)]
     Org(commands::org::Command),
+    /// Set up loyalty's OpenID application in Authentik; check the connection.
+    #[command(subcommand)]
+    Authentik(commands::authentik::Command),
     /// Expire points; verify the ledger.
     #[command(subcommand)]
     Points(commands::points::Command),
@@ -92,6 +95,7 @@ fn main() -> ExitCode {
             Command::Org(cmd) => commands::org::run(config, cmd).await,
             Command::User(cmd) => commands::user::run(config, cmd).await,
             Command::Points(cmd) => commands::points::run(config, cmd).await,
+            Command::Authentik(cmd) => commands::authentik::run(config, cmd).await,
             Command::Bench(args) => commands::bench::run(config, *args).await,
             Command::Config => {
                 print!("{}", config.redacted_toml());

@@ -517,7 +517,15 @@ pub trait PointsStore: Send + Sync {
 /// Everything `loyalty` stores, on one backend.
 #[async_trait]
 pub trait Store:
-    OrgStore + AccountStore + SessionStore + PointsStore + Send + Sync + 'static
+    OrgStore
+    + AccountStore
+    + SessionStore
+    + PointsStore
+    + LoginThrottleStore
+    + AdminStore
+    + Send
+    + Sync
+    + 'static
 {
     /// Which backend this is.
     fn backend(&self) -> Backend;
@@ -536,4 +544,76 @@ pub trait Store:
         now: OffsetDateTime,
         until: OffsetDateTime,
     ) -> Result<bool, StoreError>;
+}
+
+/// Failed sign-ins counted per key (`user:<name>` or `addr:<ip>`), in the database so that
+/// several instances share the counters. Not tenant data: keys name accounts and addresses.
+#[async_trait]
+pub trait LoginThrottleStore: Send + Sync {
+    /// Failures of `key` since `since` (0 when its window started earlier).
+    async fn login_failures(&self, key: &str, since: OffsetDateTime) -> Result<i64, StoreError>;
+    /// Counts one failure of `key` at `now`; a window that started before `since` starts
+    /// again. Returns the failures in the current window.
+    async fn record_login_failure(
+        &self,
+        key: &str,
+        since: OffsetDateTime,
+        now: OffsetDateTime,
+    ) -> Result<i64, StoreError>;
+    /// Forgets the failures of `key` (after a successful sign-in).
+    async fn clear_login_failures(&self, key: &str) -> Result<(), StoreError>;
+}
+
+/// Totals of an organization's activity in a period.
+#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize)]
+pub struct ActivityTotals {
+    /// Purchases recorded.
+    pub purchases: i64,
+    /// Points earned by purchases.
+    pub points_issued: i64,
+    /// Points spent (a positive number).
+    pub points_redeemed: i64,
+    /// Customers who earned or redeemed points.
+    pub active_customers: i64,
+}
+
+/// Totals over an organization's customers now.
+#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize)]
+pub struct BalanceTotals {
+    /// Customers enrolled.
+    pub customers: i64,
+    /// Points held by all customers (outstanding liability).
+    pub outstanding: i64,
+}
+
+/// Reads and small writes of the admin pages and the till. Organization first.
+#[async_trait]
+pub trait AdminStore: Send + Sync {
+    /// Activity in `[from, to)`.
+    async fn activity_totals(
+        &self,
+        org: OrgId,
+        from: OffsetDateTime,
+        to: OffsetDateTime,
+    ) -> Result<ActivityTotals, StoreError>;
+    /// Customers and outstanding points now.
+    async fn balance_totals(&self, org: OrgId) -> Result<BalanceTotals, StoreError>;
+    /// Purchases, newest first, of one customer or all, made at or after `since`,
+    /// before the cursor `(created_at, id)`.
+    async fn list_purchases(
+        &self,
+        org: OrgId,
+        customer: Option<Uuid>,
+        since: Option<OffsetDateTime>,
+        before: Option<(OffsetDateTime, Uuid)>,
+        limit: u32,
+    ) -> Result<Vec<Purchase>, StoreError>;
+    /// Sets a member's status (`active` or `suspended`); `None` when no such member.
+    async fn set_member_status(
+        &self,
+        org: OrgId,
+        member: Uuid,
+        status: &str,
+        now: OffsetDateTime,
+    ) -> Result<Option<Member>, StoreError>;
 }

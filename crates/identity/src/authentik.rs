@@ -15,12 +15,18 @@
 //! A create that is retried after its answer was lost may find its own object and answer
 //! `AlreadyExists`; callers find or create (as onboarding does), so that converges.
 //!
+//! [`AuthentikDirectory::setup_oidc_application`] (in [`setup`]) registers loyalty as an
+//! OpenID Connect application.
+//!
 //! HTTPS needs this crate's `tls` feature (see its Cargo.toml for why it is opt-in) and
 //! [`install_crypto_provider`] early in `main`.
 
 mod api;
 mod directory;
+pub mod setup;
 mod wire;
+
+pub use setup::{OidcAppPlan, OidcAppReport, SetupOutcome};
 
 use api::{Api, Reply, failed, not_found};
 use loyalty_core::directory::DirectoryError;

@@ -3,6 +3,7 @@
 //! macros, so the build stays lean).
 
 mod accounts;
+mod admin;
 mod orgs;
 mod points;
 mod sessions;
@@ -28,6 +29,11 @@ pub const MIGRATIONS: &[(i64, &str, &str)] = &[
         3,
         "row level security",
         include_str!("../migrations/0003_row_level_security.sql"),
+    ),
+    (
+        4,
+        "login throttle",
+        include_str!("../migrations/0004_login_throttle.sql"),
     ),
 ];
 

@@ -65,7 +65,7 @@ pub(crate) fn org_from_row(row: &PgRow) -> Result<Organization, sqlx::Error> {
     })
 }
 
-fn member_from_row(row: &PgRow) -> Result<Member, sqlx::Error> {
+pub(crate) fn member_from_row(row: &PgRow) -> Result<Member, sqlx::Error> {
     let role: String = row.try_get("role")?;
     Ok(Member {
         id: row.try_get("id")?,
@@ -80,7 +80,7 @@ fn member_from_row(row: &PgRow) -> Result<Member, sqlx::Error> {
     })
 }
 
-const MEMBER_COLUMNS: &str =
+pub(crate) const MEMBER_COLUMNS: &str =
     "id, organization_id, identity_subject, role, status, email, name, created_at";
 
 #[async_trait]

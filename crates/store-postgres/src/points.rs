@@ -19,7 +19,7 @@ use uuid::Uuid;
 
 const CUSTOMER_COLUMNS: &str = "id, organization_id, card_number, phone, email, name, identity_subject, status, balance, created_at";
 const ENTRY_COLUMNS: &str = "id, user_id, points, transaction_type, reference_id, reference_type, balance_after, notes, created_by, created_at";
-const PURCHASE_COLUMNS: &str = "id, customer_id, cashier_id, amount, currency, points_awarded, reversed_amount, points_reversed, created_at";
+pub(crate) const PURCHASE_COLUMNS: &str = "id, customer_id, cashier_id, amount, currency, points_awarded, reversed_amount, points_reversed, created_at";
 const REWARD_COLUMNS: &str = "id, name, cost_points, active, stock, created_at";
 
 fn decode_err(what: &str) -> sqlx::Error {
@@ -59,7 +59,7 @@ fn entry_from_row(r: &PgRow) -> Result<LedgerEntry, sqlx::Error> {
     })
 }
 
-fn purchase_from_row(r: &PgRow) -> Result<Purchase, sqlx::Error> {
+pub(crate) fn purchase_from_row(r: &PgRow) -> Result<Purchase, sqlx::Error> {
     Ok(Purchase {
         id: r.try_get("id")?,
         customer_id: r.try_get("customer_id")?,

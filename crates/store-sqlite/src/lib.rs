@@ -4,6 +4,7 @@
 //! format, so they sort as text), JSON is text, booleans are integers.
 
 mod accounts;
+mod admin;
 mod orgs;
 mod points;
 mod sessions;
@@ -36,6 +37,11 @@ pub const MIGRATIONS: &[(i64, &str, &str)] = &[
         3,
         "row level security",
         include_str!("../migrations/0003_row_level_security.sql"),
+    ),
+    (
+        4,
+        "login throttle",
+        include_str!("../migrations/0004_login_throttle.sql"),
     ),
 ];
 

@@ -1,5 +1,6 @@
 //! One file per subcommand: its `Args` and its `run`.
 
+pub mod authentik;
 pub mod bench;
 pub mod migrate;
 pub mod onboard;

@@ -1,7 +1,10 @@
 //! Use cases: what the CLI, the API and the pages call. Each takes its dependencies
 //! (store, directory, clock) explicitly.
 
+pub mod join;
 pub mod onboard;
 pub mod onboard_file;
 pub mod orgs;
 pub mod points;
+pub mod reports;
+pub mod staff;

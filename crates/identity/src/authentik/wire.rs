@@ -111,3 +111,62 @@ pub(super) struct UserSelf {
     #[serde(default)]
     pub is_superuser: bool,
 }
+
+/// A flow (`Flow`); its `pk` is a UUID.
+#[derive(Debug, Deserialize)]
+pub(super) struct Flow {
+    pub pk: String,
+    pub slug: String,
+}
+
+/// A scope mapping (`ScopeMapping`).
+#[derive(Debug, Deserialize)]
+pub(super) struct ScopeMapping {
+    pub pk: String,
+    pub scope_name: String,
+    #[serde(default)]
+    pub managed: Option<String>,
+}
+
+/// A certificate-key pair (`CertificateKeyPair`).
+#[derive(Debug, Deserialize)]
+pub(super) struct CertificateKeyPair {
+    pub pk: String,
+    pub name: String,
+    #[serde(default)]
+    pub key_type: Option<String>,
+}
+
+/// One allowed redirect URI of a provider (`RedirectURI`).
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize, serde::Serialize)]
+pub(super) struct RedirectUri {
+    pub matching_mode: String,
+    pub url: String,
+}
+
+/// An OAuth2/OpenID provider (`OAuth2Provider`).
+#[derive(Debug, Deserialize)]
+pub(super) struct OAuth2Provider {
+    pub pk: i64,
+    pub name: String,
+    #[serde(default)]
+    pub client_id: String,
+    #[serde(default)]
+    pub client_secret: String,
+    #[serde(default)]
+    pub redirect_uris: Vec<RedirectUri>,
+    #[serde(default)]
+    pub property_mappings: Vec<String>,
+    #[serde(default)]
+    pub signing_key: Option<String>,
+    #[serde(default)]
+    pub assigned_application_slug: Option<String>,
+}
+
+/// An application (`Application`).
+#[derive(Debug, Deserialize)]
+pub(super) struct Application {
+    pub slug: String,
+    #[serde(default)]
+    pub provider: Option<i64>,
+}

@@ -1,5 +1,5 @@
-//! Authentik's OpenAPI schema (`shared/authentik/schema.yml`, Authentik 2026.2), loaded
-//! once per test process, and a checker for the part of OpenAPI 3.0 that schema uses:
+//! Authentik's OpenAPI schemas (`shared/authentik/schema.yml`, Authentik 2026.2, and
+//! `schema-2025.12.4.yml`), loaded once per test process, and a checker for the part of OpenAPI 3.0 that schema uses:
 //! operations by method and path template, path and query parameters, request and
 //! response bodies with `$ref`, `required`, `type`, `nullable`, `enum`, `format`,
 //! `readOnly` and lengths.
@@ -12,8 +12,47 @@ use serde_json::Value;
 use std::path::PathBuf;
 use std::sync::LazyLock;
 
-/// The schema, loaded on first use.
-pub static SCHEMA: LazyLock<Schema> = LazyLock::new(Schema::load);
+/// The schema of Authentik 2026.2, loaded on first use.
+pub static SCHEMA: LazyLock<Schema> = LazyLock::new(|| Schema::load("schema.yml"));
+
+/// The schema of Authentik 2025.12.4 (the version the examples were recorded from).
+pub static SCHEMA_2025: LazyLock<Schema> = LazyLock::new(|| Schema::load("schema-2025.12.4.yml"));
+
+/// Every schema a call is checked against, with its Authentik version.
+pub fn schemas() -> [(&'static str, &'static Schema); 2] {
+    [("2026.2", &SCHEMA), ("2025.12.4", &SCHEMA_2025)]
+}
+
+/// The errors `check` finds under every schema: an error all schemas agree on is
+/// reported once as it is; one that only some schemas find names their versions.
+pub fn check_all(mut check: impl FnMut(&Schema) -> Result<Vec<String>, String>) -> Vec<String> {
+    let found: Vec<(&str, Vec<String>)> = schemas()
+        .into_iter()
+        .map(|(version, schema)| (version, check(schema).unwrap_or_else(|e| vec![e])))
+        .collect();
+    let mut out: Vec<String> = Vec::new();
+    for (_, errors) in &found {
+        for e in errors {
+            if out
+                .iter()
+                .any(|o| o == e || o.starts_with(&format!("{e} (schema ")))
+            {
+                continue;
+            }
+            let versions: Vec<&str> = found
+                .iter()
+                .filter(|(_, errs)| errs.contains(e))
+                .map(|(v, _)| *v)
+                .collect();
+            if versions.len() == found.len() {
+                out.push(e.clone());
+            } else {
+                out.push(format!("{e} (schema {} only)", versions.join(", ")));
+            }
+        }
+    }
+    out
+}
 
 /// Where the schema is: `LOYALTY_AUTHENTIK_SCHEMA`, else `shared/authentik/` beside
 /// the repository (as on the developers' machines and in CI).
@@ -68,8 +107,8 @@ enum Direction {
 }
 
 impl Schema {
-    fn load() -> Self {
-        let path = shared_file("schema.yml");
+    fn load(name: &str) -> Self {
+        let path = shared_file(name);
         let text = std::fs::read_to_string(&path)
             .unwrap_or_else(|e| panic!("cannot read {}: {e}", path.display()));
         let doc: Value = serde_yaml_ng::from_str(&text)
@@ -318,6 +357,11 @@ impl Schema {
         errors: &mut Vec<String>,
     ) {
         let schema = self.resolve(schema);
+        // `{allOf: [$ref], nullable: true}` allows null whatever the referenced schema says
+        // (as in `meta_icon_themed_urls`).
+        if value.is_null() && schema.get("nullable").and_then(Value::as_bool) == Some(true) {
+            return;
+        }
         if let Some(all) = schema.get("allOf").and_then(Value::as_array) {
             for s in all {
                 self.check_value(s, value, at, direction, errors);

@@ -12,9 +12,10 @@
 //! is not in the user list; filters the directory does not use are refused (recorded as
 //! a violation) rather than half-implemented.
 
+mod oauth;
 mod routes;
 
-use crate::schema::{Operation, SCHEMA};
+use crate::schema::{SCHEMA, check_all};
 use axum::body::Bytes;
 use axum::extract::State;
 use axum::http::{HeaderMap, Method, StatusCode, Uri, header};
@@ -158,6 +159,14 @@ struct Inner {
     violations: Vec<String>,
     next_pk: i64,
     next_num_pk: i64,
+    /// Flows, scope mappings, key pairs, OAuth2 providers and applications, as
+    /// Authentik shows them (see `oauth.rs`).
+    flows: Vec<Value>,
+    scope_mappings: Vec<Value>,
+    keypairs: Vec<Value>,
+    providers: Vec<Value>,
+    applications: Vec<Value>,
+    next_provider_pk: i64,
 }
 
 /// A running stand-in.
@@ -206,7 +215,14 @@ impl StandIn {
             violations: Vec::new(),
             next_pk: 5,
             next_num_pk: 29399,
+            flows: Vec::new(),
+            scope_mappings: Vec::new(),
+            keypairs: Vec::new(),
+            providers: Vec::new(),
+            applications: Vec::new(),
+            next_provider_pk: 1,
         }));
+        oauth::seed(&mut inner.lock().unwrap());
         let app = axum::Router::new()
             .fallback(handle)
             .with_state(inner.clone());
@@ -346,6 +362,87 @@ impl StandIn {
             .and_then(|u| u.password.clone())
     }
 
+    /// OAuth2 providers as Authentik shows them.
+    pub fn providers(&self) -> Vec<Value> {
+        let st = self.state();
+        st.providers.iter().map(|p| st.provider_json(p)).collect()
+    }
+
+    /// Applications as Authentik shows them.
+    pub fn applications(&self) -> Vec<Value> {
+        let st = self.state();
+        st.applications
+            .iter()
+            .map(|a| st.application_json(a))
+            .collect()
+    }
+
+    /// Changes a stored provider as an admin would in Authentik's UI.
+    pub fn edit_provider(&self, client_id: &str, edit: impl FnOnce(&mut Value)) {
+        let mut st = self.state();
+        let p = st
+            .providers
+            .iter_mut()
+            .find(|p| p["client_id"] == client_id)
+            .expect("provider");
+        edit(p);
+    }
+
+    /// Adds an application with no provider, as an admin may have made by hand.
+    pub fn add_application_without_provider(&self, slug: &str) {
+        self.state().applications.push(json!({
+            "pk": Uuid::new_v4(), "name": slug, "slug": slug, "provider": null,
+            "backchannel_providers": [], "backchannel_providers_obj": [],
+            "open_in_new_tab": false, "meta_launch_url": "", "meta_icon": "",
+            "meta_icon_url": null, "meta_icon_themed_urls": null, "meta_description": "",
+            "meta_publisher": "", "policy_engine_mode": "any", "group": "",
+        }));
+    }
+
+    /// Removes the flow with `slug` (as on an Authentik older than the flow).
+    pub fn remove_flow(&self, slug: &str) {
+        self.state().flows.retain(|f| f["slug"] != slug);
+    }
+
+    /// Adds a scope mapping (such as a custom one for a scope Authentik maps already).
+    pub fn add_scope_mapping(&self, scope: &str, name: &str) -> String {
+        let m = oauth::scope_mapping(scope, name, None);
+        let pk = m["pk"].as_str().unwrap().to_owned();
+        self.state().scope_mappings.insert(0, m);
+        pk
+    }
+
+    /// The pk of the scope mapping named `name`.
+    pub fn scope_mapping_pk(&self, scope: &str) -> String {
+        let managed = format!("goauthentik.io/providers/oauth2/scope-{scope}");
+        self.state()
+            .scope_mappings
+            .iter()
+            .find(|m| m["managed"] == managed.as_str())
+            .and_then(|m| m["pk"].as_str())
+            .unwrap()
+            .to_owned()
+    }
+
+    /// The pk of the key pair named `name`.
+    pub fn keypair_pk(&self, name: &str) -> String {
+        self.state()
+            .keypairs
+            .iter()
+            .find(|k| k["name"] == name)
+            .and_then(|k| k["pk"].as_str())
+            .unwrap()
+            .to_owned()
+    }
+
+    /// Replaces the key pairs with `pairs` of (name, has a key, key type).
+    pub fn set_keypairs(&self, pairs: &[(&str, bool, Option<&str>)]) {
+        self.state().keypairs = pairs
+            .iter()
+            .map(|(name, has_key, kind)| oauth::keypair(name, *has_key, *kind))
+            .collect();
+    }
+
     /// Takes the schema violations recorded so far (so that a test that provokes them
     /// on purpose can check them and still pass).
     pub fn take_violations(&self) -> Vec<String> {
@@ -445,6 +542,7 @@ fn serve(
     if let Some(call) = st.calls.last_mut() {
         call.operation = op.name.clone();
     }
+    let call = (method.as_str(), rest);
 
     // The request, as the schema sees it.
     let json_body = if body.is_empty() {
@@ -458,24 +556,27 @@ fn serve(
             st.violations
                 .push(format!("{tag}: body is not sent as application/json"));
             let a = detail(415, "Unsupported media type in request.");
-            return (finish(st, &op, &tag, a), None);
+            return (finish(st, call, &tag, a), None);
         }
         match serde_json::from_slice::<Value>(body) {
             Ok(v) => Some(v),
             Err(e) => {
                 st.violations.push(format!("{tag}: body is not JSON: {e}"));
                 let a = detail(400, &format!("JSON parse error - {e}"));
-                return (finish(st, &op, &tag, a), None);
+                return (finish(st, call, &tag, a), None);
             }
         }
     };
-    let errors = SCHEMA.check_request(&op, &query, json_body.as_ref());
+    let errors = check_all(|schema| {
+        let op = schema.operation(call.0, call.1)?;
+        Ok(schema.check_request(&op, &query, json_body.as_ref()))
+    });
     if !errors.is_empty() {
         for e in &errors {
             st.violations.push(format!("{tag}: request: {e}"));
         }
         let a = answer(400, json!({ "non_field_errors": errors }));
-        return (finish(st, &op, &tag, a), None);
+        return (finish(st, call, &tag, a), None);
     }
 
     let fault = st.faults.remove(&number);
@@ -487,7 +588,7 @@ fn serve(
             body: f.body.clone(),
             exempt: None,
         };
-        return (finish(st, &op, &tag, a), f.delay);
+        return (finish(st, call, &tag, a), f.delay);
     }
 
     let a = match headers
@@ -500,7 +601,7 @@ fn serve(
         }
         Some(_) => detail(403, "Token invalid/expired"),
     };
-    let response = finish(st, &op, &tag, a);
+    let response = finish(st, call, &tag, a);
     match fault {
         Some(f) if f.status == 0 => (response, f.delay),
         Some(f) => {
@@ -509,16 +610,20 @@ fn serve(
                 body: f.body,
                 exempt: None,
             };
-            (finish(st, &op, &tag, a), f.delay)
+            (finish(st, call, &tag, a), f.delay)
         }
         None => (response, None),
     }
 }
 
-/// Checks an answer against the schema, then sends it.
-fn finish(st: &mut Inner, op: &Operation<'_>, tag: &str, a: Answer) -> Response {
+/// Checks an answer against the schemas, then sends it.
+fn finish(st: &mut Inner, call: (&str, &str), tag: &str, a: Answer) -> Response {
     if a.exempt.is_none() {
-        for e in SCHEMA.check_response(op, a.status, a.body.as_ref()) {
+        let errors = check_all(|schema| {
+            let op = schema.operation(call.0, call.1)?;
+            Ok(schema.check_response(&op, a.status, a.body.as_ref()))
+        });
+        for e in errors {
             st.violations
                 .push(format!("{tag}: answer {}: {e}", a.status));
         }

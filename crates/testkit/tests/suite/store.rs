@@ -260,7 +260,10 @@ async fn on_postgres_a_tenant_transaction_sees_and_writes_only_its_own_organizat
     // Without a tenant setting (also on a connection where an earlier transaction had
     // one), the tenant role sees nothing at all.
     let mut tx = pool.begin().await.expect("tx");
-    sqlx::query("SELECT set_config('loyalty.org_id', '', true)").execute(&mut *tx).await.expect("blank");
+    sqlx::query("SELECT set_config('loyalty.org_id', '', true)")
+        .execute(&mut *tx)
+        .await
+        .expect("blank");
     sqlx::query("SET LOCAL ROLE loyalty_tenant")
         .execute(&mut *tx)
         .await

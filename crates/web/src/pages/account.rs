@@ -1,5 +1,9 @@
-//! Signing in and out, setting a password from a one-time link, changing one's password.
+//! Signing in (rate limited per account and per address) and out, setting a password
+//! from a one-time link, changing one's password.
 
+use super::assets::safe_back;
+use super::layout::{Chrome, request_lang};
+use super::throttle::{self, ClientAddr};
 use super::{Message, forged, render};
 use crate::AppState;
 use crate::session::{self, SignedIn};
@@ -31,13 +35,16 @@ pub(super) fn routes() -> Router<AppState> {
 #[derive(Template)]
 #[template(path = "login.html")]
 struct LoginPage<'a> {
+    c: Chrome,
     error: Option<&'a str>,
     username: &'a str,
+    next: &'a str,
 }
 
 #[derive(Template)]
 #[template(path = "set_password.html")]
 struct PasswordPage<'a> {
+    c: Chrome,
     heading: &'a str,
     action: &'a str,
     error: Option<String>,
@@ -51,26 +58,42 @@ fn secure(state: &AppState) -> bool {
 }
 
 fn unavailable() -> Response {
+    let c = Chrome::default();
     render(
         StatusCode::NOT_FOUND,
         &Message {
-            heading: "Sign-in happens at your identity provider",
-            message: "This installation does not keep its own passwords.",
+            heading: c.t("idp_heading"),
+            message: c.t("idp_text"),
             link: "/",
-            link_text: "Back to the start",
+            link_text: c.t("back_to_start"),
+            c,
         },
     )
 }
 
-async fn login_page(signed_in: Option<SignedIn>) -> Response {
+#[derive(Deserialize)]
+struct NextQuery {
+    #[serde(default)]
+    next: String,
+    #[serde(default)]
+    user: String,
+}
+
+async fn login_page(
+    signed_in: Option<SignedIn>,
+    headers: HeaderMap,
+    Query(q): Query<NextQuery>,
+) -> Response {
     if signed_in.is_some() {
-        return Redirect::to("/").into_response();
+        return Redirect::to(safe_back(&q.next)).into_response();
     }
     render(
         StatusCode::OK,
         &LoginPage {
+            c: Chrome::anonymous(request_lang(&headers), "/login"),
             error: None,
-            username: "",
+            username: &q.user,
+            next: safe_back(&q.next),
         },
     )
 }
@@ -81,11 +104,14 @@ struct LoginForm {
     username: String,
     #[serde(default)]
     password: String,
+    #[serde(default)]
+    next: String,
 }
 
 async fn login(
     State(state): State<AppState>,
     headers: HeaderMap,
+    addr: ClientAddr,
     Form(form): Form<LoginForm>,
 ) -> Response {
     if !session::same_origin(&headers, &state.config.public_url) {
@@ -94,6 +120,32 @@ async fn login(
     let Some(builtin) = &state.builtin else {
         return unavailable();
     };
+    let c = Chrome::anonymous(request_lang(&headers), "/login");
+    let next = safe_back(&form.next);
+    let page = |status, error: &'static str| {
+        render(
+            status,
+            &LoginPage {
+                c: c.clone(),
+                error: Some(c.t(error)),
+                username: &form.username,
+                next,
+            },
+        )
+    };
+    let store = state.store.as_ref();
+    let now = state.clock.now();
+    match throttle::blocked(store, now, &form.username, &addr).await {
+        Ok(false) => {}
+        Ok(true) => {
+            tracing::warn!(address = %addr.0, "sign-in refused: too many failed attempts");
+            return page(StatusCode::TOO_MANY_REQUESTS, "too_many_attempts");
+        }
+        Err(e) => {
+            tracing::error!(error = %e, "reading sign-in counters");
+            return page(StatusCode::SERVICE_UNAVAILABLE, "signin_unavailable");
+        }
+    }
     let account = match builtin
         .authenticate(&form.username, &SecretString::from(form.password))
         .await
@@ -101,28 +153,19 @@ async fn login(
         Ok(a) => a,
         Err(CredentialError::Internal(e)) => {
             tracing::error!(error = %e, "sign-in failed");
-            return render(
-                StatusCode::SERVICE_UNAVAILABLE,
-                &LoginPage {
-                    error: Some(
-                        "Signing in is not possible right now. Please try again in a minute.",
-                    ),
-                    username: &form.username,
-                },
-            );
+            return page(StatusCode::SERVICE_UNAVAILABLE, "signin_unavailable");
         }
         Err(_) => {
-            return render(
-                StatusCode::UNAUTHORIZED,
-                &LoginPage {
-                    error: Some("Wrong username or password."),
-                    username: &form.username,
-                },
-            );
+            if let Err(e) = throttle::failed(store, now, &form.username, &addr).await {
+                tracing::error!(error = %e, "counting a failed sign-in");
+            }
+            return page(StatusCode::UNAUTHORIZED, "wrong_credentials");
         }
     };
+    if let Err(e) = throttle::succeeded(store, &form.username).await {
+        tracing::error!(error = %e, "clearing sign-in counters");
+    }
     let (token, csrf) = session::new_tokens();
-    let now = state.clock.now();
     if let Err(e) = state
         .store
         .insert_session(
@@ -135,19 +178,13 @@ async fn login(
         .await
     {
         tracing::error!(error = %e, "storing session");
-        return render(
-            StatusCode::SERVICE_UNAVAILABLE,
-            &LoginPage {
-                error: Some("Signing in is not possible right now. Please try again in a minute."),
-                username: &form.username,
-            },
-        );
+        return page(StatusCode::SERVICE_UNAVAILABLE, "signin_unavailable");
     }
     tracing::info!(account = account.pk, "signed in");
     let to = if account.must_change_password {
         "/account/password"
     } else {
-        "/"
+        next
     };
     (
         [(
@@ -192,14 +229,20 @@ struct TokenQuery {
     token: String,
 }
 
-async fn set_password_page(State(state): State<AppState>, Query(q): Query<TokenQuery>) -> Response {
+async fn set_password_page(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    Query(q): Query<TokenQuery>,
+) -> Response {
     if state.builtin.is_none() {
         return unavailable();
     }
+    let c = Chrome::anonymous(request_lang(&headers), "/auth/set-password");
     render(
         StatusCode::OK,
         &PasswordPage {
-            heading: "Choose your password",
+            heading: c.t("choose_password"),
+            c,
             action: "/auth/set-password",
             error: None,
             token: Some(&q.token),
@@ -234,11 +277,13 @@ async fn set_password(
     let Some(builtin) = &state.builtin else {
         return unavailable();
     };
+    let c = Chrome::anonymous(request_lang(&headers), "/auth/set-password");
     let again = |error: String, status| {
         render(
             status,
             &PasswordPage {
-                heading: "Choose your password",
+                c: c.clone(),
+                heading: c.t("choose_password"),
                 action: "/auth/set-password",
                 error: Some(error),
                 token: Some(&form.token),
@@ -249,7 +294,7 @@ async fn set_password(
     };
     if form.password != form.confirm {
         return again(
-            "The two passwords differ. Type the same password twice.".into(),
+            c.t("passwords_differ").into(),
             StatusCode::UNPROCESSABLE_ENTITY,
         );
     }
@@ -260,47 +305,52 @@ async fn set_password(
         Ok(account) => render(
             StatusCode::OK,
             &Message {
-                heading: "Your password is set",
-                message: &format!("Sign in as {} with your new password.", account.username),
-                link: "/login",
-                link_text: "Sign in",
+                heading: c.t("password_set"),
+                message: &format!("{} {}", c.t("sign_in_as"), account.username),
+                link: &format!("/login?user={}", account.username),
+                link_text: c.t("sign_in"),
+                c: c.clone(),
             },
         ),
         Err(CredentialError::Policy(p)) => again(
-            format!("Choose another password: {p}."),
+            format!("{} {p}.", c.t("choose_another_password")),
             StatusCode::UNPROCESSABLE_ENTITY,
         ),
         Err(CredentialError::LinkInvalid) => render(
             StatusCode::GONE,
             &Message {
-                heading: "This link no longer works",
-                message: "It was already used, has expired, or a newer link replaced it. Ask your administrator for a new one.",
+                heading: c.t("link_dead_heading"),
+                message: c.t("link_dead_text"),
                 link: "/login",
-                link_text: "Go to sign in",
+                link_text: c.t("go_to_sign_in"),
+                c: c.clone(),
             },
         ),
         Err(e) => {
             tracing::error!(error = %e, "setting password from link");
-            again(
-                "Saving the password failed. Please try again in a minute.".into(),
-                StatusCode::SERVICE_UNAVAILABLE,
-            )
+            again(c.t("save_failed").into(), StatusCode::SERVICE_UNAVAILABLE)
         }
     }
 }
 
-async fn change_password_page(State(state): State<AppState>, signed_in: SignedIn) -> Response {
+async fn change_password_page(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    signed_in: SignedIn,
+) -> Response {
     if state.builtin.is_none() {
         return unavailable();
     }
+    let c = signed_chrome(&headers, &signed_in);
     let heading = if signed_in.session.account.must_change_password {
-        "Choose your own password to continue"
+        c.t("choose_own_password")
     } else {
-        "Change your password"
+        c.t("change_password")
     };
     render(
         StatusCode::OK,
         &PasswordPage {
+            c: c.clone(),
             heading,
             action: "/account/password",
             error: None,
@@ -309,6 +359,13 @@ async fn change_password_page(State(state): State<AppState>, signed_in: SignedIn
             ask_current: true,
         },
     )
+}
+
+fn signed_chrome(headers: &HeaderMap, signed_in: &SignedIn) -> Chrome {
+    let mut c = Chrome::anonymous(request_lang(headers), "/account/password");
+    c.user = Some(signed_in.session.account.name.clone());
+    c.csrf = signed_in.session.csrf_token.clone();
+    c
 }
 
 async fn change_password(
@@ -325,12 +382,14 @@ async fn change_password(
     let Some(builtin) = &state.builtin else {
         return unavailable();
     };
+    let c = signed_chrome(&headers, &signed_in);
     let account = &signed_in.session.account;
     let again = |error: &str, status| {
         render(
             status,
             &PasswordPage {
-                heading: "Change your password",
+                c: c.clone(),
+                heading: c.t("change_password"),
                 action: "/account/password",
                 error: Some(error.to_owned()),
                 token: None,
@@ -340,30 +399,21 @@ async fn change_password(
         )
     };
     if form.password != form.confirm {
-        return again(
-            "The two new passwords differ. Type the same password twice.",
-            StatusCode::UNPROCESSABLE_ENTITY,
-        );
+        return again(c.t("passwords_differ"), StatusCode::UNPROCESSABLE_ENTITY);
     }
     if form.password == form.current {
-        return again(
-            "The new password must differ from the current one.",
-            StatusCode::UNPROCESSABLE_ENTITY,
-        );
+        return again(c.t("password_same"), StatusCode::UNPROCESSABLE_ENTITY);
     }
     if builtin
         .authenticate(&account.username, &SecretString::from(form.current.clone()))
         .await
         .is_err()
     {
-        return again(
-            "The current password is wrong.",
-            StatusCode::UNPROCESSABLE_ENTITY,
-        );
+        return again(c.t("current_wrong"), StatusCode::UNPROCESSABLE_ENTITY);
     }
     if let Err(p) = loyalty_identity::password::check_policy(&form.password) {
         return again(
-            &format!("Choose another password: {p}."),
+            &format!("{} {p}.", c.t("choose_another_password")),
             StatusCode::UNPROCESSABLE_ENTITY,
         );
     }
@@ -379,10 +429,7 @@ async fn change_password(
         Ok(()) => Redirect::to("/").into_response(),
         Err(e) => {
             tracing::error!(error = %e, "changing password");
-            again(
-                "Saving the password failed. Please try again in a minute.",
-                StatusCode::SERVICE_UNAVAILABLE,
-            )
+            again(c.t("save_failed"), StatusCode::SERVICE_UNAVAILABLE)
         }
     }
 }

@@ -1,15 +1,17 @@
-//! The start page: who is signed in and the organizations they have a role in.
+//! The start page: the organizations a person has a role in, each linking to the page of
+//! that role.
 
+use super::guard::Person;
+use super::layout::Chrome;
 use super::render;
 use crate::AppState;
-use crate::session::SignedIn;
 use askama::Template;
 use axum::Router;
 use axum::extract::State;
 use axum::http::StatusCode;
-use axum::response::{IntoResponse, Redirect, Response};
+use axum::response::Response;
 use axum::routing::get;
-use loyalty_core::domain::{OrgStatus, resolve_memberships};
+use loyalty_core::domain::{OrgStatus, Role, resolve_memberships};
 
 pub(super) fn routes() -> Router<AppState> {
     Router::new().route("/", get(home))
@@ -17,34 +19,30 @@ pub(super) fn routes() -> Router<AppState> {
 
 struct OrgRole {
     name: String,
-    slug: String,
+    href: String,
     role: &'static str,
-    status: &'static str,
     active: bool,
 }
 
 #[derive(Template)]
 #[template(path = "home.html")]
 struct Home<'a> {
+    c: Chrome,
     name: &'a str,
-    csrf: &'a str,
-    operator: bool,
     orgs: Vec<OrgRole>,
 }
 
-async fn home(State(state): State<AppState>, signed_in: SignedIn) -> Response {
-    let account = &signed_in.session.account;
-    if account.must_change_password {
-        return Redirect::to("/account/password").into_response();
+/// Where a role lands in an organization.
+pub(crate) fn landing(slug: &str, role: Role) -> String {
+    match role {
+        Role::Admin => format!("/o/{slug}/admin"),
+        Role::Cashier => format!("/o/{slug}/till"),
+        Role::Customer => format!("/o/{slug}/me"),
     }
-    let groups = match state.directory.user_groups(account.pk).await {
-        Ok(g) => g,
-        Err(e) => {
-            tracing::error!(error = %e, "reading groups");
-            Vec::new()
-        }
-    };
-    let memberships = resolve_memberships(&groups);
+}
+
+async fn home(State(state): State<AppState>, person: Person) -> Response {
+    let memberships = resolve_memberships(&person.groups);
     let prefixes: Vec<String> = memberships.iter().map(|m| m.prefix.clone()).collect();
     let orgs = state
         .store
@@ -54,7 +52,7 @@ async fn home(State(state): State<AppState>, signed_in: SignedIn) -> Response {
             tracing::error!(error = %e, "reading organizations");
             Vec::new()
         });
-    let rows = memberships
+    let rows: Vec<OrgRole> = memberships
         .iter()
         .filter_map(|m| {
             let org = orgs
@@ -62,20 +60,21 @@ async fn home(State(state): State<AppState>, signed_in: SignedIn) -> Response {
                 .find(|o| o.group_prefix == m.prefix && o.status != OrgStatus::Onboarding)?;
             Some(OrgRole {
                 name: org.name.clone(),
-                slug: org.slug.clone(),
-                role: m.role.as_str(),
-                status: org.status.as_str(),
+                href: landing(&org.slug, m.role),
+                role: match m.role {
+                    Role::Admin => "role_admin",
+                    Role::Cashier => "role_cashier",
+                    Role::Customer => "role_customer",
+                },
                 active: org.status == OrgStatus::Active,
             })
         })
         .collect();
-    let operator = groups.iter().any(|g| *g == state.config.operators_group);
     render(
         StatusCode::OK,
         &Home {
-            name: &account.name,
-            csrf: &signed_in.session.csrf_token,
-            operator,
+            c: person.chrome("home"),
+            name: &person.signed_in.session.account.name,
             orgs: rows,
         },
     )

@@ -1,17 +1,47 @@
-//! Server-rendered pages (askama templates, checked at compile time).
+//! Server-rendered pages (askama templates, checked at compile time): sign-in and
+//! passwords, the organization picker, the operator console, the org admin panel, the
+//! till, the customer portal and the public join page. Handlers call the same service
+//! functions as the API; no business rule lives here.
+
+// A rejection here is a whole page, built once per request and answered at once;
+// boxing it would buy nothing.
+#![allow(clippy::result_large_err)]
 
 mod account;
+mod admin;
+mod assets;
+mod common;
+mod guard;
 mod home;
+pub mod i18n;
+mod join;
+mod layout;
+mod operator;
+mod portal;
+mod qr;
+mod throttle;
+mod till;
+mod till_actions;
 
 use crate::AppState;
 use askama::Template;
 use axum::Router;
 use axum::http::StatusCode;
 use axum::response::{Html, IntoResponse, Response};
+use layout::Chrome;
 
 /// Every page route.
 pub fn routes() -> Router<AppState> {
-    Router::new().merge(account::routes()).merge(home::routes())
+    Router::new()
+        .merge(account::routes())
+        .merge(home::routes())
+        .merge(assets::routes())
+        .merge(operator::routes())
+        .merge(admin::routes())
+        .merge(till::routes())
+        .merge(till_actions::routes())
+        .merge(portal::routes())
+        .merge(join::routes())
 }
 
 /// Renders a template, or a plain error page if rendering fails.
@@ -33,6 +63,7 @@ pub(crate) fn render(status: StatusCode, t: &impl Template) -> Response {
 #[derive(Template)]
 #[template(path = "message.html")]
 pub(crate) struct Message<'a> {
+    pub c: Chrome,
     pub heading: &'a str,
     pub message: &'a str,
     pub link: &'a str,
@@ -40,14 +71,36 @@ pub(crate) struct Message<'a> {
 }
 
 /// Answer to a form post that does not come from our own pages.
-pub(crate) fn forged() -> Response {
-    render(
+pub(crate) fn forged_in(c: &Chrome) -> Response {
+    layout::problem(
+        c,
         StatusCode::FORBIDDEN,
-        &Message {
-            heading: "This form has expired",
-            message: "The form was not sent from this site, or it is too old. Go back, reload the page and send it again.",
-            link: "/",
-            link_text: "Back to the start",
-        },
+        "expired_heading",
+        c.t("expired_text"),
+        "/",
+        "back_to_start",
     )
+}
+
+/// Answer to a form post that does not come from our own pages (English).
+pub(crate) fn forged() -> Response {
+    forged_in(&Chrome::default())
+}
+
+/// An HTML page for unknown addresses outside the API.
+pub(crate) fn not_found_page(lang: i18n::Lang) -> Response {
+    let c = Chrome::anonymous(lang, "/");
+    layout::problem(
+        &c,
+        StatusCode::NOT_FOUND,
+        "page_not_found_heading",
+        c.t("page_not_found_text"),
+        "/",
+        "back_to_start",
+    )
+}
+
+/// The language to answer an anonymous request in.
+pub(crate) fn layout_lang(headers: &axum::http::HeaderMap) -> i18n::Lang {
+    layout::request_lang(headers)
 }

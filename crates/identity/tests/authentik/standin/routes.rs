@@ -6,14 +6,14 @@ use axum::http::Method;
 use serde_json::{Value, json};
 use uuid::Uuid;
 
-fn flag(query: &[(String, String)], name: &str, default: bool) -> bool {
+pub(super) fn flag(query: &[(String, String)], name: &str, default: bool) -> bool {
     query
         .iter()
         .find(|(n, _)| n == name)
         .map_or(default, |(_, v)| v == "true")
 }
 
-fn values<'a>(query: &'a [(String, String)], name: &str) -> Vec<&'a str> {
+pub(super) fn values<'a>(query: &'a [(String, String)], name: &str) -> Vec<&'a str> {
     query
         .iter()
         .filter(|(n, _)| n == name)
@@ -69,6 +69,11 @@ pub(super) fn route(
             None => detail(404, "No User matches the given query."),
         },
         ("POST", ["core", "users", id, "recovery"]) => st.recovery(id),
+        (m, ["flows" | "propertymappings" | "crypto" | "providers", ..])
+        | (m @ ("POST" | "PATCH"), ["core", "applications", ..])
+        | (m @ "GET", ["core", "applications", _]) => {
+            super::oauth::route(st, m, &segments, query, &body)
+        }
         _ => {
             st.violations.push(format!(
                 "{method} {rest}: in the schema, but the stand-in does not serve it"
@@ -144,7 +149,7 @@ impl Inner {
     }
 
     /// One page of `items`, Authentik's pagination block included.
-    fn page(&self, query: &[(String, String)], items: Vec<Value>) -> Answer {
+    pub(super) fn page(&self, query: &[(String, String)], items: Vec<Value>) -> Answer {
         let asked: usize = values(query, "page_size")
             .first()
             .and_then(|v| v.parse().ok())
@@ -178,7 +183,7 @@ impl Inner {
         )
     }
 
-    fn unsupported(&mut self, query: &[(String, String)], served: &[&str]) -> bool {
+    pub(super) fn unsupported(&mut self, query: &[(String, String)], served: &[&str]) -> bool {
         let mut bad = false;
         for (name, _) in query {
             if !served.contains(&name.as_str()) {

@@ -1,0 +1,339 @@
+//! `loyalty authentik`: register loyalty as an OpenID Connect application in Authentik
+//! (`setup`, runbook step 3.2) and diagnose the connection (`check`).
+
+use crate::UserError;
+use crate::config::Config;
+use loyalty_core::directory::DirectoryError;
+use loyalty_identity::authentik::setup::{DEFAULT_AUTHORIZATION_FLOW, DEFAULT_INVALIDATION_FLOW};
+use loyalty_identity::authentik::{
+    AuthentikDirectory, AuthentikOptions, OidcAppPlan, OidcAppReport, SetupOutcome,
+};
+use loyalty_identity::oidc::{OidcClient, OidcConfig, OidcError};
+use secrecy::{ExposeSecret, SecretString};
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+/// Authentik commands.
+#[derive(Debug, clap::Subcommand)]
+pub enum Command {
+    /// Create (or find) loyalty's OAuth2/OpenID provider and application in Authentik.
+    ///
+    /// Looks up the authorization and invalidation flows by slug, the openid, email and
+    /// profile scope mappings and a signing key, then creates the provider (client id
+    /// `loyalty`, or `{org}-loyalty` with --org; redirect URI {base-url}/auth/callback in
+    /// strict mode) and the application. Safe to re-run: it finds both, and corrects a
+    /// provider whose redirect URI or signing key differs. Prints the client id and
+    /// secret once, when the provider is created, unless --secret-file is given.
+    ///
+    /// Example:
+    ///   loyalty authentik setup --base-url https://loyalty.example.com
+    ///   loyalty authentik setup --base-url https://loyalty.nextdoor.com --org nextdoor
+    #[command(verbatim_doc_comment)]
+    Setup {
+        /// loyalty's public URL (default: server.public_url).
+        #[arg(long, value_name = "URL")]
+        base_url: Option<String>,
+        /// A dedicated provider for one organization: client id `{org}-loyalty`.
+        #[arg(long, value_name = "SLUG")]
+        org: Option<String>,
+        /// The application's slug [default: identity.app_slug ("loyalty"), or
+        /// `{org}-loyalty` with --org].
+        #[arg(long)]
+        app_slug: Option<String>,
+        /// Slug of the authorization flow.
+        #[arg(long, default_value = DEFAULT_AUTHORIZATION_FLOW)]
+        authorization_flow: String,
+        /// Slug of the invalidation (logout) flow.
+        #[arg(long, default_value = DEFAULT_INVALIDATION_FLOW)]
+        invalidation_flow: String,
+        /// Write the client id and secret to this file (mode 0600, as environment
+        /// variables) instead of printing the secret.
+        #[arg(long, value_name = "FILE")]
+        secret_file: Option<PathBuf>,
+    },
+    /// Check the connection to Authentik: reachable, API token valid and privileged,
+    /// clocks in step, OpenID discovery document present.
+    Check,
+}
+
+/// Runs the command.
+pub async fn run(config: Config, cmd: Command) -> anyhow::Result<()> {
+    match cmd {
+        Command::Setup {
+            base_url,
+            org,
+            app_slug,
+            authorization_flow,
+            invalidation_flow,
+            secret_file,
+        } => {
+            let base_url = match base_url.or_else(|| config.server.public_url.clone()) {
+                Some(u) => u,
+                None => {
+                    return Err(UserError(
+                        "give loyalty's public URL with --base-url, such as --base-url https://loyalty.example.com".into(),
+                    )
+                    .into());
+                }
+            };
+            let app_slug =
+                app_slug.or_else(|| org.is_none().then(|| config.identity.app_slug.clone()));
+            let mut plan = OidcAppPlan::new(&base_url, org.as_deref(), app_slug.as_deref())
+                .map_err(UserError)?;
+            plan.authorization_flow = authorization_flow;
+            plan.invalidation_flow = invalidation_flow;
+            let dir = directory(&config)?;
+            let report = dir
+                .setup_oidc_application(&plan)
+                .await
+                .map_err(|e| anyhow::anyhow!(diagnose(&e)))?;
+            print_setup(&report, secret_file.as_deref())
+        }
+        Command::Check => check(&config).await,
+    }
+}
+
+/// The Authentik client of the configuration.
+fn directory(config: &Config) -> anyhow::Result<AuthentikDirectory> {
+    let url = config.identity.authentik_url.as_deref().ok_or_else(|| {
+        UserError(
+            "AUTHENTIK_URL is not set; set it to Authentik's base URL, such as https://auth.example.com".into(),
+        )
+    })?;
+    let token = config.identity.authentik_api_token.clone().ok_or_else(|| {
+        UserError(
+            "AUTHENTIK_API_TOKEN (or AUTHENTIK_API_TOKEN_FILE) is not set; create an API token in Authentik (Directory > Tokens and App passwords, intent API)".into(),
+        )
+    })?;
+    AuthentikDirectory::new(url, token, AuthentikOptions::default())
+        .map_err(|e| UserError(e.to_string()).into())
+}
+
+fn outcome(o: &SetupOutcome) -> String {
+    match o {
+        SetupOutcome::Created => "created".into(),
+        SetupOutcome::Existing => "exists, unchanged".into(),
+        SetupOutcome::Updated(changes) => format!("updated: {}", changes.join("; ")),
+    }
+}
+
+fn print_setup(report: &OidcAppReport, secret_file: Option<&Path>) -> anyhow::Result<()> {
+    println!(
+        "provider     {}: {}",
+        report.client_id,
+        outcome(&report.provider)
+    );
+    println!("application  {}", outcome(&report.application));
+    println!("issuer       {}", report.issuer);
+    println!("redirect URI {} (strict)", report.redirect_uri);
+    println!("signing key  {}", report.signing_key);
+    println!("client id    {}", report.client_id);
+    match secret_file {
+        Some(path) => {
+            write_secret_file(path, &report.client_id, &report.client_secret)?;
+            println!("client secret written to {} (mode 0600)", path.display());
+        }
+        None if report.provider == SetupOutcome::Created => {
+            println!("client secret {}", report.client_secret.expose_secret());
+            println!("(shown once: store it now, for example in a secrets manager)");
+        }
+        None => println!(
+            "client secret unchanged (shown when the provider was created; --secret-file FILE writes it again)"
+        ),
+    }
+    println!();
+    println!("Next: configure loyalty with");
+    println!("  identity.mode = \"authentik\"   (LOYALTY_IDENTITY__MODE=authentik)");
+    println!("  LOYALTY_IDENTITY__OIDC_CLIENT_ID={}", report.client_id);
+    println!("  LOYALTY_IDENTITY__OIDC_CLIENT_SECRET=<the secret>");
+    if let Some(slug) = report
+        .issuer
+        .trim_end_matches('/')
+        .rsplit('/')
+        .next()
+        .filter(|s| *s != "loyalty")
+    {
+        println!("  LOYALTY_IDENTITY__APP_SLUG={slug}");
+    }
+    println!("then run: loyalty authentik check");
+    Ok(())
+}
+
+/// Writes `client_id` and the secret as environment variables, readable by the owner only.
+fn write_secret_file(path: &Path, client_id: &str, secret: &SecretString) -> anyhow::Result<()> {
+    use std::io::Write;
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true).create(true).truncate(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt;
+        options.mode(0o600);
+    }
+    let mut file = options
+        .open(path)
+        .map_err(|e| UserError(format!("--secret-file {}: {e}", path.display())))?;
+    #[cfg(unix)]
+    {
+        // An existing file keeps its old mode on open: tighten it.
+        use std::os::unix::fs::PermissionsExt;
+        file.set_permissions(std::fs::Permissions::from_mode(0o600))?;
+    }
+    writeln!(file, "LOYALTY_IDENTITY__OIDC_CLIENT_ID={client_id}")?;
+    writeln!(
+        file,
+        "LOYALTY_IDENTITY__OIDC_CLIENT_SECRET={}",
+        secret.expose_secret()
+    )?;
+    file.sync_all()?;
+    Ok(())
+}
+
+/// An Authentik error in plain words: unreachable, token invalid, token lacks
+/// permissions, or Authentik's own message.
+fn diagnose(e: &DirectoryError) -> String {
+    let text = e.to_string();
+    if text.contains("cannot reach Authentik") || text.contains("no answer in time") {
+        format!("unreachable: {text}")
+    } else if text.contains("403 Token invalid") || text.contains("credentials were not provided") {
+        format!("token invalid: {text}")
+    } else if text.contains(": 403 ") {
+        format!("token lacks permissions: {text}")
+    } else {
+        text
+    }
+}
+
+/// Seconds the local clock is ahead of (positive) or behind Authentik's, from the `Date`
+/// header of an answer (one-second resolution), or why it cannot be told.
+async fn clock_skew(base: &str) -> Result<i64, String> {
+    let url = format!("{}/-/health/live/", base.trim_end_matches('/'));
+    let http = reqwest::Client::builder()
+        .timeout(Duration::from_secs(10))
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .map_err(|e| e.to_string())?;
+    let sent = time::OffsetDateTime::now_utc();
+    let started = Instant::now();
+    let response = http.get(&url).send().await.map_err(|e| e.to_string())?;
+    let midpoint = sent + started.elapsed() / 2;
+    let date = response
+        .headers()
+        .get(reqwest::header::DATE)
+        .and_then(|v| v.to_str().ok())
+        .ok_or("Authentik's answer has no Date header")?;
+    let format = time::macros::format_description!(
+        "[weekday repr:short], [day] [month repr:short] [year] [hour]:[minute]:[second] GMT"
+    );
+    let theirs = time::PrimitiveDateTime::parse(date, &format)
+        .map_err(|e| format!("Date header {date:?}: {e}"))?
+        .assume_utc();
+    Ok((midpoint - theirs).whole_seconds())
+}
+
+async fn check(config: &Config) -> anyhow::Result<()> {
+    let mut problems = 0;
+    let dir = directory(config)?;
+    let base = config
+        .identity
+        .authentik_url
+        .clone()
+        .unwrap_or_default()
+        .trim_end_matches('/')
+        .to_owned();
+
+    match dir.check().await {
+        Ok(report) => {
+            println!(
+                "ok       Authentik at {} answers ({} ms); the API token belongs to {}",
+                report.api_url,
+                report.latency.as_millis(),
+                report.username
+            );
+            if report.is_superuser {
+                println!("ok       {} is a superuser", report.username);
+            } else {
+                problems += 1;
+                println!(
+                    "PROBLEM  token lacks permissions: {} is not a superuser; onboarding and setup need an Authentik admin's token",
+                    report.username
+                );
+            }
+        }
+        Err(e) => {
+            println!("PROBLEM  {}", diagnose(&e));
+            anyhow::bail!("Authentik is not usable; fix the problem above first");
+        }
+    }
+
+    match clock_skew(&base).await {
+        Ok(skew) if skew.abs() <= 10 => println!("ok       clocks agree ({skew:+} s)"),
+        Ok(skew) if skew.abs() <= 60 => println!(
+            "warning  clock skew {skew:+} s against Authentik's Date header; tokens get 60 s of leeway, so fix the clock (NTP) before it grows"
+        ),
+        Ok(skew) => {
+            problems += 1;
+            println!(
+                "PROBLEM  clock skew {skew:+} s against Authentik's Date header: more than the 60 s leeway, sign-ins will be refused; synchronise both clocks (NTP)"
+            );
+        }
+        Err(why) => println!("warning  cannot compare clocks: {why}"),
+    }
+
+    let issuer = format!("{base}/application/o/{}/", config.identity.app_slug);
+    let (client_id, secret, configured) = match (
+        &config.identity.oidc_client_id,
+        &config.identity.oidc_client_secret,
+    ) {
+        (Some(id), Some(secret)) => (id.clone(), secret.clone(), true),
+        // Discovery needs no client; placeholders let it run before setup.
+        _ => ("not-configured".to_owned(), SecretString::from("-"), false),
+    };
+    let oidc = async {
+        let issuer_url = url::Url::parse(&issuer)
+            .map_err(|e| OidcError::Config(format!("issuer {issuer}: {e}")))?;
+        let redirect_url =
+            url::Url::parse(&format!("{}/auth/callback", config.server.public_url()))
+                .map_err(|e| OidcError::Config(format!("server.public_url: {e}")))?;
+        OidcClient::discover(OidcConfig {
+            issuer: issuer_url,
+            client_id,
+            client_secret: secret,
+            redirect_url,
+        })
+        .await
+    };
+    match oidc.await {
+        Ok(client) => {
+            println!(
+                "ok       OpenID discovery at {} (signing: {}; {} key(s))",
+                client.issuer(),
+                client.algorithms().join(", "),
+                client.cached_keys().await
+            );
+            if !configured {
+                problems += 1;
+                println!(
+                    "PROBLEM  identity.oidc_client_id / oidc_client_secret are not set; run loyalty authentik setup and configure them"
+                );
+            }
+        }
+        Err(e) => {
+            problems += 1;
+            let words = match &e {
+                OidcError::DiscoveryMissing { .. } => format!(
+                    "discovery document missing: {e} (has `loyalty authentik setup` run for application {}?)",
+                    config.identity.app_slug
+                ),
+                OidcError::Unreachable { .. } => format!("unreachable: {e}"),
+                _ => e.to_string(),
+            };
+            println!("PROBLEM  {words}");
+        }
+    }
+
+    if problems > 0 {
+        anyhow::bail!("{problems} problem(s) found");
+    }
+    println!("Authentik is ready for loyalty.");
+    Ok(())
+}

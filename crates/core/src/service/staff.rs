@@ -1,0 +1,202 @@
+//! Staff of an organization, managed by its admins (runbook step 6.2, "Users -> Create
+//! Cashier"): create a cashier or admin at the identity provider, put them in the
+//! organization's group, record their `users` row and issue a one-time link; list them;
+//! deactivate them (out of the group, row suspended; their account stays, since the same
+//! person may hold roles in other organizations).
+
+use crate::directory::{self, DirUser, Directory, NewDirUser};
+use crate::domain::{Email, GroupName, OrgStatus, PersonName, Role, Username};
+use crate::error::{Error, FieldError};
+use crate::secret;
+use crate::service::onboard::Credential;
+use crate::service::points::Ctx;
+use crate::store::{Member, NewMember};
+use secrecy::SecretString;
+use uuid::Uuid;
+
+/// Checks that the caller is an admin of an active organization.
+pub(crate) fn require_admin(ctx: &Ctx<'_>, what: &str) -> Result<(), Error> {
+    if ctx.org.status != OrgStatus::Active {
+        return Err(Error::OrgSuspended(ctx.org.slug.clone()));
+    }
+    if ctx.role == Role::Admin {
+        Ok(())
+    } else {
+        Err(Error::Forbidden(format!("a {} cannot {what}", ctx.role)))
+    }
+}
+
+/// A staff member to create, as typed by an admin.
+#[derive(Debug, Clone, Default, serde::Deserialize)]
+pub struct StaffInput {
+    /// Sign-in name, such as `cashier_test`.
+    pub username: String,
+    /// Display name.
+    pub name: String,
+    /// Email.
+    pub email: String,
+}
+
+/// What creating a staff member did.
+#[derive(Debug, Clone)]
+pub struct StaffCreated {
+    /// The person at the identity provider.
+    pub user: DirUser,
+    /// Their row in the organization.
+    pub member: Member,
+    /// How they sign in the first time (`Existing` when they already can).
+    pub credential: Credential,
+}
+
+/// Creates a cashier or admin (safe to repeat: an existing account with the same
+/// username and email is reused and gets the role).
+pub async fn create_staff(
+    ctx: &Ctx<'_>,
+    dir: &dyn Directory,
+    role: Role,
+    input: &StaffInput,
+) -> Result<StaffCreated, Error> {
+    require_admin(ctx, "create staff")?;
+    if role == Role::Customer {
+        return Err(Error::field("role", "staff are cashiers or admins"));
+    }
+    let mut errors: Vec<FieldError> = Vec::new();
+    let username = Username::parse(&input.username)
+        .map_err(|e| errors.push(e))
+        .ok();
+    let name = PersonName::parse(&input.name)
+        .map_err(|e| errors.push(e.renamed("name")))
+        .ok();
+    let email = Email::parse(&input.email)
+        .map_err(|e| errors.push(e.renamed("email")))
+        .ok();
+    let (Some(username), Some(name), Some(email)) = (username, name, email) else {
+        return Err(Error::Validation(errors));
+    };
+    let user = match dir.find_user_by_username(&username).await? {
+        Some(u) if u.email.as_deref() == Some(email.as_str()) => u,
+        Some(_) => {
+            return Err(Error::Conflict(
+                "user.exists",
+                format!(
+                    "the username {username} is taken by someone else; choose another, such as {username}2"
+                ),
+            ));
+        }
+        None => {
+            dir.create_user(&NewDirUser {
+                username: username.clone(),
+                name: name.as_str().to_owned(),
+                email: Some(email.clone()),
+                attributes: serde_json::json!({
+                    "created_by": ctx.actor.label,
+                    "loyalty_org": ctx.org.slug,
+                    "loyalty_role": role.as_str(),
+                }),
+            })
+            .await?
+        }
+    };
+    let group_name = GroupName::new(&ctx.org.group_prefix, role).name();
+    let (group, _) = directory::find_or_create_group(
+        dir,
+        &group_name,
+        serde_json::json!({"loyalty_org": ctx.org.slug, "loyalty_role": role.as_str()}),
+    )
+    .await?;
+    dir.add_member(&group, user.pk).await?;
+    let now = ctx.clock.now();
+    let member = ctx
+        .store
+        .upsert_member(
+            ctx.org.id,
+            &NewMember {
+                identity_subject: user.uid.clone(),
+                role,
+                email: Some(email.as_str().to_owned()),
+                name: Some(name.as_str().to_owned()),
+                created_by: ctx.actor.member_id,
+            },
+            now,
+        )
+        .await?;
+    let member = if member.status == "active" {
+        member
+    } else {
+        ctx.store
+            .set_member_status(ctx.org.id, member.id, "active", now)
+            .await?
+            .unwrap_or(member)
+    };
+    let credential = if user.has_password == Some(true) {
+        Credential::Existing
+    } else {
+        issue_link(dir, user.pk).await?
+    };
+    tracing::info!(org = %ctx.org.slug, user = %user.username, role = %role, by = %ctx.actor.label, "staff created");
+    Ok(StaffCreated {
+        user,
+        member,
+        credential,
+    })
+}
+
+/// A one-time link to set a password, or a generated password to change at first
+/// sign-in when the identity provider cannot issue links.
+pub(crate) async fn issue_link(dir: &dyn Directory, pk: i64) -> Result<Credential, Error> {
+    if let Some(link) = dir.password_set_link(pk).await? {
+        return Ok(Credential::Link {
+            url: link.url,
+            expires_at: link.expires_at,
+        });
+    }
+    let password = SecretString::from(secret::generate_password());
+    dir.set_password(pk, &password, true).await?;
+    Ok(Credential::Password(password))
+}
+
+/// The organization's admins and cashiers, oldest first.
+pub async fn list_staff(ctx: &Ctx<'_>) -> Result<Vec<Member>, Error> {
+    require_admin(ctx, "see staff")?;
+    let mut all = ctx.store.list_members(ctx.org.id, None).await?;
+    all.retain(|m| m.role != Role::Customer);
+    Ok(all)
+}
+
+/// Deactivates a cashier or admin: removes them from the organization's group (so they
+/// lose access at once) and marks their row suspended. An admin cannot deactivate
+/// themself, so an organization never locks out its last admin by accident.
+pub async fn deactivate_staff(
+    ctx: &Ctx<'_>,
+    dir: &dyn Directory,
+    member: Uuid,
+) -> Result<Member, Error> {
+    require_admin(ctx, "deactivate staff")?;
+    let target = list_staff(ctx)
+        .await?
+        .into_iter()
+        .find(|m| m.id == member)
+        .ok_or_else(|| Error::NotFound("staff member".into()))?;
+    if ctx.actor.member_id == Some(target.id) {
+        return Err(Error::Conflict(
+            "staff.self",
+            "you cannot deactivate yourself; ask another admin".into(),
+        ));
+    }
+    if let Some(subject) = &target.identity_subject {
+        let name = GroupName::new(&ctx.org.group_prefix, target.role).name();
+        if let Some(group) = dir.find_group(&name).await? {
+            let members = dir.list_members(&group).await?;
+            if let Some(user) = members.iter().find(|u| &u.uid == subject) {
+                dir.remove_member(&group, user.pk).await?;
+            }
+        }
+    }
+    let updated = ctx
+        .store
+        .set_member_status(ctx.org.id, target.id, "suspended", ctx.clock.now())
+        .await?
+        .ok_or_else(|| Error::NotFound("staff member".into()))?;
+    tracing::info!(org = %ctx.org.slug, member = %target.id, by = %ctx.actor.label, "staff deactivated");
+    Ok(updated)
+}

@@ -1,0 +1,304 @@
+//! The rewards catalog and the points settings: earning rule, minimum purchase, expiry
+//! policy and whether the public join page is open.
+
+use super::{admin, done_notice};
+use crate::AppState;
+use crate::pages::guard::OrgPage;
+use crate::pages::layout::{Chrome, Notice, error_page, error_text, form_ok};
+use crate::pages::{forged_in, render};
+use askama::Template;
+use axum::extract::{Path, Query, State};
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Redirect, Response};
+use axum::routing::{get, post};
+use axum::{Form, Router};
+use loyalty_core::domain::ledger::Reward;
+use loyalty_core::service::points;
+use serde::Deserialize;
+use uuid::Uuid;
+
+pub(super) fn routes() -> Router<AppState> {
+    Router::new()
+        .route("/o/{slug}/admin/rewards", get(rewards).post(create_reward))
+        .route("/o/{slug}/admin/rewards/{id}/toggle", post(toggle_reward))
+        .route(
+            "/o/{slug}/admin/settings",
+            get(settings).post(save_settings),
+        )
+}
+
+#[derive(Deserialize)]
+struct Done {
+    #[serde(default)]
+    done: String,
+}
+
+#[derive(Debug, Default, Deserialize)]
+struct RewardForm {
+    #[serde(default)]
+    csrf: String,
+    #[serde(default)]
+    name: String,
+    #[serde(default)]
+    cost_points: String,
+    #[serde(default)]
+    stock: String,
+}
+
+#[derive(Template)]
+#[template(path = "admin_rewards.html")]
+struct RewardsPage {
+    c: Chrome,
+    base: String,
+    notice: Option<Notice>,
+    rewards: Vec<Reward>,
+    form: RewardForm,
+}
+
+async fn rewards(State(state): State<AppState>, page: OrgPage, Query(q): Query<Done>) -> Response {
+    let notice = done_notice(&page.chrome("admin", "rewards"), &q.done);
+    render_rewards(&state, &page, notice, RewardForm::default(), StatusCode::OK).await
+}
+
+async fn render_rewards(
+    state: &AppState,
+    page: &OrgPage,
+    notice: Option<Notice>,
+    form: RewardForm,
+    status: StatusCode,
+) -> Response {
+    let (c, _ctx) = match admin(page, state, "rewards") {
+        Ok(x) => x,
+        Err(r) => return r,
+    };
+    match state.store.list_rewards(page.org.id).await {
+        Ok(rewards) => render(
+            status,
+            &RewardsPage {
+                base: page.base(),
+                c,
+                notice,
+                rewards,
+                form,
+            },
+        ),
+        Err(e) => error_page(&c, &e.into(), "/"),
+    }
+}
+
+async fn create_reward(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    page: OrgPage,
+    Form(form): Form<RewardForm>,
+) -> Response {
+    let (c, ctx) = match admin(&page, &state, "rewards") {
+        Ok(x) => x,
+        Err(r) => return r,
+    };
+    if !form_ok(&state, &headers, Some((page.person.csrf(), &form.csrf))) {
+        return forged_in(&c);
+    }
+    let cost = form.cost_points.trim().parse::<i64>().unwrap_or(0);
+    let stock = form.stock.trim().parse::<i64>().ok();
+    let result = match points::reward_input(&form.name, cost, true, stock) {
+        Ok(input) => points::create_reward(&ctx, &input).await,
+        Err(e) => Err(e),
+    };
+    match result {
+        Ok(_) => Redirect::to(&format!(
+            "{}/admin/rewards?done=reward_created",
+            page.base()
+        ))
+        .into_response(),
+        Err(e) => {
+            let notice = Notice::err(error_text(c.lang, &e));
+            render_rewards(
+                &state,
+                &page,
+                notice,
+                form,
+                StatusCode::UNPROCESSABLE_ENTITY,
+            )
+            .await
+        }
+    }
+}
+
+#[derive(Deserialize)]
+struct CsrfOnly {
+    #[serde(default)]
+    csrf: String,
+}
+
+async fn toggle_reward(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    page: OrgPage,
+    Path((_, id)): Path<(String, Uuid)>,
+    Form(form): Form<CsrfOnly>,
+) -> Response {
+    let (c, ctx) = match admin(&page, &state, "rewards") {
+        Ok(x) => x,
+        Err(r) => return r,
+    };
+    if !form_ok(&state, &headers, Some((page.person.csrf(), &form.csrf))) {
+        return forged_in(&c);
+    }
+    let back = format!("{}/admin/rewards", page.base());
+    let reward = match state.store.reward(page.org.id, id).await {
+        Ok(Some(r)) => r,
+        Ok(None) => return crate::pages::not_found_page(c.lang),
+        Err(e) => return error_page(&c, &e.into(), &back),
+    };
+    let result = match points::reward_input(
+        &reward.name,
+        reward.cost_points,
+        !reward.active,
+        reward.stock.map(i64::from),
+    ) {
+        Ok(input) => points::update_reward(&ctx, id, &input).await,
+        Err(e) => Err(e),
+    };
+    match result {
+        Ok(_) => Redirect::to(&format!("{back}?done=reward_saved")).into_response(),
+        Err(e) => error_page(&c, &e, &back),
+    }
+}
+
+#[derive(Debug, Default, Deserialize)]
+struct SettingsForm {
+    #[serde(default)]
+    csrf: String,
+    #[serde(default)]
+    points_per_unit: String,
+    #[serde(default)]
+    min_purchase: String,
+    #[serde(default)]
+    expiry_days: String,
+    #[serde(default)]
+    join_enabled: Option<String>,
+}
+
+#[derive(Template)]
+#[template(path = "admin_settings.html")]
+struct SettingsPage {
+    c: Chrome,
+    base: String,
+    notice: Option<Notice>,
+    form: SettingsForm,
+    join: bool,
+    currency: String,
+    example: String,
+}
+
+fn current(page: &OrgPage) -> SettingsForm {
+    SettingsForm {
+        csrf: String::new(),
+        points_per_unit: page.org.earning.points_per_unit.normalize().to_string(),
+        min_purchase: page.org.earning.min_purchase.normalize().to_string(),
+        expiry_days: page
+            .org
+            .expiry_days
+            .map(|d| d.to_string())
+            .unwrap_or_default(),
+        join_enabled: page.org.join_enabled.then(|| "on".into()),
+    }
+}
+
+async fn settings(State(state): State<AppState>, page: OrgPage, Query(q): Query<Done>) -> Response {
+    let notice = done_notice(&page.chrome("admin", "settings"), &q.done);
+    let form = current(&page);
+    render_settings(&state, &page, notice, form, StatusCode::OK)
+}
+
+fn render_settings(
+    state: &AppState,
+    page: &OrgPage,
+    notice: Option<Notice>,
+    form: SettingsForm,
+    status: StatusCode,
+) -> Response {
+    let (c, _ctx) = match admin(page, state, "settings") {
+        Ok(x) => x,
+        Err(r) => return r,
+    };
+    let hundred = rust_decimal::Decimal::from(100);
+    let example = format!(
+        "{} → {} {}",
+        c.lang.money(hundred, &page.org.currency),
+        c.lang.int(
+            (hundred * page.org.earning.points_per_unit)
+                .floor()
+                .try_into()
+                .unwrap_or(0)
+        ),
+        c.t("points")
+    );
+    render(
+        status,
+        &SettingsPage {
+            base: page.base(),
+            join: form.join_enabled.is_some(),
+            currency: page.org.currency.clone(),
+            c,
+            notice,
+            form,
+            example,
+        },
+    )
+}
+
+async fn save_settings(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    page: OrgPage,
+    Form(form): Form<SettingsForm>,
+) -> Response {
+    let (c, ctx) = match admin(&page, &state, "settings") {
+        Ok(x) => x,
+        Err(r) => return r,
+    };
+    if !form_ok(&state, &headers, Some((page.person.csrf(), &form.csrf))) {
+        return forged_in(&c);
+    }
+    let expiry = form.expiry_days.trim();
+    let expiry_days = if expiry.is_empty() {
+        Ok(None)
+    } else {
+        expiry.parse::<i64>().map(Some)
+    };
+    let result = match expiry_days {
+        Ok(days) => {
+            points::update_settings(
+                &ctx,
+                &c.lang.parse_amount(&form.points_per_unit),
+                &c.lang.parse_amount(&form.min_purchase),
+                days,
+                form.join_enabled.is_some(),
+            )
+            .await
+        }
+        Err(_) => Err(loyalty_core::Error::field(
+            "expiry_days",
+            c.t("err_expiry_number"),
+        )),
+    };
+    match result {
+        Ok(_) => Redirect::to(&format!(
+            "{}/admin/settings?done=settings_saved",
+            page.base()
+        ))
+        .into_response(),
+        Err(e) => {
+            let notice = Notice::err(error_text(c.lang, &e));
+            render_settings(
+                &state,
+                &page,
+                notice,
+                form,
+                StatusCode::UNPROCESSABLE_ENTITY,
+            )
+        }
+    }
+}

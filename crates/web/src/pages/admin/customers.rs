@@ -1,0 +1,206 @@
+//! Customers in the admin panel: find by phone, email or card (or browse), a customer's
+//! ledger, and adjusting a balance with a reason.
+
+use super::{admin, done_notice};
+use crate::AppState;
+use crate::pages::guard::OrgPage;
+use crate::pages::layout::{Chrome, Notice, error_page, error_text, form_ok};
+use crate::pages::{forged_in, render};
+use askama::Template;
+use axum::extract::{Path, Query, State};
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Redirect, Response};
+use axum::routing::get;
+use axum::{Form, Router};
+use loyalty_core::domain::ledger::{Customer, LedgerEntry};
+use loyalty_core::service::points;
+use serde::Deserialize;
+use uuid::Uuid;
+
+pub(super) fn routes() -> Router<AppState> {
+    Router::new()
+        .route("/o/{slug}/admin/customers", get(list))
+        .route("/o/{slug}/admin/customers/{id}", get(detail).post(adjust))
+}
+
+#[derive(Deserialize)]
+struct Search {
+    #[serde(default)]
+    q: String,
+    #[serde(default)]
+    done: String,
+}
+
+#[derive(Template)]
+#[template(path = "admin_customers.html")]
+struct ListPage {
+    c: Chrome,
+    base: String,
+    q: String,
+    notice: Option<Notice>,
+    customers: Vec<Customer>,
+}
+
+async fn list(State(state): State<AppState>, page: OrgPage, Query(s): Query<Search>) -> Response {
+    let (c, ctx) = match admin(&page, &state, "customers") {
+        Ok(x) => x,
+        Err(r) => return r,
+    };
+    let q = s.q.trim().to_owned();
+    let (customers, notice) = if q.is_empty() {
+        match state.store.list_customers(page.org.id, None, 100).await {
+            Ok(list) => (list, None),
+            Err(e) => return error_page(&c, &e.into(), "/"),
+        }
+    } else {
+        match points::lookup(&ctx, &q).await {
+            Ok(found) => (vec![found], None),
+            Err(e) => (Vec::new(), Notice::err(error_text(c.lang, &e))),
+        }
+    };
+    render(
+        StatusCode::OK,
+        &ListPage {
+            base: page.base(),
+            c,
+            q,
+            notice,
+            customers,
+        },
+    )
+}
+
+struct EntryRow {
+    when: String,
+    kind: &'static str,
+    points: i64,
+    balance_after: i64,
+    notes: String,
+}
+
+/// A ledger entry as a table row, newest first lists included.
+pub(crate) fn entry_kind(e: &LedgerEntry) -> &'static str {
+    match e.transaction_type.as_str() {
+        "earned" => "tx_earned",
+        "redeemed" => "tx_redeemed",
+        "expired" => "tx_expired",
+        "adjusted" => "tx_adjusted",
+        _ => "tx_reversed",
+    }
+}
+
+#[derive(Template)]
+#[template(path = "admin_customer.html")]
+struct DetailPage {
+    c: Chrome,
+    base: String,
+    customer: Customer,
+    entries: Vec<EntryRow>,
+    notice: Option<Notice>,
+    idem: String,
+    enrolled: String,
+}
+
+async fn detail(
+    State(state): State<AppState>,
+    page: OrgPage,
+    Path((_, id)): Path<(String, Uuid)>,
+    Query(s): Query<Search>,
+) -> Response {
+    let c = page.chrome("admin", "customers");
+    let notice = done_notice(&c, &s.done);
+    render_detail(&state, &page, id, notice, StatusCode::OK).await
+}
+
+async fn render_detail(
+    state: &AppState,
+    page: &OrgPage,
+    id: Uuid,
+    notice: Option<Notice>,
+    status: StatusCode,
+) -> Response {
+    let (c, ctx) = match admin(page, state, "customers") {
+        Ok(x) => x,
+        Err(r) => return r,
+    };
+    let back = format!("{}/admin/customers", page.base());
+    let customer = match points::customer(&ctx, id).await {
+        Ok(x) => x,
+        Err(e) => return error_page(&c, &e, &back),
+    };
+    let mut ledger = match state
+        .store
+        .ledger(page.org.id, Some(id), None, None, None, 200)
+        .await
+    {
+        Ok(l) => l,
+        Err(e) => return error_page(&c, &e.into(), &back),
+    };
+    ledger.reverse();
+    let tz = &page.org.timezone;
+    let entries = ledger
+        .iter()
+        .map(|e| EntryRow {
+            when: c.lang.datetime(e.created_at, tz),
+            kind: entry_kind(e),
+            points: e.points,
+            balance_after: e.balance_after,
+            notes: e.notes.clone().unwrap_or_default(),
+        })
+        .collect();
+    render(
+        status,
+        &DetailPage {
+            enrolled: c.lang.date(customer.created_at, tz),
+            base: page.base(),
+            c,
+            customer,
+            entries,
+            notice,
+            idem: Uuid::new_v4().to_string(),
+        },
+    )
+}
+
+#[derive(Deserialize)]
+struct AdjustForm {
+    #[serde(default)]
+    csrf: String,
+    #[serde(default)]
+    points: String,
+    #[serde(default)]
+    reason: String,
+    #[serde(default)]
+    idem: String,
+}
+
+async fn adjust(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    page: OrgPage,
+    Path((_, id)): Path<(String, Uuid)>,
+    Form(form): Form<AdjustForm>,
+) -> Response {
+    let (c, ctx) = match admin(&page, &state, "customers") {
+        Ok(x) => x,
+        Err(r) => return r,
+    };
+    if !form_ok(&state, &headers, Some((page.person.csrf(), &form.csrf))) {
+        return forged_in(&c);
+    }
+    let Ok(pts) = form.points.trim().trim_start_matches('+').parse::<i64>() else {
+        let notice = Notice::err(c.t("err_points_number"));
+        return render_detail(&state, &page, id, notice, StatusCode::UNPROCESSABLE_ENTITY).await;
+    };
+    match points::adjust(&ctx, id, pts, &form.reason, &form.idem).await {
+        Ok(_) => Redirect::to(&format!(
+            "{}/admin/customers/{id}?done=adjusted",
+            page.base()
+        ))
+        .into_response(),
+        Err(e) => {
+            let notice = Notice::err(error_text(c.lang, &e));
+            render_detail(&state, &page, id, notice, StatusCode::UNPROCESSABLE_ENTITY).await
+        }
+    }
+}

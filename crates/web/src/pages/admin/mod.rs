@@ -1,0 +1,166 @@
+//! The org admin panel (`/o/{slug}/admin`): dashboard, staff, customers, rewards,
+//! settings, CSV exports and the audit log. Admins of the organization only.
+
+pub(super) use customers::entry_kind;
+
+mod catalog;
+mod customers;
+mod users;
+
+use super::guard::OrgPage;
+use super::layout::{Chrome, Notice, error_page};
+use super::render;
+use crate::AppState;
+use askama::Template;
+use axum::Router;
+use axum::extract::{Path, State};
+use axum::http::{StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+use loyalty_core::domain::Role;
+use loyalty_core::service::points::Ctx;
+use loyalty_core::service::reports::{self, Dashboard, Export};
+
+pub(super) fn routes() -> Router<AppState> {
+    Router::new()
+        .route("/o/{slug}/admin", get(dashboard))
+        .route("/o/{slug}/admin/export/{file}", get(export))
+        .route("/o/{slug}/admin/audit", get(audit))
+        .merge(users::routes())
+        .merge(customers::routes())
+        .merge(catalog::routes())
+}
+
+/// The page frame and a context acting as admin, or the page to answer instead.
+pub(super) fn admin<'a>(
+    page: &'a OrgPage,
+    state: &'a AppState,
+    tab: &'static str,
+) -> Result<(Chrome, Ctx<'a>), Response> {
+    let c = page.chrome("admin", tab);
+    page.require(&[Role::Admin], &c)?;
+    let ctx = page.ctx(state, Role::Admin);
+    Ok((c, ctx))
+}
+
+/// A notice for `?done=...` after a redirect, from a fixed list of keys.
+pub(super) fn done_notice(c: &Chrome, done: &str) -> Option<Notice> {
+    const KEYS: [&str; 8] = [
+        "done_deactivated",
+        "done_adjusted",
+        "done_reward_saved",
+        "done_settings_saved",
+        "done_reward_created",
+        "done_enrolled",
+        "done_awarded",
+        "done_redeemed",
+    ];
+    KEYS.iter()
+        .find(|k| k.strip_prefix("done_") == Some(done))
+        .and_then(|k| Notice::ok(c.t(k)))
+}
+
+#[derive(Template)]
+#[template(path = "admin_dashboard.html")]
+struct DashboardPage {
+    c: Chrome,
+    slug: String,
+    d: Dashboard,
+    today: String,
+}
+
+async fn dashboard(State(state): State<AppState>, page: OrgPage) -> Response {
+    let (c, ctx) = match admin(&page, &state, "dashboard") {
+        Ok(x) => x,
+        Err(r) => return r,
+    };
+    match reports::dashboard(&ctx).await {
+        Ok(d) => render(
+            StatusCode::OK,
+            &DashboardPage {
+                today: c.lang.date(state.clock.now(), &page.org.timezone),
+                slug: page.org.slug.clone(),
+                c,
+                d,
+            },
+        ),
+        Err(e) => error_page(&c, &e, "/"),
+    }
+}
+
+async fn export(
+    State(state): State<AppState>,
+    page: OrgPage,
+    Path((_, file)): Path<(String, String)>,
+) -> Response {
+    let (c, ctx) = match admin(&page, &state, "dashboard") {
+        Ok(x) => x,
+        Err(r) => return r,
+    };
+    let Some(what) = file.strip_suffix(".csv").and_then(Export::parse) else {
+        return super::not_found_page(c.lang);
+    };
+    match reports::export_csv(&ctx, what).await {
+        Ok(csv) => {
+            let name = format!(
+                "{}-{}-{}.csv",
+                page.org.slug,
+                what.as_str(),
+                reports::local_date(state.clock.now(), &page.org.timezone)
+            );
+            (
+                [
+                    (header::CONTENT_TYPE, "text/csv; charset=utf-8".to_owned()),
+                    (
+                        header::CONTENT_DISPOSITION,
+                        format!("attachment; filename=\"{name}\""),
+                    ),
+                    (header::CACHE_CONTROL, "no-store".to_owned()),
+                ],
+                csv,
+            )
+                .into_response()
+        }
+        Err(e) => error_page(&c, &e, &format!("{}/admin", page.base())),
+    }
+}
+
+struct AuditRow {
+    when: String,
+    actor: String,
+    role: String,
+    action: String,
+    target: String,
+    reason: String,
+}
+
+#[derive(Template)]
+#[template(path = "admin_audit.html")]
+struct AuditPage {
+    c: Chrome,
+    rows: Vec<AuditRow>,
+}
+
+async fn audit(State(state): State<AppState>, page: OrgPage) -> Response {
+    let (c, _ctx) = match admin(&page, &state, "audit") {
+        Ok(x) => x,
+        Err(r) => return r,
+    };
+    match state.store.audit_log(page.org.id, None, 100).await {
+        Ok(records) => {
+            let rows = records
+                .into_iter()
+                .map(|r| AuditRow {
+                    when: c.lang.datetime(r.created_at, &page.org.timezone),
+                    actor: r.actor,
+                    role: r.actor_role,
+                    action: r.action,
+                    target: r.target_type.unwrap_or_default(),
+                    reason: r.reason.unwrap_or_default(),
+                })
+                .collect();
+            render(StatusCode::OK, &AuditPage { c, rows })
+        }
+        Err(e) => error_page(&c, &e.into(), &format!("{}/admin", page.base())),
+    }
+}

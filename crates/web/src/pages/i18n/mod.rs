@@ -1,0 +1,237 @@
+//! Languages of the pages: English (en-US) and Brazilian Portuguese (pt-BR). The
+//! organization's language is the default; a person may override it (a cookie). Numbers,
+//! money and dates are written the way each locale writes them, dates in the
+//! organization's time zone.
+
+mod text;
+
+use rust_decimal::Decimal;
+use time::OffsetDateTime;
+
+/// Name of the cookie holding a person's language choice.
+pub const COOKIE: &str = "loyalty_lang";
+
+/// A language the pages speak.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Lang {
+    /// English (United States).
+    #[default]
+    En,
+    /// Portuguese (Brazil).
+    PtBr,
+}
+
+impl Lang {
+    /// Every language, for the switcher.
+    pub const ALL: [Lang; 2] = [Lang::En, Lang::PtBr];
+
+    /// From a language tag (`pt-BR`, `pt`, `en-US` ...); `None` when not one of ours.
+    pub fn parse(tag: &str) -> Option<Lang> {
+        let primary = tag.trim().split(['-', '_']).next()?.to_ascii_lowercase();
+        match primary.as_str() {
+            "pt" => Some(Lang::PtBr),
+            "en" => Some(Lang::En),
+            _ => None,
+        }
+    }
+
+    /// The BCP 47 tag (`en-US`, `pt-BR`).
+    pub fn tag(self) -> &'static str {
+        match self {
+            Lang::En => "en-US",
+            Lang::PtBr => "pt-BR",
+        }
+    }
+
+    /// The language's own name, for the switcher.
+    pub fn label(self) -> &'static str {
+        match self {
+            Lang::En => "English",
+            Lang::PtBr => "Português (Brasil)",
+        }
+    }
+
+    /// The text for `key` in this language (the key itself when it has none).
+    pub fn t(self, key: &'static str) -> &'static str {
+        text::text(self, key)
+    }
+
+    fn separators(self) -> (char, char) {
+        match self {
+            Lang::En => (',', '.'),
+            Lang::PtBr => ('.', ','),
+        }
+    }
+
+    /// A whole number with thousands separators (`1,234` or `1.234`).
+    pub fn int(self, n: i64) -> String {
+        let (group, _) = self.separators();
+        let digits = n.unsigned_abs().to_string();
+        let mut out = String::new();
+        for (i, ch) in digits.chars().enumerate() {
+            if i > 0 && (digits.len() - i).is_multiple_of(3) {
+                out.push(group);
+            }
+            out.push(ch);
+        }
+        if n < 0 { format!("-{out}") } else { out }
+    }
+
+    /// An amount with two decimals and the currency (`$1,234.50`, `R$ 1.234,50`).
+    pub fn money(self, amount: Decimal, currency: &str) -> String {
+        let (group, decimal) = self.separators();
+        let rounded = amount.round_dp(2);
+        let negative = rounded.is_sign_negative() && !rounded.is_zero();
+        let text = format!("{:.2}", rounded.abs());
+        let (whole, frac) = text.split_once('.').unwrap_or((&text, "00"));
+        let mut grouped = String::new();
+        for (i, ch) in whole.chars().enumerate() {
+            if i > 0 && (whole.len() - i).is_multiple_of(3) {
+                grouped.push(group);
+            }
+            grouped.push(ch);
+        }
+        let number = format!(
+            "{}{grouped}{decimal}{frac}",
+            if negative { "-" } else { "" }
+        );
+        match (self, currency) {
+            (Lang::En, "USD") => format!("${number}"),
+            (Lang::En, "BRL") => format!("R${number}"),
+            (Lang::PtBr, "BRL") => format!("R$ {number}"),
+            (Lang::PtBr, "USD") => format!("US$ {number}"),
+            (_, "EUR") => format!("€{number}"),
+            _ => format!("{number} {currency}"),
+        }
+    }
+
+    /// An amount as typed in a form field (`12.50` or `12,50`).
+    pub fn amount_input(self, amount: Decimal) -> String {
+        let s = format!("{:.2}", amount.round_dp(2));
+        match self {
+            Lang::En => s,
+            Lang::PtBr => s.replace('.', ","),
+        }
+    }
+
+    /// A date in the organization's time zone (`Jan 23, 2025` or `23/01/2025`).
+    pub fn date(self, t: OffsetDateTime, tz: &str) -> String {
+        let (y, m, d, _, _) = local(t, tz);
+        match self {
+            Lang::En => format!(
+                "{} {d}, {y}",
+                MONTHS.get(usize::from(m) - 1).copied().unwrap_or("")
+            ),
+            Lang::PtBr => format!("{d:02}/{m:02}/{y}"),
+        }
+    }
+
+    /// A date and time in the organization's time zone.
+    pub fn datetime(self, t: OffsetDateTime, tz: &str) -> String {
+        let (_, _, _, h, min) = local(t, tz);
+        match self {
+            Lang::En => {
+                let (h12, ampm) = match h {
+                    0 => (12, "AM"),
+                    1..=11 => (h, "AM"),
+                    12 => (12, "PM"),
+                    _ => (h - 12, "PM"),
+                };
+                format!("{}, {h12}:{min:02} {ampm}", self.date(t, tz))
+            }
+            Lang::PtBr => format!("{} {h:02}:{min:02}", self.date(t, tz)),
+        }
+    }
+
+    /// Normalises an amount typed in this locale (`1.234,50` in pt-BR) to `1234.50`.
+    pub fn parse_amount(self, typed: &str) -> String {
+        let s: String = typed
+            .trim()
+            .chars()
+            .filter(|c| !c.is_whitespace())
+            .collect();
+        let s = s
+            .trim_start_matches("R$")
+            .trim_start_matches("US$")
+            .trim_start_matches('$');
+        match self {
+            Lang::PtBr => s.replace('.', "").replace(',', "."),
+            Lang::En
+                if s.contains(',')
+                    && !s.contains('.')
+                    && s.rsplit(',').next().is_some_and(|f| f.len() <= 2) =>
+            {
+                s.replace(',', ".")
+            }
+            Lang::En => s.replace(',', ""),
+        }
+    }
+}
+
+const MONTHS: [&str; 12] = [
+    "Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec",
+];
+
+/// Year, month, day, hour, minute of `t` in the time zone `tz` (UTC when unknown).
+fn local(t: OffsetDateTime, tz: &str) -> (i16, u8, u8, u8, u8) {
+    let zone = jiff::tz::TimeZone::get(tz).unwrap_or(jiff::tz::TimeZone::UTC);
+    match jiff::Timestamp::from_second(t.unix_timestamp()) {
+        Ok(ts) => {
+            let z = ts.to_zoned_datetime(zone);
+            (
+                z.year(),
+                u8::try_from(z.month()).unwrap_or(1),
+                u8::try_from(z.day()).unwrap_or(1),
+                u8::try_from(z.hour()).unwrap_or(0),
+                u8::try_from(z.minute()).unwrap_or(0),
+            )
+        }
+        Err(_) => (1970, 1, 1, 0, 0),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::str::FromStr;
+
+    #[test]
+    fn numbers_money_and_dates_follow_the_locale() {
+        assert_eq!(Lang::En.int(1_234_567), "1,234,567");
+        assert_eq!(Lang::PtBr.int(1_234_567), "1.234.567");
+        assert_eq!(Lang::En.int(-12), "-12");
+        let d = Decimal::from_str("1234.5").unwrap_or_default();
+        assert_eq!(Lang::En.money(d, "USD"), "$1,234.50");
+        assert_eq!(Lang::PtBr.money(d, "BRL"), "R$ 1.234,50");
+        assert_eq!(Lang::En.money(d, "CHF"), "1,234.50 CHF");
+        let t = time::macros::datetime!(2025-01-23 14:05:30 UTC);
+        assert_eq!(Lang::En.date(t, "America/New_York"), "Jan 23, 2025");
+        assert_eq!(
+            Lang::PtBr.datetime(t, "America/Sao_Paulo"),
+            "23/01/2025 11:05"
+        );
+        assert_eq!(
+            Lang::En.datetime(t, "America/New_York"),
+            "Jan 23, 2025, 9:05 AM"
+        );
+    }
+
+    #[test]
+    fn typed_amounts_are_read_in_the_locale() {
+        assert_eq!(Lang::PtBr.parse_amount("1.234,50"), "1234.50");
+        assert_eq!(Lang::PtBr.parse_amount("R$ 12,5"), "12.5");
+        assert_eq!(Lang::En.parse_amount("$1,234.50"), "1234.50");
+        assert_eq!(Lang::En.parse_amount("12,50"), "12.50");
+        assert_eq!(Lang::parse("pt-BR"), Some(Lang::PtBr));
+        assert_eq!(Lang::parse("en"), Some(Lang::En));
+        assert_eq!(Lang::parse("fr-FR"), None);
+    }
+
+    #[test]
+    fn every_text_has_both_languages() {
+        for key in text::KEYS {
+            assert_ne!(Lang::PtBr.t(key), *key, "no pt-BR text for {key}");
+            assert!(!Lang::En.t(key).is_empty(), "no en-US text for {key}");
+        }
+    }
+}

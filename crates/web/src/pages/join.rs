@@ -1,0 +1,179 @@
+//! The public join page (`/o/{slug}/join`, runbook step 6.3): a person registers as a
+//! customer (an account with their email as username, the customers group, enrolment)
+//! and goes straight on to choose a password. Someone already signed in joins with one
+//! click. Refused when the organization switched the page off.
+
+use super::layout::{Chrome, Notice, error_text, form_ok, problem, request_lang};
+use super::{forged_in, render};
+use crate::AppState;
+use crate::session::SignedIn;
+use askama::Template;
+use axum::extract::{Path, State};
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Redirect, Response};
+use axum::routing::get;
+use axum::{Form, Router};
+use loyalty_core::domain::{OrgStatus, Organization};
+use loyalty_core::service::join::{self, JoinInput};
+use loyalty_core::service::onboard::Credential;
+use loyalty_core::service::orgs;
+use secrecy::ExposeSecret;
+use serde::Deserialize;
+
+pub(super) fn routes() -> Router<AppState> {
+    Router::new().route("/o/{slug}/join", get(join_page).post(join_post))
+}
+
+#[derive(Template)]
+#[template(path = "join.html")]
+struct JoinPage {
+    c: Chrome,
+    org: Organization,
+    notice: Option<Notice>,
+    form: JoinForm,
+    signed_in_as: Option<String>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+struct JoinForm {
+    #[serde(default)]
+    csrf: String,
+    #[serde(default)]
+    name: String,
+    #[serde(default)]
+    email: String,
+    #[serde(default)]
+    phone: String,
+}
+
+/// The organization and the page frame, or the page that says the join page is not open.
+async fn open_org(
+    state: &AppState,
+    headers: &HeaderMap,
+    slug: &str,
+    signed_in: Option<&SignedIn>,
+) -> Result<(Organization, Chrome), Response> {
+    let here = format!("/o/{slug}/join");
+    let anon = Chrome::anonymous(request_lang(headers), &here);
+    let org = match orgs::get(state.store.as_ref(), slug).await {
+        Ok(o) if o.status == OrgStatus::Active => o,
+        _ => return Err(super::not_found_page(anon.lang)),
+    };
+    let mut c = Chrome::anonymous(
+        super::layout::cookie_lang(headers)
+            .or_else(|| super::i18n::Lang::parse(&org.language))
+            .unwrap_or_default(),
+        &here,
+    );
+    if let Some(s) = signed_in {
+        c.user = Some(s.session.account.name.clone());
+        c.csrf = s.session.csrf_token.clone();
+    }
+    if !org.join_enabled {
+        return Err(problem(
+            &c,
+            StatusCode::FORBIDDEN,
+            "join_closed_heading",
+            c.t("join_closed_text"),
+            "/",
+            "back_to_start",
+        ));
+    }
+    Ok((org, c))
+}
+
+async fn join_page(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    signed_in: Option<SignedIn>,
+    Path(slug): Path<String>,
+) -> Response {
+    let (org, c) = match open_org(&state, &headers, &slug, signed_in.as_ref()).await {
+        Ok(x) => x,
+        Err(r) => return r,
+    };
+    render(
+        StatusCode::OK,
+        &JoinPage {
+            c,
+            org,
+            notice: None,
+            form: JoinForm::default(),
+            signed_in_as: signed_in.map(|s| s.session.account.username),
+        },
+    )
+}
+
+async fn join_post(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    signed_in: Option<SignedIn>,
+    Path(slug): Path<String>,
+    Form(form): Form<JoinForm>,
+) -> Response {
+    let (org, c) = match open_org(&state, &headers, &slug, signed_in.as_ref()).await {
+        Ok(x) => x,
+        Err(r) => return r,
+    };
+    let csrf = signed_in
+        .as_ref()
+        .map(|s| (s.session.csrf_token.as_str(), form.csrf.as_str()));
+    if !form_ok(&state, &headers, csrf) {
+        return forged_in(&c);
+    }
+    let (store, dir, clock) = (
+        state.store.as_ref(),
+        state.directory.as_ref(),
+        state.clock.as_ref(),
+    );
+    let result = match &signed_in {
+        Some(s) => match dir.find_user(s.session.account.pk).await {
+            Ok(Some(user)) => join::join_signed_in(store, dir, clock, &org, &user).await,
+            Ok(None) => Err(loyalty_core::Error::NotFound("account".into())),
+            Err(e) => Err(e.into()),
+        },
+        None => {
+            let input = JoinInput {
+                name: form.name.clone(),
+                email: form.email.clone(),
+                phone: form.phone.clone(),
+            };
+            join::join(store, dir, clock, &org, &input).await
+        }
+    };
+    match result {
+        Ok(joined) => match joined.credential {
+            Some(Credential::Link { url, .. }) => {
+                let mut r = Redirect::to(url.expose_secret()).into_response();
+                r.headers_mut().insert(
+                    axum::http::header::CACHE_CONTROL,
+                    axum::http::HeaderValue::from_static("no-store"),
+                );
+                r
+            }
+            Some(cred) => super::common::credential_page(
+                &c,
+                c.t("welcome_joined"),
+                c.t("customer_link_intro"),
+                joined.customer.email.as_deref().unwrap_or_default(),
+                &cred,
+                &org.timezone,
+                "/login",
+            ),
+            None => Redirect::to(&format!("/o/{}/me", org.slug)).into_response(),
+        },
+        Err(e) => {
+            let notice = Notice::err(error_text(c.lang, &e));
+            render(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                &JoinPage {
+                    c,
+                    org,
+                    notice,
+                    form,
+                    signed_in_as: signed_in.map(|s| s.session.account.username),
+                },
+            )
+        }
+    }
+}

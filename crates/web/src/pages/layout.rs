@@ -1,0 +1,213 @@
+//! What every page shares: the page chrome (language, who is signed in, navigation),
+//! notices, error pages that say what happened and what to do, and the form checks.
+
+use super::i18n::Lang;
+use super::{Message, render};
+use crate::AppState;
+use crate::session;
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::Response;
+use loyalty_core::Error;
+use loyalty_core::domain::ledger::PointsError;
+
+/// Navigation of the organization a page belongs to.
+#[derive(Debug, Clone)]
+pub(crate) struct OrgNav {
+    pub slug: String,
+    pub name: String,
+    pub admin: bool,
+    pub till: bool,
+    pub me: bool,
+}
+
+/// The frame around every page.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct Chrome {
+    pub lang: Lang,
+    pub csrf: String,
+    pub user: Option<String>,
+    pub org: Option<OrgNav>,
+    pub operator: bool,
+    /// Path of this page, for the language switch to come back to.
+    pub here: String,
+    /// The active navigation item (`admin`, `till`, `me`, `operator`, `home`).
+    pub section: &'static str,
+    /// The active admin tab.
+    pub tab: &'static str,
+}
+
+impl Chrome {
+    /// A frame for people who are not signed in.
+    pub fn anonymous(lang: Lang, here: &str) -> Self {
+        Self {
+            lang,
+            here: here.to_owned(),
+            ..Self::default()
+        }
+    }
+
+    /// Text in the page's language.
+    pub fn t(&self, key: &'static str) -> &'static str {
+        self.lang.t(key)
+    }
+
+    /// The languages offered by the switcher.
+    pub fn langs(&self) -> &'static [Lang] {
+        &Lang::ALL
+    }
+
+    /// Whether `l` is the page's language.
+    pub fn is_lang(&self, l: &Lang) -> bool {
+        *l == self.lang
+    }
+
+    /// This page's path, encoded for a query parameter.
+    pub fn here_encoded(&self) -> String {
+        super::guard::encode(&self.here)
+    }
+
+    /// A whole number in the page's locale.
+    pub fn n(&self, v: &i64) -> String {
+        self.lang.int(*v)
+    }
+}
+
+/// A sentence shown above a form: the result of the last action.
+#[derive(Debug, Clone)]
+pub(crate) struct Notice {
+    pub ok: bool,
+    pub text: String,
+}
+
+impl Notice {
+    /// A success notice.
+    pub fn ok(text: impl Into<String>) -> Option<Self> {
+        Some(Self {
+            ok: true,
+            text: text.into(),
+        })
+    }
+
+    /// An error notice.
+    pub fn err(text: impl Into<String>) -> Option<Self> {
+        Some(Self {
+            ok: false,
+            text: text.into(),
+        })
+    }
+}
+
+/// The language of an anonymous request: the person's cookie, else their browser's.
+pub(crate) fn request_lang(headers: &HeaderMap) -> Lang {
+    cookie_lang(headers)
+        .or_else(|| {
+            headers
+                .get(axum::http::header::ACCEPT_LANGUAGE)
+                .and_then(|v| v.to_str().ok())
+                .and_then(|v| v.split(',').next())
+                .and_then(|v| Lang::parse(v.split(';').next().unwrap_or_default()))
+        })
+        .unwrap_or_default()
+}
+
+/// The person's own language choice, if they made one.
+pub(crate) fn cookie_lang(headers: &HeaderMap) -> Option<Lang> {
+    headers
+        .get_all(axum::http::header::COOKIE)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(';'))
+        .filter_map(|pair| pair.trim().split_once('='))
+        .find(|(name, _)| *name == super::i18n::COOKIE)
+        .and_then(|(_, v)| Lang::parse(v))
+}
+
+/// Whether a form post is ours: same origin, and (for signed-in people) the session's
+/// anti-forgery token.
+pub(crate) fn form_ok(state: &AppState, headers: &HeaderMap, csrf: Option<(&str, &str)>) -> bool {
+    session::same_origin(headers, &state.config.public_url)
+        && csrf.is_none_or(|(expected, given)| session::csrf_ok(expected, given))
+}
+
+/// A page saying what happened and what to do, with a link onwards.
+pub(crate) fn problem(
+    c: &Chrome,
+    status: StatusCode,
+    heading: &'static str,
+    message: &str,
+    link: &str,
+    link_text: &'static str,
+) -> Response {
+    render(
+        status,
+        &Message {
+            c: c.clone(),
+            heading: c.t(heading),
+            message,
+            link,
+            link_text: c.t(link_text),
+        },
+    )
+}
+
+/// 403: the person has no role here that allows this page.
+pub(crate) fn forbidden(c: &Chrome) -> Response {
+    problem(
+        c,
+        StatusCode::FORBIDDEN,
+        "forbidden_heading",
+        c.t("forbidden_text"),
+        "/",
+        "back_to_start",
+    )
+}
+
+/// A sentence for a failed use case, in the page's language where we know the case.
+pub(crate) fn error_text(lang: Lang, e: &Error) -> String {
+    match e {
+        Error::Validation(fields) => format!(
+            "{} {}",
+            lang.t("check_input"),
+            fields
+                .iter()
+                .map(|f| f.message.clone())
+                .collect::<Vec<_>>()
+                .join("; ")
+        ),
+        Error::Points(PointsError::Insufficient { balance, needed }) => format!(
+            "{} ({} {}, {} {})",
+            lang.t("err_insufficient"),
+            lang.int(*balance),
+            lang.t("points"),
+            lang.t("needed_word"),
+            lang.int(*needed)
+        ),
+        Error::Points(PointsError::ReverseTooOld) => lang.t("err_reverse_old").into(),
+        Error::Points(PointsError::AlreadyReversed) => lang.t("err_already_reversed").into(),
+        Error::Points(PointsError::IdempotencyMismatch) => lang.t("err_resubmitted").into(),
+        Error::Points(PointsError::Store(_)) | Error::Store(_) | Error::Directory(_) => {
+            tracing::error!(error = %e, code = e.code(), "page action failed");
+            lang.t("err_internal").into()
+        }
+        Error::OrgSuspended(_) => lang.t("org_suspended_text").into(),
+        Error::Conflict("customer.exists", _) => lang.t("err_customer_exists").into(),
+        Error::NotFound(_) => lang.t("err_not_found").into(),
+        other => other.to_string(),
+    }
+}
+
+/// A whole page for a failed use case.
+pub(crate) fn error_page(c: &Chrome, e: &Error, back: &str) -> Response {
+    let status = match e {
+        Error::Validation(_) => StatusCode::UNPROCESSABLE_ENTITY,
+        Error::NotFound(_) => StatusCode::NOT_FOUND,
+        Error::Conflict(..) => StatusCode::CONFLICT,
+        Error::Forbidden(_) | Error::OrgSuspended(_) => StatusCode::FORBIDDEN,
+        Error::Points(PointsError::Store(_)) | Error::Store(_) | Error::Directory(_) => {
+            StatusCode::SERVICE_UNAVAILABLE
+        }
+        Error::Points(_) => StatusCode::CONFLICT,
+    };
+    let text = error_text(c.lang, e);
+    problem(c, status, "problem_heading", &text, back, "go_back")
+}

@@ -1,0 +1,286 @@
+//! The operator console (`/operator`, members of the operators group): every
+//! organization with its status, plan, member counts and onboarding date; onboarding a
+//! client with the same service as `loyalty onboard`; suspending and reactivating.
+
+use super::common::{confirm_page, credential_page};
+use super::guard::Person;
+use super::layout::{Chrome, Notice, error_text, forbidden, form_ok};
+use super::{forged_in, render};
+use crate::AppState;
+use askama::Template;
+use axum::extract::{Path, Query, State};
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Redirect, Response};
+use axum::routing::get;
+use axum::{Form, Router};
+use loyalty_core::service::onboard::{self, CredentialMode, NoHooks, OnboardInput};
+use loyalty_core::service::orgs;
+use serde::Deserialize;
+
+pub(super) fn routes() -> Router<AppState> {
+    Router::new()
+        .route("/operator", get(console))
+        .route("/operator/onboard", axum::routing::post(onboard_post))
+        .route(
+            "/operator/orgs/{slug}/{action}",
+            get(confirm_status).post(change_status),
+        )
+}
+
+struct OrgRow {
+    name: String,
+    slug: String,
+    status: &'static str,
+    status_key: &'static str,
+    plan: String,
+    admins: i64,
+    cashiers: i64,
+    customers: i64,
+    onboarded: String,
+}
+
+#[derive(Debug, Default, Deserialize)]
+struct OnboardForm {
+    #[serde(default)]
+    csrf: String,
+    #[serde(default)]
+    name: String,
+    #[serde(default)]
+    slug: String,
+    #[serde(default)]
+    admin_name: String,
+    #[serde(default)]
+    admin_email: String,
+    #[serde(default)]
+    plan: String,
+    #[serde(default)]
+    country: String,
+    #[serde(default)]
+    timezone: String,
+    #[serde(default)]
+    language: String,
+}
+
+#[derive(Template)]
+#[template(path = "operator.html")]
+struct Console {
+    c: Chrome,
+    notice: Option<Notice>,
+    orgs: Vec<OrgRow>,
+    form: OnboardForm,
+}
+
+fn operator_only(person: &Person) -> Result<Chrome, Response> {
+    let c = person.chrome("operator");
+    if person.operator {
+        Ok(c)
+    } else {
+        Err(forbidden(&c))
+    }
+}
+
+#[derive(Deserialize)]
+struct Done {
+    #[serde(default)]
+    done: String,
+    #[serde(default)]
+    org: String,
+}
+
+async fn console(State(state): State<AppState>, person: Person, Query(q): Query<Done>) -> Response {
+    let c = match operator_only(&person) {
+        Ok(c) => c,
+        Err(r) => return r,
+    };
+    let notice = match q.done.as_str() {
+        "suspended" => Notice::ok(format!("{} {}", q.org, c.t("now_suspended"))),
+        "activated" => Notice::ok(format!("{} {}", q.org, c.t("now_active"))),
+        _ => None,
+    };
+    page(&state, c, notice, OnboardForm::default(), StatusCode::OK).await
+}
+
+async fn page(
+    state: &AppState,
+    c: Chrome,
+    notice: Option<Notice>,
+    form: OnboardForm,
+    status: StatusCode,
+) -> Response {
+    let list = match orgs::list(state.store.as_ref()).await {
+        Ok(l) => l,
+        Err(e) => return super::layout::error_page(&c, &e, "/operator"),
+    };
+    let orgs = list
+        .into_iter()
+        .map(|s| OrgRow {
+            status: s.org.status.as_str(),
+            status_key: match s.org.status.as_str() {
+                "active" => "status_active",
+                "suspended" => "status_suspended",
+                _ => "status_onboarding",
+            },
+            name: s.org.name,
+            slug: s.org.slug,
+            plan: s.org.plan,
+            admins: s.admins,
+            cashiers: s.cashiers,
+            customers: s.customers,
+            onboarded: c.lang.date(s.org.created_at, "UTC"),
+        })
+        .collect();
+    render(
+        status,
+        &Console {
+            c,
+            notice,
+            orgs,
+            form,
+        },
+    )
+}
+
+fn opt(s: &str) -> Option<String> {
+    Some(s.trim().to_owned()).filter(|s| !s.is_empty())
+}
+
+async fn onboard_post(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    person: Person,
+    Form(form): Form<OnboardForm>,
+) -> Response {
+    let c = match operator_only(&person) {
+        Ok(c) => c,
+        Err(r) => return r,
+    };
+    if !form_ok(&state, &headers, Some((person.csrf(), &form.csrf))) {
+        return forged_in(&c);
+    }
+    let input = OnboardInput {
+        name: opt(&form.name),
+        slug: opt(&form.slug),
+        admin_email: opt(&form.admin_email),
+        admin_name: opt(&form.admin_name),
+        plan: opt(&form.plan),
+        country: opt(&form.country),
+        timezone: opt(&form.timezone),
+        language: opt(&form.language),
+        ..OnboardInput::default()
+    };
+    let result = match input.validate() {
+        Ok(plan) => {
+            onboard::onboard(
+                state.store.as_ref(),
+                state.directory.as_ref(),
+                state.clock.as_ref(),
+                &plan,
+                CredentialMode::Link,
+                &NoHooks,
+            )
+            .await
+        }
+        Err(e) => Err(e),
+    };
+    match result {
+        Ok(report) => {
+            let intro = if report.already_onboarded {
+                c.t("already_onboarded")
+            } else {
+                c.t("onboarded_ok")
+            };
+            match &report.credential {
+                Some(cred) => credential_page(
+                    &c,
+                    &report.org.name,
+                    intro,
+                    &report.admin_username,
+                    cred,
+                    &report.org.timezone,
+                    "/operator",
+                ),
+                None => Redirect::to("/operator").into_response(),
+            }
+        }
+        Err(e) => {
+            let notice = Notice::err(error_text(c.lang, &e));
+            page(&state, c, notice, form, StatusCode::UNPROCESSABLE_ENTITY).await
+        }
+    }
+}
+
+#[derive(Deserialize)]
+struct CsrfOnly {
+    #[serde(default)]
+    csrf: String,
+}
+
+async fn confirm_status(
+    State(state): State<AppState>,
+    person: Person,
+    Path((slug, action)): Path<(String, String)>,
+) -> Response {
+    let c = match operator_only(&person) {
+        Ok(c) => c,
+        Err(r) => return r,
+    };
+    let org = match orgs::get(state.store.as_ref(), &slug).await {
+        Ok(o) => o,
+        Err(e) => return super::layout::error_page(&c, &e, "/operator"),
+    };
+    let (heading, text, button, danger) = match action.as_str() {
+        "suspend" => ("confirm_suspend", "confirm_suspend_text", "suspend", true),
+        "activate" => (
+            "confirm_activate",
+            "confirm_activate_text",
+            "reactivate",
+            false,
+        ),
+        _ => return super::not_found_page(c.lang),
+    };
+    confirm_page(
+        &c,
+        &format!("{} {}?", c.t(heading), org.name),
+        c.t(text),
+        &format!("/operator/orgs/{}/{action}", org.slug),
+        Vec::new(),
+        c.t(button),
+        danger,
+        "/operator",
+    )
+}
+
+async fn change_status(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    person: Person,
+    Path((slug, action)): Path<(String, String)>,
+    Form(form): Form<CsrfOnly>,
+) -> Response {
+    let c = match operator_only(&person) {
+        Ok(c) => c,
+        Err(r) => return r,
+    };
+    if !form_ok(&state, &headers, Some((person.csrf(), &form.csrf))) {
+        return forged_in(&c);
+    }
+    let now = state.clock.now();
+    let (result, done) = match action.as_str() {
+        "suspend" => (
+            orgs::suspend(state.store.as_ref(), &slug, now).await,
+            "suspended",
+        ),
+        "activate" => (
+            orgs::activate(state.store.as_ref(), &slug, now).await,
+            "activated",
+        ),
+        _ => return super::not_found_page(c.lang),
+    };
+    match result {
+        Ok(change) => {
+            tracing::info!(org = %change.org.slug, action = %action, by = %person.signed_in.session.account.username, "organization status changed");
+            Redirect::to(&format!("/operator?done={done}&org={}", change.org.slug)).into_response()
+        }
+        Err(e) => super::layout::error_page(&c, &e, "/operator"),
+    }
+}

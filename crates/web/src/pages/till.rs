@@ -1,0 +1,256 @@
+//! The till (`/o/{slug}/till`, cashiers and admins): find a customer by phone, email or
+//! card, or enroll one on the same screen; then record a purchase (points shown before
+//! confirming), redeem a reward, or reverse one of today's purchases. Built for the
+//! keyboard: the search field has focus, Enter submits, every action is a button.
+
+use super::guard::OrgPage;
+use super::i18n::Lang;
+use super::layout::{Chrome, Notice, error_page, error_text};
+use super::render;
+use crate::AppState;
+use askama::Template;
+use axum::Router;
+use axum::extract::{Path, Query, State};
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Redirect, Response};
+use axum::routing::get;
+use loyalty_core::domain::Role;
+use loyalty_core::domain::ledger::Customer;
+use loyalty_core::service::points::{self, Ctx, start_of_day};
+use serde::Deserialize;
+use uuid::Uuid;
+
+pub(super) fn routes() -> Router<AppState> {
+    Router::new()
+        .route("/o/{slug}/till", get(search))
+        .route("/o/{slug}/till/c/{id}", get(customer))
+}
+
+/// The page frame and a context acting as the person's staff role, or a 403 page.
+pub(super) fn staff<'a>(
+    page: &'a OrgPage,
+    state: &'a AppState,
+) -> Result<(Chrome, Ctx<'a>), Response> {
+    let c = page.chrome("till", "");
+    let role = page.require(&[Role::Admin, Role::Cashier], &c)?;
+    let ctx = page.ctx(state, role);
+    Ok((c, ctx))
+}
+
+pub(super) struct RewardRow {
+    pub id: Uuid,
+    pub name: String,
+    pub cost: i64,
+    pub affordable: bool,
+    pub idem: String,
+}
+
+pub(super) struct PurchaseRow {
+    pub id: Uuid,
+    pub when: String,
+    pub amount: String,
+    pub points: i64,
+    pub reversible: bool,
+}
+
+#[derive(Default, Deserialize)]
+pub(super) struct TillQuery {
+    #[serde(default)]
+    pub q: String,
+    #[serde(default)]
+    pub done: String,
+    #[serde(default)]
+    pub pts: i64,
+    #[serde(default)]
+    pub balance: i64,
+}
+
+#[derive(Template)]
+#[template(path = "till.html")]
+pub(super) struct TillPage {
+    pub c: Chrome,
+    pub base: String,
+    pub q: String,
+    pub notice: Option<Notice>,
+    pub customer: Option<Customer>,
+    pub rewards: Vec<RewardRow>,
+    pub purchases: Vec<PurchaseRow>,
+    pub enroll_phone: String,
+    pub enroll_email: String,
+    pub enroll_name: String,
+    pub enroll_open: bool,
+    pub rate: String,
+    pub min: String,
+    pub decimal: &'static str,
+    pub currency: String,
+}
+
+impl TillPage {
+    pub(super) fn new(c: Chrome, page: &OrgPage) -> Self {
+        let decimal = if c.lang == Lang::PtBr { "," } else { "." };
+        TillPage {
+            c,
+            base: page.base(),
+            q: String::new(),
+            notice: None,
+            customer: None,
+            rewards: Vec::new(),
+            purchases: Vec::new(),
+            enroll_phone: String::new(),
+            enroll_email: String::new(),
+            enroll_name: String::new(),
+            enroll_open: false,
+            rate: page.org.earning.points_per_unit.normalize().to_string(),
+            min: page.org.earning.min_purchase.normalize().to_string(),
+            decimal,
+            currency: page.org.currency.clone(),
+        }
+    }
+}
+
+async fn search(
+    State(state): State<AppState>,
+    page: OrgPage,
+    Query(q): Query<TillQuery>,
+) -> Response {
+    let (c, ctx) = match staff(&page, &state) {
+        Ok(x) => x,
+        Err(r) => return r,
+    };
+    let query = q.q.trim().to_owned();
+    if query.is_empty() {
+        return render(StatusCode::OK, &TillPage::new(c, &page));
+    }
+    match points::lookup(&ctx, &query).await {
+        Ok(found) => Redirect::to(&format!("{}/till/c/{}", page.base(), found.id)).into_response(),
+        Err(e) => {
+            let lang = c.lang;
+            let mut t = TillPage::new(c, &page);
+            let not_found = matches!(e, loyalty_core::Error::NotFound(_));
+            t.notice = Notice::err(if not_found {
+                lang.t("till_not_found").to_owned()
+            } else {
+                error_text(lang, &e)
+            });
+            if query.contains('@') {
+                t.enroll_email = query.clone();
+            } else if !points_like_card(&query) {
+                t.enroll_phone = query.clone();
+            }
+            t.enroll_open = not_found;
+            t.q = query;
+            render(StatusCode::OK, &t)
+        }
+    }
+}
+
+fn points_like_card(q: &str) -> bool {
+    loyalty_core::domain::points::is_card_number(q)
+}
+
+/// Message of a finished till action, from the redirect's query.
+fn done_text(lang: Lang, q: &TillQuery) -> Option<Notice> {
+    let n = |v: i64| lang.int(v);
+    let text = match q.done.as_str() {
+        "awarded" => format!(
+            "{} {} {}. {} {}.",
+            lang.t("awarded"),
+            n(q.pts),
+            lang.t("points"),
+            lang.t("new_balance"),
+            n(q.balance)
+        ),
+        "redeemed" => format!(
+            "{} {} {}. {} {}.",
+            lang.t("redeemed"),
+            n(q.pts),
+            lang.t("points"),
+            lang.t("new_balance"),
+            n(q.balance)
+        ),
+        "reversed" => format!(
+            "{} {} {}. {} {}.",
+            lang.t("reversed"),
+            n(q.pts),
+            lang.t("points"),
+            lang.t("new_balance"),
+            n(q.balance)
+        ),
+        "replayed" => lang.t("already_recorded").to_owned(),
+        "enrolled" => lang.t("done_enrolled").to_owned(),
+        _ => return None,
+    };
+    Notice::ok(text)
+}
+
+async fn customer(
+    State(state): State<AppState>,
+    page: OrgPage,
+    Path((_, id)): Path<(String, Uuid)>,
+    Query(q): Query<TillQuery>,
+) -> Response {
+    let notice = done_text(page.lang, &q);
+    customer_page(&state, &page, id, notice, StatusCode::OK).await
+}
+
+/// The till with one customer open.
+pub(super) async fn customer_page(
+    state: &AppState,
+    page: &OrgPage,
+    id: Uuid,
+    notice: Option<Notice>,
+    status: StatusCode,
+) -> Response {
+    let (c, ctx) = match staff(page, state) {
+        Ok(x) => x,
+        Err(r) => return r,
+    };
+    let back = format!("{}/till", page.base());
+    let found = match points::customer(&ctx, id).await {
+        Ok(x) => x,
+        Err(e) => return error_page(&c, &e, &back),
+    };
+    let org = page.org.id;
+    let rewards = match state.store.list_rewards(org).await {
+        Ok(r) => r,
+        Err(e) => return error_page(&c, &e.into(), &back),
+    };
+    let now = state.clock.now();
+    let since = (ctx.role == Role::Cashier).then(|| start_of_day(now, &page.org.timezone));
+    let today = start_of_day(now, &page.org.timezone);
+    let purchases = match state
+        .store
+        .list_purchases(org, Some(id), Some(since.unwrap_or(today)), None, 20)
+        .await
+    {
+        Ok(p) => p,
+        Err(e) => return error_page(&c, &e.into(), &back),
+    };
+    let lang = c.lang;
+    let tz = page.org.timezone.clone();
+    let mut t = TillPage::new(c, page);
+    t.rewards = rewards
+        .into_iter()
+        .filter(|r| r.active && r.stock != Some(0))
+        .map(|r| RewardRow {
+            affordable: r.cost_points <= found.balance,
+            id: r.id,
+            name: r.name,
+            cost: r.cost_points,
+            idem: Uuid::new_v4().to_string(),
+        })
+        .collect();
+    t.purchases = purchases
+        .into_iter()
+        .map(|p| PurchaseRow {
+            id: p.id,
+            when: lang.datetime(p.created_at, &tz),
+            amount: lang.money(p.amount, &p.currency),
+            points: p.points_awarded - p.points_reversed,
+            reversible: p.reversed_amount < p.amount,
+        })
+        .collect();
+    t.notice = notice;
+    t.customer = Some(found);
+    render(status, &t)
+}

@@ -1,0 +1,333 @@
+//! What the till does: enroll (optionally with an online account), record a purchase
+//! after showing its points, redeem a reward, reverse a purchase. Every mutating form
+//! carries an idempotency key made when the form was rendered, so a double click or a
+//! resubmitted form is applied once.
+
+use super::common::{confirm_page, credential_page};
+use super::guard::OrgPage;
+use super::layout::{Notice, error_page, error_text, form_ok};
+use super::till::{TillPage, customer_page, staff};
+use super::{forged_in, render};
+use crate::AppState;
+use askama::Template;
+use axum::extract::{Path, Query, State};
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Redirect, Response};
+use axum::routing::{get, post};
+use axum::{Form, Router};
+use loyalty_core::domain::CurrencyCode;
+use loyalty_core::domain::points::Amount;
+use loyalty_core::service::join;
+use loyalty_core::service::points::{self, EnrollInput};
+use serde::Deserialize;
+use uuid::Uuid;
+
+pub(super) fn routes() -> Router<AppState> {
+    Router::new()
+        .route("/o/{slug}/till/enroll", post(enroll))
+        .route("/o/{slug}/till/c/{id}/award", get(preview).post(award))
+        .route("/o/{slug}/till/c/{id}/redeem", post(redeem))
+        .route(
+            "/o/{slug}/till/c/{id}/reverse/{purchase}",
+            get(confirm_reverse).post(reverse),
+        )
+}
+
+#[derive(Deserialize)]
+struct EnrollForm {
+    #[serde(default)]
+    csrf: String,
+    #[serde(default)]
+    phone: String,
+    #[serde(default)]
+    email: String,
+    #[serde(default)]
+    name: String,
+    #[serde(default)]
+    account: Option<String>,
+}
+
+async fn enroll(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    page: OrgPage,
+    Form(form): Form<EnrollForm>,
+) -> Response {
+    let (c, ctx) = match staff(&page, &state) {
+        Ok(x) => x,
+        Err(r) => return r,
+    };
+    if !form_ok(&state, &headers, Some((page.person.csrf(), &form.csrf))) {
+        return forged_in(&c);
+    }
+    let some = |s: &str| Some(s.trim().to_owned()).filter(|s| !s.is_empty());
+    let input = EnrollInput {
+        phone: some(&form.phone),
+        email: some(&form.email),
+        name: some(&form.name),
+    };
+    let result = if form.account.is_some() {
+        join::enroll_with_account(&ctx, state.directory.as_ref(), &input)
+            .await
+            .map(|(cust, cred)| (cust, Some(cred)))
+    } else {
+        points::enroll(&ctx, &input, None)
+            .await
+            .map(|cust| (cust, None))
+    };
+    match result {
+        Ok((customer, Some(cred))) => credential_page(
+            &c,
+            c.t("customer_enrolled"),
+            c.t("customer_link_intro"),
+            customer.email.as_deref().unwrap_or_default(),
+            &cred,
+            &page.org.timezone,
+            &format!("{}/till/c/{}?done=enrolled", page.base(), customer.id),
+        ),
+        Ok((customer, None)) => Redirect::to(&format!(
+            "{}/till/c/{}?done=enrolled",
+            page.base(),
+            customer.id
+        ))
+        .into_response(),
+        Err(e) => {
+            let lang = c.lang;
+            let mut t = TillPage::new(c, &page);
+            t.notice = Notice::err(error_text(lang, &e));
+            t.enroll_phone = form.phone;
+            t.enroll_email = form.email;
+            t.enroll_name = form.name;
+            t.enroll_open = true;
+            render(StatusCode::UNPROCESSABLE_ENTITY, &t)
+        }
+    }
+}
+
+#[derive(Template)]
+#[template(path = "till_confirm.html")]
+struct Preview {
+    c: super::layout::Chrome,
+    base: String,
+    id: Uuid,
+    name: String,
+    amount: String,
+    amount_text: String,
+    points: i64,
+    balance_after: i64,
+    idem: String,
+}
+
+#[derive(Deserialize)]
+struct AmountQuery {
+    #[serde(default)]
+    amount: String,
+}
+
+async fn preview(
+    State(state): State<AppState>,
+    page: OrgPage,
+    Path((_, id)): Path<(String, Uuid)>,
+    Query(q): Query<AmountQuery>,
+) -> Response {
+    let (c, ctx) = match staff(&page, &state) {
+        Ok(x) => x,
+        Err(r) => return r,
+    };
+    let customer = match points::customer(&ctx, id).await {
+        Ok(x) => x,
+        Err(e) => return error_page(&c, &e, &format!("{}/till", page.base())),
+    };
+    let minor = CurrencyCode::parse(&page.org.currency).map_or(2, |c| c.minor_digits());
+    let typed = c.lang.parse_amount(&q.amount);
+    let amount = match Amount::parse(&typed, minor) {
+        Ok(a) => a,
+        Err(e) => {
+            let notice = Notice::err(error_text(
+                c.lang,
+                &loyalty_core::Error::Validation(vec![e]),
+            ));
+            return customer_page(&state, &page, id, notice, StatusCode::UNPROCESSABLE_ENTITY)
+                .await;
+        }
+    };
+    let pts = page.org.earning.points_for(amount);
+    render(
+        StatusCode::OK,
+        &Preview {
+            base: page.base(),
+            id,
+            name: customer
+                .name
+                .clone()
+                .unwrap_or(customer.card_number.clone()),
+            amount: amount.value().to_string(),
+            amount_text: c.lang.money(amount.value(), &page.org.currency),
+            points: pts,
+            balance_after: customer.balance + pts,
+            idem: Uuid::new_v4().to_string(),
+            c,
+        },
+    )
+}
+
+#[derive(Deserialize)]
+struct ActionForm {
+    #[serde(default)]
+    csrf: String,
+    #[serde(default)]
+    idem: String,
+    #[serde(default)]
+    amount: String,
+    #[serde(default)]
+    reward: Option<Uuid>,
+}
+
+async fn award(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    page: OrgPage,
+    Path((_, id)): Path<(String, Uuid)>,
+    Form(form): Form<ActionForm>,
+) -> Response {
+    let (c, ctx) = match staff(&page, &state) {
+        Ok(x) => x,
+        Err(r) => return r,
+    };
+    if !form_ok(&state, &headers, Some((page.person.csrf(), &form.csrf))) {
+        return forged_in(&c);
+    }
+    let metadata = serde_json::json!({"channel": "till-page"});
+    match points::award(&ctx, id, &form.amount, None, metadata, &form.idem).await {
+        Ok(out) => done(
+            &page,
+            id,
+            if out.replayed { "replayed" } else { "awarded" },
+            out.entry.points,
+            out.balance,
+        ),
+        Err(e) => {
+            customer_page(
+                &state,
+                &page,
+                id,
+                Notice::err(error_text(c.lang, &e)),
+                StatusCode::UNPROCESSABLE_ENTITY,
+            )
+            .await
+        }
+    }
+}
+
+fn done(page: &OrgPage, id: Uuid, what: &str, pts: i64, balance: i64) -> Response {
+    Redirect::to(&format!(
+        "{}/till/c/{id}?done={what}&pts={}&balance={balance}",
+        page.base(),
+        pts.abs()
+    ))
+    .into_response()
+}
+
+async fn redeem(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    page: OrgPage,
+    Path((_, id)): Path<(String, Uuid)>,
+    Form(form): Form<ActionForm>,
+) -> Response {
+    let (c, ctx) = match staff(&page, &state) {
+        Ok(x) => x,
+        Err(r) => return r,
+    };
+    if !form_ok(&state, &headers, Some((page.person.csrf(), &form.csrf))) {
+        return forged_in(&c);
+    }
+    match points::redeem(&ctx, id, form.reward, None, &form.idem).await {
+        Ok(out) => done(
+            &page,
+            id,
+            if out.replayed { "replayed" } else { "redeemed" },
+            out.entry.points,
+            out.balance,
+        ),
+        Err(e) => {
+            customer_page(
+                &state,
+                &page,
+                id,
+                Notice::err(error_text(c.lang, &e)),
+                StatusCode::CONFLICT,
+            )
+            .await
+        }
+    }
+}
+
+async fn confirm_reverse(
+    State(state): State<AppState>,
+    page: OrgPage,
+    Path((_, id, purchase)): Path<(String, Uuid, Uuid)>,
+) -> Response {
+    let (c, _ctx) = match staff(&page, &state) {
+        Ok(x) => x,
+        Err(r) => return r,
+    };
+    let back = format!("{}/till/c/{id}", page.base());
+    let p = match state.store.purchase(page.org.id, purchase).await {
+        Ok(Some(p)) if p.customer_id == id => p,
+        Ok(_) => return crate::pages::not_found_page(c.lang),
+        Err(e) => return error_page(&c, &e.into(), &back),
+    };
+    let text = format!(
+        "{} {} ({} {}).",
+        c.t("reverse_text"),
+        c.lang.money(p.amount - p.reversed_amount, &p.currency),
+        c.lang.int(p.points_awarded - p.points_reversed),
+        c.t("points")
+    );
+    confirm_page(
+        &c,
+        c.t("reverse_heading"),
+        &text,
+        &format!("{back}/reverse/{purchase}"),
+        vec![("idem", Uuid::new_v4().to_string())],
+        c.t("reverse"),
+        true,
+        &back,
+    )
+}
+
+async fn reverse(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    page: OrgPage,
+    Path((_, id, purchase)): Path<(String, Uuid, Uuid)>,
+    Form(form): Form<ActionForm>,
+) -> Response {
+    let (c, ctx) = match staff(&page, &state) {
+        Ok(x) => x,
+        Err(r) => return r,
+    };
+    if !form_ok(&state, &headers, Some((page.person.csrf(), &form.csrf))) {
+        return forged_in(&c);
+    }
+    match points::reverse(&ctx, purchase, None, &form.idem).await {
+        Ok(out) => done(
+            &page,
+            id,
+            if out.replayed { "replayed" } else { "reversed" },
+            out.entry.points,
+            out.balance,
+        ),
+        Err(e) => {
+            customer_page(
+                &state,
+                &page,
+                id,
+                Notice::err(error_text(c.lang, &e)),
+                StatusCode::CONFLICT,
+            )
+            .await
+        }
+    }
+}

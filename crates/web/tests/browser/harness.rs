@@ -1,0 +1,214 @@
+//! Chromedriver, a headless Chromium session and a served application.
+
+use loyalty_core::clock::SystemClock;
+use loyalty_identity::BuiltinDirectory;
+use loyalty_testkit::TestDb;
+use loyalty_web::{AppState, WebConfig};
+use std::path::PathBuf;
+use std::process::{Child, Command, Stdio};
+use std::sync::Arc;
+use std::time::Duration;
+use thirtyfour::prelude::*;
+
+pub const CHROMIUM: &str = "/usr/bin/chromium";
+pub const CHROMEDRIVER: &str = "/usr/bin/chromedriver";
+
+/// Whether the browser tests can run here; under CI a missing browser is a failure.
+pub fn browser_available() -> bool {
+    let present =
+        std::path::Path::new(CHROMIUM).exists() && std::path::Path::new(CHROMEDRIVER).exists();
+    if !present {
+        if std::env::var("CI").is_ok_and(|v| v == "true") {
+            panic!(
+                "{CHROMIUM} or {CHROMEDRIVER} is missing: .ci/run installs them (apt-get install chromium chromium-driver)"
+            );
+        }
+        eprintln!("skipping browser test: install chromium and chromium-driver to run it");
+    }
+    present
+}
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+/// A running chromedriver, killed when dropped.
+pub struct Driver {
+    child: Child,
+    _profile: tempfile::TempDir,
+    pub driver: Option<WebDriver>,
+}
+
+impl Driver {
+    pub async fn start() -> Driver {
+        let port = free_port();
+        let child = Command::new(CHROMEDRIVER)
+            .arg(format!("--port={port}"))
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("chromedriver starts");
+        let url = format!("http://127.0.0.1:{port}");
+        for _ in 0..100 {
+            if tokio::net::TcpStream::connect(("127.0.0.1", port))
+                .await
+                .is_ok()
+            {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        let profile = tempfile::tempdir().unwrap();
+        let mut caps = DesiredCapabilities::chrome();
+        caps.set_binary(CHROMIUM).unwrap();
+        for arg in [
+            "--headless",
+            "--no-sandbox",
+            "--disable-gpu",
+            "--disable-dev-shm-usage",
+            "--disable-background-networking",
+            "--disable-component-update",
+            "--disable-sync",
+            "--no-first-run",
+            "--window-size=1280,900",
+            "--lang=en-US",
+        ] {
+            caps.add_arg(arg).unwrap();
+        }
+        caps.add_arg(&format!("--user-data-dir={}", profile.path().display()))
+            .unwrap();
+        let driver = WebDriver::new(url.as_str(), caps)
+            .await
+            .expect("a Chromium session starts");
+        Driver {
+            child,
+            _profile: profile,
+            driver: Some(driver),
+        }
+    }
+
+    pub fn d(&self) -> &WebDriver {
+        self.driver.as_ref().unwrap()
+    }
+
+    pub async fn quit(mut self) {
+        if let Some(d) = self.driver.take() {
+            let _ = d.quit().await;
+        }
+    }
+}
+
+impl Drop for Driver {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// The application served on a free port.
+pub struct Served {
+    pub base: String,
+    pub state: AppState,
+    pub directory: BuiltinDirectory,
+    stop: Option<tokio::sync::oneshot::Sender<()>>,
+}
+
+impl Served {
+    pub async fn start(db: &TestDb) -> Served {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let base = format!("http://{}", listener.local_addr().unwrap());
+        let clock = Arc::new(SystemClock);
+        let directory = BuiltinDirectory::new(
+            db.store.clone(),
+            clock.clone(),
+            &base,
+            time::Duration::hours(72),
+        );
+        let state = AppState {
+            store: db.store.clone(),
+            directory: Arc::new(directory.clone()),
+            clock,
+            builtin: Some(directory.clone()),
+            config: Arc::new(WebConfig {
+                public_url: base.clone(),
+                ..WebConfig::default()
+            }),
+        };
+        let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+        let s = state.clone();
+        tokio::spawn(async move {
+            let _ = loyalty_web::serve(listener, s, async move {
+                let _ = stopped.await;
+            })
+            .await;
+        });
+        Served {
+            base,
+            state,
+            directory,
+            stop: Some(stop),
+        }
+    }
+}
+
+impl Drop for Served {
+    fn drop(&mut self) {
+        if let Some(s) = self.stop.take() {
+            let _ = s.send(());
+        }
+    }
+}
+
+/// Where screenshots go: `target/screenshots/` of the workspace.
+pub fn screenshots() -> PathBuf {
+    let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../target/screenshots");
+    std::fs::create_dir_all(&dir).unwrap();
+    dir
+}
+
+/// Waits until the element at `css` shows `text` (up to 10 s); returns its text.
+pub async fn wait_text(d: &WebDriver, css: &str, text: &str) -> String {
+    let mut last = String::new();
+    for _ in 0..100 {
+        if let Ok(el) = d.find(By::Css(css)).await
+            && let Ok(t) = el.text().await
+        {
+            if t.contains(text) {
+                return t;
+            }
+            last = t;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let url = d
+        .current_url()
+        .await
+        .map(|u| u.to_string())
+        .unwrap_or_default();
+    let src = d.source().await.unwrap_or_default();
+    panic!("{css} never showed {text:?} (last {last:?}) at {url}:\n{src}");
+}
+
+/// Types into the field with id `id` (clearing it first).
+pub async fn fill(d: &WebDriver, id: &str, value: &str) {
+    let el = d
+        .find(By::Id(id))
+        .await
+        .unwrap_or_else(|e| panic!("no #{id}: {e}"));
+    el.clear().await.unwrap();
+    el.send_keys(value).await.unwrap();
+}
+
+/// Clicks the element at `css`.
+pub async fn click(d: &WebDriver, css: &str) {
+    d.find(By::Css(css))
+        .await
+        .unwrap_or_else(|e| panic!("no {css}: {e}"))
+        .click()
+        .await
+        .unwrap();
+}
