@@ -308,11 +308,15 @@ pub trait AccountStore: Send + Sync {
     ) -> Result<Option<i64>, StoreError>;
 }
 
-/// A signed-in session of a built-in account.
+/// A signed-in session of a built-in account or of an external (OpenID Connect) subject.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Session {
-    /// The account.
+    /// The account. For an external subject, a stand-in built from the session's
+    /// snapshot (`pk` 0, inactive password, `uid` = subject).
     pub account: Account,
+    /// For an external subject: the groups it had when it signed in (its roles come
+    /// from these only). `None` for built-in accounts (ask the directory).
+    pub groups: Option<Vec<String>>,
     /// The session's anti-forgery token for forms.
     pub csrf_token: String,
     /// When the session ends.
@@ -339,6 +343,74 @@ pub trait SessionStore: Send + Sync {
     ) -> Result<Option<Session>, StoreError>;
     /// Ends a session.
     async fn delete_session(&self, token_hash: &str) -> Result<(), StoreError>;
+    /// Stores a new session of an external subject with its snapshot.
+    async fn insert_external_session(
+        &self,
+        token_hash: &str,
+        subject: &ExternalSubject,
+        csrf_token: &str,
+        now: OffsetDateTime,
+        expires_at: OffsetDateTime,
+    ) -> Result<(), StoreError>;
+    /// Keeps the server side of a starting OpenID Connect sign-in (by the hash of the
+    /// random key in the browser's short-lived cookie).
+    async fn insert_login_flow(
+        &self,
+        key_hash: &str,
+        flow: &LoginFlow,
+        now: OffsetDateTime,
+        expires_at: OffsetDateTime,
+    ) -> Result<(), StoreError>;
+    /// Takes (deletes and returns) an unexpired sign-in flow; exactly one caller gets it.
+    /// Also removes expired flows.
+    async fn take_login_flow(
+        &self,
+        key_hash: &str,
+        now: OffsetDateTime,
+    ) -> Result<Option<LoginFlow>, StoreError>;
+}
+
+/// Who signed in through OpenID Connect: the snapshot a session keeps.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ExternalSubject {
+    /// Subject (`sub`).
+    pub subject: String,
+    /// Username at the provider.
+    pub username: String,
+    /// Display name.
+    pub name: String,
+    /// Email.
+    pub email: Option<String>,
+    /// Group names.
+    pub groups: Vec<String>,
+}
+
+/// The server side of a starting OpenID Connect sign-in.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LoginFlow {
+    /// Expected `state`.
+    pub state: String,
+    /// Expected `nonce`.
+    pub nonce: String,
+    /// PKCE code verifier.
+    pub pkce_verifier: String,
+}
+
+impl ExternalSubject {
+    /// The stand-in account of a session of this subject.
+    pub fn account(&self) -> Account {
+        Account {
+            pk: 0,
+            uid: self.subject.clone(),
+            username: self.username.clone(),
+            name: self.name.clone(),
+            email: self.email.clone(),
+            is_active: true,
+            password_hash: None,
+            must_change_password: false,
+            attributes: serde_json::json!({"external": true}),
+        }
+    }
 }
 
 /// The result of checking the ledger invariants.

@@ -43,6 +43,11 @@ pub const MIGRATIONS: &[(i64, &str, &str)] = &[
         "login throttle",
         include_str!("../migrations/0004_login_throttle.sql"),
     ),
+    (
+        5,
+        "oidc sessions",
+        include_str!("../migrations/0005_oidc_sessions.sql"),
+    ),
 ];
 
 /// The SQLite store.

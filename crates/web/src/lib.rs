@@ -57,6 +57,9 @@ pub struct AppState {
     pub clock: Arc<dyn Clock>,
     /// The built-in accounts, when identity is builtin (sign-in with a password).
     pub builtin: Option<loyalty_identity::BuiltinDirectory>,
+    /// The OpenID Connect relying party, when identity is authentik (sign-in through
+    /// the provider, bearer JWTs on the API).
+    pub oidc: Option<Arc<loyalty_identity::oidc::OidcClient>>,
     /// Settings.
     pub config: Arc<WebConfig>,
 }

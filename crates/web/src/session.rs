@@ -101,6 +101,28 @@ pub struct SignedIn {
     pub token_hash: String,
 }
 
+impl SignedIn {
+    /// The person's groups: the session's snapshot for people signed in through the
+    /// provider, else the directory's current answer.
+    pub async fn groups(
+        &self,
+        state: &AppState,
+    ) -> Result<Vec<String>, loyalty_core::directory::DirectoryError> {
+        session_groups(state, &self.session).await
+    }
+}
+
+/// The groups of a session's person (see [`SignedIn::groups`]).
+pub async fn session_groups(
+    state: &AppState,
+    session: &Session,
+) -> Result<Vec<String>, loyalty_core::directory::DirectoryError> {
+    match &session.groups {
+        Some(groups) => Ok(groups.clone()),
+        None => state.directory.user_groups(session.account.pk).await,
+    }
+}
+
 /// Sends people who are not signed in to the sign-in page.
 #[derive(Debug)]
 pub struct NotSignedIn;

@@ -184,6 +184,7 @@ pub async fn run(config: Config, args: Args) -> anyhow::Result<()> {
         directory: app.directory.clone(),
         clock: app.clock.clone(),
         builtin: app.builtin.clone(),
+        oidc: None,
         config: Arc::new(WebConfig {
             public_url: base.clone(),
             ..WebConfig::default()

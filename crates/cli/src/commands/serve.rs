@@ -63,12 +63,20 @@ pub async fn run(mut config: Config, args: Args) -> anyhow::Result<()> {
         demo(&app, &public_url).await?;
     }
 
+    let oidc = match config.identity.mode {
+        crate::config::IdentityMode::Authentik => {
+            Some(Arc::new(oidc_client(&config, &public_url).await?))
+        }
+        _ => None,
+    };
+
     let _ = loyalty_web::metrics::handle();
     let state = AppState {
         store: app.store.clone(),
         directory: app.directory.clone(),
         clock: app.clock.clone(),
         builtin: app.builtin.clone(),
+        oidc,
         config: Arc::new(WebConfig {
             public_url: public_url.clone(),
             operators_group: config.identity.operators_group.clone(),
@@ -93,6 +101,55 @@ pub async fn run(mut config: Config, args: Args) -> anyhow::Result<()> {
         .context("server failed")?;
     tracing::info!("loyalty stopped");
     Ok(())
+}
+
+/// The OpenID Connect relying party of authentik mode, discovered at start.
+async fn oidc_client(
+    config: &Config,
+    public_url: &str,
+) -> anyhow::Result<loyalty_identity::oidc::OidcClient> {
+    let id = &config.identity;
+    let missing = |what: &str| {
+        anyhow::anyhow!(
+            "identity.mode is authentik but {what} is not set; set it in the configuration (or its environment variable)"
+        )
+    };
+    let base = id
+        .authentik_url
+        .as_deref()
+        .filter(|u| !u.trim().is_empty())
+        .ok_or_else(|| missing("identity.authentik_url"))?;
+    let client_id = id
+        .oidc_client_id
+        .clone()
+        .filter(|c| !c.trim().is_empty())
+        .ok_or_else(|| missing("identity.oidc_client_id"))?;
+    let client_secret = id
+        .oidc_client_secret
+        .clone()
+        .filter(|c| !c.expose_secret().is_empty())
+        .ok_or_else(|| missing("identity.oidc_client_secret"))?;
+    if id.app_slug.trim().is_empty() {
+        return Err(missing("identity.app_slug"));
+    }
+    let issuer = format!(
+        "{}/application/o/{}/",
+        base.trim_end_matches('/'),
+        id.app_slug.trim_matches('/')
+    );
+    let issuer = url::Url::parse(&issuer)
+        .with_context(|| format!("identity.authentik_url gives an invalid issuer {issuer}"))?;
+    let redirect = format!("{}/auth/callback", public_url.trim_end_matches('/'));
+    let redirect_url = url::Url::parse(&redirect)
+        .with_context(|| format!("the public URL gives an invalid redirect URL {redirect}"))?;
+    loyalty_identity::oidc::OidcClient::discover(loyalty_identity::oidc::OidcConfig {
+        issuer: issuer.clone(),
+        client_id,
+        client_secret,
+        redirect_url,
+    })
+    .await
+    .with_context(|| format!("cannot set up OpenID Connect sign-in with the issuer {issuer}"))
 }
 
 async fn shutdown() {

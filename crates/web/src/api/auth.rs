@@ -102,10 +102,27 @@ impl FromRequestParts<AppState> for OrgMember {
             // One read finds the token and its organization (the hot path of a till).
             let raw = requested_slug(parts, state).await?;
             if !token.starts_with(TOKEN_PREFIX) {
-                return Err(unauthorized(
-                    "auth.invalid_token",
-                    "the bearer token is not valid here",
-                ));
+                let Some(oidc) = &state.oidc else {
+                    return Err(unauthorized(
+                        "auth.invalid_token",
+                        "the bearer token is not valid here",
+                    ));
+                };
+                let identity = oidc.verify_bearer(&token).await.map_err(|e| {
+                    tracing::info!(error = %e, "bearer token refused");
+                    unauthorized(
+                        "auth.invalid_token",
+                        "the bearer token is invalid or expired",
+                    )
+                })?;
+                let ActiveOrg(org) = ActiveOrg::from_request_parts(parts, state).await?;
+                let label = identity
+                    .preferred_username
+                    .clone()
+                    .or_else(|| identity.email.clone())
+                    .unwrap_or_else(|| identity.subject.clone());
+                return member_of(state, parts, org, &identity.groups, identity.subject, label)
+                    .await;
             }
             let found = state
                 .store
@@ -155,42 +172,59 @@ impl FromRequestParts<AppState> for OrgMember {
                 "your session has ended; sign in again",
             ));
         };
-        let groups = state
-            .directory
-            .user_groups(session.account.pk)
+        let groups = session::session_groups(state, &session)
             .await
             .map_err(internal)?;
-        let operator = groups.iter().any(|g| *g == state.config.operators_group);
-        let role = resolve_memberships(&groups)
-            .into_iter()
-            .filter(|m| m.prefix == org.group_prefix)
-            .map(|m| m.role)
-            .min();
-        if role.is_none() && !operator {
-            return Err(forbidden());
-        }
-        let subject = session.account.uid.clone();
-        let member_id: Option<Uuid> = match role {
-            Some(_) => state
-                .store
-                .member_by_subject(org.id, &subject)
-                .await
-                .map_err(internal)?
-                .map(|m| m.id),
-            None => None,
-        };
-        let actor = Actor {
-            member_id,
-            label: session.account.username.clone(),
-            role: role.map_or("operator", Role::as_str).into(),
-            request_id: request_id(parts),
-        };
-        Ok(OrgMember {
+        member_of(
+            state,
+            parts,
             org,
-            role,
-            operator,
-            actor,
-            subject: Some(subject),
-        })
+            &groups,
+            session.account.uid.clone(),
+            session.account.username.clone(),
+        )
+        .await
     }
+}
+
+/// The caller's role in `org` from `groups` (operators may enter without one).
+async fn member_of(
+    state: &AppState,
+    parts: &Parts,
+    org: Organization,
+    groups: &[String],
+    subject: String,
+    label: String,
+) -> Result<OrgMember, ApiError> {
+    let operator = groups.iter().any(|g| *g == state.config.operators_group);
+    let role = resolve_memberships(groups)
+        .into_iter()
+        .filter(|m| m.prefix == org.group_prefix)
+        .map(|m| m.role)
+        .min();
+    if role.is_none() && !operator {
+        return Err(forbidden());
+    }
+    let member_id: Option<Uuid> = match role {
+        Some(_) => state
+            .store
+            .member_by_subject(org.id, &subject)
+            .await
+            .map_err(internal)?
+            .map(|m| m.id),
+        None => None,
+    };
+    let actor = Actor {
+        member_id,
+        label,
+        role: role.map_or("operator", Role::as_str).into(),
+        request_id: request_id(parts),
+    };
+    Ok(OrgMember {
+        org,
+        role,
+        operator,
+        actor,
+        subject: Some(subject),
+    })
 }

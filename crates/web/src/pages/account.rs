@@ -39,6 +39,7 @@ struct LoginPage<'a> {
     error: Option<&'a str>,
     username: &'a str,
     next: &'a str,
+    oidc: Option<String>,
 }
 
 #[derive(Template)]
@@ -80,6 +81,7 @@ struct NextQuery {
 }
 
 async fn login_page(
+    State(state): State<AppState>,
     signed_in: Option<SignedIn>,
     headers: HeaderMap,
     Query(q): Query<NextQuery>,
@@ -94,6 +96,7 @@ async fn login_page(
             error: None,
             username: &q.user,
             next: safe_back(&q.next),
+            oidc: state.oidc.as_ref().map(|_| "/auth/login".to_owned()),
         },
     )
 }
@@ -130,6 +133,7 @@ async fn login(
                 error: Some(c.t(error)),
                 username: &form.username,
                 next,
+                oidc: None,
             },
         )
     };
@@ -216,9 +220,15 @@ async fn logout(
     if let Err(e) = state.store.delete_session(&signed_in.token_hash).await {
         tracing::error!(error = %e, "ending session");
     }
+    // In authentik mode, also end the session at the provider when it tells how.
+    let target = state
+        .oidc
+        .as_ref()
+        .and_then(|o| super::oidc::end_session_url(o, &state.config.public_url))
+        .unwrap_or_else(|| "/login".to_owned());
     (
         [(header::SET_COOKIE, session::clear_cookie(secure(&state)))],
-        Redirect::to("/login"),
+        Redirect::to(&target),
     )
         .into_response()
 }

@@ -77,11 +77,7 @@ impl FromRequestParts<AppState> for Person {
         if signed_in.session.account.must_change_password && path != "/account/password" {
             return Err(Redirect::to("/account/password").into_response());
         }
-        let groups = match state
-            .directory
-            .user_groups(signed_in.session.account.pk)
-            .await
-        {
+        let groups = match signed_in.groups(state).await {
             Ok(g) => g,
             Err(e) => {
                 tracing::error!(error = %e, "reading groups");

@@ -16,6 +16,7 @@ mod home;
 pub mod i18n;
 mod join;
 mod layout;
+mod oidc;
 mod operator;
 mod portal;
 mod qr;
@@ -34,6 +35,7 @@ use layout::Chrome;
 pub fn routes() -> Router<AppState> {
     Router::new()
         .merge(account::routes())
+        .merge(oidc::routes())
         .merge(home::routes())
         .merge(assets::routes())
         .merge(operator::routes())

@@ -58,6 +58,7 @@ impl TestApp {
             directory: dir.clone(),
             clock: clock.clone(),
             builtin: Some((*dir).clone()),
+            oidc: None,
             config: Arc::new(WebConfig::default()),
         };
         let b = orgs.pop().unwrap();

@@ -133,6 +133,7 @@ impl Served {
             directory: Arc::new(directory.clone()),
             clock,
             builtin: Some(directory.clone()),
+            oidc: None,
             config: Arc::new(WebConfig {
                 public_url: base.clone(),
                 ..WebConfig::default()

@@ -109,6 +109,7 @@ impl TestApp {
             directory: dir.clone(),
             clock: clock.clone(),
             builtin: Some((*dir).clone()),
+            oidc: None,
             config: Arc::new(WebConfig {
                 public_url: public_url.into(),
                 ..WebConfig::default()

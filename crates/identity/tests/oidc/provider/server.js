@@ -35,7 +35,10 @@ const ACCOUNTS = {
     email_verified: false,
     name: 'Alice Example',
     preferred_username: 'alice',
-    groups: ['nextdoor-admins', 'pending-users', 'corner-shop-cashiers'],
+    // GROUPS (comma-separated) replaces these, for tests of the web layer.
+    groups: process.env.GROUPS
+      ? process.env.GROUPS.split(',')
+      : ['nextdoor-admins', 'pending-users', 'corner-shop-cashiers'],
   },
 };
 

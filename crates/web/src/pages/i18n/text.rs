@@ -128,6 +128,8 @@ pub(super) const KEYS: &[&str] = &[
     "link_dead_text",
     "link_explain",
     "login_help",
+    "login_oidc",
+    "login_oidc_failed",
     "main_nav",
     "member_card",
     "member_since",
@@ -550,6 +552,14 @@ pub(super) fn text(lang: Lang, key: &'static str) -> &'static str {
         "login_help" => (
             "Forgot your password? Ask your shop's administrator for a new sign-in link.",
             "Esqueceu a senha? Peça ao administrador da loja um novo link de acesso.",
+        ),
+        "login_oidc" => (
+            "Sign in with your organization's account",
+            "Entrar com a conta da sua organização",
+        ),
+        "login_oidc_failed" => (
+            "The sign-in did not complete or has expired. Please try again.",
+            "O acesso não foi concluído ou expirou. Tente novamente.",
         ),
         "main_nav" => ("Main", "Principal"),
         "member_card" => ("Member card", "Cartão de membro"),
