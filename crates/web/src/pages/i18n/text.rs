@@ -814,7 +814,7 @@ pub(super) fn text(lang: Lang, key: &'static str) -> &'static str {
             "You are an operator of this installation.",
             "Você é operador desta instalação.",
         ),
-        "you_can_get" => ("You can get", "Você pode ganhar"),
+        "you_can_get" => ("You can get", "Você pode resgatar"),
         "your_balance" => ("Your balance", "Seu saldo"),
         "your_name" => ("Your name", "Seu nome"),
         "your_orgs" => ("Your shops", "Suas lojas"),
