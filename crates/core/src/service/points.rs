@@ -4,8 +4,8 @@
 
 use crate::clock::Clock;
 use crate::domain::ledger::{
-    Actor, Customer, CustomerKey, IdempotencyKey, NewCustomer, PointsCommand, PointsOutcome,
-    Reward, RewardInput,
+    Actor, Customer, CustomerKey, IdempotencyKey, NewCustomer, PointsCommand, PointsError,
+    PointsOutcome, Reward, RewardInput,
 };
 use crate::domain::points::{
     Amount, EarningRule, MAX_POINTS, is_card_number, new_card_number, normalize_phone,
@@ -194,7 +194,7 @@ pub async fn lookup(ctx: &Ctx<'_>, query: &str) -> Result<Customer, Error> {
     ctx.store
         .find_customer(ctx.org.id, &key)
         .await?
-        .ok_or_else(|| Error::NotFound("customer".into()))
+        .ok_or(Error::Points(PointsError::CustomerNotFound))
 }
 
 /// A customer by id.
@@ -203,7 +203,7 @@ pub async fn customer(ctx: &Ctx<'_>, id: Uuid) -> Result<Customer, Error> {
     ctx.store
         .find_customer(ctx.org.id, &CustomerKey::Id(id))
         .await?
-        .ok_or_else(|| Error::NotFound("customer".into()))
+        .ok_or(Error::Points(PointsError::CustomerNotFound))
 }
 
 /// Records a purchase and awards its points.
@@ -439,7 +439,7 @@ pub async fn update_reward(ctx: &Ctx<'_>, id: Uuid, input: &RewardInput) -> Resu
             ),
             e => e.into(),
         })?
-        .ok_or_else(|| Error::NotFound("reward".into()))
+        .ok_or(Error::Points(PointsError::RewardNotFound))
 }
 
 /// Checks and stores the points settings.

@@ -236,7 +236,7 @@ both_backends! {
         assert_eq!(points::award(&in_b, c, "10", None, serde_json::json!({}), &key()).await.expect_err("b").code(), "customer.not_found");
         assert_eq!(points::reverse(&in_b, p.id, None, &key()).await.expect_err("b").code(), "purchase.not_found");
         assert_eq!(points::redeem(&in_b, c, Some(reward.id), None, &key()).await.expect_err("b").code(), "reward.not_found");
-        assert_eq!(points::customer(&in_b, c).await.expect_err("b").code(), "not_found");
+        assert_eq!(points::customer(&in_b, c).await.expect_err("b").code(), "customer.not_found");
         assert!(db.store.ledger(b.id, None, None, None, None, 10).await.expect("l").is_empty());
         assert!(db.store.audit_log(b.id, None, 10).await.expect("a").is_empty());
         // The same phone can be a separate member in another organization.

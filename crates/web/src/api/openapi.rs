@@ -43,7 +43,6 @@ pub const ERROR_CODES: &[&str] = &[
     "idempotency.missing",
     "idempotency.mismatch",
     "validation.failed",
-    "not_found",
     "route.not_found",
     "customer.not_found",
     "customer.exists",
@@ -94,7 +93,7 @@ is present only with `validation.failed` and names each invalid input.
 | 400 | `org.mismatch`, `org.missing`, `request.malformed_json`, `request.invalid`, `request.path`, `request.invalid_cursor`, `idempotency.missing` |
 | 401 | `auth.required`, `auth.invalid_token` |
 | 403 | `auth.forbidden`, `org.suspended`, `purchase.reverse_too_old` |
-| 404 | `org.not_found`, `not_found`, `route.not_found`, `customer.not_found`, `purchase.not_found`, `token.not_found` |
+| 404 | `org.not_found`, `route.not_found`, `customer.not_found`, `purchase.not_found`, `reward.not_found`, `token.not_found` |
 | 409 | `customer.exists`, `customer.card_collision`, `reward.exists`, `reward.inactive`, `reward.out_of_stock`, `points.insufficient`, `purchase.already_reversed`, `idempotency.mismatch` |
 | 413 | `request.too_large` |
 | 415 | `request.content_type` |

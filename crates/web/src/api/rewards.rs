@@ -123,7 +123,7 @@ async fn create(
         (status = 400, description = "Codes: `org.mismatch`, `request.path` (`id` is not a UUID), `request.malformed_json` (the body is not JSON), `request.invalid` (the body could not be read).", body = super::openapi::ErrorBody),
         (status = 401, description = super::openapi::E401, body = super::openapi::ErrorBody),
         (status = 403, description = "Codes: `auth.forbidden` (only admins manage rewards), `org.suspended`.", body = super::openapi::ErrorBody),
-        (status = 404, description = "Codes: `org.not_found`, `not_found` (no such reward in this organization).", body = super::openapi::ErrorBody),
+        (status = 404, description = "Codes: `org.not_found`, `reward.not_found` (no such reward in this organization).", body = super::openapi::ErrorBody),
         (status = 409, description = "Codes: `reward.exists` (another reward has this name).", body = super::openapi::ErrorBody),
         (status = 413, description = super::openapi::E413, body = super::openapi::ErrorBody),
         (status = 415, description = super::openapi::E415, body = super::openapi::ErrorBody),

@@ -127,10 +127,17 @@ async fn join_post(
         state.clock.as_ref(),
     );
     let result = match &signed_in {
-        Some(s) => match dir.find_user(s.session.account.pk).await {
-            Ok(Some(user)) => join::join_signed_in(store, dir, clock, &org, &user).await,
-            Ok(None) => Err(loyalty_core::Error::NotFound("account".into())),
-            Err(e) => Err(e.into()),
+        // By username: it identifies built-in accounts and people signed in through the
+        // identity provider alike (the latter have no built-in account key).
+        Some(s) => match loyalty_core::domain::Username::parse(&s.session.account.username)
+            .map_err(|e| loyalty_core::Error::Validation(vec![e]))
+        {
+            Err(e) => Err(e),
+            Ok(username) => match dir.find_user_by_username(&username).await {
+                Ok(Some(user)) => join::join_signed_in(store, dir, clock, &org, &user).await,
+                Ok(None) => Err(loyalty_core::Error::NotFound("account".into())),
+                Err(e) => Err(e.into()),
+            },
         },
         None => {
             let input = JoinInput {

@@ -191,7 +191,12 @@ pub(crate) fn error_text(lang: Lang, e: &Error) -> String {
         }
         Error::OrgSuspended(_) => lang.t("org_suspended_text").into(),
         Error::Conflict("customer.exists", _) => lang.t("err_customer_exists").into(),
-        Error::NotFound(_) => lang.t("err_not_found").into(),
+        Error::NotFound(_)
+        | Error::Points(
+            PointsError::CustomerNotFound
+            | PointsError::PurchaseNotFound
+            | PointsError::RewardNotFound,
+        ) => lang.t("err_not_found").into(),
         other => other.to_string(),
     }
 }
@@ -200,7 +205,12 @@ pub(crate) fn error_text(lang: Lang, e: &Error) -> String {
 pub(crate) fn error_page(c: &Chrome, e: &Error, back: &str) -> Response {
     let status = match e {
         Error::Validation(_) => StatusCode::UNPROCESSABLE_ENTITY,
-        Error::NotFound(_) => StatusCode::NOT_FOUND,
+        Error::NotFound(_)
+        | Error::Points(
+            PointsError::CustomerNotFound
+            | PointsError::PurchaseNotFound
+            | PointsError::RewardNotFound,
+        ) => StatusCode::NOT_FOUND,
         Error::Conflict(..) => StatusCode::CONFLICT,
         Error::Forbidden(_) | Error::OrgSuspended(_) => StatusCode::FORBIDDEN,
         Error::Points(PointsError::Store(_)) | Error::Store(_) | Error::Directory(_) => {

@@ -126,7 +126,13 @@ async fn search(
         Err(e) => {
             let lang = c.lang;
             let mut t = TillPage::new(c, &page);
-            let not_found = matches!(e, loyalty_core::Error::NotFound(_));
+            let not_found = matches!(
+                e,
+                loyalty_core::Error::NotFound(_)
+                    | loyalty_core::Error::Points(
+                        loyalty_core::domain::ledger::PointsError::CustomerNotFound
+                    )
+            );
             t.notice = Notice::err(if not_found {
                 lang.t("till_not_found").to_owned()
             } else {

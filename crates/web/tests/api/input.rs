@@ -46,7 +46,7 @@ both_backends! {
             ("POST", "/api/v1/orgs/alpha/adjustments".into(), Some(format!(r#"{{"customer_id": "{cid}", "points": 5, "reason": ""}}"#)), 422, "validation.failed"),
             ("POST", "/api/v1/orgs/alpha/rewards".into(), Some(r#"{"name": "", "cost_points": 0}"#.into()), 422, "validation.failed"),
             ("POST", "/api/v1/orgs/alpha/rewards".into(), Some(r#"{"name": "X", "cost_points": 5, "stock": -1}"#.into()), 422, "validation.failed"),
-            ("PUT", format!("/api/v1/orgs/alpha/rewards/{missing}"), Some(r#"{"name": "X", "cost_points": 5}"#.into()), 404, "not_found"),
+            ("PUT", format!("/api/v1/orgs/alpha/rewards/{missing}"), Some(r#"{"name": "X", "cost_points": 5}"#.into()), 404, "reward.not_found"),
             ("POST", "/api/v1/orgs/alpha/tokens".into(), Some(r#"{"name": "", "role": "cashier"}"#.into()), 422, "validation.failed"),
             ("POST", "/api/v1/orgs/alpha/tokens".into(), Some(r#"{"name": "t", "role": "customer"}"#.into()), 422, "validation.failed"),
             ("POST", "/api/v1/orgs/alpha/tokens".into(), Some(r#"{"name": "t", "role": "god"}"#.into()), 422, "request.invalid_field"),
@@ -55,7 +55,7 @@ both_backends! {
             ("GET", "/api/v1/orgs/alpha/ledger?cursor=zzz".into(), None, 400, "request.invalid_cursor"),
             ("GET", "/api/v1/orgs/alpha/ledger?limit=100000".into(), None, 422, "request.invalid_limit"),
             ("GET", "/api/v1/orgs/alpha/customers/not-a-uuid".into(), None, 400, "request.path"),
-            ("GET", "/api/v1/orgs/alpha/customers?q=nobody%40example.com".into(), None, 404, "not_found"),
+            ("GET", "/api/v1/orgs/alpha/customers?q=nobody%40example.com".into(), None, 404, "customer.not_found"),
             ("GET", "/api/v1/orgs/NOPE/customers".into(), None, 404, "org.not_found"),
         ];
         for (method, path, body, status, code) in cases {

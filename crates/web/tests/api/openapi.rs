@@ -73,7 +73,6 @@ const CODES: &[&str] = &[
     "customer.exists",
     "reward.exists",
     "token.not_found",
-    "not_found",
     "internal",
 ];
 
