@@ -30,6 +30,22 @@ pub struct Config {
     /// Periodic jobs.
     #[serde(default)]
     pub jobs: JobsConfig,
+    /// How clients reach support (printed in the client guide).
+    #[serde(default)]
+    pub support: SupportConfig,
+}
+
+/// `[support]`: the contact printed in each client's system guide (`loyalty handoff`).
+#[derive(Debug, Default, Deserialize, Serialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct SupportConfig {
+    /// Support email address (`LOYALTY_SUPPORT__CONTACT_EMAIL`).
+    pub contact_email: Option<String>,
+    /// Support phone number (`LOYALTY_SUPPORT__CONTACT_PHONE`).
+    pub contact_phone: Option<String>,
+    /// When support answers, as free text such as "Mon-Fri 9:00-18:00 (America/New_York)"
+    /// (`LOYALTY_SUPPORT__HOURS`).
+    pub hours: Option<String>,
 }
 
 /// `[jobs]`
@@ -246,6 +262,7 @@ struct Defaults {
     identity: IdentityConfig,
     log: LogConfig,
     jobs: JobsConfig,
+    support: SupportConfig,
 }
 
 impl Config {
@@ -257,6 +274,7 @@ impl Config {
             identity: IdentityConfig::default(),
             log: LogConfig::default(),
             jobs: JobsConfig::default(),
+            support: SupportConfig::default(),
         }));
         if let Some(path) = file {
             if !path.exists() {
@@ -274,9 +292,16 @@ impl Config {
                 Env::prefixed("LOYALTY_")
                     .filter(|k| {
                         let k = k.as_str().to_ascii_lowercase();
-                        ["server__", "database__", "identity__", "log__", "jobs__"]
-                            .iter()
-                            .any(|s| k.starts_with(s))
+                        [
+                            "server__",
+                            "database__",
+                            "identity__",
+                            "log__",
+                            "jobs__",
+                            "support__",
+                        ]
+                        .iter()
+                        .any(|s| k.starts_with(s))
                     })
                     .split("__"),
             )
@@ -340,12 +365,14 @@ impl Config {
             database: &'a DatabaseConfig,
             identity: &'a IdentityConfig,
             log: &'a LogConfig,
+            support: &'a SupportConfig,
         }
         let view = View {
             server: &self.server,
             database: &self.database,
             identity: &self.identity,
             log: &self.log,
+            support: &self.support,
         };
         toml::to_string_pretty(&view).unwrap_or_else(|e| format!("# cannot render: {e}"))
     }

@@ -5,6 +5,7 @@
 mod app;
 mod commands;
 mod config;
+mod handoff;
 mod output;
 
 use clap::{Parser, Subcommand};
@@ -52,6 +53,8 @@ enum Command {
     /// Manage people at the identity provider.
     #[command(subcommand)]
     User(commands::user::Command),
+    /// Write an organization's system guide for the client (HTML and PDF).
+    Handoff(Box<commands::handoff::Args>),
     /// Measure throughput and latency under load; check the ledger afterwards.
     Bench(Box<commands::bench::Args>),
     /// Show the effective configuration, secrets redacted.
@@ -96,6 +99,7 @@ fn main() -> ExitCode {
             Command::User(cmd) => commands::user::run(config, cmd).await,
             Command::Points(cmd) => commands::points::run(config, cmd).await,
             Command::Authentik(cmd) => commands::authentik::run(config, cmd).await,
+            Command::Handoff(args) => commands::handoff::run(config, *args).await,
             Command::Bench(args) => commands::bench::run(config, *args).await,
             Command::Config => {
                 print!("{}", config.redacted_toml());

@@ -4,6 +4,7 @@
 
 mod accounts;
 mod admin;
+mod checklist;
 mod orgs;
 mod points;
 mod sessions;
@@ -39,6 +40,11 @@ pub const MIGRATIONS: &[(i64, &str, &str)] = &[
         5,
         "oidc sessions",
         include_str!("../migrations/0005_oidc_sessions.sql"),
+    ),
+    (
+        7,
+        "org checklist",
+        include_str!("../migrations/0007_org_checklist.sql"),
     ),
 ];
 

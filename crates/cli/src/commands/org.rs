@@ -1,10 +1,13 @@
-//! `loyalty org`: list, show, suspend and reactivate organizations.
+//! `loyalty org`: list, show, suspend and reactivate organizations; the post-handoff
+//! checklist.
 
 use crate::app::{App, Schema};
 use crate::config::Config;
+use crate::handoff::backups::latest_backup;
 use crate::output::{table, when};
 use loyalty_core::domain::Organization;
-use loyalty_core::service::orgs;
+use loyalty_core::service::{checklist, orgs};
+use std::path::PathBuf;
 
 /// Organization commands.
 #[derive(Debug, clap::Subcommand)]
@@ -35,6 +38,39 @@ pub enum Command {
     Activate {
         /// The organization's slug.
         slug: String,
+        /// Print JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// The post-handoff checklist (runbook 7.4): each item with [x] or [ ], who and when.
+    ///
+    /// Items the system can see tick themselves when shown: admin-password (the first
+    /// admin chose their own password; built-in accounts), first-cashier (an active
+    /// cashier), first-purchase, backup (a complete backup set newer than the
+    /// onboarding). `loyalty handoff` ticks guide-sent. Tick the rest with --done.
+    Checklist {
+        /// The organization's slug.
+        slug: String,
+        /// Tick this item, such as walkthrough or credentials-delivered.
+        #[arg(long, value_name = "ITEM", conflicts_with = "undo")]
+        done: Option<String>,
+        /// A note kept with --done, such as how the credentials were delivered.
+        #[arg(long, value_name = "TEXT", requires = "done")]
+        note: Option<String>,
+        /// Untick this item (one the system sees ticks itself again).
+        #[arg(long, value_name = "ITEM")]
+        undo: Option<String>,
+        /// Who ticks the item with --done (default: the USER environment variable).
+        #[arg(long, value_name = "NAME")]
+        by: Option<String>,
+        /// Folder of backup sets, read to tick "backup".
+        #[arg(
+            long,
+            value_name = "DIR",
+            env = "LOYALTY_BACKUP__DIR",
+            default_value = "./backups"
+        )]
+        backup_dir: PathBuf,
         /// Print JSON.
         #[arg(long)]
         json: bool,
@@ -108,8 +144,81 @@ pub async fn run(config: Config, cmd: Command) -> anyhow::Result<()> {
             let change = orgs::activate(store, &slug, app.clock.now()).await?;
             report(&change, json, "active again")?;
         }
+        Command::Checklist {
+            slug,
+            done,
+            note,
+            undo,
+            by,
+            backup_dir,
+            json,
+        } => {
+            let org = orgs::get(store, &slug).await?;
+            let now = app.clock.now();
+            if let Some(item) = &done {
+                let by = by
+                    .or_else(|| std::env::var("USER").ok())
+                    .unwrap_or_else(|| "operator".into());
+                checklist::mark(store, &org, item, &by, note.as_deref(), now).await?;
+            }
+            if let Some(item) = &undo
+                && !checklist::unmark(store, &org, item).await?
+                && !json
+            {
+                println!("{item} was not ticked; nothing changed");
+            }
+            let observed = checklist::observe(store, &org, latest_backup(&backup_dir)).await?;
+            let entries = checklist::show(store, &org, &observed, now).await?;
+            if json {
+                let out = serde_json::json!({
+                    "org": org.slug,
+                    "done": entries.iter().filter(|e| e.done).count(),
+                    "total": entries.len(),
+                    "items": entries,
+                });
+                println!("{}", serde_json::to_string_pretty(&out)?);
+            } else {
+                print!("{}", checklist_text(&org, &entries));
+            }
+        }
     }
     Ok(())
+}
+
+fn checklist_text(org: &Organization, entries: &[checklist::Entry]) -> String {
+    let done = entries.iter().filter(|e| e.done).count();
+    let mut out = format!(
+        "Post-handoff checklist of {} ({}): {done} of {} done\n",
+        org.name,
+        org.slug,
+        entries.len()
+    );
+    let key_w = entries.iter().map(|e| e.item.len()).max().unwrap_or(0);
+    for e in entries {
+        let mark = if e.done { "[x]" } else { "[ ]" };
+        let how = match e.tick {
+            checklist::Tick::Auto => " (ticks itself)",
+            checklist::Tick::Handoff => " (loyalty handoff)",
+            checklist::Tick::Manual => "",
+        };
+        out.push_str(&format!("{mark} {:<key_w$}  {}", e.item, e.label));
+        if let (Some(at), Some(by)) = (e.done_at, &e.done_by) {
+            out.push_str(&format!(" - {} by {by}", when(at)));
+            if let Some(note) = &e.note {
+                out.push_str(&format!(": {note}"));
+            }
+        } else {
+            out.push_str(how);
+        }
+        out.push('\n');
+    }
+    if done < entries.len() {
+        out.push_str(&format!(
+            "Tick an item with: loyalty org checklist {} --done ITEM [--note TEXT]\n",
+            org.slug
+        ));
+    }
+    out
 }
 
 fn report(change: &orgs::StatusChange, json: bool, what: &str) -> anyhow::Result<()> {

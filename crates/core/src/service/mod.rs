@@ -1,6 +1,7 @@
 //! Use cases: what the CLI, the API and the pages call. Each takes its dependencies
 //! (store, directory, clock) explicitly.
 
+pub mod checklist;
 pub mod join;
 pub mod onboard;
 pub mod onboard_file;

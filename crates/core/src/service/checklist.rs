@@ -1,0 +1,267 @@
+//! The post-handoff checklist of an organization (runbook step 7.4): the items, which
+//! of them are done, by whom and when. Items the system can see (the admin chose their
+//! own password, an active cashier exists, a purchase was recorded, a backup newer than
+//! the onboarding exists, the guide was produced) tick themselves when the checklist is
+//! read; the others are ticked by the operator.
+
+use crate::domain::{Organization, Role};
+use crate::error::Error;
+use crate::store::{ChecklistMark, Store};
+use time::OffsetDateTime;
+
+/// Who ticks the items the system saw happen.
+pub const SYSTEM: &str = "loyalty";
+
+/// How an item gets ticked.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Tick {
+    /// The system sees it and ticks it when the checklist is shown.
+    Auto,
+    /// `loyalty handoff` ticks it.
+    Handoff,
+    /// The operator ticks it with `--done`.
+    Manual,
+}
+
+/// One item of the checklist.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Item {
+    /// Key used on the command line and in the database.
+    pub key: &'static str,
+    /// What it means, as the runbook says it.
+    pub label: &'static str,
+    /// How it gets ticked.
+    pub tick: Tick,
+}
+
+/// Every item, in the order of the handoff.
+pub const ITEMS: &[Item] = &[
+    Item {
+        key: "guide-sent",
+        label: "Client guide produced and sent (loyalty handoff)",
+        tick: Tick::Handoff,
+    },
+    Item {
+        key: "credentials-delivered",
+        label: "Admin sign-in link or credentials delivered securely",
+        tick: Tick::Manual,
+    },
+    Item {
+        key: "walkthrough",
+        label: "Walkthrough call done with the client",
+        tick: Tick::Manual,
+    },
+    Item {
+        key: "admin-password",
+        label: "Client changed admin password",
+        tick: Tick::Auto,
+    },
+    Item {
+        key: "first-cashier",
+        label: "Client created first real cashier account",
+        tick: Tick::Auto,
+    },
+    Item {
+        key: "first-purchase",
+        label: "Test purchase completed successfully",
+        tick: Tick::Auto,
+    },
+    Item {
+        key: "support-contact",
+        label: "Client knows how to contact support",
+        tick: Tick::Manual,
+    },
+    Item {
+        key: "monitoring-alerts",
+        label: "Monitoring alerts configured",
+        tick: Tick::Manual,
+    },
+    Item {
+        key: "backup",
+        label: "Backup in place (a backup newer than the onboarding)",
+        tick: Tick::Auto,
+    },
+    Item {
+        key: "contract-sent",
+        label: "Contract/invoice sent",
+        tick: Tick::Manual,
+    },
+    Item {
+        key: "follow-up",
+        label: "One-week follow-up scheduled",
+        tick: Tick::Manual,
+    },
+];
+
+/// The item with this key, or a validation error on `field` listing every key.
+pub fn item(field: &str, key: &str) -> Result<&'static Item, Error> {
+    let wanted = key.trim().to_ascii_lowercase();
+    ITEMS.iter().find(|i| i.key == wanted).ok_or_else(|| {
+        Error::field(
+            field,
+            format!(
+                "{key:?} is not a checklist item; use one of: {}",
+                ITEMS.iter().map(|i| i.key).collect::<Vec<_>>().join(", ")
+            ),
+        )
+    })
+}
+
+/// One line of the checklist as shown.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct Entry {
+    /// Key.
+    pub item: &'static str,
+    /// Meaning.
+    pub label: &'static str,
+    /// How it gets ticked.
+    pub tick: Tick,
+    /// Whether it is done.
+    pub done: bool,
+    /// When it was ticked.
+    #[serde(with = "time::serde::rfc3339::option")]
+    pub done_at: Option<OffsetDateTime>,
+    /// Who ticked it.
+    pub done_by: Option<String>,
+    /// Note.
+    pub note: Option<String>,
+}
+
+/// What the system can see of an organization's first days.
+#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize)]
+pub struct Observed {
+    /// The first admin's account has a password they chose (built-in accounts only;
+    /// `None` when the identity provider does not tell).
+    pub admin_password_changed: Option<bool>,
+    /// An active cashier exists.
+    pub cashier: bool,
+    /// A purchase was recorded.
+    pub purchase: bool,
+    /// A backup newer than the onboarding exists.
+    pub backup: bool,
+}
+
+/// Looks at the organization's data. `latest_backup` is the newest complete backup's
+/// time, found by the caller (backups are files, not data).
+pub async fn observe(
+    store: &dyn Store,
+    org: &Organization,
+    latest_backup: Option<OffsetDateTime>,
+) -> Result<Observed, Error> {
+    let admins = store.list_members(org.id, Some(Role::Admin)).await?;
+    let admin_password_changed = match admins.first() {
+        None => Some(false),
+        Some(first) => {
+            let mut seen = None;
+            if let (Some(email), Some(subject)) = (&first.email, &first.identity_subject) {
+                for account in store.accounts_by_email(email).await? {
+                    if &account.uid == subject {
+                        seen =
+                            Some(account.password_hash.is_some() && !account.must_change_password);
+                    }
+                }
+            }
+            seen
+        }
+    };
+    let cashier = store
+        .list_members(org.id, Some(Role::Cashier))
+        .await?
+        .iter()
+        .any(|m| m.status == "active");
+    let purchase = !store
+        .list_purchases(org.id, None, None, None, 1)
+        .await?
+        .is_empty();
+    let backup = latest_backup.is_some_and(|t| t > org.created_at);
+    Ok(Observed {
+        admin_password_changed,
+        cashier,
+        purchase,
+        backup,
+    })
+}
+
+/// The checklist of an organization, after ticking the items `observed` shows done.
+/// A tick stays once made, so the record keeps when the system first saw it.
+pub async fn show(
+    store: &dyn Store,
+    org: &Organization,
+    observed: &Observed,
+    now: OffsetDateTime,
+) -> Result<Vec<Entry>, Error> {
+    let seen = [
+        (
+            "admin-password",
+            observed.admin_password_changed == Some(true),
+        ),
+        ("first-cashier", observed.cashier),
+        ("first-purchase", observed.purchase),
+        ("backup", observed.backup),
+    ];
+    for (key, done) in seen {
+        if done {
+            store
+                .mark_checklist_item_once(org.id, key, SYSTEM, None, now)
+                .await?;
+        }
+    }
+    let marks = store.checklist_marks(org.id).await?;
+    Ok(entries(&marks))
+}
+
+/// The items with their marks, in checklist order.
+pub fn entries(marks: &[ChecklistMark]) -> Vec<Entry> {
+    ITEMS
+        .iter()
+        .map(|i| {
+            let mark = marks.iter().find(|m| m.item == i.key);
+            Entry {
+                item: i.key,
+                label: i.label,
+                tick: i.tick,
+                done: mark.is_some(),
+                done_at: mark.map(|m| m.done_at),
+                done_by: mark.map(|m| m.done_by.clone()),
+                note: mark.and_then(|m| m.note.clone()),
+            }
+        })
+        .collect()
+}
+
+/// Ticks an item by key (`--done`); the note is trimmed and at most 2000 characters.
+pub async fn mark(
+    store: &dyn Store,
+    org: &Organization,
+    key: &str,
+    done_by: &str,
+    note: Option<&str>,
+    now: OffsetDateTime,
+) -> Result<ChecklistMark, Error> {
+    let item = item("--done", key)?;
+    let note = note.map(str::trim).filter(|n| !n.is_empty());
+    if note.is_some_and(|n| n.chars().count() > 2000) {
+        return Err(Error::field(
+            "--note",
+            "is longer than 2000 characters; keep it short",
+        ));
+    }
+    let done_by = done_by.trim();
+    let done_by = if done_by.is_empty() {
+        "operator"
+    } else {
+        done_by
+    };
+    let by: String = done_by.chars().take(200).collect();
+    Ok(store
+        .mark_checklist_item(org.id, item.key, &by, note, now)
+        .await?)
+}
+
+/// Unticks an item by key (`--undo`); returns whether it was ticked. An item the system
+/// sees ticks itself again the next time the checklist is shown.
+pub async fn unmark(store: &dyn Store, org: &Organization, key: &str) -> Result<bool, Error> {
+    let item = item("--undo", key)?;
+    Ok(store.unmark_checklist_item(org.id, item.key).await?)
+}
