@@ -1,7 +1,9 @@
 //! The `loyalty` binary as an operator uses it, on both backends: exit codes, the
-//! runbook's SQL against a running server, onboarding from the runbook's YAML, sign-in.
+//! runbook's SQL against a running server, onboarding from the runbook's YAML, sign-in,
+//! the client guide and the post-handoff checklist.
 #![allow(clippy::panic, clippy::unwrap_used)]
 
+mod handoff;
 mod onboard;
 mod serve;
 mod support;
