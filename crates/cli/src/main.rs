@@ -5,6 +5,7 @@
 mod app;
 mod commands;
 mod config;
+mod doctor;
 mod output;
 
 use clap::{Parser, Subcommand};
@@ -54,6 +55,8 @@ enum Command {
     User(commands::user::Command),
     /// Measure throughput and latency under load; check the ledger afterwards.
     Bench(Box<commands::bench::Args>),
+    /// Check the installation, an organization or a person; say how to fix what is broken.
+    Doctor(commands::doctor::Args),
     /// Show the effective configuration, secrets redacted.
     Config,
 }
@@ -85,8 +88,16 @@ fn main() -> ExitCode {
         }
     };
     let result = runtime.block_on(async move {
-        let config = config::Config::load(cli.config.as_deref())
-            .map_err(|e| anyhow::Error::new(UserError(e.to_string())))?;
+        let loaded = config::Config::load(cli.config.as_deref());
+        let config = match cli.command {
+            // The doctor reports a configuration that does not load as one of its checks.
+            Command::Doctor(args) => {
+                let log = loaded.as_ref().map(|c| &c.log);
+                app::init_logging(log.unwrap_or(&config::LogConfig::default()), false);
+                return commands::doctor::run(loaded.map_err(|e| format!("{e:#}")), args).await;
+            }
+            _ => loaded.map_err(|e| anyhow::Error::new(UserError(e.to_string())))?,
+        };
         app::init_logging(&config.log, matches!(cli.command, Command::Serve(_)));
         match cli.command {
             Command::Serve(args) => commands::serve::run(config, args).await,
@@ -97,6 +108,8 @@ fn main() -> ExitCode {
             Command::Points(cmd) => commands::points::run(config, cmd).await,
             Command::Authentik(cmd) => commands::authentik::run(config, cmd).await,
             Command::Bench(args) => commands::bench::run(config, *args).await,
+            // Handled above, before the configuration is required.
+            Command::Doctor(_) => Ok(()),
             Command::Config => {
                 print!("{}", config.redacted_toml());
                 Ok(())
