@@ -216,17 +216,40 @@ async fn group_checks(
             "org.admin",
             name,
             format!(
-                "{} has active members but none has signed in yet (no admin membership row)",
+                "{} has active members, but none has an active admin membership row in {slug}",
                 group.name
             ),
-            "have the admin sign in once; their membership row is made then",
+            format!(
+                "`loyalty doctor --org {slug} --user NAME` for one of {} says what is missing",
+                members
+                    .iter()
+                    .filter(|u| u.is_active)
+                    .map(|u| u.username.as_str())
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            ),
         ),
-        None => Check::fail(
-            "org.admin",
-            name,
-            format!("{} has no active member", group.name),
-            fix,
-        ),
+        None => {
+            let inactive: Vec<&str> = members
+                .iter()
+                .filter(|u| !u.is_active)
+                .map(|u| u.username.as_str())
+                .collect();
+            let fix = if inactive.is_empty() {
+                fix
+            } else {
+                format!(
+                    "reactivate one of {} (`loyalty doctor --org {slug} --user NAME` says how), or: {fix}",
+                    inactive.join(", ")
+                )
+            };
+            Check::fail(
+                "org.admin",
+                name,
+                format!("{} has no active member", group.name),
+                fix,
+            )
+        }
     });
 }
 
