@@ -55,7 +55,7 @@ enum Command {
     User(commands::user::Command),
     /// Measure throughput and latency under load; check the ledger afterwards.
     Bench(Box<commands::bench::Args>),
-    /// Check the installation, an organization or a person; say how to fix what is broken.
+    // Its help, short and long, is the doc comment of `commands::doctor::Args`.
     Doctor(commands::doctor::Args),
     /// Show the effective configuration, secrets redacted.
     Config,

@@ -467,3 +467,23 @@ async fn in_authentik_mode_groups_people_and_the_redirect_uri_are_read_from_auth
     );
     outside_api_only(&standin);
 }
+
+#[test]
+fn a_configuration_that_does_not_load_is_a_failed_check_not_a_crash() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("loyalty.toml");
+    std::fs::write(&file, "[server]\nbnid = \"0.0.0.0:8080\"\n").unwrap();
+    let (out, report) = doctor_with(
+        "sqlite:///nonexistent/x.db",
+        &[("LOYALTY_CONFIG", file.to_str().unwrap())],
+        &[],
+    );
+    assert_fails(&out, &report, "config.loads", "LOYALTY_CONFIG");
+    assert!(
+        check(&report, "config.loads")["detail"]
+            .as_str()
+            .unwrap()
+            .contains("bnid"),
+        "{report:#}"
+    );
+}
