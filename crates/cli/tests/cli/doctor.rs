@@ -316,6 +316,176 @@ fn outside_api_only(standin: &StandIn) {
     assert!(left.is_empty(), "schema violations: {left:#?}");
 }
 
+/// A front for the stand-in that also serves what the stand-in does not: Authentik's
+/// discovery document and key set for application `loyalty` (the recorded examples in
+/// shared/authentik/examples, re-addressed) and its health endpoint; everything else is
+/// passed to the stand-in. Returns the front's base URL.
+async fn front(standin: &str) -> String {
+    use axum::body::{Body, to_bytes};
+    use axum::http::{Request, StatusCode, header};
+    use axum::response::{IntoResponse, Response};
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let base = format!("http://{}", listener.local_addr().unwrap());
+    let example = |name: &str| -> String {
+        let path = crate::schema::shared_file(&format!("examples/{name}"));
+        let recorded: Value =
+            serde_json::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap();
+        recorded["body"]
+            .to_string()
+            .replace("http://127.0.0.1:9000", &base)
+            .replace(
+                "/application/o/nextdoor-loyalty/",
+                "/application/o/loyalty/",
+            )
+    };
+    let (discovery, jwks) = (example("10_discovery.json"), example("11_jwks.json"));
+    let standin = standin.to_owned();
+    let http = super::support::http();
+    let app = axum::Router::new().fallback(move |req: Request<Body>| {
+        let (discovery, jwks, standin, http) = (
+            discovery.clone(),
+            jwks.clone(),
+            standin.clone(),
+            http.clone(),
+        );
+        async move {
+            let json =
+                |body: String| ([(header::CONTENT_TYPE, "application/json")], body).into_response();
+            match req.uri().path() {
+                "/application/o/loyalty/.well-known/openid-configuration" => {
+                    return json(discovery);
+                }
+                "/application/o/loyalty/jwks/" => return json(jwks),
+                "/-/health/live/" => return StatusCode::OK.into_response(),
+                _ => {}
+            }
+            let target = format!(
+                "{standin}{}",
+                req.uri().path_and_query().map_or("/", |p| p.as_str())
+            );
+            let mut forward = http.request(req.method().clone(), target);
+            for name in [header::AUTHORIZATION, header::CONTENT_TYPE] {
+                if let Some(v) = req.headers().get(&name) {
+                    forward = forward.header(name, v.clone());
+                }
+            }
+            let body = to_bytes(req.into_body(), usize::MAX).await.unwrap();
+            let answer = forward.body(body).send().await.unwrap();
+            let status = StatusCode::from_u16(answer.status().as_u16()).unwrap();
+            let kind = answer.headers().get(header::CONTENT_TYPE).cloned();
+            let bytes = answer.bytes().await.unwrap();
+            let mut response = Response::new(Body::from(bytes));
+            *response.status_mut() = status;
+            if let Some(kind) = kind {
+                response.headers_mut().insert(header::CONTENT_TYPE, kind);
+            }
+            response
+        }
+    });
+    tokio::spawn(async move {
+        let _ = axum::serve(listener, app).await;
+    });
+    base
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_healthy_authentik_installation_passes_every_check_and_exits_0() {
+    if super::support::skip(Kind::Postgres) {
+        return;
+    }
+    let db = TestDb::new(Kind::Postgres).await;
+    let standin = StandIn::start().await;
+    let plan =
+        loyalty_identity::authentik::OidcAppPlan::new("https://loyalty.example.com", None, None)
+            .unwrap();
+    standin
+        .directory()
+        .setup_oidc_application(&plan)
+        .await
+        .unwrap();
+    let base = front(&standin.url).await;
+    let (url, b) = (db.url.clone(), base.clone());
+    let out = tokio::task::spawn_blocking(move || {
+        command(&url)
+            .env("LOYALTY_IDENTITY__MODE", "authentik")
+            .env("AUTHENTIK_URL", &b)
+            .env("AUTHENTIK_API_TOKEN", TOKEN)
+            .args([
+                "onboard",
+                "--name",
+                "NextDoor",
+                "--slug",
+                "nextdoor",
+                "--admin-email",
+                "jane@nextdoor.example.com",
+                "--admin-name",
+                "Jane Smith",
+            ])
+            .output()
+            .unwrap()
+    })
+    .await
+    .unwrap();
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let (out, report) = doctor_authentik(
+        &db.url,
+        &base,
+        TOKEN,
+        &["--org", "nextdoor", "--user", "jane@nextdoor.example.com"],
+    )
+    .await;
+    assert_eq!(out.status.code(), Some(0), "{:#?}", failing(&report));
+    for id in [
+        "authentik.reachable",
+        "authentik.token",
+        "authentik.permissions",
+        "oidc.client",
+        "oidc.discovery",
+        "oidc.issuer",
+        "oidc.redirect_uri",
+        "org.groups",
+        "org.admin",
+        "user.exists",
+        "user.group",
+        "user.membership",
+        "user.role",
+        "clock.skew",
+    ] {
+        assert_eq!(check(&report, id)["status"], "OK", "{id}: {report:#}");
+    }
+    assert_eq!(
+        check(&report, "oidc.issuer")["detail"],
+        format!("{base}/application/o/loyalty/")
+    );
+
+    // The wrong application slug: discovery finds nothing there.
+    let (url, b) = (db.url.clone(), base.clone());
+    let (out, report) = tokio::task::spawn_blocking(move || {
+        doctor_with(
+            &url,
+            &[
+                ("LOYALTY_IDENTITY__MODE", "authentik"),
+                ("AUTHENTIK_URL", &b),
+                ("AUTHENTIK_API_TOKEN", TOKEN),
+                ("LOYALTY_IDENTITY__OIDC_CLIENT_ID", "loyalty"),
+                ("LOYALTY_IDENTITY__OIDC_CLIENT_SECRET", "secret"),
+                ("LOYALTY_IDENTITY__APP_SLUG", "shop"),
+                ("LOYALTY_SERVER__PUBLIC_URL", "https://loyalty.example.com"),
+            ],
+            &[],
+        )
+    })
+    .await
+    .unwrap();
+    assert_fails(
+        &out,
+        &report,
+        "oidc.discovery",
+        "no application shop in Authentik",
+    );
+    outside_api_only(&standin);
+}
+
 async fn doctor_authentik(url: &str, base: &str, token: &str, args: &[&str]) -> (Output, Value) {
     let (url, base, token) = (url.to_owned(), base.to_owned(), token.to_owned());
     let args: Vec<String> = args.iter().map(|a| (*a).to_owned()).collect();
