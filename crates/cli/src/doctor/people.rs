@@ -308,7 +308,7 @@ async fn user_checks(
             "user.exists",
             exists,
             format!("no user with this {} at the {} identity provider", if who.contains('@') { "email" } else { "username" }, dir.provider()),
-            format!("check the spelling (`loyalty org show {slug}` lists the staff), or create them: {recreate}"),
+            format!("check the spelling (the admin panel's Users page lists the staff of {slug}), or create them: {recreate}"),
         ));
         return;
     };

@@ -657,3 +657,68 @@ fn a_configuration_that_does_not_load_is_a_failed_check_not_a_crash() {
         "{report:#}"
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_running_server_holding_the_sqlite_lock_is_fine() {
+    let db = TestDb::new(Kind::Sqlite).await;
+    let server = super::support::Server::start(&db.url, &[]).expect("serve starts");
+    let (out, report) = doctor(&db.url, &[]);
+    let lock = check(&report, "sqlite.lock");
+    assert_eq!(lock["status"], "OK", "{lock}");
+    assert!(
+        lock["detail"]
+            .as_str()
+            .unwrap()
+            .contains("held by a running loyalty server"),
+        "{lock}"
+    );
+    assert_eq!(out.status.code(), Some(0), "{:#?}", failing(&report));
+    server.stop();
+    let (_, report) = doctor(&db.url, &[]);
+    assert!(
+        check(&report, "sqlite.lock")["detail"]
+            .as_str()
+            .unwrap()
+            .starts_with("free")
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_database_migrated_by_a_newer_loyalty_asks_for_an_upgrade() {
+    if super::support::skip(Kind::Postgres) {
+        return;
+    }
+    let db = TestDb::new(Kind::Postgres).await;
+    sql(&db, "INSERT INTO _sqlx_migrations (version, description, success, checksum, execution_time) VALUES (9999, 'from the future', true, '\\x00', 0)").await;
+    let (out, report) = doctor(&db.url, &[]);
+    assert_fails(&out, &report, "database.schema", "upgrade this binary");
+}
+
+#[test]
+fn a_backup_set_from_an_hour_ago_is_recent_enough() {
+    let backups = tempfile::tempdir().unwrap();
+    let set = backups.path().join("20250123_140530");
+    std::fs::create_dir_all(&set).unwrap();
+    std::fs::write(
+        set.join("loyalty_db_20250123_140530.sqlite.gz"),
+        b"0123456789",
+    )
+    .unwrap();
+    let created = (time::OffsetDateTime::now_utc() - time::Duration::hours(1))
+        .format(&time::format_description::well_known::Rfc3339)
+        .unwrap();
+    let manifest = serde_json::json!({
+        "created_at": created, "label": null, "backend": "sqlite", "schema_version": 5,
+        "loyalty_version": "0.1.0",
+        "files": [{"name": "loyalty_db_20250123_140530.sqlite.gz", "bytes": 10, "sha256": "-", "kind": "loyalty"}],
+    });
+    std::fs::write(set.join("manifest.json"), manifest.to_string()).unwrap();
+    let (_, report) = doctor_with(
+        "sqlite:///nonexistent/x.db",
+        &[("LOYALTY_BACKUP__DIR", backups.path().to_str().unwrap())],
+        &[],
+    );
+    let c = check(&report, "backup.recent");
+    assert_eq!(c["status"], "OK", "{c}");
+    assert!(c["detail"].as_str().unwrap().contains("(1 h old)"), "{c}");
+}
