@@ -121,21 +121,32 @@ async fn authentik(config: &Config, checks: &mut Vec<Check>) -> Idp {
     };
     let dir = match crate::commands::authentik::directory(config) {
         Ok(d) => d,
-        Err(e) => {
+        Err(e) if base.is_none() => {
             checks.push(Check::fail(
                 "authentik.reachable",
                 "Authentik reachable",
                 e.to_string(),
-                if base.is_none() {
-                    "set AUTHENTIK_URL to Authentik's base URL, such as https://auth.example.com"
-                } else {
-                    "create an API token in Authentik > Directory > Tokens and App passwords (intent API, for an admin) and set AUTHENTIK_API_TOKEN (or AUTHENTIK_API_TOKEN_FILE)"
-                },
+                "set AUTHENTIK_URL to Authentik's base URL, such as https://auth.example.com",
             ));
             checks.push(Check::skip(
                 "authentik.token",
                 "Authentik API token valid",
-                "Authentik is not configured",
+                "AUTHENTIK_URL is not set",
+            ));
+            oidc_checks(config, None, checks).await;
+            return idp;
+        }
+        Err(e) => {
+            checks.push(Check::skip(
+                "authentik.reachable",
+                "Authentik reachable",
+                "no API token to call it with",
+            ));
+            checks.push(Check::fail(
+                "authentik.token",
+                "Authentik API token valid",
+                e.to_string(),
+                "create an API token in Authentik > Directory > Tokens and App passwords (intent API, owned by an admin) and set AUTHENTIK_API_TOKEN (or AUTHENTIK_API_TOKEN_FILE)",
             ));
             oidc_checks(config, None, checks).await;
             return idp;

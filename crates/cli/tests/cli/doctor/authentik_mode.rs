@@ -341,3 +341,21 @@ async fn in_authentik_mode_groups_people_and_the_redirect_uri_are_read_from_auth
     );
     outside_api_only(&standin);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_authentik_that_does_not_answer_fails_with_where_to_look() {
+    let db = TestDb::new(Kind::Sqlite).await;
+    let closed = {
+        let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        format!("http://{}", l.local_addr().unwrap())
+    };
+    let (out, report) = doctor_authentik(&db.url, &closed, TOKEN, &[]).await;
+    assert_fails(
+        &out,
+        &report,
+        "authentik.reachable",
+        "start Authentik or correct AUTHENTIK_URL",
+    );
+    assert_eq!(check(&report, "authentik.token")["status"], "SKIP");
+    assert_eq!(check(&report, "oidc.discovery")["status"], "FAIL");
+}
