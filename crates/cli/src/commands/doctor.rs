@@ -11,7 +11,7 @@ use std::io::Write;
 ///
 /// Checks, in order: the configuration loads; the database is reachable and migrated
 /// (SQLite: the file is writable, the writer lock free or held by a running server);
-/// the ledger invariants hold; the identity provider (built-in: an operator exists;
+/// the ledger invariants hold; the identity provider (an operator exists;
 /// Authentik: reachable, API token valid and privileged, OpenID discovery and issuer,
 /// redirect URI registered, client configured); the mail server greets when SMTP_HOST is
 /// set; the clock agrees with the database's (or Authentik's) within 60 s; a backup set

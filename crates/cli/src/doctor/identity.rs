@@ -51,49 +51,6 @@ async fn builtin(config: &Config, db: Option<&Db>, checks: &mut Vec<Check>) -> O
         ));
         return None;
     };
-    let fix = format!(
-        "nobody can open the operator console (/operator): add an operator's account to the group {group} (built-in accounts: the tables account_groups and account_group_members; no command does it yet)"
-    );
-    let check = match db.store.group_by_name(group).await {
-        Ok(None) => Check::warn(
-            "identity.operators",
-            name,
-            format!("the group {group} does not exist"),
-            fix,
-        ),
-        Ok(Some(g)) => match db.store.group_members(g.pk).await {
-            Ok(members) => {
-                let active: Vec<String> = members
-                    .into_iter()
-                    .filter(|a| a.is_active)
-                    .map(|a| a.username)
-                    .collect();
-                if active.is_empty() {
-                    Check::warn(
-                        "identity.operators",
-                        name,
-                        format!("{group} has no active member"),
-                        fix,
-                    )
-                } else {
-                    Check::ok("identity.operators", name, active.join(", "))
-                }
-            }
-            Err(e) => Check::fail(
-                "identity.operators",
-                name,
-                e.to_string(),
-                "check the database (see the checks above)",
-            ),
-        },
-        Err(e) => Check::fail(
-            "identity.operators",
-            name,
-            e.to_string(),
-            "check the database (see the checks above)",
-        ),
-    };
-    checks.push(check);
     let clock: Arc<dyn Clock> = Arc::new(SystemClock);
     let dir = BuiltinDirectory::new(
         db.store.clone(),
@@ -101,11 +58,50 @@ async fn builtin(config: &Config, db: Option<&Db>, checks: &mut Vec<Check>) -> O
         &config.server.public_url(),
         time::Duration::hours(i64::from(config.identity.link_ttl_hours)),
     );
+    checks.push(operators(&dir, group, IdentityMode::Builtin).await);
     Some(Idp {
         directory: Some(Arc::new(dir)),
         mode: IdentityMode::Builtin,
         authentik_url: None,
     })
+}
+
+/// The operators group has an active member, or nobody can open the operator console.
+async fn operators(dir: &dyn Directory, group: &str, mode: IdentityMode) -> Check {
+    const ID: &str = "identity.operators";
+    let name = format!("operators in {group}");
+    let fix = match mode {
+        IdentityMode::Builtin => format!(
+            "nobody can open the operator console (/operator): add an operator's account to the group {group} (built-in accounts: the tables account_groups and account_group_members; no command does it yet)"
+        ),
+        IdentityMode::Authentik => format!(
+            "nobody can open the operator console (/operator): add an operator to the group {group} in Authentik > Directory > Groups (create the group if needed)"
+        ),
+    };
+    let group_found = match dir.find_group(group).await {
+        Ok(Some(g)) => g,
+        Ok(None) => {
+            return Check::warn(ID, name, format!("the group {group} does not exist"), fix);
+        }
+        Err(e) => {
+            return Check::fail(ID, name, e.to_string(), "see the checks above");
+        }
+    };
+    match dir.list_members(&group_found).await {
+        Ok(members) => {
+            let active: Vec<String> = members
+                .into_iter()
+                .filter(|u| u.is_active)
+                .map(|u| u.username)
+                .collect();
+            if active.is_empty() {
+                Check::warn(ID, name, format!("{group} has no active member"), fix)
+            } else {
+                Check::ok(ID, name, active.join(", "))
+            }
+        }
+        Err(e) => Check::fail(ID, name, e.to_string(), "see the checks above"),
+    }
 }
 
 async fn authentik(config: &Config, checks: &mut Vec<Check>) -> Idp {
@@ -155,6 +151,14 @@ async fn authentik(config: &Config, checks: &mut Vec<Check>) -> Idp {
     let token_ok = token_checks(&dir, checks).await;
     oidc_checks(config, token_ok.then_some(&dir), checks).await;
     if token_ok {
+        checks.push(
+            operators(
+                &dir,
+                &config.identity.operators_group,
+                IdentityMode::Authentik,
+            )
+            .await,
+        );
         idp.directory = Some(Arc::new(dir));
     }
     idp

@@ -161,6 +161,15 @@ async fn a_healthy_authentik_installation_passes_every_check_and_exits_0() {
         check(&report, "oidc.issuer")["detail"],
         format!("{base}/application/o/loyalty/")
     );
+    let operators = check(&report, "identity.operators");
+    assert_eq!(operators["status"], "WARN", "{operators}");
+    assert!(
+        operators["fix"]
+            .as_str()
+            .unwrap()
+            .contains("Authentik > Directory > Groups"),
+        "{operators}"
+    );
 
     // The wrong application slug: discovery finds nothing there.
     let (url, b) = (db.url.clone(), base.clone());
