@@ -43,33 +43,8 @@ pub enum Schema {
 impl App {
     /// Opens the store and directory named by the configuration.
     pub async fn open(config: &Config, schema: Schema) -> anyhow::Result<Self> {
-        let url = config.database.resolved_url()?;
+        let (store, sqlite) = connect_store(config).await?;
         let shown = config.database.display_url();
-        let (store, sqlite): (Arc<dyn Store>, Option<SqliteStore>) = if url
-            .expose_secret()
-            .starts_with("sqlite:")
-        {
-            let s = SqliteStore::connect(url.expose_secret())
-                .await
-                .with_context(|| format!("opening SQLite database {shown}"))?;
-            (Arc::new(s.clone()), Some(s))
-        } else if url.expose_secret().starts_with("postgres://")
-            || url.expose_secret().starts_with("postgresql://")
-        {
-            let settings = PgSettings {
-                max_connections: config.database.max_connections,
-                ..PgSettings::default()
-            };
-            let s = PgStore::connect(url.expose_secret(), &settings)
-                .await
-                .with_context(|| format!("connecting to PostgreSQL at {shown}; check DATABASE_URL or DATABASE_HOST/DATABASE_NAME and that the server is up"))?;
-            (Arc::new(s), None)
-        } else {
-            return Err(UserError(format!(
-                "database URL {shown} is neither postgres:// nor sqlite://; set DATABASE_URL to one of those"
-            ))
-            .into());
-        };
 
         match schema {
             Schema::Ignore => {}
@@ -136,6 +111,37 @@ impl App {
     /// Where people sign in.
     pub fn login_url(&self) -> String {
         format!("{}/login", self.public_url)
+    }
+}
+
+/// Connects to the database named by the configuration, without looking at its schema.
+/// Returns the store and, for SQLite, the SQLite store itself (for its writer lock).
+pub async fn connect_store(
+    config: &Config,
+) -> anyhow::Result<(Arc<dyn Store>, Option<SqliteStore>)> {
+    let url = config.database.resolved_url()?;
+    let shown = config.database.display_url();
+    if url.expose_secret().starts_with("sqlite:") {
+        let s = SqliteStore::connect(url.expose_secret())
+            .await
+            .with_context(|| format!("opening SQLite database {shown}"))?;
+        Ok((Arc::new(s.clone()), Some(s)))
+    } else if url.expose_secret().starts_with("postgres://")
+        || url.expose_secret().starts_with("postgresql://")
+    {
+        let settings = PgSettings {
+            max_connections: config.database.max_connections,
+            ..PgSettings::default()
+        };
+        let s = PgStore::connect(url.expose_secret(), &settings)
+            .await
+            .with_context(|| format!("connecting to PostgreSQL at {shown}; check DATABASE_URL or DATABASE_HOST/DATABASE_NAME and that the server is up"))?;
+        Ok((Arc::new(s), None))
+    } else {
+        Err(UserError(format!(
+            "database URL {shown} is neither postgres:// nor sqlite://; set DATABASE_URL to one of those"
+        ))
+        .into())
     }
 }
 

@@ -5,6 +5,7 @@
 mod app;
 mod commands;
 mod config;
+mod doctor;
 mod handoff;
 mod output;
 
@@ -57,6 +58,8 @@ enum Command {
     Handoff(Box<commands::handoff::Args>),
     /// Measure throughput and latency under load; check the ledger afterwards.
     Bench(Box<commands::bench::Args>),
+    // Its help, short and long, is the doc comment of `commands::doctor::Args`.
+    Doctor(commands::doctor::Args),
     /// Show the effective configuration, secrets redacted.
     Config,
 }
@@ -88,8 +91,16 @@ fn main() -> ExitCode {
         }
     };
     let result = runtime.block_on(async move {
-        let config = config::Config::load(cli.config.as_deref())
-            .map_err(|e| anyhow::Error::new(UserError(e.to_string())))?;
+        let loaded = config::Config::load(cli.config.as_deref());
+        let config = match cli.command {
+            // The doctor reports a configuration that does not load as one of its checks.
+            Command::Doctor(args) => {
+                let log = loaded.as_ref().map(|c| &c.log);
+                app::init_logging(log.unwrap_or(&config::LogConfig::default()), false);
+                return commands::doctor::run(loaded.map_err(|e| format!("{e:#}")), args).await;
+            }
+            _ => loaded.map_err(|e| anyhow::Error::new(UserError(e.to_string())))?,
+        };
         app::init_logging(&config.log, matches!(cli.command, Command::Serve(_)));
         match cli.command {
             Command::Serve(args) => commands::serve::run(config, args).await,
@@ -101,6 +112,8 @@ fn main() -> ExitCode {
             Command::Authentik(cmd) => commands::authentik::run(config, cmd).await,
             Command::Handoff(args) => commands::handoff::run(config, *args).await,
             Command::Bench(args) => commands::bench::run(config, *args).await,
+            // Handled above, before the configuration is required.
+            Command::Doctor(_) => Ok(()),
             Command::Config => {
                 print!("{}", config.redacted_toml());
                 Ok(())

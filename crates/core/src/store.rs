@@ -99,6 +99,16 @@ impl SchemaStatus {
     }
 }
 
+/// What the database says about itself.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct ServerInfo {
+    /// Product and version, such as `PostgreSQL 15.19` or `SQLite 3.46.0`.
+    pub version: String,
+    /// The database server's clock; `None` for SQLite, which has no server of its own.
+    #[serde(with = "time::serde::rfc3339::option")]
+    pub now: Option<OffsetDateTime>,
+}
+
 /// A person's row in one organization (the `users` table).
 #[derive(Debug, Clone, PartialEq, serde::Serialize)]
 pub struct Member {
@@ -608,6 +618,8 @@ pub trait Store:
     async fn schema_status(&self) -> Result<SchemaStatus, StoreError>;
     /// Checks that the database answers.
     async fn ping(&self) -> Result<(), StoreError>;
+    /// The database server's product, version and clock (read-only, for diagnostics).
+    async fn server_info(&self) -> Result<ServerInfo, StoreError>;
     /// Takes (or renews) the lease on job `name` for `holder` until `until`, unless
     /// another holder's lease is still running at `now`. Returns whether `holder` has it.
     async fn try_lease(

@@ -26,7 +26,7 @@ mod directory;
 pub mod setup;
 mod wire;
 
-pub use setup::{OidcAppPlan, OidcAppReport, SetupOutcome};
+pub use setup::{OidcAppPlan, OidcAppReport, RegisteredRedirect, SetupOutcome};
 
 use api::{Api, Reply, failed, not_found};
 use loyalty_core::directory::DirectoryError;

@@ -10,7 +10,7 @@ mod points;
 mod sessions;
 
 use async_trait::async_trait;
-use loyalty_core::store::{Backend, SchemaStatus, Store, StoreError};
+use loyalty_core::store::{Backend, SchemaStatus, ServerInfo, Store, StoreError};
 use sqlx::migrate::{Migration, MigrationType, Migrator};
 use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions};
 use sqlx::{ConnectOptions, SqlSafeStr};
@@ -182,5 +182,19 @@ impl Store for PgStore {
             .await
             .map_err(map_err)?;
         Ok(())
+    }
+
+    async fn server_info(&self) -> Result<ServerInfo, StoreError> {
+        let (version, now): (String, time::OffsetDateTime) =
+            sqlx::query_as("SELECT current_setting('server_version'), now()")
+                .fetch_one(&self.pool)
+                .await
+                .map_err(map_err)?;
+        // `15.19 (Debian 15.19-1.pgdg120+1)`: the number is enough.
+        let number = version.split_whitespace().next().unwrap_or("?");
+        Ok(ServerInfo {
+            version: format!("PostgreSQL {number}"),
+            now: Some(now),
+        })
     }
 }

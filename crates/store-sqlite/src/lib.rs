@@ -13,7 +13,7 @@ mod sync_tx;
 mod writer;
 
 use async_trait::async_trait;
-use loyalty_core::store::{Backend, SchemaStatus, Store, StoreError};
+use loyalty_core::store::{Backend, SchemaStatus, ServerInfo, Store, StoreError};
 use sqlx::SqlSafeStr;
 use sqlx::migrate::{Migration, MigrationType, Migrator};
 use sqlx::sqlite::{
@@ -279,6 +279,17 @@ impl Store for SqliteStore {
             .await
             .map_err(map_err)?;
         Ok(())
+    }
+
+    async fn server_info(&self) -> Result<ServerInfo, StoreError> {
+        let version: String = sqlx::query_scalar("SELECT sqlite_version()")
+            .fetch_one(&self.pool)
+            .await
+            .map_err(map_err)?;
+        Ok(ServerInfo {
+            version: format!("SQLite {version}"),
+            now: None,
+        })
     }
 }
 

@@ -94,7 +94,7 @@ pub async fn run(config: Config, cmd: Command) -> anyhow::Result<()> {
 }
 
 /// The Authentik client of the configuration.
-fn directory(config: &Config) -> anyhow::Result<AuthentikDirectory> {
+pub(crate) fn directory(config: &Config) -> anyhow::Result<AuthentikDirectory> {
     let url = config.identity.authentik_url.as_deref().ok_or_else(|| {
         UserError(
             "AUTHENTIK_URL is not set; set it to Authentik's base URL, such as https://auth.example.com".into(),
@@ -190,7 +190,7 @@ fn write_secret_file(path: &Path, client_id: &str, secret: &SecretString) -> any
 
 /// An Authentik error in plain words: unreachable, token invalid, token lacks
 /// permissions, or Authentik's own message.
-fn diagnose(e: &DirectoryError) -> String {
+pub(crate) fn diagnose(e: &DirectoryError) -> String {
     let text = e.to_string();
     if text.contains("cannot reach Authentik") || text.contains("no answer in time") {
         format!("unreachable: {text}")
@@ -205,7 +205,7 @@ fn diagnose(e: &DirectoryError) -> String {
 
 /// Seconds the local clock is ahead of (positive) or behind Authentik's, from the `Date`
 /// header of an answer (one-second resolution), or why it cannot be told.
-async fn clock_skew(base: &str) -> Result<i64, String> {
+pub(crate) async fn clock_skew(base: &str) -> Result<i64, String> {
     let url = format!("{}/-/health/live/", base.trim_end_matches('/'));
     let http = reqwest::Client::builder()
         .timeout(Duration::from_secs(10))

@@ -2,6 +2,7 @@
 
 pub mod authentik;
 pub mod bench;
+pub mod doctor;
 pub mod handoff;
 pub mod migrate;
 pub mod onboard;

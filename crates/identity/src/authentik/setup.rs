@@ -125,6 +125,15 @@ pub enum SetupOutcome {
     Updated(Vec<String>),
 }
 
+/// A redirect URI as registered on a provider.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RegisteredRedirect {
+    /// `strict` (exact match) or `regex`.
+    pub matching_mode: String,
+    /// The URL, or the pattern in `regex` mode.
+    pub url: String,
+}
+
 /// The result of [`AuthentikDirectory::setup_oidc_application`].
 #[derive(Debug)]
 pub struct OidcAppReport {
@@ -342,6 +351,23 @@ impl AuthentikDirectory {
                 "Authentik has no certificate with a private key; create one under System > Certificates",
             )),
         }
+    }
+
+    /// The redirect URIs registered on the OAuth2 provider with `client_id`, or `None`
+    /// when Authentik has no such provider. Read-only (for diagnostics).
+    pub async fn provider_redirect_uris(
+        &self,
+        client_id: &str,
+    ) -> Result<Option<Vec<RegisteredRedirect>>, DirectoryError> {
+        Ok(self.find_provider(client_id).await?.map(|p| {
+            p.redirect_uris
+                .into_iter()
+                .map(|r| RegisteredRedirect {
+                    matching_mode: r.matching_mode,
+                    url: r.url,
+                })
+                .collect()
+        }))
     }
 
     /// The provider with `client_id`, if any.

@@ -313,3 +313,30 @@ async fn an_application_without_a_provider_gets_loyaltys() {
         );
     }
 }
+
+#[tokio::test]
+async fn the_registered_redirect_uris_are_read_back_from_the_provider() {
+    let ak = StandIn::start().await;
+    let dir = ak.directory();
+    assert_eq!(
+        dir.provider_redirect_uris("nextdoor-loyalty")
+            .await
+            .unwrap(),
+        None
+    );
+    dir.setup_oidc_application(&nextdoor()).await.unwrap();
+    let from = ak.call_count();
+    let uris = dir
+        .provider_redirect_uris("nextdoor-loyalty")
+        .await
+        .unwrap()
+        .expect("the provider exists");
+    assert_eq!(
+        uris,
+        [loyalty_identity::authentik::RegisteredRedirect {
+            matching_mode: "strict".into(),
+            url: "https://loyalty.nextdoor.com/auth/callback".into(),
+        }]
+    );
+    assert_eq!(ak.operations_since(from), ["GET /providers/oauth2/"]);
+}

@@ -50,6 +50,21 @@ both_backends! {
         assert!(db.store.schema_status().await.expect("status").is_current());
     }
 
+    async fn the_server_names_its_version_and_postgresql_its_clock(db) {
+        let info = db.store.server_info().await.expect("server info");
+        match db.kind {
+            Kind::Postgres => {
+                assert!(info.version.starts_with("PostgreSQL 1"), "{info:?}");
+                let skew = (time::OffsetDateTime::now_utc() - info.now.expect("clock")).whole_seconds();
+                assert!(skew.abs() < 60, "{skew}");
+            }
+            Kind::Sqlite => {
+                assert!(info.version.starts_with("SQLite 3."), "{info:?}");
+                assert_eq!(info.now, None);
+            }
+        }
+    }
+
     async fn organizations_round_trip_with_every_field(db) {
         let created = db.store.insert_organization(&new_org("fresh-mart"), OrgStatus::Active, NOW).await.expect("insert");
         let got = db.store.organization_by_slug(&slug("fresh-mart")).await.expect("get").expect("found");

@@ -1,0 +1,251 @@
+//! `loyalty doctor`'s checks: the runbook's troubleshooting list made automatic. Each
+//! check is a small function that returns a [`Check`] (name, status, what it found and,
+//! when something is wrong, one concrete sentence saying how to fix it). Checks only
+//! read; the one exception is SQLite's lock file, which taking the lock creates when it
+//! is missing (as `serve` would).
+
+mod database;
+mod identity;
+mod org;
+mod person;
+mod system;
+
+use system::{backups, clock};
+
+use crate::config::Config;
+use serde::Serialize;
+
+/// The outcome of one check.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub enum Status {
+    /// Works.
+    #[serde(rename = "OK")]
+    Ok,
+    /// Works for now, but needs attention.
+    #[serde(rename = "WARN")]
+    Warn,
+    /// Broken: something people rely on does not work.
+    #[serde(rename = "FAIL")]
+    Fail,
+    /// Not looked at (not configured, or an earlier check failed).
+    #[serde(rename = "SKIP")]
+    Skip,
+}
+
+impl Status {
+    /// `OK`, `WARN`, `FAIL` or `SKIP`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Status::Ok => "OK",
+            Status::Warn => "WARN",
+            Status::Fail => "FAIL",
+            Status::Skip => "SKIP",
+        }
+    }
+}
+
+/// One check's result. The JSON field names are stable: `id`, `name`, `status`,
+/// `detail`, `fix`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Check {
+    /// Stable identifier for scripts, such as `database.reachable`.
+    pub id: &'static str,
+    /// What was checked, for people (`database reachable`).
+    pub name: String,
+    /// The outcome.
+    pub status: Status,
+    /// What was found.
+    pub detail: String,
+    /// How to fix it (FAIL and WARN only).
+    pub fix: Option<String>,
+}
+
+impl Check {
+    /// A check that passed.
+    pub fn ok(id: &'static str, name: impl Into<String>, detail: impl Into<String>) -> Self {
+        Self::new(id, name, Status::Ok, detail, None)
+    }
+
+    /// A check that failed, with its fix.
+    pub fn fail(
+        id: &'static str,
+        name: impl Into<String>,
+        detail: impl Into<String>,
+        fix: impl Into<String>,
+    ) -> Self {
+        Self::new(id, name, Status::Fail, detail, Some(fix.into()))
+    }
+
+    /// A warning, with its fix.
+    pub fn warn(
+        id: &'static str,
+        name: impl Into<String>,
+        detail: impl Into<String>,
+        fix: impl Into<String>,
+    ) -> Self {
+        Self::new(id, name, Status::Warn, detail, Some(fix.into()))
+    }
+
+    /// A check that was not made, and why.
+    pub fn skip(id: &'static str, name: impl Into<String>, why: impl Into<String>) -> Self {
+        Self::new(id, name, Status::Skip, why, None)
+    }
+
+    fn new(
+        id: &'static str,
+        name: impl Into<String>,
+        status: Status,
+        detail: impl Into<String>,
+        fix: Option<String>,
+    ) -> Self {
+        Self {
+            id,
+            name: name.into(),
+            status,
+            detail: detail.into(),
+            fix,
+        }
+    }
+
+    /// The check as people read it: `FAIL name (detail)` and an indented `fix:` line.
+    pub fn render(&self) -> String {
+        let mut out = format!("{:<4} {}", self.status.as_str(), self.name);
+        if !self.detail.is_empty() {
+            out.push_str(&format!(" ({})", self.detail));
+        }
+        if let Some(fix) = &self.fix {
+            out.push_str(&format!("\n     fix: {fix}"));
+        }
+        out
+    }
+}
+
+/// What to examine beyond the installation itself.
+#[derive(Debug, Clone, Default)]
+pub struct Scope {
+    /// An organization's slug.
+    pub org: Option<String>,
+    /// A person of that organization: email or username.
+    pub user: Option<String>,
+}
+
+/// Counts of each status.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
+pub struct Counts {
+    /// Passed.
+    pub ok: usize,
+    /// Warnings.
+    pub warn: usize,
+    /// Failures.
+    pub fail: usize,
+    /// Not checked.
+    pub skip: usize,
+}
+
+impl Counts {
+    /// Counts `checks`.
+    pub fn of(checks: &[Check]) -> Self {
+        let mut c = Counts::default();
+        for check in checks {
+            match check.status {
+                Status::Ok => c.ok += 1,
+                Status::Warn => c.warn += 1,
+                Status::Fail => c.fail += 1,
+                Status::Skip => c.skip += 1,
+            }
+        }
+        c
+    }
+
+    /// `14 checks: 12 OK, 1 WARN, 1 FAIL, 0 SKIP`.
+    pub fn summary(&self) -> String {
+        format!(
+            "{} checks: {} OK, {} WARN, {} FAIL, {} SKIP",
+            self.ok + self.warn + self.fail + self.skip,
+            self.ok,
+            self.warn,
+            self.fail,
+            self.skip
+        )
+    }
+}
+
+/// Runs every check that applies, in order: configuration, database, identity provider,
+/// organization and person (when asked), mail, clock, backups.
+pub async fn examine(config: Result<&Config, String>, scope: &Scope) -> Vec<Check> {
+    let mut checks = Vec::new();
+    let config = match config {
+        Ok(c) => {
+            checks.push(Check::ok(
+                "config.loads",
+                "configuration loads",
+                format!(
+                    "database {}, identity provider {}",
+                    c.database.display_url(),
+                    identity::mode_name(c)
+                ),
+            ));
+            c
+        }
+        Err(e) => {
+            checks.push(Check::fail(
+                "config.loads",
+                "configuration loads",
+                e,
+                "correct the file named by --config / LOYALTY_CONFIG or the LOYALTY_* variable the message names (`loyalty config` shows the result once it loads)",
+            ));
+            checks.push(Check::skip(
+                "checks.rest",
+                "other checks",
+                "the configuration did not load",
+            ));
+            return checks;
+        }
+    };
+
+    let db = database::examine(config, &mut checks).await;
+    let idp = identity::examine(config, db.as_ref(), &mut checks).await;
+    org::examine(config, db.as_ref(), idp.as_ref(), scope, &mut checks).await;
+    checks.push(system::smtp_from_env().await);
+    checks.push(clock(db.as_ref().and_then(|d| d.info.now), idp.as_ref()).await);
+    checks.push(backups(
+        &system::backup_dir_from_env(),
+        time::OffsetDateTime::now_utc(),
+    ));
+    checks
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_failure_prints_its_fix_on_an_indented_line() {
+        let c = Check::fail(
+            "x",
+            "organization exists",
+            "no organization nextdoor",
+            "run it",
+        );
+        assert_eq!(
+            c.render(),
+            "FAIL organization exists (no organization nextdoor)\n     fix: run it"
+        );
+        assert_eq!(Check::ok("x", "a", "").render(), "OK   a");
+    }
+
+    #[test]
+    fn counts_add_up_in_the_summary() {
+        let checks = [
+            Check::ok("a", "a", ""),
+            Check::warn("b", "b", "", "f"),
+            Check::fail("c", "c", "", "f"),
+            Check::skip("d", "d", ""),
+            Check::ok("e", "e", ""),
+        ];
+        assert_eq!(
+            Counts::of(&checks).summary(),
+            "5 checks: 2 OK, 1 WARN, 1 FAIL, 1 SKIP"
+        );
+    }
+}

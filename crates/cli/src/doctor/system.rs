@@ -1,0 +1,285 @@
+//! What lies around loyalty: the mail server answers, the clock agrees with the
+//! database's (or Authentik's), and a recent backup exists.
+
+use super::Check;
+use super::identity::Idp;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+use time::OffsetDateTime;
+use tokio::io::AsyncBufReadExt;
+
+/// How long the mail server may take to connect and greet.
+pub const SMTP_TIMEOUT: Duration = Duration::from_secs(5);
+/// Skew beyond which OpenID Connect tokens are refused (their leeway).
+pub const MAX_SKEW_SECS: i64 = 60;
+/// Age beyond which the newest backup is too old (a daily schedule plus slack).
+pub const MAX_BACKUP_AGE: time::Duration = time::Duration::hours(26);
+
+/// The SMTP server from the runbook's `SMTP_HOST` / `SMTP_PORT` (default 587).
+pub async fn smtp_from_env() -> Check {
+    let host = std::env::var("SMTP_HOST")
+        .ok()
+        .filter(|h| !h.trim().is_empty());
+    let port = match std::env::var("SMTP_PORT") {
+        Ok(p) if !p.trim().is_empty() => match p.trim().parse::<u16>() {
+            Ok(p) => p,
+            Err(_) => {
+                return Check::fail(
+                    "smtp.reachable",
+                    "mail server reachable",
+                    format!("SMTP_PORT {p:?} is not a port number"),
+                    "set SMTP_PORT to the server's port, such as 587 (STARTTLS) or 465 (TLS)",
+                );
+            }
+        },
+        _ => 587,
+    };
+    smtp(host.as_deref(), port, SMTP_TIMEOUT).await
+}
+
+/// Connects to `host:port` and reads the greeting, which must start with `220`.
+/// `None` for the host means mail is not configured.
+pub async fn smtp(host: Option<&str>, port: u16, timeout: Duration) -> Check {
+    const NAME: &str = "mail server reachable";
+    let Some(host) = host else {
+        return Check::skip(
+            "smtp.reachable",
+            NAME,
+            "mail not configured: SMTP_HOST is not set",
+        );
+    };
+    let fix = format!(
+        "check SMTP_HOST and SMTP_PORT (now {host}:{port}) and that this machine may connect there (firewall; many hosts block port 25)"
+    );
+    let greeting = async {
+        let stream = tokio::net::TcpStream::connect((host, port))
+            .await
+            .map_err(|e| format!("cannot connect to {host}:{port}: {e}"))?;
+        let mut line = String::new();
+        tokio::io::BufReader::new(stream)
+            .read_line(&mut line)
+            .await
+            .map_err(|e| format!("{host}:{port} accepted the connection but: {e}"))?;
+        Ok::<String, String>(line.trim_end().to_owned())
+    };
+    match tokio::time::timeout(timeout, greeting).await {
+        Ok(Ok(line)) if line.starts_with("220") => Check::ok(
+            "smtp.reachable",
+            NAME,
+            format!("{host}:{port} greets: {line}"),
+        ),
+        Ok(Ok(line)) => Check::fail(
+            "smtp.reachable",
+            NAME,
+            format!("{host}:{port} answered {line:?} instead of a 220 greeting"),
+            format!("{fix}; the server at that port is not ready to take mail"),
+        ),
+        Ok(Err(e)) => Check::fail("smtp.reachable", NAME, e, fix),
+        Err(_) => Check::fail(
+            "smtp.reachable",
+            NAME,
+            format!(
+                "{host}:{port} gave no greeting within {} s",
+                timeout.as_secs()
+            ),
+            fix,
+        ),
+    }
+}
+
+/// The local clock against the database server's (`now`), or else Authentik's `Date`
+/// header. Beyond [`MAX_SKEW_SECS`] sign-ins fail.
+pub async fn clock(db_now: Option<OffsetDateTime>, idp: Option<&Idp>) -> Check {
+    let (skew, against) = if let Some(theirs) = db_now {
+        (
+            (OffsetDateTime::now_utc() - theirs).whole_seconds(),
+            "the database server",
+        )
+    } else if let Some(base) = idp.and_then(|i| i.authentik_url.as_deref()) {
+        match crate::commands::authentik::clock_skew(base).await {
+            Ok(s) => (s, "Authentik's Date header"),
+            Err(why) => {
+                return Check::skip(
+                    "clock.skew",
+                    "clock in step",
+                    format!("cannot read Authentik's clock: {why}"),
+                );
+            }
+        }
+    } else {
+        return Check::skip(
+            "clock.skew",
+            "clock in step",
+            "nothing to compare with: SQLite has no server clock and no Authentik is configured",
+        );
+    };
+    clock_verdict(skew, against)
+}
+
+/// The verdict on a measured skew in seconds (positive: this machine is ahead).
+pub fn clock_verdict(skew: i64, against: &str) -> Check {
+    const NAME: &str = "clock in step";
+    let detail = format!("{skew:+} s against {against}");
+    if skew.abs() > MAX_SKEW_SECS {
+        Check::fail(
+            "clock.skew",
+            NAME,
+            format!("{detail}: beyond the {MAX_SKEW_SECS} s that sign-in tokens allow"),
+            "enable NTP on both machines (timedatectl set-ntp true)",
+        )
+    } else if skew.abs() > 10 {
+        Check::warn(
+            "clock.skew",
+            NAME,
+            detail,
+            "enable NTP (timedatectl set-ntp true) before the skew grows",
+        )
+    } else {
+        Check::ok("clock.skew", NAME, detail)
+    }
+}
+
+/// The backup folder: `LOYALTY_BACKUP__DIR`, else `./backups`.
+pub fn backup_dir_from_env() -> PathBuf {
+    std::env::var("LOYALTY_BACKUP__DIR")
+        .ok()
+        .filter(|d| !d.trim().is_empty())
+        .map_or_else(|| PathBuf::from("./backups"), PathBuf::from)
+}
+
+/// The `created_at` of the newest complete backup set in `dir`: a folder with a
+/// `manifest.json` whose listed files are all there with their recorded sizes.
+pub fn newest_backup(dir: &Path) -> Option<OffsetDateTime> {
+    let entries = std::fs::read_dir(dir).ok()?;
+    entries
+        .filter_map(Result::ok)
+        .filter_map(|e| {
+            let set = e.path();
+            let text = std::fs::read_to_string(set.join("manifest.json")).ok()?;
+            let manifest: serde_json::Value = serde_json::from_str(&text).ok()?;
+            let created = manifest.get("created_at")?.as_str()?;
+            let created =
+                OffsetDateTime::parse(created, &time::format_description::well_known::Rfc3339)
+                    .ok()?;
+            let complete = manifest
+                .get("files")
+                .and_then(|f| f.as_array())
+                .is_none_or(|files| {
+                    files.iter().all(|f| {
+                        let Some(name) = f.get("name").and_then(|n| n.as_str()) else {
+                            return false;
+                        };
+                        let Ok(meta) = std::fs::metadata(set.join(name)) else {
+                            return false;
+                        };
+                        f.get("bytes")
+                            .and_then(serde_json::Value::as_u64)
+                            .is_none_or(|b| b == meta.len())
+                    })
+                });
+            complete.then_some(created)
+        })
+        .max()
+}
+
+/// The newest backup set in `dir` is younger than [`MAX_BACKUP_AGE`] at `now`.
+pub fn backups(dir: &Path, now: OffsetDateTime) -> Check {
+    const NAME: &str = "recent backup";
+    let fix = format!(
+        "take one with `loyalty backup create` and schedule it daily (cron or a systemd timer); the folder is {} (backup.dir, LOYALTY_BACKUP__DIR)",
+        dir.display()
+    );
+    match newest_backup(dir) {
+        None => Check::warn(
+            "backup.recent",
+            NAME,
+            format!("no complete backup set in {}", dir.display()),
+            fix,
+        ),
+        Some(at) => {
+            let age = now - at;
+            let hours = age.whole_hours();
+            if age > MAX_BACKUP_AGE {
+                Check::warn(
+                    "backup.recent",
+                    NAME,
+                    format!(
+                        "the newest, from {}, is {hours} h old (more than {} h)",
+                        crate::output::when(at),
+                        MAX_BACKUP_AGE.whole_hours()
+                    ),
+                    fix,
+                )
+            } else {
+                Check::ok(
+                    "backup.recent",
+                    NAME,
+                    format!("{} ({hours} h old)", crate::output::when(at)),
+                )
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::Status;
+    use super::*;
+
+    fn write_set(dir: &Path, name: &str, created: &str, file_bytes: usize, recorded: usize) {
+        let set = dir.join(name);
+        std::fs::create_dir_all(&set).unwrap();
+        std::fs::write(set.join("db.gz"), vec![0u8; file_bytes]).unwrap();
+        std::fs::write(
+            set.join("manifest.json"),
+            serde_json::json!({
+                "created_at": created,
+                "files": [{"name": "db.gz", "bytes": recorded, "sha256": "-", "kind": "loyalty"}],
+            })
+            .to_string(),
+        )
+        .unwrap();
+    }
+
+    #[test]
+    fn the_newest_complete_set_counts_and_an_incomplete_one_does_not() {
+        let dir = tempfile::tempdir().unwrap();
+        let now = time::macros::datetime!(2025-01-24 12:00 UTC);
+        assert_eq!(backups(dir.path(), now).status, Status::Warn);
+        write_set(
+            dir.path(),
+            "20250122_120000",
+            "2025-01-22T12:00:00Z",
+            10,
+            10,
+        );
+        let old = backups(dir.path(), now);
+        assert_eq!(old.status, Status::Warn, "{old:?}");
+        assert!(old.detail.contains("48 h old"), "{}", old.detail);
+        // Newer, but a file is shorter than recorded: not complete.
+        write_set(dir.path(), "20250124_100000", "2025-01-24T10:00:00Z", 5, 10);
+        assert_eq!(backups(dir.path(), now).status, Status::Warn);
+        write_set(
+            dir.path(),
+            "20250124_110000",
+            "2025-01-24T11:00:00Z",
+            10,
+            10,
+        );
+        let fresh = backups(dir.path(), now);
+        assert_eq!(fresh.status, Status::Ok, "{fresh:?}");
+        assert!(fresh.detail.contains("1 h old"));
+    }
+
+    #[test]
+    fn skew_beyond_the_leeway_fails_with_the_ntp_fix() {
+        assert_eq!(clock_verdict(3, "x").status, Status::Ok);
+        assert_eq!(clock_verdict(-30, "x").status, Status::Warn);
+        let bad = clock_verdict(-90, "x");
+        assert_eq!(bad.status, Status::Fail);
+        assert_eq!(
+            bad.fix.as_deref(),
+            Some("enable NTP on both machines (timedatectl set-ntp true)")
+        );
+    }
+}
