@@ -43,6 +43,16 @@ pub enum Schema {
 impl App {
     /// Opens the store and directory named by the configuration.
     pub async fn open(config: &Config, schema: Schema) -> anyhow::Result<Self> {
+        Self::open_as(config, schema, "loyalty").await
+    }
+
+    /// Like [`App::open`], naming PostgreSQL connections `application_name` (the server
+    /// uses `loyalty-serve`, which `loyalty backup restore` looks for).
+    pub async fn open_as(
+        config: &Config,
+        schema: Schema,
+        application_name: &str,
+    ) -> anyhow::Result<Self> {
         let url = config.database.resolved_url()?;
         let shown = config.database.display_url();
         let (store, sqlite): (Arc<dyn Store>, Option<SqliteStore>) = if url
@@ -58,6 +68,7 @@ impl App {
         {
             let settings = PgSettings {
                 max_connections: config.database.max_connections,
+                application_name: application_name.to_owned(),
                 ..PgSettings::default()
             };
             let s = PgStore::connect(url.expose_secret(), &settings)

@@ -30,6 +30,36 @@ pub struct Config {
     /// Periodic jobs.
     #[serde(default)]
     pub jobs: JobsConfig,
+    /// Backups.
+    #[serde(default)]
+    pub backup: BackupConfig,
+}
+
+/// `[backup]`
+#[derive(Debug, Deserialize, Serialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct BackupConfig {
+    /// Folder holding the backup sets (`LOYALTY_BACKUP__DIR`).
+    pub dir: String,
+    /// Days an unlabelled set is kept by `loyalty backup prune`.
+    pub retention_days: u32,
+    /// Days a labelled set (such as `pre-onboard-nextdoor`) is kept.
+    pub keep_labelled_days: u32,
+    /// The identity provider's PostgreSQL database (`AUTHENTIK_DATABASE_URL`); when set,
+    /// each backup set holds it too, so a restore rolls both back to the same moment.
+    #[serde(serialize_with = "redacted")]
+    pub authentik_database_url: Option<SecretString>,
+}
+
+impl Default for BackupConfig {
+    fn default() -> Self {
+        Self {
+            dir: "./backups".into(),
+            retention_days: 30,
+            keep_labelled_days: 365,
+            authentik_database_url: None,
+        }
+    }
 }
 
 /// `[jobs]`
@@ -246,6 +276,7 @@ struct Defaults {
     identity: IdentityConfig,
     log: LogConfig,
     jobs: JobsConfig,
+    backup: BackupConfig,
 }
 
 impl Config {
@@ -257,6 +288,7 @@ impl Config {
             identity: IdentityConfig::default(),
             log: LogConfig::default(),
             jobs: JobsConfig::default(),
+            backup: BackupConfig::default(),
         }));
         if let Some(path) = file {
             if !path.exists() {
@@ -274,9 +306,16 @@ impl Config {
                 Env::prefixed("LOYALTY_")
                     .filter(|k| {
                         let k = k.as_str().to_ascii_lowercase();
-                        ["server__", "database__", "identity__", "log__", "jobs__"]
-                            .iter()
-                            .any(|s| k.starts_with(s))
+                        [
+                            "server__",
+                            "database__",
+                            "identity__",
+                            "log__",
+                            "jobs__",
+                            "backup__",
+                        ]
+                        .iter()
+                        .any(|s| k.starts_with(s))
                     })
                     .split("__"),
             )
@@ -309,6 +348,11 @@ impl Config {
                 Env::raw()
                     .only(&["AUTHENTIK_API_TOKEN"])
                     .map(|_| "identity.authentik_api_token".into()),
+            )
+            .merge(
+                Env::raw()
+                    .only(&["AUTHENTIK_DATABASE_URL"])
+                    .map(|_| "backup.authentik_database_url".into()),
             );
         let mut config: Config = figment
             .extract()
@@ -329,6 +373,14 @@ impl Config {
         {
             config.database.url = None;
         }
+        if config
+            .backup
+            .authentik_database_url
+            .as_ref()
+            .is_some_and(|u| u.expose_secret().trim().is_empty())
+        {
+            config.backup.authentik_database_url = None;
+        }
         Ok(config)
     }
 
@@ -340,12 +392,14 @@ impl Config {
             database: &'a DatabaseConfig,
             identity: &'a IdentityConfig,
             log: &'a LogConfig,
+            backup: &'a BackupConfig,
         }
         let view = View {
             server: &self.server,
             database: &self.database,
             identity: &self.identity,
             log: &self.log,
+            backup: &self.backup,
         };
         toml::to_string_pretty(&view).unwrap_or_else(|e| format!("# cannot render: {e}"))
     }
@@ -391,6 +445,9 @@ mod tests {
         config.database.url = Some(SecretString::from("postgres://u:hunter2@h/db"));
         config.database.password = Some(SecretString::from("hunter2"));
         config.identity.oidc_client_secret = Some(SecretString::from("hunter2"));
+        config.backup.authentik_database_url = Some(SecretString::from(
+            "postgres://authentik:hunter2@db/authentik",
+        ));
         assert!(!format!("{config:?}").contains("hunter2"));
         assert!(!config.redacted_toml().contains("hunter2"));
     }

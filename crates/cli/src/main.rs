@@ -3,6 +3,7 @@
 //! 1 any other failure.
 
 mod app;
+pub mod backup;
 mod commands;
 mod config;
 mod output;
@@ -54,6 +55,9 @@ enum Command {
     User(commands::user::Command),
     /// Measure throughput and latency under load; check the ledger afterwards.
     Bench(Box<commands::bench::Args>),
+    /// Back up and restore the databases (loyalty's and the identity provider's).
+    #[command(subcommand)]
+    Backup(commands::backup::Command),
     /// Show the effective configuration, secrets redacted.
     Config,
 }
@@ -97,6 +101,7 @@ fn main() -> ExitCode {
             Command::Points(cmd) => commands::points::run(config, cmd).await,
             Command::Authentik(cmd) => commands::authentik::run(config, cmd).await,
             Command::Bench(args) => commands::bench::run(config, *args).await,
+            Command::Backup(cmd) => commands::backup::run(config, cmd).await,
             Command::Config => {
                 print!("{}", config.redacted_toml());
                 Ok(())

@@ -1,0 +1,678 @@
+//! Backup sets: one folder per moment, `{backup.dir}/{YYYYMMDD_HHMMSS}/`, holding the
+//! compressed loyalty database (and the identity provider's database when configured)
+//! and a `manifest.json` written last. A folder without a manifest is an unfinished set:
+//! listed as incomplete, never restored or counted. The database work is in
+//! [`postgres`] and [`sqlite`]; this module names, lists, checks and prunes sets.
+
+pub mod postgres;
+pub mod progress;
+pub mod sqlite;
+
+use crate::UserError;
+use crate::config::Config;
+use anyhow::Context;
+use progress::Progress;
+use secrecy::{ExposeSecret, SecretString};
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
+use std::collections::BTreeMap;
+use std::io::{Read, Write};
+use std::path::{Path, PathBuf};
+use time::OffsetDateTime;
+use time::macros::format_description;
+
+/// The manifest's file name inside a set folder.
+pub const MANIFEST: &str = "manifest.json";
+
+/// Prefix of a set folder still being written.
+const UNFINISHED_PREFIX: &str = ".unfinished-";
+
+/// What a set holds and how to check it.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Manifest {
+    /// When the backup was taken (UTC).
+    #[serde(with = "time::serde::rfc3339")]
+    pub created_at: OffsetDateTime,
+    /// The operator's label, such as `pre-onboard-nextdoor`.
+    pub label: Option<String>,
+    /// `postgres` or `sqlite`.
+    pub backend: String,
+    /// The newest applied migration of the loyalty database.
+    pub schema_version: i64,
+    /// The `loyalty` version that wrote the set.
+    pub loyalty_version: String,
+    /// `pg_dump --version` of the dump (PostgreSQL only), such as `15.20`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pg_dump_version: Option<String>,
+    /// The loyalty database, password removed.
+    #[serde(default)]
+    pub database: String,
+    /// Rows of the main tables at backup time, read in the dump's own snapshot.
+    #[serde(default)]
+    pub row_counts: BTreeMap<String, i64>,
+    /// Every file of the set.
+    pub files: Vec<FileEntry>,
+}
+
+/// One file of a set.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct FileEntry {
+    /// File name inside the set folder.
+    pub name: String,
+    /// Size in bytes.
+    pub bytes: u64,
+    /// SHA-256 of the file, lowercase hex.
+    pub sha256: String,
+    /// `loyalty_db` or `authentik_db`.
+    pub kind: String,
+    /// Version of the PostgreSQL server dumped, such as `15.20`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub server_version: Option<String>,
+}
+
+/// The kind of the loyalty database's file.
+pub const KIND_LOYALTY: &str = "loyalty_db";
+/// The kind of the identity provider's database file.
+pub const KIND_AUTHENTIK: &str = "authentik_db";
+
+/// A complete set.
+#[derive(Debug, Clone)]
+pub struct Set {
+    /// Folder name, `YYYYMMDD_HHMMSS`.
+    pub name: String,
+    /// Folder.
+    pub path: PathBuf,
+    /// Its manifest.
+    pub manifest: Manifest,
+}
+
+impl Set {
+    /// Total size of its files.
+    pub fn bytes(&self) -> u64 {
+        self.manifest.files.iter().map(|f| f.bytes).sum()
+    }
+}
+
+/// What a scan of the backup folder finds.
+#[derive(Debug, Clone)]
+pub enum Entry {
+    /// A set with its manifest.
+    Complete(Set),
+    /// A folder that is not a usable set, and why.
+    Incomplete {
+        /// Folder name.
+        name: String,
+        /// Why it is not usable.
+        reason: String,
+    },
+}
+
+/// Which database is configured.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Backend {
+    /// PostgreSQL.
+    Postgres,
+    /// SQLite.
+    Sqlite,
+}
+
+impl Backend {
+    /// The name used in manifests.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Backend::Postgres => "postgres",
+            Backend::Sqlite => "sqlite",
+        }
+    }
+
+    /// The backend of a database URL.
+    pub fn of(url: &str) -> anyhow::Result<Self> {
+        if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+            Ok(Backend::Postgres)
+        } else if url.starts_with("sqlite:") {
+            Ok(Backend::Sqlite)
+        } else {
+            Err(UserError(
+                "the database URL is neither postgres:// nor sqlite://; set DATABASE_URL to one of those"
+                    .into(),
+            )
+            .into())
+        }
+    }
+}
+
+/// `YYYYMMDD_HHMMSS` of a moment (UTC).
+pub fn set_name(t: OffsetDateTime) -> String {
+    t.to_offset(time::UtcOffset::UTC)
+        .format(format_description!(
+            "[year][month][day]_[hour][minute][second]"
+        ))
+        .unwrap_or_else(|_| t.unix_timestamp().to_string())
+}
+
+/// Whether `name` looks like `YYYYMMDD_HHMMSS`.
+pub fn is_set_name(name: &str) -> bool {
+    let b = name.as_bytes();
+    b.len() == 15
+        && b.iter().enumerate().all(|(i, c)| {
+            if i == 8 {
+                *c == b'_'
+            } else {
+                c.is_ascii_digit()
+            }
+        })
+}
+
+/// Checks a label: 1-64 of lowercase letters, digits, `-`, `_` and `.`, starting with a
+/// letter or digit.
+pub fn check_label(label: &str) -> Result<(), UserError> {
+    let ok = !label.is_empty()
+        && label.len() <= 64
+        && label
+            .chars()
+            .next()
+            .is_some_and(|c| c.is_ascii_lowercase() || c.is_ascii_digit())
+        && label.chars().all(|c| {
+            c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-' || c == '_' || c == '.'
+        });
+    if ok {
+        Ok(())
+    } else {
+        Err(UserError(format!(
+            "--label: {label:?} is not a label; use 1-64 lowercase letters, digits, '-', '_' or '.', such as pre-onboard-nextdoor"
+        )))
+    }
+}
+
+/// Reads the backup folder: every set folder, complete or not, oldest first. A missing
+/// folder holds no sets.
+pub fn scan(dir: &Path) -> anyhow::Result<Vec<Entry>> {
+    let read = match std::fs::read_dir(dir) {
+        Ok(r) => r,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
+        Err(e) => {
+            return Err(e).with_context(|| format!("reading the backup folder {}", dir.display()));
+        }
+    };
+    let mut out = Vec::new();
+    for item in read {
+        let item = item.with_context(|| format!("reading the backup folder {}", dir.display()))?;
+        let name = item.file_name().to_string_lossy().into_owned();
+        if !item.file_type().is_ok_and(|t| t.is_dir()) {
+            continue;
+        }
+        if name.starts_with(UNFINISHED_PREFIX) {
+            out.push(Entry::Incomplete {
+                name,
+                reason: "a backup that did not finish (no manifest); safe to delete".into(),
+            });
+            continue;
+        }
+        if !is_set_name(&name) {
+            continue;
+        }
+        let path = item.path();
+        let manifest_path = path.join(MANIFEST);
+        let entry = match std::fs::read(&manifest_path) {
+            Ok(bytes) => match serde_json::from_slice::<Manifest>(&bytes) {
+                Ok(manifest) => Entry::Complete(Set {
+                    name,
+                    path,
+                    manifest,
+                }),
+                Err(e) => Entry::Incomplete {
+                    name,
+                    reason: format!("{MANIFEST} is unreadable: {e}"),
+                },
+            },
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Entry::Incomplete {
+                name,
+                reason: format!("no {MANIFEST}: not a complete set"),
+            },
+            Err(e) => Entry::Incomplete {
+                name,
+                reason: format!("cannot read {MANIFEST}: {e}"),
+            },
+        };
+        out.push(entry);
+    }
+    out.sort_by(|a, b| entry_name(a).cmp(entry_name(b)));
+    Ok(out)
+}
+
+fn entry_name(e: &Entry) -> &str {
+    match e {
+        Entry::Complete(s) => &s.name,
+        Entry::Incomplete { name, .. } => name,
+    }
+}
+
+/// The complete sets in `dir`, oldest first.
+pub fn complete_sets(dir: &Path) -> anyhow::Result<Vec<Set>> {
+    let mut sets: Vec<Set> = scan(dir)?
+        .into_iter()
+        .filter_map(|e| match e {
+            Entry::Complete(s) => Some(s),
+            Entry::Incomplete { .. } => None,
+        })
+        .collect();
+    sets.sort_by(|a, b| (a.manifest.created_at, &a.name).cmp(&(b.manifest.created_at, &b.name)));
+    Ok(sets)
+}
+
+/// When the newest complete backup set in `dir` was taken; `None` when there is none
+/// (or the folder cannot be read).
+pub fn latest_backup(dir: &Path) -> Option<OffsetDateTime> {
+    complete_sets(dir)
+        .ok()?
+        .into_iter()
+        .map(|s| s.manifest.created_at)
+        .max()
+}
+
+/// Finds the set `which` (`latest` or `YYYYMMDD_HHMMSS`) in the configured folder.
+pub fn find(dir_shown: &str, dir: &Path, which: &str) -> anyhow::Result<Set> {
+    let which = which.trim();
+    if which != "latest" && !is_set_name(which) {
+        return Err(UserError(format!(
+            "{which:?} is not a backup set; give `latest` or a set's timestamp YYYYMMDD_HHMMSS, such as 20250123_140530 (`loyalty backup list` shows the sets)"
+        ))
+        .into());
+    }
+    let sets = complete_sets(dir)?;
+    let found = if which == "latest" {
+        sets.into_iter()
+            .max_by(|a, b| (a.manifest.created_at, &a.name).cmp(&(b.manifest.created_at, &b.name)))
+    } else {
+        sets.into_iter().find(|s| s.name == which)
+    };
+    found.ok_or_else(|| {
+        let what = if which == "latest" {
+            "no complete backup set".to_owned()
+        } else {
+            format!("no backup set {which}")
+        };
+        UserError(format!(
+            "{what} in {dir_shown}; `loyalty backup list` shows the sets"
+        ))
+        .into()
+    })
+}
+
+/// A writer that counts and hashes what passes through.
+pub struct HashingWriter<W: Write> {
+    inner: W,
+    hasher: Sha256,
+    bytes: u64,
+}
+
+impl<W: Write> HashingWriter<W> {
+    /// Wraps `inner`.
+    pub fn new(inner: W) -> Self {
+        Self {
+            inner,
+            hasher: Sha256::new(),
+            bytes: 0,
+        }
+    }
+
+    /// The inner writer, the byte count and the hex SHA-256.
+    pub fn finish(self) -> (W, u64, String) {
+        (self.inner, self.bytes, hex::encode(self.hasher.finalize()))
+    }
+}
+
+impl<W: Write> Write for HashingWriter<W> {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        let n = self.inner.write(buf)?;
+        let written = buf.get(..n).unwrap_or(buf);
+        self.hasher.update(written);
+        self.bytes += n as u64;
+        Ok(n)
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        self.inner.flush()
+    }
+}
+
+/// The SHA-256 (hex) and size of a file, reporting progress.
+pub fn hash_file(path: &Path, progress: &Progress, what: &str) -> anyhow::Result<(String, u64)> {
+    let mut file =
+        std::fs::File::open(path).with_context(|| format!("opening {}", path.display()))?;
+    let total = file.metadata().map(|m| m.len()).ok();
+    let mut task = progress.task(what, total);
+    let mut hasher = Sha256::new();
+    let mut buf = vec![0u8; 256 * 1024];
+    let mut bytes = 0u64;
+    loop {
+        let n = file
+            .read(&mut buf)
+            .with_context(|| format!("reading {}", path.display()))?;
+        if n == 0 {
+            break;
+        }
+        let chunk = buf.get(..n).unwrap_or_default();
+        hasher.update(chunk);
+        bytes += n as u64;
+        task.inc(n as u64);
+    }
+    task.finish();
+    Ok((hex::encode(hasher.finalize()), bytes))
+}
+
+/// Checks every file of a set against its manifest, before anything is touched.
+pub fn verify(set: &Set, progress: &Progress) -> anyhow::Result<()> {
+    if set.manifest.files.is_empty() {
+        return Err(UserError(format!(
+            "backup set {} lists no files; it cannot be restored",
+            set.name
+        ))
+        .into());
+    }
+    for f in &set.manifest.files {
+        let path = set.path.join(&f.name);
+        if !path.is_file() {
+            return Err(UserError(format!(
+                "backup set {}: {} is missing; the set cannot be restored, choose another (`loyalty backup list`)",
+                set.name,
+                path.display()
+            ))
+            .into());
+        }
+        let (actual, bytes) = hash_file(&path, progress, &format!("checking {}", f.name))?;
+        if actual != f.sha256 || bytes != f.bytes {
+            return Err(UserError(format!(
+                "backup set {}: {} is corrupted: SHA-256 expected {} ({} bytes), actual {} ({} bytes); nothing was restored. Choose another set (`loyalty backup list`)",
+                set.name,
+                path.display(),
+                f.sha256,
+                f.bytes,
+                actual,
+                bytes
+            ))
+            .into());
+        }
+    }
+    Ok(())
+}
+
+/// What `create` made.
+#[derive(Debug, Clone)]
+pub struct Created {
+    /// The new set.
+    pub set: Set,
+    /// Seconds it took.
+    pub seconds: f64,
+}
+
+/// Takes a backup set now: the loyalty database, and the identity provider's database
+/// when `backup.authentik_database_url` is set. The set appears under its final name only
+/// once complete.
+pub async fn create(
+    config: &Config,
+    label: Option<&str>,
+    progress: &Progress,
+) -> anyhow::Result<Created> {
+    if let Some(l) = label {
+        check_label(l)?;
+    }
+    let started = std::time::Instant::now();
+    let url = config.database.resolved_url()?;
+    let backend = Backend::of(url.expose_secret())?;
+    let dir = PathBuf::from(&config.backup.dir);
+    std::fs::create_dir_all(&dir).map_err(|e| {
+        UserError(format!(
+            "backup.dir {}: cannot create it ({e}); set LOYALTY_BACKUP__DIR to a writable folder",
+            dir.display()
+        ))
+    })?;
+    // One set per second: wait for the next second if this one is taken.
+    let (name, created_at) = loop {
+        let now = OffsetDateTime::now_utc();
+        let now = now.replace_nanosecond(0).unwrap_or(now);
+        let name = set_name(now);
+        if !dir.join(&name).exists() {
+            break (name, now);
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    };
+    let tmp = dir.join(format!("{UNFINISHED_PREFIX}{name}-{}", std::process::id()));
+    std::fs::create_dir(&tmp).with_context(|| format!("creating {}", tmp.display()))?;
+    let result = fill(
+        config, backend, &url, &tmp, &name, created_at, label, progress,
+    )
+    .await;
+    let manifest = match result {
+        Ok(m) => m,
+        Err(e) => {
+            let _ = std::fs::remove_dir_all(&tmp);
+            return Err(e);
+        }
+    };
+    let finished = (|| -> anyhow::Result<()> {
+        write_atomically(&tmp.join(MANIFEST), &serde_json::to_vec_pretty(&manifest)?)?;
+        sync_dir(&tmp);
+        std::fs::rename(&tmp, dir.join(&name))
+            .with_context(|| format!("renaming {} to {name}", tmp.display()))?;
+        sync_dir(&dir);
+        Ok(())
+    })();
+    if let Err(e) = finished {
+        let _ = std::fs::remove_dir_all(&tmp);
+        return Err(e);
+    }
+    Ok(Created {
+        set: Set {
+            path: dir.join(&name),
+            name,
+            manifest,
+        },
+        seconds: started.elapsed().as_secs_f64(),
+    })
+}
+
+#[allow(clippy::too_many_arguments)]
+async fn fill(
+    config: &Config,
+    backend: Backend,
+    url: &SecretString,
+    tmp: &Path,
+    name: &str,
+    created_at: OffsetDateTime,
+    label: Option<&str>,
+    progress: &Progress,
+) -> anyhow::Result<Manifest> {
+    let mut manifest = Manifest {
+        created_at,
+        label: label.map(str::to_owned),
+        backend: backend.as_str().into(),
+        schema_version: 0,
+        loyalty_version: env!("CARGO_PKG_VERSION").into(),
+        pg_dump_version: None,
+        database: config.database.display_url(),
+        row_counts: BTreeMap::new(),
+        files: Vec::new(),
+    };
+    match backend {
+        Backend::Postgres => {
+            let file = format!("loyalty_db_{name}.dump.gz");
+            let d = postgres::dump(url, &tmp.join(&file), KIND_LOYALTY, progress).await?;
+            manifest.schema_version = d.schema_version;
+            manifest.row_counts = d.row_counts;
+            manifest.pg_dump_version = Some(d.pg_dump_version);
+            manifest.files.push(d.entry);
+        }
+        Backend::Sqlite => {
+            let db = sqlite::db_path(url.expose_secret())?;
+            let file = format!("loyalty_db_{name}.sqlite.gz");
+            let c = sqlite::copy(&db, &tmp.join(&file), progress).await?;
+            manifest.schema_version = c.schema_version;
+            manifest.row_counts = c.row_counts;
+            manifest.files.push(c.entry);
+        }
+    }
+    if let Some(idp) = &config.backup.authentik_database_url {
+        let file = format!("authentik_db_{name}.dump.gz");
+        let d = postgres::dump(idp, &tmp.join(&file), KIND_AUTHENTIK, progress).await?;
+        if manifest.pg_dump_version.is_none() {
+            manifest.pg_dump_version = Some(d.pg_dump_version);
+        }
+        manifest.files.push(d.entry);
+    }
+    Ok(manifest)
+}
+
+/// Writes `path` through a temporary sibling, synced, then renamed into place.
+pub fn write_atomically(path: &Path, bytes: &[u8]) -> anyhow::Result<()> {
+    let mut part = path.as_os_str().to_owned();
+    part.push(".part");
+    let part = PathBuf::from(part);
+    let mut f =
+        std::fs::File::create(&part).with_context(|| format!("creating {}", part.display()))?;
+    f.write_all(bytes)
+        .and_then(|()| f.sync_all())
+        .with_context(|| format!("writing {}", part.display()))?;
+    std::fs::rename(&part, path).with_context(|| format!("renaming to {}", path.display()))?;
+    Ok(())
+}
+
+/// Makes a folder's entries (new names, renames) durable; best effort.
+pub fn sync_dir(dir: &Path) {
+    if let Ok(d) = std::fs::File::open(dir) {
+        let _ = d.sync_all();
+    }
+}
+
+/// One prune decision.
+#[derive(Debug, Clone)]
+pub struct Decision {
+    /// The set.
+    pub set: Set,
+    /// Whether it goes.
+    pub delete: bool,
+    /// Why.
+    pub reason: String,
+}
+
+/// Decides which sets to delete: unlabelled ones older than `retention_days`, labelled
+/// ones older than `keep_labelled_days`, never the newest complete set.
+pub fn plan_prune(
+    sets: &[Set],
+    now: OffsetDateTime,
+    retention_days: u32,
+    keep_labelled_days: u32,
+) -> Vec<Decision> {
+    let newest = sets
+        .iter()
+        .max_by(|a, b| (a.manifest.created_at, &a.name).cmp(&(b.manifest.created_at, &b.name)))
+        .map(|s| s.name.clone());
+    sets.iter()
+        .map(|s| {
+            let age_days = (now - s.manifest.created_at).whole_days();
+            let (limit, what) = match &s.manifest.label {
+                Some(_) => (keep_labelled_days, "labelled sets are kept"),
+                None => (retention_days, "sets are kept"),
+            };
+            let (delete, reason) = if Some(&s.name) == newest.as_ref() {
+                (false, "the newest set is always kept".to_owned())
+            } else if age_days >= i64::from(limit) {
+                (true, format!("{age_days} days old; {what} {limit} days"))
+            } else {
+                (false, format!("{age_days} days old; {what} {limit} days"))
+            };
+            Decision {
+                set: s.clone(),
+                delete,
+                reason,
+            }
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use time::macros::datetime;
+
+    fn set(name: &str, created_at: OffsetDateTime, label: Option<&str>) -> Set {
+        Set {
+            name: name.into(),
+            path: PathBuf::from(name),
+            manifest: Manifest {
+                created_at,
+                label: label.map(str::to_owned),
+                backend: "sqlite".into(),
+                schema_version: 5,
+                loyalty_version: "0.1.0".into(),
+                pg_dump_version: None,
+                database: String::new(),
+                row_counts: BTreeMap::new(),
+                files: Vec::new(),
+            },
+        }
+    }
+
+    #[test]
+    fn set_names_are_utc_timestamps_and_only_those_are_accepted() {
+        assert_eq!(
+            set_name(datetime!(2025-01-23 14:05:30 UTC)),
+            "20250123_140530"
+        );
+        assert_eq!(
+            set_name(datetime!(2025-01-23 16:05:30 +02:00)),
+            "20250123_140530"
+        );
+        assert!(is_set_name("20250123_140530"));
+        for bad in [
+            "latest",
+            "2025012_140530",
+            "20250123-140530",
+            "20250123_14053x",
+        ] {
+            assert!(!is_set_name(bad), "{bad}");
+        }
+    }
+
+    #[test]
+    fn labels_are_short_lowercase_words() {
+        assert!(check_label("pre-onboard-nextdoor").is_ok());
+        for bad in ["", "Pre", "-x", "a b", "x/y", &"a".repeat(65)] {
+            assert!(check_label(bad).is_err(), "{bad:?}");
+        }
+    }
+
+    #[test]
+    fn prune_keeps_the_newest_and_labelled_sets_longer() {
+        let now = datetime!(2025-06-01 00:00 UTC);
+        let sets = vec![
+            set("20250101_000000", datetime!(2025-01-01 00:00 UTC), None),
+            set(
+                "20250102_000000",
+                datetime!(2025-01-02 00:00 UTC),
+                Some("pre-onboard-a"),
+            ),
+            set("20250520_000000", datetime!(2025-05-20 00:00 UTC), None),
+            set(
+                "20240101_000000",
+                datetime!(2024-01-01 00:00 UTC),
+                Some("old"),
+            ),
+        ];
+        let d = plan_prune(&sets, now, 30, 365);
+        let deleted: Vec<&str> = d
+            .iter()
+            .filter(|d| d.delete)
+            .map(|d| d.set.name.as_str())
+            .collect();
+        assert_eq!(deleted, ["20250101_000000", "20240101_000000"]);
+        // Everything old: the newest still stays.
+        let d = plan_prune(&sets, datetime!(2030-01-01 00:00 UTC), 30, 365);
+        let kept: Vec<&str> = d
+            .iter()
+            .filter(|d| !d.delete)
+            .map(|d| d.set.name.as_str())
+            .collect();
+        assert_eq!(kept, ["20250520_000000"]);
+    }
+}
