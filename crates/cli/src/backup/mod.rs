@@ -163,11 +163,11 @@ pub fn is_set_name(name: &str) -> bool {
         })
 }
 
-/// Checks a label: 1-64 of lowercase letters, digits, `-`, `_` and `.`, starting with a
+/// Checks a label: 1-100 of lowercase letters, digits, `-`, `_` and `.`, starting with a
 /// letter or digit.
 pub fn check_label(label: &str) -> Result<(), UserError> {
     let ok = !label.is_empty()
-        && label.len() <= 64
+        && label.len() <= 100
         && label
             .chars()
             .next()
@@ -179,7 +179,7 @@ pub fn check_label(label: &str) -> Result<(), UserError> {
         Ok(())
     } else {
         Err(UserError(format!(
-            "--label: {label:?} is not a label; use 1-64 lowercase letters, digits, '-', '_' or '.', such as pre-onboard-nextdoor"
+            "--label: {label:?} is not a label; use 1-100 lowercase letters, digits, '-', '_' or '.', such as pre-onboard-nextdoor"
         )))
     }
 }
@@ -637,7 +637,7 @@ mod tests {
     #[test]
     fn labels_are_short_lowercase_words() {
         assert!(check_label("pre-onboard-nextdoor").is_ok());
-        for bad in ["", "Pre", "-x", "a b", "x/y", &"a".repeat(65)] {
+        for bad in ["", "Pre", "-x", "a b", "x/y", &"a".repeat(101)] {
             assert!(check_label(bad).is_err(), "{bad:?}");
         }
     }
