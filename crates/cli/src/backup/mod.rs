@@ -24,6 +24,10 @@ use time::macros::format_description;
 /// The manifest's file name inside a set folder.
 pub const MANIFEST: &str = "manifest.json";
 
+/// gzip level of the set files: level 1 packs a database to within about a tenth of
+/// level 6's size at several times the speed (see docs/backup.md for measurements).
+pub const GZIP_LEVEL: u32 = 1;
+
 /// Prefix of a set folder still being written.
 const UNFINISHED_PREFIX: &str = ".unfinished-";
 

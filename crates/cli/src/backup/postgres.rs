@@ -5,7 +5,7 @@
 //! `loyalty_tenant`, which are global) stay as they are.
 
 use super::progress::Progress;
-use super::{FileEntry, HashingWriter, KIND_LOYALTY};
+use super::{FileEntry, GZIP_LEVEL, HashingWriter, KIND_LOYALTY};
 use crate::UserError;
 use anyhow::Context;
 use flate2::Compression;
@@ -18,6 +18,7 @@ use std::io::{BufWriter, Read, Write};
 use std::path::Path;
 use std::process::Stdio;
 use std::str::FromStr;
+use std::time::Duration;
 use tokio::io::AsyncReadExt;
 
 /// `application_name` of the backup tools' own connections (never mistaken for a server).
@@ -97,7 +98,8 @@ async fn connect(url: &SecretString, shown: &str) -> anyhow::Result<PgConnection
     let options = sqlx::postgres::PgConnectOptions::from_str(url.expose_secret())
         .map_err(|e| UserError(format!("the PostgreSQL URL {shown} is invalid: {e}")))?
         .application_name(BACKUP_APPLICATION_NAME)
-        .log_statements(tracing::log::LevelFilter::Trace);
+        .log_statements(tracing::log::LevelFilter::Trace)
+        .log_slow_statements(tracing::log::LevelFilter::Off, Duration::from_secs(60));
     options.connect().await.with_context(|| {
         format!("connecting to PostgreSQL at {shown}; check the URL and that the server is up")
     })
@@ -275,7 +277,7 @@ pub async fn dump(
     let file = std::fs::File::create(out).with_context(|| format!("creating {}", out.display()))?;
     let mut gz = GzEncoder::new(
         HashingWriter::new(BufWriter::with_capacity(1 << 20, file)),
-        Compression::new(6),
+        Compression::new(GZIP_LEVEL),
     );
     let what = format!("dumping {} ({kind})", target.database);
     let mut task = progress.task(&what, None);

@@ -4,7 +4,7 @@
 //! `<db>.before-restore-<timestamp>` and renames the copy into place.
 
 use super::progress::Progress;
-use super::{FileEntry, HashingWriter, KIND_LOYALTY, set_name};
+use super::{FileEntry, GZIP_LEVEL, HashingWriter, KIND_LOYALTY, set_name};
 use crate::UserError;
 use anyhow::Context;
 use flate2::Compression;
@@ -39,7 +39,8 @@ async fn open(path: &Path, read_only: bool) -> anyhow::Result<SqliteConnection> 
         .filename(path)
         .create_if_missing(false)
         .busy_timeout(Duration::from_secs(10))
-        .log_statements(tracing::log::LevelFilter::Trace);
+        .log_statements(tracing::log::LevelFilter::Trace)
+        .log_slow_statements(tracing::log::LevelFilter::Off, Duration::from_secs(60));
     if read_only {
         // Nobody else has this file: no locking, no journal.
         options = options.read_only(true).immutable(true);
@@ -121,7 +122,7 @@ pub async fn copy(db: &Path, out: &Path, progress: &Progress) -> anyhow::Result<
     let file = File::create(out).with_context(|| format!("creating {}", out.display()))?;
     let mut gz = GzEncoder::new(
         HashingWriter::new(BufWriter::with_capacity(1 << 20, file)),
-        Compression::new(6),
+        Compression::new(GZIP_LEVEL),
     );
     let mut reader = BufReader::with_capacity(1 << 20, input);
     let mut buf = vec![0u8; 256 * 1024];
