@@ -292,9 +292,16 @@ both_backends! {
             assert!(m["files"][0]["server_version"].is_string(), "{m}");
         }
 
-        // Life goes on: more awards, a new customer, a new organization.
+        // Row-level security, the ledger's trigger and the tenant grants, as migrated.
+        let guards = "SELECT (SELECT count(*) FROM pg_policies WHERE schemaname = 'public') || '/' || (SELECT count(*) FROM pg_trigger WHERE NOT tgisinternal) || '/' || (SELECT count(*) FROM information_schema.role_table_grants WHERE grantee = 'loyalty_tenant') || '/' || (SELECT relrowsecurity FROM pg_class WHERE relname = 'points_transactions')";
+        let guards_before = (db.kind == Kind::Postgres).then(|| psql(&db.url, guards));
+
+        // Life goes on: more awards, a new customer, a new organization, a new table.
         award(&db, "nextdoor", &["+12025550199"], &customers).await;
         onboard(&db, dir.path(), "otherorg");
+        if db.kind == Kind::Postgres {
+            psql(&db.url, "CREATE TABLE made_after_the_backup (x int); INSERT INTO made_after_the_backup VALUES (1)");
+        }
         let changed = snapshot(&db).await;
         assert_ne!(changed, before);
 
@@ -307,6 +314,12 @@ both_backends! {
         assert!(restored.contains("Restored backup set"), "{restored}");
         assert!(restored.contains("organizations 1, points_transactions 3, users 4"), "{restored}");
         assert_eq!(snapshot(&db).await, before, "exactly the backup moment");
+        if db.kind == Kind::Postgres {
+            assert_eq!(psql(&db.url, "SELECT coalesce(to_regclass('public.made_after_the_backup')::text, 'gone')"), "gone");
+            assert_eq!(Some(psql(&db.url, guards)), guards_before, "policies, trigger and grants are back");
+            let out = std::process::Command::new("psql").arg(&db.url).args(["-c", "DELETE FROM points_transactions"]).output().expect("psql");
+            assert!(String::from_utf8_lossy(&out.stderr).contains("append-only"), "the ledger trigger still guards the ledger");
+        }
 
         ok(&run_in(&db, dir.path(), &["points", "verify"], &[]));
         if db.kind == Kind::Sqlite {
