@@ -442,7 +442,7 @@ pub async fn create(
         tokio::time::sleep(std::time::Duration::from_millis(200)).await;
     };
     let tmp = dir.join(format!("{UNFINISHED_PREFIX}{name}-{}", std::process::id()));
-    std::fs::create_dir(&tmp).with_context(|| format!("creating {}", tmp.display()))?;
+    create_private_dir(&tmp).with_context(|| format!("creating {}", tmp.display()))?;
     let result = fill(
         config, backend, &url, &tmp, &name, created_at, label, progress,
     )
@@ -539,6 +539,19 @@ pub fn write_atomically(path: &Path, bytes: &[u8]) -> anyhow::Result<()> {
         .with_context(|| format!("writing {}", part.display()))?;
     std::fs::rename(&part, path).with_context(|| format!("renaming to {}", path.display()))?;
     Ok(())
+}
+
+/// Creates a folder only its owner can enter: sets hold every customer's data.
+fn create_private_dir(path: &Path) -> std::io::Result<()> {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::DirBuilderExt;
+        std::fs::DirBuilder::new().mode(0o700).create(path)
+    }
+    #[cfg(not(unix))]
+    {
+        std::fs::create_dir(path)
+    }
 }
 
 /// Makes a folder's entries (new names, renames) durable; best effort.

@@ -378,6 +378,12 @@ both_backends! {
         let bad = cmd.args(["backup", "restore", "yesterday", "--yes"]).output().expect("runs");
         assert_eq!(bad.status.code(), Some(2));
         assert!(stderr(&bad).contains("YYYYMMDD_HHMMSS"), "{}", stderr(&bad));
+        let mut cmd = command(&db.url);
+        cmd.env_remove("AUTHENTIK_DATABASE_URL").current_dir(work.path());
+        let label = cmd.args(["backup", "create", "--label", "Before Onboarding"]).output().expect("runs");
+        assert_eq!(label.status.code(), Some(2));
+        assert!(stderr(&label).contains("--label: \"Before Onboarding\" is not a label"), "{}", stderr(&label));
+        assert!(!work.path().join("backups").exists() || std::fs::read_dir(work.path().join("backups")).expect("dir").count() == 0);
     }
 
     async fn a_restore_is_refused_while_a_server_runs(db) {
@@ -521,6 +527,42 @@ async fn the_identity_providers_database_rolls_back_together_with_loyalty() {
     assert_eq!(idp.state(), idp_before);
     assert_eq!(snapshot(&db).await, loyalty_before);
     ok(&run_in(&db, dir.path(), &["points", "verify"], &[]));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_dump_from_a_newer_pg_dump_is_refused_before_anything_changes() {
+    if skip(Kind::Postgres) {
+        return;
+    }
+    let db = TestDb::new(Kind::Postgres).await;
+    let dir = tempfile::tempdir().expect("dir");
+    onboard(&db, dir.path(), "nextdoor");
+    ok(&run_in(&db, dir.path(), &["backup", "create"], &[]));
+    let set = std::fs::read_dir(dir.path())
+        .expect("dir")
+        .filter_map(Result::ok)
+        .next()
+        .expect("set")
+        .path();
+    let file = set.join("manifest.json");
+    let mut m: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(&file).expect("read")).expect("json");
+    m["pg_dump_version"] = "99.1".into();
+    std::fs::write(&file, serde_json::to_vec(&m).expect("json")).expect("write");
+    onboard(&db, dir.path(), "otherorg");
+    let out = run_in(
+        &db,
+        dir.path(),
+        &["backup", "restore", "latest", "--yes"],
+        &[],
+    );
+    assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("cannot read a dump written by pg_dump 99.1; install the PostgreSQL client tools of version 99 or newer"),
+        "{}",
+        stderr(&out)
+    );
+    assert_eq!(snapshot(&db).await.organizations, 2, "nothing restored");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
