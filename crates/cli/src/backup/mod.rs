@@ -660,6 +660,48 @@ mod tests {
     }
 
     #[test]
+    fn latest_backup_is_the_newest_complete_set_and_ignores_unfinished_ones() {
+        let dir = tempfile::tempdir().expect("dir");
+        assert_eq!(latest_backup(&dir.path().join("missing")), None);
+        assert_eq!(latest_backup(dir.path()), None);
+        for (name, at) in [
+            ("20250101_000000", datetime!(2025-01-01 00:00 UTC)),
+            ("20250102_000000", datetime!(2025-01-02 00:00 UTC)),
+        ] {
+            std::fs::create_dir(dir.path().join(name)).expect("mkdir");
+            let m = set(name, at, None).manifest;
+            std::fs::write(
+                dir.path().join(name).join(MANIFEST),
+                serde_json::to_vec(&m).expect("json"),
+            )
+            .expect("write");
+        }
+        std::fs::create_dir(dir.path().join("20250103_000000")).expect("no manifest");
+        std::fs::create_dir(dir.path().join(".unfinished-20250104_000000-1")).expect("tmp");
+        assert_eq!(
+            latest_backup(dir.path()),
+            Some(datetime!(2025-01-02 00:00 UTC))
+        );
+        let incomplete = scan(dir.path())
+            .expect("scan")
+            .into_iter()
+            .filter(|e| matches!(e, Entry::Incomplete { .. }))
+            .count();
+        assert_eq!(incomplete, 2);
+        let e = find("./backups", dir.path(), "20250103_000000").expect_err("incomplete");
+        assert!(
+            e.to_string()
+                .contains("no backup set 20250103_000000 in ./backups")
+        );
+        assert_eq!(
+            find("./backups", dir.path(), "latest")
+                .expect("latest")
+                .name,
+            "20250102_000000"
+        );
+    }
+
+    #[test]
     fn prune_keeps_the_newest_and_labelled_sets_longer() {
         let now = datetime!(2025-06-01 00:00 UTC);
         let sets = vec![
