@@ -4,19 +4,21 @@
 //! listed as incomplete, never restored or counted. The database work is in
 //! [`postgres`] and [`sqlite`]; this module names, lists, checks and prunes sets.
 
+mod check;
+mod create;
 pub mod postgres;
 pub mod progress;
+mod prune;
 pub mod sqlite;
 
+pub use check::{HashingWriter, hash_file, verify};
+pub use create::{Created, create, sync_dir, write_atomically};
+pub use prune::{Decision, plan_prune};
+
 use crate::UserError;
-use crate::config::Config;
 use anyhow::Context;
-use progress::Progress;
-use secrecy::{ExposeSecret, SecretString};
 use serde::{Deserialize, Serialize};
-use sha2::{Digest, Sha256};
 use std::collections::BTreeMap;
-use std::io::{Read, Write};
 use std::path::{Path, PathBuf};
 use time::OffsetDateTime;
 use time::macros::format_description;
@@ -29,7 +31,7 @@ pub const MANIFEST: &str = "manifest.json";
 pub const GZIP_LEVEL: u32 = 1;
 
 /// Prefix of a set folder still being written.
-const UNFINISHED_PREFIX: &str = ".unfinished-";
+pub(crate) const UNFINISHED_PREFIX: &str = ".unfinished-";
 
 /// What a set holds and how to check it.
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -301,310 +303,6 @@ pub fn find(dir_shown: &str, dir: &Path, which: &str) -> anyhow::Result<Set> {
         ))
         .into()
     })
-}
-
-/// A writer that counts and hashes what passes through.
-pub struct HashingWriter<W: Write> {
-    inner: W,
-    hasher: Sha256,
-    bytes: u64,
-}
-
-impl<W: Write> HashingWriter<W> {
-    /// Wraps `inner`.
-    pub fn new(inner: W) -> Self {
-        Self {
-            inner,
-            hasher: Sha256::new(),
-            bytes: 0,
-        }
-    }
-
-    /// The inner writer, the byte count and the hex SHA-256.
-    pub fn finish(self) -> (W, u64, String) {
-        (self.inner, self.bytes, hex::encode(self.hasher.finalize()))
-    }
-}
-
-impl<W: Write> Write for HashingWriter<W> {
-    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-        let n = self.inner.write(buf)?;
-        let written = buf.get(..n).unwrap_or(buf);
-        self.hasher.update(written);
-        self.bytes += n as u64;
-        Ok(n)
-    }
-
-    fn flush(&mut self) -> std::io::Result<()> {
-        self.inner.flush()
-    }
-}
-
-/// The SHA-256 (hex) and size of a file, reporting progress.
-pub fn hash_file(path: &Path, progress: &Progress, what: &str) -> anyhow::Result<(String, u64)> {
-    let mut file =
-        std::fs::File::open(path).with_context(|| format!("opening {}", path.display()))?;
-    let total = file.metadata().map(|m| m.len()).ok();
-    let mut task = progress.task(what, total);
-    let mut hasher = Sha256::new();
-    let mut buf = vec![0u8; 256 * 1024];
-    let mut bytes = 0u64;
-    loop {
-        let n = file
-            .read(&mut buf)
-            .with_context(|| format!("reading {}", path.display()))?;
-        if n == 0 {
-            break;
-        }
-        let chunk = buf.get(..n).unwrap_or_default();
-        hasher.update(chunk);
-        bytes += n as u64;
-        task.inc(n as u64);
-    }
-    task.finish();
-    Ok((hex::encode(hasher.finalize()), bytes))
-}
-
-/// Checks every file of a set against its manifest, before anything is touched.
-pub fn verify(set: &Set, progress: &Progress) -> anyhow::Result<()> {
-    if set.manifest.files.is_empty() {
-        return Err(UserError(format!(
-            "backup set {} lists no files; it cannot be restored",
-            set.name
-        ))
-        .into());
-    }
-    for f in &set.manifest.files {
-        let path = set.path.join(&f.name);
-        if !path.is_file() {
-            return Err(UserError(format!(
-                "backup set {}: {} is missing; the set cannot be restored, choose another (`loyalty backup list`)",
-                set.name,
-                path.display()
-            ))
-            .into());
-        }
-        let (actual, bytes) = hash_file(&path, progress, &format!("checking {}", f.name))?;
-        if actual != f.sha256 || bytes != f.bytes {
-            return Err(UserError(format!(
-                "backup set {}: {} is corrupted: SHA-256 expected {} ({} bytes), actual {} ({} bytes); nothing was restored. Choose another set (`loyalty backup list`)",
-                set.name,
-                path.display(),
-                f.sha256,
-                f.bytes,
-                actual,
-                bytes
-            ))
-            .into());
-        }
-    }
-    Ok(())
-}
-
-/// What `create` made.
-#[derive(Debug, Clone)]
-pub struct Created {
-    /// The new set.
-    pub set: Set,
-    /// Seconds it took.
-    pub seconds: f64,
-}
-
-/// Takes a backup set now: the loyalty database, and the identity provider's database
-/// when `backup.authentik_database_url` is set. The set appears under its final name only
-/// once complete.
-pub async fn create(
-    config: &Config,
-    label: Option<&str>,
-    progress: &Progress,
-) -> anyhow::Result<Created> {
-    if let Some(l) = label {
-        check_label(l)?;
-    }
-    let started = std::time::Instant::now();
-    let url = config.database.resolved_url()?;
-    let backend = Backend::of(url.expose_secret())?;
-    let dir = PathBuf::from(&config.backup.dir);
-    std::fs::create_dir_all(&dir).map_err(|e| {
-        UserError(format!(
-            "backup.dir {}: cannot create it ({e}); set LOYALTY_BACKUP__DIR to a writable folder",
-            dir.display()
-        ))
-    })?;
-    // One set per second: wait for the next second if this one is taken.
-    let (name, created_at) = loop {
-        let now = OffsetDateTime::now_utc();
-        let now = now.replace_nanosecond(0).unwrap_or(now);
-        let name = set_name(now);
-        if !dir.join(&name).exists() {
-            break (name, now);
-        }
-        tokio::time::sleep(std::time::Duration::from_millis(200)).await;
-    };
-    let tmp = dir.join(format!("{UNFINISHED_PREFIX}{name}-{}", std::process::id()));
-    create_private_dir(&tmp).with_context(|| format!("creating {}", tmp.display()))?;
-    let result = fill(
-        config, backend, &url, &tmp, &name, created_at, label, progress,
-    )
-    .await;
-    let manifest = match result {
-        Ok(m) => m,
-        Err(e) => {
-            let _ = std::fs::remove_dir_all(&tmp);
-            return Err(e);
-        }
-    };
-    let finished = (|| -> anyhow::Result<()> {
-        write_atomically(&tmp.join(MANIFEST), &serde_json::to_vec_pretty(&manifest)?)?;
-        sync_dir(&tmp);
-        std::fs::rename(&tmp, dir.join(&name))
-            .with_context(|| format!("renaming {} to {name}", tmp.display()))?;
-        sync_dir(&dir);
-        Ok(())
-    })();
-    if let Err(e) = finished {
-        let _ = std::fs::remove_dir_all(&tmp);
-        return Err(e);
-    }
-    Ok(Created {
-        set: Set {
-            path: dir.join(&name),
-            name,
-            manifest,
-        },
-        seconds: started.elapsed().as_secs_f64(),
-    })
-}
-
-#[allow(clippy::too_many_arguments)]
-async fn fill(
-    config: &Config,
-    backend: Backend,
-    url: &SecretString,
-    tmp: &Path,
-    name: &str,
-    created_at: OffsetDateTime,
-    label: Option<&str>,
-    progress: &Progress,
-) -> anyhow::Result<Manifest> {
-    let mut manifest = Manifest {
-        created_at,
-        label: label.map(str::to_owned),
-        backend: backend.as_str().into(),
-        schema_version: 0,
-        loyalty_version: env!("CARGO_PKG_VERSION").into(),
-        pg_dump_version: None,
-        database: config.database.display_url(),
-        row_counts: BTreeMap::new(),
-        files: Vec::new(),
-    };
-    match backend {
-        Backend::Postgres => {
-            let file = format!("loyalty_db_{name}.dump.gz");
-            let d = postgres::dump(url, &tmp.join(&file), KIND_LOYALTY, progress).await?;
-            manifest.schema_version = d.schema_version;
-            manifest.row_counts = d.row_counts;
-            manifest.pg_dump_version = Some(d.pg_dump_version);
-            manifest.files.push(d.entry);
-        }
-        Backend::Sqlite => {
-            let db = sqlite::db_path(url.expose_secret())?;
-            let file = format!("loyalty_db_{name}.sqlite.gz");
-            let c = sqlite::copy(&db, &tmp.join(&file), progress).await?;
-            manifest.schema_version = c.schema_version;
-            manifest.row_counts = c.row_counts;
-            manifest.files.push(c.entry);
-        }
-    }
-    if let Some(idp) = &config.backup.authentik_database_url {
-        let file = format!("authentik_db_{name}.dump.gz");
-        let d = postgres::dump(idp, &tmp.join(&file), KIND_AUTHENTIK, progress).await?;
-        if manifest.pg_dump_version.is_none() {
-            manifest.pg_dump_version = Some(d.pg_dump_version);
-        }
-        manifest.files.push(d.entry);
-    }
-    Ok(manifest)
-}
-
-/// Writes `path` through a temporary sibling, synced, then renamed into place.
-pub fn write_atomically(path: &Path, bytes: &[u8]) -> anyhow::Result<()> {
-    let mut part = path.as_os_str().to_owned();
-    part.push(".part");
-    let part = PathBuf::from(part);
-    let mut f =
-        std::fs::File::create(&part).with_context(|| format!("creating {}", part.display()))?;
-    f.write_all(bytes)
-        .and_then(|()| f.sync_all())
-        .with_context(|| format!("writing {}", part.display()))?;
-    std::fs::rename(&part, path).with_context(|| format!("renaming to {}", path.display()))?;
-    Ok(())
-}
-
-/// Creates a folder only its owner can enter: sets hold every customer's data.
-fn create_private_dir(path: &Path) -> std::io::Result<()> {
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::DirBuilderExt;
-        std::fs::DirBuilder::new().mode(0o700).create(path)
-    }
-    #[cfg(not(unix))]
-    {
-        std::fs::create_dir(path)
-    }
-}
-
-/// Makes a folder's entries (new names, renames) durable; best effort.
-pub fn sync_dir(dir: &Path) {
-    if let Ok(d) = std::fs::File::open(dir) {
-        let _ = d.sync_all();
-    }
-}
-
-/// One prune decision.
-#[derive(Debug, Clone)]
-pub struct Decision {
-    /// The set.
-    pub set: Set,
-    /// Whether it goes.
-    pub delete: bool,
-    /// Why.
-    pub reason: String,
-}
-
-/// Decides which sets to delete: unlabelled ones older than `retention_days`, labelled
-/// ones older than `keep_labelled_days`, never the newest complete set.
-pub fn plan_prune(
-    sets: &[Set],
-    now: OffsetDateTime,
-    retention_days: u32,
-    keep_labelled_days: u32,
-) -> Vec<Decision> {
-    let newest = sets
-        .iter()
-        .max_by(|a, b| (a.manifest.created_at, &a.name).cmp(&(b.manifest.created_at, &b.name)))
-        .map(|s| s.name.clone());
-    sets.iter()
-        .map(|s| {
-            let age_days = (now - s.manifest.created_at).whole_days();
-            let (limit, what) = match &s.manifest.label {
-                Some(_) => (keep_labelled_days, "labelled sets are kept"),
-                None => (retention_days, "sets are kept"),
-            };
-            let (delete, reason) = if Some(&s.name) == newest.as_ref() {
-                (false, "the newest set is always kept".to_owned())
-            } else if age_days >= i64::from(limit) {
-                (true, format!("{age_days} days old; {what} {limit} days"))
-            } else {
-                (false, format!("{age_days} days old; {what} {limit} days"))
-            };
-            Decision {
-                set: s.clone(),
-                delete,
-                reason,
-            }
-        })
-        .collect()
 }
 
 #[cfg(test)]
