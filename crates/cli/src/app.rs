@@ -43,7 +43,17 @@ pub enum Schema {
 impl App {
     /// Opens the store and directory named by the configuration.
     pub async fn open(config: &Config, schema: Schema) -> anyhow::Result<Self> {
-        let (store, sqlite) = connect_store(config).await?;
+        Self::open_as(config, schema, "loyalty").await
+    }
+
+    /// Like [`App::open`], naming PostgreSQL connections `application_name` (the server
+    /// uses `loyalty-serve`, which `loyalty backup restore` looks for).
+    pub async fn open_as(
+        config: &Config,
+        schema: Schema,
+        application_name: &str,
+    ) -> anyhow::Result<Self> {
+        let (store, sqlite) = connect_store(config, application_name).await?;
         let shown = config.database.display_url();
 
         match schema {
@@ -118,6 +128,7 @@ impl App {
 /// Returns the store and, for SQLite, the SQLite store itself (for its writer lock).
 pub async fn connect_store(
     config: &Config,
+    application_name: &str,
 ) -> anyhow::Result<(Arc<dyn Store>, Option<SqliteStore>)> {
     let url = config.database.resolved_url()?;
     let shown = config.database.display_url();
@@ -131,6 +142,7 @@ pub async fn connect_store(
     {
         let settings = PgSettings {
             max_connections: config.database.max_connections,
+            application_name: application_name.to_owned(),
             ..PgSettings::default()
         };
         let s = PgStore::connect(url.expose_secret(), &settings)

@@ -33,6 +33,9 @@ pub struct Config {
     /// How clients reach support (printed in the client guide).
     #[serde(default)]
     pub support: SupportConfig,
+    /// Backups.
+    #[serde(default)]
+    pub backup: BackupConfig,
 }
 
 /// `[support]`: the contact printed in each client's system guide (`loyalty handoff`).
@@ -46,6 +49,33 @@ pub struct SupportConfig {
     /// When support answers, as free text such as "Mon-Fri 9:00-18:00 (America/New_York)"
     /// (`LOYALTY_SUPPORT__HOURS`).
     pub hours: Option<String>,
+}
+
+/// `[backup]`
+#[derive(Debug, Deserialize, Serialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct BackupConfig {
+    /// Folder holding the backup sets (`LOYALTY_BACKUP__DIR`).
+    pub dir: String,
+    /// Days an unlabelled set is kept by `loyalty backup prune`.
+    pub retention_days: u32,
+    /// Days a labelled set (such as `pre-onboard-nextdoor`) is kept.
+    pub keep_labelled_days: u32,
+    /// The identity provider's PostgreSQL database (`AUTHENTIK_DATABASE_URL`); when set,
+    /// each backup set holds it too, so a restore rolls both back to the same moment.
+    #[serde(serialize_with = "redacted")]
+    pub authentik_database_url: Option<SecretString>,
+}
+
+impl Default for BackupConfig {
+    fn default() -> Self {
+        Self {
+            dir: "./backups".into(),
+            retention_days: 30,
+            keep_labelled_days: 365,
+            authentik_database_url: None,
+        }
+    }
 }
 
 /// `[jobs]`
@@ -263,6 +293,7 @@ struct Defaults {
     log: LogConfig,
     jobs: JobsConfig,
     support: SupportConfig,
+    backup: BackupConfig,
 }
 
 impl Config {
@@ -275,6 +306,7 @@ impl Config {
             log: LogConfig::default(),
             jobs: JobsConfig::default(),
             support: SupportConfig::default(),
+            backup: BackupConfig::default(),
         }));
         if let Some(path) = file {
             if !path.exists() {
@@ -299,6 +331,7 @@ impl Config {
                             "log__",
                             "jobs__",
                             "support__",
+                            "backup__",
                         ]
                         .iter()
                         .any(|s| k.starts_with(s))
@@ -334,6 +367,11 @@ impl Config {
                 Env::raw()
                     .only(&["AUTHENTIK_API_TOKEN"])
                     .map(|_| "identity.authentik_api_token".into()),
+            )
+            .merge(
+                Env::raw()
+                    .only(&["AUTHENTIK_DATABASE_URL"])
+                    .map(|_| "backup.authentik_database_url".into()),
             );
         let mut config: Config = figment
             .extract()
@@ -354,6 +392,14 @@ impl Config {
         {
             config.database.url = None;
         }
+        if config
+            .backup
+            .authentik_database_url
+            .as_ref()
+            .is_some_and(|u| u.expose_secret().trim().is_empty())
+        {
+            config.backup.authentik_database_url = None;
+        }
         Ok(config)
     }
 
@@ -366,6 +412,7 @@ impl Config {
             identity: &'a IdentityConfig,
             log: &'a LogConfig,
             support: &'a SupportConfig,
+            backup: &'a BackupConfig,
         }
         let view = View {
             server: &self.server,
@@ -373,6 +420,7 @@ impl Config {
             identity: &self.identity,
             log: &self.log,
             support: &self.support,
+            backup: &self.backup,
         };
         toml::to_string_pretty(&view).unwrap_or_else(|e| format!("# cannot render: {e}"))
     }
@@ -418,6 +466,9 @@ mod tests {
         config.database.url = Some(SecretString::from("postgres://u:hunter2@h/db"));
         config.database.password = Some(SecretString::from("hunter2"));
         config.identity.oidc_client_secret = Some(SecretString::from("hunter2"));
+        config.backup.authentik_database_url = Some(SecretString::from(
+            "postgres://authentik:hunter2@db/authentik",
+        ));
         assert!(!format!("{config:?}").contains("hunter2"));
         assert!(!config.redacted_toml().contains("hunter2"));
     }

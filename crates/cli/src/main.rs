@@ -3,6 +3,7 @@
 //! 1 any other failure.
 
 mod app;
+pub mod backup;
 mod commands;
 mod config;
 mod doctor;
@@ -60,6 +61,9 @@ enum Command {
     Bench(Box<commands::bench::Args>),
     // Its help, short and long, is the doc comment of `commands::doctor::Args`.
     Doctor(commands::doctor::Args),
+    /// Back up and restore the databases (loyalty's and the identity provider's).
+    #[command(subcommand)]
+    Backup(commands::backup::Command),
     /// Show the effective configuration, secrets redacted.
     Config,
 }
@@ -114,6 +118,7 @@ fn main() -> ExitCode {
             Command::Bench(args) => commands::bench::run(config, *args).await,
             // Handled above, before the configuration is required.
             Command::Doctor(_) => Ok(()),
+            Command::Backup(cmd) => commands::backup::run(config, cmd).await,
             Command::Config => {
                 print!("{}", config.redacted_toml());
                 Ok(())

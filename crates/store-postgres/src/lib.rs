@@ -55,13 +55,21 @@ pub struct PgSettings {
     pub max_connections: u32,
     /// How long to wait for a free connection.
     pub acquire_timeout: Duration,
+    /// `application_name` of every connection, as `pg_stat_activity` shows it.
+    /// `loyalty serve` uses [`SERVE_APPLICATION_NAME`], so a restore can tell that a
+    /// server is running against the database.
+    pub application_name: String,
 }
+
+/// The `application_name` of a running server's connections.
+pub const SERVE_APPLICATION_NAME: &str = "loyalty-serve";
 
 impl Default for PgSettings {
     fn default() -> Self {
         Self {
             max_connections: 16,
             acquire_timeout: Duration::from_secs(5),
+            application_name: "loyalty".into(),
         }
     }
 }
@@ -77,7 +85,7 @@ impl PgStore {
     pub async fn connect(url: &str, settings: &PgSettings) -> Result<Self, StoreError> {
         let options = PgConnectOptions::from_str(url)
             .map_err(StoreError::backend)?
-            .application_name("loyalty")
+            .application_name(&settings.application_name)
             .log_statements(tracing::log::LevelFilter::Trace);
         let pool = PgPoolOptions::new()
             .max_connections(settings.max_connections)

@@ -1,6 +1,7 @@
 //! One file per subcommand: its `Args` and its `run`.
 
 pub mod authentik;
+pub mod backup;
 pub mod bench;
 pub mod doctor;
 pub mod handoff;

@@ -2,8 +2,11 @@
 
 use crate::UserError;
 use crate::app::{App, Schema};
+use crate::backup;
+use crate::backup::progress::Progress;
 use crate::config::Config;
 use crate::output::when;
+use anyhow::Context;
 use loyalty_core::directory::Outcome;
 use loyalty_core::service::onboard::{
     self, Credential, CredentialMode, NoHooks, OnboardInput, OnboardReport,
@@ -64,6 +67,10 @@ pub struct Args {
     /// Print the result as JSON (includes the link or password: handle it as a secret).
     #[arg(long)]
     json: bool,
+    /// Take a labelled backup set before (pre-onboard-{slug}) and after
+    /// (post-onboard-{slug}) onboarding, as the runbook's backup appendix asks.
+    #[arg(long)]
+    backup: bool,
 }
 
 /// Runs the command.
@@ -111,6 +118,17 @@ pub async fn run(config: Config, args: Args) -> anyhow::Result<()> {
     // Validate everything before touching the database.
     let plan = input.validate()?;
     let app = App::open(&config, Schema::RequireCurrent).await?;
+    let progress = Progress::detect();
+    let before = if args.backup {
+        let label = format!("pre-onboard-{}", plan.org.slug);
+        Some(
+            backup::create(&config, Some(&label), &progress)
+                .await
+                .context("taking the backup before onboarding; nothing was onboarded")?,
+        )
+    } else {
+        None
+    };
     let mode = if args.password_output {
         CredentialMode::Password
     } else {
@@ -125,13 +143,35 @@ pub async fn run(config: Config, args: Args) -> anyhow::Result<()> {
         &NoHooks,
     )
     .await?;
+    let after = if args.backup {
+        let label = format!("post-onboard-{}", plan.org.slug);
+        Some(
+            backup::create(&config, Some(&label), &progress)
+                .await
+                .context("onboarding succeeded, but the backup after it failed; run `loyalty backup create --label post-onboard-SLUG`")?,
+        )
+    } else {
+        None
+    };
     if args.json {
-        println!(
-            "{}",
-            serde_json::to_string_pretty(&json_report(&report, &app.login_url()))?
-        );
+        let mut value = json_report(&report, &app.login_url());
+        if let (Some(b), Some(a), Some(map)) = (&before, &after, value.as_object_mut()) {
+            map.insert(
+                "backups".into(),
+                serde_json::json!({"before": b.set.name, "after": a.set.name}),
+            );
+        }
+        println!("{}", serde_json::to_string_pretty(&value)?);
     } else {
         print!("{}", human_report(&report, &app.login_url()));
+        if let (Some(b), Some(a)) = (&before, &after) {
+            println!(
+                "\nBackups: {} before onboarding (label pre-onboard-{slug}), {} after (label post-onboard-{slug}); restore with `loyalty backup restore SET`.",
+                b.set.name,
+                a.set.name,
+                slug = plan.org.slug
+            );
+        }
     }
     Ok(())
 }

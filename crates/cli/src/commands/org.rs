@@ -2,8 +2,8 @@
 //! checklist.
 
 use crate::app::{App, Schema};
+use crate::backup::latest_backup;
 use crate::config::Config;
-use crate::handoff::backups::latest_backup;
 use crate::output::{table, when};
 use loyalty_core::domain::Organization;
 use loyalty_core::service::{checklist, orgs};
@@ -63,14 +63,10 @@ pub enum Command {
         /// Who ticks the item with --done (default: the USER environment variable).
         #[arg(long, value_name = "NAME")]
         by: Option<String>,
-        /// Folder of backup sets, read to tick "backup".
-        #[arg(
-            long,
-            value_name = "DIR",
-            env = "LOYALTY_BACKUP__DIR",
-            default_value = "./backups"
-        )]
-        backup_dir: PathBuf,
+        /// Folder of backup sets, read to tick "backup" [default: backup.dir of the
+        /// configuration, ./backups].
+        #[arg(long, value_name = "DIR")]
+        backup_dir: Option<PathBuf>,
         /// Print JSON.
         #[arg(long)]
         json: bool,
@@ -167,7 +163,12 @@ pub async fn run(config: Config, cmd: Command) -> anyhow::Result<()> {
             {
                 println!("{item} was not ticked; nothing changed");
             }
-            let observed = checklist::observe(store, &org, latest_backup(&backup_dir)).await?;
+            let observed = checklist::observe(
+                store,
+                &org,
+                latest_backup(&backup_dir.unwrap_or_else(|| PathBuf::from(&config.backup.dir))),
+            )
+            .await?;
             let entries = checklist::show(store, &org, &observed, now).await?;
             if json {
                 let out = serde_json::json!({

@@ -30,13 +30,14 @@ pub async fn run(mut config: Config, args: Args) -> anyhow::Result<()> {
     if let Some(bind) = args.bind {
         config.server.bind = bind;
     }
-    let app = App::open(
+    let app = App::open_as(
         &config,
         if args.migrate {
             Schema::Migrate
         } else {
             Schema::RequireCurrent
         },
+        loyalty_store_postgres::SERVE_APPLICATION_NAME,
     )
     .await?;
     // SQLite is for one server only: hold the writer lock while serving.

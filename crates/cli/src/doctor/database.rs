@@ -62,7 +62,11 @@ pub async fn examine(config: &Config, checks: &mut Vec<Check>) -> Option<Db> {
         skip_rest(checks, "there is no database");
         return None;
     }
-    let connected = tokio::time::timeout(CONNECT_TIMEOUT, crate::app::connect_store(config)).await;
+    let connected = tokio::time::timeout(
+        CONNECT_TIMEOUT,
+        crate::app::connect_store(config, "loyalty-doctor"),
+    )
+    .await;
     let (store, sqlite) = match connected {
         Ok(Ok(s)) => s,
         Ok(Err(e)) => {

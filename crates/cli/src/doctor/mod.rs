@@ -209,7 +209,7 @@ pub async fn examine(config: Result<&Config, String>, scope: &Scope) -> Vec<Chec
     checks.push(system::smtp_from_env().await);
     checks.push(clock(db.as_ref().and_then(|d| d.info.now), idp.as_ref()).await);
     checks.push(backups(
-        &system::backup_dir_from_env(),
+        std::path::Path::new(&config.backup.dir),
         time::OffsetDateTime::now_utc(),
     ));
     checks

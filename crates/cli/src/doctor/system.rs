@@ -3,7 +3,7 @@
 
 use super::Check;
 use super::identity::Idp;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::time::Duration;
 use time::OffsetDateTime;
 use tokio::io::AsyncBufReadExt;
@@ -139,49 +139,6 @@ pub fn clock_verdict(skew: i64, against: &str) -> Check {
     }
 }
 
-/// The backup folder: `LOYALTY_BACKUP__DIR`, else `./backups`.
-pub fn backup_dir_from_env() -> PathBuf {
-    std::env::var("LOYALTY_BACKUP__DIR")
-        .ok()
-        .filter(|d| !d.trim().is_empty())
-        .map_or_else(|| PathBuf::from("./backups"), PathBuf::from)
-}
-
-/// The `created_at` of the newest complete backup set in `dir`: a folder with a
-/// `manifest.json` whose listed files are all there with their recorded sizes.
-pub fn newest_backup(dir: &Path) -> Option<OffsetDateTime> {
-    let entries = std::fs::read_dir(dir).ok()?;
-    entries
-        .filter_map(Result::ok)
-        .filter_map(|e| {
-            let set = e.path();
-            let text = std::fs::read_to_string(set.join("manifest.json")).ok()?;
-            let manifest: serde_json::Value = serde_json::from_str(&text).ok()?;
-            let created = manifest.get("created_at")?.as_str()?;
-            let created =
-                OffsetDateTime::parse(created, &time::format_description::well_known::Rfc3339)
-                    .ok()?;
-            let complete = manifest
-                .get("files")
-                .and_then(|f| f.as_array())
-                .is_none_or(|files| {
-                    files.iter().all(|f| {
-                        let Some(name) = f.get("name").and_then(|n| n.as_str()) else {
-                            return false;
-                        };
-                        let Ok(meta) = std::fs::metadata(set.join(name)) else {
-                            return false;
-                        };
-                        f.get("bytes")
-                            .and_then(serde_json::Value::as_u64)
-                            .is_none_or(|b| b == meta.len())
-                    })
-                });
-            complete.then_some(created)
-        })
-        .max()
-}
-
 /// The newest backup set in `dir` is younger than [`MAX_BACKUP_AGE`] at `now`.
 pub fn backups(dir: &Path, now: OffsetDateTime) -> Check {
     const NAME: &str = "recent backup";
@@ -189,7 +146,7 @@ pub fn backups(dir: &Path, now: OffsetDateTime) -> Check {
         "take one with `loyalty backup create` and schedule it daily (cron or a systemd timer); the folder is {} (backup.dir, LOYALTY_BACKUP__DIR)",
         dir.display()
     );
-    match newest_backup(dir) {
+    match crate::backup::latest_backup(dir) {
         None => Check::warn(
             "backup.recent",
             NAME,
@@ -233,7 +190,8 @@ mod tests {
         std::fs::write(
             set.join("manifest.json"),
             serde_json::json!({
-                "created_at": created,
+                "created_at": created, "label": null, "backend": "sqlite",
+                "schema_version": 5, "loyalty_version": "0.1.0",
                 "files": [{"name": "db.gz", "bytes": recorded, "sha256": "-", "kind": "loyalty"}],
             })
             .to_string(),

@@ -1,7 +1,6 @@
 //! Handing an organization over to its client (runbook step 7): the system guide as
 //! HTML and PDF, and what the post-handoff checklist reads from outside the database.
 
-pub mod backups;
 pub mod guide;
 mod metrics;
 pub mod pdf;

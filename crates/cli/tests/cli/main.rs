@@ -3,6 +3,7 @@
 //! the client guide and the post-handoff checklist, the doctor's checks.
 #![allow(clippy::panic, clippy::unwrap_used, clippy::expect_used)]
 
+mod backup;
 mod doctor;
 mod handoff;
 mod onboard;

@@ -1,0 +1,594 @@
+//! `loyalty backup` on both backends: a restore brings back exactly the data of the
+//! backup moment (row counts and a ledger checksum), a corrupted archive or a missing
+//! set is refused before anything changes, a running server blocks a restore, prune
+//! keeps the newest and labelled sets, and the identity provider's database rolls back
+//! together with loyalty's.
+
+use super::support::{Server, command, skip, stderr, stdout};
+use loyalty_core::clock::SystemClock;
+use loyalty_core::domain::Role;
+use loyalty_core::domain::ledger::Actor;
+use loyalty_core::service::orgs;
+use loyalty_core::service::points::{self, Ctx, EnrollInput};
+use loyalty_testkit::{Kind, TestDb, both_backends};
+use sha2::{Digest, Sha256};
+use sqlx::Connection;
+use std::path::Path;
+use std::process::Output;
+use uuid::Uuid;
+
+/// `loyalty` with this database and backups in `dir`.
+fn run_in(db: &TestDb, dir: &Path, args: &[&str], env: &[(&str, &str)]) -> Output {
+    let mut cmd = command(&db.url);
+    cmd.env_remove("AUTHENTIK_DATABASE_URL")
+        .env("LOYALTY_BACKUP__DIR", dir)
+        .args(args);
+    for (k, v) in env {
+        cmd.env(k, v);
+    }
+    cmd.output().expect("loyalty runs")
+}
+
+fn ok(out: &Output) -> String {
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "stdout: {}\nstderr: {}",
+        stdout(out),
+        stderr(out)
+    );
+    stdout(out)
+}
+
+fn onboard(db: &TestDb, dir: &Path, slug: &str) {
+    ok(&run_in(
+        db,
+        dir,
+        &[
+            "onboard",
+            "--name",
+            &format!("{slug} market"),
+            "--slug",
+            slug,
+            "--admin-email",
+            &format!("admin@{slug}.example.com"),
+            "--admin-name",
+            "Ada Admin",
+        ],
+        &[],
+    ));
+}
+
+/// Enrolls customers with these phones in `slug` and awards each a purchase.
+async fn award(db: &TestDb, slug: &str, phones: &[&str], existing: &[Uuid]) -> Vec<Uuid> {
+    let clock = SystemClock;
+    let org = orgs::get(db.store.as_ref(), slug).await.expect("org");
+    let ctx = Ctx {
+        store: db.store.as_ref(),
+        clock: &clock,
+        org: &org,
+        actor: Actor {
+            member_id: None,
+            label: "till-1".into(),
+            role: "cashier".into(),
+            request_id: None,
+        },
+        role: Role::Cashier,
+    };
+    let mut ids = existing.to_vec();
+    for phone in phones {
+        let c = points::enroll(
+            &ctx,
+            &EnrollInput {
+                phone: Some((*phone).into()),
+                email: None,
+                name: Some("Carla".into()),
+            },
+            None,
+        )
+        .await
+        .expect("enroll");
+        ids.push(c.id);
+    }
+    for (i, id) in ids.iter().enumerate() {
+        points::award(
+            &ctx,
+            *id,
+            &format!("{}.50", 10 + i),
+            None,
+            serde_json::json!({"till": 1}),
+            &Uuid::new_v4().to_string(),
+        )
+        .await
+        .expect("award");
+    }
+    ids
+}
+
+/// Row counts of organizations, users, points_transactions and a SHA-256 over the
+/// ordered ledger and users, read through a fresh connection.
+#[derive(Debug, PartialEq, Eq)]
+struct Snapshot {
+    organizations: i64,
+    users: i64,
+    points_transactions: i64,
+    checksum: String,
+}
+
+const LEDGER_SQL_PG: &str = "SELECT id::text || ':' || organization_id::text || ':' || user_id::text || ':' || points || ':' || balance_after || ':' || seq || ':' || transaction_type FROM points_transactions ORDER BY id";
+const LEDGER_SQL_LITE: &str = "SELECT id || ':' || organization_id || ':' || user_id || ':' || points || ':' || balance_after || ':' || seq || ':' || transaction_type FROM points_transactions ORDER BY id";
+const USERS_SQL_PG: &str =
+    "SELECT id::text || ':' || organization_id::text || ':' || role FROM users ORDER BY id";
+const USERS_SQL_LITE: &str =
+    "SELECT id || ':' || organization_id || ':' || role FROM users ORDER BY id";
+
+async fn snapshot(db: &TestDb) -> Snapshot {
+    let (counts, lines): ([i64; 3], Vec<String>) = match db.kind {
+        Kind::Postgres => {
+            let mut c = sqlx::PgConnection::connect(&db.url).await.expect("connect");
+            let mut counts = [0; 3];
+            for (i, sql) in [
+                "SELECT count(*) FROM organizations",
+                "SELECT count(*) FROM users",
+                "SELECT count(*) FROM points_transactions",
+            ]
+            .into_iter()
+            .enumerate()
+            {
+                counts[i] = sqlx::query_scalar(sql)
+                    .fetch_one(&mut c)
+                    .await
+                    .expect("count");
+            }
+            let mut lines: Vec<String> = sqlx::query_scalar(LEDGER_SQL_PG)
+                .fetch_all(&mut c)
+                .await
+                .expect("ledger");
+            lines.extend(
+                sqlx::query_scalar::<_, String>(USERS_SQL_PG)
+                    .fetch_all(&mut c)
+                    .await
+                    .expect("users"),
+            );
+            c.close().await.expect("close");
+            (counts, lines)
+        }
+        Kind::Sqlite => {
+            let mut c = sqlx::SqliteConnection::connect(&db.url)
+                .await
+                .expect("connect");
+            let mut counts = [0; 3];
+            for (i, sql) in [
+                "SELECT count(*) FROM organizations",
+                "SELECT count(*) FROM users",
+                "SELECT count(*) FROM points_transactions",
+            ]
+            .into_iter()
+            .enumerate()
+            {
+                counts[i] = sqlx::query_scalar(sql)
+                    .fetch_one(&mut c)
+                    .await
+                    .expect("count");
+            }
+            let mut lines: Vec<String> = sqlx::query_scalar(LEDGER_SQL_LITE)
+                .fetch_all(&mut c)
+                .await
+                .expect("ledger");
+            lines.extend(
+                sqlx::query_scalar::<_, String>(USERS_SQL_LITE)
+                    .fetch_all(&mut c)
+                    .await
+                    .expect("users"),
+            );
+            c.close().await.expect("close");
+            (counts, lines)
+        }
+    };
+    Snapshot {
+        organizations: counts[0],
+        users: counts[1],
+        points_transactions: counts[2],
+        checksum: hex::encode(Sha256::digest(lines.join("\n"))),
+    }
+}
+
+fn manifests(dir: &Path) -> Vec<serde_json::Value> {
+    let mut names: Vec<_> = std::fs::read_dir(dir)
+        .expect("backup dir")
+        .filter_map(Result::ok)
+        .filter(|e| e.path().join("manifest.json").is_file())
+        .map(|e| e.path())
+        .collect();
+    names.sort();
+    names
+        .iter()
+        .map(|p| {
+            serde_json::from_slice(&std::fs::read(p.join("manifest.json")).expect("read"))
+                .expect("manifest json")
+        })
+        .collect()
+}
+
+fn psql(url: &str, sql: &str) -> String {
+    let out = std::process::Command::new("psql")
+        .arg(url)
+        .args(["-v", "ON_ERROR_STOP=1", "-X", "-q", "-A", "-t", "-c", sql])
+        .output()
+        .expect("psql runs");
+    assert!(
+        out.status.success(),
+        "psql {sql}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout).trim().to_owned()
+}
+
+/// A second PostgreSQL database standing in for the identity provider's, dropped after.
+struct IdentityDb {
+    name: String,
+    url: String,
+}
+
+impl IdentityDb {
+    fn new() -> Self {
+        let admin = loyalty_testkit::postgres_admin_url();
+        let name = format!("loyalty_test_idp_{}", Uuid::new_v4().simple());
+        psql(&admin, &format!("CREATE DATABASE {name}"));
+        let url = loyalty_testkit::with_database(&admin, &name);
+        psql(
+            &url,
+            "CREATE TABLE authentik_core_user (id serial PRIMARY KEY, username text NOT NULL UNIQUE, is_active boolean NOT NULL DEFAULT true);
+             CREATE TABLE authentik_core_group (group_uuid uuid PRIMARY KEY, name text NOT NULL UNIQUE);
+             INSERT INTO authentik_core_user (username) VALUES ('akadmin'), ('nextdoor_admin');
+             INSERT INTO authentik_core_group VALUES (gen_random_uuid(), 'nextdoor-admins'), (gen_random_uuid(), 'nextdoor-cashiers'), (gen_random_uuid(), 'nextdoor-customers');",
+        );
+        Self { name, url }
+    }
+
+    fn state(&self) -> String {
+        psql(
+            &self.url,
+            "SELECT (SELECT string_agg(username, ',' ORDER BY id) FROM authentik_core_user) || ' / ' || (SELECT count(*) FROM authentik_core_group) || ' / ' || coalesce(to_regclass('public.authentik_late_table')::text, 'no late table')",
+        )
+    }
+}
+
+impl Drop for IdentityDb {
+    fn drop(&mut self) {
+        let _ = std::process::Command::new("psql")
+            .arg(loyalty_testkit::postgres_admin_url())
+            .args([
+                "-q",
+                "-c",
+                &format!("DROP DATABASE IF EXISTS {} WITH (FORCE)", self.name),
+            ])
+            .output();
+    }
+}
+
+both_backends! {
+    async fn a_restore_brings_back_exactly_the_data_of_the_backup_moment(db) {
+        let dir = tempfile::tempdir().expect("dir");
+        onboard(&db, dir.path(), "nextdoor");
+        let customers = award(&db, "nextdoor", &["+12025550101", "+12025550102", "+12025550103"], &[]).await;
+        let before = snapshot(&db).await;
+        assert_eq!((before.organizations, before.points_transactions), (1, 3));
+
+        let created = ok(&run_in(&db, dir.path(), &["backup", "create", "--label", "before-change"], &[]));
+        assert!(created.contains("schema version"), "{created}");
+        let sets = manifests(dir.path());
+        assert_eq!(sets.len(), 1);
+        let m = &sets[0];
+        let ext = if db.kind == Kind::Postgres { ".dump.gz" } else { ".sqlite.gz" };
+        let file = m["files"][0]["name"].as_str().expect("name");
+        assert!(file.starts_with("loyalty_db_") && file.ends_with(ext), "{file}");
+        assert_eq!(m["label"], "before-change");
+        assert_eq!(m["row_counts"]["points_transactions"], 3);
+        assert!(m["schema_version"].as_i64().expect("schema") >= 5);
+        assert_eq!(m["files"][0]["sha256"].as_str().map(str::len), Some(64));
+        if db.kind == Kind::Postgres {
+            assert!(m["pg_dump_version"].as_str().is_some_and(|v| v.starts_with("15")), "{m}");
+            assert!(m["files"][0]["server_version"].is_string(), "{m}");
+        }
+
+        // Row-level security, the ledger's trigger and the tenant grants, as migrated.
+        let guards = "SELECT (SELECT count(*) FROM pg_policies WHERE schemaname = 'public') || '/' || (SELECT count(*) FROM pg_trigger WHERE NOT tgisinternal) || '/' || (SELECT count(*) FROM information_schema.role_table_grants WHERE grantee = 'loyalty_tenant') || '/' || (SELECT relrowsecurity FROM pg_class WHERE relname = 'points_transactions')";
+        let guards_before = (db.kind == Kind::Postgres).then(|| psql(&db.url, guards));
+
+        // Life goes on: more awards, a new customer, a new organization, a new table.
+        award(&db, "nextdoor", &["+12025550199"], &customers).await;
+        onboard(&db, dir.path(), "otherorg");
+        if db.kind == Kind::Postgres {
+            psql(&db.url, "CREATE TABLE made_after_the_backup (x int); INSERT INTO made_after_the_backup VALUES (1)");
+        }
+        let changed = snapshot(&db).await;
+        assert_ne!(changed, before);
+
+        let refused = run_in(&db, dir.path(), &["backup", "restore", "latest"], &[]);
+        assert_eq!(refused.status.code(), Some(2), "{}", stderr(&refused));
+        assert!(stderr(&refused).contains("pass --yes"), "{}", stderr(&refused));
+        assert_eq!(snapshot(&db).await, changed, "nothing changed without --yes");
+
+        let restored = ok(&run_in(&db, dir.path(), &["backup", "restore", "latest", "--yes"], &[]));
+        assert!(restored.contains("Restored backup set"), "{restored}");
+        assert!(restored.contains("organizations 1, points_transactions 3, users 4"), "{restored}");
+        assert_eq!(snapshot(&db).await, before, "exactly the backup moment");
+        if db.kind == Kind::Postgres {
+            assert_eq!(psql(&db.url, "SELECT coalesce(to_regclass('public.made_after_the_backup')::text, 'gone')"), "gone");
+            assert_eq!(Some(psql(&db.url, guards)), guards_before, "policies, trigger and grants are back");
+            let out = std::process::Command::new("psql").arg(&db.url).args(["-c", "DELETE FROM points_transactions"]).output().expect("psql");
+            assert!(String::from_utf8_lossy(&out.stderr).contains("append-only"), "the ledger trigger still guards the ledger");
+        }
+
+        ok(&run_in(&db, dir.path(), &["points", "verify"], &[]));
+        if db.kind == Kind::Sqlite {
+            assert!(restored.contains(".before-restore-"), "{restored}");
+            let dbfile = db.url.trim_start_matches("sqlite://");
+            let kept: Vec<_> = std::fs::read_dir(Path::new(dbfile).parent().expect("parent"))
+                .expect("dir")
+                .filter_map(Result::ok)
+                .filter(|e| e.file_name().to_string_lossy().contains(".before-restore-"))
+                .collect();
+            assert_eq!(kept.len(), 1, "the replaced file is kept");
+        }
+    }
+
+    async fn a_corrupted_archive_is_refused_before_anything_changes(db) {
+        let dir = tempfile::tempdir().expect("dir");
+        onboard(&db, dir.path(), "nextdoor");
+        award(&db, "nextdoor", &["+12025550101"], &[]).await;
+        ok(&run_in(&db, dir.path(), &["backup", "create"], &[]));
+        onboard(&db, dir.path(), "otherorg");
+        let changed = snapshot(&db).await;
+
+        let m = &manifests(dir.path())[0];
+        let name = m["files"][0]["name"].as_str().expect("name");
+        let set = std::fs::read_dir(dir.path()).expect("dir").filter_map(Result::ok).next().expect("set").path();
+        let path = set.join(name);
+        let mut bytes = std::fs::read(&path).expect("read");
+        let mid = bytes.len() / 2;
+        bytes[mid] ^= 0xff;
+        std::fs::write(&path, &bytes).expect("write");
+
+        let out = run_in(&db, dir.path(), &["backup", "restore", "latest", "--yes"], &[]);
+        assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
+        let err = stderr(&out);
+        let expected = m["files"][0]["sha256"].as_str().expect("sha");
+        let actual = hex::encode(Sha256::digest(&bytes));
+        for part in [name, "is corrupted", expected, actual.as_str(), "nothing was restored"] {
+            assert!(err.contains(part), "missing {part:?} in {err}");
+        }
+        assert_eq!(snapshot(&db).await, changed, "the database was not touched");
+    }
+
+    async fn a_set_that_does_not_exist_is_a_clear_error(db) {
+        let work = tempfile::tempdir().expect("dir");
+        let mut cmd = command(&db.url);
+        cmd.env_remove("AUTHENTIK_DATABASE_URL").current_dir(work.path());
+        let out = cmd.args(["backup", "restore", "20250101_000000", "--yes"]).output().expect("runs");
+        assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
+        assert!(
+            stderr(&out).contains("no backup set 20250101_000000 in ./backups; `loyalty backup list` shows the sets"),
+            "{}",
+            stderr(&out)
+        );
+        let mut cmd = command(&db.url);
+        cmd.env_remove("AUTHENTIK_DATABASE_URL").current_dir(work.path());
+        let bad = cmd.args(["backup", "restore", "yesterday", "--yes"]).output().expect("runs");
+        assert_eq!(bad.status.code(), Some(2));
+        assert!(stderr(&bad).contains("YYYYMMDD_HHMMSS"), "{}", stderr(&bad));
+        let mut cmd = command(&db.url);
+        cmd.env_remove("AUTHENTIK_DATABASE_URL").current_dir(work.path());
+        let label = cmd.args(["backup", "create", "--label", "Before Onboarding"]).output().expect("runs");
+        assert_eq!(label.status.code(), Some(2));
+        assert!(stderr(&label).contains("--label: \"Before Onboarding\" is not a label"), "{}", stderr(&label));
+        assert!(!work.path().join("backups").exists() || std::fs::read_dir(work.path().join("backups")).expect("dir").count() == 0);
+    }
+
+    async fn a_restore_is_refused_while_a_server_runs(db) {
+        let dir = tempfile::tempdir().expect("dir");
+        onboard(&db, dir.path(), "nextdoor");
+        let server = Server::start(&db.url, &[]).expect("server");
+        // An online backup while serving.
+        ok(&run_in(&db, dir.path(), &["backup", "create"], &[]));
+        onboard(&db, dir.path(), "otherorg");
+        let out = run_in(&db, dir.path(), &["backup", "restore", "latest", "--yes"], &[]);
+        assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
+        assert!(stderr(&out).contains("a loyalty server is running"), "{}", stderr(&out));
+        assert_eq!(snapshot(&db).await.organizations, 2, "nothing restored");
+        server.stop();
+        let out = ok(&run_in(&db, dir.path(), &["backup", "restore", "latest", "--yes"], &[]));
+        assert!(out.contains("organizations 1"), "{out}");
+    }
+
+    async fn prune_keeps_the_newest_and_labelled_sets(db) {
+        let dir = tempfile::tempdir().expect("dir");
+        onboard(&db, dir.path(), "nextdoor");
+        for label in [None, Some("pre-onboard-nextdoor"), None] {
+            let mut args = vec!["backup", "create"];
+            if let Some(l) = label {
+                args.extend(["--label", l]);
+            }
+            ok(&run_in(&db, dir.path(), &args, &[]));
+        }
+        // Age the sets: 40, 40 and 35 days; the last is the newest.
+        let mut sets: Vec<_> = std::fs::read_dir(dir.path()).expect("dir").filter_map(Result::ok).map(|e| e.path()).collect();
+        sets.sort();
+        let now = time::OffsetDateTime::now_utc();
+        for (path, days) in sets.iter().zip([40, 40, 35]) {
+            let file = path.join("manifest.json");
+            let mut m: serde_json::Value = serde_json::from_slice(&std::fs::read(&file).expect("read")).expect("json");
+            m["created_at"] = serde_json::Value::String(
+                (now - time::Duration::days(days)).format(&time::format_description::well_known::Rfc3339).expect("format"),
+            );
+            std::fs::write(&file, serde_json::to_vec(&m).expect("json")).expect("write");
+        }
+        std::fs::create_dir(dir.path().join("20200101_000000")).expect("incomplete set");
+        let names: Vec<String> = sets.iter().map(|p| p.file_name().expect("name").to_string_lossy().into_owned()).collect();
+
+        let list = ok(&run_in(&db, dir.path(), &["backup", "list"], &[]));
+        assert!(list.contains("20200101_000000: no manifest.json"), "{list}");
+        let json: Vec<serde_json::Value> = serde_json::from_str(&ok(&run_in(&db, dir.path(), &["backup", "list", "--json"], &[]))).expect("json");
+        assert_eq!(json.iter().filter(|e| e["complete"] == true).count(), 3);
+
+        let dry = ok(&run_in(&db, dir.path(), &["backup", "prune", "--dry-run"], &[]));
+        assert!(dry.contains(&format!("would delete {}", names[0])), "{dry}");
+        assert_eq!(manifests(dir.path()).len(), 3, "dry run deletes nothing");
+
+        let pruned = ok(&run_in(&db, dir.path(), &["backup", "prune"], &[]));
+        assert!(pruned.contains(&format!("deleted {}", names[0])), "{pruned}");
+        assert!(pruned.contains(&format!("kept {} [pre-onboard-nextdoor]", names[1])), "{pruned}");
+        assert!(pruned.contains(&format!("kept {}: the newest set is always kept", names[2])), "{pruned}");
+        assert!(!dir.path().join(&names[0]).exists());
+        assert!(dir.path().join(&names[1]).exists() && dir.path().join(&names[2]).exists());
+        assert!(dir.path().join("20200101_000000").exists(), "incomplete folders are left alone");
+    }
+
+    async fn onboard_with_backup_takes_labelled_sets_before_and_after(db) {
+        let dir = tempfile::tempdir().expect("dir");
+        let out = ok(&run_in(&db, dir.path(), &["onboard", "--name", "NextDoor Market", "--slug", "nextdoor", "--admin-email", "jane@nextdoor.example.com", "--admin-name", "Jane Smith", "--backup", "--json"], &[]));
+        let report: serde_json::Value = serde_json::from_str(&out).expect("json");
+        let before = report["backups"]["before"].as_str().expect("before").to_owned();
+        let after = report["backups"]["after"].as_str().expect("after").to_owned();
+        let labels: Vec<String> = manifests(dir.path()).iter().map(|m| m["label"].as_str().unwrap_or_default().to_owned()).collect();
+        assert_eq!(labels, ["pre-onboard-nextdoor", "post-onboard-nextdoor"]);
+        let m = manifests(dir.path());
+        assert_eq!(m[0]["row_counts"]["organizations"], 0);
+        assert_eq!(m[1]["row_counts"]["organizations"], 1);
+
+        // Rolling back the onboarding: the set before it.
+        ok(&run_in(&db, dir.path(), &["backup", "restore", &before, "--yes"], &[]));
+        assert_eq!(snapshot(&db).await.organizations, 0);
+        ok(&run_in(&db, dir.path(), &["backup", "restore", &after, "--yes"], &[]));
+        assert_eq!(snapshot(&db).await.organizations, 1);
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_identity_providers_database_rolls_back_together_with_loyalty() {
+    if skip(Kind::Postgres) {
+        return;
+    }
+    let db = TestDb::new(Kind::Postgres).await;
+    let idp = IdentityDb::new();
+    let dir = tempfile::tempdir().expect("dir");
+    let env = [("AUTHENTIK_DATABASE_URL", idp.url.as_str())];
+    onboard(&db, dir.path(), "nextdoor");
+    award(&db, "nextdoor", &["+12025550101", "+12025550102"], &[]).await;
+    let loyalty_before = snapshot(&db).await;
+    let idp_before = idp.state();
+    assert_eq!(idp_before, "akadmin,nextdoor_admin / 3 / no late table");
+
+    ok(&run_in(&db, dir.path(), &["backup", "create"], &env));
+    let m = &manifests(dir.path())[0];
+    let kinds: Vec<&str> = m["files"]
+        .as_array()
+        .expect("files")
+        .iter()
+        .map(|f| f["kind"].as_str().expect("kind"))
+        .collect();
+    assert_eq!(kinds, ["loyalty_db", "authentik_db"]);
+    assert!(
+        m["files"][1]["name"]
+            .as_str()
+            .is_some_and(|n| n.starts_with("authentik_db_") && n.ends_with(".dump.gz"))
+    );
+
+    // Both change after the backup.
+    psql(
+        &idp.url,
+        "INSERT INTO authentik_core_user (username) VALUES ('otherorg_admin'); DELETE FROM authentik_core_group WHERE name = 'nextdoor-cashiers'; CREATE TABLE authentik_late_table (x int);",
+    );
+    onboard(&db, dir.path(), "otherorg");
+    assert_ne!(idp.state(), idp_before);
+
+    // A restore without the identity database configured would roll back only half.
+    let half = run_in(
+        &db,
+        dir.path(),
+        &["backup", "restore", "latest", "--yes"],
+        &[],
+    );
+    assert_eq!(half.status.code(), Some(2));
+    assert!(
+        stderr(&half).contains("AUTHENTIK_DATABASE_URL"),
+        "{}",
+        stderr(&half)
+    );
+
+    let out = ok(&run_in(
+        &db,
+        dir.path(),
+        &["backup", "restore", "latest", "--yes"],
+        &env,
+    ));
+    assert!(out.contains("authentik_db_"), "{out}");
+    assert_eq!(idp.state(), idp_before);
+    assert_eq!(snapshot(&db).await, loyalty_before);
+    ok(&run_in(&db, dir.path(), &["points", "verify"], &[]));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_dump_from_a_newer_pg_dump_is_refused_before_anything_changes() {
+    if skip(Kind::Postgres) {
+        return;
+    }
+    let db = TestDb::new(Kind::Postgres).await;
+    let dir = tempfile::tempdir().expect("dir");
+    onboard(&db, dir.path(), "nextdoor");
+    ok(&run_in(&db, dir.path(), &["backup", "create"], &[]));
+    let set = std::fs::read_dir(dir.path())
+        .expect("dir")
+        .filter_map(Result::ok)
+        .next()
+        .expect("set")
+        .path();
+    let file = set.join("manifest.json");
+    let mut m: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(&file).expect("read")).expect("json");
+    m["pg_dump_version"] = "99.1".into();
+    std::fs::write(&file, serde_json::to_vec(&m).expect("json")).expect("write");
+    onboard(&db, dir.path(), "otherorg");
+    let out = run_in(
+        &db,
+        dir.path(),
+        &["backup", "restore", "latest", "--yes"],
+        &[],
+    );
+    assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("cannot read a dump written by pg_dump 99.1; install the PostgreSQL client tools of version 99 or newer"),
+        "{}",
+        stderr(&out)
+    );
+    assert_eq!(snapshot(&db).await.organizations, 2, "nothing restored");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn without_pg_dump_the_error_says_which_client_to_install() {
+    if skip(Kind::Postgres) {
+        return;
+    }
+    let db = TestDb::new(Kind::Postgres).await;
+    let dir = tempfile::tempdir().expect("dir");
+    let empty = tempfile::tempdir().expect("dir");
+    let out = run_in(
+        &db,
+        dir.path(),
+        &["backup", "create"],
+        &[("PATH", empty.path().to_str().expect("path"))],
+    );
+    assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("pg_dump was not found; install the PostgreSQL client tools of the server's major version 15"),
+        "{}",
+        stderr(&out)
+    );
+    assert!(manifests(dir.path()).is_empty(), "no set is left behind");
+    assert_eq!(
+        std::fs::read_dir(dir.path()).expect("dir").count(),
+        0,
+        "no unfinished folder either"
+    );
+}
