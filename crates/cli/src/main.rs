@@ -3,6 +3,7 @@
 //! 1 any other failure.
 
 mod app;
+mod backup_age;
 mod commands;
 mod config;
 mod output;

@@ -66,6 +66,8 @@ pub struct AppState {
 
 /// The whole application.
 pub fn router(state: AppState) -> Router {
+    // Installed before the first request, so no count is lost.
+    let _ = metrics::handle();
     let config = state.config.clone();
     Router::new()
         .merge(health::routes())

@@ -7,6 +7,7 @@ use loyalty_core::service::onboard::{self, Credential, CredentialMode, NoHooks, 
 use loyalty_web::{AppState, WebConfig};
 use secrecy::ExposeSecret;
 use std::net::SocketAddr;
+use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -84,6 +85,12 @@ pub async fn run(mut config: Config, args: Args) -> anyhow::Result<()> {
             request_timeout: Duration::from_secs(config.server.request_timeout_secs),
         }),
     };
+    tokio::spawn(metrics_job(
+        app.store.clone(),
+        app.clock.clone(),
+        backup_dir(),
+        Duration::from_secs(60),
+    ));
     if config.jobs.expiry_interval_secs > 0 {
         tokio::spawn(expiry_job(
             app.store.clone(),
@@ -259,6 +266,40 @@ async fn expiry_job(
                     tracing::warn!(org = %s.org.slug, error = %e, "expiry job failed for an organization")
                 }
             }
+        }
+    }
+}
+
+/// Where backup sets are kept, for the backup-age gauge: `LOYALTY_BACKUP__DIR`, else
+/// `./backups`.
+fn backup_dir() -> PathBuf {
+    std::env::var_os("LOYALTY_BACKUP__DIR")
+        .filter(|d| !d.is_empty())
+        .map_or_else(|| PathBuf::from("./backups"), PathBuf::from)
+}
+
+/// Refreshes the gauges that need the database or the disk every `every`: active users
+/// per organization and role, and the time of the newest backup set. On every instance
+/// (each serves its own `/metrics`); a failure is logged and the old values stay.
+async fn metrics_job(
+    store: Arc<dyn loyalty_core::store::Store>,
+    clock: Arc<dyn loyalty_core::clock::Clock>,
+    backups: PathBuf,
+    every: Duration,
+) {
+    let mut tick = tokio::time::interval(every);
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        tick.tick().await;
+        if let Err(e) =
+            loyalty_web::metrics::refresh_active_users(store.as_ref(), clock.now()).await
+        {
+            tracing::warn!(error = %e, "metrics: cannot count active users");
+        }
+        let dir = backups.clone();
+        match tokio::task::spawn_blocking(move || crate::backup_age::latest_backup_in(&dir)).await {
+            Ok(latest) => loyalty_web::metrics::record_backup(latest),
+            Err(e) => tracing::warn!(error = %e, "metrics: cannot read the backup folder"),
         }
     }
 }

@@ -7,4 +7,5 @@
 mod app;
 mod forms;
 mod matrix;
+mod metrics;
 mod store;
