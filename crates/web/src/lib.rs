@@ -5,6 +5,7 @@
 pub mod api;
 pub mod error;
 pub mod health;
+pub mod host;
 pub mod metrics;
 pub mod pages;
 pub mod session;
@@ -14,6 +15,7 @@ use axum::http::{HeaderName, Request};
 use loyalty_core::clock::Clock;
 use loyalty_core::directory::Directory;
 use loyalty_core::store::Store;
+use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Duration;
 use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
@@ -33,6 +35,9 @@ pub struct WebConfig {
     pub max_body_bytes: usize,
     /// Time after which a request is answered 408.
     pub request_timeout: Duration,
+    /// Single-tenant custom domains: host (lower case, no port) -> organization slug.
+    /// Requests on such a host serve only that organization (see [`host`]).
+    pub host_orgs: HashMap<String, String>,
 }
 
 impl Default for WebConfig {
@@ -42,6 +47,7 @@ impl Default for WebConfig {
             operators_group: "loyalty-operators".into(),
             max_body_bytes: 64 * 1024,
             request_timeout: Duration::from_secs(30),
+            host_orgs: HashMap::new(),
         }
     }
 }
@@ -76,6 +82,7 @@ pub fn router(state: AppState) -> Router {
         .merge(api::openapi::routes())
         .route_layer(axum::middleware::from_fn(metrics::track))
         .fallback(error::not_found)
+        .layer(axum::middleware::from_fn_with_state(state.clone(), host::pin))
         .with_state(state)
         .layer(axum::extract::DefaultBodyLimit::max(config.max_body_bytes))
         .layer(tower_http::catch_panic::CatchPanicLayer::custom(error::panic_response))

@@ -31,6 +31,7 @@ pub async fn run(mut config: Config, args: Args) -> anyhow::Result<()> {
     if let Some(bind) = args.bind {
         config.server.bind = bind;
     }
+    let host_orgs = host_orgs(&config.server.host_orgs)?;
     let app = App::open(
         &config,
         if args.migrate {
@@ -83,6 +84,7 @@ pub async fn run(mut config: Config, args: Args) -> anyhow::Result<()> {
             operators_group: config.identity.operators_group.clone(),
             max_body_bytes: config.server.max_body_bytes,
             request_timeout: Duration::from_secs(config.server.request_timeout_secs),
+            host_orgs,
         }),
     };
     tokio::spawn(metrics_job(
@@ -302,4 +304,34 @@ async fn metrics_job(
             Err(e) => tracing::warn!(error = %e, "metrics: cannot read the backup folder"),
         }
     }
+}
+
+/// Checks `server.host_orgs`: each key a bare host name (no scheme, path or port), each
+/// value an organization slug. Keys are compared in lower case.
+fn host_orgs(
+    configured: &std::collections::BTreeMap<String, String>,
+) -> Result<std::collections::HashMap<String, String>, crate::UserError> {
+    let mut out = std::collections::HashMap::new();
+    for (host, slug) in configured {
+        let name = host.trim().to_ascii_lowercase();
+        let valid_host = !name.is_empty()
+            && name
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || c == '.' || c == '-');
+        if !valid_host {
+            return Err(crate::UserError(format!(
+                "server.host_orgs: {host:?} is not a host name; write the bare domain people type, such as rewards.nextdoor.com (no https://, port or path)"
+            )));
+        }
+        let slug = loyalty_core::domain::OrgSlug::parse(slug.trim()).map_err(|_| {
+            crate::UserError(format!(
+                "server.host_orgs: {host:?} maps to {slug:?}, which is not an organization slug; give the slug shown by `loyalty org list`, such as nextdoor"
+            ))
+        })?;
+        out.insert(
+            loyalty_web::host::normalize_host(&name),
+            slug.as_str().to_owned(),
+        );
+    }
+    Ok(out)
 }

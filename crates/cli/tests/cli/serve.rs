@@ -285,3 +285,47 @@ both_backends! {
         assert_eq!(server.stop().code(), Some(0));
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn host_orgs_are_read_from_the_environment_and_bad_entries_stop_the_start_with_exit_code_2() {
+    let out = command("sqlite://x.db")
+        .env(
+            "LOYALTY_SERVER__HOST_ORGS",
+            r#"{"rewards.nextdoor.com"="nextdoor", "loyalty.corner.shop"="corner-shop"}"#,
+        )
+        .args(["config"])
+        .output()
+        .expect("runs");
+    assert!(out.status.success(), "{}", stderr(&out));
+    let shown = stdout(&out);
+    assert!(
+        shown.contains("[server.host_orgs]")
+            && shown.contains("\"rewards.nextdoor.com\" = \"nextdoor\"")
+            && shown.contains("\"loyalty.corner.shop\" = \"corner-shop\""),
+        "{shown}"
+    );
+    let dir = tempfile::tempdir().expect("tmp");
+    let url = format!("sqlite://{}", dir.path().join("l.db").display());
+    for (value, named) in [
+        (
+            r#"{"https://rewards.nextdoor.com"="nextdoor"}"#,
+            "is not a host name",
+        ),
+        (
+            r#"{"rewards.nextdoor.com"="Next Door"}"#,
+            "is not an organization slug",
+        ),
+    ] {
+        let out = command(&url)
+            .env("LOYALTY_SERVER__HOST_ORGS", value)
+            .args(["serve", "--migrate", "--bind", "127.0.0.1:0"])
+            .output()
+            .expect("runs");
+        assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
+        assert!(
+            stderr(&out).contains("server.host_orgs") && stderr(&out).contains(named),
+            "{}",
+            stderr(&out)
+        );
+    }
+}

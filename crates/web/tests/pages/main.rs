@@ -6,6 +6,7 @@
 
 mod app;
 mod forms;
+mod host;
 mod matrix;
 mod metrics;
 mod store;
