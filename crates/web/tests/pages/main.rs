@@ -5,6 +5,7 @@
 #![allow(clippy::panic, clippy::unwrap_used, clippy::expect_used)]
 
 mod app;
+mod deploy;
 mod forms;
 mod host;
 mod matrix;
