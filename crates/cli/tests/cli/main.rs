@@ -5,3 +5,4 @@
 mod onboard;
 mod serve;
 mod support;
+mod systemd;

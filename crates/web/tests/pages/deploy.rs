@@ -268,3 +268,75 @@ fn promtool_accepts_the_scrape_config_the_rules_and_their_unit_tests() {
         );
     }
 }
+
+#[test]
+fn the_compose_file_matches_the_runbook_and_mounts_files_that_exist() {
+    let dir = deploy_dir();
+    let text = std::fs::read_to_string(dir.join("compose.yaml")).unwrap();
+    let compose: serde_yaml_ng::Value = serde_yaml_ng::from_str(&text).unwrap();
+    let services = &compose["services"];
+    let loyalty = &services["loyalty-service"];
+    assert_eq!(loyalty["container_name"], "portfolio-loyalty");
+    for var in [
+        "DATABASE_HOST",
+        "DATABASE_NAME",
+        "DATABASE_USER",
+        "DATABASE_PASSWORD",
+        "AUTHENTIK_URL",
+    ] {
+        assert!(
+            !loyalty["environment"][var].is_null(),
+            "loyalty-service sets {var}"
+        );
+    }
+    assert_eq!(
+        loyalty["environment"]["DATABASE_HOST"],
+        "portfolio-postgres"
+    );
+    assert_eq!(loyalty["environment"]["DATABASE_NAME"], "loyalty_db");
+    assert_eq!(loyalty["ports"][0], "8080:8080");
+    for dep in ["portfolio-postgres", "portfolio-authentik-server"] {
+        assert_eq!(
+            loyalty["depends_on"][dep]["condition"], "service_healthy",
+            "{dep}"
+        );
+        assert!(
+            !services[dep]["healthcheck"]["test"].is_null(),
+            "{dep} has a healthcheck"
+        );
+    }
+    for s in ["prometheus", "grafana"] {
+        assert_eq!(services[s]["profiles"][0], "monitoring", "{s} is optional");
+    }
+    // Every file or folder mounted from the repository exists.
+    for (name, service) in services.as_mapping().unwrap() {
+        for volume in service["volumes"].as_sequence().into_iter().flatten() {
+            let source = volume.as_str().unwrap().split(':').next().unwrap();
+            if source.starts_with("./") {
+                assert!(
+                    dir.join(source).exists(),
+                    "{name:?} mounts {source}, which does not exist"
+                );
+            }
+        }
+    }
+    let prometheus = std::fs::read_to_string(dir.join("prometheus/prometheus.yml")).unwrap();
+    assert!(
+        prometheus.contains("loyalty-service:8080"),
+        "Prometheus scrapes the compose service"
+    );
+
+    let dockerfile = std::fs::read_to_string(dir.join("../Dockerfile")).unwrap();
+    for needle in [
+        "EXPOSE 8080",
+        "USER loyalty",
+        "HEALTHCHECK",
+        "/health",
+        "ENTRYPOINT [\"loyalty\"]",
+        "CMD [\"serve\", \"--bind\", \"0.0.0.0:8080\"]",
+        "postgresql-client",
+        "ca-certificates",
+    ] {
+        assert!(dockerfile.contains(needle), "Dockerfile lacks {needle:?}");
+    }
+}
