@@ -329,3 +329,28 @@ async fn host_orgs_are_read_from_the_environment_and_bad_entries_stop_the_start_
         );
     }
 }
+
+both_backends! {
+    async fn serve_publishes_the_time_of_the_newest_backup_set_and_the_pool(db) {
+        if skip(db.kind) { return; }
+        let backups = tempfile::tempdir().expect("tmp");
+        let set = backups.path().join("20250123_140530");
+        std::fs::create_dir_all(&set).expect("mkdir");
+        std::fs::write(set.join("manifest.json"), r#"{"created_at": "2025-01-23T14:05:30Z", "label": null}"#).expect("write");
+        let dir = backups.path().to_str().expect("utf-8").to_owned();
+        let server = Server::start_with_env(&db.url, &[], &[("LOYALTY_BACKUP__DIR", &dir)]).expect("server");
+        let client = http();
+        let mut seen = None;
+        for _ in 0..50 {
+            let text = client.get(format!("{}/metrics", server.base)).send().await.expect("metrics").text().await.expect("text");
+            seen = text.lines().find_map(|l| l.strip_prefix("loyalty_backup_last_success_timestamp_seconds ").map(|v| v.parse::<f64>().expect("number")));
+            if seen.is_some() {
+                assert!(text.contains("loyalty_db_pool_connections{state=\"max\"}"), "{text}");
+                break;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+        }
+        assert_eq!(seen, Some(1_737_641_130.0));
+        assert_eq!(server.stop().code(), Some(0));
+    }
+}
