@@ -80,9 +80,10 @@ pub fn router(state: AppState) -> Router {
         .merge(pages::routes())
         .nest("/api/v1", api::routes())
         .merge(api::openapi::routes())
+        // Inside the request metrics, so answers of a pinned host are counted too.
+        .layer(axum::middleware::from_fn_with_state(state.clone(), host::pin))
         .route_layer(axum::middleware::from_fn(metrics::track))
         .fallback(error::not_found)
-        .layer(axum::middleware::from_fn_with_state(state.clone(), host::pin))
         .with_state(state)
         .layer(axum::extract::DefaultBodyLimit::max(config.max_body_bytes))
         .layer(tower_http::catch_panic::CatchPanicLayer::custom(error::panic_response))
