@@ -21,7 +21,7 @@ both_backends! {
         assert_eq!(app.send(&cashier, "GET", "/o/alpha/till", None, &pinned).await.status, 200);
         let r = app.send(&cashier, "GET", "/o/beta/till", None, &pinned).await;
         assert_eq!(r.status, 404, "{}", r.body);
-        let m = super::metrics::scrape(&app).await;
+        let m = crate::metrics::scrape(&app).await;
         assert!(m.contains_key("loyalty_http_requests_total{route=\"/o/{slug}/till\",method=\"GET\",status=\"404\"}"), "counted by route: {m:?}");
         assert_eq!(app.send(&cashier, "GET", "/o/beta/till", None, &other).await.status, 200, "other hosts serve every organization");
 
