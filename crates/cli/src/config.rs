@@ -8,6 +8,7 @@ use figment::Figment;
 use figment::providers::{Env, Format, Serialized, Toml};
 use secrecy::{ExposeSecret, SecretString};
 use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
 use std::net::SocketAddr;
 use std::path::Path;
 
@@ -106,6 +107,10 @@ pub struct ServerConfig {
     pub max_body_bytes: usize,
     /// Seconds before a request times out.
     pub request_timeout_secs: u64,
+    /// Single-tenant custom domains: host -> organization slug. Requests whose `Host` is
+    /// one of these serve only that organization. Environment form:
+    /// `LOYALTY_SERVER__HOST_ORGS='{"rewards.nextdoor.com"="nextdoor"}'` (hosts quoted).
+    pub host_orgs: BTreeMap<String, String>,
 }
 
 impl Default for ServerConfig {
@@ -115,6 +120,7 @@ impl Default for ServerConfig {
             public_url: None,
             max_body_bytes: 64 * 1024,
             request_timeout_secs: 30,
+            host_orgs: BTreeMap::new(),
         }
     }
 }

@@ -336,7 +336,9 @@ pub struct Session {
 /// Sessions of built-in accounts, kept in the database so any instance serves any request.
 #[async_trait]
 pub trait SessionStore: Send + Sync {
-    /// Stores a new session (by the hash of its cookie token).
+    /// Stores a new session (by the hash of its cookie token) and notes the sign-in on
+    /// the account and on the person's member rows (`last_seen_at`, which
+    /// [`Store::active_members`] counts).
     async fn insert_session(
         &self,
         token_hash: &str,
@@ -353,7 +355,8 @@ pub trait SessionStore: Send + Sync {
     ) -> Result<Option<Session>, StoreError>;
     /// Ends a session.
     async fn delete_session(&self, token_hash: &str) -> Result<(), StoreError>;
-    /// Stores a new session of an external subject with its snapshot.
+    /// Stores a new session of an external subject with its snapshot, and notes the
+    /// sign-in on the subject's member rows.
     async fn insert_external_session(
         &self,
         token_hash: &str,
@@ -620,6 +623,16 @@ pub trait Store:
     async fn ping(&self) -> Result<(), StoreError>;
     /// The database server's product, version and clock (read-only, for diagnostics).
     async fn server_info(&self) -> Result<ServerInfo, StoreError>;
+    /// The connection pool's connections now (for `/metrics`).
+    fn pool_stats(&self) -> PoolStats;
+    /// People with a role in each organization who signed in at or after each of
+    /// `since` (one count per element, in order), per organization and role. Across
+    /// organizations: an operator's view, never shown to a tenant. Organizations and roles
+    /// with nobody signed in are absent.
+    async fn active_members(
+        &self,
+        since: &[OffsetDateTime],
+    ) -> Result<Vec<ActiveMembers>, StoreError>;
     /// Takes (or renews) the lease on job `name` for `holder` until `until`, unless
     /// another holder's lease is still running at `now`. Returns whether `holder` has it.
     async fn try_lease(
@@ -629,6 +642,28 @@ pub trait Store:
         now: OffsetDateTime,
         until: OffsetDateTime,
     ) -> Result<bool, StoreError>;
+}
+
+/// Connections of a database pool.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize)]
+pub struct PoolStats {
+    /// Open connections waiting for work.
+    pub idle: u32,
+    /// Open connections lent out.
+    pub in_use: u32,
+    /// Most connections the pool opens.
+    pub max: u32,
+}
+
+/// How many people of one role in one organization signed in within some windows.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct ActiveMembers {
+    /// The organization's slug.
+    pub org: String,
+    /// The role.
+    pub role: Role,
+    /// One count per window asked for, in the same order.
+    pub counts: Vec<i64>,
 }
 
 /// Failed sign-ins counted per key (`user:<name>` or `addr:<ip>`), in the database so that

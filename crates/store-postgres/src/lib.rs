@@ -10,7 +10,9 @@ mod points;
 mod sessions;
 
 use async_trait::async_trait;
-use loyalty_core::store::{Backend, SchemaStatus, ServerInfo, Store, StoreError};
+use loyalty_core::store::{
+    ActiveMembers, Backend, PoolStats, SchemaStatus, ServerInfo, Store, StoreError,
+};
 use sqlx::migrate::{Migration, MigrationType, Migrator};
 use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions};
 use sqlx::{ConnectOptions, SqlSafeStr};
@@ -204,5 +206,52 @@ impl Store for PgStore {
             version: format!("PostgreSQL {number}"),
             now: Some(now),
         })
+    }
+
+    fn pool_stats(&self) -> PoolStats {
+        pool_stats(&self.pool)
+    }
+
+    async fn active_members(
+        &self,
+        since: &[time::OffsetDateTime],
+    ) -> Result<Vec<ActiveMembers>, StoreError> {
+        let mut out: Vec<ActiveMembers> = Vec::new();
+        for (i, t) in since.iter().enumerate() {
+            let rows: Vec<(String, String, i64)> = sqlx::query_as(
+                "SELECT o.slug, u.role, count(*) FROM users u JOIN organizations o ON o.id = u.organization_id \
+                 WHERE o.deleted_at IS NULL AND u.status = 'active' AND u.last_seen_at >= $1 \
+                 GROUP BY o.slug, u.role ORDER BY o.slug, u.role",
+            )
+            .bind(*t)
+            .fetch_all(&self.pool)
+            .await
+            .map_err(map_err)?;
+            for (org, role, n) in rows {
+                let Some(role) = loyalty_core::domain::Role::parse(&role) else {
+                    continue;
+                };
+                match out.iter_mut().find(|a| a.org == org && a.role == role) {
+                    Some(a) => a.counts[i] = n,
+                    None => {
+                        let mut counts = vec![0; since.len()];
+                        counts[i] = n;
+                        out.push(ActiveMembers { org, role, counts });
+                    }
+                }
+            }
+        }
+        Ok(out)
+    }
+}
+
+/// Idle, lent-out and most connections of `pool`.
+fn pool_stats(pool: &PgPool) -> PoolStats {
+    let size = pool.size();
+    let idle = u32::try_from(pool.num_idle()).unwrap_or(u32::MAX).min(size);
+    PoolStats {
+        idle,
+        in_use: size - idle,
+        max: pool.options().get_max_connections(),
     }
 }

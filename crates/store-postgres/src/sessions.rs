@@ -18,7 +18,13 @@ impl SessionStore for PgStore {
         now: OffsetDateTime,
         expires_at: OffsetDateTime,
     ) -> Result<(), StoreError> {
-        sqlx::query("INSERT INTO sessions (token_hash, account_pk, csrf_token, created_at, expires_at) VALUES ($1, $2, $3, $4, $5)")
+        // One statement: the session, the account's last sign-in, and the sign-in time
+        // on the person's member rows (counted as active users).
+        sqlx::query(
+            "WITH s AS (INSERT INTO sessions (token_hash, account_pk, csrf_token, created_at, expires_at) VALUES ($1, $2, $3, $4, $5)), \
+                  a AS (UPDATE accounts SET last_login_at = $4 WHERE pk = $2 RETURNING uid) \
+             UPDATE users SET last_seen_at = $4 WHERE identity_subject IN (SELECT uid FROM a)",
+        )
             .bind(token_hash)
             .bind(account)
             .bind(csrf_token)
@@ -100,8 +106,9 @@ impl SessionStore for PgStore {
     ) -> Result<(), StoreError> {
         let groups = serde_json::to_string(&subject.groups).map_err(StoreError::backend)?;
         sqlx::query(
-            "INSERT INTO sessions (token_hash, account_pk, csrf_token, created_at, expires_at, subject, subject_username, subject_name, subject_email, subject_groups) \
-             VALUES ($1, NULL, $2, $3, $4, $5, $6, $7, $8, $9)",
+            "WITH s AS (INSERT INTO sessions (token_hash, account_pk, csrf_token, created_at, expires_at, subject, subject_username, subject_name, subject_email, subject_groups) \
+             VALUES ($1, NULL, $2, $3, $4, $5, $6, $7, $8, $9)) \
+             UPDATE users SET last_seen_at = $3 WHERE identity_subject = $5",
         )
         .bind(token_hash)
         .bind(csrf_token)

@@ -18,15 +18,33 @@ impl SessionStore for SqliteStore {
         now: OffsetDateTime,
         expires_at: OffsetDateTime,
     ) -> Result<(), StoreError> {
+        // One transaction: the session, the account's last sign-in, and the sign-in time
+        // on the person's member rows (counted as active users).
+        let mut tx = self.pool.begin().await.map_err(map_err)?;
         sqlx::query("INSERT INTO sessions (token_hash, account_pk, csrf_token, created_at, expires_at) VALUES (?1, ?2, ?3, ?4, ?5)")
             .bind(token_hash)
             .bind(account)
             .bind(csrf_token)
             .bind(ts(now))
             .bind(ts(expires_at))
-            .execute(&self.pool)
+            .execute(&mut *tx)
             .await
             .map_err(map_err)?;
+        sqlx::query("UPDATE accounts SET last_login_at = ?1 WHERE pk = ?2")
+            .bind(ts(now))
+            .bind(account)
+            .execute(&mut *tx)
+            .await
+            .map_err(map_err)?;
+        sqlx::query(
+            "UPDATE users SET last_seen_at = ?1 WHERE identity_subject = (SELECT uid FROM accounts WHERE pk = ?2)",
+        )
+        .bind(ts(now))
+        .bind(account)
+        .execute(&mut *tx)
+        .await
+        .map_err(map_err)?;
+        tx.commit().await.map_err(map_err)?;
         Ok(())
     }
 
@@ -99,6 +117,7 @@ impl SessionStore for SqliteStore {
         expires_at: OffsetDateTime,
     ) -> Result<(), StoreError> {
         let groups = serde_json::to_string(&subject.groups).map_err(StoreError::backend)?;
+        let mut tx = self.pool.begin().await.map_err(map_err)?;
         sqlx::query(
             "INSERT INTO sessions (token_hash, account_pk, csrf_token, created_at, expires_at, subject, subject_username, subject_name, subject_email, subject_groups) \
              VALUES (?1, NULL, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
@@ -112,9 +131,16 @@ impl SessionStore for SqliteStore {
         .bind(&subject.name)
         .bind(&subject.email)
         .bind(groups)
-        .execute(&self.pool)
+        .execute(&mut *tx)
         .await
         .map_err(map_err)?;
+        sqlx::query("UPDATE users SET last_seen_at = ?1 WHERE identity_subject = ?2")
+            .bind(ts(now))
+            .bind(&subject.subject)
+            .execute(&mut *tx)
+            .await
+            .map_err(map_err)?;
+        tx.commit().await.map_err(map_err)?;
         Ok(())
     }
 

@@ -5,6 +5,7 @@
 pub mod api;
 pub mod error;
 pub mod health;
+pub mod host;
 pub mod metrics;
 pub mod pages;
 pub mod session;
@@ -14,6 +15,7 @@ use axum::http::{HeaderName, Request};
 use loyalty_core::clock::Clock;
 use loyalty_core::directory::Directory;
 use loyalty_core::store::Store;
+use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Duration;
 use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
@@ -33,6 +35,9 @@ pub struct WebConfig {
     pub max_body_bytes: usize,
     /// Time after which a request is answered 408.
     pub request_timeout: Duration,
+    /// Single-tenant custom domains: host (lower case, no port) -> organization slug.
+    /// Requests on such a host serve only that organization (see [`host`]).
+    pub host_orgs: HashMap<String, String>,
 }
 
 impl Default for WebConfig {
@@ -42,6 +47,7 @@ impl Default for WebConfig {
             operators_group: "loyalty-operators".into(),
             max_body_bytes: 64 * 1024,
             request_timeout: Duration::from_secs(30),
+            host_orgs: HashMap::new(),
         }
     }
 }
@@ -66,12 +72,16 @@ pub struct AppState {
 
 /// The whole application.
 pub fn router(state: AppState) -> Router {
+    // Installed before the first request, so no count is lost.
+    let _ = metrics::handle();
     let config = state.config.clone();
     Router::new()
         .merge(health::routes())
         .merge(pages::routes())
         .nest("/api/v1", api::routes())
         .merge(api::openapi::routes())
+        // Inside the request metrics, so answers of a pinned host are counted too.
+        .layer(axum::middleware::from_fn_with_state(state.clone(), host::pin))
         .route_layer(axum::middleware::from_fn(metrics::track))
         .fallback(error::not_found)
         .with_state(state)

@@ -1,13 +1,22 @@
 //! Prometheus metrics: one process-wide recorder, rendered by our own `/metrics` route,
-//! and a middleware timing every request by route pattern (never the raw URL).
+//! a middleware timing every request by route pattern (never the raw URL), and the
+//! gauges read from the database (active users, pool) or the disk (last backup).
+//!
+//! Points counters (`loyalty_points_awarded_total`, `loyalty_purchases_total`,
+//! `loyalty_points_redeemed_total`) are counted by the points service in `loyalty-core`,
+//! the one place that sees every committed award and redemption.
 
-use axum::extract::{MatchedPath, Request};
+use crate::AppState;
+use axum::extract::{MatchedPath, Request, State};
 use axum::http::header;
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
+use loyalty_core::store::{PoolStats, Store, StoreError};
 use metrics_exporter_prometheus::{Matcher, PrometheusBuilder, PrometheusHandle};
-use std::sync::OnceLock;
+use std::collections::HashSet;
+use std::sync::{Mutex, OnceLock};
 use std::time::Instant;
+use time::OffsetDateTime;
 
 static HANDLE: OnceLock<Option<PrometheusHandle>> = OnceLock::new();
 
@@ -30,8 +39,11 @@ pub fn handle() -> Option<&'static PrometheusHandle> {
         .as_ref()
 }
 
-/// `GET /metrics` in the Prometheus text format.
-pub async fn render() -> Response {
+/// `GET /metrics` in the Prometheus text format. The pool gauges are read now (no
+/// database round trip); active users come from [`refresh_active_users`], run by the
+/// server every minute, so a scrape stays cheap.
+pub async fn render(State(state): State<AppState>) -> Response {
+    record_pool(state.store.pool_stats());
     match handle() {
         Some(h) => (
             [(header::CONTENT_TYPE, "text/plain; version=0.0.4")],
@@ -61,4 +73,74 @@ pub async fn track(req: Request, next: Next) -> Response {
     metrics::histogram!("loyalty_http_request_duration_seconds", &labels)
         .record(started.elapsed().as_secs_f64());
     response
+}
+
+/// Sets `loyalty_db_pool_connections{state="idle"|"in_use"|"max"}`.
+pub fn record_pool(stats: PoolStats) {
+    for (state, n) in [
+        ("idle", stats.idle),
+        ("in_use", stats.in_use),
+        ("max", stats.max),
+    ] {
+        metrics::gauge!("loyalty_db_pool_connections", "state" => state).set(f64::from(n));
+    }
+}
+
+/// Counts a sign-in refused for a wrong username or password.
+pub fn login_failed() {
+    metrics::counter!("loyalty_login_failures_total").increment(1);
+}
+
+/// Sets `loyalty_backup_last_success_timestamp_seconds` to the newest complete backup
+/// set's time; without one the gauge stays absent (the alert fires on absence too).
+pub fn record_backup(latest: Option<OffsetDateTime>) {
+    if let Some(at) = latest {
+        // Seconds since the epoch fit an f64 exactly for any real date.
+        #[allow(clippy::cast_precision_loss)]
+        let seconds = at.unix_timestamp() as f64;
+        metrics::gauge!("loyalty_backup_last_success_timestamp_seconds").set(seconds);
+    }
+}
+
+/// The windows of `loyalty_active_users`, as label and length.
+const WINDOWS: [(&str, time::Duration); 2] = [
+    ("24h", time::Duration::hours(24)),
+    ("30d", time::Duration::days(30)),
+];
+
+/// Label sets published by the previous refresh, so a count that fell to nobody is set to
+/// 0 rather than left at its old value.
+static ACTIVE_SEEN: Mutex<Vec<(String, &'static str)>> = Mutex::new(Vec::new());
+
+/// Sets `loyalty_active_users{org,role,window}`: people with a role in the organization
+/// who signed in within the last 24 hours and 30 days.
+pub async fn refresh_active_users(
+    store: &dyn Store,
+    now: OffsetDateTime,
+) -> Result<(), StoreError> {
+    let since: Vec<OffsetDateTime> = WINDOWS.iter().map(|(_, d)| now - *d).collect();
+    let rows = store.active_members(&since).await?;
+    let mut seen: HashSet<(String, &'static str)> = HashSet::new();
+    for row in &rows {
+        for ((window, _), n) in WINDOWS.iter().zip(&row.counts) {
+            // Head counts are far below 2^52: exact as f64.
+            #[allow(clippy::cast_precision_loss)]
+            let n = *n as f64;
+            metrics::gauge!("loyalty_active_users", "org" => row.org.clone(), "role" => row.role.as_str(), "window" => *window)
+                .set(n);
+        }
+        seen.insert((row.org.clone(), row.role.as_str()));
+    }
+    let mut previous = ACTIVE_SEEN
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner);
+    for (org, role) in previous.iter().filter(|k| !seen.contains(*k)) {
+        for (window, _) in WINDOWS {
+            metrics::gauge!("loyalty_active_users", "org" => org.clone(), "role" => *role, "window" => window)
+                .set(0.0);
+        }
+    }
+    let new: Vec<_> = seen.into_iter().filter(|k| !previous.contains(k)).collect();
+    previous.extend(new);
+    Ok(())
 }

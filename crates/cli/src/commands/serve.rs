@@ -7,6 +7,7 @@ use loyalty_core::service::onboard::{self, Credential, CredentialMode, NoHooks, 
 use loyalty_web::{AppState, WebConfig};
 use secrecy::ExposeSecret;
 use std::net::SocketAddr;
+use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -30,6 +31,7 @@ pub async fn run(mut config: Config, args: Args) -> anyhow::Result<()> {
     if let Some(bind) = args.bind {
         config.server.bind = bind;
     }
+    let host_orgs = host_orgs(&config.server.host_orgs)?;
     let app = App::open_as(
         &config,
         if args.migrate {
@@ -83,8 +85,15 @@ pub async fn run(mut config: Config, args: Args) -> anyhow::Result<()> {
             operators_group: config.identity.operators_group.clone(),
             max_body_bytes: config.server.max_body_bytes,
             request_timeout: Duration::from_secs(config.server.request_timeout_secs),
+            host_orgs,
         }),
     };
+    tokio::spawn(metrics_job(
+        app.store.clone(),
+        app.clock.clone(),
+        PathBuf::from(&config.backup.dir),
+        Duration::from_secs(60),
+    ));
     if config.jobs.expiry_interval_secs > 0 {
         tokio::spawn(expiry_job(
             app.store.clone(),
@@ -262,4 +271,60 @@ async fn expiry_job(
             }
         }
     }
+}
+
+/// Refreshes the gauges that need the database or the disk every `every`: active users
+/// per organization and role, and the time of the newest backup set. On every instance
+/// (each serves its own `/metrics`); a failure is logged and the old values stay.
+async fn metrics_job(
+    store: Arc<dyn loyalty_core::store::Store>,
+    clock: Arc<dyn loyalty_core::clock::Clock>,
+    backups: PathBuf,
+    every: Duration,
+) {
+    let mut tick = tokio::time::interval(every);
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        tick.tick().await;
+        if let Err(e) =
+            loyalty_web::metrics::refresh_active_users(store.as_ref(), clock.now()).await
+        {
+            tracing::warn!(error = %e, "metrics: cannot count active users");
+        }
+        let dir = backups.clone();
+        match tokio::task::spawn_blocking(move || crate::backup::latest_backup(&dir)).await {
+            Ok(latest) => loyalty_web::metrics::record_backup(latest),
+            Err(e) => tracing::warn!(error = %e, "metrics: cannot read the backup folder"),
+        }
+    }
+}
+
+/// Checks `server.host_orgs`: each key a bare host name (no scheme, path or port), each
+/// value an organization slug. Keys are compared in lower case.
+fn host_orgs(
+    configured: &std::collections::BTreeMap<String, String>,
+) -> Result<std::collections::HashMap<String, String>, crate::UserError> {
+    let mut out = std::collections::HashMap::new();
+    for (host, slug) in configured {
+        let name = host.trim().to_ascii_lowercase();
+        let valid_host = !name.is_empty()
+            && name
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || c == '.' || c == '-');
+        if !valid_host {
+            return Err(crate::UserError(format!(
+                "server.host_orgs: {host:?} is not a host name; write the bare domain people type, such as rewards.nextdoor.com (no https://, port or path)"
+            )));
+        }
+        let slug = loyalty_core::domain::OrgSlug::parse(slug.trim()).map_err(|_| {
+            crate::UserError(format!(
+                "server.host_orgs: {host:?} maps to {slug:?}, which is not an organization slug; give the slug shown by `loyalty org list`, such as nextdoor"
+            ))
+        })?;
+        out.insert(
+            loyalty_web::host::normalize_host(&name),
+            slug.as_str().to_owned(),
+        );
+    }
+    Ok(out)
 }

@@ -20,3 +20,4 @@ mod authentik {
 }
 /// The stand-in refers to its schema checker as `crate::schema`.
 use authentik::schema;
+mod systemd;

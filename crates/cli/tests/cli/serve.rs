@@ -285,3 +285,79 @@ both_backends! {
         assert_eq!(server.stop().code(), Some(0));
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn host_orgs_are_read_from_the_environment_and_bad_entries_stop_the_start_with_exit_code_2() {
+    let out = command("sqlite://x.db")
+        .env(
+            "LOYALTY_SERVER__HOST_ORGS",
+            r#"{"rewards.nextdoor.com"="nextdoor", "loyalty.corner.shop"="corner-shop"}"#,
+        )
+        .args(["config"])
+        .output()
+        .expect("runs");
+    assert!(out.status.success(), "{}", stderr(&out));
+    let shown = stdout(&out);
+    assert!(
+        shown.contains("[server.host_orgs]")
+            && shown.contains("\"rewards.nextdoor.com\" = \"nextdoor\"")
+            && shown.contains("\"loyalty.corner.shop\" = \"corner-shop\""),
+        "{shown}"
+    );
+    let dir = tempfile::tempdir().expect("tmp");
+    let url = format!("sqlite://{}", dir.path().join("l.db").display());
+    for (value, named) in [
+        (
+            r#"{"https://rewards.nextdoor.com"="nextdoor"}"#,
+            "is not a host name",
+        ),
+        (
+            r#"{"rewards.nextdoor.com"="Next Door"}"#,
+            "is not an organization slug",
+        ),
+    ] {
+        let out = command(&url)
+            .env("LOYALTY_SERVER__HOST_ORGS", value)
+            .args(["serve", "--migrate", "--bind", "127.0.0.1:0"])
+            .output()
+            .expect("runs");
+        assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
+        assert!(
+            stderr(&out).contains("server.host_orgs") && stderr(&out).contains(named),
+            "{}",
+            stderr(&out)
+        );
+    }
+}
+
+both_backends! {
+    async fn serve_publishes_the_time_of_the_newest_backup_set_and_the_pool(db) {
+        if skip(db.kind) { return; }
+        let backups = tempfile::tempdir().expect("tmp");
+        let set = backups.path().join("20250123_140530");
+        std::fs::create_dir_all(&set).expect("mkdir");
+        std::fs::write(set.join("loyalty_db_20250123_140530.sqlite.gz"), b"0123456789").expect("write");
+        std::fs::write(
+            set.join("manifest.json"),
+            r#"{"created_at": "2025-01-23T14:05:30Z", "label": null, "backend": "sqlite", "schema_version": 7,
+                "loyalty_version": "0.1.0",
+                "files": [{"name": "loyalty_db_20250123_140530.sqlite.gz", "bytes": 10, "sha256": "-", "kind": "loyalty"}]}"#,
+        )
+        .expect("write");
+        let dir = backups.path().to_str().expect("utf-8").to_owned();
+        let server = Server::start_with_env(&db.url, &[], &[("LOYALTY_BACKUP__DIR", &dir)]).expect("server");
+        let client = http();
+        let mut seen = None;
+        for _ in 0..50 {
+            let text = client.get(format!("{}/metrics", server.base)).send().await.expect("metrics").text().await.expect("text");
+            seen = text.lines().find_map(|l| l.strip_prefix("loyalty_backup_last_success_timestamp_seconds ").map(|v| v.parse::<f64>().expect("number")));
+            if seen.is_some() {
+                assert!(text.contains("loyalty_db_pool_connections{state=\"max\"}"), "{text}");
+                break;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+        }
+        assert_eq!(seen, Some(1_737_641_130.0));
+        assert_eq!(server.stop().code(), Some(0));
+    }
+}

@@ -47,9 +47,19 @@ pub struct Server {
 impl Server {
     /// Starts `loyalty serve` on a free port with extra arguments and waits until it listens.
     pub fn start(url: &str, extra: &[&str]) -> Result<Server, String> {
+        Self::start_with_env(url, extra, &[])
+    }
+
+    /// [`Server::start`] with extra environment variables.
+    pub fn start_with_env(
+        url: &str,
+        extra: &[&str],
+        env: &[(&str, &str)],
+    ) -> Result<Server, String> {
         let mut child = command(url)
             .args(["serve", "--bind", "127.0.0.1:0"])
             .args(extra)
+            .envs(env.iter().copied())
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
             .spawn()

@@ -362,10 +362,33 @@ async fn run(
     idempotency: &str,
 ) -> Result<PointsOutcome, Error> {
     let key = idempotency_key(idempotency, cmd)?;
-    Ok(ctx
+    let outcome = ctx
         .store
         .apply_points(ctx.org.id, cmd, &ctx.actor, Some(&key), ctx.clock.now())
-        .await?)
+        .await?;
+    count(ctx.org, cmd, &outcome);
+    Ok(outcome)
+}
+
+/// Counts a committed award or redemption for `/metrics`; a replay of an earlier
+/// result was counted when it first happened.
+fn count(org: &Organization, cmd: &PointsCommand, outcome: &PointsOutcome) {
+    if outcome.replayed {
+        return;
+    }
+    let slug = org.slug.as_str().to_owned();
+    match cmd {
+        PointsCommand::Award { .. } => {
+            metrics::counter!("loyalty_purchases_total", "org" => slug.clone()).increment(1);
+            metrics::counter!("loyalty_points_awarded_total", "org" => slug)
+                .increment(outcome.entry.points.max(0).unsigned_abs());
+        }
+        PointsCommand::Redeem { .. } => {
+            metrics::counter!("loyalty_points_redeemed_total", "org" => slug)
+                .increment(outcome.entry.points.unsigned_abs());
+        }
+        _ => {}
+    }
 }
 
 /// Checks reward input.

@@ -289,3 +289,40 @@ async fn on_postgres_a_tenant_transaction_sees_and_writes_only_its_own_organizat
         .expect("count");
     assert_eq!(n, 0);
 }
+
+both_backends! {
+    async fn a_sign_in_counts_the_person_as_active_in_each_organization_and_role_within_each_window(db) {
+        let a = db.store.insert_organization(&new_org("fresh-mart"), OrgStatus::Active, NOW).await.expect("a").id;
+        let b = db.store.insert_organization(&new_org("corner-shop"), OrgStatus::Active, NOW).await.expect("b").id;
+        let acct = db.store.insert_account(&NewAccount { uid: "u1".into(), username: "u1".into(), name: "U".into(), email: None, attributes: serde_json::json!({}) }, NOW).await.expect("account");
+        db.store.upsert_member(a, &member("u1", Role::Admin), NOW).await.expect("m");
+        db.store.upsert_member(b, &member("u1", Role::Cashier), NOW).await.expect("m");
+        db.store.upsert_member(a, &member("never", Role::Cashier), NOW).await.expect("m");
+        db.store.upsert_member(b, &member("ext", Role::Customer), NOW).await.expect("m");
+        let day = time::Duration::days(1);
+        let windows = [NOW - day, NOW - 30 * day];
+        assert!(db.store.active_members(&windows).await.expect("none yet").is_empty());
+
+        // Built-in sign-in ten days ago: active in 30 days, not in 24 hours.
+        db.store.insert_session("s1", acct.pk, "c", NOW - 10 * day, NOW).await.expect("session");
+        // External (OpenID Connect) sign-in an hour ago.
+        let ext = loyalty_core::store::ExternalSubject { subject: "ext".into(), username: "ext".into(), name: "E".into(), email: None, groups: vec![] };
+        db.store.insert_external_session("s2", &ext, "c", NOW - time::Duration::hours(1), NOW + day).await.expect("session");
+
+        let mut got: Vec<(String, Role, Vec<i64>)> = db.store.active_members(&windows).await.expect("active")
+            .into_iter().map(|m| (m.org, m.role, m.counts)).collect();
+        got.sort_by(|x, y| (&x.0, x.1.as_str()).cmp(&(&y.0, y.1.as_str())));
+        assert_eq!(got, vec![
+            ("corner-shop".to_owned(), Role::Cashier, vec![0, 1]),
+            ("corner-shop".to_owned(), Role::Customer, vec![1, 1]),
+            ("fresh-mart".to_owned(), Role::Admin, vec![0, 1]),
+        ]);
+    }
+
+    async fn pool_stats_report_a_bounded_pool(db) {
+        db.store.ping().await.expect("ping");
+        let p = db.store.pool_stats();
+        assert!(p.max >= 1, "{p:?}");
+        assert!(p.idle + p.in_use <= p.max, "{p:?}");
+    }
+}

@@ -160,6 +160,7 @@ async fn login(
             return page(StatusCode::SERVICE_UNAVAILABLE, "signin_unavailable");
         }
         Err(_) => {
+            crate::metrics::login_failed();
             if let Err(e) = throttle::failed(store, now, &form.username, &addr).await {
                 tracing::error!(error = %e, "counting a failed sign-in");
             }

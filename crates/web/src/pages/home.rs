@@ -5,11 +5,13 @@ use super::guard::Person;
 use super::layout::Chrome;
 use super::render;
 use crate::AppState;
+use crate::host::PinnedOrg;
 use askama::Template;
+use axum::Extension;
 use axum::Router;
 use axum::extract::State;
 use axum::http::StatusCode;
-use axum::response::Response;
+use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::get;
 use loyalty_core::domain::{OrgStatus, Role, resolve_memberships};
 
@@ -41,8 +43,39 @@ pub(crate) fn landing(slug: &str, role: Role) -> String {
     }
 }
 
-async fn home(State(state): State<AppState>, person: Person) -> Response {
-    let memberships = resolve_memberships(&person.groups);
+async fn home(
+    State(state): State<AppState>,
+    pinned: Option<Extension<PinnedOrg>>,
+    person: Person,
+) -> Response {
+    let mut memberships = resolve_memberships(&person.groups);
+    if let Some(Extension(PinnedOrg(slug))) = &pinned {
+        // A custom domain serves one organization: straight to its page for the
+        // person's highest role there, or to its join page for someone without one.
+        let org = state
+            .store
+            .organizations_by_group_prefix(
+                &memberships
+                    .iter()
+                    .map(|m| m.prefix.clone())
+                    .collect::<Vec<_>>(),
+            )
+            .await
+            .unwrap_or_else(|e| {
+                tracing::error!(error = %e, "reading organizations");
+                Vec::new()
+            })
+            .into_iter()
+            .find(|o| &o.slug == slug);
+        memberships.retain(|m| org.as_ref().is_some_and(|o| o.group_prefix == m.prefix));
+        let best = [Role::Admin, Role::Cashier, Role::Customer]
+            .into_iter()
+            .find(|r| memberships.iter().any(|m| m.role == *r));
+        return match best {
+            Some(role) => Redirect::to(&landing(slug, role)).into_response(),
+            None => Redirect::to(&format!("/o/{slug}/join")).into_response(),
+        };
+    }
     let prefixes: Vec<String> = memberships.iter().map(|m| m.prefix.clone()).collect();
     let orgs = state
         .store

@@ -80,6 +80,17 @@ impl TestApp {
     }
 
     pub async fn with_url(db: TestDb, public_url: &str) -> Self {
+        Self::with_config(
+            db,
+            WebConfig {
+                public_url: public_url.into(),
+                ..WebConfig::default()
+            },
+        )
+        .await
+    }
+
+    pub async fn with_config(db: TestDb, config: WebConfig) -> Self {
         let clock = Arc::new(fixed_clock());
         let dir = Arc::new(db.directory(clock.clone()));
         let mut orgs = Vec::new();
@@ -110,10 +121,7 @@ impl TestApp {
             clock: clock.clone(),
             builtin: Some((*dir).clone()),
             oidc: None,
-            config: Arc::new(WebConfig {
-                public_url: public_url.into(),
-                ..WebConfig::default()
-            }),
+            config: Arc::new(config),
         };
         let b = orgs.pop().unwrap();
         let a = orgs.pop().unwrap();

@@ -5,6 +5,9 @@
 #![allow(clippy::panic, clippy::unwrap_used, clippy::expect_used)]
 
 mod app;
+mod deploy;
 mod forms;
+mod host;
 mod matrix;
+mod metrics;
 mod store;
