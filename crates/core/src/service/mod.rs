@@ -2,6 +2,7 @@
 //! (store, directory, clock) explicitly.
 
 pub mod join;
+pub mod mail;
 pub mod onboard;
 pub mod onboard_file;
 pub mod orgs;

@@ -133,6 +133,20 @@ pub async fn create_staff(
     } else {
         issue_link(dir, user.pk).await?
     };
+    // The link also goes by mail (sent when SMTP is configured). The person exists
+    // already, and the admin sees the link on screen, so a failure here is only logged.
+    if let Err(e) = crate::service::mail::queue_sign_in_link(
+        ctx.store,
+        ctx.clock,
+        ctx.org,
+        &user,
+        role,
+        &credential,
+    )
+    .await
+    {
+        tracing::warn!(org = %ctx.org.slug, user = %user.username, error = %e, "cannot queue the sign-in link mail");
+    }
     tracing::info!(org = %ctx.org.slug, user = %user.username, role = %role, by = %ctx.actor.label, "staff created");
     Ok(StaffCreated {
         user,

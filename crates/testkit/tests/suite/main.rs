@@ -2,6 +2,7 @@
 #![allow(clippy::panic, clippy::unwrap_used)]
 
 mod directory;
+mod mail;
 mod onboarding;
 mod points;
 mod store;
