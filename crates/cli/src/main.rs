@@ -5,6 +5,7 @@
 mod app;
 mod commands;
 mod config;
+mod mail;
 mod output;
 
 use clap::{Parser, Subcommand};
@@ -52,6 +53,9 @@ enum Command {
     /// Manage people at the identity provider.
     #[command(subcommand)]
     User(commands::user::Command),
+    /// Check SMTP, read and drive the mail outbox, change organizations' mail settings.
+    #[command(subcommand)]
+    Mail(commands::mail::Command),
     /// Measure throughput and latency under load; check the ledger afterwards.
     Bench(Box<commands::bench::Args>),
     /// Show the effective configuration, secrets redacted.
@@ -96,6 +100,7 @@ fn main() -> ExitCode {
             Command::User(cmd) => commands::user::run(config, cmd).await,
             Command::Points(cmd) => commands::points::run(config, cmd).await,
             Command::Authentik(cmd) => commands::authentik::run(config, cmd).await,
+            Command::Mail(cmd) => commands::mail::run(config, cmd).await,
             Command::Bench(args) => commands::bench::run(config, *args).await,
             Command::Config => {
                 print!("{}", config.redacted_toml());

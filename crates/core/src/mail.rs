@@ -555,7 +555,9 @@ pub fn test_mail(to: &str, now: OffsetDateTime) -> NewMail {
         &Sender::default(),
         "loyalty: test message".into(),
         format!(
-            "This is a test message from loyalty, sent at {now}.\nIf you read this, the SMTP settings work.\n"
+            "This is a test message from loyalty, sent at {}.\nIf you read this, the SMTP settings work.\n",
+            now.format(&time::format_description::well_known::Rfc3339)
+                .unwrap_or_else(|_| now.to_string())
         ),
         now,
         None,

@@ -2,6 +2,7 @@
 
 pub mod authentik;
 pub mod bench;
+pub mod mail;
 pub mod migrate;
 pub mod onboard;
 pub mod org;

@@ -14,7 +14,11 @@ pub fn loyalty(db: &TestDb, args: &[&str]) -> Output {
 pub fn command(url: &str) -> Command {
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_loyalty"));
     for (k, _) in std::env::vars() {
-        if k.starts_with("LOYALTY_") || k.starts_with("DATABASE_") || k == "AUTHENTIK_URL" {
+        if k.starts_with("LOYALTY_")
+            || k.starts_with("DATABASE_")
+            || k.starts_with("SMTP_")
+            || k == "AUTHENTIK_URL"
+        {
             cmd.env_remove(k);
         }
     }
@@ -47,7 +51,13 @@ pub struct Server {
 impl Server {
     /// Starts `loyalty serve` on a free port with extra arguments and waits until it listens.
     pub fn start(url: &str, extra: &[&str]) -> Result<Server, String> {
+        Self::start_env(url, extra, &[])
+    }
+
+    /// Like [`Server::start`], with extra environment variables.
+    pub fn start_env(url: &str, extra: &[&str], env: &[(&str, &str)]) -> Result<Server, String> {
         let mut child = command(url)
+            .envs(env.iter().copied())
             .args(["serve", "--bind", "127.0.0.1:0"])
             .args(extra)
             .stdout(Stdio::piped())
