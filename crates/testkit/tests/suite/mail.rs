@@ -156,6 +156,22 @@ both_backends! {
         assert_eq!((status.pending, status.failed, status.sent), (0, 0, 1));
     }
 
+    async fn concurrent_senders_never_claim_the_same_mail(db) {
+        let clock = fixed_clock();
+        let now = clock.now();
+        for i in 0..40 {
+            db.store.enqueue_mail(&mail::test_mail(&format!("ops{i}@example.com"), now)).await.expect("enqueue");
+        }
+        let until = now + mail::CLAIM_LEASE;
+        let claims = futures::future::join_all((0..4).map(|_| db.store.claim_mails(now, until, 15))).await;
+        let mut ids: Vec<Uuid> = claims.into_iter().flat_map(|c| c.expect("claim")).map(|m| m.mail.id).collect();
+        let claimed = ids.len();
+        ids.sort();
+        ids.dedup();
+        assert_eq!(ids.len(), claimed, "no mail claimed twice");
+        assert_eq!(claimed, 40, "every mail claimed by someone");
+    }
+
     async fn an_expired_claim_can_be_taken_by_another_sender(db) {
         let clock = fixed_clock();
         let now = clock.now();

@@ -164,6 +164,23 @@ both_backends! {
         let link = mails.iter().find(|m| m.mail.to_address == "mail.cashier@alpha.example.com").expect("the link mail is queued");
         assert!(link.mail.body_text.contains("/auth/set-password?token="), "{}", link.mail.body_text);
         assert_eq!(link.mail.from_name.as_deref(), Some("Alpha Shop"));
+
+        // The admin mails the cashier a password reset from the Users page.
+        let dir = app.directory();
+        let user = dir.find_user_by_username(&Username::parse("cashier_mail").unwrap()).await.unwrap().unwrap();
+        let member = app.db.store.member_by_subject(app.a.id, &user.uid).await.unwrap().unwrap();
+        let list = app.get(&admin, "/o/alpha/admin/users").await;
+        assert!(list.body.contains(&format!("/admin/users/{}/reset", member.id)), "{}", list.body);
+        let forged = app.post(&admin, &format!("/o/alpha/admin/users/{}/reset", member.id), &[("csrf", "nope")]).await;
+        assert_eq!(forged.status, 403);
+        let r = app.post(&admin, &format!("/o/alpha/admin/users/{}/reset", member.id), &[("csrf", CSRF)]).await;
+        assert_eq!(r.status, 303, "{}", r.body);
+        assert!(r.location().ends_with("done=reset_mailed"));
+        let mails = app.db.store.list_mails(Some(app.a.id), 10).await.unwrap();
+        let reset = mails.iter().find(|m| m.mail.kind == loyalty_core::mail::MailKind::PasswordReset).expect("reset mail queued");
+        assert_eq!(reset.mail.to_address, "mail.cashier@alpha.example.com");
+        assert!(reset.mail.body_text.contains("/auth/set-password?token=") && reset.mail.body_text.contains("cashier_mail"));
+        assert_eq!(app.post(&admin, &format!("/o/alpha/admin/users/{}/reset", uuid::Uuid::new_v4()), &[("csrf", CSRF)]).await.status, 404);
     }
 }
 

@@ -71,6 +71,8 @@ pub(super) const KEYS: &[&str] = &[
     "done_reward_saved",
     "done_settings_saved",
     "done_mail_saved",
+    "done_reset_mailed",
+    "mail_reset",
     "mail_section",
     "mail_hint",
     "mail_sender_name",
@@ -419,6 +421,11 @@ pub(super) fn text(lang: Lang, key: &'static str) -> &'static str {
         "done_redeemed" => ("Reward redeemed.", "Recompensa resgatada."),
         "done_reward_created" => ("Reward added.", "Recompensa adicionada."),
         "done_reward_saved" => ("Reward saved.", "Recompensa salva."),
+        "done_reset_mailed" => (
+            "A password-reset link is on its way by email.",
+            "Um link para redefinir a senha foi enviado por e-mail.",
+        ),
+        "mail_reset" => ("Email a password reset", "Enviar redefinição de senha"),
         "done_mail_saved" => ("Mail settings saved.", "Configurações de e-mail salvas."),
         "mail_section" => (
             "Mail to customers and staff",
