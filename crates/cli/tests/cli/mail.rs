@@ -254,3 +254,38 @@ both_backends! {
         assert!(stderr(&unconfigured).contains("SMTP_HOST"), "{}", stderr(&unconfigured));
     }
 }
+
+#[test]
+fn the_runbook_smtp_variables_configure_mail_and_the_password_never_shows() {
+    let out = command("sqlite://unused.db")
+        .envs([
+            ("SMTP_HOST", "smtp.sendgrid.net"),
+            ("SMTP_PORT", "2587"),
+            ("SMTP_USER", "apikey"),
+            ("SMTP_PASSWORD", "hunter2-secret"),
+            ("SMTP_FROM", "NextDoor <noreply@nextdoor.example.com>"),
+        ])
+        .arg("config")
+        .output()
+        .expect("loyalty runs");
+    assert!(out.status.success(), "{}", stderr(&out));
+    let text = stdout(&out);
+    for line in [
+        "smtp_host = \"smtp.sendgrid.net\"",
+        "smtp_port = 2587",
+        "smtp_user = \"apikey\"",
+        "smtp_password = \"[redacted]\"",
+        "from = \"NextDoor <noreply@nextdoor.example.com>\"",
+        "tls = \"starttls\"",
+    ] {
+        assert!(text.contains(line), "{line} missing in\n{text}");
+    }
+    assert!(!text.contains("hunter2"), "{text}");
+    let bad = command("sqlite://unused.db")
+        .env("LOYALTY_MAIL__TLS", "ssl")
+        .arg("config")
+        .output()
+        .expect("loyalty runs");
+    assert_eq!(bad.status.code(), Some(2), "{}", stderr(&bad));
+    assert!(stderr(&bad).contains("tls"), "{}", stderr(&bad));
+}
