@@ -727,6 +727,15 @@ pub trait MailStore: Send + Sync {
         retry_at: Option<OffsetDateTime>,
         now: OffsetDateTime,
     ) -> Result<(), StoreError>;
+    /// Withdraws the unsent link mails (sign-in and reset) to `to_address` in `org`, once
+    /// a newer link makes theirs useless: they are kept as failed with the reason.
+    /// A mail under a live claim (being sent right now) is left alone. Returns how many.
+    async fn withdraw_link_mails(
+        &self,
+        org: Option<OrgId>,
+        to_address: &str,
+        now: OffsetDateTime,
+    ) -> Result<u64, StoreError>;
     /// Makes every pending and failed mail due at `now` again with a fresh count of
     /// attempts (after SMTP is fixed). Returns how many.
     async fn retry_mails(&self, now: OffsetDateTime) -> Result<u64, StoreError>;

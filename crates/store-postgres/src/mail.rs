@@ -183,6 +183,27 @@ impl MailStore for PgStore {
         Ok(())
     }
 
+    async fn withdraw_link_mails(
+        &self,
+        org: Option<OrgId>,
+        to_address: &str,
+        now: OffsetDateTime,
+    ) -> Result<u64, StoreError> {
+        Ok(sqlx::query(
+            "UPDATE mail_outbox SET failed_at = $3, last_error = 'withdrawn: a newer link was issued', last_error_at = $3 \
+             WHERE organization_id IS NOT DISTINCT FROM $1 AND lower(to_address) = lower($2) \
+             AND kind IN ('sign_in_link', 'password_reset') AND sent_at IS NULL AND failed_at IS NULL \
+             AND (claimed_until IS NULL OR claimed_until <= $3)",
+        )
+        .bind(org.map(|o| o.0))
+        .bind(to_address)
+        .bind(now)
+        .execute(&self.pool)
+        .await
+        .map_err(map_err)?
+        .rows_affected())
+    }
+
     async fn retry_mails(&self, now: OffsetDateTime) -> Result<u64, StoreError> {
         Ok(sqlx::query(
             "UPDATE mail_outbox SET next_attempt_at = $1, failed_at = NULL, attempts = 0 \

@@ -121,6 +121,9 @@ pub async fn queue_sign_in_link(
         expires_at: *expires_at,
     }
     .sign_in(clock.now());
+    store
+        .withdraw_link_mails(Some(org.id), to, clock.now())
+        .await?;
     Ok(store.enqueue_mail(&mail).await?)
 }
 
@@ -169,6 +172,9 @@ pub async fn queue_password_reset(
         expires_at: link.expires_at,
     }
     .reset(clock.now());
+    store
+        .withdraw_link_mails(org.map(|o| o.id), &to, clock.now())
+        .await?;
     store.enqueue_mail(&mail).await?;
     Ok(to)
 }

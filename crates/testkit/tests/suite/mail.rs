@@ -273,6 +273,32 @@ both_backends! {
         assert!(!after[0].mail.body_text.contains(&url));
     }
 
+    async fn a_newer_link_withdraws_the_unsent_older_link_mail(db) {
+        let clock = fixed_clock();
+        let o = org(&db, "nextdoor", "pt-BR", &clock).await;
+        let dir = db.directory(Arc::new(clock.clone()));
+        let admin = ctx(&db, &clock, &o, Role::Admin);
+        let created = staff::create_staff(&admin, &dir, Role::Admin, &StaffInput {
+            username: "nextdoor_bia".into(),
+            name: "Bia".into(),
+            email: "bia@nextdoor.example.com".into(),
+        }).await.expect("staff");
+        clock.advance(Duration::minutes(1));
+        let to = mail_service::queue_password_reset(db.store.as_ref(), &clock, &dir, &created.user, Some(&o)).await.expect("reset");
+        assert_eq!(to, "bia@nextdoor.example.com");
+        let queued = mails(&db, &o).await;
+        assert_eq!(queued.len(), 2);
+        let (reset, first) = (&queued[0], &queued[1]);
+        assert_eq!(reset.mail.kind, MailKind::PasswordReset);
+        assert!(reset.mail.subject.contains("Redefinição de senha"), "{}", reset.mail.subject);
+        assert!(reset.failed_at.is_none());
+        assert_eq!(first.mail.kind, MailKind::SignInLink);
+        assert!(first.failed_at.is_some() && first.last_error.as_deref().unwrap_or_default().contains("withdrawn"), "{first:?}");
+        let now = clock.now();
+        let due = db.store.claim_mails(now, now + mail::CLAIM_LEASE, 10).await.expect("claim");
+        assert_eq!(due.iter().map(|m| m.mail.kind).collect::<Vec<_>>(), [MailKind::PasswordReset], "only the working link goes out");
+    }
+
     async fn mail_settings_are_checked_and_audited(db) {
         let clock = fixed_clock();
         let o = org(&db, "nextdoor", "en-US", &clock).await;
