@@ -737,7 +737,7 @@ pub trait MailStore: Send + Sync {
         now: OffsetDateTime,
     ) -> Result<u64, StoreError>;
     /// Makes every pending and failed mail due at `now` again with a fresh count of
-    /// attempts (after SMTP is fixed). Returns how many.
+    /// attempts (after SMTP is fixed), except withdrawn link mails. Returns how many.
     async fn retry_mails(&self, now: OffsetDateTime) -> Result<u64, StoreError>;
     /// Counts over the outbox.
     async fn mail_status(&self) -> Result<OutboxStatus, StoreError>;

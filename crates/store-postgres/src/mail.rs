@@ -207,7 +207,8 @@ impl MailStore for PgStore {
     async fn retry_mails(&self, now: OffsetDateTime) -> Result<u64, StoreError> {
         Ok(sqlx::query(
             "UPDATE mail_outbox SET next_attempt_at = $1, failed_at = NULL, attempts = 0 \
-             WHERE sent_at IS NULL AND (claimed_until IS NULL OR claimed_until <= $1)",
+             WHERE sent_at IS NULL AND (claimed_until IS NULL OR claimed_until <= $1) \
+             AND (last_error IS NULL OR last_error NOT LIKE 'withdrawn:%')",
         )
         .bind(now)
         .execute(&self.pool)

@@ -43,8 +43,9 @@ pub enum Command {
     },
     /// Send every due mail now (what `serve` does every few seconds), then exit.
     Flush,
-    /// Make every unsent mail, failed ones included, due now with a fresh count of
-    /// attempts (after fixing the SMTP settings). `serve` or `mail flush` then sends them.
+    /// Make every unsent mail, failed ones included (but not link mails withdrawn by a
+    /// newer link), due now with a fresh count of attempts (after fixing the SMTP
+    /// settings). `serve` or `mail flush` then sends them.
     Retry,
     /// Show or change an organization's mail settings.
     Settings {

@@ -297,6 +297,7 @@ both_backends! {
         let now = clock.now();
         let due = db.store.claim_mails(now, now + mail::CLAIM_LEASE, 10).await.expect("claim");
         assert_eq!(due.iter().map(|m| m.mail.kind).collect::<Vec<_>>(), [MailKind::PasswordReset], "only the working link goes out");
+        assert_eq!(db.store.retry_mails(now + mail::CLAIM_LEASE).await.expect("retry"), 1, "a withdrawn mail is not retried");
     }
 
     async fn mail_settings_are_checked_and_audited(db) {
