@@ -94,9 +94,9 @@ pub async fn run(config: Config, cmd: Command) -> anyhow::Result<()> {
             };
             sender.send(&row).await.map_err(|e| {
                 anyhow::anyhow!(
-                    "the SMTP server did not take the test message: {}; check mail.smtp_host, smtp_port, tls ({:?}), smtp_user and smtp_password",
+                    "the SMTP server did not take the test message: {}; check mail.smtp_host, smtp_port, tls ({}), smtp_user and smtp_password",
                     e.message,
-                    config.mail.tls
+                    format!("{:?}", config.mail.tls).to_lowercase()
                 )
             })?;
             println!(

@@ -246,6 +246,13 @@ both_backends! {
         assert_eq!(messages.len(), 1);
         assert!(messages[0].contains("To: ops@example.com") && messages[0].contains("SMTP settings work"));
 
+        // STARTTLS is required, never skipped: a server without it gets nothing in plain text.
+        let plain: Vec<(String, String)> = env.iter().filter(|(k, _)| k != "LOYALTY_MAIL__TLS").cloned().collect();
+        let refused = run(&db, &plain, &["mail", "test", "--to", "ops@example.com"]);
+        assert_eq!(refused.status.code(), Some(1));
+        assert!(stderr(&refused).contains("STARTTLS") && stderr(&refused).contains("tls (starttls)"), "{}", stderr(&refused));
+        assert_eq!(sink.messages().len(), 1, "nothing sent without TLS");
+
         let bad = run(&db, &env, &["mail", "test", "--to", "not-an-address"]);
         assert_eq!(bad.status.code(), Some(2), "{}", stderr(&bad));
         assert!(stderr(&bad).contains("--to"), "{}", stderr(&bad));
