@@ -2,7 +2,8 @@
 //! (`--config`), then `LOYALTY_*` environment variables (`LOYALTY_SERVER__BIND`,
 //! nested keys joined by `__`), then the runbook's own names (`DATABASE_URL`,
 //! `DATABASE_HOST`, `DATABASE_NAME`, `DATABASE_USER`, `DATABASE_PASSWORD`,
-//! `DATABASE_PORT`, `AUTHENTIK_URL`). Secrets are wrapped and never printed.
+//! `DATABASE_PORT`, `AUTHENTIK_URL`, `SMTP_HOST`, `SMTP_PORT`, `SMTP_USER`,
+//! `SMTP_PASSWORD`, `SMTP_FROM`). Secrets are wrapped and never printed.
 
 use figment::Figment;
 use figment::providers::{Env, Format, Serialized, Toml};
@@ -37,6 +38,9 @@ pub struct Config {
     /// Backups.
     #[serde(default)]
     pub backup: BackupConfig,
+    /// Outgoing mail.
+    #[serde(default)]
+    pub mail: MailConfig,
 }
 
 /// `[support]`: the contact printed in each client's system guide (`loyalty handoff`).
@@ -76,6 +80,77 @@ impl Default for BackupConfig {
             keep_labelled_days: 365,
             authentik_database_url: None,
         }
+    }
+}
+
+/// How the SMTP connection is secured.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum MailTls {
+    /// Plain connection upgraded with STARTTLS, which is required (port 587).
+    #[default]
+    Starttls,
+    /// TLS from the first byte (port 465).
+    Tls,
+    /// No encryption: only for a relay on the same host or network (port 25).
+    None,
+}
+
+/// `[mail]`
+#[derive(Debug, Deserialize, Serialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct MailConfig {
+    /// SMTP server (the runbook's `SMTP_HOST`); mail is off while it is unset.
+    pub smtp_host: Option<String>,
+    /// SMTP port (`SMTP_PORT`); default 587 for starttls, 465 for tls, 25 for none.
+    pub smtp_port: Option<u16>,
+    /// SMTP user name (`SMTP_USER`).
+    pub smtp_user: Option<String>,
+    /// SMTP password (`SMTP_PASSWORD`).
+    #[serde(serialize_with = "redacted")]
+    pub smtp_password: Option<SecretString>,
+    /// Sender address, optionally with a name (`SMTP_FROM`), such as
+    /// `Loyalty <noreply@loyalty.example.com>`. Organizations' sender names replace the
+    /// name; their addresses go in Reply-To.
+    pub from: Option<String>,
+    /// `starttls` (default), `tls` or `none`.
+    pub tls: MailTls,
+    /// Seconds between outbox polls in `serve`.
+    pub poll_interval_secs: u64,
+    /// Seconds to wait for the SMTP server.
+    pub timeout_secs: u64,
+}
+
+impl Default for MailConfig {
+    fn default() -> Self {
+        Self {
+            smtp_host: None,
+            smtp_port: None,
+            smtp_user: None,
+            smtp_password: None,
+            from: None,
+            tls: MailTls::Starttls,
+            poll_interval_secs: 10,
+            timeout_secs: 30,
+        }
+    }
+}
+
+impl MailConfig {
+    /// Whether SMTP is configured (a host is set).
+    pub fn is_configured(&self) -> bool {
+        self.smtp_host
+            .as_deref()
+            .is_some_and(|h| !h.trim().is_empty())
+    }
+
+    /// The port in use.
+    pub fn port(&self) -> u16 {
+        self.smtp_port.unwrap_or(match self.tls {
+            MailTls::Starttls => 587,
+            MailTls::Tls => 465,
+            MailTls::None => 25,
+        })
     }
 }
 
@@ -300,6 +375,7 @@ struct Defaults {
     jobs: JobsConfig,
     support: SupportConfig,
     backup: BackupConfig,
+    mail: MailConfig,
 }
 
 impl Config {
@@ -313,6 +389,7 @@ impl Config {
             jobs: JobsConfig::default(),
             support: SupportConfig::default(),
             backup: BackupConfig::default(),
+            mail: MailConfig::default(),
         }));
         if let Some(path) = file {
             if !path.exists() {
@@ -338,6 +415,7 @@ impl Config {
                             "jobs__",
                             "support__",
                             "backup__",
+                            "mail__",
                         ]
                         .iter()
                         .any(|s| k.starts_with(s))
@@ -378,6 +456,21 @@ impl Config {
                 Env::raw()
                     .only(&["AUTHENTIK_DATABASE_URL"])
                     .map(|_| "backup.authentik_database_url".into()),
+            )
+            .merge(
+                // The runbook's SMTP_HOST/PORT/USER/PASSWORD and SMTP_FROM.
+                Env::raw()
+                    .only(&[
+                        "SMTP_HOST",
+                        "SMTP_PORT",
+                        "SMTP_USER",
+                        "SMTP_PASSWORD",
+                        "SMTP_FROM",
+                    ])
+                    .map(|k| match k.as_str().to_ascii_uppercase().as_str() {
+                        "SMTP_FROM" => "mail.from".into(),
+                        other => format!("mail.{}", other.to_ascii_lowercase()).into(),
+                    }),
             );
         let mut config: Config = figment
             .extract()
@@ -419,6 +512,7 @@ impl Config {
             log: &'a LogConfig,
             support: &'a SupportConfig,
             backup: &'a BackupConfig,
+            mail: &'a MailConfig,
         }
         let view = View {
             server: &self.server,
@@ -427,6 +521,7 @@ impl Config {
             log: &self.log,
             support: &self.support,
             backup: &self.backup,
+            mail: &self.mail,
         };
         toml::to_string_pretty(&view).unwrap_or_else(|e| format!("# cannot render: {e}"))
     }
@@ -475,6 +570,7 @@ mod tests {
         config.backup.authentik_database_url = Some(SecretString::from(
             "postgres://authentik:hunter2@db/authentik",
         ));
+        config.mail.smtp_password = Some(SecretString::from("hunter2"));
         assert!(!format!("{config:?}").contains("hunter2"));
         assert!(!config.redacted_toml().contains("hunter2"));
     }

@@ -8,6 +8,7 @@ mod commands;
 mod config;
 mod doctor;
 mod handoff;
+mod mail;
 mod output;
 
 use clap::{Parser, Subcommand};
@@ -57,6 +58,9 @@ enum Command {
     User(commands::user::Command),
     /// Write an organization's system guide for the client (HTML and PDF).
     Handoff(Box<commands::handoff::Args>),
+    /// Check SMTP, read and drive the mail outbox, change organizations' mail settings.
+    #[command(subcommand)]
+    Mail(commands::mail::Command),
     /// Measure throughput and latency under load; check the ledger afterwards.
     Bench(Box<commands::bench::Args>),
     // Its help, short and long, is the doc comment of `commands::doctor::Args`.
@@ -115,6 +119,7 @@ fn main() -> ExitCode {
             Command::Points(cmd) => commands::points::run(config, cmd).await,
             Command::Authentik(cmd) => commands::authentik::run(config, cmd).await,
             Command::Handoff(args) => commands::handoff::run(config, *args).await,
+            Command::Mail(cmd) => commands::mail::run(config, cmd).await,
             Command::Bench(args) => commands::bench::run(config, *args).await,
             // Handled above, before the configuration is required.
             Command::Doctor(_) => Ok(()),

@@ -10,6 +10,7 @@ use crate::domain::ledger::{
     Purchase, Reward, TxType,
 };
 use crate::domain::points::reversal_points;
+use crate::mail::{self, NewMail, ReceiptTarget};
 use crate::store::StoreError;
 use async_trait::async_trait;
 use rust_decimal::Decimal;
@@ -103,6 +104,15 @@ pub trait LedgerTx: Send {
     ) -> Result<(), StoreError>;
     /// Appends an audit record.
     async fn insert_audit(&mut self, record: &AuditRecord) -> Result<(), StoreError>;
+    /// Who gets a receipt for points awarded to `customer`: `None` unless the
+    /// organization sends receipts and the customer has an email address.
+    async fn receipt_target(
+        &mut self,
+        org: OrgId,
+        customer: Uuid,
+    ) -> Result<Option<ReceiptTarget>, StoreError>;
+    /// Queues a mail in this transaction; `false` when its dedupe key is already queued.
+    async fn insert_mail(&mut self, mail: &NewMail) -> Result<bool, StoreError>;
     /// Points credited at or before `cutoff`, and points debited ever, for one customer.
     async fn credits_and_debits(
         &mut self,
@@ -210,6 +220,22 @@ pub async fn apply<T: LedgerTx + ?Sized>(
                 now,
             ))
             .await?;
+            // The receipt is queued in this transaction: it exists exactly when the award does.
+            if *points > 0
+                && let Some(target) = tx.receipt_target(org, *customer).await?
+            {
+                tx.insert_mail(&mail::points_receipt(
+                    org,
+                    &target,
+                    purchase.id,
+                    &purchase.amount.to_string(),
+                    &purchase.currency,
+                    *points,
+                    balance,
+                    now,
+                ))
+                .await?;
+            }
             PointsOutcome {
                 entry,
                 purchase: Some(purchase),

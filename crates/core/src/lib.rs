@@ -8,6 +8,7 @@ pub mod directory;
 pub mod domain;
 pub mod error;
 pub mod ledger_tx;
+pub mod mail;
 pub mod secret;
 pub mod service;
 pub mod store;

@@ -5,6 +5,7 @@
 mod accounts;
 mod admin;
 mod checklist;
+mod mail;
 mod orgs;
 mod points;
 mod sessions;
@@ -42,6 +43,11 @@ pub const MIGRATIONS: &[(i64, &str, &str)] = &[
         5,
         "oidc sessions",
         include_str!("../migrations/0005_oidc_sessions.sql"),
+    ),
+    (
+        6,
+        "mail outbox",
+        include_str!("../migrations/0006_mail_outbox.sql"),
     ),
     (
         7,

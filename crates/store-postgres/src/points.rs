@@ -139,7 +139,7 @@ pub(crate) async fn insert_audit(
     Ok(())
 }
 
-fn simple_audit(
+pub(crate) fn simple_audit(
     org: OrgId,
     actor: &Actor,
     action: &str,
@@ -398,6 +398,21 @@ impl LedgerTx for PgLedgerTx<'_> {
 
     async fn insert_audit(&mut self, record: &AuditRecord) -> Result<(), StoreError> {
         insert_audit(&mut self.0, record).await
+    }
+
+    async fn receipt_target(
+        &mut self,
+        org: OrgId,
+        customer: Uuid,
+    ) -> Result<Option<loyalty_core::mail::ReceiptTarget>, StoreError> {
+        crate::mail::receipt_target(&mut self.0, org, customer).await
+    }
+
+    async fn insert_mail(
+        &mut self,
+        mail: &loyalty_core::mail::NewMail,
+    ) -> Result<bool, StoreError> {
+        crate::mail::insert_mail(&mut self.0, mail).await
     }
 
     async fn credits_and_debits(

@@ -159,7 +159,7 @@ pub(crate) async fn insert_audit(
     Ok(())
 }
 
-fn simple_audit(
+pub(crate) fn simple_audit(
     org: OrgId,
     actor: &Actor,
     action: &str,

@@ -9,6 +9,7 @@ use async_trait::async_trait;
 use loyalty_core::domain::OrgId;
 use loyalty_core::domain::ledger::{AuditRecord, IdempotencyKey, LedgerEntry, Purchase, Reward};
 use loyalty_core::ledger_tx::{BalanceChange, LedgerTx};
+use loyalty_core::mail::{NewMail, ReceiptTarget};
 use loyalty_core::store::StoreError;
 use rusqlite::{Connection, OptionalExtension, params};
 use rust_decimal::Decimal;
@@ -312,6 +313,62 @@ impl LedgerTx for SyncLedgerTx<'_> {
             })
             .map_err(sq)?;
         Ok(())
+    }
+
+    async fn receipt_target(
+        &mut self,
+        org: OrgId,
+        customer: Uuid,
+    ) -> Result<Option<ReceiptTarget>, StoreError> {
+        self.0
+            .prepare_cached(
+                "SELECT u.email, u.name, o.name, o.language, o.timezone, o.mail_sender_name, o.mail_sender_address \
+                 FROM users u JOIN organizations o ON o.id = u.organization_id \
+                 WHERE u.organization_id = ?1 AND u.id = ?2 AND o.mail_points_receipt = 1 AND u.email IS NOT NULL",
+            )
+            .and_then(|mut s| {
+                s.query_row(params![org.0.to_string(), customer.to_string()], |r| {
+                    Ok(ReceiptTarget {
+                        email: r.get(0)?,
+                        name: r.get(1)?,
+                        org_name: r.get(2)?,
+                        language: r.get(3)?,
+                        timezone: r.get(4)?,
+                        sender_name: r.get(5)?,
+                        sender_address: r.get(6)?,
+                    })
+                })
+                .optional()
+            })
+            .map_err(sq)
+    }
+
+    async fn insert_mail(&mut self, m: &NewMail) -> Result<bool, StoreError> {
+        let n = self
+            .0
+            .prepare_cached(
+                "INSERT INTO mail_outbox (id, organization_id, kind, dedupe_key, to_address, from_name, reply_to, subject, \
+                 body_text, body_html, created_at, discard_after, next_attempt_at) \
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?11) ON CONFLICT (dedupe_key) DO NOTHING",
+            )
+            .and_then(|mut s| {
+                s.execute(params![
+                    m.id.to_string(),
+                    m.organization_id.map(|o| o.0.to_string()),
+                    m.kind.as_str(),
+                    m.dedupe_key,
+                    m.to_address,
+                    m.from_name,
+                    m.reply_to,
+                    m.subject,
+                    m.body_text,
+                    m.body_html,
+                    ts(m.created_at),
+                    m.discard_after.map(ts)
+                ])
+            })
+            .map_err(sq)?;
+        Ok(n == 1)
     }
 
     async fn credits_and_debits(

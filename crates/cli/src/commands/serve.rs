@@ -101,6 +101,18 @@ pub async fn run(mut config: Config, args: Args) -> anyhow::Result<()> {
             Duration::from_secs(config.jobs.expiry_interval_secs),
         ));
     }
+    if config.mail.is_configured() {
+        let sender = crate::mail::SmtpSender::new(&config.mail)?;
+        tracing::info!(server = %sender.server, "mail worker started");
+        tokio::spawn(crate::mail::worker(
+            app.store.clone(),
+            app.clock.clone(),
+            sender,
+            Duration::from_secs(config.mail.poll_interval_secs),
+        ));
+    } else {
+        tracing::info!("mail is not configured (SMTP_HOST unset): mail stays queued in the outbox");
+    }
     tracing::info!(address = %local, backend = ?app.store.backend(), database = %config.database.display_url(), "loyalty listening");
     println!(
         "loyalty listening on http://{local} (database: {})",

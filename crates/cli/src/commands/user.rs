@@ -11,9 +11,18 @@ use secrecy::ExposeSecret;
 #[derive(Debug, clap::Subcommand)]
 pub enum Command {
     /// Issue a new one-time password-set link (the previous one stops working).
+    ///
+    /// With --mail the link is not printed: a password-reset mail carrying it is queued
+    /// for the person's email address (sent by `serve`, or now by `loyalty mail flush`).
     Link {
         /// The person's username, such as nextdoor_admin.
         username: String,
+        /// Mail the link to the person instead of printing it.
+        #[arg(long)]
+        mail: bool,
+        /// Write the mail in this organization's language, from its sender.
+        #[arg(long, value_name = "SLUG", requires = "mail")]
+        org: Option<String>,
     },
     /// Show a person's groups and the organization roles they give.
     Show {
@@ -25,7 +34,7 @@ pub enum Command {
 /// Runs the command.
 pub async fn run(config: Config, cmd: Command) -> anyhow::Result<()> {
     let app = App::open(&config, Schema::RequireCurrent).await?;
-    let (Command::Link { username } | Command::Show { username }) = &cmd;
+    let (Command::Link { username, .. } | Command::Show { username }) = &cmd;
     let parsed = Username::parse(username).map_err(|e| UserError(e.to_string()))?;
     let user = app
         .directory
@@ -33,6 +42,33 @@ pub async fn run(config: Config, cmd: Command) -> anyhow::Result<()> {
         .await?
         .ok_or_else(|| UserError(format!("no user {parsed:?} at the {} identity provider; check the spelling with `loyalty org show SLUG`", app.directory.provider())))?;
     match cmd {
+        Command::Link {
+            mail: true, org, ..
+        } => {
+            let org = match org {
+                Some(slug) => {
+                    Some(loyalty_core::service::orgs::get(app.store.as_ref(), &slug).await?)
+                }
+                None => None,
+            };
+            let to = loyalty_core::service::mail::queue_password_reset(
+                app.store.as_ref(),
+                app.clock.as_ref(),
+                app.directory.as_ref(),
+                &user,
+                org.as_ref(),
+            )
+            .await?;
+            println!(
+                "Password-reset mail with a new one-time link queued for {} <{to}>{}",
+                user.username,
+                if config.mail.is_configured() {
+                    "; `serve` sends it within seconds (or run `loyalty mail flush`)."
+                } else {
+                    ". Mail is not configured (SMTP_HOST), so it waits in the outbox."
+                }
+            );
+        }
         Command::Link { .. } => match app.directory.password_set_link(user.pk).await? {
             Some(link) => {
                 println!(

@@ -206,7 +206,7 @@ pub async fn examine(config: Result<&Config, String>, scope: &Scope) -> Vec<Chec
     let db = database::examine(config, &mut checks).await;
     let idp = identity::examine(config, db.as_ref(), &mut checks).await;
     org::examine(config, db.as_ref(), idp.as_ref(), scope, &mut checks).await;
-    checks.push(system::smtp_from_env().await);
+    checks.push(system::smtp_configured(&config.mail).await);
     checks.push(clock(db.as_ref().and_then(|d| d.info.now), idp.as_ref()).await);
     checks.push(backups(
         std::path::Path::new(&config.backup.dir),

@@ -15,26 +15,10 @@ pub const MAX_SKEW_SECS: i64 = 60;
 /// Age beyond which the newest backup is too old (a daily schedule plus slack).
 pub const MAX_BACKUP_AGE: time::Duration = time::Duration::hours(26);
 
-/// The SMTP server from the runbook's `SMTP_HOST` / `SMTP_PORT` (default 587).
-pub async fn smtp_from_env() -> Check {
-    let host = std::env::var("SMTP_HOST")
-        .ok()
-        .filter(|h| !h.trim().is_empty());
-    let port = match std::env::var("SMTP_PORT") {
-        Ok(p) if !p.trim().is_empty() => match p.trim().parse::<u16>() {
-            Ok(p) => p,
-            Err(_) => {
-                return Check::fail(
-                    "smtp.reachable",
-                    "mail server reachable",
-                    format!("SMTP_PORT {p:?} is not a port number"),
-                    "set SMTP_PORT to the server's port, such as 587 (STARTTLS) or 465 (TLS)",
-                );
-            }
-        },
-        _ => 587,
-    };
-    smtp(host.as_deref(), port, SMTP_TIMEOUT).await
+/// The mail server of `[mail]` (`SMTP_HOST`, `SMTP_PORT`), when one is configured.
+pub async fn smtp_configured(mail: &crate::config::MailConfig) -> Check {
+    let host = mail.smtp_host.as_deref().filter(|h| !h.trim().is_empty());
+    smtp(host, mail.port(), SMTP_TIMEOUT).await
 }
 
 /// Connects to `host:port` and reads the greeting, which must start with `220`.

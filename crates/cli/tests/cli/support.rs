@@ -14,7 +14,11 @@ pub fn loyalty(db: &TestDb, args: &[&str]) -> Output {
 pub fn command(url: &str) -> Command {
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_loyalty"));
     for (k, _) in std::env::vars() {
-        if k.starts_with("LOYALTY_") || k.starts_with("DATABASE_") || k == "AUTHENTIK_URL" {
+        if k.starts_with("LOYALTY_")
+            || k.starts_with("DATABASE_")
+            || k.starts_with("SMTP_")
+            || k == "AUTHENTIK_URL"
+        {
             cmd.env_remove(k);
         }
     }

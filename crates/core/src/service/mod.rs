@@ -3,6 +3,7 @@
 
 pub mod checklist;
 pub mod join;
+pub mod mail;
 pub mod onboard;
 pub mod onboard_file;
 pub mod orgs;

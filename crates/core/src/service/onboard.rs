@@ -572,6 +572,13 @@ pub async fn onboard(
     };
     hooks.after(Step::ActivateOrganization)?;
 
+    if let Some(c) = &credential
+        && let Err(e) =
+            crate::service::mail::queue_sign_in_link(store, clock, &org, &admin, Role::Admin, c)
+                .await
+    {
+        tracing::warn!(org = %org.slug, error = %e, "cannot queue the admin's sign-in link mail");
+    }
     tracing::info!(org = %org.slug, admin = %admin.username, already_onboarded, "onboarding finished");
     Ok(OnboardReport {
         groups: groups.into_iter().map(|g| g.name).collect(),

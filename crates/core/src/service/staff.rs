@@ -133,6 +133,20 @@ pub async fn create_staff(
     } else {
         issue_link(dir, user.pk).await?
     };
+    // The link also goes by mail (sent when SMTP is configured). The person exists
+    // already, and the admin sees the link on screen, so a failure here is only logged.
+    if let Err(e) = crate::service::mail::queue_sign_in_link(
+        ctx.store,
+        ctx.clock,
+        ctx.org,
+        &user,
+        role,
+        &credential,
+    )
+    .await
+    {
+        tracing::warn!(org = %ctx.org.slug, user = %user.username, error = %e, "cannot queue the sign-in link mail");
+    }
     tracing::info!(org = %ctx.org.slug, user = %user.username, role = %role, by = %ctx.actor.label, "staff created");
     Ok(StaffCreated {
         user,
@@ -199,4 +213,40 @@ pub async fn deactivate_staff(
         .ok_or_else(|| Error::NotFound("staff member".into()))?;
     tracing::info!(org = %ctx.org.slug, member = %target.id, by = %ctx.actor.label, "staff deactivated");
     Ok(updated)
+}
+
+/// Mails a staff member a password-reset link (an admin's action): a fresh one-time link
+/// (earlier ones stop working) in the organization's language and sender. Returns the
+/// address it goes to. Not for oneself: use the account page to change your password.
+pub async fn send_password_reset(
+    ctx: &Ctx<'_>,
+    dir: &dyn Directory,
+    member: Uuid,
+) -> Result<String, Error> {
+    require_admin(ctx, "reset staff passwords")?;
+    let target = list_staff(ctx)
+        .await?
+        .into_iter()
+        .find(|m| m.id == member && m.status == "active")
+        .ok_or_else(|| Error::NotFound("staff member".into()))?;
+    let subject = target
+        .identity_subject
+        .as_deref()
+        .ok_or_else(|| Error::NotFound("staff member's account".into()))?;
+    let group = GroupName::new(&ctx.org.group_prefix, target.role).name();
+    let group = dir
+        .find_group(&group)
+        .await?
+        .ok_or_else(|| Error::NotFound(format!("group {group}")))?;
+    let user = dir
+        .list_members(&group)
+        .await?
+        .into_iter()
+        .find(|u| u.uid == subject)
+        .ok_or_else(|| Error::NotFound("staff member's account".into()))?;
+    let to =
+        crate::service::mail::queue_password_reset(ctx.store, ctx.clock, dir, &user, Some(ctx.org))
+            .await?;
+    tracing::info!(org = %ctx.org.slug, member = %target.id, by = %ctx.actor.label, "password reset mailed");
+    Ok(to)
 }

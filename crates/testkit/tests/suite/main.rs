@@ -3,6 +3,7 @@
 
 mod checklist;
 mod directory;
+mod mail;
 mod onboarding;
 mod points;
 mod store;

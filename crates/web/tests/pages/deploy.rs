@@ -10,8 +10,8 @@ use loyalty_testkit::{both_backends, fixed_clock_now};
 use std::collections::BTreeSet;
 use std::path::PathBuf;
 
-/// Metrics exported by the mail outbox, which the dashboard and alerts already watch.
-/// They are accepted when absent from a scrape of a build without it.
+/// Metrics of the mail outbox worker, which runs in `loyalty serve` (not in this
+/// in-process app); the CLI's mail tests check that serve exports them.
 const MAIL_METRICS: &[&str] = &[
     "loyalty_mail_outbox_pending",
     "loyalty_mail_sent_total",

@@ -1,6 +1,6 @@
 //! Forms: refused without the session's token or from another origin; the session
 //! cookie's flags; the sign-in rate limit; the till applies a resubmitted form once;
-//! creating a cashier (runbook step 6.2) and deactivating them.
+//! creating a cashier (runbook step 6.2) and deactivating them; the mail settings.
 
 use super::app::{CSRF, ORIGIN, TestApp, Who, form, hidden};
 use loyalty_core::directory::Directory;
@@ -138,6 +138,49 @@ both_backends! {
         let r = app.post(&Who::anonymous(), "/o/alpha/join", &[("name", "Bia"), ("email", "bia@example.com")]).await;
         assert_eq!(r.status, 403);
         assert!(dir.find_user_by_username(&Username::parse("bia@example.com").unwrap()).await.unwrap().is_none());
+    }
+
+    async fn an_admin_sets_the_mail_settings_and_a_new_cashier_gets_the_link_by_mail(db) {
+        let app = TestApp::new(db).await;
+        let admin = app.person("alpha_admin", &["alpha-admins"]).await;
+        let page = app.get(&admin, "/o/alpha/admin/settings").await;
+        assert_eq!(page.status, 200);
+        assert!(page.body.contains("name=\"points_receipt\"") && !page.body.contains("name=\"points_receipt\" value=\"on\" checked"), "receipts off by default");
+        let bad = app.post(&admin, "/o/alpha/admin/settings/mail", &[("csrf", CSRF), ("sender_name", "Alpha"), ("sender_address", "not-an-address"), ("expiry_warning_days", "7")]).await;
+        assert_eq!(bad.status, 422, "{}", bad.body);
+        assert!(bad.body.contains("sender_address") || bad.body.contains("email"), "{}", bad.body);
+        let forged = app.post(&admin, "/o/alpha/admin/settings/mail", &[("csrf", "nope"), ("points_receipt", "on")]).await;
+        assert_eq!(forged.status, 403);
+        let r = app.post(&admin, "/o/alpha/admin/settings/mail", &[("csrf", CSRF), ("sender_name", "Alpha Shop"), ("sender_address", "hello@alpha.example.com"), ("points_receipt", "on"), ("expiry_warning_days", "10")]).await;
+        assert_eq!(r.status, 303, "{}", r.body);
+        let s = app.db.store.mail_settings(app.a.id).await.unwrap();
+        assert_eq!((s.sender_name.as_deref(), s.sender_address.as_deref(), s.points_receipt, s.expiry_warning_days), (Some("Alpha Shop"), Some("hello@alpha.example.com"), true, Some(10)));
+        let page = app.get(&admin, "/o/alpha/admin/settings?done=mail_saved").await;
+        assert!(page.body.contains("hello@alpha.example.com") && page.body.contains(" checked"), "{}", page.body);
+
+        let r = app.post(&admin, "/o/alpha/admin/users", &[("csrf", CSRF), ("role", "cashier"), ("username", "cashier_mail"), ("name", "Mail Cashier"), ("email", "mail.cashier@alpha.example.com")]).await;
+        assert_eq!(r.status, 200, "{}", r.body);
+        let mails = app.db.store.list_mails(Some(app.a.id), 10).await.unwrap();
+        let link = mails.iter().find(|m| m.mail.to_address == "mail.cashier@alpha.example.com").expect("the link mail is queued");
+        assert!(link.mail.body_text.contains("/auth/set-password?token="), "{}", link.mail.body_text);
+        assert_eq!(link.mail.from_name.as_deref(), Some("Alpha Shop"));
+
+        // The admin mails the cashier a password reset from the Users page.
+        let dir = app.directory();
+        let user = dir.find_user_by_username(&Username::parse("cashier_mail").unwrap()).await.unwrap().unwrap();
+        let member = app.db.store.member_by_subject(app.a.id, &user.uid).await.unwrap().unwrap();
+        let list = app.get(&admin, "/o/alpha/admin/users").await;
+        assert!(list.body.contains(&format!("/admin/users/{}/reset", member.id)), "{}", list.body);
+        let forged = app.post(&admin, &format!("/o/alpha/admin/users/{}/reset", member.id), &[("csrf", "nope")]).await;
+        assert_eq!(forged.status, 403);
+        let r = app.post(&admin, &format!("/o/alpha/admin/users/{}/reset", member.id), &[("csrf", CSRF)]).await;
+        assert_eq!(r.status, 303, "{}", r.body);
+        assert!(r.location().ends_with("done=reset_mailed"));
+        let mails = app.db.store.list_mails(Some(app.a.id), 10).await.unwrap();
+        let reset = mails.iter().find(|m| m.mail.kind == loyalty_core::mail::MailKind::PasswordReset).expect("reset mail queued");
+        assert_eq!(reset.mail.to_address, "mail.cashier@alpha.example.com");
+        assert!(reset.mail.body_text.contains("/auth/set-password?token=") && reset.mail.body_text.contains("cashier_mail"));
+        assert_eq!(app.post(&admin, &format!("/o/alpha/admin/users/{}/reset", uuid::Uuid::new_v4()), &[("csrf", CSRF)]).await.status, 404);
     }
 }
 

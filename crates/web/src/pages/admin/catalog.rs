@@ -1,5 +1,5 @@
-//! The rewards catalog and the points settings: earning rule, minimum purchase, expiry
-//! policy and whether the public join page is open.
+//! The rewards catalog and the settings: earning rule, minimum purchase, expiry policy,
+//! whether the public join page is open, and the mail settings.
 
 use super::{admin, done_notice};
 use crate::AppState;
@@ -25,6 +25,7 @@ pub(super) fn routes() -> Router<AppState> {
             "/o/{slug}/admin/settings",
             get(settings).post(save_settings),
         )
+        .route("/o/{slug}/admin/settings/mail", post(save_mail_settings))
 }
 
 #[derive(Deserialize)]
@@ -187,9 +188,42 @@ struct SettingsPage {
     base: String,
     notice: Option<Notice>,
     form: SettingsForm,
+    mail: MailForm,
     join: bool,
     currency: String,
     example: String,
+}
+
+#[derive(Debug, Default, Deserialize)]
+struct MailForm {
+    #[serde(default)]
+    csrf: String,
+    #[serde(default)]
+    sender_name: String,
+    #[serde(default)]
+    sender_address: String,
+    #[serde(default)]
+    points_receipt: Option<String>,
+    #[serde(default)]
+    expiry_warning_days: String,
+}
+
+async fn current_mail(state: &AppState, page: &OrgPage) -> MailForm {
+    let s = state
+        .store
+        .mail_settings(page.org.id)
+        .await
+        .unwrap_or_default();
+    MailForm {
+        csrf: String::new(),
+        sender_name: s.sender_name.unwrap_or_default(),
+        sender_address: s.sender_address.unwrap_or_default(),
+        points_receipt: s.points_receipt.then(|| "on".into()),
+        expiry_warning_days: s
+            .expiry_warning_days
+            .map(|d| d.to_string())
+            .unwrap_or_default(),
+    }
 }
 
 fn current(page: &OrgPage) -> SettingsForm {
@@ -209,7 +243,8 @@ fn current(page: &OrgPage) -> SettingsForm {
 async fn settings(State(state): State<AppState>, page: OrgPage, Query(q): Query<Done>) -> Response {
     let notice = done_notice(&page.chrome("admin", "settings"), &q.done);
     let form = current(&page);
-    render_settings(&state, &page, notice, form, StatusCode::OK)
+    let mail = current_mail(&state, &page).await;
+    render_settings(&state, &page, notice, form, mail, StatusCode::OK)
 }
 
 fn render_settings(
@@ -217,6 +252,7 @@ fn render_settings(
     page: &OrgPage,
     notice: Option<Notice>,
     form: SettingsForm,
+    mail: MailForm,
     status: StatusCode,
 ) -> Response {
     let (c, _ctx) = match admin(page, state, "settings") {
@@ -244,6 +280,7 @@ fn render_settings(
             c,
             notice,
             form,
+            mail,
             example,
         },
     )
@@ -292,10 +329,65 @@ async fn save_settings(
         .into_response(),
         Err(e) => {
             let notice = Notice::err(error_text(c.lang, &e));
+            let mail = current_mail(&state, &page).await;
             render_settings(
                 &state,
                 &page,
                 notice,
+                form,
+                mail,
+                StatusCode::UNPROCESSABLE_ENTITY,
+            )
+        }
+    }
+}
+
+async fn save_mail_settings(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    page: OrgPage,
+    Form(form): Form<MailForm>,
+) -> Response {
+    let (c, ctx) = match admin(&page, &state, "settings") {
+        Ok(x) => x,
+        Err(r) => return r,
+    };
+    if !form_ok(&state, &headers, Some((page.person.csrf(), &form.csrf))) {
+        return forged_in(&c);
+    }
+    let days = form.expiry_warning_days.trim();
+    let days = if days.is_empty() {
+        Ok(None)
+    } else {
+        days.parse::<i64>().map(Some)
+    };
+    let result = match days {
+        Ok(days) => {
+            loyalty_core::service::mail::update_settings(
+                &ctx,
+                Some(form.sender_name.as_str()),
+                Some(form.sender_address.as_str()),
+                form.points_receipt.is_some(),
+                days,
+            )
+            .await
+        }
+        Err(_) => Err(loyalty_core::Error::field(
+            "expiry_warning_days",
+            c.t("mail_warning_hint"),
+        )),
+    };
+    match result {
+        Ok(_) => {
+            Redirect::to(&format!("{}/admin/settings?done=mail_saved", page.base())).into_response()
+        }
+        Err(e) => {
+            let notice = Notice::err(error_text(c.lang, &e));
+            render_settings(
+                &state,
+                &page,
+                notice,
+                current(&page),
                 form,
                 StatusCode::UNPROCESSABLE_ENTITY,
             )

@@ -1,5 +1,6 @@
 //! Staff pages (runbook step 6.2, "Users -> Create Cashier"): list the organization's
-//! cashiers and admins, create one (the one-time link is shown once), deactivate one.
+//! cashiers and admins, create one (the one-time link is shown once), deactivate one,
+//! mail one a password-reset link.
 
 use super::{admin, done_notice};
 use crate::AppState;
@@ -11,7 +12,7 @@ use askama::Template;
 use axum::extract::{Path, Query, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Redirect, Response};
-use axum::routing::get;
+use axum::routing::{get, post};
 use axum::{Form, Router};
 use loyalty_core::domain::Role;
 use loyalty_core::service::staff::{self, StaffInput};
@@ -25,6 +26,7 @@ pub(super) fn routes() -> Router<AppState> {
             "/o/{slug}/admin/users/{id}/deactivate",
             get(confirm_deactivate).post(deactivate),
         )
+        .route("/o/{slug}/admin/users/{id}/reset", post(reset))
 }
 
 struct StaffRow {
@@ -230,6 +232,28 @@ async fn deactivate(
     match staff::deactivate_staff(&ctx, state.directory.as_ref(), id).await {
         Ok(_) => {
             Redirect::to(&format!("{}/admin/users?done=deactivated", page.base())).into_response()
+        }
+        Err(e) => error_page(&c, &e, &format!("{}/admin/users", page.base())),
+    }
+}
+
+async fn reset(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    page: OrgPage,
+    Path((_, id)): Path<(String, Uuid)>,
+    Form(form): Form<CsrfOnly>,
+) -> Response {
+    let (c, ctx) = match admin(&page, &state, "users") {
+        Ok(x) => x,
+        Err(r) => return r,
+    };
+    if !form_ok(&state, &headers, Some((page.person.csrf(), &form.csrf))) {
+        return forged_in(&c);
+    }
+    match staff::send_password_reset(&ctx, state.directory.as_ref(), id).await {
+        Ok(_) => {
+            Redirect::to(&format!("{}/admin/users?done=reset_mailed", page.base())).into_response()
         }
         Err(e) => error_page(&c, &e, &format!("{}/admin/users", page.base())),
     }

@@ -1,0 +1,620 @@
+//! Mail as data: the kinds of mail `loyalty` sends, the outbox rows they are queued as,
+//! per-organization mail settings, the retry schedule, and the texts in each supported
+//! language (en-US, pt-BR). Sending over SMTP happens at the edge (the `loyalty` binary);
+//! here a mail is only ever a row to write in the same transaction as its cause.
+
+use crate::domain::OrgId;
+use time::{Duration, OffsetDateTime};
+use uuid::Uuid;
+
+/// What a mail is for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum MailKind {
+    /// A one-time link for a new admin or cashier to set their password.
+    SignInLink,
+    /// A one-time link to set a new password.
+    PasswordReset,
+    /// A customer's receipt for points awarded on a purchase.
+    PointsReceipt,
+    /// A customer's warning that points will expire soon.
+    ExpiryWarning,
+    /// An operator's test message.
+    Test,
+}
+
+impl MailKind {
+    /// The value stored in the outbox.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            MailKind::SignInLink => "sign_in_link",
+            MailKind::PasswordReset => "password_reset",
+            MailKind::PointsReceipt => "points_receipt",
+            MailKind::ExpiryWarning => "expiry_warning",
+            MailKind::Test => "test",
+        }
+    }
+
+    /// Parses a stored value.
+    pub fn parse(s: &str) -> Option<Self> {
+        Some(match s {
+            "sign_in_link" => MailKind::SignInLink,
+            "password_reset" => MailKind::PasswordReset,
+            "points_receipt" => MailKind::PointsReceipt,
+            "expiry_warning" => MailKind::ExpiryWarning,
+            "test" => MailKind::Test,
+            _ => return None,
+        })
+    }
+
+    /// Whether the body holds a secret (a one-time link): such bodies are erased from
+    /// the outbox once the mail is sent.
+    pub fn is_secret(self) -> bool {
+        matches!(self, MailKind::SignInLink | MailKind::PasswordReset)
+    }
+}
+
+impl std::fmt::Display for MailKind {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// A mail to queue.
+#[derive(Debug, Clone, PartialEq)]
+pub struct NewMail {
+    /// Row id (also the base of the `Message-ID`, so a resend is recognisable).
+    pub id: Uuid,
+    /// The organization it belongs to; `None` for operator mail.
+    pub organization_id: Option<OrgId>,
+    /// Kind.
+    pub kind: MailKind,
+    /// Unique key: queuing a mail with a key already in the outbox does nothing.
+    pub dedupe_key: String,
+    /// Recipient address.
+    pub to_address: String,
+    /// Display name on `From` (the organization's sender name).
+    pub from_name: Option<String>,
+    /// `Reply-To` address (the organization's sender address).
+    pub reply_to: Option<String>,
+    /// Subject.
+    pub subject: String,
+    /// Plain-text body.
+    pub body_text: String,
+    /// HTML body, if any.
+    pub body_html: Option<String>,
+    /// Queued at.
+    pub created_at: OffsetDateTime,
+    /// After this instant the mail is no longer useful (an expired link) and is given
+    /// up instead of sent.
+    pub discard_after: Option<OffsetDateTime>,
+}
+
+/// A mail in the outbox.
+#[derive(Debug, Clone, PartialEq)]
+pub struct OutboxMail {
+    /// The mail as queued.
+    pub mail: NewMail,
+    /// Delivery attempts so far (a claim counts as one).
+    pub attempts: i32,
+    /// When the next attempt may start.
+    pub next_attempt_at: OffsetDateTime,
+    /// The last failure.
+    pub last_error: Option<String>,
+    /// When the SMTP server accepted it.
+    pub sent_at: Option<OffsetDateTime>,
+    /// When it was given up.
+    pub failed_at: Option<OffsetDateTime>,
+}
+
+/// Counts over the outbox.
+#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize)]
+pub struct OutboxStatus {
+    /// Waiting to be sent (including ones waiting for a retry).
+    pub pending: i64,
+    /// Of those, ones that failed at least once.
+    pub retrying: i64,
+    /// Given up after too many attempts or too late.
+    pub failed: i64,
+    /// Accepted by the SMTP server.
+    pub sent: i64,
+    /// The most recent error and when it was recorded.
+    pub last_error: Option<String>,
+    /// Oldest pending mail's queue time.
+    #[serde(with = "time::serde::rfc3339::option")]
+    pub oldest_pending: Option<OffsetDateTime>,
+}
+
+/// An organization's mail settings.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct MailSettings {
+    /// Sender display name (the organization's name when absent).
+    pub sender_name: Option<String>,
+    /// Address replies go to.
+    pub sender_address: Option<String>,
+    /// Whether customers get a receipt mail for points awarded (off by default).
+    pub points_receipt: bool,
+    /// Days before points expire to warn customers; `None` for no warnings.
+    pub expiry_warning_days: Option<i32>,
+}
+
+impl Default for MailSettings {
+    fn default() -> Self {
+        Self {
+            sender_name: None,
+            sender_address: None,
+            points_receipt: false,
+            expiry_warning_days: Some(7),
+        }
+    }
+}
+
+/// What a points receipt needs, read inside the ledger transaction. Only returned when
+/// the organization sends receipts and the customer has an email address.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ReceiptTarget {
+    /// Customer's email.
+    pub email: String,
+    /// Customer's name.
+    pub name: Option<String>,
+    /// Organization display name.
+    pub org_name: String,
+    /// Organization language.
+    pub language: String,
+    /// Organization time zone.
+    pub timezone: String,
+    /// Sender display name.
+    pub sender_name: Option<String>,
+    /// Reply-To address.
+    pub sender_address: Option<String>,
+}
+
+/// A customer whose points expire within the warning window.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ExpiryTarget {
+    /// Customer.
+    pub customer: Uuid,
+    /// Email.
+    pub email: String,
+    /// Name.
+    pub name: Option<String>,
+    /// Current balance.
+    pub balance: i64,
+    /// Points earned at or before the cutoff.
+    pub credits: i64,
+    /// Points ever spent, reversed or expired.
+    pub debits: i64,
+    /// When the oldest points not yet spent were earned.
+    pub oldest_unspent: Option<OffsetDateTime>,
+}
+
+impl ExpiryTarget {
+    /// Points that will have expired by the end of the window (spending oldest first).
+    pub fn expiring(&self) -> i64 {
+        (self.credits - self.debits).max(0).min(self.balance)
+    }
+}
+
+/// Attempts after which a mail is given up and kept as failed.
+pub const MAX_ATTEMPTS: i32 = 30;
+
+/// How long to wait after the `attempts`-th failed attempt: one minute, doubling, at
+/// most an hour. Thirty attempts span about a day.
+pub fn backoff(attempts: i32) -> Duration {
+    let exp = attempts.clamp(1, 7) - 1;
+    Duration::minutes((1i64 << exp).min(60))
+}
+
+/// How long a claimed mail stays reserved for one sender before another may retry it.
+pub const CLAIM_LEASE: Duration = Duration::minutes(5);
+
+/// How long a receipt or warning stays worth sending.
+pub const USEFUL_FOR: Duration = Duration::days(3);
+
+fn pt(language: &str) -> bool {
+    language.to_ascii_lowercase().starts_with("pt")
+}
+
+fn greeting(language: &str, name: Option<&str>) -> String {
+    match (pt(language), name.map(str::trim).filter(|n| !n.is_empty())) {
+        (true, Some(n)) => format!("Olá, {n},"),
+        (true, None) => "Olá,".into(),
+        (false, Some(n)) => format!("Hello {n},"),
+        (false, None) => "Hello,".into(),
+    }
+}
+
+fn local_date(t: OffsetDateTime, tz: &str, language: &str) -> String {
+    let zone = jiff::tz::TimeZone::get(tz).unwrap_or(jiff::tz::TimeZone::UTC);
+    let date = jiff::Timestamp::from_second(t.unix_timestamp())
+        .map(|ts| ts.to_zoned_datetime(zone).date())
+        .ok();
+    match date {
+        Some(d) if pt(language) => format!("{:02}/{:02}/{}", d.day(), d.month(), d.year()),
+        Some(d) => format!("{}-{:02}-{:02}", d.year(), d.month(), d.day()),
+        None => t.date().to_string(),
+    }
+}
+
+/// The calendar date (in `tz`) of an instant, as `YYYY-MM-DD`.
+pub fn iso_local_date(t: OffsetDateTime, tz: &str) -> String {
+    local_date(t, tz, "en-US")
+}
+
+/// Who a mail appears to come from and where replies go.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Sender {
+    /// Display name.
+    pub name: Option<String>,
+    /// Reply-To.
+    pub reply_to: Option<String>,
+}
+
+impl Sender {
+    /// The organization's sender: its configured name (else its display name) and
+    /// reply address.
+    pub fn of_org(settings: &MailSettings, org_name: &str) -> Self {
+        Self {
+            name: Some(
+                settings
+                    .sender_name
+                    .clone()
+                    .unwrap_or_else(|| org_name.to_owned()),
+            ),
+            reply_to: settings.sender_address.clone(),
+        }
+    }
+}
+
+/// Common fields of a new mail.
+#[allow(clippy::too_many_arguments)]
+fn mail(
+    org: Option<OrgId>,
+    kind: MailKind,
+    dedupe_key: String,
+    to: &str,
+    sender: &Sender,
+    subject: String,
+    body: String,
+    now: OffsetDateTime,
+    discard_after: Option<OffsetDateTime>,
+) -> NewMail {
+    NewMail {
+        id: Uuid::now_v7(),
+        organization_id: org,
+        kind,
+        dedupe_key,
+        to_address: to.to_owned(),
+        from_name: sender.name.clone(),
+        reply_to: sender.reply_to.clone(),
+        subject,
+        body_text: body,
+        body_html: None,
+        created_at: now,
+        discard_after,
+    }
+}
+
+/// What a sign-in or reset mail is about.
+#[derive(Debug, Clone)]
+pub struct LinkMail<'a> {
+    /// Organization, if the person is staff of one.
+    pub org: Option<OrgId>,
+    /// Organization display name (or the product name).
+    pub org_name: &'a str,
+    /// Language.
+    pub language: &'a str,
+    /// Time zone for the expiry time.
+    pub timezone: &'a str,
+    /// Sender.
+    pub sender: Sender,
+    /// Recipient.
+    pub to: &'a str,
+    /// Recipient's name.
+    pub name: Option<&'a str>,
+    /// Their username.
+    pub username: &'a str,
+    /// Role wording, such as "cashier" (sign-in links only).
+    pub role: Option<&'a str>,
+    /// The one-time link.
+    pub url: &'a str,
+    /// When the link stops working.
+    pub expires_at: Option<OffsetDateTime>,
+}
+
+impl LinkMail<'_> {
+    fn key(&self, kind: MailKind) -> String {
+        use sha2::{Digest, Sha256};
+        format!(
+            "{kind}:{}",
+            hex::encode(&Sha256::digest(self.url.as_bytes())[..16])
+        )
+    }
+
+    fn until(&self) -> String {
+        match self.expires_at {
+            Some(t) if pt(self.language) => format!(
+                "\nO link vale até {} e funciona uma única vez.\n",
+                local_date(t, self.timezone, self.language)
+            ),
+            Some(t) => format!(
+                "\nThe link works once and expires on {}.\n",
+                local_date(t, self.timezone, self.language)
+            ),
+            None if pt(self.language) => "\nO link funciona uma única vez.\n".into(),
+            None => "\nThe link works once.\n".into(),
+        }
+    }
+
+    /// The one-time sign-in link for a new admin or cashier.
+    pub fn sign_in(&self, now: OffsetDateTime) -> NewMail {
+        let (subject, intro) = if pt(self.language) {
+            (
+                format!("Seu acesso ao programa de fidelidade de {}", self.org_name),
+                format!(
+                    "foi criada uma conta{} para você em {}. Seu usuário é {}.\n\nDefina sua senha por este link:\n{}\n",
+                    self.role.map(|r| format!(" de {r}")).unwrap_or_default(),
+                    self.org_name,
+                    self.username,
+                    self.url
+                ),
+            )
+        } else {
+            (
+                format!("Your access to {} loyalty", self.org_name),
+                format!(
+                    "an account{} was created for you at {}. Your username is {}.\n\nSet your password with this link:\n{}\n",
+                    self.role.map(|r| format!(" as {r}")).unwrap_or_default(),
+                    self.org_name,
+                    self.username,
+                    self.url
+                ),
+            )
+        };
+        let body = format!(
+            "{}\n\n{intro}{}",
+            greeting(self.language, self.name),
+            self.until()
+        );
+        mail(
+            self.org,
+            MailKind::SignInLink,
+            self.key(MailKind::SignInLink),
+            self.to,
+            &self.sender,
+            subject,
+            body,
+            now,
+            self.expires_at,
+        )
+    }
+
+    /// A one-time link to set a new password.
+    pub fn reset(&self, now: OffsetDateTime) -> NewMail {
+        let (subject, intro) = if pt(self.language) {
+            (
+                format!("Redefinição de senha - {}", self.org_name),
+                format!(
+                    "recebemos um pedido para redefinir a senha do usuário {}.\n\nDefina uma nova senha por este link:\n{}\n\nSe não foi você, ignore esta mensagem: sua senha atual continua valendo.\n",
+                    self.username, self.url
+                ),
+            )
+        } else {
+            (
+                format!("Password reset - {}", self.org_name),
+                format!(
+                    "a password reset was requested for the username {}.\n\nSet a new password with this link:\n{}\n\nIf this was not you, ignore this message: your current password still works.\n",
+                    self.username, self.url
+                ),
+            )
+        };
+        let body = format!(
+            "{}\n\n{intro}{}",
+            greeting(self.language, self.name),
+            self.until()
+        );
+        mail(
+            self.org,
+            MailKind::PasswordReset,
+            self.key(MailKind::PasswordReset),
+            self.to,
+            &self.sender,
+            subject,
+            body,
+            now,
+            self.expires_at,
+        )
+    }
+}
+
+/// The receipt for points awarded on a purchase.
+#[allow(clippy::too_many_arguments)]
+pub fn points_receipt(
+    org: OrgId,
+    target: &ReceiptTarget,
+    purchase: Uuid,
+    amount: &str,
+    currency: &str,
+    points: i64,
+    balance: i64,
+    now: OffsetDateTime,
+) -> NewMail {
+    let lang = target.language.as_str();
+    let sender = Sender {
+        name: Some(
+            target
+                .sender_name
+                .clone()
+                .unwrap_or_else(|| target.org_name.clone()),
+        ),
+        reply_to: target.sender_address.clone(),
+    };
+    let date = local_date(now, &target.timezone, lang);
+    let (subject, text) = if pt(lang) {
+        (
+            format!("Você ganhou {points} pontos em {}", target.org_name),
+            format!(
+                "obrigado pela sua compra de {amount} {currency} em {} no dia {date}.\n\nPontos ganhos: {points}\nSeu saldo: {balance} pontos\n",
+                target.org_name
+            ),
+        )
+    } else {
+        (
+            format!("You earned {points} points at {}", target.org_name),
+            format!(
+                "thank you for your purchase of {amount} {currency} at {} on {date}.\n\nPoints earned: {points}\nYour balance: {balance} points\n",
+                target.org_name
+            ),
+        )
+    };
+    mail(
+        Some(org),
+        MailKind::PointsReceipt,
+        format!("points_receipt:{org}:{purchase}"),
+        &target.email,
+        &sender,
+        subject,
+        format!("{}\n\n{text}", greeting(lang, target.name.as_deref())),
+        now,
+        Some(now + USEFUL_FOR),
+    )
+}
+
+/// What an expiry warning is about.
+#[derive(Debug, Clone)]
+pub struct ExpiryMail<'a> {
+    /// Organization.
+    pub org: OrgId,
+    /// Its display name.
+    pub org_name: &'a str,
+    /// Its language.
+    pub language: &'a str,
+    /// Its time zone.
+    pub timezone: &'a str,
+    /// Sender.
+    pub sender: Sender,
+}
+
+impl ExpiryMail<'_> {
+    /// The warning for one customer about the points expiring at `expires_at`. One per
+    /// customer per expiry date: the dedupe key names both.
+    pub fn warning(
+        &self,
+        target: &ExpiryTarget,
+        expires_at: OffsetDateTime,
+        now: OffsetDateTime,
+    ) -> NewMail {
+        let points = target.expiring();
+        let date = local_date(expires_at, self.timezone, self.language);
+        let (subject, text) = if pt(self.language) {
+            (
+                format!("Seus pontos em {} vão expirar", self.org_name),
+                format!(
+                    "{points} dos seus {} pontos em {} expiram a partir de {date}. Use-os antes disso na sua próxima visita.\n",
+                    target.balance, self.org_name
+                ),
+            )
+        } else {
+            (
+                format!("Your points at {} expire soon", self.org_name),
+                format!(
+                    "{points} of your {} points at {} expire from {date}. Use them on your next visit before then.\n",
+                    target.balance, self.org_name
+                ),
+            )
+        };
+        mail(
+            Some(self.org),
+            MailKind::ExpiryWarning,
+            format!(
+                "expiry_warning:{}:{}:{}",
+                self.org,
+                target.customer,
+                iso_local_date(expires_at, self.timezone)
+            ),
+            &target.email,
+            &self.sender,
+            subject,
+            format!(
+                "{}\n\n{text}",
+                greeting(self.language, target.name.as_deref())
+            ),
+            now,
+            Some(expires_at),
+        )
+    }
+}
+
+/// An operator's test message.
+pub fn test_mail(to: &str, now: OffsetDateTime) -> NewMail {
+    mail(
+        None,
+        MailKind::Test,
+        format!("test:{}", Uuid::now_v7()),
+        to,
+        &Sender::default(),
+        "loyalty: test message".into(),
+        format!(
+            "This is a test message from loyalty, sent at {}.\nIf you read this, the SMTP settings work.\n",
+            now.format(&time::format_description::well_known::Rfc3339)
+                .unwrap_or_else(|_| now.to_string())
+        ),
+        now,
+        None,
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use time::macros::datetime;
+
+    #[test]
+    fn backoff_starts_at_a_minute_doubles_and_stops_at_an_hour() {
+        let minutes: Vec<i64> = (1..=9).map(|a| backoff(a).whole_minutes()).collect();
+        assert_eq!(minutes, vec![1, 2, 4, 8, 16, 32, 60, 60, 60]);
+        let total: i64 = (1..MAX_ATTEMPTS).map(|a| backoff(a).whole_minutes()).sum();
+        assert!(
+            (20 * 60..30 * 60).contains(&total),
+            "about a day of retries: {total}"
+        );
+    }
+
+    #[test]
+    fn kinds_round_trip() {
+        for k in [
+            MailKind::SignInLink,
+            MailKind::PasswordReset,
+            MailKind::PointsReceipt,
+            MailKind::ExpiryWarning,
+            MailKind::Test,
+        ] {
+            assert_eq!(MailKind::parse(k.as_str()), Some(k));
+        }
+        assert_eq!(MailKind::parse("spam"), None);
+    }
+
+    #[test]
+    fn receipts_speak_the_organizations_language() {
+        let mut t = ReceiptTarget {
+            email: "c@example.com".into(),
+            name: Some("Carla".into()),
+            org_name: "Padaria".into(),
+            language: "pt-BR".into(),
+            timezone: "America/Sao_Paulo".into(),
+            sender_name: None,
+            sender_address: Some("contato@padaria.example".into()),
+        };
+        let now = datetime!(2025-01-23 14:05 UTC);
+        let org = OrgId(Uuid::nil());
+        let m = points_receipt(org, &t, Uuid::nil(), "10.00", "BRL", 10, 25, now);
+        assert!(m.subject.contains("Você ganhou 10 pontos"), "{}", m.subject);
+        assert!(m.body_text.contains("23/01/2025"), "{}", m.body_text);
+        assert_eq!(m.from_name.as_deref(), Some("Padaria"));
+        assert_eq!(m.reply_to.as_deref(), Some("contato@padaria.example"));
+        t.language = "en-US".into();
+        let m = points_receipt(org, &t, Uuid::nil(), "10.00", "BRL", 10, 25, now);
+        assert!(m.subject.contains("You earned 10 points"));
+        assert!(m.body_text.contains("Your balance: 25 points"));
+    }
+}
