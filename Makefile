@@ -20,7 +20,7 @@ help:
 	@echo "make db-prune [DRY_RUN=1]                     delete sets past their retention"
 
 db-backup:
-	$(LOYALTY) backup create $(if $(LABEL),--label $(LABEL))
+	$(LOYALTY) backup create $(if $(LABEL),--label '$(LABEL)')
 
 db-list-backups:
 	$(LOYALTY) backup list
@@ -30,7 +30,7 @@ db-restore:
 		echo "make db-restore needs BACKUP=latest or BACKUP=YYYYMMDD_HHMMSS (a set from 'make db-list-backups'), such as: make db-restore BACKUP=latest" >&2; \
 		exit 2; \
 	fi
-	$(LOYALTY) backup restore $(BACKUP) $(if $(YES),--yes)
+	$(LOYALTY) backup restore '$(BACKUP)' $(if $(YES),--yes)
 
 db-prune:
 	$(LOYALTY) backup prune $(if $(DRY_RUN),--dry-run)

@@ -17,8 +17,8 @@ use secrecy::ExposeSecret;
 use std::sync::Arc;
 use std::time::Duration;
 
-/// Mails claimed per database round trip.
-const BATCH: u32 = 50;
+/// Most mails claimed per database round trip.
+const MAX_BATCH: u32 = 50;
 
 /// The SMTP sender built from `[mail]`.
 pub struct SmtpSender {
@@ -26,6 +26,8 @@ pub struct SmtpSender {
     from: Mailbox,
     /// Host and port, for messages.
     pub server: String,
+    /// Longest one SMTP exchange may take.
+    timeout: Duration,
 }
 
 impl SmtpSender {
@@ -77,6 +79,7 @@ impl SmtpSender {
             builder = builder.credentials(Credentials::new(user.to_owned(), password));
         }
         Ok(Self {
+            timeout: Duration::from_secs(config.timeout_secs.max(1)),
             transport: builder.build(),
             from,
             server: format!("{host}:{}", config.port()),
@@ -176,7 +179,18 @@ pub async fn deliver(
     clock: &dyn Clock,
     sender: &SmtpSender,
 ) -> anyhow::Result<mail_service::DeliveryReport> {
-    let report = mail_service::deliver_due(store, clock, sender, BATCH).await?;
+    // A claim lasts CLAIM_LEASE; claim no more than can be sent at the slowest (every mail
+    // taking the whole timeout) within half of it, so a claim never lapses mid-batch and
+    // another sender never takes a mail this one is still going to send.
+    let lease = loyalty_core::mail::CLAIM_LEASE
+        .whole_seconds()
+        .max(1)
+        .unsigned_abs();
+    let per_mail = sender.timeout.as_secs().max(1);
+    let batch = u32::try_from(lease / 2 / per_mail)
+        .unwrap_or(MAX_BATCH)
+        .clamp(1, MAX_BATCH);
+    let report = mail_service::deliver_due(store, clock, sender, batch).await?;
     metrics::counter!("loyalty_mail_sent_total").increment(report.sent);
     metrics::counter!("loyalty_mail_failed_total").increment(report.retrying + report.given_up);
     if let Ok(status) = store.mail_status().await {

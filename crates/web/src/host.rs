@@ -65,6 +65,11 @@ pub async fn pin(State(state): State<AppState>, mut req: Request, next: Next) ->
         .get::<axum::extract::OriginalUri>()
         .map_or_else(|| req.uri().clone(), |o| o.0.clone());
     let path = uri.path();
+    // The whole installation's metrics (every organization's slug and volumes) are for the
+    // operator's Prometheus, not for a client's domain.
+    if path == "/metrics" {
+        return crate::pages::not_found_page(crate::pages::layout_lang(req.headers()));
+    }
     let api = path.starts_with("/api/");
     let by_path = path_slug(path).map(|(s, api)| (s.to_owned(), api));
     let by_header = req

@@ -270,7 +270,7 @@ fn confirm(set: &Set, targets: &[String], yes: bool) -> anyhow::Result<()> {
     let mut err = std::io::stderr();
     let _ = writeln!(
         err,
-        "About to restore backup set {} (taken {}{}, schema version {}) over:",
+        "About to restore backup set {} (taken {}{}, schema version {}).",
         set.name,
         when(set.manifest.created_at),
         set.manifest
@@ -280,6 +280,10 @@ fn confirm(set: &Set, targets: &[String], yes: bool) -> anyhow::Result<()> {
             .unwrap_or_default(),
         set.manifest.schema_version
     );
+    if !set.manifest.database.is_empty() {
+        let _ = writeln!(err, "It was taken from {}", set.manifest.database);
+    }
+    let _ = writeln!(err, "and will be restored over:");
     for t in targets {
         let _ = writeln!(err, "  {t}");
     }

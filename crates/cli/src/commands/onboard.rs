@@ -143,22 +143,23 @@ pub async fn run(config: Config, args: Args) -> anyhow::Result<()> {
         &NoHooks,
     )
     .await?;
-    let after = if args.backup {
+    // The report carries the admin's one-time credential: print it whatever happens to
+    // the backup after onboarding, then report that failure.
+    let (after, after_error) = if args.backup {
         let label = format!("post-onboard-{}", plan.org.slug);
-        Some(
-            backup::create(&config, Some(&label), &progress)
-                .await
-                .context("onboarding succeeded, but the backup after it failed; run `loyalty backup create --label post-onboard-SLUG`")?,
-        )
+        match backup::create(&config, Some(&label), &progress).await {
+            Ok(set) => (Some(set), None),
+            Err(e) => (None, Some(e)),
+        }
     } else {
-        None
+        (None, None)
     };
     if args.json {
         let mut value = json_report(&report, &app.login_url());
-        if let (Some(b), Some(a), Some(map)) = (&before, &after, value.as_object_mut()) {
+        if let (Some(b), Some(map)) = (&before, value.as_object_mut()) {
             map.insert(
                 "backups".into(),
-                serde_json::json!({"before": b.set.name, "after": a.set.name}),
+                serde_json::json!({"before": b.set.name, "after": after.as_ref().map(|a| &a.set.name)}),
             );
         }
         println!("{}", serde_json::to_string_pretty(&value)?);
@@ -172,6 +173,12 @@ pub async fn run(config: Config, args: Args) -> anyhow::Result<()> {
                 slug = plan.org.slug
             );
         }
+    }
+    if let Some(e) = after_error {
+        return Err(e.context(format!(
+            "onboarding succeeded (the report above holds the admin's sign-in credential), but the backup after it failed; run `loyalty backup create --label post-onboard-{}`",
+            plan.org.slug
+        )));
     }
     Ok(())
 }

@@ -16,9 +16,39 @@ pub const MAX_SKEW_SECS: i64 = 60;
 pub const MAX_BACKUP_AGE: time::Duration = time::Duration::hours(26);
 
 /// The mail server of `[mail]` (`SMTP_HOST`, `SMTP_PORT`), when one is configured.
+/// With `tls = "tls"` (implicit TLS, port 465) the greeting comes inside TLS, so the check
+/// is a whole SMTP session (TLS, EHLO, sign-in) instead of reading the greeting.
 pub async fn smtp_configured(mail: &crate::config::MailConfig) -> Check {
+    const NAME: &str = "mail server reachable";
     let host = mail.smtp_host.as_deref().filter(|h| !h.trim().is_empty());
-    smtp(host, mail.port(), SMTP_TIMEOUT).await
+    if host.is_none() || mail.tls != crate::config::MailTls::Tls {
+        return smtp(host, mail.port(), SMTP_TIMEOUT).await;
+    }
+    let server = format!("{}:{}", host.unwrap_or_default(), mail.port());
+    let fix = format!(
+        "check SMTP_HOST, SMTP_PORT (now {server}), SMTP_USER and SMTP_PASSWORD, and that this machine may connect there; `loyalty mail test --to ADDRESS` sends a message"
+    );
+    let sender = match crate::mail::SmtpSender::new(mail) {
+        Ok(s) => s,
+        Err(e) => return Check::fail("smtp.reachable", NAME, e.to_string(), fix),
+    };
+    match tokio::time::timeout(SMTP_TIMEOUT * 2, sender.check()).await {
+        Ok(Ok(())) => Check::ok(
+            "smtp.reachable",
+            NAME,
+            format!("{server} accepted a TLS session and the sign-in"),
+        ),
+        Ok(Err(e)) => Check::fail("smtp.reachable", NAME, e, fix),
+        Err(_) => Check::fail(
+            "smtp.reachable",
+            NAME,
+            format!(
+                "{server} did not complete a TLS session within {} s",
+                (SMTP_TIMEOUT * 2).as_secs()
+            ),
+            fix,
+        ),
+    }
 }
 
 /// Connects to `host:port` and reads the greeting, which must start with `220`.

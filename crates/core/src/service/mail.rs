@@ -270,10 +270,18 @@ pub async fn deliver_due(
     let mut report = DeliveryReport::default();
     loop {
         let now = clock.now();
-        let claimed = store.claim_mails(now, now + CLAIM_LEASE, batch).await?;
-        let done = claimed.len() < batch as usize;
+        let lease_until = now + CLAIM_LEASE;
+        let claimed = store.claim_mails(now, lease_until, batch).await?;
+        let mut done = claimed.len() < batch as usize;
         for m in claimed {
             let id = m.mail.id;
+            // Never start sending a mail whose claim is about to lapse: another sender may
+            // take it then. Left alone, it is claimed again once the claim has lapsed.
+            if clock.now() + CLAIM_LEASE / 4 > lease_until {
+                tracing::warn!(mail = %id, "mail claim nearly lapsed before sending; leaving it for the next pass");
+                done = true;
+                continue;
+            }
             if m.mail.discard_after.is_some_and(|t| t <= now) {
                 let why = "not sent before it stopped being useful (link expired or news too old)";
                 store.mark_mail_failed(id, why, None, now).await?;
