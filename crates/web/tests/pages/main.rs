@@ -10,4 +10,5 @@ mod forms;
 mod host;
 mod matrix;
 mod metrics;
+mod recovery;
 mod store;
