@@ -50,15 +50,39 @@ pub enum ResetOutcome {
     Throttled,
 }
 
-/// Handles a self-service reset request. Every request is counted against the account
-/// (or, when nothing matches, against what was typed) and the address, so an unknown
-/// name costs the same bookkeeping as a known one.
+/// What [`check_reset`] decided.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ResetDecision {
+    /// Mail this account (see [`send_reset`]).
+    Send(Box<DirUser>),
+    /// Send nothing, for this reason.
+    Skip(ResetOutcome),
+}
+
+/// Handles a self-service reset request from start to end: [`check_reset`], then
+/// [`send_reset`] when it says so.
 pub async fn request_password_reset(
     store: &dyn Store,
     clock: &dyn Clock,
     dir: &dyn Directory,
     req: &ResetRequest<'_>,
 ) -> Result<ResetOutcome, Error> {
+    match check_reset(store, clock, dir, req).await? {
+        ResetDecision::Send(user) => send_reset(store, clock, dir, &user, req).await,
+        ResetDecision::Skip(outcome) => Ok(outcome),
+    }
+}
+
+/// Finds the account and counts the request. Every request is counted against the
+/// account (or, when none matches, against what was typed) and the address, so an
+/// unknown name costs the same work here as a known one; the page can answer after this
+/// and leave [`send_reset`] to run on its own.
+pub async fn check_reset(
+    store: &dyn Store,
+    clock: &dyn Clock,
+    dir: &dyn Directory,
+    req: &ResetRequest<'_>,
+) -> Result<ResetDecision, Error> {
     let login = req.login.trim();
     let matches = find_accounts(dir, login).await?;
     let active: Vec<&DirUser> = matches.iter().filter(|u| u.is_active).collect();
@@ -76,17 +100,29 @@ pub async fn request_password_reset(
         .record_login_failure(&format!("reset:addr:{}", req.client), since, now)
         .await?;
     let user = match (matches.is_empty(), active.as_slice()) {
-        (true, _) => return Ok(ResetOutcome::NoMatch),
-        (false, []) => return Ok(ResetOutcome::NotEligible),
+        (true, _) => return Ok(ResetDecision::Skip(ResetOutcome::NoMatch)),
+        (false, []) => return Ok(ResetDecision::Skip(ResetOutcome::NotEligible)),
         (false, [one]) => *one,
-        (false, _) => return Ok(ResetOutcome::Ambiguous),
+        (false, _) => return Ok(ResetDecision::Skip(ResetOutcome::Ambiguous)),
     };
     if per_account > MAX_PER_ACCOUNT || per_address > MAX_PER_ADDRESS {
-        return Ok(ResetOutcome::Throttled);
+        return Ok(ResetDecision::Skip(ResetOutcome::Throttled));
     }
     if user.email.is_none() {
-        return Ok(ResetOutcome::NotEligible);
+        return Ok(ResetDecision::Skip(ResetOutcome::NotEligible));
     }
+    Ok(ResetDecision::Send(Box::new(user.clone())))
+}
+
+/// Issues the link and queues the reset mail for an account [`check_reset`] chose, in
+/// the person's chosen language, else their organization's, else their browser's.
+pub async fn send_reset(
+    store: &dyn Store,
+    clock: &dyn Clock,
+    dir: &dyn Directory,
+    user: &DirUser,
+    req: &ResetRequest<'_>,
+) -> Result<ResetOutcome, Error> {
     let org = home_org(store, dir, user, req.pinned_org).await?;
     let language = req
         .chosen_language

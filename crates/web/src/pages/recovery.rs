@@ -18,7 +18,7 @@ use axum::response::Response;
 use axum::routing::get;
 use axum::{Extension, Form, Router};
 use loyalty_core::secret;
-use loyalty_core::service::recovery::{self, ResetOutcome, ResetRequest};
+use loyalty_core::service::recovery::{self, ResetDecision, ResetOutcome, ResetRequest};
 use serde::Deserialize;
 
 /// Name of the cookie holding the form's anti-forgery token.
@@ -152,18 +152,16 @@ async fn submit(
             StatusCode::UNPROCESSABLE_ENTITY,
         );
     }
-    let browser = lang.tag();
     let chosen = cookie_lang(&headers).map(|l| l.tag());
+    let pinned = pinned.map(|Extension(PinnedOrg(slug))| slug);
     let req = ResetRequest {
         login,
         client: &addr.0,
         chosen_language: chosen,
-        browser_language: browser,
-        pinned_org: pinned
-            .as_ref()
-            .map(|Extension(PinnedOrg(slug))| slug.as_str()),
+        browser_language: lang.tag(),
+        pinned_org: pinned.as_deref(),
     };
-    let outcome = recovery::request_password_reset(
+    let decision = recovery::check_reset(
         state.store.as_ref(),
         state.clock.as_ref(),
         state.directory.as_ref(),
@@ -171,12 +169,47 @@ async fn submit(
     )
     .await;
     // Logged for the operator, never shown: the page must not tell who has an account.
-    match outcome {
-        Ok(ResetOutcome::Queued(_)) => tracing::info!("password reset requested: mail queued"),
-        Ok(ResetOutcome::Throttled) => {
+    // Issuing the link and queuing the mail run after the answer, so a real account
+    // does not answer measurably later than an unknown one.
+    match decision {
+        Ok(ResetDecision::Send(user)) => {
+            let (store, clock, dir) = (
+                state.store.clone(),
+                state.clock.clone(),
+                state.directory.clone(),
+            );
+            tokio::spawn(async move {
+                let req = ResetRequest {
+                    login: "",
+                    client: "",
+                    chosen_language: chosen,
+                    browser_language: lang.tag(),
+                    pinned_org: pinned.as_deref(),
+                };
+                match recovery::send_reset(
+                    store.as_ref(),
+                    clock.as_ref(),
+                    dir.as_ref(),
+                    &user,
+                    &req,
+                )
+                .await
+                {
+                    Ok(_) => {
+                        tracing::info!(account = user.pk, "password reset requested: mail queued")
+                    }
+                    Err(e) => {
+                        tracing::error!(account = user.pk, error = %e, "password reset request failed")
+                    }
+                }
+            });
+        }
+        Ok(ResetDecision::Skip(ResetOutcome::Throttled)) => {
             tracing::warn!(address = %addr.0, "password reset requested: over the limit, nothing queued");
         }
-        Ok(other) => tracing::info!(outcome = ?other, "password reset requested: nothing queued"),
+        Ok(ResetDecision::Skip(other)) => {
+            tracing::info!(outcome = ?other, "password reset requested: nothing queued");
+        }
         Err(e) => tracing::error!(error = %e, "password reset request failed"),
     }
     let hours = builtin.link_ttl().whole_hours().max(1).to_string();
