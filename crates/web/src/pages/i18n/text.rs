@@ -636,8 +636,8 @@ pub(super) fn text(lang: Lang, key: &'static str) -> &'static str {
         "last_30_days" => ("Last 30 days", "Últimos 30 dias"),
         "link_dead_heading" => ("This link no longer works", "Este link não funciona mais"),
         "link_dead_text" => (
-            "It was already used, has expired, or a newer link replaced it. Ask your administrator for a new one.",
-            "Ele já foi usado, expirou ou foi substituído por um link mais novo. Peça um novo ao administrador.",
+            "It was already used, has expired, or a newer link replaced it. Get a new one with \"Forgot your password?\" on the sign-in page, or ask your administrator.",
+            "Ele já foi usado, expirou ou foi substituído por um link mais novo. Peça um novo em \"Esqueceu a senha?\" na página de entrada ou ao administrador.",
         ),
         "link_explain" => (
             "Give this one-time link to the person. Opening it lets them choose a password; it works once.",
