@@ -668,8 +668,10 @@ pub struct ActiveMembers {
     pub counts: Vec<i64>,
 }
 
-/// Failed sign-ins counted per key (`user:<name>` or `addr:<ip>`), in the database so that
-/// several instances share the counters. Not tenant data: keys name accounts and addresses.
+/// Failed sign-ins counted per key (`user:<name>` or `addr:<ip>`), and self-service
+/// password-reset requests (`reset:account:<pk>`, `reset:unknown:<hash>`,
+/// `reset:addr:<ip>`), in the database so that several instances share the counters.
+/// Not tenant data: keys name accounts and addresses.
 #[async_trait]
 pub trait LoginThrottleStore: Send + Sync {
     /// Failures of `key` since `since` (0 when its window started earlier).

@@ -88,6 +88,11 @@ impl BuiltinDirectory {
         }
     }
 
+    /// How long a one-time link works.
+    pub fn link_ttl(&self) -> Duration {
+        self.link_ttl
+    }
+
     /// Checks a username and password; returns the account when both are right and the
     /// account is active.
     pub async fn authenticate(

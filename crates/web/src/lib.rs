@@ -38,6 +38,9 @@ pub struct WebConfig {
     /// Single-tenant custom domains: host (lower case, no port) -> organization slug.
     /// Requests on such a host serve only that organization (see [`host`]).
     pub host_orgs: HashMap<String, String>,
+    /// Where people recover a password at the identity provider (Authentik's base URL),
+    /// linked from the "Forgot your password?" page when sign-in is not built in.
+    pub recovery_url: Option<String>,
 }
 
 impl Default for WebConfig {
@@ -48,6 +51,7 @@ impl Default for WebConfig {
             max_body_bytes: 64 * 1024,
             request_timeout: Duration::from_secs(30),
             host_orgs: HashMap::new(),
+            recovery_url: None,
         }
     }
 }

@@ -86,6 +86,10 @@ pub async fn run(mut config: Config, args: Args) -> anyhow::Result<()> {
             max_body_bytes: config.server.max_body_bytes,
             request_timeout: Duration::from_secs(config.server.request_timeout_secs),
             host_orgs,
+            recovery_url: match config.identity.mode {
+                crate::config::IdentityMode::Authentik => config.identity.authentik_url.clone(),
+                _ => None,
+            },
         }),
     };
     tokio::spawn(metrics_job(

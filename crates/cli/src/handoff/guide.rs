@@ -395,8 +395,8 @@ pub fn build(i: &Inputs<'_>) -> Guide {
             Block::Qa(
                 t("A cashier forgot their password.", "Um operador esqueceu a senha."),
                 t(
-                    "Passwords are never sent. An administrator deactivates the cashier in Users and creates them again with the same username and email; they get a new one-time link. If the administrator is locked out, call support for a new link.",
-                    "Senhas nunca são enviadas. Um administrador desativa o operador em Usuários e o cria de novo com o mesmo usuário e e-mail; ele recebe um novo link de uso único. Se o administrador não conseguir entrar, ligue para o suporte e peça um novo link.",
+                    "Passwords are never sent. On the sign-in page, \"Forgot your password?\" emails them a new one-time link (their account needs an email address); an administrator can also send one from Users (\"Email a password reset\"). If the administrator is locked out and has no email on their account, call support for a new link.",
+                    "Senhas nunca são enviadas. Na página de entrada, \"Esqueceu a senha?\" envia por e-mail um novo link de uso único (a conta precisa ter e-mail); um administrador também pode enviá-lo em Usuários (\"Enviar redefinição de senha\"). Se o administrador não conseguir entrar e não tiver e-mail na conta, ligue para o suporte e peça um novo link.",
                 ),
             ),
             Block::Qa(

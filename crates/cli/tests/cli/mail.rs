@@ -1,6 +1,7 @@
 //! Mail against a real SMTP server (Python's aiosmtpd, started by the test on a free
 //! port and writing what it receives to a maildir): the outbox survives an outage and
-//! delivers exactly once, new staff get their link, `loyalty mail test` checks settings.
+//! delivers exactly once, new staff get their link, `loyalty mail test` checks settings,
+//! and "Forgot your password?" mails a link that works.
 
 use super::support::{Server, command, http, loyalty, stderr, stdout};
 use loyalty_testkit::loyalty_core::clock::SystemClock;
@@ -295,4 +296,66 @@ fn the_runbook_smtp_variables_configure_mail_and_the_password_never_shows() {
         .expect("loyalty runs");
     assert_eq!(bad.status.code(), Some(2), "{}", stderr(&bad));
     assert!(stderr(&bad).contains("tls"), "{}", stderr(&bad));
+}
+
+/// The 64-hex-digit token after `token=` in a message.
+fn link_token(message: &str) -> String {
+    let start = message
+        .find("set-password?token=")
+        .expect("a one-time link")
+        + "set-password?token=".len();
+    message[start..]
+        .chars()
+        .take_while(char::is_ascii_hexdigit)
+        .collect()
+}
+
+both_backends! {
+    async fn forgot_password_mails_a_working_link_through_the_smtp_server(db) {
+        if !smtp_available() { return; }
+        let port = free_port();
+        let env = smtp_env(port);
+        let env_ref: Vec<(&str, &str)> = env.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
+        let maildir = tempfile::tempdir().expect("dir");
+        let sink = SmtpSink::start(port, maildir.path().join("maildir"));
+        let out = loyalty(&db, &["onboard", "--name", "NextDoor Market", "--slug", "nextdoor",
+            "--admin-email", "jane@nextdoor.example.com", "--admin-name", "Jane Smith"]);
+        assert!(out.status.success(), "{}", stderr(&out));
+        let server = Server::start_with_env(&db.url, &[], &env_ref).expect("serve");
+        wait_for("the sign-in link mail", || outbox(&db)["sent"] == 1);
+
+        let client = http();
+        let page = client.get(format!("{}/forgot-password", server.base)).send().await.expect("page");
+        let cookie = page.headers().get("set-cookie").expect("form cookie").to_str().expect("ascii")
+            .split(';').next().expect("pair").to_owned();
+        let body = page.text().await.expect("body");
+        let token = body.split("name=\"csrf\" value=\"").nth(1).expect("token field")
+            .split('"').next().expect("token").to_owned();
+        let answer = client.post(format!("{}/forgot-password", server.base))
+            .header("origin", &server.base).header("cookie", &cookie)
+            .form(&[("csrf", token.as_str()), ("login", "jane@nextdoor.example.com")])
+            .send().await.expect("post");
+        assert_eq!(answer.status(), 200);
+        let text = answer.text().await.expect("body");
+        assert!(text.contains("If an account matches") && text.contains("72 hours"), "{text}");
+
+        wait_for("the reset mail", || outbox(&db)["sent"] == 2);
+        let messages = sink.messages();
+        let reset: Vec<&String> = messages.iter().filter(|m| m.contains("Password reset")).collect();
+        assert_eq!(reset.len(), 1, "{messages:#?}");
+        assert!(reset[0].contains("To: jane@nextdoor.example.com") && reset[0].contains("nextdoor_admin"), "{}", reset[0]);
+        assert!(reset[0].contains("NextDoor Market"), "the organization's name: {}", reset[0]);
+        let link = link_token(reset[0]);
+        assert_eq!(link.len(), 64, "{}", reset[0]);
+
+        let set = client.post(format!("{}/auth/set-password", server.base)).header("origin", &server.base)
+            .form(&[("token", link.as_str()), ("password", "jane-new-password-42"), ("confirm", "jane-new-password-42")])
+            .send().await.expect("set password");
+        assert_eq!(set.status(), 200, "{}", set.text().await.unwrap_or_default());
+        let login = client.post(format!("{}/login", server.base)).header("origin", &server.base)
+            .form(&[("username", "nextdoor_admin"), ("password", "jane-new-password-42")])
+            .send().await.expect("sign in");
+        assert_eq!(login.status(), 303, "signed in with the new password");
+        server.stop();
+    }
 }

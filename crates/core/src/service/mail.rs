@@ -137,6 +137,19 @@ pub async fn queue_password_reset(
     user: &DirUser,
     org: Option<&Organization>,
 ) -> Result<String, Error> {
+    queue_password_reset_in(store, clock, dir, user, org, None).await
+}
+
+/// [`queue_password_reset`] with the mail in `language` (a BCP 47 tag) instead of the
+/// organization's, when the person's own language is known (self-service resets).
+pub async fn queue_password_reset_in(
+    store: &dyn Store,
+    clock: &dyn Clock,
+    dir: &dyn crate::directory::Directory,
+    user: &DirUser,
+    org: Option<&Organization>,
+    language: Option<&str>,
+) -> Result<String, Error> {
     let to = user.email.clone().ok_or_else(|| {
         Error::field(
             "email",
@@ -159,7 +172,9 @@ pub async fn queue_password_reset(
     let mail = LinkMail {
         org: org.map(|o| o.id),
         org_name: org.map(|o| o.name.as_str()).unwrap_or("Loyalty"),
-        language: org.map(|o| o.language.as_str()).unwrap_or("en-US"),
+        language: language
+            .or(org.map(|o| o.language.as_str()))
+            .unwrap_or("en-US"),
         timezone: org.map(|o| o.timezone.as_str()).unwrap_or("UTC"),
         sender: org
             .map(|o| Sender::of_org(&settings, &o.name))

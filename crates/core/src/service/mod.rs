@@ -8,5 +8,6 @@ pub mod onboard;
 pub mod onboard_file;
 pub mod orgs;
 pub mod points;
+pub mod recovery;
 pub mod reports;
 pub mod staff;

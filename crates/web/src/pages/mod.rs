@@ -1,7 +1,8 @@
 //! Server-rendered pages (askama templates, checked at compile time): sign-in and
-//! passwords, the organization picker, the operator console, the org admin panel, the
-//! till, the customer portal and the public join page. Handlers call the same service
-//! functions as the API; no business rule lives here.
+//! passwords (with the self-service reset), the organization picker, the operator
+//! console, the org admin panel, the till, the customer portal and the public join
+//! page. Handlers call the same service functions as the API; no business rule lives
+//! here.
 
 // A rejection here is a whole page, built once per request and answered at once;
 // boxing it would buy nothing.
@@ -20,6 +21,7 @@ mod oidc;
 mod operator;
 mod portal;
 mod qr;
+mod recovery;
 mod throttle;
 mod till;
 mod till_actions;
@@ -35,6 +37,7 @@ use layout::Chrome;
 pub fn routes() -> Router<AppState> {
     Router::new()
         .merge(account::routes())
+        .merge(recovery::routes())
         .merge(oidc::routes())
         .merge(home::routes())
         .merge(assets::routes())

@@ -91,6 +91,15 @@ impl TestApp {
     }
 
     pub async fn with_config(db: TestDb, config: WebConfig) -> Self {
+        Self::build(db, config, true).await
+    }
+
+    /// Sign-in through an identity provider: no built-in accounts to sign in with.
+    pub async fn provider_mode(db: TestDb, config: WebConfig) -> Self {
+        Self::build(db, config, false).await
+    }
+
+    async fn build(db: TestDb, config: WebConfig, builtin: bool) -> Self {
         let clock = Arc::new(fixed_clock());
         let dir = Arc::new(db.directory(clock.clone()));
         let mut orgs = Vec::new();
@@ -119,7 +128,7 @@ impl TestApp {
             store: db.store.clone(),
             directory: dir.clone(),
             clock: clock.clone(),
-            builtin: Some((*dir).clone()),
+            builtin: builtin.then(|| (*dir).clone()),
             oidc: None,
             config: Arc::new(config),
         };

@@ -1,7 +1,7 @@
 //! The pages through the real router, on both backends: who sees which page, forms
 //! refused without the session's anti-forgery token or from another origin, the session
-//! cookie's flags, the sign-in rate limit, the till's idempotent forms, and the store
-//! methods the pages added.
+//! cookie's flags, the sign-in rate limit, the till's idempotent forms, "Forgot your
+//! password?", and the store methods the pages added.
 #![allow(clippy::panic, clippy::unwrap_used, clippy::expect_used)]
 
 mod app;
@@ -10,4 +10,5 @@ mod forms;
 mod host;
 mod matrix;
 mod metrics;
+mod recovery;
 mod store;

@@ -293,12 +293,54 @@ pub(super) const KEYS: &[&str] = &[
     "your_balance",
     "your_name",
     "your_orgs",
+    "back_to_sign_in",
+    "forgot_heading",
+    "forgot_idp_text",
+    "forgot_intro",
+    "forgot_link",
+    "forgot_sent_heading",
+    "forgot_sent_text",
+    "forgot_several_text",
+    "go_to_idp",
+    "login_required",
+    "send_reset_link",
+    "username_or_email",
 ];
 
 /// The text for `key` in `lang`; the key itself when unknown.
 pub(super) fn text(lang: Lang, key: &'static str) -> &'static str {
     let (en, pt) = match key {
         "actions" => ("Actions", "Ações"),
+        "back_to_sign_in" => ("Back to sign in", "Voltar para o acesso"),
+        "forgot_heading" => ("Forgot your password?", "Esqueceu a senha?"),
+        "forgot_idp_text" => (
+            "Your sign-in is managed by your organization's identity provider. Use the \"Forgot password\" option on its sign-in page to choose a new password.",
+            "Seu acesso é gerenciado pelo provedor de identidade da sua organização. Use a opção \"Esqueci a senha\" na página de acesso dele para escolher uma nova senha.",
+        ),
+        "forgot_intro" => (
+            "Enter your username or the email address of your account. We will email you a one-time link to choose a new password; your current password keeps working until you do.",
+            "Informe seu usuário ou o e-mail da sua conta. Enviaremos por e-mail um link de uso único para escolher uma nova senha; a senha atual continua valendo até lá.",
+        ),
+        "forgot_link" => ("Forgot your password?", "Esqueceu a senha?"),
+        "forgot_sent_heading" => ("Check your email", "Confira seu e-mail"),
+        "forgot_sent_text" => (
+            "If an account matches, we have sent a link to its email address; it is valid for {hours} hours and works once. If nothing arrives within a few minutes, check your spam folder or ask your shop's administrator.",
+            "Se houver uma conta correspondente, enviamos um link para o e-mail dela; ele vale por {hours} horas e funciona uma vez. Se nada chegar em alguns minutos, confira a caixa de spam ou fale com o administrador da loja.",
+        ),
+        "forgot_several_text" => (
+            "If several of your accounts share one email address, enter your username instead.",
+            "Se mais de uma conta sua usa o mesmo e-mail, informe o usuário.",
+        ),
+        "go_to_idp" => (
+            "Go to the identity provider",
+            "Ir para o provedor de identidade",
+        ),
+        "login_required" => (
+            "Enter your username or email address.",
+            "Informe seu usuário ou e-mail.",
+        ),
+        "send_reset_link" => ("Email me a link", "Enviar link por e-mail"),
+        "username_or_email" => ("Username or email", "Usuário ou e-mail"),
         "active_customers" => ("Active customers", "Clientes ativos"),
         "add_reward" => ("Add a reward", "Adicionar recompensa"),
         "adjust" => ("Save correction", "Salvar correção"),
@@ -594,16 +636,16 @@ pub(super) fn text(lang: Lang, key: &'static str) -> &'static str {
         "last_30_days" => ("Last 30 days", "Últimos 30 dias"),
         "link_dead_heading" => ("This link no longer works", "Este link não funciona mais"),
         "link_dead_text" => (
-            "It was already used, has expired, or a newer link replaced it. Ask your administrator for a new one.",
-            "Ele já foi usado, expirou ou foi substituído por um link mais novo. Peça um novo ao administrador.",
+            "It was already used, has expired, or a newer link replaced it. Get a new one with \"Forgot your password?\" on the sign-in page, or ask your administrator.",
+            "Ele já foi usado, expirou ou foi substituído por um link mais novo. Peça um novo em \"Esqueceu a senha?\" na página de entrada ou ao administrador.",
         ),
         "link_explain" => (
             "Give this one-time link to the person. Opening it lets them choose a password; it works once.",
             "Entregue este link de uso único à pessoa. Ao abri-lo, ela escolhe uma senha; funciona uma vez.",
         ),
         "login_help" => (
-            "Forgot your password? Ask your shop's administrator for a new sign-in link.",
-            "Esqueceu a senha? Peça ao administrador da loja um novo link de acesso.",
+            "No email on your account? Ask your shop's administrator for a new sign-in link.",
+            "Sua conta não tem e-mail? Peça ao administrador da loja um novo link de acesso.",
         ),
         "login_oidc" => (
             "Sign in with your organization's account",
