@@ -83,7 +83,13 @@ pub async fn run(config: Config, args: Args) -> anyhow::Result<()> {
         lang.tag()
     );
     store
-        .mark_checklist_item(org.id, "guide-sent", "loyalty handoff", Some(&note), now)
+        .mark_checklist_item(
+            org.id,
+            "guide-sent",
+            &loyalty_core::domain::ledger::Actor::operator("loyalty handoff"),
+            Some(&note),
+            now,
+        )
         .await
         .context("ticking guide-sent on the checklist")?;
 

@@ -71,6 +71,9 @@ pub struct Args {
     /// (post-onboard-{slug}) onboarding, as the runbook's backup appendix asks.
     #[arg(long)]
     backup: bool,
+    /// Who onboards, for the audit log (default: the USER environment variable).
+    #[arg(long, value_name = "NAME")]
+    by: Option<String>,
 }
 
 /// Runs the command.
@@ -116,7 +119,8 @@ pub async fn run(config: Config, args: Args) -> anyhow::Result<()> {
         .collect();
     }
     // Validate everything before touching the database.
-    let plan = input.validate()?;
+    let mut plan = input.validate()?;
+    plan.operator = crate::commands::org::operator(args.by.clone()).label;
     let app = App::open(&config, Schema::RequireCurrent).await?;
     let progress = Progress::detect();
     let before = if args.backup {

@@ -90,13 +90,13 @@ both_backends! {
     async fn status_changes_only_from_the_allowed_states(db) {
         db.store.insert_organization(&new_org("nextdoor"), OrgStatus::Onboarding, NOW).await.expect("insert");
         let s = slug("nextdoor");
-        let unchanged = db.store.set_organization_status(&s, &[OrgStatus::Active], OrgStatus::Suspended, NOW).await.expect("set").expect("row");
+        let unchanged = db.store.set_organization_status(&s, &[OrgStatus::Active], OrgStatus::Suspended, &loyalty_core::domain::ledger::Actor::operator("ops"), NOW).await.expect("set").expect("row");
         assert_eq!(unchanged.status, OrgStatus::Onboarding);
         let later = NOW + time::Duration::minutes(5);
-        let active = db.store.set_organization_status(&s, &[OrgStatus::Onboarding], OrgStatus::Active, later).await.expect("set").expect("row");
+        let active = db.store.set_organization_status(&s, &[OrgStatus::Onboarding], OrgStatus::Active, &loyalty_core::domain::ledger::Actor::operator("ops"), later).await.expect("set").expect("row");
         assert_eq!(active.status, OrgStatus::Active);
         assert_eq!(active.updated_at, later);
-        assert!(db.store.set_organization_status(&slug("nobody"), &[OrgStatus::Active], OrgStatus::Suspended, NOW).await.expect("set").is_none());
+        assert!(db.store.set_organization_status(&slug("nobody"), &[OrgStatus::Active], OrgStatus::Suspended, &loyalty_core::domain::ledger::Actor::operator("ops"), NOW).await.expect("set").is_none());
     }
 
     async fn listing_counts_active_members_per_role_and_per_organization(db) {
