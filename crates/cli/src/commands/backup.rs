@@ -8,10 +8,13 @@ use crate::backup::{
 use crate::config::Config;
 use crate::output::{table, when};
 use indicatif::HumanBytes;
+use loyalty_core::clock::{Clock, SystemClock};
+use loyalty_core::domain::ledger::AuditRecord;
 use secrecy::ExposeSecret;
 use std::collections::BTreeMap;
 use std::io::{BufRead, IsTerminal, Write};
 use std::path::PathBuf;
+use time::format_description::well_known::Rfc3339;
 
 /// Backup commands.
 #[derive(Debug, clap::Subcommand)]
@@ -44,6 +47,8 @@ pub enum Command {
     /// loyalty server is running against the database, asks for confirmation (unless
     /// --yes), then restores and reports what it restored. Everything written after the
     /// backup is lost; on SQLite the replaced file is kept as <db>.before-restore-<time>.
+    /// The restore is then recorded in the restored database's audit log
+    /// (backup.restore, by $USER), so its history shows the roll-back.
     Restore {
         /// `latest`, or a set's timestamp such as 20250123_140530.
         #[arg(value_name = "latest|YYYYMMDD_HHMMSS")]
@@ -423,6 +428,9 @@ async fn restore(
             (r.schema_version, r.row_counts)
         }
     };
+    // Recorded as soon as loyalty's database is back, even if the identity provider's
+    // restore fails below.
+    let recorded = record_restore(config, &set, schema_version).await;
     if let Some((f, u)) = &idp {
         match postgres::restore(u, &set.path.join(&f.name), KIND_AUTHENTIK, progress).await {
             Ok(r) => report.push_str(&format!(
@@ -450,6 +458,7 @@ async fn restore(
             counts(&set.manifest.row_counts)
         ));
     }
+    report.push_str(&recorded);
     let known = loyalty_store_postgres::MIGRATIONS
         .last()
         .map(|m| m.0)
@@ -465,6 +474,50 @@ async fn restore(
     ));
     print!("{report}");
     Ok(())
+}
+
+/// Writes the restore into the restored database's audit log (`backup.restore`, no
+/// organization, the operator from `$USER`): its history then shows that everything
+/// after the set's time was rolled back. The data is restored whatever happens here, so
+/// a failure is reported, not raised. Returns the report's line.
+async fn record_restore(config: &Config, set: &Set, schema_version: i64) -> String {
+    // The audit log came with migration 2; an older set has nowhere to keep the record.
+    if schema_version < 2 {
+        return format!(
+            "  note: the restored schema (version {schema_version}) has no audit log; the restore is not recorded in it\n"
+        );
+    }
+    let actor = crate::commands::org::operator(None);
+    let record = AuditRecord::new(
+        None,
+        &actor,
+        "backup.restore",
+        ("backup", set.name.clone()),
+        None,
+        Some(serde_json::json!({
+            "set": set.name,
+            "created_at": set.manifest.created_at.format(&Rfc3339).unwrap_or_default(),
+            "label": set.manifest.label,
+            "files": set.manifest.files,
+        })),
+        SystemClock.now(),
+    );
+    let written = async {
+        let (store, sqlite) = crate::app::connect_store(config, "loyalty-restore").await?;
+        let written = store.append_audit(&record).await;
+        if let Some(s) = sqlite {
+            s.pool().close().await;
+        }
+        written.map_err(anyhow::Error::from)
+    }
+    .await;
+    match written {
+        Ok(()) => format!(
+            "  recorded in the audit log as backup.restore by {}\n",
+            actor.label
+        ),
+        Err(e) => format!("  warning: the restore could not be recorded in the audit log: {e:#}\n"),
+    }
 }
 
 fn display(url: &str) -> String {
