@@ -326,3 +326,39 @@ both_backends! {
         assert!(p.idle + p.in_use <= p.max, "{p:?}");
     }
 }
+
+both_backends! {
+    async fn the_active_users_count_has_an_index_on_the_sign_in_time(db) {
+        let sql = match db.kind {
+            Kind::Postgres => "SELECT indexdef FROM pg_indexes WHERE indexname = 'users_last_seen_idx'",
+            Kind::Sqlite => "SELECT sql FROM sqlite_master WHERE type = 'index' AND name = 'users_last_seen_idx'",
+        };
+        let def: String = match db.kind {
+            Kind::Postgres => {
+                let pool = sqlx::PgPool::connect(&db.url).await.expect("pool");
+                let def = sqlx::query_scalar(sql).fetch_one(&pool).await.expect("index");
+                pool.close().await;
+                def
+            }
+            Kind::Sqlite => {
+                let pool = sqlx::SqlitePool::connect(&db.url).await.expect("pool");
+                let def = sqlx::query_scalar(sql).fetch_one(&pool).await.expect("index");
+                if let Some(plan) = sqlx::query_as::<_, (i64, i64, i64, String)>(
+                    "EXPLAIN QUERY PLAN SELECT count(*) FROM users WHERE last_seen_at >= '2025-01-01'",
+                )
+                .fetch_all(&pool)
+                .await
+                .expect("plan")
+                .into_iter()
+                .map(|r| r.3)
+                .find(|d| d.contains("users"))
+                {
+                    assert!(plan.contains("users_last_seen_idx"), "{plan}");
+                }
+                pool.close().await;
+                def
+            }
+        };
+        assert!(def.contains("last_seen_at") && def.to_lowercase().contains("where"), "{def}");
+    }
+}
