@@ -73,9 +73,9 @@ pub async fn run(config: Config, cmd: Command) -> anyhow::Result<()> {
         Command::Create { label, json } => {
             let created = backup::create(&config, label.as_deref(), &progress).await?;
             if json {
-                println!("{}", serde_json::to_string_pretty(&created.set.manifest)?);
+                outln!("{}", serde_json::to_string_pretty(&created.set.manifest)?);
             } else {
-                print!("{}", describe_created(&created));
+                out!("{}", describe_created(&created));
             }
             Ok(())
         }
@@ -147,11 +147,11 @@ fn list(config: &Config, json: bool) -> anyhow::Result<()> {
                 }),
             })
             .collect();
-        println!("{}", serde_json::to_string_pretty(&items)?);
+        outln!("{}", serde_json::to_string_pretty(&items)?);
         return Ok(());
     }
     if entries.is_empty() {
-        println!(
+        outln!(
             "No backup sets in {}; take one with `loyalty backup create`.",
             config.backup.dir
         );
@@ -177,8 +177,8 @@ fn list(config: &Config, json: bool) -> anyhow::Result<()> {
             Entry::Incomplete { name, reason } => incomplete.push(format!("{name}: {reason}")),
         }
     }
-    println!("Backup sets in {}:", config.backup.dir);
-    print!(
+    outln!("Backup sets in {}:", config.backup.dir);
+    out!(
         "{}",
         table(
             &[
@@ -194,17 +194,17 @@ fn list(config: &Config, json: bool) -> anyhow::Result<()> {
         )
     );
     if !incomplete.is_empty() {
-        println!("\nIncomplete (ignored by restore and prune):");
+        outln!("\nIncomplete (ignored by restore and prune):");
         for line in incomplete {
-            println!("  {line}");
+            outln!("  {line}");
         }
     }
     match backup::latest_backup(&dir) {
         Some(t) => {
             let hours = (time::OffsetDateTime::now_utc() - t).whole_hours();
-            println!("\nNewest complete set: {} ({hours} h ago)", when(t));
+            outln!("\nNewest complete set: {} ({hours} h ago)", when(t));
         }
-        None => println!("\nNo complete set yet."),
+        None => outln!("\nNo complete set yet."),
     }
     Ok(())
 }
@@ -213,7 +213,7 @@ fn prune(config: &Config, dry_run: bool) -> anyhow::Result<()> {
     let dir = PathBuf::from(&config.backup.dir);
     let sets = backup::complete_sets(&dir)?;
     if sets.is_empty() {
-        println!("No backup sets in {}; nothing to prune.", config.backup.dir);
+        outln!("No backup sets in {}; nothing to prune.", config.backup.dir);
         return Ok(());
     }
     let decisions = backup::plan_prune(
@@ -243,16 +243,16 @@ fn prune(config: &Config, dry_run: bool) -> anyhow::Result<()> {
             }
             deleted += 1;
             freed += set.bytes();
-            println!(
+            outln!(
                 "{} {}{label}: {reason}",
                 if dry_run { "would delete" } else { "deleted" },
                 set.name
             );
         } else {
-            println!("kept {}{label}: {reason}", set.name);
+            outln!("kept {}{label}: {reason}", set.name);
         }
     }
-    println!(
+    outln!(
         "{} {deleted} of {} sets ({}).",
         if dry_run { "Would delete" } else { "Deleted" },
         decisions.len(),
@@ -472,7 +472,7 @@ async fn restore(
         "Done in {:.1} s. Check with `loyalty points verify`, then start the server.\n",
         started.elapsed().as_secs_f64()
     ));
-    print!("{report}");
+    out!("{report}");
     Ok(())
 }
 

@@ -99,7 +99,7 @@ pub async fn run(config: Config, cmd: Command) -> anyhow::Result<()> {
                     format!("{:?}", config.mail.tls).to_lowercase()
                 )
             })?;
-            println!(
+            outln!(
                 "Test message accepted by {} for {}.",
                 sender.server,
                 address.as_str()
@@ -116,7 +116,7 @@ pub async fn run(config: Config, cmd: Command) -> anyhow::Result<()> {
                 None
             };
             if json {
-                println!(
+                outln!(
                     "{}",
                     serde_json::to_string_pretty(&serde_json::json!({
                         "configured": config.mail.is_configured(),
@@ -127,7 +127,7 @@ pub async fn run(config: Config, cmd: Command) -> anyhow::Result<()> {
                 );
                 return Ok(());
             }
-            println!(
+            outln!(
                 "smtp      {}",
                 if config.mail.is_configured() {
                     format!(
@@ -142,22 +142,22 @@ pub async fn run(config: Config, cmd: Command) -> anyhow::Result<()> {
                 }
             );
             match &reachable {
-                Some(Ok(())) => println!("reachable yes"),
-                Some(Err(e)) => println!("reachable NO: {e}"),
+                Some(Ok(())) => outln!("reachable yes"),
+                Some(Err(e)) => outln!("reachable NO: {e}"),
                 None => {}
             }
-            println!("pending   {}", status.pending);
-            println!("retrying  {}", status.retrying);
-            println!("failed    {}", status.failed);
-            println!("sent      {}", status.sent);
-            println!(
+            outln!("pending   {}", status.pending);
+            outln!("retrying  {}", status.retrying);
+            outln!("failed    {}", status.failed);
+            outln!("sent      {}", status.sent);
+            outln!(
                 "oldest    {}",
                 status
                     .oldest_pending
                     .map(when)
                     .unwrap_or_else(|| "-".into())
             );
-            println!("last error {}", status.last_error.as_deref().unwrap_or("-"));
+            outln!("last error {}", status.last_error.as_deref().unwrap_or("-"));
             Ok(())
         }
         Command::List { org, limit } => {
@@ -180,7 +180,7 @@ pub async fn run(config: Config, cmd: Command) -> anyhow::Result<()> {
                     ]
                 })
                 .collect();
-            print!(
+            out!(
                 "{}",
                 table(
                     &["queued", "kind", "to", "state", "attempts", "last error"],
@@ -194,7 +194,7 @@ pub async fn run(config: Config, cmd: Command) -> anyhow::Result<()> {
             let app = App::open(&config, Schema::RequireCurrent).await?;
             let report =
                 crate::mail::deliver(app.store.as_ref(), app.clock.as_ref(), &sender).await?;
-            println!(
+            outln!(
                 "sent {}, will retry {}, given up {}{}",
                 report.sent,
                 report.retrying,
@@ -209,7 +209,7 @@ pub async fn run(config: Config, cmd: Command) -> anyhow::Result<()> {
         Command::Retry => {
             let app = App::open(&config, Schema::RequireCurrent).await?;
             let n = app.store.retry_mails(app.clock.now()).await?;
-            println!("{n} mail(s) due now");
+            outln!("{n} mail(s) due now");
             Ok(())
         }
         Command::Settings {
@@ -261,26 +261,26 @@ pub async fn run(config: Config, cmd: Command) -> anyhow::Result<()> {
             } else {
                 current
             };
-            println!("organization         {}", org.slug);
-            println!(
+            outln!("organization         {}", org.slug);
+            outln!(
                 "sender name          {}",
                 settings
                     .sender_name
                     .clone()
                     .unwrap_or_else(|| format!("{} (the organization's name)", org.name))
             );
-            println!(
+            outln!(
                 "sender address       {}",
                 settings
                     .sender_address
                     .as_deref()
                     .unwrap_or("- (replies go to the SMTP_FROM address)")
             );
-            println!(
+            outln!(
                 "points receipts      {}",
                 if settings.points_receipt { "on" } else { "off" }
             );
-            println!(
+            outln!(
                 "expiry warnings      {}",
                 match (settings.expiry_warning_days, org.expiry_days) {
                     (Some(d), Some(_)) => format!("{d} days before points expire"),

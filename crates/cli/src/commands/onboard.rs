@@ -165,11 +165,11 @@ pub async fn run(config: Config, args: Args) -> anyhow::Result<()> {
                 serde_json::json!({"before": b.set.name, "after": a.set.name}),
             );
         }
-        println!("{}", serde_json::to_string_pretty(&value)?);
+        outln!("{}", serde_json::to_string_pretty(&value)?);
     } else {
-        print!("{}", human_report(&report, &app.login_url()));
+        out!("{}", human_report(&report, &app.login_url()));
         if let (Some(b), Some(a)) = (&before, &after) {
-            println!(
+            outln!(
                 "\nBackups: {} before onboarding (label pre-onboard-{slug}), {} after (label post-onboard-{slug}); restore with `loyalty backup restore SET`.",
                 b.set.name,
                 a.set.name,

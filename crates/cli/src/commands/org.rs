@@ -89,9 +89,9 @@ pub async fn run(config: Config, cmd: Command) -> anyhow::Result<()> {
         Command::List { json } => {
             let list = orgs::list(store).await?;
             if json {
-                println!("{}", serde_json::to_string_pretty(&list)?);
+                outln!("{}", serde_json::to_string_pretty(&list)?);
             } else if list.is_empty() {
-                println!(
+                outln!(
                     "No organizations yet. Onboard one with: loyalty onboard --name ... --slug ... --admin-email ... --admin-name ..."
                 );
             } else {
@@ -110,7 +110,7 @@ pub async fn run(config: Config, cmd: Command) -> anyhow::Result<()> {
                         ]
                     })
                     .collect();
-                print!(
+                out!(
                     "{}",
                     table(
                         &[
@@ -131,9 +131,9 @@ pub async fn run(config: Config, cmd: Command) -> anyhow::Result<()> {
         Command::Show { slug, json } => {
             let org = orgs::get(store, &slug).await?;
             if json {
-                println!("{}", serde_json::to_string_pretty(&org)?);
+                outln!("{}", serde_json::to_string_pretty(&org)?);
             } else {
-                print!("{}", describe(&org));
+                out!("{}", describe(&org));
             }
         }
         Command::Suspend { slug, by, json } => {
@@ -167,7 +167,7 @@ pub async fn run(config: Config, cmd: Command) -> anyhow::Result<()> {
                 && !checklist::unmark(store, &org, item, &by, now).await?
                 && !json
             {
-                println!("{item} was not ticked; nothing changed");
+                outln!("{item} was not ticked; nothing changed");
             }
             let observed = checklist::observe(
                 store,
@@ -183,9 +183,9 @@ pub async fn run(config: Config, cmd: Command) -> anyhow::Result<()> {
                     "total": entries.len(),
                     "items": entries,
                 });
-                println!("{}", serde_json::to_string_pretty(&out)?);
+                outln!("{}", serde_json::to_string_pretty(&out)?);
             } else {
-                print!("{}", checklist_text(&org, &entries));
+                out!("{}", checklist_text(&org, &entries));
             }
         }
     }
@@ -238,13 +238,15 @@ fn checklist_text(org: &Organization, entries: &[checklist::Entry]) -> String {
 
 fn report(change: &orgs::StatusChange, json: bool, what: &str) -> anyhow::Result<()> {
     if json {
-        println!("{}", serde_json::to_string_pretty(change)?);
+        outln!("{}", serde_json::to_string_pretty(change)?);
     } else if change.changed {
-        println!("{} ({}) {what}", change.org.name, change.org.slug);
+        outln!("{} ({}) {what}", change.org.name, change.org.slug);
     } else {
-        println!(
+        outln!(
             "{} ({}) is already {}; nothing changed",
-            change.org.name, change.org.slug, change.org.status
+            change.org.name,
+            change.org.slug,
+            change.org.status
         );
     }
     Ok(())
