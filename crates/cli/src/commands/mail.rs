@@ -7,7 +7,6 @@ use crate::config::Config;
 use crate::mail::SmtpSender;
 use crate::output::{table, when};
 use loyalty_core::domain::Role;
-use loyalty_core::domain::ledger::Actor;
 use loyalty_core::mail::{self as mail_model, OutboxMail};
 use loyalty_core::service::mail::{self as mail_service, MailTransport};
 use loyalty_core::service::orgs;
@@ -63,6 +62,10 @@ pub enum Command {
         /// Days before points expire to warn customers, or off.
         #[arg(long, value_name = "DAYS|off")]
         expiry_warning_days: Option<String>,
+        /// Who changes the settings, for the audit log (default: the USER environment
+        /// variable).
+        #[arg(long, value_name = "NAME")]
+        by: Option<String>,
     },
 }
 
@@ -218,6 +221,7 @@ pub async fn run(config: Config, cmd: Command) -> anyhow::Result<()> {
             sender_address,
             receipts,
             expiry_warning_days,
+            by,
         } => {
             let app = App::open(&config, Schema::RequireCurrent).await?;
             let org = orgs::get(app.store.as_ref(), &slug).await?;
@@ -240,12 +244,7 @@ pub async fn run(config: Config, cmd: Command) -> anyhow::Result<()> {
                     store: app.store.as_ref(),
                     clock: app.clock.as_ref(),
                     org: &org,
-                    actor: Actor {
-                        member_id: None,
-                        label: "operator (loyalty mail settings)".into(),
-                        role: "operator".into(),
-                        request_id: None,
-                    },
+                    actor: crate::commands::org::operator(by),
                     role: Role::Admin,
                 };
                 mail_service::update_settings(
