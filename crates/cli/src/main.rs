@@ -1,7 +1,12 @@
 //! `loyalty`: the multi-tenant loyalty-points service and its operations commands.
 //! Exit codes: 0 success, 2 bad input (the message names the field and the fix),
 //! 1 any other failure.
+// Output goes through `out!`/`outln!`, which stop quietly when the reader went away.
+#![deny(clippy::print_stdout)]
 
+// First, so that its `out!` and `outln!` macros are in scope in every module below.
+#[macro_use]
+mod output;
 mod app;
 pub mod backup;
 mod commands;
@@ -9,7 +14,6 @@ mod config;
 mod doctor;
 mod handoff;
 mod mail;
-mod output;
 
 use clap::{Parser, Subcommand};
 use std::path::PathBuf;
@@ -125,7 +129,7 @@ fn main() -> ExitCode {
             Command::Doctor(_) => Ok(()),
             Command::Backup(cmd) => commands::backup::run(config, cmd).await,
             Command::Config => {
-                print!("{}", config.redacted_toml());
+                out!("{}", config.redacted_toml());
                 Ok(())
             }
         }

@@ -221,13 +221,16 @@ pub trait OrgStore: Send + Sync {
     /// Every organization with member counts, by slug.
     async fn list_organizations(&self) -> Result<Vec<OrganizationSummary>, StoreError>;
 
-    /// Moves an organization from one of `from` to `to`; returns the row after the
-    /// change, or the unchanged row when its status was not in `from`, or `None`.
+    /// Moves an organization from one of `from` to `to`, with an audit record of `actor`
+    /// (see [`OrgStatus::change_action`]) in the same transaction; returns the row after
+    /// the change, or the unchanged row (and no record) when its status was not in
+    /// `from`, or `None`.
     async fn set_organization_status(
         &self,
         slug: &OrgSlug,
         from: &[OrgStatus],
         to: OrgStatus,
+        actor: &Actor,
         now: OffsetDateTime,
     ) -> Result<Option<Organization>, StoreError>;
 
@@ -595,6 +598,18 @@ pub trait PointsStore: Send + Sync {
         before: Option<(OffsetDateTime, Uuid)>,
         limit: u32,
     ) -> Result<Vec<AuditRecord>, StoreError>;
+    /// Audit records of an org and of the whole installation (records with no
+    /// organization, such as a restore), newest first, before the cursor: the operator's
+    /// view of an organization, never shown to a tenant.
+    async fn operator_audit_log(
+        &self,
+        org: OrgId,
+        before: Option<(OffsetDateTime, Uuid)>,
+        limit: u32,
+    ) -> Result<Vec<AuditRecord>, StoreError>;
+    /// Appends one audit record on its own, for an event that is not a change made
+    /// through this store (such as a restore of a backup).
+    async fn append_audit(&self, record: &AuditRecord) -> Result<(), StoreError>;
     /// Checks balance == sum of entries, balance >= 0, and the `balance_after` chain,
     /// for one org or all.
     async fn check_invariants(&self, org: Option<OrgId>) -> Result<InvariantReport, StoreError>;
@@ -732,14 +747,28 @@ pub trait AdminStore: Send + Sync {
         before: Option<(OffsetDateTime, Uuid)>,
         limit: u32,
     ) -> Result<Vec<Purchase>, StoreError>;
-    /// Sets a member's status (`active` or `suspended`); `None` when no such member.
+    /// Sets a member's status (`active` or `suspended`) with an audit record of `actor`
+    /// in the same transaction when it changes (`staff.deactivate`, `staff.reactivate`,
+    /// or `customer.suspend`, `customer.activate`); `None` when no such member.
     async fn set_member_status(
         &self,
         org: OrgId,
         member: Uuid,
         status: &str,
+        actor: &Actor,
         now: OffsetDateTime,
     ) -> Result<Option<Member>, StoreError>;
+    /// Creates the active row of a cashier or admin for (org, subject), or updates its
+    /// role, email and name and makes it active again, with an audit record of `actor`
+    /// in the same transaction (`staff.create`, `staff.reactivate` for a suspended row,
+    /// `staff.update` otherwise).
+    async fn upsert_staff(
+        &self,
+        org: OrgId,
+        member: &NewMember,
+        actor: &Actor,
+        now: OffsetDateTime,
+    ) -> Result<Member, StoreError>;
 }
 
 /// One ticked item of an organization's post-handoff checklist.
@@ -756,21 +785,94 @@ pub struct ChecklistMark {
     pub note: Option<String>,
 }
 
+/// The audit record of ticking (`checklist.tick`) or unticking (`checklist.untick`) a
+/// checklist item, with the mark before and after; the same on every backend.
+pub fn checklist_audit(
+    org: OrgId,
+    actor: &Actor,
+    action: &str,
+    item: &str,
+    before: Option<&ChecklistMark>,
+    after: Option<&ChecklistMark>,
+    now: OffsetDateTime,
+) -> AuditRecord {
+    let json = |m: &ChecklistMark| serde_json::to_value(m).unwrap_or(serde_json::Value::Null);
+    AuditRecord::new(
+        Some(org),
+        actor,
+        action,
+        ("checklist_item", item.to_owned()),
+        before.map(json),
+        after.map(json),
+        now,
+    )
+}
+
+/// The audit record of a change to a member row (`staff.create`, `staff.deactivate`
+/// ...), with the row before and after; the same on every backend.
+pub fn member_audit(
+    actor: &Actor,
+    action: &str,
+    before: Option<&Member>,
+    after: &Member,
+    now: OffsetDateTime,
+) -> AuditRecord {
+    let json = |m: &Member| {
+        serde_json::json!({
+            "role": m.role.as_str(),
+            "status": m.status,
+            "email": m.email,
+            "name": m.name,
+        })
+    };
+    AuditRecord::new(
+        Some(after.organization_id),
+        actor,
+        action,
+        (
+            if after.role == Role::Customer {
+                "customer"
+            } else {
+                "member"
+            },
+            after.id.to_string(),
+        ),
+        before.map(json),
+        Some(json(after)),
+        now,
+    )
+}
+
+/// The audit action of moving a member row from status `before` to `after`:
+/// `staff.deactivate` / `staff.reactivate` for cashiers and admins,
+/// `customer.suspend` / `customer.activate` for customers.
+pub fn member_status_action(role: Role, after: &str) -> &'static str {
+    match (role == Role::Customer, after == "active") {
+        (false, false) => "staff.deactivate",
+        (false, true) => "staff.reactivate",
+        (true, false) => "customer.suspend",
+        (true, true) => "customer.activate",
+    }
+}
+
 /// The post-handoff checklist of each organization (runbook step 7.4). Organization first.
 #[async_trait]
 pub trait ChecklistStore: Send + Sync {
     /// The ticked items of an organization, by item key.
     async fn checklist_marks(&self, org: OrgId) -> Result<Vec<ChecklistMark>, StoreError>;
-    /// Ticks an item, or replaces who, when and the note of an item already ticked.
+    /// Ticks an item, or replaces who, when and the note of an item already ticked; who
+    /// is `actor`'s label. With a `checklist.tick` audit record in the same transaction.
     async fn mark_checklist_item(
         &self,
         org: OrgId,
         item: &str,
-        done_by: &str,
+        actor: &Actor,
         note: Option<&str>,
         now: OffsetDateTime,
     ) -> Result<ChecklistMark, StoreError>;
-    /// Ticks an item only if it is not ticked yet; returns whether it ticked it.
+    /// Ticks an item only if it is not ticked yet; returns whether it ticked it. A tick
+    /// comes with a `checklist.tick` audit record of the system (`done_by`), in the
+    /// same transaction.
     async fn mark_checklist_item_once(
         &self,
         org: OrgId,
@@ -779,8 +881,15 @@ pub trait ChecklistStore: Send + Sync {
         note: Option<&str>,
         now: OffsetDateTime,
     ) -> Result<bool, StoreError>;
-    /// Unticks an item; `false` when it was not ticked.
-    async fn unmark_checklist_item(&self, org: OrgId, item: &str) -> Result<bool, StoreError>;
+    /// Unticks an item, with a `checklist.untick` audit record of `actor` in the same
+    /// transaction; `false` (and no record) when it was not ticked.
+    async fn unmark_checklist_item(
+        &self,
+        org: OrgId,
+        item: &str,
+        actor: &Actor,
+        now: OffsetDateTime,
+    ) -> Result<bool, StoreError>;
 }
 
 /// The mail outbox and per-organization mail settings. Mails are queued in the same

@@ -2,13 +2,14 @@
 //! PostgreSQL.
 
 use crate::orgs::{MEMBER_COLUMNS, member_from_row};
-use crate::points::{PURCHASE_COLUMNS, purchase_from_row};
+use crate::points::{PURCHASE_COLUMNS, insert_audit, purchase_from_row};
 use crate::{PgStore, map_err};
 use async_trait::async_trait;
 use loyalty_core::domain::OrgId;
-use loyalty_core::domain::ledger::Purchase;
+use loyalty_core::domain::ledger::{Actor, Purchase};
 use loyalty_core::store::{
-    ActivityTotals, AdminStore, BalanceTotals, LoginThrottleStore, Member, StoreError,
+    ActivityTotals, AdminStore, BalanceTotals, LoginThrottleStore, Member, NewMember, StoreError,
+    member_audit, member_status_action,
 };
 use sqlx::Row;
 use time::OffsetDateTime;
@@ -141,8 +142,26 @@ impl AdminStore for PgStore {
         org: OrgId,
         member: Uuid,
         status: &str,
+        actor: &Actor,
         now: OffsetDateTime,
     ) -> Result<Option<Member>, StoreError> {
+        let mut tx = self.pool.begin().await.map_err(map_err)?;
+        let sql = format!(
+            "SELECT {MEMBER_COLUMNS} FROM users WHERE organization_id = $1 AND id = $2 FOR UPDATE"
+        );
+        let before = sqlx::query(sqlx::AssertSqlSafe(sql))
+            .bind(org.0)
+            .bind(member)
+            .fetch_optional(&mut *tx)
+            .await
+            .map_err(map_err)?;
+        let Some(before) = before else {
+            return Ok(None);
+        };
+        let before = member_from_row(&before).map_err(map_err)?;
+        if before.status == status {
+            return Ok(Some(before));
+        }
         let sql = format!(
             "UPDATE users SET status = $3, updated_at = $4 WHERE organization_id = $1 AND id = $2 \
              RETURNING {MEMBER_COLUMNS}"
@@ -152,12 +171,78 @@ impl AdminStore for PgStore {
             .bind(member)
             .bind(status)
             .bind(now)
-            .fetch_optional(&self.pool)
+            .fetch_one(&mut *tx)
             .await
             .map_err(map_err)?;
-        row.as_ref()
+        let after = member_from_row(&row).map_err(map_err)?;
+        insert_audit(
+            &mut tx,
+            &member_audit(
+                actor,
+                member_status_action(after.role, status),
+                Some(&before),
+                &after,
+                now,
+            ),
+        )
+        .await?;
+        tx.commit().await.map_err(map_err)?;
+        Ok(Some(after))
+    }
+
+    async fn upsert_staff(
+        &self,
+        org: OrgId,
+        member: &NewMember,
+        actor: &Actor,
+        now: OffsetDateTime,
+    ) -> Result<Member, StoreError> {
+        let mut tx = self.pool.begin().await.map_err(map_err)?;
+        let sql = format!(
+            "SELECT {MEMBER_COLUMNS} FROM users WHERE organization_id = $1 AND identity_subject = $2 FOR UPDATE"
+        );
+        let before = sqlx::query(sqlx::AssertSqlSafe(sql))
+            .bind(org.0)
+            .bind(&member.identity_subject)
+            .fetch_optional(&mut *tx)
+            .await
+            .map_err(map_err)?
+            .as_ref()
             .map(member_from_row)
             .transpose()
-            .map_err(map_err)
+            .map_err(map_err)?;
+        let sql = format!(
+            "INSERT INTO users (id, organization_id, identity_subject, role, status, email, name, created_by, created_at, updated_at) \
+             VALUES ($1, $2, $3, $4, 'active', $5, $6, $7, $8, $8) \
+             ON CONFLICT (organization_id, identity_subject) DO UPDATE SET \
+               role = EXCLUDED.role, status = 'active', email = COALESCE(EXCLUDED.email, users.email), \
+               name = COALESCE(EXCLUDED.name, users.name), updated_at = EXCLUDED.updated_at \
+             RETURNING {MEMBER_COLUMNS}"
+        );
+        let row = sqlx::query(sqlx::AssertSqlSafe(sql))
+            .bind(Uuid::now_v7())
+            .bind(org.0)
+            .bind(&member.identity_subject)
+            .bind(member.role.as_str())
+            .bind(&member.email)
+            .bind(&member.name)
+            .bind(member.created_by)
+            .bind(now)
+            .fetch_one(&mut *tx)
+            .await
+            .map_err(map_err)?;
+        let after = member_from_row(&row).map_err(map_err)?;
+        let action = match &before {
+            None => "staff.create",
+            Some(b) if b.status != "active" => "staff.reactivate",
+            Some(_) => "staff.update",
+        };
+        insert_audit(
+            &mut tx,
+            &member_audit(actor, action, before.as_ref(), &after, now),
+        )
+        .await?;
+        tx.commit().await.map_err(map_err)?;
+        Ok(after)
     }
 }

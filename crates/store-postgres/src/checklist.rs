@@ -1,9 +1,11 @@
 //! The post-handoff checklist of each organization on PostgreSQL.
 
+use crate::points::insert_audit;
 use crate::{PgStore, map_err};
 use async_trait::async_trait;
 use loyalty_core::domain::OrgId;
-use loyalty_core::store::{ChecklistMark, ChecklistStore, StoreError};
+use loyalty_core::domain::ledger::Actor;
+use loyalty_core::store::{ChecklistMark, ChecklistStore, StoreError, checklist_audit};
 use sqlx::Row;
 use sqlx::postgres::PgRow;
 use time::OffsetDateTime;
@@ -38,10 +40,24 @@ impl ChecklistStore for PgStore {
         &self,
         org: OrgId,
         item: &str,
-        done_by: &str,
+        actor: &Actor,
         note: Option<&str>,
         now: OffsetDateTime,
     ) -> Result<ChecklistMark, StoreError> {
+        let mut tx = self.pool.begin().await.map_err(map_err)?;
+        let before = sqlx::query(
+            "SELECT item, done_at, done_by, note FROM org_checklist \
+             WHERE organization_id = $1 AND item = $2 FOR UPDATE",
+        )
+        .bind(org.0)
+        .bind(item)
+        .fetch_optional(&mut *tx)
+        .await
+        .map_err(map_err)?
+        .as_ref()
+        .map(mark_from_row)
+        .transpose()
+        .map_err(map_err)?;
         let row = sqlx::query(
             "INSERT INTO org_checklist (organization_id, item, done_at, done_by, note) \
              VALUES ($1, $2, $3, $4, $5) \
@@ -52,12 +68,27 @@ impl ChecklistStore for PgStore {
         .bind(org.0)
         .bind(item)
         .bind(now)
-        .bind(done_by)
+        .bind(&actor.label)
         .bind(note)
-        .fetch_one(&self.pool)
+        .fetch_one(&mut *tx)
         .await
         .map_err(map_err)?;
-        mark_from_row(&row).map_err(map_err)
+        let mark = mark_from_row(&row).map_err(map_err)?;
+        insert_audit(
+            &mut tx,
+            &checklist_audit(
+                org,
+                actor,
+                "checklist.tick",
+                item,
+                before.as_ref(),
+                Some(&mark),
+                now,
+            ),
+        )
+        .await?;
+        tx.commit().await.map_err(map_err)?;
+        Ok(mark)
     }
 
     async fn mark_checklist_item_once(
@@ -68,29 +99,64 @@ impl ChecklistStore for PgStore {
         note: Option<&str>,
         now: OffsetDateTime,
     ) -> Result<bool, StoreError> {
-        let done = sqlx::query(
+        let mut tx = self.pool.begin().await.map_err(map_err)?;
+        let row = sqlx::query(
             "INSERT INTO org_checklist (organization_id, item, done_at, done_by, note) \
-             VALUES ($1, $2, $3, $4, $5) ON CONFLICT (organization_id, item) DO NOTHING",
+             VALUES ($1, $2, $3, $4, $5) ON CONFLICT (organization_id, item) DO NOTHING \
+             RETURNING item, done_at, done_by, note",
         )
         .bind(org.0)
         .bind(item)
         .bind(now)
         .bind(done_by)
         .bind(note)
-        .execute(&self.pool)
+        .fetch_optional(&mut *tx)
         .await
         .map_err(map_err)?;
-        Ok(done.rows_affected() == 1)
+        let Some(row) = row else {
+            return Ok(false);
+        };
+        let mark = mark_from_row(&row).map_err(map_err)?;
+        let actor = Actor {
+            label: done_by.to_owned(),
+            ..Actor::system()
+        };
+        insert_audit(
+            &mut tx,
+            &checklist_audit(org, &actor, "checklist.tick", item, None, Some(&mark), now),
+        )
+        .await?;
+        tx.commit().await.map_err(map_err)?;
+        Ok(true)
     }
 
-    async fn unmark_checklist_item(&self, org: OrgId, item: &str) -> Result<bool, StoreError> {
-        let done =
-            sqlx::query("DELETE FROM org_checklist WHERE organization_id = $1 AND item = $2")
-                .bind(org.0)
-                .bind(item)
-                .execute(&self.pool)
-                .await
-                .map_err(map_err)?;
-        Ok(done.rows_affected() == 1)
+    async fn unmark_checklist_item(
+        &self,
+        org: OrgId,
+        item: &str,
+        actor: &Actor,
+        now: OffsetDateTime,
+    ) -> Result<bool, StoreError> {
+        let mut tx = self.pool.begin().await.map_err(map_err)?;
+        let row = sqlx::query(
+            "DELETE FROM org_checklist WHERE organization_id = $1 AND item = $2 \
+             RETURNING item, done_at, done_by, note",
+        )
+        .bind(org.0)
+        .bind(item)
+        .fetch_optional(&mut *tx)
+        .await
+        .map_err(map_err)?;
+        let Some(row) = row else {
+            return Ok(false);
+        };
+        let mark = mark_from_row(&row).map_err(map_err)?;
+        insert_audit(
+            &mut tx,
+            &checklist_audit(org, actor, "checklist.untick", item, Some(&mark), None, now),
+        )
+        .await?;
+        tx.commit().await.map_err(map_err)?;
+        Ok(true)
     }
 }

@@ -1,7 +1,9 @@
 //! Organizations and their members on PostgreSQL.
 
+use crate::points::insert_audit;
 use crate::{PgStore, map_err};
 use async_trait::async_trait;
+use loyalty_core::domain::ledger::{Actor, AuditRecord};
 use loyalty_core::domain::{
     NewOrganization, OrgId, OrgSlug, OrgStatus, Organization, OrganizationSummary, Role,
 };
@@ -187,21 +189,53 @@ impl OrgStore for PgStore {
         slug: &OrgSlug,
         from: &[OrgStatus],
         to: OrgStatus,
+        actor: &Actor,
         now: OffsetDateTime,
     ) -> Result<Option<Organization>, StoreError> {
         let from: Vec<&str> = from.iter().map(|s| s.as_str()).collect();
-        sqlx::query(
-            "UPDATE organizations SET status = $2, updated_at = $3 \
-             WHERE slug = $1 AND deleted_at IS NULL AND status = ANY($4)",
+        let mut tx = self.pool.begin().await.map_err(map_err)?;
+        let before: Option<(Uuid, String)> = sqlx::query_as(
+            "SELECT id, status FROM organizations WHERE slug = $1 AND deleted_at IS NULL FOR UPDATE",
         )
         .bind(slug.as_str())
-        .bind(to.as_str())
-        .bind(now)
-        .bind(&from)
-        .execute(&self.pool)
+        .fetch_optional(&mut *tx)
         .await
         .map_err(map_err)?;
-        self.organization_by_slug(slug).await
+        let Some((id, status)) = before else {
+            return Ok(None);
+        };
+        if from.contains(&status.as_str()) {
+            sqlx::query("UPDATE organizations SET status = $2, updated_at = $3 WHERE id = $1")
+                .bind(id)
+                .bind(to.as_str())
+                .bind(now)
+                .execute(&mut *tx)
+                .await
+                .map_err(map_err)?;
+            let action = OrgStatus::parse(&status).map_or("org.status", |s| s.change_action(to));
+            insert_audit(
+                &mut tx,
+                &AuditRecord::new(
+                    Some(OrgId(id)),
+                    actor,
+                    action,
+                    ("organization", id.to_string()),
+                    Some(serde_json::json!({"slug": slug.as_str(), "status": status})),
+                    Some(serde_json::json!({"slug": slug.as_str(), "status": to.as_str()})),
+                    now,
+                ),
+            )
+            .await?;
+        }
+        let sql = format!("SELECT {ORG_COLUMNS} FROM organizations WHERE id = $1");
+        let row = sqlx::query(sqlx::AssertSqlSafe(sql))
+            .bind(id)
+            .fetch_one(&mut *tx)
+            .await
+            .map_err(map_err)?;
+        let org = org_from_row(&row).map_err(map_err)?;
+        tx.commit().await.map_err(map_err)?;
+        Ok(Some(org))
     }
 
     async fn upsert_member(

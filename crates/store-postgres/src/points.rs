@@ -984,6 +984,36 @@ impl PointsStore for PgStore {
             .map_err(map_err)
     }
 
+    async fn operator_audit_log(
+        &self,
+        org: OrgId,
+        before: Option<(OffsetDateTime, Uuid)>,
+        limit: u32,
+    ) -> Result<Vec<AuditRecord>, StoreError> {
+        let rows = sqlx::query(
+            "SELECT id, organization_id, actor, actor_role, action, target_type, target_id, before, after, reason, request_id, created_at \
+             FROM audit_log WHERE (organization_id = $1 OR organization_id IS NULL) \
+             AND ($2::timestamptz IS NULL OR (created_at, id) < ($2, $3)) \
+             ORDER BY created_at DESC, id DESC LIMIT $4",
+        )
+        .bind(org.0)
+        .bind(before.map(|b| b.0))
+        .bind(before.map(|b| b.1))
+        .bind(i64::from(limit))
+        .fetch_all(&self.pool)
+        .await
+        .map_err(map_err)?;
+        rows.iter()
+            .map(audit_from_row)
+            .collect::<Result<_, _>>()
+            .map_err(map_err)
+    }
+
+    async fn append_audit(&self, record: &AuditRecord) -> Result<(), StoreError> {
+        let mut conn = self.pool.acquire().await.map_err(map_err)?;
+        insert_audit(&mut conn, record).await
+    }
+
     async fn check_invariants(&self, org: Option<OrgId>) -> Result<InvariantReport, StoreError> {
         let org = org.map(|o| o.0);
         let row = sqlx::query(

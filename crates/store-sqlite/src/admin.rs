@@ -1,13 +1,14 @@
 //! Login throttling and the admin pages' reads (activity totals, purchases) on SQLite.
 
 use crate::orgs::{MEMBER_COLUMNS, member_from_row};
-use crate::points::{PURCHASE_COLUMNS, purchase_from_row};
+use crate::points::{PURCHASE_COLUMNS, insert_audit, purchase_from_row};
 use crate::{SqliteStore, map_err, ts};
 use async_trait::async_trait;
 use loyalty_core::domain::OrgId;
-use loyalty_core::domain::ledger::Purchase;
+use loyalty_core::domain::ledger::{Actor, Purchase};
 use loyalty_core::store::{
-    ActivityTotals, AdminStore, BalanceTotals, LoginThrottleStore, Member, StoreError,
+    ActivityTotals, AdminStore, BalanceTotals, LoginThrottleStore, Member, NewMember, StoreError,
+    member_audit, member_status_action,
 };
 use sqlx::Row;
 use time::OffsetDateTime;
@@ -139,8 +140,29 @@ impl AdminStore for SqliteStore {
         org: OrgId,
         member: Uuid,
         status: &str,
+        actor: &Actor,
         now: OffsetDateTime,
     ) -> Result<Option<Member>, StoreError> {
+        let mut tx = self
+            .pool
+            .begin_with("BEGIN IMMEDIATE")
+            .await
+            .map_err(map_err)?;
+        let sql =
+            format!("SELECT {MEMBER_COLUMNS} FROM users WHERE organization_id = ?1 AND id = ?2");
+        let before = sqlx::query(sqlx::AssertSqlSafe(sql))
+            .bind(org.0.to_string())
+            .bind(member.to_string())
+            .fetch_optional(&mut *tx)
+            .await
+            .map_err(map_err)?;
+        let Some(before) = before else {
+            return Ok(None);
+        };
+        let before = member_from_row(&before).map_err(map_err)?;
+        if before.status == status {
+            return Ok(Some(before));
+        }
         let sql = format!(
             "UPDATE users SET status = ?3, updated_at = ?4 WHERE organization_id = ?1 AND id = ?2 \
              RETURNING {MEMBER_COLUMNS}"
@@ -150,12 +172,82 @@ impl AdminStore for SqliteStore {
             .bind(member.to_string())
             .bind(status)
             .bind(ts(now))
-            .fetch_optional(&self.pool)
+            .fetch_one(&mut *tx)
             .await
             .map_err(map_err)?;
-        row.as_ref()
+        let after = member_from_row(&row).map_err(map_err)?;
+        insert_audit(
+            &mut tx,
+            &member_audit(
+                actor,
+                member_status_action(after.role, status),
+                Some(&before),
+                &after,
+                now,
+            ),
+        )
+        .await?;
+        tx.commit().await.map_err(map_err)?;
+        Ok(Some(after))
+    }
+
+    async fn upsert_staff(
+        &self,
+        org: OrgId,
+        member: &NewMember,
+        actor: &Actor,
+        now: OffsetDateTime,
+    ) -> Result<Member, StoreError> {
+        let mut tx = self
+            .pool
+            .begin_with("BEGIN IMMEDIATE")
+            .await
+            .map_err(map_err)?;
+        let sql = format!(
+            "SELECT {MEMBER_COLUMNS} FROM users WHERE organization_id = ?1 AND identity_subject = ?2"
+        );
+        let before = sqlx::query(sqlx::AssertSqlSafe(sql))
+            .bind(org.0.to_string())
+            .bind(&member.identity_subject)
+            .fetch_optional(&mut *tx)
+            .await
+            .map_err(map_err)?
+            .as_ref()
             .map(member_from_row)
             .transpose()
-            .map_err(map_err)
+            .map_err(map_err)?;
+        let sql = format!(
+            "INSERT INTO users (id, organization_id, identity_subject, role, status, email, name, created_by, created_at, updated_at) \
+             VALUES (?1, ?2, ?3, ?4, 'active', ?5, ?6, ?7, ?8, ?8) \
+             ON CONFLICT (organization_id, identity_subject) DO UPDATE SET \
+               role = excluded.role, status = 'active', email = COALESCE(excluded.email, users.email), \
+               name = COALESCE(excluded.name, users.name), updated_at = excluded.updated_at \
+             RETURNING {MEMBER_COLUMNS}"
+        );
+        let row = sqlx::query(sqlx::AssertSqlSafe(sql))
+            .bind(Uuid::now_v7().to_string())
+            .bind(org.0.to_string())
+            .bind(&member.identity_subject)
+            .bind(member.role.as_str())
+            .bind(&member.email)
+            .bind(&member.name)
+            .bind(member.created_by.map(|u| u.to_string()))
+            .bind(ts(now))
+            .fetch_one(&mut *tx)
+            .await
+            .map_err(map_err)?;
+        let after = member_from_row(&row).map_err(map_err)?;
+        let action = match &before {
+            None => "staff.create",
+            Some(b) if b.status != "active" => "staff.reactivate",
+            Some(_) => "staff.update",
+        };
+        insert_audit(
+            &mut tx,
+            &member_audit(actor, action, before.as_ref(), &after, now),
+        )
+        .await?;
+        tx.commit().await.map_err(map_err)?;
+        Ok(after)
     }
 }

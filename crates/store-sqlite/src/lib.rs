@@ -62,6 +62,11 @@ pub const MIGRATIONS: &[(i64, &str, &str)] = &[
         "org checklist",
         include_str!("../migrations/0007_org_checklist.sql"),
     ),
+    (
+        8,
+        "active users index",
+        include_str!("../migrations/0008_active_users_index.sql"),
+    ),
 ];
 
 /// The SQLite store.

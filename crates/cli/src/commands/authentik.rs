@@ -118,34 +118,34 @@ fn outcome(o: &SetupOutcome) -> String {
 }
 
 fn print_setup(report: &OidcAppReport, secret_file: Option<&Path>) -> anyhow::Result<()> {
-    println!(
+    outln!(
         "provider     {}: {}",
         report.client_id,
         outcome(&report.provider)
     );
-    println!("application  {}", outcome(&report.application));
-    println!("issuer       {}", report.issuer);
-    println!("redirect URI {} (strict)", report.redirect_uri);
-    println!("signing key  {}", report.signing_key);
-    println!("client id    {}", report.client_id);
+    outln!("application  {}", outcome(&report.application));
+    outln!("issuer       {}", report.issuer);
+    outln!("redirect URI {} (strict)", report.redirect_uri);
+    outln!("signing key  {}", report.signing_key);
+    outln!("client id    {}", report.client_id);
     match secret_file {
         Some(path) => {
             write_secret_file(path, &report.client_id, &report.client_secret)?;
-            println!("client secret written to {} (mode 0600)", path.display());
+            outln!("client secret written to {} (mode 0600)", path.display());
         }
         None if report.provider == SetupOutcome::Created => {
-            println!("client secret {}", report.client_secret.expose_secret());
-            println!("(shown once: store it now, for example in a secrets manager)");
+            outln!("client secret {}", report.client_secret.expose_secret());
+            outln!("(shown once: store it now, for example in a secrets manager)");
         }
-        None => println!(
+        None => outln!(
             "client secret unchanged (shown when the provider was created; --secret-file FILE writes it again)"
         ),
     }
-    println!();
-    println!("Next: configure loyalty with");
-    println!("  identity.mode = \"authentik\"   (LOYALTY_IDENTITY__MODE=authentik)");
-    println!("  LOYALTY_IDENTITY__OIDC_CLIENT_ID={}", report.client_id);
-    println!("  LOYALTY_IDENTITY__OIDC_CLIENT_SECRET=<the secret>");
+    outln!();
+    outln!("Next: configure loyalty with");
+    outln!("  identity.mode = \"authentik\"   (LOYALTY_IDENTITY__MODE=authentik)");
+    outln!("  LOYALTY_IDENTITY__OIDC_CLIENT_ID={}", report.client_id);
+    outln!("  LOYALTY_IDENTITY__OIDC_CLIENT_SECRET=<the secret>");
     if let Some(slug) = report
         .issuer
         .trim_end_matches('/')
@@ -153,9 +153,9 @@ fn print_setup(report: &OidcAppReport, secret_file: Option<&Path>) -> anyhow::Re
         .next()
         .filter(|s| *s != "loyalty")
     {
-        println!("  LOYALTY_IDENTITY__APP_SLUG={slug}");
+        outln!("  LOYALTY_IDENTITY__APP_SLUG={slug}");
     }
-    println!("then run: loyalty authentik check");
+    outln!("then run: loyalty authentik check");
     Ok(())
 }
 
@@ -243,40 +243,40 @@ async fn check(config: &Config) -> anyhow::Result<()> {
 
     match dir.check().await {
         Ok(report) => {
-            println!(
+            outln!(
                 "ok       Authentik at {} answers ({} ms); the API token belongs to {}",
                 report.api_url,
                 report.latency.as_millis(),
                 report.username
             );
             if report.is_superuser {
-                println!("ok       {} is a superuser", report.username);
+                outln!("ok       {} is a superuser", report.username);
             } else {
                 problems += 1;
-                println!(
+                outln!(
                     "PROBLEM  token lacks permissions: {} is not a superuser; onboarding and setup need an Authentik admin's token",
                     report.username
                 );
             }
         }
         Err(e) => {
-            println!("PROBLEM  {}", diagnose(&e));
+            outln!("PROBLEM  {}", diagnose(&e));
             anyhow::bail!("Authentik is not usable; fix the problem above first");
         }
     }
 
     match clock_skew(&base).await {
-        Ok(skew) if skew.abs() <= 10 => println!("ok       clocks agree ({skew:+} s)"),
-        Ok(skew) if skew.abs() <= 60 => println!(
+        Ok(skew) if skew.abs() <= 10 => outln!("ok       clocks agree ({skew:+} s)"),
+        Ok(skew) if skew.abs() <= 60 => outln!(
             "warning  clock skew {skew:+} s against Authentik's Date header; tokens get 60 s of leeway, so fix the clock (NTP) before it grows"
         ),
         Ok(skew) => {
             problems += 1;
-            println!(
+            outln!(
                 "PROBLEM  clock skew {skew:+} s against Authentik's Date header: more than the 60 s leeway, sign-ins will be refused; synchronise both clocks (NTP)"
             );
         }
-        Err(why) => println!("warning  cannot compare clocks: {why}"),
+        Err(why) => outln!("warning  cannot compare clocks: {why}"),
     }
 
     let issuer = format!("{base}/application/o/{}/", config.identity.app_slug);
@@ -304,7 +304,7 @@ async fn check(config: &Config) -> anyhow::Result<()> {
     };
     match oidc.await {
         Ok(client) => {
-            println!(
+            outln!(
                 "ok       OpenID discovery at {} (signing: {}; {} key(s))",
                 client.issuer(),
                 client.algorithms().join(", "),
@@ -312,7 +312,7 @@ async fn check(config: &Config) -> anyhow::Result<()> {
             );
             if !configured {
                 problems += 1;
-                println!(
+                outln!(
                     "PROBLEM  identity.oidc_client_id / oidc_client_secret are not set; run loyalty authentik setup and configure them"
                 );
             }
@@ -327,13 +327,13 @@ async fn check(config: &Config) -> anyhow::Result<()> {
                 OidcError::Unreachable { .. } => format!("unreachable: {e}"),
                 _ => e.to_string(),
             };
-            println!("PROBLEM  {words}");
+            outln!("PROBLEM  {words}");
         }
     }
 
     if problems > 0 {
         anyhow::bail!("{problems} problem(s) found");
     }
-    println!("Authentik is ready for loyalty.");
+    outln!("Authentik is ready for loyalty.");
     Ok(())
 }

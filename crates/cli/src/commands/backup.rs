@@ -8,10 +8,13 @@ use crate::backup::{
 use crate::config::Config;
 use crate::output::{table, when};
 use indicatif::HumanBytes;
+use loyalty_core::clock::{Clock, SystemClock};
+use loyalty_core::domain::ledger::AuditRecord;
 use secrecy::ExposeSecret;
 use std::collections::BTreeMap;
 use std::io::{BufRead, IsTerminal, Write};
 use std::path::PathBuf;
+use time::format_description::well_known::Rfc3339;
 
 /// Backup commands.
 #[derive(Debug, clap::Subcommand)]
@@ -44,6 +47,8 @@ pub enum Command {
     /// loyalty server is running against the database, asks for confirmation (unless
     /// --yes), then restores and reports what it restored. Everything written after the
     /// backup is lost; on SQLite the replaced file is kept as <db>.before-restore-<time>.
+    /// The restore is then recorded in the restored database's audit log
+    /// (backup.restore, by $USER), so its history shows the roll-back.
     Restore {
         /// `latest`, or a set's timestamp such as 20250123_140530.
         #[arg(value_name = "latest|YYYYMMDD_HHMMSS")]
@@ -68,9 +73,9 @@ pub async fn run(config: Config, cmd: Command) -> anyhow::Result<()> {
         Command::Create { label, json } => {
             let created = backup::create(&config, label.as_deref(), &progress).await?;
             if json {
-                println!("{}", serde_json::to_string_pretty(&created.set.manifest)?);
+                outln!("{}", serde_json::to_string_pretty(&created.set.manifest)?);
             } else {
-                print!("{}", describe_created(&created));
+                out!("{}", describe_created(&created));
             }
             Ok(())
         }
@@ -142,11 +147,11 @@ fn list(config: &Config, json: bool) -> anyhow::Result<()> {
                 }),
             })
             .collect();
-        println!("{}", serde_json::to_string_pretty(&items)?);
+        outln!("{}", serde_json::to_string_pretty(&items)?);
         return Ok(());
     }
     if entries.is_empty() {
-        println!(
+        outln!(
             "No backup sets in {}; take one with `loyalty backup create`.",
             config.backup.dir
         );
@@ -172,8 +177,8 @@ fn list(config: &Config, json: bool) -> anyhow::Result<()> {
             Entry::Incomplete { name, reason } => incomplete.push(format!("{name}: {reason}")),
         }
     }
-    println!("Backup sets in {}:", config.backup.dir);
-    print!(
+    outln!("Backup sets in {}:", config.backup.dir);
+    out!(
         "{}",
         table(
             &[
@@ -189,17 +194,17 @@ fn list(config: &Config, json: bool) -> anyhow::Result<()> {
         )
     );
     if !incomplete.is_empty() {
-        println!("\nIncomplete (ignored by restore and prune):");
+        outln!("\nIncomplete (ignored by restore and prune):");
         for line in incomplete {
-            println!("  {line}");
+            outln!("  {line}");
         }
     }
     match backup::latest_backup(&dir) {
         Some(t) => {
             let hours = (time::OffsetDateTime::now_utc() - t).whole_hours();
-            println!("\nNewest complete set: {} ({hours} h ago)", when(t));
+            outln!("\nNewest complete set: {} ({hours} h ago)", when(t));
         }
-        None => println!("\nNo complete set yet."),
+        None => outln!("\nNo complete set yet."),
     }
     Ok(())
 }
@@ -208,7 +213,7 @@ fn prune(config: &Config, dry_run: bool) -> anyhow::Result<()> {
     let dir = PathBuf::from(&config.backup.dir);
     let sets = backup::complete_sets(&dir)?;
     if sets.is_empty() {
-        println!("No backup sets in {}; nothing to prune.", config.backup.dir);
+        outln!("No backup sets in {}; nothing to prune.", config.backup.dir);
         return Ok(());
     }
     let decisions = backup::plan_prune(
@@ -238,16 +243,16 @@ fn prune(config: &Config, dry_run: bool) -> anyhow::Result<()> {
             }
             deleted += 1;
             freed += set.bytes();
-            println!(
+            outln!(
                 "{} {}{label}: {reason}",
                 if dry_run { "would delete" } else { "deleted" },
                 set.name
             );
         } else {
-            println!("kept {}{label}: {reason}", set.name);
+            outln!("kept {}{label}: {reason}", set.name);
         }
     }
-    println!(
+    outln!(
         "{} {deleted} of {} sets ({}).",
         if dry_run { "Would delete" } else { "Deleted" },
         decisions.len(),
@@ -427,6 +432,9 @@ async fn restore(
             (r.schema_version, r.row_counts)
         }
     };
+    // Recorded as soon as loyalty's database is back, even if the identity provider's
+    // restore fails below.
+    let recorded = record_restore(config, &set, schema_version).await;
     if let Some((f, u)) = &idp {
         match postgres::restore(u, &set.path.join(&f.name), KIND_AUTHENTIK, progress).await {
             Ok(r) => report.push_str(&format!(
@@ -454,6 +462,7 @@ async fn restore(
             counts(&set.manifest.row_counts)
         ));
     }
+    report.push_str(&recorded);
     let known = loyalty_store_postgres::MIGRATIONS
         .last()
         .map(|m| m.0)
@@ -467,8 +476,52 @@ async fn restore(
         "Done in {:.1} s. Check with `loyalty points verify`, then start the server.\n",
         started.elapsed().as_secs_f64()
     ));
-    print!("{report}");
+    out!("{report}");
     Ok(())
+}
+
+/// Writes the restore into the restored database's audit log (`backup.restore`, no
+/// organization, the operator from `$USER`): its history then shows that everything
+/// after the set's time was rolled back. The data is restored whatever happens here, so
+/// a failure is reported, not raised. Returns the report's line.
+async fn record_restore(config: &Config, set: &Set, schema_version: i64) -> String {
+    // The audit log came with migration 2; an older set has nowhere to keep the record.
+    if schema_version < 2 {
+        return format!(
+            "  note: the restored schema (version {schema_version}) has no audit log; the restore is not recorded in it\n"
+        );
+    }
+    let actor = crate::commands::org::operator(None);
+    let record = AuditRecord::new(
+        None,
+        &actor,
+        "backup.restore",
+        ("backup", set.name.clone()),
+        None,
+        Some(serde_json::json!({
+            "set": set.name,
+            "created_at": set.manifest.created_at.format(&Rfc3339).unwrap_or_default(),
+            "label": set.manifest.label,
+            "files": set.manifest.files,
+        })),
+        SystemClock.now(),
+    );
+    let written = async {
+        let (store, sqlite) = crate::app::connect_store(config, "loyalty-restore").await?;
+        let written = store.append_audit(&record).await;
+        if let Some(s) = sqlite {
+            s.pool().close().await;
+        }
+        written.map_err(anyhow::Error::from)
+    }
+    .await;
+    match written {
+        Ok(()) => format!(
+            "  recorded in the audit log as backup.restore by {}\n",
+            actor.label
+        ),
+        Err(e) => format!("  warning: the restore could not be recorded in the audit log: {e:#}\n"),
+    }
 }
 
 fn display(url: &str) -> String {

@@ -87,7 +87,7 @@ fn pct(sorted: &[u32], p: f64) -> f64 {
 pub async fn run(config: Config, args: Args) -> anyhow::Result<()> {
     let app = App::open(&config, Schema::Migrate).await?;
     let store = app.store.clone();
-    println!(
+    outln!(
         "backend: {:?}, database: {}",
         store.backend(),
         config.database.display_url()
@@ -150,7 +150,7 @@ pub async fn run(config: Config, args: Args) -> anyhow::Result<()> {
             .into_iter()
             .map(|c| c.id)
             .collect();
-        println!(
+        outln!(
             "seeded {} customers in {:.1} s",
             ids.len(),
             started.elapsed().as_secs_f64()
@@ -200,9 +200,10 @@ pub async fn run(config: Config, args: Args) -> anyhow::Result<()> {
 
     // 3. The phases: the store alone (no HTTP), then over HTTP.
     let direct = drive_store(store.clone(), org.id, &ids, &args, app.clock.clone()).await;
-    println!(
+    outln!(
         "store only: {:.0} awards/s, p99 {:.2} ms (no HTTP)",
-        direct.award_rate, direct.award_p99_ms
+        direct.award_rate,
+        direct.award_p99_ms
     );
     let mixed = drive(&client, &base, &org.slug, &token, &ids, &args, Mix::Mixed).await;
     let awards = drive(&client, &base, &org.slug, &token, &ids, &args, Mix::Awards).await;
@@ -215,7 +216,7 @@ pub async fn run(config: Config, args: Args) -> anyhow::Result<()> {
     let mut out = serde_json::json!({ "backend": store.backend(), "customers": ids.len(), "connections": args.connections,
         "phases": [direct, mixed, awards, reads], "invariants": inv });
     for p in [&mixed, &awards, &reads] {
-        println!(
+        outln!(
             "\n{}: {} requests in {:.1} s = {:.0} req/s ({:.0} awards/s); p50 {:.2} ms, p95 {:.2} ms, p99 {:.2} ms, p99.9 {:.2} ms; award p99 {:.2} ms",
             p.name,
             p.requests,
@@ -228,12 +229,16 @@ pub async fn run(config: Config, args: Args) -> anyhow::Result<()> {
             p.p999_ms,
             p.award_p99_ms
         );
-        println!(
+        outln!(
             "  by kind {:?}; statuses {:?}; transport errors {}; retries checked {} (wrong answers {})",
-            p.by_kind, p.statuses, p.errors, p.retries_checked, p.retries_wrong
+            p.by_kind,
+            p.statuses,
+            p.errors,
+            p.retries_checked,
+            p.retries_wrong
         );
     }
-    println!(
+    outln!(
         "\ninvariants: {} customers, {} entries, balance mismatches {}, negative balances {}, broken chains {} -> {}",
         inv.customers,
         inv.entries,
@@ -247,7 +252,7 @@ pub async fn run(config: Config, args: Args) -> anyhow::Result<()> {
     if store.backend() == Backend::Postgres && !args.skip_pgbench {
         let url = config.database.resolved_url()?;
         let pg = pgbench(url.expose_secret(), &org.id.0, &ids, &args).await?;
-        println!(
+        outln!(
             "\npgbench (award transaction, {} clients): {:.0} tps, p99 {:.2} ms; HTTP award rate = {:.2}x pgbench, HTTP award p99 = {:.2}x pgbench p99",
             args.connections,
             pg.0,
@@ -257,13 +262,13 @@ pub async fn run(config: Config, args: Args) -> anyhow::Result<()> {
         );
         out["pgbench"] = serde_json::json!({"tps": pg.0, "p99_ms": pg.1, "ratio": awards.award_rate / pg.0, "p99_ratio": awards.award_p99_ms / pg.1});
         let inv = store.check_invariants(None).await?;
-        println!(
+        outln!(
             "invariants after pgbench: {}",
             if inv.holds() { "OK" } else { "BROKEN" }
         );
     }
     if args.json {
-        println!("{}", serde_json::to_string_pretty(&out)?);
+        outln!("{}", serde_json::to_string_pretty(&out)?);
     }
     anyhow::ensure!(inv.holds(), "ledger invariants are broken");
     Ok(())

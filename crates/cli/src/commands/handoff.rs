@@ -83,7 +83,13 @@ pub async fn run(config: Config, args: Args) -> anyhow::Result<()> {
         lang.tag()
     );
     store
-        .mark_checklist_item(org.id, "guide-sent", "loyalty handoff", Some(&note), now)
+        .mark_checklist_item(
+            org.id,
+            "guide-sent",
+            &loyalty_core::domain::ledger::Actor::operator("loyalty handoff"),
+            Some(&note),
+            now,
+        )
         .await
         .context("ticking guide-sent on the checklist")?;
 
@@ -95,18 +101,18 @@ pub async fn run(config: Config, args: Args) -> anyhow::Result<()> {
             "html": {"path": html_path, "bytes": page.len()},
             "pdf": {"path": pdf_path, "bytes": pdf_bytes.len()},
         });
-        println!("{}", serde_json::to_string_pretty(&out)?);
+        outln!("{}", serde_json::to_string_pretty(&out)?);
     } else {
-        println!(
+        outln!(
             "Wrote the system guide of {} ({}) in {}:",
             org.name,
             org.slug,
             lang.tag()
         );
-        println!("  {}  ({} bytes)", html_path.display(), page.len());
-        println!("  {}  ({} bytes)", pdf_path.display(), pdf_bytes.len());
-        println!("Login URL in the guide: {}", app.login_url());
-        println!(
+        outln!("  {}  ({} bytes)", html_path.display(), page.len());
+        outln!("  {}  ({} bytes)", pdf_path.display(), pdf_bytes.len());
+        outln!("Login URL in the guide: {}", app.login_url());
+        outln!(
             "Send the PDF to the client; deliver the admin's sign-in link separately (runbook 7.2). \
              Checklist item guide-sent is ticked: loyalty org checklist {}",
             org.slug

@@ -7,7 +7,6 @@ use crate::config::Config;
 use crate::mail::SmtpSender;
 use crate::output::{table, when};
 use loyalty_core::domain::Role;
-use loyalty_core::domain::ledger::Actor;
 use loyalty_core::mail::{self as mail_model, OutboxMail};
 use loyalty_core::service::mail::{self as mail_service, MailTransport};
 use loyalty_core::service::orgs;
@@ -63,6 +62,10 @@ pub enum Command {
         /// Days before points expire to warn customers, or off.
         #[arg(long, value_name = "DAYS|off")]
         expiry_warning_days: Option<String>,
+        /// Who changes the settings, for the audit log (default: the USER environment
+        /// variable).
+        #[arg(long, value_name = "NAME")]
+        by: Option<String>,
     },
 }
 
@@ -99,7 +102,7 @@ pub async fn run(config: Config, cmd: Command) -> anyhow::Result<()> {
                     format!("{:?}", config.mail.tls).to_lowercase()
                 )
             })?;
-            println!(
+            outln!(
                 "Test message accepted by {} for {}.",
                 sender.server,
                 address.as_str()
@@ -116,7 +119,7 @@ pub async fn run(config: Config, cmd: Command) -> anyhow::Result<()> {
                 None
             };
             if json {
-                println!(
+                outln!(
                     "{}",
                     serde_json::to_string_pretty(&serde_json::json!({
                         "configured": config.mail.is_configured(),
@@ -127,7 +130,7 @@ pub async fn run(config: Config, cmd: Command) -> anyhow::Result<()> {
                 );
                 return Ok(());
             }
-            println!(
+            outln!(
                 "smtp      {}",
                 if config.mail.is_configured() {
                     format!(
@@ -142,22 +145,22 @@ pub async fn run(config: Config, cmd: Command) -> anyhow::Result<()> {
                 }
             );
             match &reachable {
-                Some(Ok(())) => println!("reachable yes"),
-                Some(Err(e)) => println!("reachable NO: {e}"),
+                Some(Ok(())) => outln!("reachable yes"),
+                Some(Err(e)) => outln!("reachable NO: {e}"),
                 None => {}
             }
-            println!("pending   {}", status.pending);
-            println!("retrying  {}", status.retrying);
-            println!("failed    {}", status.failed);
-            println!("sent      {}", status.sent);
-            println!(
+            outln!("pending   {}", status.pending);
+            outln!("retrying  {}", status.retrying);
+            outln!("failed    {}", status.failed);
+            outln!("sent      {}", status.sent);
+            outln!(
                 "oldest    {}",
                 status
                     .oldest_pending
                     .map(when)
                     .unwrap_or_else(|| "-".into())
             );
-            println!("last error {}", status.last_error.as_deref().unwrap_or("-"));
+            outln!("last error {}", status.last_error.as_deref().unwrap_or("-"));
             Ok(())
         }
         Command::List { org, limit } => {
@@ -180,7 +183,7 @@ pub async fn run(config: Config, cmd: Command) -> anyhow::Result<()> {
                     ]
                 })
                 .collect();
-            print!(
+            out!(
                 "{}",
                 table(
                     &["queued", "kind", "to", "state", "attempts", "last error"],
@@ -194,7 +197,7 @@ pub async fn run(config: Config, cmd: Command) -> anyhow::Result<()> {
             let app = App::open(&config, Schema::RequireCurrent).await?;
             let report =
                 crate::mail::deliver(app.store.as_ref(), app.clock.as_ref(), &sender).await?;
-            println!(
+            outln!(
                 "sent {}, will retry {}, given up {}{}",
                 report.sent,
                 report.retrying,
@@ -209,7 +212,7 @@ pub async fn run(config: Config, cmd: Command) -> anyhow::Result<()> {
         Command::Retry => {
             let app = App::open(&config, Schema::RequireCurrent).await?;
             let n = app.store.retry_mails(app.clock.now()).await?;
-            println!("{n} mail(s) due now");
+            outln!("{n} mail(s) due now");
             Ok(())
         }
         Command::Settings {
@@ -218,6 +221,7 @@ pub async fn run(config: Config, cmd: Command) -> anyhow::Result<()> {
             sender_address,
             receipts,
             expiry_warning_days,
+            by,
         } => {
             let app = App::open(&config, Schema::RequireCurrent).await?;
             let org = orgs::get(app.store.as_ref(), &slug).await?;
@@ -240,12 +244,7 @@ pub async fn run(config: Config, cmd: Command) -> anyhow::Result<()> {
                     store: app.store.as_ref(),
                     clock: app.clock.as_ref(),
                     org: &org,
-                    actor: Actor {
-                        member_id: None,
-                        label: "operator (loyalty mail settings)".into(),
-                        role: "operator".into(),
-                        request_id: None,
-                    },
+                    actor: crate::commands::org::operator(by),
                     role: Role::Admin,
                 };
                 mail_service::update_settings(
@@ -261,26 +260,26 @@ pub async fn run(config: Config, cmd: Command) -> anyhow::Result<()> {
             } else {
                 current
             };
-            println!("organization         {}", org.slug);
-            println!(
+            outln!("organization         {}", org.slug);
+            outln!(
                 "sender name          {}",
                 settings
                     .sender_name
                     .clone()
                     .unwrap_or_else(|| format!("{} (the organization's name)", org.name))
             );
-            println!(
+            outln!(
                 "sender address       {}",
                 settings
                     .sender_address
                     .as_deref()
                     .unwrap_or("- (replies go to the SMTP_FROM address)")
             );
-            println!(
+            outln!(
                 "points receipts      {}",
                 if settings.points_receipt { "on" } else { "off" }
             );
-            println!(
+            outln!(
                 "expiry warnings      {}",
                 match (settings.expiry_warning_days, org.expiry_days) {
                     (Some(d), Some(_)) => format!("{d} days before points expire"),

@@ -24,7 +24,7 @@ pub async fn run(config: Config, args: Args) -> anyhow::Result<()> {
         app.store.migrate().await?
     };
     if args.json {
-        println!(
+        outln!(
             "{}",
             serde_json::json!({
                 "database": config.database.display_url(),
@@ -35,7 +35,7 @@ pub async fn run(config: Config, args: Args) -> anyhow::Result<()> {
             })
         );
     } else {
-        println!("database: {}", config.database.display_url());
+        outln!("database: {}", config.database.display_url());
         let newly: Vec<i64> = after
             .applied
             .iter()
@@ -43,9 +43,9 @@ pub async fn run(config: Config, args: Args) -> anyhow::Result<()> {
             .filter(|v| !before.applied.contains(v))
             .collect();
         if !newly.is_empty() {
-            println!("applied now: {newly:?}");
+            outln!("applied now: {newly:?}");
         }
-        println!("{}", after.describe());
+        outln!("{}", after.describe());
     }
     if args.status && !after.is_current() {
         anyhow::bail!("schema is not current");

@@ -71,6 +71,9 @@ pub struct Args {
     /// (post-onboard-{slug}) onboarding, as the runbook's backup appendix asks.
     #[arg(long)]
     backup: bool,
+    /// Who onboards, for the audit log (default: the USER environment variable).
+    #[arg(long, value_name = "NAME")]
+    by: Option<String>,
 }
 
 /// Runs the command.
@@ -116,7 +119,8 @@ pub async fn run(config: Config, args: Args) -> anyhow::Result<()> {
         .collect();
     }
     // Validate everything before touching the database.
-    let plan = input.validate()?;
+    let mut plan = input.validate()?;
+    plan.operator = crate::commands::org::operator(args.by.clone()).label;
     let app = App::open(&config, Schema::RequireCurrent).await?;
     let progress = Progress::detect();
     let before = if args.backup {
@@ -162,11 +166,11 @@ pub async fn run(config: Config, args: Args) -> anyhow::Result<()> {
                 serde_json::json!({"before": b.set.name, "after": after.as_ref().map(|a| &a.set.name)}),
             );
         }
-        println!("{}", serde_json::to_string_pretty(&value)?);
+        outln!("{}", serde_json::to_string_pretty(&value)?);
     } else {
-        print!("{}", human_report(&report, &app.login_url()));
+        out!("{}", human_report(&report, &app.login_url()));
         if let (Some(b), Some(a)) = (&before, &after) {
-            println!(
+            outln!(
                 "\nBackups: {} before onboarding (label pre-onboard-{slug}), {} after (label post-onboard-{slug}); restore with `loyalty backup restore SET`.",
                 b.set.name,
                 a.set.name,

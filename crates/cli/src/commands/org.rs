@@ -6,6 +6,7 @@ use crate::backup::latest_backup;
 use crate::config::Config;
 use crate::output::{table, when};
 use loyalty_core::domain::Organization;
+use loyalty_core::domain::ledger::Actor;
 use loyalty_core::service::{checklist, orgs};
 use std::path::PathBuf;
 
@@ -30,6 +31,9 @@ pub enum Command {
     Suspend {
         /// The organization's slug.
         slug: String,
+        /// Who does it, for the audit log (default: the USER environment variable).
+        #[arg(long, value_name = "NAME")]
+        by: Option<String>,
         /// Print JSON.
         #[arg(long)]
         json: bool,
@@ -38,6 +42,9 @@ pub enum Command {
     Activate {
         /// The organization's slug.
         slug: String,
+        /// Who does it, for the audit log (default: the USER environment variable).
+        #[arg(long, value_name = "NAME")]
+        by: Option<String>,
         /// Print JSON.
         #[arg(long)]
         json: bool,
@@ -60,7 +67,8 @@ pub enum Command {
         /// Untick this item (one the system sees ticks itself again).
         #[arg(long, value_name = "ITEM")]
         undo: Option<String>,
-        /// Who ticks the item with --done (default: the USER environment variable).
+        /// Who ticks (--done) or unticks (--undo) the item, for the checklist and the
+        /// audit log (default: the USER environment variable).
         #[arg(long, value_name = "NAME")]
         by: Option<String>,
         /// Folder of backup sets, read to tick "backup" [default: backup.dir of the
@@ -81,9 +89,9 @@ pub async fn run(config: Config, cmd: Command) -> anyhow::Result<()> {
         Command::List { json } => {
             let list = orgs::list(store).await?;
             if json {
-                println!("{}", serde_json::to_string_pretty(&list)?);
+                outln!("{}", serde_json::to_string_pretty(&list)?);
             } else if list.is_empty() {
-                println!(
+                outln!(
                     "No organizations yet. Onboard one with: loyalty onboard --name ... --slug ... --admin-email ... --admin-name ..."
                 );
             } else {
@@ -102,7 +110,7 @@ pub async fn run(config: Config, cmd: Command) -> anyhow::Result<()> {
                         ]
                     })
                     .collect();
-                print!(
+                out!(
                     "{}",
                     table(
                         &[
@@ -123,21 +131,21 @@ pub async fn run(config: Config, cmd: Command) -> anyhow::Result<()> {
         Command::Show { slug, json } => {
             let org = orgs::get(store, &slug).await?;
             if json {
-                println!("{}", serde_json::to_string_pretty(&org)?);
+                outln!("{}", serde_json::to_string_pretty(&org)?);
             } else {
-                print!("{}", describe(&org));
+                out!("{}", describe(&org));
             }
         }
-        Command::Suspend { slug, json } => {
-            let change = orgs::suspend(store, &slug, app.clock.now()).await?;
+        Command::Suspend { slug, by, json } => {
+            let change = orgs::suspend(store, &slug, &operator(by), app.clock.now()).await?;
             report(
                 &change,
                 json,
                 "suspended: till, admin and customer requests are refused with org.suspended; data is kept. Undo with: loyalty org activate",
             )?;
         }
-        Command::Activate { slug, json } => {
-            let change = orgs::activate(store, &slug, app.clock.now()).await?;
+        Command::Activate { slug, by, json } => {
+            let change = orgs::activate(store, &slug, &operator(by), app.clock.now()).await?;
             report(&change, json, "active again")?;
         }
         Command::Checklist {
@@ -151,17 +159,15 @@ pub async fn run(config: Config, cmd: Command) -> anyhow::Result<()> {
         } => {
             let org = orgs::get(store, &slug).await?;
             let now = app.clock.now();
+            let by = operator(by).label;
             if let Some(item) = &done {
-                let by = by
-                    .or_else(|| std::env::var("USER").ok())
-                    .unwrap_or_else(|| "operator".into());
                 checklist::mark(store, &org, item, &by, note.as_deref(), now).await?;
             }
             if let Some(item) = &undo
-                && !checklist::unmark(store, &org, item).await?
+                && !checklist::unmark(store, &org, item, &by, now).await?
                 && !json
             {
-                println!("{item} was not ticked; nothing changed");
+                outln!("{item} was not ticked; nothing changed");
             }
             let observed = checklist::observe(
                 store,
@@ -177,13 +183,21 @@ pub async fn run(config: Config, cmd: Command) -> anyhow::Result<()> {
                     "total": entries.len(),
                     "items": entries,
                 });
-                println!("{}", serde_json::to_string_pretty(&out)?);
+                outln!("{}", serde_json::to_string_pretty(&out)?);
             } else {
-                print!("{}", checklist_text(&org, &entries));
+                out!("{}", checklist_text(&org, &entries));
             }
         }
     }
     Ok(())
+}
+
+/// The operator named by `--by`, else by the USER environment variable, else `operator`.
+pub(crate) fn operator(by: Option<String>) -> Actor {
+    let name = by
+        .or_else(|| std::env::var("USER").ok())
+        .unwrap_or_default();
+    Actor::operator(&name)
 }
 
 fn checklist_text(org: &Organization, entries: &[checklist::Entry]) -> String {
@@ -224,13 +238,15 @@ fn checklist_text(org: &Organization, entries: &[checklist::Entry]) -> String {
 
 fn report(change: &orgs::StatusChange, json: bool, what: &str) -> anyhow::Result<()> {
     if json {
-        println!("{}", serde_json::to_string_pretty(change)?);
+        outln!("{}", serde_json::to_string_pretty(change)?);
     } else if change.changed {
-        println!("{} ({}) {what}", change.org.name, change.org.slug);
+        outln!("{} ({}) {what}", change.org.name, change.org.slug);
     } else {
-        println!(
+        outln!(
             "{} ({}) is already {}; nothing changed",
-            change.org.name, change.org.slug, change.org.status
+            change.org.name,
+            change.org.slug,
+            change.org.status
         );
     }
     Ok(())

@@ -53,18 +53,20 @@ pub async fn run(config: Config, cmd: Command) -> anyhow::Result<()> {
                 );
             }
             if json {
-                println!("{}", serde_json::to_string_pretty(&reports)?);
+                outln!("{}", serde_json::to_string_pretty(&reports)?);
             } else {
                 for r in &reports {
                     let verb = if dry_run { "would expire" } else { "expired" };
-                    println!(
+                    outln!(
                         "{}: {verb} {} points of {} customers",
-                        r.org, r.points, r.customers
+                        r.org,
+                        r.points,
+                        r.customers
                     );
                 }
                 let skipped = targets.iter().filter(|o| o.expiry_days.is_none()).count();
                 if skipped > 0 {
-                    println!("({skipped} organizations have no expiry policy)");
+                    outln!("({skipped} organizations have no expiry policy)");
                 }
             }
         }
@@ -74,7 +76,7 @@ pub async fn run(config: Config, cmd: Command) -> anyhow::Result<()> {
                 None => None,
             };
             let report = app.store.check_invariants(org_id).await?;
-            println!("{}", serde_json::to_string_pretty(&report)?);
+            outln!("{}", serde_json::to_string_pretty(&report)?);
             if !report.holds() {
                 anyhow::bail!("ledger invariants are broken");
             }

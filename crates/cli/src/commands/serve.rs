@@ -118,7 +118,7 @@ pub async fn run(mut config: Config, args: Args) -> anyhow::Result<()> {
         tracing::info!("mail is not configured (SMTP_HOST unset): mail stays queued in the outbox");
     }
     tracing::info!(address = %local, backend = ?app.store.backend(), database = %config.database.display_url(), "loyalty listening");
-    println!(
+    outln!(
         "loyalty listening on http://{local} (database: {})",
         config.database.display_url()
     );
@@ -221,14 +221,15 @@ async fn demo(app: &App, public_url: &str) -> anyhow::Result<()> {
     )
     .await?;
     match &report.credential {
-        Some(Credential::Password(p)) => println!(
+        Some(Credential::Password(p)) => outln!(
             "Demo organization ready: sign in at {public_url}/login as {} with password {} (shown once)",
             report.admin_username,
             p.expose_secret()
         ),
-        _ => println!(
+        _ => outln!(
             "Demo organization ready: sign in at {public_url}/login as {} (its password was printed on the first run; `loyalty user link {}` issues a new link)",
-            report.admin_username, report.admin_username
+            report.admin_username,
+            report.admin_username
         ),
     }
     Ok(())

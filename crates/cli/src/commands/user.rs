@@ -59,7 +59,7 @@ pub async fn run(config: Config, cmd: Command) -> anyhow::Result<()> {
                 org.as_ref(),
             )
             .await?;
-            println!(
+            outln!(
                 "Password-reset mail with a new one-time link queued for {} <{to}>{}",
                 user.username,
                 if config.mail.is_configured() {
@@ -71,7 +71,7 @@ pub async fn run(config: Config, cmd: Command) -> anyhow::Result<()> {
         }
         Command::Link { .. } => match app.directory.password_set_link(user.pk).await? {
             Some(link) => {
-                println!(
+                outln!(
                     "One-time link for {} ({}){}:",
                     user.name,
                     user.username,
@@ -79,8 +79,8 @@ pub async fn run(config: Config, cmd: Command) -> anyhow::Result<()> {
                         .map(|t| format!(", valid until {}", when(t)))
                         .unwrap_or_default()
                 );
-                println!("  {}", link.url.expose_secret());
-                println!("Send it over a secure channel; it works once.");
+                outln!("  {}", link.url.expose_secret());
+                outln!("Send it over a secure channel; it works once.");
             }
             None => anyhow::bail!(
                 "the identity provider has no recovery flow configured, so it cannot issue links"
@@ -88,7 +88,7 @@ pub async fn run(config: Config, cmd: Command) -> anyhow::Result<()> {
         },
         Command::Show { .. } => {
             let groups = app.directory.user_groups(user.pk).await?;
-            println!(
+            outln!(
                 "username  {}\nname      {}\nemail     {}\nactive    {}\npassword  {}",
                 user.username,
                 user.name,
@@ -100,7 +100,7 @@ pub async fn run(config: Config, cmd: Command) -> anyhow::Result<()> {
                     None => "managed by the identity provider",
                 }
             );
-            println!(
+            outln!(
                 "groups    {}",
                 if groups.is_empty() {
                     "-".into()
@@ -109,7 +109,7 @@ pub async fn run(config: Config, cmd: Command) -> anyhow::Result<()> {
                 }
             );
             for m in loyalty_core::domain::resolve_memberships(&groups) {
-                println!("role      {} in {}", m.role, m.prefix);
+                outln!("role      {} in {}", m.role, m.prefix);
             }
         }
     }

@@ -2,7 +2,7 @@
 //! backup moment (row counts and a ledger checksum), a corrupted archive or a missing
 //! set is refused before anything changes, a running server blocks a restore, prune
 //! keeps the newest and labelled sets, and the identity provider's database rolls back
-//! together with loyalty's.
+//! together with loyalty's. A restore is recorded in the restored audit log.
 
 use super::support::{Server, command, skip, stderr, stdout};
 use loyalty_core::clock::SystemClock;
@@ -193,6 +193,35 @@ async fn snapshot(db: &TestDb) -> Snapshot {
     }
 }
 
+/// The `backup.restore` audit records, read afresh: (actor, role, without organization,
+/// after as JSON text).
+async fn restore_records(db: &TestDb) -> Vec<(String, String, bool, String)> {
+    const SQL_PG: &str = "SELECT actor, actor_role, organization_id IS NULL, after::text FROM audit_log WHERE action = 'backup.restore' ORDER BY created_at";
+    const SQL_LITE: &str = "SELECT actor, actor_role, organization_id IS NULL, after FROM audit_log WHERE action = 'backup.restore' ORDER BY created_at";
+    match db.kind {
+        Kind::Postgres => {
+            let mut c = sqlx::PgConnection::connect(&db.url).await.expect("connect");
+            let rows = sqlx::query_as(SQL_PG)
+                .fetch_all(&mut c)
+                .await
+                .expect("audit");
+            c.close().await.expect("close");
+            rows
+        }
+        Kind::Sqlite => {
+            let mut c = sqlx::SqliteConnection::connect(&db.url)
+                .await
+                .expect("connect");
+            let rows = sqlx::query_as(SQL_LITE)
+                .fetch_all(&mut c)
+                .await
+                .expect("audit");
+            c.close().await.expect("close");
+            rows
+        }
+    }
+}
+
 fn manifests(dir: &Path) -> Vec<serde_json::Value> {
     let mut names: Vec<_> = std::fs::read_dir(dir)
         .expect("backup dir")
@@ -310,10 +339,25 @@ both_backends! {
         assert!(stderr(&refused).contains("pass --yes"), "{}", stderr(&refused));
         assert_eq!(snapshot(&db).await, changed, "nothing changed without --yes");
 
-        let restored = ok(&run_in(&db, dir.path(), &["backup", "restore", "latest", "--yes"], &[]));
+        assert!(restore_records(&db).await.is_empty());
+        let restored = ok(&run_in(&db, dir.path(), &["backup", "restore", "latest", "--yes"], &[("USER", "auditor")]));
         assert!(restored.contains("Restored backup set"), "{restored}");
         assert!(restored.contains("organizations 1, points_transactions 3, users 4"), "{restored}");
         assert_eq!(snapshot(&db).await, before, "exactly the backup moment");
+
+        // The restored database's audit log says that everything after the set was rolled back.
+        assert!(restored.contains("recorded in the audit log as backup.restore by auditor"), "{restored}");
+        let records = restore_records(&db).await;
+        assert_eq!(records.len(), 1, "{records:?}");
+        let (actor, role, no_org, after) = &records[0];
+        assert_eq!((actor.as_str(), role.as_str(), *no_org), ("auditor", "operator", true));
+        let after: serde_json::Value = serde_json::from_str(after).expect("json");
+        assert_eq!(after["created_at"], m["created_at"], "{after}");
+        assert_eq!(after["label"], "before-change");
+        assert_eq!(after["files"][0]["name"].as_str(), Some(file));
+        assert_eq!(after["files"][0]["sha256"], m["files"][0]["sha256"]);
+        let set = after["set"].as_str().expect("set");
+        assert!(set.len() == 15 && dir.path().join(set).join("manifest.json").is_file(), "{set}");
         if db.kind == Kind::Postgres {
             assert_eq!(psql(&db.url, "SELECT coalesce(to_regclass('public.made_after_the_backup')::text, 'gone')"), "gone");
             assert_eq!(Some(psql(&db.url, guards)), guards_before, "policies, trigger and grants are back");

@@ -178,7 +178,7 @@ both_backends! {
         std::fs::create_dir_all(&set).expect("set");
         std::fs::write(set.join("loyalty_db_20990101_000000.sqlite.gz"), b"12345").expect("file");
         let created = time::OffsetDateTime::now_utc().format(&time::format_description::well_known::Rfc3339).expect("time");
-        std::fs::write(set.join("manifest.json"), serde_json::json!({"created_at": created, "label": null, "backend": "sqlite", "schema_version": 7, "loyalty_version": "0.1.0", "files": [{"name": "loyalty_db_20990101_000000.sqlite.gz", "bytes": 5, "sha256": "-", "kind": "loyalty"}]}).to_string()).expect("manifest");
+        std::fs::write(set.join("manifest.json"), serde_json::json!({"created_at": created, "label": null, "backend": "sqlite", "schema_version": 8, "loyalty_version": "0.1.0", "files": [{"name": "loyalty_db_20990101_000000.sqlite.gz", "bytes": 5, "sha256": "-", "kind": "loyalty"}]}).to_string()).expect("manifest");
 
         let out = loyalty(&db, &["org", "checklist", "nextdoor", "--backup-dir", &backup_dir]);
         assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));

@@ -151,9 +151,13 @@ both_backends! {
             "--admin-email", "owner@other.example.com", "--admin-name", "Otto"]);
         assert!(out.status.success(), "{}", stderr(&out));
         let out = loyalty(&db, &["mail", "settings", "nextdoor", "--receipts", "on",
-            "--sender-name", "NextDoor Market", "--sender-address", "hello@nextdoor.example.com"]);
+            "--sender-name", "NextDoor Market", "--sender-address", "hello@nextdoor.example.com", "--by", "sam"]);
         assert!(out.status.success(), "{}", stderr(&out));
         assert!(stdout(&out).contains("points receipts      on"), "{}", stdout(&out));
+        let nextdoor = orgs::get(db.store.as_ref(), "nextdoor").await.expect("org");
+        let audit = db.store.audit_log(nextdoor.id, None, 100).await.expect("audit");
+        let change = audit.iter().find(|r| r.action == "org.mail_settings").expect("audited");
+        assert_eq!((change.actor.as_str(), change.actor_role.as_str()), ("sam", "operator"));
         let bad = loyalty(&db, &["mail", "settings", "nextdoor", "--sender-address", "nope"]);
         assert_eq!(bad.status.code(), Some(2), "{}", stderr(&bad));
         assert!(stderr(&bad).contains("sender_address"), "{}", stderr(&bad));

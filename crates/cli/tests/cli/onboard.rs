@@ -1,7 +1,9 @@
-//! `loyalty onboard` and `loyalty org` from the command line.
+//! `loyalty onboard` and `loyalty org` from the command line: the operator's name in the
+//! audit log, output into a pipe that closes early.
 
-use super::support::{loyalty, stderr, stdout};
+use super::support::{command, loyalty, stderr, stdout};
 use loyalty_testkit::{TestDb, both_backends};
+use std::process::Stdio;
 
 const RUNBOOK_YAML: &str = r#"
 Organization:
@@ -149,5 +151,52 @@ both_backends! {
         let unknown = loyalty(&db, &["org", "show", "nobody"]);
         assert_eq!(unknown.status.code(), Some(2));
         assert!(stderr(&unknown).contains("organization \"nobody\" not found"), "{}", stderr(&unknown));
+    }
+
+    async fn the_operators_name_goes_into_the_audit_log(db) {
+        let onboarded = command(&db.url).args(NEXTDOOR).args(["--by", "olga"]).output().expect("runs");
+        assert!(onboarded.status.success(), "{}", stderr(&onboarded));
+        assert!(loyalty(&db, &["org", "suspend", "nextdoor", "--by", "sam"]).status.success());
+        let activated = command(&db.url).args(["org", "activate", "nextdoor"]).env("USER", "uma").output().expect("runs");
+        assert!(activated.status.success(), "{}", stderr(&activated));
+        let ticked = command(&db.url).args(["org", "checklist", "nextdoor", "--done", "walkthrough"]).env("USER", "uma").output().expect("runs");
+        assert!(ticked.status.success(), "{}", stderr(&ticked));
+        assert!(loyalty(&db, &["org", "checklist", "nextdoor", "--undo", "walkthrough", "--by", "sam"]).status.success());
+
+        let org = loyalty_core::service::orgs::get(db.store.as_ref(), "nextdoor").await.expect("org");
+        let mut records = db.store.audit_log(org.id, None, 100).await.expect("audit");
+        records.reverse();
+        let got: Vec<(&str, &str, &str)> = records
+            .iter()
+            .filter(|r| r.action.starts_with("org.") || r.action.starts_with("checklist."))
+            .filter(|r| r.actor != "loyalty")
+            .map(|r| (r.actor.as_str(), r.actor_role.as_str(), r.action.as_str()))
+            .collect();
+        assert_eq!(got, vec![
+            ("olga", "operator", "org.onboard"),
+            ("sam", "operator", "org.suspend"),
+            ("uma", "operator", "org.reactivate"),
+            ("uma", "operator", "checklist.tick"),
+            ("sam", "operator", "checklist.untick"),
+        ]);
+    }
+
+    async fn a_reader_that_goes_away_early_ends_the_output_quietly(db) {
+        assert!(loyalty(&db, NEXTDOOR).status.success());
+        for args in [&["org", "list"][..], &["org", "list", "--json"], &["org", "show", "nextdoor"], &["config"]] {
+            // The reading end is closed before loyalty writes anything, as `| head -c1`
+            // does after its byte: every write finds a broken pipe.
+            let mut child = command(&db.url)
+                .args(args)
+                .stdout(Stdio::piped())
+                .stderr(Stdio::piped())
+                .spawn()
+                .expect("spawn");
+            drop(child.stdout.take());
+            let out = child.wait_with_output().expect("wait");
+            let err = stderr(&out);
+            assert_eq!(out.status.code(), Some(0), "{args:?}: {err}");
+            assert!(!err.contains("panicked") && !err.contains("Broken pipe") && !err.contains("error"), "{args:?}: {err}");
+        }
     }
 }

@@ -339,7 +339,7 @@ both_backends! {
         std::fs::write(set.join("loyalty_db_20250123_140530.sqlite.gz"), b"0123456789").expect("write");
         std::fs::write(
             set.join("manifest.json"),
-            r#"{"created_at": "2025-01-23T14:05:30Z", "label": null, "backend": "sqlite", "schema_version": 7,
+            r#"{"created_at": "2025-01-23T14:05:30Z", "label": null, "backend": "sqlite", "schema_version": 8,
                 "loyalty_version": "0.1.0",
                 "files": [{"name": "loyalty_db_20250123_140530.sqlite.gz", "bytes": 10, "sha256": "-", "kind": "loyalty"}]}"#,
         )

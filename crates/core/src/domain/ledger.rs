@@ -220,6 +220,18 @@ impl Actor {
             request_id: None,
         }
     }
+
+    /// An operator of the installation (console or command line), by name.
+    pub fn operator(name: &str) -> Self {
+        let name = name.trim();
+        let name = if name.is_empty() { "operator" } else { name };
+        Self {
+            member_id: None,
+            label: name.chars().take(200).collect(),
+            role: "operator".into(),
+            request_id: None,
+        }
+    }
 }
 
 /// A change of points, applied in one transaction. Serialised (without the time window)
@@ -428,6 +440,35 @@ pub struct AuditRecord {
     /// When.
     #[serde(with = "time::serde::rfc3339")]
     pub created_at: OffsetDateTime,
+}
+
+impl AuditRecord {
+    /// A record of `actor` doing `action` to `target` (kind, id) at `now`, inside `org`
+    /// or, with `None`, to the whole installation.
+    pub fn new(
+        org: Option<OrgId>,
+        actor: &Actor,
+        action: &str,
+        target: (&str, String),
+        before: Option<serde_json::Value>,
+        after: Option<serde_json::Value>,
+        now: OffsetDateTime,
+    ) -> Self {
+        Self {
+            id: Uuid::now_v7(),
+            organization_id: org,
+            actor: actor.label.clone(),
+            actor_role: actor.role.clone(),
+            action: action.to_owned(),
+            target_type: Some(target.0.to_owned()),
+            target_id: Some(target.1),
+            before,
+            after,
+            reason: None,
+            request_id: actor.request_id.clone(),
+            created_at: now,
+        }
+    }
 }
 
 /// A page of results and the cursor for the next.

@@ -75,6 +75,17 @@ impl OrgStatus {
             _ => None,
         }
     }
+
+    /// The audit action of a move from `self` to `to`: `org.onboard` (onboarding
+    /// finished), `org.suspend`, `org.reactivate`, or `org.status` for any other move.
+    pub fn change_action(self, to: OrgStatus) -> &'static str {
+        match (self, to) {
+            (OrgStatus::Onboarding, OrgStatus::Active) => "org.onboard",
+            (_, OrgStatus::Suspended) => "org.suspend",
+            (OrgStatus::Suspended, OrgStatus::Active) => "org.reactivate",
+            _ => "org.status",
+        }
+    }
 }
 
 impl fmt::Display for OrgStatus {

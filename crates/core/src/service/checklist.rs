@@ -4,6 +4,7 @@
 //! the onboarding exists, the guide was produced) tick themselves when the checklist is
 //! read; the others are ticked by the operator.
 
+use crate::domain::ledger::Actor;
 use crate::domain::{Organization, Role};
 use crate::error::Error;
 use crate::store::{ChecklistMark, Store};
@@ -230,7 +231,8 @@ pub fn entries(marks: &[ChecklistMark]) -> Vec<Entry> {
         .collect()
 }
 
-/// Ticks an item by key (`--done`); the note is trimmed and at most 2000 characters.
+/// Ticks an item by key (`--done`) on behalf of the operator `done_by` (empty:
+/// `operator`); the note is trimmed and at most 2000 characters.
 pub async fn mark(
     store: &dyn Store,
     org: &Organization,
@@ -247,21 +249,23 @@ pub async fn mark(
             "is longer than 2000 characters; keep it short",
         ));
     }
-    let done_by = done_by.trim();
-    let done_by = if done_by.is_empty() {
-        "operator"
-    } else {
-        done_by
-    };
-    let by: String = done_by.chars().take(200).collect();
     Ok(store
-        .mark_checklist_item(org.id, item.key, &by, note, now)
+        .mark_checklist_item(org.id, item.key, &Actor::operator(done_by), note, now)
         .await?)
 }
 
-/// Unticks an item by key (`--undo`); returns whether it was ticked. An item the system
-/// sees ticks itself again the next time the checklist is shown.
-pub async fn unmark(store: &dyn Store, org: &Organization, key: &str) -> Result<bool, Error> {
+/// Unticks an item by key (`--undo`) on behalf of the operator `by`; returns whether it
+/// was ticked. An item the system sees ticks itself again the next time the checklist
+/// is shown.
+pub async fn unmark(
+    store: &dyn Store,
+    org: &Organization,
+    key: &str,
+    by: &str,
+    now: OffsetDateTime,
+) -> Result<bool, Error> {
     let item = item("--undo", key)?;
-    Ok(store.unmark_checklist_item(org.id, item.key).await?)
+    Ok(store
+        .unmark_checklist_item(org.id, item.key, &Actor::operator(by), now)
+        .await?)
 }

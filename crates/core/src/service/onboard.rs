@@ -7,6 +7,7 @@
 
 use crate::clock::Clock;
 use crate::directory::{self, DirGroup, DirUser, Directory, NewDirUser, Outcome};
+use crate::domain::ledger::Actor;
 use crate::domain::{
     CountryCode, CurrencyCode, Email, GroupName, LanguageTag, NewOrganization, OrgName, OrgSlug,
     OrgStatus, Organization, PersonName, Phone, Plan, Role, TimeZoneName, Username,
@@ -80,6 +81,9 @@ pub struct OnboardPlan {
     pub admin_email: Email,
     /// First admin's name.
     pub admin_name: PersonName,
+    /// Who onboards, for the audit log: the operator's name (`operator` unless the
+    /// caller sets it).
+    pub operator: String,
 }
 
 impl OnboardInput {
@@ -248,6 +252,7 @@ impl OnboardInput {
                     },
                     admin_email,
                     admin_name,
+                    operator: "operator".into(),
                 })
             }
             _ => Err(Error::Validation(errors)),
@@ -560,6 +565,7 @@ pub async fn onboard(
                 slug,
                 &[OrgStatus::Onboarding],
                 OrgStatus::Active,
+                &Actor::operator(&plan.operator),
                 clock.now(),
             )
             .await?

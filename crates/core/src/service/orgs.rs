@@ -1,5 +1,6 @@
 //! Organization lifecycle: look up, list, suspend, reactivate.
 
+use crate::domain::ledger::Actor;
 use crate::domain::{OrgSlug, OrgStatus, Organization, OrganizationSummary};
 use crate::error::Error;
 use crate::store::Store;
@@ -28,28 +29,33 @@ pub struct StatusChange {
     pub changed: bool,
 }
 
-/// Suspends an active organization. Suspending a suspended one changes nothing.
+/// Suspends an active organization, with an `org.suspend` audit record of `actor`.
+/// Suspending a suspended one changes nothing.
 pub async fn suspend(
     store: &dyn Store,
     slug: &str,
+    actor: &Actor,
     now: OffsetDateTime,
 ) -> Result<StatusChange, Error> {
-    transition(store, slug, OrgStatus::Suspended, now).await
+    transition(store, slug, OrgStatus::Suspended, actor, now).await
 }
 
-/// Reactivates a suspended organization. Activating an active one changes nothing.
+/// Reactivates a suspended organization, with an `org.reactivate` audit record of
+/// `actor`. Activating an active one changes nothing.
 pub async fn activate(
     store: &dyn Store,
     slug: &str,
+    actor: &Actor,
     now: OffsetDateTime,
 ) -> Result<StatusChange, Error> {
-    transition(store, slug, OrgStatus::Active, now).await
+    transition(store, slug, OrgStatus::Active, actor, now).await
 }
 
 async fn transition(
     store: &dyn Store,
     slug: &str,
     to: OrgStatus,
+    actor: &Actor,
     now: OffsetDateTime,
 ) -> Result<StatusChange, Error> {
     let before = get(store, slug).await?;
@@ -68,7 +74,7 @@ async fn transition(
     };
     let slug = OrgSlug::parse(&before.slug).map_err(|e| Error::Validation(vec![e]))?;
     let after = store
-        .set_organization_status(&slug, &from, to, now)
+        .set_organization_status(&slug, &from, to, actor, now)
         .await?
         .ok_or_else(|| Error::NotFound(format!("organization {:?}", slug.as_str())))?;
     Ok(StatusChange {

@@ -105,10 +105,9 @@ pub async fn create_staff(
     )
     .await?;
     dir.add_member(&group, user.pk).await?;
-    let now = ctx.clock.now();
     let member = ctx
         .store
-        .upsert_member(
+        .upsert_staff(
             ctx.org.id,
             &NewMember {
                 identity_subject: user.uid.clone(),
@@ -117,17 +116,10 @@ pub async fn create_staff(
                 name: Some(name.as_str().to_owned()),
                 created_by: ctx.actor.member_id,
             },
-            now,
+            &ctx.actor,
+            ctx.clock.now(),
         )
         .await?;
-    let member = if member.status == "active" {
-        member
-    } else {
-        ctx.store
-            .set_member_status(ctx.org.id, member.id, "active", now)
-            .await?
-            .unwrap_or(member)
-    };
     let credential = if user.has_password == Some(true) {
         Credential::Existing
     } else {
@@ -208,7 +200,13 @@ pub async fn deactivate_staff(
     }
     let updated = ctx
         .store
-        .set_member_status(ctx.org.id, target.id, "suspended", ctx.clock.now())
+        .set_member_status(
+            ctx.org.id,
+            target.id,
+            "suspended",
+            &ctx.actor,
+            ctx.clock.now(),
+        )
         .await?
         .ok_or_else(|| Error::NotFound("staff member".into()))?;
     tracing::info!(org = %ctx.org.slug, member = %target.id, by = %ctx.actor.label, "staff deactivated");

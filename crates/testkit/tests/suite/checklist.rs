@@ -74,8 +74,8 @@ both_backends! {
         assert_eq!(store.checklist_marks(a.id).await.expect("marks").len(), 1);
         assert!(store.checklist_marks(b.id).await.expect("other org").is_empty(), "ticks belong to one organization");
 
-        assert!(checklist::unmark(store, &a, "walkthrough").await.expect("undo"));
-        assert!(!checklist::unmark(store, &a, "walkthrough").await.expect("undo twice"));
+        assert!(checklist::unmark(store, &a, "walkthrough", "jane", clock.now()).await.expect("undo"));
+        assert!(!checklist::unmark(store, &a, "walkthrough", "jane", clock.now()).await.expect("undo twice"));
         assert!(store.checklist_marks(a.id).await.expect("marks").is_empty());
 
         for bad in ["nope", ""] {
@@ -83,7 +83,7 @@ both_backends! {
             assert_eq!(e.code(), "validation.failed");
             assert!(e.to_string().contains("--done") && e.to_string().contains("first-cashier"), "{e}");
         }
-        let e = checklist::unmark(store, &a, "nope").await.expect_err("undo unknown");
+        let e = checklist::unmark(store, &a, "nope", "jane", clock.now()).await.expect_err("undo unknown");
         assert!(e.to_string().contains("--undo"), "{e}");
         assert!(store.checklist_marks(a.id).await.expect("marks").is_empty(), "nothing written");
     }

@@ -1,6 +1,7 @@
 //! The behaviour suite: every case runs on SQLite and on PostgreSQL.
 #![allow(clippy::panic, clippy::unwrap_used)]
 
+mod audit;
 mod checklist;
 mod directory;
 mod mail;

@@ -133,7 +133,7 @@ both_backends! {
             let org = fresh.store.organization_by_slug(&plan.org.slug).await.expect("org").expect("created first");
             if step != Step::ActivateOrganization {
                 assert_eq!(org.status, OrgStatus::Onboarding, "half-finished onboarding is not active (failed after {step:?})");
-                assert!(loyalty_core::service::orgs::suspend(fresh.store.as_ref(), "nextdoor", clock.now()).await.is_err());
+                assert!(loyalty_core::service::orgs::suspend(fresh.store.as_ref(), "nextdoor", &loyalty_core::domain::ledger::Actor::operator("ops"), clock.now()).await.is_err());
             }
             let report = onboard::onboard(fresh.store.as_ref(), &dir, clock.as_ref(), &plan, CredentialMode::Link, &NoHooks)
                 .await

@@ -90,13 +90,13 @@ both_backends! {
     async fn status_changes_only_from_the_allowed_states(db) {
         db.store.insert_organization(&new_org("nextdoor"), OrgStatus::Onboarding, NOW).await.expect("insert");
         let s = slug("nextdoor");
-        let unchanged = db.store.set_organization_status(&s, &[OrgStatus::Active], OrgStatus::Suspended, NOW).await.expect("set").expect("row");
+        let unchanged = db.store.set_organization_status(&s, &[OrgStatus::Active], OrgStatus::Suspended, &loyalty_core::domain::ledger::Actor::operator("ops"), NOW).await.expect("set").expect("row");
         assert_eq!(unchanged.status, OrgStatus::Onboarding);
         let later = NOW + time::Duration::minutes(5);
-        let active = db.store.set_organization_status(&s, &[OrgStatus::Onboarding], OrgStatus::Active, later).await.expect("set").expect("row");
+        let active = db.store.set_organization_status(&s, &[OrgStatus::Onboarding], OrgStatus::Active, &loyalty_core::domain::ledger::Actor::operator("ops"), later).await.expect("set").expect("row");
         assert_eq!(active.status, OrgStatus::Active);
         assert_eq!(active.updated_at, later);
-        assert!(db.store.set_organization_status(&slug("nobody"), &[OrgStatus::Active], OrgStatus::Suspended, NOW).await.expect("set").is_none());
+        assert!(db.store.set_organization_status(&slug("nobody"), &[OrgStatus::Active], OrgStatus::Suspended, &loyalty_core::domain::ledger::Actor::operator("ops"), NOW).await.expect("set").is_none());
     }
 
     async fn listing_counts_active_members_per_role_and_per_organization(db) {
@@ -324,5 +324,41 @@ both_backends! {
         let p = db.store.pool_stats();
         assert!(p.max >= 1, "{p:?}");
         assert!(p.idle + p.in_use <= p.max, "{p:?}");
+    }
+}
+
+both_backends! {
+    async fn the_active_users_count_has_an_index_on_the_sign_in_time(db) {
+        let sql = match db.kind {
+            Kind::Postgres => "SELECT indexdef FROM pg_indexes WHERE indexname = 'users_last_seen_idx'",
+            Kind::Sqlite => "SELECT sql FROM sqlite_master WHERE type = 'index' AND name = 'users_last_seen_idx'",
+        };
+        let def: String = match db.kind {
+            Kind::Postgres => {
+                let pool = sqlx::PgPool::connect(&db.url).await.expect("pool");
+                let def = sqlx::query_scalar(sql).fetch_one(&pool).await.expect("index");
+                pool.close().await;
+                def
+            }
+            Kind::Sqlite => {
+                let pool = sqlx::SqlitePool::connect(&db.url).await.expect("pool");
+                let def = sqlx::query_scalar(sql).fetch_one(&pool).await.expect("index");
+                if let Some(plan) = sqlx::query_as::<_, (i64, i64, i64, String)>(
+                    "EXPLAIN QUERY PLAN SELECT count(*) FROM users WHERE last_seen_at >= '2025-01-01'",
+                )
+                .fetch_all(&pool)
+                .await
+                .expect("plan")
+                .into_iter()
+                .map(|r| r.3)
+                .find(|d| d.contains("users"))
+                {
+                    assert!(plan.contains("users_last_seen_idx"), "{plan}");
+                }
+                pool.close().await;
+                def
+            }
+        };
+        assert!(def.contains("last_seen_at") && def.to_lowercase().contains("where"), "{def}");
     }
 }

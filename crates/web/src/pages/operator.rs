@@ -1,6 +1,7 @@
 //! The operator console (`/operator`, members of the operators group): every
 //! organization with its status, plan, member counts and onboarding date; onboarding a
-//! client with the same service as `loyalty onboard`; suspending and reactivating.
+//! client with the same service as `loyalty onboard`; suspending and reactivating; one
+//! organization's audit log, with the installation's own records (restores).
 
 use super::common::{confirm_page, credential_page};
 use super::guard::Person;
@@ -13,6 +14,7 @@ use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::get;
 use axum::{Form, Router};
+use loyalty_core::domain::ledger::Actor;
 use loyalty_core::service::onboard::{self, CredentialMode, NoHooks, OnboardInput};
 use loyalty_core::service::orgs;
 use serde::Deserialize;
@@ -21,6 +23,7 @@ pub(super) fn routes() -> Router<AppState> {
     Router::new()
         .route("/operator", get(console))
         .route("/operator/onboard", axum::routing::post(onboard_post))
+        .route("/operator/orgs/{slug}", get(org_view))
         .route(
             "/operator/orgs/{slug}/{action}",
             get(confirm_status).post(change_status),
@@ -115,11 +118,7 @@ async fn page(
         .into_iter()
         .map(|s| OrgRow {
             status: s.org.status.as_str(),
-            status_key: match s.org.status.as_str() {
-                "active" => "status_active",
-                "suspended" => "status_suspended",
-                _ => "status_onboarding",
-            },
+            status_key: status_key(s.org.status.as_str()),
             name: s.org.name,
             slug: s.org.slug,
             plan: s.org.plan,
@@ -169,7 +168,8 @@ async fn onboard_post(
         ..OnboardInput::default()
     };
     let result = match input.validate() {
-        Ok(plan) => {
+        Ok(mut plan) => {
+            plan.operator = person.signed_in.session.account.username.clone();
             onboard::onboard(
                 state.store.as_ref(),
                 state.directory.as_ref(),
@@ -206,6 +206,81 @@ async fn onboard_post(
             let notice = Notice::err(error_text(c.lang, &e));
             page(&state, c, notice, form, StatusCode::UNPROCESSABLE_ENTITY).await
         }
+    }
+}
+
+struct AuditRow {
+    when: String,
+    actor: String,
+    role: String,
+    action: String,
+    target: String,
+    reason: String,
+}
+
+#[derive(Template)]
+#[template(path = "operator_org.html")]
+struct OrgView {
+    c: Chrome,
+    name: String,
+    slug: String,
+    status: &'static str,
+    status_key: &'static str,
+    rows: Vec<AuditRow>,
+}
+
+/// One organization for the operator: its status and its audit log, with the records of
+/// the whole installation (a restore rolls every organization back).
+async fn org_view(
+    State(state): State<AppState>,
+    person: Person,
+    Path(slug): Path<String>,
+) -> Response {
+    let c = match operator_only(&person) {
+        Ok(c) => c,
+        Err(r) => return r,
+    };
+    let org = match orgs::get(state.store.as_ref(), &slug).await {
+        Ok(o) => o,
+        Err(e) => return super::layout::error_page(&c, &e, "/operator"),
+    };
+    let records = match state.store.operator_audit_log(org.id, None, 200).await {
+        Ok(r) => r,
+        Err(e) => return super::layout::error_page(&c, &e.into(), "/operator"),
+    };
+    let rows = records
+        .into_iter()
+        .map(|r| AuditRow {
+            when: c.lang.datetime(r.created_at, &org.timezone),
+            actor: r.actor,
+            role: r.actor_role,
+            action: r.action,
+            target: match (r.organization_id, r.target_type) {
+                (None, Some(t)) => format!("{t} ({})", c.t("installation")),
+                (None, None) => c.t("installation").to_owned(),
+                (Some(_), t) => t.unwrap_or_default(),
+            },
+            reason: r.reason.unwrap_or_default(),
+        })
+        .collect();
+    render(
+        StatusCode::OK,
+        &OrgView {
+            status: org.status.as_str(),
+            status_key: status_key(org.status.as_str()),
+            c,
+            name: org.name,
+            slug: org.slug,
+            rows,
+        },
+    )
+}
+
+fn status_key(status: &str) -> &'static str {
+    match status {
+        "active" => "status_active",
+        "suspended" => "status_suspended",
+        _ => "status_onboarding",
     }
 }
 
@@ -265,13 +340,14 @@ async fn change_status(
         return forged_in(&c);
     }
     let now = state.clock.now();
+    let actor = Actor::operator(&person.signed_in.session.account.username);
     let (result, done) = match action.as_str() {
         "suspend" => (
-            orgs::suspend(state.store.as_ref(), &slug, now).await,
+            orgs::suspend(state.store.as_ref(), &slug, &actor, now).await,
             "suspended",
         ),
         "activate" => (
-            orgs::activate(state.store.as_ref(), &slug, now).await,
+            orgs::activate(state.store.as_ref(), &slug, &actor, now).await,
             "activated",
         ),
         _ => return super::not_found_page(c.lang),

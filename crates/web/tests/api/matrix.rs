@@ -101,12 +101,12 @@ both_backends! {
         let (admin, _) = app.person("alpha_admin", &["alpha-admins"]).await;
         let (s, c) = app.call(&admin, "POST", "/api/v1/orgs/alpha/customers", Some(serde_json::json!({"email": "x@example.com"}))).await;
         assert_eq!(s, 201);
-        loyalty_core::service::orgs::suspend(app.db.store.as_ref(), "alpha", loyalty_testkit::fixed_clock_now()).await.unwrap();
+        loyalty_core::service::orgs::suspend(app.db.store.as_ref(), "alpha", &loyalty_core::domain::ledger::Actor::operator("ops"), loyalty_testkit::fixed_clock_now()).await.unwrap();
         let (s, body) = app.call(&admin, "GET", &format!("/api/v1/orgs/alpha/customers/{}", c["id"].as_str().unwrap()), None).await;
         assert_eq!((s.as_u16(), body["error"]["code"].as_str()), (403, Some("org.suspended")));
         let (s, body) = app.call(&admin, "POST", "/api/v1/orgs/alpha/purchases", Some(serde_json::json!({"customer_id": c["id"], "amount": "1"}))).await;
         assert_eq!((s.as_u16(), body["error"]["code"].as_str()), (403, Some("org.suspended")));
-        loyalty_core::service::orgs::activate(app.db.store.as_ref(), "alpha", loyalty_testkit::fixed_clock_now()).await.unwrap();
+        loyalty_core::service::orgs::activate(app.db.store.as_ref(), "alpha", &loyalty_core::domain::ledger::Actor::operator("ops"), loyalty_testkit::fixed_clock_now()).await.unwrap();
         let (s, _) = app.call(&admin, "GET", &format!("/api/v1/orgs/alpha/customers/{}", c["id"].as_str().unwrap()), None).await;
         assert_eq!(s, 200, "data kept");
     }

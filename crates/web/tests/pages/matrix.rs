@@ -1,7 +1,7 @@
 //! Each role sees only its pages: every person against every page of two
 //! organizations, with the expected status in each cell (303 = sent to sign in).
 
-use super::app::{TestApp, Who};
+use super::app::{CSRF, TestApp, Who};
 use loyalty_core::domain::ledger::{Actor, NewCustomer};
 use loyalty_testkit::both_backends;
 
@@ -32,6 +32,7 @@ both_backends! {
         let rows: &[(&str, [u16; 6])] = &[
             ("/login", [200, 303, 303, 303, 303, 303]),
             ("/operator", [303, 403, 403, 403, 200, 403]),
+            ("/operator/orgs/alpha", [303, 403, 403, 403, 200, 403]),
             ("/o/alpha/admin", [303, 403, 403, 200, 403, 403]),
             ("/o/alpha/admin/users", [303, 403, 403, 200, 403, 403]),
             ("/o/alpha/admin/customers", [303, 403, 403, 200, 403, 403]),
@@ -74,10 +75,46 @@ both_backends! {
         assert!(r.body.contains("route.not_found"));
     }
 
+    async fn operator_actions_show_in_their_organizations_audit_pages_only(db) {
+        let app = TestApp::new(db).await;
+        let alpha_admin = app.person("alpha_admin", &["alpha-admins"]).await;
+        let beta_admin = app.person("beta_admin", &["beta-admins"]).await;
+        let operator = app.person("olga", &["loyalty-operators"]).await;
+        for action in ["suspend", "activate"] {
+            let r = app.post(&operator, &format!("/operator/orgs/alpha/{action}"), &[("csrf", CSRF)]).await;
+            assert_eq!(r.status, 303, "{action}: {}", r.body);
+        }
+        let restore = loyalty_core::domain::ledger::AuditRecord::new(
+            None, &Actor::operator("olga"), "backup.restore", ("backup", "20250123_140530".into()),
+            None, Some(serde_json::json!({"set": "20250123_140530"})), loyalty_testkit::fixed_clock_now(),
+        );
+        app.db.store.append_audit(&restore).await.unwrap();
+
+        let alpha = app.get(&alpha_admin, "/o/alpha/admin/audit").await;
+        assert_eq!(alpha.status, 200);
+        assert!(alpha.body.contains("org.suspend") && alpha.body.contains("org.reactivate") && alpha.body.contains("olga"), "{}", alpha.body);
+        assert!(!alpha.body.contains("backup.restore"), "installation records are the operator's");
+        let beta = app.get(&beta_admin, "/o/beta/admin/audit").await;
+        assert_eq!(beta.status, 200);
+        for hidden in ["org.suspend", "org.reactivate", "olga", "backup.restore"] {
+            assert!(!beta.body.contains(hidden), "beta's admin sees {hidden}: {}", beta.body);
+        }
+        assert_eq!(app.get(&beta_admin, "/o/alpha/admin/audit").await.status, 403);
+
+        let view = app.get(&operator, "/operator/orgs/alpha").await;
+        assert_eq!(view.status, 200);
+        for shown in ["org.suspend", "org.reactivate", "olga", "backup.restore"] {
+            assert!(view.body.contains(shown), "operator view lacks {shown}: {}", view.body);
+        }
+        let view = app.get(&operator, "/operator/orgs/beta").await;
+        assert!(view.body.contains("backup.restore") && !view.body.contains("org.suspend"), "{}", view.body);
+        assert_eq!(app.get(&operator, "/operator/orgs/nowhere").await.status, 404);
+    }
+
     async fn a_suspended_organization_answers_a_page_that_says_so(db) {
         let app = TestApp::new(db).await;
         let admin = app.person("alpha_admin", &["alpha-admins"]).await;
-        loyalty_core::service::orgs::suspend(app.db.store.as_ref(), "alpha", loyalty_testkit::fixed_clock_now()).await.unwrap();
+        loyalty_core::service::orgs::suspend(app.db.store.as_ref(), "alpha", &loyalty_core::domain::ledger::Actor::operator("ops"), loyalty_testkit::fixed_clock_now()).await.unwrap();
         let r = app.get(&admin, "/o/alpha/admin").await;
         assert_eq!(r.status, 403);
         assert!(r.body.contains("paused"), "{}", r.body);
