@@ -41,6 +41,9 @@ pub struct WebConfig {
     /// Where people recover a password at the identity provider (Authentik's base URL),
     /// linked from the "Forgot your password?" page when sign-in is not built in.
     pub recovery_url: Option<String>,
+    /// Whether an SMTP server is configured, so queued mail is being sent (pages say so
+    /// truthfully after queuing a mail).
+    pub mail_enabled: bool,
 }
 
 impl Default for WebConfig {
@@ -52,6 +55,7 @@ impl Default for WebConfig {
             request_timeout: Duration::from_secs(30),
             host_orgs: HashMap::new(),
             recovery_url: None,
+            mail_enabled: false,
         }
     }
 }

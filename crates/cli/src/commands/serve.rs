@@ -90,6 +90,7 @@ pub async fn run(mut config: Config, args: Args) -> anyhow::Result<()> {
                 crate::config::IdentityMode::Authentik => config.identity.authentik_url.clone(),
                 _ => None,
             },
+            mail_enabled: config.mail.is_configured(),
         }),
     };
     tokio::spawn(metrics_job(

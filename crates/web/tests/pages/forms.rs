@@ -175,7 +175,8 @@ both_backends! {
         assert_eq!(forged.status, 403);
         let r = app.post(&admin, &format!("/o/alpha/admin/users/{}/reset", member.id), &[("csrf", CSRF)]).await;
         assert_eq!(r.status, 303, "{}", r.body);
-        assert!(r.location().ends_with("done=reset_mailed"));
+        // No SMTP server in this configuration: the page says the mail waits for one.
+        assert!(r.location().ends_with("done=reset_queued"), "{}", r.location());
         let mails = app.db.store.list_mails(Some(app.a.id), 10).await.unwrap();
         let reset = mails.iter().find(|m| m.mail.kind == loyalty_core::mail::MailKind::PasswordReset).expect("reset mail queued");
         assert_eq!(reset.mail.to_address, "mail.cashier@alpha.example.com");

@@ -45,10 +45,11 @@ pub(super) fn admin<'a>(
 
 /// A notice for `?done=...` after a redirect, from a fixed list of keys.
 pub(super) fn done_notice(c: &Chrome, done: &str) -> Option<Notice> {
-    const KEYS: [&str; 10] = [
+    const KEYS: [&str; 11] = [
         "done_deactivated",
         "done_mail_saved",
         "done_reset_mailed",
+        "done_reset_queued",
         "done_adjusted",
         "done_reward_saved",
         "done_settings_saved",

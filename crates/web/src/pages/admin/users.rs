@@ -253,7 +253,12 @@ async fn reset(
     }
     match staff::send_password_reset(&ctx, state.directory.as_ref(), id).await {
         Ok(_) => {
-            Redirect::to(&format!("{}/admin/users?done=reset_mailed", page.base())).into_response()
+            let done = if state.config.mail_enabled {
+                "reset_mailed"
+            } else {
+                "reset_queued"
+            };
+            Redirect::to(&format!("{}/admin/users?done={done}", page.base())).into_response()
         }
         Err(e) => error_page(&c, &e, &format!("{}/admin/users", page.base())),
     }

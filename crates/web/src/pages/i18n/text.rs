@@ -469,6 +469,10 @@ pub(super) fn text(lang: Lang, key: &'static str) -> &'static str {
             "A password-reset link is on its way by email.",
             "Um link para redefinir a senha foi enviado por e-mail.",
         ),
+        "done_reset_queued" => (
+            "The password-reset email is queued, but no mail server is configured yet: it is sent once the operator sets one up. Until then, ask your operator for a sign-in link.",
+            "O e-mail de redefinição de senha está na fila, mas ainda não há servidor de e-mail configurado: ele será enviado quando o operador configurar um. Enquanto isso, peça ao operador um link de acesso.",
+        ),
         "mail_reset" => ("Email a password reset", "Enviar redefinição de senha"),
         "done_mail_saved" => ("Mail settings saved.", "Configurações de e-mail salvas."),
         "mail_section" => (
