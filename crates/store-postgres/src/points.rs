@@ -511,6 +511,12 @@ impl PointsStore for PgStore {
         .execute(&self.pool)
         .await
         .map_err(map_err)?;
+        // A bulk import changes the table far faster than autovacuum re-reads its
+        // statistics; until then the planner takes (organization, role) for a customer's
+        // row instead of the primary key and scans the whole organization per lookup.
+        if let Err(e) = sqlx::query("ANALYZE users").execute(&self.pool).await {
+            tracing::warn!(error = %e, "could not ANALYZE users after a bulk import; lookups may be slow until autovacuum does");
+        }
         Ok(done.rows_affected())
     }
 
