@@ -181,6 +181,7 @@ pub async fn apply<T: LedgerTx + ?Sized>(
             currency,
             points,
             metadata: _,
+            receipt,
         } => {
             let (balance, seq) = applied(
                 tx.change_balance(org, *customer, *points, now).await?,
@@ -221,7 +222,8 @@ pub async fn apply<T: LedgerTx + ?Sized>(
             ))
             .await?;
             // The receipt is queued in this transaction: it exists exactly when the award does.
-            if *points > 0
+            if *receipt
+                && *points > 0
                 && let Some(target) = tx.receipt_target(org, *customer).await?
             {
                 tx.insert_mail(&mail::points_receipt(

@@ -457,6 +457,7 @@ async fn drive_store(
                     currency: "USD".into(),
                     points: 12,
                     metadata: serde_json::json!({}),
+                    receipt: false,
                 };
                 let actor = Actor {
                     member_id: None,

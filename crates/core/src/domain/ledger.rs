@@ -252,6 +252,10 @@ pub enum PointsCommand {
         points: i64,
         /// Free-form details from the till.
         metadata: serde_json::Value,
+        /// Queue the organization's points receipt with the award (its mail settings).
+        /// Not part of the request: left out of the idempotency hash.
+        #[serde(skip)]
+        receipt: bool,
     },
     /// Spend points on a reward or a plain number of points.
     Redeem {

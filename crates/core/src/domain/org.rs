@@ -211,6 +211,10 @@ pub struct Organization {
     pub expiry_days: Option<i32>,
     /// Whether the public join page is open.
     pub join_enabled: bool,
+    /// Whether customers get a mail receipt for each award (the organization's mail
+    /// settings); read with the organization so an award without receipts pays no query.
+    #[serde(skip)]
+    pub points_receipts: bool,
     /// Created.
     #[serde(with = "time::serde::rfc3339")]
     pub created_at: OffsetDateTime,

@@ -241,6 +241,7 @@ pub async fn award(
         currency: org_currency.as_str().to_owned(),
         points: ctx.org.earning.points_for(amount),
         metadata,
+        receipt: ctx.org.points_receipts,
     };
     run(ctx, &cmd, idempotency).await
 }

@@ -70,7 +70,13 @@ async fn customer(c: &Ctx<'_>, email: &str, name: &str) -> Uuid {
     .id
 }
 
-async fn receipts_on(db: &TestDb, clock: &FixedClock, o: &Organization, warn: Option<i64>) {
+/// Turns receipts on and returns the organization as the next request reads it.
+async fn receipts_on(
+    db: &TestDb,
+    clock: &FixedClock,
+    o: &Organization,
+    warn: Option<i64>,
+) -> Organization {
     let admin = ctx(db, clock, o, Role::Admin);
     mail_service::update_settings(
         &admin,
@@ -81,6 +87,18 @@ async fn receipts_on(db: &TestDb, clock: &FixedClock, o: &Organization, warn: Op
     )
     .await
     .expect("mail settings");
+    let slug = loyalty_core::domain::OrgSlug::parse(&o.slug).expect("slug");
+    let reread = db
+        .store
+        .organization_by_slug(&slug)
+        .await
+        .expect("read")
+        .expect("org");
+    assert!(
+        reread.points_receipts,
+        "the organization carries its receipt setting"
+    );
+    reread
 }
 
 async fn mails(db: &TestDb, o: &Organization) -> Vec<OutboxMail> {
@@ -97,7 +115,8 @@ both_backends! {
         points::award(&cashier, c, "10", None, serde_json::json!({}), &key()).await.expect("award");
         assert!(mails(&db, &o).await.is_empty(), "receipts are off by default");
 
-        receipts_on(&db, &clock, &o, Some(7)).await;
+        let o = receipts_on(&db, &clock, &o, Some(7)).await;
+        let cashier = ctx(&db, &clock, &o, Role::Cashier);
         let k = key();
         let first = points::award(&cashier, c, "12.50", None, serde_json::json!({}), &k).await.expect("award");
         let replay = points::award(&cashier, c, "12.50", None, serde_json::json!({}), &k).await.expect("replay");
