@@ -6,95 +6,54 @@ use super::identity::Idp;
 use std::path::Path;
 use std::time::Duration;
 use time::OffsetDateTime;
-use tokio::io::AsyncBufReadExt;
 
-/// How long the mail server may take to connect and greet.
-pub const SMTP_TIMEOUT: Duration = Duration::from_secs(5);
+/// How long the mail server may take for a whole session.
+pub const SMTP_TIMEOUT: Duration = Duration::from_secs(10);
 /// Skew beyond which OpenID Connect tokens are refused (their leeway).
 pub const MAX_SKEW_SECS: i64 = 60;
 /// Age beyond which the newest backup is too old (a daily schedule plus slack).
 pub const MAX_BACKUP_AGE: time::Duration = time::Duration::hours(26);
 
-/// The mail server of `[mail]` (`SMTP_HOST`, `SMTP_PORT`), when one is configured.
-/// With `tls = "tls"` (implicit TLS, port 465) the greeting comes inside TLS, so the check
-/// is a whole SMTP session (TLS, EHLO, sign-in) instead of reading the greeting.
+/// The mail server of `[mail]` (`SMTP_HOST`, `SMTP_PORT`, `SMTP_USER`, `SMTP_PASSWORD`,
+/// `SMTP_FROM`, `mail.tls`): a whole SMTP session as the sender opens it (connection,
+/// greeting, EHLO, STARTTLS or TLS, sign-in), without sending. Skipped when no host is set.
 pub async fn smtp_configured(mail: &crate::config::MailConfig) -> Check {
     const NAME: &str = "mail server reachable";
-    let host = mail.smtp_host.as_deref().filter(|h| !h.trim().is_empty());
-    if host.is_none() || mail.tls != crate::config::MailTls::Tls {
-        return smtp(host, mail.port(), SMTP_TIMEOUT).await;
-    }
-    let server = format!("{}:{}", host.unwrap_or_default(), mail.port());
-    let fix = format!(
-        "check SMTP_HOST, SMTP_PORT (now {server}), SMTP_USER and SMTP_PASSWORD, and that this machine may connect there; `loyalty mail test --to ADDRESS` sends a message"
-    );
-    let sender = match crate::mail::SmtpSender::new(mail) {
-        Ok(s) => s,
-        Err(e) => return Check::fail("smtp.reachable", NAME, e.to_string(), fix),
-    };
-    match tokio::time::timeout(SMTP_TIMEOUT * 2, sender.check()).await {
-        Ok(Ok(())) => Check::ok(
-            "smtp.reachable",
-            NAME,
-            format!("{server} accepted a TLS session and the sign-in"),
-        ),
-        Ok(Err(e)) => Check::fail("smtp.reachable", NAME, e, fix),
-        Err(_) => Check::fail(
-            "smtp.reachable",
-            NAME,
-            format!(
-                "{server} did not complete a TLS session within {} s",
-                (SMTP_TIMEOUT * 2).as_secs()
-            ),
-            fix,
-        ),
-    }
-}
-
-/// Connects to `host:port` and reads the greeting, which must start with `220`.
-/// `None` for the host means mail is not configured.
-pub async fn smtp(host: Option<&str>, port: u16, timeout: Duration) -> Check {
-    const NAME: &str = "mail server reachable";
-    let Some(host) = host else {
+    let Some(host) = mail.smtp_host.as_deref().filter(|h| !h.trim().is_empty()) else {
         return Check::skip(
             "smtp.reachable",
             NAME,
             "mail not configured: SMTP_HOST is not set",
         );
     };
+    let server = format!("{host}:{}", mail.port());
     let fix = format!(
-        "check SMTP_HOST and SMTP_PORT (now {host}:{port}) and that this machine may connect there (firewall; many hosts block port 25)"
+        "check SMTP_HOST and SMTP_PORT (now {server}), mail.tls, SMTP_USER and SMTP_PASSWORD, and that this machine may connect there (firewall; many hosts block port 25); `loyalty mail test --to ADDRESS` sends a message"
     );
-    let greeting = async {
-        let stream = tokio::net::TcpStream::connect((host, port))
-            .await
-            .map_err(|e| format!("cannot connect to {host}:{port}: {e}"))?;
-        let mut line = String::new();
-        tokio::io::BufReader::new(stream)
-            .read_line(&mut line)
-            .await
-            .map_err(|e| format!("{host}:{port} accepted the connection but: {e}"))?;
-        Ok::<String, String>(line.trim_end().to_owned())
+    let sender = match crate::mail::SmtpSender::new(mail) {
+        Ok(s) => s,
+        Err(e) => return Check::fail("smtp.reachable", NAME, e.to_string(), fix),
     };
-    match tokio::time::timeout(timeout, greeting).await {
-        Ok(Ok(line)) if line.starts_with("220") => Check::ok(
+    match tokio::time::timeout(SMTP_TIMEOUT, sender.check()).await {
+        Ok(Ok(())) => Check::ok(
             "smtp.reachable",
             NAME,
-            format!("{host}:{port} greets: {line}"),
-        ),
-        Ok(Ok(line)) => Check::fail(
-            "smtp.reachable",
-            NAME,
-            format!("{host}:{port} answered {line:?} instead of a 220 greeting"),
-            format!("{fix}; the server at that port is not ready to take mail"),
+            format!(
+                "{server} accepted an SMTP session ({})",
+                match mail.tls {
+                    crate::config::MailTls::Starttls => "STARTTLS",
+                    crate::config::MailTls::Tls => "TLS",
+                    crate::config::MailTls::None => "no TLS",
+                }
+            ),
         ),
         Ok(Err(e)) => Check::fail("smtp.reachable", NAME, e, fix),
         Err(_) => Check::fail(
             "smtp.reachable",
             NAME,
             format!(
-                "{host}:{port} gave no greeting within {} s",
-                timeout.as_secs()
+                "{server} did not complete an SMTP session within {} s",
+                SMTP_TIMEOUT.as_secs()
             ),
             fix,
         ),

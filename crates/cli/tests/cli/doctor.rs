@@ -9,7 +9,6 @@ use super::support::{command, stderr};
 use loyalty_testkit::{Kind, TestDb, both_backends};
 use serde_json::Value;
 use sqlx::Connection;
-use std::io::Write;
 use std::process::Output;
 
 /// Runs `loyalty doctor --json` with extra environment; the output and its JSON.
@@ -207,22 +206,24 @@ both_backends! {
         assert_fails(&out, &report, "ledger.invariants", "loyalty points verify");
     }
 
-    async fn a_mail_server_that_greets_passes_and_a_closed_port_fails(db) {
-        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-        let port = listener.local_addr().unwrap().port().to_string();
-        let server = std::thread::spawn(move || {
-            let (mut s, _) = listener.accept().unwrap();
-            s.write_all(b"220 mail.example.test ESMTP ready\r\n").unwrap();
-        });
-        let (out, report) = doctor_with(&db.url, &[("SMTP_HOST", "127.0.0.1"), ("SMTP_PORT", &port)], &[]);
+    async fn a_mail_server_that_takes_a_session_passes_and_a_closed_port_fails(db) {
+        if !crate::mail::smtp_available() { return; }
+        let port = free_port();
+        let dir = tempfile::tempdir().unwrap();
+        let _sink = crate::mail::SmtpSink::start(port.parse().unwrap(), dir.path().join("md"));
+        let plain = [("SMTP_HOST", "127.0.0.1"), ("SMTP_PORT", port.as_str()), ("SMTP_FROM", "noreply@example.com"), ("LOYALTY_MAIL__TLS", "none")];
+        let (out, report) = doctor_with(&db.url, &plain, &[]);
         let c = check(&report, "smtp.reachable");
         assert_eq!(c["status"], "OK", "{c}");
-        assert!(c["detail"].as_str().unwrap().contains("220 mail.example.test"), "{c}");
+        assert!(c["detail"].as_str().unwrap().contains("accepted an SMTP session (no TLS)"), "{c}");
         assert_eq!(out.status.code(), Some(0), "{:#?}", failing(&report));
-        server.join().unwrap();
+
+        // STARTTLS is the default and required: a server without it fails.
+        let (out, report) = doctor_with(&db.url, &plain[..3], &[]);
+        assert_fails(&out, &report, "smtp.reachable", "mail.tls");
 
         let closed = free_port();
-        let (out, report) = doctor_with(&db.url, &[("SMTP_HOST", "127.0.0.1"), ("SMTP_PORT", &closed)], &[]);
+        let (out, report) = doctor_with(&db.url, &[("SMTP_HOST", "127.0.0.1"), ("SMTP_PORT", &closed), ("SMTP_FROM", "noreply@example.com")], &[]);
         assert_fails(&out, &report, "smtp.reachable", "check SMTP_HOST and SMTP_PORT");
     }
 }

@@ -18,13 +18,13 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 /// An aiosmtpd server on 127.0.0.1:`port`, delivering into a maildir; stopped on drop.
-struct SmtpSink {
+pub(crate) struct SmtpSink {
     child: Child,
     dir: PathBuf,
 }
 
 /// Whether aiosmtpd can run here. Under CI (CI=true) its absence fails the test.
-fn smtp_available() -> bool {
+pub(crate) fn smtp_available() -> bool {
     let ok = Command::new("python3")
         .args(["-c", "import aiosmtpd"])
         .status()
@@ -49,7 +49,7 @@ fn free_port() -> u16 {
 }
 
 impl SmtpSink {
-    fn start(port: u16, dir: PathBuf) -> SmtpSink {
+    pub(crate) fn start(port: u16, dir: PathBuf) -> SmtpSink {
         let child = Command::new("python3")
             .args(["-m", "aiosmtpd", "-n", "-l"])
             .arg(format!("127.0.0.1:{port}"))
