@@ -8,6 +8,7 @@ mod person;
 pub mod points;
 mod role;
 mod slug;
+pub mod typed_amount;
 
 pub use locale::{CountryCode, CurrencyCode, LanguageTag, TimeZoneName};
 pub use org::{
