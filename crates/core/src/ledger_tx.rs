@@ -4,6 +4,8 @@
 //! store's part. So the arithmetic, the checks and the order of writes are the same on
 //! PostgreSQL and SQLite, and the balance changes only beside its ledger entry.
 
+mod records;
+
 use crate::domain::OrgId;
 use crate::domain::ledger::{
     Actor, AuditRecord, IdempotencyKey, LedgerEntry, PointsCommand, PointsError, PointsOutcome,
@@ -11,8 +13,9 @@ use crate::domain::ledger::{
 };
 use crate::domain::points::reversal_points;
 use crate::mail::{self, NewMail, ReceiptTarget};
-use crate::store::StoreError;
+use crate::store::{StoreError, new_id};
 use async_trait::async_trait;
+use records::{audit, entry};
 use rust_decimal::Decimal;
 use time::OffsetDateTime;
 use uuid::Uuid;
@@ -120,37 +123,6 @@ pub trait LedgerTx: Send {
         customer: Uuid,
         cutoff: OffsetDateTime,
     ) -> Result<(i64, i64), StoreError>;
-}
-
-fn new_id() -> Uuid {
-    Uuid::now_v7()
-}
-
-#[allow(clippy::too_many_arguments)]
-fn audit(
-    org: OrgId,
-    actor: &Actor,
-    action: &str,
-    target: (&str, Uuid),
-    before: i64,
-    after: i64,
-    reason: Option<&str>,
-    now: OffsetDateTime,
-) -> AuditRecord {
-    AuditRecord {
-        id: new_id(),
-        organization_id: Some(org),
-        actor: actor.label.clone(),
-        actor_role: actor.role.clone(),
-        action: action.to_owned(),
-        target_type: Some(target.0.to_owned()),
-        target_id: Some(target.1.to_string()),
-        before: Some(serde_json::json!({ "balance": before })),
-        after: Some(serde_json::json!({ "balance": after })),
-        reason: reason.map(str::to_owned),
-        request_id: actor.request_id.clone(),
-        created_at: now,
-    }
 }
 
 /// Applies a points command inside the open transaction `tx`.
@@ -435,31 +407,6 @@ fn applied(change: BalanceChange, needed: i64) -> Result<(i64, i64), PointsError
             Err(PointsError::Insufficient { balance, needed })
         }
         BalanceChange::NotFound => Err(PointsError::CustomerNotFound),
-    }
-}
-
-#[allow(clippy::too_many_arguments)]
-fn entry(
-    customer: Uuid,
-    points: i64,
-    kind: TxType,
-    reference: Option<(Uuid, &str)>,
-    balance_after: i64,
-    notes: Option<String>,
-    actor: &Actor,
-    now: OffsetDateTime,
-) -> LedgerEntry {
-    LedgerEntry {
-        id: new_id(),
-        customer_id: customer,
-        points,
-        transaction_type: kind,
-        reference_id: reference.map(|r| r.0),
-        reference_type: reference.map(|r| r.1.to_owned()),
-        balance_after,
-        notes,
-        created_by: actor.member_id,
-        created_at: now,
     }
 }
 

@@ -1,15 +1,16 @@
 //! Login throttling and the admin pages' reads (activity totals, purchases) on
 //! PostgreSQL.
 
+use crate::audit::insert_audit;
+use crate::ledger_tx::{PURCHASE_COLUMNS, purchase_from_row};
 use crate::orgs::{MEMBER_COLUMNS, member_from_row};
-use crate::points::{PURCHASE_COLUMNS, insert_audit, purchase_from_row};
 use crate::{PgStore, map_err};
 use async_trait::async_trait;
 use loyalty_core::domain::OrgId;
 use loyalty_core::domain::ledger::{Actor, Purchase};
 use loyalty_core::store::{
     ActivityTotals, AdminStore, BalanceTotals, LoginThrottleStore, Member, NewMember, StoreError,
-    member_audit, member_status_action,
+    member_audit, member_status_action, new_id,
 };
 use sqlx::Row;
 use time::OffsetDateTime;
@@ -220,7 +221,7 @@ impl AdminStore for PgStore {
              RETURNING {MEMBER_COLUMNS}"
         );
         let row = sqlx::query(sqlx::AssertSqlSafe(sql))
-            .bind(Uuid::now_v7())
+            .bind(new_id())
             .bind(org.0)
             .bind(&member.identity_subject)
             .bind(member.role.as_str())

@@ -1,6 +1,6 @@
 //! The post-handoff checklist of each organization on PostgreSQL.
 
-use crate::points::insert_audit;
+use crate::audit::insert_audit;
 use crate::{PgStore, map_err};
 use async_trait::async_trait;
 use loyalty_core::domain::OrgId;

@@ -4,19 +4,25 @@
 
 mod accounts;
 mod admin;
+mod audit;
 mod checklist;
+mod customers;
+mod ledger;
+mod ledger_tx;
 mod mail;
 mod orgs;
-mod points;
+mod rewards;
 mod sessions;
+mod tokens;
 
 use async_trait::async_trait;
+use loyalty_core::domain::OrgId;
 use loyalty_core::store::{
-    ActiveMembers, Backend, PoolStats, SchemaStatus, ServerInfo, Store, StoreError,
+    ActiveMembers, Backend, Conflict, PoolStats, SchemaStatus, ServerInfo, Store, StoreError,
 };
 use sqlx::migrate::{Migration, MigrationType, Migrator};
 use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions};
-use sqlx::{ConnectOptions, SqlSafeStr};
+use sqlx::{ConnectOptions, PgConnection, SqlSafeStr};
 use std::str::FromStr;
 use std::time::Duration;
 
@@ -132,14 +138,61 @@ impl PgStore {
     }
 }
 
-/// Maps a sqlx error: constraint violations become `Conflict` with the constraint name.
+/// The named constraints of the migrations (unique indexes and checks) and the
+/// conflict each one means. PostgreSQL reports the constraint's name with the error.
+const CONFLICTS: &[(&str, Conflict)] = &[
+    ("organizations_slug_key", Conflict::OrgSlug),
+    ("organizations_custom_domain_key", Conflict::OrgCustomDomain),
+    ("users_org_subject_key", Conflict::MemberSubject),
+    ("accounts_uid_key", Conflict::AccountUid),
+    ("accounts_username_key", Conflict::Username),
+    ("account_groups_name_key", Conflict::GroupName),
+    ("users_org_card_key", Conflict::CustomerCard),
+    ("users_org_customer_phone_key", Conflict::CustomerPhone),
+    ("users_org_customer_email_key", Conflict::CustomerEmail),
+    ("rewards_org_name_key", Conflict::RewardName),
+    ("points_transactions_org_user_seq_key", Conflict::LedgerSeq),
+    ("api_tokens_hash_key", Conflict::TokenHash),
+    ("mail_outbox_dedupe_key", Conflict::MailDedupe),
+    ("users_balance_nonnegative", Conflict::NegativeBalance),
+];
+
+/// The conflict of the constraint named `name`; [`Conflict::Other`] with the name for
+/// a constraint without a variant of its own.
+fn conflict(name: &str) -> Conflict {
+    CONFLICTS
+        .iter()
+        .find(|(n, _)| *n == name)
+        .map_or_else(|| Conflict::Other(name.to_owned()), |(_, c)| c.clone())
+}
+
+/// Maps a sqlx error: constraint violations become a typed `Conflict`.
 pub(crate) fn map_err(e: sqlx::Error) -> StoreError {
     if let sqlx::Error::Database(db) = &e
         && (db.is_unique_violation() || db.is_check_violation() || db.is_foreign_key_violation())
     {
-        return StoreError::Conflict(db.constraint().unwrap_or("constraint").to_owned());
+        return StoreError::Conflict(conflict(db.constraint().unwrap_or("constraint")));
     }
     StoreError::backend(e)
+}
+
+/// An error decoding a column whose text is not one this program knows.
+pub(crate) fn decode_err(what: &str) -> sqlx::Error {
+    sqlx::Error::Decode(format!("unknown {what}").into())
+}
+
+/// Makes the open transaction a tenant transaction of `org`: the role `loyalty_tenant`
+/// and the setting `loyalty.org_id`, both until the transaction ends. Row-level
+/// security then hides and refuses every other organization's rows.
+pub(crate) async fn enter_tenant(conn: &mut PgConnection, org: OrgId) -> Result<(), StoreError> {
+    sqlx::query(
+        "SELECT set_config('role', 'loyalty_tenant', true), set_config('loyalty.org_id', $1, true)",
+    )
+    .bind(org.0.to_string())
+    .execute(conn)
+    .await
+    .map_err(map_err)?;
+    Ok(())
 }
 
 #[async_trait]
@@ -264,5 +317,22 @@ fn pool_stats(pool: &PgPool) -> PoolStats {
         idle,
         in_use: size - idle,
         max: pool.options().get_max_connections(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_named_conflict_has_its_constraint() {
+        for c in Conflict::NAMED {
+            assert!(CONFLICTS.iter().any(|(_, k)| *k == c), "{c:?}");
+        }
+        assert_eq!(conflict("users_org_card_key"), Conflict::CustomerCard);
+        assert_eq!(
+            conflict("rewards_cost_points_check"),
+            Conflict::Other("rewards_cost_points_check".into())
+        );
     }
 }

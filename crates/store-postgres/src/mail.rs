@@ -2,7 +2,7 @@
 //! `FOR UPDATE SKIP LOCKED` and a claim lease, so two servers never send the same mail
 //! at the same time.
 
-use crate::points::{insert_audit, simple_audit};
+use crate::audit::insert_audit;
 use crate::{PgStore, map_err};
 use async_trait::async_trait;
 use loyalty_core::domain::OrgId;
@@ -10,7 +10,7 @@ use loyalty_core::domain::ledger::Actor;
 use loyalty_core::mail::{
     ExpiryTarget, MailKind, MailSettings, NewMail, OutboxMail, OutboxStatus, ReceiptTarget,
 };
-use loyalty_core::store::{MailStore, StoreError};
+use loyalty_core::store::{MailStore, StoreError, mail_settings_audit};
 use sqlx::postgres::PgRow;
 use sqlx::{PgConnection, Row};
 use time::OffsetDateTime;
@@ -308,18 +308,7 @@ impl MailStore for PgStore {
         .execute(&mut *tx)
         .await
         .map_err(map_err)?;
-        insert_audit(
-            &mut tx,
-            &simple_audit(
-                org,
-                actor,
-                "org.mail_settings",
-                ("organization", org.0.to_string()),
-                serde_json::json!(s),
-                now,
-            ),
-        )
-        .await?;
+        insert_audit(&mut tx, &mail_settings_audit(org, actor, s, now)).await?;
         tx.commit().await.map_err(map_err)
     }
 

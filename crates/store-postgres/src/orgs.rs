@@ -1,13 +1,13 @@
 //! Organizations and their members on PostgreSQL.
 
-use crate::points::insert_audit;
+use crate::audit::insert_audit;
 use crate::{PgStore, map_err};
 use async_trait::async_trait;
-use loyalty_core::domain::ledger::{Actor, AuditRecord};
+use loyalty_core::domain::ledger::Actor;
 use loyalty_core::domain::{
     NewOrganization, OrgId, OrgSlug, OrgStatus, Organization, OrganizationSummary, Role,
 };
-use loyalty_core::store::{Member, NewMember, OrgStore, StoreError};
+use loyalty_core::store::{Member, NewMember, OrgStore, StoreError, new_id, org_status_audit};
 use sqlx::Row;
 use sqlx::postgres::PgRow;
 use time::OffsetDateTime;
@@ -101,7 +101,7 @@ impl OrgStore for PgStore {
              VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11,$12,$13,$14,$15,$16,$17,$18,$19,$19) RETURNING {ORG_COLUMNS}"
         );
         let row = sqlx::query(sqlx::AssertSqlSafe(sql))
-            .bind(Uuid::now_v7())
+            .bind(new_id())
             .bind(new.name.as_str())
             .bind(new.slug.as_str())
             .bind(&new.group_prefix)
@@ -213,18 +213,9 @@ impl OrgStore for PgStore {
                 .execute(&mut *tx)
                 .await
                 .map_err(map_err)?;
-            let action = OrgStatus::parse(&status).map_or("org.status", |s| s.change_action(to));
             insert_audit(
                 &mut tx,
-                &AuditRecord::new(
-                    Some(OrgId(id)),
-                    actor,
-                    action,
-                    ("organization", id.to_string()),
-                    Some(serde_json::json!({"slug": slug.as_str(), "status": status})),
-                    Some(serde_json::json!({"slug": slug.as_str(), "status": to.as_str()})),
-                    now,
-                ),
+                &org_status_audit(OrgId(id), slug, actor, &status, to, now),
             )
             .await?;
         }
@@ -254,7 +245,7 @@ impl OrgStore for PgStore {
              RETURNING {MEMBER_COLUMNS}"
         );
         let row = sqlx::query(sqlx::AssertSqlSafe(sql))
-            .bind(Uuid::now_v7())
+            .bind(new_id())
             .bind(org.0)
             .bind(&member.identity_subject)
             .bind(member.role.as_str())

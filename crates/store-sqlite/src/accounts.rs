@@ -1,6 +1,6 @@
 //! The built-in identity provider's accounts, groups and tokens on SQLite.
 
-use crate::orgs::uuid_col;
+use crate::rows::uuid_col;
 use crate::{SqliteStore, map_err, ts};
 use async_trait::async_trait;
 use loyalty_core::store::{Account, AccountGroup, AccountStore, NewAccount, StoreError};

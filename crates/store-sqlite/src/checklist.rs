@@ -1,6 +1,6 @@
 //! The post-handoff checklist of each organization on SQLite.
 
-use crate::points::insert_audit;
+use crate::audit::insert_audit;
 use crate::{SqliteStore, map_err, parse_ts, ts};
 use async_trait::async_trait;
 use loyalty_core::domain::OrgId;

@@ -5,17 +5,23 @@
 
 mod accounts;
 mod admin;
+mod audit;
 mod checklist;
+mod customers;
+mod ledger;
 mod mail;
 mod orgs;
-mod points;
+mod rewards;
+mod rows;
 mod sessions;
+mod sql;
 mod sync_tx;
+mod tokens;
 mod writer;
 
 use async_trait::async_trait;
 use loyalty_core::store::{
-    ActiveMembers, Backend, PoolStats, SchemaStatus, ServerInfo, Store, StoreError,
+    ActiveMembers, Backend, Conflict, PoolStats, SchemaStatus, ServerInfo, Store, StoreError,
 };
 use sqlx::SqlSafeStr;
 use sqlx::migrate::{Migration, MigrationType, Migrator};
@@ -197,12 +203,84 @@ impl SqliteStore {
     }
 }
 
-/// Maps a sqlx error: constraint violations become `Conflict`.
+/// The messages SQLite gives when a named constraint of the migrations refuses a
+/// write, and the conflict each means. SQLite names the columns of a plain unique
+/// index, the index itself only when it indexes an expression (such as `lower(email)`),
+/// and the expression of an unnamed check.
+const CONFLICTS: &[(&str, Conflict)] = &[
+    (
+        "UNIQUE constraint failed: organizations.slug",
+        Conflict::OrgSlug,
+    ),
+    (
+        "UNIQUE constraint failed: index 'organizations_custom_domain_key'",
+        Conflict::OrgCustomDomain,
+    ),
+    (
+        "UNIQUE constraint failed: users.organization_id, users.identity_subject",
+        Conflict::MemberSubject,
+    ),
+    (
+        "UNIQUE constraint failed: accounts.uid",
+        Conflict::AccountUid,
+    ),
+    (
+        "UNIQUE constraint failed: index 'accounts_username_key'",
+        Conflict::Username,
+    ),
+    (
+        "UNIQUE constraint failed: account_groups.name",
+        Conflict::GroupName,
+    ),
+    (
+        "UNIQUE constraint failed: users.organization_id, users.card_number",
+        Conflict::CustomerCard,
+    ),
+    (
+        "UNIQUE constraint failed: users.organization_id, users.phone",
+        Conflict::CustomerPhone,
+    ),
+    (
+        "UNIQUE constraint failed: index 'users_org_customer_email_key'",
+        Conflict::CustomerEmail,
+    ),
+    (
+        "UNIQUE constraint failed: index 'rewards_org_name_key'",
+        Conflict::RewardName,
+    ),
+    (
+        "UNIQUE constraint failed: points_transactions.organization_id, points_transactions.user_id, points_transactions.seq",
+        Conflict::LedgerSeq,
+    ),
+    (
+        "UNIQUE constraint failed: api_tokens.token_hash",
+        Conflict::TokenHash,
+    ),
+    (
+        "UNIQUE constraint failed: mail_outbox.dedupe_key",
+        Conflict::MailDedupe,
+    ),
+    (
+        "CHECK constraint failed: balance >= 0",
+        Conflict::NegativeBalance,
+    ),
+];
+
+/// The conflict of a constraint violation with SQLite's `message` (the same through
+/// sqlx and rusqlite); [`Conflict::Other`] with the message for the others.
+pub(crate) fn conflict(message: &str) -> Conflict {
+    CONFLICTS
+        .iter()
+        .find(|(m, _)| *m == message)
+        .map_or_else(|| Conflict::Other(message.to_owned()), |(_, c)| c.clone())
+}
+
+/// Maps a sqlx error: constraint violations become a typed `Conflict`.
 pub(crate) fn map_err(e: sqlx::Error) -> StoreError {
     if let sqlx::Error::Database(db) = &e
         && (db.is_unique_violation() || db.is_check_violation() || db.is_foreign_key_violation())
     {
-        return StoreError::Conflict(db.message().to_owned());
+        return StoreError::Conflict(conflict(db.message()));
     }
     StoreError::backend(e)
 }
@@ -356,6 +434,17 @@ fn pool_stats(pool: &SqlitePool) -> PoolStats {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn every_named_conflict_has_its_message() {
+        for c in Conflict::NAMED {
+            assert!(CONFLICTS.iter().any(|(_, k)| *k == c), "{c:?}");
+        }
+        assert_eq!(
+            conflict("CHECK constraint failed: cost_points > 0"),
+            Conflict::Other("CHECK constraint failed: cost_points > 0".into())
+        );
+    }
 
     #[test]
     fn timestamps_round_trip_and_sort_as_text() {

@@ -2,14 +2,15 @@
 //! claims need no row locks: each claim is one atomic `UPDATE ... RETURNING` with a
 //! claim lease, like on PostgreSQL.
 
-use crate::orgs::uuid_col;
-use crate::points::{insert_audit, simple_audit};
-use crate::{SqliteStore, map_err, parse_ts, ts};
+use crate::audit::insert_audit;
+use crate::rows::{time_col, time_opt, uuid_col};
+use crate::sql::INSERT_MAIL;
+use crate::{SqliteStore, map_err, ts};
 use async_trait::async_trait;
 use loyalty_core::domain::OrgId;
 use loyalty_core::domain::ledger::Actor;
 use loyalty_core::mail::{ExpiryTarget, MailKind, MailSettings, NewMail, OutboxMail, OutboxStatus};
-use loyalty_core::store::{MailStore, StoreError};
+use loyalty_core::store::{MailStore, StoreError, mail_settings_audit};
 use sqlx::sqlite::SqliteRow;
 use sqlx::{Row, SqliteConnection};
 use time::OffsetDateTime;
@@ -17,16 +18,6 @@ use uuid::Uuid;
 
 const MAIL_COLUMNS: &str = "id, organization_id, kind, dedupe_key, to_address, from_name, reply_to, subject, body_text, body_html, \
      created_at, discard_after, attempts, next_attempt_at, last_error, sent_at, failed_at";
-
-fn time_col(r: &SqliteRow, col: &str) -> Result<OffsetDateTime, sqlx::Error> {
-    parse_ts(&r.try_get::<String, _>(col)?)
-}
-
-fn time_opt(r: &SqliteRow, col: &str) -> Result<Option<OffsetDateTime>, sqlx::Error> {
-    r.try_get::<Option<String>, _>(col)?
-        .map(|s| parse_ts(&s))
-        .transpose()
-}
 
 fn mail_from_row(r: &SqliteRow) -> Result<OutboxMail, sqlx::Error> {
     let kind: String = r.try_get("kind")?;
@@ -67,27 +58,23 @@ pub(crate) async fn insert_mail(
     conn: &mut SqliteConnection,
     m: &NewMail,
 ) -> Result<bool, StoreError> {
-    let n = sqlx::query(
-        "INSERT INTO mail_outbox (id, organization_id, kind, dedupe_key, to_address, from_name, reply_to, subject, \
-         body_text, body_html, created_at, discard_after, next_attempt_at) \
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?11) ON CONFLICT (dedupe_key) DO NOTHING",
-    )
-    .bind(m.id.to_string())
-    .bind(m.organization_id.map(|o| o.0.to_string()))
-    .bind(m.kind.as_str())
-    .bind(&m.dedupe_key)
-    .bind(&m.to_address)
-    .bind(&m.from_name)
-    .bind(&m.reply_to)
-    .bind(&m.subject)
-    .bind(&m.body_text)
-    .bind(&m.body_html)
-    .bind(ts(m.created_at))
-    .bind(m.discard_after.map(ts))
-    .execute(conn)
-    .await
-    .map_err(map_err)?
-    .rows_affected();
+    let n = sqlx::query(INSERT_MAIL)
+        .bind(m.id.to_string())
+        .bind(m.organization_id.map(|o| o.0.to_string()))
+        .bind(m.kind.as_str())
+        .bind(&m.dedupe_key)
+        .bind(&m.to_address)
+        .bind(&m.from_name)
+        .bind(&m.reply_to)
+        .bind(&m.subject)
+        .bind(&m.body_text)
+        .bind(&m.body_html)
+        .bind(ts(m.created_at))
+        .bind(m.discard_after.map(ts))
+        .execute(conn)
+        .await
+        .map_err(map_err)?
+        .rows_affected();
     Ok(n == 1)
 }
 
@@ -300,18 +287,7 @@ impl MailStore for SqliteStore {
         .execute(&mut *tx)
         .await
         .map_err(map_err)?;
-        insert_audit(
-            &mut tx,
-            &simple_audit(
-                org,
-                actor,
-                "org.mail_settings",
-                ("organization", org.0.to_string()),
-                serde_json::json!(s),
-                now,
-            ),
-        )
-        .await?;
+        insert_audit(&mut tx, &mail_settings_audit(org, actor, s, now)).await?;
         tx.commit().await.map_err(map_err)
     }
 

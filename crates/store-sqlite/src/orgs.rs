@@ -1,13 +1,14 @@
 //! Organizations and their members on SQLite.
 
-use crate::points::insert_audit;
+use crate::audit::insert_audit;
+use crate::rows::{decimal_col, decode, uuid_col};
 use crate::{SqliteStore, map_err, parse_ts, ts};
 use async_trait::async_trait;
-use loyalty_core::domain::ledger::{Actor, AuditRecord};
+use loyalty_core::domain::ledger::Actor;
 use loyalty_core::domain::{
     NewOrganization, OrgId, OrgSlug, OrgStatus, Organization, OrganizationSummary, Role,
 };
-use loyalty_core::store::{Member, NewMember, OrgStore, StoreError};
+use loyalty_core::store::{Member, NewMember, OrgStore, StoreError, new_id, org_status_audit};
 use sqlx::Row;
 use sqlx::sqlite::SqliteRow;
 use time::{Date, OffsetDateTime};
@@ -17,23 +18,6 @@ const ORG_COLUMNS: &str = "id, name, slug, COALESCE(authentik_group_prefix, slug
      country, timezone, language, currency, contact_name, contact_email, contact_phone, custom_domain, \
      contract_start, deployment_type, users_estimate, settings, created_at, updated_at, \
      points_per_unit, min_purchase, expiry_days, join_enabled, mail_points_receipt";
-
-fn decode<T>(what: &str, r: Result<T, impl std::fmt::Display>) -> Result<T, sqlx::Error> {
-    r.map_err(|e| sqlx::Error::Decode(format!("{what}: {e}").into()))
-}
-
-pub(crate) fn uuid_col(row: &SqliteRow, col: &str) -> Result<Uuid, sqlx::Error> {
-    let s: String = row.try_get(col)?;
-    decode(col, Uuid::parse_str(&s))
-}
-
-pub(crate) fn decimal_col(
-    row: &SqliteRow,
-    col: &str,
-) -> Result<rust_decimal::Decimal, sqlx::Error> {
-    let s: String = row.try_get(col)?;
-    decode(col, s.parse::<rust_decimal::Decimal>())
-}
 
 /// The organization columns qualified with the alias `o`, for joins.
 pub(crate) static ORG_COLUMNS_O: std::sync::LazyLock<String> = std::sync::LazyLock::new(|| {
@@ -130,7 +114,7 @@ impl OrgStore for SqliteStore {
              VALUES (?1,?2,?3,?4,?5,?6,?7,?8,?9,?10,?11,?12,?13,?14,?15,?16,?17,?18,?19,?19) RETURNING {ORG_COLUMNS}"
         );
         let row = sqlx::query(sqlx::AssertSqlSafe(sql))
-            .bind(Uuid::now_v7().to_string())
+            .bind(new_id().to_string())
             .bind(new.name.as_str())
             .bind(new.slug.as_str())
             .bind(&new.group_prefix)
@@ -247,18 +231,9 @@ impl OrgStore for SqliteStore {
                 .execute(&mut *tx)
                 .await
                 .map_err(map_err)?;
-            let action = OrgStatus::parse(&status).map_or("org.status", |s| s.change_action(to));
             insert_audit(
                 &mut tx,
-                &AuditRecord::new(
-                    Some(OrgId(org_id)),
-                    actor,
-                    action,
-                    ("organization", id.clone()),
-                    Some(serde_json::json!({"slug": slug.as_str(), "status": status})),
-                    Some(serde_json::json!({"slug": slug.as_str(), "status": to.as_str()})),
-                    now,
-                ),
+                &org_status_audit(OrgId(org_id), slug, actor, &status, to, now),
             )
             .await?;
         }
@@ -288,7 +263,7 @@ impl OrgStore for SqliteStore {
              RETURNING {MEMBER_COLUMNS}"
         );
         let row = sqlx::query(sqlx::AssertSqlSafe(sql))
-            .bind(Uuid::now_v7().to_string())
+            .bind(new_id().to_string())
             .bind(org.0.to_string())
             .bind(&member.identity_subject)
             .bind(member.role.as_str())

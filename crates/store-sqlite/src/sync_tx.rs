@@ -4,7 +4,8 @@
 //! statement, cached prepared statements, and the `async` signatures of
 //! [`LedgerTx`] complete without ever waiting.
 
-use crate::{parse_ts, ts};
+use crate::sql::{INSERT_AUDIT, INSERT_MAIL};
+use crate::{conflict, parse_ts, ts};
 use async_trait::async_trait;
 use loyalty_core::domain::OrgId;
 use loyalty_core::domain::ledger::{AuditRecord, IdempotencyKey, LedgerEntry, Purchase, Reward};
@@ -22,7 +23,7 @@ pub(crate) fn sq(e: rusqlite::Error) -> StoreError {
         rusqlite::Error::SqliteFailure(f, msg)
             if f.code == rusqlite::ErrorCode::ConstraintViolation =>
         {
-            StoreError::Conflict(msg.clone().unwrap_or_else(|| "constraint".into()))
+            StoreError::Conflict(conflict(msg.as_deref().unwrap_or("constraint")))
         }
         _ => StoreError::backend(e),
     }
@@ -291,10 +292,7 @@ impl LedgerTx for SyncLedgerTx<'_> {
 
     async fn insert_audit(&mut self, a: &AuditRecord) -> Result<(), StoreError> {
         self.0
-            .prepare_cached(
-                "INSERT INTO audit_log (id, organization_id, actor, actor_role, action, target_type, target_id, before, after, reason, request_id, created_at) \
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)",
-            )
+            .prepare_cached(INSERT_AUDIT)
             .and_then(|mut s| {
                 s.execute(params![
                     a.id.to_string(),
@@ -346,11 +344,7 @@ impl LedgerTx for SyncLedgerTx<'_> {
     async fn insert_mail(&mut self, m: &NewMail) -> Result<bool, StoreError> {
         let n = self
             .0
-            .prepare_cached(
-                "INSERT INTO mail_outbox (id, organization_id, kind, dedupe_key, to_address, from_name, reply_to, subject, \
-                 body_text, body_html, created_at, discard_after, next_attempt_at) \
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?11) ON CONFLICT (dedupe_key) DO NOTHING",
-            )
+            .prepare_cached(INSERT_MAIL)
             .and_then(|mut s| {
                 s.execute(params![
                     m.id.to_string(),

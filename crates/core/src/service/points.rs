@@ -12,7 +12,7 @@ use crate::domain::points::{
 };
 use crate::domain::{CurrencyCode, Email, OrgStatus, Organization, Role};
 use crate::error::{Error, FieldError};
-use crate::store::{PointsSettings, Store, StoreError};
+use crate::store::{Conflict, PointsSettings, Store, StoreError};
 use rust_decimal::Decimal;
 use sha2::{Digest, Sha256};
 use time::OffsetDateTime;
@@ -147,14 +147,13 @@ pub async fn enroll(
             .await
         {
             Ok(c) => return Ok(c),
-            Err(StoreError::Conflict(c)) if c.contains("card") => continue,
+            // A fresh random card number taken by chance: draw another.
+            Err(StoreError::Conflict(Conflict::CustomerCard)) => continue,
             Err(StoreError::Conflict(c)) => {
-                let what = if c.contains("phone") {
-                    "phone number"
-                } else if c.contains("subject") {
-                    "account"
-                } else {
-                    "email address"
+                let what = match c {
+                    Conflict::CustomerPhone => "phone number",
+                    Conflict::MemberSubject => "account",
+                    _ => "email address",
                 };
                 return Err(Error::Conflict(
                     "customer.exists",

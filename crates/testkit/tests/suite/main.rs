@@ -3,6 +3,7 @@
 
 mod audit;
 mod checklist;
+mod conflicts;
 mod directory;
 mod mail;
 mod onboarding;

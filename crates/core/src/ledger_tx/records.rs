@@ -1,0 +1,62 @@
+//! The ledger entries and audit records a points command writes, composed the same
+//! way for every command and every backend.
+
+use crate::domain::OrgId;
+use crate::domain::ledger::{Actor, AuditRecord, LedgerEntry, TxType};
+use crate::store::new_id;
+use time::OffsetDateTime;
+use uuid::Uuid;
+
+/// The audit record of a balance change: the balance before and after.
+#[allow(clippy::too_many_arguments)]
+pub(super) fn audit(
+    org: OrgId,
+    actor: &Actor,
+    action: &str,
+    target: (&str, Uuid),
+    before: i64,
+    after: i64,
+    reason: Option<&str>,
+    now: OffsetDateTime,
+) -> AuditRecord {
+    AuditRecord {
+        id: new_id(),
+        organization_id: Some(org),
+        actor: actor.label.clone(),
+        actor_role: actor.role.clone(),
+        action: action.to_owned(),
+        target_type: Some(target.0.to_owned()),
+        target_id: Some(target.1.to_string()),
+        before: Some(serde_json::json!({ "balance": before })),
+        after: Some(serde_json::json!({ "balance": after })),
+        reason: reason.map(str::to_owned),
+        request_id: actor.request_id.clone(),
+        created_at: now,
+    }
+}
+
+/// A ledger entry of `points` for `customer`, leaving `balance_after`.
+#[allow(clippy::too_many_arguments)]
+pub(super) fn entry(
+    customer: Uuid,
+    points: i64,
+    kind: TxType,
+    reference: Option<(Uuid, &str)>,
+    balance_after: i64,
+    notes: Option<String>,
+    actor: &Actor,
+    now: OffsetDateTime,
+) -> LedgerEntry {
+    LedgerEntry {
+        id: new_id(),
+        customer_id: customer,
+        points,
+        transaction_type: kind,
+        reference_id: reference.map(|r| r.0),
+        reference_type: reference.map(|r| r.1.to_owned()),
+        balance_after,
+        notes,
+        created_by: actor.member_id,
+        created_at: now,
+    }
+}

@@ -1,0 +1,78 @@
+//! Storage behind the admin pages' reports and staff management: activity and balance
+//! totals, purchase lists, member status and staff rows.
+
+use super::error::StoreError;
+use super::orgs::{Member, NewMember};
+use crate::domain::OrgId;
+use crate::domain::ledger::{Actor, Purchase};
+use async_trait::async_trait;
+use time::OffsetDateTime;
+use uuid::Uuid;
+
+/// Totals of an organization's activity in a period.
+#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize)]
+pub struct ActivityTotals {
+    /// Purchases recorded.
+    pub purchases: i64,
+    /// Points earned by purchases.
+    pub points_issued: i64,
+    /// Points spent (a positive number).
+    pub points_redeemed: i64,
+    /// Customers who earned or redeemed points.
+    pub active_customers: i64,
+}
+
+/// Totals over an organization's customers now.
+#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize)]
+pub struct BalanceTotals {
+    /// Customers enrolled.
+    pub customers: i64,
+    /// Points held by all customers (outstanding liability).
+    pub outstanding: i64,
+}
+
+/// Reads and small writes of the admin pages and the till. Organization first.
+#[async_trait]
+pub trait AdminStore: Send + Sync {
+    /// Activity in `[from, to)`.
+    async fn activity_totals(
+        &self,
+        org: OrgId,
+        from: OffsetDateTime,
+        to: OffsetDateTime,
+    ) -> Result<ActivityTotals, StoreError>;
+    /// Customers and outstanding points now.
+    async fn balance_totals(&self, org: OrgId) -> Result<BalanceTotals, StoreError>;
+    /// Purchases, newest first, of one customer or all, made at or after `since`,
+    /// before the cursor `(created_at, id)`.
+    async fn list_purchases(
+        &self,
+        org: OrgId,
+        customer: Option<Uuid>,
+        since: Option<OffsetDateTime>,
+        before: Option<(OffsetDateTime, Uuid)>,
+        limit: u32,
+    ) -> Result<Vec<Purchase>, StoreError>;
+    /// Sets a member's status (`active` or `suspended`) with an audit record of `actor`
+    /// in the same transaction when it changes (`staff.deactivate`, `staff.reactivate`,
+    /// or `customer.suspend`, `customer.activate`); `None` when no such member.
+    async fn set_member_status(
+        &self,
+        org: OrgId,
+        member: Uuid,
+        status: &str,
+        actor: &Actor,
+        now: OffsetDateTime,
+    ) -> Result<Option<Member>, StoreError>;
+    /// Creates the active row of a cashier or admin for (org, subject), or updates its
+    /// role, email and name and makes it active again, with an audit record of `actor`
+    /// in the same transaction (`staff.create`, `staff.reactivate` for a suspended row,
+    /// `staff.update` otherwise).
+    async fn upsert_staff(
+        &self,
+        org: OrgId,
+        member: &NewMember,
+        actor: &Actor,
+        now: OffsetDateTime,
+    ) -> Result<Member, StoreError>;
+}

@@ -1,0 +1,313 @@
+//! The ledger's primitive operations on a PostgreSQL transaction, and the row mapping
+//! of purchases and ledger entries. Balance changes are guarded updates
+//! (`balance + delta >= 0`) that take the row lock, so concurrent redemptions cannot
+//! overdraw an account at READ COMMITTED.
+
+use crate::audit::insert_audit;
+use crate::rewards::{REWARD_COLUMNS, reward_from_row};
+use crate::{decode_err, map_err};
+use async_trait::async_trait;
+use loyalty_core::domain::OrgId;
+use loyalty_core::domain::ledger::{
+    AuditRecord, IdempotencyKey, LedgerEntry, Purchase, Reward, TxType,
+};
+use loyalty_core::ledger_tx::{BalanceChange, LedgerTx};
+use loyalty_core::mail::{NewMail, ReceiptTarget};
+use loyalty_core::store::StoreError;
+use rust_decimal::Decimal;
+use sqlx::postgres::PgRow;
+use sqlx::{Postgres, Row, Transaction};
+use time::OffsetDateTime;
+use uuid::Uuid;
+
+pub(crate) const ENTRY_COLUMNS: &str = "id, user_id, points, transaction_type, reference_id, reference_type, balance_after, notes, created_by, created_at";
+pub(crate) const PURCHASE_COLUMNS: &str = "id, customer_id, cashier_id, amount, currency, points_awarded, reversed_amount, points_reversed, created_at";
+
+pub(crate) fn entry_from_row(r: &PgRow) -> Result<LedgerEntry, sqlx::Error> {
+    let kind: String = r.try_get("transaction_type")?;
+    Ok(LedgerEntry {
+        id: r.try_get("id")?,
+        customer_id: r.try_get("user_id")?,
+        points: r.try_get("points")?,
+        transaction_type: TxType::parse(&kind).ok_or_else(|| decode_err("transaction type"))?,
+        reference_id: r.try_get("reference_id")?,
+        reference_type: r.try_get("reference_type")?,
+        balance_after: r.try_get("balance_after")?,
+        notes: r.try_get("notes")?,
+        created_by: r.try_get("created_by")?,
+        created_at: r.try_get("created_at")?,
+    })
+}
+
+pub(crate) fn purchase_from_row(r: &PgRow) -> Result<Purchase, sqlx::Error> {
+    Ok(Purchase {
+        id: r.try_get("id")?,
+        customer_id: r.try_get("customer_id")?,
+        cashier_id: r.try_get("cashier_id")?,
+        amount: r.try_get("amount")?,
+        currency: r.try_get("currency")?,
+        points_awarded: r.try_get("points_awarded")?,
+        reversed_amount: r.try_get("reversed_amount")?,
+        points_reversed: r.try_get("points_reversed")?,
+        created_at: r.try_get("created_at")?,
+    })
+}
+
+/// A transaction seen through the ledger's primitive operations.
+pub(crate) struct PgLedgerTx<'t>(pub(crate) Transaction<'t, Postgres>);
+
+#[async_trait]
+impl LedgerTx for PgLedgerTx<'_> {
+    async fn claim_idempotency(
+        &mut self,
+        org: OrgId,
+        key: &IdempotencyKey,
+        now: OffsetDateTime,
+    ) -> Result<Option<(String, serde_json::Value)>, StoreError> {
+        let claimed = sqlx::query(
+            "INSERT INTO idempotency_keys (organization_id, key, request_hash, status_code, response, created_at) \
+             VALUES ($1, $2, $3, 0, '{}'::jsonb, $4) ON CONFLICT DO NOTHING",
+        )
+        .bind(org.0)
+        .bind(&key.key)
+        .bind(&key.request_hash)
+        .bind(now)
+        .execute(&mut *self.0)
+        .await
+        .map_err(map_err)?
+        .rows_affected();
+        if claimed == 1 {
+            return Ok(None);
+        }
+        let row = sqlx::query("SELECT request_hash, response FROM idempotency_keys WHERE organization_id = $1 AND key = $2")
+            .bind(org.0)
+            .bind(&key.key)
+            .fetch_one(&mut *self.0)
+            .await
+            .map_err(map_err)?;
+        Ok(Some((
+            row.try_get("request_hash").map_err(map_err)?,
+            row.try_get("response").map_err(map_err)?,
+        )))
+    }
+
+    async fn store_idempotency(
+        &mut self,
+        org: OrgId,
+        key: &IdempotencyKey,
+        response: &serde_json::Value,
+    ) -> Result<(), StoreError> {
+        sqlx::query("UPDATE idempotency_keys SET status_code = 201, response = $3 WHERE organization_id = $1 AND key = $2")
+            .bind(org.0)
+            .bind(&key.key)
+            .bind(response)
+            .execute(&mut *self.0)
+            .await
+            .map_err(map_err)?;
+        Ok(())
+    }
+
+    async fn lock_customer(
+        &mut self,
+        org: OrgId,
+        customer: Uuid,
+    ) -> Result<Option<i64>, StoreError> {
+        sqlx::query_scalar("SELECT balance FROM users WHERE organization_id = $1 AND id = $2 AND role = 'customer' FOR UPDATE")
+            .bind(org.0)
+            .bind(customer)
+            .fetch_optional(&mut *self.0)
+            .await
+            .map_err(map_err)
+    }
+
+    async fn change_balance(
+        &mut self,
+        org: OrgId,
+        customer: Uuid,
+        delta: i64,
+        now: OffsetDateTime,
+    ) -> Result<BalanceChange, StoreError> {
+        let row = sqlx::query(
+            "UPDATE users SET balance = balance + $3, ledger_seq = ledger_seq + 1, updated_at = $4 \
+             WHERE organization_id = $1 AND id = $2 AND role = 'customer' AND balance + $3 >= 0 \
+             RETURNING balance, ledger_seq",
+        )
+        .bind(org.0)
+        .bind(customer)
+        .bind(delta)
+        .bind(now)
+        .fetch_optional(&mut *self.0)
+        .await
+        .map_err(map_err)?;
+        if let Some(row) = row {
+            return Ok(BalanceChange::Applied {
+                balance: row.try_get(0).map_err(map_err)?,
+                seq: row.try_get(1).map_err(map_err)?,
+            });
+        }
+        Ok(match self.lock_customer(org, customer).await? {
+            Some(balance) => BalanceChange::Insufficient { balance },
+            None => BalanceChange::NotFound,
+        })
+    }
+
+    async fn insert_purchase(&mut self, org: OrgId, p: &Purchase) -> Result<(), StoreError> {
+        sqlx::query(
+            "INSERT INTO purchases (id, organization_id, cashier_id, customer_id, amount, currency, points_awarded, created_at) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
+        )
+        .bind(p.id)
+        .bind(org.0)
+        .bind(p.cashier_id)
+        .bind(p.customer_id)
+        .bind(p.amount)
+        .bind(&p.currency)
+        .bind(p.points_awarded)
+        .bind(p.created_at)
+        .execute(&mut *self.0)
+        .await
+        .map_err(map_err)?;
+        Ok(())
+    }
+
+    async fn purchase_for_update(
+        &mut self,
+        org: OrgId,
+        id: Uuid,
+    ) -> Result<Option<Purchase>, StoreError> {
+        let sql = format!(
+            "SELECT {PURCHASE_COLUMNS} FROM purchases WHERE organization_id = $1 AND id = $2 FOR UPDATE"
+        );
+        let row = sqlx::query(sqlx::AssertSqlSafe(sql))
+            .bind(org.0)
+            .bind(id)
+            .fetch_optional(&mut *self.0)
+            .await
+            .map_err(map_err)?;
+        row.as_ref()
+            .map(purchase_from_row)
+            .transpose()
+            .map_err(map_err)
+    }
+
+    async fn record_reversal(
+        &mut self,
+        org: OrgId,
+        id: Uuid,
+        amount: Decimal,
+        points: i64,
+    ) -> Result<(), StoreError> {
+        sqlx::query(
+            "UPDATE purchases SET reversed_amount = reversed_amount + $3, points_reversed = points_reversed + $4 \
+             WHERE organization_id = $1 AND id = $2",
+        )
+        .bind(org.0)
+        .bind(id)
+        .bind(amount)
+        .bind(points)
+        .execute(&mut *self.0)
+        .await
+        .map_err(map_err)?;
+        Ok(())
+    }
+
+    async fn reward_for_update(
+        &mut self,
+        org: OrgId,
+        id: Uuid,
+    ) -> Result<Option<Reward>, StoreError> {
+        let sql = format!(
+            "SELECT {REWARD_COLUMNS} FROM rewards WHERE organization_id = $1 AND id = $2 FOR UPDATE"
+        );
+        let row = sqlx::query(sqlx::AssertSqlSafe(sql))
+            .bind(org.0)
+            .bind(id)
+            .fetch_optional(&mut *self.0)
+            .await
+            .map_err(map_err)?;
+        row.as_ref()
+            .map(reward_from_row)
+            .transpose()
+            .map_err(map_err)
+    }
+
+    async fn take_stock(&mut self, org: OrgId, id: Uuid) -> Result<bool, StoreError> {
+        let done = sqlx::query("UPDATE rewards SET stock = stock - 1 WHERE organization_id = $1 AND id = $2 AND stock > 0")
+            .bind(org.0)
+            .bind(id)
+            .execute(&mut *self.0)
+            .await
+            .map_err(map_err)?;
+        Ok(done.rows_affected() == 1)
+    }
+
+    async fn insert_entry(
+        &mut self,
+        org: OrgId,
+        e: &LedgerEntry,
+        seq: i64,
+        idempotency_key: Option<&str>,
+    ) -> Result<(), StoreError> {
+        sqlx::query(
+            "INSERT INTO points_transactions (id, organization_id, user_id, points, transaction_type, reference_id, reference_type, \
+             balance_after, notes, created_by, idempotency_key, seq, created_at) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)",
+        )
+        .bind(e.id)
+        .bind(org.0)
+        .bind(e.customer_id)
+        .bind(e.points)
+        .bind(e.transaction_type.as_str())
+        .bind(e.reference_id)
+        .bind(&e.reference_type)
+        .bind(e.balance_after)
+        .bind(&e.notes)
+        .bind(e.created_by)
+        .bind(idempotency_key)
+        .bind(seq)
+        .bind(e.created_at)
+        .execute(&mut *self.0)
+        .await
+        .map_err(map_err)?;
+        Ok(())
+    }
+
+    async fn insert_audit(&mut self, record: &AuditRecord) -> Result<(), StoreError> {
+        insert_audit(&mut self.0, record).await
+    }
+
+    async fn receipt_target(
+        &mut self,
+        org: OrgId,
+        customer: Uuid,
+    ) -> Result<Option<ReceiptTarget>, StoreError> {
+        crate::mail::receipt_target(&mut self.0, org, customer).await
+    }
+
+    async fn insert_mail(&mut self, mail: &NewMail) -> Result<bool, StoreError> {
+        crate::mail::insert_mail(&mut self.0, mail).await
+    }
+
+    async fn credits_and_debits(
+        &mut self,
+        org: OrgId,
+        customer: Uuid,
+        cutoff: OffsetDateTime,
+    ) -> Result<(i64, i64), StoreError> {
+        let row = sqlx::query(
+            "SELECT COALESCE(SUM(points) FILTER (WHERE points > 0 AND created_at <= $3), 0)::bigint, \
+                    COALESCE(-SUM(points) FILTER (WHERE points < 0), 0)::bigint \
+             FROM points_transactions WHERE organization_id = $1 AND user_id = $2",
+        )
+        .bind(org.0)
+        .bind(customer)
+        .bind(cutoff)
+        .fetch_one(&mut *self.0)
+        .await
+        .map_err(map_err)?;
+        Ok((
+            row.try_get(0).map_err(map_err)?,
+            row.try_get(1).map_err(map_err)?,
+        ))
+    }
+}

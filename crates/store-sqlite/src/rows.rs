@@ -1,0 +1,62 @@
+//! Decoding SQLite's portable column types (UUIDs, timestamps, decimals and JSON kept
+//! as text) into Rust values: one set of helpers for every resource's row mapping.
+
+use crate::parse_ts;
+use sqlx::Row;
+use sqlx::sqlite::SqliteRow;
+use time::OffsetDateTime;
+use uuid::Uuid;
+
+/// A column's text that does not parse as its type, as a decode error naming `what`.
+pub(crate) fn decode<T>(
+    what: &str,
+    r: Result<T, impl std::fmt::Display>,
+) -> Result<T, sqlx::Error> {
+    r.map_err(|e| sqlx::Error::Decode(format!("{what}: {e}").into()))
+}
+
+/// An error decoding a column whose text is not one this program knows.
+pub(crate) fn decode_err(what: &str) -> sqlx::Error {
+    sqlx::Error::Decode(format!("unknown {what}").into())
+}
+
+/// A UUID column.
+pub(crate) fn uuid_col(row: &SqliteRow, col: &str) -> Result<Uuid, sqlx::Error> {
+    let s: String = row.try_get(col)?;
+    decode(col, Uuid::parse_str(&s))
+}
+
+/// A nullable UUID column.
+pub(crate) fn uuid_opt(r: &SqliteRow, col: &str) -> Result<Option<Uuid>, sqlx::Error> {
+    r.try_get::<Option<String>, _>(col)?
+        .map(|s| decode(col, Uuid::parse_str(&s)))
+        .transpose()
+}
+
+/// A decimal column (kept as text so no digit is lost).
+pub(crate) fn decimal_col(
+    row: &SqliteRow,
+    col: &str,
+) -> Result<rust_decimal::Decimal, sqlx::Error> {
+    let s: String = row.try_get(col)?;
+    decode(col, s.parse::<rust_decimal::Decimal>())
+}
+
+/// A timestamp column.
+pub(crate) fn time_col(r: &SqliteRow, col: &str) -> Result<OffsetDateTime, sqlx::Error> {
+    parse_ts(&r.try_get::<String, _>(col)?)
+}
+
+/// A nullable timestamp column.
+pub(crate) fn time_opt(r: &SqliteRow, col: &str) -> Result<Option<OffsetDateTime>, sqlx::Error> {
+    r.try_get::<Option<String>, _>(col)?
+        .map(|s| parse_ts(&s))
+        .transpose()
+}
+
+/// A nullable JSON column.
+pub(crate) fn json_opt(r: &SqliteRow, col: &str) -> Result<Option<serde_json::Value>, sqlx::Error> {
+    r.try_get::<Option<String>, _>(col)?
+        .map(|s| decode(col, serde_json::from_str(&s)))
+        .transpose()
+}
