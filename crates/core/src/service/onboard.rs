@@ -12,7 +12,7 @@ use crate::domain::{
     CountryCode, CurrencyCode, Email, GroupName, LanguageTag, NewOrganization, OrgName, OrgSlug,
     OrgStatus, Organization, PersonName, Phone, Plan, Role, TimeZoneName, Username,
 };
-use crate::error::{Error, FieldError};
+use crate::error::{Error, ErrorCode, FieldError};
 use crate::secret;
 use crate::store::{NewMember, Store, StoreError};
 use secrecy::SecretString;
@@ -453,7 +453,7 @@ pub async fn onboard(
                 store
                     .organization_by_slug(slug)
                     .await?
-                    .ok_or_else(|| Error::NotFound(format!("organization {:?}", slug.as_str())))?
+                    .ok_or_else(|| Error::not_found(format!("organization {:?}", slug.as_str())))?
             }
             Err(e) => return Err(e.into()),
         },
@@ -483,7 +483,7 @@ pub async fn onboard(
     let admins_group = groups
         .first()
         .cloned()
-        .ok_or_else(|| Error::NotFound("admins group".into()))?;
+        .ok_or_else(|| Error::not_found("admins group"))?;
 
     // 5. The admin account: `{slug}_admin`, or the person's existing account by email.
     let (admin, outcome) = find_or_create_admin(dir, plan, &org).await?;
@@ -569,7 +569,7 @@ pub async fn onboard(
                 clock.now(),
             )
             .await?
-            .ok_or_else(|| Error::NotFound(format!("organization {:?}", slug.as_str())))?;
+            .ok_or_else(|| Error::not_found(format!("organization {:?}", slug.as_str())))?;
         steps.push((Step::ActivateOrganization, Outcome::Created));
         org
     } else {
@@ -614,7 +614,7 @@ async fn find_or_create_admin(
     if let Some(user) = dir.find_user_by_username(&plan.admin_username).await? {
         if user.email.as_deref() != Some(plan.admin_email.as_str()) {
             return Err(Error::Conflict(
-                "onboard.admin_mismatch",
+                ErrorCode::OnboardAdminMismatch,
                 format!(
                     "user {} already exists with email {}, not {}; pass the same --admin-email as the first run",
                     user.username,
@@ -650,7 +650,7 @@ async fn find_or_create_admin(
             .find_user_by_username(&plan.admin_username)
             .await?
             .map(|u| (u, Outcome::Existing))
-            .ok_or_else(|| Error::NotFound(format!("user {}", plan.admin_username))),
+            .ok_or_else(|| Error::not_found(format!("user {}", plan.admin_username))),
         Err(e) => Err(e.into()),
     }
 }

@@ -4,6 +4,7 @@ use super::auth::{OrgMember, TOKEN_PREFIX};
 use super::extract::{ApiJson, ApiPath, cursor, limit, parse_cursor};
 use crate::AppState;
 use crate::error::ApiError;
+use loyalty_core::ErrorCode;
 use axum::extract::{Query, State};
 use axum::http::StatusCode;
 use axum::routing::{delete, get, put};
@@ -184,8 +185,7 @@ async fn revoke_token(
         Ok(StatusCode::NO_CONTENT)
     } else {
         Err(ApiError::new(
-            StatusCode::NOT_FOUND,
-            "token.not_found",
+            ErrorCode::TokenNotFound,
             "no such live token in this organization",
         ))
     }

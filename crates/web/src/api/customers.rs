@@ -4,6 +4,7 @@ use super::auth::OrgMember;
 use super::extract::{ApiJson, ApiPath, cursor, limit, parse_cursor};
 use crate::AppState;
 use crate::error::ApiError;
+use loyalty_core::ErrorCode;
 use axum::extract::{Query, State};
 use axum::http::StatusCode;
 use axum::routing::get;
@@ -119,8 +120,7 @@ async fn list_or_lookup(
     let after = match q.cursor.as_deref() {
         Some(c) => Some(Uuid::parse_str(c).map_err(|_| {
             ApiError::new(
-                StatusCode::BAD_REQUEST,
-                "request.invalid_cursor",
+                ErrorCode::RequestInvalidCursor,
                 "cursor is not one this server gave out",
             )
         })?),
@@ -326,8 +326,7 @@ async fn own_customer(state: &AppState, m: &OrgMember) -> Result<Customer, ApiEr
         .filter(|_| m.role == Some(Role::Customer))
         .ok_or_else(|| {
             ApiError::new(
-                StatusCode::FORBIDDEN,
-                "auth.forbidden",
+                ErrorCode::AuthForbidden,
                 "this is the customers' own view; sign in as a customer of this organization",
             )
         })?;
@@ -338,8 +337,7 @@ async fn own_customer(state: &AppState, m: &OrgMember) -> Result<Customer, ApiEr
         .map_err(loyalty_core::Error::from)?
         .ok_or_else(|| {
             ApiError::new(
-                StatusCode::NOT_FOUND,
-                "customer.not_found",
+                ErrorCode::CustomerNotFound,
                 "you are not enrolled as a customer here yet",
             )
         })

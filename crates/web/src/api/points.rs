@@ -5,6 +5,7 @@ use super::auth::OrgMember;
 use super::extract::{ApiJson, ApiPath, IdempotencyKeyHeader};
 use crate::AppState;
 use crate::error::ApiError;
+use loyalty_core::ErrorCode;
 use axum::extract::State;
 use axum::http::StatusCode;
 use axum::routing::{get, post};
@@ -142,8 +143,7 @@ async fn purchase(
         .map(Json)
         .ok_or_else(|| {
             ApiError::new(
-                StatusCode::NOT_FOUND,
-                "purchase.not_found",
+                ErrorCode::PurchaseNotFound,
                 "no such purchase in this organization",
             )
         })
@@ -196,8 +196,7 @@ async fn reverse(
     } else {
         serde_json::from_slice(&body).map_err(|e| {
             ApiError::new(
-                StatusCode::UNPROCESSABLE_ENTITY,
-                "request.invalid_field",
+                ErrorCode::RequestInvalidField,
                 e.to_string(),
             )
         })?
