@@ -9,10 +9,10 @@
 use super::org_context::{ActiveOrg, requested_slug, require_active};
 use crate::AppState;
 use crate::error::ApiError;
-use loyalty_core::ErrorCode;
 use crate::session;
 use axum::extract::FromRequestParts;
 use axum::http::request::Parts;
+use loyalty_core::ErrorCode;
 use loyalty_core::domain::ledger::Actor;
 use loyalty_core::domain::{Organization, Role, resolve_memberships};
 use loyalty_core::secret;

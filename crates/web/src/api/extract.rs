@@ -2,11 +2,11 @@
 //! with a stable code, the `Idempotency-Key` header, and pagination cursors.
 
 use crate::error::ApiError;
-use loyalty_core::ErrorCode;
 use axum::extract::rejection::JsonRejection;
 use axum::extract::{FromRequest, FromRequestParts, Request};
 use axum::http::StatusCode;
 use axum::http::request::Parts;
+use loyalty_core::ErrorCode;
 use serde::de::DeserializeOwned;
 use time::OffsetDateTime;
 use uuid::Uuid;
@@ -22,23 +22,18 @@ impl<T: DeserializeOwned, S: Send + Sync> FromRequest<S> for ApiJson<T> {
         match axum::Json::<T>::from_request(req, state).await {
             Ok(axum::Json(v)) => Ok(ApiJson(v)),
             Err(rejection) => Err(match rejection {
-                JsonRejection::JsonDataError(e) => ApiError::new(
-                    ErrorCode::RequestInvalidField,
-                    e.body_text(),
-                ),
-                JsonRejection::JsonSyntaxError(e) => ApiError::new(
-                    ErrorCode::RequestMalformedJson,
-                    e.body_text(),
-                ),
+                JsonRejection::JsonDataError(e) => {
+                    ApiError::new(ErrorCode::RequestInvalidField, e.body_text())
+                }
+                JsonRejection::JsonSyntaxError(e) => {
+                    ApiError::new(ErrorCode::RequestMalformedJson, e.body_text())
+                }
                 JsonRejection::MissingJsonContentType(_) => ApiError::new(
                     ErrorCode::RequestContentType,
                     "send the body as JSON with Content-Type: application/json",
                 ),
                 JsonRejection::BytesRejection(e) if e.status() == StatusCode::PAYLOAD_TOO_LARGE => {
-                    ApiError::new(
-                        ErrorCode::RequestTooLarge,
-                        "the request body is too large",
-                    )
+                    ApiError::new(ErrorCode::RequestTooLarge, "the request body is too large")
                 }
                 other => ApiError::new(ErrorCode::RequestInvalid, other.body_text()),
             }),
@@ -109,10 +104,7 @@ impl<T: DeserializeOwned + Send, S: Send + Sync> FromRequestParts<S> for ApiPath
     async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
         match axum::extract::Path::<T>::from_request_parts(parts, state).await {
             Ok(axum::extract::Path(v)) => Ok(ApiPath(v)),
-            Err(e) => Err(ApiError::new(
-                ErrorCode::RequestPath,
-                e.body_text(),
-            )),
+            Err(e) => Err(ApiError::new(ErrorCode::RequestPath, e.body_text())),
         }
     }
 }

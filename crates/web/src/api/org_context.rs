@@ -4,9 +4,9 @@
 
 use crate::AppState;
 use crate::error::ApiError;
-use loyalty_core::ErrorCode;
 use axum::extract::{FromRequestParts, Path};
 use axum::http::request::Parts;
+use loyalty_core::ErrorCode;
 use loyalty_core::domain::{OrgSlug, OrgStatus, Organization};
 use std::collections::HashMap;
 
@@ -45,10 +45,7 @@ pub async fn requested_slug(parts: &mut Parts, state: &AppState) -> Result<Strin
 
 /// 404 for an organization that does not exist (or is not visible).
 pub fn org_not_found(raw: &str) -> ApiError {
-    ApiError::new(
-        ErrorCode::OrgNotFound,
-        format!("no organization {raw:?}"),
-    )
+    ApiError::new(ErrorCode::OrgNotFound, format!("no organization {raw:?}"))
 }
 
 /// Accepts an active organization; a suspended one answers 403 `org.suspended`, and a

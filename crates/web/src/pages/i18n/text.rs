@@ -549,10 +549,7 @@ pub(super) fn text(lang: Lang, key: &'static str) -> &'static str {
             "This access key is not valid here: it is unknown or was revoked.",
             "Esta chave de acesso não é válida aqui: é desconhecida ou foi revogada.",
         ),
-        "err_auth_required" => (
-            "Please sign in first.",
-            "Entre primeiro.",
-        ),
+        "err_auth_required" => ("Please sign in first.", "Entre primeiro."),
         "err_bad_request" => (
             "The request could not be read. Reload the page and try again.",
             "Não foi possível ler o pedido. Recarregue a página e tente de novo.",
