@@ -89,6 +89,30 @@ catalogue! {
     /// The organization has not finished onboarding.
     OrgOnboarding = "org.onboarding", 409, "err_org_onboarding", local,
         "the organization has not finished onboarding";
+    /// The OpenID Connect settings are unusable.
+    AuthConfig = "auth.config", 500, "signin_unavailable", local,
+        "the OpenID Connect settings are unusable";
+    /// The identity provider (or its keys) cannot be reached.
+    AuthProviderUnavailable = "auth.provider_unavailable", 500, "signin_unavailable", local,
+        "the identity provider or its signing keys cannot be reached";
+    /// The provider's discovery document lacks a required field.
+    AuthDiscoveryMissing = "auth.discovery_missing", 500, "signin_unavailable", local,
+        "the identity provider's discovery document lacks a required field";
+    /// The provider's discovery document is unusable.
+    AuthDiscoveryInvalid = "auth.discovery_invalid", 500, "signin_unavailable", local,
+        "the identity provider's discovery document is unusable";
+    /// The provider names another issuer than the one configured.
+    AuthIssuerMismatch = "auth.issuer_mismatch", 500, "signin_unavailable", local,
+        "the identity provider names another issuer than the one configured";
+    /// The sign-in came back with another state than the one sent.
+    AuthStateMismatch = "auth.state_mismatch", 400, "login_oidc_failed", local,
+        "the sign-in came back with another state than the one sent, or has expired";
+    /// The provider refused the authorization code.
+    AuthCodeRejected = "auth.code_rejected", 400, "login_oidc_failed", local,
+        "the identity provider refused the authorization code";
+    /// The provider's userinfo endpoint failed or answered for another subject.
+    AuthUserinfoFailed = "auth.userinfo_failed", 500, "signin_unavailable", local,
+        "the identity provider's userinfo failed or answered for another subject";
     /// The body is not JSON.
     RequestMalformedJson = "request.malformed_json", 400, "err_bad_request", api,
         "the body is not JSON";

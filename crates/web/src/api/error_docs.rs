@@ -60,7 +60,7 @@ pub fn responses(
 /// what it means for this operation when the catalogue's description is not enough.
 ///
 /// ```ignore
-/// api_errors!(EnrollErrors [SIGNED_IN, JSON_BODY] { OrgMismatch, CustomerExists = "..." });
+/// api_errors!(EnrollCustomerErrors [SIGNED_IN, JSON_BODY] { OrgMismatch, CustomerExists = "..." });
 /// ```
 macro_rules! api_errors {
     ($name:ident [$($group:ident),*] { $($code:ident $(= $note:literal)?),* $(,)? }) => {
