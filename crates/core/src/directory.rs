@@ -41,11 +41,12 @@ pub enum DirectoryError {
 
 impl DirectoryError {
     /// The stable code of this error.
-    pub fn code(&self) -> &'static str {
+    pub fn code(&self) -> crate::ErrorCode {
+        use crate::ErrorCode;
         match self {
-            DirectoryError::AlreadyExists { .. } => "directory.exists",
-            DirectoryError::NotFound { .. } => "directory.not_found",
-            DirectoryError::Failed { .. } => "directory.failed",
+            DirectoryError::AlreadyExists { .. } => ErrorCode::DirectoryExists,
+            DirectoryError::NotFound { .. } => ErrorCode::DirectoryNotFound,
+            DirectoryError::Failed { .. } => ErrorCode::DirectoryFailed,
         }
     }
 }

@@ -13,4 +13,4 @@ pub mod secret;
 pub mod service;
 pub mod store;
 
-pub use error::{Error, FieldError};
+pub use error::{Error, ErrorCode, FieldError};

@@ -4,17 +4,14 @@
 use axum::Json;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
-use loyalty_core::Error;
-use loyalty_core::domain::ledger::PointsError;
+use loyalty_core::{Error, ErrorCode};
 use serde::Serialize;
 
-/// An error answer of the API.
+/// An error answer of the API. Its status comes from the code's row in the catalogue.
 #[derive(Debug)]
 pub struct ApiError {
-    /// HTTP status.
-    pub status: StatusCode,
     /// Stable code, such as `org.suspended`.
-    pub code: &'static str,
+    pub code: ErrorCode,
     /// A sentence for people.
     pub message: String,
     /// Invalid fields, for validation errors.
@@ -28,21 +25,38 @@ struct Body<'a> {
 
 #[derive(Serialize)]
 struct Inner<'a> {
-    code: &'a str,
+    code: ErrorCode,
     message: &'a str,
     #[serde(skip_serializing_if = "<[_]>::is_empty")]
     fields: &'a [loyalty_core::FieldError],
 }
 
+/// The HTTP status of a code: the one mapping from the catalogue to HTTP.
+pub fn status_of(code: ErrorCode) -> StatusCode {
+    StatusCode::from_u16(code.status()).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR)
+}
+
 impl ApiError {
-    /// An error with this status, code and message.
-    pub fn new(status: StatusCode, code: &'static str, message: impl Into<String>) -> Self {
+    /// An error with this code and message.
+    pub fn new(code: ErrorCode, message: impl Into<String>) -> Self {
         Self {
-            status,
             code,
             message: message.into(),
             fields: Vec::new(),
         }
+    }
+
+    /// The answer for a failure of the server itself, whose details stay in the log.
+    pub fn internal() -> Self {
+        Self::new(
+            ErrorCode::Internal,
+            "internal error; the details are in the server log",
+        )
+    }
+
+    /// The HTTP status of this answer.
+    pub fn status(&self) -> StatusCode {
+        status_of(self.code)
     }
 }
 
@@ -55,16 +69,19 @@ impl IntoResponse for ApiError {
                 fields: &self.fields,
             },
         };
-        (self.status, Json(body)).into_response()
+        (self.status(), Json(body)).into_response()
     }
 }
 
 impl From<Error> for ApiError {
     fn from(e: Error) -> Self {
         let code = e.code();
+        if code.public() != code {
+            tracing::error!(error = %e, %code, "request failed");
+            return ApiError::internal();
+        }
         match e {
             Error::Validation(fields) => ApiError {
-                status: StatusCode::UNPROCESSABLE_ENTITY,
                 code,
                 message: fields
                     .iter()
@@ -73,35 +90,11 @@ impl From<Error> for ApiError {
                     .join("; "),
                 fields,
             },
-            Error::NotFound(what) => {
-                ApiError::new(StatusCode::NOT_FOUND, code, format!("{what} not found"))
-            }
-            Error::Conflict(_, message) => ApiError::new(StatusCode::CONFLICT, code, message),
-            Error::Forbidden(message) => ApiError::new(StatusCode::FORBIDDEN, code, message),
-            Error::Points(p) if !matches!(p, PointsError::Store(_)) => {
-                let status = match &p {
-                    PointsError::CustomerNotFound
-                    | PointsError::PurchaseNotFound
-                    | PointsError::RewardNotFound => StatusCode::NOT_FOUND,
-                    PointsError::ReverseTooOld => StatusCode::FORBIDDEN,
-                    PointsError::ReverseTooMuch { .. } => StatusCode::UNPROCESSABLE_ENTITY,
-                    _ => StatusCode::CONFLICT,
-                };
-                ApiError::new(status, code, p.to_string())
-            }
             Error::OrgSuspended(slug) => ApiError::new(
-                StatusCode::FORBIDDEN,
                 code,
                 format!("organization {slug} is suspended; contact your service provider"),
             ),
-            other => {
-                tracing::error!(error = %other, code, "request failed");
-                ApiError::new(
-                    StatusCode::INTERNAL_SERVER_ERROR,
-                    "internal",
-                    "internal error; the details are in the server log",
-                )
-            }
+            other => ApiError::new(code, other.to_string()),
         }
     }
 }
@@ -115,7 +108,7 @@ pub async fn not_found(req: axum::extract::Request) -> Response {
         .and_then(|v| v.to_str().ok())
         .is_some_and(|v| v.contains("text/html"));
     if !wants_html || req.uri().path().starts_with("/api/") || req.uri().path() == "/api" {
-        ApiError::new(StatusCode::NOT_FOUND, "route.not_found", "no such route").into_response()
+        ApiError::new(ErrorCode::RouteNotFound, "no such route").into_response()
     } else {
         crate::pages::not_found_page(crate::pages::layout_lang(req.headers()))
     }
@@ -124,10 +117,5 @@ pub async fn not_found(req: axum::extract::Request) -> Response {
 /// Answer when a handler panicked: logged, and a plain 500 to the client.
 pub fn panic_response(_err: Box<dyn std::any::Any + Send + 'static>) -> Response {
     tracing::error!("a request handler panicked");
-    ApiError::new(
-        StatusCode::INTERNAL_SERVER_ERROR,
-        "internal",
-        "internal error; the details are in the server log",
-    )
-    .into_response()
+    ApiError::internal().into_response()
 }

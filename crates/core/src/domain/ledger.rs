@@ -377,20 +377,21 @@ pub enum PointsError {
 }
 
 impl PointsError {
-    /// Stable code.
-    pub fn code(&self) -> &'static str {
+    /// Stable code, from the catalogue.
+    pub fn code(&self) -> crate::ErrorCode {
+        use crate::ErrorCode;
         match self {
-            PointsError::CustomerNotFound => "customer.not_found",
-            PointsError::PurchaseNotFound => "purchase.not_found",
-            PointsError::RewardNotFound => "reward.not_found",
-            PointsError::RewardInactive(_) => "reward.inactive",
-            PointsError::OutOfStock(_) => "reward.out_of_stock",
-            PointsError::Insufficient { .. } => "points.insufficient",
-            PointsError::AlreadyReversed => "purchase.already_reversed",
-            PointsError::ReverseTooMuch { .. } => "purchase.reverse_exceeds",
-            PointsError::ReverseTooOld => "purchase.reverse_too_old",
-            PointsError::IdempotencyMismatch => "idempotency.mismatch",
-            PointsError::Store(_) => "internal.store",
+            PointsError::CustomerNotFound => ErrorCode::CustomerNotFound,
+            PointsError::PurchaseNotFound => ErrorCode::PurchaseNotFound,
+            PointsError::RewardNotFound => ErrorCode::RewardNotFound,
+            PointsError::RewardInactive(_) => ErrorCode::RewardInactive,
+            PointsError::OutOfStock(_) => ErrorCode::RewardOutOfStock,
+            PointsError::Insufficient { .. } => ErrorCode::PointsInsufficient,
+            PointsError::AlreadyReversed => ErrorCode::PurchaseAlreadyReversed,
+            PointsError::ReverseTooMuch { .. } => ErrorCode::PurchaseReverseExceeds,
+            PointsError::ReverseTooOld => ErrorCode::PurchaseReverseTooOld,
+            PointsError::IdempotencyMismatch => ErrorCode::IdempotencyMismatch,
+            PointsError::Store(_) => ErrorCode::InternalStore,
         }
     }
 }

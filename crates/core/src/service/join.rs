@@ -7,7 +7,7 @@ use crate::clock::Clock;
 use crate::directory::{self, DirUser, Directory, NewDirUser};
 use crate::domain::ledger::{Actor, Customer, CustomerKey};
 use crate::domain::{Email, GroupName, OrgStatus, Organization, PersonName, Role, Username};
-use crate::error::{Error, FieldError};
+use crate::error::{Error, ErrorCode, FieldError};
 use crate::service::onboard::Credential;
 use crate::service::points::{self, Ctx, EnrollInput};
 use crate::service::staff::issue_link;
@@ -78,7 +78,7 @@ pub async fn join(
         || !dir.find_users_by_email(&email).await?.is_empty()
     {
         return Err(Error::Conflict(
-            "join.account_exists",
+            ErrorCode::JoinAccountExists,
             "this email already has an account: sign in first, then open this page again to join"
                 .into(),
         ));
@@ -98,7 +98,7 @@ pub async fn join(
         .is_some()
     {
         return Err(Error::Conflict(
-            "customer.exists",
+            ErrorCode::CustomerExists,
             "this email is already enrolled here; ask at the till to get your online account"
                 .into(),
         ));
@@ -226,7 +226,7 @@ pub async fn enroll_with_account(
         .is_some()
     {
         return Err(Error::Conflict(
-            "customer.exists",
+            ErrorCode::CustomerExists,
             "a customer with this email address is already enrolled; look them up instead".into(),
         ));
     }

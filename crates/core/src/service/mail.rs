@@ -5,7 +5,7 @@
 use crate::clock::Clock;
 use crate::directory::DirUser;
 use crate::domain::{Email, OrgStatus, Organization, Role};
-use crate::error::{Error, FieldError};
+use crate::error::{Error, ErrorCode, FieldError};
 use crate::mail::{
     self, CLAIM_LEASE, ExpiryMail, LinkMail, MAX_ATTEMPTS, MailSettings, OutboxMail, Sender,
 };
@@ -161,7 +161,7 @@ pub async fn queue_password_reset_in(
     })?;
     let link = dir.password_set_link(user.pk).await?.ok_or_else(|| {
         Error::Conflict(
-            "identity.no_links",
+            ErrorCode::IdentityNoLinks,
             "the identity provider cannot issue one-time links (no recovery flow)".into(),
         )
     })?;

@@ -2,7 +2,7 @@
 
 use crate::domain::ledger::Actor;
 use crate::domain::{OrgSlug, OrgStatus, Organization, OrganizationSummary};
-use crate::error::Error;
+use crate::error::{Error, ErrorCode};
 use crate::store::Store;
 use time::OffsetDateTime;
 
@@ -12,7 +12,7 @@ pub async fn get(store: &dyn Store, slug: &str) -> Result<Organization, Error> {
     store
         .organization_by_slug(&slug)
         .await?
-        .ok_or_else(|| Error::NotFound(format!("organization {:?}", slug.as_str())))
+        .ok_or_else(|| Error::not_found(format!("organization {:?}", slug.as_str())))
 }
 
 /// Every organization with its member counts.
@@ -61,7 +61,7 @@ async fn transition(
     let before = get(store, slug).await?;
     if before.status == OrgStatus::Onboarding {
         return Err(Error::Conflict(
-            "org.onboarding",
+            ErrorCode::OrgOnboarding,
             format!(
                 "organization {} has not finished onboarding; re-run `loyalty onboard --slug {}` to complete it",
                 before.slug, before.slug
@@ -76,7 +76,7 @@ async fn transition(
     let after = store
         .set_organization_status(&slug, &from, to, actor, now)
         .await?
-        .ok_or_else(|| Error::NotFound(format!("organization {:?}", slug.as_str())))?;
+        .ok_or_else(|| Error::not_found(format!("organization {:?}", slug.as_str())))?;
     Ok(StatusChange {
         changed: after.status != before.status,
         org: after,

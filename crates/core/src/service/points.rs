@@ -11,7 +11,7 @@ use crate::domain::points::{
     Amount, EarningRule, MAX_POINTS, is_card_number, new_card_number, normalize_phone,
 };
 use crate::domain::{CurrencyCode, Email, OrgStatus, Organization, Role};
-use crate::error::{Error, FieldError};
+use crate::error::{Error, ErrorCode, FieldError};
 use crate::store::{Conflict, PointsSettings, Store, StoreError};
 use rust_decimal::Decimal;
 use sha2::{Digest, Sha256};
@@ -156,7 +156,7 @@ pub async fn enroll(
                     _ => "email address",
                 };
                 return Err(Error::Conflict(
-                    "customer.exists",
+                    ErrorCode::CustomerExists,
                     format!(
                         "a customer with this {what} is already enrolled; look them up instead"
                     ),
@@ -166,7 +166,7 @@ pub async fn enroll(
         }
     }
     Err(Error::Conflict(
-        "customer.card_collision",
+        ErrorCode::CustomerCardCollision,
         "could not allocate a card number; try again".into(),
     ))
 }
@@ -442,7 +442,7 @@ pub async fn create_reward(ctx: &Ctx<'_>, input: &RewardInput) -> Result<Reward,
         .await
         .map_err(|e| match e {
             StoreError::Conflict(_) => Error::Conflict(
-                "reward.exists",
+                ErrorCode::RewardExists,
                 format!("a reward named {:?} already exists", input.name),
             ),
             e => e.into(),
@@ -457,7 +457,7 @@ pub async fn update_reward(ctx: &Ctx<'_>, id: Uuid, input: &RewardInput) -> Resu
         .await
         .map_err(|e| match e {
             StoreError::Conflict(_) => Error::Conflict(
-                "reward.exists",
+                ErrorCode::RewardExists,
                 format!("a reward named {:?} already exists", input.name),
             ),
             e => e.into(),

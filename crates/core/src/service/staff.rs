@@ -6,7 +6,7 @@
 
 use crate::directory::{self, DirUser, Directory, NewDirUser};
 use crate::domain::{Email, GroupName, OrgStatus, PersonName, Role, Username};
-use crate::error::{Error, FieldError};
+use crate::error::{Error, ErrorCode, FieldError};
 use crate::secret;
 use crate::service::onboard::Credential;
 use crate::service::points::Ctx;
@@ -77,7 +77,7 @@ pub async fn create_staff(
         Some(u) if u.email.as_deref() == Some(email.as_str()) => u,
         Some(_) => {
             return Err(Error::Conflict(
-                "user.exists",
+                ErrorCode::UserExists,
                 format!(
                     "the username {username} is taken by someone else; choose another, such as {username}2"
                 ),
@@ -182,10 +182,10 @@ pub async fn deactivate_staff(
         .await?
         .into_iter()
         .find(|m| m.id == member)
-        .ok_or_else(|| Error::NotFound("staff member".into()))?;
+        .ok_or_else(|| Error::not_found("staff member"))?;
     if ctx.actor.member_id == Some(target.id) {
         return Err(Error::Conflict(
-            "staff.self",
+            ErrorCode::StaffSelf,
             "you cannot deactivate yourself; ask another admin".into(),
         ));
     }
@@ -208,7 +208,7 @@ pub async fn deactivate_staff(
             ctx.clock.now(),
         )
         .await?
-        .ok_or_else(|| Error::NotFound("staff member".into()))?;
+        .ok_or_else(|| Error::not_found("staff member"))?;
     tracing::info!(org = %ctx.org.slug, member = %target.id, by = %ctx.actor.label, "staff deactivated");
     Ok(updated)
 }
@@ -226,22 +226,22 @@ pub async fn send_password_reset(
         .await?
         .into_iter()
         .find(|m| m.id == member && m.status == "active")
-        .ok_or_else(|| Error::NotFound("staff member".into()))?;
+        .ok_or_else(|| Error::not_found("staff member"))?;
     let subject = target
         .identity_subject
         .as_deref()
-        .ok_or_else(|| Error::NotFound("staff member's account".into()))?;
+        .ok_or_else(|| Error::not_found("staff member's account"))?;
     let group = GroupName::new(&ctx.org.group_prefix, target.role).name();
     let group = dir
         .find_group(&group)
         .await?
-        .ok_or_else(|| Error::NotFound(format!("group {group}")))?;
+        .ok_or_else(|| Error::not_found(format!("group {group}")))?;
     let user = dir
         .list_members(&group)
         .await?
         .into_iter()
         .find(|u| u.uid == subject)
-        .ok_or_else(|| Error::NotFound("staff member's account".into()))?;
+        .ok_or_else(|| Error::not_found("staff member's account"))?;
     let to =
         crate::service::mail::queue_password_reset(ctx.store, ctx.clock, dir, &user, Some(ctx.org))
             .await?;

@@ -1,6 +1,7 @@
 //! What can go wrong when signing in with OpenID Connect or checking a bearer token, in
 //! words an operator can act on, each with a stable code.
 
+use loyalty_core::ErrorCode;
 use std::fmt;
 
 /// Why a token (an ID token at sign-in, or a bearer token on the API) was refused.
@@ -188,18 +189,19 @@ pub enum OidcError {
 }
 
 impl OidcError {
-    /// A stable code: `auth.invalid_token` for every refused ID or bearer token.
-    pub fn code(&self) -> &'static str {
+    /// The stable code, from the catalogue: `auth.invalid_token` for every refused ID or
+    /// bearer token.
+    pub fn code(&self) -> ErrorCode {
         match self {
-            Self::Config(_) => "auth.config",
-            Self::Unreachable { .. } | Self::Jwks { .. } => "auth.provider_unavailable",
-            Self::DiscoveryMissing { .. } => "auth.discovery_missing",
-            Self::DiscoveryInvalid { .. } => "auth.discovery_invalid",
-            Self::IssuerMismatch { .. } => "auth.issuer_mismatch",
-            Self::StateMismatch => "auth.state_mismatch",
-            Self::CodeRejected(_) => "auth.code_rejected",
-            Self::Userinfo(_) => "auth.userinfo_failed",
-            Self::InvalidToken(_) => "auth.invalid_token",
+            Self::Config(_) => ErrorCode::AuthConfig,
+            Self::Unreachable { .. } | Self::Jwks { .. } => ErrorCode::AuthProviderUnavailable,
+            Self::DiscoveryMissing { .. } => ErrorCode::AuthDiscoveryMissing,
+            Self::DiscoveryInvalid { .. } => ErrorCode::AuthDiscoveryInvalid,
+            Self::IssuerMismatch { .. } => ErrorCode::AuthIssuerMismatch,
+            Self::StateMismatch => ErrorCode::AuthStateMismatch,
+            Self::CodeRejected(_) => ErrorCode::AuthCodeRejected,
+            Self::Userinfo(_) => ErrorCode::AuthUserinfoFailed,
+            Self::InvalidToken(_) => ErrorCode::AuthInvalidToken,
         }
     }
 

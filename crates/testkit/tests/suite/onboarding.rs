@@ -1,13 +1,13 @@
 //! Onboarding on both backends: success, a failure after every step then a re-run,
 //! re-run after success, and bad input that writes nothing.
 
-use loyalty_core::Error;
 use loyalty_core::clock::Clock;
 use loyalty_core::directory::{Directory, Outcome};
 use loyalty_core::domain::{OrgSlug, OrgStatus, Role, Username};
 use loyalty_core::service::onboard::{
     self, Credential, CredentialMode, NoHooks, OnboardInput, Step, StepHooks,
 };
+use loyalty_core::{Error, ErrorCode};
 use loyalty_identity::BuiltinDirectory;
 use loyalty_testkit::{TestDb, both_backends, fixed_clock};
 use secrecy::{ExposeSecret, SecretString};
@@ -30,8 +30,9 @@ struct FailAfter(Step);
 impl StepHooks for FailAfter {
     fn after(&self, step: Step) -> Result<(), Error> {
         if step == self.0 {
+            // A code onboarding never answers itself, so the test sees its own failure.
             Err(Error::Conflict(
-                "test.injected",
+                ErrorCode::OrgOnboarding,
                 format!("injected failure after {step:?}"),
             ))
         } else {
@@ -129,7 +130,7 @@ both_backends! {
             let err = onboard::onboard(fresh.store.as_ref(), &dir, clock.as_ref(), &plan, CredentialMode::Link, &FailAfter(step))
                 .await
                 .expect_err("injected failure");
-            assert_eq!(err.code(), "test.injected");
+            assert_eq!(err.code(), ErrorCode::OrgOnboarding);
             let org = fresh.store.organization_by_slug(&plan.org.slug).await.expect("org").expect("created first");
             if step != Step::ActivateOrganization {
                 assert_eq!(org.status, OrgStatus::Onboarding, "half-finished onboarding is not active (failed after {step:?})");

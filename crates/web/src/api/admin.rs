@@ -1,6 +1,7 @@
 //! Org administration over the API: till tokens, points settings, the audit log.
 
 use super::auth::{OrgMember, TOKEN_PREFIX};
+use super::error_docs::api_errors;
 use super::extract::{ApiJson, ApiPath, cursor, limit, parse_cursor};
 use crate::AppState;
 use crate::error::ApiError;
@@ -8,6 +9,7 @@ use axum::extract::{Query, State};
 use axum::http::StatusCode;
 use axum::routing::{delete, get, put};
 use axum::{Json, Router};
+use loyalty_core::ErrorCode;
 use loyalty_core::domain::Role;
 use loyalty_core::domain::ledger::{ApiToken, AuditRecord, Page};
 use loyalty_core::secret;
@@ -55,6 +57,17 @@ struct CreatedToken {
     secret: String,
 }
 
+api_errors!(CreateTokenErrors [SIGNED_IN, JSON_BODY] {
+    OrgMismatch,
+    RequestMalformedJson,
+    RequestInvalid,
+    AuthForbidden = "only admins of this organization",
+    OrgSuspended,
+    OrgNotFound,
+    RequestInvalidField = "a field is missing, unknown or of the wrong JSON type, or `role` is not a role",
+    ValidationFailed = "`name` is empty or over 100 characters, or `role` is `customer`; see `fields`",
+});
+
 /// Make an API token for a till
 ///
 /// The secret is in this answer only. Admins only.
@@ -67,14 +80,7 @@ struct CreatedToken {
     request_body(content = NewToken, content_type = "application/json"),
     responses(
         (status = 201, description = "Made; the secret is shown this once", body = CreatedToken),
-        (status = 400, description = "Codes: `org.mismatch`, `request.malformed_json` (the body is not JSON), `request.invalid` (the body could not be read).", body = super::openapi::ErrorBody),
-        (status = 401, description = super::openapi::E401, body = super::openapi::ErrorBody),
-        (status = 403, description = "Codes: `auth.forbidden` (only admins of this organization), `org.suspended`.", body = super::openapi::ErrorBody),
-        (status = 404, description = "Codes: `org.not_found`.", body = super::openapi::ErrorBody),
-        (status = 413, description = super::openapi::E413, body = super::openapi::ErrorBody),
-        (status = 415, description = super::openapi::E415, body = super::openapi::ErrorBody),
-        (status = 422, description = "Codes: `request.invalid_field` (a field is missing, unknown or of the wrong JSON type, or `role` is not a role), `validation.failed` (`name` is empty or over 100 characters, or `role` is `customer`; see `fields`).", body = super::openapi::ErrorBody),
-        (status = 500, description = super::openapi::E500, body = super::openapi::ErrorBody),
+        CreateTokenErrors,
     ),
     security(("session" = []), ("api_token" = []))
 )]
@@ -117,6 +123,13 @@ async fn create_token(
     ))
 }
 
+api_errors!(ListTokensErrors [SIGNED_IN] {
+    OrgMismatch,
+    AuthForbidden = "only admins of this organization",
+    OrgSuspended,
+    OrgNotFound,
+});
+
 /// The organization's API tokens
 ///
 /// Live and revoked, without their secrets. Admins only.
@@ -128,11 +141,7 @@ async fn create_token(
     params(super::openapi::OrgPath, super::openapi::OrgHeader),
     responses(
         (status = 200, description = "The tokens", body = Vec<ApiToken>),
-        (status = 400, description = "Codes: `org.mismatch`.", body = super::openapi::ErrorBody),
-        (status = 401, description = super::openapi::E401, body = super::openapi::ErrorBody),
-        (status = 403, description = "Codes: `auth.forbidden` (only admins of this organization), `org.suspended`.", body = super::openapi::ErrorBody),
-        (status = 404, description = "Codes: `org.not_found`.", body = super::openapi::ErrorBody),
-        (status = 500, description = super::openapi::E500, body = super::openapi::ErrorBody),
+        ListTokensErrors,
     ),
     security(("session" = []), ("api_token" = []))
 )]
@@ -150,6 +159,15 @@ async fn list_tokens(
     ))
 }
 
+api_errors!(RevokeTokenErrors [SIGNED_IN] {
+    OrgMismatch,
+    RequestPath = "`id` is not a UUID",
+    AuthForbidden = "only admins of this organization",
+    OrgSuspended,
+    OrgNotFound,
+    TokenNotFound,
+});
+
 /// Revoke an API token
 ///
 /// Admins only.
@@ -161,11 +179,7 @@ async fn list_tokens(
     params(super::openapi::OrgIdPath, super::openapi::OrgHeader),
     responses(
         (status = 204, description = "Revoked"),
-        (status = 400, description = "Codes: `org.mismatch`, `request.path` (`id` is not a UUID).", body = super::openapi::ErrorBody),
-        (status = 401, description = super::openapi::E401, body = super::openapi::ErrorBody),
-        (status = 403, description = "Codes: `auth.forbidden` (only admins of this organization), `org.suspended`.", body = super::openapi::ErrorBody),
-        (status = 404, description = "Codes: `org.not_found`, `token.not_found` (no such live token in this organization).", body = super::openapi::ErrorBody),
-        (status = 500, description = super::openapi::E500, body = super::openapi::ErrorBody),
+        RevokeTokenErrors,
     ),
     security(("session" = []), ("api_token" = []))
 )]
@@ -184,8 +198,7 @@ async fn revoke_token(
         Ok(StatusCode::NO_CONTENT)
     } else {
         Err(ApiError::new(
-            StatusCode::NOT_FOUND,
-            "token.not_found",
+            ErrorCode::TokenNotFound,
             "no such live token in this organization",
         ))
     }
@@ -222,6 +235,17 @@ struct SettingsView {
     join_enabled: bool,
 }
 
+api_errors!(UpdatePointsSettingsErrors [SIGNED_IN, JSON_BODY] {
+    OrgMismatch,
+    RequestMalformedJson,
+    RequestInvalid,
+    AuthForbidden = "only admins change settings",
+    OrgSuspended,
+    OrgNotFound,
+    RequestInvalidField,
+    ValidationFailed = "invalid `points_per_unit`, `min_purchase` or `expiry_days`; see `fields`",
+});
+
 /// Change the points settings
 ///
 /// The earning rule, expiry and self-service joining. Admins only.
@@ -234,14 +258,7 @@ struct SettingsView {
     request_body(content = SettingsBody, content_type = "application/json"),
     responses(
         (status = 200, description = "The settings as now stored", body = SettingsView),
-        (status = 400, description = "Codes: `org.mismatch`, `request.malformed_json` (the body is not JSON), `request.invalid` (the body could not be read).", body = super::openapi::ErrorBody),
-        (status = 401, description = super::openapi::E401, body = super::openapi::ErrorBody),
-        (status = 403, description = "Codes: `auth.forbidden` (only admins change settings), `org.suspended`.", body = super::openapi::ErrorBody),
-        (status = 404, description = "Codes: `org.not_found`.", body = super::openapi::ErrorBody),
-        (status = 413, description = super::openapi::E413, body = super::openapi::ErrorBody),
-        (status = 415, description = super::openapi::E415, body = super::openapi::ErrorBody),
-        (status = 422, description = "Codes: `request.invalid_field` (a field is missing, unknown or of the wrong JSON type), `validation.failed` (invalid `points_per_unit`, `min_purchase` or `expiry_days`; see `fields`).", body = super::openapi::ErrorBody),
-        (status = 500, description = super::openapi::E500, body = super::openapi::ErrorBody),
+        UpdatePointsSettingsErrors,
     ),
     security(("session" = []), ("api_token" = []))
 )]
@@ -276,6 +293,15 @@ struct AuditQuery {
     limit: Option<u32>,
 }
 
+api_errors!(GetAuditLogErrors [SIGNED_IN] {
+    OrgMismatch,
+    RequestInvalidCursor,
+    AuthForbidden = "only admins and operators read the audit log",
+    OrgSuspended,
+    OrgNotFound,
+    RequestInvalidLimit,
+});
+
 /// The organization's audit log
 ///
 /// Newest first; readable by the org's admins and by operators.
@@ -287,12 +313,7 @@ struct AuditQuery {
     params(super::openapi::OrgPath, super::openapi::OrgHeader, AuditQuery),
     responses(
         (status = 200, description = "A page of audit records", body = Page<AuditRecord>),
-        (status = 400, description = "Codes: `org.mismatch`, `request.invalid_cursor` (the cursor is not one this server gave out).", body = super::openapi::ErrorBody),
-        (status = 401, description = super::openapi::E401, body = super::openapi::ErrorBody),
-        (status = 403, description = "Codes: `auth.forbidden` (only admins and operators read the audit log), `org.suspended`.", body = super::openapi::ErrorBody),
-        (status = 404, description = "Codes: `org.not_found`.", body = super::openapi::ErrorBody),
-        (status = 422, description = "Codes: `request.invalid_limit` (`limit` is not 1-200).", body = super::openapi::ErrorBody),
-        (status = 500, description = super::openapi::E500, body = super::openapi::ErrorBody),
+        GetAuditLogErrors,
     ),
     security(("session" = []), ("api_token" = []))
 )]

@@ -11,8 +11,8 @@ use crate::AppState;
 use crate::error::ApiError;
 use crate::session;
 use axum::extract::FromRequestParts;
-use axum::http::StatusCode;
 use axum::http::request::Parts;
+use loyalty_core::ErrorCode;
 use loyalty_core::domain::ledger::Actor;
 use loyalty_core::domain::{Organization, Role, resolve_memberships};
 use loyalty_core::secret;
@@ -51,14 +51,13 @@ impl OrgMember {
     }
 }
 
-fn unauthorized(code: &'static str, message: &str) -> ApiError {
-    ApiError::new(StatusCode::UNAUTHORIZED, code, message)
+fn unauthorized(code: ErrorCode, message: &str) -> ApiError {
+    ApiError::new(code, message)
 }
 
 fn forbidden() -> ApiError {
     ApiError::new(
-        StatusCode::FORBIDDEN,
-        "auth.forbidden",
+        ErrorCode::AuthForbidden,
         "you have no role in this organization that allows this",
     )
 }
@@ -73,11 +72,7 @@ fn request_id(parts: &Parts) -> Option<String> {
 
 fn internal(e: impl std::fmt::Display) -> ApiError {
     tracing::error!(error = %e, "authenticating a request");
-    ApiError::new(
-        StatusCode::INTERNAL_SERVER_ERROR,
-        "internal",
-        "internal error; the details are in the server log",
-    )
+    ApiError::internal()
 }
 
 impl FromRequestParts<AppState> for OrgMember {
@@ -104,14 +99,14 @@ impl FromRequestParts<AppState> for OrgMember {
             if !token.starts_with(TOKEN_PREFIX) {
                 let Some(oidc) = &state.oidc else {
                     return Err(unauthorized(
-                        "auth.invalid_token",
+                        ErrorCode::AuthInvalidToken,
                         "the bearer token is not valid here",
                     ));
                 };
                 let identity = oidc.verify_bearer(&token).await.map_err(|e| {
                     tracing::info!(error = %e, "bearer token refused");
                     unauthorized(
-                        "auth.invalid_token",
+                        ErrorCode::AuthInvalidToken,
                         "the bearer token is invalid or expired",
                     )
                 })?;
@@ -131,7 +126,7 @@ impl FromRequestParts<AppState> for OrgMember {
                 .map_err(internal)?;
             let Some((t, token_org)) = found else {
                 return Err(unauthorized(
-                    "auth.invalid_token",
+                    ErrorCode::AuthInvalidToken,
                     "the bearer token is unknown or revoked",
                 ));
             };
@@ -157,7 +152,7 @@ impl FromRequestParts<AppState> for OrgMember {
         let ActiveOrg(org) = ActiveOrg::from_request_parts(parts, state).await?;
         let Some(token) = session::token_from(&parts.headers) else {
             return Err(unauthorized(
-                "auth.required",
+                ErrorCode::AuthRequired,
                 "sign in, or send an API token as Authorization: Bearer",
             ));
         };
@@ -168,7 +163,7 @@ impl FromRequestParts<AppState> for OrgMember {
             .map_err(internal)?
         else {
             return Err(unauthorized(
-                "auth.required",
+                ErrorCode::AuthRequired,
                 "your session has ended; sign in again",
             ));
         };

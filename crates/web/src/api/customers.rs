@@ -1,6 +1,7 @@
 //! Customers: enroll, look up, list, get, and their ledger; a customer's own view.
 
 use super::auth::OrgMember;
+use super::error_docs::api_errors;
 use super::extract::{ApiJson, ApiPath, cursor, limit, parse_cursor};
 use crate::AppState;
 use crate::error::ApiError;
@@ -8,6 +9,7 @@ use axum::extract::{Query, State};
 use axum::http::StatusCode;
 use axum::routing::get;
 use axum::{Json, Router};
+use loyalty_core::ErrorCode;
 use loyalty_core::domain::Role;
 use loyalty_core::domain::ledger::{Customer, CustomerKey, LedgerEntry, Page};
 use loyalty_core::service::points::{self, EnrollInput, day_start};
@@ -25,6 +27,19 @@ pub(super) fn routes() -> Router<AppState> {
         .route("/orgs/{slug}/me/ledger", get(my_ledger))
 }
 
+api_errors!(EnrollCustomerErrors [SIGNED_IN, JSON_BODY] {
+    OrgMismatch = "`X-Organization` names another organization",
+    RequestMalformedJson,
+    RequestInvalid,
+    AuthForbidden = "customers, and callers without a role in the organization, cannot enroll",
+    OrgSuspended,
+    OrgNotFound,
+    CustomerExists,
+    CustomerCardCollision,
+    RequestInvalidField = "a field has the wrong JSON type",
+    ValidationFailed = "invalid `phone`, `email` or `name`, or neither phone nor email given; see `fields`",
+});
+
 /// Enroll a customer
 ///
 /// By phone, email or both; the customer gets a new 12-digit card number. Staff only
@@ -38,15 +53,7 @@ pub(super) fn routes() -> Router<AppState> {
     request_body(content = super::openapi::EnrollBody, content_type = "application/json"),
     responses(
         (status = 201, description = "Enrolled", body = Customer),
-        (status = 400, description = "Codes: `org.mismatch` (`X-Organization` names another organization), `request.malformed_json` (the body is not JSON), `request.invalid` (the body could not be read).", body = super::openapi::ErrorBody),
-        (status = 401, description = super::openapi::E401, body = super::openapi::ErrorBody),
-        (status = 403, description = "Codes: `auth.forbidden` (customers, and callers without a role in the organization, cannot enroll), `org.suspended`.", body = super::openapi::ErrorBody),
-        (status = 404, description = "Codes: `org.not_found`.", body = super::openapi::ErrorBody),
-        (status = 409, description = "Codes: `customer.exists` (a customer with this phone number or email address is already enrolled; look them up instead), `customer.card_collision` (no free card number was found; try again).", body = super::openapi::ErrorBody),
-        (status = 413, description = super::openapi::E413, body = super::openapi::ErrorBody),
-        (status = 415, description = super::openapi::E415, body = super::openapi::ErrorBody),
-        (status = 422, description = "Codes: `request.invalid_field` (a field has the wrong JSON type), `validation.failed` (invalid `phone`, `email` or `name`, or neither phone nor email given; see `fields`).", body = super::openapi::ErrorBody),
-        (status = 500, description = super::openapi::E500, body = super::openapi::ErrorBody),
+        EnrollCustomerErrors,
     ),
     security(("session" = []), ("api_token" = []))
 )]
@@ -80,6 +87,17 @@ enum ListOrOne {
     Page(Page<Customer>),
 }
 
+api_errors!(ListOrLookupCustomersErrors [SIGNED_IN] {
+    OrgMismatch,
+    RequestInvalidCursor,
+    AuthForbidden = "customers, and callers without a role in the organization, cannot list or look up customers",
+    OrgSuspended,
+    OrgNotFound,
+    CustomerNotFound = "with `q`: no customer matches",
+    ValidationFailed = "`q` is neither an email address, a card number nor a phone number; field `q`",
+    RequestInvalidLimit,
+});
+
 /// List customers, or look one up
 ///
 /// With `q`: the one customer with that phone, email or card number. Without: a page of
@@ -92,12 +110,7 @@ enum ListOrOne {
     params(super::openapi::OrgPath, super::openapi::OrgHeader, ListQuery),
     responses(
         (status = 200, description = "With `q`: the customer (a `Customer`); without: a page of customers (a `Page`)", body = ListOrOne),
-        (status = 400, description = "Codes: `org.mismatch`, `request.invalid_cursor` (the cursor is not one this server gave out).", body = super::openapi::ErrorBody),
-        (status = 401, description = super::openapi::E401, body = super::openapi::ErrorBody),
-        (status = 403, description = "Codes: `auth.forbidden` (customers, and callers without a role in the organization, cannot list or look up customers), `org.suspended`.", body = super::openapi::ErrorBody),
-        (status = 404, description = "Codes: `org.not_found`, `customer.not_found` (with `q`: no customer matches).", body = super::openapi::ErrorBody),
-        (status = 422, description = "Codes: `validation.failed` (`q` is neither an email address, a card number nor a phone number; field `q`), `request.invalid_limit` (`limit` is not 1-200).", body = super::openapi::ErrorBody),
-        (status = 500, description = super::openapi::E500, body = super::openapi::ErrorBody),
+        ListOrLookupCustomersErrors,
     ),
     security(("session" = []), ("api_token" = []))
 )]
@@ -119,8 +132,7 @@ async fn list_or_lookup(
     let after = match q.cursor.as_deref() {
         Some(c) => Some(Uuid::parse_str(c).map_err(|_| {
             ApiError::new(
-                StatusCode::BAD_REQUEST,
-                "request.invalid_cursor",
+                ErrorCode::RequestInvalidCursor,
                 "cursor is not one this server gave out",
             )
         })?),
@@ -137,6 +149,15 @@ async fn list_or_lookup(
     Ok(Json(ListOrOne::Page(Page { items, next_cursor })))
 }
 
+api_errors!(GetCustomerErrors [SIGNED_IN] {
+    OrgMismatch,
+    RequestPath = "`id` is not a UUID",
+    AuthForbidden = "customers, and callers without a role in the organization",
+    OrgSuspended,
+    OrgNotFound,
+    CustomerNotFound,
+});
+
 /// A customer
 ///
 /// Staff only.
@@ -148,11 +169,7 @@ async fn list_or_lookup(
     params(super::openapi::OrgIdPath, super::openapi::OrgHeader),
     responses(
         (status = 200, description = "The customer", body = Customer),
-        (status = 400, description = "Codes: `org.mismatch`, `request.path` (`id` is not a UUID).", body = super::openapi::ErrorBody),
-        (status = 401, description = super::openapi::E401, body = super::openapi::ErrorBody),
-        (status = 403, description = "Codes: `auth.forbidden` (customers, and callers without a role in the organization), `org.suspended`.", body = super::openapi::ErrorBody),
-        (status = 404, description = "Codes: `org.not_found`, `customer.not_found` (no such customer in this organization).", body = super::openapi::ErrorBody),
-        (status = 500, description = super::openapi::E500, body = super::openapi::ErrorBody),
+        GetCustomerErrors,
     ),
     security(("session" = []), ("api_token" = []))
 )]
@@ -173,6 +190,15 @@ struct Balance {
     balance: i64,
 }
 
+api_errors!(GetCustomerBalanceErrors [SIGNED_IN] {
+    OrgMismatch,
+    RequestPath = "`id` is not a UUID",
+    AuthForbidden = "customers, and callers without a role in the organization",
+    OrgSuspended,
+    OrgNotFound,
+    CustomerNotFound,
+});
+
 /// A customer's balance
 ///
 /// Staff only.
@@ -184,11 +210,7 @@ struct Balance {
     params(super::openapi::OrgIdPath, super::openapi::OrgHeader),
     responses(
         (status = 200, description = "The balance", body = Balance),
-        (status = 400, description = "Codes: `org.mismatch`, `request.path` (`id` is not a UUID).", body = super::openapi::ErrorBody),
-        (status = 401, description = super::openapi::E401, body = super::openapi::ErrorBody),
-        (status = 403, description = "Codes: `auth.forbidden` (customers, and callers without a role in the organization), `org.suspended`.", body = super::openapi::ErrorBody),
-        (status = 404, description = "Codes: `org.not_found`, `customer.not_found` (no such customer in this organization).", body = super::openapi::ErrorBody),
-        (status = 500, description = super::openapi::E500, body = super::openapi::ErrorBody),
+        GetCustomerBalanceErrors,
     ),
     security(("session" = []), ("api_token" = []))
 )]
@@ -254,6 +276,18 @@ async fn ledger_page(
     Ok(Json(Page { items, next_cursor }))
 }
 
+api_errors!(GetCustomerLedgerErrors [SIGNED_IN] {
+    OrgMismatch,
+    RequestPath = "`id` is not a UUID",
+    RequestInvalidCursor,
+    AuthForbidden = "customers, and callers without a role in the organization",
+    OrgSuspended,
+    OrgNotFound,
+    CustomerNotFound,
+    ValidationFailed = "`from` or `to` is not a date `YYYY-MM-DD`; see `fields`",
+    RequestInvalidLimit,
+});
+
 /// A customer's ledger
 ///
 /// Entries oldest first, optionally between two days of the organization's time zone.
@@ -266,12 +300,7 @@ async fn ledger_page(
     params(super::openapi::OrgIdPath, super::openapi::OrgHeader, LedgerQuery),
     responses(
         (status = 200, description = "A page of ledger entries", body = Page<LedgerEntry>),
-        (status = 400, description = "Codes: `org.mismatch`, `request.path` (`id` is not a UUID), `request.invalid_cursor` (the cursor is not one this server gave out).", body = super::openapi::ErrorBody),
-        (status = 401, description = super::openapi::E401, body = super::openapi::ErrorBody),
-        (status = 403, description = "Codes: `auth.forbidden` (customers, and callers without a role in the organization), `org.suspended`.", body = super::openapi::ErrorBody),
-        (status = 404, description = "Codes: `org.not_found`, `customer.not_found` (no such customer in this organization).", body = super::openapi::ErrorBody),
-        (status = 422, description = "Codes: `validation.failed` (`from` or `to` is not a date `YYYY-MM-DD`; see `fields`), `request.invalid_limit` (`limit` is not 1-200).", body = super::openapi::ErrorBody),
-        (status = 500, description = super::openapi::E500, body = super::openapi::ErrorBody),
+        GetCustomerLedgerErrors,
     ),
     security(("session" = []), ("api_token" = []))
 )]
@@ -285,6 +314,16 @@ async fn customer_ledger(
     ledger_page(&state, &m, Some(id), &q).await
 }
 
+api_errors!(GetOrgLedgerErrors [SIGNED_IN] {
+    OrgMismatch,
+    RequestInvalidCursor,
+    AuthForbidden = "only admins read the whole ledger",
+    OrgSuspended,
+    OrgNotFound,
+    ValidationFailed = "`from` or `to` is not a date `YYYY-MM-DD`; see `fields`",
+    RequestInvalidLimit,
+});
+
 /// The organization's ledger
 ///
 /// Every customer's entries, oldest first, optionally between two days of the
@@ -297,12 +336,7 @@ async fn customer_ledger(
     params(super::openapi::OrgPath, super::openapi::OrgHeader, LedgerQuery),
     responses(
         (status = 200, description = "A page of ledger entries", body = Page<LedgerEntry>),
-        (status = 400, description = "Codes: `org.mismatch`, `request.invalid_cursor` (the cursor is not one this server gave out).", body = super::openapi::ErrorBody),
-        (status = 401, description = super::openapi::E401, body = super::openapi::ErrorBody),
-        (status = 403, description = "Codes: `auth.forbidden` (only admins read the whole ledger), `org.suspended`.", body = super::openapi::ErrorBody),
-        (status = 404, description = "Codes: `org.not_found`.", body = super::openapi::ErrorBody),
-        (status = 422, description = "Codes: `validation.failed` (`from` or `to` is not a date `YYYY-MM-DD`; see `fields`), `request.invalid_limit` (`limit` is not 1-200).", body = super::openapi::ErrorBody),
-        (status = 500, description = super::openapi::E500, body = super::openapi::ErrorBody),
+        GetOrgLedgerErrors,
     ),
     security(("session" = []), ("api_token" = []))
 )]
@@ -326,8 +360,7 @@ async fn own_customer(state: &AppState, m: &OrgMember) -> Result<Customer, ApiEr
         .filter(|_| m.role == Some(Role::Customer))
         .ok_or_else(|| {
             ApiError::new(
-                StatusCode::FORBIDDEN,
-                "auth.forbidden",
+                ErrorCode::AuthForbidden,
                 "this is the customers' own view; sign in as a customer of this organization",
             )
         })?;
@@ -338,12 +371,19 @@ async fn own_customer(state: &AppState, m: &OrgMember) -> Result<Customer, ApiEr
         .map_err(loyalty_core::Error::from)?
         .ok_or_else(|| {
             ApiError::new(
-                StatusCode::NOT_FOUND,
-                "customer.not_found",
+                ErrorCode::CustomerNotFound,
                 "you are not enrolled as a customer here yet",
             )
         })
 }
+
+api_errors!(GetMeErrors [SIGNED_IN] {
+    OrgMismatch,
+    AuthForbidden = "this is the customers' own view: only a person signed in as a customer of this organization; API tokens and staff are refused",
+    OrgSuspended,
+    OrgNotFound,
+    CustomerNotFound = "the signed-in person is not enrolled as a customer here yet",
+});
 
 /// The signed-in customer
 ///
@@ -356,17 +396,24 @@ async fn own_customer(state: &AppState, m: &OrgMember) -> Result<Customer, ApiEr
     params(super::openapi::OrgPath, super::openapi::OrgHeader),
     responses(
         (status = 200, description = "The caller as a customer", body = Customer),
-        (status = 400, description = "Codes: `org.mismatch`.", body = super::openapi::ErrorBody),
-        (status = 401, description = super::openapi::E401, body = super::openapi::ErrorBody),
-        (status = 403, description = "Codes: `auth.forbidden` (this is the customers' own view: only a person signed in as a customer of this organization; API tokens and staff are refused), `org.suspended`.", body = super::openapi::ErrorBody),
-        (status = 404, description = "Codes: `org.not_found`, `customer.not_found` (the signed-in person is not enrolled as a customer here yet).", body = super::openapi::ErrorBody),
-        (status = 500, description = super::openapi::E500, body = super::openapi::ErrorBody),
+        GetMeErrors,
     ),
     security(("session" = []))
 )]
 async fn me(State(state): State<AppState>, m: OrgMember) -> Result<Json<Customer>, ApiError> {
     Ok(Json(own_customer(&state, &m).await?))
 }
+
+api_errors!(GetMyLedgerErrors [SIGNED_IN] {
+    OrgMismatch,
+    RequestInvalidCursor,
+    AuthForbidden = "this is the customers' own view: only a person signed in as a customer of this organization; API tokens and staff are refused",
+    OrgSuspended,
+    OrgNotFound,
+    CustomerNotFound = "the signed-in person is not enrolled as a customer here yet",
+    ValidationFailed = "`from` or `to` is not a date `YYYY-MM-DD`; see `fields`",
+    RequestInvalidLimit,
+});
 
 /// The signed-in customer's ledger
 ///
@@ -380,12 +427,7 @@ async fn me(State(state): State<AppState>, m: OrgMember) -> Result<Json<Customer
     params(super::openapi::OrgPath, super::openapi::OrgHeader, LedgerQuery),
     responses(
         (status = 200, description = "A page of the caller's ledger entries", body = Page<LedgerEntry>),
-        (status = 400, description = "Codes: `org.mismatch`, `request.invalid_cursor` (the cursor is not one this server gave out).", body = super::openapi::ErrorBody),
-        (status = 401, description = super::openapi::E401, body = super::openapi::ErrorBody),
-        (status = 403, description = "Codes: `auth.forbidden` (this is the customers' own view: only a person signed in as a customer of this organization; API tokens and staff are refused), `org.suspended`.", body = super::openapi::ErrorBody),
-        (status = 404, description = "Codes: `org.not_found`, `customer.not_found` (the signed-in person is not enrolled as a customer here yet).", body = super::openapi::ErrorBody),
-        (status = 422, description = "Codes: `validation.failed` (`from` or `to` is not a date `YYYY-MM-DD`; see `fields`), `request.invalid_limit` (`limit` is not 1-200).", body = super::openapi::ErrorBody),
-        (status = 500, description = super::openapi::E500, body = super::openapi::ErrorBody),
+        GetMyLedgerErrors,
     ),
     security(("session" = []))
 )]

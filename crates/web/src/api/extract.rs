@@ -6,6 +6,7 @@ use axum::extract::rejection::JsonRejection;
 use axum::extract::{FromRequest, FromRequestParts, Request};
 use axum::http::StatusCode;
 use axum::http::request::Parts;
+use loyalty_core::ErrorCode;
 use serde::de::DeserializeOwned;
 use time::OffsetDateTime;
 use uuid::Uuid;
@@ -21,29 +22,20 @@ impl<T: DeserializeOwned, S: Send + Sync> FromRequest<S> for ApiJson<T> {
         match axum::Json::<T>::from_request(req, state).await {
             Ok(axum::Json(v)) => Ok(ApiJson(v)),
             Err(rejection) => Err(match rejection {
-                JsonRejection::JsonDataError(e) => ApiError::new(
-                    StatusCode::UNPROCESSABLE_ENTITY,
-                    "request.invalid_field",
-                    e.body_text(),
-                ),
-                JsonRejection::JsonSyntaxError(e) => ApiError::new(
-                    StatusCode::BAD_REQUEST,
-                    "request.malformed_json",
-                    e.body_text(),
-                ),
+                JsonRejection::JsonDataError(e) => {
+                    ApiError::new(ErrorCode::RequestInvalidField, e.body_text())
+                }
+                JsonRejection::JsonSyntaxError(e) => {
+                    ApiError::new(ErrorCode::RequestMalformedJson, e.body_text())
+                }
                 JsonRejection::MissingJsonContentType(_) => ApiError::new(
-                    StatusCode::UNSUPPORTED_MEDIA_TYPE,
-                    "request.content_type",
+                    ErrorCode::RequestContentType,
                     "send the body as JSON with Content-Type: application/json",
                 ),
                 JsonRejection::BytesRejection(e) if e.status() == StatusCode::PAYLOAD_TOO_LARGE => {
-                    ApiError::new(
-                        StatusCode::PAYLOAD_TOO_LARGE,
-                        "request.too_large",
-                        "the request body is too large",
-                    )
+                    ApiError::new(ErrorCode::RequestTooLarge, "the request body is too large")
                 }
-                other => ApiError::new(other.status(), "request.invalid", other.body_text()),
+                other => ApiError::new(ErrorCode::RequestInvalid, other.body_text()),
             }),
         }
     }
@@ -64,8 +56,7 @@ impl<S: Send + Sync> FromRequestParts<S> for IdempotencyKeyHeader {
         {
             Some(v) if !v.trim().is_empty() => Ok(Self(v.trim().to_owned())),
             _ => Err(ApiError::new(
-                StatusCode::BAD_REQUEST,
-                "idempotency.missing",
+                ErrorCode::IdempotencyMissing,
                 "send an Idempotency-Key header: a new random value (a UUID) per operation, the same one on retries",
             )),
         }
@@ -81,8 +72,7 @@ pub fn cursor(at: OffsetDateTime, id: Uuid) -> String {
 pub fn parse_cursor(s: &str) -> Result<(OffsetDateTime, Uuid), ApiError> {
     let bad = || {
         ApiError::new(
-            StatusCode::BAD_REQUEST,
-            "request.invalid_cursor",
+            ErrorCode::RequestInvalidCursor,
             "cursor is not one this server gave out; start again without it",
         )
     };
@@ -98,8 +88,7 @@ pub fn limit(v: Option<u32>) -> Result<u32, ApiError> {
         None => Ok(50),
         Some(n) if (1..=200).contains(&n) => Ok(n),
         Some(_) => Err(ApiError::new(
-            StatusCode::UNPROCESSABLE_ENTITY,
-            "request.invalid_limit",
+            ErrorCode::RequestInvalidLimit,
             "limit must be from 1 to 200",
         )),
     }
@@ -115,11 +104,7 @@ impl<T: DeserializeOwned + Send, S: Send + Sync> FromRequestParts<S> for ApiPath
     async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
         match axum::extract::Path::<T>::from_request_parts(parts, state).await {
             Ok(axum::extract::Path(v)) => Ok(ApiPath(v)),
-            Err(e) => Err(ApiError::new(
-                StatusCode::BAD_REQUEST,
-                "request.path",
-                e.body_text(),
-            )),
+            Err(e) => Err(ApiError::new(ErrorCode::RequestPath, e.body_text())),
         }
     }
 }

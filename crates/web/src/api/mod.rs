@@ -4,6 +4,7 @@
 mod admin;
 pub mod auth;
 mod customers;
+mod error_docs;
 pub mod extract;
 pub mod openapi;
 pub mod org_context;

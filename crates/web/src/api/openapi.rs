@@ -3,10 +3,13 @@
 //! [`OPENAPI_PATH`], with Swagger UI at [`DOCS_PATH`].
 //!
 //! Every operation lists each error status it can answer and, in that response's
-//! description, the stable codes (`error.code`) the status can carry.
+//! description, the stable codes (`error.code`) the status can carry; both are built from
+//! the codes the operation declares with `api_errors!` (see `error_docs`).
 
 use crate::session;
 use axum::Router;
+use loyalty_core::ErrorCode;
+use std::collections::BTreeMap;
 use utoipa::openapi::schema::{ObjectBuilder, OneOfBuilder, Schema, Type};
 use utoipa::openapi::security::{ApiKey, ApiKeyValue, HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::openapi::{KnownFormat, SchemaFormat};
@@ -22,43 +25,6 @@ pub const DOCS_PATH: &str = "/api/docs";
 pub const SESSION_SCHEME: &str = "session";
 /// Name of the API-token security scheme.
 pub const TOKEN_SCHEME: &str = "api_token";
-
-/// Every stable error code the API can send in `error.code`.
-pub const ERROR_CODES: &[&str] = &[
-    "auth.required",
-    "auth.invalid_token",
-    "auth.forbidden",
-    "org.not_found",
-    "org.suspended",
-    "org.mismatch",
-    "org.missing",
-    "request.malformed_json",
-    "request.invalid_field",
-    "request.content_type",
-    "request.too_large",
-    "request.invalid",
-    "request.path",
-    "request.invalid_cursor",
-    "request.invalid_limit",
-    "idempotency.missing",
-    "idempotency.mismatch",
-    "validation.failed",
-    "route.not_found",
-    "customer.not_found",
-    "customer.exists",
-    "customer.card_collision",
-    "purchase.not_found",
-    "purchase.already_reversed",
-    "purchase.reverse_exceeds",
-    "purchase.reverse_too_old",
-    "reward.not_found",
-    "reward.inactive",
-    "reward.out_of_stock",
-    "reward.exists",
-    "points.insufficient",
-    "token.not_found",
-    "internal",
-];
 
 const API_DESCRIPTION: &str = "\
 Multi-tenant loyalty points. Every organization's resources live under \
@@ -86,41 +52,14 @@ the same key with a different request is refused with `409 idempotency.mismatch`
 Every error answer (except the few noted as plain text) has the body \
 `{\"error\": {\"code\": \"...\", \"message\": \"...\", \"fields\": [...]}}` (`ErrorBody`). \
 `code` is stable and meant for programs; `message` is for people and may change; `fields` \
-is present only with `validation.failed` and names each invalid input.
+is present only with `validation.failed` and names each invalid input.";
 
-| status | codes |
-|---|---|
-| 400 | `org.mismatch`, `org.missing`, `request.malformed_json`, `request.invalid`, `request.path`, `request.invalid_cursor`, `idempotency.missing` |
-| 401 | `auth.required`, `auth.invalid_token` |
-| 403 | `auth.forbidden`, `org.suspended`, `purchase.reverse_too_old` |
-| 404 | `org.not_found`, `route.not_found`, `customer.not_found`, `purchase.not_found`, `reward.not_found`, `token.not_found` |
-| 409 | `customer.exists`, `customer.card_collision`, `reward.exists`, `reward.inactive`, `reward.out_of_stock`, `points.insufficient`, `purchase.already_reversed`, `idempotency.mismatch` |
-| 413 | `request.too_large` |
-| 415 | `request.content_type` |
-| 422 | `validation.failed`, `request.invalid_field`, `request.invalid_limit`, `purchase.reverse_exceeds` |
-| 500 | `internal` |
-
+/// The end of the description, after the table of codes by status.
+const API_DESCRIPTION_END: &str = "\
 Besides these: unknown routes answer `404 route.not_found`; a known route with another method \
 answers `405` with an empty body; a request that takes longer than the configured timeout \
 answers `408` with an empty body; a query string that does not parse (such as `limit=abc`) \
 answers `400` with a plain-text body.";
-
-/// `401` on every authenticated operation.
-pub const E401: &str = "Not signed in. Codes: `auth.required` (no session cookie and no \
-bearer token, or the session has ended), `auth.invalid_token` (the bearer token lacks the \
-`lyt_` prefix, is unknown or was revoked).";
-
-/// `500` on every operation.
-pub const E500: &str = "Codes: `internal` (storage or identity provider failed; the details \
-are in the server log, never in the answer).";
-
-/// `413` on operations with a JSON body.
-pub const E413: &str = "Codes: `request.too_large` (the body is larger than the configured \
-limit, 64 KiB by default).";
-
-/// `415` on operations with a JSON body.
-pub const E415: &str = "Codes: `request.content_type` (send the body with \
-`Content-Type: application/json`).";
 
 /// The body of every error answer.
 #[allow(dead_code)] // documentation only; `crate::error::ApiError` writes this shape
@@ -156,10 +95,31 @@ pub struct FieldErrorBody {
     message: String,
 }
 
+/// Every stable error code the API can send in `error.code`, in catalogue order.
+pub fn api_codes() -> impl Iterator<Item = ErrorCode> {
+    ErrorCode::ALL.iter().copied().filter(|c| c.in_api())
+}
+
+/// The table of codes by status in the description, from the catalogue.
+fn codes_by_status() -> String {
+    let mut by_status: BTreeMap<u16, Vec<String>> = BTreeMap::new();
+    for code in api_codes() {
+        by_status
+            .entry(code.status())
+            .or_default()
+            .push(format!("`{code}`"));
+    }
+    let rows: Vec<String> = by_status
+        .into_iter()
+        .map(|(status, codes)| format!("| {status} | {} |", codes.join(", ")))
+        .collect();
+    format!("| status | codes |\n|---|---|\n{}", rows.join("\n"))
+}
+
 fn error_code_schema() -> Schema {
     ObjectBuilder::new()
         .schema_type(Type::String)
-        .enum_values(Some(ERROR_CODES.iter().copied()))
+        .enum_values(Some(api_codes().map(ErrorCode::as_str)))
         .into()
 }
 
@@ -244,6 +204,18 @@ pub struct IdempotencyHeader {
     idempotency_key: String,
 }
 
+/// Completes the description with the table of error codes by status.
+struct ErrorTable;
+
+impl Modify for ErrorTable {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        openapi.info.description = Some(format!(
+            "{API_DESCRIPTION}\n\n{}\n\n{API_DESCRIPTION_END}",
+            codes_by_status()
+        ));
+    }
+}
+
 /// Adds the two ways in: the session cookie and the API token.
 struct SecuritySchemes;
 
@@ -308,7 +280,7 @@ struct V1;
     info(title = "loyalty API", description = API_DESCRIPTION),
     nest((path = "/api/v1", api = V1)),
     components(schemas(ErrorBody)),
-    modifiers(&SecuritySchemes),
+    modifiers(&SecuritySchemes, &ErrorTable),
     tags(
         (name = "orgs", description = "Public facts about an organization"),
         (name = "customers", description = "Enroll, find and read customers and their ledger"),

@@ -5,8 +5,8 @@
 use crate::AppState;
 use crate::error::ApiError;
 use axum::extract::{FromRequestParts, Path};
-use axum::http::StatusCode;
 use axum::http::request::Parts;
+use loyalty_core::ErrorCode;
 use loyalty_core::domain::{OrgSlug, OrgStatus, Organization};
 use std::collections::HashMap;
 
@@ -22,15 +22,14 @@ pub struct ActiveOrg(pub Organization);
 pub async fn requested_slug(parts: &mut Parts, state: &AppState) -> Result<String, ApiError> {
     let Path(params) = Path::<HashMap<String, String>>::from_request_parts(parts, state)
         .await
-        .map_err(|e| ApiError::new(StatusCode::BAD_REQUEST, "request.path", e.body_text()))?;
+        .map_err(|e| ApiError::new(ErrorCode::RequestPath, e.body_text()))?;
     let header = parts
         .headers
         .get(X_ORGANIZATION)
         .map(|v| v.to_str().unwrap_or_default().trim().to_owned());
     match (params.get("slug"), header) {
         (Some(path), Some(h)) if !h.is_empty() && &h != path => Err(ApiError::new(
-            StatusCode::BAD_REQUEST,
-            "org.mismatch",
+            ErrorCode::OrgMismatch,
             format!(
                 "the path names organization {path:?} but X-Organization names {h:?}; send one organization"
             ),
@@ -38,8 +37,7 @@ pub async fn requested_slug(parts: &mut Parts, state: &AppState) -> Result<Strin
         (Some(path), _) => Ok(path.clone()),
         (None, Some(h)) if !h.is_empty() => Ok(h),
         _ => Err(ApiError::new(
-            StatusCode::BAD_REQUEST,
-            "org.missing",
+            ErrorCode::OrgMissing,
             "name the organization in the path (/api/v1/orgs/{slug}/...) or the X-Organization header",
         )),
     }
@@ -47,11 +45,7 @@ pub async fn requested_slug(parts: &mut Parts, state: &AppState) -> Result<Strin
 
 /// 404 for an organization that does not exist (or is not visible).
 pub fn org_not_found(raw: &str) -> ApiError {
-    ApiError::new(
-        StatusCode::NOT_FOUND,
-        "org.not_found",
-        format!("no organization {raw:?}"),
-    )
+    ApiError::new(ErrorCode::OrgNotFound, format!("no organization {raw:?}"))
 }
 
 /// Accepts an active organization; a suspended one answers 403 `org.suspended`, and a

@@ -1,6 +1,7 @@
 //! Public facts about an organization, for sign-in and join pages and for checking that
 //! an organization is live.
 
+use super::error_docs::api_errors;
 use super::org_context::ActiveOrg;
 use crate::AppState;
 use axum::routing::get;
@@ -29,6 +30,12 @@ struct PublicInfo {
     currency: String,
 }
 
+api_errors!(GetOrganizationErrors [] {
+    OrgMismatch,
+    OrgSuspended,
+    OrgNotFound,
+});
+
 /// Public facts about an active organization
 ///
 /// Needs no sign-in: for sign-in and join pages, and to check that an organization is live.
@@ -40,10 +47,7 @@ struct PublicInfo {
     params(super::openapi::OrgPath, super::openapi::OrgHeader),
     responses(
         (status = 200, description = "The organization", body = PublicInfo),
-        (status = 400, description = "Codes: `org.mismatch` (`X-Organization` names another organization than the path).", body = super::openapi::ErrorBody),
-        (status = 403, description = "Codes: `org.suspended` (the organization is suspended).", body = super::openapi::ErrorBody),
-        (status = 404, description = "Codes: `org.not_found` (no active organization with this slug; one still being onboarded is not visible).", body = super::openapi::ErrorBody),
-        (status = 500, description = super::openapi::E500, body = super::openapi::ErrorBody),
+        GetOrganizationErrors,
     )
 )]
 async fn public_info(ActiveOrg(org): ActiveOrg) -> Json<PublicInfo> {

@@ -2,6 +2,7 @@
 //! an `Idempotency-Key`; a retry answers the first result with the same status.
 
 use super::auth::OrgMember;
+use super::error_docs::api_errors;
 use super::extract::{ApiJson, ApiPath, IdempotencyKeyHeader};
 use crate::AppState;
 use crate::error::ApiError;
@@ -9,6 +10,7 @@ use axum::extract::State;
 use axum::http::StatusCode;
 use axum::routing::{get, post};
 use axum::{Json, Router};
+use loyalty_core::ErrorCode;
 use loyalty_core::domain::ledger::{PointsOutcome, Purchase};
 use loyalty_core::service::points;
 use serde::Deserialize;
@@ -59,6 +61,20 @@ struct AwardBody {
 
 type Created = (StatusCode, Json<PointsOutcome>);
 
+api_errors!(AwardPurchaseErrors [SIGNED_IN, JSON_BODY] {
+    OrgMismatch,
+    IdempotencyMissing,
+    RequestMalformedJson,
+    RequestInvalid,
+    AuthForbidden = "customers, and callers without a role in the organization",
+    OrgSuspended,
+    OrgNotFound,
+    CustomerNotFound,
+    IdempotencyMismatch,
+    RequestInvalidField,
+    ValidationFailed = "`amount` is not a positive amount in range with at most the currency's decimals, `currency` is not the organization's, `metadata` is over 4 KiB, or `Idempotency-Key` is not 1-255 visible ASCII characters; see `fields`",
+});
+
 /// Record a purchase and award its points
 ///
 /// Points follow the organization's earning rule. Staff only. Idempotent by
@@ -72,15 +88,7 @@ type Created = (StatusCode, Json<PointsOutcome>);
     request_body(content = AwardBody, content_type = "application/json"),
     responses(
         (status = 201, description = "Recorded (or replayed): the ledger entry, the purchase and the new balance", body = PointsOutcome),
-        (status = 400, description = "Codes: `org.mismatch`, `idempotency.missing` (no `Idempotency-Key` header), `request.malformed_json` (the body is not JSON), `request.invalid` (the body could not be read).", body = super::openapi::ErrorBody),
-        (status = 401, description = super::openapi::E401, body = super::openapi::ErrorBody),
-        (status = 403, description = "Codes: `auth.forbidden` (customers, and callers without a role in the organization), `org.suspended`.", body = super::openapi::ErrorBody),
-        (status = 404, description = "Codes: `org.not_found`, `customer.not_found` (no such customer in this organization).", body = super::openapi::ErrorBody),
-        (status = 409, description = "Codes: `idempotency.mismatch` (this `Idempotency-Key` was already used for a different request).", body = super::openapi::ErrorBody),
-        (status = 413, description = super::openapi::E413, body = super::openapi::ErrorBody),
-        (status = 415, description = super::openapi::E415, body = super::openapi::ErrorBody),
-        (status = 422, description = "Codes: `request.invalid_field` (a field is missing, unknown or of the wrong JSON type), `validation.failed` (`amount` is not a positive amount in range with at most the currency's decimals, `currency` is not the organization's, `metadata` is over 4 KiB, or `Idempotency-Key` is not 1-255 visible ASCII characters; see `fields`).", body = super::openapi::ErrorBody),
-        (status = 500, description = super::openapi::E500, body = super::openapi::ErrorBody),
+        AwardPurchaseErrors,
     ),
     security(("session" = []), ("api_token" = []))
 )]
@@ -103,6 +111,15 @@ async fn award(
     Ok((StatusCode::CREATED, Json(o)))
 }
 
+api_errors!(GetPurchaseErrors [SIGNED_IN] {
+    OrgMismatch,
+    RequestPath = "`id` is not a UUID",
+    AuthForbidden = "customers, and callers without a role in the organization",
+    OrgSuspended,
+    OrgNotFound,
+    PurchaseNotFound,
+});
+
 /// A purchase
 ///
 /// With what it earned and what was refunded so far. Staff only.
@@ -114,11 +131,7 @@ async fn award(
     params(super::openapi::OrgIdPath, super::openapi::OrgHeader),
     responses(
         (status = 200, description = "The purchase", body = Purchase),
-        (status = 400, description = "Codes: `org.mismatch`, `request.path` (`id` is not a UUID).", body = super::openapi::ErrorBody),
-        (status = 401, description = super::openapi::E401, body = super::openapi::ErrorBody),
-        (status = 403, description = "Codes: `auth.forbidden` (customers, and callers without a role in the organization), `org.suspended`.", body = super::openapi::ErrorBody),
-        (status = 404, description = "Codes: `org.not_found`, `purchase.not_found` (no such purchase in this organization).", body = super::openapi::ErrorBody),
-        (status = 500, description = super::openapi::E500, body = super::openapi::ErrorBody),
+        GetPurchaseErrors,
     ),
     security(("session" = []), ("api_token" = []))
 )]
@@ -142,8 +155,7 @@ async fn purchase(
         .map(Json)
         .ok_or_else(|| {
             ApiError::new(
-                StatusCode::NOT_FOUND,
-                "purchase.not_found",
+                ErrorCode::PurchaseNotFound,
                 "no such purchase in this organization",
             )
         })
@@ -157,6 +169,24 @@ struct ReverseBody {
     #[schema(schema_with = super::openapi::amount_schema)]
     amount: Option<AmountValue>,
 }
+
+api_errors!(ReversePurchaseErrors [SIGNED_IN] {
+    OrgMismatch,
+    IdempotencyMissing,
+    RequestPath = "`id` is not a UUID",
+    AuthForbidden = "customers, and callers without a role in the organization",
+    OrgSuspended,
+    PurchaseReverseTooOld = "cashiers may only reverse purchases made today; ask an admin",
+    OrgNotFound,
+    PurchaseNotFound,
+    CustomerNotFound = "the purchase's customer is gone",
+    PurchaseAlreadyReversed = "the purchase was already refunded in full",
+    PointsInsufficient = "the customer no longer has the points to take back",
+    IdempotencyMismatch,
+    RequestInvalidField = "the body is not JSON, or has an unknown or mistyped field",
+    PurchaseReverseExceeds,
+    ValidationFailed = "`amount` is not a positive amount in range with at most the currency's decimals, or `Idempotency-Key` is not 1-255 visible ASCII characters; see `fields`",
+});
 
 /// Reverse (refund) all or part of a purchase
 ///
@@ -172,14 +202,8 @@ struct ReverseBody {
     request_body(content = Option<ReverseBody>, content_type = "application/json", description = "Optional; no body (or `{}`) refunds the rest of the purchase. Read as JSON whatever the `Content-Type`."),
     responses(
         (status = 201, description = "Reversed (or replayed): the ledger entry, the purchase as now refunded and the new balance", body = PointsOutcome),
-        (status = 400, description = "Codes: `org.mismatch`, `idempotency.missing` (no `Idempotency-Key` header), `request.path` (`id` is not a UUID).", body = super::openapi::ErrorBody),
-        (status = 401, description = super::openapi::E401, body = super::openapi::ErrorBody),
-        (status = 403, description = "Codes: `auth.forbidden` (customers, and callers without a role in the organization), `org.suspended`, `purchase.reverse_too_old` (cashiers may only reverse purchases made today; ask an admin).", body = super::openapi::ErrorBody),
-        (status = 404, description = "Codes: `org.not_found`, `purchase.not_found` (no such purchase in this organization), `customer.not_found` (the purchase's customer is gone).", body = super::openapi::ErrorBody),
-        (status = 409, description = "Codes: `purchase.already_reversed` (the purchase was already refunded in full), `points.insufficient` (the customer no longer has the points to take back), `idempotency.mismatch` (this `Idempotency-Key` was already used for a different request).", body = super::openapi::ErrorBody),
+        ReversePurchaseErrors,
         (status = 413, description = "The body is larger than the configured limit (64 KiB by default); this answer has a plain-text body, not `ErrorBody`."),
-        (status = 422, description = "Codes: `request.invalid_field` (the body is not JSON, or has an unknown or mistyped field), `purchase.reverse_exceeds` (the refund is more than what is left of the purchase), `validation.failed` (`amount` is not a positive amount in range with at most the currency's decimals, or `Idempotency-Key` is not 1-255 visible ASCII characters; see `fields`).", body = super::openapi::ErrorBody),
-        (status = 500, description = super::openapi::E500, body = super::openapi::ErrorBody),
     ),
     security(("session" = []), ("api_token" = []))
 )]
@@ -194,13 +218,8 @@ async fn reverse(
     let body: ReverseBody = if body.iter().all(u8::is_ascii_whitespace) {
         ReverseBody::default()
     } else {
-        serde_json::from_slice(&body).map_err(|e| {
-            ApiError::new(
-                StatusCode::UNPROCESSABLE_ENTITY,
-                "request.invalid_field",
-                e.to_string(),
-            )
-        })?
+        serde_json::from_slice(&body)
+            .map_err(|e| ApiError::new(ErrorCode::RequestInvalidField, e.to_string()))?
     };
     let amount = body.amount.map(|a| a.text());
     let o = points::reverse(&m.ctx(&state)?, id, amount.as_deref(), &key).await?;
@@ -220,6 +239,24 @@ struct RedeemBody {
     points: Option<i64>,
 }
 
+api_errors!(RedeemPointsErrors [SIGNED_IN, JSON_BODY] {
+    OrgMismatch,
+    IdempotencyMissing,
+    RequestMalformedJson,
+    RequestInvalid,
+    AuthForbidden = "customers, and callers without a role in the organization",
+    OrgSuspended,
+    OrgNotFound,
+    CustomerNotFound,
+    RewardNotFound,
+    RewardInactive,
+    RewardOutOfStock = "no units left",
+    PointsInsufficient = "the balance is lower than the cost",
+    IdempotencyMismatch,
+    RequestInvalidField,
+    ValidationFailed = "both or neither of `reward_id` and `points`, `points` out of range, or `Idempotency-Key` is not 1-255 visible ASCII characters; see `fields`",
+});
+
 /// Redeem points
 ///
 /// On a reward of the catalog (which takes one unit of its stock, when counted) or a
@@ -233,15 +270,7 @@ struct RedeemBody {
     request_body(content = RedeemBody, content_type = "application/json"),
     responses(
         (status = 201, description = "Redeemed (or replayed): the ledger entry, the reward and the new balance", body = PointsOutcome),
-        (status = 400, description = "Codes: `org.mismatch`, `idempotency.missing` (no `Idempotency-Key` header), `request.malformed_json` (the body is not JSON), `request.invalid` (the body could not be read).", body = super::openapi::ErrorBody),
-        (status = 401, description = super::openapi::E401, body = super::openapi::ErrorBody),
-        (status = 403, description = "Codes: `auth.forbidden` (customers, and callers without a role in the organization), `org.suspended`.", body = super::openapi::ErrorBody),
-        (status = 404, description = "Codes: `org.not_found`, `customer.not_found` (no such customer in this organization), `reward.not_found` (no such reward in this organization).", body = super::openapi::ErrorBody),
-        (status = 409, description = "Codes: `reward.inactive` (the reward is switched off), `reward.out_of_stock` (no units left), `points.insufficient` (the balance is lower than the cost), `idempotency.mismatch` (this `Idempotency-Key` was already used for a different request).", body = super::openapi::ErrorBody),
-        (status = 413, description = super::openapi::E413, body = super::openapi::ErrorBody),
-        (status = 415, description = super::openapi::E415, body = super::openapi::ErrorBody),
-        (status = 422, description = "Codes: `request.invalid_field` (a field is missing, unknown or of the wrong JSON type), `validation.failed` (both or neither of `reward_id` and `points`, `points` out of range, or `Idempotency-Key` is not 1-255 visible ASCII characters; see `fields`).", body = super::openapi::ErrorBody),
-        (status = 500, description = super::openapi::E500, body = super::openapi::ErrorBody),
+        RedeemPointsErrors,
     ),
     security(("session" = []), ("api_token" = []))
 )]
@@ -267,6 +296,21 @@ struct AdjustBody {
     reason: String,
 }
 
+api_errors!(AdjustPointsErrors [SIGNED_IN, JSON_BODY] {
+    OrgMismatch,
+    IdempotencyMissing,
+    RequestMalformedJson,
+    RequestInvalid,
+    AuthForbidden = "only admins adjust points",
+    OrgSuspended,
+    OrgNotFound,
+    CustomerNotFound,
+    PointsInsufficient = "removing the points would take the balance below zero",
+    IdempotencyMismatch,
+    RequestInvalidField,
+    ValidationFailed = "`points` is zero or out of range, `reason` is empty or over 500 characters, or `Idempotency-Key` is not 1-255 visible ASCII characters; see `fields`",
+});
+
 /// Adjust a balance by hand
 ///
 /// Adds or removes points with a mandatory reason. Admins only. Idempotent by
@@ -280,15 +324,7 @@ struct AdjustBody {
     request_body(content = AdjustBody, content_type = "application/json"),
     responses(
         (status = 201, description = "Adjusted (or replayed): the ledger entry and the new balance", body = PointsOutcome),
-        (status = 400, description = "Codes: `org.mismatch`, `idempotency.missing` (no `Idempotency-Key` header), `request.malformed_json` (the body is not JSON), `request.invalid` (the body could not be read).", body = super::openapi::ErrorBody),
-        (status = 401, description = super::openapi::E401, body = super::openapi::ErrorBody),
-        (status = 403, description = "Codes: `auth.forbidden` (only admins adjust points), `org.suspended`.", body = super::openapi::ErrorBody),
-        (status = 404, description = "Codes: `org.not_found`, `customer.not_found` (no such customer in this organization).", body = super::openapi::ErrorBody),
-        (status = 409, description = "Codes: `points.insufficient` (removing the points would take the balance below zero), `idempotency.mismatch` (this `Idempotency-Key` was already used for a different request).", body = super::openapi::ErrorBody),
-        (status = 413, description = super::openapi::E413, body = super::openapi::ErrorBody),
-        (status = 415, description = super::openapi::E415, body = super::openapi::ErrorBody),
-        (status = 422, description = "Codes: `request.invalid_field` (a field is missing, unknown or of the wrong JSON type), `validation.failed` (`points` is zero or out of range, `reason` is empty or over 500 characters, or `Idempotency-Key` is not 1-255 visible ASCII characters; see `fields`).", body = super::openapi::ErrorBody),
-        (status = 500, description = super::openapi::E500, body = super::openapi::ErrorBody),
+        AdjustPointsErrors,
     ),
     security(("session" = []), ("api_token" = []))
 )]

@@ -1,6 +1,7 @@
 //! The rewards catalog: everyone in the org reads it, admins change it.
 
 use super::auth::OrgMember;
+use super::error_docs::api_errors;
 use super::extract::{ApiJson, ApiPath};
 use crate::AppState;
 use crate::error::ApiError;
@@ -19,6 +20,13 @@ pub(super) fn routes() -> Router<AppState> {
         .route("/orgs/{slug}/rewards/{id}", put(update))
 }
 
+api_errors!(ListRewardsErrors [SIGNED_IN] {
+    OrgMismatch,
+    AuthForbidden = "callers without a role in the organization",
+    OrgSuspended,
+    OrgNotFound,
+});
+
 /// The rewards catalog
 ///
 /// Everyone with a role in the organization (customers too) may read it.
@@ -30,11 +38,7 @@ pub(super) fn routes() -> Router<AppState> {
     params(super::openapi::OrgPath, super::openapi::OrgHeader),
     responses(
         (status = 200, description = "Every reward of the organization", body = Vec<Reward>),
-        (status = 400, description = "Codes: `org.mismatch`.", body = super::openapi::ErrorBody),
-        (status = 401, description = super::openapi::E401, body = super::openapi::ErrorBody),
-        (status = 403, description = "Codes: `auth.forbidden` (callers without a role in the organization), `org.suspended`.", body = super::openapi::ErrorBody),
-        (status = 404, description = "Codes: `org.not_found`.", body = super::openapi::ErrorBody),
-        (status = 500, description = super::openapi::E500, body = super::openapi::ErrorBody),
+        ListRewardsErrors,
     ),
     security(("session" = []), ("api_token" = []))
 )]
@@ -72,6 +76,18 @@ fn yes() -> bool {
     true
 }
 
+api_errors!(CreateRewardErrors [SIGNED_IN, JSON_BODY] {
+    OrgMismatch,
+    RequestMalformedJson,
+    RequestInvalid,
+    AuthForbidden = "only admins manage rewards",
+    OrgSuspended,
+    OrgNotFound,
+    RewardExists,
+    RequestInvalidField,
+    ValidationFailed = "invalid `name`, `cost_points` or `stock`; see `fields`",
+});
+
 /// Create a reward
 ///
 /// Admins only.
@@ -84,15 +100,7 @@ fn yes() -> bool {
     request_body(content = RewardBody, content_type = "application/json"),
     responses(
         (status = 201, description = "Created", body = Reward),
-        (status = 400, description = "Codes: `org.mismatch`, `request.malformed_json` (the body is not JSON), `request.invalid` (the body could not be read).", body = super::openapi::ErrorBody),
-        (status = 401, description = super::openapi::E401, body = super::openapi::ErrorBody),
-        (status = 403, description = "Codes: `auth.forbidden` (only admins manage rewards), `org.suspended`.", body = super::openapi::ErrorBody),
-        (status = 404, description = "Codes: `org.not_found`.", body = super::openapi::ErrorBody),
-        (status = 409, description = "Codes: `reward.exists` (a reward with this name already exists).", body = super::openapi::ErrorBody),
-        (status = 413, description = super::openapi::E413, body = super::openapi::ErrorBody),
-        (status = 415, description = super::openapi::E415, body = super::openapi::ErrorBody),
-        (status = 422, description = "Codes: `request.invalid_field` (a field is missing, unknown or of the wrong JSON type), `validation.failed` (invalid `name`, `cost_points` or `stock`; see `fields`).", body = super::openapi::ErrorBody),
-        (status = 500, description = super::openapi::E500, body = super::openapi::ErrorBody),
+        CreateRewardErrors,
     ),
     security(("session" = []), ("api_token" = []))
 )]
@@ -108,6 +116,20 @@ async fn create(
     ))
 }
 
+api_errors!(UpdateRewardErrors [SIGNED_IN, JSON_BODY] {
+    OrgMismatch,
+    RequestPath = "`id` is not a UUID",
+    RequestMalformedJson,
+    RequestInvalid,
+    AuthForbidden = "only admins manage rewards",
+    OrgSuspended,
+    OrgNotFound,
+    RewardNotFound,
+    RewardExists = "another reward has this name",
+    RequestInvalidField,
+    ValidationFailed = "invalid `name`, `cost_points` or `stock`; see `fields`",
+});
+
 /// Replace a reward
 ///
 /// Admins only.
@@ -120,15 +142,7 @@ async fn create(
     request_body(content = RewardBody, content_type = "application/json"),
     responses(
         (status = 200, description = "The reward as now stored", body = Reward),
-        (status = 400, description = "Codes: `org.mismatch`, `request.path` (`id` is not a UUID), `request.malformed_json` (the body is not JSON), `request.invalid` (the body could not be read).", body = super::openapi::ErrorBody),
-        (status = 401, description = super::openapi::E401, body = super::openapi::ErrorBody),
-        (status = 403, description = "Codes: `auth.forbidden` (only admins manage rewards), `org.suspended`.", body = super::openapi::ErrorBody),
-        (status = 404, description = "Codes: `org.not_found`, `reward.not_found` (no such reward in this organization).", body = super::openapi::ErrorBody),
-        (status = 409, description = "Codes: `reward.exists` (another reward has this name).", body = super::openapi::ErrorBody),
-        (status = 413, description = super::openapi::E413, body = super::openapi::ErrorBody),
-        (status = 415, description = super::openapi::E415, body = super::openapi::ErrorBody),
-        (status = 422, description = "Codes: `request.invalid_field` (a field is missing, unknown or of the wrong JSON type), `validation.failed` (invalid `name`, `cost_points` or `stock`; see `fields`).", body = super::openapi::ErrorBody),
-        (status = 500, description = super::openapi::E500, body = super::openapi::ErrorBody),
+        UpdateRewardErrors,
     ),
     security(("session" = []), ("api_token" = []))
 )]

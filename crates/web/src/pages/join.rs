@@ -135,7 +135,7 @@ async fn join_post(
             Err(e) => Err(e),
             Ok(username) => match dir.find_user_by_username(&username).await {
                 Ok(Some(user)) => join::join_signed_in(store, dir, clock, &org, &user).await,
-                Ok(None) => Err(loyalty_core::Error::NotFound("account".into())),
+                Ok(None) => Err(loyalty_core::Error::not_found("account")),
                 Err(e) => Err(e.into()),
             },
         },

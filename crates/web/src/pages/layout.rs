@@ -162,12 +162,14 @@ pub(crate) fn forbidden(c: &Chrome) -> Response {
     )
 }
 
-/// A sentence for a failed use case, in the page's language where we know the case.
+/// A sentence for a failed use case, in the page's language: the text of its code in
+/// the catalogue, with the invalid fields or the balance where the person needs them.
 pub(crate) fn error_text(lang: Lang, e: &Error) -> String {
+    let code = e.code();
     match e {
         Error::Validation(fields) => format!(
             "{} {}",
-            lang.t("check_input"),
+            lang.t(code.i18n_key()),
             fields
                 .iter()
                 .map(|f| f.message.clone())
@@ -176,47 +178,29 @@ pub(crate) fn error_text(lang: Lang, e: &Error) -> String {
         ),
         Error::Points(PointsError::Insufficient { balance, needed }) => format!(
             "{} ({} {}, {} {})",
-            lang.t("err_insufficient"),
+            lang.t(code.i18n_key()),
             lang.int(*balance),
             lang.t("points"),
             lang.t("needed_word"),
             lang.int(*needed)
         ),
-        Error::Points(PointsError::ReverseTooOld) => lang.t("err_reverse_old").into(),
-        Error::Points(PointsError::AlreadyReversed) => lang.t("err_already_reversed").into(),
-        Error::Points(PointsError::IdempotencyMismatch) => lang.t("err_resubmitted").into(),
-        Error::Points(PointsError::Store(_)) | Error::Store(_) | Error::Directory(_) => {
-            tracing::error!(error = %e, code = e.code(), "page action failed");
-            lang.t("err_internal").into()
+        _ => {
+            if !code.is_user_error() {
+                tracing::error!(error = %e, %code, "page action failed");
+            }
+            lang.t(code.i18n_key()).into()
         }
-        Error::OrgSuspended(_) => lang.t("org_suspended_text").into(),
-        Error::Conflict("customer.exists", _) => lang.t("err_customer_exists").into(),
-        Error::NotFound(_)
-        | Error::Points(
-            PointsError::CustomerNotFound
-            | PointsError::PurchaseNotFound
-            | PointsError::RewardNotFound,
-        ) => lang.t("err_not_found").into(),
-        other => other.to_string(),
     }
 }
 
-/// A whole page for a failed use case.
+/// A whole page for a failed use case. The status is the code's, except that the
+/// server's own failures say "try again" (503) to people.
 pub(crate) fn error_page(c: &Chrome, e: &Error, back: &str) -> Response {
-    let status = match e {
-        Error::Validation(_) => StatusCode::UNPROCESSABLE_ENTITY,
-        Error::NotFound(_)
-        | Error::Points(
-            PointsError::CustomerNotFound
-            | PointsError::PurchaseNotFound
-            | PointsError::RewardNotFound,
-        ) => StatusCode::NOT_FOUND,
-        Error::Conflict(..) => StatusCode::CONFLICT,
-        Error::Forbidden(_) | Error::OrgSuspended(_) => StatusCode::FORBIDDEN,
-        Error::Points(PointsError::Store(_)) | Error::Store(_) | Error::Directory(_) => {
-            StatusCode::SERVICE_UNAVAILABLE
-        }
-        Error::Points(_) => StatusCode::CONFLICT,
+    let code = e.code();
+    let status = if code.is_user_error() {
+        crate::error::status_of(code)
+    } else {
+        StatusCode::SERVICE_UNAVAILABLE
     };
     let text = error_text(c.lang, e);
     problem(c, status, "problem_heading", &text, back, "go_back")

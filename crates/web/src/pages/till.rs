@@ -128,7 +128,7 @@ async fn search(
             let mut t = TillPage::new(c, &page);
             let not_found = matches!(
                 e,
-                loyalty_core::Error::NotFound(_)
+                loyalty_core::Error::NotFound(..)
                     | loyalty_core::Error::Points(
                         loyalty_core::domain::ledger::PointsError::CustomerNotFound
                     )

@@ -228,6 +228,16 @@ mod tests {
     }
 
     #[test]
+    fn every_error_code_has_both_languages() {
+        for code in loyalty_core::ErrorCode::ALL {
+            let key = code.i18n_key();
+            assert!(text::KEYS.contains(&key), "{code}: {key} is not in KEYS");
+            assert_ne!(Lang::En.t(key), key, "no en-US text for {code}");
+            assert_ne!(Lang::PtBr.t(key), key, "no pt-BR text for {code}");
+        }
+    }
+
+    #[test]
     fn every_text_has_both_languages() {
         for key in text::KEYS {
             assert_ne!(Lang::PtBr.t(key), *key, "no pt-BR text for {key}");

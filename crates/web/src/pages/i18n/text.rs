@@ -91,6 +91,24 @@ pub(super) const KEYS: &[&str] = &[
     "enroll_customer",
     "enrolled",
     "err_already_reversed",
+    "err_admin_mismatch",
+    "err_auth_invalid_token",
+    "err_auth_required",
+    "err_bad_request",
+    "err_card_collision",
+    "err_forbidden",
+    "err_join_account_exists",
+    "err_no_links",
+    "err_org_mismatch",
+    "err_org_missing",
+    "err_org_onboarding",
+    "err_out_of_stock",
+    "err_reverse_exceeds",
+    "err_reward_exists",
+    "err_reward_inactive",
+    "err_staff_self",
+    "err_too_large",
+    "err_user_exists",
     "err_customer_exists",
     "err_expiry_number",
     "err_insufficient",
@@ -523,6 +541,75 @@ pub(super) fn text(lang: Lang, key: &'static str) -> &'static str {
         "enroll" => ("Enroll", "Cadastrar"),
         "enroll_customer" => ("Enroll a new customer", "Cadastrar novo cliente"),
         "enrolled" => ("Enrolled", "Cadastro"),
+        "err_admin_mismatch" => (
+            "This username already belongs to someone with another email address. Use the same admin email as the first time.",
+            "Este usuário já pertence a alguém com outro e-mail. Use o mesmo e-mail de administrador da primeira vez.",
+        ),
+        "err_auth_invalid_token" => (
+            "This access key is not valid here: it is unknown or was revoked.",
+            "Esta chave de acesso não é válida aqui: é desconhecida ou foi revogada.",
+        ),
+        "err_auth_required" => ("Please sign in first.", "Entre primeiro."),
+        "err_bad_request" => (
+            "The request could not be read. Reload the page and try again.",
+            "Não foi possível ler o pedido. Recarregue a página e tente de novo.",
+        ),
+        "err_card_collision" => (
+            "No free card number was found just now. Please try again.",
+            "Nenhum número de cartão livre foi encontrado agora. Tente de novo.",
+        ),
+        "err_forbidden" => (
+            "Your role here does not allow this. If you need it, ask an administrator of this shop.",
+            "Seu perfil aqui não permite isso. Se precisar, peça a um administrador da loja.",
+        ),
+        "err_join_account_exists" => (
+            "This email already has an account. Sign in first, then open this page again to join.",
+            "Este e-mail já tem uma conta. Entre primeiro e depois abra esta página de novo para participar.",
+        ),
+        "err_no_links" => (
+            "The sign-in service cannot send one-time links. Ask your service provider.",
+            "O serviço de login não consegue enviar links de uso único. Fale com o seu provedor.",
+        ),
+        "err_org_mismatch" => (
+            "The request names two different shops. Name one.",
+            "O pedido indica duas lojas diferentes. Indique uma só.",
+        ),
+        "err_org_missing" => (
+            "The request does not say which shop it is for.",
+            "O pedido não diz para qual loja é.",
+        ),
+        "err_org_onboarding" => (
+            "This shop has not finished its setup yet. Finish the onboarding first.",
+            "Esta loja ainda não terminou a configuração. Termine o cadastro primeiro.",
+        ),
+        "err_out_of_stock" => (
+            "This reward is out of stock.",
+            "Esta recompensa está esgotada.",
+        ),
+        "err_reverse_exceeds" => (
+            "The refund is more than what is left of this purchase.",
+            "O estorno é maior do que o que resta desta compra.",
+        ),
+        "err_reward_exists" => (
+            "A reward with this name already exists. Choose another name.",
+            "Já existe uma recompensa com este nome. Escolha outro nome.",
+        ),
+        "err_reward_inactive" => (
+            "This reward is switched off.",
+            "Esta recompensa está desativada.",
+        ),
+        "err_staff_self" => (
+            "You cannot deactivate yourself. Ask another administrator.",
+            "Você não pode desativar a si mesmo. Peça a outro administrador.",
+        ),
+        "err_too_large" => (
+            "What was sent is too large.",
+            "O que foi enviado é grande demais.",
+        ),
+        "err_user_exists" => (
+            "This username is taken by someone else. Choose another.",
+            "Este usuário já é de outra pessoa. Escolha outro.",
+        ),
         "err_already_reversed" => (
             "This purchase was already reversed.",
             "Esta compra já foi estornada.",

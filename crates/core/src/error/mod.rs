@@ -1,5 +1,9 @@
-//! The error type of the use cases. Every variant has a stable code (for JSON bodies and
-//! scripts) and knows whether it is the caller's fault (exit code 2 / HTTP 4xx).
+//! The error type of the use cases. Every error has a stable code from the catalogue
+//! ([`ErrorCode`]), which says whether it is the caller's fault (exit code 2 / HTTP 4xx).
+
+mod code;
+
+pub use code::ErrorCode;
 
 use crate::directory::DirectoryError;
 use crate::store::StoreError;
@@ -44,12 +48,12 @@ pub enum Error {
     /// One or more inputs are invalid; nothing was written.
     #[error("invalid input:\n{}", .0.iter().map(|e| format!("  - {e}")).collect::<Vec<_>>().join("\n"))]
     Validation(Vec<FieldError>),
-    /// The named thing does not exist.
-    #[error("{0} not found")]
-    NotFound(String),
+    /// The named thing does not exist (code, what was looked for).
+    #[error("{1} not found")]
+    NotFound(ErrorCode, String),
     /// The request conflicts with the current state (code, message).
     #[error("{1}")]
-    Conflict(&'static str, String),
+    Conflict(ErrorCode, String),
     /// The organization is suspended.
     #[error("organization {0} is suspended")]
     OrgSuspended(String),
@@ -73,31 +77,28 @@ impl Error {
         Self::Validation(vec![FieldError::new(field, message)])
     }
 
-    /// The stable code of this error, as sent to API clients.
-    pub fn code(&self) -> &'static str {
+    /// A thing that does not exist, under the generic `not_found` code.
+    pub fn not_found(what: impl Into<String>) -> Self {
+        Self::NotFound(ErrorCode::NotFound, what.into())
+    }
+
+    /// The stable code of this error.
+    pub fn code(&self) -> ErrorCode {
         match self {
-            Error::Validation(_) => "validation.failed",
-            Error::NotFound(_) => "not_found",
-            Error::Conflict(code, _) => code,
-            Error::OrgSuspended(_) => "org.suspended",
-            Error::Store(StoreError::Conflict(_)) => "conflict",
-            Error::Store(_) => "internal.store",
+            Error::Validation(_) => ErrorCode::ValidationFailed,
+            Error::NotFound(code, _) | Error::Conflict(code, _) => *code,
+            Error::OrgSuspended(_) => ErrorCode::OrgSuspended,
+            // Typed store conflicts map to their own codes; an untyped one is a server failure.
+            Error::Store(StoreError::Conflict(_)) => ErrorCode::StoreConflict,
+            Error::Store(_) => ErrorCode::InternalStore,
             Error::Directory(e) => e.code(),
             Error::Points(e) => e.code(),
-            Error::Forbidden(_) => "auth.forbidden",
+            Error::Forbidden(_) => ErrorCode::AuthForbidden,
         }
     }
 
     /// Whether the caller can fix this by changing the input (exit code 2, HTTP 4xx).
     pub fn is_user_error(&self) -> bool {
-        match self {
-            Error::Validation(_)
-            | Error::NotFound(_)
-            | Error::Conflict(..)
-            | Error::OrgSuspended(_)
-            | Error::Forbidden(_) => true,
-            Error::Points(e) => !matches!(e, crate::domain::ledger::PointsError::Store(_)),
-            Error::Store(_) | Error::Directory(_) => false,
-        }
+        self.code().is_user_error()
     }
 }
