@@ -116,7 +116,7 @@ pub fn parse_typed_amount(
     if cleaned.len() > 24 {
         return Err(refuse("is too long"));
     }
-    let (plain, ambiguous) = normalise(&cleaned, mark, minor_digits).map_err(|why| refuse(why))?;
+    let (plain, ambiguous) = normalise(&cleaned, mark, minor_digits).map_err(&refuse)?;
     let d = Decimal::from_str(&plain).map_err(|_| refuse("is not a number"))?;
     let amount = Amount::from_decimal(d, minor_digits)?;
     Ok(TypedAmount { amount, ambiguous })
