@@ -1,14 +1,10 @@
 //! What every page shares: the page chrome (language, who is signed in, navigation),
-//! notices, error pages that say what happened and what to do, and the form checks.
+//! notices, and the page that says what happened and what to do.
 
 use super::i18n::Lang;
 use super::{Message, render};
-use crate::AppState;
-use crate::session;
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::Response;
-use loyalty_core::Error;
-use loyalty_core::domain::ledger::PointsError;
 
 /// Navigation of the organization a page belongs to.
 #[derive(Debug, Clone)]
@@ -122,13 +118,6 @@ pub(crate) fn cookie_lang(headers: &HeaderMap) -> Option<Lang> {
         .and_then(|(_, v)| Lang::parse(v))
 }
 
-/// Whether a form post is ours: same origin, and (for signed-in people) the session's
-/// anti-forgery token.
-pub(crate) fn form_ok(state: &AppState, headers: &HeaderMap, csrf: Option<(&str, &str)>) -> bool {
-    session::same_origin(headers, &state.config.public_url)
-        && csrf.is_none_or(|(expected, given)| session::csrf_ok(expected, given))
-}
-
 /// A page saying what happened and what to do, with a link onwards.
 pub(crate) fn problem(
     c: &Chrome,
@@ -148,76 +137,4 @@ pub(crate) fn problem(
             link_text: c.t(link_text),
         },
     )
-}
-
-/// 403: the person has no role here that allows this page.
-pub(crate) fn forbidden(c: &Chrome) -> Response {
-    problem(
-        c,
-        StatusCode::FORBIDDEN,
-        "forbidden_heading",
-        c.t("forbidden_text"),
-        "/",
-        "back_to_start",
-    )
-}
-
-/// A sentence for a failed use case, in the page's language where we know the case.
-pub(crate) fn error_text(lang: Lang, e: &Error) -> String {
-    match e {
-        Error::Validation(fields) => format!(
-            "{} {}",
-            lang.t("check_input"),
-            fields
-                .iter()
-                .map(|f| f.message.clone())
-                .collect::<Vec<_>>()
-                .join("; ")
-        ),
-        Error::Points(PointsError::Insufficient { balance, needed }) => format!(
-            "{} ({} {}, {} {})",
-            lang.t("err_insufficient"),
-            lang.int(*balance),
-            lang.t("points"),
-            lang.t("needed_word"),
-            lang.int(*needed)
-        ),
-        Error::Points(PointsError::ReverseTooOld) => lang.t("err_reverse_old").into(),
-        Error::Points(PointsError::AlreadyReversed) => lang.t("err_already_reversed").into(),
-        Error::Points(PointsError::IdempotencyMismatch) => lang.t("err_resubmitted").into(),
-        Error::Points(PointsError::Store(_)) | Error::Store(_) | Error::Directory(_) => {
-            tracing::error!(error = %e, code = e.code(), "page action failed");
-            lang.t("err_internal").into()
-        }
-        Error::OrgSuspended(_) => lang.t("org_suspended_text").into(),
-        Error::Conflict("customer.exists", _) => lang.t("err_customer_exists").into(),
-        Error::NotFound(_)
-        | Error::Points(
-            PointsError::CustomerNotFound
-            | PointsError::PurchaseNotFound
-            | PointsError::RewardNotFound,
-        ) => lang.t("err_not_found").into(),
-        other => other.to_string(),
-    }
-}
-
-/// A whole page for a failed use case.
-pub(crate) fn error_page(c: &Chrome, e: &Error, back: &str) -> Response {
-    let status = match e {
-        Error::Validation(_) => StatusCode::UNPROCESSABLE_ENTITY,
-        Error::NotFound(_)
-        | Error::Points(
-            PointsError::CustomerNotFound
-            | PointsError::PurchaseNotFound
-            | PointsError::RewardNotFound,
-        ) => StatusCode::NOT_FOUND,
-        Error::Conflict(..) => StatusCode::CONFLICT,
-        Error::Forbidden(_) | Error::OrgSuspended(_) => StatusCode::FORBIDDEN,
-        Error::Points(PointsError::Store(_)) | Error::Store(_) | Error::Directory(_) => {
-            StatusCode::SERVICE_UNAVAILABLE
-        }
-        Error::Points(_) => StatusCode::CONFLICT,
-    };
-    let text = error_text(c.lang, e);
-    problem(c, status, "problem_heading", &text, back, "go_back")
 }
