@@ -87,6 +87,11 @@ async fn expected_token(
         Token::None => Ok(None),
         Token::FormCookie => form_cookie_token(&parts.headers).map(Some).ok_or(()),
         Token::Session | Token::SessionIfSignedIn => {
+            // A guard that already read the session may leave it in the request's
+            // extensions; otherwise it is read here.
+            if let Some(s) = parts.extensions.get::<SignedIn>() {
+                return Ok(Some(s.session.csrf_token.clone()));
+            }
             match <SignedIn as FromRequestParts<AppState>>::from_request_parts(parts, state).await {
                 Ok(s) => Ok(Some(s.session.csrf_token)),
                 Err(_) if matches!(token, Token::SessionIfSignedIn) => Ok(None),
