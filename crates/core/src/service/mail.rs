@@ -15,6 +15,12 @@ use crate::store::Store;
 use async_trait::async_trait;
 use secrecy::ExposeSecret;
 
+/// An organization's mail settings (admins only).
+pub async fn settings(ctx: &Ctx<'_>) -> Result<MailSettings, Error> {
+    crate::service::staff::require_admin(ctx, "see mail settings")?;
+    Ok(ctx.store.mail_settings(ctx.org.id).await?)
+}
+
 /// Checks and stores an organization's mail settings (admins only).
 pub async fn update_settings(
     ctx: &Ctx<'_>,

@@ -1,7 +1,10 @@
 //! Use cases: what the CLI, the API and the pages call. Each takes its dependencies
 //! (store, directory, clock) explicitly.
 
+pub mod audit;
 pub mod checklist;
+pub mod context;
+pub mod customers;
 pub mod join;
 pub mod mail;
 pub mod onboard;
@@ -10,4 +13,7 @@ pub mod orgs;
 pub mod points;
 pub mod recovery;
 pub mod reports;
+pub mod rewards;
+pub mod settings;
 pub mod staff;
+pub mod tokens;

@@ -1,7 +1,8 @@
-//! Organization lifecycle: look up, list, suspend, reactivate.
+//! Organization lifecycle: look up, list, suspend, reactivate; the organizations a
+//! person's memberships name.
 
 use crate::domain::ledger::Actor;
-use crate::domain::{OrgSlug, OrgStatus, Organization, OrganizationSummary};
+use crate::domain::{Membership, OrgSlug, OrgStatus, Organization, OrganizationSummary};
 use crate::error::{Error, ErrorCode};
 use crate::store::Store;
 use time::OffsetDateTime;
@@ -13,6 +14,16 @@ pub async fn get(store: &dyn Store, slug: &str) -> Result<Organization, Error> {
         .organization_by_slug(&slug)
         .await?
         .ok_or_else(|| Error::not_found(format!("organization {:?}", slug.as_str())))
+}
+
+/// The organizations a person's memberships name (by group prefix), by slug: what
+/// their start page offers.
+pub async fn of_memberships(
+    store: &dyn Store,
+    memberships: &[Membership],
+) -> Result<Vec<Organization>, Error> {
+    let prefixes: Vec<String> = memberships.iter().map(|m| m.prefix.clone()).collect();
+    Ok(store.organizations_by_group_prefix(&prefixes).await?)
 }
 
 /// Every organization with its member counts.

@@ -1,52 +1,24 @@
-//! The till and admin operations on points: enroll and find customers, award, redeem,
-//! reverse, adjust, expire, rewards and settings. Input is parsed here; the ledger rules
-//! run in one store transaction (see `ledger_tx`).
+//! The operations on points: award, redeem, reverse, adjust, expire, and reading
+//! purchases. Input is parsed here; the ledger rules run in one store transaction (see
+//! `ledger_tx`). Customers, rewards, settings and the acting context have their own
+//! modules, re-exported here so `points::enroll`, `points::Ctx` and the like keep their
+//! paths.
 
+pub use super::context::Ctx;
+pub use super::customers::{EnrollInput, customer, enroll, lookup};
+pub use super::rewards::{create_reward, reward_input, update_reward};
+pub use super::settings::update_settings;
+
+use super::context::{ADMIN, STAFF};
 use crate::clock::Clock;
-use crate::domain::ledger::{
-    Actor, Customer, CustomerKey, IdempotencyKey, NewCustomer, PointsCommand, PointsError,
-    PointsOutcome, Reward, RewardInput,
-};
-use crate::domain::points::{
-    Amount, EarningRule, MAX_POINTS, is_card_number, new_card_number, normalize_phone,
-};
-use crate::domain::{CurrencyCode, Email, OrgStatus, Organization, Role};
-use crate::error::{Error, ErrorCode, FieldError};
-use crate::store::{Conflict, PointsSettings, Store, StoreError};
-use rust_decimal::Decimal;
+use crate::domain::ledger::{IdempotencyKey, PointsCommand, PointsError, PointsOutcome, Purchase};
+use crate::domain::points::{Amount, MAX_POINTS};
+use crate::domain::{CurrencyCode, Organization, Role};
+use crate::error::{Error, FieldError};
+use crate::store::{Store, StoreError};
 use sha2::{Digest, Sha256};
 use time::OffsetDateTime;
 use uuid::Uuid;
-
-/// Who is acting, in which organization, with which role.
-pub struct Ctx<'a> {
-    /// Storage.
-    pub store: &'a dyn Store,
-    /// Clock.
-    pub clock: &'a dyn Clock,
-    /// The organization (must be active).
-    pub org: &'a Organization,
-    /// The actor.
-    pub actor: Actor,
-    /// The actor's role in the organization.
-    pub role: Role,
-}
-
-impl Ctx<'_> {
-    fn require(&self, allowed: &[Role], what: &str) -> Result<(), Error> {
-        if self.org.status != OrgStatus::Active {
-            return Err(Error::OrgSuspended(self.org.slug.clone()));
-        }
-        if allowed.contains(&self.role) {
-            Ok(())
-        } else {
-            Err(Error::Forbidden(format!("a {} cannot {what}", self.role)))
-        }
-    }
-}
-
-const STAFF: &[Role] = &[Role::Admin, Role::Cashier];
-const ADMIN: &[Role] = &[Role::Admin];
 
 /// Checks an `Idempotency-Key` header value and fingerprints the command with it.
 pub fn idempotency_key(key: &str, cmd: &PointsCommand) -> Result<IdempotencyKey, Error> {
@@ -64,145 +36,28 @@ pub fn idempotency_key(key: &str, cmd: &PointsCommand) -> Result<IdempotencyKey,
     })
 }
 
-/// Input for enrolling a customer.
-#[derive(Debug, Clone, Default, serde::Deserialize)]
-pub struct EnrollInput {
-    /// Phone, in any common notation; read in the org's country without `+`.
-    pub phone: Option<String>,
-    /// Email.
-    pub email: Option<String>,
-    /// Name.
-    pub name: Option<String>,
+/// A purchase by id (staff); `PurchaseNotFound` when this organization has none.
+pub async fn purchase(ctx: &Ctx<'_>, id: Uuid) -> Result<Purchase, Error> {
+    ctx.require(STAFF, "read purchases by id")?;
+    ctx.store
+        .purchase(ctx.org.id, id)
+        .await?
+        .ok_or(Error::Points(PointsError::PurchaseNotFound))
 }
 
-/// Enrolls a customer by phone, email or both, with a new card number.
-pub async fn enroll(
+/// A customer's purchases made today in the organization's time zone, newest first, at
+/// most `limit` (staff): what the till offers to reverse.
+pub async fn todays_purchases(
     ctx: &Ctx<'_>,
-    input: &EnrollInput,
-    subject: Option<String>,
-) -> Result<Customer, Error> {
-    if subject.is_none() {
-        ctx.require(STAFF, "enroll customers")?;
-    }
-    let mut errors = Vec::new();
-    let phone = match input
-        .phone
-        .as_deref()
-        .map(str::trim)
-        .filter(|s| !s.is_empty())
-    {
-        Some(p) => normalize_phone(p, ctx.org.country.as_deref())
-            .map_err(|e| errors.push(e))
-            .ok(),
-        None => None,
-    };
-    let email = match input
-        .email
-        .as_deref()
-        .map(str::trim)
-        .filter(|s| !s.is_empty())
-    {
-        Some(e) => Email::parse(e)
-            .map(|e| e.as_str().to_owned())
-            .map_err(|e| errors.push(e))
-            .ok(),
-        None => None,
-    };
-    let name = input
-        .name
-        .as_deref()
-        .map(str::trim)
-        .filter(|s| !s.is_empty())
-        .map(str::to_owned);
-    if name
-        .as_ref()
-        .is_some_and(|n| n.chars().count() > 255 || n.chars().any(char::is_control))
-    {
-        errors.push(FieldError::new(
-            "name",
-            "must be at most 255 characters without line breaks",
-        ));
-    }
-    if errors.is_empty() && phone.is_none() && email.is_none() {
-        errors.push(FieldError::new(
-            "phone",
-            "give a phone number, an email address, or both",
-        ));
-    }
-    if !errors.is_empty() {
-        return Err(Error::Validation(errors));
-    }
-    for _ in 0..5 {
-        let new = NewCustomer {
-            phone: phone.clone(),
-            email: email.clone(),
-            name: name.clone(),
-            card_number: new_card_number(),
-            identity_subject: subject.clone(),
-            created_by: ctx.actor.member_id,
-        };
-        match ctx
-            .store
-            .enroll_customer(ctx.org.id, &new, &ctx.actor, ctx.clock.now())
-            .await
-        {
-            Ok(c) => return Ok(c),
-            // A fresh random card number taken by chance: draw another.
-            Err(StoreError::Conflict(Conflict::CustomerCard)) => continue,
-            Err(StoreError::Conflict(c)) => {
-                let what = match c {
-                    Conflict::CustomerPhone => "phone number",
-                    Conflict::MemberSubject => "account",
-                    _ => "email address",
-                };
-                return Err(Error::Conflict(
-                    ErrorCode::CustomerExists,
-                    format!(
-                        "a customer with this {what} is already enrolled; look them up instead"
-                    ),
-                ));
-            }
-            Err(e) => return Err(e.into()),
-        }
-    }
-    Err(Error::Conflict(
-        ErrorCode::CustomerCardCollision,
-        "could not allocate a card number; try again".into(),
-    ))
-}
-
-/// Finds a customer by phone, email or card number, told apart by their shape.
-pub async fn lookup(ctx: &Ctx<'_>, query: &str) -> Result<Customer, Error> {
-    ctx.require(STAFF, "look up customers")?;
-    let q = query.trim();
-    let key = if q.contains('@') {
-        CustomerKey::Email(
-            Email::parse(q)
-                .map_err(|e| Error::Validation(vec![e.renamed("q")]))?
-                .as_str()
-                .to_owned(),
-        )
-    } else if is_card_number(q) {
-        CustomerKey::Card(q.to_owned())
-    } else {
-        CustomerKey::Phone(
-            normalize_phone(q, ctx.org.country.as_deref())
-                .map_err(|e| Error::Validation(vec![e.renamed("q")]))?,
-        )
-    };
-    ctx.store
-        .find_customer(ctx.org.id, &key)
-        .await?
-        .ok_or(Error::Points(PointsError::CustomerNotFound))
-}
-
-/// A customer by id.
-pub async fn customer(ctx: &Ctx<'_>, id: Uuid) -> Result<Customer, Error> {
-    ctx.require(STAFF, "see customers")?;
-    ctx.store
-        .find_customer(ctx.org.id, &CustomerKey::Id(id))
-        .await?
-        .ok_or(Error::Points(PointsError::CustomerNotFound))
+    customer: Uuid,
+    limit: u32,
+) -> Result<Vec<Purchase>, Error> {
+    ctx.require(STAFF, "read purchases")?;
+    let today = start_of_day(ctx.clock.now(), &ctx.org.timezone);
+    Ok(ctx
+        .store
+        .list_purchases(ctx.org.id, Some(customer), Some(today), None, limit)
+        .await?)
 }
 
 /// Records a purchase and awards its points.
@@ -389,143 +244,6 @@ fn count(org: &Organization, cmd: &PointsCommand, outcome: &PointsOutcome) {
         }
         _ => {}
     }
-}
-
-/// Checks reward input.
-pub fn reward_input(
-    name: &str,
-    cost_points: i64,
-    active: bool,
-    stock: Option<i64>,
-) -> Result<RewardInput, Error> {
-    let mut errors = Vec::new();
-    let name = name.trim();
-    if name.is_empty() || name.chars().count() > 120 {
-        errors.push(FieldError::new(
-            "name",
-            "is required (1-120 characters), such as \"Free coffee\"",
-        ));
-    }
-    if !(1..=MAX_POINTS).contains(&cost_points) {
-        errors.push(FieldError::new(
-            "cost_points",
-            format!("must be a whole number from 1 to {MAX_POINTS}"),
-        ));
-    }
-    let stock = match stock {
-        Some(s) if !(0..=i64::from(i32::MAX)).contains(&s) => {
-            errors.push(FieldError::new(
-                "stock",
-                "must be 0 or more, or absent for unlimited",
-            ));
-            None
-        }
-        Some(s) => i32::try_from(s).ok(),
-        None => None,
-    };
-    if !errors.is_empty() {
-        return Err(Error::Validation(errors));
-    }
-    Ok(RewardInput {
-        name: name.to_owned(),
-        cost_points,
-        active,
-        stock,
-    })
-}
-
-/// Creates a reward.
-pub async fn create_reward(ctx: &Ctx<'_>, input: &RewardInput) -> Result<Reward, Error> {
-    ctx.require(ADMIN, "manage rewards")?;
-    ctx.store
-        .create_reward(ctx.org.id, input, &ctx.actor, ctx.clock.now())
-        .await
-        .map_err(|e| match e {
-            StoreError::Conflict(_) => Error::Conflict(
-                ErrorCode::RewardExists,
-                format!("a reward named {:?} already exists", input.name),
-            ),
-            e => e.into(),
-        })
-}
-
-/// Replaces a reward.
-pub async fn update_reward(ctx: &Ctx<'_>, id: Uuid, input: &RewardInput) -> Result<Reward, Error> {
-    ctx.require(ADMIN, "manage rewards")?;
-    ctx.store
-        .update_reward(ctx.org.id, id, input, &ctx.actor, ctx.clock.now())
-        .await
-        .map_err(|e| match e {
-            StoreError::Conflict(_) => Error::Conflict(
-                ErrorCode::RewardExists,
-                format!("a reward named {:?} already exists", input.name),
-            ),
-            e => e.into(),
-        })?
-        .ok_or(Error::Points(PointsError::RewardNotFound))
-}
-
-/// Checks and stores the points settings.
-pub async fn update_settings(
-    ctx: &Ctx<'_>,
-    points_per_unit: &str,
-    min_purchase: &str,
-    expiry_days: Option<i64>,
-    join_enabled: bool,
-) -> Result<PointsSettings, Error> {
-    ctx.require(ADMIN, "change settings")?;
-    let mut errors = Vec::new();
-    let rate = points_per_unit
-        .trim()
-        .parse::<Decimal>()
-        .ok()
-        .filter(|d| *d >= Decimal::ZERO && *d <= Decimal::from(1000) && d.scale() <= 4);
-    if rate.is_none() {
-        errors.push(FieldError::new(
-            "points_per_unit",
-            "must be a number from 0 to 1000 with at most 4 decimals, such as 1 or 1.5",
-        ));
-    }
-    let min = min_purchase
-        .trim()
-        .parse::<Decimal>()
-        .ok()
-        .filter(|d| *d >= Decimal::ZERO && d.scale() <= 2 && *d <= Decimal::from(1_000_000));
-    if min.is_none() {
-        errors.push(FieldError::new(
-            "min_purchase",
-            "must be an amount of 0 or more with at most 2 decimals",
-        ));
-    }
-    let expiry = match expiry_days {
-        Some(d) if !(1..=3650).contains(&d) => {
-            errors.push(FieldError::new(
-                "expiry_days",
-                "must be from 1 to 3650 days, or absent for points that never expire",
-            ));
-            None
-        }
-        Some(d) => i32::try_from(d).ok(),
-        None => None,
-    };
-    let (Some(points_per_unit), Some(min_purchase)) = (rate, min) else {
-        return Err(Error::Validation(errors));
-    };
-    if !errors.is_empty() {
-        return Err(Error::Validation(errors));
-    }
-    let settings = PointsSettings {
-        earning: EarningRule {
-            points_per_unit,
-            min_purchase,
-        },
-        expiry_days: expiry,
-        join_enabled,
-    };
-    ctx.store
-        .update_points_settings(ctx.org.id, &settings, &ctx.actor, ctx.clock.now())
-        .await?;
-    Ok(settings)
 }
 
 /// What an expiry run did in one organization.

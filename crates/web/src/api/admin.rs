@@ -13,7 +13,8 @@ use loyalty_core::ErrorCode;
 use loyalty_core::domain::Role;
 use loyalty_core::domain::ledger::{ApiToken, AuditRecord, Page};
 use loyalty_core::secret;
-use loyalty_core::service::points;
+use loyalty_core::service::audit::{self, Before, Reader};
+use loyalty_core::service::{points, tokens};
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
@@ -23,17 +24,6 @@ pub(super) fn routes() -> Router<AppState> {
         .route("/orgs/{slug}/tokens/{id}", delete(revoke_token))
         .route("/orgs/{slug}/settings/points", put(settings))
         .route("/orgs/{slug}/audit", get(audit))
-}
-
-fn admin_only(m: &OrgMember) -> Result<(), ApiError> {
-    if m.role == Some(Role::Admin) {
-        Ok(())
-    } else {
-        Err(
-            loyalty_core::Error::Forbidden("only admins of this organization can do this".into())
-                .into(),
-        )
-    }
 }
 
 /// A till token to make.
@@ -89,31 +79,9 @@ async fn create_token(
     m: OrgMember,
     ApiJson(b): ApiJson<NewToken>,
 ) -> Result<(StatusCode, Json<CreatedToken>), ApiError> {
-    admin_only(&m)?;
-    let name = b.name.trim();
-    if name.is_empty() || name.chars().count() > 100 {
-        return Err(loyalty_core::Error::field(
-            "name",
-            "is required (1-100 characters), such as \"till 3\"",
-        )
-        .into());
-    }
-    if b.role == Role::Customer {
-        return Err(loyalty_core::Error::field("role", "must be cashier or admin").into());
-    }
+    let ctx = m.ctx(&state)?;
     let secret_value = format!("{TOKEN_PREFIX}{}", secret::random_token());
-    let token = state
-        .store
-        .insert_api_token(
-            m.org.id,
-            name,
-            b.role,
-            &secret::hash_token(&secret_value),
-            &m.actor,
-            state.clock.now(),
-        )
-        .await
-        .map_err(loyalty_core::Error::from)?;
+    let token = tokens::create(&ctx, &b.name, b.role, &secret::hash_token(&secret_value)).await?;
     Ok((
         StatusCode::CREATED,
         Json(CreatedToken {
@@ -149,14 +117,7 @@ async fn list_tokens(
     State(state): State<AppState>,
     m: OrgMember,
 ) -> Result<Json<Vec<ApiToken>>, ApiError> {
-    admin_only(&m)?;
-    Ok(Json(
-        state
-            .store
-            .list_api_tokens(m.org.id)
-            .await
-            .map_err(loyalty_core::Error::from)?,
-    ))
+    Ok(Json(tokens::list(&m.ctx(&state)?).await?))
 }
 
 api_errors!(RevokeTokenErrors [SIGNED_IN] {
@@ -188,13 +149,7 @@ async fn revoke_token(
     m: OrgMember,
     ApiPath((_, id)): ApiPath<(String, Uuid)>,
 ) -> Result<StatusCode, ApiError> {
-    admin_only(&m)?;
-    if state
-        .store
-        .revoke_api_token(m.org.id, id, &m.actor, state.clock.now())
-        .await
-        .map_err(loyalty_core::Error::from)?
-    {
+    if tokens::revoke(&m.ctx(&state)?, id).await? {
         Ok(StatusCode::NO_CONTENT)
     } else {
         Err(ApiError::new(
@@ -322,19 +277,22 @@ async fn audit(
     m: OrgMember,
     Query(q): Query<AuditQuery>,
 ) -> Result<Json<Page<AuditRecord>>, ApiError> {
-    if m.role != Some(Role::Admin) && !m.operator {
-        return Err(loyalty_core::Error::Forbidden(
-            "only admins and operators read the audit log".into(),
-        )
-        .into());
-    }
+    let reader = Reader {
+        store: state.store.as_ref(),
+        org: &m.org,
+        role: m.role,
+        operator: m.operator,
+    };
     let before = q.cursor.as_deref().map(parse_cursor).transpose()?;
     let limit = limit(q.limit)?;
-    let items = state
-        .store
-        .audit_log(m.org.id, before, limit)
-        .await
-        .map_err(loyalty_core::Error::from)?;
+    let items = audit::org_log(
+        &reader,
+        Before {
+            cursor: before,
+            limit,
+        },
+    )
+    .await?;
     let next_cursor = (items.len() == limit as usize)
         .then(|| items.last().map(|a| cursor(a.created_at, a.id)))
         .flatten();

@@ -10,8 +10,8 @@ use axum::http::StatusCode;
 use axum::routing::get;
 use axum::{Json, Router};
 use loyalty_core::ErrorCode;
-use loyalty_core::domain::Role;
-use loyalty_core::domain::ledger::{Customer, CustomerKey, LedgerEntry, Page};
+use loyalty_core::domain::ledger::{Customer, LedgerEntry, Page, PointsError};
+use loyalty_core::service::customers::{self, LedgerRange};
 use loyalty_core::service::points::{self, EnrollInput, day_start};
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
@@ -123,11 +123,6 @@ async fn list_or_lookup(
     if let Some(query) = q.q.as_deref().filter(|s| !s.trim().is_empty()) {
         return Ok(Json(ListOrOne::One(points::lookup(&ctx, query).await?)));
     }
-    if ctx.role == Role::Customer {
-        return Err(
-            loyalty_core::Error::Forbidden("a customer cannot list customers".into()).into(),
-        );
-    }
     let limit = limit(q.limit)?;
     let after = match q.cursor.as_deref() {
         Some(c) => Some(Uuid::parse_str(c).map_err(|_| {
@@ -138,11 +133,7 @@ async fn list_or_lookup(
         })?),
         None => None,
     };
-    let items = state
-        .store
-        .list_customers(m.org.id, after, limit)
-        .await
-        .map_err(loyalty_core::Error::from)?;
+    let items = customers::list(&ctx, after, limit).await?;
     let next_cursor = (items.len() == limit as usize)
         .then(|| items.last().map(|c| c.id.simple().to_string()))
         .flatten();
@@ -240,12 +231,8 @@ struct LedgerQuery {
     limit: Option<u32>,
 }
 
-async fn ledger_page(
-    state: &AppState,
-    m: &OrgMember,
-    customer: Option<Uuid>,
-    q: &LedgerQuery,
-) -> Result<Json<Page<LedgerEntry>>, ApiError> {
+/// The entries a ledger query asks for, as parsed from its parameters.
+fn ledger_range(m: &OrgMember, q: &LedgerQuery) -> Result<LedgerRange, ApiError> {
     let date = |field: &'static str, v: &Option<String>| -> Result<Option<time::Date>, ApiError> {
         v.as_deref()
             .map(|s| {
@@ -265,15 +252,20 @@ async fn ledger_page(
     let to = date("to", &q.to)?.map(|d| day_start(d.next_day().unwrap_or(d), tz));
     let after = q.cursor.as_deref().map(parse_cursor).transpose()?;
     let limit = limit(q.limit)?;
-    let items = state
-        .store
-        .ledger(m.org.id, customer, from, to, after, limit)
-        .await
-        .map_err(loyalty_core::Error::from)?;
-    let next_cursor = (items.len() == limit as usize)
+    Ok(LedgerRange {
+        from,
+        to,
+        after,
+        limit,
+    })
+}
+
+/// A page of ledger entries, with the cursor of the next one when this one is full.
+fn ledger_page(items: Vec<LedgerEntry>, range: LedgerRange) -> Json<Page<LedgerEntry>> {
+    let next_cursor = (items.len() == range.limit as usize)
         .then(|| items.last().map(|e| cursor(e.created_at, e.id)))
         .flatten();
-    Ok(Json(Page { items, next_cursor }))
+    Json(Page { items, next_cursor })
 }
 
 api_errors!(GetCustomerLedgerErrors [SIGNED_IN] {
@@ -310,8 +302,11 @@ async fn customer_ledger(
     ApiPath((_, id)): ApiPath<(String, Uuid)>,
     Query(q): Query<LedgerQuery>,
 ) -> Result<Json<Page<LedgerEntry>>, ApiError> {
-    points::customer(&m.ctx(&state)?, id).await?;
-    ledger_page(&state, &m, Some(id), &q).await
+    let ctx = m.ctx(&state)?;
+    points::customer(&ctx, id).await?;
+    let range = ledger_range(&m, &q)?;
+    let items = customers::ledger(&ctx, Some(id), range).await?;
+    Ok(ledger_page(items, range))
 }
 
 api_errors!(GetOrgLedgerErrors [SIGNED_IN] {
@@ -345,36 +340,21 @@ async fn org_ledger(
     m: OrgMember,
     Query(q): Query<LedgerQuery>,
 ) -> Result<Json<Page<LedgerEntry>>, ApiError> {
-    if m.role != Some(Role::Admin) {
-        return Err(
-            loyalty_core::Error::Forbidden("only admins read the whole ledger".into()).into(),
-        );
-    }
-    ledger_page(&state, &m, None, &q).await
+    let ctx = m.ctx(&state)?;
+    let range = ledger_range(&m, &q)?;
+    let items = customers::ledger(&ctx, None, range).await?;
+    Ok(ledger_page(items, range))
 }
 
-async fn own_customer(state: &AppState, m: &OrgMember) -> Result<Customer, ApiError> {
-    let subject = m
-        .subject
-        .clone()
-        .filter(|_| m.role == Some(Role::Customer))
-        .ok_or_else(|| {
-            ApiError::new(
-                ErrorCode::AuthForbidden,
-                "this is the customers' own view; sign in as a customer of this organization",
-            )
-        })?;
-    state
-        .store
-        .find_customer(m.org.id, &CustomerKey::Subject(subject))
-        .await
-        .map_err(loyalty_core::Error::from)?
-        .ok_or_else(|| {
-            ApiError::new(
-                ErrorCode::CustomerNotFound,
-                "you are not enrolled as a customer here yet",
-            )
-        })
+/// A customer's own view refused because they have not enrolled here yet.
+fn not_enrolled(e: loyalty_core::Error) -> ApiError {
+    match e {
+        loyalty_core::Error::Points(PointsError::CustomerNotFound) => ApiError::new(
+            ErrorCode::CustomerNotFound,
+            "you are not enrolled as a customer here yet",
+        ),
+        e => e.into(),
+    }
 }
 
 api_errors!(GetMeErrors [SIGNED_IN] {
@@ -401,7 +381,12 @@ api_errors!(GetMeErrors [SIGNED_IN] {
     security(("session" = []))
 )]
 async fn me(State(state): State<AppState>, m: OrgMember) -> Result<Json<Customer>, ApiError> {
-    Ok(Json(own_customer(&state, &m).await?))
+    let ctx = m.ctx(&state)?;
+    Ok(Json(
+        customers::own(&ctx, m.subject.as_deref())
+            .await
+            .map_err(not_enrolled)?,
+    ))
 }
 
 api_errors!(GetMyLedgerErrors [SIGNED_IN] {
@@ -436,6 +421,10 @@ async fn my_ledger(
     m: OrgMember,
     Query(q): Query<LedgerQuery>,
 ) -> Result<Json<Page<LedgerEntry>>, ApiError> {
-    let c = own_customer(&state, &m).await?;
-    ledger_page(&state, &m, Some(c.id), &q).await
+    let ctx = m.ctx(&state)?;
+    let range = ledger_range(&m, &q)?;
+    let (_, items) = customers::own_ledger(&ctx, m.subject.as_deref(), range)
+        .await
+        .map_err(not_enrolled)?;
+    Ok(ledger_page(items, range))
 }

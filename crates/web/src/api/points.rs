@@ -140,25 +140,7 @@ async fn purchase(
     m: OrgMember,
     ApiPath((_, id)): ApiPath<(String, Uuid)>,
 ) -> Result<Json<Purchase>, ApiError> {
-    let ctx = m.ctx(&state)?;
-    if ctx.role == loyalty_core::domain::Role::Customer {
-        return Err(loyalty_core::Error::Forbidden(
-            "a customer cannot read purchases by id".into(),
-        )
-        .into());
-    }
-    state
-        .store
-        .purchase(m.org.id, id)
-        .await
-        .map_err(loyalty_core::Error::from)?
-        .map(Json)
-        .ok_or_else(|| {
-            ApiError::new(
-                ErrorCode::PurchaseNotFound,
-                "no such purchase in this organization",
-            )
-        })
+    Ok(Json(points::purchase(&m.ctx(&state)?, id).await?))
 }
 
 /// A refund; an empty body (or `{}`) refunds the rest of the purchase.

@@ -10,7 +10,7 @@ use axum::http::StatusCode;
 use axum::routing::{get, put};
 use axum::{Json, Router};
 use loyalty_core::domain::ledger::Reward;
-use loyalty_core::service::points;
+use loyalty_core::service::{points, rewards};
 use serde::Deserialize;
 use uuid::Uuid;
 
@@ -43,14 +43,7 @@ api_errors!(ListRewardsErrors [SIGNED_IN] {
     security(("session" = []), ("api_token" = []))
 )]
 async fn list(State(state): State<AppState>, m: OrgMember) -> Result<Json<Vec<Reward>>, ApiError> {
-    m.ctx(&state)?;
-    Ok(Json(
-        state
-            .store
-            .list_rewards(m.org.id)
-            .await
-            .map_err(loyalty_core::Error::from)?,
-    ))
+    Ok(Json(rewards::list(&m.ctx(&state)?).await?))
 }
 
 /// A reward to create, or the new state of one.

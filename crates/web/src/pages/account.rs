@@ -2,17 +2,18 @@
 //! from a one-time link, changing one's password.
 
 use super::assets::safe_back;
+use super::form::{CsrfForm, Empty, SignInForm};
 use super::layout::{Chrome, request_lang};
 use super::throttle::{self, ClientAddr};
-use super::{Message, forged, render};
+use super::{Message, render};
 use crate::AppState;
 use crate::session::{self, SignedIn};
 use askama::Template;
+use axum::Router;
 use axum::extract::{Query, State};
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::get;
-use axum::{Form, Router};
 use loyalty_core::secret;
 use loyalty_identity::builtin::CredentialError;
 use secrecy::SecretString;
@@ -115,11 +116,8 @@ async fn login(
     State(state): State<AppState>,
     headers: HeaderMap,
     addr: ClientAddr,
-    Form(form): Form<LoginForm>,
+    SignInForm(form): SignInForm<LoginForm>,
 ) -> Response {
-    if !session::same_origin(&headers, &state.config.public_url) {
-        return forged();
-    }
     let Some(builtin) = &state.builtin else {
         return unavailable();
     };
@@ -201,23 +199,11 @@ async fn login(
         .into_response()
 }
 
-#[derive(Deserialize)]
-struct CsrfForm {
-    #[serde(default)]
-    csrf: String,
-}
-
 async fn logout(
     State(state): State<AppState>,
-    headers: HeaderMap,
     signed_in: SignedIn,
-    Form(form): Form<CsrfForm>,
+    CsrfForm(Empty {}): CsrfForm<Empty>,
 ) -> Response {
-    if !session::same_origin(&headers, &state.config.public_url)
-        || !session::csrf_ok(&signed_in.session.csrf_token, &form.csrf)
-    {
-        return forged();
-    }
     if let Err(e) = state.store.delete_session(&signed_in.token_hash).await {
         tracing::error!(error = %e, "ending session");
     }
@@ -268,8 +254,6 @@ struct NewPasswordForm {
     #[serde(default)]
     token: String,
     #[serde(default)]
-    csrf: String,
-    #[serde(default)]
     current: String,
     #[serde(default)]
     password: String,
@@ -280,11 +264,8 @@ struct NewPasswordForm {
 async fn set_password(
     State(state): State<AppState>,
     headers: HeaderMap,
-    Form(form): Form<NewPasswordForm>,
+    SignInForm(form): SignInForm<NewPasswordForm>,
 ) -> Response {
-    if !session::same_origin(&headers, &state.config.public_url) {
-        return forged();
-    }
     let Some(builtin) = &state.builtin else {
         return unavailable();
     };
@@ -383,13 +364,8 @@ async fn change_password(
     State(state): State<AppState>,
     headers: HeaderMap,
     signed_in: SignedIn,
-    Form(form): Form<NewPasswordForm>,
+    CsrfForm(form): CsrfForm<NewPasswordForm>,
 ) -> Response {
-    if !session::same_origin(&headers, &state.config.public_url)
-        || !session::csrf_ok(&signed_in.session.csrf_token, &form.csrf)
-    {
-        return forged();
-    }
     let Some(builtin) = &state.builtin else {
         return unavailable();
     };

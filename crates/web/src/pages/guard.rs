@@ -3,8 +3,9 @@
 //! groups give there. Rejections are pages: sign-in for anonymous people, a page that
 //! says what is wrong for everyone else.
 
+use super::error::PageError;
 use super::i18n::Lang;
-use super::layout::{Chrome, OrgNav, cookie_lang, forbidden, problem};
+use super::layout::{Chrome, OrgNav, cookie_lang, problem};
 use crate::AppState;
 use crate::session::SignedIn;
 use axum::extract::{FromRequestParts, Path};
@@ -40,11 +41,6 @@ impl Person {
             section,
             tab: "",
         }
-    }
-
-    /// The session's anti-forgery token.
-    pub fn csrf(&self) -> &str {
-        &self.signed_in.session.csrf_token
     }
 }
 
@@ -218,12 +214,12 @@ impl OrgPage {
     }
 
     /// The most powerful of `allowed` that the person holds here, or a 403 page.
-    pub fn require(&self, allowed: &[Role], c: &Chrome) -> Result<Role, Response> {
+    pub fn require(&self, allowed: &[Role], c: &Chrome) -> Result<Role, PageError> {
         allowed
             .iter()
             .copied()
             .find(|r| self.roles.contains(r))
-            .ok_or_else(|| forbidden(c))
+            .ok_or_else(|| PageError::forbidden(c))
     }
 
     /// A use-case context acting in `role`.

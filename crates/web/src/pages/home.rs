@@ -14,6 +14,7 @@ use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::get;
 use loyalty_core::domain::{OrgStatus, Role, resolve_memberships};
+use loyalty_core::service::orgs;
 
 pub(super) fn routes() -> Router<AppState> {
     Router::new().route("/", get(home))
@@ -52,14 +53,7 @@ async fn home(
     if let Some(Extension(PinnedOrg(slug))) = &pinned {
         // A custom domain serves one organization: straight to its page for the
         // person's highest role there, or to its join page for someone without one.
-        let org = state
-            .store
-            .organizations_by_group_prefix(
-                &memberships
-                    .iter()
-                    .map(|m| m.prefix.clone())
-                    .collect::<Vec<_>>(),
-            )
+        let org = orgs::of_memberships(state.store.as_ref(), &memberships)
             .await
             .unwrap_or_else(|e| {
                 tracing::error!(error = %e, "reading organizations");
@@ -76,10 +70,7 @@ async fn home(
             None => Redirect::to(&format!("/o/{slug}/join")).into_response(),
         };
     }
-    let prefixes: Vec<String> = memberships.iter().map(|m| m.prefix.clone()).collect();
-    let orgs = state
-        .store
-        .organizations_by_group_prefix(&prefixes)
+    let orgs = orgs::of_memberships(state.store.as_ref(), &memberships)
         .await
         .unwrap_or_else(|e| {
             tracing::error!(error = %e, "reading organizations");

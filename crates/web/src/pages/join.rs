@@ -3,16 +3,18 @@
 //! and goes straight on to choose a password. Someone already signed in joins with one
 //! click. Refused when the organization switched the page off.
 
-use super::layout::{Chrome, Notice, error_text, form_ok, problem, request_lang};
-use super::{forged_in, render};
+use super::error::{PageError, error_text};
+use super::form::OpenForm;
+use super::layout::{Chrome, Notice, problem, request_lang};
+use super::render;
 use crate::AppState;
 use crate::session::SignedIn;
 use askama::Template;
+use axum::Router;
 use axum::extract::{Path, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::get;
-use axum::{Form, Router};
 use loyalty_core::domain::{OrgStatus, Organization};
 use loyalty_core::service::join::{self, JoinInput};
 use loyalty_core::service::onboard::Credential;
@@ -37,8 +39,6 @@ struct JoinPage {
 #[derive(Debug, Default, Deserialize)]
 struct JoinForm {
     #[serde(default)]
-    csrf: String,
-    #[serde(default)]
     name: String,
     #[serde(default)]
     email: String,
@@ -52,12 +52,12 @@ async fn open_org(
     headers: &HeaderMap,
     slug: &str,
     signed_in: Option<&SignedIn>,
-) -> Result<(Organization, Chrome), Response> {
+) -> Result<(Organization, Chrome), PageError> {
     let here = format!("/o/{slug}/join");
     let anon = Chrome::anonymous(request_lang(headers), &here);
     let org = match orgs::get(state.store.as_ref(), slug).await {
         Ok(o) if o.status == OrgStatus::Active => o,
-        _ => return Err(super::not_found_page(anon.lang)),
+        _ => return Err(PageError::not_found(anon.lang)),
     };
     let mut c = Chrome::anonymous(
         super::layout::cookie_lang(headers)
@@ -70,14 +70,14 @@ async fn open_org(
         c.csrf = s.session.csrf_token.clone();
     }
     if !org.join_enabled {
-        return Err(problem(
+        return Err(PageError::from(problem(
             &c,
             StatusCode::FORBIDDEN,
             "join_closed_heading",
             c.t("join_closed_text"),
             "/",
             "back_to_start",
-        ));
+        )));
     }
     Ok((org, c))
 }
@@ -87,12 +87,9 @@ async fn join_page(
     headers: HeaderMap,
     signed_in: Option<SignedIn>,
     Path(slug): Path<String>,
-) -> Response {
-    let (org, c) = match open_org(&state, &headers, &slug, signed_in.as_ref()).await {
-        Ok(x) => x,
-        Err(r) => return r,
-    };
-    render(
+) -> Result<Response, PageError> {
+    let (org, c) = open_org(&state, &headers, &slug, signed_in.as_ref()).await?;
+    Ok(render(
         StatusCode::OK,
         &JoinPage {
             c,
@@ -101,7 +98,7 @@ async fn join_page(
             form: JoinForm::default(),
             signed_in_as: signed_in.map(|s| s.session.account.username),
         },
-    )
+    ))
 }
 
 async fn join_post(
@@ -109,18 +106,9 @@ async fn join_post(
     headers: HeaderMap,
     signed_in: Option<SignedIn>,
     Path(slug): Path<String>,
-    Form(form): Form<JoinForm>,
-) -> Response {
-    let (org, c) = match open_org(&state, &headers, &slug, signed_in.as_ref()).await {
-        Ok(x) => x,
-        Err(r) => return r,
-    };
-    let csrf = signed_in
-        .as_ref()
-        .map(|s| (s.session.csrf_token.as_str(), form.csrf.as_str()));
-    if !form_ok(&state, &headers, csrf) {
-        return forged_in(&c);
-    }
+    OpenForm(form): OpenForm<JoinForm>,
+) -> Result<Response, PageError> {
+    let (org, c) = open_org(&state, &headers, &slug, signed_in.as_ref()).await?;
     let (store, dir, clock) = (
         state.store.as_ref(),
         state.directory.as_ref(),
@@ -148,7 +136,7 @@ async fn join_post(
             join::join(store, dir, clock, &org, &input).await
         }
     };
-    match result {
+    Ok(match result {
         Ok(joined) => match joined.credential {
             Some(Credential::Link { url, .. }) => {
                 let mut r = Redirect::to(url.expose_secret()).into_response();
@@ -182,5 +170,5 @@ async fn join_post(
                 },
             )
         }
-    }
+    })
 }

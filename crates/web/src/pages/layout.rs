@@ -1,14 +1,10 @@
 //! What every page shares: the page chrome (language, who is signed in, navigation),
-//! notices, error pages that say what happened and what to do, and the form checks.
+//! notices, and the page that says what happened and what to do.
 
 use super::i18n::Lang;
 use super::{Message, render};
-use crate::AppState;
-use crate::session;
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::Response;
-use loyalty_core::Error;
-use loyalty_core::domain::ledger::PointsError;
 
 /// Navigation of the organization a page belongs to.
 #[derive(Debug, Clone)]
@@ -122,13 +118,6 @@ pub(crate) fn cookie_lang(headers: &HeaderMap) -> Option<Lang> {
         .and_then(|(_, v)| Lang::parse(v))
 }
 
-/// Whether a form post is ours: same origin, and (for signed-in people) the session's
-/// anti-forgery token.
-pub(crate) fn form_ok(state: &AppState, headers: &HeaderMap, csrf: Option<(&str, &str)>) -> bool {
-    session::same_origin(headers, &state.config.public_url)
-        && csrf.is_none_or(|(expected, given)| session::csrf_ok(expected, given))
-}
-
 /// A page saying what happened and what to do, with a link onwards.
 pub(crate) fn problem(
     c: &Chrome,
@@ -148,60 +137,4 @@ pub(crate) fn problem(
             link_text: c.t(link_text),
         },
     )
-}
-
-/// 403: the person has no role here that allows this page.
-pub(crate) fn forbidden(c: &Chrome) -> Response {
-    problem(
-        c,
-        StatusCode::FORBIDDEN,
-        "forbidden_heading",
-        c.t("forbidden_text"),
-        "/",
-        "back_to_start",
-    )
-}
-
-/// A sentence for a failed use case, in the page's language: the text of its code in
-/// the catalogue, with the invalid fields or the balance where the person needs them.
-pub(crate) fn error_text(lang: Lang, e: &Error) -> String {
-    let code = e.code();
-    match e {
-        Error::Validation(fields) => format!(
-            "{} {}",
-            lang.t(code.i18n_key()),
-            fields
-                .iter()
-                .map(|f| f.message.clone())
-                .collect::<Vec<_>>()
-                .join("; ")
-        ),
-        Error::Points(PointsError::Insufficient { balance, needed }) => format!(
-            "{} ({} {}, {} {})",
-            lang.t(code.i18n_key()),
-            lang.int(*balance),
-            lang.t("points"),
-            lang.t("needed_word"),
-            lang.int(*needed)
-        ),
-        _ => {
-            if !code.is_user_error() {
-                tracing::error!(error = %e, %code, "page action failed");
-            }
-            lang.t(code.i18n_key()).into()
-        }
-    }
-}
-
-/// A whole page for a failed use case. The status is the code's, except that the
-/// server's own failures say "try again" (503) to people.
-pub(crate) fn error_page(c: &Chrome, e: &Error, back: &str) -> Response {
-    let code = e.code();
-    let status = if code.is_user_error() {
-        crate::error::status_of(code)
-    } else {
-        StatusCode::SERVICE_UNAVAILABLE
-    };
-    let text = error_text(c.lang, e);
-    problem(c, status, "problem_heading", &text, back, "go_back")
 }

@@ -12,6 +12,8 @@ mod account;
 mod admin;
 mod assets;
 mod common;
+mod error;
+mod form;
 mod guard;
 mod home;
 pub mod i18n;
@@ -73,23 +75,6 @@ pub(crate) struct Message<'a> {
     pub message: &'a str,
     pub link: &'a str,
     pub link_text: &'a str,
-}
-
-/// Answer to a form post that does not come from our own pages.
-pub(crate) fn forged_in(c: &Chrome) -> Response {
-    layout::problem(
-        c,
-        StatusCode::FORBIDDEN,
-        "expired_heading",
-        c.t("expired_text"),
-        "/",
-        "back_to_start",
-    )
-}
-
-/// Answer to a form post that does not come from our own pages (English).
-pub(crate) fn forged() -> Response {
-    forged_in(&Chrome::default())
 }
 
 /// An HTML page for unknown addresses outside the API.

@@ -4,17 +4,20 @@
 //! organization's audit log, with the installation's own records (restores).
 
 use super::common::{confirm_page, credential_page};
+use super::error::{OrPage, PageError, error_text};
+use super::form::{CsrfForm, Empty};
 use super::guard::Person;
-use super::layout::{Chrome, Notice, error_text, forbidden, form_ok};
-use super::{forged_in, render};
+use super::layout::{Chrome, Notice};
+use super::render;
 use crate::AppState;
 use askama::Template;
+use axum::Router;
 use axum::extract::{Path, Query, State};
-use axum::http::{HeaderMap, StatusCode};
+use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::get;
-use axum::{Form, Router};
 use loyalty_core::domain::ledger::Actor;
+use loyalty_core::service::audit::{self, Before, Reader};
 use loyalty_core::service::onboard::{self, CredentialMode, NoHooks, OnboardInput};
 use loyalty_core::service::orgs;
 use serde::Deserialize;
@@ -45,8 +48,6 @@ struct OrgRow {
 #[derive(Debug, Default, Deserialize)]
 struct OnboardForm {
     #[serde(default)]
-    csrf: String,
-    #[serde(default)]
     name: String,
     #[serde(default)]
     slug: String,
@@ -73,12 +74,12 @@ struct Console {
     form: OnboardForm,
 }
 
-fn operator_only(person: &Person) -> Result<Chrome, Response> {
+fn operator_only(person: &Person) -> Result<Chrome, PageError> {
     let c = person.chrome("operator");
     if person.operator {
         Ok(c)
     } else {
-        Err(forbidden(&c))
+        Err(PageError::forbidden(&c))
     }
 }
 
@@ -90,11 +91,12 @@ struct Done {
     org: String,
 }
 
-async fn console(State(state): State<AppState>, person: Person, Query(q): Query<Done>) -> Response {
-    let c = match operator_only(&person) {
-        Ok(c) => c,
-        Err(r) => return r,
-    };
+async fn console(
+    State(state): State<AppState>,
+    person: Person,
+    Query(q): Query<Done>,
+) -> Result<Response, PageError> {
+    let c = operator_only(&person)?;
     let notice = match q.done.as_str() {
         "suspended" => Notice::ok(format!("{} {}", q.org, c.t("now_suspended"))),
         "activated" => Notice::ok(format!("{} {}", q.org, c.t("now_active"))),
@@ -109,11 +111,10 @@ async fn page(
     notice: Option<Notice>,
     form: OnboardForm,
     status: StatusCode,
-) -> Response {
-    let list = match orgs::list(state.store.as_ref()).await {
-        Ok(l) => l,
-        Err(e) => return super::layout::error_page(&c, &e, "/operator"),
-    };
+) -> Result<Response, PageError> {
+    let list = orgs::list(state.store.as_ref())
+        .await
+        .or_page(&c, "/operator")?;
     let orgs = list
         .into_iter()
         .map(|s| OrgRow {
@@ -128,7 +129,7 @@ async fn page(
             onboarded: c.lang.date(s.org.created_at, "UTC"),
         })
         .collect();
-    render(
+    Ok(render(
         status,
         &Console {
             c,
@@ -136,7 +137,7 @@ async fn page(
             orgs,
             form,
         },
-    )
+    ))
 }
 
 fn opt(s: &str) -> Option<String> {
@@ -145,17 +146,10 @@ fn opt(s: &str) -> Option<String> {
 
 async fn onboard_post(
     State(state): State<AppState>,
-    headers: HeaderMap,
     person: Person,
-    Form(form): Form<OnboardForm>,
-) -> Response {
-    let c = match operator_only(&person) {
-        Ok(c) => c,
-        Err(r) => return r,
-    };
-    if !form_ok(&state, &headers, Some((person.csrf(), &form.csrf))) {
-        return forged_in(&c);
-    }
+    CsrfForm(form): CsrfForm<OnboardForm>,
+) -> Result<Response, PageError> {
+    let c = operator_only(&person)?;
     let input = OnboardInput {
         name: opt(&form.name),
         slug: opt(&form.slug),
@@ -189,7 +183,7 @@ async fn onboard_post(
             } else {
                 c.t("onboarded_ok")
             };
-            match &report.credential {
+            Ok(match &report.credential {
                 Some(cred) => credential_page(
                     &c,
                     &report.org.name,
@@ -200,7 +194,7 @@ async fn onboard_post(
                     "/operator",
                 ),
                 None => Redirect::to("/operator").into_response(),
-            }
+            })
         }
         Err(e) => {
             let notice = Notice::err(error_text(c.lang, &e));
@@ -235,19 +229,24 @@ async fn org_view(
     State(state): State<AppState>,
     person: Person,
     Path(slug): Path<String>,
-) -> Response {
-    let c = match operator_only(&person) {
-        Ok(c) => c,
-        Err(r) => return r,
+) -> Result<Response, PageError> {
+    let c = operator_only(&person)?;
+    let org = orgs::get(state.store.as_ref(), &slug)
+        .await
+        .or_page(&c, "/operator")?;
+    let reader = Reader {
+        store: state.store.as_ref(),
+        org: &org,
+        role: None,
+        operator: person.operator,
     };
-    let org = match orgs::get(state.store.as_ref(), &slug).await {
-        Ok(o) => o,
-        Err(e) => return super::layout::error_page(&c, &e, "/operator"),
+    let page_of = Before {
+        cursor: None,
+        limit: 200,
     };
-    let records = match state.store.operator_audit_log(org.id, None, 200).await {
-        Ok(r) => r,
-        Err(e) => return super::layout::error_page(&c, &e.into(), "/operator"),
-    };
+    let records = audit::installation_log(&reader, page_of)
+        .await
+        .or_page(&c, "/operator")?;
     let rows = records
         .into_iter()
         .map(|r| AuditRow {
@@ -263,7 +262,7 @@ async fn org_view(
             reason: r.reason.unwrap_or_default(),
         })
         .collect();
-    render(
+    Ok(render(
         StatusCode::OK,
         &OrgView {
             status: org.status.as_str(),
@@ -273,7 +272,7 @@ async fn org_view(
             slug: org.slug,
             rows,
         },
-    )
+    ))
 }
 
 fn status_key(status: &str) -> &'static str {
@@ -284,25 +283,15 @@ fn status_key(status: &str) -> &'static str {
     }
 }
 
-#[derive(Deserialize)]
-struct CsrfOnly {
-    #[serde(default)]
-    csrf: String,
-}
-
 async fn confirm_status(
     State(state): State<AppState>,
     person: Person,
     Path((slug, action)): Path<(String, String)>,
-) -> Response {
-    let c = match operator_only(&person) {
-        Ok(c) => c,
-        Err(r) => return r,
-    };
-    let org = match orgs::get(state.store.as_ref(), &slug).await {
-        Ok(o) => o,
-        Err(e) => return super::layout::error_page(&c, &e, "/operator"),
-    };
+) -> Result<Response, PageError> {
+    let c = operator_only(&person)?;
+    let org = orgs::get(state.store.as_ref(), &slug)
+        .await
+        .or_page(&c, "/operator")?;
     let (heading, text, button, danger) = match action.as_str() {
         "suspend" => ("confirm_suspend", "confirm_suspend_text", "suspend", true),
         "activate" => (
@@ -311,9 +300,9 @@ async fn confirm_status(
             "reactivate",
             false,
         ),
-        _ => return super::not_found_page(c.lang),
+        _ => return Err(PageError::not_found(c.lang)),
     };
-    confirm_page(
+    Ok(confirm_page(
         &c,
         &format!("{} {}?", c.t(heading), org.name),
         c.t(text),
@@ -322,23 +311,16 @@ async fn confirm_status(
         c.t(button),
         danger,
         "/operator",
-    )
+    ))
 }
 
 async fn change_status(
     State(state): State<AppState>,
-    headers: HeaderMap,
     person: Person,
     Path((slug, action)): Path<(String, String)>,
-    Form(form): Form<CsrfOnly>,
-) -> Response {
-    let c = match operator_only(&person) {
-        Ok(c) => c,
-        Err(r) => return r,
-    };
-    if !form_ok(&state, &headers, Some((person.csrf(), &form.csrf))) {
-        return forged_in(&c);
-    }
+    CsrfForm(Empty {}): CsrfForm<Empty>,
+) -> Result<Response, PageError> {
+    let c = operator_only(&person)?;
     let now = state.clock.now();
     let actor = Actor::operator(&person.signed_in.session.account.username);
     let (result, done) = match action.as_str() {
@@ -350,13 +332,9 @@ async fn change_status(
             orgs::activate(state.store.as_ref(), &slug, &actor, now).await,
             "activated",
         ),
-        _ => return super::not_found_page(c.lang),
+        _ => return Err(PageError::not_found(c.lang)),
     };
-    match result {
-        Ok(change) => {
-            tracing::info!(org = %change.org.slug, action = %action, by = %person.signed_in.session.account.username, "organization status changed");
-            Redirect::to(&format!("/operator?done={done}&org={}", change.org.slug)).into_response()
-        }
-        Err(e) => super::layout::error_page(&c, &e, "/operator"),
-    }
+    let change = result.or_page(&c, "/operator")?;
+    tracing::info!(org = %change.org.slug, action = %action, by = %person.signed_in.session.account.username, "organization status changed");
+    Ok(Redirect::to(&format!("/operator?done={done}&org={}", change.org.slug)).into_response())
 }

@@ -2,8 +2,9 @@
 //! code, the rewards they can afford, and their history.
 
 use super::admin::entry_kind as admin_entry_kind;
+use super::error::{OrPage, PageError};
 use super::guard::OrgPage;
-use super::layout::{Chrome, error_page, problem};
+use super::layout::{Chrome, problem};
 use super::qr;
 use super::render;
 use crate::AppState;
@@ -14,7 +15,9 @@ use axum::http::StatusCode;
 use axum::response::Response;
 use axum::routing::get;
 use loyalty_core::domain::Role;
-use loyalty_core::domain::ledger::{Customer, CustomerKey};
+use loyalty_core::domain::ledger::{Customer, PointsError};
+use loyalty_core::service::customers::{self, LedgerRange};
+use loyalty_core::service::rewards;
 
 pub(super) fn routes() -> Router<AppState> {
     Router::new().route("/o/{slug}/me", get(me))
@@ -44,39 +47,26 @@ struct MePage {
     since: String,
 }
 
-async fn me(State(state): State<AppState>, page: OrgPage) -> Response {
+async fn me(State(state): State<AppState>, page: OrgPage) -> Result<Response, PageError> {
     let c = page.chrome("me", "");
-    if let Err(r) = page.require(&[Role::Customer], &c) {
-        return r;
-    }
-    let subject = page.person.signed_in.session.account.uid.clone();
-    let customer = match state
-        .store
-        .find_customer(page.org.id, &CustomerKey::Subject(subject))
-        .await
-    {
-        Ok(Some(x)) => x,
-        Ok(None) => {
-            return problem(
-                &c,
-                StatusCode::NOT_FOUND,
-                "not_enrolled_heading",
-                c.t("not_enrolled_text"),
-                &format!("{}/join", page.base()),
-                "join_now",
-            );
-        }
-        Err(e) => return error_page(&c, &e.into(), "/"),
-    };
+    let role = page.require(&[Role::Customer], &c)?;
+    let ctx = page.ctx(&state, role);
+    let subject = page.person.signed_in.session.account.uid.as_str();
+    let (customer, mut ledger) =
+        match customers::own_ledger(&ctx, Some(subject), LedgerRange::first(200)).await {
+            Err(loyalty_core::Error::Points(PointsError::CustomerNotFound)) => {
+                return Err(PageError::from(problem(
+                    &c,
+                    StatusCode::NOT_FOUND,
+                    "not_enrolled_heading",
+                    c.t("not_enrolled_text"),
+                    &format!("{}/join", page.base()),
+                    "join_now",
+                )));
+            }
+            other => other.or_page(&c, "/")?,
+        };
     let tz = &page.org.timezone;
-    let mut ledger = match state
-        .store
-        .ledger(page.org.id, Some(customer.id), None, None, None, 200)
-        .await
-    {
-        Ok(l) => l,
-        Err(e) => return error_page(&c, &e.into(), "/"),
-    };
     ledger.reverse();
     let rows = ledger
         .iter()
@@ -87,11 +77,7 @@ async fn me(State(state): State<AppState>, page: OrgPage) -> Response {
             points: e.points,
         })
         .collect();
-    let mut rewards = state
-        .store
-        .list_rewards(page.org.id)
-        .await
-        .unwrap_or_default();
+    let mut rewards = rewards::list(&ctx).await.unwrap_or_default();
     rewards.retain(|r| r.active && r.stock != Some(0));
     rewards.sort_by_key(|r| r.cost_points);
     let next_reward = rewards
@@ -106,7 +92,7 @@ async fn me(State(state): State<AppState>, page: OrgPage) -> Response {
             cost: r.cost_points,
         })
         .collect();
-    render(
+    Ok(render(
         StatusCode::OK,
         &MePage {
             qr: qr::svg(&customer.card_number),
@@ -118,5 +104,5 @@ async fn me(State(state): State<AppState>, page: OrgPage) -> Response {
             affordable,
             next_reward,
         },
-    )
+    ))
 }

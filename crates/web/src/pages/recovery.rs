@@ -5,24 +5,22 @@
 //! must match a cookie set with the form (nobody is signed in to hold a session token).
 //! With Authentik, the page points to the provider's own recovery and queues nothing.
 
+use super::form::{CookieForm, FORGOT_COOKIE, form_cookie_token};
 use super::layout::{Chrome, cookie_lang, request_lang};
 use super::throttle::ClientAddr;
-use super::{Message, forged_in, render};
+use super::{Message, render};
 use crate::AppState;
 use crate::host::PinnedOrg;
-use crate::session;
 use askama::Template;
 use axum::extract::State;
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::Response;
 use axum::routing::get;
-use axum::{Extension, Form, Router};
+use axum::{Extension, Router};
 use loyalty_core::secret;
 use loyalty_core::service::recovery::{self, ResetDecision, ResetOutcome, ResetRequest};
 use serde::Deserialize;
 
-/// Name of the cookie holding the form's anti-forgery token.
-const FORM_COOKIE: &str = "loyalty_forgot";
 const PATH: &str = "/forgot-password";
 
 pub(super) fn routes() -> Router<AppState> {
@@ -41,22 +39,7 @@ struct ForgotPage<'a> {
 #[derive(Deserialize)]
 struct ForgotForm {
     #[serde(default)]
-    csrf: String,
-    #[serde(default)]
     login: String,
-}
-
-/// The form's token from the request's cookies.
-fn form_token(headers: &HeaderMap) -> Option<String> {
-    headers
-        .get_all(header::COOKIE)
-        .iter()
-        .filter_map(|v| v.to_str().ok())
-        .flat_map(|v| v.split(';'))
-        .filter_map(|pair| pair.trim().split_once('='))
-        .find(|(name, _)| *name == FORM_COOKIE)
-        .map(|(_, value)| value.to_owned())
-        .filter(|v| v.len() == 64 && v.chars().all(|c| c.is_ascii_hexdigit()))
 }
 
 /// The form with a token (the cookie's, or a new one set with the page).
@@ -68,7 +51,7 @@ fn form_page(
     error: Option<&str>,
     status: StatusCode,
 ) -> Response {
-    let (token, fresh) = match form_token(headers) {
+    let (token, fresh) = match form_cookie_token(headers) {
         Some(t) => (t, false),
         None => (secret::random_token(), true),
     };
@@ -83,7 +66,7 @@ fn form_page(
     );
     if fresh {
         let cookie = format!(
-            "{FORM_COOKIE}={token}; Path={PATH}; HttpOnly; SameSite=Strict; Max-Age=3600{}",
+            "{FORGOT_COOKIE}={token}; Path={PATH}; HttpOnly; SameSite=Strict; Max-Age=3600{}",
             if state.config.public_url.starts_with("https://") {
                 "; Secure"
             } else {
@@ -130,14 +113,10 @@ async fn submit(
     headers: HeaderMap,
     addr: ClientAddr,
     pinned: Option<Extension<PinnedOrg>>,
-    Form(form): Form<ForgotForm>,
+    CookieForm(form): CookieForm<ForgotForm>,
 ) -> Response {
     let lang = request_lang(&headers);
     let c = Chrome::anonymous(lang, PATH);
-    let token_ok = form_token(&headers).is_some_and(|t| session::csrf_ok(&t, &form.csrf));
-    if !session::same_origin(&headers, &state.config.public_url) || !token_ok {
-        return forged_in(&c);
-    }
     let Some(builtin) = &state.builtin else {
         return use_provider(&state, &c);
     };

@@ -3,9 +3,10 @@
 //! confirming), redeem a reward, or reverse one of today's purchases. Built for the
 //! keyboard: the search field has focus, Enter submits, every action is a button.
 
+use super::error::{OrPage, PageError, error_text};
 use super::guard::OrgPage;
 use super::i18n::Lang;
-use super::layout::{Chrome, Notice, error_page, error_text};
+use super::layout::{Chrome, Notice};
 use super::render;
 use crate::AppState;
 use askama::Template;
@@ -16,7 +17,8 @@ use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::get;
 use loyalty_core::domain::Role;
 use loyalty_core::domain::ledger::Customer;
-use loyalty_core::service::points::{self, Ctx, start_of_day};
+use loyalty_core::service::points::{self, Ctx};
+use loyalty_core::service::rewards;
 use serde::Deserialize;
 use uuid::Uuid;
 
@@ -30,7 +32,7 @@ pub(super) fn routes() -> Router<AppState> {
 pub(super) fn staff<'a>(
     page: &'a OrgPage,
     state: &'a AppState,
-) -> Result<(Chrome, Ctx<'a>), Response> {
+) -> Result<(Chrome, Ctx<'a>), PageError> {
     let c = page.chrome("till", "");
     let role = page.require(&[Role::Admin, Role::Cashier], &c)?;
     let ctx = page.ctx(state, role);
@@ -112,16 +114,13 @@ async fn search(
     State(state): State<AppState>,
     page: OrgPage,
     Query(q): Query<TillQuery>,
-) -> Response {
-    let (c, ctx) = match staff(&page, &state) {
-        Ok(x) => x,
-        Err(r) => return r,
-    };
+) -> Result<Response, PageError> {
+    let (c, ctx) = staff(&page, &state)?;
     let query = q.q.trim().to_owned();
     if query.is_empty() {
-        return render(StatusCode::OK, &TillPage::new(c, &page));
+        return Ok(render(StatusCode::OK, &TillPage::new(c, &page)));
     }
-    match points::lookup(&ctx, &query).await {
+    Ok(match points::lookup(&ctx, &query).await {
         Ok(found) => Redirect::to(&format!("{}/till/c/{}", page.base(), found.id)).into_response(),
         Err(e) => {
             let lang = c.lang;
@@ -147,7 +146,7 @@ async fn search(
             t.q = query;
             render(StatusCode::OK, &t)
         }
-    }
+    })
 }
 
 fn points_like_card(q: &str) -> bool {
@@ -194,7 +193,7 @@ async fn customer(
     page: OrgPage,
     Path((_, id)): Path<(String, Uuid)>,
     Query(q): Query<TillQuery>,
-) -> Response {
+) -> Result<Response, PageError> {
     let notice = done_text(page.lang, &q);
     customer_page(&state, &page, id, notice, StatusCode::OK).await
 }
@@ -206,32 +205,14 @@ pub(super) async fn customer_page(
     id: Uuid,
     notice: Option<Notice>,
     status: StatusCode,
-) -> Response {
-    let (c, ctx) = match staff(page, state) {
-        Ok(x) => x,
-        Err(r) => return r,
-    };
+) -> Result<Response, PageError> {
+    let (c, ctx) = staff(page, state)?;
     let back = format!("{}/till", page.base());
-    let found = match points::customer(&ctx, id).await {
-        Ok(x) => x,
-        Err(e) => return error_page(&c, &e, &back),
-    };
-    let org = page.org.id;
-    let rewards = match state.store.list_rewards(org).await {
-        Ok(r) => r,
-        Err(e) => return error_page(&c, &e.into(), &back),
-    };
-    let now = state.clock.now();
-    let since = (ctx.role == Role::Cashier).then(|| start_of_day(now, &page.org.timezone));
-    let today = start_of_day(now, &page.org.timezone);
-    let purchases = match state
-        .store
-        .list_purchases(org, Some(id), Some(since.unwrap_or(today)), None, 20)
+    let found = points::customer(&ctx, id).await.or_page(&c, &back)?;
+    let rewards = rewards::list(&ctx).await.or_page(&c, &back)?;
+    let purchases = points::todays_purchases(&ctx, id, 20)
         .await
-    {
-        Ok(p) => p,
-        Err(e) => return error_page(&c, &e.into(), &back),
-    };
+        .or_page(&c, &back)?;
     let lang = c.lang;
     let tz = page.org.timezone.clone();
     let mut t = TillPage::new(c, page);
@@ -258,5 +239,5 @@ pub(super) async fn customer_page(
         .collect();
     t.notice = notice;
     t.customer = Some(found);
-    render(status, &t)
+    Ok(render(status, &t))
 }

@@ -4,18 +4,21 @@
 //! resubmitted form is applied once.
 
 use super::common::{confirm_page, credential_page};
+use super::error::{OrPage, PageError, error_text};
+use super::form::CsrfForm;
 use super::guard::OrgPage;
-use super::layout::{Notice, error_page, error_text, form_ok};
+use super::layout::Notice;
+use super::render;
 use super::till::{TillPage, customer_page, staff};
-use super::{forged_in, render};
 use crate::AppState;
 use askama::Template;
+use axum::Router;
 use axum::extract::{Path, Query, State};
-use axum::http::{HeaderMap, StatusCode};
+use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
-use axum::{Form, Router};
 use loyalty_core::domain::CurrencyCode;
+use loyalty_core::domain::ledger::PointsError;
 use loyalty_core::domain::points::Amount;
 use loyalty_core::service::join;
 use loyalty_core::service::points::{self, EnrollInput};
@@ -36,8 +39,6 @@ pub(super) fn routes() -> Router<AppState> {
 #[derive(Deserialize)]
 struct EnrollForm {
     #[serde(default)]
-    csrf: String,
-    #[serde(default)]
     phone: String,
     #[serde(default)]
     email: String,
@@ -49,17 +50,10 @@ struct EnrollForm {
 
 async fn enroll(
     State(state): State<AppState>,
-    headers: HeaderMap,
     page: OrgPage,
-    Form(form): Form<EnrollForm>,
-) -> Response {
-    let (c, ctx) = match staff(&page, &state) {
-        Ok(x) => x,
-        Err(r) => return r,
-    };
-    if !form_ok(&state, &headers, Some((page.person.csrf(), &form.csrf))) {
-        return forged_in(&c);
-    }
+    CsrfForm(form): CsrfForm<EnrollForm>,
+) -> Result<Response, PageError> {
+    let (c, ctx) = staff(&page, &state)?;
     let some = |s: &str| Some(s.trim().to_owned()).filter(|s| !s.is_empty());
     let input = EnrollInput {
         phone: some(&form.phone),
@@ -75,7 +69,7 @@ async fn enroll(
             .await
             .map(|cust| (cust, None))
     };
-    match result {
+    Ok(match result {
         Ok((customer, Some(cred))) => credential_page(
             &c,
             c.t("customer_enrolled"),
@@ -101,7 +95,7 @@ async fn enroll(
             t.enroll_open = true;
             render(StatusCode::UNPROCESSABLE_ENTITY, &t)
         }
-    }
+    })
 }
 
 #[derive(Template)]
@@ -129,15 +123,11 @@ async fn preview(
     page: OrgPage,
     Path((_, id)): Path<(String, Uuid)>,
     Query(q): Query<AmountQuery>,
-) -> Response {
-    let (c, ctx) = match staff(&page, &state) {
-        Ok(x) => x,
-        Err(r) => return r,
-    };
-    let customer = match points::customer(&ctx, id).await {
-        Ok(x) => x,
-        Err(e) => return error_page(&c, &e, &format!("{}/till", page.base())),
-    };
+) -> Result<Response, PageError> {
+    let (c, ctx) = staff(&page, &state)?;
+    let customer = points::customer(&ctx, id)
+        .await
+        .or_page(&c, &format!("{}/till", page.base()))?;
     let minor = CurrencyCode::parse(&page.org.currency).map_or(2, |c| c.minor_digits());
     let typed = c.lang.parse_amount(&q.amount);
     let amount = match Amount::parse(&typed, minor) {
@@ -152,7 +142,7 @@ async fn preview(
         }
     };
     let pts = page.org.earning.points_for(amount);
-    render(
+    Ok(render(
         StatusCode::OK,
         &Preview {
             base: page.base(),
@@ -168,13 +158,11 @@ async fn preview(
             idem: Uuid::new_v4().to_string(),
             c,
         },
-    )
+    ))
 }
 
 #[derive(Deserialize)]
 struct ActionForm {
-    #[serde(default)]
-    csrf: String,
     #[serde(default)]
     idem: String,
     #[serde(default)]
@@ -185,27 +173,20 @@ struct ActionForm {
 
 async fn award(
     State(state): State<AppState>,
-    headers: HeaderMap,
     page: OrgPage,
     Path((_, id)): Path<(String, Uuid)>,
-    Form(form): Form<ActionForm>,
-) -> Response {
-    let (c, ctx) = match staff(&page, &state) {
-        Ok(x) => x,
-        Err(r) => return r,
-    };
-    if !form_ok(&state, &headers, Some((page.person.csrf(), &form.csrf))) {
-        return forged_in(&c);
-    }
+    CsrfForm(form): CsrfForm<ActionForm>,
+) -> Result<Response, PageError> {
+    let (c, ctx) = staff(&page, &state)?;
     let metadata = serde_json::json!({"channel": "till-page"});
     match points::award(&ctx, id, &form.amount, None, metadata, &form.idem).await {
-        Ok(out) => done(
+        Ok(out) => Ok(done(
             &page,
             id,
             if out.replayed { "replayed" } else { "awarded" },
             out.entry.points,
             out.balance,
-        ),
+        )),
         Err(e) => {
             customer_page(
                 &state,
@@ -230,26 +211,19 @@ fn done(page: &OrgPage, id: Uuid, what: &str, pts: i64, balance: i64) -> Respons
 
 async fn redeem(
     State(state): State<AppState>,
-    headers: HeaderMap,
     page: OrgPage,
     Path((_, id)): Path<(String, Uuid)>,
-    Form(form): Form<ActionForm>,
-) -> Response {
-    let (c, ctx) = match staff(&page, &state) {
-        Ok(x) => x,
-        Err(r) => return r,
-    };
-    if !form_ok(&state, &headers, Some((page.person.csrf(), &form.csrf))) {
-        return forged_in(&c);
-    }
+    CsrfForm(form): CsrfForm<ActionForm>,
+) -> Result<Response, PageError> {
+    let (c, ctx) = staff(&page, &state)?;
     match points::redeem(&ctx, id, form.reward, None, &form.idem).await {
-        Ok(out) => done(
+        Ok(out) => Ok(done(
             &page,
             id,
             if out.replayed { "replayed" } else { "redeemed" },
             out.entry.points,
             out.balance,
-        ),
+        )),
         Err(e) => {
             customer_page(
                 &state,
@@ -267,16 +241,15 @@ async fn confirm_reverse(
     State(state): State<AppState>,
     page: OrgPage,
     Path((_, id, purchase)): Path<(String, Uuid, Uuid)>,
-) -> Response {
-    let (c, _ctx) = match staff(&page, &state) {
-        Ok(x) => x,
-        Err(r) => return r,
-    };
+) -> Result<Response, PageError> {
+    let (c, ctx) = staff(&page, &state)?;
     let back = format!("{}/till/c/{id}", page.base());
-    let p = match state.store.purchase(page.org.id, purchase).await {
-        Ok(Some(p)) if p.customer_id == id => p,
-        Ok(_) => return crate::pages::not_found_page(c.lang),
-        Err(e) => return error_page(&c, &e.into(), &back),
+    let p = match points::purchase(&ctx, purchase).await {
+        Ok(p) if p.customer_id == id => p,
+        Ok(_) | Err(loyalty_core::Error::Points(PointsError::PurchaseNotFound)) => {
+            return Err(PageError::not_found(c.lang));
+        }
+        Err(e) => return Err(PageError::failed(&c, &e, &back)),
     };
     let text = format!(
         "{} {} ({} {}).",
@@ -285,7 +258,7 @@ async fn confirm_reverse(
         c.lang.int(p.points_awarded - p.points_reversed),
         c.t("points")
     );
-    confirm_page(
+    Ok(confirm_page(
         &c,
         c.t("reverse_heading"),
         &text,
@@ -294,31 +267,24 @@ async fn confirm_reverse(
         c.t("reverse"),
         true,
         &back,
-    )
+    ))
 }
 
 async fn reverse(
     State(state): State<AppState>,
-    headers: HeaderMap,
     page: OrgPage,
     Path((_, id, purchase)): Path<(String, Uuid, Uuid)>,
-    Form(form): Form<ActionForm>,
-) -> Response {
-    let (c, ctx) = match staff(&page, &state) {
-        Ok(x) => x,
-        Err(r) => return r,
-    };
-    if !form_ok(&state, &headers, Some((page.person.csrf(), &form.csrf))) {
-        return forged_in(&c);
-    }
+    CsrfForm(form): CsrfForm<ActionForm>,
+) -> Result<Response, PageError> {
+    let (c, ctx) = staff(&page, &state)?;
     match points::reverse(&ctx, purchase, None, &form.idem).await {
-        Ok(out) => done(
+        Ok(out) => Ok(done(
             &page,
             id,
             if out.replayed { "replayed" } else { "reversed" },
             out.entry.points,
             out.balance,
-        ),
+        )),
         Err(e) => {
             customer_page(
                 &state,

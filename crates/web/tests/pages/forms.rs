@@ -1,6 +1,7 @@
 //! Forms: refused without the session's token or from another origin; the session
 //! cookie's flags; the sign-in rate limit; the till applies a resubmitted form once;
-//! creating a cashier (runbook step 6.2) and deactivating them; the mail settings.
+//! creating a cashier (runbook step 6.2) and deactivating them; the mail settings; every
+//! page form checked before its handler runs.
 
 use super::app::{CSRF, ORIGIN, TestApp, Who, form, hidden};
 use loyalty_core::directory::Directory;
@@ -182,6 +183,39 @@ both_backends! {
         assert_eq!(reset.mail.to_address, "mail.cashier@alpha.example.com");
         assert!(reset.mail.body_text.contains("/auth/set-password?token=") && reset.mail.body_text.contains("cashier_mail"));
         assert_eq!(app.post(&admin, &format!("/o/alpha/admin/users/{}/reset", uuid::Uuid::new_v4()), &[("csrf", CSRF)]).await.status, 404);
+    }
+
+    async fn every_page_form_is_refused_without_the_session_token_before_it_runs(db) {
+        let app = TestApp::new(db).await;
+        let who = app.person("alpha_admin", &["alpha-admins", "loyalty-operators"]).await;
+        let id = uuid::Uuid::new_v4();
+        let forms = [
+            "/o/alpha/admin/rewards".to_owned(),
+            format!("/o/alpha/admin/rewards/{id}/toggle"),
+            "/o/alpha/admin/settings".into(),
+            "/o/alpha/admin/settings/mail".into(),
+            "/o/alpha/admin/users".into(),
+            format!("/o/alpha/admin/users/{id}/deactivate"),
+            format!("/o/alpha/admin/users/{id}/reset"),
+            format!("/o/alpha/admin/customers/{id}"),
+            "/o/alpha/till/enroll".into(),
+            format!("/o/alpha/till/c/{id}/award"),
+            format!("/o/alpha/till/c/{id}/redeem"),
+            format!("/o/alpha/till/c/{id}/reverse/{id}"),
+            "/o/alpha/join".into(),
+            "/operator/onboard".into(),
+            "/operator/orgs/alpha/suspend".into(),
+            "/account/password".into(),
+            "/logout".into(),
+        ];
+        for path in &forms {
+            let r = app.post(&who, path, &[("csrf", "nope"), ("name", "x")]).await;
+            assert_eq!(r.status, 403, "{path}: {}", r.body);
+            assert!(r.body.contains("expired"), "{path}: {}", r.body);
+        }
+        // Nothing ran: the organization is active and the session still works.
+        let r = app.get(&who, "/o/alpha/admin").await;
+        assert_eq!(r.status, 200, "{}", r.body);
     }
 }
 

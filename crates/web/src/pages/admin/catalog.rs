@@ -3,17 +3,20 @@
 
 use super::{admin, done_notice};
 use crate::AppState;
+use crate::pages::error::{OrPage, PageError, error_text};
+use crate::pages::form::{CsrfForm, Empty};
 use crate::pages::guard::OrgPage;
-use crate::pages::layout::{Chrome, Notice, error_page, error_text, form_ok};
-use crate::pages::{forged_in, render};
+use crate::pages::layout::{Chrome, Notice};
+use crate::pages::render;
 use askama::Template;
+use axum::Router;
 use axum::extract::{Path, Query, State};
-use axum::http::{HeaderMap, StatusCode};
+use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
-use axum::{Form, Router};
 use loyalty_core::domain::ledger::Reward;
-use loyalty_core::service::points;
+use loyalty_core::service::points::Ctx;
+use loyalty_core::service::{mail, points, rewards as catalog};
 use serde::Deserialize;
 use uuid::Uuid;
 
@@ -37,8 +40,6 @@ struct Done {
 #[derive(Debug, Default, Deserialize)]
 struct RewardForm {
     #[serde(default)]
-    csrf: String,
-    #[serde(default)]
     name: String,
     #[serde(default)]
     cost_points: String,
@@ -56,7 +57,11 @@ struct RewardsPage {
     form: RewardForm,
 }
 
-async fn rewards(State(state): State<AppState>, page: OrgPage, Query(q): Query<Done>) -> Response {
+async fn rewards(
+    State(state): State<AppState>,
+    page: OrgPage,
+    Query(q): Query<Done>,
+) -> Result<Response, PageError> {
     let notice = done_notice(&page.chrome("admin", "rewards"), &q.done);
     render_rewards(&state, &page, notice, RewardForm::default(), StatusCode::OK).await
 }
@@ -67,39 +72,27 @@ async fn render_rewards(
     notice: Option<Notice>,
     form: RewardForm,
     status: StatusCode,
-) -> Response {
-    let (c, _ctx) = match admin(page, state, "rewards") {
-        Ok(x) => x,
-        Err(r) => return r,
-    };
-    match state.store.list_rewards(page.org.id).await {
-        Ok(rewards) => render(
-            status,
-            &RewardsPage {
-                base: page.base(),
-                c,
-                notice,
-                rewards,
-                form,
-            },
-        ),
-        Err(e) => error_page(&c, &e.into(), "/"),
-    }
+) -> Result<Response, PageError> {
+    let (c, ctx) = admin(page, state, "rewards")?;
+    let rewards = catalog::list(&ctx).await.or_page(&c, "/")?;
+    Ok(render(
+        status,
+        &RewardsPage {
+            base: page.base(),
+            c,
+            notice,
+            rewards,
+            form,
+        },
+    ))
 }
 
 async fn create_reward(
     State(state): State<AppState>,
-    headers: HeaderMap,
     page: OrgPage,
-    Form(form): Form<RewardForm>,
-) -> Response {
-    let (c, ctx) = match admin(&page, &state, "rewards") {
-        Ok(x) => x,
-        Err(r) => return r,
-    };
-    if !form_ok(&state, &headers, Some((page.person.csrf(), &form.csrf))) {
-        return forged_in(&c);
-    }
+    CsrfForm(form): CsrfForm<RewardForm>,
+) -> Result<Response, PageError> {
+    let (c, ctx) = admin(&page, &state, "rewards")?;
     let cost = form.cost_points.trim().parse::<i64>().unwrap_or(0);
     let stock = form.stock.trim().parse::<i64>().ok();
     let result = match points::reward_input(&form.name, cost, true, stock) {
@@ -107,11 +100,11 @@ async fn create_reward(
         Err(e) => Err(e),
     };
     match result {
-        Ok(_) => Redirect::to(&format!(
+        Ok(_) => Ok(Redirect::to(&format!(
             "{}/admin/rewards?done=reward_created",
             page.base()
         ))
-        .into_response(),
+        .into_response()),
         Err(e) => {
             let notice = Notice::err(error_text(c.lang, &e));
             render_rewards(
@@ -126,51 +119,35 @@ async fn create_reward(
     }
 }
 
-#[derive(Deserialize)]
-struct CsrfOnly {
-    #[serde(default)]
-    csrf: String,
-}
-
 async fn toggle_reward(
     State(state): State<AppState>,
-    headers: HeaderMap,
     page: OrgPage,
     Path((_, id)): Path<(String, Uuid)>,
-    Form(form): Form<CsrfOnly>,
-) -> Response {
-    let (c, ctx) = match admin(&page, &state, "rewards") {
-        Ok(x) => x,
-        Err(r) => return r,
-    };
-    if !form_ok(&state, &headers, Some((page.person.csrf(), &form.csrf))) {
-        return forged_in(&c);
-    }
+    CsrfForm(Empty {}): CsrfForm<Empty>,
+) -> Result<Response, PageError> {
+    let (c, ctx) = admin(&page, &state, "rewards")?;
     let back = format!("{}/admin/rewards", page.base());
-    let reward = match state.store.reward(page.org.id, id).await {
-        Ok(Some(r)) => r,
-        Ok(None) => return crate::pages::not_found_page(c.lang),
-        Err(e) => return error_page(&c, &e.into(), &back),
+    let reward = match catalog::get(&ctx, id).await {
+        Err(loyalty_core::Error::Points(
+            loyalty_core::domain::ledger::PointsError::RewardNotFound,
+        )) => return Err(PageError::not_found(c.lang)),
+        other => other.or_page(&c, &back)?,
     };
-    let result = match points::reward_input(
+    let input = points::reward_input(
         &reward.name,
         reward.cost_points,
         !reward.active,
         reward.stock.map(i64::from),
-    ) {
-        Ok(input) => points::update_reward(&ctx, id, &input).await,
-        Err(e) => Err(e),
-    };
-    match result {
-        Ok(_) => Redirect::to(&format!("{back}?done=reward_saved")).into_response(),
-        Err(e) => error_page(&c, &e, &back),
-    }
+    )
+    .or_page(&c, &back)?;
+    points::update_reward(&ctx, id, &input)
+        .await
+        .or_page(&c, &back)?;
+    Ok(Redirect::to(&format!("{back}?done=reward_saved")).into_response())
 }
 
 #[derive(Debug, Default, Deserialize)]
 struct SettingsForm {
-    #[serde(default)]
-    csrf: String,
     #[serde(default)]
     points_per_unit: String,
     #[serde(default)]
@@ -197,8 +174,6 @@ struct SettingsPage {
 #[derive(Debug, Default, Deserialize)]
 struct MailForm {
     #[serde(default)]
-    csrf: String,
-    #[serde(default)]
     sender_name: String,
     #[serde(default)]
     sender_address: String,
@@ -208,14 +183,9 @@ struct MailForm {
     expiry_warning_days: String,
 }
 
-async fn current_mail(state: &AppState, page: &OrgPage) -> MailForm {
-    let s = state
-        .store
-        .mail_settings(page.org.id)
-        .await
-        .unwrap_or_default();
+async fn current_mail(ctx: &Ctx<'_>) -> MailForm {
+    let s = mail::settings(ctx).await.unwrap_or_default();
     MailForm {
-        csrf: String::new(),
         sender_name: s.sender_name.unwrap_or_default(),
         sender_address: s.sender_address.unwrap_or_default(),
         points_receipt: s.points_receipt.then(|| "on".into()),
@@ -228,7 +198,6 @@ async fn current_mail(state: &AppState, page: &OrgPage) -> MailForm {
 
 fn current(page: &OrgPage) -> SettingsForm {
     SettingsForm {
-        csrf: String::new(),
         points_per_unit: page.org.earning.points_per_unit.normalize().to_string(),
         min_purchase: page.org.earning.min_purchase.normalize().to_string(),
         expiry_days: page
@@ -240,10 +209,15 @@ fn current(page: &OrgPage) -> SettingsForm {
     }
 }
 
-async fn settings(State(state): State<AppState>, page: OrgPage, Query(q): Query<Done>) -> Response {
-    let notice = done_notice(&page.chrome("admin", "settings"), &q.done);
+async fn settings(
+    State(state): State<AppState>,
+    page: OrgPage,
+    Query(q): Query<Done>,
+) -> Result<Response, PageError> {
+    let (c, ctx) = admin(&page, &state, "settings")?;
+    let notice = done_notice(&c, &q.done);
     let form = current(&page);
-    let mail = current_mail(&state, &page).await;
+    let mail = current_mail(&ctx).await;
     render_settings(&state, &page, notice, form, mail, StatusCode::OK)
 }
 
@@ -254,11 +228,8 @@ fn render_settings(
     form: SettingsForm,
     mail: MailForm,
     status: StatusCode,
-) -> Response {
-    let (c, _ctx) = match admin(page, state, "settings") {
-        Ok(x) => x,
-        Err(r) => return r,
-    };
+) -> Result<Response, PageError> {
+    let (c, _ctx) = admin(page, state, "settings")?;
     let hundred = rust_decimal::Decimal::from(100);
     let example = format!(
         "{} → {} {}",
@@ -271,7 +242,7 @@ fn render_settings(
         ),
         c.t("points")
     );
-    render(
+    Ok(render(
         status,
         &SettingsPage {
             base: page.base(),
@@ -283,22 +254,15 @@ fn render_settings(
             mail,
             example,
         },
-    )
+    ))
 }
 
 async fn save_settings(
     State(state): State<AppState>,
-    headers: HeaderMap,
     page: OrgPage,
-    Form(form): Form<SettingsForm>,
-) -> Response {
-    let (c, ctx) = match admin(&page, &state, "settings") {
-        Ok(x) => x,
-        Err(r) => return r,
-    };
-    if !form_ok(&state, &headers, Some((page.person.csrf(), &form.csrf))) {
-        return forged_in(&c);
-    }
+    CsrfForm(form): CsrfForm<SettingsForm>,
+) -> Result<Response, PageError> {
+    let (c, ctx) = admin(&page, &state, "settings")?;
     let expiry = form.expiry_days.trim();
     let expiry_days = if expiry.is_empty() {
         Ok(None)
@@ -322,14 +286,14 @@ async fn save_settings(
         )),
     };
     match result {
-        Ok(_) => Redirect::to(&format!(
+        Ok(_) => Ok(Redirect::to(&format!(
             "{}/admin/settings?done=settings_saved",
             page.base()
         ))
-        .into_response(),
+        .into_response()),
         Err(e) => {
             let notice = Notice::err(error_text(c.lang, &e));
-            let mail = current_mail(&state, &page).await;
+            let mail = current_mail(&ctx).await;
             render_settings(
                 &state,
                 &page,
@@ -344,17 +308,10 @@ async fn save_settings(
 
 async fn save_mail_settings(
     State(state): State<AppState>,
-    headers: HeaderMap,
     page: OrgPage,
-    Form(form): Form<MailForm>,
-) -> Response {
-    let (c, ctx) = match admin(&page, &state, "settings") {
-        Ok(x) => x,
-        Err(r) => return r,
-    };
-    if !form_ok(&state, &headers, Some((page.person.csrf(), &form.csrf))) {
-        return forged_in(&c);
-    }
+    CsrfForm(form): CsrfForm<MailForm>,
+) -> Result<Response, PageError> {
+    let (c, ctx) = admin(&page, &state, "settings")?;
     let days = form.expiry_warning_days.trim();
     let days = if days.is_empty() {
         Ok(None)
@@ -378,9 +335,10 @@ async fn save_mail_settings(
         )),
     };
     match result {
-        Ok(_) => {
-            Redirect::to(&format!("{}/admin/settings?done=mail_saved", page.base())).into_response()
-        }
+        Ok(_) => Ok(
+            Redirect::to(&format!("{}/admin/settings?done=mail_saved", page.base()))
+                .into_response(),
+        ),
         Err(e) => {
             let notice = Notice::err(error_text(c.lang, &e));
             render_settings(

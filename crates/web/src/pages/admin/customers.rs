@@ -3,16 +3,19 @@
 
 use super::{admin, done_notice};
 use crate::AppState;
+use crate::pages::error::{OrPage, PageError, error_text};
+use crate::pages::form::CsrfForm;
 use crate::pages::guard::OrgPage;
-use crate::pages::layout::{Chrome, Notice, error_page, error_text, form_ok};
-use crate::pages::{forged_in, render};
+use crate::pages::layout::{Chrome, Notice};
+use crate::pages::render;
 use askama::Template;
+use axum::Router;
 use axum::extract::{Path, Query, State};
-use axum::http::{HeaderMap, StatusCode};
+use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::get;
-use axum::{Form, Router};
 use loyalty_core::domain::ledger::{Customer, LedgerEntry};
+use loyalty_core::service::customers::{self, LedgerRange};
 use loyalty_core::service::points;
 use serde::Deserialize;
 use uuid::Uuid;
@@ -41,24 +44,25 @@ struct ListPage {
     customers: Vec<Customer>,
 }
 
-async fn list(State(state): State<AppState>, page: OrgPage, Query(s): Query<Search>) -> Response {
-    let (c, ctx) = match admin(&page, &state, "customers") {
-        Ok(x) => x,
-        Err(r) => return r,
-    };
+async fn list(
+    State(state): State<AppState>,
+    page: OrgPage,
+    Query(s): Query<Search>,
+) -> Result<Response, PageError> {
+    let (c, ctx) = admin(&page, &state, "customers")?;
     let q = s.q.trim().to_owned();
     let (customers, notice) = if q.is_empty() {
-        match state.store.list_customers(page.org.id, None, 100).await {
-            Ok(list) => (list, None),
-            Err(e) => return error_page(&c, &e.into(), "/"),
-        }
+        (
+            customers::list(&ctx, None, 100).await.or_page(&c, "/")?,
+            None,
+        )
     } else {
         match points::lookup(&ctx, &q).await {
             Ok(found) => (vec![found], None),
             Err(e) => (Vec::new(), Notice::err(error_text(c.lang, &e))),
         }
     };
-    render(
+    Ok(render(
         StatusCode::OK,
         &ListPage {
             base: page.base(),
@@ -67,7 +71,7 @@ async fn list(State(state): State<AppState>, page: OrgPage, Query(s): Query<Sear
             notice,
             customers,
         },
-    )
+    ))
 }
 
 struct EntryRow {
@@ -106,7 +110,7 @@ async fn detail(
     page: OrgPage,
     Path((_, id)): Path<(String, Uuid)>,
     Query(s): Query<Search>,
-) -> Response {
+) -> Result<Response, PageError> {
     let c = page.chrome("admin", "customers");
     let notice = done_notice(&c, &s.done);
     render_detail(&state, &page, id, notice, StatusCode::OK).await
@@ -118,24 +122,13 @@ async fn render_detail(
     id: Uuid,
     notice: Option<Notice>,
     status: StatusCode,
-) -> Response {
-    let (c, ctx) = match admin(page, state, "customers") {
-        Ok(x) => x,
-        Err(r) => return r,
-    };
+) -> Result<Response, PageError> {
+    let (c, ctx) = admin(page, state, "customers")?;
     let back = format!("{}/admin/customers", page.base());
-    let customer = match points::customer(&ctx, id).await {
-        Ok(x) => x,
-        Err(e) => return error_page(&c, &e, &back),
-    };
-    let mut ledger = match state
-        .store
-        .ledger(page.org.id, Some(id), None, None, None, 200)
+    let customer = points::customer(&ctx, id).await.or_page(&c, &back)?;
+    let mut ledger = customers::ledger(&ctx, Some(id), LedgerRange::first(200))
         .await
-    {
-        Ok(l) => l,
-        Err(e) => return error_page(&c, &e.into(), &back),
-    };
+        .or_page(&c, &back)?;
     ledger.reverse();
     let tz = &page.org.timezone;
     let entries = ledger
@@ -148,7 +141,7 @@ async fn render_detail(
             notes: e.notes.clone().unwrap_or_default(),
         })
         .collect();
-    render(
+    Ok(render(
         status,
         &DetailPage {
             enrolled: c.lang.date(customer.created_at, tz),
@@ -159,13 +152,11 @@ async fn render_detail(
             notice,
             idem: Uuid::new_v4().to_string(),
         },
-    )
+    ))
 }
 
 #[derive(Deserialize)]
 struct AdjustForm {
-    #[serde(default)]
-    csrf: String,
     #[serde(default)]
     points: String,
     #[serde(default)]
@@ -176,28 +167,21 @@ struct AdjustForm {
 
 async fn adjust(
     State(state): State<AppState>,
-    headers: HeaderMap,
     page: OrgPage,
     Path((_, id)): Path<(String, Uuid)>,
-    Form(form): Form<AdjustForm>,
-) -> Response {
-    let (c, ctx) = match admin(&page, &state, "customers") {
-        Ok(x) => x,
-        Err(r) => return r,
-    };
-    if !form_ok(&state, &headers, Some((page.person.csrf(), &form.csrf))) {
-        return forged_in(&c);
-    }
+    CsrfForm(form): CsrfForm<AdjustForm>,
+) -> Result<Response, PageError> {
+    let (c, ctx) = admin(&page, &state, "customers")?;
     let Ok(pts) = form.points.trim().trim_start_matches('+').parse::<i64>() else {
         let notice = Notice::err(c.t("err_points_number"));
         return render_detail(&state, &page, id, notice, StatusCode::UNPROCESSABLE_ENTITY).await;
     };
     match points::adjust(&ctx, id, pts, &form.reason, &form.idem).await {
-        Ok(_) => Redirect::to(&format!(
+        Ok(_) => Ok(Redirect::to(&format!(
             "{}/admin/customers/{id}?done=adjusted",
             page.base()
         ))
-        .into_response(),
+        .into_response()),
         Err(e) => {
             let notice = Notice::err(error_text(c.lang, &e));
             render_detail(&state, &page, id, notice, StatusCode::UNPROCESSABLE_ENTITY).await

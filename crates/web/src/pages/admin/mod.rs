@@ -7,8 +7,9 @@ mod catalog;
 mod customers;
 mod users;
 
+use super::error::{OrPage, PageError};
 use super::guard::OrgPage;
-use super::layout::{Chrome, Notice, error_page};
+use super::layout::{Chrome, Notice};
 use super::render;
 use crate::AppState;
 use askama::Template;
@@ -18,6 +19,7 @@ use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use loyalty_core::domain::Role;
+use loyalty_core::service::audit::{self, Before, Reader};
 use loyalty_core::service::points::Ctx;
 use loyalty_core::service::reports::{self, Dashboard, Export};
 
@@ -36,7 +38,7 @@ pub(super) fn admin<'a>(
     page: &'a OrgPage,
     state: &'a AppState,
     tab: &'static str,
-) -> Result<(Chrome, Ctx<'a>), Response> {
+) -> Result<(Chrome, Ctx<'a>), PageError> {
     let c = page.chrome("admin", tab);
     page.require(&[Role::Admin], &c)?;
     let ctx = page.ctx(state, Role::Admin);
@@ -72,60 +74,50 @@ struct DashboardPage {
     today: String,
 }
 
-async fn dashboard(State(state): State<AppState>, page: OrgPage) -> Response {
-    let (c, ctx) = match admin(&page, &state, "dashboard") {
-        Ok(x) => x,
-        Err(r) => return r,
-    };
-    match reports::dashboard(&ctx).await {
-        Ok(d) => render(
-            StatusCode::OK,
-            &DashboardPage {
-                today: c.lang.date(state.clock.now(), &page.org.timezone),
-                slug: page.org.slug.clone(),
-                c,
-                d,
-            },
-        ),
-        Err(e) => error_page(&c, &e, "/"),
-    }
+async fn dashboard(State(state): State<AppState>, page: OrgPage) -> Result<Response, PageError> {
+    let (c, ctx) = admin(&page, &state, "dashboard")?;
+    let d = reports::dashboard(&ctx).await.or_page(&c, "/")?;
+    Ok(render(
+        StatusCode::OK,
+        &DashboardPage {
+            today: c.lang.date(state.clock.now(), &page.org.timezone),
+            slug: page.org.slug.clone(),
+            c,
+            d,
+        },
+    ))
 }
 
 async fn export(
     State(state): State<AppState>,
     page: OrgPage,
     Path((_, file)): Path<(String, String)>,
-) -> Response {
-    let (c, ctx) = match admin(&page, &state, "dashboard") {
-        Ok(x) => x,
-        Err(r) => return r,
-    };
+) -> Result<Response, PageError> {
+    let (c, ctx) = admin(&page, &state, "dashboard")?;
     let Some(what) = file.strip_suffix(".csv").and_then(Export::parse) else {
-        return super::not_found_page(c.lang);
+        return Err(PageError::not_found(c.lang));
     };
-    match reports::export_csv(&ctx, what).await {
-        Ok(csv) => {
-            let name = format!(
-                "{}-{}-{}.csv",
-                page.org.slug,
-                what.as_str(),
-                reports::local_date(state.clock.now(), &page.org.timezone)
-            );
+    let csv = reports::export_csv(&ctx, what)
+        .await
+        .or_page(&c, &format!("{}/admin", page.base()))?;
+    let name = format!(
+        "{}-{}-{}.csv",
+        page.org.slug,
+        what.as_str(),
+        reports::local_date(state.clock.now(), &page.org.timezone)
+    );
+    Ok((
+        [
+            (header::CONTENT_TYPE, "text/csv; charset=utf-8".to_owned()),
             (
-                [
-                    (header::CONTENT_TYPE, "text/csv; charset=utf-8".to_owned()),
-                    (
-                        header::CONTENT_DISPOSITION,
-                        format!("attachment; filename=\"{name}\""),
-                    ),
-                    (header::CACHE_CONTROL, "no-store".to_owned()),
-                ],
-                csv,
-            )
-                .into_response()
-        }
-        Err(e) => error_page(&c, &e, &format!("{}/admin", page.base())),
-    }
+                header::CONTENT_DISPOSITION,
+                format!("attachment; filename=\"{name}\""),
+            ),
+            (header::CACHE_CONTROL, "no-store".to_owned()),
+        ],
+        csv,
+    )
+        .into_response())
 }
 
 struct AuditRow {
@@ -144,26 +136,25 @@ struct AuditPage {
     rows: Vec<AuditRow>,
 }
 
-async fn audit(State(state): State<AppState>, page: OrgPage) -> Response {
-    let (c, _ctx) = match admin(&page, &state, "audit") {
-        Ok(x) => x,
-        Err(r) => return r,
+async fn audit(State(state): State<AppState>, page: OrgPage) -> Result<Response, PageError> {
+    let (c, ctx) = admin(&page, &state, "audit")?;
+    let page_of = Before {
+        cursor: None,
+        limit: 100,
     };
-    match state.store.audit_log(page.org.id, None, 100).await {
-        Ok(records) => {
-            let rows = records
-                .into_iter()
-                .map(|r| AuditRow {
-                    when: c.lang.datetime(r.created_at, &page.org.timezone),
-                    actor: r.actor,
-                    role: r.actor_role,
-                    action: r.action,
-                    target: r.target_type.unwrap_or_default(),
-                    reason: r.reason.unwrap_or_default(),
-                })
-                .collect();
-            render(StatusCode::OK, &AuditPage { c, rows })
-        }
-        Err(e) => error_page(&c, &e.into(), &format!("{}/admin", page.base())),
-    }
+    let records = audit::org_log(&Reader::member(&ctx), page_of)
+        .await
+        .or_page(&c, &format!("{}/admin", page.base()))?;
+    let rows = records
+        .into_iter()
+        .map(|r| AuditRow {
+            when: c.lang.datetime(r.created_at, &page.org.timezone),
+            actor: r.actor,
+            role: r.actor_role,
+            action: r.action,
+            target: r.target_type.unwrap_or_default(),
+            reason: r.reason.unwrap_or_default(),
+        })
+        .collect();
+    Ok(render(StatusCode::OK, &AuditPage { c, rows }))
 }

@@ -5,15 +5,17 @@
 use super::{admin, done_notice};
 use crate::AppState;
 use crate::pages::common::{confirm_page, credential_page};
+use crate::pages::error::{OrPage, PageError, error_text};
+use crate::pages::form::{CsrfForm, Empty};
 use crate::pages::guard::OrgPage;
-use crate::pages::layout::{Chrome, Notice, error_page, error_text, form_ok};
-use crate::pages::{forged_in, render};
+use crate::pages::layout::{Chrome, Notice};
+use crate::pages::render;
 use askama::Template;
+use axum::Router;
 use axum::extract::{Path, Query, State};
-use axum::http::{HeaderMap, StatusCode};
+use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
-use axum::{Form, Router};
 use loyalty_core::domain::Role;
 use loyalty_core::service::staff::{self, StaffInput};
 use serde::Deserialize;
@@ -42,8 +44,6 @@ struct StaffRow {
 #[derive(Debug, Default, Deserialize)]
 struct CreateForm {
     #[serde(default)]
-    csrf: String,
-    #[serde(default)]
     role: String,
     #[serde(default)]
     username: String,
@@ -69,7 +69,11 @@ struct Done {
     done: String,
 }
 
-async fn list(State(state): State<AppState>, page: OrgPage, Query(q): Query<Done>) -> Response {
+async fn list(
+    State(state): State<AppState>,
+    page: OrgPage,
+    Query(q): Query<Done>,
+) -> Result<Response, PageError> {
     let notice = {
         let c = page.chrome("admin", "users");
         done_notice(&c, &q.done)
@@ -83,15 +87,9 @@ async fn render_list(
     notice: Option<Notice>,
     form: CreateForm,
     status: StatusCode,
-) -> Response {
-    let (c, ctx) = match admin(page, state, "users") {
-        Ok(x) => x,
-        Err(r) => return r,
-    };
-    let members = match staff::list_staff(&ctx).await {
-        Ok(m) => m,
-        Err(e) => return error_page(&c, &e, "/"),
-    };
+) -> Result<Response, PageError> {
+    let (c, ctx) = admin(page, state, "users")?;
+    let members = staff::list_staff(&ctx).await.or_page(&c, "/")?;
     let rows = members
         .into_iter()
         .map(|m| StaffRow {
@@ -108,7 +106,7 @@ async fn render_list(
             since: c.lang.date(m.created_at, &page.org.timezone),
         })
         .collect();
-    render(
+    Ok(render(
         status,
         &UsersPage {
             base: page.base(),
@@ -117,22 +115,15 @@ async fn render_list(
             rows,
             form,
         },
-    )
+    ))
 }
 
 async fn create(
     State(state): State<AppState>,
-    headers: HeaderMap,
     page: OrgPage,
-    Form(form): Form<CreateForm>,
-) -> Response {
-    let (c, ctx) = match admin(&page, &state, "users") {
-        Ok(x) => x,
-        Err(r) => return r,
-    };
-    if !form_ok(&state, &headers, Some((page.person.csrf(), &form.csrf))) {
-        return forged_in(&c);
-    }
+    CsrfForm(form): CsrfForm<CreateForm>,
+) -> Result<Response, PageError> {
+    let (c, ctx) = admin(&page, &state, "users")?;
     let role = if form.role == "admin" {
         Role::Admin
     } else {
@@ -154,7 +145,7 @@ async fn create(
                 }),
                 created.user.name
             );
-            credential_page(
+            Ok(credential_page(
                 &c,
                 &heading,
                 c.t("staff_created_intro"),
@@ -162,7 +153,7 @@ async fn create(
                 &created.credential,
                 &page.org.timezone,
                 &format!("{}/admin/users", page.base()),
-            )
+            ))
         }
         Err(e) => {
             let notice = Notice::err(error_text(c.lang, &e));
@@ -182,22 +173,18 @@ async fn confirm_deactivate(
     State(state): State<AppState>,
     page: OrgPage,
     Path((_, id)): Path<(String, Uuid)>,
-) -> Response {
-    let (c, ctx) = match admin(&page, &state, "users") {
-        Ok(x) => x,
-        Err(r) => return r,
-    };
-    let name = match staff::list_staff(&ctx).await {
-        Ok(list) => list
-            .into_iter()
-            .find(|m| m.id == id)
-            .and_then(|m| m.name.or(m.email)),
-        Err(e) => return error_page(&c, &e, "/"),
-    };
+) -> Result<Response, PageError> {
+    let (c, ctx) = admin(&page, &state, "users")?;
+    let name = staff::list_staff(&ctx)
+        .await
+        .or_page(&c, "/")?
+        .into_iter()
+        .find(|m| m.id == id)
+        .and_then(|m| m.name.or(m.email));
     let Some(name) = name else {
-        return crate::pages::not_found_page(c.lang);
+        return Err(PageError::not_found(c.lang));
     };
-    confirm_page(
+    Ok(confirm_page(
         &c,
         &format!("{} {name}?", c.t("deactivate")),
         c.t("deactivate_text"),
@@ -206,60 +193,38 @@ async fn confirm_deactivate(
         c.t("deactivate"),
         true,
         &format!("{}/admin/users", page.base()),
-    )
-}
-
-#[derive(Deserialize)]
-struct CsrfOnly {
-    #[serde(default)]
-    csrf: String,
+    ))
 }
 
 async fn deactivate(
     State(state): State<AppState>,
-    headers: HeaderMap,
     page: OrgPage,
     Path((_, id)): Path<(String, Uuid)>,
-    Form(form): Form<CsrfOnly>,
-) -> Response {
-    let (c, ctx) = match admin(&page, &state, "users") {
-        Ok(x) => x,
-        Err(r) => return r,
-    };
-    if !form_ok(&state, &headers, Some((page.person.csrf(), &form.csrf))) {
-        return forged_in(&c);
-    }
-    match staff::deactivate_staff(&ctx, state.directory.as_ref(), id).await {
-        Ok(_) => {
-            Redirect::to(&format!("{}/admin/users?done=deactivated", page.base())).into_response()
-        }
-        Err(e) => error_page(&c, &e, &format!("{}/admin/users", page.base())),
-    }
+    CsrfForm(Empty {}): CsrfForm<Empty>,
+) -> Result<Response, PageError> {
+    let (c, ctx) = admin(&page, &state, "users")?;
+    let back = format!("{}/admin/users", page.base());
+    staff::deactivate_staff(&ctx, state.directory.as_ref(), id)
+        .await
+        .or_page(&c, &back)?;
+    Ok(Redirect::to(&format!("{back}?done=deactivated")).into_response())
 }
 
 async fn reset(
     State(state): State<AppState>,
-    headers: HeaderMap,
     page: OrgPage,
     Path((_, id)): Path<(String, Uuid)>,
-    Form(form): Form<CsrfOnly>,
-) -> Response {
-    let (c, ctx) = match admin(&page, &state, "users") {
-        Ok(x) => x,
-        Err(r) => return r,
+    CsrfForm(Empty {}): CsrfForm<Empty>,
+) -> Result<Response, PageError> {
+    let (c, ctx) = admin(&page, &state, "users")?;
+    let back = format!("{}/admin/users", page.base());
+    staff::send_password_reset(&ctx, state.directory.as_ref(), id)
+        .await
+        .or_page(&c, &back)?;
+    let done = if state.config.mail_enabled {
+        "reset_mailed"
+    } else {
+        "reset_queued"
     };
-    if !form_ok(&state, &headers, Some((page.person.csrf(), &form.csrf))) {
-        return forged_in(&c);
-    }
-    match staff::send_password_reset(&ctx, state.directory.as_ref(), id).await {
-        Ok(_) => {
-            let done = if state.config.mail_enabled {
-                "reset_mailed"
-            } else {
-                "reset_queued"
-            };
-            Redirect::to(&format!("{}/admin/users?done={done}", page.base())).into_response()
-        }
-        Err(e) => error_page(&c, &e, &format!("{}/admin/users", page.base())),
-    }
+    Ok(Redirect::to(&format!("{back}?done={done}")).into_response())
 }

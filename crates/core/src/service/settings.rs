@@ -1,0 +1,71 @@
+//! The organization's points settings: earning rule, minimum purchase, expiry policy and
+//! whether the public join page is open (admins).
+
+use super::context::{ADMIN, Ctx};
+use crate::domain::points::EarningRule;
+use crate::error::{Error, FieldError};
+use crate::store::PointsSettings;
+use rust_decimal::Decimal;
+
+/// Checks and stores the points settings.
+pub async fn update_settings(
+    ctx: &Ctx<'_>,
+    points_per_unit: &str,
+    min_purchase: &str,
+    expiry_days: Option<i64>,
+    join_enabled: bool,
+) -> Result<PointsSettings, Error> {
+    ctx.require(ADMIN, "change settings")?;
+    let mut errors = Vec::new();
+    let rate = points_per_unit
+        .trim()
+        .parse::<Decimal>()
+        .ok()
+        .filter(|d| *d >= Decimal::ZERO && *d <= Decimal::from(1000) && d.scale() <= 4);
+    if rate.is_none() {
+        errors.push(FieldError::new(
+            "points_per_unit",
+            "must be a number from 0 to 1000 with at most 4 decimals, such as 1 or 1.5",
+        ));
+    }
+    let min = min_purchase
+        .trim()
+        .parse::<Decimal>()
+        .ok()
+        .filter(|d| *d >= Decimal::ZERO && d.scale() <= 2 && *d <= Decimal::from(1_000_000));
+    if min.is_none() {
+        errors.push(FieldError::new(
+            "min_purchase",
+            "must be an amount of 0 or more with at most 2 decimals",
+        ));
+    }
+    let expiry = match expiry_days {
+        Some(d) if !(1..=3650).contains(&d) => {
+            errors.push(FieldError::new(
+                "expiry_days",
+                "must be from 1 to 3650 days, or absent for points that never expire",
+            ));
+            None
+        }
+        Some(d) => i32::try_from(d).ok(),
+        None => None,
+    };
+    let (Some(points_per_unit), Some(min_purchase)) = (rate, min) else {
+        return Err(Error::Validation(errors));
+    };
+    if !errors.is_empty() {
+        return Err(Error::Validation(errors));
+    }
+    let settings = PointsSettings {
+        earning: EarningRule {
+            points_per_unit,
+            min_purchase,
+        },
+        expiry_days: expiry,
+        join_enabled,
+    };
+    ctx.store
+        .update_points_settings(ctx.org.id, &settings, &ctx.actor, ctx.clock.now())
+        .await?;
+    Ok(settings)
+}
