@@ -28,7 +28,11 @@ fn new_org(slug: &str, domain: Option<&str>) -> loyalty_core::domain::NewOrganiz
 }
 
 async fn org(db: &TestDb, slug: &str) -> OrgId {
-    db.store.insert_organization(&new_org(slug, None), OrgStatus::Active, NOW).await.expect("org").id
+    db.store
+        .insert_organization(&new_org(slug, None), OrgStatus::Active, NOW)
+        .await
+        .expect("org")
+        .id
 }
 
 fn customer(card: &str, phone: Option<&str>, email: Option<&str>) -> NewCustomer {
@@ -43,11 +47,22 @@ fn customer(card: &str, phone: Option<&str>, email: Option<&str>) -> NewCustomer
 }
 
 fn account(uid: &str, username: &str) -> NewAccount {
-    NewAccount { uid: uid.into(), username: username.into(), name: "U".into(), email: None, attributes: serde_json::json!({}) }
+    NewAccount {
+        uid: uid.into(),
+        username: username.into(),
+        name: "U".into(),
+        email: None,
+        attributes: serde_json::json!({}),
+    }
 }
 
 fn reward(name: &str) -> RewardInput {
-    RewardInput { name: name.into(), cost_points: 10, active: true, stock: None }
+    RewardInput {
+        name: name.into(),
+        cost_points: 10,
+        active: true,
+        stock: None,
+    }
 }
 
 /// The conflict a result failed with.
