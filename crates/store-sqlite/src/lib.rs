@@ -171,17 +171,14 @@ impl SqliteStore {
             })?;
         match file.try_lock() {
             Ok(()) => Ok(Some(WriterLock { _file: file, path })),
-            Err(std::fs::TryLockError::WouldBlock) => Err(StoreError::Backend(
-                format!(
-                    "another loyalty server is already using {} (lock {} is held); SQLite allows one server per file: stop the other one, or use PostgreSQL to run several",
-                    db.display(),
-                    path.display()
-                )
-                .into(),
+            Err(std::fs::TryLockError::WouldBlock) => Err(StoreError::Locked(format!(
+                "another loyalty server is already using {} (lock {} is held); SQLite allows one server per file: stop the other one, or use PostgreSQL to run several",
+                db.display(),
+                path.display()
+            ))),
+            Err(std::fs::TryLockError::Error(e)) => Err(StoreError::Backend(
+                format!("cannot lock {}: {e}", path.display()).into(),
             )),
-            Err(std::fs::TryLockError::Error(e)) => {
-                Err(StoreError::Backend(format!("cannot lock {}: {e}", path.display()).into()))
-            }
         }
     }
 

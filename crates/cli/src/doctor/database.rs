@@ -3,7 +3,7 @@
 
 use super::Check;
 use crate::config::Config;
-use loyalty_core::store::{SchemaStatus, ServerInfo, Store};
+use loyalty_core::store::{SchemaStatus, ServerInfo, Store, StoreError};
 use loyalty_store_sqlite::SqliteStore;
 use secrecy::ExposeSecret;
 use std::path::{Path, PathBuf};
@@ -281,7 +281,7 @@ fn sqlite_lock(sqlite: &SqliteStore) -> Check {
             ),
         ),
         Ok(None) => Check::ok("sqlite.lock", NAME, "no lock file"),
-        Err(e) if e.to_string().contains("already using") => Check::ok(
+        Err(StoreError::Locked(_)) => Check::ok(
             "sqlite.lock",
             NAME,
             "held by a running loyalty server, as it should be while it serves",

@@ -7,6 +7,10 @@ pub enum StoreError {
     /// A uniqueness or check constraint refused the write; says which.
     #[error("conflict with existing data ({0})")]
     Conflict(Conflict),
+    /// Another process holds the database's single-writer lock (a second server on
+    /// one SQLite file); says who and what to do.
+    #[error("database error: {0}")]
+    Locked(String),
     /// The database schema is older or newer than this program.
     #[error("database schema is not current: {0}")]
     Schema(String),

@@ -189,6 +189,7 @@ async fn sqlite_creates_its_folder_and_refuses_a_second_writer() {
         .await
         .expect("opens");
     let err = two.lock_writer().expect_err("second writer refused");
+    assert!(matches!(err, StoreError::Locked(_)), "{err:?}");
     assert!(err.to_string().contains("another loyalty server"), "{err}");
     drop(lock);
     assert!(two.lock_writer().expect("free again").is_some());
