@@ -1,15 +1,16 @@
 //! `loyalty backup`: take, list, restore and prune backup sets (see docs/backup.md).
 
 use crate::UserError;
-use crate::backup::progress::Progress;
 use crate::backup::{
     self, Backend, Decision, Entry, KIND_AUTHENTIK, KIND_LOYALTY, Set, postgres, sqlite,
 };
 use crate::config::Config;
 use crate::output::{table, when};
+use crate::progress::StderrProgress;
 use indicatif::HumanBytes;
 use loyalty_core::clock::{Clock, SystemClock};
 use loyalty_core::domain::ledger::AuditRecord;
+use loyalty_ops::backup::Progress;
 use secrecy::ExposeSecret;
 use std::collections::BTreeMap;
 use std::io::{BufRead, IsTerminal, Write};
@@ -68,7 +69,7 @@ pub enum Command {
 
 /// Runs the command.
 pub async fn run(config: Config, cmd: Command) -> anyhow::Result<()> {
-    let progress = Progress::detect();
+    let progress = StderrProgress::detect();
     match cmd {
         Command::Create { label, json } => {
             let created = backup::create(&config, label.as_deref(), &progress).await?;
@@ -309,7 +310,7 @@ async fn restore(
     config: &Config,
     which: &str,
     yes: bool,
-    progress: &Progress,
+    progress: &dyn Progress,
 ) -> anyhow::Result<()> {
     let started = std::time::Instant::now();
     let dir = PathBuf::from(&config.backup.dir);
@@ -507,7 +508,8 @@ async fn record_restore(config: &Config, set: &Set, schema_version: i64) -> Stri
         SystemClock.now(),
     );
     let written = async {
-        let (store, sqlite) = crate::app::connect_store(config, "loyalty-restore").await?;
+        let (store, sqlite) =
+            loyalty_ops::database::connect_store(config, "loyalty-restore").await?;
         let written = store.append_audit(&record).await;
         if let Some(s) = sqlite {
             s.pool().close().await;

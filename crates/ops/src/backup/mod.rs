@@ -13,6 +13,7 @@ pub mod sqlite;
 
 pub use check::{HashingWriter, hash_file, verify};
 pub use create::{Created, create, sync_dir, write_atomically};
+pub use progress::{Progress, Silent, Task};
 pub use prune::{Decision, plan_prune};
 
 use crate::UserError;

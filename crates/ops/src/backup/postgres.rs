@@ -216,7 +216,7 @@ pub async fn dump(
     url: &SecretString,
     out: &Path,
     kind: &str,
-    progress: &Progress,
+    progress: &dyn Progress,
 ) -> anyhow::Result<Dump> {
     let target = Target::parse(url)?;
     let mut conn = connect(url, &target.shown).await?;
@@ -441,7 +441,7 @@ pub async fn restore(
     url: &SecretString,
     gz: &Path,
     kind: &str,
-    progress: &Progress,
+    progress: &dyn Progress,
 ) -> anyhow::Result<Restored> {
     let target = Target::parse(url)?;
     let work = tempfile::tempdir().context("creating a temporary folder")?;
@@ -460,7 +460,7 @@ pub async fn restore(
         );
         let mut reader = GzDecoder::new(CountingReader {
             inner: input,
-            task: &mut task,
+            task: task.as_mut(),
         });
         let mut out = BufWriter::new(
             std::fs::File::create(&archive)
@@ -538,7 +538,7 @@ pub async fn restore(
 
 struct CountingReader<'a, R> {
     inner: R,
-    task: &'a mut super::progress::Task,
+    task: &'a mut dyn super::progress::Task,
 }
 
 impl<R: Read> Read for CountingReader<'_, R> {
