@@ -8,12 +8,12 @@
 #[macro_use]
 mod output;
 mod app;
-pub mod backup;
 mod commands;
-mod config;
-mod doctor;
-mod handoff;
-mod mail;
+mod progress;
+
+// The operations the commands drive live in `loyalty-ops`; named here so that commands
+// write `crate::config`, `crate::backup` ... as before.
+use loyalty_ops::{backup, config, doctor, handoff, mail};
 
 use clap::{Parser, Subcommand};
 use std::path::PathBuf;
@@ -77,9 +77,7 @@ enum Command {
 }
 
 /// An error the person running the command can fix by changing the input.
-#[derive(Debug, thiserror::Error)]
-#[error("{0}")]
-pub struct UserError(pub String);
+pub use loyalty_ops::UserError;
 
 fn exit_code(e: &anyhow::Error) -> u8 {
     let user = e.downcast_ref::<UserError>().is_some()

@@ -68,18 +68,8 @@ pub fn table(headers: &[&str], rows: &[Vec<String>]) -> String {
     out
 }
 
-/// A timestamp for people: `2025-01-23 14:05 UTC`.
-pub fn when(t: time::OffsetDateTime) -> String {
-    let t = t.to_offset(time::UtcOffset::UTC);
-    format!(
-        "{:04}-{:02}-{:02} {:02}:{:02} UTC",
-        t.year(),
-        u8::from(t.month()),
-        t.day(),
-        t.hour(),
-        t.minute()
-    )
-}
+/// A timestamp for people: `2025-01-23 14:05 UTC` (written where the doctor writes it too).
+pub use loyalty_ops::when;
 
 #[cfg(test)]
 mod tests {

@@ -3,7 +3,7 @@
 
 use crate::UserError;
 use crate::config::Config;
-use crate::doctor::{Check, Counts, Scope, examine};
+use crate::doctor::{Counts, Report, Scope, examine};
 use loyalty_core::domain::{Email, OrgSlug, Username};
 use std::io::Write;
 
@@ -83,7 +83,7 @@ pub async fn run(config: Result<Config, String>, args: Args) -> anyhow::Result<(
     let text = if args.json {
         format!(
             "{}\n",
-            serde_json::to_string_pretty(&report(&checks, counts))?
+            serde_json::to_string_pretty(&Report::new(&checks, counts))?
         )
     } else {
         let mut text = String::new();
@@ -109,21 +109,4 @@ pub async fn run(config: Result<Config, String>, args: Args) -> anyhow::Result<(
         );
     }
     Ok(())
-}
-
-/// The JSON document: stable field names for scripts.
-#[derive(serde::Serialize)]
-struct Report<'a> {
-    /// No check failed.
-    ok: bool,
-    counts: Counts,
-    checks: &'a [Check],
-}
-
-fn report(checks: &[Check], counts: Counts) -> Report<'_> {
-    Report {
-        ok: counts.fail == 0,
-        counts,
-        checks,
-    }
 }

@@ -9,8 +9,11 @@ use crate::handoff::{html, pdf};
 use anyhow::Context;
 use loyalty_core::domain::{Organization, Role};
 use loyalty_core::service::orgs;
-use loyalty_web::pages::i18n::Lang;
+use loyalty_ops::handoff::{Formats, Lang};
+use loyalty_web::pages::i18n::Lang as PageLang;
+use rust_decimal::Decimal;
 use std::path::{Path, PathBuf};
+use time::OffsetDateTime;
 
 /// Write the client's system guide as HTML and PDF.
 #[derive(Debug, clap::Args)]
@@ -56,6 +59,7 @@ pub async fn run(config: Config, args: Args) -> anyhow::Result<()> {
         org: &org,
         public_url: &app.public_url,
         lang,
+        formats: &PageFormats(PageLang::parse(lang.tag()).unwrap_or_default()),
         support: &support,
         admin,
         link_ttl_hours: config.identity.link_ttl_hours,
@@ -121,6 +125,23 @@ pub async fn run(config: Config, args: Args) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// The guide writes numbers, money and dates as the pages do in the same language.
+struct PageFormats(PageLang);
+
+impl Formats for PageFormats {
+    fn int(&self, n: i64) -> String {
+        self.0.int(n)
+    }
+
+    fn money(&self, amount: Decimal, currency: &str) -> String {
+        self.0.money(amount, currency)
+    }
+
+    fn date(&self, t: OffsetDateTime, tz: &str) -> String {
+        self.0.date(t, tz)
+    }
+}
+
 fn parse_lang(tag: &str) -> Result<Lang, UserError> {
     Lang::ALL
         .into_iter()
@@ -170,4 +191,20 @@ fn write_whole(path: &Path, bytes: &[u8]) -> anyhow::Result<()> {
     std::fs::write(&tmp, bytes).with_context(|| format!("writing {}", tmp.display()))?;
     std::fs::rename(&tmp, path).with_context(|| format!("writing {}", path.display()))?;
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::PageLang;
+    use loyalty_ops::handoff::Lang;
+
+    #[test]
+    fn the_guide_speaks_the_languages_of_the_pages() {
+        let pages = PageLang::ALL;
+        assert_eq!(pages.len(), Lang::ALL.len());
+        for page in pages {
+            let guide = Lang::parse(page.tag()).expect("a language of the guide");
+            assert_eq!((guide.tag(), guide.label()), (page.tag(), page.label()));
+        }
+    }
 }

@@ -3,9 +3,9 @@
 use crate::UserError;
 use crate::app::{App, Schema};
 use crate::backup;
-use crate::backup::progress::Progress;
 use crate::config::Config;
 use crate::output::when;
+use crate::progress::StderrProgress;
 use anyhow::Context;
 use loyalty_core::directory::Outcome;
 use loyalty_core::service::onboard::{
@@ -122,7 +122,7 @@ pub async fn run(config: Config, args: Args) -> anyhow::Result<()> {
     let mut plan = input.validate()?;
     plan.operator = crate::commands::org::operator(args.by.clone()).label;
     let app = App::open(&config, Schema::RequireCurrent).await?;
-    let progress = Progress::detect();
+    let progress = StderrProgress::detect();
     let before = if args.backup {
         let label = format!("pre-onboard-{}", plan.org.slug);
         Some(

@@ -47,7 +47,11 @@ impl<W: Write> Write for HashingWriter<W> {
 }
 
 /// The SHA-256 (hex) and size of a file, reporting progress.
-pub fn hash_file(path: &Path, progress: &Progress, what: &str) -> anyhow::Result<(String, u64)> {
+pub fn hash_file(
+    path: &Path,
+    progress: &dyn Progress,
+    what: &str,
+) -> anyhow::Result<(String, u64)> {
     let mut file =
         std::fs::File::open(path).with_context(|| format!("opening {}", path.display()))?;
     let total = file.metadata().map(|m| m.len()).ok();
@@ -72,7 +76,7 @@ pub fn hash_file(path: &Path, progress: &Progress, what: &str) -> anyhow::Result
 }
 
 /// Checks every file of a set against its manifest, before anything is touched.
-pub fn verify(set: &Set, progress: &Progress) -> anyhow::Result<()> {
+pub fn verify(set: &Set, progress: &dyn Progress) -> anyhow::Result<()> {
     if set.manifest.files.is_empty() {
         return Err(UserError(format!(
             "backup set {} lists no files; it cannot be restored",

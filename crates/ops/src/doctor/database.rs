@@ -64,7 +64,7 @@ pub async fn examine(config: &Config, checks: &mut Vec<Check>) -> Option<Db> {
     }
     let connected = tokio::time::timeout(
         CONNECT_TIMEOUT,
-        crate::app::connect_store(config, "loyalty-doctor"),
+        crate::database::connect_store(config, "loyalty-doctor"),
     )
     .await;
     let (store, sqlite) = match connected {

@@ -4,18 +4,18 @@
 //! after the backup go too, a failure changes nothing, and roles (such as
 //! `loyalty_tenant`, which are global) stay as they are.
 
-use super::progress::Progress;
-use super::{FileEntry, GZIP_LEVEL, HashingWriter, KIND_LOYALTY};
+mod dump;
+mod restore;
+
+pub use dump::{Dump, dump};
+pub use restore::{Restored, restore};
+
+use super::KIND_LOYALTY;
 use crate::UserError;
 use anyhow::Context;
-use flate2::Compression;
-use flate2::read::GzDecoder;
-use flate2::write::GzEncoder;
 use secrecy::{ExposeSecret, SecretString};
 use sqlx::{ConnectOptions, Connection, PgConnection};
 use std::collections::BTreeMap;
-use std::io::{BufWriter, Read, Write};
-use std::path::Path;
 use std::process::Stdio;
 use std::str::FromStr;
 use std::time::Duration;
@@ -154,19 +154,6 @@ async fn read_stderr(stderr: Option<tokio::process::ChildStderr>) -> String {
     text.trim().to_owned()
 }
 
-/// What a dump recorded.
-#[derive(Debug)]
-pub struct Dump {
-    /// The file.
-    pub entry: FileEntry,
-    /// `pg_dump --version`.
-    pub pg_dump_version: String,
-    /// Newest applied loyalty migration (0 for other databases).
-    pub schema_version: i64,
-    /// Row counts, in the dump's snapshot (loyalty database only).
-    pub row_counts: BTreeMap<String, i64>,
-}
-
 async fn schema_version(conn: &mut PgConnection) -> anyhow::Result<i64> {
     let exists: bool =
         sqlx::query_scalar("SELECT to_regclass('public._sqlx_migrations') IS NOT NULL")
@@ -209,127 +196,6 @@ async fn user_tables(conn: &mut PgConnection) -> anyhow::Result<i64> {
     )
     .fetch_one(&mut *conn)
     .await?)
-}
-
-/// Dumps the database at `url` into `out` (gzip of the custom format).
-pub async fn dump(
-    url: &SecretString,
-    out: &Path,
-    kind: &str,
-    progress: &Progress,
-) -> anyhow::Result<Dump> {
-    let target = Target::parse(url)?;
-    let mut conn = connect(url, &target.shown).await?;
-    let (server_version, server_num): (String, i32) = sqlx::query_as(
-        "SELECT current_setting('server_version'), current_setting('server_version_num')::int",
-    )
-    .fetch_one(&mut conn)
-    .await?;
-    let server_version = server_version
-        .split_whitespace()
-        .next()
-        .unwrap_or_default()
-        .to_owned();
-    let server_major = u32::try_from(server_num / 10000).ok();
-    let pg_dump_version = tool_version("pg_dump", server_major).await?;
-    if major(&pg_dump_version) < server_major {
-        return Err(UserError(format!(
-            "pg_dump {pg_dump_version} is older than the PostgreSQL server {server_version} at {}; install the PostgreSQL client tools of version {} (postgresql-client-{})",
-            target.shown,
-            server_major.unwrap_or_default(),
-            server_major.unwrap_or_default()
-        ))
-        .into());
-    }
-    // The counts are read in the very snapshot pg_dump dumps.
-    sqlx::query("BEGIN ISOLATION LEVEL REPEATABLE READ, READ ONLY")
-        .execute(&mut conn)
-        .await?;
-    let snapshot: String = sqlx::query_scalar("SELECT pg_export_snapshot()")
-        .fetch_one(&mut conn)
-        .await?;
-    let (schema_version, counts) = if kind == KIND_LOYALTY {
-        (
-            schema_version(&mut conn).await?,
-            row_counts(&mut conn).await?,
-        )
-    } else {
-        (0, BTreeMap::new())
-    };
-
-    let mut cmd = target.command("pg_dump");
-    cmd.arg("--format=custom")
-        .arg("--compress=0")
-        .arg("--no-password")
-        .arg(format!("--snapshot={snapshot}"))
-        .arg(format!("--dbname={}", target.conn))
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped());
-    let mut child = match cmd.spawn() {
-        Ok(c) => c,
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
-            return Err(UserError(install_hint("pg_dump", server_major)).into());
-        }
-        Err(e) => return Err(e).context("starting pg_dump"),
-    };
-    let errors = tokio::spawn(read_stderr(child.stderr.take()));
-    let mut stdout = child.stdout.take().context("pg_dump has no output")?;
-    let file = std::fs::File::create(out).with_context(|| format!("creating {}", out.display()))?;
-    let mut gz = GzEncoder::new(
-        HashingWriter::new(BufWriter::with_capacity(1 << 20, file)),
-        Compression::new(GZIP_LEVEL),
-    );
-    let what = format!("dumping {} ({kind})", target.database);
-    let mut task = progress.task(&what, None);
-    let mut buf = vec![0u8; 256 * 1024];
-    loop {
-        let n = stdout
-            .read(&mut buf)
-            .await
-            .context("reading pg_dump's output")?;
-        if n == 0 {
-            break;
-        }
-        gz.write_all(buf.get(..n).unwrap_or_default())
-            .with_context(|| format!("writing {}", out.display()))?;
-        task.inc(n as u64);
-    }
-    let status = child.wait().await.context("waiting for pg_dump")?;
-    let stderr = errors.await.unwrap_or_default();
-    if !status.success() {
-        return Err(anyhow::anyhow!(
-            "pg_dump of {} failed ({status}): {stderr}",
-            target.shown
-        ));
-    }
-    task.finish();
-    let _ = sqlx::query("COMMIT").execute(&mut conn).await;
-    let _ = conn.close().await;
-    let (writer, bytes, sha256) = gz
-        .finish()
-        .with_context(|| format!("writing {}", out.display()))?
-        .finish();
-    let file = writer
-        .into_inner()
-        .map_err(|e| anyhow::anyhow!("writing {}: {}", out.display(), e.error()))?;
-    file.sync_all()
-        .with_context(|| format!("writing {}", out.display()))?;
-    let name = out
-        .file_name()
-        .map(|n| n.to_string_lossy().into_owned())
-        .unwrap_or_default();
-    Ok(Dump {
-        entry: FileEntry {
-            name,
-            bytes,
-            sha256,
-            kind: kind.to_owned(),
-            server_version: Some(server_version),
-        },
-        pg_dump_version,
-        schema_version,
-        row_counts: counts,
-    })
 }
 
 /// Checks that `pg_restore` and `psql` are installed and that `pg_restore` is at least
@@ -393,160 +259,6 @@ pub async fn check_not_in_use(url: &SecretString, kind: &str) -> anyhow::Result<
         }
     }
     Ok(())
-}
-
-/// What a restore left in the database.
-#[derive(Debug, serde::Serialize)]
-pub struct Restored {
-    /// Newest applied loyalty migration (0 for other databases).
-    pub schema_version: i64,
-    /// Row counts (loyalty database).
-    pub row_counts: BTreeMap<String, i64>,
-    /// Tables in the database.
-    pub tables: i64,
-}
-
-/// Empties every schema of the database (keeping extension-owned ones), recreating
-/// `public` as PostgreSQL makes it, so that the dump replays onto a clean database.
-const PREAMBLE: &str = r"
-SET client_min_messages = warning;
-SET lock_timeout = '60s';
-DO $restore$
-DECLARE s text;
-BEGIN
-    FOR s IN
-        SELECT n.nspname FROM pg_catalog.pg_namespace n
-        WHERE n.nspname NOT LIKE 'pg\_%' AND n.nspname <> 'information_schema'
-          AND NOT EXISTS (SELECT 1 FROM pg_catalog.pg_depend d
-                          WHERE d.classid = 'pg_catalog.pg_namespace'::regclass
-                            AND d.objid = n.oid AND d.deptype = 'e')
-    LOOP
-        EXECUTE format('DROP SCHEMA %I CASCADE', s);
-    END LOOP;
-    IF current_setting('server_version_num')::int >= 150000 THEN
-        EXECUTE 'CREATE SCHEMA public AUTHORIZATION pg_database_owner';
-        EXECUTE 'GRANT USAGE ON SCHEMA public TO PUBLIC';
-    ELSE
-        EXECUTE 'CREATE SCHEMA public';
-        EXECUTE 'GRANT ALL ON SCHEMA public TO PUBLIC';
-    END IF;
-    EXECUTE 'COMMENT ON SCHEMA public IS ''standard public schema''';
-END
-$restore$;
-";
-
-/// Restores the gzip'd custom-format dump `gz` into the database at `url`, in one
-/// transaction: afterwards the database holds exactly what the dump holds.
-pub async fn restore(
-    url: &SecretString,
-    gz: &Path,
-    kind: &str,
-    progress: &Progress,
-) -> anyhow::Result<Restored> {
-    let target = Target::parse(url)?;
-    let work = tempfile::tempdir().context("creating a temporary folder")?;
-    let archive = work.path().join("archive.dump");
-    {
-        let input = std::fs::File::open(gz).with_context(|| format!("opening {}", gz.display()))?;
-        let total = input.metadata().map(|m| m.len()).ok();
-        let mut task = progress.task(
-            &format!(
-                "unpacking {}",
-                gz.file_name()
-                    .map(|n| n.to_string_lossy())
-                    .unwrap_or_default()
-            ),
-            total,
-        );
-        let mut reader = GzDecoder::new(CountingReader {
-            inner: input,
-            task: &mut task,
-        });
-        let mut out = BufWriter::new(
-            std::fs::File::create(&archive)
-                .with_context(|| format!("creating {}", archive.display()))?,
-        );
-        std::io::copy(&mut reader, &mut out)
-            .with_context(|| format!("unpacking {}", gz.display()))?;
-        out.flush()?;
-        drop(reader);
-        task.finish();
-    }
-    let script = work.path().join("restore.sql");
-    let out = target
-        .command("pg_restore")
-        .arg("--clean")
-        .arg("--if-exists")
-        .arg("--no-owner")
-        .arg(format!("--file={}", script.display()))
-        .arg(&archive)
-        .output()
-        .await
-        .context("running pg_restore")?;
-    if !out.status.success() {
-        return Err(anyhow::anyhow!(
-            "pg_restore cannot read {} ({}): {}; nothing was changed",
-            gz.display(),
-            out.status,
-            String::from_utf8_lossy(&out.stderr).trim()
-        ));
-    }
-    let preamble = work.path().join("preamble.sql");
-    std::fs::write(&preamble, PREAMBLE).context("writing the restore preamble")?;
-    let task = progress.task(&format!("restoring {} ({kind})", target.database), None);
-    let out = target
-        .command("psql")
-        .arg("--no-psqlrc")
-        .arg("--quiet")
-        .arg("--no-password")
-        .arg("--set=ON_ERROR_STOP=1")
-        .arg("--single-transaction")
-        .arg(format!("--file={}", preamble.display()))
-        .arg(format!("--file={}", script.display()))
-        .arg(format!("--dbname={}", target.conn))
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .output()
-        .await
-        .context("running psql")?;
-    if !out.status.success() {
-        return Err(anyhow::anyhow!(
-            "restoring {} failed and was rolled back, nothing changed ({}): {}",
-            target.shown,
-            out.status,
-            String::from_utf8_lossy(&out.stderr).trim()
-        ));
-    }
-    task.finish();
-    let mut conn = connect(url, &target.shown).await?;
-    let restored = Restored {
-        schema_version: if kind == KIND_LOYALTY {
-            schema_version(&mut conn).await?
-        } else {
-            0
-        },
-        row_counts: if kind == KIND_LOYALTY {
-            row_counts(&mut conn).await?
-        } else {
-            BTreeMap::new()
-        },
-        tables: user_tables(&mut conn).await?,
-    };
-    let _ = conn.close().await;
-    Ok(restored)
-}
-
-struct CountingReader<'a, R> {
-    inner: R,
-    task: &'a mut super::progress::Task,
-}
-
-impl<R: Read> Read for CountingReader<'_, R> {
-    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
-        let n = self.inner.read(buf)?;
-        self.task.inc(n as u64);
-        Ok(n)
-    }
 }
 
 #[cfg(test)]

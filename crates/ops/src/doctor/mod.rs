@@ -170,6 +170,28 @@ impl Counts {
     }
 }
 
+/// The doctor's JSON document: stable field names (`ok`, `counts`, `checks`) for scripts.
+#[derive(Debug, Serialize)]
+pub struct Report<'a> {
+    /// No check failed.
+    pub ok: bool,
+    /// How many checks ended in each status.
+    pub counts: Counts,
+    /// Every check, in the order made.
+    pub checks: &'a [Check],
+}
+
+impl<'a> Report<'a> {
+    /// The report of `checks`, counted as `counts`.
+    pub fn new(checks: &'a [Check], counts: Counts) -> Self {
+        Self {
+            ok: counts.fail == 0,
+            counts,
+            checks,
+        }
+    }
+}
+
 /// Runs every check that applies, in order: configuration, database, identity provider,
 /// organization and person (when asked), mail, clock, backups.
 pub async fn examine(config: Result<&Config, String>, scope: &Scope) -> Vec<Check> {

@@ -115,7 +115,7 @@ async fn authentik(config: &Config, checks: &mut Vec<Check>) -> Idp {
         mode: IdentityMode::Authentik,
         authentik_url: base.clone(),
     };
-    let dir = match crate::commands::authentik::directory(config) {
+    let dir = match crate::authentik::directory(config) {
         Ok(d) => d,
         Err(e) if base.is_none() => {
             checks.push(Check::fail(
@@ -205,7 +205,7 @@ async fn token_checks(dir: &AuthentikDirectory, checks: &mut Vec<Check>) -> bool
             true
         }
         Err(e) => {
-            let words = crate::commands::authentik::diagnose(&e);
+            let words = crate::authentik::diagnose(&e);
             if words.starts_with("unreachable") {
                 checks.push(Check::fail(
                     "authentik.reachable",
@@ -387,7 +387,7 @@ async fn oidc_checks(config: &Config, dir: Option<&AuthentikDirectory>, checks: 
             Err(e) => Check::fail(
                 "oidc.redirect_uri",
                 REDIRECT,
-                crate::commands::authentik::diagnose(&e),
+                crate::authentik::diagnose(&e),
                 "give the API token's user the right to view OAuth2 providers (an admin's token)",
             ),
         },

@@ -96,7 +96,7 @@ pub struct Copy {
 }
 
 /// Copies the database at `db` (while a server may be using it) into `out` (gzip).
-pub async fn copy(db: &Path, out: &Path, progress: &Progress) -> anyhow::Result<Copy> {
+pub async fn copy(db: &Path, out: &Path, progress: &dyn Progress) -> anyhow::Result<Copy> {
     if !db.is_file() {
         return Err(UserError(format!(
             "there is no SQLite database at {}; check DATABASE_URL (or database.sqlite_path)",
@@ -203,7 +203,7 @@ pub struct Restored {
 }
 
 /// Replaces the database at `db` with the gzip'd copy `gz`. The caller holds the lock.
-pub async fn restore(db: &Path, gz: &Path, progress: &Progress) -> anyhow::Result<Restored> {
+pub async fn restore(db: &Path, gz: &Path, progress: &dyn Progress) -> anyhow::Result<Restored> {
     let dir = db
         .parent()
         .filter(|d| !d.as_os_str().is_empty())
@@ -285,7 +285,7 @@ pub async fn restore(db: &Path, gz: &Path, progress: &Progress) -> anyhow::Resul
     })
 }
 
-fn unpack(gz: &Path, out: &Path, progress: &Progress) -> anyhow::Result<()> {
+fn unpack(gz: &Path, out: &Path, progress: &dyn Progress) -> anyhow::Result<()> {
     let input = File::open(gz).with_context(|| format!("opening {}", gz.display()))?;
     let mut task = progress.task(
         &format!(

@@ -30,7 +30,7 @@ pub struct Created {
 pub async fn create(
     config: &Config,
     label: Option<&str>,
-    progress: &Progress,
+    progress: &dyn Progress,
 ) -> anyhow::Result<Created> {
     if let Some(l) = label {
         check_label(l)?;
@@ -99,7 +99,7 @@ async fn fill(
     name: &str,
     created_at: OffsetDateTime,
     label: Option<&str>,
-    progress: &Progress,
+    progress: &dyn Progress,
 ) -> anyhow::Result<Manifest> {
     let mut manifest = Manifest {
         created_at,

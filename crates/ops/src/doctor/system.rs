@@ -69,7 +69,7 @@ pub async fn clock(db_now: Option<OffsetDateTime>, idp: Option<&Idp>) -> Check {
             "the database server",
         )
     } else if let Some(base) = idp.and_then(|i| i.authentik_url.as_deref()) {
-        match crate::commands::authentik::clock_skew(base).await {
+        match crate::authentik::clock_skew(base).await {
             Ok(s) => (s, "Authentik's Date header"),
             Err(why) => {
                 return Check::skip(
@@ -135,7 +135,7 @@ pub fn backups(dir: &Path, now: OffsetDateTime) -> Check {
                     NAME,
                     format!(
                         "the newest, from {}, is {hours} h old (more than {} h)",
-                        crate::output::when(at),
+                        crate::when(at),
                         MAX_BACKUP_AGE.whole_hours()
                     ),
                     fix,
@@ -144,7 +144,7 @@ pub fn backups(dir: &Path, now: OffsetDateTime) -> Check {
                 Check::ok(
                     "backup.recent",
                     NAME,
-                    format!("{} ({hours} h old)", crate::output::when(at)),
+                    format!("{} ({hours} h old)", crate::when(at)),
                 )
             }
         }

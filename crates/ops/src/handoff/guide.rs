@@ -3,9 +3,9 @@
 //! configuration and the chosen language. The HTML and the PDF are both drawn from it,
 //! so they always say the same thing.
 
+use super::{Formats, Lang};
 use loyalty_core::domain::Organization;
 use loyalty_core::domain::points::Amount;
-use loyalty_web::pages::i18n::Lang;
 use rust_decimal::Decimal;
 use time::OffsetDateTime;
 
@@ -69,6 +69,8 @@ pub struct Inputs<'a> {
     pub public_url: &'a str,
     /// Language.
     pub lang: Lang,
+    /// How numbers, money and dates are written in that language.
+    pub formats: &'a dyn Formats,
     /// Support contact.
     pub support: &'a Support,
     /// The first admin's username and email, when known.
@@ -132,7 +134,7 @@ pub fn build(i: &Inputs<'_>) -> Guide {
     let l = i.lang;
     let org = i.org;
     let t = |en: &str, pt: &str| tr(l, en, pt);
-    let money = |d: Decimal| l.money(d, &org.currency);
+    let money = |d: Decimal| i.formats.money(d, &org.currency);
     let urls = urls(i.public_url, &org.slug, l);
     let login = format!("{}/login", i.public_url);
     let admin_url = format!("{}/o/{}/admin", i.public_url, org.slug);
@@ -166,12 +168,12 @@ pub fn build(i: &Inputs<'_>) -> Guide {
         Lang::En => format!(
             "A purchase of {} earns {} points (fractions are rounded down).",
             money(ex_amount),
-            l.int(ex_points)
+            i.formats.int(ex_points)
         ),
         Lang::PtBr => format!(
             "Uma compra de {} gera {} pontos (frações são arredondadas para baixo).",
             money(ex_amount),
-            l.int(ex_points)
+            i.formats.int(ex_points)
         ),
     };
     let expiry = match (org.expiry_days, l) {
@@ -425,7 +427,7 @@ pub fn build(i: &Inputs<'_>) -> Guide {
         ],
     });
 
-    let date = l.date(i.now, &org.timezone);
+    let date = i.formats.date(i.now, &org.timezone);
     Guide {
         lang: l.tag().to_owned(),
         title: match l {

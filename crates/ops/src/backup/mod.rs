@@ -2,17 +2,20 @@
 //! compressed loyalty database (and the identity provider's database when configured)
 //! and a `manifest.json` written last. A folder without a manifest is an unfinished set:
 //! listed as incomplete, never restored or counted. The database work is in
-//! [`postgres`] and [`sqlite`]; this module names, lists, checks and prunes sets.
+//! [`postgres`] and [`sqlite`], a whole restore in [`restore`]; this module names,
+//! lists, checks and prunes sets.
 
 mod check;
 mod create;
 pub mod postgres;
 pub mod progress;
 mod prune;
+pub mod restore;
 pub mod sqlite;
 
 pub use check::{HashingWriter, hash_file, verify};
 pub use create::{Created, create, sync_dir, write_atomically};
+pub use progress::{Progress, Silent, Task};
 pub use prune::{Decision, plan_prune};
 
 use crate::UserError;

@@ -1,26 +1,29 @@
 //! Progress of long steps on standard error: a progress bar on a terminal, one plain
-//! line per step otherwise (logs, cron, CI).
+//! line per step otherwise (logs, cron, CI). The operations report through
+//! [`loyalty_ops::backup::Progress`]; this is the command line's way of showing it.
 
 use indicatif::{HumanBytes, ProgressBar, ProgressDrawTarget, ProgressStyle};
+use loyalty_ops::backup::{Progress, Task};
 use std::io::IsTerminal;
 use std::time::Instant;
 
-/// Where progress goes.
+/// Progress on standard error.
 #[derive(Debug, Clone, Copy)]
-pub struct Progress {
+pub struct StderrProgress {
     terminal: bool,
 }
 
-impl Progress {
+impl StderrProgress {
     /// Bars when standard error is a terminal, plain lines otherwise.
     pub fn detect() -> Self {
         Self {
             terminal: std::io::stderr().is_terminal(),
         }
     }
+}
 
-    /// Starts a step that moves `total` bytes (unknown when `None`).
-    pub fn task(&self, what: &str, total: Option<u64>) -> Task {
+impl Progress for StderrProgress {
+    fn task(&self, what: &str, total: Option<u64>) -> Box<dyn Task> {
         let bar = if self.terminal {
             let bar = match total {
                 Some(t) => {
@@ -48,31 +51,29 @@ impl Progress {
             eprintln!("{what} ...");
             None
         };
-        Task {
+        Box::new(StderrTask {
             bar,
             what: what.to_owned(),
             started: Instant::now(),
             done: 0,
-        }
+        })
     }
 
-    /// A one-line note.
-    pub fn note(&self, line: &str) {
+    fn note(&self, line: &str) {
         eprintln!("{line}");
     }
 }
 
-/// A step in progress.
-pub struct Task {
+/// A step in progress on standard error.
+struct StderrTask {
     bar: Option<ProgressBar>,
     what: String,
     started: Instant,
     done: u64,
 }
 
-impl Task {
-    /// `n` more bytes done.
-    pub fn inc(&mut self, n: u64) {
+impl Task for StderrTask {
+    fn inc(&mut self, n: u64) {
         self.done += n;
         if let Some(bar) = &self.bar {
             bar.inc(n);
@@ -80,7 +81,7 @@ impl Task {
     }
 
     /// Ends the step with a summary line.
-    pub fn finish(self) {
+    fn finish(self: Box<Self>) {
         let secs = self.started.elapsed().as_secs_f64();
         if let Some(bar) = &self.bar {
             bar.finish_and_clear();

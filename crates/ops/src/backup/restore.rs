@@ -1,0 +1,301 @@
+//! Restoring a set over the configured databases, in two steps so that the caller can
+//! ask a person in between: [`prepare`] checks the set against the configuration
+//! (backend, files, checksums, client tools, no server running) and takes SQLite's
+//! writer lock; [`apply`] restores loyalty's database, records the restore in its audit
+//! log, then restores the identity provider's database.
+
+use super::progress::Progress;
+use super::{Backend, FileEntry, KIND_AUTHENTIK, KIND_LOYALTY, Set, find, postgres, sqlite};
+use crate::UserError;
+use crate::config::Config;
+use loyalty_core::clock::Clock;
+use loyalty_core::domain::ledger::{Actor, AuditRecord};
+use secrecy::{ExposeSecret, SecretString};
+use std::collections::BTreeMap;
+use std::fs::File;
+use std::path::PathBuf;
+use time::format_description::well_known::Rfc3339;
+
+/// A restore that passed every check and is ready to run.
+pub struct Plan {
+    /// The set to restore.
+    pub set: Set,
+    /// What is overwritten, one line per database, for the confirmation question.
+    pub targets: Vec<String>,
+    backend: Backend,
+    url: SecretString,
+    shown: String,
+    main: FileEntry,
+    idp: Option<(FileEntry, SecretString)>,
+    /// SQLite's writer lock, held until the restore is done (no server may start).
+    _lock: Option<File>,
+}
+
+/// One database brought back.
+#[derive(Debug, Clone)]
+pub struct FileRestored {
+    /// The set's file.
+    pub file: FileEntry,
+    /// The database it went into (file path or URL, password removed).
+    pub into: String,
+    /// Tables in the database afterwards (PostgreSQL).
+    pub tables: Option<i64>,
+    /// Where the replaced SQLite database was kept.
+    pub kept: Option<PathBuf>,
+}
+
+/// Whether the restore is in the restored audit log.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Recorded {
+    /// As `backup.restore`, by this operator.
+    By(String),
+    /// The restored schema (this version) predates the audit log.
+    NoAuditLog(i64),
+    /// Writing it failed (the data is restored all the same).
+    Failed(String),
+}
+
+/// What a restore did.
+#[derive(Debug, Clone)]
+pub struct Outcome {
+    /// Loyalty's database.
+    pub loyalty: FileRestored,
+    /// The identity provider's database, when the set holds it.
+    pub identity: Option<FileRestored>,
+    /// The restored schema version.
+    pub schema_version: i64,
+    /// Row counts of the restored loyalty database.
+    pub row_counts: BTreeMap<String, i64>,
+    /// The audit record of the restore.
+    pub recorded: Recorded,
+    /// The newest schema version this build knows (a lower restored one needs `migrate`).
+    pub known_schema: i64,
+}
+
+/// Finds set `which` (`latest` or `YYYYMMDD_HHMMSS`) and checks it can be restored over
+/// the configured databases, changing nothing.
+pub async fn prepare(
+    config: &Config,
+    which: &str,
+    progress: &dyn Progress,
+) -> anyhow::Result<Plan> {
+    let dir = PathBuf::from(&config.backup.dir);
+    let set = find(&config.backup.dir, &dir, which)?;
+    let url = config.database.resolved_url()?;
+    let backend = Backend::of(url.expose_secret())?;
+    let shown = config.database.display_url();
+    if set.manifest.backend != backend.as_str() {
+        return Err(UserError(format!(
+            "backup set {} is a {} backup but the configured database {shown} is {}; point DATABASE_URL at a {} database",
+            set.name,
+            set.manifest.backend,
+            backend.as_str(),
+            set.manifest.backend
+        ))
+        .into());
+    }
+    let main = set
+        .manifest
+        .files
+        .iter()
+        .find(|f| f.kind == KIND_LOYALTY)
+        .cloned()
+        .ok_or_else(|| {
+            UserError(format!(
+                "backup set {} holds no loyalty database; choose another set (`loyalty backup list`)",
+                set.name
+            ))
+        })?;
+    let idp_file = set
+        .manifest
+        .files
+        .iter()
+        .find(|f| f.kind == KIND_AUTHENTIK)
+        .cloned();
+    let idp_url = config.backup.authentik_database_url.clone();
+    if idp_file.is_some() && idp_url.is_none() {
+        return Err(UserError(format!(
+            "backup set {} also holds the identity provider's database; set AUTHENTIK_DATABASE_URL (backup.authentik_database_url) so both roll back to the same moment",
+            set.name
+        ))
+        .into());
+    }
+    if idp_file.is_none() && idp_url.is_some() {
+        progress.note(&format!(
+            "note: backup set {} has no identity provider database; only loyalty's database is restored",
+            set.name
+        ));
+    }
+
+    super::verify(&set, progress)?;
+    let mut targets = vec![format!("loyalty database {shown}  <-  {}", main.name)];
+    let idp = match (idp_file, idp_url) {
+        (Some(f), Some(u)) => {
+            targets.push(format!(
+                "identity provider database {}  <-  {}",
+                display(u.expose_secret()),
+                f.name
+            ));
+            Some((f, u))
+        }
+        _ => None,
+    };
+    let lock = match backend {
+        Backend::Sqlite => {
+            let db = sqlite::db_path(url.expose_secret())?;
+            Some(sqlite::lock_writer(&db)?)
+        }
+        Backend::Postgres => {
+            postgres::check_tools(set.manifest.pg_dump_version.as_deref()).await?;
+            postgres::check_not_in_use(&url, KIND_LOYALTY).await?;
+            None
+        }
+    };
+    if let Some((_, u)) = &idp {
+        postgres::check_tools(set.manifest.pg_dump_version.as_deref()).await?;
+        postgres::check_not_in_use(u, KIND_AUTHENTIK).await?;
+    }
+    Ok(Plan {
+        set,
+        targets,
+        backend,
+        url,
+        shown,
+        main,
+        idp,
+        _lock: lock,
+    })
+}
+
+/// Runs a prepared restore. The restore is recorded in the audit log by `actor` as soon
+/// as loyalty's database is back, even if the identity provider's restore then fails
+/// (that error says loyalty's database WAS restored).
+pub async fn apply(
+    config: &Config,
+    plan: Plan,
+    actor: &Actor,
+    clock: &dyn Clock,
+    progress: &dyn Progress,
+) -> anyhow::Result<Outcome> {
+    let set = &plan.set;
+    let main = &plan.main;
+    let (loyalty, schema_version, row_counts) = match plan.backend {
+        Backend::Sqlite => {
+            let db = sqlite::db_path(plan.url.expose_secret())?;
+            let r = sqlite::restore(&db, &set.path.join(&main.name), progress).await?;
+            let restored = FileRestored {
+                file: main.clone(),
+                into: db.display().to_string(),
+                tables: None,
+                kept: r.kept,
+            };
+            (restored, r.schema_version, r.row_counts)
+        }
+        Backend::Postgres => {
+            // A server may have started while the operator read the prompt.
+            postgres::check_not_in_use(&plan.url, KIND_LOYALTY).await?;
+            let r = postgres::restore(
+                &plan.url,
+                &set.path.join(&main.name),
+                KIND_LOYALTY,
+                progress,
+            )
+            .await?;
+            let restored = FileRestored {
+                file: main.clone(),
+                into: plan.shown.clone(),
+                tables: Some(r.tables),
+                kept: None,
+            };
+            (restored, r.schema_version, r.row_counts)
+        }
+    };
+    let recorded = record(config, set, schema_version, actor, clock).await;
+    let identity = match &plan.idp {
+        None => None,
+        Some((f, u)) => {
+            match postgres::restore(u, &set.path.join(&f.name), KIND_AUTHENTIK, progress).await {
+                Ok(r) => Some(FileRestored {
+                    file: f.clone(),
+                    into: display(u.expose_secret()),
+                    tables: Some(r.tables),
+                    kept: None,
+                }),
+                Err(e) => {
+                    return Err(e.context(format!(
+                        "the loyalty database WAS restored from set {}, but the identity provider's database was not; fix the cause and run `loyalty backup restore {} --yes` again",
+                        set.name, set.name
+                    )));
+                }
+            }
+        }
+    };
+    let known_schema = loyalty_store_postgres::MIGRATIONS
+        .last()
+        .map(|m| m.0)
+        .unwrap_or_default();
+    Ok(Outcome {
+        loyalty,
+        identity,
+        schema_version,
+        row_counts,
+        recorded,
+        known_schema,
+    })
+}
+
+/// Writes the restore into the restored database's audit log (`backup.restore`, no
+/// organization): its history then shows that everything after the set's time was
+/// rolled back. The data is restored whatever happens here, so a failure is reported,
+/// not raised.
+async fn record(
+    config: &Config,
+    set: &Set,
+    schema_version: i64,
+    actor: &Actor,
+    clock: &dyn Clock,
+) -> Recorded {
+    // The audit log came with migration 2; an older set has nowhere to keep the record.
+    if schema_version < 2 {
+        return Recorded::NoAuditLog(schema_version);
+    }
+    let record = AuditRecord::new(
+        None,
+        actor,
+        "backup.restore",
+        ("backup", set.name.clone()),
+        None,
+        Some(serde_json::json!({
+            "set": set.name,
+            "created_at": set.manifest.created_at.format(&Rfc3339).unwrap_or_default(),
+            "label": set.manifest.label,
+            "files": set.manifest.files,
+        })),
+        clock.now(),
+    );
+    let written = async {
+        let (store, sqlite) = crate::database::connect_store(config, "loyalty-restore").await?;
+        let written = store.append_audit(&record).await;
+        if let Some(s) = sqlite {
+            s.pool().close().await;
+        }
+        written.map_err(anyhow::Error::from)
+    }
+    .await;
+    match written {
+        Ok(()) => Recorded::By(actor.label.clone()),
+        Err(e) => Recorded::Failed(format!("{e:#}")),
+    }
+}
+
+/// A database URL with its password replaced, for people.
+fn display(url: &str) -> String {
+    match url::Url::parse(url) {
+        Ok(mut u) if u.password().is_some() => {
+            let _ = u.set_password(Some("redacted"));
+            u.to_string()
+        }
+        Ok(u) => u.to_string(),
+        Err(_) => "(invalid URL)".into(),
+    }
+}

@@ -1,0 +1,259 @@
+//! Configuration: one typed tree built from defaults, then an optional TOML file
+//! (`--config`), then `LOYALTY_*` environment variables (`LOYALTY_SERVER__BIND`,
+//! nested keys joined by `__`), then the runbook's own names (`DATABASE_URL`,
+//! `DATABASE_HOST`, `DATABASE_NAME`, `DATABASE_USER`, `DATABASE_PASSWORD`,
+//! `DATABASE_PORT`, `AUTHENTIK_URL`, `SMTP_HOST`, `SMTP_PORT`, `SMTP_USER`,
+//! `SMTP_PASSWORD`, `SMTP_FROM`). Secrets are wrapped and never printed.
+
+use figment::Figment;
+use figment::providers::{Env, Format, Serialized, Toml};
+use secrecy::{ExposeSecret, SecretString};
+use serde::{Deserialize, Serialize};
+use std::path::Path;
+
+mod sections;
+
+pub use sections::{
+    BackupConfig, DatabaseConfig, IdentityConfig, IdentityMode, JobsConfig, LogConfig, MailConfig,
+    MailTls, ServerConfig, SupportConfig,
+};
+
+/// The whole configuration.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Config {
+    /// HTTP server.
+    #[serde(default)]
+    pub server: ServerConfig,
+    /// Database.
+    #[serde(default)]
+    pub database: DatabaseConfig,
+    /// Identity provider.
+    #[serde(default)]
+    pub identity: IdentityConfig,
+    /// Logging.
+    #[serde(default)]
+    pub log: LogConfig,
+    /// Periodic jobs.
+    #[serde(default)]
+    pub jobs: JobsConfig,
+    /// How clients reach support (printed in the client guide).
+    #[serde(default)]
+    pub support: SupportConfig,
+    /// Backups.
+    #[serde(default)]
+    pub backup: BackupConfig,
+    /// Outgoing mail.
+    #[serde(default)]
+    pub mail: MailConfig,
+}
+
+#[derive(Serialize)]
+struct Defaults {
+    server: ServerConfig,
+    database: DatabaseConfig,
+    identity: IdentityConfig,
+    log: LogConfig,
+    jobs: JobsConfig,
+    support: SupportConfig,
+    backup: BackupConfig,
+    mail: MailConfig,
+}
+
+impl Config {
+    /// Loads the configuration: defaults, the TOML file if given, then the environment.
+    pub fn load(file: Option<&Path>) -> anyhow::Result<Self> {
+        let mut figment = Figment::from(Serialized::defaults(Defaults {
+            server: ServerConfig::default(),
+            database: DatabaseConfig::default(),
+            identity: IdentityConfig::default(),
+            log: LogConfig::default(),
+            jobs: JobsConfig::default(),
+            support: SupportConfig::default(),
+            backup: BackupConfig::default(),
+            mail: MailConfig::default(),
+        }));
+        if let Some(path) = file {
+            if !path.exists() {
+                anyhow::bail!(
+                    "--config {}: no such file; give the path of a TOML file (see README, Configuration)",
+                    path.display()
+                );
+            }
+            figment = figment.merge(Toml::file(path));
+        }
+        figment = figment
+            .merge(
+                // Only LOYALTY_<SECTION>__<KEY>; other LOYALTY_* variables (LOYALTY_CONFIG,
+                // LOYALTY_BIND, test settings) belong to other readers.
+                Env::prefixed("LOYALTY_")
+                    .filter(|k| {
+                        let k = k.as_str().to_ascii_lowercase();
+                        [
+                            "server__",
+                            "database__",
+                            "identity__",
+                            "log__",
+                            "jobs__",
+                            "support__",
+                            "backup__",
+                            "mail__",
+                        ]
+                        .iter()
+                        .any(|s| k.starts_with(s))
+                    })
+                    .split("__"),
+            )
+            .merge(
+                Env::raw()
+                    .only(&[
+                        "DATABASE_URL",
+                        "DATABASE_HOST",
+                        "DATABASE_PORT",
+                        "DATABASE_NAME",
+                        "DATABASE_USER",
+                        "DATABASE_PASSWORD",
+                    ])
+                    .map(|k| {
+                        format!(
+                            "database.{}",
+                            k.as_str()
+                                .to_ascii_lowercase()
+                                .trim_start_matches("database_")
+                        )
+                        .into()
+                    }),
+            )
+            .merge(
+                Env::raw()
+                    .only(&["AUTHENTIK_URL"])
+                    .map(|_| "identity.authentik_url".into()),
+            )
+            .merge(
+                Env::raw()
+                    .only(&["AUTHENTIK_API_TOKEN"])
+                    .map(|_| "identity.authentik_api_token".into()),
+            )
+            .merge(
+                Env::raw()
+                    .only(&["AUTHENTIK_DATABASE_URL"])
+                    .map(|_| "backup.authentik_database_url".into()),
+            )
+            .merge(
+                // The runbook's SMTP_HOST/PORT/USER/PASSWORD and SMTP_FROM.
+                Env::raw()
+                    .only(&[
+                        "SMTP_HOST",
+                        "SMTP_PORT",
+                        "SMTP_USER",
+                        "SMTP_PASSWORD",
+                        "SMTP_FROM",
+                    ])
+                    .map(|k| match k.as_str().to_ascii_uppercase().as_str() {
+                        "SMTP_FROM" => "mail.from".into(),
+                        other => format!("mail.{}", other.to_ascii_lowercase()).into(),
+                    }),
+            );
+        let mut config: Config = figment
+            .extract()
+            .map_err(|e| anyhow::anyhow!("configuration: {e}"))?;
+        if config.identity.authentik_api_token.is_none()
+            && let Ok(path) = std::env::var("AUTHENTIK_API_TOKEN_FILE")
+        {
+            let token = std::fs::read_to_string(&path)
+                .map_err(|e| anyhow::anyhow!("AUTHENTIK_API_TOKEN_FILE {path}: {e}"))?;
+            config.identity.authentik_api_token = Some(SecretString::from(token.trim().to_owned()));
+        }
+        // An empty DATABASE_URL means "not set".
+        if config
+            .database
+            .url
+            .as_ref()
+            .is_some_and(|u| u.expose_secret().trim().is_empty())
+        {
+            config.database.url = None;
+        }
+        if config
+            .backup
+            .authentik_database_url
+            .as_ref()
+            .is_some_and(|u| u.expose_secret().trim().is_empty())
+        {
+            config.backup.authentik_database_url = None;
+        }
+        Ok(config)
+    }
+
+    /// The configuration as TOML with secrets redacted.
+    pub fn redacted_toml(&self) -> String {
+        #[derive(Serialize)]
+        struct View<'a> {
+            server: &'a ServerConfig,
+            database: &'a DatabaseConfig,
+            identity: &'a IdentityConfig,
+            log: &'a LogConfig,
+            support: &'a SupportConfig,
+            backup: &'a BackupConfig,
+            mail: &'a MailConfig,
+        }
+        let view = View {
+            server: &self.server,
+            database: &self.database,
+            identity: &self.identity,
+            log: &self.log,
+            support: &self.support,
+            backup: &self.backup,
+            mail: &self.mail,
+        };
+        toml::to_string_pretty(&view).unwrap_or_else(|e| format!("# cannot render: {e}"))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_runbook_database_variables_build_a_postgres_url() {
+        let db = DatabaseConfig {
+            host: Some("portfolio-postgres".into()),
+            name: Some("loyalty_db".into()),
+            user: Some("loyalty".into()),
+            password: Some(SecretString::from("p@ss/word")),
+            ..DatabaseConfig::default()
+        };
+        assert_eq!(
+            db.resolved_url().expect("url").expose_secret(),
+            "postgres://loyalty:p%40ss%2Fword@portfolio-postgres:5432/loyalty_db"
+        );
+        assert_eq!(
+            db.display_url(),
+            "postgres://loyalty:redacted@portfolio-postgres:5432/loyalty_db"
+        );
+    }
+
+    #[test]
+    fn with_nothing_configured_the_database_is_the_sqlite_file() {
+        assert_eq!(
+            DatabaseConfig::default()
+                .resolved_url()
+                .expect("url")
+                .expose_secret(),
+            "sqlite://./data/loyalty.db"
+        );
+    }
+
+    #[test]
+    fn secrets_never_show_in_debug_or_redacted_output() {
+        let mut config = Config::load(None).expect("defaults");
+        config.database.url = Some(SecretString::from("postgres://u:hunter2@h/db"));
+        config.database.password = Some(SecretString::from("hunter2"));
+        config.identity.oidc_client_secret = Some(SecretString::from("hunter2"));
+        config.backup.authentik_database_url = Some(SecretString::from(
+            "postgres://authentik:hunter2@db/authentik",
+        ));
+        config.mail.smtp_password = Some(SecretString::from("hunter2"));
+        assert!(!format!("{config:?}").contains("hunter2"));
+        assert!(!config.redacted_toml().contains("hunter2"));
+    }
+}
