@@ -99,21 +99,6 @@ impl From<Error> for ApiError {
     }
 }
 
-/// Answer for unknown routes: a page people understand for browsers (that ask for
-/// HTML outside `/api`), the JSON error for every other client.
-pub async fn not_found(req: axum::extract::Request) -> Response {
-    let wants_html = req
-        .headers()
-        .get(axum::http::header::ACCEPT)
-        .and_then(|v| v.to_str().ok())
-        .is_some_and(|v| v.contains("text/html"));
-    if !wants_html || req.uri().path().starts_with("/api/") || req.uri().path() == "/api" {
-        ApiError::new(ErrorCode::RouteNotFound, "no such route").into_response()
-    } else {
-        crate::pages::not_found_page(crate::pages::layout_lang(req.headers()))
-    }
-}
-
 /// Answer when a handler panicked: logged, and a plain 500 to the client.
 pub fn panic_response(_err: Box<dyn std::any::Any + Send + 'static>) -> Response {
     tracing::error!("a request handler panicked");

@@ -3,16 +3,12 @@
 //! 404 (as if it did not exist), and the start page `/` sends people to the pinned
 //! organization's pages. Other hosts serve every organization as before.
 
-use crate::AppState;
 use crate::api::org_context::{X_ORGANIZATION, org_not_found};
+use crate::{AppState, PinnedOrg};
 use axum::extract::{Request, State};
 use axum::http::{HeaderMap, header};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
-
-/// The organization slug a request's host is pinned to, as a request extension.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct PinnedOrg(pub String);
 
 /// Lower-cases a host and drops a default or explicit port, so `Rewards.Nextdoor.com:443`
 /// and `rewards.nextdoor.com` name the same site.

@@ -60,6 +60,11 @@ impl Default for WebConfig {
     }
 }
 
+/// The organization slug a request's host is pinned to (see [`host`]), as a request
+/// extension that pages read.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PinnedOrg(pub String);
+
 /// Everything a request handler may use.
 #[derive(Clone)]
 pub struct AppState {
@@ -91,7 +96,7 @@ pub fn router(state: AppState) -> Router {
         // Inside the request metrics, so answers of a pinned host are counted too.
         .layer(axum::middleware::from_fn_with_state(state.clone(), host::pin))
         .route_layer(axum::middleware::from_fn(metrics::track))
-        .fallback(error::not_found)
+        .fallback(pages::fallback)
         .with_state(state)
         .layer(axum::extract::DefaultBodyLimit::max(config.max_body_bytes))
         .layer(tower_http::catch_panic::CatchPanicLayer::custom(error::panic_response))

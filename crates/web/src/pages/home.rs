@@ -5,7 +5,7 @@ use super::guard::Person;
 use super::layout::Chrome;
 use super::render;
 use crate::AppState;
-use crate::host::PinnedOrg;
+use crate::PinnedOrg;
 use askama::Template;
 use axum::Extension;
 use axum::Router;

@@ -77,6 +77,22 @@ pub(crate) struct Message<'a> {
     pub link_text: &'a str,
 }
 
+/// Answer for unknown routes: a page people understand for browsers (that ask for
+/// HTML outside `/api`), the JSON error for every other client.
+pub async fn fallback(req: axum::extract::Request) -> Response {
+    let wants_html = req
+        .headers()
+        .get(axum::http::header::ACCEPT)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.contains("text/html"));
+    if !wants_html || req.uri().path().starts_with("/api/") || req.uri().path() == "/api" {
+        crate::error::ApiError::new(loyalty_core::ErrorCode::RouteNotFound, "no such route")
+            .into_response()
+    } else {
+        not_found_page(layout_lang(req.headers()))
+    }
+}
+
 /// An HTML page for unknown addresses outside the API.
 pub(crate) fn not_found_page(lang: i18n::Lang) -> Response {
     let c = Chrome::anonymous(lang, "/");

@@ -10,7 +10,7 @@ use super::layout::{Chrome, cookie_lang, request_lang};
 use super::throttle::ClientAddr;
 use super::{Message, render};
 use crate::AppState;
-use crate::host::PinnedOrg;
+use crate::PinnedOrg;
 use askama::Template;
 use axum::extract::State;
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
