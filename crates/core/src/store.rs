@@ -8,13 +8,14 @@ mod admin;
 mod audit;
 mod checklist;
 mod customers;
-mod error;
+
 mod ledger;
 mod mail;
 mod orgs;
 mod rewards;
 mod tokens;
 
+pub use crate::error::{Conflict, StoreError};
 pub use admin::{ActivityTotals, AdminStore, BalanceTotals};
 pub use audit::{
     AuditStore, checklist_audit, customer_enrolled_audit, mail_settings_audit, member_audit,
@@ -23,7 +24,6 @@ pub use audit::{
 };
 pub use checklist::{ChecklistMark, ChecklistStore};
 pub use customers::CustomerStore;
-pub use error::{Conflict, StoreError};
 pub use ledger::{InvariantReport, LedgerStore, PointsSettings};
 pub use mail::MailStore;
 pub use orgs::{Member, NewMember, OrgStore};

@@ -1,12 +1,15 @@
-//! The error type of the use cases. Every error has a stable code from the catalogue
-//! ([`ErrorCode`]), which says whether it is the caller's fault (exit code 2 / HTTP 4xx).
+//! The parts every error is made of, below everything else in the crate: the catalogue
+//! of stable codes ([`ErrorCode`], which says whether an error is the caller's fault:
+//! exit code 2 / HTTP 4xx), an invalid input field ([`FieldError`]) and what a storage
+//! backend can fail with ([`StoreError`], [`Conflict`]). The use cases' own error,
+//! [`crate::Error`], is built from these at the crate root.
 
 mod code;
+mod store;
 
 pub use code::ErrorCode;
+pub use store::{Conflict, StoreError};
 
-use crate::directory::DirectoryError;
-use crate::store::StoreError;
 use std::fmt;
 
 /// One invalid input field: which field, and what to write instead.
@@ -41,64 +44,3 @@ impl fmt::Display for FieldError {
 }
 
 impl std::error::Error for FieldError {}
-
-/// Errors of the use cases.
-#[derive(Debug, thiserror::Error)]
-pub enum Error {
-    /// One or more inputs are invalid; nothing was written.
-    #[error("invalid input:\n{}", .0.iter().map(|e| format!("  - {e}")).collect::<Vec<_>>().join("\n"))]
-    Validation(Vec<FieldError>),
-    /// The named thing does not exist (code, what was looked for).
-    #[error("{1} not found")]
-    NotFound(ErrorCode, String),
-    /// The request conflicts with the current state (code, message).
-    #[error("{1}")]
-    Conflict(ErrorCode, String),
-    /// The organization is suspended.
-    #[error("organization {0} is suspended")]
-    OrgSuspended(String),
-    /// The storage backend failed.
-    #[error(transparent)]
-    Store(#[from] StoreError),
-    /// The identity provider failed.
-    #[error(transparent)]
-    Directory(#[from] DirectoryError),
-    /// A points operation was refused (or its store failed).
-    #[error(transparent)]
-    Points(#[from] crate::domain::ledger::PointsError),
-    /// The person may not do this in this organization.
-    #[error("{0}")]
-    Forbidden(String),
-}
-
-impl Error {
-    /// A validation error about one field.
-    pub fn field(field: impl Into<String>, message: impl Into<String>) -> Self {
-        Self::Validation(vec![FieldError::new(field, message)])
-    }
-
-    /// A thing that does not exist, under the generic `not_found` code.
-    pub fn not_found(what: impl Into<String>) -> Self {
-        Self::NotFound(ErrorCode::NotFound, what.into())
-    }
-
-    /// The stable code of this error.
-    pub fn code(&self) -> ErrorCode {
-        match self {
-            Error::Validation(_) => ErrorCode::ValidationFailed,
-            Error::NotFound(code, _) | Error::Conflict(code, _) => *code,
-            Error::OrgSuspended(_) => ErrorCode::OrgSuspended,
-            // Typed store conflicts map to their own codes; an untyped one is a server failure.
-            Error::Store(StoreError::Conflict(_)) => ErrorCode::StoreConflict,
-            Error::Store(_) => ErrorCode::InternalStore,
-            Error::Directory(e) => e.code(),
-            Error::Points(e) => e.code(),
-            Error::Forbidden(_) => ErrorCode::AuthForbidden,
-        }
-    }
-
-    /// Whether the caller can fix this by changing the input (exit code 2, HTTP 4xx).
-    pub fn is_user_error(&self) -> bool {
-        self.code().is_user_error()
-    }
-}

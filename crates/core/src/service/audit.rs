@@ -2,9 +2,9 @@
 //! and the operator's view that adds the installation's records (such as restores).
 
 use super::context::Ctx;
+use crate::Error;
 use crate::domain::ledger::AuditRecord;
 use crate::domain::{Organization, Role};
-use crate::error::Error;
 use crate::store::Store;
 use time::OffsetDateTime;
 use uuid::Uuid;

@@ -4,9 +4,9 @@
 //! the onboarding exists, the guide was produced) tick themselves when the checklist is
 //! read; the others are ticked by the operator.
 
+use crate::Error;
 use crate::domain::ledger::Actor;
 use crate::domain::{Organization, Role};
-use crate::error::Error;
 use crate::store::{ChecklistMark, Store};
 use time::OffsetDateTime;
 

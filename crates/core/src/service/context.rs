@@ -1,10 +1,10 @@
 //! Who is acting, in which organization, with which role ([`Ctx`]), and the one check
 //! every use case makes with it before touching anything.
 
+use crate::Error;
 use crate::clock::Clock;
 use crate::domain::ledger::Actor;
 use crate::domain::{OrgStatus, Organization, Role};
-use crate::error::Error;
 use crate::store::Store;
 
 /// Who is acting, in which organization, with which role.

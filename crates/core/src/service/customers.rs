@@ -2,11 +2,12 @@
 //! admin panel and the API), and a customer's own view of their card and history.
 
 use super::context::{ADMIN, Ctx, STAFF};
+use crate::Error;
 use crate::domain::Email;
 use crate::domain::Role;
 use crate::domain::ledger::{Customer, CustomerKey, LedgerEntry, NewCustomer, PointsError};
 use crate::domain::points::{is_card_number, new_card_number, normalize_phone};
-use crate::error::{Error, ErrorCode, FieldError};
+use crate::error::{ErrorCode, FieldError};
 use crate::store::{Conflict, StoreError};
 use time::OffsetDateTime;
 use uuid::Uuid;

@@ -3,11 +3,12 @@
 //! organization's customers group and is enrolled with their account as identity
 //! subject. Refused when the organization switched its join page off.
 
+use crate::Error;
 use crate::clock::Clock;
 use crate::directory::{self, DirUser, Directory, NewDirUser};
 use crate::domain::ledger::{Actor, Customer, CustomerKey};
 use crate::domain::{Email, GroupName, OrgStatus, Organization, PersonName, Role, Username};
-use crate::error::{Error, ErrorCode, FieldError};
+use crate::error::{ErrorCode, FieldError};
 use crate::service::onboard::Credential;
 use crate::service::points::{self, Ctx, EnrollInput};
 use crate::service::staff::issue_link;

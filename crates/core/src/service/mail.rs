@@ -2,10 +2,11 @@
 //! the expiry-warning job, and delivering the outbox through a [`MailTransport`] (SMTP
 //! in the `loyalty` binary) with retries and backoff.
 
+use crate::Error;
 use crate::clock::Clock;
 use crate::directory::DirUser;
 use crate::domain::{Email, OrgStatus, Organization, Role};
-use crate::error::{Error, ErrorCode, FieldError};
+use crate::error::{ErrorCode, FieldError};
 use crate::mail::{
     self, CLAIM_LEASE, ExpiryMail, LinkMail, MAX_ATTEMPTS, MailSettings, OutboxMail, Sender,
 };

@@ -6,7 +6,8 @@
 //! with a message that says what to write instead.
 
 use super::onboard::OnboardInput;
-use crate::error::{Error, FieldError};
+use crate::Error;
+use crate::error::FieldError;
 use serde::Deserialize;
 
 #[derive(Debug, Deserialize)]

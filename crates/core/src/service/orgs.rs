@@ -1,9 +1,10 @@
 //! Organization lifecycle: look up, list, suspend, reactivate; the organizations a
 //! person's memberships name.
 
+use crate::Error;
 use crate::domain::ledger::Actor;
 use crate::domain::{Membership, OrgSlug, OrgStatus, Organization, OrganizationSummary};
-use crate::error::{Error, ErrorCode};
+use crate::error::ErrorCode;
 use crate::store::Store;
 use time::OffsetDateTime;
 

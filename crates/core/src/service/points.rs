@@ -10,11 +10,12 @@ pub use super::rewards::{create_reward, reward_input, update_reward};
 pub use super::settings::update_settings;
 
 use super::context::{ADMIN, STAFF};
+use crate::Error;
 use crate::clock::Clock;
 use crate::domain::ledger::{IdempotencyKey, PointsCommand, PointsError, PointsOutcome, Purchase};
 use crate::domain::points::{Amount, MAX_POINTS};
 use crate::domain::{CurrencyCode, Organization, Role};
-use crate::error::{Error, FieldError};
+use crate::error::FieldError;
 use crate::store::{Store, StoreError};
 use sha2::{Digest, Sha256};
 use time::OffsetDateTime;

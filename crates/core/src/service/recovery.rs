@@ -4,10 +4,10 @@
 //! as an admin's or operator's reset. Whatever happens, the caller answers the same, so
 //! nobody learns whether an account exists.
 
+use crate::Error;
 use crate::clock::Clock;
 use crate::directory::{DirUser, Directory};
 use crate::domain::{Email, OrgStatus, Organization, Username, resolve_memberships};
-use crate::error::Error;
 use crate::secret;
 use crate::service::mail::queue_password_reset_in;
 use crate::store::Store;

@@ -2,7 +2,7 @@
 //! last 30 days, counted in the organization's time zone) and CSV exports of balances,
 //! the ledger and purchases.
 
-use crate::error::Error;
+use crate::Error;
 use crate::service::points::{Ctx, day_start};
 use crate::service::staff::require_admin;
 use crate::store::{ActivityTotals, BalanceTotals};

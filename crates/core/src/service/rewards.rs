@@ -2,10 +2,11 @@
 //! and reading the catalog (everyone with a role in the organization).
 
 use super::context::{ADMIN, Ctx};
+use crate::Error;
 use crate::domain::Role;
 use crate::domain::ledger::{PointsError, Reward, RewardInput};
 use crate::domain::points::MAX_POINTS;
-use crate::error::{Error, ErrorCode, FieldError};
+use crate::error::{ErrorCode, FieldError};
 use crate::store::StoreError;
 use uuid::Uuid;
 

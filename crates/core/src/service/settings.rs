@@ -2,8 +2,9 @@
 //! whether the public join page is open (admins).
 
 use super::context::{ADMIN, Ctx};
+use crate::Error;
 use crate::domain::points::EarningRule;
-use crate::error::{Error, FieldError};
+use crate::error::FieldError;
 use crate::store::PointsSettings;
 use rust_decimal::Decimal;
 

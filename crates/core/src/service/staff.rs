@@ -4,9 +4,10 @@
 //! deactivate them (out of the group, row suspended; their account stays, since the same
 //! person may hold roles in other organizations).
 
+use crate::Error;
 use crate::directory::{self, DirUser, Directory, NewDirUser};
 use crate::domain::{Email, GroupName, OrgStatus, PersonName, Role, Username};
-use crate::error::{Error, ErrorCode, FieldError};
+use crate::error::{ErrorCode, FieldError};
 use crate::secret;
 use crate::service::onboard::Credential;
 use crate::service::points::Ctx;

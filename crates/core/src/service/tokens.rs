@@ -2,9 +2,10 @@
 //! secret and hands in its hash), list them, revoke one.
 
 use super::context::{ADMIN, Ctx};
+use crate::Error;
 use crate::domain::Role;
 use crate::domain::ledger::ApiToken;
-use crate::error::{Error, FieldError};
+use crate::error::FieldError;
 use uuid::Uuid;
 
 /// Stores a new token with the hash of its secret, for a cashier or admin role.

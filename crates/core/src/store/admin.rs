@@ -1,10 +1,10 @@
 //! Storage behind the admin pages' reports and staff management: activity and balance
 //! totals, purchase lists, member status and staff rows.
 
-use super::error::StoreError;
 use super::orgs::{Member, NewMember};
 use crate::domain::OrgId;
 use crate::domain::ledger::{Actor, Purchase};
+use crate::error::StoreError;
 use async_trait::async_trait;
 use time::OffsetDateTime;
 use uuid::Uuid;

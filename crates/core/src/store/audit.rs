@@ -2,11 +2,11 @@
 //! so that every backend writes the same payload for the same change.
 
 use super::checklist::ChecklistMark;
-use super::error::StoreError;
 use super::ledger::PointsSettings;
 use super::orgs::Member;
 use crate::domain::ledger::{Actor, ApiToken, AuditRecord, Customer, Reward};
 use crate::domain::{OrgId, OrgSlug, OrgStatus, Role};
+use crate::error::StoreError;
 use crate::mail::MailSettings;
 use async_trait::async_trait;
 use time::OffsetDateTime;

@@ -1,8 +1,8 @@
 //! Storage of each organization's post-handoff checklist (runbook step 7.4).
 
-use super::error::StoreError;
 use crate::domain::OrgId;
 use crate::domain::ledger::Actor;
+use crate::error::StoreError;
 use async_trait::async_trait;
 use time::OffsetDateTime;
 

@@ -1,8 +1,8 @@
 //! Storage of an organization's customers: enrolment, look-up and listing.
 
-use super::error::StoreError;
 use crate::domain::OrgId;
 use crate::domain::ledger::{Actor, Customer, CustomerKey, NewCustomer};
+use crate::error::StoreError;
 use async_trait::async_trait;
 use time::OffsetDateTime;
 use uuid::Uuid;

@@ -1,12 +1,12 @@
 //! Storage of the points ledger: points commands, purchases, entries, expiry, the
 //! points settings that drive earning, and the invariant check over balances.
 
-use super::error::StoreError;
 use crate::domain::OrgId;
 use crate::domain::ledger::{
     Actor, IdempotencyKey, LedgerEntry, PointsCommand, PointsError, PointsOutcome, Purchase,
 };
 use crate::domain::points::EarningRule;
+use crate::error::StoreError;
 use async_trait::async_trait;
 use time::OffsetDateTime;
 use uuid::Uuid;

@@ -1,8 +1,8 @@
 //! Storage of the mail outbox and of each organization's mail settings.
 
-use super::error::StoreError;
 use crate::domain::OrgId;
 use crate::domain::ledger::Actor;
+use crate::error::StoreError;
 use crate::mail::{ExpiryTarget, MailSettings, NewMail, OutboxMail, OutboxStatus};
 use async_trait::async_trait;
 use time::OffsetDateTime;

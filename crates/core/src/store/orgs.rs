@@ -1,10 +1,10 @@
 //! Storage of organizations and of the people in them (member rows).
 
-use super::error::StoreError;
 use crate::domain::ledger::Actor;
 use crate::domain::{
     NewOrganization, OrgId, OrgSlug, OrgStatus, Organization, OrganizationSummary, Role,
 };
+use crate::error::StoreError;
 use async_trait::async_trait;
 use time::OffsetDateTime;
 use uuid::Uuid;

@@ -1,8 +1,8 @@
 //! Storage of an organization's rewards catalogue.
 
-use super::error::StoreError;
 use crate::domain::OrgId;
 use crate::domain::ledger::{Actor, Reward, RewardInput};
+use crate::error::StoreError;
 use async_trait::async_trait;
 use time::OffsetDateTime;
 use uuid::Uuid;

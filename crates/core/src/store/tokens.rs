@@ -1,8 +1,8 @@
 //! Storage of the API tokens of tills and integrations (by hash, never in clear).
 
-use super::error::StoreError;
 use crate::domain::ledger::{Actor, ApiToken};
 use crate::domain::{OrgId, Organization, Role};
+use crate::error::StoreError;
 use async_trait::async_trait;
 use time::OffsetDateTime;
 use uuid::Uuid;

@@ -9,11 +9,12 @@ mod plan;
 
 pub use plan::{CredentialMode, OnboardInput, OnboardPlan};
 
+use crate::Error;
 use crate::clock::Clock;
 use crate::directory::{self, DirGroup, DirUser, Directory, NewDirUser, Outcome};
 use crate::domain::ledger::Actor;
 use crate::domain::{GroupName, OrgStatus, Organization, Role};
-use crate::error::{Error, ErrorCode};
+use crate::error::ErrorCode;
 use crate::secret;
 use crate::store::{NewMember, Store, StoreError};
 use secrecy::SecretString;

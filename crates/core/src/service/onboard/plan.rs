@@ -1,11 +1,12 @@
 //! The onboarding input as a person gives it and its checked form, the plan: every field
 //! is validated, all errors are collected, and nothing is written.
 
+use crate::Error;
 use crate::domain::{
     CountryCode, CurrencyCode, Email, LanguageTag, NewOrganization, OrgName, OrgSlug, PersonName,
     Phone, Plan, TimeZoneName, Username,
 };
-use crate::error::{Error, FieldError};
+use crate::error::FieldError;
 use time::Date;
 
 /// Onboarding input as given by a person (flags or the pre-onboarding YAML), unchecked.
