@@ -3,6 +3,7 @@
 //! [`store::Store`] (PostgreSQL or SQLite) and [`directory::Directory`] (built-in
 //! accounts or Authentik). Nothing here knows about HTTP or SQL.
 
+pub mod access;
 pub mod clock;
 pub mod directory;
 pub mod domain;

@@ -10,4 +10,5 @@ pub mod orgs;
 pub mod points;
 pub mod recovery;
 pub mod reports;
+pub mod signin;
 pub mod staff;

@@ -169,7 +169,7 @@ async fn onboard_post(
     };
     let result = match input.validate() {
         Ok(mut plan) => {
-            plan.operator = person.signed_in.session.account.username.clone();
+            plan.operator = person.signed_in.session.principal.username().to_owned();
             onboard::onboard(
                 state.store.as_ref(),
                 state.directory.as_ref(),
@@ -340,7 +340,7 @@ async fn change_status(
         return forged_in(&c);
     }
     let now = state.clock.now();
-    let actor = Actor::operator(&person.signed_in.session.account.username);
+    let actor = Actor::operator(person.signed_in.session.principal.username());
     let (result, done) = match action.as_str() {
         "suspend" => (
             orgs::suspend(state.store.as_ref(), &slug, &actor, now).await,
@@ -354,7 +354,7 @@ async fn change_status(
     };
     match result {
         Ok(change) => {
-            tracing::info!(org = %change.org.slug, action = %action, by = %person.signed_in.session.account.username, "organization status changed");
+            tracing::info!(org = %change.org.slug, action = %action, by = %person.signed_in.session.principal.username(), "organization status changed");
             Redirect::to(&format!("/operator?done={done}&org={}", change.org.slug)).into_response()
         }
         Err(e) => super::layout::error_page(&c, &e, "/operator"),

@@ -49,7 +49,7 @@ async fn me(State(state): State<AppState>, page: OrgPage) -> Response {
     if let Err(r) = page.require(&[Role::Customer], &c) {
         return r;
     }
-    let subject = page.person.signed_in.session.account.uid.clone();
+    let subject = page.person.signed_in.session.principal.subject().to_owned();
     let customer = match state
         .store
         .find_customer(page.org.id, &CustomerKey::Subject(subject))

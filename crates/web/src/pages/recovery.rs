@@ -119,7 +119,7 @@ fn use_provider(state: &AppState, c: &Chrome) -> Response {
 
 async fn page(State(state): State<AppState>, headers: HeaderMap) -> Response {
     let c = Chrome::anonymous(request_lang(&headers), PATH);
-    if state.builtin.is_none() {
+    if state.identity.builtin().is_none() {
         return use_provider(&state, &c);
     }
     form_page(&state, &headers, c, "", None, StatusCode::OK)
@@ -138,7 +138,7 @@ async fn submit(
     if !session::same_origin(&headers, &state.config.public_url) || !token_ok {
         return forged_in(&c);
     }
-    let Some(builtin) = &state.builtin else {
+    let Some(builtin) = state.identity.builtin() else {
         return use_provider(&state, &c);
     };
     let login = form.login.trim();
