@@ -80,6 +80,16 @@ impl Principal {
     }
 }
 
+/// The live API token with this value and its organization, in one read (the hot path
+/// of every till request); only the token's hash is stored, so it is hashed here.
+/// `None` for an unknown or revoked token.
+pub async fn api_token(store: &dyn Store, token: &str) -> Result<Option<OrgToken>, Error> {
+    let found = store
+        .api_token_with_org(&crate::secret::hash_token(token))
+        .await?;
+    Ok(found.map(|(token, org)| OrgToken { token, org }))
+}
+
 /// A principal checked on this request, with the groups it holds now.
 #[derive(Debug, Clone)]
 pub struct Verified {

@@ -14,7 +14,7 @@ use crate::session;
 use axum::extract::FromRequestParts;
 use axum::http::StatusCode;
 use axum::http::request::Parts;
-use loyalty_core::access::{self, Access, OrgToken, Principal};
+use loyalty_core::access::{self, Access, Principal};
 use loyalty_core::secret;
 use loyalty_core::service::points::Ctx;
 use loyalty_core::store::ExternalSubject;
@@ -130,25 +130,21 @@ impl FromRequestParts<AppState> for OrgMember {
                     .map(OrgMember)
                     .map_err(|e| refused(e, &raw));
             }
-            let found = state
-                .store
-                .api_token_with_org(&secret::hash_token(&token))
+            let found = access::api_token(state.store.as_ref(), &token)
                 .await
                 .map_err(internal)?;
-            let Some((token, org)) = found else {
+            let Some(found) = found else {
                 return Err(unauthorized(
                     "auth.invalid_token",
                     "the bearer token is unknown or revoked",
                 ));
             };
-            if org.slug != raw {
+            if found.org.slug != raw {
                 // A token of another organization: do not tell whether `raw` exists.
                 return Err(forbidden());
             }
-            let principal = Principal::Token(Box::new(OrgToken {
-                token,
-                org: org.clone(),
-            }));
+            let org = found.org.clone();
+            let principal = Principal::Token(Box::new(found));
             return access::enter(state.access(), org, principal, request_id)
                 .await
                 .map(OrgMember)
