@@ -224,15 +224,55 @@ pub trait AccountStore: Send + Sync {
     ) -> Result<Option<i64>, StoreError>;
 }
 
+/// Who a session belongs to: the variant is read from the session row (an account key or
+/// a provider subject), so no stand-in account is ever made.
+#[derive(Debug, Clone, PartialEq)]
+pub enum SessionPrincipal {
+    /// A built-in account, read with the session (only active accounts have live
+    /// sessions).
+    Account(Account),
+    /// A subject of the identity provider, with the snapshot it signed in with.
+    Subject(ExternalSubject),
+}
+
+impl SessionPrincipal {
+    /// The stable subject (the account's `uid` or the provider's `sub`), as kept in
+    /// `users.identity_subject`.
+    pub fn subject(&self) -> &str {
+        match self {
+            SessionPrincipal::Account(a) => &a.uid,
+            SessionPrincipal::Subject(s) => &s.subject,
+        }
+    }
+
+    /// The sign-in name, for the audit log.
+    pub fn username(&self) -> &str {
+        match self {
+            SessionPrincipal::Account(a) => &a.username,
+            SessionPrincipal::Subject(s) => &s.username,
+        }
+    }
+
+    /// The display name, for the page header.
+    pub fn name(&self) -> &str {
+        match self {
+            SessionPrincipal::Account(a) => &a.name,
+            SessionPrincipal::Subject(s) => &s.name,
+        }
+    }
+
+    /// Whether the person must set a new password before anything else (built-in
+    /// accounts only; the provider handles its own).
+    pub fn must_change_password(&self) -> bool {
+        matches!(self, SessionPrincipal::Account(a) if a.must_change_password)
+    }
+}
+
 /// A signed-in session of a built-in account or of an external (OpenID Connect) subject.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Session {
-    /// The account. For an external subject, a stand-in built from the session's
-    /// snapshot (`pk` 0, inactive password, `uid` = subject).
-    pub account: Account,
-    /// For an external subject: the groups it had when it signed in (its roles come
-    /// from these only). `None` for built-in accounts (ask the directory).
-    pub groups: Option<Vec<String>>,
+    /// Whose session it is.
+    pub principal: SessionPrincipal,
     /// The session's anti-forgery token for forms.
     pub csrf_token: String,
     /// When the session ends.
@@ -313,23 +353,6 @@ pub struct LoginFlow {
     pub nonce: String,
     /// PKCE code verifier.
     pub pkce_verifier: String,
-}
-
-impl ExternalSubject {
-    /// The stand-in account of a session of this subject.
-    pub fn account(&self) -> Account {
-        Account {
-            pk: 0,
-            uid: self.subject.clone(),
-            username: self.username.clone(),
-            name: self.name.clone(),
-            email: self.email.clone(),
-            is_active: true,
-            password_hash: None,
-            must_change_password: false,
-            attributes: serde_json::json!({"external": true}),
-        }
-    }
 }
 
 /// Everything `loyalty` stores, on one backend.

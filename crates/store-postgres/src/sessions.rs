@@ -4,7 +4,9 @@
 use crate::accounts::account_from_row;
 use crate::{PgStore, map_err};
 use async_trait::async_trait;
-use loyalty_core::store::{ExternalSubject, LoginFlow, Session, SessionStore, StoreError};
+use loyalty_core::store::{
+    ExternalSubject, LoginFlow, Session, SessionPrincipal, SessionStore, StoreError,
+};
 use sqlx::Row;
 use time::OffsetDateTime;
 
@@ -54,7 +56,7 @@ impl SessionStore for PgStore {
         .map_err(map_err)?;
         row.map(|r| {
             let subject: Option<String> = r.try_get("subject")?;
-            let (account, groups) = match subject {
+            let principal = match subject {
                 Some(subject) => {
                     let groups: Option<String> = r.try_get("subject_groups")?;
                     let groups: Vec<String> =
@@ -69,16 +71,15 @@ impl SessionStore for PgStore {
                             .try_get::<Option<String>, _>("subject_name")?
                             .unwrap_or_default(),
                         email: r.try_get("subject_email")?,
-                        groups: groups.clone(),
+                        groups,
                         subject,
                     };
-                    (ext.account(), Some(groups))
+                    SessionPrincipal::Subject(ext)
                 }
-                None => (account_from_row(&r)?, None),
+                None => SessionPrincipal::Account(account_from_row(&r)?),
             };
             Ok(Session {
-                account,
-                groups,
+                principal,
                 csrf_token: r.try_get("csrf_token")?,
                 expires_at: r.try_get("expires_at")?,
             })

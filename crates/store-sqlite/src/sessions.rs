@@ -4,7 +4,9 @@
 use crate::accounts::account_from_row;
 use crate::{SqliteStore, map_err, parse_ts, ts};
 use async_trait::async_trait;
-use loyalty_core::store::{ExternalSubject, LoginFlow, Session, SessionStore, StoreError};
+use loyalty_core::store::{
+    ExternalSubject, LoginFlow, Session, SessionPrincipal, SessionStore, StoreError,
+};
 use sqlx::Row;
 use time::OffsetDateTime;
 
@@ -66,7 +68,7 @@ impl SessionStore for SqliteStore {
         .map_err(map_err)?;
         row.map(|r| {
             let subject: Option<String> = r.try_get("subject")?;
-            let (account, groups) = match subject {
+            let principal = match subject {
                 Some(subject) => {
                     let groups: Option<String> = r.try_get("subject_groups")?;
                     let groups: Vec<String> =
@@ -81,16 +83,15 @@ impl SessionStore for SqliteStore {
                             .try_get::<Option<String>, _>("subject_name")?
                             .unwrap_or_default(),
                         email: r.try_get("subject_email")?,
-                        groups: groups.clone(),
+                        groups,
                         subject,
                     };
-                    (ext.account(), Some(groups))
+                    SessionPrincipal::Subject(ext)
                 }
-                None => (account_from_row(&r)?, None),
+                None => SessionPrincipal::Account(account_from_row(&r)?),
             };
             Ok(Session {
-                account,
-                groups,
+                principal,
                 csrf_token: r.try_get("csrf_token")?,
                 expires_at: parse_ts(&r.try_get::<String, _>("expires_at")?)?,
             })

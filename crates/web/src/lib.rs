@@ -74,13 +74,64 @@ pub struct AppState {
     pub directory: Arc<dyn Directory>,
     /// Clock.
     pub clock: Arc<dyn Clock>,
-    /// The built-in accounts, when identity is builtin (sign-in with a password).
-    pub builtin: Option<loyalty_identity::BuiltinDirectory>,
-    /// The OpenID Connect relying party, when identity is authentik (sign-in through
-    /// the provider, bearer JWTs on the API).
-    pub oidc: Option<Arc<loyalty_identity::oidc::OidcClient>>,
+    /// How people sign in.
+    pub identity: Identity,
     /// Settings.
     pub config: Arc<WebConfig>,
+}
+
+/// How people sign in: with a password against the built-in accounts, or through the
+/// identity provider (Authentik) over OpenID Connect.
+#[derive(Clone)]
+pub enum Identity {
+    /// The built-in accounts (sign-in with a password, password pages).
+    Builtin(loyalty_identity::BuiltinDirectory),
+    /// Authentik.
+    Authentik {
+        /// The OpenID Connect relying party (sign-in through the provider, bearer JWTs
+        /// on the API); `None` where only the directory is used (benchmarks, tests of
+        /// pages without sign-in).
+        oidc: Option<Arc<loyalty_identity::oidc::OidcClient>>,
+    },
+}
+
+impl Identity {
+    /// The built-in accounts, in builtin mode.
+    pub fn builtin(&self) -> Option<&loyalty_identity::BuiltinDirectory> {
+        match self {
+            Identity::Builtin(b) => Some(b),
+            Identity::Authentik { .. } => None,
+        }
+    }
+
+    /// The OpenID Connect relying party, in authentik mode when configured.
+    pub fn oidc(&self) -> Option<&Arc<loyalty_identity::oidc::OidcClient>> {
+        match self {
+            Identity::Builtin(_) => None,
+            Identity::Authentik { oidc } => oidc.as_ref(),
+        }
+    }
+}
+
+impl AppState {
+    /// What access decisions read (see [`loyalty_core::access`]).
+    pub fn access(&self) -> loyalty_core::access::Deps<'_> {
+        loyalty_core::access::Deps {
+            store: self.store.as_ref(),
+            directory: self.directory.as_ref(),
+            clock: self.clock.as_ref(),
+            operators_group: &self.config.operators_group,
+        }
+    }
+}
+
+/// The request id of a request (set by [`router`] when the client sent none), for the
+/// ledger and the audit log.
+pub fn request_id(headers: &axum::http::HeaderMap) -> Option<String> {
+    headers
+        .get(REQUEST_ID)
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_owned)
 }
 
 /// The whole application.

@@ -92,7 +92,7 @@ pub fn csrf_ok(expected: &str, given: &str) -> bool {
     !given.is_empty() && expected.as_bytes().ct_eq(given.as_bytes()).into()
 }
 
-/// A signed-in person (built-in accounts).
+/// A signed-in person (a built-in account or a subject of the identity provider).
 #[derive(Debug, Clone)]
 pub struct SignedIn {
     /// The live session.
@@ -102,24 +102,9 @@ pub struct SignedIn {
 }
 
 impl SignedIn {
-    /// The person's groups: the session's snapshot for people signed in through the
-    /// provider, else the directory's current answer.
-    pub async fn groups(
-        &self,
-        state: &AppState,
-    ) -> Result<Vec<String>, loyalty_core::directory::DirectoryError> {
-        session_groups(state, &self.session).await
-    }
-}
-
-/// The groups of a session's person (see [`SignedIn::groups`]).
-pub async fn session_groups(
-    state: &AppState,
-    session: &Session,
-) -> Result<Vec<String>, loyalty_core::directory::DirectoryError> {
-    match &session.groups {
-        Some(groups) => Ok(groups.clone()),
-        None => state.directory.user_groups(session.account.pk).await,
+    /// Who the session belongs to, for [`loyalty_core::access`].
+    pub fn principal(&self) -> loyalty_core::access::Principal {
+        self.session.principal.clone().into()
     }
 }
 

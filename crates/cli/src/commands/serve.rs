@@ -4,7 +4,7 @@ use crate::app::{App, Schema};
 use crate::config::Config;
 use anyhow::Context;
 use loyalty_core::service::onboard::{self, Credential, CredentialMode, NoHooks, OnboardInput};
-use loyalty_web::{AppState, WebConfig};
+use loyalty_web::{AppState, Identity, WebConfig};
 use secrecy::ExposeSecret;
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -66,11 +66,12 @@ pub async fn run(mut config: Config, args: Args) -> anyhow::Result<()> {
         demo(&app, &public_url).await?;
     }
 
-    let oidc = match config.identity.mode {
-        crate::config::IdentityMode::Authentik => {
-            Some(Arc::new(oidc_client(&config, &public_url).await?))
-        }
-        _ => None,
+    // The built-in directory exists exactly in builtin mode.
+    let identity = match &app.builtin {
+        Some(builtin) => Identity::Builtin(builtin.clone()),
+        None => Identity::Authentik {
+            oidc: Some(Arc::new(oidc_client(&config, &public_url).await?)),
+        },
     };
 
     let _ = loyalty_web::metrics::handle();
@@ -78,8 +79,7 @@ pub async fn run(mut config: Config, args: Args) -> anyhow::Result<()> {
         store: app.store.clone(),
         directory: app.directory.clone(),
         clock: app.clock.clone(),
-        builtin: app.builtin.clone(),
-        oidc,
+        identity,
         config: Arc::new(WebConfig {
             public_url: public_url.clone(),
             operators_group: config.identity.operators_group.clone(),

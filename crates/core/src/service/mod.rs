@@ -15,5 +15,6 @@ pub mod recovery;
 pub mod reports;
 pub mod rewards;
 pub mod settings;
+pub mod signin;
 pub mod staff;
 pub mod tokens;

@@ -1,6 +1,7 @@
 //! The behaviour suite: every case runs on SQLite and on PostgreSQL.
 #![allow(clippy::panic, clippy::unwrap_used)]
 
+mod access;
 mod audit;
 mod checklist;
 mod conflicts;

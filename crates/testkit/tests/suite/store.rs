@@ -202,7 +202,8 @@ both_backends! {
         let exp = NOW + time::Duration::hours(12);
         db.store.insert_session("s1", a.pk, "csrf1", NOW, exp).await.expect("insert");
         let s = db.store.session("s1", NOW).await.expect("get").expect("live");
-        assert_eq!((s.account.pk, s.csrf_token.as_str(), s.expires_at), (a.pk, "csrf1", exp));
+        let loyalty_core::store::SessionPrincipal::Account(account) = &s.principal else { panic!("an account's session: {s:?}") };
+        assert_eq!((account.pk, s.csrf_token.as_str(), s.expires_at), (a.pk, "csrf1", exp));
         assert!(db.store.session("s1", exp).await.expect("get").is_none(), "expired");
         assert!(db.store.session("other", NOW).await.expect("get").is_none());
         db.store.set_account_active(a.pk, false, NOW).await.expect("deactivate");
@@ -309,6 +310,9 @@ both_backends! {
         // External (OpenID Connect) sign-in an hour ago.
         let ext = loyalty_core::store::ExternalSubject { subject: "ext".into(), username: "ext".into(), name: "E".into(), email: None, groups: vec![] };
         db.store.insert_external_session("s2", &ext, "c", NOW - time::Duration::hours(1), NOW + day).await.expect("session");
+        // The session reads back as the subject it was opened for, with its snapshot.
+        let s2 = db.store.session("s2", NOW).await.expect("get").expect("live");
+        assert_eq!(s2.principal, loyalty_core::store::SessionPrincipal::Subject(ext.clone()));
 
         let mut got: Vec<(String, Role, Vec<i64>)> = db.store.active_members(&windows).await.expect("active")
             .into_iter().map(|m| (m.org, m.role, m.counts)).collect();

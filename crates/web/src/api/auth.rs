@@ -3,51 +3,43 @@
 //! Two ways in: a till device's org-scoped API token (`Authorization: Bearer lyt_...`,
 //! stored hashed, role cashier or admin) or a signed-in person's session cookie, whose
 //! identity-provider groups give their roles. The organization comes from the path (or
-//! `X-Organization`) and is checked against the token's org or the person's groups, so
-//! nobody reaches an organization they have no role in.
+//! `X-Organization`). This file only reads the request into a principal;
+//! `loyalty_core::access::enter` decides (token bound to its organization, roles from
+//! the person's groups), so nobody reaches an organization they have no role in.
 
-use super::org_context::{ActiveOrg, requested_slug, require_active};
+use super::org_context::{ActiveOrg, org_not_found, requested_slug};
 use crate::AppState;
 use crate::error::ApiError;
 use crate::session;
 use axum::extract::FromRequestParts;
 use axum::http::request::Parts;
 use loyalty_core::ErrorCode;
-use loyalty_core::domain::ledger::Actor;
-use loyalty_core::domain::{Organization, Role, resolve_memberships};
+use loyalty_core::access::{self, Access, Principal};
 use loyalty_core::secret;
 use loyalty_core::service::points::Ctx;
-use uuid::Uuid;
+use loyalty_core::store::ExternalSubject;
 
 /// Prefix of API tokens, so they are recognisable in logs and secret scanners.
 pub const TOKEN_PREFIX: &str = "lyt_";
 
-/// A caller with a role in the active organization of the request.
+/// A caller with a role in the active organization of the request, as
+/// [`access::enter`] decided (its fields read through: `org`, `role`, `operator`,
+/// `actor`, `subject`).
 #[derive(Debug, Clone)]
-pub struct OrgMember {
-    /// The organization.
-    pub org: Organization,
-    /// The caller's role there (`None` for an operator without a role in it).
-    pub role: Option<Role>,
-    /// Whether the caller is an operator of the installation.
-    pub operator: bool,
-    /// For the ledger and audit log.
-    pub actor: Actor,
-    /// The caller's identity subject (sessions only).
-    pub subject: Option<String>,
+pub struct OrgMember(pub Access);
+
+impl std::ops::Deref for OrgMember {
+    type Target = Access;
+
+    fn deref(&self) -> &Access {
+        &self.0
+    }
 }
 
 impl OrgMember {
     /// A use-case context, for callers with a role in the organization.
     pub fn ctx<'a>(&'a self, state: &'a AppState) -> Result<Ctx<'a>, ApiError> {
-        let role = self.role.ok_or_else(forbidden)?;
-        Ok(Ctx {
-            store: state.store.as_ref(),
-            clock: state.clock.as_ref(),
-            org: &self.org,
-            actor: self.actor.clone(),
-            role,
-        })
+        Ok(self.0.ctx(state.access())?)
     }
 }
 
@@ -62,17 +54,33 @@ fn forbidden() -> ApiError {
     )
 }
 
-fn request_id(parts: &Parts) -> Option<String> {
-    parts
-        .headers
-        .get(crate::REQUEST_ID)
-        .and_then(|v| v.to_str().ok())
-        .map(str::to_owned)
-}
-
 fn internal(e: impl std::fmt::Display) -> ApiError {
     tracing::error!(error = %e, "authenticating a request");
     ApiError::internal()
+}
+
+/// The API answer for a refused [`access::enter`]: an organization that is not there
+/// is named as the request named it.
+fn refused(e: loyalty_core::Error, raw: &str) -> ApiError {
+    match e {
+        loyalty_core::Error::NotFound(..) => org_not_found(raw),
+        loyalty_core::Error::Store(_) | loyalty_core::Error::Directory(_) => internal(e),
+        e => e.into(),
+    }
+}
+
+/// The bearer token of the request, if any.
+fn bearer(parts: &Parts) -> Option<String> {
+    parts
+        .headers
+        .get(axum::http::header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| {
+            v.strip_prefix("Bearer ")
+                .or_else(|| v.strip_prefix("bearer "))
+        })
+        .map(str::trim)
+        .map(str::to_owned)
 }
 
 impl FromRequestParts<AppState> for OrgMember {
@@ -82,22 +90,12 @@ impl FromRequestParts<AppState> for OrgMember {
         parts: &mut Parts,
         state: &AppState,
     ) -> Result<Self, Self::Rejection> {
-        let now = state.clock.now();
-        let bearer = parts
-            .headers
-            .get(axum::http::header::AUTHORIZATION)
-            .and_then(|v| v.to_str().ok())
-            .and_then(|v| {
-                v.strip_prefix("Bearer ")
-                    .or_else(|| v.strip_prefix("bearer "))
-            })
-            .map(str::trim)
-            .map(str::to_owned);
-        if let Some(token) = bearer {
+        let request_id = crate::request_id(&parts.headers);
+        if let Some(token) = bearer(parts) {
             // One read finds the token and its organization (the hot path of a till).
             let raw = requested_slug(parts, state).await?;
             if !token.starts_with(TOKEN_PREFIX) {
-                let Some(oidc) = &state.oidc else {
+                let Some(oidc) = state.identity.oidc() else {
                     return Err(unauthorized(
                         ErrorCode::AuthInvalidToken,
                         "the bearer token is not valid here",
@@ -111,43 +109,41 @@ impl FromRequestParts<AppState> for OrgMember {
                     )
                 })?;
                 let ActiveOrg(org) = ActiveOrg::from_request_parts(parts, state).await?;
-                let label = identity
-                    .preferred_username
-                    .clone()
-                    .or_else(|| identity.email.clone())
-                    .unwrap_or_else(|| identity.subject.clone());
-                return member_of(state, parts, org, &identity.groups, identity.subject, label)
-                    .await;
+                let subject = ExternalSubject {
+                    username: identity
+                        .preferred_username
+                        .clone()
+                        .or_else(|| identity.email.clone())
+                        .unwrap_or_else(|| identity.subject.clone()),
+                    name: identity.name.clone().unwrap_or_default(),
+                    email: identity.email.clone(),
+                    groups: identity.groups,
+                    subject: identity.subject,
+                };
+                return access::enter(state.access(), org, Principal::Subject(subject), request_id)
+                    .await
+                    .map(OrgMember)
+                    .map_err(|e| refused(e, &raw));
             }
-            let found = state
-                .store
-                .api_token_with_org(&secret::hash_token(&token))
+            let found = access::api_token(state.store.as_ref(), &token)
                 .await
                 .map_err(internal)?;
-            let Some((t, token_org)) = found else {
+            let Some(found) = found else {
                 return Err(unauthorized(
                     ErrorCode::AuthInvalidToken,
                     "the bearer token is unknown or revoked",
                 ));
             };
-            if token_org.slug != raw {
+            if found.org.slug != raw {
                 // A token of another organization: do not tell whether `raw` exists.
                 return Err(forbidden());
             }
-            let org = require_active(Some(token_org), &raw)?;
-            let actor = Actor {
-                member_id: None,
-                label: format!("token:{}", t.name),
-                role: t.role.as_str().into(),
-                request_id: request_id(parts),
-            };
-            return Ok(OrgMember {
-                org,
-                role: Some(t.role),
-                operator: false,
-                actor,
-                subject: None,
-            });
+            let org = found.org.clone();
+            let principal = Principal::Token(Box::new(found));
+            return access::enter(state.access(), org, principal, request_id)
+                .await
+                .map(OrgMember)
+                .map_err(|e| refused(e, &raw));
         }
         let ActiveOrg(org) = ActiveOrg::from_request_parts(parts, state).await?;
         let Some(token) = session::token_from(&parts.headers) else {
@@ -158,7 +154,7 @@ impl FromRequestParts<AppState> for OrgMember {
         };
         let Some(session) = state
             .store
-            .session(&secret::hash_token(&token), now)
+            .session(&secret::hash_token(&token), state.clock.now())
             .await
             .map_err(internal)?
         else {
@@ -167,59 +163,10 @@ impl FromRequestParts<AppState> for OrgMember {
                 "your session has ended; sign in again",
             ));
         };
-        let groups = session::session_groups(state, &session)
+        let raw = org.slug.clone();
+        access::enter(state.access(), org, session.principal.into(), request_id)
             .await
-            .map_err(internal)?;
-        member_of(
-            state,
-            parts,
-            org,
-            &groups,
-            session.account.uid.clone(),
-            session.account.username.clone(),
-        )
-        .await
+            .map(OrgMember)
+            .map_err(|e| refused(e, &raw))
     }
-}
-
-/// The caller's role in `org` from `groups` (operators may enter without one).
-async fn member_of(
-    state: &AppState,
-    parts: &Parts,
-    org: Organization,
-    groups: &[String],
-    subject: String,
-    label: String,
-) -> Result<OrgMember, ApiError> {
-    let operator = groups.iter().any(|g| *g == state.config.operators_group);
-    let role = resolve_memberships(groups)
-        .into_iter()
-        .filter(|m| m.prefix == org.group_prefix)
-        .map(|m| m.role)
-        .min();
-    if role.is_none() && !operator {
-        return Err(forbidden());
-    }
-    let member_id: Option<Uuid> = match role {
-        Some(_) => state
-            .store
-            .member_by_subject(org.id, &subject)
-            .await
-            .map_err(internal)?
-            .map(|m| m.id),
-        None => None,
-    };
-    let actor = Actor {
-        member_id,
-        label,
-        role: role.map_or("operator", Role::as_str).into(),
-        request_id: request_id(parts),
-    };
-    Ok(OrgMember {
-        org,
-        role,
-        operator,
-        actor,
-        subject: Some(subject),
-    })
 }

@@ -7,7 +7,7 @@ use crate::error::ApiError;
 use axum::extract::{FromRequestParts, Path};
 use axum::http::request::Parts;
 use loyalty_core::ErrorCode;
-use loyalty_core::domain::{OrgSlug, OrgStatus, Organization};
+use loyalty_core::domain::Organization;
 use std::collections::HashMap;
 
 /// Header naming the organization, as in the runbook's API clients.
@@ -48,32 +48,20 @@ pub fn org_not_found(raw: &str) -> ApiError {
     ApiError::new(ErrorCode::OrgNotFound, format!("no organization {raw:?}"))
 }
 
-/// Accepts an active organization; a suspended one answers 403 `org.suspended`, and a
-/// half-finished onboarding is not visible at all.
-pub fn require_active(org: Option<Organization>, raw: &str) -> Result<Organization, ApiError> {
-    match org {
-        Some(org) if org.status == OrgStatus::Active => Ok(org),
-        Some(org) if org.status == OrgStatus::Suspended => {
-            Err(loyalty_core::Error::OrgSuspended(org.slug).into())
-        }
-        _ => Err(org_not_found(raw)),
-    }
-}
-
 impl FromRequestParts<AppState> for ActiveOrg {
     type Rejection = ApiError;
 
+    /// A suspended organization answers 403 `org.suspended`; a half-finished
+    /// onboarding is not visible at all (see [`loyalty_core::access::active_org`]).
     async fn from_request_parts(
         parts: &mut Parts,
         state: &AppState,
     ) -> Result<Self, Self::Rejection> {
         let raw = requested_slug(parts, state).await?;
-        let slug = OrgSlug::parse(&raw).map_err(|_| org_not_found(&raw))?;
-        let org = state
-            .store
-            .organization_by_slug(&slug)
-            .await
-            .map_err(|e| ApiError::from(loyalty_core::Error::from(e)))?;
-        require_active(org, &raw).map(ActiveOrg)
+        match loyalty_core::access::active_org(state.store.as_ref(), &raw).await {
+            Ok(org) => Ok(ActiveOrg(org)),
+            Err(loyalty_core::Error::NotFound(..)) => Err(org_not_found(&raw)),
+            Err(e) => Err(e.into()),
+        }
     }
 }

@@ -97,7 +97,7 @@ async fn login_page(
             error: None,
             username: &q.user,
             next: safe_back(&q.next),
-            oidc: state.oidc.as_ref().map(|_| "/auth/login".to_owned()),
+            oidc: state.identity.oidc().map(|_| "/auth/login".to_owned()),
         },
     )
 }
@@ -118,7 +118,7 @@ async fn login(
     addr: ClientAddr,
     SignInForm(form): SignInForm<LoginForm>,
 ) -> Response {
-    let Some(builtin) = &state.builtin else {
+    let Some(builtin) = state.identity.builtin() else {
         return unavailable();
     };
     let c = Chrome::anonymous(request_lang(&headers), "/login");
@@ -209,8 +209,8 @@ async fn logout(
     }
     // In authentik mode, also end the session at the provider when it tells how.
     let target = state
-        .oidc
-        .as_ref()
+        .identity
+        .oidc()
         .and_then(|o| super::oidc::end_session_url(o, &state.config.public_url))
         .unwrap_or_else(|| "/login".to_owned());
     (
@@ -231,7 +231,7 @@ async fn set_password_page(
     headers: HeaderMap,
     Query(q): Query<TokenQuery>,
 ) -> Response {
-    if state.builtin.is_none() {
+    if state.identity.builtin().is_none() {
         return unavailable();
     }
     let c = Chrome::anonymous(request_lang(&headers), "/auth/set-password");
@@ -266,7 +266,7 @@ async fn set_password(
     headers: HeaderMap,
     SignInForm(form): SignInForm<NewPasswordForm>,
 ) -> Response {
-    let Some(builtin) = &state.builtin else {
+    let Some(builtin) = state.identity.builtin() else {
         return unavailable();
     };
     let c = Chrome::anonymous(request_lang(&headers), "/auth/set-password");
@@ -330,11 +330,11 @@ async fn change_password_page(
     headers: HeaderMap,
     signed_in: SignedIn,
 ) -> Response {
-    if state.builtin.is_none() {
+    if state.identity.builtin().is_none() {
         return unavailable();
     }
     let c = signed_chrome(&headers, &signed_in);
-    let heading = if signed_in.session.account.must_change_password {
+    let heading = if signed_in.session.principal.must_change_password() {
         c.t("choose_own_password")
     } else {
         c.t("change_password")
@@ -355,7 +355,7 @@ async fn change_password_page(
 
 fn signed_chrome(headers: &HeaderMap, signed_in: &SignedIn) -> Chrome {
     let mut c = Chrome::anonymous(request_lang(headers), "/account/password");
-    c.user = Some(signed_in.session.account.name.clone());
+    c.user = Some(signed_in.session.principal.name().to_owned());
     c.csrf = signed_in.session.csrf_token.clone();
     c
 }
@@ -366,11 +366,14 @@ async fn change_password(
     signed_in: SignedIn,
     CsrfForm(form): CsrfForm<NewPasswordForm>,
 ) -> Response {
-    let Some(builtin) = &state.builtin else {
+    let Some(builtin) = state.identity.builtin() else {
         return unavailable();
     };
     let c = signed_chrome(&headers, &signed_in);
-    let account = &signed_in.session.account;
+    let loyalty_core::store::SessionPrincipal::Account(account) = &signed_in.session.principal
+    else {
+        return unavailable();
+    };
     let again = |error: &str, status| {
         render(
             status,

@@ -1,6 +1,7 @@
-//! Who may see a page. [`Person`] is a signed-in person with their groups; [`OrgPage`]
-//! adds the organization named in the URL (`/o/{slug}/...`) and the roles the person's
-//! groups give there. Rejections are pages: sign-in for anonymous people, a page that
+//! Who may see a page. [`Person`] is a signed-in person checked by
+//! `loyalty_core::access::verify` (with their groups); [`OrgPage`] adds the organization
+//! named in the URL (`/o/{slug}/...`) entered through `loyalty_core::access`, which
+//! decides the roles. Rejections are pages: sign-in for anonymous people, a page that
 //! says what is wrong for everyone else.
 
 use super::error::PageError;
@@ -12,20 +13,29 @@ use axum::extract::{FromRequestParts, Path};
 use axum::http::StatusCode;
 use axum::http::request::Parts;
 use axum::response::{IntoResponse, Redirect, Response};
-use loyalty_core::domain::ledger::Actor;
-use loyalty_core::domain::{OrgSlug, OrgStatus, Organization, Role, resolve_memberships};
+use loyalty_core::access::{self, Access, Verified};
+use loyalty_core::domain::{Organization, Role};
 use loyalty_core::service::points::Ctx;
 use std::collections::HashMap;
-use uuid::Uuid;
 
-/// A signed-in person and their identity-provider groups.
+/// A signed-in person, checked on this request, with their identity-provider groups
+/// (`groups` and `operator` read through to [`Verified`]).
 #[derive(Debug, Clone)]
 pub(crate) struct Person {
     pub signed_in: SignedIn,
-    pub groups: Vec<String>,
-    pub operator: bool,
+    pub verified: Verified,
     pub lang: Option<Lang>,
     pub path: String,
+    /// The request id, for the audit rows of page actions.
+    pub request_id: Option<String>,
+}
+
+impl std::ops::Deref for Person {
+    type Target = Verified;
+
+    fn deref(&self) -> &Verified {
+        &self.verified
+    }
 }
 
 impl Person {
@@ -34,7 +44,7 @@ impl Person {
         Chrome {
             lang: self.lang.unwrap_or_default(),
             csrf: self.signed_in.session.csrf_token.clone(),
-            user: Some(self.signed_in.session.account.name.clone()),
+            user: Some(self.signed_in.session.principal.name().to_owned()),
             org: None,
             operator: self.operator,
             here: self.path.clone(),
@@ -70,23 +80,25 @@ impl FromRequestParts<AppState> for Person {
             };
             return Err(Redirect::to(&next).into_response());
         };
-        if signed_in.session.account.must_change_password && path != "/account/password" {
+        if signed_in.session.principal.must_change_password() && path != "/account/password" {
             return Err(Redirect::to("/account/password").into_response());
         }
-        let groups = match signed_in.groups(state).await {
-            Ok(g) => g,
+        let verified = match access::verify(state.access(), signed_in.principal()).await {
+            Ok(v) => v,
+            Err(loyalty_core::Error::Forbidden(_)) => {
+                return Err(Redirect::to("/login").into_response());
+            }
             Err(e) => {
                 tracing::error!(error = %e, "reading groups");
                 return Err(unavailable(lang.unwrap_or_default(), &path));
             }
         };
-        let operator = groups.iter().any(|g| *g == state.config.operators_group);
         Ok(Person {
             signed_in,
-            groups,
-            operator,
+            verified,
             lang,
             path,
+            request_id: crate::request_id(&parts.headers),
         })
     }
 }
@@ -125,12 +137,12 @@ pub(crate) async fn org_from_path(
     else {
         return Err(not_found());
     };
-    let Some(slug) = params.get("slug").and_then(|s| OrgSlug::parse(s).ok()) else {
+    let Some(slug) = params.get("slug") else {
         return Err(not_found());
     };
-    match state.store.organization_by_slug(&slug).await {
-        Ok(Some(org)) if org.status == OrgStatus::Active => Ok(org),
-        Ok(Some(org)) if org.status == OrgStatus::Suspended => Err(problem(
+    match access::active_org(state.store.as_ref(), slug).await {
+        Ok(org) => Ok(org),
+        Err(loyalty_core::Error::OrgSuspended(_)) => Err(problem(
             &c,
             StatusCode::FORBIDDEN,
             "org_suspended_heading",
@@ -138,7 +150,7 @@ pub(crate) async fn org_from_path(
             "/",
             "back_to_start",
         )),
-        Ok(_) => Err(not_found()),
+        Err(loyalty_core::Error::NotFound(..)) => Err(not_found()),
         Err(e) => {
             tracing::error!(error = %e, "reading organization");
             Err(unavailable(lang, &path))
@@ -146,14 +158,23 @@ pub(crate) async fn org_from_path(
     }
 }
 
-/// A signed-in person on a page of one organization, with their roles there.
+/// A signed-in person on a page of one organization, entered through
+/// `loyalty_core::access` (`org`, `roles`, `member_id` read through to [`Access`]).
+/// A person with no role there is refused unless they are an operator, whose pages
+/// then check the role they need with [`OrgPage::require`].
 #[derive(Debug, Clone)]
 pub(crate) struct OrgPage {
     pub person: Person,
-    pub org: Organization,
-    pub roles: Vec<Role>,
-    pub member_id: Option<Uuid>,
+    pub access: Access,
     pub lang: Lang,
+}
+
+impl std::ops::Deref for OrgPage {
+    type Target = Access;
+
+    fn deref(&self) -> &Access {
+        &self.access
+    }
 }
 
 impl FromRequestParts<AppState> for OrgPage {
@@ -162,38 +183,45 @@ impl FromRequestParts<AppState> for OrgPage {
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Response> {
         let person = Person::from_request_parts(parts, state).await?;
         let pre_lang = person.lang.unwrap_or_default();
-        let org = org_from_path(parts, state, pre_lang).await?;
+        let org: Organization = org_from_path(parts, state, pre_lang).await?;
         let lang = person
             .lang
             .or_else(|| Lang::parse(&org.language))
             .unwrap_or_default();
-        let roles: Vec<Role> = resolve_memberships(&person.groups)
-            .into_iter()
-            .filter(|m| m.prefix == org.group_prefix)
-            .map(|m| m.role)
-            .collect();
-        let member_id = if roles.is_empty() {
-            None
-        } else {
-            match state
-                .store
-                .member_by_subject(org.id, &person.signed_in.session.account.uid)
-                .await
-            {
-                Ok(m) => m.map(|m| m.id),
-                Err(e) => {
-                    tracing::error!(error = %e, "reading membership");
-                    return Err(unavailable(lang, &person.path));
-                }
-            }
+        let refused_chrome = |org: &Organization| {
+            let mut c = person.chrome("");
+            c.lang = lang;
+            c.org = Some(OrgNav {
+                slug: org.slug.clone(),
+                name: org.name.clone(),
+                admin: false,
+                till: false,
+                me: false,
+            });
+            c
         };
-        Ok(OrgPage {
-            person,
+        let nav = refused_chrome(&org);
+        match access::enter_verified(
+            state.access(),
             org,
-            roles,
-            member_id,
-            lang,
-        })
+            &person.verified,
+            person.request_id.clone(),
+        )
+        .await
+        {
+            Ok(access) => Ok(OrgPage {
+                person,
+                access,
+                lang,
+            }),
+            Err(loyalty_core::Error::Forbidden(_)) => {
+                Err(PageError::forbidden(&nav).into_response())
+            }
+            Err(e) => {
+                tracing::error!(error = %e, "entering an organization");
+                Err(unavailable(lang, &person.path))
+            }
+        }
     }
 }
 
@@ -222,20 +250,9 @@ impl OrgPage {
             .ok_or_else(|| PageError::forbidden(c))
     }
 
-    /// A use-case context acting in `role`.
+    /// A use-case context acting in `role`, with the request id for the audit log.
     pub fn ctx<'a>(&'a self, state: &'a AppState, role: Role) -> Ctx<'a> {
-        Ctx {
-            store: state.store.as_ref(),
-            clock: state.clock.as_ref(),
-            org: &self.org,
-            actor: Actor {
-                member_id: self.member_id,
-                label: self.person.signed_in.session.account.username.clone(),
-                role: role.as_str().into(),
-                request_id: None,
-            },
-            role,
-        }
+        self.access.ctx_as(state.access(), role)
     }
 
     /// The base of this organization's page URLs (`/o/{slug}`).

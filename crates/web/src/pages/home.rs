@@ -98,7 +98,7 @@ async fn home(
         StatusCode::OK,
         &Home {
             c: person.chrome("home"),
-            name: &person.signed_in.session.account.name,
+            name: person.signed_in.session.principal.name(),
             orgs: rows,
         },
     )

@@ -66,7 +66,7 @@ async fn open_org(
         &here,
     );
     if let Some(s) = signed_in {
-        c.user = Some(s.session.account.name.clone());
+        c.user = Some(s.session.principal.name().to_owned());
         c.csrf = s.session.csrf_token.clone();
     }
     if !org.join_enabled {
@@ -96,7 +96,7 @@ async fn join_page(
             org,
             notice: None,
             form: JoinForm::default(),
-            signed_in_as: signed_in.map(|s| s.session.account.username),
+            signed_in_as: signed_in.map(|s| s.session.principal.username().to_owned()),
         },
     ))
 }
@@ -117,7 +117,7 @@ async fn join_post(
     let result = match &signed_in {
         // By username: it identifies built-in accounts and people signed in through the
         // identity provider alike (the latter have no built-in account key).
-        Some(s) => match loyalty_core::domain::Username::parse(&s.session.account.username)
+        Some(s) => match loyalty_core::domain::Username::parse(s.session.principal.username())
             .map_err(|e| loyalty_core::Error::Validation(vec![e]))
         {
             Err(e) => Err(e),
@@ -166,7 +166,7 @@ async fn join_post(
                     org,
                     notice,
                     form,
-                    signed_in_as: signed_in.map(|s| s.session.account.username),
+                    signed_in_as: signed_in.map(|s| s.session.principal.username().to_owned()),
                 },
             )
         }

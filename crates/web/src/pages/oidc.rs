@@ -13,9 +13,9 @@ use axum::extract::{Query, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::get;
-use loyalty_core::domain::resolve_memberships;
 use loyalty_core::secret;
-use loyalty_core::store::{ExternalSubject, LoginFlow, NewMember};
+use loyalty_core::service::signin;
+use loyalty_core::store::{ExternalSubject, LoginFlow};
 use loyalty_identity::oidc::OidcClient;
 use serde::Deserialize;
 
@@ -83,7 +83,7 @@ fn failed(headers: &HeaderMap, status: StatusCode) -> Response {
 }
 
 async fn begin(State(state): State<AppState>, headers: HeaderMap) -> Response {
-    let Some(oidc) = &state.oidc else {
+    let Some(oidc) = state.identity.oidc() else {
         return crate::pages::not_found_page(request_lang(&headers));
     };
     let start = oidc.begin_login();
@@ -127,7 +127,7 @@ async fn callback(
     headers: HeaderMap,
     Query(q): Query<CallbackQuery>,
 ) -> Response {
-    let Some(oidc) = &state.oidc else {
+    let Some(oidc) = state.identity.oidc() else {
         return crate::pages::not_found_page(request_lang(&headers));
     };
     let clear = [(header::SET_COOKIE, flow_cookie("", 0, secure(&state)))];
@@ -186,50 +186,30 @@ async fn callback(
         groups: identity.groups.clone(),
         subject: identity.subject.clone(),
     };
-    // Just-in-time membership rows for every organization the groups name.
-    let memberships = resolve_memberships(&subject.groups);
-    if !memberships.is_empty() {
-        let prefixes: Vec<String> = memberships.iter().map(|m| m.prefix.clone()).collect();
-        match state.store.organizations_by_group_prefix(&prefixes).await {
-            Ok(orgs) => {
-                for org in orgs {
-                    let Some(role) = memberships
-                        .iter()
-                        .filter(|m| m.prefix == org.group_prefix)
-                        .map(|m| m.role)
-                        .min()
-                    else {
-                        continue;
-                    };
-                    let member = NewMember {
-                        identity_subject: subject.subject.clone(),
-                        role,
-                        email: subject.email.clone(),
-                        name: Some(subject.name.clone()),
-                        created_by: None,
-                    };
-                    if let Err(e) = state.store.upsert_member(org.id, &member, now).await {
-                        tracing::error!(error = %e, org = %org.slug, "creating a member row");
-                    }
-                }
-            }
-            Err(e) => tracing::error!(error = %e, "reading organizations"),
-        }
-    }
+    // The member rows the groups call for, then the session (see the sign-in service).
     let (token, csrf) = session::new_tokens();
-    if let Err(e) = state
-        .store
-        .insert_external_session(
-            &secret::hash_token(&token),
-            &subject,
-            &csrf,
-            now,
-            now + session::LIFETIME,
-        )
-        .await
+    match signin::sign_in_subject(
+        state.store.as_ref(),
+        &subject,
+        &secret::hash_token(&token),
+        &csrf,
+        now,
+        now + session::LIFETIME,
+    )
+    .await
     {
-        tracing::error!(error = %e, "storing session");
-        return (clear, failed(&headers, StatusCode::SERVICE_UNAVAILABLE)).into_response();
+        Ok(report) => {
+            if let Some(e) = report.failed_lookup {
+                tracing::error!(error = %e, "reading organizations");
+            }
+            for (org, e) in report.failed_memberships {
+                tracing::error!(error = %e, org = %org, "creating a member row");
+            }
+        }
+        Err(e) => {
+            tracing::error!(error = %e, "storing session");
+            return (clear, failed(&headers, StatusCode::SERVICE_UNAVAILABLE)).into_response();
+        }
     }
     tracing::info!(subject = %subject.subject, "signed in through OpenID Connect");
     let mut response = Redirect::to("/").into_response();

@@ -163,7 +163,7 @@ async fn onboard_post(
     };
     let result = match input.validate() {
         Ok(mut plan) => {
-            plan.operator = person.signed_in.session.account.username.clone();
+            plan.operator = person.signed_in.session.principal.username().to_owned();
             onboard::onboard(
                 state.store.as_ref(),
                 state.directory.as_ref(),
@@ -322,7 +322,7 @@ async fn change_status(
 ) -> Result<Response, PageError> {
     let c = operator_only(&person)?;
     let now = state.clock.now();
-    let actor = Actor::operator(&person.signed_in.session.account.username);
+    let actor = Actor::operator(person.signed_in.session.principal.username());
     let (result, done) = match action.as_str() {
         "suspend" => (
             orgs::suspend(state.store.as_ref(), &slug, &actor, now).await,
@@ -335,6 +335,6 @@ async fn change_status(
         _ => return Err(PageError::not_found(c.lang)),
     };
     let change = result.or_page(&c, "/operator")?;
-    tracing::info!(org = %change.org.slug, action = %action, by = %person.signed_in.session.account.username, "organization status changed");
+    tracing::info!(org = %change.org.slug, action = %action, by = %person.signed_in.session.principal.username(), "organization status changed");
     Ok(Redirect::to(&format!("/operator?done={done}&org={}", change.org.slug)).into_response())
 }

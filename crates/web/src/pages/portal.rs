@@ -51,7 +51,7 @@ async fn me(State(state): State<AppState>, page: OrgPage) -> Result<Response, Pa
     let c = page.chrome("me", "");
     let role = page.require(&[Role::Customer], &c)?;
     let ctx = page.ctx(&state, role);
-    let subject = page.person.signed_in.session.account.uid.as_str();
+    let subject = page.person.signed_in.session.principal.subject();
     let (customer, mut ledger) =
         match customers::own_ledger(&ctx, Some(subject), LedgerRange::first(200)).await {
             Err(loyalty_core::Error::Points(PointsError::CustomerNotFound)) => {

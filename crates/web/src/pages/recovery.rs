@@ -102,7 +102,7 @@ fn use_provider(state: &AppState, c: &Chrome) -> Response {
 
 async fn page(State(state): State<AppState>, headers: HeaderMap) -> Response {
     let c = Chrome::anonymous(request_lang(&headers), PATH);
-    if state.builtin.is_none() {
+    if state.identity.builtin().is_none() {
         return use_provider(&state, &c);
     }
     form_page(&state, &headers, c, "", None, StatusCode::OK)
@@ -117,7 +117,7 @@ async fn submit(
 ) -> Response {
     let lang = request_lang(&headers);
     let c = Chrome::anonymous(lang, PATH);
-    let Some(builtin) = &state.builtin else {
+    let Some(builtin) = state.identity.builtin() else {
         return use_provider(&state, &c);
     };
     let login = form.login.trim();

@@ -8,7 +8,7 @@ use loyalty_core::domain::{Email, OrgStatus, Organization, Username};
 use loyalty_core::secret;
 use loyalty_core::service::onboard::OnboardInput;
 use loyalty_testkit::{TestDb, fixed_clock};
-use loyalty_web::{AppState, WebConfig};
+use loyalty_web::{AppState, Identity, WebConfig};
 use std::sync::Arc;
 use tower::ServiceExt;
 
@@ -57,8 +57,7 @@ impl TestApp {
             store: db.store.clone(),
             directory: dir.clone(),
             clock: clock.clone(),
-            builtin: Some((*dir).clone()),
-            oidc: None,
+            identity: Identity::Builtin((*dir).clone()),
             config: Arc::new(WebConfig::default()),
         };
         let b = orgs.pop().unwrap();

@@ -3,7 +3,7 @@
 use loyalty_core::clock::SystemClock;
 use loyalty_identity::BuiltinDirectory;
 use loyalty_testkit::TestDb;
-use loyalty_web::{AppState, WebConfig};
+use loyalty_web::{AppState, Identity, WebConfig};
 use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
 use std::sync::Arc;
@@ -132,8 +132,7 @@ impl Served {
             store: db.store.clone(),
             directory: Arc::new(directory.clone()),
             clock,
-            builtin: Some(directory.clone()),
-            oidc: None,
+            identity: Identity::Builtin(directory.clone()),
             config: Arc::new(WebConfig {
                 public_url: base.clone(),
                 ..WebConfig::default()

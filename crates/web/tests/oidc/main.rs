@@ -10,7 +10,7 @@ use loyalty_core::domain::{OrgStatus, Organization};
 use loyalty_core::service::onboard::OnboardInput;
 use loyalty_identity::oidc::{OidcClient, OidcConfig, OidcOptions};
 use loyalty_testkit::{Kind, TestDb, skip_postgres};
-use loyalty_web::{AppState, WebConfig};
+use loyalty_web::{AppState, Identity, WebConfig};
 use reqwest::header::{COOKIE, LOCATION, SET_COOKIE};
 use secrecy::SecretString;
 use std::collections::BTreeMap;
@@ -160,8 +160,9 @@ async fn setup(kind: Kind) -> Option<Setup> {
         store: db.store.clone(),
         directory: dir,
         clock,
-        builtin: None,
-        oidc: Some(Arc::new(client.clone())),
+        identity: Identity::Authentik {
+            oidc: Some(Arc::new(client.clone())),
+        },
         config: Arc::new(WebConfig {
             public_url: base.clone(),
             ..WebConfig::default()

@@ -8,7 +8,7 @@ use loyalty_core::domain::{Email, OrgStatus, Organization, Username};
 use loyalty_core::secret;
 use loyalty_core::service::onboard::OnboardInput;
 use loyalty_testkit::{TestDb, fixed_clock};
-use loyalty_web::{AppState, WebConfig};
+use loyalty_web::{AppState, Identity, WebConfig};
 use secrecy::SecretString;
 use std::sync::Arc;
 use tower::ServiceExt;
@@ -128,8 +128,11 @@ impl TestApp {
             store: db.store.clone(),
             directory: dir.clone(),
             clock: clock.clone(),
-            builtin: builtin.then(|| (*dir).clone()),
-            oidc: None,
+            identity: if builtin {
+                Identity::Builtin((*dir).clone())
+            } else {
+                Identity::Authentik { oidc: None }
+            },
             config: Arc::new(config),
         };
         let b = orgs.pop().unwrap();

@@ -99,6 +99,22 @@ both_backends! {
         assert_eq!(r.location(), customer_url);
     }
 
+    async fn a_page_action_writes_the_request_id_into_the_audit_log(db) {
+        let app = TestApp::new(db).await;
+        let cashier = app.person("alpha_cashier", &["alpha-cashiers"]).await;
+        let r = app.post(&cashier, "/o/alpha/till/enroll", &[("csrf", CSRF), ("phone", "202-555-0100"), ("name", "Ana")]).await;
+        assert_eq!(r.status, 303, "{}", r.body);
+        let customer_url = r.location().split('?').next().unwrap().to_owned();
+        let preview = app.get(&cashier, &format!("{customer_url}/award?amount=12.50")).await;
+        let idem = hidden(&preview.body, "idem");
+        let body = form(&[("csrf", CSRF), ("idem", idem.as_str()), ("amount", "12.50")]);
+        let r = app.send(&cashier, "POST", &format!("{customer_url}/award"), Some(body), &[("origin", ORIGIN), ("x-request-id", "page-req-award")]).await;
+        assert_eq!(r.status, 303, "{}", r.body);
+        let log = app.db.store.audit_log(app.a.id, None, 50).await.expect("audit");
+        let award = log.iter().find(|a| a.request_id.as_deref() == Some("page-req-award"));
+        assert!(award.is_some_and(|a| a.actor == "alpha_cashier" && a.actor_role == "cashier"), "{log:?}");
+    }
+
     async fn an_admin_creates_a_cashier_who_gets_a_one_time_link_and_can_be_deactivated(db) {
         let app = TestApp::new(db).await;
         let admin = app.person("alpha_admin", &["alpha-admins"]).await;

@@ -17,7 +17,7 @@ use loyalty_core::domain::{OrgStatus, Role};
 use loyalty_core::service::onboard::{self, CredentialMode, NoHooks, OnboardInput};
 use loyalty_core::service::orgs;
 use loyalty_core::store::Backend;
-use loyalty_web::{AppState, WebConfig};
+use loyalty_web::{AppState, Identity, WebConfig};
 use secrecy::ExposeSecret;
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -177,8 +177,10 @@ pub async fn run(config: Config, args: Args) -> anyhow::Result<()> {
         store: store.clone(),
         directory: app.directory.clone(),
         clock: app.clock.clone(),
-        builtin: app.builtin.clone(),
-        oidc: None,
+        identity: match &app.builtin {
+            Some(b) => Identity::Builtin(b.clone()),
+            None => Identity::Authentik { oidc: None },
+        },
         config: Arc::new(WebConfig {
             public_url: base.clone(),
             ..WebConfig::default()
