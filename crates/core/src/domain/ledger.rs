@@ -373,7 +373,7 @@ pub enum PointsError {
     IdempotencyMismatch,
     /// The store failed.
     #[error(transparent)]
-    Store(#[from] crate::store::StoreError),
+    Store(#[from] crate::error::StoreError),
 }
 
 impl PointsError {

@@ -10,7 +10,7 @@ use uuid::Uuid;
 
 /// The mail outbox and per-organization mail settings. Mails are queued in the same
 /// transaction as the change that causes them (points receipts through
-/// [`crate::ledger_tx::LedgerTx::insert_mail`]) or by a job whose queuing is idempotent
+/// `LedgerTx::insert_mail` of the ledger rules) or by a job whose queuing is idempotent
 /// (the dedupe key); the sender claims, sends and marks them.
 #[async_trait]
 pub trait MailStore: Send + Sync {
