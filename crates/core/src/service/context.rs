@@ -40,3 +40,15 @@ impl Ctx<'_> {
 pub(crate) const STAFF: &[Role] = &[Role::Admin, Role::Cashier];
 /// Admins only.
 pub(crate) const ADMIN: &[Role] = &[Role::Admin];
+
+/// Checks that the caller is an admin of an active organization.
+pub(crate) fn require_admin(ctx: &Ctx<'_>, what: &str) -> Result<(), Error> {
+    if ctx.org.status != OrgStatus::Active {
+        return Err(Error::OrgSuspended(ctx.org.slug.clone()));
+    }
+    if ctx.role == Role::Admin {
+        Ok(())
+    } else {
+        Err(Error::Forbidden(format!("a {} cannot {what}", ctx.role)))
+    }
+}

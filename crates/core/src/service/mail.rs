@@ -10,15 +10,31 @@ use crate::error::{ErrorCode, FieldError};
 use crate::mail::{
     self, CLAIM_LEASE, ExpiryMail, LinkMail, MAX_ATTEMPTS, MailSettings, OutboxMail, Sender,
 };
-use crate::service::onboard::Credential;
-use crate::service::points::Ctx;
+use crate::service::context::{Ctx, require_admin};
 use crate::store::Store;
 use async_trait::async_trait;
-use secrecy::ExposeSecret;
+use secrecy::{ExposeSecret, SecretString};
+use time::OffsetDateTime;
+
+/// The admin's first credential.
+#[derive(Debug, Clone)]
+pub enum Credential {
+    /// A one-time link to set a password.
+    Link {
+        /// The link.
+        url: SecretString,
+        /// When it expires.
+        expires_at: Option<OffsetDateTime>,
+    },
+    /// A generated password, to be changed at first sign-in.
+    Password(SecretString),
+    /// None issued: the admin already had a password (an existing account was reused).
+    Existing,
+}
 
 /// An organization's mail settings (admins only).
 pub async fn settings(ctx: &Ctx<'_>) -> Result<MailSettings, Error> {
-    crate::service::staff::require_admin(ctx, "see mail settings")?;
+    require_admin(ctx, "see mail settings")?;
     Ok(ctx.store.mail_settings(ctx.org.id).await?)
 }
 
@@ -30,7 +46,7 @@ pub async fn update_settings(
     points_receipt: bool,
     expiry_warning_days: Option<i64>,
 ) -> Result<MailSettings, Error> {
-    crate::service::staff::require_admin(ctx, "change mail settings")?;
+    require_admin(ctx, "change mail settings")?;
     let settings = parse_settings(
         sender_name,
         sender_address,

@@ -3,8 +3,8 @@
 //! the ledger and purchases.
 
 use crate::Error;
+use crate::service::context::require_admin;
 use crate::service::points::{Ctx, day_start};
-use crate::service::staff::require_admin;
 use crate::store::{ActivityTotals, BalanceTotals};
 use std::fmt::Write as _;
 use time::OffsetDateTime;

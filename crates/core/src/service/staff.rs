@@ -6,26 +6,14 @@
 
 use crate::Error;
 use crate::directory::{self, DirUser, Directory, NewDirUser};
-use crate::domain::{Email, GroupName, OrgStatus, PersonName, Role, Username};
+use crate::domain::{Email, GroupName, PersonName, Role, Username};
 use crate::error::{ErrorCode, FieldError};
 use crate::secret;
-use crate::service::onboard::Credential;
-use crate::service::points::Ctx;
+use crate::service::context::{Ctx, require_admin};
+use crate::service::mail::Credential;
 use crate::store::{Member, NewMember};
 use secrecy::SecretString;
 use uuid::Uuid;
-
-/// Checks that the caller is an admin of an active organization.
-pub(crate) fn require_admin(ctx: &Ctx<'_>, what: &str) -> Result<(), Error> {
-    if ctx.org.status != OrgStatus::Active {
-        return Err(Error::OrgSuspended(ctx.org.slug.clone()));
-    }
-    if ctx.role == Role::Admin {
-        Ok(())
-    } else {
-        Err(Error::Forbidden(format!("a {} cannot {what}", ctx.role)))
-    }
-}
 
 /// A staff member to create, as typed by an admin.
 #[derive(Debug, Clone, Default, serde::Deserialize)]

@@ -66,7 +66,7 @@ api_errors!(CreateTokenErrors [SIGNED_IN, JSON_BODY] {
     path = "/orgs/{slug}/tokens",
     operation_id = "create_token",
     tag = "admin",
-    params(super::openapi::OrgPath, super::openapi::OrgHeader),
+    params(super::params::OrgPath, super::params::OrgHeader),
     request_body(content = NewToken, content_type = "application/json"),
     responses(
         (status = 201, description = "Made; the secret is shown this once", body = CreatedToken),
@@ -106,7 +106,7 @@ api_errors!(ListTokensErrors [SIGNED_IN] {
     path = "/orgs/{slug}/tokens",
     operation_id = "list_tokens",
     tag = "admin",
-    params(super::openapi::OrgPath, super::openapi::OrgHeader),
+    params(super::params::OrgPath, super::params::OrgHeader),
     responses(
         (status = 200, description = "The tokens", body = Vec<ApiToken>),
         ListTokensErrors,
@@ -137,7 +137,7 @@ api_errors!(RevokeTokenErrors [SIGNED_IN] {
     path = "/orgs/{slug}/tokens/{id}",
     operation_id = "revoke_token",
     tag = "admin",
-    params(super::openapi::OrgIdPath, super::openapi::OrgHeader),
+    params(super::params::OrgIdPath, super::params::OrgHeader),
     responses(
         (status = 204, description = "Revoked"),
         RevokeTokenErrors,
@@ -209,7 +209,7 @@ api_errors!(UpdatePointsSettingsErrors [SIGNED_IN, JSON_BODY] {
     path = "/orgs/{slug}/settings/points",
     operation_id = "update_points_settings",
     tag = "admin",
-    params(super::openapi::OrgPath, super::openapi::OrgHeader),
+    params(super::params::OrgPath, super::params::OrgHeader),
     request_body(content = SettingsBody, content_type = "application/json"),
     responses(
         (status = 200, description = "The settings as now stored", body = SettingsView),
@@ -265,7 +265,7 @@ api_errors!(GetAuditLogErrors [SIGNED_IN] {
     path = "/orgs/{slug}/audit",
     operation_id = "get_audit_log",
     tag = "admin",
-    params(super::openapi::OrgPath, super::openapi::OrgHeader, AuditQuery),
+    params(super::params::OrgPath, super::params::OrgHeader, AuditQuery),
     responses(
         (status = 200, description = "A page of audit records", body = Page<AuditRecord>),
         GetAuditLogErrors,

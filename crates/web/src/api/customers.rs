@@ -49,8 +49,8 @@ api_errors!(EnrollCustomerErrors [SIGNED_IN, JSON_BODY] {
     path = "/orgs/{slug}/customers",
     operation_id = "enroll_customer",
     tag = "customers",
-    params(super::openapi::OrgPath, super::openapi::OrgHeader),
-    request_body(content = super::openapi::EnrollBody, content_type = "application/json"),
+    params(super::params::OrgPath, super::params::OrgHeader),
+    request_body(content = super::params::EnrollBody, content_type = "application/json"),
     responses(
         (status = 201, description = "Enrolled", body = Customer),
         EnrollCustomerErrors,
@@ -107,7 +107,7 @@ api_errors!(ListOrLookupCustomersErrors [SIGNED_IN] {
     path = "/orgs/{slug}/customers",
     operation_id = "list_or_lookup_customers",
     tag = "customers",
-    params(super::openapi::OrgPath, super::openapi::OrgHeader, ListQuery),
+    params(super::params::OrgPath, super::params::OrgHeader, ListQuery),
     responses(
         (status = 200, description = "With `q`: the customer (a `Customer`); without: a page of customers (a `Page`)", body = ListOrOne),
         ListOrLookupCustomersErrors,
@@ -157,7 +157,7 @@ api_errors!(GetCustomerErrors [SIGNED_IN] {
     path = "/orgs/{slug}/customers/{id}",
     operation_id = "get_customer",
     tag = "customers",
-    params(super::openapi::OrgIdPath, super::openapi::OrgHeader),
+    params(super::params::OrgIdPath, super::params::OrgHeader),
     responses(
         (status = 200, description = "The customer", body = Customer),
         GetCustomerErrors,
@@ -198,7 +198,7 @@ api_errors!(GetCustomerBalanceErrors [SIGNED_IN] {
     path = "/orgs/{slug}/customers/{id}/balance",
     operation_id = "get_customer_balance",
     tag = "customers",
-    params(super::openapi::OrgIdPath, super::openapi::OrgHeader),
+    params(super::params::OrgIdPath, super::params::OrgHeader),
     responses(
         (status = 200, description = "The balance", body = Balance),
         GetCustomerBalanceErrors,
@@ -289,7 +289,7 @@ api_errors!(GetCustomerLedgerErrors [SIGNED_IN] {
     path = "/orgs/{slug}/customers/{id}/ledger",
     operation_id = "get_customer_ledger",
     tag = "customers",
-    params(super::openapi::OrgIdPath, super::openapi::OrgHeader, LedgerQuery),
+    params(super::params::OrgIdPath, super::params::OrgHeader, LedgerQuery),
     responses(
         (status = 200, description = "A page of ledger entries", body = Page<LedgerEntry>),
         GetCustomerLedgerErrors,
@@ -328,7 +328,7 @@ api_errors!(GetOrgLedgerErrors [SIGNED_IN] {
     path = "/orgs/{slug}/ledger",
     operation_id = "get_org_ledger",
     tag = "customers",
-    params(super::openapi::OrgPath, super::openapi::OrgHeader, LedgerQuery),
+    params(super::params::OrgPath, super::params::OrgHeader, LedgerQuery),
     responses(
         (status = 200, description = "A page of ledger entries", body = Page<LedgerEntry>),
         GetOrgLedgerErrors,
@@ -373,7 +373,7 @@ api_errors!(GetMeErrors [SIGNED_IN] {
     path = "/orgs/{slug}/me",
     operation_id = "get_me",
     tag = "customers",
-    params(super::openapi::OrgPath, super::openapi::OrgHeader),
+    params(super::params::OrgPath, super::params::OrgHeader),
     responses(
         (status = 200, description = "The caller as a customer", body = Customer),
         GetMeErrors,
@@ -409,7 +409,7 @@ api_errors!(GetMyLedgerErrors [SIGNED_IN] {
     path = "/orgs/{slug}/me/ledger",
     operation_id = "get_my_ledger",
     tag = "customers",
-    params(super::openapi::OrgPath, super::openapi::OrgHeader, LedgerQuery),
+    params(super::params::OrgPath, super::params::OrgHeader, LedgerQuery),
     responses(
         (status = 200, description = "A page of the caller's ledger entries", body = Page<LedgerEntry>),
         GetMyLedgerErrors,

@@ -9,6 +9,7 @@ pub mod extract;
 pub mod openapi;
 pub mod org_context;
 mod orgs;
+pub mod params;
 mod points;
 mod rewards;
 

@@ -44,7 +44,7 @@ api_errors!(GetOrganizationErrors [] {
     path = "/orgs/{slug}",
     operation_id = "get_organization",
     tag = "orgs",
-    params(super::openapi::OrgPath, super::openapi::OrgHeader),
+    params(super::params::OrgPath, super::params::OrgHeader),
     responses(
         (status = 200, description = "The organization", body = PublicInfo),
         GetOrganizationErrors,

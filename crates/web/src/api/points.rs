@@ -49,7 +49,7 @@ struct AwardBody {
     /// The customer.
     customer_id: Uuid,
     /// Amount paid.
-    #[schema(schema_with = super::openapi::amount_schema)]
+    #[schema(schema_with = super::params::amount_schema)]
     amount: AmountValue,
     /// Currency code; when sent it must be the organization's.
     #[schema(example = "USD")]
@@ -84,7 +84,7 @@ api_errors!(AwardPurchaseErrors [SIGNED_IN, JSON_BODY] {
     path = "/orgs/{slug}/purchases",
     operation_id = "award_purchase",
     tag = "points",
-    params(super::openapi::OrgPath, super::openapi::IdempotencyHeader, super::openapi::OrgHeader),
+    params(super::params::OrgPath, super::params::IdempotencyHeader, super::params::OrgHeader),
     request_body(content = AwardBody, content_type = "application/json"),
     responses(
         (status = 201, description = "Recorded (or replayed): the ledger entry, the purchase and the new balance", body = PointsOutcome),
@@ -128,7 +128,7 @@ api_errors!(GetPurchaseErrors [SIGNED_IN] {
     path = "/orgs/{slug}/purchases/{id}",
     operation_id = "get_purchase",
     tag = "points",
-    params(super::openapi::OrgIdPath, super::openapi::OrgHeader),
+    params(super::params::OrgIdPath, super::params::OrgHeader),
     responses(
         (status = 200, description = "The purchase", body = Purchase),
         GetPurchaseErrors,
@@ -148,7 +148,7 @@ async fn purchase(
 #[serde(deny_unknown_fields)]
 struct ReverseBody {
     /// Amount refunded; absent for the rest of the purchase.
-    #[schema(schema_with = super::openapi::amount_schema)]
+    #[schema(schema_with = super::params::amount_schema)]
     amount: Option<AmountValue>,
 }
 
@@ -180,7 +180,7 @@ api_errors!(ReversePurchaseErrors [SIGNED_IN] {
     path = "/orgs/{slug}/purchases/{id}/reverse",
     operation_id = "reverse_purchase",
     tag = "points",
-    params(super::openapi::OrgIdPath, super::openapi::IdempotencyHeader, super::openapi::OrgHeader),
+    params(super::params::OrgIdPath, super::params::IdempotencyHeader, super::params::OrgHeader),
     request_body(content = Option<ReverseBody>, content_type = "application/json", description = "Optional; no body (or `{}`) refunds the rest of the purchase. Read as JSON whatever the `Content-Type`."),
     responses(
         (status = 201, description = "Reversed (or replayed): the ledger entry, the purchase as now refunded and the new balance", body = PointsOutcome),
@@ -248,7 +248,7 @@ api_errors!(RedeemPointsErrors [SIGNED_IN, JSON_BODY] {
     path = "/orgs/{slug}/redemptions",
     operation_id = "redeem_points",
     tag = "points",
-    params(super::openapi::OrgPath, super::openapi::IdempotencyHeader, super::openapi::OrgHeader),
+    params(super::params::OrgPath, super::params::IdempotencyHeader, super::params::OrgHeader),
     request_body(content = RedeemBody, content_type = "application/json"),
     responses(
         (status = 201, description = "Redeemed (or replayed): the ledger entry, the reward and the new balance", body = PointsOutcome),
@@ -302,7 +302,7 @@ api_errors!(AdjustPointsErrors [SIGNED_IN, JSON_BODY] {
     path = "/orgs/{slug}/adjustments",
     operation_id = "adjust_points",
     tag = "points",
-    params(super::openapi::OrgPath, super::openapi::IdempotencyHeader, super::openapi::OrgHeader),
+    params(super::params::OrgPath, super::params::IdempotencyHeader, super::params::OrgHeader),
     request_body(content = AdjustBody, content_type = "application/json"),
     responses(
         (status = 201, description = "Adjusted (or replayed): the ledger entry and the new balance", body = PointsOutcome),

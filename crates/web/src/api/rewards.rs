@@ -35,7 +35,7 @@ api_errors!(ListRewardsErrors [SIGNED_IN] {
     path = "/orgs/{slug}/rewards",
     operation_id = "list_rewards",
     tag = "rewards",
-    params(super::openapi::OrgPath, super::openapi::OrgHeader),
+    params(super::params::OrgPath, super::params::OrgHeader),
     responses(
         (status = 200, description = "Every reward of the organization", body = Vec<Reward>),
         ListRewardsErrors,
@@ -89,7 +89,7 @@ api_errors!(CreateRewardErrors [SIGNED_IN, JSON_BODY] {
     path = "/orgs/{slug}/rewards",
     operation_id = "create_reward",
     tag = "rewards",
-    params(super::openapi::OrgPath, super::openapi::OrgHeader),
+    params(super::params::OrgPath, super::params::OrgHeader),
     request_body(content = RewardBody, content_type = "application/json"),
     responses(
         (status = 201, description = "Created", body = Reward),
@@ -131,7 +131,7 @@ api_errors!(UpdateRewardErrors [SIGNED_IN, JSON_BODY] {
     path = "/orgs/{slug}/rewards/{id}",
     operation_id = "update_reward",
     tag = "rewards",
-    params(super::openapi::OrgIdPath, super::openapi::OrgHeader),
+    params(super::params::OrgIdPath, super::params::OrgHeader),
     request_body(content = RewardBody, content_type = "application/json"),
     responses(
         (status = 200, description = "The reward as now stored", body = Reward),

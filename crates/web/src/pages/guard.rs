@@ -6,7 +6,7 @@
 
 use super::error::PageError;
 use super::i18n::Lang;
-use super::layout::{Chrome, OrgNav, cookie_lang, problem};
+use super::layout::{Chrome, OrgNav, cookie_lang, encode, problem};
 use crate::AppState;
 use crate::session::SignedIn;
 use axum::extract::{FromRequestParts, Path};
@@ -101,18 +101,6 @@ impl FromRequestParts<AppState> for Person {
             request_id: crate::request_id(&parts.headers),
         })
     }
-}
-
-/// Percent-encodes a path for a query parameter.
-pub(crate) fn encode(s: &str) -> String {
-    s.bytes()
-        .map(|b| match b {
-            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' | b'/' => {
-                (b as char).to_string()
-            }
-            _ => format!("%{b:02X}"),
-        })
-        .collect()
 }
 
 /// The organization named by the URL, or the page to answer instead.

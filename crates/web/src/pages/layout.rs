@@ -59,7 +59,7 @@ impl Chrome {
 
     /// This page's path, encoded for a query parameter.
     pub fn here_encoded(&self) -> String {
-        super::guard::encode(&self.here)
+        encode(&self.here)
     }
 
     /// A whole number in the page's locale.
@@ -137,4 +137,16 @@ pub(crate) fn problem(
             link_text: c.t(link_text),
         },
     )
+}
+
+/// Percent-encodes a path for a query parameter.
+pub(crate) fn encode(s: &str) -> String {
+    s.bytes()
+        .map(|b| match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' | b'/' => {
+                (b as char).to_string()
+            }
+            _ => format!("%{b:02X}"),
+        })
+        .collect()
 }

@@ -7,6 +7,7 @@
 
 mod plan;
 
+pub use crate::service::mail::Credential;
 pub use plan::{CredentialMode, OnboardInput, OnboardPlan};
 
 use crate::Error;
@@ -19,7 +20,6 @@ use crate::secret;
 use crate::store::{NewMember, Store, StoreError};
 use secrecy::SecretString;
 use std::time::Instant;
-use time::OffsetDateTime;
 /// The steps of onboarding, in order.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
 #[serde(rename_all = "snake_case")]
@@ -91,22 +91,6 @@ impl StepHooks for NoHooks {
     fn after(&self, _step: Step) -> Result<(), Error> {
         Ok(())
     }
-}
-
-/// The admin's first credential.
-#[derive(Debug, Clone)]
-pub enum Credential {
-    /// A one-time link to set a password.
-    Link {
-        /// The link.
-        url: SecretString,
-        /// When it expires.
-        expires_at: Option<OffsetDateTime>,
-    },
-    /// A generated password, to be changed at first sign-in.
-    Password(SecretString),
-    /// None issued: the admin already had a password (an existing account was reused).
-    Existing,
 }
 
 /// What onboarding did.
