@@ -63,3 +63,9 @@ pub async fn sign_in_subject(
         .await?;
     Ok(report)
 }
+
+/// Ends the session whose token hashes to `token_hash` (signing out). Ending one that is
+/// already gone is not an error.
+pub async fn sign_out(store: &dyn Store, token_hash: &str) -> Result<(), Error> {
+    Ok(store.delete_session(token_hash).await?)
+}

@@ -15,6 +15,7 @@ use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::get;
 use loyalty_core::secret;
+use loyalty_core::service::signin;
 use loyalty_identity::builtin::CredentialError;
 use secrecy::SecretString;
 use serde::Deserialize;
@@ -204,7 +205,7 @@ async fn logout(
     signed_in: SignedIn,
     CsrfForm(Empty {}): CsrfForm<Empty>,
 ) -> Response {
-    if let Err(e) = state.store.delete_session(&signed_in.token_hash).await {
+    if let Err(e) = signin::sign_out(state.store.as_ref(), &signed_in.token_hash).await {
         tracing::error!(error = %e, "ending session");
     }
     // In authentik mode, also end the session at the provider when it tells how.

@@ -93,6 +93,8 @@ impl FromRequestParts<AppState> for Person {
                 return Err(unavailable(lang.unwrap_or_default(), &path));
             }
         };
+        // The form extractors read the session from here instead of a second query.
+        parts.extensions.insert(signed_in.clone());
         Ok(Person {
             signed_in,
             verified,
