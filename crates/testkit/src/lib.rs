@@ -4,8 +4,8 @@
 //!
 //! PostgreSQL is found at `LOYALTY_TEST_POSTGRES_URL` (default
 //! `postgres://postgres@127.0.0.1:5432/postgres`). When it cannot be reached the tests
-//! fail, naming the URL; set `LOYALTY_TEST_SKIP_POSTGRES=1` to skip them on a machine
-//! without PostgreSQL (CI never sets it).
+//! fail, naming the URL; `LOYALTY_TEST_SKIP=postgres` leaves them out on purpose (see
+//! [`tools`], the rule for every tool the suite needs; CI never sets it).
 
 // Test support: failing loudly, with the reason, is the point here.
 #![allow(clippy::panic)]
@@ -19,6 +19,8 @@ use sqlx::Connection;
 use std::sync::Arc;
 
 pub use loyalty_core;
+
+pub mod tools;
 
 /// Which backend a test runs on.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -35,9 +37,10 @@ pub fn postgres_admin_url() -> String {
         .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".into())
 }
 
-/// Whether PostgreSQL tests are switched off on this machine.
+/// Whether the PostgreSQL half of the suite is left out on purpose
+/// (`LOYALTY_TEST_SKIP=postgres`).
 pub fn skip_postgres() -> bool {
-    std::env::var("LOYALTY_TEST_SKIP_POSTGRES").is_ok_and(|v| v == "1")
+    tools::left_out("postgres")
 }
 
 /// A database that lives as long as this value.
@@ -81,7 +84,7 @@ impl TestDb {
                 let mut conn = sqlx::PgConnection::connect(&admin).await.unwrap_or_else(|e| {
                     panic!(
                         "PostgreSQL is not reachable at {admin}: {e}. Start it, point LOYALTY_TEST_POSTGRES_URL at one, \
-                         or set LOYALTY_TEST_SKIP_POSTGRES=1 to skip the PostgreSQL half of the suite"
+                         or leave the PostgreSQL half of the suite out on purpose with LOYALTY_TEST_SKIP=postgres"
                     )
                 });
                 sqlx::query(sqlx::AssertSqlSafe(format!("CREATE DATABASE {name}")))
@@ -187,7 +190,7 @@ macro_rules! both_backends {
                 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
                 async fn postgres() {
                     if $crate::skip_postgres() {
-                        eprintln!("LOYALTY_TEST_SKIP_POSTGRES=1: skipping");
+                        eprintln!("LEFT OUT (LOYALTY_TEST_SKIP names postgres)");
                         return;
                     }
                     let $db = $crate::TestDb::new($crate::Kind::Postgres).await;

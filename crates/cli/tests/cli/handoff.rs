@@ -51,8 +51,8 @@ fn handoff(db: &TestDb, out_dir: &Path, extra: &[&str]) -> Output {
         .expect("loyalty runs")
 }
 
-/// The text of a PDF as `pdftotext` reads it; `None` (test skipped) when the tool is
-/// missing outside CI. CI installs poppler-utils (.ci/run), so there it must exist.
+/// The text of a PDF as `pdftotext` reads it; a missing `pdftotext` fails the test, and
+/// `None` only when `LOYALTY_TEST_SKIP` names `pdf` (see `loyalty_testkit::tools`).
 fn pdf_text(path: &Path) -> Option<String> {
     match std::process::Command::new("pdftotext")
         .arg(path)
@@ -69,13 +69,13 @@ fn pdf_text(path: &Path) -> Option<String> {
             Some(String::from_utf8(out.stdout).expect("pdftotext prints UTF-8"))
         }
         Err(e) => {
-            assert!(
-                std::env::var("CI").as_deref() != Ok("true"),
-                "CI=true and pdftotext cannot run ({e}): install poppler-utils"
+            let run = loyalty_testkit::tools::required(
+                "pdf",
+                false,
+                &format!("pdftotext (Debian package poppler-utils; {e})"),
+                "apt-get install poppler-utils",
             );
-            eprintln!(
-                "pdftotext cannot run ({e}); install poppler-utils. Skipping the PDF text checks."
-            );
+            assert!(!run, "pdftotext is missing");
             None
         }
     }

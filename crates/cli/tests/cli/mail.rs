@@ -23,21 +23,19 @@ pub(crate) struct SmtpSink {
     dir: PathBuf,
 }
 
-/// Whether aiosmtpd can run here. Under CI (CI=true) its absence fails the test.
+/// Whether the real SMTP server (Python's aiosmtpd) can run here; a missing one fails
+/// the test (see `loyalty_testkit::tools`).
 pub(crate) fn smtp_available() -> bool {
     let ok = Command::new("python3")
         .args(["-c", "import aiosmtpd"])
         .status()
         .is_ok_and(|s| s.success());
-    if !ok {
-        if std::env::var("CI").is_ok_and(|v| v == "true" || v == "1") {
-            panic!(
-                "python3 with aiosmtpd is required for the mail tests: python3 -m pip install aiosmtpd"
-            );
-        }
-        eprintln!("python3 -m aiosmtpd is not available: skipping (CI fails instead)");
-    }
-    ok
+    loyalty_testkit::tools::required(
+        "smtp",
+        ok,
+        "python3 with aiosmtpd (the mail tests' SMTP server)",
+        "python3 -m pip install aiosmtpd",
+    )
 }
 
 fn free_port() -> u16 {

@@ -13,19 +13,17 @@ use thirtyfour::prelude::*;
 pub const CHROMIUM: &str = "/usr/bin/chromium";
 pub const CHROMEDRIVER: &str = "/usr/bin/chromedriver";
 
-/// Whether the browser tests can run here; under CI a missing browser is a failure.
+/// Whether the browser tests can run here; a missing browser fails the test (see
+/// `loyalty_testkit::tools`).
 pub fn browser_available() -> bool {
     let present =
         std::path::Path::new(CHROMIUM).exists() && std::path::Path::new(CHROMEDRIVER).exists();
-    if !present {
-        if std::env::var("CI").is_ok_and(|v| v == "true") {
-            panic!(
-                "{CHROMIUM} or {CHROMEDRIVER} is missing: .ci/run installs them (apt-get install chromium chromium-driver)"
-            );
-        }
-        eprintln!("skipping browser test: install chromium and chromium-driver to run it");
-    }
-    present
+    loyalty_testkit::tools::required(
+        "browser",
+        present,
+        &format!("{CHROMIUM} and {CHROMEDRIVER} (Debian packages chromium, chromium-driver)"),
+        "apt-get install chromium chromium-driver",
+    )
 }
 
 fn free_port() -> u16 {

@@ -225,24 +225,21 @@ both_backends! {
     }
 }
 
-/// promtool from the Debian package `prometheus`. Required under CI (`CI=true`);
-/// elsewhere a missing promtool skips the check with a note.
+/// promtool from the Debian package `prometheus`; a missing one fails the test (see
+/// `loyalty_testkit::tools`).
 fn promtool() -> Option<PathBuf> {
     let found = std::env::var_os("PATH").and_then(|paths| {
         std::env::split_paths(&paths)
             .map(|p| p.join("promtool"))
             .find(|p| p.is_file())
     });
-    if found.is_none() {
-        assert!(
-            !std::env::var("CI").is_ok_and(|v| v == "true" || v == "1"),
-            "promtool is required under CI: apt-get install --no-install-recommends prometheus"
-        );
-        eprintln!(
-            "promtool not found: skipping the Prometheus checks (install the Debian package prometheus)"
-        );
-    }
-    found
+    let run = loyalty_testkit::tools::required(
+        "promtool",
+        found.is_some(),
+        "promtool (Debian package prometheus)",
+        "apt-get install --no-install-recommends prometheus",
+    );
+    found.filter(|_| run)
 }
 
 #[test]
