@@ -9,6 +9,7 @@ mod audit;
 mod checklist;
 mod customers;
 mod error;
+mod housekeeping;
 mod ledger;
 mod mail;
 mod orgs;
@@ -24,6 +25,7 @@ pub use audit::{
 pub use checklist::{ChecklistMark, ChecklistStore};
 pub use customers::CustomerStore;
 pub use error::{Conflict, StoreError};
+pub use housekeeping::{HousekeepingStore, Sweep, TableSize};
 pub use ledger::{InvariantReport, LedgerStore, PointsSettings};
 pub use mail::MailStore;
 pub use orgs::{Member, NewMember, OrgStore};
@@ -347,6 +349,7 @@ pub trait Store:
     + AdminStore
     + ChecklistStore
     + MailStore
+    + HousekeepingStore
     + Send
     + Sync
     + 'static
