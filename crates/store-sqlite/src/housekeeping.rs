@@ -104,17 +104,24 @@ impl HousekeepingStore for SqliteStore {
     }
 
     async fn reclaim_space(&self) -> Result<Option<String>, StoreError> {
+        // One connection throughout; reading the schema first makes it read the file's
+        // header again, so a mode switched by another connection shows.
+        let mut conn = self.pool.acquire().await.map_err(map_err)?;
+        sqlx::query("SELECT count(*) FROM sqlite_master")
+            .execute(&mut *conn)
+            .await
+            .map_err(map_err)?;
         let mode: i64 = sqlx::query_scalar("PRAGMA auto_vacuum")
-            .fetch_one(&self.pool)
+            .fetch_one(&mut *conn)
             .await
             .map_err(map_err)?;
         let free: i64 = sqlx::query_scalar("PRAGMA freelist_count")
-            .fetch_one(&self.pool)
+            .fetch_one(&mut *conn)
             .await
             .map_err(map_err)?;
         if mode == 2 {
             sqlx::query("PRAGMA incremental_vacuum")
-                .execute(&self.pool)
+                .execute(&mut *conn)
                 .await
                 .map_err(map_err)?;
             return Ok(Some(format!(

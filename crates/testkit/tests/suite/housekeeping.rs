@@ -186,3 +186,37 @@ both_backends! {
         assert!(sizes.iter().any(|t| t.table == "idempotency_keys"), "{sizes:?}");
     }
 }
+
+/// A SQLite file switched to incremental vacuum gives pages back after a pass; one
+/// left at the default says that only an offline VACUUM shrinks it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sqlite_gives_pages_back_when_the_file_uses_incremental_vacuum() {
+    use sqlx::Connection;
+    let db = TestDb::new(loyalty_testkit::Kind::Sqlite).await;
+    let note = db
+        .store
+        .reclaim_space()
+        .await
+        .expect("reclaim")
+        .expect("a note");
+    assert!(note.contains("offline VACUUM"), "{note}");
+    let mut conn = sqlx::SqliteConnection::connect(&db.url)
+        .await
+        .expect("connect");
+    sqlx::query("PRAGMA auto_vacuum = INCREMENTAL")
+        .execute(&mut conn)
+        .await
+        .expect("mode");
+    sqlx::query("VACUUM")
+        .execute(&mut conn)
+        .await
+        .expect("vacuum");
+    drop(conn);
+    let note = db
+        .store
+        .reclaim_space()
+        .await
+        .expect("reclaim")
+        .expect("a note");
+    assert!(note.starts_with("incremental vacuum"), "{note}");
+}
