@@ -17,10 +17,14 @@ fn candidates(kind: Sweep) -> &'static str {
         Sweep::LoginFlows => "FROM login_flows WHERE expires_at < $1",
         Sweep::AccountTokens => "FROM account_tokens WHERE expires_at < $1",
         Sweep::MailBodies => {
-            "FROM mail_outbox WHERE COALESCE(sent_at, failed_at) < $1 \
-             AND (body_text <> '' OR body_html IS NOT NULL)"
+            "FROM mail_outbox WHERE (sent_at IS NOT NULL OR failed_at IS NOT NULL) \
+             AND COALESCE(sent_at, failed_at) < $1 AND (body_text <> '' OR body_html IS NOT NULL)"
         }
-        Sweep::MailRows => "FROM mail_outbox WHERE COALESCE(sent_at, failed_at) < $1",
+        // The first condition is the partial index's, so the planner may use it.
+        Sweep::MailRows => {
+            "FROM mail_outbox WHERE (sent_at IS NOT NULL OR failed_at IS NOT NULL) \
+             AND COALESCE(sent_at, failed_at) < $1"
+        }
         Sweep::LoginThrottle => "FROM login_throttle WHERE last_failure_at < $1",
         Sweep::JobLeases => "FROM job_leases WHERE expires_at < $1",
     }
