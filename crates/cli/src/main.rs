@@ -13,7 +13,7 @@ mod progress;
 
 // The operations the commands drive live in `loyalty-ops`; named here so that commands
 // write `crate::config`, `crate::backup` ... as before.
-use loyalty_ops::{backup, config, doctor, handoff, mail};
+use loyalty_ops::{backup, config, doctor, handoff, housekeeping, mail};
 
 use clap::{Parser, Subcommand};
 use std::path::PathBuf;
@@ -65,6 +65,8 @@ enum Command {
     /// Check SMTP, read and drive the mail outbox, change organizations' mail settings.
     #[command(subcommand)]
     Mail(commands::mail::Command),
+    /// Remove rows past their retention (idempotency records, expired sessions, old mail ...).
+    Housekeeping(commands::housekeeping::Args),
     /// Measure throughput and latency under load; check the ledger afterwards.
     Bench(Box<commands::bench::Args>),
     // Its help, short and long, is the doc comment of `commands::doctor::Args`.
@@ -122,6 +124,7 @@ fn main() -> ExitCode {
             Command::Authentik(cmd) => commands::authentik::run(config, cmd).await,
             Command::Handoff(args) => commands::handoff::run(config, *args).await,
             Command::Mail(cmd) => commands::mail::run(config, cmd).await,
+            Command::Housekeeping(args) => commands::housekeeping::run(config, args).await,
             Command::Bench(args) => commands::bench::run(config, *args).await,
             // Handled above, before the configuration is required.
             Command::Doctor(_) => Ok(()),

@@ -8,7 +8,7 @@ mod admin;
 mod audit;
 mod checklist;
 mod customers;
-
+mod housekeeping;
 mod ledger;
 mod mail;
 mod orgs;
@@ -24,6 +24,7 @@ pub use audit::{
 };
 pub use checklist::{ChecklistMark, ChecklistStore};
 pub use customers::CustomerStore;
+pub use housekeeping::{HousekeepingStore, Sweep, TableSize};
 pub use ledger::{InvariantReport, LedgerStore, PointsSettings};
 pub use mail::MailStore;
 pub use orgs::{Member, NewMember, OrgStore};
@@ -370,6 +371,7 @@ pub trait Store:
     + AdminStore
     + ChecklistStore
     + MailStore
+    + HousekeepingStore
     + Send
     + Sync
     + 'static

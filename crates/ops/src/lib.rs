@@ -1,5 +1,5 @@
 //! Operations of a loyalty installation, as a library: the configuration, backup and
-//! restore, the doctor's checks, the client's handoff guide and mail delivery. The
+//! restore, the doctor's checks, the client's handoff guide, mail delivery and housekeeping. The
 //! `loyalty` command parses flags and prints; the work is here, so that `serve` (and
 //! later the pages) can run it without the command line. Long steps report progress
 //! through [`backup::Progress`], which the caller implements.
@@ -10,6 +10,7 @@ pub mod config;
 pub mod database;
 pub mod doctor;
 pub mod handoff;
+pub mod housekeeping;
 pub mod mail;
 
 /// An error the person running an operation can fix by changing the input (the

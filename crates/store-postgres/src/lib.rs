@@ -7,6 +7,7 @@ mod admin;
 mod audit;
 mod checklist;
 mod customers;
+mod housekeeping;
 mod ledger;
 mod ledger_tx;
 mod mail;
@@ -64,6 +65,11 @@ pub const MIGRATIONS: &[(i64, &str, &str)] = &[
         8,
         "active users index",
         include_str!("../migrations/0008_active_users_index.sql"),
+    ),
+    (
+        9,
+        "housekeeping",
+        include_str!("../migrations/0009_housekeeping.sql"),
     ),
 ];
 

@@ -8,6 +8,7 @@ mod admin;
 mod audit;
 mod checklist;
 mod customers;
+mod housekeeping;
 mod ledger;
 mod mail;
 mod orgs;
@@ -72,6 +73,11 @@ pub const MIGRATIONS: &[(i64, &str, &str)] = &[
         8,
         "active users index",
         include_str!("../migrations/0008_active_users_index.sql"),
+    ),
+    (
+        9,
+        "housekeeping",
+        include_str!("../migrations/0009_housekeeping.sql"),
     ),
 ];
 

@@ -5,6 +5,7 @@ pub mod backup;
 pub mod bench;
 pub mod doctor;
 pub mod handoff;
+pub mod housekeeping;
 pub mod mail;
 pub mod migrate;
 pub mod onboard;

@@ -106,6 +106,14 @@ pub async fn run(mut config: Config, args: Args) -> anyhow::Result<()> {
             Duration::from_secs(config.jobs.expiry_interval_secs),
         ));
     }
+    if config.housekeeping.interval_secs > 0 {
+        crate::housekeeping::retention(&config.housekeeping)?;
+        tokio::spawn(crate::housekeeping::job(
+            app.store.clone(),
+            app.clock.clone(),
+            config.housekeeping.clone(),
+        ));
+    }
     if config.mail.is_configured() {
         let sender = crate::mail::SmtpSender::new(&config.mail)?;
         tracing::info!(server = %sender.server, "mail worker started");

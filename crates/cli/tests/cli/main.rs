@@ -6,6 +6,7 @@
 mod backup;
 mod doctor;
 mod handoff;
+mod housekeeping;
 mod mail;
 mod onboard;
 mod serve;

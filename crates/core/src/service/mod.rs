@@ -5,6 +5,7 @@ pub mod audit;
 pub mod checklist;
 pub mod context;
 pub mod customers;
+pub mod housekeeping;
 pub mod join;
 pub mod mail;
 pub mod onboard;

@@ -14,8 +14,8 @@ use std::path::Path;
 mod sections;
 
 pub use sections::{
-    BackupConfig, DatabaseConfig, IdentityConfig, IdentityMode, JobsConfig, LogConfig, MailConfig,
-    MailTls, ServerConfig, SupportConfig,
+    BackupConfig, DatabaseConfig, HousekeepingConfig, IdentityConfig, IdentityMode, JobsConfig,
+    LogConfig, MailConfig, MailTls, ServerConfig, SupportConfig,
 };
 
 /// The whole configuration.
@@ -37,6 +37,9 @@ pub struct Config {
     /// Periodic jobs.
     #[serde(default)]
     pub jobs: JobsConfig,
+    /// How long short-lived rows are kept.
+    #[serde(default)]
+    pub housekeeping: HousekeepingConfig,
     /// How clients reach support (printed in the client guide).
     #[serde(default)]
     pub support: SupportConfig,
@@ -55,6 +58,7 @@ struct Defaults {
     identity: IdentityConfig,
     log: LogConfig,
     jobs: JobsConfig,
+    housekeeping: HousekeepingConfig,
     support: SupportConfig,
     backup: BackupConfig,
     mail: MailConfig,
@@ -69,6 +73,7 @@ impl Config {
             identity: IdentityConfig::default(),
             log: LogConfig::default(),
             jobs: JobsConfig::default(),
+            housekeeping: HousekeepingConfig::default(),
             support: SupportConfig::default(),
             backup: BackupConfig::default(),
             mail: MailConfig::default(),
@@ -95,6 +100,7 @@ impl Config {
                             "identity__",
                             "log__",
                             "jobs__",
+                            "housekeeping__",
                             "support__",
                             "backup__",
                             "mail__",
@@ -192,6 +198,8 @@ impl Config {
             database: &'a DatabaseConfig,
             identity: &'a IdentityConfig,
             log: &'a LogConfig,
+            jobs: &'a JobsConfig,
+            housekeeping: &'a HousekeepingConfig,
             support: &'a SupportConfig,
             backup: &'a BackupConfig,
             mail: &'a MailConfig,
@@ -201,6 +209,8 @@ impl Config {
             database: &self.database,
             identity: &self.identity,
             log: &self.log,
+            jobs: &self.jobs,
+            housekeeping: &self.housekeeping,
             support: &self.support,
             backup: &self.backup,
             mail: &self.mail,

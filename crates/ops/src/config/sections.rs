@@ -1,5 +1,5 @@
 //! The sections of the configuration (`[server]`, `[database]`, `[identity]`, `[log]`,
-//! `[jobs]`, `[support]`, `[backup]`, `[mail]`): their fields, defaults and the small
+//! `[jobs]`, `[housekeeping]`, `[support]`, `[backup]`, `[mail]`): their fields, defaults and the small
 //! rules read from them (the database URL, the public URL, the SMTP port).
 
 use secrecy::{ExposeSecret, SecretString};
@@ -130,6 +130,49 @@ impl Default for JobsConfig {
     fn default() -> Self {
         Self {
             expiry_interval_secs: 3600,
+        }
+    }
+}
+
+/// `[housekeeping]`: how long each kind of short-lived row is kept before the
+/// housekeeping pass removes it (docs/housekeeping.md). The ledger, purchases and the
+/// audit log are never removed.
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct HousekeepingConfig {
+    /// Seconds between passes in `serve` (0 turns the job off; `loyalty housekeeping`
+    /// still runs one).
+    pub interval_secs: u64,
+    /// Rows removed per statement: each batch is a short transaction of its own.
+    pub batch_size: u32,
+    /// Days an idempotency record is kept: a retry with the same key after this is a
+    /// new request.
+    pub idempotency_days: u32,
+    /// Hours an expired session, sign-in flow or one-time link is kept (0: removed at
+    /// the first pass after it expires).
+    pub expired_hours: u32,
+    /// Days after sending (or giving up) before a mail's body is emptied.
+    pub mail_body_days: u32,
+    /// Days after sending (or giving up) before a mail's row is removed; unsent mail
+    /// is never removed.
+    pub mail_row_days: u32,
+    /// Hours after its last failure before a sign-in throttle window is removed.
+    pub throttle_hours: u32,
+    /// Days after it ran out before a job lease is removed.
+    pub job_lease_days: u32,
+}
+
+impl Default for HousekeepingConfig {
+    fn default() -> Self {
+        Self {
+            interval_secs: 3600,
+            batch_size: 1000,
+            idempotency_days: 7,
+            expired_hours: 0,
+            mail_body_days: 30,
+            mail_row_days: 90,
+            throttle_hours: 24,
+            job_lease_days: 7,
         }
     }
 }

@@ -1,5 +1,5 @@
 //! The database: reachable, migrated, (SQLite) writable and not locked by a dead
-//! process, and the ledger invariants.
+//! process, the ledger invariants, and no table far past its retention.
 
 use super::Check;
 use crate::config::Config;
@@ -129,6 +129,7 @@ pub async fn examine(config: &Config, checks: &mut Vec<Check>) -> Option<Db> {
 
     if current {
         checks.push(invariants(store.as_ref()).await);
+        checks.push(housekeeping(store.as_ref(), &config.housekeeping).await);
     } else {
         checks.push(Check::skip(
             "ledger.invariants",
@@ -318,6 +319,51 @@ async fn invariants(store: &dyn Store) -> Check {
             NAME,
             format!("cannot read the ledger: {e}"),
             "check the database user's rights on the customers and ledger tables",
+        ),
+    }
+}
+
+/// Rows older than twice their retention: housekeeping is off or cannot keep up.
+pub async fn housekeeping(store: &dyn Store, config: &crate::config::HousekeepingConfig) -> Check {
+    const NAME: &str = "tables within their retention";
+    let retention = match crate::housekeeping::retention(config) {
+        Ok(r) => r,
+        Err(e) => {
+            return Check::fail(
+                "database.housekeeping",
+                NAME,
+                e.0,
+                "correct the [housekeeping] setting named (`loyalty config` shows them)",
+            );
+        }
+    };
+    let clock = loyalty_core::clock::SystemClock;
+    match loyalty_core::service::housekeeping::overdue(store, &clock, &retention).await {
+        Ok(list) if list.is_empty() => Check::ok(
+            "database.housekeeping",
+            NAME,
+            format!("idempotency records kept {} days", config.idempotency_days),
+        ),
+        Ok(list) => Check::warn(
+            "database.housekeeping",
+            NAME,
+            list.iter()
+                .map(|o| {
+                    format!(
+                        "{} rows of {} older than twice their retention",
+                        o.rows,
+                        o.kind.as_str()
+                    )
+                })
+                .collect::<Vec<_>>()
+                .join(", "),
+            "run `loyalty housekeeping`, and keep `serve` running with housekeeping.interval_secs above 0 (see docs/housekeeping.md)",
+        ),
+        Err(e) => Check::warn(
+            "database.housekeeping",
+            NAME,
+            format!("cannot count old rows: {e}"),
+            "check the database user's rights on the tables housekeeping looks after",
         ),
     }
 }

@@ -6,6 +6,7 @@ mod audit;
 mod checklist;
 mod conflicts;
 mod directory;
+mod housekeeping;
 mod mail;
 mod onboarding;
 mod points;

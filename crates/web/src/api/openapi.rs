@@ -44,7 +44,10 @@ with the path, or the request is refused with `400 org.mismatch`.
 The till's writes (`purchases`, `purchases/{id}/reverse`, `redemptions`, `adjustments`) \
 require an `Idempotency-Key` header: a new random value (a UUID) per operation, the same one \
 on retries. A retry answers the first result with the same status and `\"replayed\": true`; \
-the same key with a different request is refused with `409 idempotency.mismatch`.
+the same key with a different request is refused with `409 idempotency.mismatch`. \
+A key is remembered for a window: 7 days unless the installation sets another \
+(`housekeeping.idempotency_days`). A retry after the window is a new request and makes a new \
+award, redemption or adjustment, so retry within minutes or hours, never days later.
 
 ## Errors
 

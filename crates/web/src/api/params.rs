@@ -79,7 +79,8 @@ pub struct OrgHeader {
 pub struct IdempotencyHeader {
     /// Required. A new random value (a UUID) per operation, the same one on retries; 1-255
     /// visible ASCII characters. Missing: `400 idempotency.missing`; reused with a different
-    /// request: `409 idempotency.mismatch`.
+    /// request: `409 idempotency.mismatch`. Remembered for 7 days by default
+    /// (`housekeeping.idempotency_days`): a retry after that is a new request.
     #[param(
         rename = "Idempotency-Key",
         example = "7b0e4a8e-3c55-4c59-9a53-0c6f3c9a1f2d"
