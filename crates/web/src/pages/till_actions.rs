@@ -19,7 +19,7 @@ use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
 use loyalty_core::domain::CurrencyCode;
 use loyalty_core::domain::ledger::PointsError;
-use loyalty_core::domain::points::Amount;
+use loyalty_core::domain::typed_amount::{DecimalMark, parse_typed_amount};
 use loyalty_core::service::join;
 use loyalty_core::service::points::{self, EnrollInput};
 use serde::Deserialize;
@@ -107,6 +107,8 @@ struct Preview {
     name: String,
     amount: String,
     amount_text: String,
+    /// What the cashier typed, when it could be read two ways and the locale decided.
+    ambiguous: Option<String>,
     points: i64,
     balance_after: i64,
     idem: String,
@@ -129,9 +131,9 @@ async fn preview(
         .await
         .or_page(&c, &format!("{}/till", page.base()))?;
     let minor = CurrencyCode::parse(&page.org.currency).map_or(2, |c| c.minor_digits());
-    let typed = c.lang.parse_amount(&q.amount);
-    let amount = match Amount::parse(&typed, minor) {
-        Ok(a) => a,
+    let mark = DecimalMark::of_language(&page.org.language);
+    let typed = match parse_typed_amount(&q.amount, mark, minor) {
+        Ok(t) => t,
         Err(e) => {
             let notice = Notice::err(error_text(
                 c.lang,
@@ -141,6 +143,7 @@ async fn preview(
                 .await;
         }
     };
+    let amount = typed.amount;
     let pts = page.org.earning.points_for(amount);
     Ok(render(
         StatusCode::OK,
@@ -153,6 +156,7 @@ async fn preview(
                 .unwrap_or(customer.card_number.clone()),
             amount: amount.value().to_string(),
             amount_text: c.lang.money(amount.value(), &page.org.currency),
+            ambiguous: typed.ambiguous.then(|| q.amount.trim().to_owned()),
             points: pts,
             balance_after: customer.balance + pts,
             idem: Uuid::new_v4().to_string(),

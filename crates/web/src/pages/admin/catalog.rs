@@ -14,7 +14,9 @@ use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
+use loyalty_core::domain::CurrencyCode;
 use loyalty_core::domain::ledger::Reward;
+use loyalty_core::domain::typed_amount::{DecimalMark, parse_typed_decimal};
 use loyalty_core::service::points::Ctx;
 use loyalty_core::service::{mail, points, rewards as catalog};
 use serde::Deserialize;
@@ -269,12 +271,18 @@ async fn save_settings(
     } else {
         expiry.parse::<i64>().map(Some)
     };
+    let minor = CurrencyCode::parse(&page.org.currency).map_or(2, |c| c.minor_digits());
+    let mark = DecimalMark::of_language(&page.org.language);
+    let min_purchase = parse_typed_decimal(&form.min_purchase, mark, minor).map_or_else(
+        |_| form.min_purchase.trim().to_owned(),
+        |(d, _)| d.to_string(),
+    );
     let result = match expiry_days {
         Ok(days) => {
             points::update_settings(
                 &ctx,
-                &c.lang.parse_amount(&form.points_per_unit),
-                &c.lang.parse_amount(&form.min_purchase),
+                &typed_rate(&form.points_per_unit),
+                &min_purchase,
                 days,
                 form.join_enabled.is_some(),
             )
@@ -351,4 +359,14 @@ async fn save_mail_settings(
             )
         }
     }
+}
+
+/// A points rate as typed (`1,5` or `1.5`): a rate has no thousands, so either mark is
+/// the decimal mark; the service checks the number.
+fn typed_rate(typed: &str) -> String {
+    typed
+        .chars()
+        .filter(|c| !c.is_whitespace())
+        .map(|c| if c == ',' { '.' } else { c })
+        .collect()
 }
