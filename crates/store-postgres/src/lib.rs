@@ -65,6 +65,11 @@ pub const MIGRATIONS: &[(i64, &str, &str)] = &[
         "active users index",
         include_str!("../migrations/0008_active_users_index.sql"),
     ),
+    (
+        9,
+        "purchase bound",
+        include_str!("../migrations/0009_purchase_bound.sql"),
+    ),
 ];
 
 /// Connection settings.

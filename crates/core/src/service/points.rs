@@ -7,7 +7,7 @@
 pub use super::context::Ctx;
 pub use super::customers::{EnrollInput, customer, enroll, lookup};
 pub use super::rewards::{create_reward, reward_input, update_reward};
-pub use super::settings::update_settings;
+pub use super::settings::{Limits, update_settings, update_settings_with_limits};
 
 use super::context::{ADMIN, STAFF};
 use crate::clock::Clock;

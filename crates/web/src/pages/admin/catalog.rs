@@ -158,6 +158,10 @@ struct SettingsForm {
     expiry_days: String,
     #[serde(default)]
     join_enabled: Option<String>,
+    #[serde(default)]
+    purchase_bound: String,
+    #[serde(default)]
+    daily_points_flag: String,
 }
 
 #[derive(Template)]
@@ -208,6 +212,16 @@ fn current(page: &OrgPage) -> SettingsForm {
             .map(|d| d.to_string())
             .unwrap_or_default(),
         join_enabled: page.org.join_enabled.then(|| "on".into()),
+        purchase_bound: page
+            .org
+            .purchase_bound
+            .map(|d| d.normalize().to_string())
+            .unwrap_or_default(),
+        daily_points_flag: page
+            .org
+            .daily_points_flag
+            .map(|d| d.to_string())
+            .unwrap_or_default(),
     }
 }
 
@@ -277,20 +291,40 @@ async fn save_settings(
         |_| form.min_purchase.trim().to_owned(),
         |(d, _)| d.to_string(),
     );
-    let result = match expiry_days {
-        Ok(days) => {
-            points::update_settings(
+    let typed = form.purchase_bound.trim();
+    let purchase_bound = (!typed.is_empty()).then(|| {
+        parse_typed_decimal(typed, mark, minor)
+            .map_or_else(|_| typed.to_owned(), |(d, _)| d.to_string())
+    });
+    let daily = form.daily_points_flag.trim().replace(['.', ','], "");
+    let daily_points_flag = if daily.is_empty() {
+        Ok(None)
+    } else {
+        daily.parse::<i64>().map(Some)
+    };
+    let result = match (expiry_days, daily_points_flag) {
+        (Ok(days), Ok(daily_points_flag)) => {
+            let limits = points::Limits {
+                purchase_bound,
+                daily_points_flag,
+            };
+            points::update_settings_with_limits(
                 &ctx,
                 &typed_rate(&form.points_per_unit),
                 &min_purchase,
                 days,
                 form.join_enabled.is_some(),
+                &limits,
             )
             .await
         }
-        Err(_) => Err(loyalty_core::Error::field(
+        (Err(_), _) => Err(loyalty_core::Error::field(
             "expiry_days",
             c.t("err_expiry_number"),
+        )),
+        (_, Err(_)) => Err(loyalty_core::Error::field(
+            "daily_points_flag",
+            c.t("err_daily_points_number"),
         )),
     };
     match result {

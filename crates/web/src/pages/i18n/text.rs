@@ -7,6 +7,8 @@ use super::Lang;
 #[cfg(test)]
 pub(super) const KEYS: &[&str] = &[
     "actions",
+    "err_daily_points_number",
+    "err_unusual_amount",
     "amount_check",
     "amount_read_as",
     "amount_unusual",
@@ -341,6 +343,14 @@ pub(super) const KEYS: &[&str] = &[
 /// The text for `key` in `lang`; the key itself when unknown.
 pub(super) fn text(lang: Lang, key: &'static str) -> &'static str {
     let (en, pt) = match key {
+        "err_unusual_amount" => (
+            "This amount is far above this shop's usual purchases. Check it, tick the box and confirm again.",
+            "Este valor está muito acima das compras habituais desta loja. Confira, marque a caixa e confirme de novo.",
+        ),
+        "err_daily_points_number" => (
+            "Write the daily points as a whole number, or leave it empty.",
+            "Escreva os pontos diários como número inteiro, ou deixe vazio.",
+        ),
         "amount_check" => (
             "Check it with the customer before confirming.",
             "Confira com o cliente antes de confirmar.",
