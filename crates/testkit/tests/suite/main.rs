@@ -2,6 +2,7 @@
 #![allow(clippy::panic, clippy::unwrap_used)]
 
 mod audit;
+mod bound;
 mod checklist;
 mod conflicts;
 mod directory;
