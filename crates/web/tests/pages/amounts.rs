@@ -183,6 +183,39 @@ both_backends! {
         assert_eq!(s, 201, "{body}");
         assert!(body.get("unusual_amount").is_none(), "{body}");
         assert_eq!(unusual_marks(&app, &org).await.len(), 2);
+        // Ana earned 2550 + 900 + 12 points today, over the default 1000 a day: flagged.
+        let admin = app.person("gamma_admin", &["gamma-admins"]).await;
+        let d = app.get(&admin, "/o/gamma/admin").await;
+        assert_eq!(d.status, 200, "{}", d.body);
+        let flagged = d.body.split("id=\"flagged-today\"").nth(1).unwrap().split("</section>").next().unwrap();
+        assert!(flagged.contains(">Ana</a>") && flagged.contains("3.462"), "{flagged}");
+    }
+
+    async fn the_dashboard_flags_customers_over_the_daily_points_the_admin_set(db) {
+        let app = TestApp::new(db).await;
+        let (cashier, customer_url, _) = brazilian_shop(&app).await;
+        let admin = app.person("gamma_admin", &["gamma-admins"]).await;
+        let flagged = |body: &str| body.split("id=\"flagged-today\"").nth(1).unwrap().split("</section>").next().unwrap().to_owned();
+        let award = |amount: &'static str| {
+            let (app, cashier, url) = (&app, &cashier, &customer_url);
+            async move {
+                let p = app.get(cashier, &format!("{url}/award?amount={amount}")).await;
+                let idem = hidden(&p.body, "idem");
+                let r = app.post(cashier, &format!("{url}/award"), &[("csrf", CSRF), ("idem", &idem), ("amount", amount)]).await;
+                assert_eq!(r.status, 303, "{}", r.body);
+            }
+        };
+        award("120").await;
+        let d = app.get(&admin, "/o/gamma/admin").await;
+        assert!(!flagged(&d.body).contains("Ana"), "120 is under the default 1000");
+        let fields = [("csrf", CSRF), ("points_per_unit", "1"), ("min_purchase", "0"), ("daily_points_flag", "150")];
+        assert_eq!(app.post(&admin, "/o/gamma/admin/settings", &fields).await.status, 303);
+        let d = app.get(&admin, "/o/gamma/admin").await;
+        assert!(!flagged(&d.body).contains("Ana"), "120 is under 150");
+        award("40").await;
+        let d = app.get(&admin, "/o/gamma/admin").await;
+        let f = flagged(&d.body);
+        assert!(f.contains(">Ana</a>") && f.contains(">160 "), "{f}");
     }
 
     async fn an_admin_sets_the_bound_and_it_applies_at_the_till(db) {
