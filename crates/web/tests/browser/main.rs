@@ -4,5 +4,6 @@
 //! Chromium the tests are skipped locally but FAIL under `CI=true`.
 #![allow(clippy::panic, clippy::unwrap_used, clippy::expect_used)]
 
+mod amounts;
 mod harness;
 mod story;
