@@ -152,8 +152,9 @@ pub async fn apply<T: LedgerTx + ?Sized>(
             amount,
             currency,
             points,
-            metadata,
+            metadata: _,
             receipt,
+            unusual,
         } => {
             let (balance, seq) = applied(
                 tx.change_balance(org, *customer, *points, now).await?,
@@ -194,7 +195,7 @@ pub async fn apply<T: LedgerTx + ?Sized>(
             );
             // An amount above the shop's usual purchases is marked (`service::bound`).
             if let (Some(mark), Some(serde_json::Value::Object(after))) =
-                (metadata.get("unusual_amount"), record.after.as_mut())
+                (unusual, record.after.as_mut())
             {
                 after.insert("unusual_amount".into(), mark.clone());
             }

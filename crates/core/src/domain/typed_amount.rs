@@ -284,6 +284,10 @@ mod tests {
         ("25,50 BRL", PT, 2, Some("25.50"), false),
         ("1 234,56", PT, 2, Some("1234.56"), false),
         ("1\u{a0}234,56", PT, 2, Some("1234.56"), false),
+        ("2.550,00", PT, 2, Some("2550.00"), false),
+        ("1.000.000", PT, 2, Some("1000000.00"), false),
+        ("1.000.000,01", PT, 2, None, false),
+        ("R$ 0,5", PT, 2, Some("0.50"), false),
         // en-US, USD
         ("25.50", EN, 2, Some("25.50"), false),
         ("25,50", EN, 2, Some("25.50"), false),

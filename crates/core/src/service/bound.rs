@@ -9,7 +9,7 @@
 //! 20 purchases in the window the floor alone applies. Amounts at or below the floor
 //! never need the percentile, so an ordinary award costs no extra query.
 
-use super::context::Ctx;
+use super::context::{Ctx, STAFF};
 use crate::domain::CurrencyCode;
 use crate::domain::ledger::PointsOutcome;
 use crate::domain::points::Amount;
@@ -78,44 +78,39 @@ pub struct CheckedAward {
 /// Records a purchase like `points::award`, checking its amount against the bound. An
 /// amount above it is refused with `purchase.unusual_amount` unless `confirmed` (the
 /// till's second confirmation; the API always confirms); when recorded, the award's
-/// audit record carries `unusual_amount: {bound, confirmed}`.
+/// audit record carries `unusual_amount: {bound, confirmed}` (outside the idempotency
+/// fingerprint, so a retry matches even when the derived bound moved).
 #[allow(clippy::too_many_arguments)]
 pub async fn award_checked(
     ctx: &Ctx<'_>,
     customer: Uuid,
     amount: &str,
     currency: Option<&str>,
-    mut metadata: serde_json::Value,
+    metadata: serde_json::Value,
     idempotency: &str,
     confirmed: bool,
 ) -> Result<CheckedAward, Error> {
+    ctx.require(STAFF, "record purchases")?;
     // The same reading `award` makes; a bad amount is refused there with its message.
     let parsed = Amount::parse(amount, minor_digits(ctx)).ok();
     let over = match parsed {
         Some(a) => unusual(ctx, a.value()).await?,
         None => None,
     };
-    if let Some(bound) = over {
-        if !confirmed {
-            return Err(Error::Conflict(
-                ErrorCode::PurchaseUnusualAmount,
-                format!(
-                    "{amount} is above this shop's usual purchases ({bound}); confirm it to record it"
-                ),
-            ));
-        }
-        let mark = serde_json::json!({"bound": bound.to_string(), "confirmed": true});
-        match metadata.as_object_mut() {
-            Some(m) => {
-                m.insert("unusual_amount".into(), mark);
-            }
-            None => {
-                metadata = serde_json::json!({"metadata": metadata, "unusual_amount": mark});
-            }
-        }
+    if let Some(bound) = over
+        && !confirmed
+    {
+        return Err(Error::Conflict(
+            ErrorCode::PurchaseUnusualAmount,
+            format!(
+                "{amount} is above this shop's usual purchases ({bound}); confirm it to record it"
+            ),
+        ));
     }
+    let mark = over.map(|b| serde_json::json!({"bound": b.to_string(), "confirmed": true}));
     let outcome =
-        super::points::award(ctx, customer, amount, currency, metadata, idempotency).await?;
+        super::points::award_marked(ctx, customer, amount, currency, metadata, idempotency, mark)
+            .await?;
     Ok(CheckedAward {
         outcome,
         unusual: over,

@@ -179,6 +179,12 @@ both_backends! {
         assert_eq!(s, 201, "{body}");
         assert_eq!(body["unusual_amount"], serde_json::json!({"bound": "500"}));
         assert_eq!(body["entry"]["points"], 900, "{body}");
+        // A retry with the same key replays the first answer (the mark is not part of the
+        // request's fingerprint).
+        let (s, again) = api_post(&app, &cashier, path, serde_json::json!({"customer_id": customer_id, "amount": "900.00"}), "k-1").await;
+        assert_eq!(s, 201, "{again}");
+        assert_eq!(again["replayed"], true, "{again}");
+        assert_eq!(again["entry"]["id"], body["entry"]["id"]);
         let (s, body) = api_post(&app, &cashier, path, serde_json::json!({"customer_id": customer_id, "amount": "12.00"}), "k-2").await;
         assert_eq!(s, 201, "{body}");
         assert!(body.get("unusual_amount").is_none(), "{body}");
