@@ -74,9 +74,9 @@ pub const MIGRATIONS: &[(i64, &str, &str)] = &[
         include_str!("../migrations/0008_active_users_index.sql"),
     ),
     (
-        9,
+        10,
         "purchase bound",
-        include_str!("../migrations/0009_purchase_bound.sql"),
+        include_str!("../migrations/0010_purchase_bound.sql"),
     ),
 ];
 
