@@ -154,6 +154,7 @@ pub async fn apply<T: LedgerTx + ?Sized>(
             points,
             metadata: _,
             receipt,
+            unusual,
         } => {
             let (balance, seq) = applied(
                 tx.change_balance(org, *customer, *points, now).await?,
@@ -182,7 +183,7 @@ pub async fn apply<T: LedgerTx + ?Sized>(
                 now,
             );
             tx.insert_entry(org, &entry, seq, idem_key).await?;
-            tx.insert_audit(&audit(
+            let mut record = audit(
                 org,
                 actor,
                 cmd.action(),
@@ -191,8 +192,14 @@ pub async fn apply<T: LedgerTx + ?Sized>(
                 balance,
                 None,
                 now,
-            ))
-            .await?;
+            );
+            // An amount above the shop's usual purchases is marked (`service::bound`).
+            if let (Some(mark), Some(serde_json::Value::Object(after))) =
+                (unusual, record.after.as_mut())
+            {
+                after.insert("unusual_amount".into(), mark.clone());
+            }
+            tx.insert_audit(&record).await?;
             // The receipt is queued in this transaction: it exists exactly when the award does.
             if *receipt
                 && *points > 0

@@ -141,7 +141,8 @@ impl LedgerStore for PgStore {
     ) -> Result<(), StoreError> {
         let mut tx = self.pool.begin().await.map_err(map_err)?;
         sqlx::query(
-            "UPDATE organizations SET points_per_unit = $2, min_purchase = $3, expiry_days = $4, join_enabled = $5, updated_at = $6 WHERE id = $1",
+            "UPDATE organizations SET points_per_unit = $2, min_purchase = $3, expiry_days = $4, join_enabled = $5, updated_at = $6, \
+             purchase_bound = $7, daily_points_flag = $8 WHERE id = $1",
         )
         .bind(org.0)
         .bind(s.earning.points_per_unit)
@@ -149,11 +150,37 @@ impl LedgerStore for PgStore {
         .bind(s.expiry_days)
         .bind(s.join_enabled)
         .bind(now)
+        .bind(s.purchase_bound)
+        .bind(s.daily_points_flag)
         .execute(&mut *tx)
         .await
         .map_err(map_err)?;
         insert_audit(&mut tx, &points_settings_audit(org, actor, s, now)).await?;
         tx.commit().await.map_err(map_err)
+    }
+
+    async fn purchase_percentile(
+        &self,
+        org: OrgId,
+        since: OffsetDateTime,
+        permille: u32,
+    ) -> Result<(i64, Option<rust_decimal::Decimal>), StoreError> {
+        // percentile_disc is the nearest rank, as the SQLite twin computes it.
+        let row = sqlx::query(
+            "SELECT COUNT(*)::bigint AS n, \
+                    percentile_disc($3::float8) WITHIN GROUP (ORDER BY amount) AS p \
+             FROM purchases WHERE organization_id = $1 AND created_at >= $2",
+        )
+        .bind(org.0)
+        .bind(since)
+        .bind(f64::from(permille.min(1000)) / 1000.0)
+        .fetch_one(&self.pool)
+        .await
+        .map_err(map_err)?;
+        Ok((
+            row.try_get("n").map_err(map_err)?,
+            row.try_get("p").map_err(map_err)?,
+        ))
     }
 
     async fn check_invariants(&self, org: Option<OrgId>) -> Result<InvariantReport, StoreError> {

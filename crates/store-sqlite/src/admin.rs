@@ -8,8 +8,8 @@ use async_trait::async_trait;
 use loyalty_core::domain::OrgId;
 use loyalty_core::domain::ledger::{Actor, Purchase};
 use loyalty_core::store::{
-    ActivityTotals, AdminStore, BalanceTotals, LoginThrottleStore, Member, NewMember, StoreError,
-    member_audit, member_status_action, new_id,
+    ActivityTotals, AdminStore, BalanceTotals, HeavyEarner, LoginThrottleStore, Member, NewMember,
+    StoreError, member_audit, member_status_action, new_id,
 };
 use sqlx::Row;
 use time::OffsetDateTime;
@@ -89,6 +89,43 @@ impl AdminStore for SqliteStore {
             points_redeemed: row.try_get("redeemed").map_err(map_err)?,
             active_customers: row.try_get("active").map_err(map_err)?,
         })
+    }
+
+    async fn heavy_earners(
+        &self,
+        org: OrgId,
+        from: OffsetDateTime,
+        to: OffsetDateTime,
+        over: i64,
+        limit: u32,
+    ) -> Result<Vec<HeavyEarner>, StoreError> {
+        let rows = sqlx::query(
+            "SELECT t.user_id, u.name, u.card_number, SUM(t.points) AS pts \
+             FROM points_transactions t JOIN users u ON u.id = t.user_id \
+             WHERE t.organization_id = ?1 AND t.transaction_type = 'earned' \
+               AND t.created_at >= ?2 AND t.created_at < ?3 \
+             GROUP BY t.user_id, u.name, u.card_number HAVING SUM(t.points) > ?4 \
+             ORDER BY pts DESC, t.user_id LIMIT ?5",
+        )
+        .bind(org.0.to_string())
+        .bind(ts(from))
+        .bind(ts(to))
+        .bind(over)
+        .bind(i64::from(limit))
+        .fetch_all(&self.pool)
+        .await
+        .map_err(map_err)?;
+        rows.iter()
+            .map(|r| {
+                Ok(HeavyEarner {
+                    customer_id: crate::rows::uuid_col(r, "user_id")?,
+                    name: r.try_get("name")?,
+                    card_number: r.try_get("card_number")?,
+                    points: r.try_get("pts")?,
+                })
+            })
+            .collect::<Result<_, sqlx::Error>>()
+            .map_err(map_err)
     }
 
     async fn balance_totals(&self, org: OrgId) -> Result<BalanceTotals, StoreError> {

@@ -159,7 +159,8 @@ impl LedgerStore for SqliteStore {
             .await
             .map_err(map_err)?;
         sqlx::query(
-            "UPDATE organizations SET points_per_unit = ?2, min_purchase = ?3, expiry_days = ?4, join_enabled = ?5, updated_at = ?6 WHERE id = ?1",
+            "UPDATE organizations SET points_per_unit = ?2, min_purchase = ?3, expiry_days = ?4, join_enabled = ?5, updated_at = ?6, \
+             purchase_bound = ?7, daily_points_flag = ?8 WHERE id = ?1",
         )
         .bind(org.0.to_string())
         .bind(s.earning.points_per_unit.to_string())
@@ -167,11 +168,49 @@ impl LedgerStore for SqliteStore {
         .bind(s.expiry_days)
         .bind(s.join_enabled)
         .bind(ts(now))
+        .bind(s.purchase_bound.map(|d| d.to_string()))
+        .bind(s.daily_points_flag)
         .execute(&mut *tx)
         .await
         .map_err(map_err)?;
         insert_audit(&mut tx, &points_settings_audit(org, actor, s, now)).await?;
         tx.commit().await.map_err(map_err)
+    }
+
+    async fn purchase_percentile(
+        &self,
+        org: OrgId,
+        since: OffsetDateTime,
+        permille: u32,
+    ) -> Result<(i64, Option<rust_decimal::Decimal>), StoreError> {
+        // No percentile function in SQLite: count, then read the row at the nearest rank.
+        let n: i64 = sqlx::query_scalar(
+            "SELECT COUNT(*) FROM purchases WHERE organization_id = ?1 AND created_at >= ?2",
+        )
+        .bind(org.0.to_string())
+        .bind(ts(since))
+        .fetch_one(&self.pool)
+        .await
+        .map_err(map_err)?;
+        if n == 0 {
+            return Ok((0, None));
+        }
+        let rank = ((n * i64::from(permille.min(1000)) + 999) / 1000).max(1);
+        let amount: Option<String> = sqlx::query_scalar(
+            "SELECT amount FROM purchases WHERE organization_id = ?1 AND created_at >= ?2 \
+             ORDER BY CAST(amount AS REAL), id LIMIT 1 OFFSET ?3",
+        )
+        .bind(org.0.to_string())
+        .bind(ts(since))
+        .bind(rank - 1)
+        .fetch_optional(&self.pool)
+        .await
+        .map_err(map_err)?;
+        let p = amount
+            .map(|s| s.parse::<rust_decimal::Decimal>())
+            .transpose()
+            .map_err(StoreError::backend)?;
+        Ok((n, p))
     }
 
     async fn check_invariants(&self, org: Option<OrgId>) -> Result<InvariantReport, StoreError> {

@@ -79,6 +79,11 @@ pub const MIGRATIONS: &[(i64, &str, &str)] = &[
         "housekeeping",
         include_str!("../migrations/0009_housekeeping.sql"),
     ),
+    (
+        10,
+        "purchase bound",
+        include_str!("../migrations/0010_purchase_bound.sql"),
+    ),
 ];
 
 /// The SQLite store.

@@ -17,7 +17,8 @@ use uuid::Uuid;
 const ORG_COLUMNS: &str = "id, name, slug, COALESCE(authentik_group_prefix, slug) AS group_prefix, status, plan, \
      country, timezone, language, currency, contact_name, contact_email, contact_phone, custom_domain, \
      contract_start, deployment_type, users_estimate, settings, created_at, updated_at, \
-     points_per_unit, min_purchase, expiry_days, join_enabled, mail_points_receipt";
+     points_per_unit, min_purchase, expiry_days, join_enabled, mail_points_receipt, \
+     purchase_bound, daily_points_flag";
 
 /// The organization columns qualified with the alias `o`, for joins.
 pub(crate) static ORG_COLUMNS_O: std::sync::LazyLock<String> = std::sync::LazyLock::new(|| {
@@ -75,6 +76,11 @@ pub(crate) fn org_from_row(row: &SqliteRow) -> Result<Organization, sqlx::Error>
         },
         expiry_days: row.try_get("expiry_days")?,
         join_enabled: row.try_get("join_enabled")?,
+        purchase_bound: row
+            .try_get::<Option<String>, _>("purchase_bound")?
+            .map(|s| decode("purchase_bound", s.parse::<rust_decimal::Decimal>()))
+            .transpose()?,
+        daily_points_flag: row.try_get("daily_points_flag")?,
         points_receipts: row.try_get("mail_points_receipt")?,
         created_at: parse_ts(&row.try_get::<String, _>("created_at")?)?,
         updated_at: parse_ts(&row.try_get::<String, _>("updated_at")?)?,

@@ -10,19 +10,64 @@
       }, 0);
     });
   });
+  // The till reads a typed amount by the server's rules (typed_amount.rs): one separator
+  // followed by one or two digits is the decimal mark; groups of three digits are
+  // thousands; one separator followed by three digits follows the shop's locale. The
+  // server reads the amount again; this only shows it while the cashier types.
+  function readAmount(typed, comma, minor) {
+    var s = typed.replace(/[\s\u00a0\u202f]/g, "").replace(/^(R\$|US\$|\$|€|£|¥)/, "")
+      .replace(/(€|\$)$/, "").replace(/^[A-Za-z]{3}(?=[\d.,])/, "").replace(/([\d.,])[A-Za-z]{3}$/, "$1");
+    if (!/^[\d.,]+$/.test(s)) return null;
+    var p = (s.match(/\./g) || []).length, c = (s.match(/,/g) || []).length;
+    function ungroup(x, g) {
+      var parts = x.split(g);
+      if (!parts[0] || parts[0].length > 3 || (parts[0][0] === "0" && parts.length > 1)) return null;
+      for (var i = 1; i < parts.length; i++) if (parts[i].length !== 3) return null;
+      return parts.join("");
+    }
+    function fraction(f) { return minor > 0 && f.length > 0 && f.length <= minor; }
+    var plain;
+    if (p === 0 && c === 0) plain = s;
+    else if (p > 0 && c > 0) {
+      var last = Math.max(s.lastIndexOf("."), s.lastIndexOf(","));
+      var dec = s[last], grp = dec === "." ? "," : ".";
+      if (s.split(dec).length !== 2) return null;
+      var int = ungroup(s.slice(0, last), grp), frac = s.slice(last + 1);
+      if (int === null || !fraction(frac)) return null;
+      plain = int + "." + frac;
+    } else {
+      var sep = p > 0 ? "." : ",";
+      if (p + c > 1) plain = ungroup(s, sep);
+      else {
+        var i2 = s.indexOf(sep), ip = s.slice(0, i2) || "0", fp = s.slice(i2 + 1);
+        if (fp.length === 1 || fp.length === 2) plain = fraction(fp) ? ip + "." + fp : null;
+        else if (fp.length === 3) plain = (sep === ",") === comma ? (fraction(fp) ? ip + "." + fp : null) : ungroup(s, sep);
+        else plain = null;
+      }
+    }
+    if (plain === null) return null;
+    var n = parseFloat(plain);
+    return isNaN(n) || n <= 0 ? null : n;
+  }
   // Points preview at the till, from the organization's earning rule.
   document.querySelectorAll("input[data-rate]").forEach(function (input) {
     var out = document.getElementById(input.getAttribute("aria-describedby"));
     var rate = parseFloat(input.dataset.rate), min = parseFloat(input.dataset.min || "0");
-    var comma = input.dataset.decimal === ",";
+    var comma = input.dataset.decimal === ",", minor = parseInt(input.dataset.minor || "2", 10);
+    var locale = input.dataset.locale || document.documentElement.lang;
+    function money(n) {
+      try {
+        return new Intl.NumberFormat(locale, { style: "currency", currency: input.dataset.currency,
+          minimumFractionDigits: minor, maximumFractionDigits: minor }).format(n);
+      } catch (e) { return n.toFixed(minor); }
+    }
     function update() {
-      var raw = input.value.replace(/\s/g, "").replace(/^(R\$|US\$|\$)/, "");
-      raw = comma ? raw.replace(/\./g, "").replace(",", ".") : raw.replace(/,/g, "");
-      var amount = parseFloat(raw);
       if (!out) return;
-      if (isNaN(amount) || amount <= 0) { out.textContent = out.dataset.empty || ""; return; }
+      var amount = readAmount(input.value, comma, minor);
+      if (amount === null) { out.textContent = out.dataset.empty || ""; return; }
       var pts = amount < min ? 0 : Math.floor(amount * rate + 1e-9);
-      out.textContent = (out.dataset.template || "= {n}").replace("{n}", pts.toLocaleString(document.documentElement.lang));
+      out.textContent = (out.dataset.template || "{a} = {n}").replace("{a}", money(amount))
+        .replace("{n}", pts.toLocaleString(locale));
     }
     input.addEventListener("input", update);
     update();

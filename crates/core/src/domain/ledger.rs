@@ -256,6 +256,11 @@ pub enum PointsCommand {
         /// Not part of the request: left out of the idempotency hash.
         #[serde(skip)]
         receipt: bool,
+        /// The audit record's mark of an amount above the shop's usual purchases
+        /// (`service::bound`). Not part of the request: left out of the idempotency hash,
+        /// so a retry matches even when the derived bound moved.
+        #[serde(skip)]
+        unusual: Option<serde_json::Value>,
     },
     /// Spend points on a reward or a plain number of points.
     Redeem {

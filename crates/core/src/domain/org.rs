@@ -4,6 +4,7 @@ use super::{
     CountryCode, CurrencyCode, Email, LanguageTag, OrgSlug, PersonName, Phone, TimeZoneName,
 };
 use crate::error::FieldError;
+use rust_decimal::Decimal;
 use std::fmt;
 use time::{Date, OffsetDateTime};
 use uuid::Uuid;
@@ -211,6 +212,12 @@ pub struct Organization {
     pub expiry_days: Option<i32>,
     /// Whether the public join page is open.
     pub join_enabled: bool,
+    /// The largest usual purchase set by an admin; `None` derives it from recent
+    /// purchases (`service::bound`).
+    pub purchase_bound: Option<Decimal>,
+    /// Points per customer per day above which the dashboard flags the customer;
+    /// `None` for the default.
+    pub daily_points_flag: Option<i64>,
     /// Whether customers get a mail receipt for each award (the organization's mail
     /// settings); read with the organization so an award without receipts pays no query.
     #[serde(skip)]

@@ -83,6 +83,19 @@ pub fn parse_typed_amount(
     mark: DecimalMark,
     minor_digits: u32,
 ) -> Result<TypedAmount, FieldError> {
+    let (d, ambiguous) = parse_typed_decimal(typed, mark, minor_digits)?;
+    let amount = Amount::from_decimal(d, minor_digits)?;
+    Ok(TypedAmount { amount, ambiguous })
+}
+
+/// Reads a non-negative money value typed by a person by the same rules as
+/// [`parse_typed_amount`], without the purchase checks (so `0` is accepted, for
+/// settings such as a minimum purchase). Also says whether the locale decided.
+pub fn parse_typed_decimal(
+    typed: &str,
+    mark: DecimalMark,
+    minor_digits: u32,
+) -> Result<(Decimal, bool), FieldError> {
     let refuse = |why: &str| {
         FieldError::new(
             "amount",
@@ -118,8 +131,7 @@ pub fn parse_typed_amount(
     }
     let (plain, ambiguous) = normalise(&cleaned, mark, minor_digits).map_err(&refuse)?;
     let d = Decimal::from_str(&plain).map_err(|_| refuse("is not a number"))?;
-    let amount = Amount::from_decimal(d, minor_digits)?;
-    Ok(TypedAmount { amount, ambiguous })
+    Ok((d, ambiguous))
 }
 
 /// `typed` without spaces and without a currency symbol or code around it.
@@ -272,6 +284,10 @@ mod tests {
         ("25,50 BRL", PT, 2, Some("25.50"), false),
         ("1 234,56", PT, 2, Some("1234.56"), false),
         ("1\u{a0}234,56", PT, 2, Some("1234.56"), false),
+        ("2.550,00", PT, 2, Some("2550.00"), false),
+        ("1.000.000", PT, 2, Some("1000000.00"), false),
+        ("1.000.000,01", PT, 2, None, false),
+        ("R$ 0,5", PT, 2, Some("0.50"), false),
         // en-US, USD
         ("25.50", EN, 2, Some("25.50"), false),
         ("25,50", EN, 2, Some("25.50"), false),

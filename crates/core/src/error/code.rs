@@ -164,6 +164,9 @@ catalogue! {
     /// No such purchase in this organization.
     PurchaseNotFound = "purchase.not_found", 404, "err_not_found", api,
         "no such purchase in this organization";
+    /// The amount is above the shop's usual purchases and the cashier did not confirm it.
+    PurchaseUnusualAmount = "purchase.unusual_amount", 409, "err_unusual_amount", local,
+        "the amount is above the shop's usual purchases; confirm it a second time";
     /// The purchase was already refunded in full.
     PurchaseAlreadyReversed = "purchase.already_reversed", 409, "err_already_reversed", api,
         "the purchase was already reversed in full";

@@ -2,6 +2,7 @@
 //! (store, directory, clock) explicitly.
 
 pub mod audit;
+pub mod bound;
 pub mod checklist;
 pub mod context;
 pub mod customers;

@@ -7,7 +7,7 @@
 pub use super::context::Ctx;
 pub use super::customers::{EnrollInput, customer, enroll, lookup};
 pub use super::rewards::{create_reward, reward_input, update_reward};
-pub use super::settings::update_settings;
+pub use super::settings::{Limits, update_settings, update_settings_with_limits};
 
 use super::context::{ADMIN, STAFF};
 use crate::Error;
@@ -70,6 +70,19 @@ pub async fn award(
     metadata: serde_json::Value,
     idempotency: &str,
 ) -> Result<PointsOutcome, Error> {
+    award_marked(ctx, customer, amount, currency, metadata, idempotency, None).await
+}
+
+/// [`award`], with the audit record's mark of an unusual amount (`service::bound`).
+pub(crate) async fn award_marked(
+    ctx: &Ctx<'_>,
+    customer: Uuid,
+    amount: &str,
+    currency: Option<&str>,
+    metadata: serde_json::Value,
+    idempotency: &str,
+    unusual: Option<serde_json::Value>,
+) -> Result<PointsOutcome, Error> {
     ctx.require(STAFF, "record purchases")?;
     let org_currency =
         CurrencyCode::parse(&ctx.org.currency).map_err(|e| Error::Validation(vec![e]))?;
@@ -97,6 +110,7 @@ pub async fn award(
         points: ctx.org.earning.points_for(amount),
         metadata,
         receipt: ctx.org.points_receipts,
+        unusual,
     };
     run(ctx, &cmd, idempotency).await
 }

@@ -5,7 +5,7 @@
 use crate::Error;
 use crate::service::context::require_admin;
 use crate::service::points::{Ctx, day_start};
-use crate::store::{ActivityTotals, BalanceTotals};
+use crate::store::{ActivityTotals, BalanceTotals, HeavyEarner};
 use std::fmt::Write as _;
 use time::OffsetDateTime;
 
@@ -18,6 +18,11 @@ pub struct Dashboard {
     pub last_30_days: ActivityTotals,
     /// Customers and outstanding points now.
     pub balances: BalanceTotals,
+    /// Points per customer per day above which a customer is flagged (the
+    /// organization's `daily_points_flag`, else `bound::DEFAULT_DAILY_POINTS`).
+    pub daily_points_flag: i64,
+    /// Customers who earned more than that today, most first (at most 50).
+    pub flagged_today: Vec<HeavyEarner>,
 }
 
 /// The local calendar date of `now` in an IANA time zone (UTC when unknown).
@@ -44,10 +49,16 @@ pub async fn dashboard(ctx: &Ctx<'_>) -> Result<Dashboard, Error> {
     let end = day_start(today.next_day().unwrap_or(today), tz);
     let month_start = day_start(today - time::Duration::days(29), tz);
     let org = ctx.org.id;
+    let flag = ctx
+        .org
+        .daily_points_flag
+        .unwrap_or(crate::service::bound::DEFAULT_DAILY_POINTS);
     Ok(Dashboard {
         today: ctx.store.activity_totals(org, start, end).await?,
         last_30_days: ctx.store.activity_totals(org, month_start, end).await?,
         balances: ctx.store.balance_totals(org).await?,
+        daily_points_flag: flag,
+        flagged_today: ctx.store.heavy_earners(org, start, end, flag, 50).await?,
     })
 }
 

@@ -8,7 +8,17 @@ use crate::error::FieldError;
 use crate::store::PointsSettings;
 use rust_decimal::Decimal;
 
-/// Checks and stores the points settings.
+/// The till's sanity limits (`service::bound`), as given by an admin.
+#[derive(Debug, Clone, Default)]
+pub struct Limits {
+    /// The largest usual purchase, a plain decimal string; `None` derives it.
+    pub purchase_bound: Option<String>,
+    /// Points per customer per day above which the dashboard flags the customer;
+    /// `None` for the default.
+    pub daily_points_flag: Option<i64>,
+}
+
+/// Checks and stores the points settings, keeping the till's limits as they are.
 pub async fn update_settings(
     ctx: &Ctx<'_>,
     points_per_unit: &str,
@@ -16,8 +26,61 @@ pub async fn update_settings(
     expiry_days: Option<i64>,
     join_enabled: bool,
 ) -> Result<PointsSettings, Error> {
+    let limits = Limits {
+        purchase_bound: ctx.org.purchase_bound.map(|d| d.to_string()),
+        daily_points_flag: ctx.org.daily_points_flag,
+    };
+    update_settings_with_limits(
+        ctx,
+        points_per_unit,
+        min_purchase,
+        expiry_days,
+        join_enabled,
+        &limits,
+    )
+    .await
+}
+
+/// Checks and stores the points settings and the till's limits.
+pub async fn update_settings_with_limits(
+    ctx: &Ctx<'_>,
+    points_per_unit: &str,
+    min_purchase: &str,
+    expiry_days: Option<i64>,
+    join_enabled: bool,
+    limits: &Limits,
+) -> Result<PointsSettings, Error> {
     ctx.require(ADMIN, "change settings")?;
     let mut errors = Vec::new();
+    let bound = match limits.purchase_bound.as_deref().map(str::trim) {
+        None | Some("") => None,
+        Some(b) => {
+            let d = b
+                .parse::<Decimal>()
+                .ok()
+                .filter(|d| *d > Decimal::ZERO && d.scale() <= 2 && *d <= Decimal::from(1_000_000));
+            if d.is_none() {
+                errors.push(FieldError::new(
+                    "purchase_bound",
+                    "must be an amount above 0 with at most 2 decimals, up to 1000000, or empty for the derived bound",
+                ));
+            }
+            d
+        }
+    };
+    let daily = match limits.daily_points_flag {
+        Some(p) if !(1..=crate::domain::points::MAX_POINTS).contains(&p) => {
+            errors.push(FieldError::new(
+                "daily_points_flag",
+                format!(
+                    "must be a whole number of points from 1 to {}, or empty for the default",
+                    crate::domain::points::MAX_POINTS
+                ),
+            ));
+            None
+        }
+        p => p,
+    };
     let rate = points_per_unit
         .trim()
         .parse::<Decimal>()
@@ -64,6 +127,8 @@ pub async fn update_settings(
         },
         expiry_days: expiry,
         join_enabled,
+        purchase_bound: bound,
+        daily_points_flag: daily,
     };
     ctx.store
         .update_points_settings(ctx.org.id, &settings, &ctx.actor, ctx.clock.now())

@@ -31,6 +31,19 @@ pub struct BalanceTotals {
     pub outstanding: i64,
 }
 
+/// A customer and the points they earned in a period, for the dashboard's flags.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct HeavyEarner {
+    /// The customer.
+    pub customer_id: Uuid,
+    /// Their name, if known.
+    pub name: Option<String>,
+    /// Their card number.
+    pub card_number: Option<String>,
+    /// Points earned by purchases in the period.
+    pub points: i64,
+}
+
 /// Reads and small writes of the admin pages and the till. Organization first.
 #[async_trait]
 pub trait AdminStore: Send + Sync {
@@ -41,6 +54,16 @@ pub trait AdminStore: Send + Sync {
         from: OffsetDateTime,
         to: OffsetDateTime,
     ) -> Result<ActivityTotals, StoreError>;
+    /// Customers who earned more than `over` points by purchases in `[from, to)`, most
+    /// first, at most `limit`.
+    async fn heavy_earners(
+        &self,
+        org: OrgId,
+        from: OffsetDateTime,
+        to: OffsetDateTime,
+        over: i64,
+        limit: u32,
+    ) -> Result<Vec<HeavyEarner>, StoreError>;
     /// Customers and outstanding points now.
     async fn balance_totals(&self, org: OrgId) -> Result<BalanceTotals, StoreError>;
     /// Purchases, newest first, of one customer or all, made at or after `since`,

@@ -95,7 +95,7 @@ pub fn points_settings_audit(
     s: &PointsSettings,
     now: OffsetDateTime,
 ) -> AuditRecord {
-    let after = serde_json::json!({"earning": s.earning, "expiry_days": s.expiry_days, "join_enabled": s.join_enabled});
+    let after = serde_json::json!({"earning": s.earning, "expiry_days": s.expiry_days, "join_enabled": s.join_enabled, "purchase_bound": s.purchase_bound, "daily_points_flag": s.daily_points_flag});
     record(
         org,
         actor,

@@ -8,6 +8,7 @@ use crate::domain::ledger::{
 use crate::domain::points::EarningRule;
 use crate::error::StoreError;
 use async_trait::async_trait;
+use rust_decimal::Decimal;
 use time::OffsetDateTime;
 use uuid::Uuid;
 
@@ -42,6 +43,10 @@ pub struct PointsSettings {
     pub expiry_days: Option<i32>,
     /// Whether the public join page is open.
     pub join_enabled: bool,
+    /// The largest usual purchase; `None` derives it from recent purchases.
+    pub purchase_bound: Option<Decimal>,
+    /// Points per customer per day above which the dashboard flags the customer.
+    pub daily_points_flag: Option<i64>,
 }
 
 /// The points ledger of an organization. Every method takes the organization first and
@@ -95,6 +100,15 @@ pub trait LedgerStore: Send + Sync {
         actor: &Actor,
         now: OffsetDateTime,
     ) -> Result<(), StoreError>;
+    /// Purchases of the organization since `since`: how many, and the amount at the
+    /// `permille`th thousandth (950 for the 95th percentile, nearest rank); `None` when
+    /// there are none.
+    async fn purchase_percentile(
+        &self,
+        org: OrgId,
+        since: OffsetDateTime,
+        permille: u32,
+    ) -> Result<(i64, Option<Decimal>), StoreError>;
     /// Checks balance == sum of entries, balance >= 0, and the `balance_after` chain,
     /// for one org or all.
     async fn check_invariants(&self, org: Option<OrgId>) -> Result<InvariantReport, StoreError>;

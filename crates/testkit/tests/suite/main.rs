@@ -3,6 +3,7 @@
 
 mod access;
 mod audit;
+mod bound;
 mod checklist;
 mod conflicts;
 mod directory;

@@ -173,6 +173,17 @@ struct SettingsBody {
     expiry_days: Option<i64>,
     /// Whether people may join as customers by themselves.
     join_enabled: bool,
+    /// The largest usual purchase, a decimal string above 0 with at most 2 decimals;
+    /// absent or null derives it: 10 times the 95th percentile of the last 90 days'
+    /// purchases, at least 500.00 (50000 without decimals, 50.000 with three). A larger
+    /// purchase at the till needs a second confirmation; the API reports it.
+    #[schema(example = "800.00")]
+    #[serde(default)]
+    purchase_bound: Option<String>,
+    /// Points per customer per day above which the dashboard flags the customer;
+    /// absent or null for 1000.
+    #[serde(default)]
+    daily_points_flag: Option<i64>,
 }
 
 /// The points settings as stored.
@@ -188,6 +199,11 @@ struct SettingsView {
     expiry_days: Option<i32>,
     /// Whether people may join as customers by themselves.
     join_enabled: bool,
+    /// The largest usual purchase an admin set; null when derived from recent purchases.
+    purchase_bound: Option<String>,
+    /// Points per customer per day above which the dashboard flags the customer; null
+    /// for the default (1000).
+    daily_points_flag: Option<i64>,
 }
 
 api_errors!(UpdatePointsSettingsErrors [SIGNED_IN, JSON_BODY] {
@@ -198,7 +214,7 @@ api_errors!(UpdatePointsSettingsErrors [SIGNED_IN, JSON_BODY] {
     OrgSuspended,
     OrgNotFound,
     RequestInvalidField,
-    ValidationFailed = "invalid `points_per_unit`, `min_purchase` or `expiry_days`; see `fields`",
+    ValidationFailed = "invalid `points_per_unit`, `min_purchase`, `expiry_days`, `purchase_bound` or `daily_points_flag`; see `fields`",
 });
 
 /// Change the points settings
@@ -222,12 +238,17 @@ async fn settings(
     m: OrgMember,
     ApiJson(b): ApiJson<SettingsBody>,
 ) -> Result<Json<SettingsView>, ApiError> {
-    let s = points::update_settings(
+    let limits = points::Limits {
+        purchase_bound: b.purchase_bound,
+        daily_points_flag: b.daily_points_flag,
+    };
+    let s = points::update_settings_with_limits(
         &m.ctx(&state)?,
         &b.points_per_unit,
         &b.min_purchase,
         b.expiry_days,
         b.join_enabled,
+        &limits,
     )
     .await?;
     Ok(Json(SettingsView {
@@ -235,6 +256,8 @@ async fn settings(
         min_purchase: s.earning.min_purchase.to_string(),
         expiry_days: s.expiry_days,
         join_enabled: s.join_enabled,
+        purchase_bound: s.purchase_bound.map(|d| d.to_string()),
+        daily_points_flag: s.daily_points_flag,
     }))
 }
 

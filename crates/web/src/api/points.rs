@@ -12,7 +12,7 @@ use axum::routing::{get, post};
 use axum::{Json, Router};
 use loyalty_core::ErrorCode;
 use loyalty_core::domain::ledger::{PointsOutcome, Purchase};
-use loyalty_core::service::points;
+use loyalty_core::service::{bound, points};
 use serde::Deserialize;
 use uuid::Uuid;
 
@@ -61,6 +61,26 @@ struct AwardBody {
 
 type Created = (StatusCode, Json<PointsOutcome>);
 
+/// A recorded purchase, and whether its amount was above the shop's usual purchases.
+#[derive(serde::Serialize, utoipa::ToSchema)]
+struct AwardAnswer {
+    #[serde(flatten)]
+    outcome: PointsOutcome,
+    /// Present when the amount was above the organization's purchase bound (set by an
+    /// admin, or 10 times the 95th percentile of the last 90 days' purchases, at least
+    /// 500.00): the purchase is recorded and its audit record marked; check it.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    unusual_amount: Option<UnusualAmount>,
+}
+
+/// The bound an amount was above.
+#[derive(serde::Serialize, utoipa::ToSchema)]
+struct UnusualAmount {
+    /// The bound, a decimal string.
+    #[schema(example = "500.00")]
+    bound: String,
+}
+
 api_errors!(AwardPurchaseErrors [SIGNED_IN, JSON_BODY] {
     OrgMismatch,
     IdempotencyMissing,
@@ -87,7 +107,7 @@ api_errors!(AwardPurchaseErrors [SIGNED_IN, JSON_BODY] {
     params(super::params::OrgPath, super::params::IdempotencyHeader, super::params::OrgHeader),
     request_body(content = AwardBody, content_type = "application/json"),
     responses(
-        (status = 201, description = "Recorded (or replayed): the ledger entry, the purchase and the new balance", body = PointsOutcome),
+        (status = 201, description = "Recorded (or replayed): the ledger entry, the purchase and the new balance; `unusual_amount` when the amount was above the shop's usual purchases", body = AwardAnswer),
         AwardPurchaseErrors,
     ),
     security(("session" = []), ("api_token" = []))
@@ -97,18 +117,28 @@ async fn award(
     m: OrgMember,
     IdempotencyKeyHeader(key): IdempotencyKeyHeader,
     ApiJson(b): ApiJson<AwardBody>,
-) -> Result<Created, ApiError> {
+) -> Result<(StatusCode, Json<AwardAnswer>), ApiError> {
     let metadata = b.metadata.unwrap_or_else(|| serde_json::json!({}));
-    let o = points::award(
+    // The API accepts an unusual amount (a program sent it) and reports it.
+    let o = bound::award_checked(
         &m.ctx(&state)?,
         b.customer_id,
         &b.amount.text(),
         b.currency.as_deref(),
         metadata,
         &key,
+        true,
     )
     .await?;
-    Ok((StatusCode::CREATED, Json(o)))
+    Ok((
+        StatusCode::CREATED,
+        Json(AwardAnswer {
+            outcome: o.outcome,
+            unusual_amount: o.unusual.map(|b| UnusualAmount {
+                bound: b.to_string(),
+            }),
+        }),
+    ))
 }
 
 api_errors!(GetPurchaseErrors [SIGNED_IN] {

@@ -15,8 +15,9 @@ use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::get;
-use loyalty_core::domain::Role;
 use loyalty_core::domain::ledger::Customer;
+use loyalty_core::domain::typed_amount::DecimalMark;
+use loyalty_core::domain::{CurrencyCode, Role};
 use loyalty_core::service::points::{self, Ctx};
 use loyalty_core::service::rewards;
 use serde::Deserialize;
@@ -84,12 +85,17 @@ pub(super) struct TillPage {
     pub rate: String,
     pub min: String,
     pub decimal: &'static str,
+    pub minor: u32,
     pub currency: String,
 }
 
 impl TillPage {
     pub(super) fn new(c: Chrome, page: &OrgPage) -> Self {
-        let decimal = if c.lang == Lang::PtBr { "," } else { "." };
+        let decimal = match DecimalMark::of_language(&page.org.language) {
+            DecimalMark::Comma => ",",
+            DecimalMark::Point => ".",
+        };
+        let minor = CurrencyCode::parse(&page.org.currency).map_or(2, |c| c.minor_digits());
         TillPage {
             c,
             base: page.base(),
@@ -105,6 +111,7 @@ impl TillPage {
             rate: page.org.earning.points_per_unit.normalize().to_string(),
             min: page.org.earning.min_purchase.normalize().to_string(),
             decimal,
+            minor,
             currency: page.org.currency.clone(),
         }
     }

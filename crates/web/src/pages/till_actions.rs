@@ -17,11 +17,12 @@ use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
+use loyalty_core::ErrorCode;
 use loyalty_core::domain::CurrencyCode;
 use loyalty_core::domain::ledger::PointsError;
-use loyalty_core::domain::points::Amount;
-use loyalty_core::service::join;
+use loyalty_core::domain::typed_amount::{DecimalMark, parse_typed_amount};
 use loyalty_core::service::points::{self, EnrollInput};
+use loyalty_core::service::{bound, join};
 use serde::Deserialize;
 use uuid::Uuid;
 
@@ -107,6 +108,11 @@ struct Preview {
     name: String,
     amount: String,
     amount_text: String,
+    /// What the cashier typed, when it could be read two ways and the locale decided.
+    ambiguous: Option<String>,
+    /// The shop's purchase bound, formatted, when the amount is above it.
+    unusual: Option<String>,
+    notice: Option<Notice>,
     points: i64,
     balance_after: i64,
     idem: String,
@@ -124,26 +130,46 @@ async fn preview(
     Path((_, id)): Path<(String, Uuid)>,
     Query(q): Query<AmountQuery>,
 ) -> Result<Response, PageError> {
-    let (c, ctx) = staff(&page, &state)?;
+    confirm_award(&state, &page, id, &q.amount, None).await
+}
+
+/// The confirmation step of a purchase typed as `typed`: the amount as read, its points,
+/// and, for an amount above the shop's usual purchases, a box to tick to confirm it.
+async fn confirm_award(
+    state: &AppState,
+    page: &OrgPage,
+    id: Uuid,
+    typed: &str,
+    notice: Option<Notice>,
+) -> Result<Response, PageError> {
+    let (c, ctx) = staff(page, state)?;
     let customer = points::customer(&ctx, id)
         .await
         .or_page(&c, &format!("{}/till", page.base()))?;
     let minor = CurrencyCode::parse(&page.org.currency).map_or(2, |c| c.minor_digits());
-    let typed = c.lang.parse_amount(&q.amount);
-    let amount = match Amount::parse(&typed, minor) {
-        Ok(a) => a,
+    let mark = DecimalMark::of_language(&page.org.language);
+    let read = match parse_typed_amount(typed, mark, minor) {
+        Ok(t) => t,
         Err(e) => {
             let notice = Notice::err(error_text(
                 c.lang,
                 &loyalty_core::Error::Validation(vec![e]),
             ));
-            return customer_page(&state, &page, id, notice, StatusCode::UNPROCESSABLE_ENTITY)
-                .await;
+            return customer_page(state, page, id, notice, StatusCode::UNPROCESSABLE_ENTITY).await;
         }
     };
+    let amount = read.amount;
+    let unusual = bound::unusual(&ctx, amount.value())
+        .await
+        .or_page(&c, &format!("{}/till/c/{id}", page.base()))?;
     let pts = page.org.earning.points_for(amount);
+    let status = if notice.is_some() {
+        StatusCode::CONFLICT
+    } else {
+        StatusCode::OK
+    };
     Ok(render(
-        StatusCode::OK,
+        status,
         &Preview {
             base: page.base(),
             id,
@@ -153,6 +179,9 @@ async fn preview(
                 .unwrap_or(customer.card_number.clone()),
             amount: amount.value().to_string(),
             amount_text: c.lang.money(amount.value(), &page.org.currency),
+            ambiguous: read.ambiguous.then(|| typed.trim().to_owned()),
+            unusual: unusual.map(|b| c.lang.money(b, &page.org.currency)),
+            notice,
             points: pts,
             balance_after: customer.balance + pts,
             idem: Uuid::new_v4().to_string(),
@@ -169,6 +198,9 @@ struct ActionForm {
     amount: String,
     #[serde(default)]
     reward: Option<Uuid>,
+    /// The second confirmation of an amount above the shop's usual purchases.
+    #[serde(default)]
+    unusual_ok: Option<String>,
 }
 
 async fn award(
@@ -179,7 +211,23 @@ async fn award(
 ) -> Result<Response, PageError> {
     let (c, ctx) = staff(&page, &state)?;
     let metadata = serde_json::json!({"channel": "till-page"});
-    match points::award(&ctx, id, &form.amount, None, metadata, &form.idem).await {
+    let confirmed = form.unusual_ok.is_some();
+    match bound::award_checked(
+        &ctx,
+        id,
+        &form.amount,
+        None,
+        metadata,
+        &form.idem,
+        confirmed,
+    )
+    .await
+    .map(|a| a.outcome)
+    {
+        Err(loyalty_core::Error::Conflict(ErrorCode::PurchaseUnusualAmount, _)) => {
+            let notice = Notice::err(c.t("err_unusual_amount").to_owned());
+            confirm_award(&state, &page, id, &form.amount, notice).await
+        }
         Ok(out) => Ok(done(
             &page,
             id,

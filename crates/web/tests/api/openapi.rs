@@ -293,3 +293,30 @@ async fn swagger_ui_is_served() {
     assert!(resp.status().is_redirection(), "{}", resp.status());
     assert_eq!(resp.headers()[header::LOCATION], "/api/docs/");
 }
+
+#[test]
+fn the_document_describes_the_purchase_bound() {
+    let doc = serde_json::to_value(loyalty_web::api::openapi::document()).unwrap();
+    let schemas = &doc["components"]["schemas"];
+    let award = schemas["AwardAnswer"].to_string();
+    assert!(award.contains("unusual_amount"), "{award}");
+    assert!(
+        schemas["UnusualAmount"]["properties"]["bound"].is_object(),
+        "{}",
+        schemas["UnusualAmount"]
+    );
+    for field in ["purchase_bound", "daily_points_flag"] {
+        assert!(
+            schemas["SettingsBody"]["properties"][field].is_object(),
+            "{field}: {}",
+            schemas["SettingsBody"]
+        );
+        assert!(
+            schemas["SettingsView"]["properties"][field].is_object(),
+            "{field}: {}",
+            schemas["SettingsView"]
+        );
+    }
+    let op = doc["paths"]["/api/v1/orgs/{slug}/purchases"]["post"]["responses"]["201"].to_string();
+    assert!(op.contains("AwardAnswer"), "{op}");
+}

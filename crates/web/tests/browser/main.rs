@@ -4,5 +4,6 @@
 //! Chromium the tests fail naming the packages, unless `LOYALTY_TEST_SKIP` names `browser`.
 #![allow(clippy::panic, clippy::unwrap_used, clippy::expect_used)]
 
+mod amounts;
 mod harness;
 mod story;

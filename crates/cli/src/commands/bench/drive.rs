@@ -204,6 +204,7 @@ pub(super) async fn drive_store(
                     points: 12,
                     metadata: serde_json::json!({}),
                     receipt: false,
+                    unusual: None,
                 };
                 let actor = Actor {
                     member_id: None,

@@ -14,7 +14,9 @@ use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
+use loyalty_core::domain::CurrencyCode;
 use loyalty_core::domain::ledger::Reward;
+use loyalty_core::domain::typed_amount::{DecimalMark, parse_typed_decimal};
 use loyalty_core::service::points::Ctx;
 use loyalty_core::service::{mail, points, rewards as catalog};
 use serde::Deserialize;
@@ -156,6 +158,10 @@ struct SettingsForm {
     expiry_days: String,
     #[serde(default)]
     join_enabled: Option<String>,
+    #[serde(default)]
+    purchase_bound: String,
+    #[serde(default)]
+    daily_points_flag: String,
 }
 
 #[derive(Template)]
@@ -206,6 +212,16 @@ fn current(page: &OrgPage) -> SettingsForm {
             .map(|d| d.to_string())
             .unwrap_or_default(),
         join_enabled: page.org.join_enabled.then(|| "on".into()),
+        purchase_bound: page
+            .org
+            .purchase_bound
+            .map(|d| d.normalize().to_string())
+            .unwrap_or_default(),
+        daily_points_flag: page
+            .org
+            .daily_points_flag
+            .map(|d| d.to_string())
+            .unwrap_or_default(),
     }
 }
 
@@ -269,20 +285,46 @@ async fn save_settings(
     } else {
         expiry.parse::<i64>().map(Some)
     };
-    let result = match expiry_days {
-        Ok(days) => {
-            points::update_settings(
+    let minor = CurrencyCode::parse(&page.org.currency).map_or(2, |c| c.minor_digits());
+    let mark = DecimalMark::of_language(&page.org.language);
+    let min_purchase = parse_typed_decimal(&form.min_purchase, mark, minor).map_or_else(
+        |_| form.min_purchase.trim().to_owned(),
+        |(d, _)| d.to_string(),
+    );
+    let typed = form.purchase_bound.trim();
+    let purchase_bound = (!typed.is_empty()).then(|| {
+        parse_typed_decimal(typed, mark, minor)
+            .map_or_else(|_| typed.to_owned(), |(d, _)| d.to_string())
+    });
+    let daily = form.daily_points_flag.trim().replace(['.', ','], "");
+    let daily_points_flag = if daily.is_empty() {
+        Ok(None)
+    } else {
+        daily.parse::<i64>().map(Some)
+    };
+    let result = match (expiry_days, daily_points_flag) {
+        (Ok(days), Ok(daily_points_flag)) => {
+            let limits = points::Limits {
+                purchase_bound,
+                daily_points_flag,
+            };
+            points::update_settings_with_limits(
                 &ctx,
-                &c.lang.parse_amount(&form.points_per_unit),
-                &c.lang.parse_amount(&form.min_purchase),
+                &typed_rate(&form.points_per_unit),
+                &min_purchase,
                 days,
                 form.join_enabled.is_some(),
+                &limits,
             )
             .await
         }
-        Err(_) => Err(loyalty_core::Error::field(
+        (Err(_), _) => Err(loyalty_core::Error::field(
             "expiry_days",
             c.t("err_expiry_number"),
+        )),
+        (_, Err(_)) => Err(loyalty_core::Error::field(
+            "daily_points_flag",
+            c.t("err_daily_points_number"),
         )),
     };
     match result {
@@ -351,4 +393,14 @@ async fn save_mail_settings(
             )
         }
     }
+}
+
+/// A points rate as typed (`1,5` or `1.5`): a rate has no thousands, so either mark is
+/// the decimal mark; the service checks the number.
+fn typed_rate(typed: &str) -> String {
+    typed
+        .chars()
+        .filter(|c| !c.is_whitespace())
+        .map(|c| if c == ',' { '.' } else { c })
+        .collect()
 }

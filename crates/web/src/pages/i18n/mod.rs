@@ -142,30 +142,6 @@ impl Lang {
             Lang::PtBr => format!("{} {h:02}:{min:02}", self.date(t, tz)),
         }
     }
-
-    /// Normalises an amount typed in this locale (`1.234,50` in pt-BR) to `1234.50`.
-    pub fn parse_amount(self, typed: &str) -> String {
-        let s: String = typed
-            .trim()
-            .chars()
-            .filter(|c| !c.is_whitespace())
-            .collect();
-        let s = s
-            .trim_start_matches("R$")
-            .trim_start_matches("US$")
-            .trim_start_matches('$');
-        match self {
-            Lang::PtBr => s.replace('.', "").replace(',', "."),
-            Lang::En
-                if s.contains(',')
-                    && !s.contains('.')
-                    && s.rsplit(',').next().is_some_and(|f| f.len() <= 2) =>
-            {
-                s.replace(',', ".")
-            }
-            Lang::En => s.replace(',', ""),
-        }
-    }
 }
 
 const MONTHS: [&str; 12] = [
@@ -217,11 +193,7 @@ mod tests {
     }
 
     #[test]
-    fn typed_amounts_are_read_in_the_locale() {
-        assert_eq!(Lang::PtBr.parse_amount("1.234,50"), "1234.50");
-        assert_eq!(Lang::PtBr.parse_amount("R$ 12,5"), "12.5");
-        assert_eq!(Lang::En.parse_amount("$1,234.50"), "1234.50");
-        assert_eq!(Lang::En.parse_amount("12,50"), "12.50");
+    fn languages_are_read_from_their_tags() {
         assert_eq!(Lang::parse("pt-BR"), Some(Lang::PtBr));
         assert_eq!(Lang::parse("en"), Some(Lang::En));
         assert_eq!(Lang::parse("fr-FR"), None);

@@ -7,6 +7,18 @@ use super::Lang;
 #[cfg(test)]
 pub(super) const KEYS: &[&str] = &[
     "actions",
+    "err_daily_points_number",
+    "err_unusual_amount",
+    "amount_check",
+    "amount_read_as",
+    "amount_unusual",
+    "amount_unusual_confirm",
+    "amount_bound",
+    "amount_bound_hint",
+    "daily_points_flag",
+    "daily_points_flag_hint",
+    "flagged_today",
+    "flagged_today_none",
     "active_customers",
     "add_reward",
     "adjust",
@@ -330,6 +342,48 @@ pub(super) const KEYS: &[&str] = &[
 /// The text for `key` in `lang`; the key itself when unknown.
 pub(super) fn text(lang: Lang, key: &'static str) -> &'static str {
     let (en, pt) = match key {
+        "err_unusual_amount" => (
+            "This amount is far above this shop's usual purchases. Check it, tick the box and confirm again.",
+            "Este valor está muito acima das compras habituais desta loja. Confira, marque a caixa e confirme de novo.",
+        ),
+        "err_daily_points_number" => (
+            "Write the daily points as a whole number, or leave it empty.",
+            "Escreva os pontos diários como número inteiro, ou deixe vazio.",
+        ),
+        "amount_check" => (
+            "Check it with the customer before confirming.",
+            "Confira com o cliente antes de confirmar.",
+        ),
+        "amount_read_as" => ("You typed", "Você digitou"),
+        "amount_unusual" => (
+            "This amount is above this shop's usual purchases (limit",
+            "Este valor está acima das compras habituais desta loja (limite",
+        ),
+        "amount_unusual_confirm" => (
+            "I checked: the amount is right",
+            "Conferi: o valor está certo",
+        ),
+        "amount_bound" => ("Largest usual purchase", "Maior compra habitual"),
+        "amount_bound_hint" => (
+            "Larger amounts at the till ask for a second confirmation and are marked in the audit log. Empty: 10 times the 95th percentile of the last 90 days' purchases, at least 500.00.",
+            "Valores maiores no caixa pedem uma segunda confirmação e ficam marcados no registro de auditoria. Vazio: 10 vezes o percentil 95 das compras dos últimos 90 dias, no mínimo 500,00.",
+        ),
+        "daily_points_flag" => (
+            "Flag customers awarded more points in a day than",
+            "Sinalizar clientes que ganharem num dia mais pontos que",
+        ),
+        "daily_points_flag_hint" => (
+            "Shown on the dashboard. Empty: 1,000 points.",
+            "Mostrado no painel. Vazio: 1.000 pontos.",
+        ),
+        "flagged_today" => (
+            "Customers awarded many points today",
+            "Clientes que ganharam muitos pontos hoje",
+        ),
+        "flagged_today_none" => (
+            "No customer is above the daily amount today.",
+            "Nenhum cliente passou do limite diário hoje.",
+        ),
         "actions" => ("Actions", "Ações"),
         "back_to_sign_in" => ("Back to sign in", "Voltar para o acesso"),
         "forgot_heading" => ("Forgot your password?", "Esqueceu a senha?"),
