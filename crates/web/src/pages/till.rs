@@ -15,7 +15,7 @@ use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::get;
-use loyalty_core::domain::Role;
+use loyalty_core::domain::{CustomerId, Role};
 use loyalty_core::domain::ledger::Customer;
 use loyalty_core::service::points::{self, Ctx};
 use loyalty_core::service::rewards;
@@ -105,7 +105,7 @@ impl TillPage {
             rate: page.org.earning.points_per_unit.normalize().to_string(),
             min: page.org.earning.min_purchase.normalize().to_string(),
             decimal,
-            currency: page.org.currency.clone(),
+            currency: page.org.currency.to_string(),
         }
     }
 }
@@ -210,7 +210,7 @@ pub(super) async fn customer_page(
     let back = format!("{}/till", page.base());
     let found = points::customer(&ctx, id).await.or_page(&c, &back)?;
     let rewards = rewards::list(&ctx).await.or_page(&c, &back)?;
-    let purchases = points::todays_purchases(&ctx, id, 20)
+    let purchases = points::todays_purchases(&ctx, CustomerId(id), 20)
         .await
         .or_page(&c, &back)?;
     let lang = c.lang;

@@ -17,11 +17,13 @@ use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
-use loyalty_core::domain::CurrencyCode;
+use loyalty_core::domain::{CustomerId, PurchaseId, RewardId};
 use loyalty_core::domain::ledger::PointsError;
 use loyalty_core::domain::points::Amount;
 use loyalty_core::service::join;
-use loyalty_core::service::points::{self, EnrollInput};
+use loyalty_core::service::points::{
+    self, AwardRequest, EnrollInput, RedeemRequest, ReverseRequest,
+};
 use serde::Deserialize;
 use uuid::Uuid;
 
@@ -128,7 +130,7 @@ async fn preview(
     let customer = points::customer(&ctx, id)
         .await
         .or_page(&c, &format!("{}/till", page.base()))?;
-    let minor = CurrencyCode::parse(&page.org.currency).map_or(2, |c| c.minor_digits());
+    let minor = page.org.currency.minor_digits();
     let typed = c.lang.parse_amount(&q.amount);
     let amount = match Amount::parse(&typed, minor) {
         Ok(a) => a,
@@ -152,7 +154,7 @@ async fn preview(
                 .clone()
                 .unwrap_or(customer.card_number.clone()),
             amount: amount.value().to_string(),
-            amount_text: c.lang.money(amount.value(), &page.org.currency),
+            amount_text: c.lang.money(amount.value(), page.org.currency.as_str()),
             points: pts,
             balance_after: customer.balance + pts,
             idem: Uuid::new_v4().to_string(),
@@ -179,7 +181,19 @@ async fn award(
 ) -> Result<Response, PageError> {
     let (c, ctx) = staff(&page, &state)?;
     let metadata = serde_json::json!({"channel": "till-page"});
-    match points::award(&ctx, id, &form.amount, None, metadata, &form.idem).await {
+    let awarded = match points::parse_amount(ctx.org, &form.amount) {
+        Ok(amount) => {
+            let req = AwardRequest {
+                customer: CustomerId(id),
+                amount,
+                currency: None,
+                metadata,
+            };
+            points::award(&ctx, req, &form.idem).await
+        }
+        Err(e) => Err(e),
+    };
+    match awarded {
         Ok(out) => Ok(done(
             &page,
             id,
@@ -216,7 +230,12 @@ async fn redeem(
     CsrfForm(form): CsrfForm<ActionForm>,
 ) -> Result<Response, PageError> {
     let (c, ctx) = staff(&page, &state)?;
-    match points::redeem(&ctx, id, form.reward, None, &form.idem).await {
+    let req = RedeemRequest {
+        customer: CustomerId(id),
+        reward: form.reward.map(RewardId),
+        points: None,
+    };
+    match points::redeem(&ctx, req, &form.idem).await {
         Ok(out) => Ok(done(
             &page,
             id,
@@ -244,7 +263,7 @@ async fn confirm_reverse(
 ) -> Result<Response, PageError> {
     let (c, ctx) = staff(&page, &state)?;
     let back = format!("{}/till/c/{id}", page.base());
-    let p = match points::purchase(&ctx, purchase).await {
+    let p = match points::purchase(&ctx, PurchaseId(purchase)).await {
         Ok(p) if p.customer_id == id => p,
         Ok(_) | Err(loyalty_core::Error::Points(PointsError::PurchaseNotFound)) => {
             return Err(PageError::not_found(c.lang));
@@ -277,7 +296,11 @@ async fn reverse(
     CsrfForm(form): CsrfForm<ActionForm>,
 ) -> Result<Response, PageError> {
     let (c, ctx) = staff(&page, &state)?;
-    match points::reverse(&ctx, purchase, None, &form.idem).await {
+    let req = ReverseRequest {
+        purchase: PurchaseId(purchase),
+        amount: None,
+    };
+    match points::reverse(&ctx, req, &form.idem).await {
         Ok(out) => Ok(done(
             &page,
             id,

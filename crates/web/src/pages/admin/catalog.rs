@@ -233,7 +233,7 @@ fn render_settings(
     let hundred = rust_decimal::Decimal::from(100);
     let example = format!(
         "{} → {} {}",
-        c.lang.money(hundred, &page.org.currency),
+        c.lang.money(hundred, page.org.currency.as_str()),
         c.lang.int(
             (hundred * page.org.earning.points_per_unit)
                 .floor()
@@ -247,7 +247,7 @@ fn render_settings(
         &SettingsPage {
             base: page.base(),
             join: form.join_enabled.is_some(),
-            currency: page.org.currency.clone(),
+            currency: page.org.currency.to_string(),
             c,
             notice,
             form,
