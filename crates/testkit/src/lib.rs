@@ -20,6 +20,8 @@ use std::sync::Arc;
 
 pub use loyalty_core;
 
+pub mod till;
+
 /// Which backend a test runs on.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Kind {
