@@ -3,10 +3,10 @@
 
 use super::context::{ADMIN, Ctx, STAFF};
 use crate::Error;
-use crate::domain::{CountryCode, Email};
 use crate::domain::Role;
 use crate::domain::ledger::{Customer, CustomerKey, LedgerEntry, NewCustomer, PointsError};
 use crate::domain::points::{is_card_number, new_card_number, normalize_phone};
+use crate::domain::{CountryCode, Email};
 use crate::error::{ErrorCode, FieldError};
 use crate::store::{Conflict, StoreError};
 use time::OffsetDateTime;

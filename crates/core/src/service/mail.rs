@@ -108,7 +108,10 @@ pub async fn queue_sign_in_link(
         return Ok(false);
     };
     let settings = store.mail_settings(org.id).await?;
-    let role_word = match (org.language.as_str().to_ascii_lowercase().starts_with("pt"), role) {
+    let role_word = match (
+        org.language.as_str().to_ascii_lowercase().starts_with("pt"),
+        role,
+    ) {
         (true, Role::Admin) => "administrador",
         (true, _) => "caixa",
         (false, Role::Admin) => "admin",

@@ -14,9 +14,7 @@ use crate::Error;
 use crate::clock::Clock;
 use crate::domain::ledger::{IdempotencyKey, PointsCommand, PointsError, PointsOutcome, Purchase};
 use crate::domain::points::{Amount, MAX_POINTS};
-use crate::domain::{
-    CustomerId, Organization, PurchaseId, RewardId, Role, TimeZoneName,
-};
+use crate::domain::{CustomerId, Organization, PurchaseId, RewardId, Role, TimeZoneName};
 use crate::error::FieldError;
 use crate::store::{Store, StoreError};
 use sha2::{Digest, Sha256};

@@ -17,9 +17,9 @@ use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
-use loyalty_core::domain::{CustomerId, PurchaseId, RewardId};
 use loyalty_core::domain::ledger::PointsError;
 use loyalty_core::domain::points::Amount;
+use loyalty_core::domain::{CustomerId, PurchaseId, RewardId};
 use loyalty_core::service::join;
 use loyalty_core::service::points::{
     self, AwardRequest, EnrollInput, RedeemRequest, ReverseRequest,
