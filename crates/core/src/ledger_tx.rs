@@ -156,12 +156,12 @@ pub async fn apply<T: LedgerTx + ?Sized>(
             receipt,
         } => {
             let (balance, seq) = applied(
-                tx.change_balance(org, *customer, *points, now).await?,
+                tx.change_balance(org, customer.0, *points, now).await?,
                 *points,
             )?;
             let purchase = Purchase {
                 id: new_id(),
-                customer_id: *customer,
+                customer_id: customer.0,
                 cashier_id: actor.member_id,
                 amount: *amount,
                 currency: currency.clone(),
@@ -172,7 +172,7 @@ pub async fn apply<T: LedgerTx + ?Sized>(
             };
             tx.insert_purchase(org, &purchase).await?;
             let entry = entry(
-                *customer,
+                customer.0,
                 *points,
                 TxType::Earned,
                 Some((purchase.id, "purchase")),
@@ -186,7 +186,7 @@ pub async fn apply<T: LedgerTx + ?Sized>(
                 org,
                 actor,
                 cmd.action(),
-                ("customer", *customer),
+                ("customer", customer.0),
                 balance - points,
                 balance,
                 None,
@@ -196,7 +196,7 @@ pub async fn apply<T: LedgerTx + ?Sized>(
             // The receipt is queued in this transaction: it exists exactly when the award does.
             if *receipt
                 && *points > 0
-                && let Some(target) = tx.receipt_target(org, *customer).await?
+                && let Some(target) = tx.receipt_target(org, customer.0).await?
             {
                 tx.insert_mail(&mail::points_receipt(
                     org,
@@ -226,7 +226,7 @@ pub async fn apply<T: LedgerTx + ?Sized>(
             let reward = match reward {
                 Some(id) => {
                     let r = tx
-                        .reward_for_update(org, *id)
+                        .reward_for_update(org, id.0)
                         .await?
                         .ok_or(PointsError::RewardNotFound)?;
                     if !r.active {
@@ -242,7 +242,7 @@ pub async fn apply<T: LedgerTx + ?Sized>(
                 .or(*points)
                 .unwrap_or(0);
             let (balance, seq) =
-                applied(tx.change_balance(org, *customer, -cost, now).await?, cost)?;
+                applied(tx.change_balance(org, customer.0, -cost, now).await?, cost)?;
             let reward = match reward {
                 Some(mut r) if r.stock.is_some() => {
                     if !tx.take_stock(org, r.id).await? {
@@ -256,7 +256,7 @@ pub async fn apply<T: LedgerTx + ?Sized>(
             let reference = reward.as_ref().map(|r| (r.id, "reward"));
             let notes = reward.as_ref().map(|r| r.name.clone());
             let entry = entry(
-                *customer,
+                customer.0,
                 -cost,
                 TxType::Redeemed,
                 reference,
@@ -270,7 +270,7 @@ pub async fn apply<T: LedgerTx + ?Sized>(
                 org,
                 actor,
                 cmd.action(),
-                ("customer", *customer),
+                ("customer", customer.0),
                 balance + cost,
                 balance,
                 None,
@@ -291,7 +291,7 @@ pub async fn apply<T: LedgerTx + ?Sized>(
             not_before,
         } => {
             let mut p = tx
-                .purchase_for_update(org, *purchase)
+                .purchase_for_update(org, purchase.0)
                 .await?
                 .ok_or(PointsError::PurchaseNotFound)?;
             if not_before.is_some_and(|t| p.created_at < t) {
@@ -358,11 +358,11 @@ pub async fn apply<T: LedgerTx + ?Sized>(
             reason,
         } => {
             let (balance, seq) = applied(
-                tx.change_balance(org, *customer, *points, now).await?,
+                tx.change_balance(org, customer.0, *points, now).await?,
                 -*points,
             )?;
             let entry = entry(
-                *customer,
+                customer.0,
                 *points,
                 TxType::Adjusted,
                 None,
@@ -376,7 +376,7 @@ pub async fn apply<T: LedgerTx + ?Sized>(
                 org,
                 actor,
                 cmd.action(),
-                ("customer", *customer),
+                ("customer", customer.0),
                 balance - points,
                 balance,
                 Some(reason),

@@ -137,7 +137,7 @@ pub async fn award(
         ));
     }
     let cmd = PointsCommand::Award {
-        customer: req.customer.0,
+        customer: req.customer,
         amount: req.amount.value(),
         currency: org_currency.as_str().to_owned(),
         points: ctx.org.earning.points_for(req.amount),
@@ -172,8 +172,8 @@ pub async fn redeem(
     run(
         ctx,
         &PointsCommand::Redeem {
-            customer: req.customer.0,
-            reward: req.reward.map(|r| r.0),
+            customer: req.customer,
+            reward: req.reward,
             points: req.points,
         },
         idempotency,
@@ -197,7 +197,7 @@ pub async fn reverse(
     run(
         ctx,
         &PointsCommand::Reverse {
-            purchase: req.purchase.0,
+            purchase: req.purchase,
             amount: req.amount.map(Amount::value),
             not_before,
         },
@@ -233,7 +233,7 @@ pub async fn adjust(
     run(
         ctx,
         &PointsCommand::Adjust {
-            customer: req.customer.0,
+            customer: req.customer,
             points: req.points,
             reason: reason.to_owned(),
         },
@@ -380,12 +380,12 @@ mod tests {
     #[test]
     fn idempotency_keys_fingerprint_the_request() {
         let a = PointsCommand::Adjust {
-            customer: Uuid::nil(),
+            customer: CustomerId(Uuid::nil()),
             points: 5,
             reason: "x".into(),
         };
         let b = PointsCommand::Adjust {
-            customer: Uuid::nil(),
+            customer: CustomerId(Uuid::nil()),
             points: 6,
             reason: "x".into(),
         };
