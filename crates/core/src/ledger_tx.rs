@@ -157,12 +157,12 @@ pub async fn apply<T: LedgerTx + ?Sized>(
             unusual,
         } => {
             let (balance, seq) = applied(
-                tx.change_balance(org, *customer, *points, now).await?,
+                tx.change_balance(org, customer.0, *points, now).await?,
                 *points,
             )?;
             let purchase = Purchase {
                 id: new_id(),
-                customer_id: *customer,
+                customer_id: customer.0,
                 cashier_id: actor.member_id,
                 amount: *amount,
                 currency: currency.clone(),
@@ -173,7 +173,7 @@ pub async fn apply<T: LedgerTx + ?Sized>(
             };
             tx.insert_purchase(org, &purchase).await?;
             let entry = entry(
-                *customer,
+                customer.0,
                 *points,
                 TxType::Earned,
                 Some((purchase.id, "purchase")),
@@ -187,7 +187,7 @@ pub async fn apply<T: LedgerTx + ?Sized>(
                 org,
                 actor,
                 cmd.action(),
-                ("customer", *customer),
+                ("customer", customer.0),
                 balance - points,
                 balance,
                 None,
@@ -203,7 +203,7 @@ pub async fn apply<T: LedgerTx + ?Sized>(
             // The receipt is queued in this transaction: it exists exactly when the award does.
             if *receipt
                 && *points > 0
-                && let Some(target) = tx.receipt_target(org, *customer).await?
+                && let Some(target) = tx.receipt_target(org, customer.0).await?
             {
                 tx.insert_mail(&mail::points_receipt(
                     org,
@@ -233,7 +233,7 @@ pub async fn apply<T: LedgerTx + ?Sized>(
             let reward = match reward {
                 Some(id) => {
                     let r = tx
-                        .reward_for_update(org, *id)
+                        .reward_for_update(org, id.0)
                         .await?
                         .ok_or(PointsError::RewardNotFound)?;
                     if !r.active {
@@ -249,7 +249,7 @@ pub async fn apply<T: LedgerTx + ?Sized>(
                 .or(*points)
                 .unwrap_or(0);
             let (balance, seq) =
-                applied(tx.change_balance(org, *customer, -cost, now).await?, cost)?;
+                applied(tx.change_balance(org, customer.0, -cost, now).await?, cost)?;
             let reward = match reward {
                 Some(mut r) if r.stock.is_some() => {
                     if !tx.take_stock(org, r.id).await? {
@@ -263,7 +263,7 @@ pub async fn apply<T: LedgerTx + ?Sized>(
             let reference = reward.as_ref().map(|r| (r.id, "reward"));
             let notes = reward.as_ref().map(|r| r.name.clone());
             let entry = entry(
-                *customer,
+                customer.0,
                 -cost,
                 TxType::Redeemed,
                 reference,
@@ -277,7 +277,7 @@ pub async fn apply<T: LedgerTx + ?Sized>(
                 org,
                 actor,
                 cmd.action(),
-                ("customer", *customer),
+                ("customer", customer.0),
                 balance + cost,
                 balance,
                 None,
@@ -298,7 +298,7 @@ pub async fn apply<T: LedgerTx + ?Sized>(
             not_before,
         } => {
             let mut p = tx
-                .purchase_for_update(org, *purchase)
+                .purchase_for_update(org, purchase.0)
                 .await?
                 .ok_or(PointsError::PurchaseNotFound)?;
             if not_before.is_some_and(|t| p.created_at < t) {
@@ -365,11 +365,11 @@ pub async fn apply<T: LedgerTx + ?Sized>(
             reason,
         } => {
             let (balance, seq) = applied(
-                tx.change_balance(org, *customer, *points, now).await?,
+                tx.change_balance(org, customer.0, *points, now).await?,
                 -*points,
             )?;
             let entry = entry(
-                *customer,
+                customer.0,
                 *points,
                 TxType::Adjusted,
                 None,
@@ -383,7 +383,7 @@ pub async fn apply<T: LedgerTx + ?Sized>(
                 org,
                 actor,
                 cmd.action(),
-                ("customer", *customer),
+                ("customer", customer.0),
                 balance - points,
                 balance,
                 Some(reason),

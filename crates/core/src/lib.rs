@@ -34,7 +34,7 @@ pub enum Error {
     Conflict(ErrorCode, String),
     /// The organization is suspended.
     #[error("organization {0} is suspended")]
-    OrgSuspended(String),
+    OrgSuspended(domain::OrgSlug),
     /// The storage backend failed.
     #[error(transparent)]
     Store(#[from] StoreError),

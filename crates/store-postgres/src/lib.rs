@@ -187,6 +187,25 @@ pub(crate) fn map_err(e: sqlx::Error) -> StoreError {
     StoreError::backend(e)
 }
 
+/// A text column parsed into a domain type once, when the row is read: text that does
+/// not parse (a row written by hand with SQL) is a decode error naming the column.
+pub(crate) fn parsed<T>(
+    row: &sqlx::postgres::PgRow,
+    col: &str,
+    parse: impl FnOnce(&str) -> Result<T, loyalty_core::FieldError>,
+) -> Result<T, sqlx::Error> {
+    let text: String = sqlx::Row::try_get(row, col)?;
+    decode_field(col, parse(&text))
+}
+
+/// A parse result of column `col`, its error as a decode error naming the column.
+pub(crate) fn decode_field<T>(
+    col: &str,
+    r: Result<T, loyalty_core::FieldError>,
+) -> Result<T, sqlx::Error> {
+    r.map_err(|e| sqlx::Error::Decode(format!("column {col}: {}", e.message).into()))
+}
+
 /// An error decoding a column whose text is not one this program knows.
 pub(crate) fn decode_err(what: &str) -> sqlx::Error {
     sqlx::Error::Decode(format!("unknown {what}").into())

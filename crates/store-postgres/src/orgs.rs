@@ -1,11 +1,12 @@
 //! Organizations and their members on PostgreSQL.
 
 use crate::audit::insert_audit;
-use crate::{PgStore, map_err};
+use crate::{PgStore, decode_field, map_err, parsed};
 use async_trait::async_trait;
 use loyalty_core::domain::ledger::Actor;
 use loyalty_core::domain::{
-    NewOrganization, OrgId, OrgSlug, OrgStatus, Organization, OrganizationSummary, Role,
+    CountryCode, CurrencyCode, LanguageTag, NewOrganization, OrgId, OrgSlug, OrgStatus,
+    Organization, OrganizationSummary, Role, TimeZoneName,
 };
 use loyalty_core::store::{Member, NewMember, OrgStore, StoreError, new_id, org_status_audit};
 use sqlx::Row;
@@ -39,16 +40,19 @@ pub(crate) fn org_from_row(row: &PgRow) -> Result<Organization, sqlx::Error> {
     Ok(Organization {
         id: OrgId(row.try_get("id")?),
         name: row.try_get("name")?,
-        slug: row.try_get("slug")?,
+        slug: parsed(row, "slug", OrgSlug::parse)?,
         group_prefix: row.try_get("group_prefix")?,
         status: OrgStatus::parse(&status).ok_or_else(|| {
             sqlx::Error::Decode(format!("unknown organization status {status:?}").into())
         })?,
         plan: row.try_get("plan")?,
-        country: row.try_get("country")?,
-        timezone: row.try_get("timezone")?,
-        language: row.try_get("language")?,
-        currency: row.try_get("currency")?,
+        country: row
+            .try_get::<Option<String>, _>("country")?
+            .map(|c| decode_field("country", CountryCode::parse(&c)))
+            .transpose()?,
+        timezone: parsed(row, "timezone", TimeZoneName::parse)?,
+        language: parsed(row, "language", LanguageTag::parse)?,
+        currency: parsed(row, "currency", CurrencyCode::parse)?,
         contact_name: row.try_get("contact_name")?,
         contact_email: row.try_get("contact_email")?,
         contact_phone: row.try_get("contact_phone")?,

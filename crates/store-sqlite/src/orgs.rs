@@ -1,12 +1,13 @@
 //! Organizations and their members on SQLite.
 
 use crate::audit::insert_audit;
-use crate::rows::{decimal_col, decode, uuid_col};
+use crate::rows::{decimal_col, decode, decode_field, parsed, uuid_col};
 use crate::{SqliteStore, map_err, parse_ts, ts};
 use async_trait::async_trait;
 use loyalty_core::domain::ledger::Actor;
 use loyalty_core::domain::{
-    NewOrganization, OrgId, OrgSlug, OrgStatus, Organization, OrganizationSummary, Role,
+    CountryCode, CurrencyCode, LanguageTag, NewOrganization, OrgId, OrgSlug, OrgStatus,
+    Organization, OrganizationSummary, Role, TimeZoneName,
 };
 use loyalty_core::store::{Member, NewMember, OrgStore, StoreError, new_id, org_status_audit};
 use sqlx::Row;
@@ -42,16 +43,19 @@ pub(crate) fn org_from_row(row: &SqliteRow) -> Result<Organization, sqlx::Error>
     Ok(Organization {
         id: OrgId(uuid_col(row, "id")?),
         name: row.try_get("name")?,
-        slug: row.try_get("slug")?,
+        slug: parsed(row, "slug", OrgSlug::parse)?,
         group_prefix: row.try_get("group_prefix")?,
         status: OrgStatus::parse(&status).ok_or_else(|| {
             sqlx::Error::Decode(format!("unknown organization status {status:?}").into())
         })?,
         plan: row.try_get("plan")?,
-        country: row.try_get("country")?,
-        timezone: row.try_get("timezone")?,
-        language: row.try_get("language")?,
-        currency: row.try_get("currency")?,
+        country: row
+            .try_get::<Option<String>, _>("country")?
+            .map(|c| decode_field("country", CountryCode::parse(&c)))
+            .transpose()?,
+        timezone: parsed(row, "timezone", TimeZoneName::parse)?,
+        language: parsed(row, "language", LanguageTag::parse)?,
+        currency: parsed(row, "currency", CurrencyCode::parse)?,
         contact_name: row.try_get("contact_name")?,
         contact_email: row.try_get("contact_email")?,
         contact_phone: row.try_get("contact_phone")?,

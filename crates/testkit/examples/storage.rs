@@ -165,7 +165,7 @@ async fn measure(kind: Kind, awards: u32) {
     for i in 0..awards {
         let customer = customers[i as usize % customers.len()];
         let key = uuid::Uuid::new_v4().to_string();
-        points::award(
+        loyalty_testkit::till::award(
             &ctx,
             customer,
             "12.34",
@@ -191,7 +191,7 @@ async fn measure(kind: Kind, awards: u32) {
             for i in 0..n {
                 let key = uuid::Uuid::new_v4().to_string();
                 let customer = customers[i as usize % customers.len()];
-                points::award(
+                loyalty_testkit::till::award(
                     ctx,
                     customer,
                     "12.34",

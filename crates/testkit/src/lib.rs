@@ -20,6 +20,7 @@ use std::sync::Arc;
 
 pub use loyalty_core;
 
+pub mod till;
 pub mod tools;
 
 /// Which backend a test runs on.

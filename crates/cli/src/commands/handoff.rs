@@ -7,7 +7,7 @@ use crate::config::Config;
 use crate::handoff::guide::{self, Inputs, Support};
 use crate::handoff::{html, pdf};
 use anyhow::Context;
-use loyalty_core::domain::{Organization, Role};
+use loyalty_core::domain::{Organization, Role, TimeZoneName};
 use loyalty_core::service::orgs;
 use loyalty_ops::handoff::{Formats, Lang};
 use loyalty_web::pages::i18n::Lang as PageLang;
@@ -42,7 +42,7 @@ pub async fn run(config: Config, args: Args) -> anyhow::Result<()> {
     let app = App::open(&config, Schema::RequireCurrent).await?;
     let store = app.store.as_ref();
     let org = orgs::get(store, &args.org).await?;
-    let lang = lang.unwrap_or_else(|| Lang::parse(&org.language).unwrap_or_default());
+    let lang = lang.unwrap_or_else(|| Lang::parse(org.language.as_str()).unwrap_or_default());
     let support = Support {
         email: clean(config.support.contact_email.as_deref()),
         phone: clean(config.support.contact_phone.as_deref()),
@@ -137,7 +137,7 @@ impl Formats for PageFormats {
         self.0.money(amount, currency)
     }
 
-    fn date(&self, t: OffsetDateTime, tz: &str) -> String {
+    fn date(&self, t: OffsetDateTime, tz: &TimeZoneName) -> String {
         self.0.date(t, tz)
     }
 }

@@ -235,7 +235,7 @@ fn human_report(r: &OnboardReport, login_url: &str) -> String {
     }
     let rows = [
         ("Organization id", r.org.id.to_string()),
-        ("Slug", r.org.slug.clone()),
+        ("Slug", r.org.slug.to_string()),
         ("Status", r.org.status.to_string()),
         ("Plan", r.org.plan.clone()),
         ("Groups", r.groups.join(", ")),

@@ -99,7 +99,7 @@ pub async fn run(config: Config, cmd: Command) -> anyhow::Result<()> {
                     .iter()
                     .map(|s| {
                         vec![
-                            s.org.slug.clone(),
+                            s.org.slug.to_string(),
                             s.org.name.clone(),
                             s.org.status.to_string(),
                             s.org.plan.clone(),
@@ -257,7 +257,7 @@ fn describe(org: &Organization) -> String {
     let rows: Vec<Vec<String>> = vec![
         vec!["id".into(), org.id.to_string()],
         vec!["name".into(), org.name.clone()],
-        vec!["slug".into(), org.slug.clone()],
+        vec!["slug".into(), org.slug.to_string()],
         vec!["status".into(), org.status.to_string()],
         vec!["plan".into(), org.plan.clone()],
         vec![
@@ -266,10 +266,15 @@ fn describe(org: &Organization) -> String {
                 .map(|r| format!("{}-{r}", org.group_prefix))
                 .join(", "),
         ],
-        vec!["country".into(), opt(&org.country)],
-        vec!["timezone".into(), org.timezone.clone()],
-        vec!["language".into(), org.language.clone()],
-        vec!["currency".into(), org.currency.clone()],
+        vec![
+            "country".into(),
+            org.country
+                .as_ref()
+                .map_or_else(|| "-".into(), ToString::to_string),
+        ],
+        vec!["timezone".into(), org.timezone.to_string()],
+        vec!["language".into(), org.language.to_string()],
+        vec!["currency".into(), org.currency.to_string()],
         vec![
             "contact".into(),
             format!(

@@ -172,7 +172,7 @@ both_backends! {
         let ctx = Ctx { store: db.store.as_ref(), clock: clock.as_ref(), org: &org, actor: Actor { member_id: None, label: "test-admin".into(), role: "admin".into(), request_id: None }, role: Role::Admin };
         staff::create_staff(&ctx, &dir, Role::Cashier, &StaffInput { username: "carol".into(), name: "Carol".into(), email: "carol@nextdoor.example.com".into() }).await.expect("cashier");
         let c = points::enroll(&ctx, &EnrollInput { phone: Some("202-555-0143".into()), ..EnrollInput::default() }, None).await.expect("enroll");
-        points::award(&ctx, c.id, "10.00", None, serde_json::json!({}), "first").await.expect("award");
+        loyalty_testkit::till::award(&ctx, c.id, "10.00", None, serde_json::json!({}), "first").await.expect("award");
         // A complete backup set taken after the onboarding.
         let set = backups.path().join("20990101_000000");
         std::fs::create_dir_all(&set).expect("set");

@@ -172,7 +172,7 @@ both_backends! {
         let link = secrecy::ExposeSecret::expose_secret(url).to_owned();
         let carla = points::enroll(&admin, &EnrollInput { phone: None, email: Some("carla@example.com".into()), name: Some("Carla".into()) }, None)
             .await.expect("enroll").id;
-        points::award(&admin, carla, "25.00", None, serde_json::json!({}), "purchase-1").await.expect("award");
+        loyalty_testkit::till::award(&admin, carla, "25.00", None, serde_json::json!({}), "purchase-1").await.expect("award");
         // Two admin links (nextdoor, other), the cashier's link, the receipt.
         assert_eq!(outbox(&db)["pending"], 4);
 

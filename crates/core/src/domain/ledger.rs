@@ -1,7 +1,7 @@
 //! Customers, purchases, rewards and ledger entries as stored, and the commands that
 //! change balances.
 
-use super::OrgId;
+use super::{CustomerId, OrgId, PurchaseId, RewardId};
 use rust_decimal::Decimal;
 use serde::{Deserialize, Serialize};
 use time::OffsetDateTime;
@@ -242,7 +242,7 @@ pub enum PointsCommand {
     /// Record a purchase and award its points.
     Award {
         /// Customer.
-        customer: Uuid,
+        customer: CustomerId,
         /// Amount.
         #[serde(with = "rust_decimal::serde::str")]
         amount: Decimal,
@@ -265,16 +265,16 @@ pub enum PointsCommand {
     /// Spend points on a reward or a plain number of points.
     Redeem {
         /// Customer.
-        customer: Uuid,
+        customer: CustomerId,
         /// Reward, when redeeming one from the catalog.
-        reward: Option<Uuid>,
+        reward: Option<RewardId>,
         /// Points, when redeeming a plain number.
         points: Option<i64>,
     },
     /// Refund all or part of a purchase.
     Reverse {
         /// Purchase.
-        purchase: Uuid,
+        purchase: PurchaseId,
         /// Amount refunded (the rest of the purchase when absent).
         #[serde(with = "rust_decimal::serde::str_option")]
         amount: Option<Decimal>,
@@ -285,7 +285,7 @@ pub enum PointsCommand {
     /// Manual correction.
     Adjust {
         /// Customer.
-        customer: Uuid,
+        customer: CustomerId,
         /// Points to add (positive) or remove (negative).
         points: i64,
         /// Mandatory reason.

@@ -158,6 +158,12 @@ impl TimeZoneName {
     pub fn utc() -> Self {
         Self("UTC".to_owned())
     }
+
+    /// The zone's rules, for converting instants to local dates (UTC in the unlikely
+    /// case the database on this machine lacks a zone that parsed elsewhere).
+    pub fn zone(&self) -> jiff::tz::TimeZone {
+        jiff::tz::TimeZone::get(&self.0).unwrap_or(jiff::tz::TimeZone::UTC)
+    }
 }
 
 #[cfg(test)]

@@ -1,6 +1,7 @@
 //! Domain types. Each is built by parsing untrusted input once; after that it is valid
 //! by construction and the rest of the code never re-checks it.
 
+mod ids;
 pub mod ledger;
 mod locale;
 mod org;
@@ -10,6 +11,7 @@ mod role;
 mod slug;
 pub mod typed_amount;
 
+pub use ids::{CustomerId, PurchaseId, RewardId};
 pub use locale::{CountryCode, CurrencyCode, LanguageTag, TimeZoneName};
 pub use org::{
     NewOrganization, OrgId, OrgName, OrgStatus, Organization, OrganizationSummary, Plan,

@@ -165,8 +165,10 @@ pub struct NewOrganization {
     pub settings: serde_json::Value,
 }
 
-/// An organization as stored. Text fields are kept as stored, because operators may
-/// write rows with SQL (runbook step 2.1).
+/// An organization as stored. The codes (slug, country, time zone, language, currency)
+/// are parsed once when the store reads the row, so nothing downstream checks them
+/// again; a row that does not parse (an operator may write rows with SQL, runbook step
+/// 2.1) is a storage error naming the column. Free-form text is kept as stored.
 #[derive(Debug, Clone, PartialEq, serde::Serialize)]
 pub struct Organization {
     /// Id.
@@ -174,7 +176,7 @@ pub struct Organization {
     /// Display name.
     pub name: String,
     /// Slug.
-    pub slug: String,
+    pub slug: OrgSlug,
     /// Group prefix (the slug when the row left it empty).
     pub group_prefix: String,
     /// Lifecycle state.
@@ -182,13 +184,13 @@ pub struct Organization {
     /// Plan.
     pub plan: String,
     /// Country.
-    pub country: Option<String>,
+    pub country: Option<CountryCode>,
     /// Time zone.
-    pub timezone: String,
+    pub timezone: TimeZoneName,
     /// Language.
-    pub language: String,
+    pub language: LanguageTag,
     /// Currency.
-    pub currency: String,
+    pub currency: CurrencyCode,
     /// Contact person.
     pub contact_name: Option<String>,
     /// Contact address.

@@ -10,13 +10,11 @@
 //! never need the percentile, so an ordinary award costs no extra query.
 
 use super::context::{Ctx, STAFF};
+use super::points::AwardRequest;
 use crate::Error;
-use crate::domain::CurrencyCode;
 use crate::domain::ledger::PointsOutcome;
-use crate::domain::points::Amount;
 use crate::error::ErrorCode;
 use rust_decimal::Decimal;
-use uuid::Uuid;
 
 /// Days of purchases the derived bound looks at.
 pub const WINDOW_DAYS: i64 = 90;
@@ -37,7 +35,7 @@ pub fn floor(minor_digits: u32) -> Decimal {
 }
 
 fn minor_digits(ctx: &Ctx<'_>) -> u32 {
-    CurrencyCode::parse(&ctx.org.currency).map_or(2, |c| c.minor_digits())
+    ctx.org.currency.minor_digits()
 }
 
 /// The organization's bound: the one an admin set, else the derived one.
@@ -81,23 +79,15 @@ pub struct CheckedAward {
 /// till's second confirmation; the API always confirms); when recorded, the award's
 /// audit record carries `unusual_amount: {bound, confirmed}` (outside the idempotency
 /// fingerprint, so a retry matches even when the derived bound moved).
-#[allow(clippy::too_many_arguments)]
 pub async fn award_checked(
     ctx: &Ctx<'_>,
-    customer: Uuid,
-    amount: &str,
-    currency: Option<&str>,
-    metadata: serde_json::Value,
+    req: AwardRequest,
     idempotency: &str,
     confirmed: bool,
 ) -> Result<CheckedAward, Error> {
     ctx.require(STAFF, "record purchases")?;
-    // The same reading `award` makes; a bad amount is refused there with its message.
-    let parsed = Amount::parse(amount, minor_digits(ctx)).ok();
-    let over = match parsed {
-        Some(a) => unusual(ctx, a.value()).await?,
-        None => None,
-    };
+    let amount = req.amount.value();
+    let over = unusual(ctx, amount).await?;
     if let Some(bound) = over
         && !confirmed
     {
@@ -109,9 +99,7 @@ pub async fn award_checked(
         ));
     }
     let mark = over.map(|b| serde_json::json!({"bound": b.to_string(), "confirmed": true}));
-    let outcome =
-        super::points::award_marked(ctx, customer, amount, currency, metadata, idempotency, mark)
-            .await?;
+    let outcome = super::points::award_marked(ctx, req, idempotency, mark).await?;
     Ok(CheckedAward {
         outcome,
         unusual: over,

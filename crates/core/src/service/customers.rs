@@ -3,10 +3,10 @@
 
 use super::context::{ADMIN, Ctx, STAFF};
 use crate::Error;
-use crate::domain::Email;
 use crate::domain::Role;
 use crate::domain::ledger::{Customer, CustomerKey, LedgerEntry, NewCustomer, PointsError};
 use crate::domain::points::{is_card_number, new_card_number, normalize_phone};
+use crate::domain::{CountryCode, Email};
 use crate::error::{ErrorCode, FieldError};
 use crate::store::{Conflict, StoreError};
 use time::OffsetDateTime;
@@ -39,7 +39,7 @@ pub async fn enroll(
         .map(str::trim)
         .filter(|s| !s.is_empty())
     {
-        Some(p) => normalize_phone(p, ctx.org.country.as_deref())
+        Some(p) => normalize_phone(p, ctx.org.country.as_ref().map(CountryCode::as_str))
             .map_err(|e| errors.push(e))
             .ok(),
         None => None,
@@ -134,7 +134,7 @@ pub async fn lookup(ctx: &Ctx<'_>, query: &str) -> Result<Customer, Error> {
         CustomerKey::Card(q.to_owned())
     } else {
         CustomerKey::Phone(
-            normalize_phone(q, ctx.org.country.as_deref())
+            normalize_phone(q, ctx.org.country.as_ref().map(CountryCode::as_str))
                 .map_err(|e| Error::Validation(vec![e.renamed("q")]))?,
         )
     };

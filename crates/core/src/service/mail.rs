@@ -124,7 +124,10 @@ pub async fn queue_sign_in_link(
         return Ok(false);
     };
     let settings = store.mail_settings(org.id).await?;
-    let role_word = match (org.language.to_ascii_lowercase().starts_with("pt"), role) {
+    let role_word = match (
+        org.language.as_str().to_ascii_lowercase().starts_with("pt"),
+        role,
+    ) {
         (true, Role::Admin) => "administrador",
         (true, _) => "caixa",
         (false, Role::Admin) => "admin",
@@ -133,8 +136,8 @@ pub async fn queue_sign_in_link(
     let mail = LinkMail {
         org: Some(org.id),
         org_name: &org.name,
-        language: &org.language,
-        timezone: &org.timezone,
+        language: org.language.as_str(),
+        timezone: org.timezone.as_str(),
         sender: Sender::of_org(&settings, &org.name),
         to,
         name: Some(user.name.as_str()),
@@ -242,8 +245,8 @@ pub async fn queue_expiry_warnings(
     let composer = ExpiryMail {
         org: org.id,
         org_name: &org.name,
-        language: &org.language,
-        timezone: &org.timezone,
+        language: org.language.as_str(),
+        timezone: org.timezone.as_str(),
         sender: Sender::of_org(&settings, &org.name),
     };
     let mut queued = 0;

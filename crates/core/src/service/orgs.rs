@@ -84,7 +84,7 @@ async fn transition(
         OrgStatus::Suspended => [OrgStatus::Active],
         _ => [OrgStatus::Suspended],
     };
-    let slug = OrgSlug::parse(&before.slug).map_err(|e| Error::Validation(vec![e]))?;
+    let slug = before.slug.clone();
     let after = store
         .set_organization_status(&slug, &from, to, actor, now)
         .await?

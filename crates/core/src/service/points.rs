@@ -1,6 +1,6 @@
 //! The operations on points: award, redeem, reverse, adjust, expire, and reading
-//! purchases. Input is parsed here; the ledger rules run in one store transaction (see
-//! `ledger_tx`). Customers, rewards, settings and the acting context have their own
+//! purchases. Requests arrive parsed (ids, amounts in the organization's currency);
+//! the ledger rules run in one store transaction (see `ledger_tx`). Customers, rewards, settings and the acting context have their own
 //! modules, re-exported here so `points::enroll`, `points::Ctx` and the like keep their
 //! paths.
 
@@ -14,12 +14,11 @@ use crate::Error;
 use crate::clock::Clock;
 use crate::domain::ledger::{IdempotencyKey, PointsCommand, PointsError, PointsOutcome, Purchase};
 use crate::domain::points::{Amount, MAX_POINTS};
-use crate::domain::{CurrencyCode, Organization, Role};
+use crate::domain::{CustomerId, Organization, PurchaseId, RewardId, Role, TimeZoneName};
 use crate::error::FieldError;
 use crate::store::{Store, StoreError};
 use sha2::{Digest, Sha256};
 use time::OffsetDateTime;
-use uuid::Uuid;
 
 /// Checks an `Idempotency-Key` header value and fingerprints the command with it.
 pub fn idempotency_key(key: &str, cmd: &PointsCommand) -> Result<IdempotencyKey, Error> {
@@ -37,11 +36,62 @@ pub fn idempotency_key(key: &str, cmd: &PointsCommand) -> Result<IdempotencyKey,
     })
 }
 
+/// A purchase to record, parsed at the edge: the amount already has at most the
+/// organization's currency digits (see [`parse_amount`]).
+#[derive(Debug, Clone)]
+pub struct AwardRequest {
+    /// The customer.
+    pub customer: CustomerId,
+    /// Amount paid.
+    pub amount: Amount,
+    /// The currency the client named, if any; it must be the organization's.
+    pub currency: Option<String>,
+    /// Free-form details from the till (at most 4 KiB as JSON).
+    pub metadata: serde_json::Value,
+}
+
+/// A redemption: a reward of the catalog or a plain number of points, not both.
+#[derive(Debug, Clone, Copy)]
+pub struct RedeemRequest {
+    /// The customer.
+    pub customer: CustomerId,
+    /// A reward of the catalog.
+    pub reward: Option<RewardId>,
+    /// A plain number of points.
+    pub points: Option<i64>,
+}
+
+/// A refund of a purchase; no amount refunds the rest of it.
+#[derive(Debug, Clone, Copy)]
+pub struct ReverseRequest {
+    /// The purchase.
+    pub purchase: PurchaseId,
+    /// Amount refunded, parsed with the organization's currency digits.
+    pub amount: Option<Amount>,
+}
+
+/// A manual correction of a balance.
+#[derive(Debug, Clone)]
+pub struct AdjustRequest {
+    /// The customer.
+    pub customer: CustomerId,
+    /// Points to add (positive) or remove (negative).
+    pub points: i64,
+    /// Why the balance is corrected.
+    pub reason: String,
+}
+
+/// Parses an amount in the organization's currency (at most its minor digits), as
+/// the edge does before calling [`award`] or [`reverse`].
+pub fn parse_amount(org: &Organization, text: &str) -> Result<Amount, Error> {
+    Amount::parse(text, org.currency.minor_digits()).map_err(|e| Error::Validation(vec![e]))
+}
+
 /// A purchase by id (staff); `PurchaseNotFound` when this organization has none.
-pub async fn purchase(ctx: &Ctx<'_>, id: Uuid) -> Result<Purchase, Error> {
+pub async fn purchase(ctx: &Ctx<'_>, id: PurchaseId) -> Result<Purchase, Error> {
     ctx.require(STAFF, "read purchases by id")?;
     ctx.store
-        .purchase(ctx.org.id, id)
+        .purchase(ctx.org.id, id.0)
         .await?
         .ok_or(Error::Points(PointsError::PurchaseNotFound))
 }
@@ -50,45 +100,38 @@ pub async fn purchase(ctx: &Ctx<'_>, id: Uuid) -> Result<Purchase, Error> {
 /// most `limit` (staff): what the till offers to reverse.
 pub async fn todays_purchases(
     ctx: &Ctx<'_>,
-    customer: Uuid,
+    customer: CustomerId,
     limit: u32,
 ) -> Result<Vec<Purchase>, Error> {
     ctx.require(STAFF, "read purchases")?;
     let today = start_of_day(ctx.clock.now(), &ctx.org.timezone);
     Ok(ctx
         .store
-        .list_purchases(ctx.org.id, Some(customer), Some(today), None, limit)
+        .list_purchases(ctx.org.id, Some(customer.0), Some(today), None, limit)
         .await?)
 }
 
 /// Records a purchase and awards its points.
 pub async fn award(
     ctx: &Ctx<'_>,
-    customer: Uuid,
-    amount: &str,
-    currency: Option<&str>,
-    metadata: serde_json::Value,
+    req: AwardRequest,
     idempotency: &str,
 ) -> Result<PointsOutcome, Error> {
-    award_marked(ctx, customer, amount, currency, metadata, idempotency, None).await
+    award_marked(ctx, req, idempotency, None).await
 }
 
 /// [`award`], with the audit record's mark of an unusual amount (`service::bound`).
 pub(crate) async fn award_marked(
     ctx: &Ctx<'_>,
-    customer: Uuid,
-    amount: &str,
-    currency: Option<&str>,
-    metadata: serde_json::Value,
+    req: AwardRequest,
     idempotency: &str,
     unusual: Option<serde_json::Value>,
 ) -> Result<PointsOutcome, Error> {
     ctx.require(STAFF, "record purchases")?;
-    let org_currency =
-        CurrencyCode::parse(&ctx.org.currency).map_err(|e| Error::Validation(vec![e]))?;
-    let amount = Amount::parse(amount, org_currency.minor_digits())
-        .map_err(|e| Error::Validation(vec![e]))?;
-    if let Some(c) = currency
+    let org_currency = &ctx.org.currency;
+    if let Some(c) = req
+        .currency
+        .as_deref()
         .map(str::trim)
         .filter(|c| !c.eq_ignore_ascii_case(org_currency.as_str()))
     {
@@ -97,18 +140,18 @@ pub(crate) async fn award_marked(
             format!("{c:?} is not this organization's currency; amounts are in {org_currency}"),
         ));
     }
-    if metadata.to_string().len() > 4096 {
+    if req.metadata.to_string().len() > 4096 {
         return Err(Error::field(
             "metadata",
             "is larger than 4 KiB; keep till details short",
         ));
     }
     let cmd = PointsCommand::Award {
-        customer,
-        amount: amount.value(),
+        customer: req.customer,
+        amount: req.amount.value(),
         currency: org_currency.as_str().to_owned(),
-        points: ctx.org.earning.points_for(amount),
-        metadata,
+        points: ctx.org.earning.points_for(req.amount),
+        metadata: req.metadata,
         receipt: ctx.org.points_receipts,
         unusual,
     };
@@ -118,13 +161,11 @@ pub(crate) async fn award_marked(
 /// Spends points on a reward or a plain number of points.
 pub async fn redeem(
     ctx: &Ctx<'_>,
-    customer: Uuid,
-    reward: Option<Uuid>,
-    points: Option<i64>,
+    req: RedeemRequest,
     idempotency: &str,
 ) -> Result<PointsOutcome, Error> {
     ctx.require(STAFF, "redeem points")?;
-    match (reward, points) {
+    match (req.reward, req.points) {
         (Some(_), Some(_)) | (None, None) => {
             return Err(Error::field(
                 "reward_id",
@@ -142,9 +183,9 @@ pub async fn redeem(
     run(
         ctx,
         &PointsCommand::Redeem {
-            customer,
-            reward,
-            points,
+            customer: req.customer,
+            reward: req.reward,
+            points: req.points,
         },
         idempotency,
     )
@@ -155,22 +196,10 @@ pub async fn redeem(
 /// (today in the organization's time zone); admins any.
 pub async fn reverse(
     ctx: &Ctx<'_>,
-    purchase: Uuid,
-    amount: Option<&str>,
+    req: ReverseRequest,
     idempotency: &str,
 ) -> Result<PointsOutcome, Error> {
     ctx.require(STAFF, "reverse purchases")?;
-    let minor = CurrencyCode::parse(&ctx.org.currency)
-        .map(|c| c.minor_digits())
-        .unwrap_or(2);
-    let amount = match amount {
-        Some(a) => Some(
-            Amount::parse(a, minor)
-                .map_err(|e| Error::Validation(vec![e]))?
-                .value(),
-        ),
-        None => None,
-    };
     let not_before = if ctx.role == Role::Cashier {
         Some(start_of_day(ctx.clock.now(), &ctx.org.timezone))
     } else {
@@ -179,8 +208,8 @@ pub async fn reverse(
     run(
         ctx,
         &PointsCommand::Reverse {
-            purchase,
-            amount,
+            purchase: req.purchase,
+            amount: req.amount.map(Amount::value),
             not_before,
         },
         idempotency,
@@ -191,20 +220,18 @@ pub async fn reverse(
 /// Adds or removes points by hand, with a mandatory reason.
 pub async fn adjust(
     ctx: &Ctx<'_>,
-    customer: Uuid,
-    points: i64,
-    reason: &str,
+    req: AdjustRequest,
     idempotency: &str,
 ) -> Result<PointsOutcome, Error> {
     ctx.require(ADMIN, "adjust points")?;
     let mut errors = Vec::new();
-    if points == 0 || points.abs() > MAX_POINTS {
+    if req.points == 0 || req.points.abs() > MAX_POINTS {
         errors.push(FieldError::new(
             "points",
             format!("must be a non-zero whole number between -{MAX_POINTS} and {MAX_POINTS}"),
         ));
     }
-    let reason = reason.trim();
+    let reason = req.reason.trim();
     if reason.is_empty() || reason.chars().count() > 500 {
         errors.push(FieldError::new(
             "reason",
@@ -217,8 +244,8 @@ pub async fn adjust(
     run(
         ctx,
         &PointsCommand::Adjust {
-            customer,
-            points,
+            customer: req.customer,
+            points: req.points,
             reason: reason.to_owned(),
         },
         idempotency,
@@ -284,7 +311,7 @@ pub async fn expire(
     dry_run: bool,
 ) -> Result<ExpiryReport, Error> {
     let mut report = ExpiryReport {
-        org: org.slug.clone(),
+        org: org.slug.to_string(),
         dry_run,
         ..ExpiryReport::default()
     };
@@ -305,9 +332,9 @@ pub async fn expire(
     Ok(report)
 }
 
-/// The instant a calendar day starts in an IANA time zone (UTC if unknown).
-pub fn day_start(date: time::Date, tz: &str) -> OffsetDateTime {
-    let zone = jiff::tz::TimeZone::get(tz).unwrap_or(jiff::tz::TimeZone::UTC);
+/// The instant a calendar day starts in an organization's time zone.
+pub fn day_start(date: time::Date, tz: &TimeZoneName) -> OffsetDateTime {
+    let zone = tz.zone();
     let civil = jiff::civil::date(
         date.year() as i16,
         u8::from(date.month()) as i8,
@@ -320,9 +347,9 @@ pub fn day_start(date: time::Date, tz: &str) -> OffsetDateTime {
         .unwrap_or_else(|| date.midnight().assume_utc())
 }
 
-/// The start of the day containing `now` in an IANA time zone.
-pub fn start_of_day(now: OffsetDateTime, tz: &str) -> OffsetDateTime {
-    let zone = jiff::tz::TimeZone::get(tz).unwrap_or(jiff::tz::TimeZone::UTC);
+/// The start of the day containing `now` in an organization's time zone.
+pub fn start_of_day(now: OffsetDateTime, tz: &TimeZoneName) -> OffsetDateTime {
+    let zone = tz.zone();
     jiff::Timestamp::from_second(now.unix_timestamp())
         .ok()
         .map(|t| t.to_zoned_datetime(zone))
@@ -335,23 +362,28 @@ pub fn start_of_day(now: OffsetDateTime, tz: &str) -> OffsetDateTime {
 mod tests {
     use super::*;
     use time::macros::{date, datetime};
+    use uuid::Uuid;
+
+    fn tz(name: &str) -> TimeZoneName {
+        TimeZoneName::parse(name).expect("zone")
+    }
 
     #[test]
     fn days_start_at_local_midnight() {
         assert_eq!(
-            day_start(date!(2025 - 01 - 23), "America/New_York"),
+            day_start(date!(2025 - 01 - 23), &tz("America/New_York")),
             datetime!(2025-01-23 05:00 UTC)
         );
         assert_eq!(
-            day_start(date!(2025 - 07 - 01), "America/Sao_Paulo"),
+            day_start(date!(2025 - 07 - 01), &tz("America/Sao_Paulo")),
             datetime!(2025-07-01 03:00 UTC)
         );
         assert_eq!(
-            start_of_day(datetime!(2025-01-23 03:00 UTC), "America/New_York"),
+            start_of_day(datetime!(2025-01-23 03:00 UTC), &tz("America/New_York")),
             datetime!(2025-01-22 05:00 UTC)
         );
         assert_eq!(
-            day_start(date!(2025 - 01 - 23), "Nowhere/Else"),
+            day_start(date!(2025 - 01 - 23), &TimeZoneName::utc()),
             datetime!(2025-01-23 00:00 UTC)
         );
     }
@@ -359,12 +391,12 @@ mod tests {
     #[test]
     fn idempotency_keys_fingerprint_the_request() {
         let a = PointsCommand::Adjust {
-            customer: Uuid::nil(),
+            customer: CustomerId(Uuid::nil()),
             points: 5,
             reason: "x".into(),
         };
         let b = PointsCommand::Adjust {
-            customer: Uuid::nil(),
+            customer: CustomerId(Uuid::nil()),
             points: 6,
             reason: "x".into(),
         };

@@ -181,7 +181,7 @@ async fn home_org(
         .into_iter()
         .filter(|o| o.status == OrgStatus::Active)
         .collect();
-    if let Some(i) = pinned.and_then(|slug| orgs.iter().position(|o| o.slug == slug)) {
+    if let Some(i) = pinned.and_then(|slug| orgs.iter().position(|o| o.slug.as_str() == slug)) {
         return Ok(Some(orgs.swap_remove(i)));
     }
     Ok(if orgs.len() == 1 { orgs.pop() } else { None })

@@ -3,6 +3,7 @@
 //! the ledger and purchases.
 
 use crate::Error;
+use crate::domain::TimeZoneName;
 use crate::service::context::require_admin;
 use crate::service::points::{Ctx, day_start};
 use crate::store::{ActivityTotals, BalanceTotals, HeavyEarner};
@@ -26,8 +27,8 @@ pub struct Dashboard {
 }
 
 /// The local calendar date of `now` in an IANA time zone (UTC when unknown).
-pub fn local_date(now: OffsetDateTime, tz: &str) -> time::Date {
-    let zone = jiff::tz::TimeZone::get(tz).unwrap_or(jiff::tz::TimeZone::UTC);
+pub fn local_date(now: OffsetDateTime, tz: &TimeZoneName) -> time::Date {
+    let zone = tz.zone();
     jiff::Timestamp::from_second(now.unix_timestamp())
         .ok()
         .map(|t| t.to_zoned_datetime(zone).date())
@@ -278,9 +279,12 @@ mod tests {
     fn local_dates_follow_the_time_zone() {
         let t = time::macros::datetime!(2025-01-23 03:00 UTC);
         assert_eq!(
-            local_date(t, "America/New_York"),
+            local_date(t, &TimeZoneName::parse("America/New_York").expect("zone")),
             time::macros::date!(2025 - 01 - 22)
         );
-        assert_eq!(local_date(t, "UTC"), time::macros::date!(2025 - 01 - 23));
+        assert_eq!(
+            local_date(t, &TimeZoneName::utc()),
+            time::macros::date!(2025 - 01 - 23)
+        );
     }
 }

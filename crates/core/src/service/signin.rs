@@ -51,7 +51,7 @@ pub async fn sign_in_subject(
                         created_by: None,
                     };
                     if let Err(e) = store.upsert_member(org.id, &member, now).await {
-                        report.failed_memberships.push((org.slug.clone(), e));
+                        report.failed_memberships.push((org.slug.to_string(), e));
                     }
                 }
             }

@@ -134,8 +134,8 @@ pub fn build(i: &Inputs<'_>) -> Guide {
     let l = i.lang;
     let org = i.org;
     let t = |en: &str, pt: &str| tr(l, en, pt);
-    let money = |d: Decimal| i.formats.money(d, &org.currency);
-    let urls = urls(i.public_url, &org.slug, l);
+    let money = |d: Decimal| i.formats.money(d, org.currency.as_str());
+    let urls = urls(i.public_url, org.slug.as_str(), l);
     let login = format!("{}/login", i.public_url);
     let admin_url = format!("{}/o/{}/admin", i.public_url, org.slug);
     let till_url = format!("{}/o/{}/till", i.public_url, org.slug);
@@ -204,11 +204,11 @@ pub fn build(i: &Inputs<'_>) -> Guide {
         (t("Business name", "Nome da empresa"), org.name.clone()),
         (
             t("Short name (slug)", "Identificador (slug)"),
-            org.slug.clone(),
+            org.slug.to_string(),
         ),
         (t("Plan", "Plano"), org.plan.clone()),
-        (t("Currency", "Moeda"), org.currency.clone()),
-        (t("Time zone", "Fuso horário"), org.timezone.clone()),
+        (t("Currency", "Moeda"), org.currency.to_string()),
+        (t("Time zone", "Fuso horário"), org.timezone.to_string()),
         (t("Language", "Idioma"), l.label().to_owned()),
         (
             t(

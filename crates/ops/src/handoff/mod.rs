@@ -23,7 +23,7 @@ pub trait Formats {
     /// An amount with two decimals and the currency (`$1,234.50`, `R$ 1.234,50`).
     fn money(&self, amount: rust_decimal::Decimal, currency: &str) -> String;
     /// A date in the time zone `tz`.
-    fn date(&self, t: time::OffsetDateTime, tz: &str) -> String;
+    fn date(&self, t: time::OffsetDateTime, tz: &loyalty_core::domain::TimeZoneName) -> String;
 }
 
 /// The guide as one self-contained, printable HTML page.

@@ -102,7 +102,7 @@ both_backends! {
         assert!(matches!(access::active_org(db.store.as_ref(), "fresh-mart").await, Err(Error::OrgSuspended(_))));
         assert!(matches!(access::active_org(db.store.as_ref(), "no-such-shop").await, Err(Error::NotFound(..))));
         assert!(matches!(access::active_org(db.store.as_ref(), "Not A Slug").await, Err(Error::NotFound(..))));
-        assert_eq!(access::active_org(db.store.as_ref(), "corner-shop").await.expect("active").slug, "corner-shop");
+        assert_eq!(access::active_org(db.store.as_ref(), "corner-shop").await.expect("active").slug.as_str(), "corner-shop");
     }
 
     async fn a_provider_subject_acts_by_its_snapshot_and_operators_enter_without_a_role(db) {

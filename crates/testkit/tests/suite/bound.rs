@@ -63,7 +63,7 @@ both_backends! {
         let award = |amount: String| {
             let c = &c;
             async move {
-                points::award(c, who, &amount, None, serde_json::json!({}), &Uuid::new_v4().to_string()).await.unwrap();
+                loyalty_testkit::till::award(c, who, &amount, None, serde_json::json!({}), &Uuid::new_v4().to_string()).await.unwrap();
             }
         };
         // Large purchases long ago are outside the window.

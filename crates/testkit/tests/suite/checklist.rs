@@ -106,7 +106,7 @@ both_backends! {
         let ctx = admin(&db, &clock, &org);
         staff::create_staff(&ctx, &dir, Role::Cashier, &StaffInput { username: "carol".into(), name: "Carol".into(), email: "carol@nextdoor.example.com".into() }).await.expect("cashier");
         let c = points::enroll(&ctx, &EnrollInput { phone: Some("202-555-0143".into()), ..EnrollInput::default() }, None).await.expect("enroll");
-        points::award(&ctx, c.id, "12.50", None, serde_json::json!({}), "k1").await.expect("award");
+        loyalty_testkit::till::award(&ctx, c.id, "12.50", None, serde_json::json!({}), "k1").await.expect("award");
         // A backup older than the onboarding does not count; a newer one does.
         let old = checklist::observe(store, &org, Some(org.created_at - time::Duration::days(1))).await.expect("observe");
         assert!(!old.backup);

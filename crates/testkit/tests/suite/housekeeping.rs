@@ -86,9 +86,9 @@ both_backends! {
         let c = cashier(&db, &clock, &o);
         let customer = points::enroll(&c, &EnrollInput { phone: Some("202-555-0143".into()), ..EnrollInput::default() }, None).await.expect("enroll").id;
         let (old_key, young_key) = (Uuid::new_v4().to_string(), Uuid::new_v4().to_string());
-        let first = points::award(&c, customer, "10.00", None, serde_json::json!({}), &old_key).await.expect("old award");
+        let first = loyalty_testkit::till::award(&c, customer, "10.00", None, serde_json::json!({}), &old_key).await.expect("old award");
         clock.advance(Duration::days(6));
-        let young = points::award(&c, customer, "5.00", None, serde_json::json!({}), &young_key).await.expect("young award");
+        let young = loyalty_testkit::till::award(&c, customer, "5.00", None, serde_json::json!({}), &young_key).await.expect("young award");
         clock.advance(Duration::days(2));
         let retention = Retention::default();
         let before = kept(&db, &o).await;
@@ -104,10 +104,10 @@ both_backends! {
         assert_eq!(db.store.sweep_candidates(Sweep::IdempotencyKeys, retention.cutoff(Sweep::IdempotencyKeys, clock.now())).await.expect("count"), 0);
         assert_eq!(kept(&db, &o).await, before, "no ledger, purchase or audit row is removed");
 
-        let replay = points::award(&c, customer, "5.00", None, serde_json::json!({}), &young_key).await.expect("replay");
+        let replay = loyalty_testkit::till::award(&c, customer, "5.00", None, serde_json::json!({}), &young_key).await.expect("replay");
         assert!(replay.replayed, "a key inside its window replays");
         assert_eq!(replay.entry, young.entry);
-        let retry = points::award(&c, customer, "10.00", None, serde_json::json!({}), &old_key).await.expect("retry");
+        let retry = loyalty_testkit::till::award(&c, customer, "10.00", None, serde_json::json!({}), &old_key).await.expect("retry");
         assert!(!retry.replayed, "a key past its window is a new request");
         assert_ne!(retry.entry.id, first.entry.id);
         assert_eq!(retry.balance, 25);
@@ -120,7 +120,7 @@ both_backends! {
         let o = org(&db, &clock).await;
         let c = cashier(&db, &clock, &o);
         let customer = points::enroll(&c, &EnrollInput { phone: Some("202-555-0143".into()), ..EnrollInput::default() }, None).await.expect("enroll").id;
-        points::award(&c, customer, "10.00", None, serde_json::json!({}), "k-1").await.expect("award");
+        loyalty_testkit::till::award(&c, customer, "10.00", None, serde_json::json!({}), "k-1").await.expect("award");
         let account = db.store.insert_account(&NewAccount { uid: "u1".into(), username: "ada".into(), name: "Ada".into(), email: None, attributes: serde_json::json!({}) }, start).await.expect("account");
         db.store.insert_session("expired", account.pk, "csrf", start, start + Duration::hours(1)).await.expect("session");
         db.store.insert_session("live", account.pk, "csrf", start, start + Duration::days(200)).await.expect("session");

@@ -87,7 +87,7 @@ async fn receipts_on(
     )
     .await
     .expect("mail settings");
-    let slug = loyalty_core::domain::OrgSlug::parse(&o.slug).expect("slug");
+    let slug = o.slug.clone();
     let reread = db
         .store
         .organization_by_slug(&slug)
@@ -112,17 +112,17 @@ both_backends! {
         let cashier = ctx(&db, &clock, &o, Role::Cashier);
         let c = customer(&cashier, "carla@example.com", "Carla").await;
         assert_eq!(db.store.mail_settings(o.id).await.expect("settings"), mail::MailSettings::default());
-        points::award(&cashier, c, "10", None, serde_json::json!({}), &key()).await.expect("award");
+        loyalty_testkit::till::award(&cashier, c, "10", None, serde_json::json!({}), &key()).await.expect("award");
         assert!(mails(&db, &o).await.is_empty(), "receipts are off by default");
 
         let o = receipts_on(&db, &clock, &o, Some(7)).await;
         let cashier = ctx(&db, &clock, &o, Role::Cashier);
         let k = key();
-        let first = points::award(&cashier, c, "12.50", None, serde_json::json!({}), &k).await.expect("award");
-        let replay = points::award(&cashier, c, "12.50", None, serde_json::json!({}), &k).await.expect("replay");
+        let first = loyalty_testkit::till::award(&cashier, c, "12.50", None, serde_json::json!({}), &k).await.expect("award");
+        let replay = loyalty_testkit::till::award(&cashier, c, "12.50", None, serde_json::json!({}), &k).await.expect("replay");
         assert!(replay.replayed);
         // A refused command writes no mail: its transaction rolls back whole.
-        assert!(points::award(&cashier, Uuid::new_v4(), "5", None, serde_json::json!({}), &key()).await.is_err());
+        assert!(loyalty_testkit::till::award(&cashier, Uuid::new_v4(), "5", None, serde_json::json!({}), &key()).await.is_err());
         let queued = mails(&db, &o).await;
         assert_eq!(queued.len(), 1, "one receipt for one award, none for the replay: {queued:?}");
         let m = &queued[0].mail;
@@ -218,11 +218,11 @@ both_backends! {
         let carla = customer(&ca, "carla@example.com", "Carla").await;
         let bob = customer(&cb, "bob@example.com", "Bob").await;
         let no_points = customer(&ca, "zero@example.com", "Zed").await;
-        points::award(&ca, carla, "100", None, serde_json::json!({}), &key()).await.expect("award");
-        points::award(&cb, bob, "70", None, serde_json::json!({}), &key()).await.expect("award");
+        loyalty_testkit::till::award(&ca, carla, "100", None, serde_json::json!({}), &key()).await.expect("award");
+        loyalty_testkit::till::award(&cb, bob, "70", None, serde_json::json!({}), &key()).await.expect("award");
         clock.advance(Duration::days(10));
-        points::award(&ca, carla, "50", None, serde_json::json!({}), &key()).await.expect("award");
-        points::redeem(&ca, carla, None, Some(30), &key()).await.expect("spend from the oldest");
+        loyalty_testkit::till::award(&ca, carla, "50", None, serde_json::json!({}), &key()).await.expect("award");
+        loyalty_testkit::till::redeem(&ca, carla, None, Some(30), &key()).await.expect("spend from the oldest");
 
         // Day 10: nothing expires within 7 days.
         assert_eq!(mail_service::queue_expiry_warnings(db.store.as_ref(), &clock, &a).await.expect("warn"), 0);

@@ -97,7 +97,7 @@ both_backends! {
         let report = onboard::onboard(db.store.as_ref(), &dir, clock.as_ref(), &plan, CredentialMode::Link, &NoHooks).await.expect("onboard");
         assert!(!report.already_onboarded);
         assert_eq!(report.org.status, OrgStatus::Active);
-        assert_eq!(report.org.currency, "USD");
+        assert_eq!(report.org.currency.as_str(), "USD");
         assert_eq!(report.groups, ["nextdoor-admins", "nextdoor-cashiers", "nextdoor-customers"]);
         assert_eq!(report.admin_username, "nextdoor_admin");
         assert!(report.steps.iter().all(|(_, o)| *o == Outcome::Created), "{:?}", report.steps);

@@ -91,19 +91,19 @@ both_backends! {
         let dup = points::enroll(&cashier, &EnrollInput { phone: Some("202-555-0143".into()), ..EnrollInput::default() }, None).await.expect_err("dup");
         assert_eq!(dup.code(), "customer.exists");
 
-        let a = points::award(&cashier, c.id, "42.99", Some("usd"), serde_json::json!({"till": 3}), &key()).await.expect("award");
+        let a = loyalty_testkit::till::award(&cashier, c.id, "42.99", Some("usd"), serde_json::json!({"till": 3}), &key()).await.expect("award");
         assert_eq!((a.entry.points, a.balance, a.entry.transaction_type), (42, 42, TxType::Earned));
         assert_eq!(a.purchase.as_ref().map(|p| p.amount.to_string()), Some("42.99".into()));
-        let r = points::redeem(&cashier, c.id, None, Some(40), &key()).await.expect("redeem");
+        let r = loyalty_testkit::till::redeem(&cashier, c.id, None, Some(40), &key()).await.expect("redeem");
         assert_eq!((r.entry.points, r.balance), (-40, 2));
-        let e = points_error(points::redeem(&cashier, c.id, None, Some(3), &key()).await.expect_err("insufficient"));
+        let e = points_error(loyalty_testkit::till::redeem(&cashier, c.id, None, Some(3), &key()).await.expect_err("insufficient"));
         assert!(matches!(e, PointsError::Insufficient { balance: 2, needed: 3 }), "{e:?}");
-        assert_eq!(points::adjust(&cashier, c.id, 5, "goodwill", &key()).await.expect_err("cashier").code(), "auth.forbidden");
+        assert_eq!(loyalty_testkit::till::adjust(&cashier, c.id, 5, "goodwill", &key()).await.expect_err("cashier").code(), "auth.forbidden");
         let admin = ctx(&db, &clock, &o, Role::Admin);
-        let adj = points::adjust(&admin, c.id, 10, "birthday bonus", &key()).await.expect("adjust");
+        let adj = loyalty_testkit::till::adjust(&admin, c.id, 10, "birthday bonus", &key()).await.expect("adjust");
         assert_eq!((adj.balance, adj.entry.notes.as_deref()), (12, Some("birthday bonus")));
-        assert_eq!(points::adjust(&admin, c.id, -13, "oops", &key()).await.expect_err("below zero").code(), "points.insufficient");
-        assert_eq!(points::adjust(&admin, c.id, 1, "  ", &key()).await.expect_err("reason").code(), "validation.failed");
+        assert_eq!(loyalty_testkit::till::adjust(&admin, c.id, -13, "oops", &key()).await.expect_err("below zero").code(), "points.insufficient");
+        assert_eq!(loyalty_testkit::till::adjust(&admin, c.id, 1, "  ", &key()).await.expect_err("reason").code(), "validation.failed");
 
         let ledger = db.store.ledger(o.id, Some(c.id), None, None, None, 100).await.expect("ledger");
         let kinds: Vec<(TxType, i64, i64)> = ledger.iter().map(|e| (e.transaction_type, e.points, e.balance_after)).collect();
@@ -121,13 +121,13 @@ both_backends! {
         let cashier = ctx(&db, &clock, &o, Role::Cashier);
         let c = customer(&cashier, "202-555-0143").await;
         for (amount, currency) in [("0", None), ("-5", None), ("12.345", None), ("1000000.01", None), ("abc", None), ("10", Some("BRL"))] {
-            let e = points::award(&cashier, c, amount, currency, serde_json::json!({}), &key()).await.expect_err(amount);
+            let e = loyalty_testkit::till::award(&cashier, c, amount, currency, serde_json::json!({}), &key()).await.expect_err(amount);
             assert_eq!(e.code(), "validation.failed", "{amount}");
         }
-        assert_eq!(points::award(&cashier, Uuid::new_v4(), "10", None, serde_json::json!({}), &key()).await.expect_err("unknown").code(), "customer.not_found");
-        assert_eq!(points::redeem(&cashier, c, None, None, &key()).await.expect_err("nothing").code(), "validation.failed");
-        assert_eq!(points::redeem(&cashier, c, None, Some(0), &key()).await.expect_err("zero").code(), "validation.failed");
-        assert_eq!(points::award(&cashier, c, "10", None, serde_json::json!({}), "").await.expect_err("key").code(), "validation.failed");
+        assert_eq!(loyalty_testkit::till::award(&cashier, Uuid::new_v4(), "10", None, serde_json::json!({}), &key()).await.expect_err("unknown").code(), "customer.not_found");
+        assert_eq!(loyalty_testkit::till::redeem(&cashier, c, None, None, &key()).await.expect_err("nothing").code(), "validation.failed");
+        assert_eq!(loyalty_testkit::till::redeem(&cashier, c, None, Some(0), &key()).await.expect_err("zero").code(), "validation.failed");
+        assert_eq!(loyalty_testkit::till::award(&cashier, c, "10", None, serde_json::json!({}), "").await.expect_err("key").code(), "validation.failed");
         assert!(db.store.ledger(o.id, None, None, None, None, 10).await.expect("ledger").is_empty());
         assert!(points::enroll(&cashier, &EnrollInput::default(), None).await.is_err());
         assert!(points::enroll(&cashier, &EnrollInput { phone: Some("12".into()), ..EnrollInput::default() }, None).await.is_err());
@@ -139,12 +139,12 @@ both_backends! {
         let cashier = ctx(&db, &clock, &o, Role::Cashier);
         let c = customer(&cashier, "202-555-0143").await;
         let k = key();
-        let first = points::award(&cashier, c, "10.00", None, serde_json::json!({}), &k).await.expect("first");
-        let again = points::award(&cashier, c, "10.00", None, serde_json::json!({}), &k).await.expect("retry");
+        let first = loyalty_testkit::till::award(&cashier, c, "10.00", None, serde_json::json!({}), &k).await.expect("first");
+        let again = loyalty_testkit::till::award(&cashier, c, "10.00", None, serde_json::json!({}), &k).await.expect("retry");
         assert!(again.replayed && !first.replayed);
         assert_eq!(again.entry, first.entry);
         assert_eq!(again.balance, 10);
-        let other = points::award(&cashier, c, "11.00", None, serde_json::json!({}), &k).await.expect_err("changed");
+        let other = loyalty_testkit::till::award(&cashier, c, "11.00", None, serde_json::json!({}), &k).await.expect_err("changed");
         assert_eq!(other.code(), "idempotency.mismatch");
         assert_eq!(db.store.ledger(o.id, None, None, None, None, 10).await.expect("ledger").len(), 1);
     }
@@ -154,27 +154,27 @@ both_backends! {
         let o = org(&db, "nextdoor", &clock).await;
         let cashier = ctx(&db, &clock, &o, Role::Cashier);
         let c = customer(&cashier, "202-555-0143").await;
-        let p = points::award(&cashier, c, "100.00", None, serde_json::json!({}), &key()).await.expect("award").purchase.expect("purchase");
-        let r1 = points::reverse(&cashier, p.id, Some("33.33"), &key()).await.expect("partial");
+        let p = loyalty_testkit::till::award(&cashier, c, "100.00", None, serde_json::json!({}), &key()).await.expect("award").purchase.expect("purchase");
+        let r1 = loyalty_testkit::till::reverse(&cashier, p.id, Some("33.33"), &key()).await.expect("partial");
         assert_eq!((r1.entry.points, r1.balance, r1.entry.transaction_type), (-33, 67, TxType::Reversed));
-        let too_much = points::reverse(&cashier, p.id, Some("70.00"), &key()).await.expect_err("exceeds");
+        let too_much = loyalty_testkit::till::reverse(&cashier, p.id, Some("70.00"), &key()).await.expect_err("exceeds");
         assert_eq!(too_much.code(), "purchase.reverse_exceeds");
-        let rest = points::reverse(&cashier, p.id, None, &key()).await.expect("rest");
+        let rest = loyalty_testkit::till::reverse(&cashier, p.id, None, &key()).await.expect("rest");
         assert_eq!((rest.entry.points, rest.balance), (-67, 0));
         let stored = rest.purchase.expect("purchase");
         assert_eq!((stored.reversed_amount.to_string(), stored.points_reversed), ("100.00".into(), 100));
-        assert_eq!(points::reverse(&cashier, p.id, None, &key()).await.expect_err("twice").code(), "purchase.already_reversed");
+        assert_eq!(loyalty_testkit::till::reverse(&cashier, p.id, None, &key()).await.expect_err("twice").code(), "purchase.already_reversed");
 
         // A cashier may reverse only today's purchases; an admin may reverse older ones.
-        let p2 = points::award(&cashier, c, "10.00", None, serde_json::json!({}), &key()).await.expect("award").purchase.expect("p");
+        let p2 = loyalty_testkit::till::award(&cashier, c, "10.00", None, serde_json::json!({}), &key()).await.expect("award").purchase.expect("p");
         clock.advance(time::Duration::days(1));
-        assert_eq!(points::reverse(&cashier, p2.id, None, &key()).await.expect_err("old").code(), "purchase.reverse_too_old");
+        assert_eq!(loyalty_testkit::till::reverse(&cashier, p2.id, None, &key()).await.expect_err("old").code(), "purchase.reverse_too_old");
         let admin = ctx(&db, &clock, &o, Role::Admin);
-        assert_eq!(points::reverse(&admin, p2.id, None, &key()).await.expect("admin").balance, 0);
+        assert_eq!(loyalty_testkit::till::reverse(&admin, p2.id, None, &key()).await.expect("admin").balance, 0);
         // Points already spent cannot be reversed below zero.
-        let p3 = points::award(&cashier, c, "50.00", None, serde_json::json!({}), &key()).await.expect("award").purchase.expect("p");
-        points::redeem(&cashier, c, None, Some(30), &key()).await.expect("spend");
-        assert_eq!(points::reverse(&cashier, p3.id, None, &key()).await.expect_err("spent").code(), "points.insufficient");
+        let p3 = loyalty_testkit::till::award(&cashier, c, "50.00", None, serde_json::json!({}), &key()).await.expect("award").purchase.expect("p");
+        loyalty_testkit::till::redeem(&cashier, c, None, Some(30), &key()).await.expect("spend");
+        assert_eq!(loyalty_testkit::till::reverse(&cashier, p3.id, None, &key()).await.expect_err("spent").code(), "points.insufficient");
         assert_invariants(&db).await;
     }
 
@@ -187,14 +187,14 @@ both_backends! {
         assert_eq!(points::create_reward(&admin, &points::reward_input("free COFFEE", 5, true, None).expect("input")).await.expect_err("dup").code(), "reward.exists");
         assert_eq!(points::create_reward(&cashier, &points::reward_input("Tea", 5, true, None).expect("input")).await.expect_err("cashier").code(), "auth.forbidden");
         let c = customer(&cashier, "202-555-0143").await;
-        points::award(&cashier, c, "100", None, serde_json::json!({}), &key()).await.expect("award");
-        let r = points::redeem(&cashier, c, Some(coffee.id), None, &key()).await.expect("redeem");
+        loyalty_testkit::till::award(&cashier, c, "100", None, serde_json::json!({}), &key()).await.expect("award");
+        let r = loyalty_testkit::till::redeem(&cashier, c, Some(coffee.id), None, &key()).await.expect("redeem");
         assert_eq!((r.balance, r.reward.as_ref().and_then(|r| r.stock)), (75, Some(0)));
-        assert_eq!(points::redeem(&cashier, c, Some(coffee.id), None, &key()).await.expect_err("stock").code(), "reward.out_of_stock");
+        assert_eq!(loyalty_testkit::till::redeem(&cashier, c, Some(coffee.id), None, &key()).await.expect_err("stock").code(), "reward.out_of_stock");
         let off = points::update_reward(&admin, coffee.id, &points::reward_input("Free coffee", 25, false, Some(5)).expect("input")).await.expect("update");
         assert!(!off.active);
-        assert_eq!(points::redeem(&cashier, c, Some(coffee.id), None, &key()).await.expect_err("inactive").code(), "reward.inactive");
-        assert_eq!(points::redeem(&cashier, c, Some(Uuid::new_v4()), None, &key()).await.expect_err("unknown").code(), "reward.not_found");
+        assert_eq!(loyalty_testkit::till::redeem(&cashier, c, Some(coffee.id), None, &key()).await.expect_err("inactive").code(), "reward.inactive");
+        assert_eq!(loyalty_testkit::till::redeem(&cashier, c, Some(Uuid::new_v4()), None, &key()).await.expect_err("unknown").code(), "reward.not_found");
         assert_invariants(&db).await;
     }
 
@@ -207,10 +207,10 @@ both_backends! {
         assert_eq!(o.expiry_days, Some(30));
         let cashier = ctx(&db, &clock, &o, Role::Cashier);
         let c = customer(&cashier, "202-555-0143").await;
-        points::award(&cashier, c, "100", None, serde_json::json!({}), &key()).await.expect("day 0");
+        loyalty_testkit::till::award(&cashier, c, "100", None, serde_json::json!({}), &key()).await.expect("day 0");
         clock.advance(time::Duration::days(20));
-        points::award(&cashier, c, "50", None, serde_json::json!({}), &key()).await.expect("day 20");
-        points::redeem(&cashier, c, None, Some(30), &key()).await.expect("spend 30 (from the oldest)");
+        loyalty_testkit::till::award(&cashier, c, "50", None, serde_json::json!({}), &key()).await.expect("day 20");
+        loyalty_testkit::till::redeem(&cashier, c, None, Some(30), &key()).await.expect("spend 30 (from the oldest)");
         clock.advance(time::Duration::days(11));
         let dry = points::expire(db.store.as_ref(), &clock, &o, true).await.expect("dry run");
         assert_eq!((dry.customers, dry.points), (1, 70));
@@ -231,11 +231,11 @@ both_backends! {
         let in_a = ctx(&db, &clock, &a, Role::Admin);
         let in_b = ctx(&db, &clock, &b, Role::Admin);
         let c = customer(&in_a, "202-555-0143").await;
-        let p = points::award(&in_a, c, "10", None, serde_json::json!({}), &key()).await.expect("award").purchase.expect("p");
+        let p = loyalty_testkit::till::award(&in_a, c, "10", None, serde_json::json!({}), &key()).await.expect("award").purchase.expect("p");
         let reward = points::create_reward(&in_a, &points::reward_input("Mug", 1, true, None).expect("i")).await.expect("r");
-        assert_eq!(points::award(&in_b, c, "10", None, serde_json::json!({}), &key()).await.expect_err("b").code(), "customer.not_found");
-        assert_eq!(points::reverse(&in_b, p.id, None, &key()).await.expect_err("b").code(), "purchase.not_found");
-        assert_eq!(points::redeem(&in_b, c, Some(reward.id), None, &key()).await.expect_err("b").code(), "reward.not_found");
+        assert_eq!(loyalty_testkit::till::award(&in_b, c, "10", None, serde_json::json!({}), &key()).await.expect_err("b").code(), "customer.not_found");
+        assert_eq!(loyalty_testkit::till::reverse(&in_b, p.id, None, &key()).await.expect_err("b").code(), "purchase.not_found");
+        assert_eq!(loyalty_testkit::till::redeem(&in_b, c, Some(reward.id), None, &key()).await.expect_err("b").code(), "reward.not_found");
         assert_eq!(points::customer(&in_b, c).await.expect_err("b").code(), "customer.not_found");
         assert!(db.store.ledger(b.id, None, None, None, None, 10).await.expect("l").is_empty());
         assert!(db.store.audit_log(b.id, None, 10).await.expect("a").is_empty());
@@ -244,8 +244,8 @@ both_backends! {
         assert_ne!(c, c_b);
         // An idempotency key used in one org is independent in another.
         let k = key();
-        points::award(&in_a, c, "1", None, serde_json::json!({}), &k).await.expect("a");
-        assert!(!points::award(&in_b, c_b, "1", None, serde_json::json!({}), &k).await.expect("b").replayed);
+        loyalty_testkit::till::award(&in_a, c, "1", None, serde_json::json!({}), &k).await.expect("a");
+        assert!(!loyalty_testkit::till::award(&in_b, c_b, "1", None, serde_json::json!({}), &k).await.expect("b").replayed);
     }
 
     async fn the_ledger_refuses_updates_and_deletes(db) {
@@ -253,7 +253,7 @@ both_backends! {
         let o = org(&db, "nextdoor", &clock).await;
         let cashier = ctx(&db, &clock, &o, Role::Cashier);
         let c = customer(&cashier, "202-555-0143").await;
-        points::award(&cashier, c, "10", None, serde_json::json!({}), &key()).await.expect("award");
+        loyalty_testkit::till::award(&cashier, c, "10", None, serde_json::json!({}), &key()).await.expect("award");
         let (update, delete) = match db.kind {
             loyalty_testkit::Kind::Postgres => {
                 let pool = sqlx::PgPool::connect(&db.url).await.expect("pool");
@@ -273,7 +273,7 @@ both_backends! {
         let clock = fixed_clock();
         let o = org(&db, "nextdoor", &clock).await;
         let c = customer(&ctx(&db, &clock, &o, Role::Cashier), "202-555-0143").await;
-        points::award(&ctx(&db, &clock, &o, Role::Cashier), c, "100", None, serde_json::json!({}), &key()).await.expect("award");
+        loyalty_testkit::till::award(&ctx(&db, &clock, &o, Role::Cashier), c, "100", None, serde_json::json!({}), &key()).await.expect("award");
         let db = Arc::new(db);
         let o = Arc::new(o);
         let tasks: Vec<_> = (0..64)
@@ -281,7 +281,7 @@ both_backends! {
                 let (db, o, clock) = (db.clone(), o.clone(), clock.clone());
                 tokio::spawn(async move {
                     let cashier = ctx(&db, &clock, &o, Role::Cashier);
-                    points::redeem(&cashier, c, None, Some(10), &key()).await
+                    loyalty_testkit::till::redeem(&cashier, c, None, Some(10), &key()).await
                 })
             })
             .collect();
@@ -316,7 +316,7 @@ both_backends! {
                 tasks.push(tokio::spawn(async move {
                     let _permit = sem.acquire().await.expect("permit");
                     let cashier = ctx(&db, &clock, &o, Role::Cashier);
-                    points::award(&cashier, c, "1.00", None, serde_json::json!({}), &k).await
+                    loyalty_testkit::till::award(&cashier, c, "1.00", None, serde_json::json!({}), &k).await
                 }));
             }
         }
@@ -357,10 +357,10 @@ both_backends! {
                 for (kind, ci, n) in ops {
                     let c = customers[ci];
                     let r = match kind {
-                        0 => points::award(&admin, c, &rust_decimal::Decimal::new(n, 2).to_string(), None, serde_json::json!({}), &key()).await.map(|o| { if let Some(p) = o.purchase { purchases.push(p.id) } }),
-                        1 => points::redeem(&admin, c, None, Some(n), &key()).await.map(|_| ()),
-                        2 => match purchases.last() { Some(p) => points::reverse(&admin, *p, None, &key()).await.map(|_| ()), None => Ok(()) },
-                        3 if n != 0 => points::adjust(&admin, c, n, "property test", &key()).await.map(|_| ()),
+                        0 => loyalty_testkit::till::award(&admin, c, &rust_decimal::Decimal::new(n, 2).to_string(), None, serde_json::json!({}), &key()).await.map(|o| { if let Some(p) = o.purchase { purchases.push(p.id) } }),
+                        1 => loyalty_testkit::till::redeem(&admin, c, None, Some(n), &key()).await.map(|_| ()),
+                        2 => match purchases.last() { Some(p) => loyalty_testkit::till::reverse(&admin, *p, None, &key()).await.map(|_| ()), None => Ok(()) },
+                        3 if n != 0 => loyalty_testkit::till::adjust(&admin, c, n, "property test", &key()).await.map(|_| ()),
                         4 => { clock.advance(time::Duration::days(n)); points::expire(db.store.as_ref(), &clock, &o, false).await.map(|_| ()) }
                         _ => Ok(()),
                     };

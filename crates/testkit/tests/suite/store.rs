@@ -65,15 +65,32 @@ both_backends! {
         }
     }
 
+    async fn an_organization_row_whose_codes_do_not_parse_is_a_storage_error_naming_the_column(db) {
+        db.store.insert_organization(&new_org("fresh-mart"), OrgStatus::Active, NOW).await.expect("insert");
+        let sql = "UPDATE organizations SET timezone = 'Mars/Olympus'";
+        match db.kind {
+            loyalty_testkit::Kind::Postgres => {
+                let pool = sqlx::PgPool::connect(&db.url).await.expect("pool");
+                sqlx::query(sql).execute(&pool).await.expect("update");
+            }
+            loyalty_testkit::Kind::Sqlite => {
+                let pool = sqlx::SqlitePool::connect(&db.url).await.expect("pool");
+                sqlx::query(sql).execute(&pool).await.expect("update");
+            }
+        }
+        let err = db.store.organization_by_slug(&slug("fresh-mart")).await.expect_err("does not parse");
+        assert!(err.to_string().contains("column timezone"), "{err}");
+    }
+
     async fn organizations_round_trip_with_every_field(db) {
         let created = db.store.insert_organization(&new_org("fresh-mart"), OrgStatus::Active, NOW).await.expect("insert");
         let got = db.store.organization_by_slug(&slug("fresh-mart")).await.expect("get").expect("found");
         assert_eq!(created, got);
-        assert_eq!(got.slug, "fresh-mart");
+        assert_eq!(got.slug.as_str(), "fresh-mart");
         assert_eq!(got.group_prefix, "fresh-mart");
-        assert_eq!(got.currency, "BRL");
-        assert_eq!(got.timezone, "America/Sao_Paulo");
-        assert_eq!(got.country.as_deref(), Some("BR"));
+        assert_eq!(got.currency.as_str(), "BRL");
+        assert_eq!(got.timezone.as_str(), "America/Sao_Paulo");
+        assert_eq!(got.country.as_ref().map(|c| c.as_str()), Some("BR"));
         assert_eq!(got.contract_start, Some(time::macros::date!(2025-01-01)));
         assert_eq!(got.created_at, NOW);
         assert_eq!(got.status, OrgStatus::Active);
@@ -107,7 +124,7 @@ both_backends! {
         db.store.upsert_member(a.id, &member("s3", Role::Customer), NOW).await.expect("m");
         db.store.upsert_member(b.id, &member("s3", Role::Customer), NOW).await.expect("m");
         let list = db.store.list_organizations().await.expect("list");
-        let counts: Vec<(String, i64, i64, i64)> = list.iter().map(|s| (s.org.slug.clone(), s.admins, s.cashiers, s.customers)).collect();
+        let counts: Vec<(String, i64, i64, i64)> = list.iter().map(|s| (s.org.slug.to_string(), s.admins, s.cashiers, s.customers)).collect();
         assert_eq!(counts, [("alpha".into(), 1, 1, 1), ("beta".into(), 0, 0, 1)]);
     }
 

@@ -134,7 +134,7 @@ impl FromRequestParts<AppState> for OrgMember {
                     "the bearer token is unknown or revoked",
                 ));
             };
-            if found.org.slug != raw {
+            if found.org.slug.as_str() != raw {
                 // A token of another organization: do not tell whether `raw` exists.
                 return Err(forbidden());
             }
@@ -163,7 +163,7 @@ impl FromRequestParts<AppState> for OrgMember {
                 "your session has ended; sign in again",
             ));
         };
-        let raw = org.slug.clone();
+        let raw = org.slug.to_string();
         access::enter(state.access(), org, session.principal.into(), request_id)
             .await
             .map(OrgMember)

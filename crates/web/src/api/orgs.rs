@@ -52,11 +52,11 @@ api_errors!(GetOrganizationErrors [] {
 )]
 async fn public_info(ActiveOrg(org): ActiveOrg) -> Json<PublicInfo> {
     Json(PublicInfo {
-        slug: org.slug,
+        slug: org.slug.to_string(),
         name: org.name,
         status: org.status.as_str(),
-        language: org.language,
-        timezone: org.timezone,
-        currency: org.currency,
+        language: org.language.to_string(),
+        timezone: org.timezone.to_string(),
+        currency: org.currency.to_string(),
     })
 }

@@ -12,9 +12,12 @@ use axum::routing::{get, post};
 use axum::{Json, Router};
 use loyalty_core::ErrorCode;
 use loyalty_core::domain::ledger::{PointsOutcome, Purchase};
-use loyalty_core::service::{bound, points};
+use loyalty_core::domain::{CustomerId, PurchaseId, RewardId};
+use loyalty_core::service::bound;
+use loyalty_core::service::points::{
+    self, AdjustRequest, AwardRequest, RedeemRequest, ReverseRequest,
+};
 use serde::Deserialize;
-use uuid::Uuid;
 
 pub(super) fn routes() -> Router<AppState> {
     Router::new()
@@ -47,7 +50,7 @@ impl AmountValue {
 #[serde(deny_unknown_fields)]
 struct AwardBody {
     /// The customer.
-    customer_id: Uuid,
+    customer_id: CustomerId,
     /// Amount paid.
     #[schema(schema_with = super::params::amount_schema)]
     amount: AmountValue,
@@ -118,18 +121,15 @@ async fn award(
     IdempotencyKeyHeader(key): IdempotencyKeyHeader,
     ApiJson(b): ApiJson<AwardBody>,
 ) -> Result<(StatusCode, Json<AwardAnswer>), ApiError> {
-    let metadata = b.metadata.unwrap_or_else(|| serde_json::json!({}));
+    let ctx = m.ctx(&state)?;
+    let req = AwardRequest {
+        customer: b.customer_id,
+        amount: points::parse_amount(ctx.org, &b.amount.text())?,
+        currency: b.currency,
+        metadata: b.metadata.unwrap_or_else(|| serde_json::json!({})),
+    };
     // The API accepts an unusual amount (a program sent it) and reports it.
-    let o = bound::award_checked(
-        &m.ctx(&state)?,
-        b.customer_id,
-        &b.amount.text(),
-        b.currency.as_deref(),
-        metadata,
-        &key,
-        true,
-    )
-    .await?;
+    let o = bound::award_checked(&ctx, req, &key, true).await?;
     Ok((
         StatusCode::CREATED,
         Json(AwardAnswer {
@@ -168,7 +168,7 @@ api_errors!(GetPurchaseErrors [SIGNED_IN] {
 async fn purchase(
     State(state): State<AppState>,
     m: OrgMember,
-    ApiPath((_, id)): ApiPath<(String, Uuid)>,
+    ApiPath((_, id)): ApiPath<(String, PurchaseId)>,
 ) -> Result<Json<Purchase>, ApiError> {
     Ok(Json(points::purchase(&m.ctx(&state)?, id).await?))
 }
@@ -223,7 +223,7 @@ async fn reverse(
     State(state): State<AppState>,
     m: OrgMember,
     IdempotencyKeyHeader(key): IdempotencyKeyHeader,
-    ApiPath((_, id)): ApiPath<(String, Uuid)>,
+    ApiPath((_, id)): ApiPath<(String, PurchaseId)>,
     body: axum::body::Bytes,
 ) -> Result<Created, ApiError> {
     // The body is optional: none (or `{}`) reverses the rest of the purchase.
@@ -233,8 +233,16 @@ async fn reverse(
         serde_json::from_slice(&body)
             .map_err(|e| ApiError::new(ErrorCode::RequestInvalidField, e.to_string()))?
     };
-    let amount = body.amount.map(|a| a.text());
-    let o = points::reverse(&m.ctx(&state)?, id, amount.as_deref(), &key).await?;
+    let ctx = m.ctx(&state)?;
+    let amount = match body.amount {
+        Some(a) => Some(points::parse_amount(ctx.org, &a.text())?),
+        None => None,
+    };
+    let req = ReverseRequest {
+        purchase: id,
+        amount,
+    };
+    let o = points::reverse(&ctx, req, &key).await?;
     Ok((StatusCode::CREATED, Json(o)))
 }
 
@@ -243,9 +251,9 @@ async fn reverse(
 #[serde(deny_unknown_fields)]
 struct RedeemBody {
     /// The customer.
-    customer_id: Uuid,
+    customer_id: CustomerId,
     /// A reward of the catalog; it costs its `cost_points`.
-    reward_id: Option<Uuid>,
+    reward_id: Option<RewardId>,
     /// A plain number of points, from 1.
     #[schema(minimum = 1)]
     points: Option<i64>,
@@ -292,7 +300,12 @@ async fn redeem(
     IdempotencyKeyHeader(key): IdempotencyKeyHeader,
     ApiJson(b): ApiJson<RedeemBody>,
 ) -> Result<Created, ApiError> {
-    let o = points::redeem(&m.ctx(&state)?, b.customer_id, b.reward_id, b.points, &key).await?;
+    let req = RedeemRequest {
+        customer: b.customer_id,
+        reward: b.reward_id,
+        points: b.points,
+    };
+    let o = points::redeem(&m.ctx(&state)?, req, &key).await?;
     Ok((StatusCode::CREATED, Json(o)))
 }
 
@@ -301,7 +314,7 @@ async fn redeem(
 #[serde(deny_unknown_fields)]
 struct AdjustBody {
     /// The customer.
-    customer_id: Uuid,
+    customer_id: CustomerId,
     /// Points to add (positive) or remove (negative); not zero.
     points: i64,
     /// Why the balance is corrected (1-500 characters).
@@ -346,6 +359,11 @@ async fn adjust(
     IdempotencyKeyHeader(key): IdempotencyKeyHeader,
     ApiJson(b): ApiJson<AdjustBody>,
 ) -> Result<Created, ApiError> {
-    let o = points::adjust(&m.ctx(&state)?, b.customer_id, b.points, &b.reason, &key).await?;
+    let req = AdjustRequest {
+        customer: b.customer_id,
+        points: b.points,
+        reason: b.reason,
+    };
+    let o = points::adjust(&m.ctx(&state)?, req, &key).await?;
     Ok((StatusCode::CREATED, Json(o)))
 }

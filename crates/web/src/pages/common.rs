@@ -7,6 +7,7 @@ use super::render;
 use askama::Template;
 use axum::http::StatusCode;
 use axum::response::Response;
+use loyalty_core::domain::TimeZoneName;
 use loyalty_core::service::onboard::Credential;
 use secrecy::ExposeSecret;
 
@@ -33,7 +34,7 @@ pub(crate) fn credential_page(
     intro: &str,
     username: &str,
     credential: &Credential,
-    tz: &str,
+    tz: &TimeZoneName,
     back: &str,
 ) -> Response {
     let (link, expires, password, existing) = match credential {

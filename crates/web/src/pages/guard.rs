@@ -176,13 +176,13 @@ impl FromRequestParts<AppState> for OrgPage {
         let org: Organization = org_from_path(parts, state, pre_lang).await?;
         let lang = person
             .lang
-            .or_else(|| Lang::parse(&org.language))
+            .or_else(|| Lang::parse(org.language.as_str()))
             .unwrap_or_default();
         let refused_chrome = |org: &Organization| {
             let mut c = person.chrome("");
             c.lang = lang;
             c.org = Some(OrgNav {
-                slug: org.slug.clone(),
+                slug: org.slug.to_string(),
                 name: org.name.clone(),
                 admin: false,
                 till: false,
@@ -222,7 +222,7 @@ impl OrgPage {
         c.lang = self.lang;
         c.tab = tab;
         c.org = Some(OrgNav {
-            slug: self.org.slug.clone(),
+            slug: self.org.slug.to_string(),
             name: self.org.name.clone(),
             admin: self.roles.contains(&Role::Admin),
             till: self.roles.contains(&Role::Admin) || self.roles.contains(&Role::Cashier),

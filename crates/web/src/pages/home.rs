@@ -60,7 +60,7 @@ async fn home(
                 Vec::new()
             })
             .into_iter()
-            .find(|o| &o.slug == slug);
+            .find(|o| o.slug.as_str() == slug);
         memberships.retain(|m| org.as_ref().is_some_and(|o| o.group_prefix == m.prefix));
         let best = [Role::Admin, Role::Cashier, Role::Customer]
             .into_iter()
@@ -84,7 +84,7 @@ async fn home(
                 .find(|o| o.group_prefix == m.prefix && o.status != OrgStatus::Onboarding)?;
             Some(OrgRole {
                 name: org.name.clone(),
-                href: landing(&org.slug, m.role),
+                href: landing(org.slug.as_str(), m.role),
                 role: match m.role {
                     Role::Admin => "role_admin",
                     Role::Cashier => "role_cashier",

@@ -61,7 +61,7 @@ async fn open_org(
     };
     let mut c = Chrome::anonymous(
         super::layout::cookie_lang(headers)
-            .or_else(|| super::i18n::Lang::parse(&org.language))
+            .or_else(|| super::i18n::Lang::parse(org.language.as_str()))
             .unwrap_or_default(),
         &here,
     );

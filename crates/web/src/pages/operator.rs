@@ -16,6 +16,7 @@ use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::get;
+use loyalty_core::domain::TimeZoneName;
 use loyalty_core::domain::ledger::Actor;
 use loyalty_core::service::audit::{self, Before, Reader};
 use loyalty_core::service::onboard::{self, CredentialMode, NoHooks, OnboardInput};
@@ -121,12 +122,12 @@ async fn page(
             status: s.org.status.as_str(),
             status_key: status_key(s.org.status.as_str()),
             name: s.org.name,
-            slug: s.org.slug,
+            slug: s.org.slug.to_string(),
             plan: s.org.plan,
             admins: s.admins,
             cashiers: s.cashiers,
             customers: s.customers,
-            onboarded: c.lang.date(s.org.created_at, "UTC"),
+            onboarded: c.lang.date(s.org.created_at, &TimeZoneName::utc()),
         })
         .collect();
     Ok(render(
@@ -269,7 +270,7 @@ async fn org_view(
             status_key: status_key(org.status.as_str()),
             c,
             name: org.name,
-            slug: org.slug,
+            slug: org.slug.to_string(),
             rows,
         },
     ))

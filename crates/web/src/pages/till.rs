@@ -17,7 +17,7 @@ use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::get;
 use loyalty_core::domain::ledger::Customer;
 use loyalty_core::domain::typed_amount::DecimalMark;
-use loyalty_core::domain::{CurrencyCode, Role};
+use loyalty_core::domain::{CustomerId, Role};
 use loyalty_core::service::points::{self, Ctx};
 use loyalty_core::service::rewards;
 use serde::Deserialize;
@@ -91,11 +91,11 @@ pub(super) struct TillPage {
 
 impl TillPage {
     pub(super) fn new(c: Chrome, page: &OrgPage) -> Self {
-        let decimal = match DecimalMark::of_language(&page.org.language) {
+        let decimal = match DecimalMark::of_language(page.org.language.as_str()) {
             DecimalMark::Comma => ",",
             DecimalMark::Point => ".",
         };
-        let minor = CurrencyCode::parse(&page.org.currency).map_or(2, |c| c.minor_digits());
+        let minor = page.org.currency.minor_digits();
         TillPage {
             c,
             base: page.base(),
@@ -112,7 +112,7 @@ impl TillPage {
             min: page.org.earning.min_purchase.normalize().to_string(),
             decimal,
             minor,
-            currency: page.org.currency.clone(),
+            currency: page.org.currency.to_string(),
         }
     }
 }
@@ -217,7 +217,7 @@ pub(super) async fn customer_page(
     let back = format!("{}/till", page.base());
     let found = points::customer(&ctx, id).await.or_page(&c, &back)?;
     let rewards = rewards::list(&ctx).await.or_page(&c, &back)?;
-    let purchases = points::todays_purchases(&ctx, id, 20)
+    let purchases = points::todays_purchases(&ctx, CustomerId(id), 20)
         .await
         .or_page(&c, &back)?;
     let lang = c.lang;

@@ -18,10 +18,12 @@ use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
 use loyalty_core::ErrorCode;
-use loyalty_core::domain::CurrencyCode;
 use loyalty_core::domain::ledger::PointsError;
 use loyalty_core::domain::typed_amount::{DecimalMark, parse_typed_amount};
-use loyalty_core::service::points::{self, EnrollInput};
+use loyalty_core::domain::{CustomerId, PurchaseId, RewardId};
+use loyalty_core::service::points::{
+    self, AwardRequest, EnrollInput, RedeemRequest, ReverseRequest,
+};
 use loyalty_core::service::{bound, join};
 use serde::Deserialize;
 use uuid::Uuid;
@@ -146,8 +148,8 @@ async fn confirm_award(
     let customer = points::customer(&ctx, id)
         .await
         .or_page(&c, &format!("{}/till", page.base()))?;
-    let minor = CurrencyCode::parse(&page.org.currency).map_or(2, |c| c.minor_digits());
-    let mark = DecimalMark::of_language(&page.org.language);
+    let minor = page.org.currency.minor_digits();
+    let mark = DecimalMark::of_language(page.org.language.as_str());
     let read = match parse_typed_amount(typed, mark, minor) {
         Ok(t) => t,
         Err(e) => {
@@ -178,9 +180,9 @@ async fn confirm_award(
                 .clone()
                 .unwrap_or(customer.card_number.clone()),
             amount: amount.value().to_string(),
-            amount_text: c.lang.money(amount.value(), &page.org.currency),
+            amount_text: c.lang.money(amount.value(), page.org.currency.as_str()),
             ambiguous: read.ambiguous.then(|| typed.trim().to_owned()),
-            unusual: unusual.map(|b| c.lang.money(b, &page.org.currency)),
+            unusual: unusual.map(|b| c.lang.money(b, page.org.currency.as_str())),
             notice,
             points: pts,
             balance_after: customer.balance + pts,
@@ -212,18 +214,21 @@ async fn award(
     let (c, ctx) = staff(&page, &state)?;
     let metadata = serde_json::json!({"channel": "till-page"});
     let confirmed = form.unusual_ok.is_some();
-    match bound::award_checked(
-        &ctx,
-        id,
-        &form.amount,
-        None,
-        metadata,
-        &form.idem,
-        confirmed,
-    )
-    .await
-    .map(|a| a.outcome)
-    {
+    let awarded = match points::parse_amount(ctx.org, &form.amount) {
+        Ok(amount) => {
+            let req = AwardRequest {
+                customer: CustomerId(id),
+                amount,
+                currency: None,
+                metadata,
+            };
+            bound::award_checked(&ctx, req, &form.idem, confirmed)
+                .await
+                .map(|a| a.outcome)
+        }
+        Err(e) => Err(e),
+    };
+    match awarded {
         Err(loyalty_core::Error::Conflict(ErrorCode::PurchaseUnusualAmount, _)) => {
             let notice = Notice::err(c.t("err_unusual_amount").to_owned());
             confirm_award(&state, &page, id, &form.amount, notice).await
@@ -264,7 +269,12 @@ async fn redeem(
     CsrfForm(form): CsrfForm<ActionForm>,
 ) -> Result<Response, PageError> {
     let (c, ctx) = staff(&page, &state)?;
-    match points::redeem(&ctx, id, form.reward, None, &form.idem).await {
+    let req = RedeemRequest {
+        customer: CustomerId(id),
+        reward: form.reward.map(RewardId),
+        points: None,
+    };
+    match points::redeem(&ctx, req, &form.idem).await {
         Ok(out) => Ok(done(
             &page,
             id,
@@ -292,7 +302,7 @@ async fn confirm_reverse(
 ) -> Result<Response, PageError> {
     let (c, ctx) = staff(&page, &state)?;
     let back = format!("{}/till/c/{id}", page.base());
-    let p = match points::purchase(&ctx, purchase).await {
+    let p = match points::purchase(&ctx, PurchaseId(purchase)).await {
         Ok(p) if p.customer_id == id => p,
         Ok(_) | Err(loyalty_core::Error::Points(PointsError::PurchaseNotFound)) => {
             return Err(PageError::not_found(c.lang));
@@ -325,7 +335,11 @@ async fn reverse(
     CsrfForm(form): CsrfForm<ActionForm>,
 ) -> Result<Response, PageError> {
     let (c, ctx) = staff(&page, &state)?;
-    match points::reverse(&ctx, purchase, None, &form.idem).await {
+    let req = ReverseRequest {
+        purchase: PurchaseId(purchase),
+        amount: None,
+    };
+    match points::reverse(&ctx, req, &form.idem).await {
         Ok(out) => Ok(done(
             &page,
             id,

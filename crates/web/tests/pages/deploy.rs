@@ -80,7 +80,7 @@ async fn exported_after_traffic(app: &TestApp) -> BTreeSet<String> {
         role: Role::Admin,
     };
     let id: uuid::Uuid = customer_url.rsplit('/').next().unwrap().parse().unwrap();
-    loyalty_core::service::points::redeem(&ctx, id, None, Some(5), "deploy-redeem")
+    loyalty_testkit::till::redeem(&ctx, id, None, Some(5), "deploy-redeem")
         .await
         .unwrap();
     let body = super::app::form(&[

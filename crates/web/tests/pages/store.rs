@@ -33,14 +33,14 @@ both_backends! {
         let mut ids = Vec::new();
         for (i, phone) in ["202-555-0101", "202-555-0102"].iter().enumerate() {
             let c = points::enroll(&ctx, &points::EnrollInput { phone: Some((*phone).into()), ..Default::default() }, None).await.unwrap();
-            points::award(&ctx, c.id, &format!("{}.00", 10 * (i + 1)), None, serde_json::json!({}), &format!("k{i}")).await.unwrap();
+            loyalty_testkit::till::award(&ctx, c.id, &format!("{}.00", 10 * (i + 1)), None, serde_json::json!({}), &format!("k{i}")).await.unwrap();
             ids.push(c.id);
         }
-        points::redeem(&ctx, ids[1], None, Some(5), "r1").await.unwrap();
+        loyalty_testkit::till::redeem(&ctx, ids[1], None, Some(5), "r1").await.unwrap();
         // Another organization's activity never counts.
         let beta = Ctx { store, clock: &clock, org: &app.b, actor: Actor::system(), role: Role::Admin };
         let other = points::enroll(&beta, &points::EnrollInput { phone: Some("202-555-0109".into()), ..Default::default() }, None).await.unwrap();
-        points::award(&beta, other.id, "99.00", None, serde_json::json!({}), "b1").await.unwrap();
+        loyalty_testkit::till::award(&beta, other.id, "99.00", None, serde_json::json!({}), "b1").await.unwrap();
         let now = fixed_clock_now();
         let t = store.activity_totals(app.a.id, now - Duration::hours(1), now + Duration::hours(1)).await.unwrap();
         assert_eq!((t.purchases, t.points_issued, t.points_redeemed, t.active_customers), (2, 30, 5, 2));

@@ -198,7 +198,7 @@ pub(super) async fn drive_store(
                 let customer = ids[i % ids.len()];
                 i += 7919;
                 let cmd = loyalty_core::domain::ledger::PointsCommand::Award {
-                    customer,
+                    customer: loyalty_core::domain::CustomerId(customer),
                     amount: rust_decimal::Decimal::new(1250, 2),
                     currency: "USD".into(),
                     points: 12,

@@ -201,9 +201,10 @@ pub async fn run(config: Config, args: Args) -> anyhow::Result<()> {
         direct.award_rate,
         direct.award_p99_ms
     );
-    let mixed = drive(&client, &base, &org.slug, &token, &ids, &args, Mix::Mixed).await;
-    let awards = drive(&client, &base, &org.slug, &token, &ids, &args, Mix::Awards).await;
-    let reads = drive(&client, &base, &org.slug, &token, &ids, &args, Mix::Reads).await;
+    let slug = org.slug.as_str();
+    let mixed = drive(&client, &base, slug, &token, &ids, &args, Mix::Mixed).await;
+    let awards = drive(&client, &base, slug, &token, &ids, &args, Mix::Awards).await;
+    let reads = drive(&client, &base, slug, &token, &ids, &args, Mix::Reads).await;
     let _ = stop_tx.send(());
     let _ = server.await;
 

@@ -93,7 +93,7 @@ async fn award(db: &TestDb, slug: &str, phones: &[&str], existing: &[Uuid]) -> V
         ids.push(c.id);
     }
     for (i, id) in ids.iter().enumerate() {
-        points::award(
+        loyalty_testkit::till::award(
             &ctx,
             *id,
             &format!("{}.50", 10 + i),

@@ -14,7 +14,6 @@ use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
-use loyalty_core::domain::CurrencyCode;
 use loyalty_core::domain::ledger::Reward;
 use loyalty_core::domain::typed_amount::{DecimalMark, parse_typed_decimal};
 use loyalty_core::service::points::Ctx;
@@ -249,7 +248,7 @@ fn render_settings(
     let hundred = rust_decimal::Decimal::from(100);
     let example = format!(
         "{} → {} {}",
-        c.lang.money(hundred, &page.org.currency),
+        c.lang.money(hundred, page.org.currency.as_str()),
         c.lang.int(
             (hundred * page.org.earning.points_per_unit)
                 .floor()
@@ -263,7 +262,7 @@ fn render_settings(
         &SettingsPage {
             base: page.base(),
             join: form.join_enabled.is_some(),
-            currency: page.org.currency.clone(),
+            currency: page.org.currency.to_string(),
             c,
             notice,
             form,
@@ -285,8 +284,8 @@ async fn save_settings(
     } else {
         expiry.parse::<i64>().map(Some)
     };
-    let minor = CurrencyCode::parse(&page.org.currency).map_or(2, |c| c.minor_digits());
-    let mark = DecimalMark::of_language(&page.org.language);
+    let minor = page.org.currency.minor_digits();
+    let mark = DecimalMark::of_language(page.org.language.as_str());
     let min_purchase = parse_typed_decimal(&form.min_purchase, mark, minor).map_or_else(
         |_| form.min_purchase.trim().to_owned(),
         |(d, _)| d.to_string(),

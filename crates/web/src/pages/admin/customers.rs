@@ -14,9 +14,10 @@ use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::get;
+use loyalty_core::domain::CustomerId;
 use loyalty_core::domain::ledger::{Customer, LedgerEntry};
 use loyalty_core::service::customers::{self, LedgerRange};
-use loyalty_core::service::points;
+use loyalty_core::service::points::{self, AdjustRequest};
 use serde::Deserialize;
 use uuid::Uuid;
 
@@ -176,7 +177,12 @@ async fn adjust(
         let notice = Notice::err(c.t("err_points_number"));
         return render_detail(&state, &page, id, notice, StatusCode::UNPROCESSABLE_ENTITY).await;
     };
-    match points::adjust(&ctx, id, pts, &form.reason, &form.idem).await {
+    let req = AdjustRequest {
+        customer: CustomerId(id),
+        points: pts,
+        reason: form.reason,
+    };
+    match points::adjust(&ctx, req, &form.idem).await {
         Ok(_) => Ok(Redirect::to(&format!(
             "{}/admin/customers/{id}?done=adjusted",
             page.base()

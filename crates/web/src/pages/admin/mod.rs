@@ -81,7 +81,7 @@ async fn dashboard(State(state): State<AppState>, page: OrgPage) -> Result<Respo
         StatusCode::OK,
         &DashboardPage {
             today: c.lang.date(state.clock.now(), &page.org.timezone),
-            slug: page.org.slug.clone(),
+            slug: page.org.slug.to_string(),
             c,
             d,
         },

@@ -5,6 +5,7 @@
 
 mod text;
 
+use loyalty_core::domain::TimeZoneName;
 use rust_decimal::Decimal;
 use time::OffsetDateTime;
 
@@ -115,7 +116,7 @@ impl Lang {
     }
 
     /// A date in the organization's time zone (`Jan 23, 2025` or `23/01/2025`).
-    pub fn date(self, t: OffsetDateTime, tz: &str) -> String {
+    pub fn date(self, t: OffsetDateTime, tz: &TimeZoneName) -> String {
         let (y, m, d, _, _) = local(t, tz);
         match self {
             Lang::En => format!(
@@ -127,7 +128,7 @@ impl Lang {
     }
 
     /// A date and time in the organization's time zone.
-    pub fn datetime(self, t: OffsetDateTime, tz: &str) -> String {
+    pub fn datetime(self, t: OffsetDateTime, tz: &TimeZoneName) -> String {
         let (_, _, _, h, min) = local(t, tz);
         match self {
             Lang::En => {
@@ -148,9 +149,9 @@ const MONTHS: [&str; 12] = [
     "Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec",
 ];
 
-/// Year, month, day, hour, minute of `t` in the time zone `tz` (UTC when unknown).
-fn local(t: OffsetDateTime, tz: &str) -> (i16, u8, u8, u8, u8) {
-    let zone = jiff::tz::TimeZone::get(tz).unwrap_or(jiff::tz::TimeZone::UTC);
+/// Year, month, day, hour, minute of `t` in the time zone `tz`.
+fn local(t: OffsetDateTime, tz: &TimeZoneName) -> (i16, u8, u8, u8, u8) {
+    let zone = tz.zone();
     match jiff::Timestamp::from_second(t.unix_timestamp()) {
         Ok(ts) => {
             let z = ts.to_zoned_datetime(zone);
@@ -171,6 +172,10 @@ mod tests {
     use super::*;
     use std::str::FromStr;
 
+    fn zone(name: &str) -> TimeZoneName {
+        TimeZoneName::parse(name).expect("zone")
+    }
+
     #[test]
     fn numbers_money_and_dates_follow_the_locale() {
         assert_eq!(Lang::En.int(1_234_567), "1,234,567");
@@ -181,13 +186,13 @@ mod tests {
         assert_eq!(Lang::PtBr.money(d, "BRL"), "R$ 1.234,50");
         assert_eq!(Lang::En.money(d, "CHF"), "1,234.50 CHF");
         let t = time::macros::datetime!(2025-01-23 14:05:30 UTC);
-        assert_eq!(Lang::En.date(t, "America/New_York"), "Jan 23, 2025");
+        assert_eq!(Lang::En.date(t, &zone("America/New_York")), "Jan 23, 2025");
         assert_eq!(
-            Lang::PtBr.datetime(t, "America/Sao_Paulo"),
+            Lang::PtBr.datetime(t, &zone("America/Sao_Paulo")),
             "23/01/2025 11:05"
         );
         assert_eq!(
-            Lang::En.datetime(t, "America/New_York"),
+            Lang::En.datetime(t, &zone("America/New_York")),
             "Jan 23, 2025, 9:05 AM"
         );
     }
