@@ -21,7 +21,7 @@ pub async fn award(
 ) -> Result<PointsOutcome, Error> {
     let req = AwardRequest {
         customer: CustomerId(customer),
-        amount: points::parse_amount(ctx.org, amount)?,
+        amount: points::parse_amount(ctx, amount)?,
         currency: currency.map(str::to_owned),
         metadata,
     };
@@ -52,7 +52,7 @@ pub async fn reverse(
     idempotency: &str,
 ) -> Result<PointsOutcome, Error> {
     let amount = match amount {
-        Some(a) => Some(points::parse_amount(ctx.org, a)?),
+        Some(a) => Some(points::parse_amount(ctx, a)?),
         None => None,
     };
     let req = ReverseRequest {

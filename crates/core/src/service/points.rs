@@ -81,10 +81,13 @@ pub struct AdjustRequest {
     pub reason: String,
 }
 
-/// Parses an amount in the organization's currency (at most its minor digits), as
-/// the edge does before calling [`award`] or [`reverse`].
-pub fn parse_amount(org: &Organization, text: &str) -> Result<Amount, Error> {
-    Amount::parse(text, org.currency.minor_digits()).map_err(|e| Error::Validation(vec![e]))
+/// Parses an amount in the organization's currency (at most its minor digits), as the
+/// edge does before calling [`award`] or [`reverse`]. Only staff record amounts: the
+/// role is checked first, so a caller who may not record purchases is refused as such
+/// whatever the amount says.
+pub fn parse_amount(ctx: &Ctx<'_>, text: &str) -> Result<Amount, Error> {
+    ctx.require(STAFF, "record purchases")?;
+    Amount::parse(text, ctx.org.currency.minor_digits()).map_err(|e| Error::Validation(vec![e]))
 }
 
 /// A purchase by id (staff); `PurchaseNotFound` when this organization has none.

@@ -124,7 +124,7 @@ async fn award(
     let ctx = m.ctx(&state)?;
     let req = AwardRequest {
         customer: b.customer_id,
-        amount: points::parse_amount(ctx.org, &b.amount.text())?,
+        amount: points::parse_amount(&ctx, &b.amount.text())?,
         currency: b.currency,
         metadata: b.metadata.unwrap_or_else(|| serde_json::json!({})),
     };
@@ -235,7 +235,7 @@ async fn reverse(
     };
     let ctx = m.ctx(&state)?;
     let amount = match body.amount {
-        Some(a) => Some(points::parse_amount(ctx.org, &a.text())?),
+        Some(a) => Some(points::parse_amount(&ctx, &a.text())?),
         None => None,
     };
     let req = ReverseRequest {

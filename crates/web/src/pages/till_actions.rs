@@ -214,7 +214,7 @@ async fn award(
     let (c, ctx) = staff(&page, &state)?;
     let metadata = serde_json::json!({"channel": "till-page"});
     let confirmed = form.unusual_ok.is_some();
-    let awarded = match points::parse_amount(ctx.org, &form.amount) {
+    let awarded = match points::parse_amount(&ctx, &form.amount) {
         Ok(amount) => {
             let req = AwardRequest {
                 customer: CustomerId(id),
