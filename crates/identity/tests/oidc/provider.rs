@@ -152,8 +152,10 @@ impl Provider {
         });
         let stdout = child.stdout.take().expect("stdout");
         let mut first = String::new();
+        // Node loads the provider in a few seconds alone, but a whole suite on two cores
+        // can starve it for longer; a provider that never starts still fails here.
         let read = tokio::time::timeout(
-            Duration::from_secs(30),
+            Duration::from_secs(120),
             BufReader::new(stdout).read_line(&mut first),
         )
         .await;
