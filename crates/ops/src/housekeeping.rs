@@ -5,7 +5,7 @@
 use crate::UserError;
 use crate::config::HousekeepingConfig;
 use loyalty_core::clock::Clock;
-use loyalty_core::service::housekeeping::{self as service, Report, Retention};
+use loyalty_core::service::housekeeping::{self as service, Pace, Report, Retention};
 use loyalty_core::store::{Store, TableSize};
 use std::sync::Arc;
 use std::time::Duration;
@@ -27,6 +27,12 @@ pub fn retention(config: &HousekeepingConfig) -> Result<Retention, UserError> {
             config.batch_size
         )));
     }
+    if config.duty_percent == 0 || config.duty_percent > 100 {
+        return Err(UserError(format!(
+            "housekeeping.duty_percent is {}: give 1 to 100 (percent of a pass's time spent removing rows; default 10, 100 for no pauses)",
+            config.duty_percent
+        )));
+    }
     if config.mail_row_days < config.mail_body_days {
         return Err(UserError(format!(
             "housekeeping.mail_row_days ({}) is less than mail_body_days ({}): rows go with their bodies, so keep rows at least as long",
@@ -44,6 +50,39 @@ pub fn retention(config: &HousekeepingConfig) -> Result<Retention, UserError> {
         job_lease: days(config.job_lease_days),
         batch: config.batch_size,
     })
+}
+
+/// The pause between batches: a batch that took t is followed by
+/// t x (100 - duty) / duty of rest, so the pass holds the database `duty` percent of
+/// its time whatever the load (a slower database gets longer pauses).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct DutyCycle {
+    percent: u8,
+}
+
+impl DutyCycle {
+    /// The settings' duty cycle (`duty_percent`, checked by [`retention`]).
+    pub fn new(config: &HousekeepingConfig) -> Self {
+        Self {
+            percent: config.duty_percent.clamp(1, 100),
+        }
+    }
+
+    /// How long to rest after a batch that took `took`.
+    pub fn rest(&self, took: Duration) -> Duration {
+        let duty = u32::from(self.percent);
+        took.saturating_mul(100 - duty) / duty
+    }
+}
+
+#[async_trait::async_trait]
+impl Pace for DutyCycle {
+    async fn after_batch(&self, took: Duration) {
+        let rest = self.rest(took);
+        if !rest.is_zero() {
+            tokio::time::sleep(rest).await;
+        }
+    }
 }
 
 /// What `loyalty housekeeping` prints: the pass and the table sizes after it.
@@ -64,7 +103,8 @@ pub async fn run(
     dry_run: bool,
 ) -> anyhow::Result<Outcome> {
     let retention = retention(config)?;
-    let report = service::run(store, clock, &retention, dry_run).await?;
+    let pace = DutyCycle::new(config);
+    let report = service::run(store, clock, &retention, &pace, dry_run).await?;
     if !dry_run {
         for k in &report.kinds {
             metrics::counter!("loyalty_housekeeping_rows_removed_total", "kind" => k.kind.as_str())
@@ -128,6 +168,32 @@ mod tests {
     fn the_defaults_are_the_documented_ones() {
         let r = retention(&HousekeepingConfig::default()).expect("defaults are valid");
         assert_eq!(r, Retention::default());
+    }
+
+    #[test]
+    fn the_duty_cycle_rests_in_proportion_to_the_batch() {
+        let at = |duty_percent| {
+            DutyCycle::new(&HousekeepingConfig {
+                duty_percent,
+                ..HousekeepingConfig::default()
+            })
+        };
+        let batch = Duration::from_millis(30);
+        assert_eq!(at(10).rest(batch), Duration::from_millis(270));
+        assert_eq!(at(50).rest(batch), Duration::from_millis(30));
+        assert_eq!(at(100).rest(batch), Duration::ZERO);
+        for bad in [0, 101] {
+            let config = HousekeepingConfig {
+                duty_percent: bad,
+                ..HousekeepingConfig::default()
+            };
+            assert!(
+                retention(&config)
+                    .expect_err("out of range")
+                    .0
+                    .contains("duty_percent")
+            );
+        }
     }
 
     #[test]

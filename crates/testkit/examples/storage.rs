@@ -208,9 +208,15 @@ async fn measure(kind: Kind, awards: u32) {
     let alone = award_run(probe).await;
     let pass = async {
         let t = std::time::Instant::now();
-        let r = housekeeping::run(db.store.as_ref(), &clock, &Retention::default(), false)
-            .await
-            .expect("pass");
+        let r = housekeeping::run(
+            db.store.as_ref(),
+            &clock,
+            &Retention::default(),
+            &housekeeping::FullSpeed,
+            false,
+        )
+        .await
+        .expect("pass");
         (r, t.elapsed())
     };
     let (beside, (report, pass_took)) = tokio::join!(award_run(probe), pass);

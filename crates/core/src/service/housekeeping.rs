@@ -4,7 +4,26 @@
 
 use crate::clock::Clock;
 use crate::store::{Store, StoreError, Sweep};
+use async_trait::async_trait;
 use time::{Duration, OffsetDateTime};
+
+/// What a pass does between two full batches. `serve`'s job and `loyalty housekeeping`
+/// pause for a while (ops' duty cycle), so that a long backlog gives the database back
+/// to requests between its batches; tests run at full speed.
+#[async_trait]
+pub trait Pace: Send + Sync {
+    /// Called after each full batch (more rows may follow) with the time it took.
+    async fn after_batch(&self, took: std::time::Duration);
+}
+
+/// No pause between batches.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct FullSpeed;
+
+#[async_trait]
+impl Pace for FullSpeed {
+    async fn after_batch(&self, _took: std::time::Duration) {}
+}
 
 /// How long each kind is kept, and how many rows one statement removes.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -90,11 +109,12 @@ impl Report {
 
 /// Runs one pass over every kind at the clock's now. With `dry_run`, counts what would
 /// go and changes nothing. Each batch is its own short transaction, so a request
-/// waits at most for one batch.
+/// waits at most for one batch; `pace` decides what happens between full batches.
 pub async fn run(
     store: &dyn Store,
     clock: &dyn Clock,
     retention: &Retention,
+    pace: &dyn Pace,
     dry_run: bool,
 ) -> Result<Report, StoreError> {
     let now = clock.now();
@@ -107,11 +127,13 @@ pub async fn run(
         } else {
             let mut total: u64 = 0;
             loop {
+                let started = std::time::Instant::now();
                 let n = store.sweep(kind, cutoff, batch).await?;
                 total += n;
                 if n < u64::from(batch) {
                     break;
                 }
+                pace.after_batch(started.elapsed()).await;
             }
             total
         };

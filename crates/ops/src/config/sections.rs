@@ -145,6 +145,10 @@ pub struct HousekeepingConfig {
     pub interval_secs: u64,
     /// Rows removed per statement: each batch is a short transaction of its own.
     pub batch_size: u32,
+    /// Share of a pass's time spent removing rows, in percent (1 to 100): after a batch
+    /// that took t, the pass waits t x (100 - duty) / duty before the next one, so a
+    /// long backlog leaves the database to requests most of the time. 100: no pauses.
+    pub duty_percent: u8,
     /// Days an idempotency record is kept: a retry with the same key after this is a
     /// new request.
     pub idempotency_days: u32,
@@ -167,6 +171,7 @@ impl Default for HousekeepingConfig {
         Self {
             interval_secs: 3600,
             batch_size: 1000,
+            duty_percent: 10,
             idempotency_days: 7,
             expired_hours: 0,
             mail_body_days: 30,

@@ -50,6 +50,17 @@ fn cashier<'a>(db: &'a TestDb, clock: &'a FixedClock, org: &'a Organization) -> 
     }
 }
 
+/// Counts the pauses a pass asks for.
+#[derive(Default)]
+struct CountingPace(std::sync::atomic::AtomicUsize);
+
+#[async_trait::async_trait]
+impl housekeeping::Pace for CountingPace {
+    async fn after_batch(&self, _took: std::time::Duration) {
+        self.0.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+    }
+}
+
 fn rows(report: &Report, kind: Sweep) -> u64 {
     report
         .kinds
@@ -93,13 +104,13 @@ both_backends! {
         let retention = Retention::default();
         let before = kept(&db, &o).await;
 
-        let dry = housekeeping::run(db.store.as_ref(), &clock, &retention, true).await.expect("dry run");
+        let dry = housekeeping::run(db.store.as_ref(), &clock, &retention, &housekeeping::FullSpeed, true).await.expect("dry run");
         assert!(dry.dry_run);
         assert_eq!(rows(&dry, Sweep::IdempotencyKeys), 1, "{dry:?}");
-        let again = housekeeping::run(db.store.as_ref(), &clock, &retention, true).await.expect("dry run again");
+        let again = housekeeping::run(db.store.as_ref(), &clock, &retention, &housekeeping::FullSpeed, true).await.expect("dry run again");
         assert_eq!(rows(&again, Sweep::IdempotencyKeys), 1, "a dry run removes nothing");
 
-        let report = housekeeping::run(db.store.as_ref(), &clock, &retention, false).await.expect("pass");
+        let report = housekeeping::run(db.store.as_ref(), &clock, &retention, &housekeeping::FullSpeed, false).await.expect("pass");
         assert_eq!(rows(&report, Sweep::IdempotencyKeys), 1, "{report:?}");
         assert_eq!(db.store.sweep_candidates(Sweep::IdempotencyKeys, retention.cutoff(Sweep::IdempotencyKeys, clock.now())).await.expect("count"), 0);
         assert_eq!(kept(&db, &o).await, before, "no ledger, purchase or audit row is removed");
@@ -142,7 +153,7 @@ both_backends! {
 
         clock.advance(Duration::days(100));
         let retention = Retention::default();
-        let report = housekeeping::run(db.store.as_ref(), &clock, &retention, false).await.expect("pass");
+        let report = housekeeping::run(db.store.as_ref(), &clock, &retention, &housekeeping::FullSpeed, false).await.expect("pass");
         assert_eq!(rows(&report, Sweep::Sessions), 1, "{report:?}");
         assert_eq!(rows(&report, Sweep::LoginFlows), 1);
         assert_eq!(rows(&report, Sweep::AccountTokens), 1);
@@ -164,7 +175,7 @@ both_backends! {
         }
         assert_eq!(kept(&db, &o).await, before, "no ledger, purchase or audit row is removed");
 
-        let nothing = housekeeping::run(db.store.as_ref(), &clock, &retention, false).await.expect("second pass");
+        let nothing = housekeeping::run(db.store.as_ref(), &clock, &retention, &housekeeping::FullSpeed, false).await.expect("second pass");
         assert_eq!(nothing.total(), 0, "a second pass finds nothing: {nothing:?}");
     }
 
@@ -179,8 +190,10 @@ both_backends! {
         let overdue = housekeeping::overdue(db.store.as_ref(), &clock, &retention).await.expect("overdue");
         assert_eq!(overdue.len(), 1);
         assert_eq!((overdue[0].kind, overdue[0].rows), (Sweep::JobLeases, 7));
-        let report = housekeeping::run(db.store.as_ref(), &clock, &retention, false).await.expect("pass");
+        let pace = CountingPace::default();
+        let report = housekeeping::run(db.store.as_ref(), &clock, &retention, &pace, false).await.expect("pass");
         assert_eq!(rows(&report, Sweep::JobLeases), 7, "batches of 2 until none is left");
+        assert_eq!(pace.0.load(std::sync::atomic::Ordering::SeqCst), 3, "a pause after each full batch (2, 2, 2), none after the last (1)");
         assert!(housekeeping::overdue(db.store.as_ref(), &clock, &retention).await.expect("overdue").is_empty());
         let sizes = db.store.table_sizes().await.expect("sizes");
         assert!(sizes.iter().any(|t| t.table == "idempotency_keys"), "{sizes:?}");
