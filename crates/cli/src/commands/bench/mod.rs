@@ -48,6 +48,10 @@ pub struct Args {
     /// Print the results as JSON too.
     #[arg(long)]
     json: bool,
+    /// Run one housekeeping pass beside the phases, in this process, as `serve`'s job
+    /// does (the [housekeeping] settings); it is stopped when the benchmark ends.
+    #[arg(long)]
+    housekeeping: bool,
 }
 
 #[derive(Default, Clone, serde::Serialize)]
@@ -194,7 +198,15 @@ pub async fn run(config: Config, args: Args) -> anyhow::Result<()> {
         .pool_max_idle_per_host(args.connections)
         .build()?;
 
-    // 3. The phases: the store alone (no HTTP), then over HTTP.
+    // 3. The phases: the store alone (no HTTP), then over HTTP; with --housekeeping, a
+    // pass beside them.
+    let pass = args.housekeeping.then(|| {
+        let (store, clock) = (store.clone(), app.clock.clone());
+        let settings = config.housekeeping.clone();
+        tokio::spawn(async move {
+            crate::housekeeping::run(store.as_ref(), clock.as_ref(), &settings, false).await
+        })
+    });
     let direct = drive_store(store.clone(), org.id, &ids, &args, app.clock.clone()).await;
     outln!(
         "store only: {:.0} awards/s, p99 {:.2} ms (no HTTP)",
@@ -207,6 +219,15 @@ pub async fn run(config: Config, args: Args) -> anyhow::Result<()> {
     let reads = drive(&client, &base, slug, &token, &ids, &args, Mix::Reads).await;
     let _ = stop_tx.send(());
     let _ = server.await;
+    if let Some(pass) = pass {
+        if pass.is_finished() {
+            let removed = pass.await?.map(|o| o.report.total())?;
+            outln!("housekeeping: the pass ended during the benchmark ({removed} rows removed)");
+        } else {
+            pass.abort();
+            outln!("housekeeping: the pass was still running when the benchmark ended (stopped)");
+        }
+    }
 
     // 4. Invariants over the whole database.
     let inv = store.check_invariants(None).await?;
