@@ -72,6 +72,27 @@ both_backends! {
         assert!(stderr(&out).contains("housekeeping.idempotency_days"), "{}", stderr(&out));
         let config = loyalty(&db, &["config"]);
         let shown = stdout(&config);
-        assert!(shown.contains("[housekeeping]") && shown.contains("idempotency_days = 7"), "{shown}");
+        assert!(shown.contains("[housekeeping]") && shown.contains("idempotency_days = 7") && shown.contains("duty_percent = 10"), "{shown}");
+        let out = command(&db.url)
+            .env("LOYALTY_HOUSEKEEPING__DUTY_PERCENT", "0")
+            .args(["housekeeping"])
+            .output()
+            .expect("runs");
+        assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
+        assert!(stderr(&out).contains("housekeeping.duty_percent"), "{}", stderr(&out));
+    }
+
+    async fn the_benchmark_runs_a_pass_beside_its_phases_and_the_ledger_holds(db) {
+        let long_ago = OffsetDateTime::now_utc() - Duration::days(30);
+        for i in 0..5 {
+            assert!(db.store.try_lease(&format!("old-{i}"), "gone", long_ago, long_ago + Duration::minutes(1)).await.expect("lease"));
+        }
+        let out = loyalty(&db, &["bench", "--customers", "50", "--connections", "4", "--duration", "1", "--skip-pgbench", "--housekeeping", "--json"]);
+        assert!(out.status.success(), "{}", stderr(&out));
+        let text = stdout(&out);
+        assert!(text.contains("housekeeping: the pass ended during the benchmark"), "a pass over five rows ends at once: {text}");
+        let json: serde_json::Value = serde_json::from_str(&text[text.find("\n{").expect("json") + 1..]).expect("json");
+        assert_eq!(json["invariants"]["balance_mismatches"], 0, "{json}");
+        assert_eq!(rows(&housekeeping(&db, true), "job_leases"), 0, "the pass removed the old leases");
     }
 }
