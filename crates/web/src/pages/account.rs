@@ -1,9 +1,9 @@
 //! Signing in (rate limited per account and per address) and out, setting a password
 //! from a one-time link, changing one's password.
 
-use super::assets::safe_back;
 use super::form::{CsrfForm, Empty, SignInForm};
 use super::layout::{Chrome, request_lang};
+use super::redirect::safe_back;
 use super::throttle::{self, ClientAddr};
 use super::{Message, render};
 use crate::AppState;

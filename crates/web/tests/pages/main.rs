@@ -12,4 +12,5 @@ mod host;
 mod matrix;
 mod metrics;
 mod recovery;
+mod redirects;
 mod store;
