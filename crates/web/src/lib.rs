@@ -8,6 +8,7 @@ pub mod health;
 pub mod host;
 pub mod metrics;
 pub mod pages;
+pub mod security;
 pub mod session;
 
 use axum::Router;
@@ -139,7 +140,13 @@ pub fn router(state: AppState) -> Router {
     // Installed before the first request, so no count is lost.
     let _ = metrics::handle();
     let config = state.config.clone();
-    Router::new()
+    // The sign-out form ends the session at the identity provider too (authentik mode).
+    let provider_origin = state
+        .identity
+        .oidc()
+        .and_then(|o| o.end_session_url())
+        .map(|u| u.origin().ascii_serialization());
+    let app = Router::new()
         .merge(health::routes())
         .merge(pages::routes())
         .nest("/api/v1", api::routes())
@@ -164,7 +171,8 @@ pub fn router(state: AppState) -> Router {
                 })
                 .on_response(tower_http::trace::DefaultOnResponse::new().level(tracing::Level::INFO)),
         )
-        .layer(SetRequestIdLayer::new(REQUEST_ID, MakeRequestUuid))
+        .layer(SetRequestIdLayer::new(REQUEST_ID, MakeRequestUuid));
+    security::headers(app, &config.public_url, provider_origin.as_deref())
 }
 
 /// Serves the application on `listener` until `shutdown` completes, then lets requests

@@ -8,6 +8,7 @@ mod amounts;
 mod app;
 mod deploy;
 mod forms;
+mod headers;
 mod host;
 mod matrix;
 mod metrics;
