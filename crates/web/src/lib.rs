@@ -3,6 +3,7 @@
 //! call one service function and map the result; no SQL lives here.
 
 pub mod api;
+pub mod client;
 pub mod error;
 pub mod health;
 pub mod host;
@@ -45,6 +46,8 @@ pub struct WebConfig {
     /// Whether an SMTP server is configured, so queued mail is being sent (pages say so
     /// truthfully after queuing a mail).
     pub mail_enabled: bool,
+    /// Reverse proxies whose `X-Forwarded-For` names the client (see [`client`]).
+    pub trusted_proxies: client::TrustedProxies,
 }
 
 impl Default for WebConfig {
@@ -57,6 +60,7 @@ impl Default for WebConfig {
             host_orgs: HashMap::new(),
             recovery_url: None,
             mail_enabled: false,
+            trusted_proxies: client::TrustedProxies::default(),
         }
     }
 }

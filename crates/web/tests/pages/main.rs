@@ -15,3 +15,4 @@ mod metrics;
 mod recovery;
 mod redirects;
 mod store;
+mod throttle;
