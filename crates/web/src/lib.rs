@@ -145,11 +145,11 @@ pub fn router(state: AppState) -> Router {
     let _ = metrics::handle();
     let config = state.config.clone();
     // The sign-out form ends the session at the identity provider too (authentik mode).
-    let provider_origin = state
+    let provider_logout = state
         .identity
         .oidc()
         .and_then(|o| o.end_session_url())
-        .map(|u| u.origin().ascii_serialization());
+        .map(|u| u.to_string());
     let app = Router::new()
         .merge(health::routes())
         .merge(pages::routes())
@@ -176,7 +176,7 @@ pub fn router(state: AppState) -> Router {
                 .on_response(tower_http::trace::DefaultOnResponse::new().level(tracing::Level::INFO)),
         )
         .layer(SetRequestIdLayer::new(REQUEST_ID, MakeRequestUuid));
-    security::headers(app, &config.public_url, provider_origin.as_deref())
+    security::headers(app, &config.public_url, provider_logout.as_deref())
 }
 
 /// Serves the application on `listener` until `shutdown` completes, then lets requests

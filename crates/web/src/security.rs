@@ -20,13 +20,16 @@ pub const SWAGGER_LOGO_STYLE: &str = "'sha256-RL3ie0nH+Lzz2YNqQN83mnU0J1ot4QL7b9
 /// The Content-Security-Policy. The pages load `/static/app.js` and `/static/app.css`
 /// and hold no inline script, style or event handler; Swagger UI (`/api/docs`) loads
 /// its own files from this site, draws its icons from `data:` images and fetches the
-/// OpenAPI document. `form_origin` is another origin forms may lead to: the identity
-/// provider's logout page, which the sign-out form redirects to in authentik mode.
-pub fn content_security_policy(form_origin: Option<&str>) -> String {
-    let form_action = match form_origin {
-        Some(origin) => format!("'self' {origin}"),
-        None => "'self'".to_owned(),
-    };
+/// OpenAPI document. `form_origins` are the other origins a form may lead to: the public
+/// URL's (a form sent on a pinned custom domain can continue to a one-time link under
+/// the public URL) and the identity provider's (the sign-out form continues to its
+/// logout page in authentik mode).
+pub fn content_security_policy(form_origins: &[String]) -> String {
+    let mut form_action = "'self'".to_owned();
+    for origin in form_origins {
+        form_action.push(' ');
+        form_action.push_str(origin);
+    }
     format!(
         "default-src 'none'; script-src 'self'; style-src 'self' {SWAGGER_LOGO_STYLE}; img-src 'self' data:; \
          font-src 'self'; connect-src 'self'; manifest-src 'self'; form-action {form_action}; \
@@ -34,14 +37,29 @@ pub fn content_security_policy(form_origin: Option<&str>) -> String {
     )
 }
 
-/// `router` with the security headers added to every response.
-pub fn headers(router: Router, public_url: &str, form_origin: Option<&str>) -> Router {
-    let csp = HeaderValue::from_str(&content_security_policy(form_origin)).unwrap_or_else(|e| {
-        // Only an origin with characters a header cannot hold gets here; leave it out.
-        tracing::warn!(error = %e, origin = ?form_origin, "identity provider origin left out of the CSP");
-        HeaderValue::from_str(&content_security_policy(None))
-            .unwrap_or(HeaderValue::from_static("default-src 'none'"))
-    });
+/// The origin (`scheme://host[:port]`) of a URL, when it has one that a header can hold.
+fn origin(url: &str) -> Option<String> {
+    let (scheme, rest) = url.split_once("://")?;
+    let authority = rest.split(['/', '?', '#']).next()?;
+    let ok = |s: &str| {
+        !s.is_empty()
+            && s.chars()
+                .all(|c| c.is_ascii_alphanumeric() || "-.:[]+".contains(c))
+    };
+    (ok(scheme) && ok(authority)).then(|| format!("{scheme}://{authority}"))
+}
+
+/// `router` with the security headers added to every response. `provider_logout` is the
+/// identity provider's logout URL, when sign-out continues there.
+pub fn headers(router: Router, public_url: &str, provider_logout: Option<&str>) -> Router {
+    let form_origins: Vec<String> = [Some(public_url), provider_logout]
+        .into_iter()
+        .flatten()
+        .filter_map(origin)
+        .collect();
+    let csp = HeaderValue::from_str(&content_security_policy(&form_origins)).unwrap_or(
+        HeaderValue::from_static("default-src 'none'; frame-ancestors 'none'"),
+    );
     let hsts = public_url
         .starts_with("https://")
         .then(|| HeaderValue::from_static(HSTS));
@@ -74,7 +92,7 @@ mod tests {
 
     #[test]
     fn the_policy_allows_only_this_site_and_no_framing() {
-        let csp = content_security_policy(None);
+        let csp = content_security_policy(&[]);
         for part in [
             "default-src 'none'",
             "script-src 'self';",
@@ -84,10 +102,28 @@ mod tests {
             assert!(csp.contains(part), "{part} in {csp}");
         }
         assert!(!csp.contains("unsafe"), "{csp}");
-        let csp = content_security_policy(Some("https://id.example.com"));
+        let csp = content_security_policy(&["https://id.example.com".into()]);
         assert!(
             csp.contains("form-action 'self' https://id.example.com;"),
             "{csp}"
         );
+    }
+
+    #[test]
+    fn origins_are_scheme_and_authority_only() {
+        assert_eq!(
+            origin("https://id.example.com/application/o/end-session/?x=1").as_deref(),
+            Some("https://id.example.com")
+        );
+        assert_eq!(
+            origin("http://127.0.0.1:8080").as_deref(),
+            Some("http://127.0.0.1:8080")
+        );
+        assert_eq!(
+            origin("http://[::1]:8080/").as_deref(),
+            Some("http://[::1]:8080")
+        );
+        assert_eq!(origin("not a url"), None);
+        assert_eq!(origin("https://evil.example; script-src *"), None);
     }
 }
