@@ -1,5 +1,5 @@
-//! Signing in (rate limited per account and per address) and out, setting a password
-//! from a one-time link, changing one's password.
+//! Signing in (rate limited per device, account and address: see [`super::throttle`])
+//! and out, setting a password from a one-time link, changing one's password.
 
 use super::form::{CsrfForm, Empty, SignInForm};
 use super::layout::{Chrome, request_lang};
