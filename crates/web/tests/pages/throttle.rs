@@ -74,7 +74,7 @@ both_backends! {
         assert_eq!(sign_in(&app, "alpha_other", "password-1234", PROXY, Some("203.0.113.9"), None).await.status, 429);
         assert_eq!(sign_in(&app, "alpha_other", "password-1234", PROXY, Some("198.51.100.1, 203.0.113.9"), None).await.status, 429);
         // ... while another client through the same proxy signs in.
-        let r = sign_in(&app, "alpha_other", "password-1234", "10.0.0.2", Some("198.51.100.7"), None).await;
+        let r = sign_in(&app, "alpha_other", "password-1234", PROXY, Some("198.51.100.7"), None).await;
         assert_eq!(r.status, 303, "{}", r.body);
     }
 
