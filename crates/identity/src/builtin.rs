@@ -113,6 +113,31 @@ impl BuiltinDirectory {
         }
     }
 
+    /// The browser's device among `cookies` (name, value) that is valid for the active
+    /// account `username`, if any (see [`crate::device`]).
+    pub async fn recognized_device(
+        &self,
+        username: &str,
+        cookies: &[(String, String)],
+    ) -> Result<Option<crate::device::Device>, CredentialError> {
+        if cookies.is_empty() {
+            return Ok(None);
+        }
+        let account = self
+            .store
+            .account_by_username(username.trim())
+            .await
+            .map_err(|e| CredentialError::Internal(e.to_string()))?;
+        Ok(account
+            .filter(|a| a.is_active)
+            .and_then(|a| crate::device::recognize(&a, cookies, self.clock.now())))
+    }
+
+    /// A device cookie for `account`, just signed in (see [`crate::device`]).
+    pub fn issue_device(&self, account: &Account) -> Option<crate::device::DeviceCookie> {
+        crate::device::issue(account, self.clock.now())
+    }
+
     /// Uses a one-time link: sets the password and returns the account.
     pub async fn redeem_link(
         &self,

@@ -6,6 +6,7 @@
 
 pub mod authentik;
 pub mod builtin;
+pub mod device;
 pub mod oidc;
 pub mod password;
 

@@ -3,11 +3,13 @@
 //! call one service function and map the result; no SQL lives here.
 
 pub mod api;
+pub mod client;
 pub mod error;
 pub mod health;
 pub mod host;
 pub mod metrics;
 pub mod pages;
+pub mod security;
 pub mod session;
 
 use axum::Router;
@@ -44,6 +46,8 @@ pub struct WebConfig {
     /// Whether an SMTP server is configured, so queued mail is being sent (pages say so
     /// truthfully after queuing a mail).
     pub mail_enabled: bool,
+    /// Reverse proxies whose `X-Forwarded-For` names the client (see [`client`]).
+    pub trusted_proxies: client::TrustedProxies,
 }
 
 impl Default for WebConfig {
@@ -56,6 +60,7 @@ impl Default for WebConfig {
             host_orgs: HashMap::new(),
             recovery_url: None,
             mail_enabled: false,
+            trusted_proxies: client::TrustedProxies::default(),
         }
     }
 }
@@ -139,7 +144,13 @@ pub fn router(state: AppState) -> Router {
     // Installed before the first request, so no count is lost.
     let _ = metrics::handle();
     let config = state.config.clone();
-    Router::new()
+    // The sign-out form ends the session at the identity provider too (authentik mode).
+    let provider_logout = state
+        .identity
+        .oidc()
+        .and_then(|o| o.end_session_url())
+        .map(|u| u.to_string());
+    let app = Router::new()
         .merge(health::routes())
         .merge(pages::routes())
         .nest("/api/v1", api::routes())
@@ -164,7 +175,8 @@ pub fn router(state: AppState) -> Router {
                 })
                 .on_response(tower_http::trace::DefaultOnResponse::new().level(tracing::Level::INFO)),
         )
-        .layer(SetRequestIdLayer::new(REQUEST_ID, MakeRequestUuid))
+        .layer(SetRequestIdLayer::new(REQUEST_ID, MakeRequestUuid));
+    security::headers(app, &config.public_url, provider_logout.as_deref())
 }
 
 /// Serves the application on `listener` until `shutdown` completes, then lets requests

@@ -32,6 +32,7 @@ pub async fn run(mut config: Config, args: Args) -> anyhow::Result<()> {
         config.server.bind = bind;
     }
     let host_orgs = host_orgs(&config.server.host_orgs)?;
+    let trusted_proxies = trusted_proxies(&config.server.trusted_proxies)?;
     let app = App::open_as(
         &config,
         if args.migrate {
@@ -91,6 +92,7 @@ pub async fn run(mut config: Config, args: Args) -> anyhow::Result<()> {
                 _ => None,
             },
             mail_enabled: config.mail.is_configured(),
+            trusted_proxies,
         }),
     };
     tokio::spawn(metrics_job(
@@ -327,6 +329,16 @@ async fn metrics_job(
 
 /// Checks `server.host_orgs`: each key a bare host name (no scheme, path or port), each
 /// value an organization slug. Keys are compared in lower case.
+fn trusted_proxies(
+    configured: &[String],
+) -> Result<loyalty_web::client::TrustedProxies, crate::UserError> {
+    loyalty_web::client::TrustedProxies::parse(configured).map_err(|e| {
+        crate::UserError(format!(
+            "server.trusted_proxies: {e} (set it in [server] of the config file or LOYALTY_SERVER__TRUSTED_PROXIES='[\"10.0.0.5\"]')"
+        ))
+    })
+}
+
 fn host_orgs(
     configured: &std::collections::BTreeMap<String, String>,
 ) -> Result<std::collections::HashMap<String, String>, crate::UserError> {

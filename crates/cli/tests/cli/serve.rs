@@ -330,6 +330,39 @@ async fn host_orgs_are_read_from_the_environment_and_bad_entries_stop_the_start_
     }
 }
 
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn trusted_proxies_are_read_from_the_environment_and_a_bad_entry_stops_the_start() {
+    let out = command("sqlite://x.db")
+        .env(
+            "LOYALTY_SERVER__TRUSTED_PROXIES",
+            r#"["10.0.0.5","172.16.0.0/12"]"#,
+        )
+        .args(["config"])
+        .output()
+        .expect("runs");
+    assert!(out.status.success(), "{}", stderr(&out));
+    let shown = stdout(&out);
+    assert!(
+        shown.contains("trusted_proxies = [") && shown.contains("\"172.16.0.0/12\""),
+        "{shown}"
+    );
+    let dir = tempfile::tempdir().expect("tmp");
+    let url = format!("sqlite://{}", dir.path().join("l.db").display());
+    let out = command(&url)
+        .env("LOYALTY_SERVER__TRUSTED_PROXIES", r#"["proxy.internal"]"#)
+        .args(["serve", "--migrate", "--bind", "127.0.0.1:0"])
+        .output()
+        .expect("runs");
+    assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
+    let err = stderr(&out);
+    assert!(
+        err.contains("server.trusted_proxies")
+            && err.contains("\"proxy.internal\" is not an IP address or CIDR range")
+            && err.contains("10.0.0.0/8"),
+        "{err}"
+    );
+}
+
 both_backends! {
     async fn serve_publishes_the_time_of_the_newest_backup_set_and_the_pool(db) {
         if skip(db.kind) { return; }

@@ -198,6 +198,11 @@ pub struct ServerConfig {
     /// one of these serve only that organization. Environment form:
     /// `LOYALTY_SERVER__HOST_ORGS='{"rewards.nextdoor.com"="nextdoor"}'` (hosts quoted).
     pub host_orgs: BTreeMap<String, String>,
+    /// Reverse proxies (IP addresses or CIDR ranges, such as `["10.0.0.5"]` or
+    /// `["172.16.0.0/12"]`) whose `X-Forwarded-For` gives the client's address for the
+    /// sign-in limits. Empty (the default): the TCP peer is the client. Environment form:
+    /// `LOYALTY_SERVER__TRUSTED_PROXIES='["10.0.0.5","fd00::/8"]'`.
+    pub trusted_proxies: Vec<String>,
 }
 
 impl Default for ServerConfig {
@@ -208,6 +213,7 @@ impl Default for ServerConfig {
             max_body_bytes: 64 * 1024,
             request_timeout_secs: 30,
             host_orgs: BTreeMap::new(),
+            trusted_proxies: Vec::new(),
         }
     }
 }

@@ -1,10 +1,10 @@
-//! Signing in (rate limited per account and per address) and out, setting a password
-//! from a one-time link, changing one's password.
+//! Signing in (rate limited per device, account and address: see [`super::throttle`])
+//! and out, setting a password from a one-time link, changing one's password.
 
-use super::assets::safe_back;
 use super::form::{CsrfForm, Empty, SignInForm};
 use super::layout::{Chrome, request_lang};
-use super::throttle::{self, ClientAddr};
+use super::redirect::safe_back;
+use super::throttle::{self, Allowance, ClientAddr};
 use super::{Message, render};
 use crate::AppState;
 use crate::session::{self, SignedIn};
@@ -138,10 +138,21 @@ async fn login(
     };
     let store = state.store.as_ref();
     let now = state.clock.now();
-    match throttle::blocked(store, now, &form.username, &addr).await {
+    let allowance = match builtin
+        .recognized_device(&form.username, &throttle::device_cookies(&headers))
+        .await
+    {
+        Ok(Some(device)) => Allowance::Device(device),
+        Ok(None) => Allowance::Shared,
+        Err(e) => {
+            tracing::error!(error = %e, "reading the device cookie's account");
+            return page(StatusCode::SERVICE_UNAVAILABLE, "signin_unavailable");
+        }
+    };
+    match throttle::blocked(store, now, &form.username, &addr, &allowance).await {
         Ok(false) => {}
         Ok(true) => {
-            tracing::warn!(address = %addr.0, "sign-in refused: too many failed attempts");
+            tracing::warn!(address = %addr.0, device = matches!(allowance, Allowance::Device(_)), "sign-in refused: too many failed attempts");
             return page(StatusCode::TOO_MANY_REQUESTS, "too_many_attempts");
         }
         Err(e) => {
@@ -160,13 +171,13 @@ async fn login(
         }
         Err(_) => {
             crate::metrics::login_failed();
-            if let Err(e) = throttle::failed(store, now, &form.username, &addr).await {
+            if let Err(e) = throttle::failed(store, now, &form.username, &addr, &allowance).await {
                 tracing::error!(error = %e, "counting a failed sign-in");
             }
             return page(StatusCode::UNAUTHORIZED, "wrong_credentials");
         }
     };
-    if let Err(e) = throttle::succeeded(store, &form.username).await {
+    if let Err(e) = throttle::succeeded(store, &form.username, &allowance).await {
         tracing::error!(error = %e, "clearing sign-in counters");
     }
     let (token, csrf) = session::new_tokens();
@@ -190,14 +201,22 @@ async fn login(
     } else {
         next
     };
-    (
+    let mut response = (
         [(
             header::SET_COOKIE,
             session::set_cookie(&token, secure(&state)),
         )],
         Redirect::to(to),
     )
-        .into_response()
+        .into_response();
+    // This browser has signed in to the account: from now on it has its own allowance.
+    if let Some(device) = builtin
+        .issue_device(&account)
+        .and_then(|d| throttle::set_device_cookie(&d, secure(&state)))
+    {
+        response.headers_mut().append(header::SET_COOKIE, device);
+    }
+    response
 }
 
 async fn logout(

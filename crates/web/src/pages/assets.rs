@@ -1,6 +1,7 @@
 //! The stylesheet and script, served from the binary, and the language switch.
 
 use super::i18n::{COOKIE, Lang};
+use super::redirect::safe_back;
 use crate::AppState;
 use axum::Router;
 use axum::extract::{Path, Query};
@@ -45,15 +46,6 @@ async fn js() -> Response {
 struct Back {
     #[serde(default)]
     back: String,
-}
-
-/// A local path to return to (never another site).
-pub(crate) fn safe_back(back: &str) -> &str {
-    if back.starts_with('/') && !back.starts_with("//") && !back.contains('\\') {
-        back
-    } else {
-        "/"
-    }
 }
 
 /// Sets the person's language (a cookie for a year) and goes back to the page.

@@ -24,6 +24,7 @@ mod operator;
 mod portal;
 mod qr;
 mod recovery;
+mod redirect;
 mod throttle;
 mod till;
 mod till_actions;

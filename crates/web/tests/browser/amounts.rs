@@ -113,6 +113,7 @@ async fn amounts(db: TestDb, backend: &str) {
         marked,
         vec![serde_json::json!({"bound": "500", "confirmed": true})]
     );
+    super::harness::assert_no_problems(d).await;
     browser.quit().await;
 }
 

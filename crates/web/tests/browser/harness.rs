@@ -34,6 +34,49 @@ fn free_port() -> u16 {
         .port()
 }
 
+/// Keeps every Content-Security-Policy violation and script error of the site's pages in
+/// `localStorage` (it survives navigation), for [`problems`].
+const WATCH: &str = r#"(function () {
+  function keep(text) {
+    try {
+      var a = JSON.parse(localStorage.getItem("__problems") || "[]");
+      a.push(text + " on " + location.pathname);
+      localStorage.setItem("__problems", JSON.stringify(a));
+    } catch (e) {}
+  }
+  document.addEventListener("securitypolicyviolation", function (e) {
+    keep("CSP " + e.effectiveDirective + " blocked " + (e.blockedURI || "inline") +
+      " (" + e.sourceFile + ":" + e.lineNumber + ") " +
+      ((e.target && e.target.outerHTML) || "").slice(0, 300));
+  });
+  window.addEventListener("error", function (e) {
+    keep("error " + (e.message || (e.target && (e.target.src || e.target.href)) || "?") +
+      " " + ((e.target && e.target.outerHTML) || "").slice(0, 300));
+  }, true);
+})();"#;
+
+/// The CSP violations and script errors seen on the current site since the last call.
+pub async fn problems(d: &WebDriver) -> Vec<String> {
+    let got = d
+        .execute(
+            "var a = localStorage.getItem('__problems') || '[]'; localStorage.removeItem('__problems'); return a;",
+            Vec::new(),
+        )
+        .await
+        .expect("reading the page watch");
+    let text: String = got.convert().expect("a string");
+    serde_json::from_str(&text).expect("a list")
+}
+
+/// Fails when a page of the site broke its Content-Security-Policy or threw an error.
+pub async fn assert_no_problems(d: &WebDriver) {
+    let seen = problems(d).await;
+    assert!(
+        seen.is_empty(),
+        "CSP violations or script errors: {seen:#?}"
+    );
+}
+
 /// A running chromedriver, killed when dropped.
 pub struct Driver {
     child: Child,
@@ -82,6 +125,15 @@ impl Driver {
         let driver = WebDriver::new(url.as_str(), caps)
             .await
             .expect("a Chromium session starts");
+        // Runs in every page before its own scripts, so no violation is missed.
+        driver
+            .cdp()
+            .send_raw(
+                "Page.addScriptToEvaluateOnNewDocument",
+                serde_json::json!({ "source": WATCH }),
+            )
+            .await
+            .expect("the page watch is installed");
         Driver {
             child,
             _profile: profile,

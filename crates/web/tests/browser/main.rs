@@ -5,5 +5,6 @@
 #![allow(clippy::panic, clippy::unwrap_used, clippy::expect_used)]
 
 mod amounts;
+mod csp;
 mod harness;
 mod story;

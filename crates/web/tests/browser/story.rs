@@ -4,7 +4,9 @@
 //! in and sees the balance, switches language; the admin downloads a CSV export; a new
 //! person joins through the public join page; the operator sees the console.
 
-use super::harness::{Driver, Served, browser_available, click, fill, screenshots, wait_text};
+use super::harness::{
+    Driver, Served, assert_no_problems, browser_available, click, fill, screenshots, wait_text,
+};
 use loyalty_core::directory::{Directory, NewDirUser, find_or_create_group};
 use loyalty_core::domain::{Email, Username};
 use loyalty_core::service::onboard::{self, Credential, CredentialMode, NoHooks, OnboardInput};
@@ -247,6 +249,8 @@ async fn story(db: TestDb, backend: &str) {
     shot(d, backend, "operator-confirm-suspend").await;
     click(d, "main form button[type=submit]").await;
     wait_text(d, ".notice", "now suspended").await;
+    // Every page above ran under the Content-Security-Policy without breaking it.
+    assert_no_problems(d).await;
 
     browser.quit().await;
 }

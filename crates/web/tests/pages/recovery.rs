@@ -194,6 +194,25 @@ both_backends! {
         assert!(settled(&app, 4).await.iter().any(|m| m.mail.to_address == "alpha_other@example.com"));
     }
 
+    async fn behind_a_trusted_proxy_the_reset_limit_counts_each_client_address(db) {
+        let app = TestApp::with_config(db, WebConfig {
+            public_url: ORIGIN.into(),
+            trusted_proxies: loyalty_web::client::TrustedProxies::parse(&["10.0.0.1".to_owned()]).unwrap(),
+            ..WebConfig::default()
+        })
+        .await;
+        app.person("alpha_other", &["alpha-cashiers"]).await;
+        let token = form_token(&app, &[]).await;
+        for i in 0..10 {
+            ask(&app, &token, &format!("someone{i}"), "10.0.0.1", &[("x-forwarded-for", "203.0.113.9")]).await;
+        }
+        ask(&app, &token, "alpha_other", "10.0.0.1", &[("x-forwarded-for", "203.0.113.9")]).await;
+        settled(&app, 0).await;
+        // Another client through the same proxy is not held back by the first one.
+        ask(&app, &token, "alpha_other", "10.0.0.1", &[("x-forwarded-for", "198.51.100.7")]).await;
+        settled(&app, 1).await;
+    }
+
     async fn a_reset_request_without_the_form_token_or_from_another_origin_is_refused(db) {
         let app = TestApp::new(db).await;
         app.person("alpha_admin", &["alpha-admins"]).await;
