@@ -6,19 +6,18 @@
 
 mod records;
 
-use crate::domain::OrgId;
 use crate::domain::ledger::{
     Actor, AuditRecord, IdempotencyKey, LedgerEntry, PointsCommand, PointsError, PointsOutcome,
     Purchase, Reward, TxType,
 };
 use crate::domain::points::reversal_points;
+use crate::domain::{CustomerId, OrgId, PurchaseId, RewardId};
 use crate::mail::{self, NewMail, ReceiptTarget};
 use crate::store::{StoreError, new_id};
 use async_trait::async_trait;
-use records::{audit, entry};
+use records::{Reference, audit, entry};
 use rust_decimal::Decimal;
 use time::OffsetDateTime;
-use uuid::Uuid;
 
 /// What a guarded balance change did.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -62,14 +61,14 @@ pub trait LedgerTx: Send {
     async fn lock_customer(
         &mut self,
         org: OrgId,
-        customer: Uuid,
+        customer: CustomerId,
     ) -> Result<Option<i64>, StoreError>;
     /// Adds `delta` to the balance unless it would go below zero, taking the next
     /// ledger sequence number.
     async fn change_balance(
         &mut self,
         org: OrgId,
-        customer: Uuid,
+        customer: CustomerId,
         delta: i64,
         now: OffsetDateTime,
     ) -> Result<BalanceChange, StoreError>;
@@ -79,13 +78,13 @@ pub trait LedgerTx: Send {
     async fn purchase_for_update(
         &mut self,
         org: OrgId,
-        id: Uuid,
+        id: PurchaseId,
     ) -> Result<Option<Purchase>, StoreError>;
     /// Adds a refund to a purchase.
     async fn record_reversal(
         &mut self,
         org: OrgId,
-        id: Uuid,
+        id: PurchaseId,
         amount: Decimal,
         points: i64,
     ) -> Result<(), StoreError>;
@@ -93,10 +92,10 @@ pub trait LedgerTx: Send {
     async fn reward_for_update(
         &mut self,
         org: OrgId,
-        id: Uuid,
+        id: RewardId,
     ) -> Result<Option<Reward>, StoreError>;
     /// Takes one unit of a counted reward's stock; `false` when none is left.
-    async fn take_stock(&mut self, org: OrgId, id: Uuid) -> Result<bool, StoreError>;
+    async fn take_stock(&mut self, org: OrgId, id: RewardId) -> Result<bool, StoreError>;
     /// Appends a ledger entry.
     async fn insert_entry(
         &mut self,
@@ -112,7 +111,7 @@ pub trait LedgerTx: Send {
     async fn receipt_target(
         &mut self,
         org: OrgId,
-        customer: Uuid,
+        customer: CustomerId,
     ) -> Result<Option<ReceiptTarget>, StoreError>;
     /// Queues a mail in this transaction; `false` when its dedupe key is already queued.
     async fn insert_mail(&mut self, mail: &NewMail) -> Result<bool, StoreError>;
@@ -120,7 +119,7 @@ pub trait LedgerTx: Send {
     async fn credits_and_debits(
         &mut self,
         org: OrgId,
-        customer: Uuid,
+        customer: CustomerId,
         cutoff: OffsetDateTime,
     ) -> Result<(i64, i64), StoreError>;
 }
@@ -157,12 +156,12 @@ pub async fn apply<T: LedgerTx + ?Sized>(
             unusual,
         } => {
             let (balance, seq) = applied(
-                tx.change_balance(org, customer.0, *points, now).await?,
+                tx.change_balance(org, *customer, *points, now).await?,
                 *points,
             )?;
             let purchase = Purchase {
-                id: new_id(),
-                customer_id: customer.0,
+                id: PurchaseId(new_id()),
+                customer_id: *customer,
                 cashier_id: actor.member_id,
                 amount: *amount,
                 currency: currency.clone(),
@@ -173,10 +172,10 @@ pub async fn apply<T: LedgerTx + ?Sized>(
             };
             tx.insert_purchase(org, &purchase).await?;
             let entry = entry(
-                customer.0,
+                *customer,
                 *points,
                 TxType::Earned,
-                Some((purchase.id, "purchase")),
+                Some(Reference::Purchase(purchase.id)),
                 balance,
                 None,
                 actor,
@@ -187,7 +186,7 @@ pub async fn apply<T: LedgerTx + ?Sized>(
                 org,
                 actor,
                 cmd.action(),
-                ("customer", customer.0),
+                ("customer", customer.to_string()),
                 balance - points,
                 balance,
                 None,
@@ -203,7 +202,7 @@ pub async fn apply<T: LedgerTx + ?Sized>(
             // The receipt is queued in this transaction: it exists exactly when the award does.
             if *receipt
                 && *points > 0
-                && let Some(target) = tx.receipt_target(org, customer.0).await?
+                && let Some(target) = tx.receipt_target(org, *customer).await?
             {
                 tx.insert_mail(&mail::points_receipt(
                     org,
@@ -233,7 +232,7 @@ pub async fn apply<T: LedgerTx + ?Sized>(
             let reward = match reward {
                 Some(id) => {
                     let r = tx
-                        .reward_for_update(org, id.0)
+                        .reward_for_update(org, *id)
                         .await?
                         .ok_or(PointsError::RewardNotFound)?;
                     if !r.active {
@@ -249,7 +248,7 @@ pub async fn apply<T: LedgerTx + ?Sized>(
                 .or(*points)
                 .unwrap_or(0);
             let (balance, seq) =
-                applied(tx.change_balance(org, customer.0, -cost, now).await?, cost)?;
+                applied(tx.change_balance(org, *customer, -cost, now).await?, cost)?;
             let reward = match reward {
                 Some(mut r) if r.stock.is_some() => {
                     if !tx.take_stock(org, r.id).await? {
@@ -260,10 +259,10 @@ pub async fn apply<T: LedgerTx + ?Sized>(
                 }
                 other => other,
             };
-            let reference = reward.as_ref().map(|r| (r.id, "reward"));
+            let reference = reward.as_ref().map(|r| Reference::Reward(r.id));
             let notes = reward.as_ref().map(|r| r.name.clone());
             let entry = entry(
-                customer.0,
+                *customer,
                 -cost,
                 TxType::Redeemed,
                 reference,
@@ -277,7 +276,7 @@ pub async fn apply<T: LedgerTx + ?Sized>(
                 org,
                 actor,
                 cmd.action(),
-                ("customer", customer.0),
+                ("customer", customer.to_string()),
                 balance + cost,
                 balance,
                 None,
@@ -298,7 +297,7 @@ pub async fn apply<T: LedgerTx + ?Sized>(
             not_before,
         } => {
             let mut p = tx
-                .purchase_for_update(org, purchase.0)
+                .purchase_for_update(org, *purchase)
                 .await?
                 .ok_or(PointsError::PurchaseNotFound)?;
             if not_before.is_some_and(|t| p.created_at < t) {
@@ -333,7 +332,7 @@ pub async fn apply<T: LedgerTx + ?Sized>(
                 p.customer_id,
                 -take,
                 TxType::Reversed,
-                Some((p.id, "purchase")),
+                Some(Reference::Purchase(p.id)),
                 balance,
                 Some(format!("refund of {refund} {}", p.currency)),
                 actor,
@@ -344,7 +343,7 @@ pub async fn apply<T: LedgerTx + ?Sized>(
                 org,
                 actor,
                 cmd.action(),
-                ("purchase", p.id),
+                ("purchase", p.id.to_string()),
                 balance + take,
                 balance,
                 None,
@@ -365,11 +364,11 @@ pub async fn apply<T: LedgerTx + ?Sized>(
             reason,
         } => {
             let (balance, seq) = applied(
-                tx.change_balance(org, customer.0, *points, now).await?,
+                tx.change_balance(org, *customer, *points, now).await?,
                 -*points,
             )?;
             let entry = entry(
-                customer.0,
+                *customer,
                 *points,
                 TxType::Adjusted,
                 None,
@@ -383,7 +382,7 @@ pub async fn apply<T: LedgerTx + ?Sized>(
                 org,
                 actor,
                 cmd.action(),
-                ("customer", customer.0),
+                ("customer", customer.to_string()),
                 balance - points,
                 balance,
                 Some(reason),
@@ -423,7 +422,7 @@ fn applied(change: BalanceChange, needed: i64) -> Result<(i64, i64), PointsError
 pub async fn expire<T: LedgerTx + ?Sized>(
     tx: &mut T,
     org: OrgId,
-    customer: Uuid,
+    customer: CustomerId,
     cutoff: OffsetDateTime,
     now: OffsetDateTime,
     dry_run: bool,
@@ -459,7 +458,7 @@ pub async fn expire<T: LedgerTx + ?Sized>(
         org,
         &actor,
         "points.expire",
-        ("customer", customer),
+        ("customer", customer.to_string()),
         balance,
         after,
         None,

@@ -6,8 +6,8 @@ use crate::ledger_tx::{PURCHASE_COLUMNS, purchase_from_row};
 use crate::orgs::{MEMBER_COLUMNS, member_from_row};
 use crate::{PgStore, map_err};
 use async_trait::async_trait;
-use loyalty_core::domain::OrgId;
 use loyalty_core::domain::ledger::{Actor, Purchase};
+use loyalty_core::domain::{CustomerId, OrgId, PurchaseId};
 use loyalty_core::store::{
     ActivityTotals, AdminStore, BalanceTotals, HeavyEarner, LoginThrottleStore, Member, NewMember,
     StoreError, member_audit, member_status_action, new_id,
@@ -120,7 +120,7 @@ impl AdminStore for PgStore {
         rows.iter()
             .map(|r| {
                 Ok(HeavyEarner {
-                    customer_id: r.try_get("user_id")?,
+                    customer_id: CustomerId(r.try_get("user_id")?),
                     name: r.try_get("name")?,
                     card_number: r.try_get("card_number")?,
                     points: r.try_get("pts")?,
@@ -148,9 +148,9 @@ impl AdminStore for PgStore {
     async fn list_purchases(
         &self,
         org: OrgId,
-        customer: Option<Uuid>,
+        customer: Option<CustomerId>,
         since: Option<OffsetDateTime>,
-        before: Option<(OffsetDateTime, Uuid)>,
+        before: Option<(OffsetDateTime, PurchaseId)>,
         limit: u32,
     ) -> Result<Vec<Purchase>, StoreError> {
         let sql = format!(
@@ -161,10 +161,10 @@ impl AdminStore for PgStore {
         );
         let rows = sqlx::query(sqlx::AssertSqlSafe(sql))
             .bind(org.0)
-            .bind(customer)
+            .bind(customer.map(|c| c.0))
             .bind(since)
             .bind(before.map(|b| b.0))
-            .bind(before.map(|b| b.1))
+            .bind(before.map(|b| b.1.0))
             .bind(i64::from(limit))
             .fetch_all(&self.pool)
             .await

@@ -4,8 +4,8 @@
 use crate::audit::insert_audit;
 use crate::{PgStore, enter_tenant, map_err};
 use async_trait::async_trait;
-use loyalty_core::domain::OrgId;
 use loyalty_core::domain::ledger::{Actor, Customer, CustomerKey, NewCustomer};
+use loyalty_core::domain::{CustomerId, OrgId};
 use loyalty_core::store::{CustomerStore, StoreError, customer_enrolled_audit, new_id};
 use sqlx::Row;
 use sqlx::postgres::PgRow;
@@ -16,7 +16,7 @@ const CUSTOMER_COLUMNS: &str = "id, organization_id, card_number, phone, email, 
 
 fn customer_from_row(r: &PgRow) -> Result<Customer, sqlx::Error> {
     Ok(Customer {
-        id: r.try_get("id")?,
+        id: CustomerId(r.try_get("id")?),
         organization_id: OrgId(r.try_get("organization_id")?),
         card_number: r
             .try_get::<Option<String>, _>("card_number")?
@@ -130,7 +130,7 @@ impl CustomerStore for PgStore {
     async fn list_customers(
         &self,
         org: OrgId,
-        after: Option<Uuid>,
+        after: Option<CustomerId>,
         limit: u32,
     ) -> Result<Vec<Customer>, StoreError> {
         let sql = format!(
@@ -139,7 +139,7 @@ impl CustomerStore for PgStore {
         );
         let rows = sqlx::query(sqlx::AssertSqlSafe(sql))
             .bind(org.0)
-            .bind(after)
+            .bind(after.map(|c| c.0))
             .bind(i64::from(limit))
             .fetch_all(&self.pool)
             .await

@@ -8,10 +8,10 @@ use crate::ledger_tx::{
 };
 use crate::{PgStore, enter_tenant, map_err};
 use async_trait::async_trait;
-use loyalty_core::domain::OrgId;
 use loyalty_core::domain::ledger::{
     Actor, IdempotencyKey, LedgerEntry, PointsCommand, PointsError, PointsOutcome, Purchase,
 };
+use loyalty_core::domain::{CustomerId, LedgerEntryId, OrgId, PurchaseId};
 use loyalty_core::ledger_tx;
 use loyalty_core::store::{
     InvariantReport, LedgerStore, PointsSettings, StoreError, points_settings_audit,
@@ -46,13 +46,13 @@ impl LedgerStore for PgStore {
         }
     }
 
-    async fn purchase(&self, org: OrgId, id: Uuid) -> Result<Option<Purchase>, StoreError> {
+    async fn purchase(&self, org: OrgId, id: PurchaseId) -> Result<Option<Purchase>, StoreError> {
         let sql = format!(
             "SELECT {PURCHASE_COLUMNS} FROM purchases WHERE organization_id = $1 AND id = $2"
         );
         let row = sqlx::query(sqlx::AssertSqlSafe(sql))
             .bind(org.0)
-            .bind(id)
+            .bind(id.0)
             .fetch_optional(&self.pool)
             .await
             .map_err(map_err)?;
@@ -65,10 +65,10 @@ impl LedgerStore for PgStore {
     async fn ledger(
         &self,
         org: OrgId,
-        customer: Option<Uuid>,
+        customer: Option<CustomerId>,
         from: Option<OffsetDateTime>,
         to: Option<OffsetDateTime>,
-        after: Option<(OffsetDateTime, Uuid)>,
+        after: Option<(OffsetDateTime, LedgerEntryId)>,
         limit: u32,
     ) -> Result<Vec<LedgerEntry>, StoreError> {
         let sql = format!(
@@ -80,11 +80,11 @@ impl LedgerStore for PgStore {
         );
         let rows = sqlx::query(sqlx::AssertSqlSafe(sql))
             .bind(org.0)
-            .bind(customer)
+            .bind(customer.map(|c| c.0))
             .bind(from)
             .bind(to)
             .bind(after.map(|a| a.0))
-            .bind(after.map(|a| a.1))
+            .bind(after.map(|a| a.1.0))
             .bind(i64::from(limit))
             .fetch_all(&self.pool)
             .await
@@ -99,8 +99,8 @@ impl LedgerStore for PgStore {
         &self,
         org: OrgId,
         cutoff: OffsetDateTime,
-    ) -> Result<Vec<Uuid>, StoreError> {
-        sqlx::query_scalar(
+    ) -> Result<Vec<CustomerId>, StoreError> {
+        let ids: Vec<Uuid> = sqlx::query_scalar(
             "SELECT u.id FROM users u WHERE u.organization_id = $1 AND u.role = 'customer' AND u.balance > 0 \
              AND EXISTS (SELECT 1 FROM points_transactions t WHERE t.organization_id = $1 AND t.user_id = u.id \
                          AND t.points > 0 AND t.created_at <= $2) ORDER BY u.id",
@@ -109,13 +109,14 @@ impl LedgerStore for PgStore {
         .bind(cutoff)
         .fetch_all(&self.pool)
         .await
-        .map_err(map_err)
+        .map_err(map_err)?;
+        Ok(ids.into_iter().map(CustomerId).collect())
     }
 
     async fn expire_customer(
         &self,
         org: OrgId,
-        customer: Uuid,
+        customer: CustomerId,
         cutoff: OffsetDateTime,
         now: OffsetDateTime,
         dry_run: bool,

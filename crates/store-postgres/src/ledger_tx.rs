@@ -7,10 +7,10 @@ use crate::audit::insert_audit;
 use crate::rewards::{REWARD_COLUMNS, reward_from_row};
 use crate::{decode_err, map_err};
 use async_trait::async_trait;
-use loyalty_core::domain::OrgId;
 use loyalty_core::domain::ledger::{
     AuditRecord, IdempotencyKey, LedgerEntry, Purchase, Reward, TxType,
 };
+use loyalty_core::domain::{CustomerId, LedgerEntryId, OrgId, PurchaseId, RewardId};
 use loyalty_core::ledger_tx::{BalanceChange, LedgerTx};
 use loyalty_core::mail::{NewMail, ReceiptTarget};
 use loyalty_core::store::StoreError;
@@ -18,7 +18,6 @@ use rust_decimal::Decimal;
 use sqlx::postgres::PgRow;
 use sqlx::{Postgres, Row, Transaction};
 use time::OffsetDateTime;
-use uuid::Uuid;
 
 pub(crate) const ENTRY_COLUMNS: &str = "id, user_id, points, transaction_type, reference_id, reference_type, balance_after, notes, created_by, created_at";
 pub(crate) const PURCHASE_COLUMNS: &str = "id, customer_id, cashier_id, amount, currency, points_awarded, reversed_amount, points_reversed, created_at";
@@ -26,8 +25,8 @@ pub(crate) const PURCHASE_COLUMNS: &str = "id, customer_id, cashier_id, amount, 
 pub(crate) fn entry_from_row(r: &PgRow) -> Result<LedgerEntry, sqlx::Error> {
     let kind: String = r.try_get("transaction_type")?;
     Ok(LedgerEntry {
-        id: r.try_get("id")?,
-        customer_id: r.try_get("user_id")?,
+        id: LedgerEntryId(r.try_get("id")?),
+        customer_id: CustomerId(r.try_get("user_id")?),
         points: r.try_get("points")?,
         transaction_type: TxType::parse(&kind).ok_or_else(|| decode_err("transaction type"))?,
         reference_id: r.try_get("reference_id")?,
@@ -41,8 +40,8 @@ pub(crate) fn entry_from_row(r: &PgRow) -> Result<LedgerEntry, sqlx::Error> {
 
 pub(crate) fn purchase_from_row(r: &PgRow) -> Result<Purchase, sqlx::Error> {
     Ok(Purchase {
-        id: r.try_get("id")?,
-        customer_id: r.try_get("customer_id")?,
+        id: PurchaseId(r.try_get("id")?),
+        customer_id: CustomerId(r.try_get("customer_id")?),
         cashier_id: r.try_get("cashier_id")?,
         amount: r.try_get("amount")?,
         currency: r.try_get("currency")?,
@@ -110,11 +109,11 @@ impl LedgerTx for PgLedgerTx<'_> {
     async fn lock_customer(
         &mut self,
         org: OrgId,
-        customer: Uuid,
+        customer: CustomerId,
     ) -> Result<Option<i64>, StoreError> {
         sqlx::query_scalar("SELECT balance FROM users WHERE organization_id = $1 AND id = $2 AND role = 'customer' FOR UPDATE")
             .bind(org.0)
-            .bind(customer)
+            .bind(customer.0)
             .fetch_optional(&mut *self.0)
             .await
             .map_err(map_err)
@@ -123,7 +122,7 @@ impl LedgerTx for PgLedgerTx<'_> {
     async fn change_balance(
         &mut self,
         org: OrgId,
-        customer: Uuid,
+        customer: CustomerId,
         delta: i64,
         now: OffsetDateTime,
     ) -> Result<BalanceChange, StoreError> {
@@ -133,7 +132,7 @@ impl LedgerTx for PgLedgerTx<'_> {
              RETURNING balance, ledger_seq",
         )
         .bind(org.0)
-        .bind(customer)
+        .bind(customer.0)
         .bind(delta)
         .bind(now)
         .fetch_optional(&mut *self.0)
@@ -156,10 +155,10 @@ impl LedgerTx for PgLedgerTx<'_> {
             "INSERT INTO purchases (id, organization_id, cashier_id, customer_id, amount, currency, points_awarded, created_at) \
              VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
         )
-        .bind(p.id)
+        .bind(p.id.0)
         .bind(org.0)
         .bind(p.cashier_id)
-        .bind(p.customer_id)
+        .bind(p.customer_id.0)
         .bind(p.amount)
         .bind(&p.currency)
         .bind(p.points_awarded)
@@ -173,14 +172,14 @@ impl LedgerTx for PgLedgerTx<'_> {
     async fn purchase_for_update(
         &mut self,
         org: OrgId,
-        id: Uuid,
+        id: PurchaseId,
     ) -> Result<Option<Purchase>, StoreError> {
         let sql = format!(
             "SELECT {PURCHASE_COLUMNS} FROM purchases WHERE organization_id = $1 AND id = $2 FOR UPDATE"
         );
         let row = sqlx::query(sqlx::AssertSqlSafe(sql))
             .bind(org.0)
-            .bind(id)
+            .bind(id.0)
             .fetch_optional(&mut *self.0)
             .await
             .map_err(map_err)?;
@@ -193,7 +192,7 @@ impl LedgerTx for PgLedgerTx<'_> {
     async fn record_reversal(
         &mut self,
         org: OrgId,
-        id: Uuid,
+        id: PurchaseId,
         amount: Decimal,
         points: i64,
     ) -> Result<(), StoreError> {
@@ -202,7 +201,7 @@ impl LedgerTx for PgLedgerTx<'_> {
              WHERE organization_id = $1 AND id = $2",
         )
         .bind(org.0)
-        .bind(id)
+        .bind(id.0)
         .bind(amount)
         .bind(points)
         .execute(&mut *self.0)
@@ -214,14 +213,14 @@ impl LedgerTx for PgLedgerTx<'_> {
     async fn reward_for_update(
         &mut self,
         org: OrgId,
-        id: Uuid,
+        id: RewardId,
     ) -> Result<Option<Reward>, StoreError> {
         let sql = format!(
             "SELECT {REWARD_COLUMNS} FROM rewards WHERE organization_id = $1 AND id = $2 FOR UPDATE"
         );
         let row = sqlx::query(sqlx::AssertSqlSafe(sql))
             .bind(org.0)
-            .bind(id)
+            .bind(id.0)
             .fetch_optional(&mut *self.0)
             .await
             .map_err(map_err)?;
@@ -231,10 +230,10 @@ impl LedgerTx for PgLedgerTx<'_> {
             .map_err(map_err)
     }
 
-    async fn take_stock(&mut self, org: OrgId, id: Uuid) -> Result<bool, StoreError> {
+    async fn take_stock(&mut self, org: OrgId, id: RewardId) -> Result<bool, StoreError> {
         let done = sqlx::query("UPDATE rewards SET stock = stock - 1 WHERE organization_id = $1 AND id = $2 AND stock > 0")
             .bind(org.0)
-            .bind(id)
+            .bind(id.0)
             .execute(&mut *self.0)
             .await
             .map_err(map_err)?;
@@ -253,9 +252,9 @@ impl LedgerTx for PgLedgerTx<'_> {
              balance_after, notes, created_by, idempotency_key, seq, created_at) \
              VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)",
         )
-        .bind(e.id)
+        .bind(e.id.0)
         .bind(org.0)
-        .bind(e.customer_id)
+        .bind(e.customer_id.0)
         .bind(e.points)
         .bind(e.transaction_type.as_str())
         .bind(e.reference_id)
@@ -279,7 +278,7 @@ impl LedgerTx for PgLedgerTx<'_> {
     async fn receipt_target(
         &mut self,
         org: OrgId,
-        customer: Uuid,
+        customer: CustomerId,
     ) -> Result<Option<ReceiptTarget>, StoreError> {
         crate::mail::receipt_target(&mut self.0, org, customer).await
     }
@@ -291,7 +290,7 @@ impl LedgerTx for PgLedgerTx<'_> {
     async fn credits_and_debits(
         &mut self,
         org: OrgId,
-        customer: Uuid,
+        customer: CustomerId,
         cutoff: OffsetDateTime,
     ) -> Result<(i64, i64), StoreError> {
         let row = sqlx::query(
@@ -300,7 +299,7 @@ impl LedgerTx for PgLedgerTx<'_> {
              FROM points_transactions WHERE organization_id = $1 AND user_id = $2",
         )
         .bind(org.0)
-        .bind(customer)
+        .bind(customer.0)
         .bind(cutoff)
         .fetch_one(&mut *self.0)
         .await

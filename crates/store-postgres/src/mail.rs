@@ -5,8 +5,8 @@
 use crate::audit::insert_audit;
 use crate::{PgStore, map_err};
 use async_trait::async_trait;
-use loyalty_core::domain::OrgId;
 use loyalty_core::domain::ledger::Actor;
+use loyalty_core::domain::{CustomerId, OrgId};
 use loyalty_core::mail::{
     ExpiryTarget, MailKind, MailSettings, NewMail, OutboxMail, OutboxStatus, ReceiptTarget,
 };
@@ -76,7 +76,7 @@ pub(crate) async fn insert_mail(conn: &mut PgConnection, m: &NewMail) -> Result<
 pub(crate) async fn receipt_target(
     conn: &mut PgConnection,
     org: OrgId,
-    customer: Uuid,
+    customer: CustomerId,
 ) -> Result<Option<ReceiptTarget>, StoreError> {
     let row = sqlx::query(
         "SELECT u.email, u.name, o.name AS org_name, o.language, o.timezone, o.mail_sender_name, o.mail_sender_address \
@@ -84,7 +84,7 @@ pub(crate) async fn receipt_target(
          WHERE u.organization_id = $1 AND u.id = $2 AND o.mail_points_receipt AND u.email IS NOT NULL",
     )
     .bind(org.0)
-    .bind(customer)
+    .bind(customer.0)
     .fetch_optional(conn)
     .await
     .map_err(map_err)?;
@@ -340,7 +340,7 @@ impl MailStore for PgStore {
         rows.iter()
             .map(|r| -> Result<ExpiryTarget, sqlx::Error> {
                 Ok(ExpiryTarget {
-                    customer: r.try_get("id")?,
+                    customer: CustomerId(r.try_get("id")?),
                     email: r.try_get("email")?,
                     name: r.try_get("name")?,
                     balance: r.try_get("balance")?,

@@ -4,19 +4,18 @@
 use crate::audit::insert_audit;
 use crate::{PgStore, enter_tenant, map_err};
 use async_trait::async_trait;
-use loyalty_core::domain::OrgId;
 use loyalty_core::domain::ledger::{Actor, Reward, RewardInput};
+use loyalty_core::domain::{OrgId, RewardId};
 use loyalty_core::store::{RewardStore, StoreError, new_id, reward_audit};
 use sqlx::Row;
 use sqlx::postgres::PgRow;
 use time::OffsetDateTime;
-use uuid::Uuid;
 
 pub(crate) const REWARD_COLUMNS: &str = "id, name, cost_points, active, stock, created_at";
 
 pub(crate) fn reward_from_row(r: &PgRow) -> Result<Reward, sqlx::Error> {
     Ok(Reward {
-        id: r.try_get("id")?,
+        id: RewardId(r.try_get("id")?),
         name: r.try_get("name")?,
         cost_points: r.try_get("cost_points")?,
         active: r.try_get("active")?,
@@ -64,7 +63,7 @@ impl RewardStore for PgStore {
     async fn update_reward(
         &self,
         org: OrgId,
-        id: Uuid,
+        id: RewardId,
         input: &RewardInput,
         actor: &Actor,
         now: OffsetDateTime,
@@ -77,7 +76,7 @@ impl RewardStore for PgStore {
         );
         let row = sqlx::query(sqlx::AssertSqlSafe(sql))
             .bind(org.0)
-            .bind(id)
+            .bind(id.0)
             .bind(&input.name)
             .bind(input.cost_points)
             .bind(input.active)
@@ -97,12 +96,12 @@ impl RewardStore for PgStore {
         Ok(Some(reward))
     }
 
-    async fn reward(&self, org: OrgId, id: Uuid) -> Result<Option<Reward>, StoreError> {
+    async fn reward(&self, org: OrgId, id: RewardId) -> Result<Option<Reward>, StoreError> {
         let sql =
             format!("SELECT {REWARD_COLUMNS} FROM rewards WHERE organization_id = $1 AND id = $2");
         let row = sqlx::query(sqlx::AssertSqlSafe(sql))
             .bind(org.0)
-            .bind(id)
+            .bind(id.0)
             .fetch_optional(&self.pool)
             .await
             .map_err(map_err)?;

@@ -6,19 +6,18 @@ use crate::orgs::{ORG_COLUMNS_O, org_from_row};
 use crate::{PgStore, decode_err, enter_tenant, map_err};
 use async_trait::async_trait;
 use loyalty_core::domain::ledger::{Actor, ApiToken};
-use loyalty_core::domain::{OrgId, Organization, Role};
+use loyalty_core::domain::{ApiTokenId, OrgId, Organization, Role};
 use loyalty_core::store::{
     StoreError, TokenStore, new_id, token_created_audit, token_revoked_audit,
 };
 use sqlx::Row;
 use sqlx::postgres::PgRow;
 use time::OffsetDateTime;
-use uuid::Uuid;
 
 fn token_from_row(r: &PgRow) -> Result<ApiToken, sqlx::Error> {
     let role: String = r.try_get("role")?;
     Ok(ApiToken {
-        id: r.try_get("id")?,
+        id: ApiTokenId(r.try_get("id")?),
         organization_id: OrgId(r.try_get("organization_id")?),
         name: r.try_get("name")?,
         role: Role::parse(&role).ok_or_else(|| decode_err("role"))?,
@@ -94,7 +93,7 @@ impl TokenStore for PgStore {
             let org = org_from_row(&row)?;
             let role: String = row.try_get("token_role")?;
             let token = ApiToken {
-                id: row.try_get("token_id")?,
+                id: ApiTokenId(row.try_get("token_id")?),
                 organization_id: org.id,
                 name: row.try_get("token_name")?,
                 role: Role::parse(&role).ok_or_else(|| decode_err("role"))?,
@@ -109,7 +108,7 @@ impl TokenStore for PgStore {
     async fn revoke_api_token(
         &self,
         org: OrgId,
-        id: Uuid,
+        id: ApiTokenId,
         actor: &Actor,
         now: OffsetDateTime,
     ) -> Result<bool, StoreError> {
@@ -117,7 +116,7 @@ impl TokenStore for PgStore {
         enter_tenant(&mut tx, org).await?;
         let done = sqlx::query("UPDATE api_tokens SET revoked_at = $3 WHERE organization_id = $1 AND id = $2 AND revoked_at IS NULL")
             .bind(org.0)
-            .bind(id)
+            .bind(id.0)
             .bind(now)
             .execute(&mut *tx)
             .await

@@ -5,8 +5,8 @@ use crate::ledger::{PURCHASE_COLUMNS, purchase_from_row};
 use crate::orgs::{MEMBER_COLUMNS, member_from_row};
 use crate::{SqliteStore, map_err, ts};
 use async_trait::async_trait;
-use loyalty_core::domain::OrgId;
 use loyalty_core::domain::ledger::{Actor, Purchase};
+use loyalty_core::domain::{CustomerId, OrgId, PurchaseId};
 use loyalty_core::store::{
     ActivityTotals, AdminStore, BalanceTotals, HeavyEarner, LoginThrottleStore, Member, NewMember,
     StoreError, member_audit, member_status_action, new_id,
@@ -146,9 +146,9 @@ impl AdminStore for SqliteStore {
     async fn list_purchases(
         &self,
         org: OrgId,
-        customer: Option<Uuid>,
+        customer: Option<CustomerId>,
         since: Option<OffsetDateTime>,
-        before: Option<(OffsetDateTime, Uuid)>,
+        before: Option<(OffsetDateTime, PurchaseId)>,
         limit: u32,
     ) -> Result<Vec<Purchase>, StoreError> {
         let sql = format!(

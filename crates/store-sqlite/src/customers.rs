@@ -5,13 +5,12 @@ use crate::audit::insert_audit;
 use crate::rows::{time_col, uuid_col};
 use crate::{SqliteStore, map_err, ts};
 use async_trait::async_trait;
-use loyalty_core::domain::OrgId;
 use loyalty_core::domain::ledger::{Actor, Customer, CustomerKey, NewCustomer};
+use loyalty_core::domain::{CustomerId, OrgId};
 use loyalty_core::store::{CustomerStore, StoreError, customer_enrolled_audit, new_id};
 use sqlx::Row;
 use sqlx::sqlite::SqliteRow;
 use time::OffsetDateTime;
-use uuid::Uuid;
 
 const CUSTOMER_COLUMNS: &str = "id, organization_id, card_number, phone, email, name, identity_subject, status, balance, created_at";
 
@@ -132,7 +131,7 @@ impl CustomerStore for SqliteStore {
     async fn list_customers(
         &self,
         org: OrgId,
-        after: Option<Uuid>,
+        after: Option<CustomerId>,
         limit: u32,
     ) -> Result<Vec<Customer>, StoreError> {
         let sql = format!(

@@ -7,17 +7,16 @@ use crate::audit::insert_audit;
 use crate::rows::{decimal_col, decode_err, time_col, uuid_col, uuid_opt};
 use crate::{SqliteStore, map_err, ts};
 use async_trait::async_trait;
-use loyalty_core::domain::OrgId;
 use loyalty_core::domain::ledger::{
     Actor, IdempotencyKey, LedgerEntry, PointsCommand, PointsError, PointsOutcome, Purchase, TxType,
 };
+use loyalty_core::domain::{CustomerId, LedgerEntryId, OrgId, PurchaseId};
 use loyalty_core::store::{
     InvariantReport, LedgerStore, PointsSettings, StoreError, points_settings_audit,
 };
 use sqlx::Row;
 use sqlx::sqlite::SqliteRow;
 use time::OffsetDateTime;
-use uuid::Uuid;
 
 const ENTRY_COLUMNS: &str = "id, user_id, points, transaction_type, reference_id, reference_type, balance_after, notes, created_by, created_at";
 pub(crate) const PURCHASE_COLUMNS: &str = "id, customer_id, cashier_id, amount, currency, points_awarded, reversed_amount, points_reversed, created_at";
@@ -66,7 +65,7 @@ impl LedgerStore for SqliteStore {
         crate::writer::apply(&self.writer, org, cmd, actor, idem, now).await
     }
 
-    async fn purchase(&self, org: OrgId, id: Uuid) -> Result<Option<Purchase>, StoreError> {
+    async fn purchase(&self, org: OrgId, id: PurchaseId) -> Result<Option<Purchase>, StoreError> {
         let sql = format!(
             "SELECT {PURCHASE_COLUMNS} FROM purchases WHERE organization_id = ?1 AND id = ?2"
         );
@@ -85,10 +84,10 @@ impl LedgerStore for SqliteStore {
     async fn ledger(
         &self,
         org: OrgId,
-        customer: Option<Uuid>,
+        customer: Option<CustomerId>,
         from: Option<OffsetDateTime>,
         to: Option<OffsetDateTime>,
-        after: Option<(OffsetDateTime, Uuid)>,
+        after: Option<(OffsetDateTime, LedgerEntryId)>,
         limit: u32,
     ) -> Result<Vec<LedgerEntry>, StoreError> {
         let sql = format!(
@@ -119,7 +118,7 @@ impl LedgerStore for SqliteStore {
         &self,
         org: OrgId,
         cutoff: OffsetDateTime,
-    ) -> Result<Vec<Uuid>, StoreError> {
+    ) -> Result<Vec<CustomerId>, StoreError> {
         let ids: Vec<String> = sqlx::query_scalar(
             "SELECT u.id FROM users u WHERE u.organization_id = ?1 AND u.role = 'customer' AND u.balance > 0 \
              AND EXISTS (SELECT 1 FROM points_transactions t WHERE t.organization_id = ?1 AND t.user_id = u.id \
@@ -131,14 +130,14 @@ impl LedgerStore for SqliteStore {
         .await
         .map_err(map_err)?;
         ids.iter()
-            .map(|s| Uuid::parse_str(s).map_err(StoreError::backend))
+            .map(|s| s.parse().map_err(StoreError::backend))
             .collect()
     }
 
     async fn expire_customer(
         &self,
         org: OrgId,
-        customer: Uuid,
+        customer: CustomerId,
         cutoff: OffsetDateTime,
         now: OffsetDateTime,
         dry_run: bool,

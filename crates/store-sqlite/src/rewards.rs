@@ -5,13 +5,12 @@ use crate::audit::insert_audit;
 use crate::rows::{time_col, uuid_col};
 use crate::{SqliteStore, map_err, ts};
 use async_trait::async_trait;
-use loyalty_core::domain::OrgId;
 use loyalty_core::domain::ledger::{Actor, Reward, RewardInput};
+use loyalty_core::domain::{OrgId, RewardId};
 use loyalty_core::store::{RewardStore, StoreError, new_id, reward_audit};
 use sqlx::Row;
 use sqlx::sqlite::SqliteRow;
 use time::OffsetDateTime;
-use uuid::Uuid;
 
 const REWARD_COLUMNS: &str = "id, name, cost_points, active, stock, created_at";
 
@@ -68,7 +67,7 @@ impl RewardStore for SqliteStore {
     async fn update_reward(
         &self,
         org: OrgId,
-        id: Uuid,
+        id: RewardId,
         input: &RewardInput,
         actor: &Actor,
         now: OffsetDateTime,
@@ -104,7 +103,7 @@ impl RewardStore for SqliteStore {
         Ok(Some(reward))
     }
 
-    async fn reward(&self, org: OrgId, id: Uuid) -> Result<Option<Reward>, StoreError> {
+    async fn reward(&self, org: OrgId, id: RewardId) -> Result<Option<Reward>, StoreError> {
         let sql =
             format!("SELECT {REWARD_COLUMNS} FROM rewards WHERE organization_id = ?1 AND id = ?2");
         let row = sqlx::query(sqlx::AssertSqlSafe(sql))

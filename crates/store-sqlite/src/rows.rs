@@ -39,16 +39,18 @@ pub(crate) fn decode_err(what: &str) -> sqlx::Error {
     sqlx::Error::Decode(format!("unknown {what}").into())
 }
 
-/// A UUID column.
-pub(crate) fn uuid_col(row: &SqliteRow, col: &str) -> Result<Uuid, sqlx::Error> {
+/// A UUID column, as a bare `Uuid` or straight into the domain's id type the row
+/// mapping wants (`CustomerId`, `PurchaseId`, ...): the one place this store turns its
+/// UUID text into ids.
+pub(crate) fn uuid_col<T: From<Uuid>>(row: &SqliteRow, col: &str) -> Result<T, sqlx::Error> {
     let s: String = row.try_get(col)?;
-    decode(col, Uuid::parse_str(&s))
+    decode(col, Uuid::parse_str(&s)).map(T::from)
 }
 
-/// A nullable UUID column.
-pub(crate) fn uuid_opt(r: &SqliteRow, col: &str) -> Result<Option<Uuid>, sqlx::Error> {
+/// A nullable UUID column, as [`uuid_col`].
+pub(crate) fn uuid_opt<T: From<Uuid>>(r: &SqliteRow, col: &str) -> Result<Option<T>, sqlx::Error> {
     r.try_get::<Option<String>, _>(col)?
-        .map(|s| decode(col, Uuid::parse_str(&s)))
+        .map(|s| decode(col, Uuid::parse_str(&s)).map(T::from))
         .transpose()
 }
 

@@ -7,15 +7,14 @@
 use crate::sql::{INSERT_AUDIT, INSERT_MAIL};
 use crate::{conflict, parse_ts, ts};
 use async_trait::async_trait;
-use loyalty_core::domain::OrgId;
 use loyalty_core::domain::ledger::{AuditRecord, IdempotencyKey, LedgerEntry, Purchase, Reward};
+use loyalty_core::domain::{CustomerId, OrgId, PurchaseId, RewardId};
 use loyalty_core::ledger_tx::{BalanceChange, LedgerTx};
 use loyalty_core::mail::{NewMail, ReceiptTarget};
 use loyalty_core::store::StoreError;
 use rusqlite::{Connection, OptionalExtension, params};
 use rust_decimal::Decimal;
 use time::OffsetDateTime;
-use uuid::Uuid;
 
 /// A SQLite error as a store error; constraint violations become `Conflict`.
 pub(crate) fn sq(e: rusqlite::Error) -> StoreError {
@@ -90,7 +89,7 @@ impl LedgerTx for SyncLedgerTx<'_> {
     async fn lock_customer(
         &mut self,
         org: OrgId,
-        customer: Uuid,
+        customer: CustomerId,
     ) -> Result<Option<i64>, StoreError> {
         // The writer holds the database's write lock for the whole transaction.
         self.0
@@ -102,7 +101,7 @@ impl LedgerTx for SyncLedgerTx<'_> {
     async fn change_balance(
         &mut self,
         org: OrgId,
-        customer: Uuid,
+        customer: CustomerId,
         delta: i64,
         now: OffsetDateTime,
     ) -> Result<BalanceChange, StoreError> {
@@ -149,7 +148,7 @@ impl LedgerTx for SyncLedgerTx<'_> {
     async fn purchase_for_update(
         &mut self,
         org: OrgId,
-        id: Uuid,
+        id: PurchaseId,
     ) -> Result<Option<Purchase>, StoreError> {
         type Raw = (
             String,
@@ -203,7 +202,7 @@ impl LedgerTx for SyncLedgerTx<'_> {
     async fn record_reversal(
         &mut self,
         org: OrgId,
-        id: Uuid,
+        id: PurchaseId,
         amount: Decimal,
         points: i64,
     ) -> Result<(), StoreError> {
@@ -226,7 +225,7 @@ impl LedgerTx for SyncLedgerTx<'_> {
     async fn reward_for_update(
         &mut self,
         org: OrgId,
-        id: Uuid,
+        id: RewardId,
     ) -> Result<Option<Reward>, StoreError> {
         type Raw = (String, i64, bool, Option<i32>, String);
         let raw: Option<Raw> = self
@@ -247,7 +246,7 @@ impl LedgerTx for SyncLedgerTx<'_> {
         }))
     }
 
-    async fn take_stock(&mut self, org: OrgId, id: Uuid) -> Result<bool, StoreError> {
+    async fn take_stock(&mut self, org: OrgId, id: RewardId) -> Result<bool, StoreError> {
         let n = self
             .0
             .prepare_cached("UPDATE rewards SET stock = stock - 1 WHERE organization_id = ?1 AND id = ?2 AND stock > 0")
@@ -316,7 +315,7 @@ impl LedgerTx for SyncLedgerTx<'_> {
     async fn receipt_target(
         &mut self,
         org: OrgId,
-        customer: Uuid,
+        customer: CustomerId,
     ) -> Result<Option<ReceiptTarget>, StoreError> {
         self.0
             .prepare_cached(
@@ -368,7 +367,7 @@ impl LedgerTx for SyncLedgerTx<'_> {
     async fn credits_and_debits(
         &mut self,
         org: OrgId,
-        customer: Uuid,
+        customer: CustomerId,
         cutoff: OffsetDateTime,
     ) -> Result<(i64, i64), StoreError> {
         self.0

@@ -7,14 +7,13 @@ use crate::rows::{decode_err, time_col, uuid_col};
 use crate::{SqliteStore, map_err, parse_ts, ts};
 use async_trait::async_trait;
 use loyalty_core::domain::ledger::{Actor, ApiToken};
-use loyalty_core::domain::{OrgId, Organization, Role};
+use loyalty_core::domain::{ApiTokenId, OrgId, Organization, Role};
 use loyalty_core::store::{
     StoreError, TokenStore, new_id, token_created_audit, token_revoked_audit,
 };
 use sqlx::Row;
 use sqlx::sqlite::SqliteRow;
 use time::OffsetDateTime;
-use uuid::Uuid;
 
 fn token_from_row(r: &SqliteRow) -> Result<ApiToken, sqlx::Error> {
     let role: String = r.try_get("role")?;
@@ -116,7 +115,7 @@ impl TokenStore for SqliteStore {
     async fn revoke_api_token(
         &self,
         org: OrgId,
-        id: Uuid,
+        id: ApiTokenId,
         actor: &Actor,
         now: OffsetDateTime,
     ) -> Result<bool, StoreError> {

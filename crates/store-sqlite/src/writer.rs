@@ -7,10 +7,10 @@
 //! and no answer is sent before the group's commit is durable.
 
 use crate::sync_tx::{SyncLedgerTx, sq};
-use loyalty_core::domain::OrgId;
 use loyalty_core::domain::ledger::{
     Actor, IdempotencyKey, PointsCommand, PointsError, PointsOutcome,
 };
+use loyalty_core::domain::{CustomerId, OrgId};
 use loyalty_core::ledger_tx;
 use loyalty_core::store::StoreError;
 use rusqlite::Connection;
@@ -19,7 +19,6 @@ use std::path::Path;
 use std::task::{Context, Poll, Waker};
 use time::OffsetDateTime;
 use tokio::sync::{mpsc, oneshot};
-use uuid::Uuid;
 
 /// Largest number of commands committed together.
 pub const MAX_BATCH: usize = 256;
@@ -40,7 +39,7 @@ pub(crate) enum Work {
     /// Expire one customer's old points.
     Expire {
         org: OrgId,
-        customer: Uuid,
+        customer: CustomerId,
         cutoff: OffsetDateTime,
         now: OffsetDateTime,
         dry_run: bool,
@@ -101,7 +100,7 @@ pub(crate) async fn apply(
 pub(crate) async fn expire(
     writer: &Writer,
     org: OrgId,
-    customer: Uuid,
+    customer: CustomerId,
     cutoff: OffsetDateTime,
     now: OffsetDateTime,
     dry_run: bool,

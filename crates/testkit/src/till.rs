@@ -1,4 +1,4 @@
-//! The till's four writes as a test writes them: plain ids and amounts as text, parsed
+//! The till's four writes as a test writes them: typed ids and amounts as text, parsed
 //! here the way the API's handlers parse a body (the amount with the organization's
 //! currency digits) before the use case runs.
 
@@ -8,19 +8,18 @@ use loyalty_core::domain::{CustomerId, PurchaseId, RewardId};
 use loyalty_core::service::points::{
     self, AdjustRequest, AwardRequest, Ctx, RedeemRequest, ReverseRequest,
 };
-use uuid::Uuid;
 
 /// Records a purchase of `amount` (text, as a client sends it).
 pub async fn award(
     ctx: &Ctx<'_>,
-    customer: Uuid,
+    customer: CustomerId,
     amount: &str,
     currency: Option<&str>,
     metadata: serde_json::Value,
     idempotency: &str,
 ) -> Result<PointsOutcome, Error> {
     let req = AwardRequest {
-        customer: CustomerId(customer),
+        customer,
         amount: points::parse_amount(ctx, amount)?,
         currency: currency.map(str::to_owned),
         metadata,
@@ -31,14 +30,14 @@ pub async fn award(
 /// Redeems a reward or a plain number of points.
 pub async fn redeem(
     ctx: &Ctx<'_>,
-    customer: Uuid,
-    reward: Option<Uuid>,
+    customer: CustomerId,
+    reward: Option<RewardId>,
     pts: Option<i64>,
     idempotency: &str,
 ) -> Result<PointsOutcome, Error> {
     let req = RedeemRequest {
-        customer: CustomerId(customer),
-        reward: reward.map(RewardId),
+        customer,
+        reward,
         points: pts,
     };
     points::redeem(ctx, req, idempotency).await
@@ -47,7 +46,7 @@ pub async fn redeem(
 /// Reverses all of a purchase, or `amount` (text) of it.
 pub async fn reverse(
     ctx: &Ctx<'_>,
-    purchase: Uuid,
+    purchase: PurchaseId,
     amount: Option<&str>,
     idempotency: &str,
 ) -> Result<PointsOutcome, Error> {
@@ -55,23 +54,20 @@ pub async fn reverse(
         Some(a) => Some(points::parse_amount(ctx, a)?),
         None => None,
     };
-    let req = ReverseRequest {
-        purchase: PurchaseId(purchase),
-        amount,
-    };
+    let req = ReverseRequest { purchase, amount };
     points::reverse(ctx, req, idempotency).await
 }
 
 /// Adjusts a balance by hand.
 pub async fn adjust(
     ctx: &Ctx<'_>,
-    customer: Uuid,
+    customer: CustomerId,
     pts: i64,
     reason: &str,
     idempotency: &str,
 ) -> Result<PointsOutcome, Error> {
     let req = AdjustRequest {
-        customer: CustomerId(customer),
+        customer,
         points: pts,
         reason: reason.to_owned(),
     };

@@ -1,6 +1,30 @@
 //! Ids of the ledger's resources as their own types, so a purchase id cannot be passed
 //! where a customer id is wanted. Each is a UUID on the wire (transparent in JSON, a
 //! `uuid` string in the OpenAPI document) and prints and parses as one.
+//!
+//! Entities, requests and the store traits hold these types; each store converts them
+//! to and from its UUID columns in its row mapping, and web handlers parse path
+//! parameters straight into them.
+//!
+//! One kind of id is not another:
+//!
+//! ```
+//! use loyalty_core::domain::CustomerId;
+//! fn balance_of(customer: CustomerId) -> CustomerId {
+//!     customer
+//! }
+//! let customer = CustomerId(uuid::Uuid::now_v7());
+//! assert_eq!(balance_of(customer), customer);
+//! ```
+//!
+//! ```compile_fail
+//! use loyalty_core::domain::{CustomerId, RewardId};
+//! fn balance_of(customer: CustomerId) -> CustomerId {
+//!     customer
+//! }
+//! let reward = RewardId(uuid::Uuid::now_v7());
+//! balance_of(reward); // a reward's id is not a customer's
+//! ```
 
 use std::fmt;
 use std::str::FromStr;
@@ -55,6 +79,14 @@ uuid_id!(
 uuid_id!(
     /// A reward's id.
     RewardId
+);
+uuid_id!(
+    /// A ledger entry's id.
+    LedgerEntryId
+);
+uuid_id!(
+    /// An API token's id.
+    ApiTokenId
 );
 
 #[cfg(test)]

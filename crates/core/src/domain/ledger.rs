@@ -1,7 +1,7 @@
 //! Customers, purchases, rewards and ledger entries as stored, and the commands that
 //! change balances.
 
-use super::{CustomerId, OrgId, PurchaseId, RewardId};
+use super::{ApiTokenId, CustomerId, LedgerEntryId, OrgId, PurchaseId, RewardId};
 use rust_decimal::Decimal;
 use serde::{Deserialize, Serialize};
 use time::OffsetDateTime;
@@ -12,7 +12,8 @@ use uuid::Uuid;
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Customer {
     /// Id.
-    pub id: Uuid,
+    #[cfg_attr(feature = "openapi", schema(value_type = Uuid))]
+    pub id: CustomerId,
     /// Organization.
     pub organization_id: OrgId,
     /// Printed card number (12 digits).
@@ -55,7 +56,7 @@ pub struct NewCustomer {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum CustomerKey {
     /// By id.
-    Id(Uuid),
+    Id(CustomerId),
     /// By E.164 phone.
     Phone(String),
     /// By email (case-insensitive).
@@ -114,9 +115,11 @@ impl TxType {
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct LedgerEntry {
     /// Id.
-    pub id: Uuid,
+    #[cfg_attr(feature = "openapi", schema(value_type = Uuid))]
+    pub id: LedgerEntryId,
     /// The customer.
-    pub customer_id: Uuid,
+    #[cfg_attr(feature = "openapi", schema(value_type = Uuid))]
+    pub customer_id: CustomerId,
     /// Points added (positive) or taken (negative).
     pub points: i64,
     /// Kind.
@@ -141,9 +144,11 @@ pub struct LedgerEntry {
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Purchase {
     /// Id.
-    pub id: Uuid,
+    #[cfg_attr(feature = "openapi", schema(value_type = Uuid))]
+    pub id: PurchaseId,
     /// The customer.
-    pub customer_id: Uuid,
+    #[cfg_attr(feature = "openapi", schema(value_type = Uuid))]
+    pub customer_id: CustomerId,
     /// The cashier (member id).
     pub cashier_id: Option<Uuid>,
     /// Amount.
@@ -170,7 +175,8 @@ pub struct Purchase {
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Reward {
     /// Id.
-    pub id: Uuid,
+    #[cfg_attr(feature = "openapi", schema(value_type = Uuid))]
+    pub id: RewardId,
     /// Name.
     pub name: String,
     /// Cost in points.
@@ -406,7 +412,8 @@ impl PointsError {
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct ApiToken {
     /// Id.
-    pub id: Uuid,
+    #[cfg_attr(feature = "openapi", schema(value_type = Uuid))]
+    pub id: ApiTokenId,
     /// Organization.
     pub organization_id: OrgId,
     /// Name (the till it belongs to).

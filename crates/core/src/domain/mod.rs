@@ -11,7 +11,7 @@ mod role;
 mod slug;
 pub mod typed_amount;
 
-pub use ids::{CustomerId, PurchaseId, RewardId};
+pub use ids::{ApiTokenId, CustomerId, LedgerEntryId, PurchaseId, RewardId};
 pub use locale::{CountryCode, CurrencyCode, LanguageTag, TimeZoneName};
 pub use org::{
     NewOrganization, OrgId, OrgName, OrgStatus, Organization, OrganizationSummary, Plan,

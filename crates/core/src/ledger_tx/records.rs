@@ -1,8 +1,8 @@
 //! The ledger entries and audit records a points command writes, composed the same
 //! way for every command and every backend.
 
-use crate::domain::OrgId;
 use crate::domain::ledger::{Actor, AuditRecord, LedgerEntry, TxType};
+use crate::domain::{CustomerId, LedgerEntryId, OrgId, PurchaseId, RewardId};
 use crate::store::new_id;
 use time::OffsetDateTime;
 use uuid::Uuid;
@@ -13,7 +13,7 @@ pub(super) fn audit(
     org: OrgId,
     actor: &Actor,
     action: &str,
-    target: (&str, Uuid),
+    target: (&str, String),
     before: i64,
     after: i64,
     reason: Option<&str>,
@@ -26,7 +26,7 @@ pub(super) fn audit(
         actor_role: actor.role.clone(),
         action: action.to_owned(),
         target_type: Some(target.0.to_owned()),
-        target_id: Some(target.1.to_string()),
+        target_id: Some(target.1),
         before: Some(serde_json::json!({ "balance": before })),
         after: Some(serde_json::json!({ "balance": after })),
         reason: reason.map(str::to_owned),
@@ -35,20 +35,39 @@ pub(super) fn audit(
     }
 }
 
+/// What a ledger entry refers to: stored as its id and `reference_type`.
+#[derive(Debug, Clone, Copy)]
+pub(super) enum Reference {
+    /// The purchase that earned or gave back the points.
+    Purchase(PurchaseId),
+    /// The reward redeemed.
+    Reward(RewardId),
+}
+
+impl Reference {
+    fn id_and_type(self) -> (Uuid, &'static str) {
+        match self {
+            Reference::Purchase(id) => (id.into(), "purchase"),
+            Reference::Reward(id) => (id.into(), "reward"),
+        }
+    }
+}
+
 /// A ledger entry of `points` for `customer`, leaving `balance_after`.
 #[allow(clippy::too_many_arguments)]
 pub(super) fn entry(
-    customer: Uuid,
+    customer: CustomerId,
     points: i64,
     kind: TxType,
-    reference: Option<(Uuid, &str)>,
+    reference: Option<Reference>,
     balance_after: i64,
     notes: Option<String>,
     actor: &Actor,
     now: OffsetDateTime,
 ) -> LedgerEntry {
+    let reference = reference.map(Reference::id_and_type);
     LedgerEntry {
-        id: new_id(),
+        id: LedgerEntryId(new_id()),
         customer_id: customer,
         points,
         transaction_type: kind,

@@ -3,7 +3,7 @@
 //! to queue.
 
 use super::{ExpiryTarget, MailKind, MailSettings, NewMail, ReceiptTarget, USEFUL_FOR};
-use crate::domain::OrgId;
+use crate::domain::{OrgId, PurchaseId};
 use time::OffsetDateTime;
 use uuid::Uuid;
 
@@ -228,7 +228,7 @@ impl LinkMail<'_> {
 pub fn points_receipt(
     org: OrgId,
     target: &ReceiptTarget,
-    purchase: Uuid,
+    purchase: PurchaseId,
     amount: &str,
     currency: &str,
     points: i64,
@@ -379,13 +379,14 @@ mod tests {
         };
         let now = datetime!(2025-01-23 14:05 UTC);
         let org = OrgId(Uuid::nil());
-        let m = points_receipt(org, &t, Uuid::nil(), "10.00", "BRL", 10, 25, now);
+        let purchase = PurchaseId(Uuid::nil());
+        let m = points_receipt(org, &t, purchase, "10.00", "BRL", 10, 25, now);
         assert!(m.subject.contains("Você ganhou 10 pontos"), "{}", m.subject);
         assert!(m.body_text.contains("23/01/2025"), "{}", m.body_text);
         assert_eq!(m.from_name.as_deref(), Some("Padaria"));
         assert_eq!(m.reply_to.as_deref(), Some("contato@padaria.example"));
         t.language = "en-US".into();
-        let m = points_receipt(org, &t, Uuid::nil(), "10.00", "BRL", 10, 25, now);
+        let m = points_receipt(org, &t, purchase, "10.00", "BRL", 10, 25, now);
         assert!(m.subject.contains("You earned 10 points"));
         assert!(m.body_text.contains("Your balance: 25 points"));
     }

@@ -9,7 +9,7 @@ mod compose;
 
 pub use compose::{ExpiryMail, LinkMail, Sender, iso_local_date, points_receipt, test_mail};
 
-use crate::domain::OrgId;
+use crate::domain::{CustomerId, OrgId};
 use time::{Duration, OffsetDateTime};
 use uuid::Uuid;
 
@@ -179,7 +179,7 @@ pub struct ReceiptTarget {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ExpiryTarget {
     /// Customer.
-    pub customer: Uuid,
+    pub customer: CustomerId,
     /// Email.
     pub email: String,
     /// Name.

@@ -3,14 +3,13 @@
 
 use super::context::{ADMIN, Ctx, STAFF};
 use crate::Error;
-use crate::domain::Role;
 use crate::domain::ledger::{Customer, CustomerKey, LedgerEntry, NewCustomer, PointsError};
 use crate::domain::points::{is_card_number, new_card_number, normalize_phone};
 use crate::domain::{CountryCode, Email};
+use crate::domain::{CustomerId, LedgerEntryId, Role};
 use crate::error::{ErrorCode, FieldError};
 use crate::store::{Conflict, StoreError};
 use time::OffsetDateTime;
-use uuid::Uuid;
 
 /// Input for enrolling a customer.
 #[derive(Debug, Clone, Default, serde::Deserialize)]
@@ -145,7 +144,7 @@ pub async fn lookup(ctx: &Ctx<'_>, query: &str) -> Result<Customer, Error> {
 }
 
 /// A customer by id.
-pub async fn customer(ctx: &Ctx<'_>, id: Uuid) -> Result<Customer, Error> {
+pub async fn customer(ctx: &Ctx<'_>, id: CustomerId) -> Result<Customer, Error> {
     ctx.require(STAFF, "see customers")?;
     ctx.store
         .find_customer(ctx.org.id, &CustomerKey::Id(id))
@@ -154,7 +153,11 @@ pub async fn customer(ctx: &Ctx<'_>, id: Uuid) -> Result<Customer, Error> {
 }
 
 /// A page of customers by id order, after `after` (staff).
-pub async fn list(ctx: &Ctx<'_>, after: Option<Uuid>, limit: u32) -> Result<Vec<Customer>, Error> {
+pub async fn list(
+    ctx: &Ctx<'_>,
+    after: Option<CustomerId>,
+    limit: u32,
+) -> Result<Vec<Customer>, Error> {
     ctx.require(STAFF, "list customers")?;
     Ok(ctx.store.list_customers(ctx.org.id, after, limit).await?)
 }
@@ -167,7 +170,7 @@ pub struct LedgerRange {
     /// Last instant (exclusive).
     pub to: Option<OffsetDateTime>,
     /// The cursor `(created_at, id)` of the last entry already read.
-    pub after: Option<(OffsetDateTime, Uuid)>,
+    pub after: Option<(OffsetDateTime, LedgerEntryId)>,
     /// How many entries at most.
     pub limit: u32,
 }
@@ -188,7 +191,7 @@ impl LedgerRange {
 /// (admins).
 pub async fn ledger(
     ctx: &Ctx<'_>,
-    customer: Option<Uuid>,
+    customer: Option<CustomerId>,
     range: LedgerRange,
 ) -> Result<Vec<LedgerEntry>, Error> {
     match customer {
@@ -200,7 +203,7 @@ pub async fn ledger(
 
 async fn read_ledger(
     ctx: &Ctx<'_>,
-    customer: Option<Uuid>,
+    customer: Option<CustomerId>,
     range: LedgerRange,
 ) -> Result<Vec<LedgerEntry>, Error> {
     Ok(ctx

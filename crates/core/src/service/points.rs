@@ -94,7 +94,7 @@ pub fn parse_amount(ctx: &Ctx<'_>, text: &str) -> Result<Amount, Error> {
 pub async fn purchase(ctx: &Ctx<'_>, id: PurchaseId) -> Result<Purchase, Error> {
     ctx.require(STAFF, "read purchases by id")?;
     ctx.store
-        .purchase(ctx.org.id, id.0)
+        .purchase(ctx.org.id, id)
         .await?
         .ok_or(Error::Points(PointsError::PurchaseNotFound))
 }
@@ -110,7 +110,7 @@ pub async fn todays_purchases(
     let today = start_of_day(ctx.clock.now(), &ctx.org.timezone);
     Ok(ctx
         .store
-        .list_purchases(ctx.org.id, Some(customer.0), Some(today), None, limit)
+        .list_purchases(ctx.org.id, Some(customer), Some(today), None, limit)
         .await?)
 }
 

@@ -3,12 +3,11 @@
 
 use super::context::{ADMIN, Ctx};
 use crate::Error;
-use crate::domain::Role;
 use crate::domain::ledger::{PointsError, Reward, RewardInput};
 use crate::domain::points::MAX_POINTS;
+use crate::domain::{RewardId, Role};
 use crate::error::{ErrorCode, FieldError};
 use crate::store::StoreError;
-use uuid::Uuid;
 
 /// Everyone with a role here reads the catalog: staff at the till, customers in the portal.
 const ANY_ROLE: &[Role] = &[Role::Admin, Role::Cashier, Role::Customer];
@@ -20,7 +19,7 @@ pub async fn list(ctx: &Ctx<'_>) -> Result<Vec<Reward>, Error> {
 }
 
 /// One reward; `RewardNotFound` when this organization has none with this id.
-pub async fn get(ctx: &Ctx<'_>, id: Uuid) -> Result<Reward, Error> {
+pub async fn get(ctx: &Ctx<'_>, id: RewardId) -> Result<Reward, Error> {
     ctx.require(ANY_ROLE, "see rewards")?;
     ctx.store
         .reward(ctx.org.id, id)
@@ -87,7 +86,11 @@ pub async fn create_reward(ctx: &Ctx<'_>, input: &RewardInput) -> Result<Reward,
 }
 
 /// Replaces a reward.
-pub async fn update_reward(ctx: &Ctx<'_>, id: Uuid, input: &RewardInput) -> Result<Reward, Error> {
+pub async fn update_reward(
+    ctx: &Ctx<'_>,
+    id: RewardId,
+    input: &RewardInput,
+) -> Result<Reward, Error> {
     ctx.require(ADMIN, "manage rewards")?;
     ctx.store
         .update_reward(ctx.org.id, id, input, &ctx.actor, ctx.clock.now())

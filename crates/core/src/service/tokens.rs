@@ -3,10 +3,9 @@
 
 use super::context::{ADMIN, Ctx};
 use crate::Error;
-use crate::domain::Role;
 use crate::domain::ledger::ApiToken;
+use crate::domain::{ApiTokenId, Role};
 use crate::error::FieldError;
-use uuid::Uuid;
 
 /// Stores a new token with the hash of its secret, for a cashier or admin role.
 pub async fn create(
@@ -50,7 +49,7 @@ pub async fn list(ctx: &Ctx<'_>) -> Result<Vec<ApiToken>, Error> {
 }
 
 /// Revokes a live token; `false` when this organization has no live token with this id.
-pub async fn revoke(ctx: &Ctx<'_>, id: Uuid) -> Result<bool, Error> {
+pub async fn revoke(ctx: &Ctx<'_>, id: ApiTokenId) -> Result<bool, Error> {
     ctx.require(ADMIN, "manage API tokens")?;
     Ok(ctx
         .store

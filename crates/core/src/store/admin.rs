@@ -2,8 +2,8 @@
 //! totals, purchase lists, member status and staff rows.
 
 use super::orgs::{Member, NewMember};
-use crate::domain::OrgId;
 use crate::domain::ledger::{Actor, Purchase};
+use crate::domain::{CustomerId, OrgId, PurchaseId};
 use crate::error::StoreError;
 use async_trait::async_trait;
 use time::OffsetDateTime;
@@ -35,7 +35,7 @@ pub struct BalanceTotals {
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
 pub struct HeavyEarner {
     /// The customer.
-    pub customer_id: Uuid,
+    pub customer_id: CustomerId,
     /// Their name, if known.
     pub name: Option<String>,
     /// Their card number.
@@ -71,9 +71,9 @@ pub trait AdminStore: Send + Sync {
     async fn list_purchases(
         &self,
         org: OrgId,
-        customer: Option<Uuid>,
+        customer: Option<CustomerId>,
         since: Option<OffsetDateTime>,
-        before: Option<(OffsetDateTime, Uuid)>,
+        before: Option<(OffsetDateTime, PurchaseId)>,
         limit: u32,
     ) -> Result<Vec<Purchase>, StoreError>;
     /// Sets a member's status (`active` or `suspended`) with an audit record of `actor`

@@ -5,7 +5,7 @@ use super::checklist::ChecklistMark;
 use super::ledger::PointsSettings;
 use super::orgs::Member;
 use crate::domain::ledger::{Actor, ApiToken, AuditRecord, Customer, Reward};
-use crate::domain::{OrgId, OrgSlug, OrgStatus, Role};
+use crate::domain::{ApiTokenId, OrgId, OrgSlug, OrgStatus, Role};
 use crate::error::StoreError;
 use crate::mail::MailSettings;
 use async_trait::async_trait;
@@ -139,7 +139,7 @@ pub fn token_created_audit(actor: &Actor, token: &ApiToken, now: OffsetDateTime)
 pub fn token_revoked_audit(
     org: OrgId,
     actor: &Actor,
-    id: Uuid,
+    id: ApiTokenId,
     now: OffsetDateTime,
 ) -> AuditRecord {
     record(

@@ -1,11 +1,10 @@
 //! Storage of an organization's customers: enrolment, look-up and listing.
 
-use crate::domain::OrgId;
 use crate::domain::ledger::{Actor, Customer, CustomerKey, NewCustomer};
+use crate::domain::{CustomerId, OrgId};
 use crate::error::StoreError;
 use async_trait::async_trait;
 use time::OffsetDateTime;
-use uuid::Uuid;
 
 /// The customers of an organization. Every method takes the organization first and
 /// touches only its rows.
@@ -36,7 +35,7 @@ pub trait CustomerStore: Send + Sync {
     async fn list_customers(
         &self,
         org: OrgId,
-        after: Option<Uuid>,
+        after: Option<CustomerId>,
         limit: u32,
     ) -> Result<Vec<Customer>, StoreError>;
 }

@@ -1,16 +1,15 @@
 //! Storage of the points ledger: points commands, purchases, entries, expiry, the
 //! points settings that drive earning, and the invariant check over balances.
 
-use crate::domain::OrgId;
 use crate::domain::ledger::{
     Actor, IdempotencyKey, LedgerEntry, PointsCommand, PointsError, PointsOutcome, Purchase,
 };
 use crate::domain::points::EarningRule;
+use crate::domain::{CustomerId, LedgerEntryId, OrgId, PurchaseId};
 use crate::error::StoreError;
 use async_trait::async_trait;
 use rust_decimal::Decimal;
 use time::OffsetDateTime;
-use uuid::Uuid;
 
 /// The result of checking the ledger invariants.
 #[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize)]
@@ -64,16 +63,16 @@ pub trait LedgerStore: Send + Sync {
         now: OffsetDateTime,
     ) -> Result<PointsOutcome, PointsError>;
     /// A purchase.
-    async fn purchase(&self, org: OrgId, id: Uuid) -> Result<Option<Purchase>, StoreError>;
+    async fn purchase(&self, org: OrgId, id: PurchaseId) -> Result<Option<Purchase>, StoreError>;
     /// Ledger entries, oldest first, of one customer or the whole org, in `[from, to)`,
     /// after the cursor `(created_at, id)`.
     async fn ledger(
         &self,
         org: OrgId,
-        customer: Option<Uuid>,
+        customer: Option<CustomerId>,
         from: Option<OffsetDateTime>,
         to: Option<OffsetDateTime>,
-        after: Option<(OffsetDateTime, Uuid)>,
+        after: Option<(OffsetDateTime, LedgerEntryId)>,
         limit: u32,
     ) -> Result<Vec<LedgerEntry>, StoreError>;
     /// Customers holding points earned before `cutoff` (candidates for expiry).
@@ -81,13 +80,13 @@ pub trait LedgerStore: Send + Sync {
         &self,
         org: OrgId,
         cutoff: OffsetDateTime,
-    ) -> Result<Vec<Uuid>, StoreError>;
+    ) -> Result<Vec<CustomerId>, StoreError>;
     /// Expires, oldest first, the points a customer earned before `cutoff` and has not
     /// spent; returns the points expired (0 for none). With `dry_run`, writes nothing.
     async fn expire_customer(
         &self,
         org: OrgId,
-        customer: Uuid,
+        customer: CustomerId,
         cutoff: OffsetDateTime,
         now: OffsetDateTime,
         dry_run: bool,

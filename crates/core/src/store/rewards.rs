@@ -1,11 +1,10 @@
 //! Storage of an organization's rewards catalogue.
 
-use crate::domain::OrgId;
 use crate::domain::ledger::{Actor, Reward, RewardInput};
+use crate::domain::{OrgId, RewardId};
 use crate::error::StoreError;
 use async_trait::async_trait;
 use time::OffsetDateTime;
-use uuid::Uuid;
 
 /// The rewards of an organization. Every method takes the organization first and touches
 /// only its rows.
@@ -23,13 +22,13 @@ pub trait RewardStore: Send + Sync {
     async fn update_reward(
         &self,
         org: OrgId,
-        id: Uuid,
+        id: RewardId,
         input: &RewardInput,
         actor: &Actor,
         now: OffsetDateTime,
     ) -> Result<Option<Reward>, StoreError>;
     /// A reward.
-    async fn reward(&self, org: OrgId, id: Uuid) -> Result<Option<Reward>, StoreError>;
+    async fn reward(&self, org: OrgId, id: RewardId) -> Result<Option<Reward>, StoreError>;
     /// Every reward, by name.
     async fn list_rewards(&self, org: OrgId) -> Result<Vec<Reward>, StoreError>;
 }

@@ -1,11 +1,10 @@
 //! Storage of the API tokens of tills and integrations (by hash, never in clear).
 
 use crate::domain::ledger::{Actor, ApiToken};
-use crate::domain::{OrgId, Organization, Role};
+use crate::domain::{ApiTokenId, OrgId, Organization, Role};
 use crate::error::StoreError;
 use async_trait::async_trait;
 use time::OffsetDateTime;
-use uuid::Uuid;
 
 /// API tokens. Writes take the organization first; the look-ups by hash cross
 /// organizations because a request names its organization only through its token.
@@ -33,7 +32,7 @@ pub trait TokenStore: Send + Sync {
     async fn revoke_api_token(
         &self,
         org: OrgId,
-        id: Uuid,
+        id: ApiTokenId,
         actor: &Actor,
         now: OffsetDateTime,
     ) -> Result<bool, StoreError>;

@@ -4,7 +4,7 @@
 
 use loyalty_core::clock::{Clock, FixedClock};
 use loyalty_core::domain::ledger::Actor;
-use loyalty_core::domain::{OrgStatus, Organization, Role};
+use loyalty_core::domain::{CustomerId, OrgStatus, Organization, Role};
 use loyalty_core::mail::{self, MailKind, OutboxMail};
 use loyalty_core::service::mail as mail_service;
 use loyalty_core::service::onboard::OnboardInput;
@@ -55,7 +55,7 @@ fn key() -> String {
     Uuid::new_v4().to_string()
 }
 
-async fn customer(c: &Ctx<'_>, email: &str, name: &str) -> Uuid {
+async fn customer(c: &Ctx<'_>, email: &str, name: &str) -> CustomerId {
     points::enroll(
         c,
         &EnrollInput {
@@ -122,7 +122,7 @@ both_backends! {
         let replay = loyalty_testkit::till::award(&cashier, c, "12.50", None, serde_json::json!({}), &k).await.expect("replay");
         assert!(replay.replayed);
         // A refused command writes no mail: its transaction rolls back whole.
-        assert!(loyalty_testkit::till::award(&cashier, Uuid::new_v4(), "5", None, serde_json::json!({}), &key()).await.is_err());
+        assert!(loyalty_testkit::till::award(&cashier, CustomerId(Uuid::new_v4()), "5", None, serde_json::json!({}), &key()).await.is_err());
         let queued = mails(&db, &o).await;
         assert_eq!(queued.len(), 1, "one receipt for one award, none for the replay: {queued:?}");
         let m = &queued[0].mail;

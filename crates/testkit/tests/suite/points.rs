@@ -4,7 +4,7 @@
 use loyalty_core::Error;
 use loyalty_core::clock::{Clock, FixedClock};
 use loyalty_core::domain::ledger::{Actor, PointsError, TxType};
-use loyalty_core::domain::{OrgStatus, Organization, Role};
+use loyalty_core::domain::{CustomerId, OrgStatus, Organization, RewardId, Role};
 use loyalty_core::service::onboard::OnboardInput;
 use loyalty_core::service::points::{self, Ctx, EnrollInput};
 use loyalty_testkit::{TestDb, both_backends, fixed_clock};
@@ -50,7 +50,7 @@ fn key() -> String {
     Uuid::new_v4().to_string()
 }
 
-async fn customer(c: &Ctx<'_>, phone: &str) -> Uuid {
+async fn customer(c: &Ctx<'_>, phone: &str) -> CustomerId {
     points::enroll(
         c,
         &EnrollInput {
@@ -124,7 +124,7 @@ both_backends! {
             let e = loyalty_testkit::till::award(&cashier, c, amount, currency, serde_json::json!({}), &key()).await.expect_err(amount);
             assert_eq!(e.code(), "validation.failed", "{amount}");
         }
-        assert_eq!(loyalty_testkit::till::award(&cashier, Uuid::new_v4(), "10", None, serde_json::json!({}), &key()).await.expect_err("unknown").code(), "customer.not_found");
+        assert_eq!(loyalty_testkit::till::award(&cashier, CustomerId(Uuid::new_v4()), "10", None, serde_json::json!({}), &key()).await.expect_err("unknown").code(), "customer.not_found");
         assert_eq!(loyalty_testkit::till::redeem(&cashier, c, None, None, &key()).await.expect_err("nothing").code(), "validation.failed");
         assert_eq!(loyalty_testkit::till::redeem(&cashier, c, None, Some(0), &key()).await.expect_err("zero").code(), "validation.failed");
         assert_eq!(loyalty_testkit::till::award(&cashier, c, "10", None, serde_json::json!({}), "").await.expect_err("key").code(), "validation.failed");
@@ -194,7 +194,7 @@ both_backends! {
         let off = points::update_reward(&admin, coffee.id, &points::reward_input("Free coffee", 25, false, Some(5)).expect("input")).await.expect("update");
         assert!(!off.active);
         assert_eq!(loyalty_testkit::till::redeem(&cashier, c, Some(coffee.id), None, &key()).await.expect_err("inactive").code(), "reward.inactive");
-        assert_eq!(loyalty_testkit::till::redeem(&cashier, c, Some(Uuid::new_v4()), None, &key()).await.expect_err("unknown").code(), "reward.not_found");
+        assert_eq!(loyalty_testkit::till::redeem(&cashier, c, Some(RewardId(Uuid::new_v4())), None, &key()).await.expect_err("unknown").code(), "reward.not_found");
         assert_invariants(&db).await;
     }
 

@@ -10,13 +10,12 @@ use axum::http::StatusCode;
 use axum::routing::{delete, get, put};
 use axum::{Json, Router};
 use loyalty_core::ErrorCode;
-use loyalty_core::domain::Role;
 use loyalty_core::domain::ledger::{ApiToken, AuditRecord, Page};
+use loyalty_core::domain::{ApiTokenId, Role};
 use loyalty_core::secret;
 use loyalty_core::service::audit::{self, Before, Reader};
 use loyalty_core::service::{points, tokens};
 use serde::{Deserialize, Serialize};
-use uuid::Uuid;
 
 pub(super) fn routes() -> Router<AppState> {
     Router::new()
@@ -147,7 +146,7 @@ api_errors!(RevokeTokenErrors [SIGNED_IN] {
 async fn revoke_token(
     State(state): State<AppState>,
     m: OrgMember,
-    ApiPath((_, id)): ApiPath<(String, Uuid)>,
+    ApiPath((_, id)): ApiPath<(String, ApiTokenId)>,
 ) -> Result<StatusCode, ApiError> {
     if tokens::revoke(&m.ctx(&state)?, id).await? {
         Ok(StatusCode::NO_CONTENT)

@@ -10,11 +10,11 @@ use axum::http::StatusCode;
 use axum::routing::get;
 use axum::{Json, Router};
 use loyalty_core::ErrorCode;
+use loyalty_core::domain::CustomerId;
 use loyalty_core::domain::ledger::{Customer, LedgerEntry, Page, PointsError};
 use loyalty_core::service::customers::{self, LedgerRange};
 use loyalty_core::service::points::{self, EnrollInput, day_start};
 use serde::{Deserialize, Serialize};
-use uuid::Uuid;
 
 pub(super) fn routes() -> Router<AppState> {
     Router::new()
@@ -125,7 +125,7 @@ async fn list_or_lookup(
     }
     let limit = limit(q.limit)?;
     let after = match q.cursor.as_deref() {
-        Some(c) => Some(Uuid::parse_str(c).map_err(|_| {
+        Some(c) => Some(c.parse::<CustomerId>().map_err(|_| {
             ApiError::new(
                 ErrorCode::RequestInvalidCursor,
                 "cursor is not one this server gave out",
@@ -135,7 +135,7 @@ async fn list_or_lookup(
     };
     let items = customers::list(&ctx, after, limit).await?;
     let next_cursor = (items.len() == limit as usize)
-        .then(|| items.last().map(|c| c.id.simple().to_string()))
+        .then(|| items.last().map(|c| c.id.0.simple().to_string()))
         .flatten();
     Ok(Json(ListOrOne::Page(Page { items, next_cursor })))
 }
@@ -167,7 +167,7 @@ api_errors!(GetCustomerErrors [SIGNED_IN] {
 async fn one(
     State(state): State<AppState>,
     m: OrgMember,
-    ApiPath((_, id)): ApiPath<(String, Uuid)>,
+    ApiPath((_, id)): ApiPath<(String, CustomerId)>,
 ) -> Result<Json<Customer>, ApiError> {
     Ok(Json(points::customer(&m.ctx(&state)?, id).await?))
 }
@@ -176,7 +176,8 @@ async fn one(
 #[derive(Serialize, utoipa::ToSchema)]
 struct Balance {
     /// The customer.
-    customer_id: Uuid,
+    #[schema(value_type = Uuid)]
+    customer_id: CustomerId,
     /// Current balance in points.
     balance: i64,
 }
@@ -208,7 +209,7 @@ api_errors!(GetCustomerBalanceErrors [SIGNED_IN] {
 async fn balance(
     State(state): State<AppState>,
     m: OrgMember,
-    ApiPath((_, id)): ApiPath<(String, Uuid)>,
+    ApiPath((_, id)): ApiPath<(String, CustomerId)>,
 ) -> Result<Json<Balance>, ApiError> {
     let c = points::customer(&m.ctx(&state)?, id).await?;
     Ok(Json(Balance {
@@ -299,7 +300,7 @@ api_errors!(GetCustomerLedgerErrors [SIGNED_IN] {
 async fn customer_ledger(
     State(state): State<AppState>,
     m: OrgMember,
-    ApiPath((_, id)): ApiPath<(String, Uuid)>,
+    ApiPath((_, id)): ApiPath<(String, CustomerId)>,
     Query(q): Query<LedgerQuery>,
 ) -> Result<Json<Page<LedgerEntry>>, ApiError> {
     let ctx = m.ctx(&state)?;

@@ -63,13 +63,18 @@ impl<S: Send + Sync> FromRequestParts<S> for IdempotencyKeyHeader {
     }
 }
 
-/// Encodes a `(created_at, id)` position as an opaque cursor.
-pub fn cursor(at: OffsetDateTime, id: Uuid) -> String {
-    format!("{}.{}", at.unix_timestamp_nanos() / 1000, id.simple())
+/// Encodes a `(created_at, id)` position as an opaque cursor; `id` is a bare UUID or
+/// one of the domain's id types.
+pub fn cursor(at: OffsetDateTime, id: impl Into<Uuid>) -> String {
+    format!(
+        "{}.{}",
+        at.unix_timestamp_nanos() / 1000,
+        id.into().simple()
+    )
 }
 
-/// Decodes a cursor made by [`cursor`].
-pub fn parse_cursor(s: &str) -> Result<(OffsetDateTime, Uuid), ApiError> {
+/// Decodes a cursor made by [`cursor`], its id as the type the listing pages by.
+pub fn parse_cursor<I: From<Uuid>>(s: &str) -> Result<(OffsetDateTime, I), ApiError> {
     let bad = || {
         ApiError::new(
             ErrorCode::RequestInvalidCursor,
@@ -79,7 +84,7 @@ pub fn parse_cursor(s: &str) -> Result<(OffsetDateTime, Uuid), ApiError> {
     let (micros, id) = s.split_once('.').ok_or_else(bad)?;
     let micros: i128 = micros.parse().map_err(|_| bad())?;
     let at = OffsetDateTime::from_unix_timestamp_nanos(micros * 1000).map_err(|_| bad())?;
-    Ok((at, Uuid::parse_str(id).map_err(|_| bad())?))
+    Ok((at, I::from(Uuid::parse_str(id).map_err(|_| bad())?)))
 }
 
 /// A page size from a query parameter: 1-200, default 50.

@@ -9,10 +9,10 @@ use axum::extract::State;
 use axum::http::StatusCode;
 use axum::routing::{get, put};
 use axum::{Json, Router};
+use loyalty_core::domain::RewardId;
 use loyalty_core::domain::ledger::Reward;
 use loyalty_core::service::{points, rewards};
 use serde::Deserialize;
-use uuid::Uuid;
 
 pub(super) fn routes() -> Router<AppState> {
     Router::new()
@@ -142,7 +142,7 @@ api_errors!(UpdateRewardErrors [SIGNED_IN, JSON_BODY] {
 async fn update(
     State(state): State<AppState>,
     m: OrgMember,
-    ApiPath((_, id)): ApiPath<(String, Uuid)>,
+    ApiPath((_, id)): ApiPath<(String, RewardId)>,
     ApiJson(b): ApiJson<RewardBody>,
 ) -> Result<Json<Reward>, ApiError> {
     let input = points::reward_input(&b.name, b.cost_points, b.active, b.stock)?;

@@ -17,7 +17,7 @@ use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::get;
 use loyalty_core::domain::ledger::Customer;
 use loyalty_core::domain::typed_amount::DecimalMark;
-use loyalty_core::domain::{CustomerId, Role};
+use loyalty_core::domain::{CustomerId, PurchaseId, RewardId, Role};
 use loyalty_core::service::points::{self, Ctx};
 use loyalty_core::service::rewards;
 use serde::Deserialize;
@@ -41,7 +41,7 @@ pub(super) fn staff<'a>(
 }
 
 pub(super) struct RewardRow {
-    pub id: Uuid,
+    pub id: RewardId,
     pub name: String,
     pub cost: i64,
     pub affordable: bool,
@@ -49,7 +49,7 @@ pub(super) struct RewardRow {
 }
 
 pub(super) struct PurchaseRow {
-    pub id: Uuid,
+    pub id: PurchaseId,
     pub when: String,
     pub amount: String,
     pub points: i64,
@@ -198,7 +198,7 @@ fn done_text(lang: Lang, q: &TillQuery) -> Option<Notice> {
 async fn customer(
     State(state): State<AppState>,
     page: OrgPage,
-    Path((_, id)): Path<(String, Uuid)>,
+    Path((_, id)): Path<(String, CustomerId)>,
     Query(q): Query<TillQuery>,
 ) -> Result<Response, PageError> {
     let notice = done_text(page.lang, &q);
@@ -209,7 +209,7 @@ async fn customer(
 pub(super) async fn customer_page(
     state: &AppState,
     page: &OrgPage,
-    id: Uuid,
+    id: CustomerId,
     notice: Option<Notice>,
     status: StatusCode,
 ) -> Result<Response, PageError> {
@@ -217,7 +217,7 @@ pub(super) async fn customer_page(
     let back = format!("{}/till", page.base());
     let found = points::customer(&ctx, id).await.or_page(&c, &back)?;
     let rewards = rewards::list(&ctx).await.or_page(&c, &back)?;
-    let purchases = points::todays_purchases(&ctx, CustomerId(id), 20)
+    let purchases = points::todays_purchases(&ctx, id, 20)
         .await
         .or_page(&c, &back)?;
     let lang = c.lang;

@@ -106,7 +106,7 @@ async fn enroll(
 struct Preview {
     c: super::layout::Chrome,
     base: String,
-    id: Uuid,
+    id: CustomerId,
     name: String,
     amount: String,
     amount_text: String,
@@ -129,7 +129,7 @@ struct AmountQuery {
 async fn preview(
     State(state): State<AppState>,
     page: OrgPage,
-    Path((_, id)): Path<(String, Uuid)>,
+    Path((_, id)): Path<(String, CustomerId)>,
     Query(q): Query<AmountQuery>,
 ) -> Result<Response, PageError> {
     confirm_award(&state, &page, id, &q.amount, None).await
@@ -140,7 +140,7 @@ async fn preview(
 async fn confirm_award(
     state: &AppState,
     page: &OrgPage,
-    id: Uuid,
+    id: CustomerId,
     typed: &str,
     notice: Option<Notice>,
 ) -> Result<Response, PageError> {
@@ -199,7 +199,7 @@ struct ActionForm {
     #[serde(default)]
     amount: String,
     #[serde(default)]
-    reward: Option<Uuid>,
+    reward: Option<RewardId>,
     /// The second confirmation of an amount above the shop's usual purchases.
     #[serde(default)]
     unusual_ok: Option<String>,
@@ -208,7 +208,7 @@ struct ActionForm {
 async fn award(
     State(state): State<AppState>,
     page: OrgPage,
-    Path((_, id)): Path<(String, Uuid)>,
+    Path((_, id)): Path<(String, CustomerId)>,
     CsrfForm(form): CsrfForm<ActionForm>,
 ) -> Result<Response, PageError> {
     let (c, ctx) = staff(&page, &state)?;
@@ -217,7 +217,7 @@ async fn award(
     let awarded = match points::parse_amount(&ctx, &form.amount) {
         Ok(amount) => {
             let req = AwardRequest {
-                customer: CustomerId(id),
+                customer: id,
                 amount,
                 currency: None,
                 metadata,
@@ -253,7 +253,7 @@ async fn award(
     }
 }
 
-fn done(page: &OrgPage, id: Uuid, what: &str, pts: i64, balance: i64) -> Response {
+fn done(page: &OrgPage, id: CustomerId, what: &str, pts: i64, balance: i64) -> Response {
     Redirect::to(&format!(
         "{}/till/c/{id}?done={what}&pts={}&balance={balance}",
         page.base(),
@@ -265,13 +265,13 @@ fn done(page: &OrgPage, id: Uuid, what: &str, pts: i64, balance: i64) -> Respons
 async fn redeem(
     State(state): State<AppState>,
     page: OrgPage,
-    Path((_, id)): Path<(String, Uuid)>,
+    Path((_, id)): Path<(String, CustomerId)>,
     CsrfForm(form): CsrfForm<ActionForm>,
 ) -> Result<Response, PageError> {
     let (c, ctx) = staff(&page, &state)?;
     let req = RedeemRequest {
-        customer: CustomerId(id),
-        reward: form.reward.map(RewardId),
+        customer: id,
+        reward: form.reward,
         points: None,
     };
     match points::redeem(&ctx, req, &form.idem).await {
@@ -298,11 +298,11 @@ async fn redeem(
 async fn confirm_reverse(
     State(state): State<AppState>,
     page: OrgPage,
-    Path((_, id, purchase)): Path<(String, Uuid, Uuid)>,
+    Path((_, id, purchase)): Path<(String, CustomerId, PurchaseId)>,
 ) -> Result<Response, PageError> {
     let (c, ctx) = staff(&page, &state)?;
     let back = format!("{}/till/c/{id}", page.base());
-    let p = match points::purchase(&ctx, PurchaseId(purchase)).await {
+    let p = match points::purchase(&ctx, purchase).await {
         Ok(p) if p.customer_id == id => p,
         Ok(_) | Err(loyalty_core::Error::Points(PointsError::PurchaseNotFound)) => {
             return Err(PageError::not_found(c.lang));
@@ -331,12 +331,12 @@ async fn confirm_reverse(
 async fn reverse(
     State(state): State<AppState>,
     page: OrgPage,
-    Path((_, id, purchase)): Path<(String, Uuid, Uuid)>,
+    Path((_, id, purchase)): Path<(String, CustomerId, PurchaseId)>,
     CsrfForm(form): CsrfForm<ActionForm>,
 ) -> Result<Response, PageError> {
     let (c, ctx) = staff(&page, &state)?;
     let req = ReverseRequest {
-        purchase: PurchaseId(purchase),
+        purchase,
         amount: None,
     };
     match points::reverse(&ctx, req, &form.idem).await {

@@ -320,3 +320,26 @@ fn the_document_describes_the_purchase_bound() {
     let op = doc["paths"]["/api/v1/orgs/{slug}/purchases"]["post"]["responses"]["201"].to_string();
     assert!(op.contains("AwardAnswer"), "{op}");
 }
+
+#[test]
+fn typed_ids_are_plain_uuid_strings_in_the_document() {
+    let doc = serde_json::to_value(loyalty_web::api::openapi::document()).unwrap();
+    let schemas = &doc["components"]["schemas"];
+    for (schema, field) in [
+        ("Customer", "id"),
+        ("Purchase", "id"),
+        ("Purchase", "customer_id"),
+        ("Reward", "id"),
+        ("LedgerEntry", "id"),
+        ("LedgerEntry", "customer_id"),
+        ("ApiToken", "id"),
+        ("Balance", "customer_id"),
+    ] {
+        let p = &schemas[schema]["properties"][field];
+        assert_eq!(
+            (p["type"].as_str(), p["format"].as_str()),
+            (Some("string"), Some("uuid")),
+            "{schema}.{field}: {p}"
+        );
+    }
+}

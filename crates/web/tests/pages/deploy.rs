@@ -5,7 +5,7 @@
 
 use super::app::{CSRF, TestApp, Who};
 use super::metrics::scrape;
-use loyalty_core::domain::Role;
+use loyalty_core::domain::{CustomerId, Role};
 use loyalty_testkit::{both_backends, fixed_clock_now};
 use std::collections::BTreeSet;
 use std::path::PathBuf;
@@ -79,7 +79,7 @@ async fn exported_after_traffic(app: &TestApp) -> BTreeSet<String> {
         actor: loyalty_core::domain::ledger::Actor::system(),
         role: Role::Admin,
     };
-    let id: uuid::Uuid = customer_url.rsplit('/').next().unwrap().parse().unwrap();
+    let id: CustomerId = customer_url.rsplit('/').next().unwrap().parse().unwrap();
     loyalty_testkit::till::redeem(&ctx, id, None, Some(5), "deploy-redeem")
         .await
         .unwrap();

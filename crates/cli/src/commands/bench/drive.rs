@@ -2,6 +2,7 @@
 //! HTTP, or awards straight through the store, and the percentiles they measured.
 
 use super::{Args, Phase, pct};
+use loyalty_core::domain::CustomerId;
 use loyalty_core::domain::ledger::Actor;
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -36,7 +37,7 @@ pub(super) async fn drive(
     base: &str,
     slug: &str,
     token: &str,
-    ids: &Arc<Vec<Uuid>>,
+    ids: &Arc<Vec<CustomerId>>,
     args: &Args,
     mix: Mix,
 ) -> Phase {
@@ -63,13 +64,13 @@ pub(super) async fn drive(
                 rng_state
             };
             // Each worker owns a slice of customers, so it knows which have points.
-            let mine: Vec<Uuid> = if ids.len() >= connections {
+            let mine: Vec<CustomerId> = if ids.len() >= connections {
                 ids.iter().skip(w).step_by(connections).copied().collect()
             } else {
                 // Fewer customers than connections: everyone hammers the same few.
                 ids.to_vec()
             };
-            let mut funded: Vec<Uuid> = Vec::new();
+            let mut funded: Vec<CustomerId> = Vec::new();
             while Instant::now() < deadline && !mine.is_empty() {
                 let roll = next() % 100;
                 let kind = match mix {
@@ -182,7 +183,7 @@ pub(super) async fn drive(
 pub(super) async fn drive_store(
     store: Arc<dyn loyalty_core::store::Store>,
     org: loyalty_core::domain::OrgId,
-    ids: &Arc<Vec<Uuid>>,
+    ids: &Arc<Vec<CustomerId>>,
     args: &Args,
     clock: Arc<dyn loyalty_core::clock::Clock>,
 ) -> Phase {
@@ -198,7 +199,7 @@ pub(super) async fn drive_store(
                 let customer = ids[i % ids.len()];
                 i += 7919;
                 let cmd = loyalty_core::domain::ledger::PointsCommand::Award {
-                    customer: loyalty_core::domain::CustomerId(customer),
+                    customer,
                     amount: rust_decimal::Decimal::new(1250, 2),
                     currency: "USD".into(),
                     points: 12,

@@ -13,7 +13,7 @@ use crate::app::{App, Schema};
 use crate::config::Config;
 use loyalty_core::domain::ledger::{Actor, NewCustomer};
 use loyalty_core::domain::points::card_number_for;
-use loyalty_core::domain::{OrgStatus, Role};
+use loyalty_core::domain::{CustomerId, OrgStatus, Role};
 use loyalty_core::service::onboard::{self, CredentialMode, NoHooks, OnboardInput};
 use loyalty_core::service::orgs;
 use loyalty_core::store::Backend;
@@ -22,7 +22,6 @@ use secrecy::ExposeSecret;
 use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::Instant;
-use uuid::Uuid;
 
 /// Measure the service under load (see docs/PERFORMANCE.md).
 #[derive(Debug, clap::Args)]
@@ -120,7 +119,7 @@ pub async fn run(config: Config, args: Args) -> anyhow::Result<()> {
         "organization {} is not active",
         org.slug
     );
-    let mut ids: Vec<Uuid> = store
+    let mut ids: Vec<CustomerId> = store
         .list_customers(org.id, None, u32::MAX)
         .await?
         .into_iter()

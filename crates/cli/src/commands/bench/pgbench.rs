@@ -3,6 +3,7 @@
 
 use super::{Args, pct};
 use anyhow::Context;
+use loyalty_core::domain::CustomerId;
 use uuid::Uuid;
 
 /// The award transaction as the store runs it, as a pgbench script.
@@ -22,7 +23,7 @@ COMMIT;
 pub(super) async fn pgbench(
     url: &str,
     org: &Uuid,
-    ids: &[Uuid],
+    ids: &[CustomerId],
     args: &Args,
 ) -> anyhow::Result<(f64, f64)> {
     let dir = std::env::temp_dir().join(format!("loyalty-pgbench-{}", std::process::id()));

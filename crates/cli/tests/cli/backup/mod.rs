@@ -8,8 +8,8 @@ mod postgres;
 
 use super::support::{Server, command, stderr, stdout};
 use loyalty_core::clock::SystemClock;
-use loyalty_core::domain::Role;
 use loyalty_core::domain::ledger::Actor;
+use loyalty_core::domain::{CustomerId, Role};
 use loyalty_core::service::orgs;
 use loyalty_core::service::points::{self, Ctx, EnrollInput};
 use loyalty_testkit::{Kind, TestDb, both_backends};
@@ -62,7 +62,12 @@ fn onboard(db: &TestDb, dir: &Path, slug: &str) {
 }
 
 /// Enrolls customers with these phones in `slug` and awards each a purchase.
-async fn award(db: &TestDb, slug: &str, phones: &[&str], existing: &[Uuid]) -> Vec<Uuid> {
+async fn award(
+    db: &TestDb,
+    slug: &str,
+    phones: &[&str],
+    existing: &[CustomerId],
+) -> Vec<CustomerId> {
     let clock = SystemClock;
     let org = orgs::get(db.store.as_ref(), slug).await.expect("org");
     let ctx = Ctx {

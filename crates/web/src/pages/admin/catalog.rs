@@ -14,12 +14,12 @@ use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
+use loyalty_core::domain::RewardId;
 use loyalty_core::domain::ledger::Reward;
 use loyalty_core::domain::typed_amount::{DecimalMark, parse_typed_decimal};
 use loyalty_core::service::points::Ctx;
 use loyalty_core::service::{mail, points, rewards as catalog};
 use serde::Deserialize;
-use uuid::Uuid;
 
 pub(super) fn routes() -> Router<AppState> {
     Router::new()
@@ -123,7 +123,7 @@ async fn create_reward(
 async fn toggle_reward(
     State(state): State<AppState>,
     page: OrgPage,
-    Path((_, id)): Path<(String, Uuid)>,
+    Path((_, id)): Path<(String, RewardId)>,
     CsrfForm(Empty {}): CsrfForm<Empty>,
 ) -> Result<Response, PageError> {
     let (c, ctx) = admin(&page, &state, "rewards")?;

@@ -109,7 +109,7 @@ struct DetailPage {
 async fn detail(
     State(state): State<AppState>,
     page: OrgPage,
-    Path((_, id)): Path<(String, Uuid)>,
+    Path((_, id)): Path<(String, CustomerId)>,
     Query(s): Query<Search>,
 ) -> Result<Response, PageError> {
     let c = page.chrome("admin", "customers");
@@ -120,7 +120,7 @@ async fn detail(
 async fn render_detail(
     state: &AppState,
     page: &OrgPage,
-    id: Uuid,
+    id: CustomerId,
     notice: Option<Notice>,
     status: StatusCode,
 ) -> Result<Response, PageError> {
@@ -169,7 +169,7 @@ struct AdjustForm {
 async fn adjust(
     State(state): State<AppState>,
     page: OrgPage,
-    Path((_, id)): Path<(String, Uuid)>,
+    Path((_, id)): Path<(String, CustomerId)>,
     CsrfForm(form): CsrfForm<AdjustForm>,
 ) -> Result<Response, PageError> {
     let (c, ctx) = admin(&page, &state, "customers")?;
@@ -178,7 +178,7 @@ async fn adjust(
         return render_detail(&state, &page, id, notice, StatusCode::UNPROCESSABLE_ENTITY).await;
     };
     let req = AdjustRequest {
-        customer: CustomerId(id),
+        customer: id,
         points: pts,
         reason: form.reason,
     };
