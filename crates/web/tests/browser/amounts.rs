@@ -3,7 +3,9 @@
 //! confirmed until the cashier ticks the second confirmation, and its award is marked
 //! in the audit log.
 
-use super::harness::{Driver, Served, browser_available, click, fill, screenshots, wait_text};
+use super::harness::{
+    Driver, Served, browser_available, click, fill, screenshots, wait_gone, wait_text,
+};
 use loyalty_core::service::onboard::{self, Credential, CredentialMode, NoHooks, OnboardInput};
 use loyalty_testkit::{TestDb, both_backends};
 use secrecy::ExposeSecret;
@@ -57,10 +59,12 @@ async fn amounts(db: TestDb, backend: &str) {
     fill(d, "password", PASSWORD).await;
     fill(d, "confirm", PASSWORD).await;
     click(d, "main form button[type=submit]").await;
+    wait_gone(d, "#confirm").await;
     d.goto(format!("{base}/login")).await.unwrap();
     fill(d, "username", "gamma_admin").await;
     fill(d, "password", PASSWORD).await;
     click(d, "form[action='/login'] button").await;
+    wait_gone(d, "form[action='/login']").await;
     d.goto(format!("{base}/o/gamma/till")).await.unwrap();
     click(d, "#enroll summary").await;
     fill(d, "email", "ana@example.com").await;

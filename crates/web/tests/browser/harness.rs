@@ -243,6 +243,23 @@ pub async fn wait_text(d: &WebDriver, css: &str, text: &str) -> String {
     panic!("{css} never showed {text:?} (last {last:?}) at {url}:\n{src}");
 }
 
+/// Waits until no element matches `css` (up to 10 s): the page a click submitted has
+/// been replaced by the answer.
+pub async fn wait_gone(d: &WebDriver, css: &str) {
+    for _ in 0..100 {
+        if d.find(By::Css(css)).await.is_err() {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let url = d
+        .current_url()
+        .await
+        .map(|u| u.to_string())
+        .unwrap_or_default();
+    panic!("{css} is still on the page at {url}");
+}
+
 /// Types into the field with id `id` (clearing it first).
 pub async fn fill(d: &WebDriver, id: &str, value: &str) {
     let el = d
