@@ -7,3 +7,4 @@ mod input;
 mod matrix;
 mod openapi;
 mod outage;
+mod server;
