@@ -35,7 +35,7 @@ both_backends! {
         assert_eq!(app.send(&Who::anonymous(), "GET", "/api/v1/orgs/beta", None, &other).await.status, 200);
 
         // The installation's metrics name every organization: not on a client's domain.
-        let auth = format!("Bearer {}", super::app::METRICS_TOKEN);
+        let auth = format!("Bearer {}", crate::app::METRICS_TOKEN);
         assert_eq!(app.send(&Who::anonymous(), "GET", "/metrics", None, &[pinned[0], ("authorization", &auth)]).await.status, 404);
         assert_eq!(app.send(&Who::anonymous(), "GET", "/metrics", None, &[other[0], ("authorization", &auth)]).await.status, 200);
 

@@ -9,6 +9,7 @@ mod app;
 mod deploy;
 mod forms;
 mod host;
+mod language;
 mod matrix;
 mod metrics;
 mod recovery;
