@@ -8,7 +8,10 @@ use loyalty_testkit::both_backends;
 
 /// The `lang` of the page's `<html>`.
 fn html_lang(body: &str) -> &str {
-    body.split("<html lang=\"").nth(1).and_then(|r| r.split('"').next()).unwrap_or("")
+    body.split("<html lang=\"")
+        .nth(1)
+        .and_then(|r| r.split('"').next())
+        .unwrap_or("")
 }
 
 const FRENCH_THEN_PORTUGUESE: &str = "fr-CH, fr;q=0.9, pt;q=0.8, en;q=0.5";
