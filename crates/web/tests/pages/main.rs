@@ -4,6 +4,7 @@
 //! password?", and the store methods the pages added.
 #![allow(clippy::panic, clippy::unwrap_used, clippy::expect_used)]
 
+mod address;
 mod amounts;
 mod app;
 mod deploy;
