@@ -2,7 +2,7 @@
 //! SQLite), the directory, the clock, and logging.
 
 use crate::UserError;
-use crate::config::{Config, IdentityMode, LogConfig};
+use crate::config::{Config, IdentityMode, LogConfig, LogFormat};
 use anyhow::Context;
 use loyalty_core::clock::{Clock, SystemClock};
 use loyalty_core::directory::Directory;
@@ -124,8 +124,11 @@ impl App {
 }
 
 /// Sets up logging to standard error: plain text or JSON lines. Commands other than
-/// `serve` log warnings only, so their output stays readable.
+/// `serve` log warnings only, so their output stays readable. Colour codes only when
+/// standard error is a terminal (and `NO_COLOR` is unset), so log files and journals
+/// get plain text.
 pub fn init_logging(config: &LogConfig, serving: bool) {
+    use std::io::IsTerminal;
     let default = if serving {
         config.level.as_str()
     } else {
@@ -133,12 +136,13 @@ pub fn init_logging(config: &LogConfig, serving: bool) {
     };
     let filter = tracing_subscriber::EnvFilter::try_from_env("RUST_LOG")
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default));
+    let colour = std::io::stderr().is_terminal() && std::env::var_os("NO_COLOR").is_none();
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
+        .with_ansi(colour)
         .with_writer(std::io::stderr);
-    let _ = if config.format == "json" {
-        builder.json().try_init()
-    } else {
-        builder.try_init()
+    let _ = match config.format {
+        LogFormat::Json => builder.json().try_init(),
+        LogFormat::Text => builder.try_init(),
     };
 }

@@ -66,9 +66,7 @@ impl Error {
             Error::Validation(_) => ErrorCode::ValidationFailed,
             Error::NotFound(code, _) | Error::Conflict(code, _) => *code,
             Error::OrgSuspended(_) => ErrorCode::OrgSuspended,
-            // Typed store conflicts map to their own codes; an untyped one is a server failure.
-            Error::Store(StoreError::Conflict(_)) => ErrorCode::StoreConflict,
-            Error::Store(_) => ErrorCode::InternalStore,
+            Error::Store(e) => e.code(),
             Error::Directory(e) => e.code(),
             Error::Points(e) => e.code(),
             Error::Forbidden(_) => ErrorCode::AuthForbidden,

@@ -122,7 +122,7 @@ impl PgStore {
             .acquire_timeout(settings.acquire_timeout)
             .connect_with(options)
             .await
-            .map_err(StoreError::backend)?;
+            .map_err(map_err)?;
         Ok(Self { pool })
     }
 
@@ -177,14 +177,49 @@ fn conflict(name: &str) -> Conflict {
         .map_or_else(|| Conflict::Other(name.to_owned()), |(_, c)| c.clone())
 }
 
-/// Maps a sqlx error: constraint violations become a typed `Conflict`.
+/// Maps a sqlx error: constraint violations become a typed `Conflict`; a lost or
+/// refused connection (and no free connection in time) becomes `Unavailable`.
 pub(crate) fn map_err(e: sqlx::Error) -> StoreError {
     if let sqlx::Error::Database(db) = &e
         && (db.is_unique_violation() || db.is_check_violation() || db.is_foreign_key_violation())
     {
         return StoreError::Conflict(conflict(db.constraint().unwrap_or("constraint")));
     }
+    if connection_lost(&e) {
+        return StoreError::Unavailable(e.to_string());
+    }
     StoreError::backend(e)
+}
+
+/// Whether `e` says the server cannot be reached now rather than that the statement
+/// failed: a broken or refused connection, the pool out of connections for the acquire
+/// timeout, or the server's own words for it: a FATAL error (the server ended the
+/// session: terminated, shutting down, the database not accepting connections),
+/// SQLSTATE class 08 (connection exception), 57P01-57P03 or 53300 (too many connections).
+fn connection_lost(e: &sqlx::Error) -> bool {
+    match e {
+        sqlx::Error::Io(_)
+        | sqlx::Error::Tls(_)
+        | sqlx::Error::PoolTimedOut
+        | sqlx::Error::PoolClosed
+        | sqlx::Error::WorkerCrashed => true,
+        sqlx::Error::Database(db) => {
+            let fatal = db
+                .try_downcast_ref::<sqlx::postgres::PgDatabaseError>()
+                .is_some_and(|pg| {
+                    matches!(
+                        pg.severity(),
+                        sqlx::postgres::PgSeverity::Fatal | sqlx::postgres::PgSeverity::Panic
+                    )
+                });
+            fatal
+                || db.code().is_some_and(|c| {
+                    c.starts_with("08")
+                        || matches!(c.as_ref(), "57P01" | "57P02" | "57P03" | "53300")
+                })
+        }
+        _ => false,
+    }
 }
 
 /// A text column parsed into a domain type once, when the row is read: text that does

@@ -290,6 +290,16 @@ pub(crate) fn map_err(e: sqlx::Error) -> StoreError {
     {
         return StoreError::Conflict(conflict(db.message()));
     }
+    if matches!(
+        e,
+        sqlx::Error::Io(_)
+            | sqlx::Error::PoolTimedOut
+            | sqlx::Error::PoolClosed
+            | sqlx::Error::WorkerCrashed
+    ) {
+        // The database file cannot be opened or no connection came free in time.
+        return StoreError::Unavailable(e.to_string());
+    }
     StoreError::backend(e)
 }
 

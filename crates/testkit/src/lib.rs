@@ -53,6 +53,7 @@ pub struct TestDb {
     /// The migrated store.
     pub store: Arc<dyn Store>,
     pg_name: Option<String>,
+    sqlite: Option<SqliteStore>,
     _dir: Option<tempfile::TempDir>,
 }
 
@@ -74,8 +75,9 @@ impl TestDb {
                 Self {
                     kind,
                     url,
-                    store: Arc::new(store),
+                    store: Arc::new(store.clone()),
                     pg_name: None,
+                    sqlite: Some(store),
                     _dir: Some(dir),
                 }
             }
@@ -107,9 +109,53 @@ impl TestDb {
                     url,
                     store: Arc::new(store),
                     pg_name: Some(name),
+                    sqlite: None,
                     _dir: None,
                 }
             }
+        }
+    }
+
+    /// Takes the database away from [`TestDb::store`], as a database server that goes
+    /// down does. PostgreSQL: the database stops accepting connections and the server
+    /// ends every session on it (`pg_terminate_backend`). SQLite: the store's connection
+    /// pool is closed. [`TestDb::restore_connection`] lets PostgreSQL in again (and the
+    /// test database be dropped).
+    pub async fn lose_connection(&self) {
+        if let Some(sqlite) = &self.sqlite {
+            sqlite.pool().close().await;
+        }
+        if let Some(name) = &self.pg_name {
+            let mut conn = sqlx::PgConnection::connect(&postgres_admin_url())
+                .await
+                .expect("admin connection");
+            for sql in [
+                format!("ALTER DATABASE {name} ALLOW_CONNECTIONS false"),
+                format!(
+                    "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = '{name}'"
+                ),
+            ] {
+                sqlx::query(sqlx::AssertSqlSafe(sql))
+                    .execute(&mut conn)
+                    .await
+                    .expect("taking the database away");
+            }
+        }
+    }
+
+    /// Lets PostgreSQL accept connections to the test database again after
+    /// [`TestDb::lose_connection`].
+    pub async fn restore_connection(&self) {
+        if let Some(name) = &self.pg_name {
+            let mut conn = sqlx::PgConnection::connect(&postgres_admin_url())
+                .await
+                .expect("admin connection");
+            sqlx::query(sqlx::AssertSqlSafe(format!(
+                "ALTER DATABASE {name} ALLOW_CONNECTIONS true"
+            )))
+            .execute(&mut conn)
+            .await
+            .expect("giving the database back");
         }
     }
 

@@ -69,9 +69,20 @@ impl IntoResponse for ApiError {
                 fields: &self.fields,
             },
         };
-        (self.status(), Json(body)).into_response()
+        let mut response = (self.status(), Json(body)).into_response();
+        if self.code == ErrorCode::Unavailable {
+            response.headers_mut().insert(
+                axum::http::header::RETRY_AFTER,
+                axum::http::HeaderValue::from_static(RETRY_AFTER_SECS),
+            );
+        }
+        response
     }
 }
+
+/// Seconds a client waits before retrying when the database cannot be reached
+/// (`Retry-After` of every `unavailable` answer, API and pages).
+pub const RETRY_AFTER_SECS: &str = "5";
 
 impl From<Error> for ApiError {
     fn from(e: Error) -> Self {
@@ -79,6 +90,14 @@ impl From<Error> for ApiError {
         if code.public() != code {
             tracing::error!(error = %e, %code, "request failed");
             return ApiError::internal();
+        }
+        if code == ErrorCode::Unavailable {
+            // The database's own words stay in the log: they name hosts and ports.
+            tracing::error!(error = %e, %code, "request failed");
+            return ApiError::new(
+                code,
+                "the database cannot be reached for now; nothing was changed, retry shortly",
+            );
         }
         match e {
             Error::Validation(fields) => ApiError {

@@ -7,12 +7,13 @@ use axum::response::IntoResponse;
 use axum::routing::get;
 use axum::{Json, Router};
 
-/// `/health`, `/ready`, `/metrics`.
+/// `/health`, `/ready`, and `/metrics` behind its bearer token (the metrics listener
+/// serves it without one: [`crate::metrics::router`]).
 pub fn routes() -> Router<AppState> {
     Router::new()
         .route("/health", get(health))
         .route("/ready", get(ready))
-        .route("/metrics", get(crate::metrics::render))
+        .route("/metrics", get(crate::metrics::render_public))
 }
 
 /// Liveness: the process answers.

@@ -10,7 +10,10 @@ pub mod host;
 pub mod metrics;
 pub mod pages;
 pub mod security;
+mod serve;
 pub mod session;
+
+pub use serve::serve_router;
 
 use axum::Router;
 use axum::http::{HeaderName, Request};
@@ -37,6 +40,11 @@ pub struct WebConfig {
     pub max_body_bytes: usize,
     /// Time after which a request is answered 408.
     pub request_timeout: Duration,
+    /// Time a client has to send a request's headers before its connection is closed.
+    pub header_read_timeout: Duration,
+    /// Bearer token that opens `/metrics` on the public listener; without one the
+    /// public listener answers `/metrics` 404 (the metrics listener serves it).
+    pub metrics_token: Option<secrecy::SecretString>,
     /// Single-tenant custom domains: host (lower case, no port) -> organization slug.
     /// Requests on such a host serve only that organization (see [`host`]).
     pub host_orgs: HashMap<String, String>,
@@ -57,6 +65,8 @@ impl Default for WebConfig {
             operators_group: "loyalty-operators".into(),
             max_body_bytes: 64 * 1024,
             request_timeout: Duration::from_secs(30),
+            header_read_timeout: Duration::from_secs(10),
+            metrics_token: None,
             host_orgs: HashMap::new(),
             recovery_url: None,
             mail_enabled: false,
@@ -186,11 +196,6 @@ pub async fn serve(
     state: AppState,
     shutdown: impl std::future::Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
-    // The peer address feeds the per-address sign-in limit.
-    axum::serve(
-        listener,
-        router(state).into_make_service_with_connect_info::<std::net::SocketAddr>(),
-    )
-    .with_graceful_shutdown(shutdown)
-    .await
+    let header_read_timeout = state.config.header_read_timeout;
+    serve_router(listener, router(state), header_read_timeout, shutdown).await
 }

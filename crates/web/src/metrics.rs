@@ -7,10 +7,12 @@
 //! the one place that sees every committed award and redemption.
 
 use crate::AppState;
+use crate::error::ApiError;
 use axum::extract::{MatchedPath, Request, State};
-use axum::http::header;
+use axum::http::{HeaderMap, header};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
+use loyalty_core::ErrorCode;
 use loyalty_core::store::{PoolStats, Store, StoreError};
 use metrics_exporter_prometheus::{Matcher, PrometheusBuilder, PrometheusHandle};
 use std::collections::HashSet;
@@ -56,6 +58,50 @@ pub async fn render(State(state): State<AppState>) -> Response {
         )
             .into_response(),
     }
+}
+
+/// `GET /metrics` on the public listener. The metrics name every organization and its
+/// totals, so they are not anonymous there: without `metrics.token` the route answers
+/// 404 (scrape the metrics listener instead); with it, only a request carrying
+/// `Authorization: Bearer <token>` gets them, any other 401.
+pub async fn render_public(State(state): State<AppState>, headers: HeaderMap) -> Response {
+    use secrecy::ExposeSecret;
+    use subtle::ConstantTimeEq;
+    let configured = state.config.metrics_token.as_ref();
+    let Some(token) = configured.filter(|t| !t.expose_secret().is_empty()) else {
+        return ApiError::new(
+            ErrorCode::RouteNotFound,
+            "metrics are served on the metrics listener (metrics.listen), or here with metrics.token",
+        )
+        .into_response();
+    };
+    let sent = headers
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Bearer "))
+        .unwrap_or_default();
+    if bool::from(sent.as_bytes().ct_eq(token.expose_secret().as_bytes())) {
+        return render(State(state)).await;
+    }
+    let mut refused = ApiError::new(
+        ErrorCode::AuthInvalidToken,
+        "send the metrics token (metrics.token) as Authorization: Bearer",
+    )
+    .into_response();
+    refused.headers_mut().insert(
+        header::WWW_AUTHENTICATE,
+        axum::http::HeaderValue::from_static("Bearer"),
+    );
+    refused
+}
+
+/// The metrics listener's whole application: `GET /metrics` without a token, nothing
+/// else. It listens on `metrics.listen` (127.0.0.1:9464 by default), apart from the
+/// public listener, for Prometheus on the same host or network.
+pub fn router(state: AppState) -> axum::Router {
+    axum::Router::new()
+        .route("/metrics", axum::routing::get(render))
+        .with_state(state)
 }
 
 /// Counts and times each request by method, route pattern and status.

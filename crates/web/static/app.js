@@ -12,7 +12,8 @@
   });
   // The till reads a typed amount by the server's rules (typed_amount.rs): one separator
   // followed by one or two digits is the decimal mark; groups of three digits are
-  // thousands; one separator followed by three digits follows the shop's locale. The
+  // thousands; one separator followed by three digits follows the shop's locale; a
+  // separator without a digit before or after it is refused. The
   // server reads the amount again; this only shows it while the cashier types.
   function readAmount(typed, comma, minor) {
     var s = typed.replace(/[\s\u00a0\u202f]/g, "").replace(/^(R\$|US\$|\$|€|£|¥)/, "")
@@ -39,8 +40,9 @@
       var sep = p > 0 ? "." : ",";
       if (p + c > 1) plain = ungroup(s, sep);
       else {
-        var i2 = s.indexOf(sep), ip = s.slice(0, i2) || "0", fp = s.slice(i2 + 1);
-        if (fp.length === 1 || fp.length === 2) plain = fraction(fp) ? ip + "." + fp : null;
+        var i2 = s.indexOf(sep), ip = s.slice(0, i2), fp = s.slice(i2 + 1);
+        if (!ip) plain = null;
+        else if (fp.length === 1 || fp.length === 2) plain = fraction(fp) ? ip + "." + fp : null;
         else if (fp.length === 3) plain = (sep === ",") === comma ? (fraction(fp) ? ip + "." + fp : null) : ungroup(s, sep);
         else plain = null;
       }

@@ -86,6 +86,8 @@ pub async fn run(mut config: Config, args: Args) -> anyhow::Result<()> {
             operators_group: config.identity.operators_group.clone(),
             max_body_bytes: config.server.max_body_bytes,
             request_timeout: Duration::from_secs(config.server.request_timeout_secs),
+            header_read_timeout: Duration::from_secs(config.server.header_read_timeout_secs.max(1)),
+            metrics_token: config.metrics.token(),
             host_orgs,
             recovery_url: match config.identity.mode {
                 crate::config::IdentityMode::Authentik => config.identity.authentik_url.clone(),
@@ -128,14 +130,36 @@ pub async fn run(mut config: Config, args: Args) -> anyhow::Result<()> {
     } else {
         tracing::info!("mail is not configured (SMTP_HOST unset): mail stays queued in the outbox");
     }
+    let stop_signal = shutdown();
+    let stop = tokio::sync::watch::channel(()).0;
+    if let Some(addr) = config.metrics.listen_addr()? {
+        let metrics = tokio::net::TcpListener::bind(addr).await.with_context(|| {
+            format!(
+                "cannot listen on {addr} for metrics; is another program using it? choose another with metrics.listen (LOYALTY_METRICS__LISTEN), or set it empty to turn the metrics listener off"
+            )
+        })?;
+        let metrics_local = metrics.local_addr()?;
+        let mut stopped = stop.subscribe();
+        tokio::spawn(loyalty_web::serve_router(
+            metrics,
+            loyalty_web::metrics::router(state.clone()),
+            state.config.header_read_timeout,
+            async move {
+                let _ = stopped.changed().await;
+            },
+        ));
+        tracing::info!(address = %metrics_local, "metrics listening");
+        outln!("metrics on http://{metrics_local}/metrics");
+    }
     tracing::info!(address = %local, backend = ?app.store.backend(), database = %config.database.display_url(), "loyalty listening");
     outln!(
         "loyalty listening on http://{local} (database: {})",
         config.database.display_url()
     );
-    loyalty_web::serve(listener, state, shutdown())
+    loyalty_web::serve(listener, state, stop_signal)
         .await
         .context("server failed")?;
+    let _ = stop.send(());
     tracing::info!("loyalty stopped");
     Ok(())
 }
@@ -189,26 +213,43 @@ async fn oidc_client(
     .with_context(|| format!("cannot set up OpenID Connect sign-in with the issuer {issuer}"))
 }
 
-async fn shutdown() {
-    let ctrl_c = async {
-        let _ = tokio::signal::ctrl_c().await;
-    };
+/// Completes on SIGTERM or Ctrl-C. The handlers are installed now, before the server
+/// says it listens, so a signal sent right after that line stops it gracefully.
+fn shutdown() -> impl std::future::Future<Output = ()> + Send + 'static {
     #[cfg(unix)]
-    let term = async {
-        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-            Ok(mut s) => {
-                s.recv().await;
-            }
-            Err(_) => std::future::pending::<()>().await,
-        }
+    let signals = {
+        use tokio::signal::unix::{SignalKind, signal};
+        (
+            signal(SignalKind::terminate()).ok(),
+            signal(SignalKind::interrupt()).ok(),
+        )
     };
-    #[cfg(not(unix))]
-    let term = std::future::pending::<()>();
-    tokio::select! {
-        () = ctrl_c => {},
-        () = term => {},
+    async move {
+        #[cfg(unix)]
+        {
+            let (mut term, mut int) = signals;
+            let recv = |s: &mut Option<tokio::signal::unix::Signal>| {
+                let s = s.take();
+                async move {
+                    match s {
+                        Some(mut s) => {
+                            s.recv().await;
+                        }
+                        None => std::future::pending::<()>().await,
+                    }
+                }
+            };
+            tokio::select! {
+                () = recv(&mut term) => {},
+                () = recv(&mut int) => {},
+            }
+        }
+        #[cfg(not(unix))]
+        {
+            let _ = tokio::signal::ctrl_c().await;
+        }
+        tracing::info!("shutting down: finishing requests in flight");
     }
-    tracing::info!("shutting down: finishing requests in flight");
 }
 
 async fn demo(app: &App, public_url: &str) -> anyhow::Result<()> {

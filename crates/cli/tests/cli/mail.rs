@@ -190,7 +190,7 @@ both_backends! {
         let out = loyalty(&db, &["mail", "retry"]);
         assert!(stdout(&out).contains("4 mail(s) due now"), "{}", stdout(&out));
         wait_for("delivery", || outbox(&db)["sent"] == 4);
-        let metrics = http().get(format!("{}/metrics", server.base)).send().await.expect("metrics").text().await.expect("body");
+        let metrics = http().get(&server.metrics).send().await.expect("metrics").text().await.expect("body");
         assert!(metrics.contains("loyalty_mail_sent_total 4"), "{metrics}");
         assert!(metrics.contains("loyalty_mail_failed_total 4"), "{metrics}");
         assert!(metrics.contains("loyalty_mail_outbox_pending 0"), "{metrics}");

@@ -7,6 +7,7 @@ mod backup;
 mod doctor;
 mod handoff;
 mod housekeeping;
+mod logs;
 mod mail;
 mod onboard;
 mod serve;

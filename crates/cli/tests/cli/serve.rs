@@ -279,9 +279,26 @@ both_backends! {
         let no_route = client.get(format!("{}/nowhere", server.base)).send().await.expect("get");
         let body: serde_json::Value = no_route.json().await.expect("json");
         assert_eq!(body["error"]["code"], "route.not_found");
-        let metrics = client.get(format!("{}/metrics", server.base)).send().await.expect("metrics").text().await.expect("text");
+        let metrics = client.get(&server.metrics).send().await.expect("metrics").text().await.expect("text");
         assert!(metrics.contains("loyalty_http_requests_total{route=\"/api/v1/orgs/{slug}\",method=\"GET\",status=\"404\"}"), "{metrics}");
         assert!(metrics.contains("loyalty_build_info"));
+        // The public listener does not serve them to anyone.
+        let public = client.get(format!("{}/metrics", server.base)).send().await.expect("metrics");
+        assert_eq!(public.status(), 404);
+        assert_eq!(server.stop().code(), Some(0));
+    }
+
+    async fn metrics_on_the_public_listener_need_the_configured_token(db) {
+        if skip(db.kind) { return; }
+        let server = Server::start_with_env(&db.url, &[], &[("LOYALTY_METRICS__TOKEN", "scrape-me"), ("LOYALTY_METRICS__LISTEN", "")]).expect("server");
+        assert_eq!(server.metrics, "", "an empty metrics.listen turns the metrics listener off");
+        let client = http();
+        let url = format!("{}/metrics", server.base);
+        assert_eq!(client.get(&url).send().await.expect("get").status(), 401);
+        assert_eq!(client.get(&url).bearer_auth("wrong").send().await.expect("get").status(), 401);
+        let ok = client.get(&url).bearer_auth("scrape-me").send().await.expect("get");
+        assert_eq!(ok.status(), 200);
+        assert!(ok.text().await.expect("text").contains("loyalty_build_info"));
         assert_eq!(server.stop().code(), Some(0));
     }
 }
@@ -382,7 +399,7 @@ both_backends! {
         let client = http();
         let mut seen = None;
         for _ in 0..50 {
-            let text = client.get(format!("{}/metrics", server.base)).send().await.expect("metrics").text().await.expect("text");
+            let text = client.get(&server.metrics).send().await.expect("metrics").text().await.expect("text");
             seen = text.lines().find_map(|l| l.strip_prefix("loyalty_backup_last_success_timestamp_seconds ").map(|v| v.parse::<f64>().expect("number")));
             if seen.is_some() {
                 assert!(text.contains("loyalty_db_pool_connections{state=\"max\"}"), "{text}");

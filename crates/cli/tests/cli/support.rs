@@ -24,6 +24,8 @@ pub fn command(url: &str) -> Command {
     }
     cmd.env("DATABASE_URL", url)
         .env("NO_COLOR", "1")
+        // Servers of tests run side by side: each its own metrics port.
+        .env("LOYALTY_METRICS__LISTEN", "127.0.0.1:0")
         .current_dir(std::env::temp_dir());
     cmd
 }
@@ -44,6 +46,8 @@ pub struct Server {
     pub child: Child,
     /// `http://127.0.0.1:PORT`.
     pub base: String,
+    /// `http://127.0.0.1:PORT/metrics` of the metrics listener.
+    pub metrics: String,
     /// Lines printed before it listened (the demo password, for example).
     pub banner: Vec<String>,
 }
@@ -78,9 +82,16 @@ impl Server {
                     .next()
                     .unwrap_or_default()
                     .to_owned();
+                let metrics = banner
+                    .iter()
+                    .find_map(|l: &String| l.strip_prefix("metrics on "))
+                    .unwrap_or_default()
+                    .trim()
+                    .to_owned();
                 return Ok(Server {
                     child,
                     base,
+                    metrics,
                     banner,
                 });
             }

@@ -402,7 +402,7 @@ impl PointsError {
             PointsError::ReverseTooMuch { .. } => ErrorCode::PurchaseReverseExceeds,
             PointsError::ReverseTooOld => ErrorCode::PurchaseReverseTooOld,
             PointsError::IdempotencyMismatch => ErrorCode::IdempotencyMismatch,
-            PointsError::Store(_) => ErrorCode::InternalStore,
+            PointsError::Store(e) => e.code(),
         }
     }
 }

@@ -20,17 +20,18 @@ pub struct Amount(#[serde(with = "rust_decimal::serde::str")] Decimal);
 
 impl Amount {
     /// Parses an amount given as text (`"12.50"`), with the currency's minor digits.
+    /// The text is digits with at most one `.` that has digits on both sides, and an
+    /// optional leading `-` (refused as not positive): `" 10.00"`, `"10."`, `".5"` and
+    /// `"+5"` are not amounts, so every client writes one the same way.
     pub fn parse(input: &str, minor_digits: u32) -> Result<Self, FieldError> {
-        let s = input.trim();
-        let plain = !s.is_empty()
-            && s.chars()
-                .all(|c| c.is_ascii_digit() || c == '.' || c == '-')
-            && s.matches('.').count() <= 1
-            && s.len() <= 20;
-        let d = Decimal::from_str(if plain { s } else { "x" }).map_err(|_| {
+        let digits = input.strip_prefix('-').unwrap_or(input);
+        let (whole, fraction) = digits.split_once('.').unwrap_or((digits, "0"));
+        let all_digits = |s: &str| !s.is_empty() && s.bytes().all(|b| b.is_ascii_digit());
+        let plain = all_digits(whole) && all_digits(fraction) && input.len() <= 20;
+        let d = Decimal::from_str(if plain { input } else { "x" }).map_err(|_| {
             FieldError::new(
                 "amount",
-                format!("{s:?} is not a number; write the amount like 12.50"),
+                format!("{input:?} is not a number; write the amount like 12.50"),
             )
         })?;
         Self::from_decimal(d, minor_digits)
@@ -224,7 +225,25 @@ mod tests {
             Amount::parse("1000000.00", 2).map(|a| a.value()),
             Ok(d("1000000.00"))
         );
-        for bad in ["0", "-1", "12.345", "1000000.01", "abc", "", "NaN", "1e3"] {
+        for bad in [
+            "0",
+            "-1",
+            "12.345",
+            "1000000.01",
+            "abc",
+            "",
+            "NaN",
+            "1e3",
+            "+5.00",
+            " 10.00",
+            "10.00 ",
+            "10.",
+            ".5",
+            "-.5",
+            "1.2.3",
+            "--1",
+            "1_000",
+        ] {
             assert_eq!(
                 Amount::parse(bad, 2).expect_err(bad).field,
                 "amount",

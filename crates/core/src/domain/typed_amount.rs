@@ -12,6 +12,8 @@
 //! - a single separator followed by exactly three digits (`1.234`) is ambiguous: it
 //!   follows the organization's locale, and the reading says so, so the till can show
 //!   the amount back before it is confirmed;
+//! - a separator with no digit before it (`,50`, `.5`) or after it (`25,`) is refused, as
+//!   the API refuses it;
 //! - anything else is refused with a message that shows how to write the amount.
 
 use super::points::Amount;
@@ -194,23 +196,21 @@ fn normalise(
                 return Ok((ungroup(s, sep)?, false));
             }
             let (int, frac) = s.split_once(sep).ok_or("is not a number")?;
+            if int.is_empty() {
+                // `,50` / `.5`: refused like the API refuses it; `0,50` is meant.
+                return Err("starts with a separator");
+            }
             match frac.len() {
                 0 => Err("ends with a separator"),
                 1 | 2 => {
                     check_fraction(frac, minor_digits)?;
-                    Ok((
-                        format!("{}.{frac}", if int.is_empty() { "0" } else { int }),
-                        false,
-                    ))
+                    Ok((format!("{int}.{frac}"), false))
                 }
                 3 => {
                     // `1.234`: thousands, or three decimals; the locale decides.
                     if sep == mark.char() {
                         check_fraction(frac, minor_digits)?;
-                        Ok((
-                            format!("{}.{frac}", if int.is_empty() { "0" } else { int }),
-                            true,
-                        ))
+                        Ok((format!("{int}.{frac}"), true))
                     } else {
                         Ok((ungroup(s, sep)?, true))
                     }
@@ -272,7 +272,8 @@ mod tests {
         ("R$25,5", PT, 2, Some("25.50"), false),
         ("999.999,99", PT, 2, Some("999999.99"), false),
         ("1.234.567", PT, 2, None, false),
-        (",50", PT, 2, Some("0.50"), false),
+        (",50", PT, 2, None, false),
+        ("0,50", PT, 2, Some("0.50"), false),
         ("25,", PT, 2, None, false),
         ("25,505", PT, 2, None, true),
         ("12.34.56", PT, 2, None, false),
@@ -300,7 +301,8 @@ mod tests {
         ("1,000,000", EN, 2, Some("1000000.00"), false),
         ("123,456", EN, 2, Some("123456.00"), true),
         ("0.5", EN, 2, Some("0.50"), false),
-        (".5", EN, 2, Some("0.50"), false),
+        (".5", EN, 2, None, false),
+        (".500", EN, 2, None, false),
         ("10.", EN, 2, None, false),
         ("1e3", EN, 2, None, false),
         ("2,000,000", EN, 2, None, false),

@@ -134,6 +134,9 @@ catalogue! {
     /// The cursor is not one this server gave out.
     RequestInvalidCursor = "request.invalid_cursor", 400, "err_bad_request", api,
         "the cursor is not one this server gave out";
+    /// A query-string parameter does not parse.
+    RequestQuery = "request.query", 400, "err_bad_request", api,
+        "a query-string parameter does not parse (`limit=abc`); the message names it";
     /// `limit` is out of range.
     RequestInvalidLimit = "request.invalid_limit", 422, "err_bad_request", api,
         "`limit` is not 1-200";
@@ -212,6 +215,9 @@ catalogue! {
     /// The server failed (storage or identity provider); details are in the server log.
     Internal = "internal", 500, "err_internal", api,
         "storage or identity provider failed; the details are in the server log, never in the answer";
+    /// The database cannot be reached for now; retry after the `Retry-After` seconds.
+    Unavailable = "unavailable", 503, "err_unavailable", api,
+        "the database cannot be reached for now; retry after the `Retry-After` header's seconds";
     /// The store failed.
     InternalStore = "internal.store", 500, "err_internal", local,
         "the store failed";
@@ -230,9 +236,10 @@ catalogue! {
 }
 
 impl ErrorCode {
-    /// The code the JSON API sends: this one, or `internal` for the server's own failures.
+    /// The code the JSON API sends: this one, or `internal` for the server's own failures
+    /// (except `unavailable`, which tells a client to retry).
     pub const fn public(self) -> ErrorCode {
-        if self.status() >= 500 {
+        if self.status() >= 500 && !matches!(self, ErrorCode::Unavailable) {
             ErrorCode::Internal
         } else {
             self
@@ -295,7 +302,11 @@ mod tests {
     #[test]
     fn server_failures_are_sent_as_internal() {
         assert!(ErrorCode::Internal.in_api());
+        assert_eq!(ErrorCode::Unavailable.public(), ErrorCode::Unavailable);
         for code in ErrorCode::ALL {
+            if *code == ErrorCode::Unavailable {
+                continue;
+            }
             if code.status() >= 500 {
                 assert_eq!(code.public(), ErrorCode::Internal, "{code}");
             } else {

@@ -11,6 +11,10 @@ pub enum StoreError {
     /// one SQLite file); says who and what to do.
     #[error("database error: {0}")]
     Locked(String),
+    /// The database cannot be reached now: the connection was lost or refused, or no
+    /// connection came free in time. Worth retrying shortly; says what happened.
+    #[error("database unavailable: {0}")]
+    Unavailable(String),
     /// The database schema is older or newer than this program.
     #[error("database schema is not current: {0}")]
     Schema(String),
@@ -23,6 +27,18 @@ impl StoreError {
     /// Wraps a backend error.
     pub fn backend(e: impl std::error::Error + Send + Sync + 'static) -> Self {
         StoreError::Backend(Box::new(e))
+    }
+
+    /// The stable code of this failure: a typed conflict, the database out of reach
+    /// (`unavailable`, 503), or any other failure of the store.
+    pub fn code(&self) -> crate::ErrorCode {
+        match self {
+            StoreError::Conflict(_) => crate::ErrorCode::StoreConflict,
+            StoreError::Unavailable(_) => crate::ErrorCode::Unavailable,
+            StoreError::Locked(_) | StoreError::Schema(_) | StoreError::Backend(_) => {
+                crate::ErrorCode::InternalStore
+            }
+        }
     }
 }
 

@@ -11,8 +11,9 @@ use crate::error::{ErrorCode, FieldError};
 use crate::store::{Conflict, StoreError};
 use time::OffsetDateTime;
 
-/// Input for enrolling a customer.
-#[derive(Debug, Clone, Default, serde::Deserialize)]
+/// Input for enrolling a customer (the API reads it from its own body type, which
+/// refuses unknown fields).
+#[derive(Debug, Clone, Default)]
 pub struct EnrollInput {
     /// Phone, in any common notation; read in the org's country without `+`.
     pub phone: Option<String>,

@@ -3,7 +3,8 @@
 //! nested keys joined by `__`), then the runbook's own names (`DATABASE_URL`,
 //! `DATABASE_HOST`, `DATABASE_NAME`, `DATABASE_USER`, `DATABASE_PASSWORD`,
 //! `DATABASE_PORT`, `AUTHENTIK_URL`, `SMTP_HOST`, `SMTP_PORT`, `SMTP_USER`,
-//! `SMTP_PASSWORD`, `SMTP_FROM`). Secrets are wrapped and never printed.
+//! `SMTP_PASSWORD`, `SMTP_FROM`) and `LOYALTY_LOG_FORMAT`. Secrets are wrapped and never
+//! printed.
 
 use figment::Figment;
 use figment::providers::{Env, Format, Serialized, Toml};
@@ -15,7 +16,7 @@ mod sections;
 
 pub use sections::{
     BackupConfig, DatabaseConfig, HousekeepingConfig, IdentityConfig, IdentityMode, JobsConfig,
-    LogConfig, MailConfig, MailTls, ServerConfig, SupportConfig,
+    LogConfig, LogFormat, MailConfig, MailTls, MetricsConfig, ServerConfig, SupportConfig,
 };
 
 /// The whole configuration.
@@ -49,6 +50,9 @@ pub struct Config {
     /// Outgoing mail.
     #[serde(default)]
     pub mail: MailConfig,
+    /// Where `/metrics` is served.
+    #[serde(default)]
+    pub metrics: MetricsConfig,
 }
 
 #[derive(Serialize)]
@@ -62,6 +66,7 @@ struct Defaults {
     support: SupportConfig,
     backup: BackupConfig,
     mail: MailConfig,
+    metrics: MetricsConfig,
 }
 
 impl Config {
@@ -77,6 +82,7 @@ impl Config {
             support: SupportConfig::default(),
             backup: BackupConfig::default(),
             mail: MailConfig::default(),
+            metrics: MetricsConfig::default(),
         }));
         if let Some(path) = file {
             if !path.exists() {
@@ -104,6 +110,7 @@ impl Config {
                             "support__",
                             "backup__",
                             "mail__",
+                            "metrics__",
                         ]
                         .iter()
                         .any(|s| k.starts_with(s))
@@ -129,6 +136,11 @@ impl Config {
                         )
                         .into()
                     }),
+            )
+            .merge(
+                Env::raw()
+                    .only(&["LOYALTY_LOG_FORMAT"])
+                    .map(|_| "log.format".into()),
             )
             .merge(
                 Env::raw()
@@ -203,6 +215,7 @@ impl Config {
             support: &'a SupportConfig,
             backup: &'a BackupConfig,
             mail: &'a MailConfig,
+            metrics: &'a MetricsConfig,
         }
         let view = View {
             server: &self.server,
@@ -214,6 +227,7 @@ impl Config {
             support: &self.support,
             backup: &self.backup,
             mail: &self.mail,
+            metrics: &self.metrics,
         };
         toml::to_string_pretty(&view).unwrap_or_else(|e| format!("# cannot render: {e}"))
     }
@@ -263,6 +277,7 @@ mod tests {
             "postgres://authentik:hunter2@db/authentik",
         ));
         config.mail.smtp_password = Some(SecretString::from("hunter2"));
+        config.metrics.token = Some(SecretString::from("hunter2"));
         assert!(!format!("{config:?}").contains("hunter2"));
         assert!(!config.redacted_toml().contains("hunter2"));
     }

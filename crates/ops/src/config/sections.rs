@@ -1,6 +1,7 @@
 //! The sections of the configuration (`[server]`, `[database]`, `[identity]`, `[log]`,
-//! `[jobs]`, `[housekeeping]`, `[support]`, `[backup]`, `[mail]`): their fields, defaults and the small
-//! rules read from them (the database URL, the public URL, the SMTP port).
+//! `[jobs]`, `[housekeeping]`, `[support]`, `[backup]`, `[mail]`, `[metrics]`): their fields, defaults
+//! and the small rules read from them (the database URL, the public URL, the SMTP port, the
+//! metrics listener).
 
 use secrecy::{ExposeSecret, SecretString};
 use serde::{Deserialize, Serialize};
@@ -194,6 +195,9 @@ pub struct ServerConfig {
     pub max_body_bytes: usize,
     /// Seconds before a request times out.
     pub request_timeout_secs: u64,
+    /// Seconds a client has to send a request's headers; a connection that has not sent
+    /// them whole by then is closed (slow or half-sent requests do not hold it open).
+    pub header_read_timeout_secs: u64,
     /// Single-tenant custom domains: host -> organization slug. Requests whose `Host` is
     /// one of these serve only that organization. Environment form:
     /// `LOYALTY_SERVER__HOST_ORGS='{"rewards.nextdoor.com"="nextdoor"}'` (hosts quoted).
@@ -212,6 +216,7 @@ impl Default for ServerConfig {
             public_url: None,
             max_body_bytes: 64 * 1024,
             request_timeout_secs: 30,
+            header_read_timeout_secs: 10,
             host_orgs: BTreeMap::new(),
             trusted_proxies: Vec::new(),
         }
@@ -369,17 +374,73 @@ impl Default for IdentityConfig {
 #[derive(Debug, Deserialize, Serialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct LogConfig {
-    /// `text` or `json`.
-    pub format: String,
+    /// `text` (default) or `json` (one JSON object a line); also `LOYALTY_LOG_FORMAT`.
+    pub format: LogFormat,
     /// A `tracing` filter, such as `info` or `loyalty=debug,info`.
     pub level: String,
+}
+
+/// How log lines are written to standard error.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum LogFormat {
+    /// Plain text; coloured only when standard error is a terminal.
+    Text,
+    /// JSON lines, for log collectors.
+    Json,
 }
 
 impl Default for LogConfig {
     fn default() -> Self {
         Self {
-            format: "text".into(),
+            format: LogFormat::Text,
             level: "info".into(),
         }
+    }
+}
+
+/// `[metrics]`: where Prometheus reads `/metrics`. The metrics name every organization
+/// and its totals, so the public listener does not serve them to anyone.
+#[derive(Debug, Deserialize, Serialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct MetricsConfig {
+    /// Address of a listener that serves only `/metrics`, without a token; empty turns
+    /// it off. Default `127.0.0.1:9464` (this host only).
+    pub listen: String,
+    /// A bearer token that opens `/metrics` on the public listener
+    /// (`Authorization: Bearer <token>`); unset, the public listener answers 404 there.
+    #[serde(serialize_with = "redacted")]
+    pub token: Option<SecretString>,
+}
+
+impl Default for MetricsConfig {
+    fn default() -> Self {
+        Self {
+            listen: "127.0.0.1:9464".into(),
+            token: None,
+        }
+    }
+}
+
+impl MetricsConfig {
+    /// The metrics listener's address; `None` when `listen` is empty (turned off).
+    pub fn listen_addr(&self) -> Result<Option<SocketAddr>, crate::UserError> {
+        let listen = self.listen.trim();
+        if listen.is_empty() {
+            return Ok(None);
+        }
+        listen.parse().map(Some).map_err(|_| {
+            crate::UserError(format!(
+                "metrics.listen: {listen:?} is not an address; write a host and port such as 127.0.0.1:9464 (0.0.0.0:9464 inside a container), or leave it empty to turn the metrics listener off"
+            ))
+        })
+    }
+
+    /// The public listener's token, when one is set and not empty.
+    pub fn token(&self) -> Option<SecretString> {
+        self.token
+            .as_ref()
+            .filter(|t| !t.expose_secret().trim().is_empty())
+            .cloned()
     }
 }

@@ -2,10 +2,10 @@
 
 use super::auth::{OrgMember, TOKEN_PREFIX};
 use super::error_docs::api_errors;
-use super::extract::{ApiJson, ApiPath, cursor, limit, parse_cursor};
+use super::extract::{ApiJson, ApiPath, ApiQuery, cursor, limit, parse_cursor};
 use crate::AppState;
 use crate::error::ApiError;
-use axum::extract::{Query, State};
+use axum::extract::State;
 use axum::http::StatusCode;
 use axum::routing::{delete, get, put};
 use axum::{Json, Router};
@@ -270,7 +270,7 @@ struct AuditQuery {
     limit: Option<u32>,
 }
 
-api_errors!(GetAuditLogErrors [SIGNED_IN] {
+api_errors!(GetAuditLogErrors [SIGNED_IN, QUERY] {
     OrgMismatch,
     RequestInvalidCursor,
     AuthForbidden = "only admins and operators read the audit log",
@@ -297,7 +297,7 @@ api_errors!(GetAuditLogErrors [SIGNED_IN] {
 async fn audit(
     State(state): State<AppState>,
     m: OrgMember,
-    Query(q): Query<AuditQuery>,
+    ApiQuery(q): ApiQuery<AuditQuery>,
 ) -> Result<Json<Page<AuditRecord>>, ApiError> {
     let reader = Reader {
         store: state.store.as_ref(),

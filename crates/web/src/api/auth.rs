@@ -54,9 +54,10 @@ fn forbidden() -> ApiError {
     )
 }
 
-fn internal(e: impl std::fmt::Display) -> ApiError {
-    tracing::error!(error = %e, "authenticating a request");
-    ApiError::internal()
+/// A failure of the store while authenticating: `internal`, or `unavailable` when the
+/// database cannot be reached (logged once, by the conversion).
+fn internal(e: impl Into<loyalty_core::Error>) -> ApiError {
+    ApiError::from(e.into())
 }
 
 /// The API answer for a refused [`access::enter`]: an organization that is not there
@@ -64,7 +65,6 @@ fn internal(e: impl std::fmt::Display) -> ApiError {
 fn refused(e: loyalty_core::Error, raw: &str) -> ApiError {
     match e {
         loyalty_core::Error::NotFound(..) => org_not_found(raw),
-        loyalty_core::Error::Store(_) | loyalty_core::Error::Directory(_) => internal(e),
         e => e.into(),
     }
 }

@@ -2,10 +2,10 @@
 
 use super::auth::OrgMember;
 use super::error_docs::api_errors;
-use super::extract::{ApiJson, ApiPath, cursor, limit, parse_cursor};
+use super::extract::{ApiJson, ApiPath, ApiQuery, cursor, limit, parse_cursor};
 use crate::AppState;
 use crate::error::ApiError;
-use axum::extract::{Query, State};
+use axum::extract::State;
 use axum::http::StatusCode;
 use axum::routing::get;
 use axum::{Json, Router};
@@ -36,7 +36,7 @@ api_errors!(EnrollCustomerErrors [SIGNED_IN, JSON_BODY] {
     OrgNotFound,
     CustomerExists,
     CustomerCardCollision,
-    RequestInvalidField = "a field has the wrong JSON type",
+    RequestInvalidField = "a field has the wrong JSON type, or is not one of `phone`, `email`, `name`",
     ValidationFailed = "invalid `phone`, `email` or `name`, or neither phone nor email given; see `fields`",
 });
 
@@ -60,9 +60,9 @@ api_errors!(EnrollCustomerErrors [SIGNED_IN, JSON_BODY] {
 async fn enroll(
     State(state): State<AppState>,
     m: OrgMember,
-    ApiJson(input): ApiJson<EnrollInput>,
+    ApiJson(body): ApiJson<super::params::EnrollBody>,
 ) -> Result<(StatusCode, Json<Customer>), ApiError> {
-    let c = points::enroll(&m.ctx(&state)?, &input, None).await?;
+    let c = points::enroll(&m.ctx(&state)?, &EnrollInput::from(body), None).await?;
     Ok((StatusCode::CREATED, Json(c)))
 }
 
@@ -87,7 +87,7 @@ enum ListOrOne {
     Page(Page<Customer>),
 }
 
-api_errors!(ListOrLookupCustomersErrors [SIGNED_IN] {
+api_errors!(ListOrLookupCustomersErrors [SIGNED_IN, QUERY] {
     OrgMismatch,
     RequestInvalidCursor,
     AuthForbidden = "customers, and callers without a role in the organization, cannot list or look up customers",
@@ -117,7 +117,7 @@ api_errors!(ListOrLookupCustomersErrors [SIGNED_IN] {
 async fn list_or_lookup(
     State(state): State<AppState>,
     m: OrgMember,
-    Query(q): Query<ListQuery>,
+    ApiQuery(q): ApiQuery<ListQuery>,
 ) -> Result<Json<ListOrOne>, ApiError> {
     let ctx = m.ctx(&state)?;
     if let Some(query) = q.q.as_deref().filter(|s| !s.trim().is_empty()) {
@@ -269,7 +269,7 @@ fn ledger_page(items: Vec<LedgerEntry>, range: LedgerRange) -> Json<Page<LedgerE
     Json(Page { items, next_cursor })
 }
 
-api_errors!(GetCustomerLedgerErrors [SIGNED_IN] {
+api_errors!(GetCustomerLedgerErrors [SIGNED_IN, QUERY] {
     OrgMismatch,
     RequestPath = "`id` is not a UUID",
     RequestInvalidCursor,
@@ -301,7 +301,7 @@ async fn customer_ledger(
     State(state): State<AppState>,
     m: OrgMember,
     ApiPath((_, id)): ApiPath<(String, CustomerId)>,
-    Query(q): Query<LedgerQuery>,
+    ApiQuery(q): ApiQuery<LedgerQuery>,
 ) -> Result<Json<Page<LedgerEntry>>, ApiError> {
     let ctx = m.ctx(&state)?;
     points::customer(&ctx, id).await?;
@@ -310,7 +310,7 @@ async fn customer_ledger(
     Ok(ledger_page(items, range))
 }
 
-api_errors!(GetOrgLedgerErrors [SIGNED_IN] {
+api_errors!(GetOrgLedgerErrors [SIGNED_IN, QUERY] {
     OrgMismatch,
     RequestInvalidCursor,
     AuthForbidden = "only admins read the whole ledger",
@@ -339,7 +339,7 @@ api_errors!(GetOrgLedgerErrors [SIGNED_IN] {
 async fn org_ledger(
     State(state): State<AppState>,
     m: OrgMember,
-    Query(q): Query<LedgerQuery>,
+    ApiQuery(q): ApiQuery<LedgerQuery>,
 ) -> Result<Json<Page<LedgerEntry>>, ApiError> {
     let ctx = m.ctx(&state)?;
     let range = ledger_range(&m, &q)?;
@@ -390,7 +390,7 @@ async fn me(State(state): State<AppState>, m: OrgMember) -> Result<Json<Customer
     ))
 }
 
-api_errors!(GetMyLedgerErrors [SIGNED_IN] {
+api_errors!(GetMyLedgerErrors [SIGNED_IN, QUERY] {
     OrgMismatch,
     RequestInvalidCursor,
     AuthForbidden = "this is the customers' own view: only a person signed in as a customer of this organization; API tokens and staff are refused",
@@ -420,7 +420,7 @@ api_errors!(GetMyLedgerErrors [SIGNED_IN] {
 async fn my_ledger(
     State(state): State<AppState>,
     m: OrgMember,
-    Query(q): Query<LedgerQuery>,
+    ApiQuery(q): ApiQuery<LedgerQuery>,
 ) -> Result<Json<Page<LedgerEntry>>, ApiError> {
     let ctx = m.ctx(&state)?;
     let range = ledger_range(&m, &q)?;

@@ -10,8 +10,11 @@ use utoipa::openapi::{ContentBuilder, Ref, RefOr, Response, ResponseBuilder};
 /// The codes of every operation that needs a session or a token.
 pub const SIGNED_IN: &[ErrorCode] = &[ErrorCode::AuthRequired, ErrorCode::AuthInvalidToken];
 
-/// The codes of every operation (the server's own failure).
-pub const ALWAYS: &[ErrorCode] = &[ErrorCode::Internal];
+/// The codes of every operation (the server's own failure, the database out of reach).
+pub const ALWAYS: &[ErrorCode] = &[ErrorCode::Internal, ErrorCode::Unavailable];
+
+/// The codes of every operation that reads query-string parameters.
+pub const QUERY: &[ErrorCode] = &[ErrorCode::RequestQuery];
 
 /// The codes of every operation with a JSON body that the handler reads whole.
 pub const JSON_BODY: &[ErrorCode] = &[ErrorCode::RequestTooLarge, ErrorCode::RequestContentType];

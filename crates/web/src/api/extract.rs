@@ -99,6 +99,22 @@ pub fn limit(v: Option<u32>) -> Result<u32, ApiError> {
     }
 }
 
+/// Query-string parameters; one that does not parse (`limit=abc`) answers 400
+/// `request.query` naming it, in the JSON error format.
+#[derive(Debug)]
+pub struct ApiQuery<T>(pub T);
+
+impl<T: DeserializeOwned, S: Send + Sync> FromRequestParts<S> for ApiQuery<T> {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
+        match axum::extract::Query::<T>::from_request_parts(parts, state).await {
+            Ok(axum::extract::Query(v)) => Ok(ApiQuery(v)),
+            Err(e) => Err(ApiError::new(ErrorCode::RequestQuery, e.body_text())),
+        }
+    }
+}
+
 /// Path parameters; a malformed one (an id that is not a UUID) answers 400 `request.path`.
 #[derive(Debug)]
 pub struct ApiPath<T>(pub T);

@@ -26,9 +26,10 @@ pub fn amount_schema() -> Schema {
         .into()
 }
 
-/// Input for enrolling a customer: a phone number, an email address, or both.
-#[allow(dead_code)] // documentation only; mirrors `loyalty_core::service::points::EnrollInput`
-#[derive(ToSchema)]
+/// Input for enrolling a customer: a phone number, an email address, or both. Unknown
+/// fields (`{"balance": 1000}`) are refused like on every other body.
+#[derive(Debug, serde::Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
 #[schema(as = EnrollInput)]
 pub struct EnrollBody {
     /// Phone, in any common notation; without `+` it is read in the organization's country.
@@ -39,6 +40,16 @@ pub struct EnrollBody {
     email: Option<String>,
     /// Name, at most 255 characters.
     name: Option<String>,
+}
+
+impl From<EnrollBody> for loyalty_core::service::points::EnrollInput {
+    fn from(b: EnrollBody) -> Self {
+        Self {
+            phone: b.phone,
+            email: b.email,
+            name: b.name,
+        }
+    }
 }
 
 /// The organization named in the path.

@@ -19,14 +19,14 @@ impl PageError {
     /// A failed use case, in the page's frame, with a link back to `back`.
     pub fn failed(c: &Chrome, e: &Error, back: &str) -> Self {
         let (status, text) = describe(c.lang, e);
-        Self(problem(
-            c,
-            status,
-            "problem_heading",
-            &text,
-            back,
-            "go_back",
-        ))
+        let mut page = problem(c, status, "problem_heading", &text, back, "go_back");
+        if e.code() == loyalty_core::ErrorCode::Unavailable {
+            page.headers_mut().insert(
+                axum::http::header::RETRY_AFTER,
+                axum::http::HeaderValue::from_static(crate::error::RETRY_AFTER_SECS),
+            );
+        }
+        Self(page)
     }
 
     /// 403: the person has no role here that allows this page.

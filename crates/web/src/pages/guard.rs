@@ -6,7 +6,7 @@
 
 use super::error::PageError;
 use super::i18n::Lang;
-use super::layout::{Chrome, OrgNav, cookie_lang, encode, problem};
+use super::layout::{Chrome, OrgNav, browser_lang, cookie_lang, encode, problem};
 use crate::AppState;
 use crate::session::SignedIn;
 use axum::extract::{FromRequestParts, Path};
@@ -24,7 +24,11 @@ use std::collections::HashMap;
 pub(crate) struct Person {
     pub signed_in: SignedIn,
     pub verified: Verified,
+    /// The person's own choice (the language cookie); it wins everywhere.
     pub lang: Option<Lang>,
+    /// The best of the browser's languages we speak, for pages outside an organization
+    /// when the person made no choice.
+    pub browser_lang: Option<Lang>,
     pub path: String,
     /// The request id, for the audit rows of page actions.
     pub request_id: Option<String>,
@@ -42,7 +46,7 @@ impl Person {
     /// The page frame for this person outside any organization.
     pub fn chrome(&self, section: &'static str) -> Chrome {
         Chrome {
-            lang: self.lang.unwrap_or_default(),
+            lang: self.lang.or(self.browser_lang).unwrap_or_default(),
             csrf: self.signed_in.session.csrf_token.clone(),
             user: Some(self.signed_in.session.principal.name().to_owned()),
             org: None,
@@ -72,6 +76,7 @@ impl FromRequestParts<AppState> for Person {
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Response> {
         let path = parts.uri.path().to_owned();
         let lang = cookie_lang(&parts.headers);
+        let browser_lang = browser_lang(&parts.headers);
         let Ok(signed_in) = SignedIn::from_request_parts(parts, state).await else {
             let next = if parts.method == axum::http::Method::GET && path != "/" {
                 format!("/login?next={}", encode(&path))
@@ -90,7 +95,10 @@ impl FromRequestParts<AppState> for Person {
             }
             Err(e) => {
                 tracing::error!(error = %e, "reading groups");
-                return Err(unavailable(lang.unwrap_or_default(), &path));
+                return Err(unavailable(
+                    lang.or(browser_lang).unwrap_or_default(),
+                    &path,
+                ));
             }
         };
         // The form extractors read the session from here instead of a second query.
@@ -99,6 +107,7 @@ impl FromRequestParts<AppState> for Person {
             signed_in,
             verified,
             lang,
+            browser_lang,
             path,
             request_id: crate::request_id(&parts.headers),
         })

@@ -8,10 +8,11 @@ use super::form::OpenForm;
 use super::layout::{Chrome, Notice, problem, request_lang};
 use super::render;
 use crate::AppState;
+use crate::pages::params::PagePath;
 use crate::session::SignedIn;
 use askama::Template;
 use axum::Router;
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::get;
@@ -86,7 +87,7 @@ async fn join_page(
     State(state): State<AppState>,
     headers: HeaderMap,
     signed_in: Option<SignedIn>,
-    Path(slug): Path<String>,
+    PagePath(slug): PagePath<String>,
 ) -> Result<Response, PageError> {
     let (org, c) = open_org(&state, &headers, &slug, signed_in.as_ref()).await?;
     Ok(render(
@@ -105,7 +106,7 @@ async fn join_post(
     State(state): State<AppState>,
     headers: HeaderMap,
     signed_in: Option<SignedIn>,
-    Path(slug): Path<String>,
+    PagePath(slug): PagePath<String>,
     OpenForm(form): OpenForm<JoinForm>,
 ) -> Result<Response, PageError> {
     let (org, c) = open_org(&state, &headers, &slug, signed_in.as_ref()).await?;

@@ -93,17 +93,20 @@ impl Notice {
     }
 }
 
-/// The language of an anonymous request: the person's cookie, else their browser's.
+/// The language of a request outside any organization: the person's cookie, else the
+/// best of their browser's languages that we speak, else English.
 pub(crate) fn request_lang(headers: &HeaderMap) -> Lang {
     cookie_lang(headers)
-        .or_else(|| {
-            headers
-                .get(axum::http::header::ACCEPT_LANGUAGE)
-                .and_then(|v| v.to_str().ok())
-                .and_then(|v| v.split(',').next())
-                .and_then(|v| Lang::parse(v.split(';').next().unwrap_or_default()))
-        })
+        .or_else(|| browser_lang(headers))
         .unwrap_or_default()
+}
+
+/// The best of the browser's languages (`Accept-Language`, by q-value) that we speak.
+pub(crate) fn browser_lang(headers: &HeaderMap) -> Option<Lang> {
+    headers
+        .get(axum::http::header::ACCEPT_LANGUAGE)
+        .and_then(|v| v.to_str().ok())
+        .and_then(Lang::from_accept_language)
 }
 
 /// The person's own language choice, if they made one.

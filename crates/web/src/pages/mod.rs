@@ -21,6 +21,7 @@ mod join;
 mod layout;
 mod oidc;
 mod operator;
+mod params;
 mod portal;
 mod qr;
 mod recovery;

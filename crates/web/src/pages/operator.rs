@@ -10,9 +10,10 @@ use super::guard::Person;
 use super::layout::{Chrome, Notice};
 use super::render;
 use crate::AppState;
+use crate::pages::params::{PagePath, PageQuery};
 use askama::Template;
 use axum::Router;
-use axum::extract::{Path, Query, State};
+use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::get;
@@ -95,7 +96,7 @@ struct Done {
 async fn console(
     State(state): State<AppState>,
     person: Person,
-    Query(q): Query<Done>,
+    PageQuery(q): PageQuery<Done>,
 ) -> Result<Response, PageError> {
     let c = operator_only(&person)?;
     let notice = match q.done.as_str() {
@@ -229,7 +230,7 @@ struct OrgView {
 async fn org_view(
     State(state): State<AppState>,
     person: Person,
-    Path(slug): Path<String>,
+    PagePath(slug): PagePath<String>,
 ) -> Result<Response, PageError> {
     let c = operator_only(&person)?;
     let org = orgs::get(state.store.as_ref(), &slug)
@@ -287,7 +288,7 @@ fn status_key(status: &str) -> &'static str {
 async fn confirm_status(
     State(state): State<AppState>,
     person: Person,
-    Path((slug, action)): Path<(String, String)>,
+    PagePath((slug, action)): PagePath<(String, String)>,
 ) -> Result<Response, PageError> {
     let c = operator_only(&person)?;
     let org = orgs::get(state.store.as_ref(), &slug)
@@ -318,7 +319,7 @@ async fn confirm_status(
 async fn change_status(
     State(state): State<AppState>,
     person: Person,
-    Path((slug, action)): Path<(String, String)>,
+    PagePath((slug, action)): PagePath<(String, String)>,
     CsrfForm(Empty {}): CsrfForm<Empty>,
 ) -> Result<Response, PageError> {
     let c = operator_only(&person)?;

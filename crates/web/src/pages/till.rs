@@ -9,9 +9,10 @@ use super::i18n::Lang;
 use super::layout::{Chrome, Notice};
 use super::render;
 use crate::AppState;
+use crate::pages::params::{PagePath, PageQuery};
 use askama::Template;
 use axum::Router;
-use axum::extract::{Path, Query, State};
+use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::get;
@@ -120,7 +121,7 @@ impl TillPage {
 async fn search(
     State(state): State<AppState>,
     page: OrgPage,
-    Query(q): Query<TillQuery>,
+    PageQuery(q): PageQuery<TillQuery>,
 ) -> Result<Response, PageError> {
     let (c, ctx) = staff(&page, &state)?;
     let query = q.q.trim().to_owned();
@@ -198,8 +199,8 @@ fn done_text(lang: Lang, q: &TillQuery) -> Option<Notice> {
 async fn customer(
     State(state): State<AppState>,
     page: OrgPage,
-    Path((_, id)): Path<(String, CustomerId)>,
-    Query(q): Query<TillQuery>,
+    PagePath((_, id)): PagePath<(String, CustomerId)>,
+    PageQuery(q): PageQuery<TillQuery>,
 ) -> Result<Response, PageError> {
     let notice = done_text(page.lang, &q);
     customer_page(&state, &page, id, notice, StatusCode::OK).await

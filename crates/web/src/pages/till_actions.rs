@@ -11,9 +11,10 @@ use super::layout::Notice;
 use super::render;
 use super::till::{TillPage, customer_page, staff};
 use crate::AppState;
+use crate::pages::params::{PagePath, PageQuery};
 use askama::Template;
 use axum::Router;
-use axum::extract::{Path, Query, State};
+use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
@@ -129,8 +130,8 @@ struct AmountQuery {
 async fn preview(
     State(state): State<AppState>,
     page: OrgPage,
-    Path((_, id)): Path<(String, CustomerId)>,
-    Query(q): Query<AmountQuery>,
+    PagePath((_, id)): PagePath<(String, CustomerId)>,
+    PageQuery(q): PageQuery<AmountQuery>,
 ) -> Result<Response, PageError> {
     confirm_award(&state, &page, id, &q.amount, None).await
 }
@@ -208,7 +209,7 @@ struct ActionForm {
 async fn award(
     State(state): State<AppState>,
     page: OrgPage,
-    Path((_, id)): Path<(String, CustomerId)>,
+    PagePath((_, id)): PagePath<(String, CustomerId)>,
     CsrfForm(form): CsrfForm<ActionForm>,
 ) -> Result<Response, PageError> {
     let (c, ctx) = staff(&page, &state)?;
@@ -265,7 +266,7 @@ fn done(page: &OrgPage, id: CustomerId, what: &str, pts: i64, balance: i64) -> R
 async fn redeem(
     State(state): State<AppState>,
     page: OrgPage,
-    Path((_, id)): Path<(String, CustomerId)>,
+    PagePath((_, id)): PagePath<(String, CustomerId)>,
     CsrfForm(form): CsrfForm<ActionForm>,
 ) -> Result<Response, PageError> {
     let (c, ctx) = staff(&page, &state)?;
@@ -298,7 +299,7 @@ async fn redeem(
 async fn confirm_reverse(
     State(state): State<AppState>,
     page: OrgPage,
-    Path((_, id, purchase)): Path<(String, CustomerId, PurchaseId)>,
+    PagePath((_, id, purchase)): PagePath<(String, CustomerId, PurchaseId)>,
 ) -> Result<Response, PageError> {
     let (c, ctx) = staff(&page, &state)?;
     let back = format!("{}/till/c/{id}", page.base());
@@ -331,7 +332,7 @@ async fn confirm_reverse(
 async fn reverse(
     State(state): State<AppState>,
     page: OrgPage,
-    Path((_, id, purchase)): Path<(String, CustomerId, PurchaseId)>,
+    PagePath((_, id, purchase)): PagePath<(String, CustomerId, PurchaseId)>,
     CsrfForm(form): CsrfForm<ActionForm>,
 ) -> Result<Response, PageError> {
     let (c, ctx) = staff(&page, &state)?;

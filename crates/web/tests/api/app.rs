@@ -14,6 +14,7 @@ use tower::ServiceExt;
 
 pub struct TestApp {
     pub db: TestDb,
+    pub state: AppState,
     pub router: axum::Router,
     pub a: Organization,
     pub b: Organization,
@@ -64,7 +65,8 @@ impl TestApp {
         let a = orgs.pop().unwrap();
         TestApp {
             db,
-            router: loyalty_web::router(state),
+            router: loyalty_web::router(state.clone()),
+            state,
             a,
             b,
         }

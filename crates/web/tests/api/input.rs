@@ -20,6 +20,7 @@ both_backends! {
             ("POST", "/api/v1/orgs/alpha/customers".into(), Some(r#"{"phone": "12"}"#.into()), 422, "validation.failed"),
             ("POST", "/api/v1/orgs/alpha/customers".into(), Some(r#"{"email": "nope"}"#.into()), 422, "validation.failed"),
             ("POST", "/api/v1/orgs/alpha/customers".into(), Some(r#"{"phone": "202-555-0100"}"#.into()), 409, "customer.exists"),
+            ("POST", "/api/v1/orgs/alpha/customers".into(), Some(r#"{"phone": "202-555-0199", "balance": 1000}"#.into()), 422, "request.invalid_field"),
             ("POST", "/api/v1/orgs/alpha/purchases".into(), Some("{".into()), 400, "request.malformed_json"),
             ("POST", "/api/v1/orgs/alpha/purchases".into(), Some("{}".into()), 422, "request.invalid_field"),
             ("POST", "/api/v1/orgs/alpha/purchases".into(), Some(format!(r#"{{"customer_id": "{cid}"}}"#)), 422, "request.invalid_field"),
@@ -27,6 +28,11 @@ both_backends! {
             ("POST", "/api/v1/orgs/alpha/purchases".into(), Some(format!(r#"{{"customer_id": "{cid}", "amount": "-1"}}"#)), 422, "validation.failed"),
             ("POST", "/api/v1/orgs/alpha/purchases".into(), Some(format!(r#"{{"customer_id": "{cid}", "amount": 0}}"#)), 422, "validation.failed"),
             ("POST", "/api/v1/orgs/alpha/purchases".into(), Some(format!(r#"{{"customer_id": "{cid}", "amount": "1.005"}}"#)), 422, "validation.failed"),
+            ("POST", "/api/v1/orgs/alpha/purchases".into(), Some(format!(r#"{{"customer_id": "{cid}", "amount": "+5.00"}}"#)), 422, "validation.failed"),
+            ("POST", "/api/v1/orgs/alpha/purchases".into(), Some(format!(r#"{{"customer_id": "{cid}", "amount": " 10.00"}}"#)), 422, "validation.failed"),
+            ("POST", "/api/v1/orgs/alpha/purchases".into(), Some(format!(r#"{{"customer_id": "{cid}", "amount": "10."}}"#)), 422, "validation.failed"),
+            ("POST", "/api/v1/orgs/alpha/purchases".into(), Some(format!(r#"{{"customer_id": "{cid}", "amount": ".5"}}"#)), 422, "validation.failed"),
+            ("POST", format!("/api/v1/orgs/alpha/purchases/{pid}/reverse"), Some(r#"{"amount": ".5"}"#.into()), 422, "validation.failed"),
             ("POST", "/api/v1/orgs/alpha/purchases".into(), Some(format!(r#"{{"customer_id": "{cid}", "amount": 1e12}}"#)), 422, "validation.failed"),
             ("POST", "/api/v1/orgs/alpha/purchases".into(), Some(format!(r#"{{"customer_id": "{cid}", "amount": "99999999999"}}"#)), 422, "validation.failed"),
             ("POST", "/api/v1/orgs/alpha/purchases".into(), Some(format!(r#"{{"customer_id": "{cid}", "amount": "5", "currency": "EUR"}}"#)), 422, "validation.failed"),
@@ -54,6 +60,11 @@ both_backends! {
             ("GET", "/api/v1/orgs/alpha/ledger?from=yesterday".into(), None, 422, "validation.failed"),
             ("GET", "/api/v1/orgs/alpha/ledger?cursor=zzz".into(), None, 400, "request.invalid_cursor"),
             ("GET", "/api/v1/orgs/alpha/ledger?limit=100000".into(), None, 422, "request.invalid_limit"),
+            ("GET", "/api/v1/orgs/alpha/ledger?limit=abc".into(), None, 400, "request.query"),
+            ("GET", "/api/v1/orgs/alpha/customers?limit=-1".into(), None, 400, "request.query"),
+            ("GET", format!("/api/v1/orgs/alpha/customers/{cid}/ledger?limit=1.5"), None, 400, "request.query"),
+            ("GET", "/api/v1/orgs/alpha/me/ledger?limit=abc".into(), None, 400, "request.query"),
+            ("GET", "/api/v1/orgs/alpha/audit?limit=abc".into(), None, 400, "request.query"),
             ("GET", "/api/v1/orgs/alpha/customers/not-a-uuid".into(), None, 400, "request.path"),
             ("GET", "/api/v1/orgs/alpha/customers?q=nobody%40example.com".into(), None, 404, "customer.not_found"),
             ("GET", "/api/v1/orgs/NOPE/customers".into(), None, 404, "org.not_found"),
@@ -62,6 +73,9 @@ both_backends! {
             let (s, answer) = app.call_raw(&admin, method, &path, body.clone(), &[]).await;
             assert_eq!((s.as_u16(), answer["error"]["code"].as_str()), (status, Some(code)), "{method} {path} {body:?}: {answer}");
             assert!(answer["error"]["message"].as_str().is_some_and(|m| !m.is_empty()));
+            if code == "request.query" {
+                assert!(answer["error"]["message"].as_str().is_some_and(|m| m.contains("limit")), "names the parameter: {answer}");
+            }
         }
         // A write without an Idempotency-Key is refused.
         let no_key = app.router.clone();

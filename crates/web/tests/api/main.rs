@@ -1,8 +1,10 @@
 //! The JSON API through the real router, on both backends: the authorisation matrix,
-//! bad input on every endpoint, idempotent retries.
+//! bad input on every endpoint, idempotent retries, the database out of reach.
 #![allow(clippy::panic, clippy::unwrap_used)]
 
 mod app;
 mod input;
 mod matrix;
 mod openapi;
+mod outage;
+mod server;

@@ -343,3 +343,45 @@ fn typed_ids_are_plain_uuid_strings_in_the_document() {
         );
     }
 }
+
+/// Every documented request body refuses a field it does not know (`{"balance": 1000}`
+/// on an enrolment), with the code every body uses: walks the document's operations.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_request_body_refuses_unknown_fields() {
+    let app = app().await;
+    let (admin, _) = app.person("alpha_admin", &["alpha-admins"]).await;
+    let doc = serde_json::to_value(loyalty_web::api::openapi::document()).unwrap();
+    let mut walked = 0;
+    for (path, ops) in doc["paths"].as_object().unwrap() {
+        for (method, op) in ops.as_object().unwrap() {
+            if op.get("requestBody").is_none() {
+                continue;
+            }
+            let uri = path
+                .replace("{slug}", "alpha")
+                .replace("{id}", &uuid::Uuid::new_v4().to_string());
+            let (status, answer) = app
+                .call_raw(
+                    &admin,
+                    &method.to_uppercase(),
+                    &uri,
+                    Some(r#"{"balance": 1000}"#.into()),
+                    &[],
+                )
+                .await;
+            assert_eq!(
+                (status.as_u16(), answer["error"]["code"].as_str()),
+                (422, Some("request.invalid_field")),
+                "{method} {path}: {answer}"
+            );
+            assert!(
+                answer["error"]["message"]
+                    .as_str()
+                    .is_some_and(|m| m.contains("unknown field `balance`")),
+                "{method} {path}: {answer}"
+            );
+            walked += 1;
+        }
+    }
+    assert!(walked >= 8, "walked {walked} bodies");
+}

@@ -74,6 +74,9 @@ pub fn form(fields: &[(&str, &str)]) -> String {
         .join("&")
 }
 
+/// The bearer token that opens `/metrics` on the test apps' public router.
+pub const METRICS_TOKEN: &str = "metrics-test-token";
+
 impl TestApp {
     pub async fn new(db: TestDb) -> Self {
         Self::with_url(db, "http://127.0.0.1:8080").await
@@ -99,7 +102,10 @@ impl TestApp {
         Self::build(db, config, false).await
     }
 
-    async fn build(db: TestDb, config: WebConfig, builtin: bool) -> Self {
+    async fn build(db: TestDb, mut config: WebConfig, builtin: bool) -> Self {
+        config
+            .metrics_token
+            .get_or_insert_with(|| METRICS_TOKEN.into());
         let clock = Arc::new(fixed_clock());
         let dir = Arc::new(db.directory(clock.clone()));
         let mut orgs = Vec::new();

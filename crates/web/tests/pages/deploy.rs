@@ -319,8 +319,18 @@ fn the_compose_file_matches_the_runbook_and_mounts_files_that_exist() {
     }
     let prometheus = std::fs::read_to_string(dir.join("prometheus/prometheus.yml")).unwrap();
     assert!(
-        prometheus.contains("loyalty-service:8080"),
-        "Prometheus scrapes the compose service"
+        prometheus.contains("loyalty-service:9464"),
+        "Prometheus scrapes the compose service's metrics listener"
+    );
+    let loyalty = &services["loyalty-service"];
+    assert_eq!(
+        loyalty["environment"]["LOYALTY_METRICS__LISTEN"], "0.0.0.0:9464",
+        "the metrics listener is reachable on the compose network"
+    );
+    let published = serde_yaml_ng::to_string(&loyalty["ports"]).unwrap();
+    assert!(
+        !published.contains("9464"),
+        "the metrics port is not published: {published}"
     );
 
     let dockerfile = std::fs::read_to_string(dir.join("../Dockerfile")).unwrap();

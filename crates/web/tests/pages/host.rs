@@ -35,8 +35,9 @@ both_backends! {
         assert_eq!(app.send(&Who::anonymous(), "GET", "/api/v1/orgs/beta", None, &other).await.status, 200);
 
         // The installation's metrics name every organization: not on a client's domain.
-        assert_eq!(app.send(&Who::anonymous(), "GET", "/metrics", None, &pinned).await.status, 404);
-        assert_eq!(app.send(&Who::anonymous(), "GET", "/metrics", None, &other).await.status, 200);
+        let auth = format!("Bearer {}", crate::app::METRICS_TOKEN);
+        assert_eq!(app.send(&Who::anonymous(), "GET", "/metrics", None, &[pinned[0], ("authorization", &auth)]).await.status, 404);
+        assert_eq!(app.send(&Who::anonymous(), "GET", "/metrics", None, &[other[0], ("authorization", &auth)]).await.status, 200);
 
         // The start page leads to the organization's page for the person's role there.
         let r = app.send(&cashier, "GET", "/", None, &pinned).await;

@@ -4,12 +4,14 @@
 //! password?", and the store methods the pages added.
 #![allow(clippy::panic, clippy::unwrap_used, clippy::expect_used)]
 
+mod address;
 mod amounts;
 mod app;
 mod deploy;
 mod forms;
 mod headers;
 mod host;
+mod language;
 mod matrix;
 mod metrics;
 mod recovery;

@@ -13,7 +13,16 @@ use tower::ServiceExt;
 
 /// The samples of a scrape, keyed by name and labels as rendered.
 pub async fn scrape(app: &TestApp) -> HashMap<String, f64> {
-    let r = app.get(&Who::anonymous(), "/metrics").await;
+    let auth = format!("Bearer {}", super::app::METRICS_TOKEN);
+    let r = app
+        .send(
+            &Who::anonymous(),
+            "GET",
+            "/metrics",
+            None,
+            &[("authorization", &auth)],
+        )
+        .await;
     assert_eq!(r.status, 200, "{}", r.body);
     r.body
         .lines()

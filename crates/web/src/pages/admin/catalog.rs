@@ -7,10 +7,11 @@ use crate::pages::error::{OrPage, PageError, error_text};
 use crate::pages::form::{CsrfForm, Empty};
 use crate::pages::guard::OrgPage;
 use crate::pages::layout::{Chrome, Notice};
+use crate::pages::params::{PagePath, PageQuery};
 use crate::pages::render;
 use askama::Template;
 use axum::Router;
-use axum::extract::{Path, Query, State};
+use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
@@ -61,7 +62,7 @@ struct RewardsPage {
 async fn rewards(
     State(state): State<AppState>,
     page: OrgPage,
-    Query(q): Query<Done>,
+    PageQuery(q): PageQuery<Done>,
 ) -> Result<Response, PageError> {
     let notice = done_notice(&page.chrome("admin", "rewards"), &q.done);
     render_rewards(&state, &page, notice, RewardForm::default(), StatusCode::OK).await
@@ -123,7 +124,7 @@ async fn create_reward(
 async fn toggle_reward(
     State(state): State<AppState>,
     page: OrgPage,
-    Path((_, id)): Path<(String, RewardId)>,
+    PagePath((_, id)): PagePath<(String, RewardId)>,
     CsrfForm(Empty {}): CsrfForm<Empty>,
 ) -> Result<Response, PageError> {
     let (c, ctx) = admin(&page, &state, "rewards")?;
@@ -227,7 +228,7 @@ fn current(page: &OrgPage) -> SettingsForm {
 async fn settings(
     State(state): State<AppState>,
     page: OrgPage,
-    Query(q): Query<Done>,
+    PageQuery(q): PageQuery<Done>,
 ) -> Result<Response, PageError> {
     let (c, ctx) = admin(&page, &state, "settings")?;
     let notice = done_notice(&c, &q.done);

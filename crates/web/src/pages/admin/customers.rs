@@ -7,10 +7,11 @@ use crate::pages::error::{OrPage, PageError, error_text};
 use crate::pages::form::CsrfForm;
 use crate::pages::guard::OrgPage;
 use crate::pages::layout::{Chrome, Notice};
+use crate::pages::params::{PagePath, PageQuery};
 use crate::pages::render;
 use askama::Template;
 use axum::Router;
-use axum::extract::{Path, Query, State};
+use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::get;
@@ -48,7 +49,7 @@ struct ListPage {
 async fn list(
     State(state): State<AppState>,
     page: OrgPage,
-    Query(s): Query<Search>,
+    PageQuery(s): PageQuery<Search>,
 ) -> Result<Response, PageError> {
     let (c, ctx) = admin(&page, &state, "customers")?;
     let q = s.q.trim().to_owned();
@@ -109,8 +110,8 @@ struct DetailPage {
 async fn detail(
     State(state): State<AppState>,
     page: OrgPage,
-    Path((_, id)): Path<(String, CustomerId)>,
-    Query(s): Query<Search>,
+    PagePath((_, id)): PagePath<(String, CustomerId)>,
+    PageQuery(s): PageQuery<Search>,
 ) -> Result<Response, PageError> {
     let c = page.chrome("admin", "customers");
     let notice = done_notice(&c, &s.done);
@@ -169,7 +170,7 @@ struct AdjustForm {
 async fn adjust(
     State(state): State<AppState>,
     page: OrgPage,
-    Path((_, id)): Path<(String, CustomerId)>,
+    PagePath((_, id)): PagePath<(String, CustomerId)>,
     CsrfForm(form): CsrfForm<AdjustForm>,
 ) -> Result<Response, PageError> {
     let (c, ctx) = admin(&page, &state, "customers")?;

@@ -12,9 +12,10 @@ use super::guard::OrgPage;
 use super::layout::{Chrome, Notice};
 use super::render;
 use crate::AppState;
+use crate::pages::params::PagePath;
 use askama::Template;
 use axum::Router;
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
@@ -91,7 +92,7 @@ async fn dashboard(State(state): State<AppState>, page: OrgPage) -> Result<Respo
 async fn export(
     State(state): State<AppState>,
     page: OrgPage,
-    Path((_, file)): Path<(String, String)>,
+    PagePath((_, file)): PagePath<(String, String)>,
 ) -> Result<Response, PageError> {
     let (c, ctx) = admin(&page, &state, "dashboard")?;
     let Some(what) = file.strip_suffix(".csv").and_then(Export::parse) else {

@@ -9,10 +9,11 @@ use crate::pages::error::{OrPage, PageError, error_text};
 use crate::pages::form::{CsrfForm, Empty};
 use crate::pages::guard::OrgPage;
 use crate::pages::layout::{Chrome, Notice};
+use crate::pages::params::{PagePath, PageQuery};
 use crate::pages::render;
 use askama::Template;
 use axum::Router;
-use axum::extract::{Path, Query, State};
+use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
@@ -72,7 +73,7 @@ struct Done {
 async fn list(
     State(state): State<AppState>,
     page: OrgPage,
-    Query(q): Query<Done>,
+    PageQuery(q): PageQuery<Done>,
 ) -> Result<Response, PageError> {
     let notice = {
         let c = page.chrome("admin", "users");
@@ -172,7 +173,7 @@ async fn create(
 async fn confirm_deactivate(
     State(state): State<AppState>,
     page: OrgPage,
-    Path((_, id)): Path<(String, Uuid)>,
+    PagePath((_, id)): PagePath<(String, Uuid)>,
 ) -> Result<Response, PageError> {
     let (c, ctx) = admin(&page, &state, "users")?;
     let name = staff::list_staff(&ctx)
@@ -199,7 +200,7 @@ async fn confirm_deactivate(
 async fn deactivate(
     State(state): State<AppState>,
     page: OrgPage,
-    Path((_, id)): Path<(String, Uuid)>,
+    PagePath((_, id)): PagePath<(String, Uuid)>,
     CsrfForm(Empty {}): CsrfForm<Empty>,
 ) -> Result<Response, PageError> {
     let (c, ctx) = admin(&page, &state, "users")?;
@@ -213,7 +214,7 @@ async fn deactivate(
 async fn reset(
     State(state): State<AppState>,
     page: OrgPage,
-    Path((_, id)): Path<(String, Uuid)>,
+    PagePath((_, id)): PagePath<(String, Uuid)>,
     CsrfForm(Empty {}): CsrfForm<Empty>,
 ) -> Result<Response, PageError> {
     let (c, ctx) = admin(&page, &state, "users")?;

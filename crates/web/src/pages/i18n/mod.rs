@@ -36,6 +36,31 @@ impl Lang {
         }
     }
 
+    /// The best of our languages for an `Accept-Language` header
+    /// (`fr-CH, fr;q=0.9, pt;q=0.8, en;q=0.5` -> pt-BR): the highest q-value among the
+    /// ranges we speak, the earlier range on a tie; `*` and `q=0` name none. `None` when
+    /// the browser names none of ours.
+    pub fn from_accept_language(header: &str) -> Option<Lang> {
+        let mut best: Option<(u16, Lang)> = None;
+        for range in header.split(',') {
+            let mut parts = range.split(';');
+            let tag = parts.next().unwrap_or_default().trim();
+            let mut q = 1000u16;
+            for param in parts {
+                if let Some(v) = param.trim().strip_prefix("q=") {
+                    q = parse_q(v.trim()).unwrap_or(0);
+                }
+            }
+            let Some(lang) = Lang::parse(tag) else {
+                continue;
+            };
+            if q > 0 && best.is_none_or(|(b, _)| q > b) {
+                best = Some((q, lang));
+            }
+        }
+        best.map(|(_, lang)| lang)
+    }
+
     /// The BCP 47 tag (`en-US`, `pt-BR`).
     pub fn tag(self) -> &'static str {
         match self {
@@ -150,6 +175,18 @@ const MONTHS: [&str; 12] = [
 ];
 
 /// Year, month, day, hour, minute of `t` in the time zone `tz`.
+/// A q-value (`0`, `0.8`, `1.000`) in thousandths; `None` when malformed.
+fn parse_q(v: &str) -> Option<u16> {
+    let (whole, fraction) = v.split_once('.').unwrap_or((v, ""));
+    if whole.len() != 1 || fraction.len() > 3 || !fraction.bytes().all(|b| b.is_ascii_digit()) {
+        return None;
+    }
+    let whole: u16 = whole.parse().ok()?;
+    let fraction: u16 = format!("{fraction:0<3}").parse().ok()?;
+    let q = whole * 1000 + fraction;
+    (q <= 1000).then_some(q)
+}
+
 fn local(t: OffsetDateTime, tz: &TimeZoneName) -> (i16, u8, u8, u8, u8) {
     let zone = tz.zone();
     match jiff::Timestamp::from_second(t.unix_timestamp()) {
@@ -202,6 +239,31 @@ mod tests {
         assert_eq!(Lang::parse("pt-BR"), Some(Lang::PtBr));
         assert_eq!(Lang::parse("en"), Some(Lang::En));
         assert_eq!(Lang::parse("fr-FR"), None);
+    }
+
+    #[test]
+    fn the_browser_s_best_language_of_ours_is_chosen_by_q_value() {
+        let best = Lang::from_accept_language;
+        assert_eq!(best("pt-BR,pt;q=0.9,en-US;q=0.8"), Some(Lang::PtBr));
+        assert_eq!(
+            best("fr-CH, fr;q=0.9, pt;q=0.8, en;q=0.5"),
+            Some(Lang::PtBr)
+        );
+        assert_eq!(best("en;q=0.4, pt-BR;q=0.6"), Some(Lang::PtBr));
+        assert_eq!(
+            best("pt;q=0.5, en;q=0.5"),
+            Some(Lang::PtBr),
+            "the earlier range on a tie"
+        );
+        assert_eq!(best("en-GB,en;q=0.9"), Some(Lang::En));
+        assert_eq!(
+            best("pt;q=0, en;q=0.1"),
+            Some(Lang::En),
+            "q=0 refuses a language"
+        );
+        assert_eq!(best("fr-FR, de;q=0.9, *;q=0.1"), None);
+        assert_eq!(best("pt;q=abc"), None, "a malformed q-value counts as 0");
+        assert_eq!(best(""), None);
     }
 
     #[test]

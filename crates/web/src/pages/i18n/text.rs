@@ -125,6 +125,7 @@ pub(super) const KEYS: &[&str] = &[
     "err_expiry_number",
     "err_insufficient",
     "err_internal",
+    "err_unavailable",
     "err_not_found",
     "err_points_number",
     "err_resubmitted",
@@ -680,6 +681,10 @@ pub(super) fn text(lang: Lang, key: &'static str) -> &'static str {
         "err_internal" => (
             "Something went wrong on our side; nothing was changed. Please try again in a minute.",
             "Algo deu errado do nosso lado; nada foi alterado. Tente novamente em um minuto.",
+        ),
+        "err_unavailable" => (
+            "The database cannot be reached right now; nothing was changed. Please try again in a minute.",
+            "O banco de dados está inacessível no momento; nada foi alterado. Tente novamente em um minuto.",
         ),
         "err_not_found" => (
             "Nothing was found. Check the spelling and try again.",
