@@ -142,3 +142,26 @@ pub fn init_logging(config: &LogConfig, serving: bool) {
         builder.try_init()
     };
 }
+
+/// Returns when the process is asked to stop: Ctrl-C (SIGINT) or SIGTERM. A command
+/// that selects on it drops its work, so the work's guards clean up before it exits.
+pub async fn stop_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let term = std::future::pending::<()>();
+    tokio::select! {
+        () = ctrl_c => {},
+        () = term => {},
+    }
+}
