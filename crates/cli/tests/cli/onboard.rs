@@ -216,7 +216,8 @@ both_backends! {
                     .expect("loyalty starts")
             })
             .collect();
-        gate.open(&db).await;
+        let pids: Vec<u32> = runs.iter().map(|c| c.id()).collect();
+        gate.open(&db, &pids).await;
         let outs: Vec<_> = runs.into_iter().map(|c| c.wait_with_output().expect("wait")).collect();
         let (won, lost): (Vec<_>, Vec<_>) = outs.iter().partition(|o| o.status.success());
         let all = || outs.iter().map(|o| format!("{}\n{}", stdout(o), stderr(o))).collect::<Vec<_>>().join("\n----\n");
@@ -274,9 +275,10 @@ impl Gate {
         }
     }
 
-    /// Opens once the four runs wait on it (PostgreSQL shows them waiting; SQLite's
-    /// writers wait up to 10 s, so two seconds lets them all arrive).
-    async fn open(self, db: &TestDb) {
+    /// Opens once the runs `pids` wait on it: PostgreSQL shows them waiting; on SQLite,
+    /// once each has the database open, a second more lets each reach its write, where
+    /// it waits (up to 10 s).
+    async fn open(self, db: &TestDb, pids: &[u32]) {
         match self {
             Gate::Postgres(mut c) => {
                 use sqlx::Connection;
@@ -300,7 +302,21 @@ impl Gate {
                     .expect("unlock");
             }
             Gate::Sqlite(mut c) => {
-                tokio::time::sleep(std::time::Duration::from_secs(2)).await;
+                let file = db.url.trim_start_matches("sqlite://").to_owned();
+                let has_open = |pid: &u32| {
+                    std::fs::read_dir(format!("/proc/{pid}/fd"))
+                        .into_iter()
+                        .flatten()
+                        .flatten()
+                        .any(|fd| {
+                            std::fs::read_link(fd.path()).is_ok_and(|t| t.to_string_lossy() == file)
+                        })
+                };
+                let deadline = std::time::Instant::now() + std::time::Duration::from_secs(8);
+                while !pids.iter().all(has_open) && std::time::Instant::now() < deadline {
+                    tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+                }
+                tokio::time::sleep(std::time::Duration::from_secs(1)).await;
                 sqlx::raw_sql("COMMIT")
                     .execute(&mut c)
                     .await

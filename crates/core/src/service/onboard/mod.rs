@@ -148,12 +148,14 @@ pub async fn onboard(
                 steps.push((Step::CreateOrganization, Outcome::Created));
                 org
             }
+            // Another run created it since this one looked: that run onboards it.
             Err(StoreError::Conflict(_)) => {
-                steps.push((Step::CreateOrganization, Outcome::Existing));
-                store
-                    .organization_by_slug(slug)
-                    .await?
-                    .ok_or_else(|| Error::not_found(format!("organization {:?}", slug.as_str())))?
+                return Err(Error::Conflict(
+                    ErrorCode::OnboardInProgress,
+                    format!(
+                        "organization {slug} is being onboarded by another run right now (it created the organization while this run started); wait for that run to finish (it shows the admin's credential)"
+                    ),
+                ));
             }
             Err(e) => return Err(e.into()),
         },
