@@ -146,3 +146,44 @@ pub fn init_logging(config: &LogConfig, serving: bool) {
         LogFormat::Text => builder.try_init(),
     };
 }
+
+/// Completes when the process is asked to stop: Ctrl-C (SIGINT) or SIGTERM. The
+/// handlers are installed when this is called, not when it is first polled, so a signal
+/// that arrives right after (say, after `serve` printed that it listens) is not lost. A
+/// command that selects on it drops its work, so the work's guards clean up before it
+/// exits.
+pub fn stop_signal() -> impl std::future::Future<Output = ()> + Send + 'static {
+    #[cfg(unix)]
+    let signals = {
+        use tokio::signal::unix::{SignalKind, signal};
+        (
+            signal(SignalKind::terminate()).ok(),
+            signal(SignalKind::interrupt()).ok(),
+        )
+    };
+    async move {
+        #[cfg(unix)]
+        {
+            let (mut term, mut int) = signals;
+            let recv = |s: &mut Option<tokio::signal::unix::Signal>| {
+                let s = s.take();
+                async move {
+                    match s {
+                        Some(mut s) => {
+                            s.recv().await;
+                        }
+                        None => std::future::pending::<()>().await,
+                    }
+                }
+            };
+            tokio::select! {
+                () = recv(&mut term) => {},
+                () = recv(&mut int) => {},
+            }
+        }
+        #[cfg(not(unix))]
+        {
+            let _ = tokio::signal::ctrl_c().await;
+        }
+    }
+}

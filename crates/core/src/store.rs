@@ -27,7 +27,7 @@ pub use customers::CustomerStore;
 pub use housekeeping::{HousekeepingStore, Sweep, TableSize};
 pub use ledger::{InvariantReport, LedgerStore, PointsSettings};
 pub use mail::MailStore;
-pub use orgs::{Member, NewMember, OrgStore};
+pub use orgs::{Member, NewMember, OnboardingClaim, OrgStore};
 pub use rewards::RewardStore;
 pub use tokens::TokenStore;
 

@@ -76,6 +76,11 @@ pub const MIGRATIONS: &[(i64, &str, &str)] = &[
         "purchase bound",
         include_str!("../migrations/0010_purchase_bound.sql"),
     ),
+    (
+        11,
+        "onboarding claim",
+        include_str!("../migrations/0011_onboarding_claim.sql"),
+    ),
 ];
 
 /// Connection settings.

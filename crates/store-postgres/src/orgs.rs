@@ -8,7 +8,9 @@ use loyalty_core::domain::{
     CountryCode, CurrencyCode, LanguageTag, NewOrganization, OrgId, OrgSlug, OrgStatus,
     Organization, OrganizationSummary, Role, TimeZoneName,
 };
-use loyalty_core::store::{Member, NewMember, OrgStore, StoreError, new_id, org_status_audit};
+use loyalty_core::store::{
+    Member, NewMember, OnboardingClaim, OrgStore, StoreError, new_id, org_status_audit,
+};
 use sqlx::Row;
 use sqlx::postgres::PgRow;
 use time::OffsetDateTime;
@@ -190,6 +192,56 @@ impl OrgStore for PgStore {
             })
             .collect::<Result<_, sqlx::Error>>()
             .map_err(map_err)
+    }
+
+    async fn claim_onboarding(
+        &self,
+        slug: &OrgSlug,
+        run: &str,
+        until: OffsetDateTime,
+        now: OffsetDateTime,
+    ) -> Result<OnboardingClaim, StoreError> {
+        let claimed = sqlx::query(
+            "UPDATE organizations SET onboarding_claim = $2, onboarding_claim_until = $3 \
+             WHERE slug = $1 AND deleted_at IS NULL AND status = 'onboarding' \
+               AND (onboarding_claim IS NULL OR onboarding_claim = $2 OR onboarding_claim_until < $4)",
+        )
+        .bind(slug.as_str())
+        .bind(run)
+        .bind(until)
+        .bind(now)
+        .execute(&self.pool)
+        .await
+        .map_err(map_err)?;
+        if claimed.rows_affected() == 1 {
+            return Ok(OnboardingClaim::Claimed);
+        }
+        let held: Option<(String, Option<OffsetDateTime>)> = sqlx::query_as(
+            "SELECT status, onboarding_claim_until FROM organizations WHERE slug = $1 AND deleted_at IS NULL",
+        )
+        .bind(slug.as_str())
+        .fetch_optional(&self.pool)
+        .await
+        .map_err(map_err)?;
+        Ok(match held {
+            Some((status, Some(until))) if status == OrgStatus::Onboarding.as_str() => {
+                OnboardingClaim::Held { until }
+            }
+            _ => OnboardingClaim::NotOnboarding,
+        })
+    }
+
+    async fn release_onboarding(&self, slug: &OrgSlug, run: &str) -> Result<(), StoreError> {
+        sqlx::query(
+            "UPDATE organizations SET onboarding_claim = NULL, onboarding_claim_until = NULL \
+             WHERE slug = $1 AND onboarding_claim = $2",
+        )
+        .bind(slug.as_str())
+        .bind(run)
+        .execute(&self.pool)
+        .await
+        .map_err(map_err)?;
+        Ok(())
     }
 
     async fn set_organization_status(

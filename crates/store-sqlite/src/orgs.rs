@@ -9,7 +9,9 @@ use loyalty_core::domain::{
     CountryCode, CurrencyCode, LanguageTag, NewOrganization, OrgId, OrgSlug, OrgStatus,
     Organization, OrganizationSummary, Role, TimeZoneName,
 };
-use loyalty_core::store::{Member, NewMember, OrgStore, StoreError, new_id, org_status_audit};
+use loyalty_core::store::{
+    Member, NewMember, OnboardingClaim, OrgStore, StoreError, new_id, org_status_audit,
+};
 use sqlx::Row;
 use sqlx::sqlite::SqliteRow;
 use time::{Date, OffsetDateTime};
@@ -206,6 +208,58 @@ impl OrgStore for SqliteStore {
             })
             .collect::<Result<_, sqlx::Error>>()
             .map_err(map_err)
+    }
+
+    async fn claim_onboarding(
+        &self,
+        slug: &OrgSlug,
+        run: &str,
+        until: OffsetDateTime,
+        now: OffsetDateTime,
+    ) -> Result<OnboardingClaim, StoreError> {
+        let claimed = sqlx::query(
+            "UPDATE organizations SET onboarding_claim = ?2, onboarding_claim_until = ?3 \
+             WHERE slug = ?1 AND deleted_at IS NULL AND status = 'onboarding' \
+               AND (onboarding_claim IS NULL OR onboarding_claim = ?2 OR onboarding_claim_until < ?4)",
+        )
+        .bind(slug.as_str())
+        .bind(run)
+        .bind(ts(until))
+        .bind(ts(now))
+        .execute(&self.pool)
+        .await
+        .map_err(map_err)?;
+        if claimed.rows_affected() == 1 {
+            return Ok(OnboardingClaim::Claimed);
+        }
+        let held: Option<(String, Option<String>)> = sqlx::query_as(
+            "SELECT status, onboarding_claim_until FROM organizations WHERE slug = ?1 AND deleted_at IS NULL",
+        )
+        .bind(slug.as_str())
+        .fetch_optional(&self.pool)
+        .await
+        .map_err(map_err)?;
+        Ok(match held {
+            Some((status, Some(until))) if status == OrgStatus::Onboarding.as_str() => {
+                OnboardingClaim::Held {
+                    until: parse_ts(&until).map_err(map_err)?,
+                }
+            }
+            _ => OnboardingClaim::NotOnboarding,
+        })
+    }
+
+    async fn release_onboarding(&self, slug: &OrgSlug, run: &str) -> Result<(), StoreError> {
+        sqlx::query(
+            "UPDATE organizations SET onboarding_claim = NULL, onboarding_claim_until = NULL \
+             WHERE slug = ?1 AND onboarding_claim = ?2",
+        )
+        .bind(slug.as_str())
+        .bind(run)
+        .execute(&self.pool)
+        .await
+        .map_err(map_err)?;
+        Ok(())
     }
 
     async fn set_organization_status(

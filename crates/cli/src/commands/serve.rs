@@ -213,41 +213,12 @@ async fn oidc_client(
     .with_context(|| format!("cannot set up OpenID Connect sign-in with the issuer {issuer}"))
 }
 
-/// Completes on SIGTERM or Ctrl-C. The handlers are installed now, before the server
-/// says it listens, so a signal sent right after that line stops it gracefully.
+/// Completes on SIGTERM or Ctrl-C (handlers installed now, see
+/// [`crate::app::stop_signal`]), after saying so.
 fn shutdown() -> impl std::future::Future<Output = ()> + Send + 'static {
-    #[cfg(unix)]
-    let signals = {
-        use tokio::signal::unix::{SignalKind, signal};
-        (
-            signal(SignalKind::terminate()).ok(),
-            signal(SignalKind::interrupt()).ok(),
-        )
-    };
+    let signal = crate::app::stop_signal();
     async move {
-        #[cfg(unix)]
-        {
-            let (mut term, mut int) = signals;
-            let recv = |s: &mut Option<tokio::signal::unix::Signal>| {
-                let s = s.take();
-                async move {
-                    match s {
-                        Some(mut s) => {
-                            s.recv().await;
-                        }
-                        None => std::future::pending::<()>().await,
-                    }
-                }
-            };
-            tokio::select! {
-                () = recv(&mut term) => {},
-                () = recv(&mut int) => {},
-            }
-        }
-        #[cfg(not(unix))]
-        {
-            let _ = tokio::signal::ctrl_c().await;
-        }
+        signal.await;
         tracing::info!("shutting down: finishing requests in flight");
     }
 }

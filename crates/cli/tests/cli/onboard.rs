@@ -199,4 +199,129 @@ both_backends! {
             assert!(!err.contains("panicked") && !err.contains("Broken pipe") && !err.contains("error"), "{args:?}: {err}");
         }
     }
+
+    async fn four_concurrent_runs_of_one_slug_give_one_password_and_three_clear_refusals(db) {
+        // The test holds the organizations table so that the four runs all look for the
+        // slug, find nothing and queue on creating it: the worst case for a
+        // check-then-create.
+        let gate = Gate::close(&db).await;
+        let runs: Vec<_> = (0..4)
+            .map(|_| {
+                command(&db.url)
+                    .args(NEXTDOOR)
+                    .arg("--password-output")
+                    .stdout(Stdio::piped())
+                    .stderr(Stdio::piped())
+                    .spawn()
+                    .expect("loyalty starts")
+            })
+            .collect();
+        let pids: Vec<u32> = runs.iter().map(|c| c.id()).collect();
+        gate.open(&db, &pids).await;
+        let outs: Vec<_> = runs.into_iter().map(|c| c.wait_with_output().expect("wait")).collect();
+        let (won, lost): (Vec<_>, Vec<_>) = outs.iter().partition(|o| o.status.success());
+        let all = || outs.iter().map(|o| format!("{}\n{}", stdout(o), stderr(o))).collect::<Vec<_>>().join("\n----\n");
+        assert_eq!(won.len(), 1, "exactly one run succeeds:\n{}", all());
+        assert!(stdout(won[0]).contains("Generated password for"), "{}", all());
+        for o in &lost {
+            assert_eq!(o.status.code(), Some(2), "{}", all());
+            let err = stderr(o);
+            assert!(err.contains("organization nextdoor is being onboarded by another run"), "{err}");
+            assert!(!stdout(o).contains("Generated password"), "{}", all());
+        }
+        assert_eq!(org_count(&db), 1);
+        // The password that was shown is the one that works.
+        let password = stdout(won[0])
+            .lines()
+            .skip_while(|l| !l.contains("Generated password for"))
+            .nth(1)
+            .expect("password line")
+            .trim()
+            .to_owned();
+        let who = db.directory(std::sync::Arc::new(loyalty_core::clock::SystemClock));
+        let signed_in = who.authenticate("nextdoor_admin", &password.into()).await;
+        assert!(signed_in.is_ok(), "the shown password signs in");
+    }
+}
+
+/// Holds the organizations table against writes (reads go on) until opened.
+enum Gate {
+    Postgres(sqlx::PgConnection),
+    Sqlite(sqlx::SqliteConnection),
+}
+
+impl Gate {
+    async fn close(db: &TestDb) -> Self {
+        use sqlx::Connection;
+        match db.kind {
+            loyalty_testkit::Kind::Postgres => {
+                let mut c = sqlx::PgConnection::connect(&db.url).await.expect("connect");
+                sqlx::raw_sql("BEGIN; LOCK TABLE organizations IN SHARE ROW EXCLUSIVE MODE")
+                    .execute(&mut c)
+                    .await
+                    .expect("lock");
+                Gate::Postgres(c)
+            }
+            loyalty_testkit::Kind::Sqlite => {
+                let mut c = sqlx::SqliteConnection::connect(&db.url)
+                    .await
+                    .expect("connect");
+                sqlx::raw_sql("BEGIN IMMEDIATE")
+                    .execute(&mut c)
+                    .await
+                    .expect("lock");
+                Gate::Sqlite(c)
+            }
+        }
+    }
+
+    /// Opens once the runs `pids` wait on it: PostgreSQL shows them waiting; on SQLite,
+    /// once each has the database open, a second more lets each reach its write, where
+    /// it waits (up to 10 s).
+    async fn open(self, db: &TestDb, pids: &[u32]) {
+        match self {
+            Gate::Postgres(mut c) => {
+                use sqlx::Connection;
+                let mut watch = sqlx::PgConnection::connect(&db.url).await.expect("connect");
+                let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+                loop {
+                    let waiting: i64 = sqlx::query_scalar(
+                        "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() AND wait_event_type = 'Lock'",
+                    )
+                    .fetch_one(&mut watch)
+                    .await
+                    .expect("waiting");
+                    if waiting >= 4 || std::time::Instant::now() > deadline {
+                        break;
+                    }
+                    tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+                }
+                sqlx::raw_sql("COMMIT")
+                    .execute(&mut c)
+                    .await
+                    .expect("unlock");
+            }
+            Gate::Sqlite(mut c) => {
+                let file = db.url.trim_start_matches("sqlite://").to_owned();
+                let has_open = |pid: &u32| {
+                    std::fs::read_dir(format!("/proc/{pid}/fd"))
+                        .into_iter()
+                        .flatten()
+                        .flatten()
+                        .any(|fd| {
+                            std::fs::read_link(fd.path()).is_ok_and(|t| t.to_string_lossy() == file)
+                        })
+                };
+                let deadline = std::time::Instant::now() + std::time::Duration::from_secs(8);
+                while !pids.iter().all(has_open) && std::time::Instant::now() < deadline {
+                    tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+                }
+                tokio::time::sleep(std::time::Duration::from_secs(1)).await;
+                sqlx::raw_sql("COMMIT")
+                    .execute(&mut c)
+                    .await
+                    .expect("unlock");
+            }
+        }
+    }
 }

@@ -212,6 +212,9 @@ catalogue! {
     /// A re-run of onboarding names an existing admin with another email.
     OnboardAdminMismatch = "onboard.admin_mismatch", 409, "err_admin_mismatch", local,
         "the admin's username exists with another email address";
+    /// Another run is onboarding the organization right now.
+    OnboardInProgress = "onboard.in_progress", 409, "err_onboard_in_progress", local,
+        "another run is onboarding this organization right now";
     /// The server failed (storage or identity provider); details are in the server log.
     Internal = "internal", 500, "err_internal", api,
         "storage or identity provider failed; the details are in the server log, never in the answer";

@@ -47,6 +47,20 @@ pub struct NewMember {
     pub created_by: Option<Uuid>,
 }
 
+/// Whether an onboarding run may go on with an organization.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum OnboardingClaim {
+    /// This run holds the claim now.
+    Claimed,
+    /// Another run holds it until then.
+    Held {
+        /// When that claim lapses.
+        until: OffsetDateTime,
+    },
+    /// The organization is not in status `onboarding` (or is gone): nothing to claim.
+    NotOnboarding,
+}
+
 /// Storage of organizations and their members.
 #[async_trait]
 pub trait OrgStore: Send + Sync {
@@ -57,6 +71,19 @@ pub trait OrgStore: Send + Sync {
         status: OrgStatus,
         now: OffsetDateTime,
     ) -> Result<Organization, StoreError>;
+
+    /// Claims the onboarding of the organization `slug`, in status `onboarding`, for the
+    /// run `run` until `until`, unless another run's claim is still good at `now`.
+    async fn claim_onboarding(
+        &self,
+        slug: &OrgSlug,
+        run: &str,
+        until: OffsetDateTime,
+        now: OffsetDateTime,
+    ) -> Result<OnboardingClaim, StoreError>;
+
+    /// Gives up the claim of run `run` on `slug` (nothing when another run holds it).
+    async fn release_onboarding(&self, slug: &OrgSlug, run: &str) -> Result<(), StoreError>;
 
     /// The organization with this slug, whatever its status (deleted ones excluded).
     async fn organization_by_slug(

@@ -2,6 +2,7 @@
 //! makes the set visible.
 
 use super::progress::Progress;
+use super::scratch::{self, Scratch, create_private_file};
 use super::{
     Backend, KIND_AUTHENTIK, KIND_LOYALTY, MANIFEST, Manifest, Set, UNFINISHED_PREFIX, check_label,
     postgres, set_name, sqlite,
@@ -55,31 +56,23 @@ pub async fn create(
         }
         tokio::time::sleep(std::time::Duration::from_millis(200)).await;
     };
-    let tmp = dir.join(format!("{UNFINISHED_PREFIX}{name}-{}", std::process::id()));
-    create_private_dir(&tmp).with_context(|| format!("creating {}", tmp.display()))?;
-    let result = fill(
-        config, backend, &url, &tmp, &name, created_at, label, progress,
+    sweep(&dir, &url, progress);
+    // Removed on every way out unless renamed into the finished set.
+    let work = Scratch::create(
+        &dir,
+        &format!("{UNFINISHED_PREFIX}{name}-{}", std::process::id()),
     )
-    .await;
-    let manifest = match result {
-        Ok(m) => m,
-        Err(e) => {
-            let _ = std::fs::remove_dir_all(&tmp);
-            return Err(e);
-        }
-    };
-    let finished = (|| -> anyhow::Result<()> {
-        write_atomically(&tmp.join(MANIFEST), &serde_json::to_vec_pretty(&manifest)?)?;
-        sync_dir(&tmp);
-        std::fs::rename(&tmp, dir.join(&name))
-            .with_context(|| format!("renaming {} to {name}", tmp.display()))?;
-        sync_dir(&dir);
-        Ok(())
-    })();
-    if let Err(e) = finished {
-        let _ = std::fs::remove_dir_all(&tmp);
-        return Err(e);
-    }
+    .with_context(|| format!("creating a folder in {}", dir.display()))?;
+    let tmp = work.path();
+    let manifest = fill(
+        config, backend, &url, tmp, &name, created_at, label, progress,
+    )
+    .await?;
+    write_atomically(&tmp.join(MANIFEST), &serde_json::to_vec_pretty(&manifest)?)?;
+    sync_dir(tmp);
+    std::fs::rename(tmp, dir.join(&name))
+        .with_context(|| format!("renaming {} to {name}", tmp.display()))?;
+    sync_dir(&dir);
     Ok(Created {
         set: Set {
             path: dir.join(&name),
@@ -147,7 +140,7 @@ pub fn write_atomically(path: &Path, bytes: &[u8]) -> anyhow::Result<()> {
     part.push(".part");
     let part = PathBuf::from(part);
     let mut f =
-        std::fs::File::create(&part).with_context(|| format!("creating {}", part.display()))?;
+        create_private_file(&part).with_context(|| format!("creating {}", part.display()))?;
     f.write_all(bytes)
         .and_then(|()| f.sync_all())
         .with_context(|| format!("writing {}", part.display()))?;
@@ -155,16 +148,19 @@ pub fn write_atomically(path: &Path, bytes: &[u8]) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// Creates a folder only its owner can enter: sets hold every customer's data.
-fn create_private_dir(path: &Path) -> std::io::Result<()> {
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::DirBuilderExt;
-        std::fs::DirBuilder::new().mode(0o700).create(path)
-    }
-    #[cfg(not(unix))]
-    {
-        std::fs::create_dir(path)
+/// Removes what killed backups and restores left in the backup folder `dir` (and next
+/// to the SQLite database of `url`), saying so.
+pub(crate) fn sweep(dir: &Path, url: &SecretString, progress: &dyn Progress) {
+    let db = sqlite::sqlite_file(url.expose_secret());
+    for gone in scratch::sweep(dir, db.as_deref()) {
+        progress.note(&format!(
+            "removed {} ({} bytes), left by process {} that is no longer running",
+            gone.path.display(),
+            gone.bytes,
+            gone.pid
+                .map(|p| p.to_string())
+                .unwrap_or_else(|| "?".into())
+        ));
     }
 }
 

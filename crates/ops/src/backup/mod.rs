@@ -11,6 +11,7 @@ pub mod postgres;
 pub mod progress;
 mod prune;
 pub mod restore;
+pub mod scratch;
 pub mod sqlite;
 
 pub use check::{HashingWriter, hash_file, verify};

@@ -82,6 +82,7 @@ pub async fn prepare(
     let dir = PathBuf::from(&config.backup.dir);
     let set = find(&config.backup.dir, &dir, which)?;
     let url = config.database.resolved_url()?;
+    super::create::sweep(&dir, &url, progress);
     let backend = Backend::of(url.expose_secret())?;
     let shown = config.database.display_url();
     if set.manifest.backend != backend.as_str() {
@@ -179,10 +180,11 @@ pub async fn apply(
 ) -> anyhow::Result<Outcome> {
     let set = &plan.set;
     let main = &plan.main;
+    let backup_dir = PathBuf::from(&config.backup.dir);
     let (loyalty, schema_version, row_counts) = match plan.backend {
         Backend::Sqlite => {
             let db = sqlite::db_path(plan.url.expose_secret())?;
-            let r = sqlite::restore(&db, &set.path.join(&main.name), progress).await?;
+            let r = sqlite::restore(&db, &set.path.join(&main.name), &backup_dir, progress).await?;
             let restored = FileRestored {
                 file: main.clone(),
                 into: db.display().to_string(),
@@ -198,6 +200,7 @@ pub async fn apply(
                 &plan.url,
                 &set.path.join(&main.name),
                 KIND_LOYALTY,
+                &backup_dir,
                 progress,
             )
             .await?;
@@ -214,7 +217,15 @@ pub async fn apply(
     let identity = match &plan.idp {
         None => None,
         Some((f, u)) => {
-            match postgres::restore(u, &set.path.join(&f.name), KIND_AUTHENTIK, progress).await {
+            match postgres::restore(
+                u,
+                &set.path.join(&f.name),
+                KIND_AUTHENTIK,
+                &backup_dir,
+                progress,
+            )
+            .await
+            {
                 Ok(r) => Some(FileRestored {
                     file: f.clone(),
                     into: display(u.expose_secret()),

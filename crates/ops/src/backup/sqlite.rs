@@ -1,9 +1,11 @@
 //! SQLite sets: an online, consistent copy made with `VACUUM INTO` (a read transaction,
 //! so a running server keeps serving), gzip'd. A restore holds the server's writer lock,
 //! checks the unpacked copy with `PRAGMA integrity_check`, keeps the replaced file as
-//! `<db>.before-restore-<timestamp>` and renames the copy into place.
+//! `<db>.before-restore-<timestamp>` and renames the copy into place. Temporary copies
+//! are private files inside the backup folder ([`super::scratch`]).
 
 use super::progress::Progress;
+use super::scratch::{Scratch, ScratchFile, create_private_file};
 use super::{FileEntry, GZIP_LEVEL, HashingWriter, KIND_LOYALTY, set_name};
 use crate::UserError;
 use anyhow::Context;
@@ -26,6 +28,15 @@ pub fn db_path(url: &str) -> anyhow::Result<PathBuf> {
     let options = SqliteConnectOptions::from_str(url)
         .map_err(|e| UserError(format!("the SQLite URL {url} is invalid: {e}")))?;
     Ok(options.get_filename().to_path_buf())
+}
+
+/// The database file of a `sqlite:` URL; `None` for any other URL or an in-memory one.
+pub fn sqlite_file(url: &str) -> Option<PathBuf> {
+    let rest = url
+        .strip_prefix("sqlite://")
+        .or_else(|| url.strip_prefix("sqlite:"))?;
+    let path = rest.split('?').next().unwrap_or(rest);
+    (!path.is_empty() && path != ":memory:").then(|| PathBuf::from(path))
 }
 
 fn with_suffix(path: &Path, suffix: &str) -> PathBuf {
@@ -105,6 +116,9 @@ pub async fn copy(db: &Path, out: &Path, progress: &dyn Progress) -> anyhow::Res
         .into());
     }
     let raw = out.with_extension("");
+    // VACUUM INTO fills an empty file as it is, so the copy is private from the start.
+    let raw_guard =
+        ScratchFile::create(raw.clone()).with_context(|| format!("creating {}", raw.display()))?;
     let task = progress.task(&format!("copying {}", db.display()), None);
     let mut conn = open(db, false).await?;
     sqlx::query("VACUUM INTO ?")
@@ -119,7 +133,7 @@ pub async fn copy(db: &Path, out: &Path, progress: &dyn Progress) -> anyhow::Res
     let input = File::open(&raw).with_context(|| format!("opening {}", raw.display()))?;
     let total = input.metadata().map(|m| m.len()).ok();
     let mut task = progress.task("compressing the copy", total);
-    let file = File::create(out).with_context(|| format!("creating {}", out.display()))?;
+    let file = create_private_file(out).with_context(|| format!("creating {}", out.display()))?;
     let mut gz = GzEncoder::new(
         HashingWriter::new(BufWriter::with_capacity(1 << 20, file)),
         Compression::new(GZIP_LEVEL),
@@ -147,7 +161,7 @@ pub async fn copy(db: &Path, out: &Path, progress: &dyn Progress) -> anyhow::Res
     file.sync_all()
         .with_context(|| format!("writing {}", out.display()))?;
     task.finish();
-    let _ = std::fs::remove_file(&raw);
+    drop(raw_guard);
     Ok(Copy {
         entry: FileEntry {
             name: out
@@ -203,7 +217,15 @@ pub struct Restored {
 }
 
 /// Replaces the database at `db` with the gzip'd copy `gz`. The caller holds the lock.
-pub async fn restore(db: &Path, gz: &Path, progress: &dyn Progress) -> anyhow::Result<Restored> {
+/// The copy is unpacked and checked in a private folder of `backup_dir`, then renamed
+/// into place (through a private file next to `db` when the two are on different file
+/// systems); every temporary file is removed on the way out.
+pub async fn restore(
+    db: &Path,
+    gz: &Path,
+    backup_dir: &Path,
+    progress: &dyn Progress,
+) -> anyhow::Result<Restored> {
     let dir = db
         .parent()
         .filter(|d| !d.as_os_str().is_empty())
@@ -212,9 +234,13 @@ pub async fn restore(db: &Path, gz: &Path, progress: &dyn Progress) -> anyhow::R
         .file_name()
         .map(|n| n.to_string_lossy().into_owned())
         .unwrap_or_else(|| "loyalty.db".into());
-    let tmp = dir.join(format!(".{file_name}.restore-{}.tmp", std::process::id()));
-    let result = async {
-        unpack(gz, &tmp, progress)?;
+    let work = Scratch::for_restore(backup_dir, KIND_LOYALTY)
+        .with_context(|| format!("creating a private folder in {}", backup_dir.display()))?;
+    let (tmp, file) = work
+        .file(&file_name)
+        .context("creating the restored copy")?;
+    unpack(gz, file, &tmp, progress)?;
+    let checked = async {
         let mut conn = open(&tmp, true).await?;
         let check: Vec<String> = sqlx::query_scalar("PRAGMA integrity_check")
             .fetch_all(&mut conn)
@@ -223,22 +249,22 @@ pub async fn restore(db: &Path, gz: &Path, progress: &dyn Progress) -> anyhow::R
         let _ = conn.close().await;
         if check.first().map(String::as_str) != Some("ok") {
             return Err(anyhow::anyhow!(
-                "the copy in {} fails PRAGMA integrity_check ({}); nothing was changed",
-                gz.display(),
+                "PRAGMA integrity_check says {}",
                 check.join("; ")
             ));
         }
         inspect(&tmp).await
     }
     .await;
-    let (schema_version, row_counts) = match result {
-        Ok(r) => r,
-        Err(e) => {
-            let _ = std::fs::remove_file(&tmp);
-            return Err(e);
-        }
-    };
+    let (schema_version, row_counts) = checked.with_context(|| {
+        format!(
+            "the copy in {} is not a sound SQLite database; nothing was changed",
+            gz.display()
+        )
+    })?;
 
+    // The restored file keeps the mode of the one it replaces (private when there is none).
+    let mode = std::fs::metadata(db).ok().map(|m| m.permissions());
     let kept = if db.exists() {
         // Fold the write-ahead log into the file, so the kept copy is whole and no stale
         // log is left to be replayed onto the restored file.
@@ -249,7 +275,6 @@ pub async fn restore(db: &Path, gz: &Path, progress: &dyn Progress) -> anyhow::R
             .with_context(|| format!("checkpointing {}", db.display()))?;
         let _ = conn.close().await;
         if busy != 0 {
-            let _ = std::fs::remove_file(&tmp);
             return Err(UserError(format!(
                 "another program is using {}; stop it and run the restore again (nothing was changed)",
                 db.display()
@@ -266,6 +291,23 @@ pub async fn restore(db: &Path, gz: &Path, progress: &dyn Progress) -> anyhow::R
     } else {
         None
     };
+    // Beside the database, so that the last step is one rename on its file system.
+    let (beside, _) =
+        ScratchFile::create(dir.join(format!(".{file_name}.restore-{}.tmp", std::process::id())))
+            .with_context(|| format!("creating a file in {}", dir.display()))?;
+    if std::fs::rename(&tmp, beside.path()).is_err() {
+        // Another file system: copy, then make the copy durable before it takes the place.
+        std::fs::copy(&tmp, beside.path())
+            .with_context(|| format!("copying the restored database into {}", dir.display()))?;
+        File::open(beside.path())
+            .and_then(|f| f.sync_all())
+            .with_context(|| format!("writing {}", beside.path().display()))?;
+    }
+    drop(work);
+    if let Some(mode) = mode {
+        std::fs::set_permissions(beside.path(), mode)
+            .with_context(|| format!("setting the mode of {}", beside.path().display()))?;
+    }
     for suffix in ["-wal", "-shm"] {
         match std::fs::remove_file(with_suffix(db, suffix)) {
             Ok(()) => {}
@@ -275,8 +317,8 @@ pub async fn restore(db: &Path, gz: &Path, progress: &dyn Progress) -> anyhow::R
             }
         }
     }
-    std::fs::rename(&tmp, db)
-        .with_context(|| format!("renaming {} to {}", tmp.display(), db.display()))?;
+    std::fs::rename(beside.path(), db)
+        .with_context(|| format!("renaming {} to {}", beside.path().display(), db.display()))?;
     super::sync_dir(dir);
     Ok(Restored {
         schema_version,
@@ -285,7 +327,7 @@ pub async fn restore(db: &Path, gz: &Path, progress: &dyn Progress) -> anyhow::R
     })
 }
 
-fn unpack(gz: &Path, out: &Path, progress: &dyn Progress) -> anyhow::Result<()> {
+fn unpack(gz: &Path, file: File, out: &Path, progress: &dyn Progress) -> anyhow::Result<()> {
     let input = File::open(gz).with_context(|| format!("opening {}", gz.display()))?;
     let mut task = progress.task(
         &format!(
@@ -297,7 +339,6 @@ fn unpack(gz: &Path, out: &Path, progress: &dyn Progress) -> anyhow::Result<()> 
         None,
     );
     let mut reader = GzDecoder::new(BufReader::with_capacity(1 << 20, input));
-    let file = File::create(out).with_context(|| format!("creating {}", out.display()))?;
     let mut writer = BufWriter::with_capacity(1 << 20, file);
     let mut buf = vec![0u8; 256 * 1024];
     loop {

@@ -2,11 +2,12 @@
 //! process, the ledger invariants, and no table far past its retention.
 
 use super::Check;
+use crate::backup::sqlite::sqlite_file;
 use crate::config::Config;
 use loyalty_core::store::{SchemaStatus, ServerInfo, Store, StoreError};
 use loyalty_store_sqlite::SqliteStore;
 use secrecy::ExposeSecret;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -21,15 +22,6 @@ pub struct Db {
     pub info: ServerInfo,
     /// Whether the schema is exactly this program's, so its tables can be read.
     pub current: bool,
-}
-
-/// The SQLite file of a `sqlite:` URL.
-fn sqlite_file(url: &str) -> Option<PathBuf> {
-    let rest = url
-        .strip_prefix("sqlite://")
-        .or_else(|| url.strip_prefix("sqlite:"))?;
-    let path = rest.split('?').next().unwrap_or(rest);
-    (!path.is_empty() && path != ":memory:").then(|| PathBuf::from(path))
 }
 
 /// Runs the database checks; the database when it can be read.
@@ -371,6 +363,7 @@ pub async fn housekeeping(store: &dyn Store, config: &crate::config::Housekeepin
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::path::PathBuf;
 
     #[test]
     fn sqlite_urls_name_their_file() {

@@ -12,6 +12,8 @@ mod system;
 
 use system::{backups, clock};
 
+use secrecy::ExposeSecret;
+
 use crate::config::Config;
 use serde::Serialize;
 
@@ -193,7 +195,7 @@ impl<'a> Report<'a> {
 }
 
 /// Runs every check that applies, in order: configuration, database, identity provider,
-/// organization and person (when asked), mail, clock, backups.
+/// organization and person (when asked), mail, clock, backups and their leftovers.
 pub async fn examine(config: Result<&Config, String>, scope: &Scope) -> Vec<Check> {
     let mut checks = Vec::new();
     let config = match config {
@@ -230,10 +232,14 @@ pub async fn examine(config: Result<&Config, String>, scope: &Scope) -> Vec<Chec
     org::examine(config, db.as_ref(), idp.as_ref(), scope, &mut checks).await;
     checks.push(system::smtp_configured(&config.mail).await);
     checks.push(clock(db.as_ref().and_then(|d| d.info.now), idp.as_ref()).await);
-    checks.push(backups(
-        std::path::Path::new(&config.backup.dir),
-        time::OffsetDateTime::now_utc(),
-    ));
+    let backup_dir = std::path::Path::new(&config.backup.dir);
+    checks.push(backups(backup_dir, time::OffsetDateTime::now_utc()));
+    let db = config
+        .database
+        .resolved_url()
+        .ok()
+        .and_then(|u| crate::backup::sqlite::sqlite_file(u.expose_secret()));
+    checks.push(system::leftovers(backup_dir, db.as_deref()));
     checks
 }
 

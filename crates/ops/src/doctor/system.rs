@@ -1,8 +1,10 @@
 //! What lies around loyalty: the mail server answers, the clock agrees with the
-//! database's (or Authentik's), and a recent backup exists.
+//! database's (or Authentik's), a recent backup exists and no backup or restore left
+//! temporary files behind.
 
 use super::Check;
 use super::identity::Idp;
+use crate::backup::scratch::{self, LEFTOVER_AGE};
 use std::path::Path;
 use std::time::Duration;
 use time::OffsetDateTime;
@@ -149,6 +151,56 @@ pub fn backups(dir: &Path, now: OffsetDateTime) -> Check {
             }
         }
     }
+}
+
+/// Temporary files that a killed backup or restore left: in the backup folder `dir`
+/// (`.restore-*`, `.unfinished-*`) and next to the SQLite database `db`, older than
+/// [`LEFTOVER_AGE`]. They hold customer data, so each is named with its size and the
+/// command that removes it.
+pub fn leftovers(dir: &Path, db: Option<&Path>) -> Check {
+    const NAME: &str = "no leftovers of backups and restores";
+    let found = scratch::leftovers(dir, db, LEFTOVER_AGE);
+    if found.is_empty() {
+        return Check::ok(
+            "backup.leftovers",
+            NAME,
+            format!("no temporary files in {}", dir.display()),
+        );
+    }
+    let total: u64 = found.iter().map(|l| l.bytes).sum();
+    let listed: Vec<String> = found
+        .iter()
+        .map(|l| {
+            format!(
+                "{} ({} bytes, {} min old, {})",
+                l.path.display(),
+                l.bytes,
+                l.age.as_secs() / 60,
+                match (l.pid, l.running) {
+                    (Some(p), true) => format!("process {p} still runs"),
+                    (Some(p), false) => format!("process {p} is gone"),
+                    (None, _) => "process unknown".to_owned(),
+                }
+            )
+        })
+        .collect();
+    let paths: Vec<String> = found
+        .iter()
+        .map(|l| format!("'{}'", l.path.display()))
+        .collect();
+    Check::warn(
+        "backup.leftovers",
+        NAME,
+        format!(
+            "{} left by a backup or restore that did not finish, {total} bytes of customer data: {}",
+            found.len(),
+            listed.join("; ")
+        ),
+        format!(
+            "once no `loyalty backup` runs, remove them: rm -rf {} (the next backup or restore also removes those whose process is gone)",
+            paths.join(" ")
+        ),
+    )
 }
 
 #[cfg(test)]

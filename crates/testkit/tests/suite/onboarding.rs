@@ -1,5 +1,6 @@
 //! Onboarding on both backends: success, a failure after every step then a re-run,
-//! re-run after success, and bad input that writes nothing.
+//! re-run after success, one run at a time (a claim that another run finds, and that
+//! lapses when its run was killed), and bad input that writes nothing.
 
 use loyalty_core::clock::Clock;
 use loyalty_core::directory::{Directory, Outcome};
@@ -7,6 +8,7 @@ use loyalty_core::domain::{OrgSlug, OrgStatus, Role, Username};
 use loyalty_core::service::onboard::{
     self, Credential, CredentialMode, NoHooks, OnboardInput, Step, StepHooks,
 };
+use loyalty_core::store::OnboardingClaim;
 use loyalty_core::{Error, ErrorCode};
 use loyalty_identity::BuiltinDirectory;
 use loyalty_testkit::{TestDb, both_backends, fixed_clock};
@@ -90,6 +92,40 @@ fn link_token(c: &Option<Credential>) -> String {
 }
 
 both_backends! {
+    async fn a_run_that_finds_another_runs_claim_stops_and_a_lapsed_claim_is_taken_over(db) {
+        let clock = Arc::new(fixed_clock());
+        let dir = db.directory(clock.clone());
+        let plan = nextdoor().validate().expect("valid");
+        let slug = OrgSlug::parse("nextdoor").expect("slug");
+        // A first run stopped right after creating the organization.
+        onboard::onboard(db.store.as_ref(), &dir, clock.as_ref(), &plan, CredentialMode::Password, &FailAfter(Step::CreateOrganization))
+            .await
+            .expect_err("injected");
+        let now = clock.now();
+        let until = now + onboard::CLAIM_TTL;
+        assert_eq!(db.store.claim_onboarding(&slug, "other-run", until, now).await.expect("claim"), OnboardingClaim::Claimed);
+        assert_eq!(db.store.claim_onboarding(&slug, "third-run", until, now).await.expect("claim"), OnboardingClaim::Held { until });
+
+        let err = onboard::onboard(db.store.as_ref(), &dir, clock.as_ref(), &plan, CredentialMode::Password, &NoHooks)
+            .await
+            .expect_err("another run holds it");
+        assert_eq!(err.code(), "onboard.in_progress");
+        assert!(err.to_string().contains("organization nextdoor is being onboarded by another run"), "{err}");
+        assert!(err.to_string().contains("2025-01-23T14:10:30Z"), "{err}");
+        assert_eq!(census(&db, &dir).await.2, 0, "no admin account was made");
+
+        // The other run was killed: its claim lapses and a new run takes over.
+        clock.advance(onboard::CLAIM_TTL + time::Duration::seconds(1));
+        let report = onboard::onboard(db.store.as_ref(), &dir, clock.as_ref(), &plan, CredentialMode::Password, &NoHooks)
+            .await
+            .expect("completes");
+        assert!(matches!(report.credential, Some(Credential::Password(_))));
+        assert_eq!(report.org.status, OrgStatus::Active);
+        // Nothing to claim once active; the claim of a finished run is gone.
+        assert_eq!(db.store.claim_onboarding(&slug, "late-run", until, clock.now()).await.expect("claim"), OnboardingClaim::NotOnboarding);
+        db.store.release_onboarding(&slug, "nobody").await.expect("release is harmless");
+    }
+
     async fn onboarding_creates_the_org_groups_admin_and_a_working_one_time_link(db) {
         let clock = Arc::new(fixed_clock());
         let dir = db.directory(clock.clone());

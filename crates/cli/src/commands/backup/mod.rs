@@ -60,12 +60,25 @@ pub enum Command {
     },
 }
 
+/// Runs `work` unless Ctrl-C or SIGTERM comes first: then the work is dropped, which
+/// stops its child processes (a PostgreSQL restore's transaction rolls back) and removes
+/// its temporary files, before the command exits.
+async fn until_stopped<T>(work: impl Future<Output = anyhow::Result<T>>) -> anyhow::Result<T> {
+    tokio::select! {
+        r = work => r,
+        () = crate::app::stop_signal() => Err(anyhow::anyhow!(
+            "stopped by a signal before finishing; its temporary files were removed; run the same command again to finish"
+        )),
+    }
+}
+
 /// Runs the command.
 pub async fn run(config: Config, cmd: Command) -> anyhow::Result<()> {
     let progress = StderrProgress::detect();
     match cmd {
         Command::Create { label, json } => {
-            let created = backup::create(&config, label.as_deref(), &progress).await?;
+            let created =
+                until_stopped(backup::create(&config, label.as_deref(), &progress)).await?;
             if json {
                 outln!("{}", serde_json::to_string_pretty(&created.set.manifest)?);
             } else {
@@ -74,7 +87,9 @@ pub async fn run(config: Config, cmd: Command) -> anyhow::Result<()> {
             Ok(())
         }
         Command::List { json } => list(&config, json),
-        Command::Restore { set, yes } => restore::run(&config, &set, yes, &progress).await,
+        Command::Restore { set, yes } => {
+            until_stopped(restore::run(&config, &set, yes, &progress)).await
+        }
         Command::Prune { dry_run } => prune(&config, dry_run),
     }
 }

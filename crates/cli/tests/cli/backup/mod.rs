@@ -5,6 +5,7 @@
 //! together with loyalty's. A restore is recorded in the restored audit log.
 
 mod postgres;
+mod scratch;
 
 use super::support::{Server, command, stderr, stdout};
 use loyalty_core::clock::SystemClock;

@@ -4,6 +4,9 @@
 //! a run that failed half-way is completed by running it again, and a run after success
 //! changes nothing. Until the last step the organization is in status `onboarding`, which
 //! no request can use, so a half-finished onboarding is never an active organization.
+//! While a run works on an organization in `onboarding` it holds a claim on it (for
+//! [`CLAIM_TTL`] at most), so concurrent runs of one slug cannot each issue the admin a
+//! credential: every run but one stops with `onboard.in_progress`.
 
 mod plan;
 
@@ -17,9 +20,13 @@ use crate::domain::ledger::Actor;
 use crate::domain::{GroupName, OrgStatus, Organization, Role};
 use crate::error::ErrorCode;
 use crate::secret;
-use crate::store::{NewMember, Store, StoreError};
+use crate::store::{NewMember, OnboardingClaim, Store, StoreError};
 use secrecy::SecretString;
 use std::time::Instant;
+/// How long a run's claim on an organization's onboarding lasts: a run that was killed
+/// half-way holds off the next one this long at most.
+pub const CLAIM_TTL: time::Duration = time::Duration::minutes(5);
+
 /// The steps of onboarding, in order.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
 #[serde(rename_all = "snake_case")]
@@ -141,17 +148,76 @@ pub async fn onboard(
                 steps.push((Step::CreateOrganization, Outcome::Created));
                 org
             }
+            // Another run created it since this one looked: that run onboards it.
             Err(StoreError::Conflict(_)) => {
-                steps.push((Step::CreateOrganization, Outcome::Existing));
-                store
-                    .organization_by_slug(slug)
-                    .await?
-                    .ok_or_else(|| Error::not_found(format!("organization {:?}", slug.as_str())))?
+                return Err(Error::Conflict(
+                    ErrorCode::OnboardInProgress,
+                    format!(
+                        "organization {slug} is being onboarded by another run right now (it created the organization while this run started); wait for that run to finish (it shows the admin's credential)"
+                    ),
+                ));
             }
             Err(e) => return Err(e.into()),
         },
     };
     hooks.after(Step::CreateOrganization)?;
+
+    // One run at a time finishes an onboarding, so one admin credential is issued: a run
+    // that finds another one's claim stops; a run's own claim ends with it.
+    let run = crate::store::new_id().to_string();
+    let (org, claimed) = if org.status == OrgStatus::Onboarding {
+        let now = clock.now();
+        match store
+            .claim_onboarding(slug, &run, now + CLAIM_TTL, now)
+            .await?
+        {
+            OnboardingClaim::Claimed => (org, true),
+            OnboardingClaim::Held { until } => {
+                return Err(Error::Conflict(
+                    ErrorCode::OnboardInProgress,
+                    format!(
+                        "organization {slug} is being onboarded by another run right now; wait for that run to finish (it shows the admin's credential). If it was stopped, run this again after {} UTC",
+                        until
+                            .to_offset(time::UtcOffset::UTC)
+                            .format(&time::format_description::well_known::Rfc3339)
+                            .unwrap_or_default()
+                    ),
+                ));
+            }
+            // Another run finished it meanwhile.
+            OnboardingClaim::NotOnboarding => (
+                store
+                    .organization_by_slug(slug)
+                    .await?
+                    .ok_or_else(|| Error::not_found(format!("organization {:?}", slug.as_str())))?,
+                false,
+            ),
+        }
+    } else {
+        (org, false)
+    };
+    let done = finish(store, dir, clock, plan, mode, hooks, org, steps, started).await;
+    if claimed && let Err(e) = store.release_onboarding(slug, &run).await {
+        // It lapses after CLAIM_TTL all the same.
+        tracing::warn!(org = %slug, error = %e, "cannot release the onboarding claim");
+    }
+    done
+}
+
+/// Steps 2-9, for the run that may onboard `org`.
+#[allow(clippy::too_many_arguments)]
+async fn finish(
+    store: &dyn Store,
+    dir: &dyn Directory,
+    clock: &dyn Clock,
+    plan: &OnboardPlan,
+    mode: CredentialMode,
+    hooks: &dyn StepHooks,
+    org: Organization,
+    mut steps: Vec<(Step, Outcome)>,
+    started: Instant,
+) -> Result<OnboardReport, Error> {
+    let slug = &plan.org.slug;
     let prefix = org.group_prefix.clone();
 
     // 2-4. The three groups.

@@ -94,7 +94,8 @@ pub async fn dump(
     };
     let errors = tokio::spawn(read_stderr(child.stderr.take()));
     let mut stdout = child.stdout.take().context("pg_dump has no output")?;
-    let file = std::fs::File::create(out).with_context(|| format!("creating {}", out.display()))?;
+    let file = crate::backup::scratch::create_private_file(out)
+        .with_context(|| format!("creating {}", out.display()))?;
     let mut gz = GzEncoder::new(
         HashingWriter::new(BufWriter::with_capacity(1 << 20, file)),
         Compression::new(GZIP_LEVEL),

@@ -4,6 +4,7 @@
 use super::{Target, connect, row_counts, schema_version, user_tables};
 use crate::backup::KIND_LOYALTY;
 use crate::backup::progress::Progress;
+use crate::backup::scratch::Scratch;
 use anyhow::Context;
 use flate2::read::GzDecoder;
 use secrecy::SecretString;
@@ -54,16 +55,20 @@ $restore$;
 ";
 
 /// Restores the gzip'd custom-format dump `gz` into the database at `url`, in one
-/// transaction: afterwards the database holds exactly what the dump holds.
+/// transaction: afterwards the database holds exactly what the dump holds. The unpacked
+/// dump and the script are private files in a folder of `backup_dir`, removed on the way
+/// out.
 pub async fn restore(
     url: &SecretString,
     gz: &Path,
     kind: &str,
+    backup_dir: &Path,
     progress: &dyn Progress,
 ) -> anyhow::Result<Restored> {
     let target = Target::parse(url)?;
-    let work = tempfile::tempdir().context("creating a temporary folder")?;
-    let archive = work.path().join("archive.dump");
+    let work = Scratch::for_restore(backup_dir, kind)
+        .with_context(|| format!("creating a private folder in {}", backup_dir.display()))?;
+    let (archive, archive_file) = work.file("archive.dump").context("creating archive.dump")?;
     {
         let input = std::fs::File::open(gz).with_context(|| format!("opening {}", gz.display()))?;
         let total = input.metadata().map(|m| m.len()).ok();
@@ -80,17 +85,16 @@ pub async fn restore(
             inner: input,
             task: task.as_mut(),
         });
-        let mut out = BufWriter::new(
-            std::fs::File::create(&archive)
-                .with_context(|| format!("creating {}", archive.display()))?,
-        );
+        let mut out = BufWriter::new(archive_file);
         std::io::copy(&mut reader, &mut out)
             .with_context(|| format!("unpacking {}", gz.display()))?;
-        out.flush()?;
+        out.flush()
+            .with_context(|| format!("writing {}", archive.display()))?;
         drop(reader);
         task.finish();
     }
-    let script = work.path().join("restore.sql");
+    // pg_restore writes into this private file rather than making its own.
+    let (script, _) = work.file("restore.sql").context("creating restore.sql")?;
     let out = target
         .command("pg_restore")
         .arg("--clean")
@@ -109,8 +113,11 @@ pub async fn restore(
             String::from_utf8_lossy(&out.stderr).trim()
         ));
     }
-    let preamble = work.path().join("preamble.sql");
-    std::fs::write(&preamble, PREAMBLE).context("writing the restore preamble")?;
+    let (preamble, mut file) = work.file("preamble.sql").context("creating preamble.sql")?;
+    file.write_all(PREAMBLE.as_bytes())
+        .context("writing the restore preamble")?;
+    drop(file);
+
     let task = progress.task(&format!("restoring {} ({kind})", target.database), None);
     let out = target
         .command("psql")
@@ -136,6 +143,7 @@ pub async fn restore(
         ));
     }
     task.finish();
+    drop(work);
     let mut conn = connect(url, &target.shown).await?;
     let restored = Restored {
         schema_version: if kind == KIND_LOYALTY {

@@ -113,6 +113,7 @@ pub(super) const KEYS: &[&str] = &[
     "err_no_links",
     "err_org_mismatch",
     "err_org_missing",
+    "err_onboard_in_progress",
     "err_org_onboarding",
     "err_out_of_stock",
     "err_reverse_exceeds",
@@ -632,6 +633,10 @@ pub(super) fn text(lang: Lang, key: &'static str) -> &'static str {
         "err_org_missing" => (
             "The request does not say which shop it is for.",
             "O pedido não diz para qual loja é.",
+        ),
+        "err_onboard_in_progress" => (
+            "This shop is being onboarded right now by another run. Wait for it to finish; its admin password is shown there.",
+            "Esta loja está sendo cadastrada agora por outra execução. Aguarde o fim dela; a senha do administrador aparece lá.",
         ),
         "err_org_onboarding" => (
             "This shop has not finished its setup yet. Finish the onboarding first.",
