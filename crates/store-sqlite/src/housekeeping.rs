@@ -77,17 +77,13 @@ impl HousekeepingStore for SqliteStore {
         cutoff: OffsetDateTime,
         batch: u32,
     ) -> Result<u64, StoreError> {
-        // Through the writer: a batch queues behind the awards already waiting instead
-        // of contending with them for the file's write lock (SQLite's busy handler
-        // sleeps), which cost store-level awards about 10 % beside a pass.
-        let n = crate::writer::sweep(
-            &self.writer,
-            batch_statement(kind),
-            ts(cutoff),
-            i64::from(batch),
-        )
-        .await?;
-        Ok(u64::try_from(n).unwrap_or(0))
+        let done = sqlx::query(sqlx::AssertSqlSafe(batch_statement(kind)))
+            .bind(ts(cutoff))
+            .bind(i64::from(batch))
+            .execute(&self.pool)
+            .await
+            .map_err(map_err)?;
+        Ok(done.rows_affected())
     }
 
     async fn table_sizes(&self) -> Result<Vec<TableSize>, StoreError> {

@@ -36,15 +36,6 @@ pub(crate) enum Work {
         now: OffsetDateTime,
         reply: oneshot::Sender<Result<PointsOutcome, PointsError>>,
     },
-    /// One housekeeping batch: a statement bound to (cutoff, batch size), its changed
-    /// rows answered. Through the writer so that it queues behind awards instead of
-    /// contending with them for the file's write lock.
-    Sweep {
-        sql: String,
-        cutoff: String,
-        batch: i64,
-        reply: oneshot::Sender<Result<i64, StoreError>>,
-    },
     /// Expire one customer's old points.
     Expire {
         org: OrgId,
@@ -122,26 +113,6 @@ pub(crate) async fn expire(
             cutoff,
             now,
             dry_run,
-            reply,
-        })
-        .await
-        .map_err(|_| gone())?;
-    answer.await.map_err(|_| gone())?
-}
-
-/// Queues one housekeeping batch and waits for the number of rows it changed.
-pub(crate) async fn sweep(
-    writer: &Writer,
-    sql: String,
-    cutoff: String,
-    batch: i64,
-) -> Result<i64, StoreError> {
-    let (reply, answer) = oneshot::channel();
-    writer
-        .send(Work::Sweep {
-            sql,
-            cutoff,
-            batch,
             reply,
         })
         .await
@@ -257,18 +228,6 @@ fn commit_group(conn: &mut Connection, batch: &mut Vec<Work>) -> Vec<Done> {
                 expired.push(Some(r));
                 ok
             }
-            Work::Sweep {
-                sql, cutoff, batch, ..
-            } => {
-                let r = conn
-                    .execute(sql, rusqlite::params![cutoff, batch])
-                    .map(|n| i64::try_from(n).unwrap_or(i64::MAX))
-                    .map_err(sq);
-                let ok = r.is_ok();
-                outcomes.push(None);
-                expired.push(Some(r));
-                ok
-            }
         };
         let close = if ok {
             conn.execute_batch("RELEASE command")
@@ -302,7 +261,7 @@ fn commit_group(conn: &mut Connection, batch: &mut Vec<Work>) -> Vec<Done> {
                     };
                     Done::Apply(reply, r)
                 }
-                Work::Expire { reply, .. } | Work::Sweep { reply, .. } => {
+                Work::Expire { reply, .. } => {
                     let r = match (&message, exp) {
                         (None, Some(r)) => r,
                         _ => Err(failure()),
