@@ -89,12 +89,8 @@ fn parse_date(field: &str, s: &str) -> Result<Date, Error> {
 
 fn month_of(day: Date) -> DateRange {
     let from = day.replace_day(1).unwrap_or(day);
-    let to = Date::from_calendar_date(
-        day.year(),
-        day.month(),
-        day.month().length(day.year()),
-    )
-    .unwrap_or(day);
+    let to = Date::from_calendar_date(day.year(), day.month(), day.month().length(day.year()))
+        .unwrap_or(day);
     DateRange { from, to }
 }
 
@@ -109,7 +105,11 @@ impl DateRange {
             )),
             (Some("this-month") | None, None, None) => Ok(month_of(today)),
             (Some("last-month"), None, None) => Ok(month_of(
-                today.replace_day(1).unwrap_or(today).previous_day().unwrap_or(today),
+                today
+                    .replace_day(1)
+                    .unwrap_or(today)
+                    .previous_day()
+                    .unwrap_or(today),
             )),
             (Some(other), None, None) => Err(Error::field(
                 "period",
@@ -145,8 +145,8 @@ fn local_marks(org: &Organization) -> (char, char) {
         .unwrap_or_default();
     // Countries that write a decimal point whatever their language.
     const POINT_REGIONS: &[&str] = &[
-        "US", "GB", "IE", "AU", "NZ", "CA", "MX", "IN", "JP", "CN", "KR", "CH", "IL", "TH",
-        "MY", "SG", "PH", "HK", "TW", "GT", "DO", "PR", "PA", "NI", "HN", "SV", "PE",
+        "US", "GB", "IE", "AU", "NZ", "CA", "MX", "IN", "JP", "CN", "KR", "CH", "IL", "TH", "MY",
+        "SG", "PH", "HK", "TW", "GT", "DO", "PR", "PA", "NI", "HN", "SV", "PE",
     ];
     const POINT_LANGUAGES: &[&str] = &["en", "ja", "zh", "ko", "th", "he"];
     if POINT_REGIONS.contains(&region.as_str())
@@ -341,12 +341,24 @@ mod tests {
     fn periods_are_whole_local_months() {
         let today = date!(2025 - 03 - 15);
         let this = DateRange::parse(&params(None, None, None), today).expect("range");
-        assert_eq!((this.from, this.to), (date!(2025 - 03 - 01), date!(2025 - 03 - 31)));
+        assert_eq!(
+            (this.from, this.to),
+            (date!(2025 - 03 - 01), date!(2025 - 03 - 31))
+        );
         let last = DateRange::parse(&params(Some("last-month"), None, None), today).expect("range");
-        assert_eq!((last.from, last.to), (date!(2025 - 02 - 01), date!(2025 - 02 - 28)));
-        let jan = DateRange::parse(&params(Some("last-month"), None, None), date!(2025 - 01 - 01))
-            .expect("range");
-        assert_eq!((jan.from, jan.to), (date!(2024 - 12 - 01), date!(2024 - 12 - 31)));
+        assert_eq!(
+            (last.from, last.to),
+            (date!(2025 - 02 - 01), date!(2025 - 02 - 28))
+        );
+        let jan = DateRange::parse(
+            &params(Some("last-month"), None, None),
+            date!(2025 - 01 - 01),
+        )
+        .expect("range");
+        assert_eq!(
+            (jan.from, jan.to),
+            (date!(2024 - 12 - 01), date!(2024 - 12 - 31))
+        );
     }
 
     #[test]
@@ -357,9 +369,18 @@ mod tests {
             other => panic!("not refused: {other:?}"),
         };
         assert_eq!(field(params(Some("next-year"), None, None)), "period");
-        assert_eq!(field(params(Some("this-month"), Some("2025-01-01"), None)), "period");
-        assert_eq!(field(params(None, Some("2025-13-01"), Some("2025-01-02"))), "from");
-        assert_eq!(field(params(None, Some("2025-01-02"), Some("2025-01-01"))), "to");
+        assert_eq!(
+            field(params(Some("this-month"), Some("2025-01-01"), None)),
+            "period"
+        );
+        assert_eq!(
+            field(params(None, Some("2025-13-01"), Some("2025-01-02"))),
+            "from"
+        );
+        assert_eq!(
+            field(params(None, Some("2025-01-02"), Some("2025-01-01"))),
+            "to"
+        );
         assert_eq!(field(params(None, Some("2025-01-02"), None)), "to");
     }
 }
