@@ -1,11 +1,11 @@
-//! `loyalty export`: an organization's ledger for a date range as a CSV file, written
+//! `loyalty export`: an organization's ledger for a date range as a CSV or XLSX file, written
 //! by the same export the API streams (`docs/exports.md`).
 
 use crate::UserError;
 use crate::app::{App, Schema};
 use crate::config::Config;
 use loyalty_core::domain::Role;
-use loyalty_core::service::exports::{ExportParams, LedgerExport};
+use loyalty_core::service::exports::{ExportFormat, ExportParams, LedgerExport};
 use loyalty_core::service::orgs;
 use loyalty_core::service::points::Ctx;
 use std::io::Write;
@@ -27,7 +27,7 @@ pub struct Args {
     /// this-month or last-month, instead of --from and --to.
     #[arg(long)]
     period: Option<String>,
-    /// csv (the default).
+    /// csv (the default) or xlsx (needs --output).
     #[arg(long)]
     format: Option<String>,
     /// local (the organization's separator, language and time zone; the default) or
@@ -60,18 +60,21 @@ pub async fn run(config: Config, args: Args) -> anyhow::Result<()> {
             style: args.style,
         },
     )?;
+    if export.format() == ExportFormat::Xlsx {
+        let Some(path) = args.output else {
+            return Err(UserError("--format xlsx writes a file: add --output FILE".into()).into());
+        };
+        create_new(&path)?;
+        if let Err(e) = export.write_xlsx(app.store.as_ref(), &path).await {
+            remove_partial(&path);
+            return Err(e.into());
+        }
+        eprintln!("wrote {}", path.display());
+        return Ok(());
+    }
     match args.output {
         Some(path) => {
-            let file = std::fs::OpenOptions::new()
-                .write(true)
-                .create_new(true)
-                .open(&path)
-                .map_err(|e| {
-                    UserError(format!(
-                        "--output {}: {e}; name a new file in a directory that exists",
-                        path.display()
-                    ))
-                })?;
+            let file = create_new(&path)?;
             let mut out = std::io::BufWriter::new(file);
             let written = write_all(&mut export, &app, &mut out).await;
             if let Err(e) = written.and_then(|()| Ok(out.flush()?)) {
@@ -88,6 +91,20 @@ pub async fn run(config: Config, args: Args) -> anyhow::Result<()> {
         }
     }
     Ok(())
+}
+
+/// The output file, which must not exist yet.
+fn create_new(path: &Path) -> Result<std::fs::File, UserError> {
+    std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .open(path)
+        .map_err(|e| {
+            UserError(format!(
+                "--output {}: {e}; name a new file in a directory that exists",
+                path.display()
+            ))
+        })
 }
 
 async fn write_all(

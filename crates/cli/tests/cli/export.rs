@@ -1,5 +1,6 @@
 //! `loyalty export` end to end, on both backends: the file the API would stream, written
-//! where the operator asks; bad flags exit 2 naming the flag, and no file is overwritten.
+//! where the operator asks (CSV or XLSX); bad flags exit 2 naming the flag, and no file
+//! is overwritten.
 
 use super::support::{loyalty, stderr, stdout};
 use loyalty_core::domain::OrgStatus;
@@ -63,6 +64,15 @@ both_backends! {
             assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
             assert!(stderr(&out).contains(&format!("{named}:")), "{}", stderr(&out));
         }
+        // A workbook needs a file to go to.
+        let xlsx = dir.path().join("janeiro.xlsx");
+        let out = loyalty(&db, &["export", "--org", "padaria", "--format", "xlsx"]);
+        assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
+        assert!(stderr(&out).contains("--output"), "{}", stderr(&out));
+        let out = loyalty(&db, &["export", "--org", "padaria", "--from", "2025-01-01", "--to", "2025-01-31", "--format", "xlsx", "--output", xlsx.to_str().expect("utf-8 path")]);
+        assert!(out.status.success(), "{}", stderr(&out));
+        assert!(std::fs::read(&xlsx).expect("the workbook").starts_with(b"PK"), "a zip file");
+
         let unknown = loyalty(&db, &["export", "--org", "nowhere"]);
         assert_eq!(unknown.status.code(), Some(2), "{}", stderr(&unknown));
     }

@@ -247,3 +247,57 @@ both_backends! {
         assert_eq!(body["error"]["code"], "auth.forbidden");
     }
 }
+
+/// The Excel serial number (days since 1899-12-30) of a local date and time.
+fn excel_serial(local: time::PrimitiveDateTime) -> f64 {
+    let epoch = time::macros::datetime!(1899-12-30 0:00);
+    (local - epoch).as_seconds_f64() / 86_400.0
+}
+
+both_backends! {
+    async fn the_xlsx_has_numbers_as_numbers_local_dates_and_a_title(db) {
+        use calamine::{Data, Reader, Xlsx};
+        let app = TestApp::new(db).await;
+        let org = brazilian_shop(&app).await;
+        let (admin, _) = app.person("padaria_admin", &["padaria-admins"]).await;
+        let c = customer(&app, &org, "400000000063").await;
+        entry_at(&app, &org, c, 1250, "Bônus São João", datetime!(2025-02-01 02:30 UTC)).await;
+        entry_at(&app, &org, c, -50, "Correção", datetime!(2025-01-02 12:00 UTC)).await;
+        let (status, headers, body) = get_raw(&app, &admin, "/api/v1/orgs/padaria/exports/ledger?period=last-month&format=xlsx").await;
+        assert_eq!(status, 200, "{}", String::from_utf8_lossy(&body));
+        assert_eq!(headers["content-type"], "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet");
+        assert_eq!(headers["content-disposition"], "attachment; filename=\"ledger-padaria-2024-12-01-2024-12-31.xlsx\"");
+        // Last month seen from 23 January 2025 is empty: a title and headers only.
+        let mut book: Xlsx<_> = calamine::open_workbook_from_rs(std::io::Cursor::new(body)).unwrap();
+        let sheet = book.worksheet_range("Extrato").unwrap();
+        assert_eq!(sheet.height(), 2);
+
+        let (status, _, body) = get_raw(&app, &admin, "/api/v1/orgs/padaria/exports/ledger?from=2025-01-01&to=2025-01-31&format=xlsx").await;
+        assert_eq!(status, 200);
+        let mut book: Xlsx<_> = calamine::open_workbook_from_rs(std::io::Cursor::new(body)).unwrap();
+        let sheet = book.worksheet_range("Extrato").unwrap();
+        let title = sheet.get((0, 0)).unwrap().to_string();
+        assert_eq!(title, "Padaria São João: extrato de 2025-01-01 a 2025-01-31");
+        let headers: Vec<String> = (0..9).map(|c| sheet.get((1, c)).unwrap().to_string()).collect();
+        assert_eq!(headers, ["Lançamento", "Data e hora", "Cliente", "Tipo", "Pontos", "Saldo após", "Referência", "Id da referência", "Observações"]);
+        assert_eq!(sheet.height(), 4, "a title, headers and two entries");
+        // Oldest first: the correction, then the bonus at 23:30 local on the 31st.
+        let first = 2;
+        match sheet.get((first, 1)).unwrap() {
+            Data::DateTime(d) => assert!((d.as_f64() - excel_serial(datetime!(2025-01-02 09:00))).abs() < 1e-6, "{d}"),
+            other => panic!("a date, not {other:?}"),
+        }
+        assert_eq!(sheet.get((first, 4)), Some(&Data::Float(-50.0)));
+        assert_eq!(sheet.get((first, 8)), Some(&Data::String("Correção".into())));
+        let last = 3;
+        match sheet.get((last, 1)).unwrap() {
+            Data::DateTime(d) => assert!((d.as_f64() - excel_serial(datetime!(2025-01-31 23:30))).abs() < 1e-6, "{d}"),
+            other => panic!("a date, not {other:?}"),
+        }
+        assert_eq!(sheet.get((last, 4)), Some(&Data::Float(1250.0)));
+        assert_eq!(sheet.get((last, 5)), Some(&Data::Float(1250.0)), "recorded before the correction");
+        assert_eq!(sheet.get((first, 5)), Some(&Data::Float(1200.0)));
+        assert_eq!(sheet.get((last, 2)), Some(&Data::String(c.to_string())));
+        assert_eq!(sheet.get((last, 8)), Some(&Data::String("Bônus São João".into())));
+    }
+}

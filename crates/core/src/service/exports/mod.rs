@@ -1,9 +1,13 @@
 //! The ledger export for a date range in the organization's time zone, as CSV that a
-//! spreadsheet opens right: read from the store page by page and handed out in chunks,
-//! so the API can stream it and the command line can write it to a file, with the same
-//! rows. Columns and styles are described in `docs/exports.md`.
+//! spreadsheet opens right or as an XLSX workbook: read from the store page by page and
+//! handed out in chunks (CSV) or written to a file row by row (XLSX, `xlsx.rs`), so the
+//! API can stream it and the command line can write it, with the same rows. Columns and
+//! styles are described in `docs/exports.md`.
+
+mod xlsx;
 
 use crate::Error;
+use crate::domain::ledger::LedgerEntry;
 use crate::domain::{LedgerEntryId, OrgId, Organization};
 use crate::service::context::require_admin;
 use crate::service::points::{Ctx, day_start};
@@ -43,16 +47,19 @@ impl CsvStyle {
 pub enum ExportFormat {
     /// Comma- (or semicolon-) separated values.
     Csv,
+    /// An Excel workbook.
+    Xlsx,
 }
 
 impl ExportFormat {
-    /// Parses `csv`.
+    /// Parses `csv` or `xlsx`.
     pub fn parse(s: &str) -> Result<Self, Error> {
         match s {
             "csv" => Ok(Self::Csv),
+            "xlsx" => Ok(Self::Xlsx),
             _ => Err(Error::field(
                 "format",
-                format!("{s:?} is not an export format; write csv"),
+                format!("{s:?} is not an export format; write csv or xlsx"),
             )),
         }
     }
@@ -67,7 +74,7 @@ pub struct ExportParams {
     pub to: Option<String>,
     /// `this-month` or `last-month`, instead of `from` and `to`.
     pub period: Option<String>,
-    /// `csv` (the default).
+    /// `csv` (the default) or `xlsx`.
     pub format: Option<String>,
     /// `local` (the default) or `machine`.
     pub style: Option<String>,
@@ -180,6 +187,9 @@ const LEDGER_COLUMNS: [(&str, &str, &str); 9] = [
 pub struct LedgerExport {
     org: OrgId,
     slug: String,
+    shop: String,
+    format: ExportFormat,
+    portuguese: bool,
     range: DateRange,
     start: OffsetDateTime,
     end: OffsetDateTime,
@@ -199,9 +209,12 @@ impl LedgerExport {
         let org = ctx.org;
         let today = local_date(ctx.clock.now(), &org.timezone);
         let range = DateRange::parse(p, today)?;
-        if let Some(f) = p.format.as_deref() {
-            ExportFormat::parse(f)?;
-        }
+        let format = p
+            .format
+            .as_deref()
+            .map(ExportFormat::parse)
+            .transpose()?
+            .unwrap_or(ExportFormat::Csv);
         let style = p
             .style
             .as_deref()
@@ -224,6 +237,9 @@ impl LedgerExport {
         Ok(Self {
             org: org.id,
             slug: org.slug.to_string(),
+            shop: org.name.clone(),
+            format,
+            portuguese: pt,
             range,
             start: day_start(range.from, &org.timezone),
             end: day_start(range.to.next_day().unwrap_or(range.to), &org.timezone),
@@ -242,17 +258,55 @@ impl LedgerExport {
         self.range
     }
 
+    /// The file format asked for.
+    pub fn format(&self) -> ExportFormat {
+        self.format
+    }
+
     /// A file name such as `ledger-nextdoor-2025-01-01-2025-01-31.csv`.
     pub fn file_name(&self) -> String {
+        let ext = match self.format {
+            ExportFormat::Csv => "csv",
+            ExportFormat::Xlsx => "xlsx",
+        };
         format!(
-            "ledger-{}-{}-{}.csv",
+            "ledger-{}-{}-{}.{ext}",
             self.slug, self.range.from, self.range.to
         )
     }
 
     /// The media type of the file.
     pub fn content_type(&self) -> &'static str {
-        "text/csv; charset=utf-8"
+        match self.format {
+            ExportFormat::Csv => "text/csv; charset=utf-8",
+            ExportFormat::Xlsx => {
+                "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+            }
+        }
+    }
+
+    /// The next page of entries from the store; empty after the last.
+    async fn next_page(&mut self, store: &dyn Store) -> Result<Vec<LedgerEntry>, Error> {
+        if self.done {
+            return Ok(Vec::new());
+        }
+        let page = store
+            .ledger(
+                self.org,
+                None,
+                Some(self.start),
+                Some(self.end),
+                self.after,
+                PAGE,
+            )
+            .await?;
+        match page.last() {
+            Some(last) if page.len() == PAGE as usize => {
+                self.after = Some((last.created_at, last.id));
+            }
+            _ => self.done = true,
+        }
+        Ok(page)
     }
 
     fn time(&self, t: OffsetDateTime) -> String {
@@ -279,25 +333,7 @@ impl LedgerExport {
             row_with(&mut out, &self.headers, self.sep);
             return Ok(Some(out.into_bytes()));
         }
-        if self.done {
-            return Ok(None);
-        }
-        let page = store
-            .ledger(
-                self.org,
-                None,
-                Some(self.start),
-                Some(self.end),
-                self.after,
-                PAGE,
-            )
-            .await?;
-        match page.last() {
-            Some(last) if page.len() == PAGE as usize => {
-                self.after = Some((last.created_at, last.id));
-            }
-            _ => self.done = true,
-        }
+        let page = self.next_page(store).await?;
         if page.is_empty() {
             return Ok(None);
         }
