@@ -47,7 +47,7 @@ api_errors!(ExportLedgerErrors [SIGNED_IN, QUERY] {
     AuthForbidden = "only admins of this organization export",
     OrgSuspended,
     OrgNotFound,
-    ValidationFailed = "`from`, `to`, `period`, `format` or `style` is not valid, or the range is given twice or half; see `fields`",
+    ValidationFailed = "`from`, `to`, `period`, `format` or `style` is not valid, the range is given twice or half, or an XLSX range holds more entries than a sheet; see `fields`",
 });
 
 /// Export the ledger
