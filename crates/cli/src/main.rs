@@ -57,6 +57,8 @@ enum Command {
     /// Expire points; verify the ledger.
     #[command(subcommand)]
     Points(commands::points::Command),
+    /// Export an organization's ledger for a date range (CSV or XLSX).
+    Export(commands::export::Args),
     /// Manage people at the identity provider.
     #[command(subcommand)]
     User(commands::user::Command),
@@ -120,6 +122,7 @@ fn main() -> ExitCode {
             Command::Onboard(args) => commands::onboard::run(config, *args).await,
             Command::Org(cmd) => commands::org::run(config, cmd).await,
             Command::User(cmd) => commands::user::run(config, cmd).await,
+            Command::Export(args) => commands::export::run(config, args).await,
             Command::Points(cmd) => commands::points::run(config, cmd).await,
             Command::Authentik(cmd) => commands::authentik::run(config, cmd).await,
             Command::Handoff(args) => commands::handoff::run(config, *args).await,

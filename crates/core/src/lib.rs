@@ -47,6 +47,9 @@ pub enum Error {
     /// The person may not do this in this organization.
     #[error("{0}")]
     Forbidden(String),
+    /// A file the use case writes (an export's workbook) could not be written.
+    #[error("{0}")]
+    File(String),
 }
 
 impl Error {
@@ -70,6 +73,7 @@ impl Error {
             Error::Directory(e) => e.code(),
             Error::Points(e) => e.code(),
             Error::Forbidden(_) => ErrorCode::AuthForbidden,
+            Error::File(_) => ErrorCode::Internal,
         }
     }
 

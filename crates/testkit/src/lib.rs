@@ -159,6 +159,28 @@ impl TestDb {
         }
     }
 
+    /// Runs SQL straight on the test database, around the store: for setups too large
+    /// to make through the store's methods (a million ledger rows).
+    pub async fn execute(&self, sql: &str) {
+        match &self.sqlite {
+            Some(sqlite) => {
+                sqlx::raw_sql(sqlx::AssertSqlSafe(sql.to_owned()))
+                    .execute(sqlite.pool())
+                    .await
+                    .expect("SQL runs on SQLite");
+            }
+            None => {
+                let mut conn = sqlx::PgConnection::connect(&self.url)
+                    .await
+                    .expect("connect to the test database");
+                sqlx::raw_sql(sqlx::AssertSqlSafe(sql.to_owned()))
+                    .execute(&mut conn)
+                    .await
+                    .expect("SQL runs on PostgreSQL");
+            }
+        }
+    }
+
     /// A built-in directory on this database.
     pub fn directory(&self, clock: Arc<dyn Clock>) -> BuiltinDirectory {
         BuiltinDirectory::new(

@@ -4,6 +4,7 @@ pub mod authentik;
 pub mod backup;
 pub mod bench;
 pub mod doctor;
+pub mod export;
 pub mod handoff;
 pub mod housekeeping;
 pub mod mail;

@@ -5,6 +5,7 @@
 
 mod backup;
 mod doctor;
+mod export;
 mod handoff;
 mod housekeeping;
 mod logs;

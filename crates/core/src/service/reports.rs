@@ -95,15 +95,15 @@ impl Export {
     }
 }
 
-/// One CSV field, quoted when needed; a leading `= + - @` is prefixed with `'` so a
-/// spreadsheet does not run it as a formula.
-fn field(out: &mut String, v: &str) {
+/// One CSV field, quoted when it holds the separator, a quote or a line end; a leading
+/// `= + - @` is prefixed with `'` so a spreadsheet does not run it as a formula.
+fn field(out: &mut String, v: &str, sep: char) {
     let v = if v.starts_with(['=', '+', '-', '@']) && v.parse::<f64>().is_err() {
         format!("'{v}")
     } else {
         v.to_owned()
     };
-    if v.contains([',', '"', '\n', '\r']) {
+    if v.contains([sep, '"', '\n', '\r']) {
         out.push('"');
         out.push_str(&v.replace('"', "\"\""));
         out.push('"');
@@ -112,14 +112,19 @@ fn field(out: &mut String, v: &str) {
     }
 }
 
-fn row(out: &mut String, fields: &[&str]) {
+/// One CSV row with `sep` between fields and a CRLF line end (RFC 4180).
+pub(crate) fn row_with(out: &mut String, fields: &[&str], sep: char) {
     for (i, f) in fields.iter().enumerate() {
         if i > 0 {
-            out.push(',');
+            out.push(sep);
         }
-        field(out, f);
+        field(out, f, sep);
     }
     out.push_str("\r\n");
+}
+
+fn row(out: &mut String, fields: &[&str]) {
+    row_with(out, fields, ',');
 }
 
 fn rfc3339(t: OffsetDateTime) -> String {

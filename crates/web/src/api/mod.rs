@@ -5,6 +5,7 @@ mod admin;
 pub mod auth;
 mod customers;
 mod error_docs;
+pub mod exports;
 pub mod extract;
 pub mod openapi;
 pub mod org_context;
@@ -24,4 +25,5 @@ pub fn routes() -> Router<AppState> {
         .merge(points::routes())
         .merge(rewards::routes())
         .merge(admin::routes())
+        .merge(exports::routes())
 }

@@ -192,6 +192,7 @@ impl Modify for SecuritySchemes {
     super::admin::revoke_token,
     super::admin::settings,
     super::admin::audit,
+    super::exports::ledger,
 ))]
 struct V1;
 
@@ -207,7 +208,7 @@ struct V1;
         (name = "customers", description = "Enroll, find and read customers and their ledger"),
         (name = "points", description = "The till's writes: purchases, reversals, redemptions, adjustments"),
         (name = "rewards", description = "The rewards catalog"),
-        (name = "admin", description = "API tokens, points settings and the audit log"),
+        (name = "admin", description = "API tokens, points settings, the audit log and exports"),
     )
 )]
 pub struct ApiDoc;

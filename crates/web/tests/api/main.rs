@@ -3,6 +3,8 @@
 #![allow(clippy::panic, clippy::unwrap_used)]
 
 mod app;
+mod export_stream;
+mod exports;
 mod input;
 mod matrix;
 mod openapi;

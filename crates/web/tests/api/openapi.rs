@@ -34,6 +34,7 @@ const OPERATIONS: &[(&str, &str)] = &[
     ("delete", "/api/v1/orgs/{slug}/tokens/{id}"),
     ("put", "/api/v1/orgs/{slug}/settings/points"),
     ("get", "/api/v1/orgs/{slug}/audit"),
+    ("get", "/api/v1/orgs/{slug}/exports/ledger"),
 ];
 
 /// The till's writes, which require an `Idempotency-Key`.

@@ -279,3 +279,34 @@ pub async fn click(d: &WebDriver, css: &str) {
         .await
         .unwrap();
 }
+
+/// Lets the page download files into `dir` (headless Chromium refuses downloads until
+/// told where they go) and returns the first finished file that appears there.
+pub async fn download(d: &WebDriver, dir: &std::path::Path, link_css: &str) -> PathBuf {
+    d.cdp()
+        .send_raw(
+            "Browser.setDownloadBehavior",
+            serde_json::json!({ "behavior": "allow", "downloadPath": dir.to_str().unwrap() }),
+        )
+        .await
+        .expect("downloads are allowed");
+    click(d, link_css).await;
+    for _ in 0..200 {
+        let done = std::fs::read_dir(dir)
+            .unwrap()
+            .flatten()
+            .map(|e| e.path())
+            .find(|p| {
+                p.extension()
+                    .is_some_and(|e| e != "crdownload" && e != "tmp")
+            });
+        if let Some(file) = done {
+            return file;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    panic!(
+        "no file was downloaded into {} after clicking {link_css}",
+        dir.display()
+    );
+}

@@ -1,11 +1,13 @@
 //! The runbook's steps 6.1-6.4 in a real browser: the admin signs in and creates a
 //! cashier; the cashier sets a password through the one-time link, signs in, enrolls a
 //! customer and awards points for a purchase, then redeems a reward; the customer signs
-//! in and sees the balance, switches language; the admin downloads a CSV export; a new
+//! in and sees the balance, switches language; the admin downloads a CSV export and last
+//! month's ledger as XLSX from the dashboard; a new
 //! person joins through the public join page; the operator sees the console.
 
 use super::harness::{
-    Driver, Served, assert_no_problems, browser_available, click, fill, screenshots, wait_text,
+    Driver, Served, assert_no_problems, browser_available, click, download, fill, screenshots,
+    wait_text,
 };
 use loyalty_core::directory::{Directory, NewDirUser, find_or_create_group};
 use loyalty_core::domain::{Email, Username};
@@ -185,6 +187,30 @@ async fn story(db: TestDb, backend: &str) {
     assert!(csv.starts_with("purchase_id,"), "{csv}");
     assert_eq!(csv.lines().count(), 2, "one purchase, recorded once: {csv}");
     assert!(csv.contains(",25.50,USD,25,"), "{csv}");
+    // ... and last month's ledger as XLSX from the dashboard's link.
+    let downloads = tempfile::tempdir().unwrap();
+    let file = download(
+        d,
+        downloads.path(),
+        "a[href*='period=last-month'][href*='format=xlsx']",
+    )
+    .await;
+    let name = file.file_name().unwrap().to_string_lossy().into_owned();
+    assert!(
+        name.starts_with("ledger-nextdoor-") && name.ends_with(".xlsx"),
+        "{name}"
+    );
+    let mut book: calamine::Xlsx<_> = calamine::open_workbook(&file).unwrap();
+    let sheet = calamine::Reader::worksheet_range(&mut book, "Ledger").unwrap();
+    assert!(
+        sheet
+            .get((0, 0))
+            .unwrap()
+            .to_string()
+            .starts_with("NextDoor Market: ledger from "),
+        "the title row"
+    );
+    assert_eq!(sheet.get((1, 0)).unwrap().to_string(), "Entry");
     d.goto(format!("{base}/o/nextdoor/admin/customers"))
         .await
         .unwrap();
