@@ -90,20 +90,38 @@ impl LedgerStore for SqliteStore {
         after: Option<(OffsetDateTime, LedgerEntryId)>,
         limit: u32,
     ) -> Result<Vec<LedgerEntry>, StoreError> {
-        let sql = format!(
-            "SELECT {ENTRY_COLUMNS} FROM points_transactions WHERE organization_id = ?1 \
-             AND (?2 IS NULL OR user_id = ?2) AND (?3 IS NULL OR created_at >= ?3) \
-             AND (?4 IS NULL OR created_at < ?4) \
-             AND (?5 IS NULL OR (created_at, id) > (?5, ?6)) \
-             ORDER BY created_at, id LIMIT ?7"
-        );
-        let rows = sqlx::query(sqlx::AssertSqlSafe(sql))
-            .bind(org.0.to_string())
-            .bind(customer.map(|u| u.to_string()))
-            .bind(from.map(ts))
-            .bind(to.map(ts))
-            .bind(after.map(|a| a.0).map(ts))
-            .bind(after.map(|a| a.1).map(|u| u.to_string()))
+        // Only the conditions that apply: an `?n IS NULL OR ...` test keeps SQLite from
+        // seeking its (organization, created_at, id) index, so every page of a long
+        // ledger was read from the start again.
+        let mut sql =
+            format!("SELECT {ENTRY_COLUMNS} FROM points_transactions WHERE organization_id = ?");
+        if customer.is_some() {
+            sql.push_str(" AND user_id = ?");
+        }
+        if from.is_some() {
+            sql.push_str(" AND created_at >= ?");
+        }
+        if to.is_some() {
+            sql.push_str(" AND created_at < ?");
+        }
+        if after.is_some() {
+            sql.push_str(" AND (created_at, id) > (?, ?)");
+        }
+        sql.push_str(" ORDER BY created_at, id LIMIT ?");
+        let mut query = sqlx::query(sqlx::AssertSqlSafe(sql)).bind(org.0.to_string());
+        if let Some(customer) = customer {
+            query = query.bind(customer.to_string());
+        }
+        if let Some(from) = from {
+            query = query.bind(ts(from));
+        }
+        if let Some(to) = to {
+            query = query.bind(ts(to));
+        }
+        if let Some((at, id)) = after {
+            query = query.bind(ts(at)).bind(id.to_string());
+        }
+        let rows = query
             .bind(i64::from(limit))
             .fetch_all(&self.pool)
             .await
