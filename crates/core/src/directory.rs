@@ -135,6 +135,11 @@ pub trait Directory: Send + Sync + 'static {
     ) -> Result<(), DirectoryError>;
     /// Issues a one-time link to set a password; `None` when the provider cannot.
     async fn password_set_link(&self, pk: i64) -> Result<Option<SetPasswordLink>, DirectoryError>;
+    /// Whether [`Self::password_set_link`] can issue links now, asked before anything is
+    /// made (Authentik: the brand has a recovery flow). Yes unless the provider says no.
+    async fn password_links_available(&self) -> Result<bool, DirectoryError> {
+        Ok(true)
+    }
     /// Adds a user to a group; adding a member again is not an error.
     async fn add_member(&self, group: &DirGroup, pk: i64) -> Result<(), DirectoryError>;
     /// Removes a user from a group; removing a non-member is not an error.

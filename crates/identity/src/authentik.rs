@@ -7,7 +7,10 @@
 //! `authentik: creating group nextdoor-admins: 403 Token invalid/expired (...)`.
 //!
 //! What Authentik cannot express:
-//! - whether a user has a usable password: [`DirUser::has_password`] is always `None` (unknown);
+//! - whether a user has a usable password: [`DirUser::has_password`] is read from
+//!   `password_change_date`, which Authentik sets when the account is made and whenever
+//!   a password is set: a change a minute or more after `date_joined` counts as a
+//!   password chosen (through a link, or set by an admin or `--password-output`);
 //! - "must change the password at next sign-in": `set_password` ignores `must_change`
 //!   (a recovery link, which makes the person choose their own password, is the way to
 //!   get that effect).
@@ -23,9 +26,11 @@
 
 mod api;
 mod directory;
+pub mod flows;
 pub mod setup;
 mod wire;
 
+pub use flows::{BrandRecovery, FlowReport};
 pub use setup::{OidcAppPlan, OidcAppReport, RegisteredRedirect, SetupOutcome};
 
 use api::{Api, Reply, failed, not_found};

@@ -3,8 +3,10 @@
 
 use crate::UserError;
 use crate::config::Config;
-use loyalty_identity::authentik::setup::{DEFAULT_AUTHORIZATION_FLOW, DEFAULT_INVALIDATION_FLOW};
-use loyalty_identity::authentik::{OidcAppPlan, OidcAppReport, SetupOutcome};
+use loyalty_identity::authentik::setup::{
+    DEFAULT_AUTHORIZATION_FLOW, DEFAULT_INVALIDATION_FLOW, DEFAULT_RECOVERY_FLOW,
+};
+use loyalty_identity::authentik::{BrandRecovery, OidcAppPlan, OidcAppReport, SetupOutcome};
 use loyalty_identity::oidc::{OidcClient, OidcConfig, OidcError};
 use loyalty_ops::authentik::{clock_skew, diagnose, directory};
 use secrecy::{ExposeSecret, SecretString};
@@ -13,14 +15,21 @@ use std::path::{Path, PathBuf};
 /// Authentik commands.
 #[derive(Debug, clap::Subcommand)]
 pub enum Command {
-    /// Create (or find) loyalty's OAuth2/OpenID provider and application in Authentik.
+    /// Create (or find) loyalty's flows, OAuth2/OpenID provider and application in Authentik.
     ///
-    /// Looks up the authorization and invalidation flows by slug, the openid, email and
-    /// profile scope mappings and a signing key, then creates the provider (client id
-    /// `loyalty`, or `{org}-loyalty` with --org; redirect URI {base-url}/auth/callback in
-    /// strict mode) and the application. Safe to re-run: it finds both, and corrects a
-    /// provider whose redirect URI or signing key differs. Prints the client id and
-    /// secret once, when the provider is created, unless --secret-file is given.
+    /// Makes (or finds by slug, and completes) two flows:
+    ///   loyalty-invalidation-flow  sign-out with a User Logout stage: signing out of
+    ///                              loyalty ends the Authentik session, so the next
+    ///                              sign-in on a shared till asks for a password
+    ///   loyalty-recovery-flow      one-time links: password prompt -> user write ->
+    ///                              user login; set on the brand when it has none
+    /// Looks up the authorization flow, the openid, email and profile scope mappings and
+    /// a signing key, then creates the provider (client id `loyalty`, or `{org}-loyalty`
+    /// with --org; redirect URI {base-url}/auth/callback in strict mode) and the
+    /// application. Safe to re-run: it finds everything, and repairs a provider whose
+    /// redirect URI, signing key or invalidation flow differs (an installation made by an
+    /// older setup gets the sign-out flow this way). Prints the client id and secret
+    /// once, when the provider is created, unless --secret-file is given.
     ///
     /// Example:
     ///   loyalty authentik setup --base-url https://loyalty.example.com
@@ -40,9 +49,18 @@ pub enum Command {
         /// Slug of the authorization flow.
         #[arg(long, default_value = DEFAULT_AUTHORIZATION_FLOW)]
         authorization_flow: String,
-        /// Slug of the invalidation (logout) flow.
+        /// Slug of the invalidation (sign-out) flow. loyalty's own is made when missing;
+        /// another must exist, and setup warns when it has no User Logout stage (then
+        /// sign-out keeps the Authentik session). Applied to an existing provider too.
         #[arg(long, default_value = DEFAULT_INVALIDATION_FLOW)]
         invalidation_flow: String,
+        /// Slug of the recovery flow for one-time links (made when missing).
+        #[arg(long, default_value = DEFAULT_RECOVERY_FLOW)]
+        recovery_flow: String,
+        /// Set the recovery flow on the brand even when the brand has another one
+        /// (without it, another brand recovery flow is kept and reported).
+        #[arg(long)]
+        replace_brand_recovery: bool,
         /// Write the client id and secret to this file (mode 0600, as environment
         /// variables) instead of printing the secret.
         #[arg(long, value_name = "FILE")]
@@ -62,6 +80,8 @@ pub async fn run(config: Config, cmd: Command) -> anyhow::Result<()> {
             app_slug,
             authorization_flow,
             invalidation_flow,
+            recovery_flow,
+            replace_brand_recovery,
             secret_file,
         } => {
             let base_url = match base_url.or_else(|| config.server.public_url.clone()) {
@@ -79,6 +99,8 @@ pub async fn run(config: Config, cmd: Command) -> anyhow::Result<()> {
                 .map_err(UserError)?;
             plan.authorization_flow = authorization_flow;
             plan.invalidation_flow = invalidation_flow;
+            plan.recovery_flow = recovery_flow;
+            plan.replace_brand_recovery = replace_brand_recovery;
             let dir = directory(&config)?;
             let report = dir
                 .setup_oidc_application(&plan)
@@ -105,9 +127,42 @@ fn print_setup(report: &OidcAppReport, secret_file: Option<&Path>) -> anyhow::Re
         outcome(&report.provider)
     );
     outln!("application  {}", outcome(&report.application));
+    outln!(
+        "sign-out     flow {}: {}",
+        report.invalidation_flow.slug,
+        outcome(&report.invalidation_flow.outcome)
+    );
+    outln!(
+        "recovery     flow {}: {}",
+        report.recovery_flow.slug,
+        outcome(&report.recovery_flow.outcome)
+    );
+    outln!(
+        "brand        {}",
+        match &report.brand_recovery {
+            BrandRecovery::Set { domain } => format!(
+                "{domain}: had no recovery flow; now {} (one-time sign-in links work)",
+                report.recovery_flow.slug
+            ),
+            BrandRecovery::Existing { domain } => {
+                format!("{domain}: recovery flow {}, unchanged", report.recovery_flow.slug)
+            }
+            BrandRecovery::Kept { domain, flow } => format!(
+                "{domain}: keeps its recovery flow {flow} (--replace-brand-recovery sets {})",
+                report.recovery_flow.slug
+            ),
+            BrandRecovery::Replaced { domain, previous } => format!(
+                "{domain}: recovery flow {previous} replaced by {}",
+                report.recovery_flow.slug
+            ),
+        }
+    );
     outln!("issuer       {}", report.issuer);
     outln!("redirect URI {} (strict)", report.redirect_uri);
     outln!("signing key  {}", report.signing_key);
+    for warning in &report.warnings {
+        outln!("warning      {warning}");
+    }
     outln!("client id    {}", report.client_id);
     match secret_file {
         Some(path) => {

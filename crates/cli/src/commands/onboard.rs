@@ -12,6 +12,8 @@ use loyalty_core::service::onboard::{
     self, Credential, CredentialMode, NoHooks, OnboardInput, OnboardReport,
 };
 use loyalty_core::service::onboard_file;
+use crate::config::IdentityMode;
+use crate::doctor::{self, Status};
 use secrecy::ExposeSecret;
 use std::path::PathBuf;
 
@@ -23,9 +25,18 @@ use std::path::PathBuf;
 /// fails half-way, run the same command again: it finishes the remaining steps. Running
 /// it after success reports "already onboarded" and changes nothing.
 ///
+/// It ends by checking its work (runbook step 6), as `loyalty doctor --org SLUG --user
+/// ADMIN` would: the organization, its groups and admin, and with Authentik the
+/// connection, OpenID discovery, the redirect URI and the admin's group. A failed check
+/// is printed with its fix and the command exits 1.
+///
+/// With Authentik, the link needs a recovery flow on the brand (`loyalty authentik
+/// setup` makes one); without it onboarding refuses, unless --password-output is given.
+///
 /// Example (runbook step 3.1, option B):
 ///   loyalty onboard --name "NextDoor Market" --slug nextdoor \
-///     --admin-email jane.smith@nextdoormarket.com --admin-name "Jane Smith"
+///     --admin-email jane.smith@nextdoormarket.com --admin-name "Jane Smith" \
+///     --country US
 #[derive(Debug, clap::Args)]
 #[command(verbatim_doc_comment)]
 pub struct Args {
@@ -60,8 +71,9 @@ pub struct Args {
     /// Details / Technical). Flags given as well override the file.
     #[arg(long, value_name = "client.yaml")]
     file: Option<PathBuf>,
-    /// Give the admin a generated password (shown once, to be changed at first sign-in)
-    /// instead of a one-time link.
+    /// Give the admin a generated password (shown once) instead of a one-time link.
+    /// Built-in accounts must change it at first sign-in; Authentik does not enforce
+    /// that, so there it stays until the admin changes it.
     #[arg(long)]
     password_output: bool,
     /// Print the result as JSON (includes the link or password: handle it as a secret).
@@ -158,8 +170,21 @@ pub async fn run(config: Config, args: Args) -> anyhow::Result<()> {
     } else {
         (None, None)
     };
+    let authentik = config.identity.mode == IdentityMode::Authentik;
+    // Runbook step 6: the new organization and its admin, as the doctor sees them.
+    let checks = doctor::onboarded(
+        &config,
+        app.store.clone(),
+        report.org.slug.as_str(),
+        &report.admin_username,
+    )
+    .await;
+    let failed = checks.iter().filter(|c| c.status == Status::Fail).count();
     if args.json {
-        let mut value = json_report(&report, &app.login_url());
+        let mut value = json_report(&report, &app.login_url(), authentik);
+        if let Some(map) = value.as_object_mut() {
+            map.insert("checks".into(), serde_json::to_value(&checks)?);
+        }
         if let (Some(b), Some(map)) = (&before, value.as_object_mut()) {
             map.insert(
                 "backups".into(),
@@ -168,7 +193,7 @@ pub async fn run(config: Config, args: Args) -> anyhow::Result<()> {
         }
         outln!("{}", serde_json::to_string_pretty(&value)?);
     } else {
-        out!("{}", human_report(&report, &app.login_url()));
+        out!("{}", human_report(&report, &app.login_url(), authentik));
         if let (Some(b), Some(a)) = (&before, &after) {
             outln!(
                 "\nBackups: {} before onboarding (label pre-onboard-{slug}), {} after (label post-onboard-{slug}); restore with `loyalty backup restore SET`.",
@@ -178,22 +203,36 @@ pub async fn run(config: Config, args: Args) -> anyhow::Result<()> {
             );
         }
     }
+    if !args.json {
+        outln!("\nChecks (runbook step 6; again any time: loyalty doctor --org {} --user {}):", report.org.slug, report.admin_username);
+        for check in &checks {
+            outln!("  {}", check.render().replace('\n', "\n  "));
+        }
+    }
     if let Some(e) = after_error {
         return Err(e.context(format!(
             "onboarding succeeded (the report above holds the admin's sign-in credential), but the backup after it failed; run `loyalty backup create --label post-onboard-{}`",
             plan.org.slug
         )));
     }
+    if failed > 0 {
+        anyhow::bail!(
+            "onboarding of {} finished, but {failed} check(s) failed; fix what each names, then run `loyalty doctor --org {} --user {}`",
+            report.org.slug,
+            report.org.slug,
+            report.admin_username
+        );
+    }
     Ok(())
 }
 
-fn json_report(r: &OnboardReport, login_url: &str) -> serde_json::Value {
+fn json_report(r: &OnboardReport, login_url: &str, authentik: bool) -> serde_json::Value {
     let credential = match &r.credential {
         Some(Credential::Link { url, expires_at }) => serde_json::json!({
             "kind": "link", "url": url.expose_secret(), "expires_at": expires_at.map(|t| t.unix_timestamp()),
         }),
         Some(Credential::Password(p)) => {
-            serde_json::json!({"kind": "password", "password": p.expose_secret()})
+            serde_json::json!({"kind": "password", "password": p.expose_secret(), "permanent": authentik})
         }
         Some(Credential::Existing) => serde_json::json!({"kind": "existing_account"}),
         None => serde_json::Value::Null,
@@ -211,7 +250,7 @@ fn json_report(r: &OnboardReport, login_url: &str) -> serde_json::Value {
     })
 }
 
-fn human_report(r: &OnboardReport, login_url: &str) -> String {
+fn human_report(r: &OnboardReport, login_url: &str, authentik: bool) -> String {
     let mut out = String::new();
     if r.already_onboarded {
         out.push_str(&format!(
@@ -251,7 +290,7 @@ fn human_report(r: &OnboardReport, login_url: &str) -> String {
         for (step, outcome) in &r.steps {
             out.push_str(&format!(
                 "  {:<26} {}\n",
-                step.label(),
+                step.label(&r.org.group_prefix),
                 match outcome {
                     Outcome::Created => "done",
                     Outcome::Existing => "already done",
@@ -266,6 +305,14 @@ fn human_report(r: &OnboardReport, login_url: &str) -> String {
             r.admin_username,
             expires_at.map(|t| format!(", valid until {}", when(t))).unwrap_or_default(),
             url.expose_secret()
+        )),
+        Some(Credential::Password(p)) if authentik => out.push_str(&format!(
+            "\nGenerated password for {} (shown once):\n  {}\n\
+             It is PERMANENT: Authentik does not make anyone change a password at first sign-in, so it stays until {} changes it (Authentik > User settings > Change password).\n\
+             Never send it by plain email (runbook 7.2).\n",
+            r.admin_username,
+            p.expose_secret(),
+            r.admin_username
         )),
         Some(Credential::Password(p)) => out.push_str(&format!(
             "\nGenerated password for {} (shown once; it must be changed at first sign-in):\n  {}\n\

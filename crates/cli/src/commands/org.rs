@@ -171,6 +171,7 @@ pub async fn run(config: Config, cmd: Command) -> anyhow::Result<()> {
             }
             let observed = checklist::observe(
                 store,
+                Some(app.directory.as_ref()),
                 &org,
                 latest_backup(&backup_dir.unwrap_or_else(|| PathBuf::from(&config.backup.dir))),
             )

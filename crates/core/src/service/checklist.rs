@@ -6,7 +6,8 @@
 
 use crate::Error;
 use crate::domain::ledger::Actor;
-use crate::domain::{Organization, Role};
+use crate::directory::Directory;
+use crate::domain::{Email, Organization, Role};
 use crate::store::{ChecklistMark, Store};
 use time::OffsetDateTime;
 
@@ -132,8 +133,9 @@ pub struct Entry {
 /// What the system can see of an organization's first days.
 #[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize)]
 pub struct Observed {
-    /// The first admin's account has a password they chose (built-in accounts only;
-    /// `None` when the identity provider does not tell).
+    /// The first admin's account has a password they chose (built-in accounts: set and
+    /// not to be changed; another provider: as its directory says, such as Authentik's
+    /// `password_change_date`); `None` when nobody can tell.
     pub admin_password_changed: Option<bool>,
     /// An active cashier exists.
     pub cashier: bool,
@@ -144,9 +146,11 @@ pub struct Observed {
 }
 
 /// Looks at the organization's data. `latest_backup` is the newest complete backup's
-/// time, found by the caller (backups are files, not data).
+/// time, found by the caller (backups are files, not data). `dir`, when given, is asked
+/// about an admin who has no built-in account (an Authentik user).
 pub async fn observe(
     store: &dyn Store,
+    dir: Option<&dyn Directory>,
     org: &Organization,
     latest_backup: Option<OffsetDateTime>,
 ) -> Result<Observed, Error> {
@@ -162,6 +166,18 @@ pub async fn observe(
                             Some(account.password_hash.is_some() && !account.must_change_password);
                     }
                 }
+            }
+            if seen.is_none()
+                && let (Some(dir), Some(email), Some(subject)) =
+                    (dir, &first.email, &first.identity_subject)
+                && let Ok(email) = Email::parse(email)
+            {
+                seen = dir
+                    .find_users_by_email(&email)
+                    .await?
+                    .into_iter()
+                    .find(|u| &u.uid == subject)
+                    .and_then(|u| u.has_password);
             }
             seen
         }

@@ -188,6 +188,11 @@ impl Directory for AuthentikDirectory {
         }
     }
 
+    /// `GET /core/brands/current/`: links need a recovery flow on the brand.
+    async fn password_links_available(&self) -> Result<bool, DirectoryError> {
+        self.has_recovery_flow().await
+    }
+
     /// `POST /core/groups/{uuid}/add_user/` (204 also for a member); 404 means `NotFound`.
     async fn add_member(&self, group: &DirGroup, pk: i64) -> Result<(), DirectoryError> {
         let action = format!("adding user {pk} to group {}", group.name);

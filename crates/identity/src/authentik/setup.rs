@@ -2,18 +2,21 @@
 //! finds or creates the OAuth2/OpenID provider and the application, idempotently.
 //!
 //! Calls, in order (paths under `/api/v3`, the same in the 2025.12 and 2026.2 schemas):
-//! - `GET /flows/instances/?slug=` for the authorization and invalidation flows;
+//! - `GET /flows/instances/?slug=` for the authorization flow;
+//! - the invalidation flow with a User Logout stage and the recovery flow for one-time
+//!   links, found, made or repaired, and the brand's recovery flow (see [`super::flows`]);
 //! - `GET /propertymappings/provider/scope/?scope_name=` for openid, email and profile
 //!   (Authentik's own, `managed`, mappings preferred);
 //! - `GET /crypto/certificatekeypairs/?has_key=true` for the signing key ("authentik
 //!   Self-signed Certificate" preferred, else the first RSA key, else the first key);
 //! - `GET /providers/oauth2/?client_id=`, then `POST /providers/oauth2/`, or `PATCH
-//!   /providers/oauth2/{id}/` when the redirect URIs, signing key or scope mappings
-//!   differ from what loyalty needs;
+//!   /providers/oauth2/{id}/` when the redirect URIs, signing key, scope mappings or
+//!   invalidation flow differ from what loyalty needs;
 //! - `GET /core/applications/{slug}/`, then `POST /core/applications/` (or `PATCH` to
 //!   attach the provider to an application that has none).
 
 use super::api::failed;
+use super::flows::{BrandRecovery, FlowReport, LOYALTY_INVALIDATION_FLOW, LOYALTY_RECOVERY_FLOW};
 use super::{AuthentikDirectory, ok, wire};
 use loyalty_core::directory::DirectoryError;
 use loyalty_core::domain::OrgSlug;
@@ -26,8 +29,11 @@ use url::Url;
 pub const DEFAULT_SIGNING_KEY: &str = "authentik Self-signed Certificate";
 /// Authentik's default authorization flow for providers (consent implied).
 pub const DEFAULT_AUTHORIZATION_FLOW: &str = "default-provider-authorization-implicit-consent";
-/// Authentik's default invalidation (logout) flow for providers (2024.10 and later).
-pub const DEFAULT_INVALIDATION_FLOW: &str = "default-provider-invalidation-flow";
+/// The invalidation (sign-out) flow providers get: loyalty's, which ends the Authentik
+/// session. (Authentik's `default-provider-invalidation-flow` keeps it.)
+pub const DEFAULT_INVALIDATION_FLOW: &str = LOYALTY_INVALIDATION_FLOW;
+/// The recovery flow the brand gets for one-time links.
+pub const DEFAULT_RECOVERY_FLOW: &str = LOYALTY_RECOVERY_FLOW;
 /// The scopes loyalty asks for; their mappings are attached to the provider.
 pub const SCOPES: [&str; 3] = ["openid", "email", "profile"];
 
@@ -48,6 +54,10 @@ pub struct OidcAppPlan {
     pub authorization_flow: String,
     /// Slug of the invalidation flow.
     pub invalidation_flow: String,
+    /// Slug of the recovery flow for one-time links.
+    pub recovery_flow: String,
+    /// Replace the brand's recovery flow when it has another one.
+    pub replace_brand_recovery: bool,
 }
 
 fn check_slug(what: &str, slug: &str) -> Result<(), String> {
@@ -102,6 +112,8 @@ impl OidcAppPlan {
             app_name,
             authorization_flow: DEFAULT_AUTHORIZATION_FLOW.into(),
             invalidation_flow: DEFAULT_INVALIDATION_FLOW.into(),
+            recovery_flow: DEFAULT_RECOVERY_FLOW.into(),
+            replace_brand_recovery: false,
         })
     }
 
@@ -153,18 +165,39 @@ pub struct OidcAppReport {
     pub issuer: String,
     /// The name of the signing key.
     pub signing_key: String,
+    /// The provider's invalidation flow.
+    pub invalidation_flow: FlowReport,
+    /// The recovery flow for one-time links.
+    pub recovery_flow: FlowReport,
+    /// What happened to the brand's recovery flow.
+    pub brand_recovery: BrandRecovery,
+    /// What still needs a person's attention.
+    pub warnings: Vec<String>,
 }
 
 impl AuthentikDirectory {
-    /// Finds or creates the OAuth2/OpenID provider and the application for `plan`. Safe
-    /// to repeat: a second run finds both, and corrects a provider whose redirect URIs,
-    /// signing key or scope mappings differ.
+    /// Finds or creates the flows, the OAuth2/OpenID provider and the application for
+    /// `plan`. Safe to repeat: a second run finds them, completes a flow that lacks a
+    /// stage, and corrects a provider whose redirect URIs, signing key, scope mappings or
+    /// invalidation flow differ.
     pub async fn setup_oidc_application(
         &self,
         plan: &OidcAppPlan,
     ) -> Result<OidcAppReport, DirectoryError> {
         let authorization_flow = self.flow(&plan.authorization_flow).await?;
-        let invalidation_flow = self.flow(&plan.invalidation_flow).await?;
+        let (invalidation_flow, invalidation_report, warning) =
+            self.invalidation_flow(&plan.invalidation_flow).await?;
+        let mut warnings: Vec<String> = warning.into_iter().collect();
+        let (recovery_flow, recovery_report) = self.recovery_flow(&plan.recovery_flow).await?;
+        let brand_recovery = self
+            .brand_recovery(&recovery_flow, plan.replace_brand_recovery)
+            .await?;
+        if let BrandRecovery::Kept { domain, flow } = &brand_recovery {
+            warnings.push(format!(
+                "brand {domain} keeps its recovery flow {flow}; one-time links go through it. If it asks for the username again or sends mail, run setup again with --replace-brand-recovery to use {}",
+                recovery_report.slug
+            ));
+        }
         let mut mappings = Vec::new();
         for scope in SCOPES {
             mappings.push(self.scope_mapping(scope).await?);
@@ -227,6 +260,10 @@ impl AuthentikDirectory {
                     ));
                     patch.insert("redirect_uris".into(), json!([redirect]));
                 }
+                if p.invalidation_flow.as_deref() != Some(invalidation_flow.as_str()) {
+                    changes.push(format!("invalidation flow -> {}", invalidation_report.slug));
+                    patch.insert("invalidation_flow".into(), json!(invalidation_flow));
+                }
                 if p.signing_key.is_none() {
                     changes.push(format!("signing key none -> {}", key.name));
                     patch.insert("signing_key".into(), json!(key.pk));
@@ -276,30 +313,22 @@ impl AuthentikDirectory {
             redirect_uri: redirect.url,
             issuer: format!("{base}application/o/{}/", plan.app_slug),
             signing_key: key.name,
+            invalidation_flow: invalidation_report,
+            recovery_flow: recovery_report,
+            brand_recovery,
+            warnings,
         })
     }
 
     /// The UUID of the flow with `slug`.
     async fn flow(&self, slug: &str) -> Result<String, DirectoryError> {
-        let action = format!("finding flow {slug}");
-        let flows: Vec<wire::Flow> = self
-            .list_all(
-                &["flows", "instances"],
-                &[("slug", slug.to_owned())],
-                None,
-                &action,
-            )
-            .await?;
-        flows
-            .into_iter()
-            .find(|f| f.slug == slug)
-            .map(|f| f.pk)
-            .ok_or_else(|| {
-                failed(
-                    &action,
-                    "no such flow; Authentik creates it at installation (Flows and Stages > Flows); older versions than 2024.10 have no invalidation flow",
-                )
-            })
+        match self.find_flow(slug).await? {
+            Some(f) => Ok(f.pk),
+            None => Err(failed(
+                &format!("finding flow {slug}"),
+                "no such flow; Authentik creates it at installation (Flows and Stages > Flows)",
+            )),
+        }
     }
 
     /// The UUID of the scope mapping for `scope`, Authentik's own preferred.

@@ -17,6 +17,10 @@ pub(super) struct User {
     #[serde(default = "yes")]
     pub is_active: bool,
     pub uid: String,
+    #[serde(default)]
+    pub date_joined: Option<String>,
+    #[serde(default)]
+    pub password_change_date: Option<String>,
     #[serde(default, rename = "type")]
     pub kind: Option<String>,
 }
@@ -44,10 +48,24 @@ impl From<User> for DirUser {
             name: u.name,
             email: u.email.filter(|e| !e.is_empty()),
             is_active: u.is_active,
-            // Authentik does not say whether a user has a usable password.
-            has_password: None,
+            has_password: password_chosen(u.date_joined.as_deref(), u.password_change_date.as_deref()),
         }
     }
+}
+
+/// How long after the account was made a password change counts as a password chosen
+/// afterwards (through a link, or by an admin) rather than the account's creation.
+pub(super) const PASSWORD_CHOSEN_AFTER: time::Duration = time::Duration::seconds(60);
+
+/// Whether a password was set after the account was made. Authentik does not say whether
+/// a user has a usable password, but it records `password_change_date`, which a user
+/// made without one carries from its creation (milliseconds after `date_joined`).
+/// `None` when either date is missing or unreadable.
+pub(super) fn password_chosen(joined: Option<&str>, changed: Option<&str>) -> Option<bool> {
+    use time::format_description::well_known::Rfc3339;
+    let joined = time::OffsetDateTime::parse(joined?, &Rfc3339).ok()?;
+    let changed = time::OffsetDateTime::parse(changed?, &Rfc3339).ok()?;
+    Some(changed - joined >= PASSWORD_CHOSEN_AFTER)
 }
 
 /// A group (`Group`); its `pk` is a UUID.
@@ -117,6 +135,47 @@ pub(super) struct UserSelf {
 pub(super) struct Flow {
     pub pk: String,
     pub slug: String,
+    #[serde(default)]
+    pub designation: Option<String>,
+}
+
+/// A stage of any kind (`Stage`, and the `*Stage` objects); its `pk` is a UUID.
+#[derive(Debug, Deserialize)]
+pub(super) struct Stage {
+    pub pk: String,
+    pub name: String,
+    #[serde(default)]
+    pub meta_model_name: Option<String>,
+}
+
+/// A stage bound to a flow (`FlowStageBinding`).
+#[derive(Debug, Deserialize)]
+pub(super) struct Binding {
+    pub target: String,
+    pub order: i64,
+    pub stage_obj: Stage,
+}
+
+/// A prompt field (`Prompt`).
+#[derive(Debug, Deserialize)]
+pub(super) struct Prompt {
+    pub pk: String,
+    pub name: String,
+}
+
+/// The brand that answers the API's own address (`CurrentBrand`).
+#[derive(Debug, Deserialize)]
+pub(super) struct CurrentBrand {
+    pub matched_domain: String,
+    #[serde(default)]
+    pub flow_recovery: Option<String>,
+}
+
+/// A brand (`Brand`).
+#[derive(Debug, Deserialize)]
+pub(super) struct Brand {
+    pub brand_uuid: String,
+    pub domain: String,
 }
 
 /// A scope mapping (`ScopeMapping`).
@@ -161,6 +220,8 @@ pub(super) struct OAuth2Provider {
     pub signing_key: Option<String>,
     #[serde(default)]
     pub assigned_application_slug: Option<String>,
+    #[serde(default)]
+    pub invalidation_flow: Option<String>,
 }
 
 /// An application (`Application`).

@@ -199,6 +199,12 @@ impl Config {
         {
             config.backup.authentik_database_url = None;
         }
+        config.identity.authentik_url = config
+            .identity
+            .authentik_url
+            .as_deref()
+            .map(sections::authentik_base_url)
+            .filter(|u| !u.is_empty());
         Ok(config)
     }
 
@@ -264,6 +270,27 @@ mod tests {
                 .expect("url")
                 .expose_secret(),
             "sqlite://./data/loyalty.db"
+        );
+    }
+
+    #[test]
+    fn an_authentik_url_with_the_api_path_is_read_as_the_base_url() {
+        for written in [
+            "https://auth.example.com",
+            "https://auth.example.com/",
+            "https://auth.example.com/api/v3",
+            "https://auth.example.com/api/v3/",
+            " https://auth.example.com/api/v3// ",
+        ] {
+            assert_eq!(
+                sections::authentik_base_url(written),
+                "https://auth.example.com",
+                "{written}"
+            );
+        }
+        assert_eq!(
+            sections::authentik_base_url("https://example.com/authentik/api/v3/"),
+            "https://example.com/authentik"
         );
     }
 

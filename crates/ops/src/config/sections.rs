@@ -355,6 +355,18 @@ pub struct IdentityConfig {
     pub app_slug: String,
 }
 
+/// Authentik's base URL as written by a person, without what the API client adds
+/// itself: `https://auth.example.com/api/v3/` and `https://auth.example.com/` become
+/// `https://auth.example.com`, so the issuer (`{base}/application/o/{slug}/`), the
+/// health check and the API all hang off the same base.
+pub fn authentik_base_url(url: &str) -> String {
+    let url = url.trim().trim_end_matches('/');
+    url.strip_suffix("/api/v3")
+        .unwrap_or(url)
+        .trim_end_matches('/')
+        .to_owned()
+}
+
 impl Default for IdentityConfig {
     fn default() -> Self {
         Self {

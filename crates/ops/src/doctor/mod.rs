@@ -243,6 +243,44 @@ pub async fn examine(config: Result<&Config, String>, scope: &Scope) -> Vec<Chec
     checks
 }
 
+/// The checks that show a newly onboarded organization works (runbook step 6): the
+/// identity provider (with Authentik: reachable, token, OpenID discovery and issuer, the
+/// provider's redirect URI), the organization (active, its groups, an admin) and its
+/// admin `admin` (at the provider, active, in the admins group, membership row, role,
+/// password). `store` is the database onboarding just wrote to.
+pub async fn onboarded(
+    config: &Config,
+    store: std::sync::Arc<dyn loyalty_core::store::Store>,
+    slug: &str,
+    admin: &str,
+) -> Vec<Check> {
+    let mut checks = Vec::new();
+    let info = match store.server_info().await {
+        Ok(info) => info,
+        Err(e) => {
+            checks.push(Check::fail(
+                "database.reachable",
+                "database reachable",
+                e.to_string(),
+                "run `loyalty doctor` for the database checks",
+            ));
+            return checks;
+        }
+    };
+    let db = database::Db {
+        store,
+        info,
+        current: true,
+    };
+    let idp = identity::examine(config, Some(&db), &mut checks).await;
+    let scope = Scope {
+        org: Some(slug.to_owned()),
+        user: Some(admin.to_owned()),
+    };
+    org::examine(config, Some(&db), idp.as_ref(), &scope, &mut checks).await;
+    checks
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -196,18 +196,31 @@ pub(super) async fn user_checks(
     });
 
     let password = format!("{} can sign in with a password", user.username);
-    if authentik {
-        checks.push(Check::skip(
-            "user.password",
-            password,
-            "Authentik keeps passwords; it does not say whether one is set",
-        ));
-        return;
-    }
     let link = format!(
         "`loyalty user link {}` issues a one-time link to set a password; send it over a secure channel",
         user.username
     );
+    if authentik {
+        checks.push(match user.has_password {
+            Some(true) => Check::ok(
+                "user.password",
+                password,
+                "chosen after the account was made (Authentik's password_change_date)",
+            ),
+            Some(false) => Check::warn(
+                "user.password",
+                password,
+                "no password chosen since the account was made: the one-time link was not used yet",
+                link,
+            ),
+            None => Check::skip(
+                "user.password",
+                password,
+                "Authentik does not say when the password last changed",
+            ),
+        });
+        return;
+    }
     checks.push(match store.account_by_pk(user.pk).await {
         Ok(Some(a)) if a.password_hash.is_none() => Check::warn(
             "user.password",

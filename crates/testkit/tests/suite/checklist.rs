@@ -94,7 +94,7 @@ both_backends! {
         let store = db.store.as_ref();
         let dir = db.directory(clock.clone());
 
-        let seen = checklist::observe(store, &org, None).await.expect("observe");
+        let seen = checklist::observe(store, None, &org, None).await.expect("observe");
         assert_eq!(seen, Observed { admin_password_changed: Some(false), cashier: false, purchase: false, backup: false });
         let entries = checklist::show(store, &org, &seen, clock.now()).await.expect("show");
         assert!(done(&entries).is_empty(), "{entries:?}");
@@ -108,11 +108,11 @@ both_backends! {
         let c = points::enroll(&ctx, &EnrollInput { phone: Some("202-555-0143".into()), ..EnrollInput::default() }, None).await.expect("enroll");
         loyalty_testkit::till::award(&ctx, c.id, "12.50", None, serde_json::json!({}), "k1").await.expect("award");
         // A backup older than the onboarding does not count; a newer one does.
-        let old = checklist::observe(store, &org, Some(org.created_at - time::Duration::days(1))).await.expect("observe");
+        let old = checklist::observe(store, None, &org, Some(org.created_at - time::Duration::days(1))).await.expect("observe");
         assert!(!old.backup);
 
         clock.advance(time::Duration::minutes(5));
-        let seen = checklist::observe(store, &org, Some(org.created_at + time::Duration::minutes(1))).await.expect("observe");
+        let seen = checklist::observe(store, None, &org, Some(org.created_at + time::Duration::minutes(1))).await.expect("observe");
         assert_eq!(seen, Observed { admin_password_changed: Some(true), cashier: true, purchase: true, backup: true });
         let entries = checklist::show(store, &org, &seen, clock.now()).await.expect("show");
         assert_eq!(done(&entries), ["admin-password", "first-cashier", "first-purchase", "backup"]);

@@ -78,18 +78,19 @@ pub trait StepHooks: Send + Sync {
 pub struct NoHooks;
 
 impl Step {
-    /// A short description for people.
-    pub fn label(self) -> &'static str {
+    /// A short description for people; `prefix` is the organization's group prefix.
+    pub fn label(self, prefix: &str) -> String {
+        let group = |role| format!("group {}", GroupName::new(prefix, role).name());
         match self {
-            Step::CreateOrganization => "organization",
-            Step::CreateAdminsGroup => "group {prefix}-admins",
-            Step::CreateCashiersGroup => "group {prefix}-cashiers",
-            Step::CreateCustomersGroup => "group {prefix}-customers",
-            Step::CreateAdminUser => "admin account",
-            Step::AddAdminToGroup => "admin in admins group",
-            Step::RecordAdminMembership => "admin membership row",
-            Step::IssueCredential => "first sign-in credential",
-            Step::ActivateOrganization => "organization activated",
+            Step::CreateOrganization => "organization".into(),
+            Step::CreateAdminsGroup => group(Role::Admin),
+            Step::CreateCashiersGroup => group(Role::Cashier),
+            Step::CreateCustomersGroup => group(Role::Customer),
+            Step::CreateAdminUser => "admin account".into(),
+            Step::AddAdminToGroup => "admin in admins group".into(),
+            Step::RecordAdminMembership => "admin membership row".into(),
+            Step::IssueCredential => "first sign-in credential".into(),
+            Step::ActivateOrganization => "organization activated".into(),
         }
     }
 }
@@ -133,6 +134,19 @@ pub async fn onboard(
     let started = Instant::now();
     let mut steps = Vec::with_capacity(Step::ALL.len());
     let slug = &plan.org.slug;
+
+    // A first sign-in link needs a provider that can issue one: refuse before anything
+    // is made, rather than hand out a password nobody asked for. An organization that
+    // is onboarded already needs no credential.
+    if mode == CredentialMode::Link && !dir.password_links_available().await? {
+        let onboarded = store
+            .organization_by_slug(slug)
+            .await?
+            .is_some_and(|o| o.status != OrgStatus::Onboarding);
+        if !onboarded {
+            return Err(no_links(dir));
+        }
+    }
 
     // 1. The organization, in status `onboarding` until the end.
     let org = match store.organization_by_slug(slug).await? {
@@ -414,6 +428,17 @@ async fn find_or_create_admin(
     }
 }
 
+/// The refusal when a link is asked for and the provider cannot issue one.
+fn no_links(dir: &dyn Directory) -> Error {
+    Error::Conflict(
+        ErrorCode::IdentityNoLinks,
+        format!(
+            "the {} identity provider cannot issue one-time sign-in links (Authentik: the brand has no recovery flow); run `loyalty authentik setup`, which makes a recovery flow and sets it on the brand, or pass --password-output to give the admin a generated password instead",
+            dir.provider()
+        ),
+    )
+}
+
 async fn issue_credential(
     dir: &dyn Directory,
     pk: i64,
@@ -426,9 +451,7 @@ async fn issue_credential(
                 expires_at: link.expires_at,
             });
         }
-        tracing::warn!(
-            "identity provider has no recovery flow; falling back to a generated password"
-        );
+        return Err(no_links(dir));
     }
     let password = SecretString::from(secret::generate_password());
     dir.set_password(pk, &password, true).await?;
