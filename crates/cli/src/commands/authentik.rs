@@ -145,7 +145,10 @@ fn print_setup(report: &OidcAppReport, secret_file: Option<&Path>) -> anyhow::Re
                 report.recovery_flow.slug
             ),
             BrandRecovery::Existing { domain } => {
-                format!("{domain}: recovery flow {}, unchanged", report.recovery_flow.slug)
+                format!(
+                    "{domain}: recovery flow {}, unchanged",
+                    report.recovery_flow.slug
+                )
             }
             BrandRecovery::Kept { domain, flow } => format!(
                 "{domain}: keeps its recovery flow {flow} (--replace-brand-recovery sets {})",

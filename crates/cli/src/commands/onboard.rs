@@ -4,6 +4,8 @@ use crate::UserError;
 use crate::app::{App, Schema};
 use crate::backup;
 use crate::config::Config;
+use crate::config::IdentityMode;
+use crate::doctor::{self, Status};
 use crate::output::when;
 use crate::progress::StderrProgress;
 use anyhow::Context;
@@ -12,8 +14,6 @@ use loyalty_core::service::onboard::{
     self, Credential, CredentialMode, NoHooks, OnboardInput, OnboardReport,
 };
 use loyalty_core::service::onboard_file;
-use crate::config::IdentityMode;
-use crate::doctor::{self, Status};
 use secrecy::ExposeSecret;
 use std::path::PathBuf;
 
@@ -204,7 +204,11 @@ pub async fn run(config: Config, args: Args) -> anyhow::Result<()> {
         }
     }
     if !args.json {
-        outln!("\nChecks (runbook step 6; again any time: loyalty doctor --org {} --user {}):", report.org.slug, report.admin_username);
+        outln!(
+            "\nChecks (runbook step 6; again any time: loyalty doctor --org {} --user {}):",
+            report.org.slug,
+            report.admin_username
+        );
         for check in &checks {
             outln!("  {}", check.render().replace('\n', "\n  "));
         }

@@ -5,8 +5,8 @@
 //! read; the others are ticked by the operator.
 
 use crate::Error;
-use crate::domain::ledger::Actor;
 use crate::directory::Directory;
+use crate::domain::ledger::Actor;
 use crate::domain::{Email, Organization, Role};
 use crate::store::{ChecklistMark, Store};
 use time::OffsetDateTime;

@@ -219,27 +219,27 @@ impl AuthentikDirectory {
         Ok((flow.pk, report))
     }
 
-    /// Sets the recovery flow `flow_pk` on the brand that answers this API's address
-    /// when it has none (or has another one and `replace`).
+    /// Sets the recovery flow (`flow_pk`, `flow_slug`) on the brand that answers this
+    /// API's address when it has none (or has another one and `replace`).
     pub(super) async fn brand_recovery(
         &self,
         flow_pk: &str,
+        flow_slug: &str,
         replace: bool,
     ) -> Result<BrandRecovery, DirectoryError> {
+        // The current brand names its flows by slug, and leaves out the ones not set.
         let current = self.current_brand().await?;
         let domain = current.matched_domain.clone();
-        let previous = match current.flow_recovery.as_deref() {
-            Some(pk) if pk == flow_pk => return Ok(BrandRecovery::Existing { domain }),
-            Some(pk) => Some(self.flow_slug(pk).await.unwrap_or_else(|| pk.to_owned())),
-            None => None,
-        };
-        if let Some(flow) = &previous
-            && !replace
-        {
-            return Ok(BrandRecovery::Kept {
-                domain,
-                flow: flow.clone(),
-            });
+        let previous = current.flow_recovery.filter(|s| !s.is_empty());
+        match &previous {
+            Some(slug) if slug == flow_slug => return Ok(BrandRecovery::Existing { domain }),
+            Some(slug) if !replace => {
+                return Ok(BrandRecovery::Kept {
+                    domain,
+                    flow: slug.clone(),
+                });
+            }
+            _ => {}
         }
         let action = format!("finding brand {domain}");
         let brands: Vec<wire::Brand> = self
@@ -273,12 +273,18 @@ impl AuthentikDirectory {
     /// Whether the brand answering this API's address has a recovery flow, without which
     /// Authentik issues no one-time links.
     pub async fn has_recovery_flow(&self) -> Result<bool, DirectoryError> {
-        Ok(self.current_brand().await?.flow_recovery.is_some())
+        Ok(self
+            .current_brand()
+            .await?
+            .flow_recovery
+            .is_some_and(|s| !s.is_empty()))
     }
 
     async fn current_brand(&self) -> Result<wire::CurrentBrand, DirectoryError> {
         let action = "reading the brand";
-        let reply = self.get(&["core", "brands", "current"], &[], action).await?;
+        let reply = self
+            .get(&["core", "brands", "current"], &[], action)
+            .await?;
         ok(reply, StatusCode::OK, action)?.json(action)
     }
 
@@ -294,21 +300,6 @@ impl AuthentikDirectory {
             )
             .await?;
         Ok(flows.into_iter().find(|f| f.slug == slug))
-    }
-
-    /// The slug of the flow with key `pk`, when it can be read.
-    async fn flow_slug(&self, pk: &str) -> Option<String> {
-        let action = format!("finding flow {pk}");
-        let flows: Vec<wire::Flow> = self
-            .list_all(
-                &["flows", "instances"],
-                &[("flow_uuid", pk.to_owned())],
-                None,
-                &action,
-            )
-            .await
-            .ok()?;
-        flows.into_iter().find(|f| f.pk == pk).map(|f| f.slug)
     }
 
     async fn create_flow(
@@ -401,7 +392,9 @@ impl AuthentikDirectory {
                     .await?;
                 json!({ "name": needed.name, "fields": [password, repeat] })
             }
-            USER_WRITE_STAGE => json!({ "name": needed.name, "user_creation_mode": "never_create" }),
+            USER_WRITE_STAGE => {
+                json!({ "name": needed.name, "user_creation_mode": "never_create" })
+            }
             _ => json!({ "name": needed.name }),
         };
         let action = format!("creating stage {}", needed.name);

@@ -190,7 +190,11 @@ impl AuthentikDirectory {
         let mut warnings: Vec<String> = warning.into_iter().collect();
         let (recovery_flow, recovery_report) = self.recovery_flow(&plan.recovery_flow).await?;
         let brand_recovery = self
-            .brand_recovery(&recovery_flow, plan.replace_brand_recovery)
+            .brand_recovery(
+                &recovery_flow,
+                &recovery_report.slug,
+                plan.replace_brand_recovery,
+            )
             .await?;
         if let BrandRecovery::Kept { domain, flow } = &brand_recovery {
             warnings.push(format!(

@@ -48,7 +48,10 @@ impl From<User> for DirUser {
             name: u.name,
             email: u.email.filter(|e| !e.is_empty()),
             is_active: u.is_active,
-            has_password: password_chosen(u.date_joined.as_deref(), u.password_change_date.as_deref()),
+            has_password: password_chosen(
+                u.date_joined.as_deref(),
+                u.password_change_date.as_deref(),
+            ),
         }
     }
 }
@@ -163,7 +166,8 @@ pub(super) struct Prompt {
     pub name: String,
 }
 
-/// The brand that answers the API's own address (`CurrentBrand`).
+/// The brand that answers the API's own address (`CurrentBrand`); its flows are
+/// slugs, and a flow not set is left out.
 #[derive(Debug, Deserialize)]
 pub(super) struct CurrentBrand {
     pub matched_domain: String,

@@ -68,7 +68,8 @@ async fn a_duplicate_username_is_already_exists() {
         .await
         .unwrap();
     assert_eq!(u.uid.len(), 64, "the subject is Authentik's 64-hex uid");
-    assert!(u.is_active && u.has_password.is_none());
+    // Made without a password: Authentik's password_change_date is its creation time.
+    assert!(u.is_active && u.has_password == Some(false));
     assert_eq!(u.email.as_deref(), Some("test.cashier@nextdoor.com"));
     let created = ak.user_json(u.pk).unwrap();
     assert_eq!(created["path"], "loyalty");

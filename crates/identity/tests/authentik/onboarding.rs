@@ -13,10 +13,11 @@ use loyalty_core::store::{OrgStore, Store};
 use loyalty_store_sqlite::SqliteStore;
 
 /// The calls of a fresh onboarding, as schema operations.
-const FRESH_RUN: [&str; 12] = [
-    "GET /core/groups/",  // find {slug}-admins
-    "POST /core/groups/", // create it
-    "GET /core/groups/",  // find {slug}-cashiers
+const FRESH_RUN: [&str; 13] = [
+    "GET /core/brands/current/", // a recovery flow, so that a link can be issued
+    "GET /core/groups/",         // find {slug}-admins
+    "POST /core/groups/",        // create it
+    "GET /core/groups/",         // find {slug}-cashiers
     "POST /core/groups/",
     "GET /core/groups/", // find {slug}-customers
     "POST /core/groups/",
@@ -178,16 +179,20 @@ async fn a_failure_at_any_call_is_completed_by_a_rerun() {
             .await;
             let err = first.expect_err(&format!("{slug}: call {n} ({}) fails", FRESH_RUN[n - 1]));
             assert!(err.to_string().starts_with("authentik: "), "{slug}: {err}");
-            let org = store
-                .organization_by_slug(&plan.org.slug)
-                .await
-                .unwrap()
-                .unwrap();
-            assert_eq!(
-                org.status,
-                OrgStatus::Onboarding,
-                "{slug}: not active after a failure"
-            );
+            let org = store.organization_by_slug(&plan.org.slug).await.unwrap();
+            if n == 1 {
+                // The brand is asked before anything is made.
+                assert!(
+                    org.is_none(),
+                    "{slug}: nothing made before the brand answers"
+                );
+            } else {
+                assert_eq!(
+                    org.map(|o| o.status),
+                    Some(OrgStatus::Onboarding),
+                    "{slug}: not active after a failure"
+                );
+            }
 
             let rerun = onboard(
                 &store,
@@ -204,4 +209,77 @@ async fn a_failure_at_any_call_is_completed_by_a_rerun() {
             assert_complete(&ak, &store, &slug).await;
         }
     }
+}
+
+#[tokio::test]
+async fn without_a_recovery_flow_onboarding_refuses_before_making_anything_unless_a_password_is_asked_for()
+ {
+    let tmp = tempfile::tempdir().unwrap();
+    let store = sqlite(&tmp).await;
+    let ak = StandIn::start().await;
+    ak.set_recovery(crate::standin::Recovery::NoFlow);
+    let dir = ak.directory();
+    let plan = plan("nextdoor");
+    let err = onboard(
+        &store,
+        &dir,
+        &SystemClock,
+        &plan,
+        CredentialMode::Link,
+        &NoHooks,
+    )
+    .await
+    .unwrap_err();
+    assert_eq!(err.code(), loyalty_core::ErrorCode::IdentityNoLinks);
+    let text = err.to_string();
+    assert!(text.contains("loyalty authentik setup"), "{text}");
+    assert!(text.contains("--password-output"), "{text}");
+    assert_eq!(ak.operations_since(0), ["GET /core/brands/current/"]);
+    assert!(ak.group_names().is_empty() && ak.usernames().is_empty());
+    assert!(
+        store
+            .organization_by_slug(&plan.org.slug)
+            .await
+            .unwrap()
+            .is_none()
+    );
+
+    // Asked for, a generated password is given (and set at Authentik).
+    let report = onboard(
+        &store,
+        &dir,
+        &SystemClock,
+        &plan,
+        CredentialMode::Password,
+        &NoHooks,
+    )
+    .await
+    .unwrap();
+    let Some(Credential::Password(p)) = &report.credential else {
+        panic!("expected a password, got {:?}", report.credential);
+    };
+    let admin = ak.user_by_username("nextdoor_admin").unwrap();
+    assert_eq!(
+        ak.password_of(admin["pk"].as_i64().unwrap()).as_deref(),
+        Some(secrecy::ExposeSecret::expose_secret(p))
+    );
+
+    // Once setup gave the brand loyalty's recovery flow, links go through it.
+    let setup =
+        loyalty_identity::authentik::OidcAppPlan::new("https://loyalty.example.com", None, None)
+            .unwrap();
+    dir.setup_oidc_application(&setup).await.unwrap();
+    assert!(
+        loyalty_core::directory::Directory::password_links_available(&dir)
+            .await
+            .unwrap()
+    );
+    let link =
+        loyalty_core::directory::Directory::password_set_link(&dir, admin["pk"].as_i64().unwrap())
+            .await
+            .unwrap()
+            .expect("a link");
+    assert!(
+        secrecy::ExposeSecret::expose_secret(&link.url).contains("/if/flow/loyalty-recovery-flow/")
+    );
 }

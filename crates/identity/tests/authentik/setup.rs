@@ -50,7 +50,31 @@ async fn a_fresh_setup_creates_the_provider_and_application_and_a_rerun_only_fin
         ak.operations_since(0),
         [
             "GET /flows/instances/",
+            // The sign-out flow with its User Logout stage.
             "GET /flows/instances/",
+            "POST /flows/instances/",
+            "GET /flows/bindings/",
+            "GET /stages/user_logout/",
+            "POST /stages/user_logout/",
+            "POST /flows/bindings/",
+            // The recovery flow: password prompt -> user write -> user login.
+            "GET /flows/instances/",
+            "POST /flows/instances/",
+            "GET /flows/bindings/",
+            "GET /stages/prompt/stages/",
+            "GET /stages/prompt/prompts/",
+            "POST /stages/prompt/prompts/",
+            "GET /stages/prompt/prompts/",
+            "POST /stages/prompt/prompts/",
+            "POST /stages/prompt/stages/",
+            "POST /flows/bindings/",
+            "GET /stages/user_write/",
+            "POST /stages/user_write/",
+            "POST /flows/bindings/",
+            "GET /stages/user_login/",
+            "POST /stages/user_login/",
+            "POST /flows/bindings/",
+            "GET /core/brands/current/",
             "GET /propertymappings/provider/scope/",
             "GET /propertymappings/provider/scope/",
             "GET /propertymappings/provider/scope/",
@@ -251,9 +275,11 @@ async fn without_a_key_pair_nothing_is_created_and_the_fix_is_named() {
 async fn a_missing_invalidation_flow_is_named_by_its_slug_before_anything_is_created() {
     let ak = StandIn::start().await;
     ak.remove_flow("default-provider-invalidation-flow");
+    let mut plan = nextdoor();
+    plan.invalidation_flow = "default-provider-invalidation-flow".into();
     let err = ak
         .directory()
-        .setup_oidc_application(&nextdoor())
+        .setup_oidc_application(&plan)
         .await
         .unwrap_err()
         .to_string();
@@ -261,8 +287,9 @@ async fn a_missing_invalidation_flow_is_named_by_its_slug_before_anything_is_cre
         err.starts_with("authentik: finding flow default-provider-invalidation-flow: no such flow"),
         "{err}"
     );
-    assert!(err.contains("2024.10"), "{err}");
+    assert!(err.contains("loyalty-invalidation-flow"), "{err}");
     assert!(ak.providers().is_empty());
+    assert!(ak.flow_stages("loyalty-recovery-flow").is_empty());
 }
 
 #[tokio::test]
@@ -339,4 +366,257 @@ async fn the_registered_redirect_uris_are_read_back_from_the_provider() {
         }]
     );
     assert_eq!(ak.operations_since(from), ["GET /providers/oauth2/"]);
+}
+
+/// Authorization at the stand-in with the browser's Authentik session cookie: where it
+/// sends the browser (loyalty's callback at once, or Authentik's sign-in to type a
+/// password).
+async fn authorize(ak: &StandIn, cookie: &str) -> String {
+    let http = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap();
+    let mut url = url::Url::parse(&format!("{}/application/o/authorize/", ak.url)).unwrap();
+    url.query_pairs_mut()
+        .append_pair("client_id", "loyalty")
+        .append_pair("redirect_uri", "https://loyalty.example.com/auth/callback")
+        .append_pair("response_type", "code")
+        .append_pair("state", "s1");
+    let answer = http
+        .get(url)
+        .header("cookie", format!("authentik_session={cookie}"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(answer.status(), 302);
+    answer.headers()["location"].to_str().unwrap().to_owned()
+}
+
+/// loyalty's sign-out: the browser goes to the provider's end-session endpoint.
+async fn end_session(ak: &StandIn, cookie: &str) -> String {
+    reqwest::Client::new()
+        .get(format!("{}/application/o/loyalty/end-session/", ak.url))
+        .header("cookie", format!("authentik_session={cookie}"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap()
+}
+
+#[tokio::test]
+async fn sign_out_ends_the_authentik_session_once_setup_has_run_again_on_an_old_installation() {
+    let ak = StandIn::start().await;
+    // A fresh Authentik: its brand has no recovery flow (setup sets loyalty's).
+    ak.set_recovery(crate::standin::Recovery::NoFlow);
+    let dir = ak.directory();
+    // The installation as the old setup left it: Authentik's provider invalidation flow,
+    // which says "You've logged out" and keeps the session.
+    let mut old = OidcAppPlan::new("https://loyalty.example.com", None, None).unwrap();
+    old.invalidation_flow = "default-provider-invalidation-flow".into();
+    let report = dir.setup_oidc_application(&old).await.unwrap();
+    assert!(
+        report
+            .warnings
+            .iter()
+            .any(|w| w.contains("no User Logout stage")),
+        "{:?}",
+        report.warnings
+    );
+    let cashier = ak.sign_in("cashier_one");
+    assert!(
+        authorize(&ak, &cashier)
+            .await
+            .starts_with("https://loyalty.example.com/auth/callback?code=")
+    );
+    assert_eq!(
+        end_session(&ak, &cashier).await,
+        "You've logged out of Loyalty."
+    );
+    // The next person at the till is signed in as the previous one, without a password.
+    assert_eq!(ak.session(&cashier).as_deref(), Some("cashier_one"));
+    assert!(
+        authorize(&ak, &cashier)
+            .await
+            .starts_with("https://loyalty.example.com/auth/callback?code=")
+    );
+
+    // Setup run again repairs the installation and says so.
+    let plan = OidcAppPlan::new("https://loyalty.example.com", None, None).unwrap();
+    let report = dir.setup_oidc_application(&plan).await.unwrap();
+    assert_eq!(
+        report.provider,
+        SetupOutcome::Updated(vec![
+            "invalidation flow -> loyalty-invalidation-flow".into()
+        ])
+    );
+    assert_eq!(report.invalidation_flow.slug, "loyalty-invalidation-flow");
+    assert_eq!(report.invalidation_flow.outcome, SetupOutcome::Created);
+    assert!(report.warnings.is_empty(), "{:?}", report.warnings);
+    assert_eq!(
+        ak.provider_invalidation_flow("loyalty").as_deref(),
+        Some("loyalty-invalidation-flow")
+    );
+    assert_eq!(
+        ak.flow_stages("loyalty-invalidation-flow"),
+        ["authentik_stages_user_logout.userlogoutstage"]
+    );
+    assert_eq!(end_session(&ak, &cashier).await, "You are signed out.");
+    assert_eq!(ak.session(&cashier), None);
+    let next = authorize(&ak, &cashier).await;
+    assert!(
+        next.starts_with(&format!("{}/if/flow/default-authentication-flow/", ak.url)),
+        "the next sign-in asks for a password: {next}"
+    );
+
+    // A third run finds everything as needed.
+    let again = dir.setup_oidc_application(&plan).await.unwrap();
+    assert_eq!(again.provider, SetupOutcome::Existing);
+    assert_eq!(again.invalidation_flow.outcome, SetupOutcome::Existing);
+}
+
+#[tokio::test]
+async fn an_invalidation_flow_given_for_an_existing_provider_is_applied_and_reported() {
+    let ak = StandIn::start().await;
+    // A fresh Authentik: its brand has no recovery flow (setup sets loyalty's).
+    ak.set_recovery(crate::standin::Recovery::NoFlow);
+    let dir = ak.directory();
+    let mut plan = OidcAppPlan::new("https://loyalty.example.com", None, None).unwrap();
+    dir.setup_oidc_application(&plan).await.unwrap();
+    // Authentik's own brand sign-out flow, which holds a User Logout stage.
+    plan.invalidation_flow = "default-invalidation-flow".into();
+    let report = dir.setup_oidc_application(&plan).await.unwrap();
+    assert_eq!(
+        report.provider,
+        SetupOutcome::Updated(vec![
+            "invalidation flow -> default-invalidation-flow".into()
+        ])
+    );
+    assert_eq!(report.invalidation_flow.outcome, SetupOutcome::Existing);
+    assert!(report.warnings.is_empty(), "{:?}", report.warnings);
+    assert_eq!(
+        ak.provider_invalidation_flow("loyalty").as_deref(),
+        Some("default-invalidation-flow")
+    );
+    // Authentik's flow is used as it is: nothing is bound to it.
+    assert_eq!(
+        ak.flow_stages("default-invalidation-flow"),
+        ["authentik_stages_user_logout.userlogoutstage"]
+    );
+}
+
+#[tokio::test]
+async fn the_recovery_flow_is_made_and_set_on_a_brand_without_one_and_another_is_kept_unless_replaced()
+ {
+    use loyalty_identity::authentik::BrandRecovery;
+    let ak = StandIn::start().await;
+    let dir = ak.directory();
+    let plan = OidcAppPlan::new("https://loyalty.example.com", None, None).unwrap();
+
+    // A brand with another recovery flow keeps it, and setup says what to do.
+    let report = dir.setup_oidc_application(&plan).await.unwrap();
+    assert_eq!(report.recovery_flow.slug, "loyalty-recovery-flow");
+    assert_eq!(report.recovery_flow.outcome, SetupOutcome::Created);
+    assert_eq!(
+        ak.flow_stages("loyalty-recovery-flow"),
+        [
+            "authentik_stages_prompt.promptstage",
+            "authentik_stages_user_write.userwritestage",
+            "authentik_stages_user_login.userloginstage",
+        ]
+    );
+    assert_eq!(
+        report.brand_recovery,
+        BrandRecovery::Kept {
+            domain: "authentik-default".into(),
+            flow: "default-recovery-flow".into()
+        }
+    );
+    assert!(
+        report
+            .warnings
+            .iter()
+            .any(|w| w.contains("--replace-brand-recovery")),
+        "{:?}",
+        report.warnings
+    );
+    assert_eq!(
+        ak.brand_recovery_flow().as_deref(),
+        Some("default-recovery-flow")
+    );
+
+    // Asked to, setup replaces it.
+    let mut replace = plan.clone();
+    replace.replace_brand_recovery = true;
+    let report = dir.setup_oidc_application(&replace).await.unwrap();
+    assert_eq!(report.recovery_flow.outcome, SetupOutcome::Existing);
+    assert_eq!(
+        report.brand_recovery,
+        BrandRecovery::Replaced {
+            domain: "authentik-default".into(),
+            previous: "default-recovery-flow".into()
+        }
+    );
+    assert_eq!(
+        ak.brand_recovery_flow().as_deref(),
+        Some("loyalty-recovery-flow")
+    );
+    let again = dir.setup_oidc_application(&plan).await.unwrap();
+    assert_eq!(
+        again.brand_recovery,
+        BrandRecovery::Existing {
+            domain: "authentik-default".into()
+        }
+    );
+
+    // A fresh Authentik's brand has none: setup sets loyalty's, and links use it.
+    let fresh = StandIn::start().await;
+    fresh.set_recovery(crate::standin::Recovery::NoFlow);
+    let report = fresh
+        .directory()
+        .setup_oidc_application(&plan)
+        .await
+        .unwrap();
+    assert_eq!(
+        report.brand_recovery,
+        BrandRecovery::Set {
+            domain: "authentik-default".into()
+        }
+    );
+    assert!(report.warnings.is_empty(), "{:?}", report.warnings);
+    assert_eq!(
+        fresh.brand_recovery_flow().as_deref(),
+        Some("loyalty-recovery-flow")
+    );
+}
+
+#[tokio::test]
+async fn a_rerun_binds_a_stage_missing_from_loyaltys_flows() {
+    let ak = StandIn::start().await;
+    let dir = ak.directory();
+    let plan = OidcAppPlan::new("https://loyalty.example.com", None, None).unwrap();
+    dir.setup_oidc_application(&plan).await.unwrap();
+    ak.unbind_stages(
+        "loyalty-recovery-flow",
+        "authentik_stages_user_write.userwritestage",
+    );
+    ak.unbind_stages(
+        "loyalty-invalidation-flow",
+        "authentik_stages_user_logout.userlogoutstage",
+    );
+    let report = dir.setup_oidc_application(&plan).await.unwrap();
+    assert_eq!(
+        report.recovery_flow.outcome,
+        SetupOutcome::Updated(vec!["user write stage bound".into()])
+    );
+    assert_eq!(
+        report.invalidation_flow.outcome,
+        SetupOutcome::Updated(vec!["User Logout stage bound".into()])
+    );
+    assert_eq!(ak.flow_stages("loyalty-recovery-flow").len(), 3);
+    assert_eq!(
+        ak.flow_stages("loyalty-invalidation-flow"),
+        ["authentik_stages_user_logout.userlogoutstage"]
+    );
 }

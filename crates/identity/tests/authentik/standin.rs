@@ -7,11 +7,19 @@
 //! dropped. Faults can be injected by call number: a status before the work is done (the
 //! call had no effect) or after it (the work is done but the answer is lost), or a delay.
 //!
+//! Outside the API it serves what a browser and loyalty meet: OpenID discovery and keys
+//! of each application, the authorization endpoint (answered at once while the browser
+//! has an Authentik session) and the provider's end-session endpoint, which runs the
+//! provider's invalidation flow: the session ends only when that flow holds a User
+//! Logout stage, as in Authentik 2025.12 (`default-provider-invalidation-flow` has none).
+//!
 //! Simplifications: lists are paged by at most `page_size` (2 by default, to exercise
 //! paging) whatever `page_size` a client asks for; the token owner of `/core/users/me/`
 //! is not in the user list; filters the directory does not use are refused (recorded as
 //! a violation) rather than half-implemented.
 
+mod browser;
+mod flows;
 mod oauth;
 mod routes;
 mod server;
@@ -111,7 +119,8 @@ impl Call {
 /// How the brand's recovery flow is set up.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Recovery {
-    /// A recovery flow is set: links are issued.
+    /// A recovery flow is set (Authentik's example, `default-recovery-flow`): links are
+    /// issued.
     Flow,
     /// None set, as Authentik 2025+ answers: 400 `{"non_field_errors": "No recovery flow set."}`.
     NoFlow,
@@ -165,6 +174,14 @@ struct Inner {
     providers: Vec<Value>,
     applications: Vec<Value>,
     next_provider_pk: i64,
+    /// Flows' stages of every kind, their bindings, prompt fields and brands (see
+    /// `flows.rs`).
+    stages: Vec<Value>,
+    bindings: Vec<Value>,
+    prompts: Vec<Value>,
+    brands: Vec<Value>,
+    /// Authentik sessions: cookie value -> username.
+    sessions: BTreeMap<String, String>,
 }
 
 /// A running stand-in.
@@ -219,6 +236,11 @@ impl StandIn {
             providers: Vec::new(),
             applications: Vec::new(),
             next_provider_pk: 1,
+            stages: Vec::new(),
+            bindings: Vec::new(),
+            prompts: Vec::new(),
+            brands: Vec::new(),
+            sessions: BTreeMap::new(),
         }));
         oauth::seed(&mut inner.lock().unwrap());
         let app = axum::Router::new()
@@ -293,9 +315,86 @@ impl StandIn {
         self.fail_call(n, fault);
     }
 
-    /// Sets how the brand's recovery flow is set up.
+    /// Sets how the brand's recovery flow is set up: `Flow` sets Authentik's example
+    /// flow on the brand, the others leave the brand without one (a fresh Authentik).
     pub fn set_recovery(&self, recovery: Recovery) {
-        self.state().recovery = recovery;
+        let mut st = self.state();
+        st.recovery = recovery;
+        let flow = match recovery {
+            Recovery::Flow => st
+                .flows
+                .iter()
+                .find(|f| f["slug"] == "default-recovery-flow")
+                .map_or(Value::Null, |f| f["pk"].clone()),
+            Recovery::NoFlow | Recovery::NoFlowLegacy => Value::Null,
+        };
+        let i = st.brand_index();
+        st.brands[i]["flow_recovery"] = flow;
+    }
+
+    /// The slug of the brand's recovery flow, if it has one.
+    pub fn brand_recovery_flow(&self) -> Option<String> {
+        let st = self.state();
+        let brand = &st.brands[st.brand_index()];
+        st.flow_by_pk(&brand["flow_recovery"])
+            .and_then(|f| f["slug"].as_str())
+            .map(str::to_owned)
+    }
+
+    /// The model names of the stages bound to the flow `slug`, in order.
+    pub fn flow_stages(&self, slug: &str) -> Vec<String> {
+        let st = self.state();
+        st.flows
+            .iter()
+            .find(|f| f["slug"] == slug)
+            .map(|f| st.flow_stage_models(&f["pk"]))
+            .unwrap_or_default()
+    }
+
+    /// The slug of the invalidation flow of the provider with `client_id`.
+    pub fn provider_invalidation_flow(&self, client_id: &str) -> Option<String> {
+        let st = self.state();
+        let p = st.providers.iter().find(|p| p["client_id"] == client_id)?;
+        st.flow_by_pk(&p["invalidation_flow"])
+            .and_then(|f| f["slug"].as_str())
+            .map(str::to_owned)
+    }
+
+    /// Removes the bindings of stages of model `model` from the flow `slug`, as an admin
+    /// may have done in Authentik's flow editor.
+    pub fn unbind_stages(&self, slug: &str, model: &str) {
+        let mut st = self.state();
+        let Some(flow) = st
+            .flows
+            .iter()
+            .find(|f| f["slug"] == slug)
+            .map(|f| f["pk"].clone())
+        else {
+            return;
+        };
+        let stages: Vec<Value> = st
+            .stages
+            .iter()
+            .filter(|s| s["meta_model_name"] == model)
+            .map(|s| s["pk"].clone())
+            .collect();
+        st.bindings
+            .retain(|b| !(b["target"] == flow && stages.contains(&b["stage"])));
+    }
+
+    /// Signs `username` in as the authentication flow would (password checked), and
+    /// returns the `authentik_session` cookie value the browser then holds.
+    pub fn sign_in(&self, username: &str) -> String {
+        let cookie = Uuid::new_v4().simple().to_string();
+        self.state()
+            .sessions
+            .insert(cookie.clone(), username.to_owned());
+        cookie
+    }
+
+    /// Whose Authentik session the cookie value still opens, if any.
+    pub fn session(&self, cookie: &str) -> Option<String> {
+        self.state().sessions.get(cookie).cloned()
     }
 
     /// Group names, sorted.

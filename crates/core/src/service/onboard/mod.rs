@@ -138,12 +138,12 @@ pub async fn onboard(
     // A first sign-in link needs a provider that can issue one: refuse before anything
     // is made, rather than hand out a password nobody asked for. An organization that
     // is onboarded already needs no credential.
-    if mode == CredentialMode::Link && !dir.password_links_available().await? {
+    if mode == CredentialMode::Link {
         let onboarded = store
             .organization_by_slug(slug)
             .await?
             .is_some_and(|o| o.status != OrgStatus::Onboarding);
-        if !onboarded {
+        if !onboarded && !dir.password_links_available().await? {
             return Err(no_links(dir));
         }
     }

@@ -1,5 +1,6 @@
-//! The stand-in's endpoints for setting up loyalty as an OpenID application: flows,
-//! scope mappings and key pairs (read only, seeded as a fresh Authentik has them),
+//! The stand-in's endpoints for setting up loyalty as an OpenID application: scope
+//! mappings and key pairs (read only, seeded as a fresh Authentik has them, with its
+//! flows and brand: see `flows.rs`),
 //! OAuth2 providers and applications (created, read and patched), with Authentik's
 //! shapes and error bodies.
 
@@ -33,17 +34,44 @@ pub(super) fn seed(st: &mut Inner) {
             "Welcome to authentik!",
         ),
     ] {
-        let pk = Uuid::new_v4();
-        st.flows.push(json!({
-            "pk": pk, "policybindingmodel_ptr_id": pk, "name": title, "slug": slug,
-            "title": title, "designation": designation, "background": "",
-            "background_url": "/static/dist/assets/images/flow_background.jpg",
-            "background_themed_urls": null, "stages": [], "policies": [], "cache_count": 0,
-            "policy_engine_mode": "any", "compatibility_mode": false,
-            "export_url": format!("/api/v3/flows/instances/{slug}/export/"),
-            "layout": "stacked", "denied_action": "message_continue", "authentication": "none",
-        }));
+        st.flows
+            .push(super::flows::flow(slug, title, title, designation, "none"));
     }
+    // Authentik's own sign-out flow for the brand, with its User Logout stage.
+    let invalidation = super::flows::flow(
+        "default-invalidation-flow",
+        "Logout",
+        "Default Invalidation Flow",
+        "invalidation",
+        "none",
+    );
+    st.flows.push(invalidation.clone());
+    if let Some(stage) = st.add_stage("user_logout", "default-invalidation-logout", &json!({})) {
+        st.add_binding(&invalidation["pk"], &stage["pk"], 0);
+    }
+    // A recovery flow as imported from Authentik's example (identification, email...);
+    // the brand uses it while the stand-in's recovery is `Recovery::Flow`.
+    let recovery = super::flows::flow(
+        "default-recovery-flow",
+        "Default recovery flow",
+        "Reset your password",
+        "recovery",
+        "require_unauthenticated",
+    );
+    st.flows.push(recovery.clone());
+    let mut brand = super::flows::default_brand();
+    for (field, slug) in [
+        ("flow_authentication", "default-authentication-flow"),
+        ("flow_invalidation", "default-invalidation-flow"),
+    ] {
+        brand[field] = st
+            .flows
+            .iter()
+            .find(|f| f["slug"] == slug)
+            .map_or(Value::Null, |f| f["pk"].clone());
+    }
+    brand["flow_recovery"] = recovery["pk"].clone();
+    st.brands.push(brand);
     for scope in ["openid", "email", "profile", "offline_access"] {
         st.scope_mappings.push(scope_mapping(
             scope,
@@ -96,19 +124,6 @@ pub(super) fn route(
     body: &Value,
 ) -> Answer {
     match (method, segments) {
-        ("GET", ["flows", "instances"]) => {
-            if st.unsupported(query, &["slug", "page", "page_size"]) {
-                return detail(400, "unsupported filter");
-            }
-            let slugs = values(query, "slug");
-            let items = st
-                .flows
-                .iter()
-                .filter(|f| slugs.iter().all(|s| text(f, "slug") == *s))
-                .cloned()
-                .collect();
-            st.page(query, items)
-        }
         ("GET", ["propertymappings", "provider", "scope"]) => {
             if st.unsupported(query, &["scope_name", "managed", "page", "page_size"]) {
                 return detail(400, "unsupported filter");

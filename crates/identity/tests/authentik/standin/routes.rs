@@ -69,7 +69,10 @@ pub(super) fn route(
             None => detail(404, "No User matches the given query."),
         },
         ("POST", ["core", "users", id, "recovery"]) => st.recovery(id),
-        (m, ["flows" | "propertymappings" | "crypto" | "providers", ..])
+        (m, ["flows" | "stages", ..]) | (m, ["core", "brands", ..]) => {
+            super::flows::route(st, m, &segments, query, &body)
+        }
+        (m, ["propertymappings" | "crypto" | "providers", ..])
         | (m @ ("POST" | "PATCH"), ["core", "applications", ..])
         | (m @ "GET", ["core", "applications", _]) => {
             super::oauth::route(st, m, &segments, query, &body)
@@ -431,25 +434,30 @@ impl Inner {
     }
 
     fn recovery(&mut self, id: &str) -> Answer {
-        // The flow is checked before the user is looked up, as in Authentik.
-        match self.recovery {
-            Recovery::NoFlow => Answer {
+        // The brand's flow is checked before the user is looked up, as in Authentik.
+        let brand = &self.brands[self.brand_index()];
+        let flow = self
+            .flow_by_pk(&brand["flow_recovery"])
+            .and_then(|f| f["slug"].as_str())
+            .map(str::to_owned);
+        match (flow, self.recovery) {
+            (None, Recovery::NoFlowLegacy) => Answer {
+                status: 404,
+                body: Some(json!({"link": ""})),
+                exempt: Some("the answer of Authentik before 2024, whose schema listed 404: Link"),
+            },
+            (None, _) => Answer {
                 status: 400,
                 body: Some(json!({"non_field_errors": "No recovery flow set."})),
                 exempt: Some(
                     "observed on Authentik: non_field_errors is a string here, not the schema's array",
                 ),
             },
-            Recovery::NoFlowLegacy => Answer {
-                status: 404,
-                body: Some(json!({"link": ""})),
-                exempt: Some("the answer of Authentik before 2024, whose schema listed 404: Link"),
-            },
-            Recovery::Flow => match self.user_index(id) {
+            (Some(slug), _) => match self.user_index(id) {
                 Some(_) => answer(
                     200,
                     json!({"link": format!(
-                        "{}/if/flow/default-recovery-flow/?flow_token={}",
+                        "{}/if/flow/{slug}/?flow_token={}",
                         self.base_url,
                         Uuid::new_v4().simple()
                     )}),

@@ -90,6 +90,9 @@ fn serve(
         operation: String::new(),
     });
 
+    if let Some(response) = super::browser::serve(st, method, uri, headers) {
+        return (response, None);
+    }
     let Some(rest) = uri.path().strip_prefix("/api/v3") else {
         st.violations.push(format!("{tag}: not under /api/v3"));
         return (respond(404, None), None);
