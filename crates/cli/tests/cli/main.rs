@@ -11,6 +11,7 @@ mod housekeeping;
 mod logs;
 mod mail;
 mod onboard;
+mod onboard_authentik;
 mod serve;
 mod support;
 

@@ -58,6 +58,12 @@ both_backends! {
         for expected in ["Onboarded NextDoor Market (nextdoor)", "nextdoor-admins, nextdoor-cashiers, nextdoor-customers", "nextdoor_admin", "/auth/set-password?token=", "Login URL"] {
             assert!(text.contains(expected), "missing {expected:?} in:\n{text}");
         }
+        // The steps name the real groups; the checks of runbook step 6 follow.
+        for expected in ["group nextdoor-admins ", "group nextdoor-cashiers ", "group nextdoor-customers ", "Checks (runbook step 6", "OK   organization nextdoor is active", "OK   nextdoor has an admin (nextdoor_admin)", "OK   nextdoor_admin has a membership row in nextdoor (role admin)", "WARN nextdoor_admin can sign in with a password (no password set yet"] {
+            assert!(text.contains(expected), "missing {expected:?} in:\n{text}");
+        }
+        assert!(!text.contains("{prefix}"), "{text}");
+        assert!(!text.contains("FAIL"), "{text}");
         let again = loyalty(&db, NEXTDOOR);
         assert_eq!(again.status.code(), Some(0));
         assert!(stdout(&again).contains("already onboarded; nothing changed"), "{}", stdout(&again));

@@ -360,6 +360,21 @@ impl StandIn {
             .map(str::to_owned)
     }
 
+    /// The person `username` chooses a password through a one-time link, some minutes
+    /// after the account was made (Authentik's user write stage sets
+    /// `password_change_date`).
+    pub fn choose_password(&self, username: &str, password: &str) {
+        let mut st = self.state();
+        if let Some(u) = st.users.iter_mut().find(|u| u.username == username) {
+            let joined = OffsetDateTime::parse(&u.date_joined, &Rfc3339)
+                .unwrap_or_else(|_| OffsetDateTime::now_utc());
+            u.password = Some(password.to_owned());
+            u.password_change_date = (joined + time::Duration::minutes(5))
+                .format(&Rfc3339)
+                .unwrap_or_default();
+        }
+    }
+
     /// Removes the bindings of stages of model `model` from the flow `slug`, as an admin
     /// may have done in Authentik's flow editor.
     pub fn unbind_stages(&self, slug: &str, model: &str) {
