@@ -66,8 +66,9 @@ pub struct DirUser {
     pub email: Option<String>,
     /// Whether the user may sign in.
     pub is_active: bool,
-    /// Whether the user has a usable password; `None` when the provider does not say
-    /// (Authentik).
+    /// Whether the user has a usable password; `None` when the provider does not say.
+    /// Authentik does not say it outright: there it means a password was set a minute or
+    /// more after the account was made (its `password_change_date`).
     pub has_password: Option<bool>,
 }
 

@@ -54,7 +54,8 @@ pub enum Command {
         /// sign-out keeps the Authentik session). Applied to an existing provider too.
         #[arg(long, default_value = DEFAULT_INVALIDATION_FLOW)]
         invalidation_flow: String,
-        /// Slug of the recovery flow for one-time links (made when missing).
+        /// Slug of the recovery flow for one-time links. loyalty's own is made when
+        /// missing; another must exist, and setup warns when it lacks a stage.
         #[arg(long, default_value = DEFAULT_RECOVERY_FLOW)]
         recovery_flow: String,
         /// Set the recovery flow on the brand even when the brand has another one

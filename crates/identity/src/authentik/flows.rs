@@ -170,12 +170,14 @@ impl AuthentikDirectory {
         Ok((flow.pk, report, warning))
     }
 
-    /// loyalty's recovery flow for one-time links (password prompt -> user write -> user
-    /// login), made when missing and completed when a stage is missing.
+    /// The recovery flow for one-time links with `slug`: loyalty's (password prompt ->
+    /// user write -> user login) is made when missing and completed when a stage is
+    /// missing; another is used as it is, and `warning` says which stage it lacks.
     pub(super) async fn recovery_flow(
         &self,
         slug: &str,
-    ) -> Result<(String, FlowReport), DirectoryError> {
+    ) -> Result<(String, FlowReport, Option<String>), DirectoryError> {
+        let ours = slug == LOYALTY_RECOVERY_FLOW;
         let (flow, created) = match self.find_flow(slug).await? {
             Some(f) => {
                 if f.designation.as_deref().is_some_and(|d| d != "recovery") {
@@ -188,6 +190,14 @@ impl AuthentikDirectory {
                     ));
                 }
                 (f, false)
+            }
+            None if !ours => {
+                return Err(failed(
+                    &format!("finding flow {slug}"),
+                    format!(
+                        "no such flow; create it in Authentik (Flows and Stages > Flows), or leave out --recovery-flow to use {LOYALTY_RECOVERY_FLOW}, which setup makes"
+                    ),
+                ));
             }
             None => (
                 self.create_flow(
@@ -203,20 +213,32 @@ impl AuthentikDirectory {
         };
         let bindings = self.bindings(&flow.pk).await?;
         let mut added = Vec::new();
+        let mut lacking = Vec::new();
         for needed in &RECOVERY_STAGES {
             let bound = bindings
                 .iter()
                 .any(|b| b.stage_obj.meta_model_name.as_deref() == Some(needed.model));
-            if !bound {
+            if bound {
+                continue;
+            }
+            if ours {
                 self.bind(&flow, needed).await?;
                 added.push(format!("{} stage bound", needed.label));
+            } else {
+                lacking.push(needed.label);
             }
         }
+        let warning = (!lacking.is_empty()).then(|| {
+            format!(
+                "the recovery flow {slug} has no {} stage: a one-time link through it may not let the person set a password; run setup without --recovery-flow to use {LOYALTY_RECOVERY_FLOW}",
+                lacking.join(", no ")
+            )
+        });
         let report = FlowReport {
             slug: flow.slug.clone(),
             outcome: outcome(created, added),
         };
-        Ok((flow.pk, report))
+        Ok((flow.pk, report, warning))
     }
 
     /// Sets the recovery flow (`flow_pk`, `flow_slug`) on the brand that answers this

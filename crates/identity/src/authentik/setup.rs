@@ -188,7 +188,9 @@ impl AuthentikDirectory {
         let (invalidation_flow, invalidation_report, warning) =
             self.invalidation_flow(&plan.invalidation_flow).await?;
         let mut warnings: Vec<String> = warning.into_iter().collect();
-        let (recovery_flow, recovery_report) = self.recovery_flow(&plan.recovery_flow).await?;
+        let (recovery_flow, recovery_report, warning) =
+            self.recovery_flow(&plan.recovery_flow).await?;
+        warnings.extend(warning);
         let brand_recovery = self
             .brand_recovery(
                 &recovery_flow,

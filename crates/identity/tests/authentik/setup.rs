@@ -620,3 +620,40 @@ async fn a_rerun_binds_a_stage_missing_from_loyaltys_flows() {
         ["authentik_stages_user_logout.userlogoutstage"]
     );
 }
+
+#[tokio::test]
+async fn another_recovery_flow_is_used_as_it_is_with_a_warning_for_what_it_lacks() {
+    let ak = StandIn::start().await;
+    let mut plan = OidcAppPlan::new("https://loyalty.example.com", None, None).unwrap();
+    plan.recovery_flow = "default-recovery-flow".into();
+    let report = ak.directory().setup_oidc_application(&plan).await.unwrap();
+    assert_eq!(report.recovery_flow.outcome, SetupOutcome::Existing);
+    assert_eq!(
+        report.brand_recovery,
+        loyalty_identity::authentik::BrandRecovery::Existing {
+            domain: "authentik-default".into()
+        }
+    );
+    assert_eq!(
+        report.warnings,
+        [
+            "the recovery flow default-recovery-flow has no password prompt, no user write, no user login stage: a one-time link through it may not let the person set a password; run setup without --recovery-flow to use loyalty-recovery-flow"
+        ]
+    );
+    assert!(
+        ak.flow_stages("default-recovery-flow").is_empty(),
+        "nothing bound to it"
+    );
+
+    plan.recovery_flow = "no-such-flow".into();
+    let err = ak
+        .directory()
+        .setup_oidc_application(&plan)
+        .await
+        .unwrap_err()
+        .to_string();
+    assert!(
+        err.starts_with("authentik: finding flow no-such-flow: no such flow"),
+        "{err}"
+    );
+}
