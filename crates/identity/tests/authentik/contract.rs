@@ -70,6 +70,11 @@ async fn a_duplicate_username_is_already_exists() {
     assert_eq!(u.uid.len(), 64, "the subject is Authentik's 64-hex uid");
     // Made without a password: Authentik's password_change_date is its creation time.
     assert!(u.is_active && u.has_password == Some(false));
+    // Set minutes later (through a link): a password chosen.
+    ak.choose_password("cashier_test", "chosen later");
+    let later = dir.find_user(u.pk).await.unwrap().expect("user");
+    assert_eq!(later.has_password, Some(true));
+    assert_eq!(ak.password_of(u.pk).as_deref(), Some("chosen later"));
     assert_eq!(u.email.as_deref(), Some("test.cashier@nextdoor.com"));
     let created = ak.user_json(u.pk).unwrap();
     assert_eq!(created["path"], "loyalty");
