@@ -75,6 +75,7 @@ async fn a_duplicate_username_is_already_exists() {
     let later = dir.find_user(u.pk).await.unwrap().expect("user");
     assert_eq!(later.has_password, Some(true));
     assert_eq!(ak.password_of(u.pk).as_deref(), Some("chosen later"));
+    let u = later;
     assert_eq!(u.email.as_deref(), Some("test.cashier@nextdoor.com"));
     let created = ak.user_json(u.pk).unwrap();
     assert_eq!(created["path"], "loyalty");
