@@ -1,6 +1,7 @@
 //! `loyalty doctor` in Authentik mode, against the schema-checking stand-in of
-//! `loyalty-identity`'s tests (a stand-in, not Authentik itself), with a small front that
-//! adds the discovery document, key set and health endpoint the stand-in does not serve.
+//! `loyalty-identity`'s tests (a stand-in, not Authentik itself), also behind a small
+//! front at another address that serves the discovery document, key set and health
+//! endpoint under its own address (the issuer must be the address loyalty calls).
 
 use super::{assert_fails, check, doctor_with, failing, sql};
 use crate::authentik::standin::{StandIn, TOKEN};
@@ -9,8 +10,8 @@ use loyalty_testkit::{Kind, TestDb};
 use serde_json::Value;
 use std::process::Output;
 
-/// Violations the stand-in records for paths outside the admin API: the OpenID
-/// discovery document and the health endpoint, which it does not serve.
+/// Violations the stand-in records for paths outside the admin API that it does not
+/// serve.
 fn outside_api_only(standin: &StandIn) {
     let left: Vec<String> = standin
         .take_violations()
@@ -20,10 +21,10 @@ fn outside_api_only(standin: &StandIn) {
     assert!(left.is_empty(), "schema violations: {left:#?}");
 }
 
-/// A front for the stand-in that also serves what the stand-in does not: Authentik's
-/// discovery document and key set for application `loyalty` (the recorded examples in
-/// shared/authentik/examples, re-addressed) and its health endpoint; everything else is
-/// passed to the stand-in. Returns the front's base URL.
+/// A front for the stand-in at its own address: Authentik's discovery document and key
+/// set for application `loyalty` (the recorded examples in shared/authentik/examples,
+/// re-addressed to the front) and its health endpoint; everything else is passed to the
+/// stand-in. Returns the front's base URL.
 async fn front(standin: &str) -> String {
     use axum::body::{Body, to_bytes};
     use axum::http::{Request, StatusCode, header};
