@@ -228,3 +228,80 @@ async fn authentik_setup_prints_the_flows_and_the_brand_and_repairs_an_old_insta
     let left = standin.take_violations();
     assert!(left.is_empty(), "{left:#?}");
 }
+
+/// The `loyalty onboard` commands in ```bash blocks of a document, continuation lines
+/// joined, split into words (double quotes kept together).
+fn documented_onboards(doc: &str) -> Vec<Vec<String>> {
+    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../../")
+        .join(doc);
+    let text = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{doc}: {e}"));
+    let mut commands = Vec::new();
+    let mut in_bash = false;
+    let mut current = String::new();
+    for line in text.lines() {
+        if line.starts_with("```") {
+            in_bash = line.trim() == "```bash";
+            continue;
+        }
+        if !in_bash {
+            continue;
+        }
+        let line = line.split(" #").next().unwrap_or("").trim();
+        if current.is_empty() && !line.starts_with("loyalty onboard") {
+            continue;
+        }
+        current.push_str(line.trim_end_matches('\\'));
+        current.push(' ');
+        if !line.ends_with('\\') {
+            let mut words = Vec::new();
+            let mut word = String::new();
+            let mut quoted = false;
+            for c in current.chars() {
+                match c {
+                    '"' => quoted = !quoted,
+                    ' ' if !quoted => {
+                        if !word.is_empty() {
+                            words.push(std::mem::take(&mut word));
+                        }
+                    }
+                    c => word.push(c),
+                }
+            }
+            commands.push(words);
+            current.clear();
+        }
+    }
+    commands
+}
+
+#[test]
+fn every_documented_onboarding_by_flags_gives_the_country() {
+    for doc in ["docs/authentik.md", "docs/operations.md", "README.md"] {
+        let commands = documented_onboards(doc);
+        assert!(!commands.is_empty(), "{doc} shows no loyalty onboard");
+        for words in commands.iter().filter(|w| w.iter().any(|a| a == "--name")) {
+            assert!(
+                words.iter().any(|a| a == "--country"),
+                "{doc}: the till then refuses the phone format its own placeholder shows: {words:?}"
+            );
+        }
+    }
+}
+
+both_backends! {
+    async fn the_guides_onboarding_example_runs_as_written(db) {
+        let standin = StandIn::start().await;
+        standin.set_recovery(Recovery::NoFlow);
+        set_up(&standin).await;
+        let words = documented_onboards("docs/authentik.md").into_iter().next().expect("an example");
+        let args: Vec<&str> = words.iter().skip(1).map(String::as_str).collect();
+        let out = run(&db, &standin.url, &args).await;
+        assert_eq!(out.status.code(), Some(0), "{args:?}\n{}\n{}", stdout(&out), stderr(&out));
+        let show = crate::support::loyalty(&db, &["org", "show", "nextdoor", "--json"]);
+        let org: serde_json::Value = serde_json::from_slice(&show.stdout).expect("json");
+        assert_eq!(org["country"], "US", "{org}");
+        let left = standin.take_violations();
+        assert!(left.is_empty(), "{left:#?}");
+    }
+}
