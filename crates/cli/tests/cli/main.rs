@@ -11,6 +11,7 @@ mod housekeeping;
 mod logs;
 mod mail;
 mod onboard;
+mod operator;
 mod serve;
 mod support;
 

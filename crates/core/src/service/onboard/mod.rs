@@ -414,7 +414,7 @@ async fn find_or_create_admin(
     }
 }
 
-async fn issue_credential(
+pub(crate) async fn issue_credential(
     dir: &dyn Directory,
     pk: i64,
     mode: CredentialMode,
