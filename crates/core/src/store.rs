@@ -7,6 +7,7 @@
 mod admin;
 mod audit;
 mod checklist;
+mod console;
 mod customers;
 mod housekeeping;
 mod ledger;
@@ -23,6 +24,10 @@ pub use audit::{
     token_created_audit, token_revoked_audit,
 };
 pub use checklist::{ChecklistMark, ChecklistStore};
+pub use console::{
+    ChecksSummary, ConsoleFilter, ConsolePage, ConsoleSort, ConsoleStore, ConsoleWindows,
+    OrgCheckRun, ShopFigures,
+};
 pub use customers::CustomerStore;
 pub use housekeeping::{HousekeepingStore, Sweep, TableSize};
 pub use ledger::{InvariantReport, LedgerStore, PointsSettings};
@@ -370,6 +375,7 @@ pub trait Store:
     + LoginThrottleStore
     + AdminStore
     + ChecklistStore
+    + ConsoleStore
     + MailStore
     + HousekeepingStore
     + Send
