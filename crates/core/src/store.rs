@@ -21,7 +21,7 @@ pub use admin::{ActivityTotals, AdminStore, BalanceTotals, HeavyEarner};
 pub use audit::{
     AuditStore, checklist_audit, customer_enrolled_audit, mail_settings_audit, member_audit,
     member_status_action, new_id, org_status_audit, points_settings_audit, reward_audit,
-    token_created_audit, token_revoked_audit,
+    support_visit_audit, token_created_audit, token_revoked_audit,
 };
 pub use checklist::{ChecklistMark, ChecklistStore};
 pub use console::{
