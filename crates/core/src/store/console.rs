@@ -22,6 +22,7 @@ pub enum ConsoleSort {
     /// By awards today.
     AwardsToday,
     /// By awards in the last 30 days.
+    #[serde(rename = "awards_30d")]
     Awards30d,
     /// By last activity (shops without any last).
     LastActivity,

@@ -56,6 +56,10 @@ both_backends! {
         let sorted = app.get(&ops, "/operator?sort=slug&dir=desc").await;
         let (b, a) = (sorted.body.find("data-slug=\"beta\"").unwrap(), sorted.body.find("data-slug=\"alpha\"").unwrap());
         assert!(b < a, "beta first when sorted by slug descending");
+        for sort in ConsoleSort::ALL {
+            let r = app.get(&ops, &format!("/operator?sort={}&dir=desc", sort.as_str())).await;
+            assert_eq!(r.status, 200, "sort={}", sort.as_str());
+        }
         assert_eq!(app.get(&ops, "/operator?sort=loudest").await.status, 400);
         assert_eq!(app.get(&ops, "/operator?page=x").await.status, 400);
         let past = app.get(&ops, "/operator?page=7").await;
