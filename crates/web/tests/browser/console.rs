@@ -143,7 +143,7 @@ async fn console(db: TestDb, backend: &str) {
     sign_in(d, &base, "ops").await;
     let started = Instant::now();
     d.goto(format!("{base}/operator")).await.unwrap();
-    wait_text(d, "#shop-count", "301 shops match").await;
+    wait_text(d, "#shop-count", "Shops found: 301").await;
     let first_page = started.elapsed();
     let rows = d.find_all(By::Css("#shops tbody tr")).await.unwrap();
     assert_eq!(rows.len(), 50, "one page of 50 shops");
@@ -181,7 +181,7 @@ async fn console(db: TestDb, backend: &str) {
     // Finds the shop by typing part of its name.
     fill(d, "q", "estrel").await;
     click(d, "form[role=search] button[type=submit]").await;
-    wait_text(d, "#shop-count", "1 shops match").await;
+    wait_text(d, "#shop-count", "Shops found: 1 ").await;
     let row = d
         .find(By::Css("#shops tbody tr[data-slug='padaria-estrela']"))
         .await
