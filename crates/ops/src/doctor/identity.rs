@@ -72,7 +72,7 @@ async fn operators(dir: &dyn Directory, group: &str, mode: IdentityMode) -> Chec
     let name = format!("operators in {group}");
     let fix = match mode {
         IdentityMode::Builtin => format!(
-            "nobody can open the operator console (/operator): make the first operator with `loyalty operator add --username NAME --name \"FULL NAME\" --email EMAIL` (it prints a one-time sign-in link)"
+            "nobody can open the operator console (/operator): make the first operator (a member of {group}) with `loyalty operator add --username NAME --name \"FULL NAME\" --email EMAIL` (it prints a one-time sign-in link)"
         ),
         IdentityMode::Authentik => format!(
             "nobody can open the operator console (/operator): `loyalty operator add --username NAME --name \"FULL NAME\" --email EMAIL` puts someone in the group {group} at Authentik (or add them in Authentik > Directory > Groups)"

@@ -193,7 +193,7 @@ async fn console(db: TestDb, backend: &str) {
     let figure = |name: &'static str| {
         let row = row.clone();
         async move {
-            row.find(By::Css(&format!("[data-figure='{name}']")))
+            row.find(By::Css(format!("[data-figure='{name}']")))
                 .await
                 .unwrap()
                 .text()
