@@ -1124,7 +1124,7 @@ pub(super) fn text(lang: Lang, key: &'static str) -> &'static str {
         "sort_order" => ("Order", "Ordem"),
         "ascending" => ("Ascending", "Crescente"),
         "descending" => ("Descending", "Decrescente"),
-        "shops_match" => ("shops match", "lojas encontradas"),
+        "shops_match" => ("Shops found", "Lojas encontradas"),
         "page_word" => ("page", "página"),
         "today_is_utc" => (
             "\"today\" starts at midnight UTC",
