@@ -62,6 +62,9 @@ enum Command {
     /// Manage people at the identity provider.
     #[command(subcommand)]
     User(commands::user::Command),
+    /// Add, list and remove the installation's operators; issue them sign-in links.
+    #[command(subcommand)]
+    Operator(commands::operator::Command),
     /// Write an organization's system guide for the client (HTML and PDF).
     Handoff(Box<commands::handoff::Args>),
     /// Check SMTP, read and drive the mail outbox, change organizations' mail settings.
@@ -122,6 +125,7 @@ fn main() -> ExitCode {
             Command::Onboard(args) => commands::onboard::run(config, *args).await,
             Command::Org(cmd) => commands::org::run(config, cmd).await,
             Command::User(cmd) => commands::user::run(config, cmd).await,
+            Command::Operator(cmd) => commands::operator::run(config, cmd).await,
             Command::Export(args) => commands::export::run(config, args).await,
             Command::Points(cmd) => commands::points::run(config, cmd).await,
             Command::Authentik(cmd) => commands::authentik::run(config, cmd).await,

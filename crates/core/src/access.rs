@@ -156,6 +156,15 @@ fn require_active(org: Option<Organization>) -> Option<Result<Organization, Erro
     }
 }
 
+/// The refusal of any change during an operator's read-only support visit
+/// (`operator.read_only`).
+pub fn refuse_support_write() -> Error {
+    Error::Conflict(
+        ErrorCode::OperatorReadOnly,
+        "operators open a shop's admin panel read-only for support; changes are made by the shop's admins".into(),
+    )
+}
+
 /// What [`enter`] decided: the organization, the roles held there and the actor.
 #[derive(Debug, Clone)]
 pub struct Access {
@@ -247,6 +256,24 @@ pub async fn enter_verified(
 }
 
 impl Access {
+    /// Whether this is an operator without a role here, who sees the shop's admin panel
+    /// read-only for support (see [`support_ctx`](Access::support_ctx)).
+    pub fn is_support(&self) -> bool {
+        self.role.is_none() && self.operator
+    }
+
+    /// For an operator's support visit: a context that reads what an admin reads, acting
+    /// as `operator` in the audit log. Only reads may be made with it: a support visit's
+    /// writes are refused before any use case runs ([`refuse_support_write`]).
+    pub fn support_ctx<'a>(&'a self, deps: Deps<'a>) -> Result<Ctx<'a>, Error> {
+        if !self.is_support() {
+            return Err(no_role());
+        }
+        let mut ctx = self.ctx_as(deps, Role::Admin);
+        ctx.actor.role = "operator".into();
+        Ok(ctx)
+    }
+
     /// A use-case context acting in the most powerful role held here; refused for an
     /// operator without a role.
     pub fn ctx<'a>(&'a self, deps: Deps<'a>) -> Result<Ctx<'a>, Error> {

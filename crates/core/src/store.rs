@@ -7,6 +7,7 @@
 mod admin;
 mod audit;
 mod checklist;
+mod console;
 mod customers;
 mod housekeeping;
 mod ledger;
@@ -20,9 +21,13 @@ pub use admin::{ActivityTotals, AdminStore, BalanceTotals, HeavyEarner};
 pub use audit::{
     AuditStore, checklist_audit, customer_enrolled_audit, mail_settings_audit, member_audit,
     member_status_action, new_id, org_status_audit, points_settings_audit, reward_audit,
-    token_created_audit, token_revoked_audit,
+    support_visit_audit, token_created_audit, token_revoked_audit,
 };
 pub use checklist::{ChecklistMark, ChecklistStore};
+pub use console::{
+    ChecksSummary, ConsoleFilter, ConsolePage, ConsoleSort, ConsoleStore, ConsoleWindows,
+    OrgCheckRun, ShopFigures,
+};
 pub use customers::CustomerStore;
 pub use housekeeping::{HousekeepingStore, Sweep, TableSize};
 pub use ledger::{InvariantReport, LedgerStore, PointsSettings};
@@ -370,6 +375,7 @@ pub trait Store:
     + LoginThrottleStore
     + AdminStore
     + ChecklistStore
+    + ConsoleStore
     + MailStore
     + HousekeepingStore
     + Send

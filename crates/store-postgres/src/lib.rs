@@ -6,6 +6,7 @@ mod accounts;
 mod admin;
 mod audit;
 mod checklist;
+mod console;
 mod customers;
 mod housekeeping;
 mod ledger;
@@ -80,6 +81,11 @@ pub const MIGRATIONS: &[(i64, &str, &str)] = &[
         11,
         "onboarding claim",
         include_str!("../migrations/0011_onboarding_claim.sql"),
+    ),
+    (
+        12,
+        "organization check runs",
+        include_str!("../migrations/0012_org_check_runs.sql"),
     ),
 ];
 

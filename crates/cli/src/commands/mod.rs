@@ -10,6 +10,7 @@ pub mod housekeeping;
 pub mod mail;
 pub mod migrate;
 pub mod onboard;
+pub mod operator;
 pub mod org;
 pub mod points;
 pub mod serve;

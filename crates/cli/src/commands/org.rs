@@ -8,12 +8,16 @@ use crate::output::{table, when};
 use loyalty_core::domain::Organization;
 use loyalty_core::domain::ledger::Actor;
 use loyalty_core::service::{checklist, orgs};
+use loyalty_core::store::ConsoleFilter;
 use std::path::PathBuf;
 
 /// Organization commands.
 #[derive(Debug, clap::Subcommand)]
 pub enum Command {
-    /// Every organization with status, plan and member counts.
+    /// Every organization with status, plan, member counts and how it is doing: awards
+    /// today (since midnight UTC) and in the last 30 days, last activity, the post-handoff
+    /// checklist's ticked items, and the worst result of the latest organization checks
+    /// run from the operator console. --json prints the same figures.
     List {
         /// Print JSON.
         #[arg(long)]
@@ -87,9 +91,19 @@ pub async fn run(config: Config, cmd: Command) -> anyhow::Result<()> {
     let store = app.store.as_ref();
     match cmd {
         Command::List { json } => {
-            let list = orgs::list(store).await?;
+            let page = orgs::console(store, app.clock.now(), &ConsoleFilter::default()).await?;
+            let list = page.shops;
             if json {
-                outln!("{}", serde_json::to_string_pretty(&list)?);
+                let total = orgs::checklist_items();
+                let rows = list
+                    .iter()
+                    .map(|s| {
+                        let mut v = serde_json::to_value(s)?;
+                        v["checklist_total"] = total.into();
+                        Ok(v)
+                    })
+                    .collect::<Result<Vec<_>, serde_json::Error>>()?;
+                outln!("{}", serde_json::to_string_pretty(&rows)?);
             } else if list.is_empty() {
                 outln!(
                     "No organizations yet. Onboard one with: loyalty onboard --name ... --slug ... --admin-email ... --admin-name ..."
@@ -97,7 +111,8 @@ pub async fn run(config: Config, cmd: Command) -> anyhow::Result<()> {
             } else {
                 let rows: Vec<Vec<String>> = list
                     .iter()
-                    .map(|s| {
+                    .map(|f| {
+                        let s = &f.summary;
                         vec![
                             s.org.slug.to_string(),
                             s.org.name.clone(),
@@ -106,6 +121,18 @@ pub async fn run(config: Config, cmd: Command) -> anyhow::Result<()> {
                             s.admins.to_string(),
                             s.cashiers.to_string(),
                             s.customers.to_string(),
+                            f.awards_today.to_string(),
+                            f.awards_30d.to_string(),
+                            f.last_activity.map(when).unwrap_or_else(|| "-".into()),
+                            format!(
+                                "{}/{}",
+                                f.checklist_done.min(orgs::checklist_items()),
+                                orgs::checklist_items()
+                            ),
+                            f.checks
+                                .as_ref()
+                                .map(|c| c.worst.to_uppercase())
+                                .unwrap_or_else(|| "-".into()),
                             when(s.org.created_at),
                         ]
                     })
@@ -121,6 +148,11 @@ pub async fn run(config: Config, cmd: Command) -> anyhow::Result<()> {
                             "ADMINS",
                             "CASHIERS",
                             "CUSTOMERS",
+                            "AWARDS TODAY",
+                            "AWARDS 30D",
+                            "LAST ACTIVITY",
+                            "CHECKLIST",
+                            "CHECKS",
                             "ONBOARDED"
                         ],
                         &rows

@@ -4,6 +4,7 @@ use crate::app::{App, Schema};
 use crate::config::Config;
 use anyhow::Context;
 use loyalty_core::service::onboard::{self, Credential, CredentialMode, NoHooks, OnboardInput};
+use loyalty_core::service::operators::{self, NewOperator};
 use loyalty_web::{AppState, Identity, WebConfig};
 use secrecy::ExposeSecret;
 use std::net::SocketAddr;
@@ -20,8 +21,9 @@ pub struct Args {
     /// Apply pending migrations before starting (otherwise an outdated schema stops the start).
     #[arg(long)]
     migrate: bool,
-    /// Make sure a demo organization "demo" exists, with admin "demo_admin", and print its
-    /// sign-in password the first time. For trying loyalty out; not for production.
+    /// Make sure a demo organization "demo" exists, with admin "demo_admin", and an
+    /// operator "demo_operator" (who opens /operator), and print their sign-in passwords
+    /// the first time. For trying loyalty out; not for production.
     #[arg(long)]
     demo: bool,
 }
@@ -65,7 +67,9 @@ pub async fn run(mut config: Config, args: Args) -> anyhow::Result<()> {
 
     if args.demo {
         demo(&app, &public_url).await?;
+        demo_operator(&app, &config.identity.operators_group, &public_url).await?;
     }
+    first_operator_hint(&app, &config.identity.operators_group).await;
 
     // The built-in directory exists exactly in builtin mode.
     let identity = match &app.builtin {
@@ -256,6 +260,43 @@ async fn demo(app: &App, public_url: &str) -> anyhow::Result<()> {
         ),
     }
     Ok(())
+}
+
+/// Makes sure the demo operator exists and says how it signs in.
+async fn demo_operator(app: &App, group: &str, public_url: &str) -> anyhow::Result<()> {
+    let new = NewOperator::parse("demo_operator", "Demo Operator", None)?;
+    let added = operators::add(
+        app.directory.as_ref(),
+        group,
+        &new,
+        CredentialMode::Password,
+    )
+    .await?;
+    match &added.credential {
+        Credential::Password(p) => outln!(
+            "Demo operator ready: sign in at {public_url}/login as {} with password {} (shown once) and open {public_url}/operator",
+            added.user.username,
+            p.expose_secret()
+        ),
+        _ => outln!(
+            "Demo operator ready: sign in at {public_url}/login as {} and open {public_url}/operator (its password was printed on the first run; `loyalty operator link {}` issues a new link)",
+            added.user.username,
+            added.user.username
+        ),
+    }
+    Ok(())
+}
+
+/// With nobody in the operators group, says once how to make the first operator (nobody
+/// can open /operator until then).
+async fn first_operator_hint(app: &App, group: &str) {
+    match operators::any_active(app.directory.as_ref(), group).await {
+        Ok(true) => {}
+        Ok(false) => outln!(
+            "No operator yet: nobody can open /operator. Make the first one with: loyalty operator add --username NAME --name \"FULL NAME\" --email EMAIL"
+        ),
+        Err(e) => tracing::warn!(error = %e, group, "cannot read the operators group"),
+    }
 }
 
 /// Runs the expiry job every `every`, on whichever instance holds the job's lease, so

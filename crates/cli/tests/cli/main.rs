@@ -12,6 +12,7 @@ mod logs;
 mod mail;
 mod onboard;
 mod onboard_authentik;
+mod operator;
 mod serve;
 mod support;
 

@@ -46,7 +46,7 @@ impl OrgName {
 }
 
 /// Lifecycle state of an organization.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum OrgStatus {
     /// Being onboarded: not usable until onboarding finishes.
@@ -96,7 +96,7 @@ impl fmt::Display for OrgStatus {
 }
 
 /// Commercial plan.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Serialize, serde::Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Plan {
     /// The standard plan.

@@ -215,6 +215,10 @@ catalogue! {
     /// Another run is onboarding the organization right now.
     OnboardInProgress = "onboard.in_progress", 409, "err_onboard_in_progress", local,
         "another run is onboarding this organization right now";
+    /// An operator who opened a shop's admin panel read-only for support tried to change
+    /// something.
+    OperatorReadOnly = "operator.read_only", 403, "err_operator_read_only", local,
+        "operators open a shop's admin panel read-only: nothing can be changed there";
     /// The server failed (storage or identity provider); details are in the server log.
     Internal = "internal", 500, "err_internal", api,
         "storage or identity provider failed; the details are in the server log, never in the answer";

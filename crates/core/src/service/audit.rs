@@ -72,3 +72,21 @@ pub async fn installation_log(
         .operator_audit_log(reader.org.id, page.cursor, page.limit)
         .await?)
 }
+
+/// Writes an operator's read-only support visit to a page of the shop's admin panel
+/// into the shop's audit log (its admins see who looked at what, and when). Called for
+/// every page of such a visit, before the page is shown.
+pub async fn record_support_visit(
+    store: &dyn Store,
+    access: &crate::access::Access,
+    path: &str,
+    now: OffsetDateTime,
+) -> Result<(), Error> {
+    if !access.is_support() {
+        return Ok(());
+    }
+    let mut actor = access.actor.clone();
+    actor.role = "operator".into();
+    let record = crate::store::support_visit_audit(access.org.id, &actor, path, now);
+    Ok(store.append_audit(&record).await?)
+}

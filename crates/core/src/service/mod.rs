@@ -12,6 +12,8 @@ pub mod join;
 pub mod mail;
 pub mod onboard;
 pub mod onboard_file;
+pub mod operators;
+pub mod org_checks;
 pub mod orgs;
 pub mod points;
 pub mod recovery;

@@ -5,7 +5,7 @@ use crate::Error;
 use crate::domain::ledger::Actor;
 use crate::domain::{Membership, OrgSlug, OrgStatus, Organization, OrganizationSummary};
 use crate::error::ErrorCode;
-use crate::store::Store;
+use crate::store::{ConsoleFilter, ConsolePage, ConsoleWindows, Store};
 use time::OffsetDateTime;
 
 /// Parses a slug given by a person and finds its organization.
@@ -93,4 +93,31 @@ async fn transition(
         changed: after.status != before.status,
         org: after,
     })
+}
+
+/// The time windows of the console's figures at `now`: today from midnight UTC (shops
+/// live in many time zones; one day for all keeps the column comparable), and the last
+/// 30 days.
+pub fn console_windows(now: OffsetDateTime) -> ConsoleWindows {
+    let now = now.to_offset(time::UtcOffset::UTC);
+    ConsoleWindows {
+        today: now.replace_time(time::Time::MIDNIGHT),
+        days_30: now - time::Duration::days(30),
+    }
+}
+
+/// One page of the operator console: the shops the filter keeps, in its order, each
+/// with its figures (awards today and in 30 days, last activity, checklist progress,
+/// latest checks), read in one store query.
+pub async fn console(
+    store: &dyn Store,
+    now: OffsetDateTime,
+    filter: &ConsoleFilter,
+) -> Result<ConsolePage, Error> {
+    Ok(store.console_page(filter, console_windows(now)).await?)
+}
+
+/// How many items the post-handoff checklist has (the console's "n of N").
+pub fn checklist_items() -> i64 {
+    crate::service::checklist::ITEMS.len() as i64
 }

@@ -55,6 +55,27 @@ fn record(
     AuditRecord::new(Some(org), actor, action, target, None, Some(after), now)
 }
 
+/// The `support.view` record of an operator's read-only visit to a page of a shop's
+/// admin panel, with the page's path: the shop's admins see it in their audit log.
+pub fn support_visit_audit(
+    org: OrgId,
+    actor: &Actor,
+    path: &str,
+    now: OffsetDateTime,
+) -> AuditRecord {
+    let path: String = path.chars().take(500).collect();
+    let mut r = record(
+        org,
+        actor,
+        "support.view",
+        ("page", path.clone()),
+        serde_json::json!({ "path": path }),
+        now,
+    );
+    r.reason = Some(format!("operator support visit (read-only): {path}"));
+    r
+}
+
 /// The `customer.enroll` record of a customer enrolled at the till or the join page.
 pub fn customer_enrolled_audit(actor: &Actor, c: &Customer, now: OffsetDateTime) -> AuditRecord {
     let after =

@@ -72,10 +72,10 @@ async fn operators(dir: &dyn Directory, group: &str, mode: IdentityMode) -> Chec
     let name = format!("operators in {group}");
     let fix = match mode {
         IdentityMode::Builtin => format!(
-            "nobody can open the operator console (/operator): add an operator's account to the group {group} (built-in accounts: the tables account_groups and account_group_members; no command does it yet)"
+            "nobody can open the operator console (/operator): make the first operator (a member of {group}) with `loyalty operator add --username NAME --name \"FULL NAME\" --email EMAIL` (it prints a one-time sign-in link)"
         ),
         IdentityMode::Authentik => format!(
-            "nobody can open the operator console (/operator): add an operator to the group {group} in Authentik > Directory > Groups (create the group if needed)"
+            "nobody can open the operator console (/operator): `loyalty operator add --username NAME --name \"FULL NAME\" --email EMAIL` puts someone in the group {group} at Authentik (or add them in Authentik > Directory > Groups)"
         ),
     };
     let group_found = match dir.find_group(group).await {

@@ -6,6 +6,7 @@ mod audit;
 mod bound;
 mod checklist;
 mod conflicts;
+mod console;
 mod directory;
 mod housekeeping;
 mod mail;

@@ -10,11 +10,12 @@ use super::layout::{Chrome, OrgNav, browser_lang, cookie_lang, encode, problem};
 use crate::AppState;
 use crate::session::SignedIn;
 use axum::extract::{FromRequestParts, Path};
-use axum::http::StatusCode;
 use axum::http::request::Parts;
+use axum::http::{Method, StatusCode};
 use axum::response::{IntoResponse, Redirect, Response};
 use loyalty_core::access::{self, Access, Verified};
 use loyalty_core::domain::{Organization, Role};
+use loyalty_core::service::audit;
 use loyalty_core::service::points::Ctx;
 use std::collections::HashMap;
 
@@ -54,6 +55,7 @@ impl Person {
             here: self.path.clone(),
             section,
             tab: "",
+            read_only: false,
         }
     }
 }
@@ -208,6 +210,9 @@ impl FromRequestParts<AppState> for OrgPage {
         )
         .await
         {
+            Ok(access) if access.is_support() => {
+                support_visit(parts, state, person, access, lang).await
+            }
             Ok(access) => Ok(OrgPage {
                 person,
                 access,
@@ -224,16 +229,50 @@ impl FromRequestParts<AppState> for OrgPage {
     }
 }
 
+/// An operator without a role in the shop: a read-only support visit. Anything but a
+/// page view is refused (`operator.read_only`); every view of the admin panel is written
+/// to the shop's audit log before the page is shown.
+async fn support_visit(
+    parts: &Parts,
+    state: &AppState,
+    person: Person,
+    access: Access,
+    lang: Lang,
+) -> Result<OrgPage, Response> {
+    let page = OrgPage {
+        person,
+        access,
+        lang,
+    };
+    let c = page.chrome("admin", "");
+    let back = format!("{}/admin", page.base());
+    if parts.method != Method::GET && parts.method != Method::HEAD {
+        return Err(PageError::failed(&c, &access::refuse_support_write(), &back).into_response());
+    }
+    if page.person.path.starts_with(&back) {
+        audit::record_support_visit(
+            state.store.as_ref(),
+            &page.access,
+            &page.person.path,
+            state.clock.now(),
+        )
+        .await
+        .map_err(|e| PageError::failed(&c, &e, "/operator").into_response())?;
+    }
+    Ok(page)
+}
+
 impl OrgPage {
     /// The page frame, with the organization's navigation.
     pub fn chrome(&self, section: &'static str, tab: &'static str) -> Chrome {
         let mut c = self.person.chrome(section);
         c.lang = self.lang;
         c.tab = tab;
+        c.read_only = self.is_support();
         c.org = Some(OrgNav {
             slug: self.org.slug.to_string(),
             name: self.org.name.clone(),
-            admin: self.roles.contains(&Role::Admin),
+            admin: self.roles.contains(&Role::Admin) || self.is_support(),
             till: self.roles.contains(&Role::Admin) || self.roles.contains(&Role::Cashier),
             me: self.roles.contains(&Role::Customer),
         });

@@ -30,6 +30,9 @@ pub(crate) struct Chrome {
     pub section: &'static str,
     /// The active admin tab.
     pub tab: &'static str,
+    /// An operator's read-only support visit: every form is disabled (and the server
+    /// refuses their posts with `operator.read_only`).
+    pub read_only: bool,
 }
 
 impl Chrome {

@@ -7,6 +7,7 @@ use super::common::{confirm_page, credential_page};
 use super::error::{OrPage, PageError, error_text};
 use super::form::{CsrfForm, Empty};
 use super::guard::Person;
+use super::layout::encode;
 use super::layout::{Chrome, Notice};
 use super::render;
 use crate::AppState;
@@ -17,11 +18,13 @@ use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::get;
-use loyalty_core::domain::TimeZoneName;
 use loyalty_core::domain::ledger::Actor;
+use loyalty_core::domain::{OrgStatus, Plan, TimeZoneName};
 use loyalty_core::service::audit::{self, Before, Reader};
 use loyalty_core::service::onboard::{self, CredentialMode, NoHooks, OnboardInput};
+use loyalty_core::service::org_checks;
 use loyalty_core::service::orgs;
+use loyalty_core::store::{ConsoleFilter, ConsoleSort};
 use serde::Deserialize;
 
 pub(super) fn routes() -> Router<AppState> {
@@ -29,6 +32,10 @@ pub(super) fn routes() -> Router<AppState> {
         .route("/operator", get(console))
         .route("/operator/onboard", axum::routing::post(onboard_post))
         .route("/operator/orgs/{slug}", get(org_view))
+        .route(
+            "/operator/orgs/{slug}/checks",
+            axum::routing::post(run_checks),
+        )
         .route(
             "/operator/orgs/{slug}/{action}",
             get(confirm_status).post(change_status),
@@ -41,10 +48,118 @@ struct OrgRow {
     status: &'static str,
     status_key: &'static str,
     plan: String,
-    admins: i64,
-    cashiers: i64,
     customers: i64,
     onboarded: String,
+    awards_today: i64,
+    awards_30d: i64,
+    last_activity: String,
+    checklist: String,
+    checklist_complete: bool,
+    /// `ok`, `warn`, `fail`, or empty when never run.
+    checks: String,
+    checks_when: String,
+}
+
+/// The console's address: search, filters, order and page, read by `PageQuery` (a
+/// value that does not parse is a 400 page). Empty values (a select's "all") are none.
+#[derive(Debug, Default, Deserialize)]
+#[serde(default)]
+struct ListQuery {
+    q: String,
+    #[serde(deserialize_with = "empty_none")]
+    status: Option<OrgStatus>,
+    #[serde(deserialize_with = "empty_none")]
+    plan: Option<Plan>,
+    #[serde(deserialize_with = "empty_none")]
+    sort: Option<ConsoleSort>,
+    #[serde(deserialize_with = "empty_none")]
+    dir: Option<Direction>,
+    #[serde(deserialize_with = "empty_none")]
+    page: Option<u32>,
+    done: String,
+    org: String,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+enum Direction {
+    Asc,
+    Desc,
+}
+
+/// An empty query value as `None`, any other parsed as `T`.
+fn empty_none<'de, D, T>(d: D) -> Result<Option<T>, D::Error>
+where
+    D: serde::Deserializer<'de>,
+    T: serde::de::DeserializeOwned,
+{
+    let raw = String::deserialize(d)?;
+    let raw = raw.trim();
+    if raw.is_empty() {
+        return Ok(None);
+    }
+    T::deserialize(serde::de::value::StrDeserializer::<D::Error>::new(raw))
+        .or_else(|_: D::Error| {
+            raw.parse::<u64>()
+                .map_err(serde::de::Error::custom)
+                .and_then(|n| T::deserialize(serde::de::value::U64Deserializer::<D::Error>::new(n)))
+        })
+        .map(Some)
+}
+
+/// Shops per page of the console.
+const PER_PAGE: u32 = 50;
+
+/// The console's list as the form shows it, and the links to the other pages.
+struct Listing {
+    q: String,
+    status: String,
+    plan: String,
+    sort: &'static str,
+    desc: bool,
+    total: i64,
+    page: u32,
+    pages: u32,
+    prev: Option<String>,
+    next: Option<String>,
+}
+
+impl ListQuery {
+    fn filter(&self) -> ConsoleFilter {
+        let page = self.page.unwrap_or(1).max(1);
+        let search = self.q.trim().to_lowercase();
+        ConsoleFilter {
+            search: (!search.is_empty()).then(|| search.chars().take(100).collect()),
+            status: self.status,
+            plan: self.plan.map(|p| p.as_str().to_owned()),
+            sort: self.sort.unwrap_or_default(),
+            descending: self.dir == Some(Direction::Desc),
+            offset: (page - 1).saturating_mul(PER_PAGE),
+            limit: Some(PER_PAGE),
+        }
+    }
+
+    /// This listing's address on page `page`.
+    fn href(&self, page: u32) -> String {
+        let mut parts = Vec::new();
+        if !self.q.trim().is_empty() {
+            parts.push(format!("q={}", encode(self.q.trim())));
+        }
+        if let Some(s) = self.status {
+            parts.push(format!("status={}", s.as_str()));
+        }
+        if let Some(p) = self.plan {
+            parts.push(format!("plan={}", p.as_str()));
+        }
+        if let Some(s) = self.sort {
+            parts.push(format!("sort={}", s.as_str()));
+        }
+        if self.dir == Some(Direction::Desc) {
+            parts.push("dir=desc".into());
+        }
+        parts.push(format!("page={page}"));
+        format!("/operator?{}", parts.join("&"))
+    }
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -73,7 +188,15 @@ struct Console {
     c: Chrome,
     notice: Option<Notice>,
     orgs: Vec<OrgRow>,
+    list: Listing,
+    sorts: &'static [ConsoleSort],
     form: OnboardForm,
+}
+
+impl Console {
+    fn sort_key(&self, sort: &ConsoleSort) -> &'static str {
+        sort_key(sort)
+    }
 }
 
 fn operator_only(person: &Person) -> Result<Chrome, PageError> {
@@ -85,18 +208,10 @@ fn operator_only(person: &Person) -> Result<Chrome, PageError> {
     }
 }
 
-#[derive(Deserialize)]
-struct Done {
-    #[serde(default)]
-    done: String,
-    #[serde(default)]
-    org: String,
-}
-
 async fn console(
     State(state): State<AppState>,
     person: Person,
-    PageQuery(q): PageQuery<Done>,
+    PageQuery(q): PageQuery<ListQuery>,
 ) -> Result<Response, PageError> {
     let c = operator_only(&person)?;
     let notice = match q.done.as_str() {
@@ -104,39 +219,92 @@ async fn console(
         "activated" => Notice::ok(format!("{} {}", q.org, c.t("now_active"))),
         _ => None,
     };
-    page(&state, c, notice, OnboardForm::default(), StatusCode::OK).await
+    page(
+        &state,
+        c,
+        notice,
+        &q,
+        OnboardForm::default(),
+        StatusCode::OK,
+    )
+    .await
 }
 
+/// The console: one page of shops with their figures (one store query), the search
+/// and filter form, and the onboarding form.
 async fn page(
     state: &AppState,
     c: Chrome,
     notice: Option<Notice>,
+    q: &ListQuery,
     form: OnboardForm,
     status: StatusCode,
 ) -> Result<Response, PageError> {
-    let list = orgs::list(state.store.as_ref())
+    let filter = q.filter();
+    let found = orgs::console(state.store.as_ref(), state.clock.now(), &filter)
         .await
         .or_page(&c, "/operator")?;
-    let orgs = list
+    let utc = TimeZoneName::utc();
+    let checklist_total = orgs::checklist_items();
+    let orgs = found
+        .shops
         .into_iter()
-        .map(|s| OrgRow {
-            status: s.org.status.as_str(),
-            status_key: status_key(s.org.status.as_str()),
-            name: s.org.name,
-            slug: s.org.slug.to_string(),
-            plan: s.org.plan,
-            admins: s.admins,
-            cashiers: s.cashiers,
-            customers: s.customers,
-            onboarded: c.lang.date(s.org.created_at, &TimeZoneName::utc()),
+        .map(|f| {
+            let s = f.summary;
+            let done = f.checklist_done.min(checklist_total);
+            OrgRow {
+                status: s.org.status.as_str(),
+                status_key: status_key(s.org.status.as_str()),
+                name: s.org.name,
+                slug: s.org.slug.to_string(),
+                plan: s.org.plan,
+                customers: s.customers,
+                onboarded: c.lang.date(s.org.created_at, &utc),
+                awards_today: f.awards_today,
+                awards_30d: f.awards_30d,
+                last_activity: f
+                    .last_activity
+                    .map(|t| c.lang.datetime(t, &utc))
+                    .unwrap_or_default(),
+                checklist: format!("{done}/{checklist_total}"),
+                checklist_complete: done == checklist_total,
+                checks: f
+                    .checks
+                    .as_ref()
+                    .map(|k| k.worst.clone())
+                    .unwrap_or_default(),
+                checks_when: f
+                    .checks
+                    .map(|k| c.lang.datetime(k.ran_at, &utc))
+                    .unwrap_or_default(),
+            }
         })
         .collect();
+    let page = filter.offset / PER_PAGE + 1;
+    let pages = u32::try_from(found.total.max(0))
+        .unwrap_or(u32::MAX)
+        .div_ceil(PER_PAGE)
+        .max(1);
+    let list = Listing {
+        q: q.q.trim().to_owned(),
+        status: q.status.map(|s| s.as_str().to_owned()).unwrap_or_default(),
+        plan: q.plan.map(|p| p.as_str().to_owned()).unwrap_or_default(),
+        sort: filter.sort.as_str(),
+        desc: filter.descending,
+        total: found.total,
+        page,
+        pages,
+        prev: (page > 1).then(|| q.href(page - 1)),
+        next: (page < pages).then(|| q.href(page + 1)),
+    };
     Ok(render(
         status,
         &Console {
             c,
             notice,
             orgs,
+            list,
+            sorts: &ConsoleSort::ALL,
             form,
         },
     ))
@@ -200,7 +368,16 @@ async fn onboard_post(
         }
         Err(e) => {
             let notice = Notice::err(error_text(c.lang, &e));
-            page(&state, c, notice, form, StatusCode::UNPROCESSABLE_ENTITY).await
+            let q = ListQuery::default();
+            page(
+                &state,
+                c,
+                notice,
+                &q,
+                form,
+                StatusCode::UNPROCESSABLE_ENTITY,
+            )
+            .await
         }
     }
 }
@@ -214,6 +391,27 @@ struct AuditRow {
     reason: String,
 }
 
+/// One check of the latest run, as the page shows it.
+#[derive(Debug, Deserialize)]
+struct CheckRow {
+    #[serde(default)]
+    status: String,
+    #[serde(default)]
+    name: String,
+    #[serde(default)]
+    detail: String,
+    #[serde(default)]
+    fix: Option<String>,
+}
+
+/// The latest run of the organization checks.
+struct ChecksView {
+    when: String,
+    by: String,
+    worst: String,
+    rows: Vec<CheckRow>,
+}
+
 #[derive(Template)]
 #[template(path = "operator_org.html")]
 struct OrgView {
@@ -222,7 +420,15 @@ struct OrgView {
     slug: String,
     status: &'static str,
     status_key: &'static str,
+    notice: Option<Notice>,
+    checks: Option<ChecksView>,
     rows: Vec<AuditRow>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(default)]
+struct OrgViewQuery {
+    done: String,
 }
 
 /// One organization for the operator: its status and its audit log, with the records of
@@ -231,11 +437,25 @@ async fn org_view(
     State(state): State<AppState>,
     person: Person,
     PagePath(slug): PagePath<String>,
+    PageQuery(q): PageQuery<OrgViewQuery>,
 ) -> Result<Response, PageError> {
     let c = operator_only(&person)?;
     let org = orgs::get(state.store.as_ref(), &slug)
         .await
         .or_page(&c, "/operator")?;
+    let checks = org_checks::latest(state.store.as_ref(), &org)
+        .await
+        .or_page(&c, "/operator")?
+        .map(|run| ChecksView {
+            when: c.lang.datetime(run.ran_at, &org.timezone),
+            by: run.ran_by,
+            worst: run.worst,
+            rows: serde_json::from_value(run.results).unwrap_or_default(),
+        });
+    let notice = match q.done.as_str() {
+        "checked" => Notice::ok(c.t("checks_done")),
+        _ => None,
+    };
     let reader = Reader {
         store: state.store.as_ref(),
         org: &org,
@@ -272,9 +492,49 @@ async fn org_view(
             c,
             name: org.name,
             slug: org.slug.to_string(),
+            notice,
+            checks,
             rows,
         },
     ))
+}
+
+/// Runs the organization checks of `loyalty doctor --org` for one shop and keeps the
+/// result with its time; the shop's page shows it.
+async fn run_checks(
+    State(state): State<AppState>,
+    person: Person,
+    PagePath(slug): PagePath<String>,
+    CsrfForm(Empty {}): CsrfForm<Empty>,
+) -> Result<Response, PageError> {
+    let c = operator_only(&person)?;
+    let org = orgs::get(state.store.as_ref(), &slug)
+        .await
+        .or_page(&c, "/operator")?;
+    let mut actor = Actor::operator(person.signed_in.session.principal.username());
+    actor.request_id = person.request_id.clone();
+    org_checks::run_and_keep(
+        state.store.as_ref(),
+        state.directory.as_ref(),
+        &org,
+        &actor,
+        state.clock.now(),
+    )
+    .await
+    .or_page(&c, &format!("/operator/orgs/{}", org.slug))?;
+    Ok(Redirect::to(&format!("/operator/orgs/{}?done=checked", org.slug)).into_response())
+}
+
+/// The text key of an order of the console's list.
+fn sort_key(sort: &ConsoleSort) -> &'static str {
+    match sort {
+        ConsoleSort::Name => "sort_name",
+        ConsoleSort::Slug => "slug",
+        ConsoleSort::Onboarded => "onboarded",
+        ConsoleSort::AwardsToday => "awards_today",
+        ConsoleSort::Awards30d => "awards_30d",
+        ConsoleSort::LastActivity => "last_activity",
+    }
 }
 
 fn status_key(status: &str) -> &'static str {

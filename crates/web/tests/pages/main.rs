@@ -7,6 +7,7 @@
 mod address;
 mod amounts;
 mod app;
+mod console;
 mod deploy;
 mod forms;
 mod headers;

@@ -439,7 +439,7 @@ fn no_links(dir: &dyn Directory) -> Error {
     )
 }
 
-async fn issue_credential(
+pub(crate) async fn issue_credential(
     dir: &dyn Directory,
     pk: i64,
     mode: CredentialMode,

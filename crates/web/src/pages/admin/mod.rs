@@ -34,13 +34,19 @@ pub(super) fn routes() -> Router<AppState> {
         .merge(catalog::routes())
 }
 
-/// The page frame and a context acting as admin, or the page to answer instead.
+/// The page frame and a context acting as admin, or the page to answer instead. An
+/// operator without a role here reads the panel in a read-only support visit (see
+/// `guard::support_visit`: their posts never reach a handler).
 pub(super) fn admin<'a>(
     page: &'a OrgPage,
     state: &'a AppState,
     tab: &'static str,
 ) -> Result<(Chrome, Ctx<'a>), PageError> {
     let c = page.chrome("admin", tab);
+    if page.is_support() {
+        let ctx = page.support_ctx(state.access()).or_page(&c, "/operator")?;
+        return Ok((c, ctx));
+    }
     page.require(&[Role::Admin], &c)?;
     let ctx = page.ctx(state, Role::Admin);
     Ok((c, ctx))
