@@ -19,6 +19,15 @@ pub(super) struct User {
     pub uid: String,
     #[serde(default, rename = "type")]
     pub kind: Option<String>,
+    /// The groups it is in (`UserGroup`), when asked with `include_groups=true`.
+    #[serde(default)]
+    pub groups_obj: Option<Vec<GroupRef>>,
+}
+
+/// A group as a user lists it (`UserGroup`).
+#[derive(Debug, Deserialize)]
+pub(super) struct GroupRef {
+    pub name: String,
 }
 
 fn yes() -> bool {

@@ -141,6 +141,9 @@ fn serve(
         return (finish(st, call, &tag, a), None);
     }
 
+    if st.down {
+        return (respond(503, None), None);
+    }
     let fault = st.faults.remove(&number);
     if let Some(f) = &fault
         && !f.after
