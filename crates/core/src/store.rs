@@ -302,6 +302,14 @@ pub trait SessionStore: Send + Sync {
     ) -> Result<Option<Session>, StoreError>;
     /// Ends a session.
     async fn delete_session(&self, token_hash: &str) -> Result<(), StoreError>;
+    /// Ends every session of a built-in account but the one whose token hashes to
+    /// `keep` (all of them without one), as after its password changed; returns how
+    /// many ended.
+    async fn end_account_sessions(
+        &self,
+        account: i64,
+        keep: Option<&str>,
+    ) -> Result<u64, StoreError>;
     /// Stores a new session of an external subject with its snapshot, and notes the
     /// sign-in on the subject's member rows.
     async fn insert_external_session(

@@ -232,6 +232,26 @@ both_backends! {
 }
 
 both_backends! {
+    async fn ending_an_accounts_sessions_keeps_the_named_one_and_touches_no_other_account(db) {
+        let new = |u: &str| NewAccount { uid: u.into(), username: u.into(), name: "U".into(), email: None, attributes: serde_json::json!({}) };
+        let a = db.store.insert_account(&new("ua"), NOW).await.expect("a");
+        let b = db.store.insert_account(&new("ub"), NOW).await.expect("b");
+        let exp = NOW + time::Duration::hours(12);
+        for (hash, pk) in [("a1", a.pk), ("a2", a.pk), ("a3", a.pk), ("b1", b.pk)] {
+            db.store.insert_session(hash, pk, "csrf", NOW, exp).await.expect("insert");
+        }
+        assert_eq!(db.store.end_account_sessions(a.pk, Some("a2")).await.expect("end"), 2);
+        let live = |h: &'static str| { let store = db.store.clone(); async move { store.session(h, NOW).await.expect("get").is_some() } };
+        assert!(!live("a1").await && live("a2").await && !live("a3").await, "only the kept one lives");
+        assert!(live("b1").await, "another account's session is untouched");
+        assert_eq!(db.store.end_account_sessions(a.pk, None).await.expect("end all"), 1);
+        assert!(!live("a2").await);
+        assert!(live("b1").await);
+        assert_eq!(db.store.end_account_sessions(a.pk, None).await.expect("none left"), 0);
+    }
+}
+
+both_backends! {
     async fn a_job_lease_has_one_holder_until_it_expires(db) {
         let until = NOW + time::Duration::minutes(10);
         assert!(db.store.try_lease("points.expire", "instance-a", NOW, until).await.expect("a"));

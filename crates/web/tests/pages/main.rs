@@ -16,5 +16,6 @@ mod matrix;
 mod metrics;
 mod recovery;
 mod redirects;
+mod sessions;
 mod store;
 mod throttle;
