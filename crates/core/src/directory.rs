@@ -71,6 +71,9 @@ pub struct DirUser {
     /// Whether the user has a usable password; `None` when the provider does not say
     /// (Authentik).
     pub has_password: Option<bool>,
+    /// Free-form attributes; loyalty marks the users it makes with `loyalty_org` and
+    /// `loyalty_role`.
+    pub attributes: serde_json::Value,
 }
 
 /// A person at the identity provider as access re-checks them: the user (active or

@@ -52,6 +52,7 @@ fn to_user(a: Account) -> DirUser {
         email: a.email,
         is_active: a.is_active,
         has_password: Some(a.password_hash.is_some()),
+        attributes: a.attributes,
     }
 }
 

@@ -19,6 +19,8 @@ pub(super) struct User {
     pub uid: String,
     #[serde(default, rename = "type")]
     pub kind: Option<String>,
+    #[serde(default)]
+    pub attributes: serde_json::Value,
     /// The groups it is in (`UserGroup`), when asked with `include_groups=true`.
     #[serde(default)]
     pub groups_obj: Option<Vec<GroupRef>>,
@@ -55,6 +57,7 @@ impl From<User> for DirUser {
             is_active: u.is_active,
             // Authentik does not say whether a user has a usable password.
             has_password: None,
+            attributes: u.attributes,
         }
     }
 }

@@ -154,6 +154,8 @@ struct Inner {
     calls: Vec<Call>,
     /// By call number, 1-based from the start of the stand-in.
     faults: BTreeMap<usize, Fault>,
+    /// By schema operation (`POST /core/users/`), each used once, in order.
+    op_faults: Vec<(String, Fault)>,
     violations: Vec<String>,
     /// Every call is answered 503 before anything is done (Authentik down).
     down: bool,
@@ -212,6 +214,7 @@ impl StandIn {
             members: BTreeSet::new(),
             calls: Vec::new(),
             faults: BTreeMap::new(),
+            op_faults: Vec::new(),
             violations: Vec::new(),
             down: false,
             next_pk: 5,
@@ -288,6 +291,12 @@ impl StandIn {
     /// Makes call number `n` (1-based, counted from the start) fail with `fault`.
     pub fn fail_call(&self, n: usize, fault: Fault) {
         self.state().faults.insert(n, fault);
+    }
+
+    /// Makes the next call of the schema operation `operation` (such as
+    /// `POST /core/users/{id}/recovery/`) fail with `fault`.
+    pub fn fail_operation(&self, operation: &str, fault: Fault) {
+        self.state().op_faults.push((operation.to_owned(), fault));
     }
 
     /// Makes the next call fail with `fault`.
