@@ -4,9 +4,9 @@
 use crate::UserError;
 use crate::config::{Config, IdentityMode, LogConfig, LogFormat};
 use anyhow::Context;
-use loyalty_core::directory::cache::CachedDirectory;
 use loyalty_core::clock::{Clock, SystemClock};
 use loyalty_core::directory::Directory;
+use loyalty_core::directory::cache::CachedDirectory;
 use loyalty_core::store::Store;
 use loyalty_identity::BuiltinDirectory;
 use loyalty_ops::database::connect_store;

@@ -8,9 +8,7 @@
 //! sees the change. Changes made elsewhere (in Authentik's admin pages, or by another
 //! `loyalty` process) are seen within the bound. A failed look-up is never kept.
 
-use super::{
-    DirGroup, DirUser, Directory, DirectoryError, NewDirUser, SetPasswordLink, Standing,
-};
+use super::{DirGroup, DirUser, Directory, DirectoryError, NewDirUser, SetPasswordLink, Standing};
 use crate::clock::Clock;
 use crate::domain::{Email, Username};
 use async_trait::async_trait;

@@ -9,8 +9,8 @@ use crate::directory::{self, DirUser, Directory, NewDirUser};
 use crate::domain::ledger::{Actor, Customer, CustomerKey};
 use crate::domain::{Email, GroupName, OrgStatus, Organization, PersonName, Role, Username};
 use crate::error::{ErrorCode, FieldError};
-use crate::service::onboard::Credential;
 use crate::service::customers;
+use crate::service::onboard::Credential;
 use crate::service::points::{self, Ctx, EnrollInput};
 use crate::service::staff::issue_link;
 use crate::store::Store;
@@ -95,8 +95,7 @@ pub async fn join(
     let checked = customers::check_enrollment(&probe, &enrollment)
         .map_err(|e| keep_errors(&mut errors, e, &["phone"]))
         .ok();
-    let (Some(name), Some(email), Some(username), Some(checked)) =
-        (name, email, username, checked)
+    let (Some(name), Some(email), Some(username), Some(checked)) = (name, email, username, checked)
     else {
         return Err(Error::Validation(errors));
     };
@@ -189,8 +188,14 @@ async fn not_enrolled_yet(
     subject: Option<&str>,
 ) -> Result<(), Error> {
     let keys = [
-        checked.email.clone().map(|e| ("email address", CustomerKey::Email(e))),
-        checked.phone.clone().map(|p| ("phone number", CustomerKey::Phone(p))),
+        checked
+            .email
+            .clone()
+            .map(|e| ("email address", CustomerKey::Email(e))),
+        checked
+            .phone
+            .clone()
+            .map(|p| ("phone number", CustomerKey::Phone(p))),
     ];
     for (what, key) in keys.into_iter().flatten() {
         if let Some(c) = store.find_customer(org.id, &key).await?
@@ -325,7 +330,12 @@ pub async fn enroll_with_account(
         return Err(Error::OrgSuspended(ctx.org.slug.clone()));
     }
     let mut errors = Vec::new();
-    let email = match input.email.as_deref().map(str::trim).filter(|e| !e.is_empty()) {
+    let email = match input
+        .email
+        .as_deref()
+        .map(str::trim)
+        .filter(|e| !e.is_empty())
+    {
         None => {
             errors.push(FieldError::new(
                 "email",

@@ -267,22 +267,19 @@ impl Directory for AuthentikDirectory {
         let users: Vec<wire::User> = self
             .list_all(&["core", "users"], &filters, None, &action)
             .await?;
-        Ok(users
-            .into_iter()
-            .find(|u| u.uid == subject)
-            .map(|mut u| {
-                let groups = u
-                    .groups_obj
-                    .take()
-                    .unwrap_or_default()
-                    .into_iter()
-                    .map(|g| g.name)
-                    .collect();
-                Standing {
-                    user: u.into(),
-                    groups,
-                }
-            }))
+        Ok(users.into_iter().find(|u| u.uid == subject).map(|mut u| {
+            let groups = u
+                .groups_obj
+                .take()
+                .unwrap_or_default()
+                .into_iter()
+                .map(|g| g.name)
+                .collect();
+            Standing {
+                user: u.into(),
+                groups,
+            }
+        }))
     }
 }
 

@@ -472,11 +472,26 @@ async fn standing_shows_group_changes_and_deactivation_made_in_authentik() {
     // An Authentik admin removes her from a group, then deactivates her.
     let g = dir.find_group("nextdoor-cashiers").await.unwrap().unwrap();
     dir.remove_member(&g, pk).await.unwrap();
-    let s = dir.standing("carla", &"c".repeat(64)).await.unwrap().unwrap();
+    let s = dir
+        .standing("carla", &"c".repeat(64))
+        .await
+        .unwrap()
+        .unwrap();
     assert_eq!(s.groups, ["other-admins"]);
     dir.deactivate_user(pk).await.unwrap();
-    let s = dir.standing("carla", &"c".repeat(64)).await.unwrap().unwrap();
+    let s = dir
+        .standing("carla", &"c".repeat(64))
+        .await
+        .unwrap()
+        .unwrap();
     assert!(!s.user.is_active);
+    // A refusal is an error, never "no such user".
+    ak.fail_operation(
+        "GET /core/users/",
+        Fault::status(403, Some(json!({"detail": "Token invalid/expired"}))),
+    );
+    let err = dir.standing("carla", &"c".repeat(64)).await.unwrap_err();
+    assert!(err.to_string().contains("403"), "{err}");
 }
 
 /// The cache of access: an answer is kept for the bound, dropped at once by a change

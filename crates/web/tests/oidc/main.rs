@@ -137,7 +137,12 @@ struct Setup {
 }
 
 async fn setup(kind: Kind) -> Option<Setup> {
-    setup_with(kind, &["alpha-admins", "pending-users"], Duration::from_secs(30)).await
+    setup_with(
+        kind,
+        &["alpha-admins", "pending-users"],
+        Duration::from_secs(30),
+    )
+    .await
 }
 
 /// The server, with alice in `groups` both in the provider's claims and at Authentik,

@@ -117,5 +117,7 @@ both_backends! {
 }
 
 fn customer_pk(ak: &StandIn) -> i64 {
-    ak.user_by_username("dani@example.com").unwrap()["pk"].as_i64().unwrap()
+    ak.user_by_username("dani@example.com").unwrap()["pk"]
+        .as_i64()
+        .unwrap()
 }
