@@ -289,7 +289,7 @@ pub async fn join_signed_in(
 
 /// Enrolls an account with its subject (unless it is enrolled already) and adds it to
 /// the customers group.
-pub async fn enroll_account(
+async fn enroll_account(
     ctx: &Ctx<'_>,
     dir: &dyn Directory,
     user: &DirUser,
