@@ -152,7 +152,8 @@ impl BuiltinDirectory {
             .await
     }
 
-    /// Sets the password, then ends the account's sessions but `keep_session`.
+    /// Sets the password and ends the account's sessions but `keep_session`, in one
+    /// transaction.
     async fn set_password_keeping(
         &self,
         pk: i64,
@@ -175,7 +176,7 @@ impl BuiltinDirectory {
             })?;
         let found = self
             .store
-            .set_account_password(pk, &hash, must_change, self.clock.now())
+            .set_account_password(pk, &hash, must_change, keep_session, self.clock.now())
             .await
             .map_err(failed(action.clone()))?;
         if !found {
@@ -184,10 +185,6 @@ impl BuiltinDirectory {
                 action,
             });
         }
-        self.store
-            .end_account_sessions(pk, keep_session)
-            .await
-            .map_err(failed(action))?;
         Ok(())
     }
 
@@ -209,13 +206,9 @@ impl BuiltinDirectory {
             .await
             .map_err(|e| CredentialError::Internal(e.to_string()))?
             .ok_or(CredentialError::LinkInvalid)?;
-        self.store
-            .set_account_password(pk, &hash, false, now)
-            .await
-            .map_err(|e| CredentialError::Internal(e.to_string()))?;
         // A reset ends every session of the account (whoever holds one).
         self.store
-            .end_account_sessions(pk, None)
+            .set_account_password(pk, &hash, false, None, now)
             .await
             .map_err(|e| CredentialError::Internal(e.to_string()))?;
         self.store

@@ -88,22 +88,6 @@ impl SessionStore for PgStore {
         .map_err(map_err)
     }
 
-    async fn end_account_sessions(
-        &self,
-        account: i64,
-        keep: Option<&str>,
-    ) -> Result<u64, StoreError> {
-        let done = sqlx::query(
-            "DELETE FROM sessions WHERE account_pk = $1 AND ($2::text IS NULL OR token_hash <> $2)",
-        )
-        .bind(account)
-        .bind(keep)
-        .execute(&self.pool)
-        .await
-        .map_err(map_err)?;
-        Ok(done.rows_affected())
-    }
-
     async fn delete_session(&self, token_hash: &str) -> Result<(), StoreError> {
         sqlx::query("DELETE FROM sessions WHERE token_hash = $1")
             .bind(token_hash)
