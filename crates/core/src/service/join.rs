@@ -140,12 +140,11 @@ pub async fn join(
 /// refusal always says why. The check's "give a phone or an email" applies only when
 /// the caller's own email is missing too, which the caller reports.
 fn keep_errors(errors: &mut Vec<FieldError>, found: Vec<FieldError>, fields: &[&str]) {
-    let before = errors.len();
     let all = found.clone();
     errors.extend(found.into_iter().filter(|e| {
         fields.contains(&e.field.as_str()) && !e.message.starts_with("give a phone number")
     }));
-    if errors.is_empty() && before == 0 {
+    if errors.is_empty() {
         errors.extend(all);
     }
 }
