@@ -6,6 +6,7 @@ use crate::config::{Config, IdentityMode, LogConfig, LogFormat};
 use anyhow::Context;
 use loyalty_core::clock::{Clock, SystemClock};
 use loyalty_core::directory::Directory;
+use loyalty_core::directory::cache::CachedDirectory;
 use loyalty_core::store::Store;
 use loyalty_identity::BuiltinDirectory;
 use loyalty_ops::database::connect_store;
@@ -104,7 +105,12 @@ impl App {
                     loyalty_identity::authentik::AuthentikOptions::default(),
                 )
                 .map_err(|e| UserError(e.to_string()))?;
-                (Arc::new(dir), None)
+                // Access re-checks signed-in people through this, within the bound.
+                let bound = config.identity.access_recheck()?;
+                (
+                    Arc::new(CachedDirectory::new(dir, bound, clock.clone())),
+                    None,
+                )
             }
         };
         Ok(Self {

@@ -104,8 +104,9 @@ pub struct Verified {
 
 /// Checks that the principal may still act, on every request, and reads its groups:
 /// a built-in account must be active and its groups are read from the directory now; a
-/// token must not be revoked; a provider subject keeps the groups it signed in with
-/// (see [`provider_groups`]).
+/// token must not be revoked; a provider subject (a session's or a bearer JWT's) must
+/// still be an active user at the provider, with the groups it is in now (see
+/// [`provider_groups`]).
 pub async fn verify(deps: Deps<'_>, principal: Principal) -> Result<Verified, Error> {
     let groups = match &principal {
         Principal::Account(a) => {
@@ -114,7 +115,7 @@ pub async fn verify(deps: Deps<'_>, principal: Principal) -> Result<Verified, Er
             }
             deps.directory.user_groups(a.pk).await?
         }
-        Principal::Subject(s) => provider_groups(s),
+        Principal::Subject(s) => provider_groups(deps, s).await?,
         Principal::Token(t) => {
             if t.token.revoked_at.is_some() {
                 return Err(Error::Forbidden("this API token is revoked".into()));
@@ -130,11 +131,37 @@ pub async fn verify(deps: Deps<'_>, principal: Principal) -> Result<Verified, Er
     })
 }
 
-/// The groups of a provider subject: the snapshot taken when it signed in (or the
-/// groups claim of its bearer token). The one place to re-check them against the
-/// provider on each request.
-pub fn provider_groups(subject: &ExternalSubject) -> Vec<String> {
-    subject.groups.clone()
+/// The groups a provider subject is in now, as the directory says (not the snapshot
+/// its session or token carries). In authentik mode the directory is a
+/// [`crate::directory::cache::CachedDirectory`]: the answer is at most its bound old,
+/// and loyalty's own changes to the person are seen at once. A user that is gone,
+/// renamed or deactivated at the provider is refused ([`Error::Forbidden`]); a provider
+/// that cannot be reached once the kept answer is older than the bound is
+/// [`Error::Unavailable`] (503), never a pass on stale groups.
+pub async fn provider_groups(
+    deps: Deps<'_>,
+    subject: &ExternalSubject,
+) -> Result<Vec<String>, Error> {
+    let standing = deps
+        .directory
+        .standing(&subject.username, &subject.subject)
+        .await
+        .map_err(|e| {
+            tracing::warn!(user = %subject.username, error = %e, "cannot re-check a person at the identity provider");
+            Error::Unavailable(
+                "the identity provider cannot be reached to check your access; try again shortly"
+                    .into(),
+            )
+        })?;
+    match standing {
+        Some(s) if s.user.is_active => Ok(s.groups),
+        Some(_) => Err(Error::Forbidden(
+            "this account is deactivated at the identity provider".into(),
+        )),
+        None => Err(Error::Forbidden(
+            "this account is no longer at the identity provider; sign in again".into(),
+        )),
+    }
 }
 
 /// The active organization with this slug. A suspended one is refused

@@ -5,6 +5,8 @@
 
 use crate::domain::{Email, Username};
 use async_trait::async_trait;
+
+pub mod cache;
 use secrecy::SecretString;
 use time::OffsetDateTime;
 
@@ -70,6 +72,19 @@ pub struct DirUser {
     /// Authentik does not say it outright: there it means a password was set a minute or
     /// more after the account was made (its `password_change_date`).
     pub has_password: Option<bool>,
+    /// Free-form attributes; loyalty marks the users it makes with `loyalty_org` and
+    /// `loyalty_role`.
+    pub attributes: serde_json::Value,
+}
+
+/// A person at the identity provider as access re-checks them: the user (active or
+/// not) and the names of the groups it is in now.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Standing {
+    /// The user.
+    pub user: DirUser,
+    /// Names of the groups it is in (direct memberships).
+    pub groups: Vec<String>,
 }
 
 /// A group at the identity provider.
@@ -151,6 +166,27 @@ pub trait Directory: Send + Sync + 'static {
     async fn user_groups(&self, pk: i64) -> Result<Vec<String>, DirectoryError>;
     /// Stops a user from signing in.
     async fn deactivate_user(&self, pk: i64) -> Result<(), DirectoryError>;
+    /// The user whose subject is `subject`, found by the `username` the provider gave at
+    /// sign-in, with the groups it is in now; `None` when no user has both (removed,
+    /// renamed, or a name that is not a username here).
+    async fn standing(
+        &self,
+        username: &str,
+        subject: &str,
+    ) -> Result<Option<Standing>, DirectoryError> {
+        let Ok(username) = Username::parse(username) else {
+            return Ok(None);
+        };
+        let Some(user) = self
+            .find_user_by_username(&username)
+            .await?
+            .filter(|u| u.uid == subject)
+        else {
+            return Ok(None);
+        };
+        let groups = self.user_groups(user.pk).await?;
+        Ok(Some(Standing { user, groups }))
+    }
 }
 
 /// Whether something was made now or was there already.

@@ -47,6 +47,10 @@ pub enum Error {
     /// The person may not do this in this organization.
     #[error("{0}")]
     Forbidden(String),
+    /// A service this depends on (the identity provider) cannot be reached now; the
+    /// message says what could not be done, for the log.
+    #[error("{0}")]
+    Unavailable(String),
     /// A file the use case writes (an export's workbook) could not be written.
     #[error("{0}")]
     File(String),
@@ -74,6 +78,7 @@ impl Error {
             Error::Points(e) => e.code(),
             Error::Forbidden(_) => ErrorCode::AuthForbidden,
             Error::File(_) => ErrorCode::Internal,
+            Error::Unavailable(_) => ErrorCode::Unavailable,
         }
     }
 

@@ -178,12 +178,15 @@ pub trait AccountStore: Send + Sync {
     async fn account_by_username(&self, username: &str) -> Result<Option<Account>, StoreError>;
     /// Accounts with this email (case-insensitive), oldest first.
     async fn accounts_by_email(&self, email: &str) -> Result<Vec<Account>, StoreError>;
-    /// Sets the password hash and whether it must be changed.
+    /// Sets the password hash and whether it must be changed, and in the same
+    /// transaction ends every session of the account but the one whose token hashes to
+    /// `keep_session` (all of them without one). `false` for an unknown account.
     async fn set_account_password(
         &self,
         pk: i64,
         hash: &str,
         must_change: bool,
+        keep_session: Option<&str>,
         now: OffsetDateTime,
     ) -> Result<bool, StoreError>;
     /// Activates or deactivates an account.

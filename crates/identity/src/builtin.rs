@@ -52,6 +52,7 @@ fn to_user(a: Account) -> DirUser {
         email: a.email,
         is_active: a.is_active,
         has_password: Some(a.password_hash.is_some()),
+        attributes: a.attributes,
     }
 }
 
@@ -138,7 +139,57 @@ impl BuiltinDirectory {
         crate::device::issue(account, self.clock.now())
     }
 
-    /// Uses a one-time link: sets the password and returns the account.
+    /// A password change by the account's owner, signed in with the session whose
+    /// token hashes to `own_session`: the password is set and every other session of
+    /// the account ends.
+    pub async fn change_password(
+        &self,
+        pk: i64,
+        pw: &SecretString,
+        own_session: &str,
+    ) -> Result<(), DirectoryError> {
+        self.set_password_keeping(pk, pw, false, Some(own_session))
+            .await
+    }
+
+    /// Sets the password and ends the account's sessions but `keep_session`, in one
+    /// transaction.
+    async fn set_password_keeping(
+        &self,
+        pk: i64,
+        pw: &SecretString,
+        must_change: bool,
+        keep_session: Option<&str>,
+    ) -> Result<(), DirectoryError> {
+        let action = format!("setting password of user {pk}");
+        password::check_policy(pw.expose_secret()).map_err(|detail| DirectoryError::Failed {
+            provider: PROVIDER,
+            action: action.clone(),
+            detail,
+        })?;
+        let hash = password::hash(pw.expose_secret().to_owned())
+            .await
+            .map_err(|detail| DirectoryError::Failed {
+                provider: PROVIDER,
+                action: action.clone(),
+                detail,
+            })?;
+        let found = self
+            .store
+            .set_account_password(pk, &hash, must_change, keep_session, self.clock.now())
+            .await
+            .map_err(failed(action.clone()))?;
+        if !found {
+            return Err(DirectoryError::NotFound {
+                provider: PROVIDER,
+                action,
+            });
+        }
+        Ok(())
+    }
+
+    /// Uses a one-time link: sets the password, ends every session of the account (a
+    /// reset signs out everywhere) and returns the account.
     pub async fn redeem_link(
         &self,
         token: &str,
@@ -155,8 +206,9 @@ impl BuiltinDirectory {
             .await
             .map_err(|e| CredentialError::Internal(e.to_string()))?
             .ok_or(CredentialError::LinkInvalid)?;
+        // A reset ends every session of the account (whoever holds one).
         self.store
-            .set_account_password(pk, &hash, false, now)
+            .set_account_password(pk, &hash, false, None, now)
             .await
             .map_err(|e| CredentialError::Internal(e.to_string()))?;
         self.store
@@ -257,38 +309,16 @@ impl Directory for BuiltinDirectory {
         }
     }
 
+    /// Sets the password and ends every session of the account (an admin's reset, a
+    /// generated first password). The account page keeps the changer's own session
+    /// with [`BuiltinDirectory::change_password`].
     async fn set_password(
         &self,
         pk: i64,
         pw: &SecretString,
         must_change: bool,
     ) -> Result<(), DirectoryError> {
-        let action = format!("setting password of user {pk}");
-        password::check_policy(pw.expose_secret()).map_err(|detail| DirectoryError::Failed {
-            provider: PROVIDER,
-            action: action.clone(),
-            detail,
-        })?;
-        let hash = password::hash(pw.expose_secret().to_owned())
-            .await
-            .map_err(|detail| DirectoryError::Failed {
-                provider: PROVIDER,
-                action: action.clone(),
-                detail,
-            })?;
-        let found = self
-            .store
-            .set_account_password(pk, &hash, must_change, self.clock.now())
-            .await
-            .map_err(failed(action.clone()))?;
-        if found {
-            Ok(())
-        } else {
-            Err(DirectoryError::NotFound {
-                provider: PROVIDER,
-                action,
-            })
-        }
+        self.set_password_keeping(pk, pw, must_change, None).await
     }
 
     async fn password_set_link(&self, pk: i64) -> Result<Option<SetPasswordLink>, DirectoryError> {

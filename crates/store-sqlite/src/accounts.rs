@@ -97,17 +97,35 @@ impl AccountStore for SqliteStore {
         pk: i64,
         hash: &str,
         must_change: bool,
+        keep_session: Option<&str>,
         now: OffsetDateTime,
     ) -> Result<bool, StoreError> {
+        let mut tx = self
+            .pool
+            .begin_with("BEGIN IMMEDIATE")
+            .await
+            .map_err(map_err)?;
         let done = sqlx::query("UPDATE accounts SET password_hash = ?2, must_change_password = ?3, updated_at = ?4 WHERE pk = ?1")
             .bind(pk)
             .bind(hash)
             .bind(must_change)
             .bind(ts(now))
-            .execute(&self.pool)
+            .execute(&mut *tx)
             .await
             .map_err(map_err)?;
-        Ok(done.rows_affected() == 1)
+        if done.rows_affected() != 1 {
+            return Ok(false);
+        }
+        sqlx::query(
+            "DELETE FROM sessions WHERE account_pk = ?1 AND (?2 IS NULL OR token_hash <> ?2)",
+        )
+        .bind(pk)
+        .bind(keep_session)
+        .execute(&mut *tx)
+        .await
+        .map_err(map_err)?;
+        tx.commit().await.map_err(map_err)?;
+        Ok(true)
     }
 
     async fn set_account_active(

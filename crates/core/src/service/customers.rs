@@ -23,15 +23,22 @@ pub struct EnrollInput {
     pub name: Option<String>,
 }
 
-/// Enrolls a customer by phone, email or both, with a new card number.
-pub async fn enroll(
-    ctx: &Ctx<'_>,
-    input: &EnrollInput,
-    subject: Option<String>,
-) -> Result<Customer, Error> {
-    if subject.is_none() {
-        ctx.require(STAFF, "enroll customers")?;
-    }
+/// An enrolment's inputs, read and checked; nothing is written (see
+/// [`check_enrollment`]).
+#[derive(Debug, Clone, Default)]
+pub struct Enrollment {
+    /// E.164 phone.
+    pub phone: Option<String>,
+    /// Email.
+    pub email: Option<String>,
+    /// Name.
+    pub name: Option<String>,
+}
+
+/// Reads and checks an enrolment's inputs (the phone in the organization's country),
+/// every field at once, without writing anything: the join page and the till check
+/// them before anything is made at the identity provider.
+pub fn check_enrollment(ctx: &Ctx<'_>, input: &EnrollInput) -> Result<Enrollment, Vec<FieldError>> {
     let mut errors = Vec::new();
     let phone = match input
         .phone
@@ -78,8 +85,22 @@ pub async fn enroll(
         ));
     }
     if !errors.is_empty() {
-        return Err(Error::Validation(errors));
+        return Err(errors);
     }
+    Ok(Enrollment { phone, email, name })
+}
+
+/// Enrolls a customer by phone, email or both, with a new card number.
+pub async fn enroll(
+    ctx: &Ctx<'_>,
+    input: &EnrollInput,
+    subject: Option<String>,
+) -> Result<Customer, Error> {
+    if subject.is_none() {
+        ctx.require(STAFF, "enroll customers")?;
+    }
+    let Enrollment { phone, email, name } =
+        check_enrollment(ctx, input).map_err(Error::Validation)?;
     for _ in 0..5 {
         let new = NewCustomer {
             phone: phone.clone(),

@@ -5,7 +5,7 @@ use super::api::{PROVIDER, already_exists, failed, not_found};
 use super::{AuthentikDirectory, ok, wire};
 use async_trait::async_trait;
 use loyalty_core::directory::{
-    DirGroup, DirUser, Directory, DirectoryError, NewDirUser, SetPasswordLink,
+    DirGroup, DirUser, Directory, DirectoryError, NewDirUser, SetPasswordLink, Standing,
 };
 use loyalty_core::domain::{Email, Username};
 use reqwest::{Method, StatusCode};
@@ -254,6 +254,37 @@ impl Directory for AuthentikDirectory {
             return Err(not_found(&action));
         }
         ok(reply, StatusCode::OK, &action).map(drop)
+    }
+
+    /// One call, `GET /core/users/?username=...&include_groups=true`: the user with
+    /// this username and subject (`uid`, the ID token's `sub` in the provider's
+    /// `hashed_user_id` mode), its `is_active` and the names of its groups.
+    async fn standing(
+        &self,
+        username: &str,
+        subject: &str,
+    ) -> Result<Option<Standing>, DirectoryError> {
+        let action = format!("re-checking user {username}");
+        let filters = [
+            ("username", username.to_owned()),
+            ("include_groups", "true".into()),
+        ];
+        let users: Vec<wire::User> = self
+            .list_all(&["core", "users"], &filters, None, &action)
+            .await?;
+        Ok(users.into_iter().find(|u| u.uid == subject).map(|mut u| {
+            let groups = u
+                .groups_obj
+                .take()
+                .unwrap_or_default()
+                .into_iter()
+                .map(|g| g.name)
+                .collect();
+            Standing {
+                user: u.into(),
+                groups,
+            }
+        }))
     }
 }
 

@@ -23,6 +23,17 @@ pub(super) struct User {
     pub password_change_date: Option<String>,
     #[serde(default, rename = "type")]
     pub kind: Option<String>,
+    #[serde(default)]
+    pub attributes: serde_json::Value,
+    /// The groups it is in (`UserGroup`), when asked with `include_groups=true`.
+    #[serde(default)]
+    pub groups_obj: Option<Vec<GroupRef>>,
+}
+
+/// A group as a user lists it (`UserGroup`).
+#[derive(Debug, Deserialize)]
+pub(super) struct GroupRef {
+    pub name: String,
 }
 
 fn yes() -> bool {
@@ -52,6 +63,7 @@ impl From<User> for DirUser {
                 u.date_joined.as_deref(),
                 u.password_change_date.as_deref(),
             ),
+            attributes: u.attributes,
         }
     }
 }

@@ -448,3 +448,95 @@ async fn user_groups_lists_the_names_of_every_group_the_user_is_in() {
         Err(DirectoryError::NotFound { .. })
     ));
 }
+
+/// What access re-checks: one call gives the user's `is_active` and its groups now;
+/// changes made in Authentik (membership, deactivation) show on the next look-up; a
+/// username whose subject differs is nobody.
+#[tokio::test]
+async fn standing_shows_group_changes_and_deactivation_made_in_authentik() {
+    let ak = StandIn::start().await;
+    let dir = ak.directory();
+    let pk = ak.add_user_with_subject(
+        "carla",
+        "carla@example.test",
+        &"c".repeat(64),
+        &["nextdoor-cashiers", "other-admins"],
+    );
+    let before = ak.call_count();
+    let s = dir
+        .standing("carla", &"c".repeat(64))
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(ak.operations_since(before), ["GET /core/users/"]);
+    assert!(s.user.is_active);
+    let mut groups = s.groups.clone();
+    groups.sort();
+    assert_eq!(groups, ["nextdoor-cashiers", "other-admins"]);
+    assert_eq!(dir.standing("carla", &"d".repeat(64)).await.unwrap(), None);
+    assert_eq!(dir.standing("nobody", &"c".repeat(64)).await.unwrap(), None);
+
+    // An Authentik admin removes her from a group, then deactivates her.
+    let g = dir.find_group("nextdoor-cashiers").await.unwrap().unwrap();
+    dir.remove_member(&g, pk).await.unwrap();
+    let s = dir
+        .standing("carla", &"c".repeat(64))
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(s.groups, ["other-admins"]);
+    dir.deactivate_user(pk).await.unwrap();
+    let s = dir
+        .standing("carla", &"c".repeat(64))
+        .await
+        .unwrap()
+        .unwrap();
+    assert!(!s.user.is_active);
+    // A refusal is an error, never "no such user".
+    ak.fail_operation(
+        "GET /core/users/",
+        Fault::status(403, Some(json!({"detail": "Token invalid/expired"}))),
+    );
+    let err = dir.standing("carla", &"c".repeat(64)).await.unwrap_err();
+    assert!(err.to_string().contains("403"), "{err}");
+}
+
+/// The cache of access: an answer is kept for the bound, dropped at once by a change
+/// loyalty makes through it, and an Authentik that is down is an error, never a kept
+/// answer past the bound.
+#[tokio::test]
+async fn the_cached_directory_keeps_answers_for_the_bound_only() {
+    use loyalty_core::clock::SystemClock;
+    use loyalty_core::directory::cache::CachedDirectory;
+    use std::sync::Arc;
+    let ak = StandIn::start().await;
+    let outside = ak.directory();
+    let pk = ak.add_user_with_subject("dora", "dora@example.test", &"d".repeat(64), &["x-admins"]);
+    let cached = CachedDirectory::new(
+        ak.directory_with(TOKEN, 0),
+        time::Duration::seconds(2),
+        Arc::new(SystemClock),
+    );
+    let subject = "d".repeat(64);
+    let look = || cached.standing("dora", &subject);
+    assert_eq!(look().await.unwrap().unwrap().groups, ["x-admins"]);
+    let g = outside.find_group("x-admins").await.unwrap().unwrap();
+    // Removed in Authentik: still kept within the bound, seen after it.
+    outside.remove_member(&g, pk).await.unwrap();
+    let calls = ak.call_count();
+    assert_eq!(look().await.unwrap().unwrap().groups, ["x-admins"]);
+    assert_eq!(ak.call_count(), calls, "a kept answer asks nothing");
+    tokio::time::sleep(Duration::from_millis(2100)).await;
+    assert!(look().await.unwrap().unwrap().groups.is_empty());
+    // Added back through the cache (as loyalty does): seen at once.
+    cached.add_member(&g, pk).await.unwrap();
+    assert_eq!(look().await.unwrap().unwrap().groups, ["x-admins"]);
+    // Down: the kept answer until the bound, then an error.
+    ak.set_down(true);
+    assert!(look().await.is_ok());
+    tokio::time::sleep(Duration::from_millis(2100)).await;
+    let err = look().await.unwrap_err();
+    assert!(err.to_string().contains("503"), "{err}");
+    ak.set_down(false);
+    assert!(look().await.is_ok());
+}

@@ -163,7 +163,11 @@ struct Inner {
     calls: Vec<Call>,
     /// By call number, 1-based from the start of the stand-in.
     faults: BTreeMap<usize, Fault>,
+    /// By schema operation (`POST /core/users/`), each used once, in order.
+    op_faults: Vec<(String, Fault)>,
     violations: Vec<String>,
+    /// Every call is answered 503 before anything is done (Authentik down).
+    down: bool,
     next_pk: i64,
     next_num_pk: i64,
     /// Flows, scope mappings, key pairs, OAuth2 providers and applications, as
@@ -227,7 +231,9 @@ impl StandIn {
             members: BTreeSet::new(),
             calls: Vec::new(),
             faults: BTreeMap::new(),
+            op_faults: Vec::new(),
             violations: Vec::new(),
+            down: false,
             next_pk: 5,
             next_num_pk: 29399,
             flows: Vec::new(),
@@ -309,10 +315,73 @@ impl StandIn {
         self.state().faults.insert(n, fault);
     }
 
+    /// Makes the next call of the schema operation `operation` (such as
+    /// `POST /core/users/{id}/recovery/`) fail with `fault`.
+    pub fn fail_operation(&self, operation: &str, fault: Fault) {
+        self.state().op_faults.push((operation.to_owned(), fault));
+    }
+
     /// Makes the next call fail with `fault`.
     pub fn fail_next(&self, fault: Fault) {
         let n = self.call_count() + 1;
         self.fail_call(n, fault);
+    }
+
+    /// Makes every call answer 503 before doing anything (as a proxy does while
+    /// Authentik is down), or serve again.
+    pub fn set_down(&self, down: bool) {
+        self.state().down = down;
+    }
+
+    /// A user as if made in Authentik's admin pages, with its subject (`uid`) given so
+    /// that it matches the `sub` of another provider's tokens, in `groups` (made when
+    /// missing). Returns its pk.
+    pub fn add_user_with_subject(
+        &self,
+        username: &str,
+        email: &str,
+        uid: &str,
+        groups: &[&str],
+    ) -> i64 {
+        let mut st = self.state();
+        let stamp = now();
+        let pk = st.next_pk;
+        st.next_pk += 1;
+        st.users.push(User {
+            pk,
+            uuid: Uuid::new_v4(),
+            uid: uid.to_owned(),
+            username: username.to_owned(),
+            name: username.to_owned(),
+            email: email.to_owned(),
+            is_active: true,
+            path: "users".into(),
+            kind: "internal".into(),
+            attributes: json!({}),
+            date_joined: stamp.clone(),
+            last_updated: stamp.clone(),
+            password_change_date: stamp,
+            password: None,
+        });
+        for name in groups {
+            let uuid = match st.groups.iter().find(|g| g.name == *name) {
+                Some(g) => g.uuid,
+                None => {
+                    let g = Group {
+                        uuid: Uuid::new_v4(),
+                        num_pk: st.next_num_pk,
+                        name: (*name).to_owned(),
+                        attributes: json!({}),
+                    };
+                    st.next_num_pk += 1;
+                    let uuid = g.uuid;
+                    st.groups.push(g);
+                    uuid
+                }
+            };
+            st.members.insert((uuid, pk));
+        }
+        pk
     }
 
     /// Sets how the brand's recovery flow is set up: `Flow` sets Authentik's example

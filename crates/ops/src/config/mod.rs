@@ -244,6 +244,27 @@ mod tests {
     use super::*;
 
     #[test]
+    fn the_access_recheck_bound_is_thirty_seconds_and_at_most_sixty() {
+        let mut identity = IdentityConfig::default();
+        assert_eq!(
+            identity.access_recheck().expect("default"),
+            time::Duration::seconds(30)
+        );
+        identity.access_recheck_seconds = 60;
+        assert_eq!(
+            identity.access_recheck().expect("sixty"),
+            time::Duration::seconds(60)
+        );
+        identity.access_recheck_seconds = 61;
+        let err = identity.access_recheck().expect_err("too long");
+        assert!(
+            err.0.contains("identity.access_recheck_seconds") && err.0.contains("60 or less"),
+            "{}",
+            err.0
+        );
+    }
+
+    #[test]
     fn the_runbook_database_variables_build_a_postgres_url() {
         let db = DatabaseConfig {
             host: Some("portfolio-postgres".into()),

@@ -353,6 +353,29 @@ pub struct IdentityConfig {
     /// Slug of loyalty's application in Authentik; the issuer is
     /// `{authentik_url}/application/o/{app_slug}/`.
     pub app_slug: String,
+    /// Authentik mode: seconds for which access trusts what Authentik last said about a
+    /// signed-in person (active, groups) before asking again; at most 60, 0 asks on
+    /// every request. A person deactivated or removed from a group in Authentik is
+    /// refused at most this long after.
+    pub access_recheck_seconds: u32,
+}
+
+impl IdentityConfig {
+    /// `access_recheck_seconds` as a duration; more than 60 is refused.
+    pub fn access_recheck(&self) -> Result<time::Duration, crate::UserError> {
+        let bound = loyalty_core::directory::cache::MAX_BOUND;
+        if i64::from(self.access_recheck_seconds) > bound.whole_seconds() {
+            return Err(crate::UserError(format!(
+                "identity.access_recheck_seconds is {}, more than the allowed {}; set it to {} or less (default 30)",
+                self.access_recheck_seconds,
+                bound.whole_seconds(),
+                bound.whole_seconds()
+            )));
+        }
+        Ok(time::Duration::seconds(i64::from(
+            self.access_recheck_seconds,
+        )))
+    }
 }
 
 /// Authentik's base URL as written by a person, without what the API client adds
@@ -378,6 +401,7 @@ impl Default for IdentityConfig {
             oidc_client_id: None,
             oidc_client_secret: None,
             app_slug: "loyalty".into(),
+            access_recheck_seconds: 30,
         }
     }
 }

@@ -1,7 +1,7 @@
 //! The one role rule (`loyalty_core::access`) and the provider sign-in service, on both
 //! backends: built-in accounts re-checked on every request, tokens bound to their
-//! organization, provider subjects with their snapshot, operators, suspended
-//! organizations.
+//! organization, provider subjects with the groups the directory has now, operators,
+//! suspended organizations.
 
 use loyalty_core::Error;
 use loyalty_core::access::{self, Deps, OrgToken, Principal};
@@ -105,23 +105,44 @@ both_backends! {
         assert_eq!(access::active_org(db.store.as_ref(), "corner-shop").await.expect("active").slug.as_str(), "corner-shop");
     }
 
-    async fn a_provider_subject_acts_by_its_snapshot_and_operators_enter_without_a_role(db) {
+    async fn a_provider_subject_acts_by_the_groups_the_directory_has_now_and_operators_enter_without_a_role(db) {
         let clock = Arc::new(fixed_clock());
         let dir = db.directory(clock.clone());
         let deps = Deps { store: db.store.as_ref(), directory: &dir, clock: clock.as_ref(), operators_group: OPERATORS };
         let shop = org(&db, "fresh-mart").await;
+        let user = dir.create_user(&NewDirUser {
+            username: Username::parse("ext.person").expect("username"),
+            name: "Ext Person".into(),
+            email: None,
+            attributes: serde_json::json!({}),
+        }).await.expect("user");
+        let group = |name: &'static str| { let dir = &dir; async move { find_or_create_group(dir, name, serde_json::json!({})).await.expect("group").0 } };
+        let (customers, admins, operators) = (group("fresh-mart-customers").await, group("corner-shop-admins").await, group(OPERATORS).await);
+        dir.add_member(&customers, user.pk).await.expect("member");
+        dir.add_member(&admins, user.pk).await.expect("member");
+        let me = |groups: &[&str]| Principal::Subject(ExternalSubject { subject: user.uid.clone(), ..subject(groups) });
 
-        let customer = access::enter(deps, shop.clone(), Principal::Subject(subject(&["fresh-mart-customers", "corner-shop-admins"])), None).await.expect("enter");
+        // The directory's groups count, not the snapshot the session or token carries.
+        let customer = access::enter(deps, shop.clone(), me(&["fresh-mart-admins"]), None).await.expect("enter");
         assert_eq!((customer.role, customer.roles.clone()), (Some(Role::Customer), vec![Role::Customer]));
-        assert_eq!((customer.actor.label.as_str(), customer.subject.as_deref()), ("ext.person", Some("sub-1")));
+        assert_eq!((customer.actor.label.as_str(), customer.subject.as_deref()), ("ext.person", Some(user.uid.as_str())));
 
-        let stranger = access::enter(deps, shop.clone(), Principal::Subject(subject(&["corner-shop-admins"])), None).await;
+        dir.remove_member(&customers, user.pk).await.expect("leave");
+        let stranger = access::enter(deps, shop.clone(), me(&["fresh-mart-customers"]), None).await;
         assert!(matches!(stranger, Err(Error::Forbidden(_))));
 
-        let operator = access::enter(deps, shop.clone(), Principal::Subject(subject(&[OPERATORS])), None).await.expect("operator");
+        dir.add_member(&operators, user.pk).await.expect("member");
+        let operator = access::enter(deps, shop.clone(), me(&[]), None).await.expect("operator");
         assert!(operator.operator && operator.role.is_none() && operator.roles.is_empty());
         assert_eq!(operator.actor.role, "operator");
         assert!(matches!(operator.ctx(deps), Err(Error::Forbidden(_))));
+
+        // A subject the directory does not have (another subject under the same
+        // username), and a deactivated user, are refused.
+        let impostor = Principal::Subject(subject(&[OPERATORS]));
+        assert!(matches!(access::enter(deps, shop.clone(), impostor, None).await, Err(Error::Forbidden(_))));
+        dir.deactivate_user(user.pk).await.expect("deactivate");
+        assert!(matches!(access::enter(deps, shop.clone(), me(&[OPERATORS]), None).await, Err(Error::Forbidden(_))));
     }
 
     async fn a_provider_sign_in_writes_member_rows_for_the_organizations_its_groups_name_and_opens_its_session(db) {

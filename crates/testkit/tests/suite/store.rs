@@ -154,8 +154,8 @@ both_backends! {
         assert!(matches!(db.store.insert_account(&dup, NOW).await, Err(StoreError::Conflict(_))));
         assert_eq!(db.store.account_by_username("Jane_Admin").await.expect("get").map(|x| x.pk), Some(a.pk));
         assert_eq!(db.store.accounts_by_email("JANE@x.com").await.expect("get").len(), 1);
-        assert!(db.store.set_account_password(a.pk, "$argon2id$fake", true, NOW).await.expect("set"));
-        assert!(!db.store.set_account_password(a.pk + 1000, "$argon2id$fake", true, NOW).await.expect("set"));
+        assert!(db.store.set_account_password(a.pk, "$argon2id$fake", true, None, NOW).await.expect("set"));
+        assert!(!db.store.set_account_password(a.pk + 1000, "$argon2id$fake", true, None, NOW).await.expect("set"));
         let got = db.store.account_by_pk(a.pk).await.expect("get").expect("found");
         assert_eq!(got.password_hash.as_deref(), Some("$argon2id$fake"));
         assert!(got.must_change_password);
@@ -228,6 +228,27 @@ both_backends! {
         db.store.set_account_active(a.pk, true, NOW).await.expect("activate");
         db.store.delete_session("s1").await.expect("delete");
         assert!(db.store.session("s1", NOW).await.expect("get").is_none(), "signed out");
+    }
+}
+
+both_backends! {
+    async fn setting_a_password_ends_the_accounts_other_sessions_and_touches_no_other_account(db) {
+        let new = |u: &str| NewAccount { uid: u.into(), username: u.into(), name: "U".into(), email: None, attributes: serde_json::json!({}) };
+        let a = db.store.insert_account(&new("ua"), NOW).await.expect("a");
+        let b = db.store.insert_account(&new("ub"), NOW).await.expect("b");
+        let exp = NOW + time::Duration::hours(12);
+        for (hash, pk) in [("a1", a.pk), ("a2", a.pk), ("a3", a.pk), ("b1", b.pk)] {
+            db.store.insert_session(hash, pk, "csrf", NOW, exp).await.expect("insert");
+        }
+        let live = |h: &'static str| { let store = db.store.clone(); async move { store.session(h, NOW).await.expect("get").is_some() } };
+        assert!(db.store.set_account_password(a.pk, "$argon2id$one", false, Some("a2"), NOW).await.expect("change"));
+        assert!(!live("a1").await && live("a2").await && !live("a3").await, "only the kept one lives");
+        assert!(live("b1").await, "another account's session is untouched");
+        assert!(db.store.set_account_password(a.pk, "$argon2id$two", false, None, NOW).await.expect("reset"));
+        assert!(!live("a2").await, "a reset ends them all");
+        assert!(live("b1").await);
+        assert!(!db.store.set_account_password(a.pk + 1000, "$argon2id$x", false, None, NOW).await.expect("unknown"));
+        assert!(live("b1").await);
     }
 }
 

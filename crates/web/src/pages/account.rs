@@ -427,12 +427,12 @@ async fn change_password(
             StatusCode::UNPROCESSABLE_ENTITY,
         );
     }
-    use loyalty_core::directory::Directory;
+    // Every other session of the account ends; this one stays signed in.
     match builtin
-        .set_password(
+        .change_password(
             account.pk,
             &SecretString::from(form.password.clone()),
-            false,
+            &signed_in.token_hash,
         )
         .await
     {

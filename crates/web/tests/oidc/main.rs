@@ -2,8 +2,27 @@
 //! of `crates/identity/tests/oidc/provider`) with OUR `/auth/login` and `/auth/callback`
 //! on a served router and a test database; then pages and API for the provider's
 //! groups, bearer JWTs on the API, and a tampered `state`.
+//! The directory access re-checks people against is the schema-checking Authentik
+//! stand-in of `loyalty-identity`'s tests, where the provider's one account (alice) is a
+//! user with the same subject.
 //! Without node and npm the tests fail naming them, unless `LOYALTY_TEST_SKIP` names `node`.
 #![allow(clippy::panic, clippy::unwrap_used, clippy::expect_used)]
+
+/// The schema-checking Authentik stand-in of `loyalty-identity`'s tests, shared rather
+/// than copied (a stand-in, not Authentik itself).
+#[path = "../../../identity/tests/authentik"]
+#[allow(dead_code, unused_imports)]
+mod authentik {
+    pub mod schema;
+    pub mod standin;
+}
+/// The stand-in refers to its schema checker as `crate::schema`.
+use authentik::schema;
+use authentik::standin::StandIn;
+use loyalty_core::directory::cache::CachedDirectory;
+use loyalty_identity::authentik::AuthentikDirectory;
+
+mod follows;
 
 use loyalty_core::clock::{Clock, SystemClock};
 use loyalty_core::domain::{OrgStatus, Organization};
@@ -55,7 +74,7 @@ fn ensure_installed() -> Result<(), String> {
 }
 
 /// The provider, its issuer; `None` when `LOYALTY_TEST_SKIP` names `node` and node is missing.
-async fn start_provider(redirect_uri: &str) -> Option<(Child, String)> {
+async fn start_provider(redirect_uri: &str, groups: &str) -> Option<(Child, String)> {
     loyalty_identity::authentik::install_crypto_provider();
     let have = |cmd: &str| {
         std::process::Command::new(cmd)
@@ -79,7 +98,7 @@ async fn start_provider(redirect_uri: &str) -> Option<(Child, String)> {
         .env("CLIENT_SECRET", CLIENT_SECRET)
         .env("REDIRECT_URI", redirect_uri)
         .env("CLAIMS_IN", "id_token")
-        .env("GROUPS", "alpha-admins,pending-users")
+        .env("GROUPS", groups)
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
         .stderr(Stdio::inherit())
@@ -108,13 +127,33 @@ struct Setup {
     client: OidcClient,
     issuer: String,
     alpha: Organization,
+    beta: Organization,
+    /// Authentik (the stand-in), where alice is the user with the provider's subject.
+    standin: StandIn,
+    /// Her pk there.
+    alice_pk: i64,
+    /// The directory the server re-checks people with.
+    dir: Arc<CachedDirectory<AuthentikDirectory>>,
 }
 
 async fn setup(kind: Kind) -> Option<Setup> {
+    setup_with(
+        kind,
+        &["alpha-admins", "pending-users"],
+        Duration::from_secs(30),
+    )
+    .await
+}
+
+/// The server, with alice in `groups` both in the provider's claims and at Authentik,
+/// and access re-checking her at most `bound` after a change made in Authentik.
+async fn setup_with(kind: Kind, groups: &[&str], bound: Duration) -> Option<Setup> {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let base = format!("http://{}", listener.local_addr().unwrap());
     let redirect = format!("{base}/auth/callback");
-    let (provider, issuer) = start_provider(&redirect).await?;
+    let (provider, issuer) = start_provider(&redirect, &groups.join(",")).await?;
+    let standin = StandIn::start().await;
+    let alice_pk = standin.add_user_with_subject("alice", "alice@example.test", SUBJECT, groups);
     let client = OidcClient::discover_with(
         OidcConfig {
             issuer: Url::parse(&issuer).unwrap(),
@@ -156,10 +195,14 @@ async fn setup(kind: Kind) -> Option<Setup> {
                 .unwrap(),
         );
     }
-    let dir = Arc::new(db.directory(clock.clone()));
+    let dir = Arc::new(CachedDirectory::new(
+        standin.directory(),
+        time::Duration::try_from(bound).unwrap(),
+        clock.clone(),
+    ));
     let state = AppState {
         store: db.store.clone(),
-        directory: dir,
+        directory: dir.clone(),
         clock,
         identity: Identity::Authentik {
             oidc: Some(Arc::new(client.clone())),
@@ -176,7 +219,11 @@ async fn setup(kind: Kind) -> Option<Setup> {
         base,
         client,
         issuer,
+        beta: orgs.swap_remove(1),
         alpha: orgs.swap_remove(0),
+        standin,
+        alice_pk,
+        dir,
     })
 }
 
@@ -361,9 +408,8 @@ async fn a_tampered_state_is_refused(kind: Kind) {
     assert!(!b.cookies.contains_key("loyalty_session"));
 }
 
-async fn bearer_jwts_work_on_the_api(kind: Kind) {
-    let Some(s) = setup(kind).await else { return };
-    let mut b = Browser::new();
+/// A JWT access token of the code flow, through the browser `b`.
+async fn bearer_token(s: &Setup, b: &mut Browser) -> String {
     let callback = format!("{}/auth/callback", s.base);
     let start = s.client.begin_login();
     let at_callback = b
@@ -399,6 +445,13 @@ async fn bearer_jwts_work_on_the_api(kind: Kind) {
         .unwrap();
     let jwt = answer["access_token"].as_str().unwrap().to_owned();
     assert_eq!(jwt.split('.').count(), 3, "a JWT access token: {answer}");
+    jwt
+}
+
+async fn bearer_jwts_work_on_the_api(kind: Kind) {
+    let Some(s) = setup(kind).await else { return };
+    let mut b = Browser::new();
+    let jwt = bearer_token(&s, &mut b).await;
     let api = reqwest::Client::new();
     let call = |slug: &str, token: &str| {
         api.get(format!("{}/api/v1/orgs/{slug}/rewards", s.base))

@@ -102,7 +102,21 @@ impl TestApp {
         Self::build(db, config, false).await
     }
 
-    async fn build(db: TestDb, mut config: WebConfig, builtin: bool) -> Self {
+    /// Sign-in through Authentik, whose directory is `dir` (the stand-in).
+    pub async fn with_directory(db: TestDb, dir: Arc<dyn Directory>) -> Self {
+        Self::build_with(db, WebConfig::default(), false, Some(dir)).await
+    }
+
+    async fn build(db: TestDb, config: WebConfig, builtin: bool) -> Self {
+        Self::build_with(db, config, builtin, None).await
+    }
+
+    async fn build_with(
+        db: TestDb,
+        mut config: WebConfig,
+        builtin: bool,
+        directory: Option<Arc<dyn Directory>>,
+    ) -> Self {
         config
             .metrics_token
             .get_or_insert_with(|| METRICS_TOKEN.into());
@@ -132,7 +146,7 @@ impl TestApp {
         }
         let state = AppState {
             store: db.store.clone(),
-            directory: dir.clone(),
+            directory: directory.unwrap_or_else(|| dir.clone()),
             clock: clock.clone(),
             identity: if builtin {
                 Identity::Builtin((*dir).clone())

@@ -4,12 +4,24 @@
 //! password?", and the store methods the pages added.
 #![allow(clippy::panic, clippy::unwrap_used, clippy::expect_used)]
 
+/// The schema-checking Authentik stand-in of `loyalty-identity`'s tests, shared rather
+/// than copied (a stand-in, not Authentik itself).
+#[path = "../../../identity/tests/authentik"]
+#[allow(dead_code, unused_imports)]
+mod authentik {
+    pub mod schema;
+    pub mod standin;
+}
+/// The stand-in refers to its schema checker as `crate::schema`.
+use authentik::schema;
+
 mod address;
 mod amounts;
 mod app;
 mod console;
 mod deploy;
 mod forms;
+mod halfmade;
 mod headers;
 mod host;
 mod language;
@@ -17,5 +29,6 @@ mod matrix;
 mod metrics;
 mod recovery;
 mod redirects;
+mod sessions;
 mod store;
 mod throttle;

@@ -144,7 +144,13 @@ fn serve(
         return (finish(st, call, &tag, a), None);
     }
 
-    let fault = st.faults.remove(&number);
+    if st.down {
+        return (respond(503, None), None);
+    }
+    let fault = st.faults.remove(&number).or_else(|| {
+        let i = st.op_faults.iter().position(|(o, _)| *o == op.name)?;
+        Some(st.op_faults.remove(i).1)
+    });
     if let Some(f) = &fault
         && !f.after
     {
