@@ -125,11 +125,7 @@ fn create_new(path: &Path) -> Result<std::fs::File, UserError> {
         })
 }
 
-async fn write_all(
-    export: &mut Export,
-    app: &App,
-    out: &mut impl Write,
-) -> anyhow::Result<()> {
+async fn write_all(export: &mut Export, app: &App, out: &mut impl Write) -> anyhow::Result<()> {
     while let Some(chunk) = export.next_chunk(app.store.as_ref()).await? {
         out.write_all(&chunk)?;
     }

@@ -26,7 +26,6 @@ pub fn for_restore(dir: &Path, kind: &str) -> std::io::Result<Scratch> {
     )
 }
 
-
 /// Age after which the doctor reports a temporary file or folder as left over.
 pub const LEFTOVER_AGE: Duration = Duration::from_secs(5 * 60);
 

@@ -253,12 +253,9 @@ async fn send_workbook(
             buf: Vec::with_capacity(CHUNK),
             tx: tx.clone(),
         };
-        let saved = book
-            .save_to_writer(&mut out)
-            .and_then(|()| {
-                std::io::Write::flush(&mut out)
-                    .map_err(|e| loyalty_core::Error::File(e.to_string()))
-            });
+        let saved = book.save_to_writer(&mut out).and_then(|()| {
+            std::io::Write::flush(&mut out).map_err(|e| loyalty_core::Error::File(e.to_string()))
+        });
         if let Err(e) = saved {
             tracing::error!(error = %e, "workbook export stopped");
             let _ = tx.blocking_send(Err(std::io::Error::other(e.to_string())));

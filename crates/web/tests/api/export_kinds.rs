@@ -7,8 +7,8 @@
 use super::app::TestApp;
 use super::exports::{brazilian_shop, customer, entry_at, get_raw, read_csv};
 use calamine::{Data, Reader, Xlsx};
-use loyalty_core::domain::ledger::{Actor, PointsCommand, RewardInput};
 use loyalty_core::domain::ledger::TxType as TransactionType;
+use loyalty_core::domain::ledger::{Actor, PointsCommand, RewardInput};
 use loyalty_core::domain::{CustomerId, Organization};
 use loyalty_testkit::both_backends;
 use rust_decimal::Decimal;
@@ -17,7 +17,13 @@ use std::io::Read;
 use time::OffsetDateTime;
 use time::macros::datetime;
 
-async fn purchase(app: &TestApp, org: &Organization, c: CustomerId, amount: &str, at: OffsetDateTime) {
+async fn purchase(
+    app: &TestApp,
+    org: &Organization,
+    c: CustomerId,
+    amount: &str,
+    at: OffsetDateTime,
+) {
     let amount: Decimal = amount.parse().unwrap();
     let cmd = PointsCommand::Award {
         customer: c,
@@ -28,12 +34,30 @@ async fn purchase(app: &TestApp, org: &Organization, c: CustomerId, amount: &str
         receipt: false,
         unusual: None,
     };
-    app.db.store.apply_points(org.id, &cmd, &Actor::system(), None, at).await.unwrap();
+    app.db
+        .store
+        .apply_points(org.id, &cmd, &Actor::system(), None, at)
+        .await
+        .unwrap();
 }
 
-async fn redeem(app: &TestApp, org: &Organization, c: CustomerId, reward: loyalty_core::domain::RewardId, at: OffsetDateTime) {
-    let cmd = PointsCommand::Redeem { customer: c, reward: Some(reward), points: None };
-    app.db.store.apply_points(org.id, &cmd, &Actor::system(), None, at).await.unwrap();
+async fn redeem(
+    app: &TestApp,
+    org: &Organization,
+    c: CustomerId,
+    reward: loyalty_core::domain::RewardId,
+    at: OffsetDateTime,
+) {
+    let cmd = PointsCommand::Redeem {
+        customer: c,
+        reward: Some(reward),
+        points: None,
+    };
+    app.db
+        .store
+        .apply_points(org.id, &cmd, &Actor::system(), None, at)
+        .await
+        .unwrap();
 }
 
 /// A month of a Brazilian shop: purchases, a refund, redemptions of two rewards, an
@@ -46,11 +70,31 @@ async fn a_month(app: &TestApp, org: &Organization) -> [CustomerId; 3] {
         customer(app, org, "400000000121").await,
     ];
     let coffee = store
-        .create_reward(org.id, &RewardInput { name: "Café grátis".into(), cost_points: 20, active: true, stock: None }, &Actor::system(), datetime!(2024-12-01 12:00 UTC))
+        .create_reward(
+            org.id,
+            &RewardInput {
+                name: "Café grátis".into(),
+                cost_points: 20,
+                active: true,
+                stock: None,
+            },
+            &Actor::system(),
+            datetime!(2024-12-01 12:00 UTC),
+        )
         .await
         .unwrap();
     let bread = store
-        .create_reward(org.id, &RewardInput { name: "Pão de queijo".into(), cost_points: 5, active: true, stock: None }, &Actor::system(), datetime!(2024-12-01 12:00 UTC))
+        .create_reward(
+            org.id,
+            &RewardInput {
+                name: "Pão de queijo".into(),
+                cost_points: 5,
+                active: true,
+                stock: None,
+            },
+            &Actor::system(),
+            datetime!(2024-12-01 12:00 UTC),
+        )
         .await
         .unwrap();
     // December (outside): c3 buys; those points expire in January.
@@ -65,13 +109,46 @@ async fn a_month(app: &TestApp, org: &Organization) -> [CustomerId; 3] {
     redeem(app, org, c2, coffee.id, datetime!(2025-01-18 12:00 UTC)).await;
     redeem(app, org, c2, bread.id, datetime!(2025-01-18 12:30 UTC)).await;
     // A refund of part of c2's first purchase.
-    let bought = store.list_purchases(org.id, Some(c2), None, None, 10).await.unwrap();
-    let first = bought.iter().find(|p| p.amount == Decimal::new(10000, 2)).unwrap();
-    let cmd = PointsCommand::Reverse { purchase: first.id, amount: Some(Decimal::new(3000, 2)), not_before: None };
-    store.apply_points(org.id, &cmd, &Actor::system(), None, datetime!(2025-01-19 12:00 UTC)).await.unwrap();
-    entry_at(app, org, c1, -3, "Correção", datetime!(2025-01-19 13:00 UTC)).await;
+    let bought = store
+        .list_purchases(org.id, Some(c2), None, None, 10)
+        .await
+        .unwrap();
+    let first = bought
+        .iter()
+        .find(|p| p.amount == Decimal::new(10000, 2))
+        .unwrap();
+    let cmd = PointsCommand::Reverse {
+        purchase: first.id,
+        amount: Some(Decimal::new(3000, 2)),
+        not_before: None,
+    };
+    store
+        .apply_points(
+            org.id,
+            &cmd,
+            &Actor::system(),
+            None,
+            datetime!(2025-01-19 12:00 UTC),
+        )
+        .await
+        .unwrap();
+    entry_at(
+        app,
+        org,
+        c1,
+        -3,
+        "Correção",
+        datetime!(2025-01-19 13:00 UTC),
+    )
+    .await;
     let expired = store
-        .expire_customer(org.id, c3, datetime!(2025-01-01 00:00 UTC), datetime!(2025-01-20 12:00 UTC), false)
+        .expire_customer(
+            org.id,
+            c3,
+            datetime!(2025-01-01 00:00 UTC),
+            datetime!(2025-01-20 12:00 UTC),
+            false,
+        )
         .await
         .unwrap();
     assert_eq!(expired, 10);
@@ -94,22 +171,52 @@ struct Expected {
 }
 
 async fn expected(app: &TestApp, org: &Organization) -> Expected {
-    let (start, end) = (datetime!(2025-01-01 03:00 UTC), datetime!(2025-02-01 03:00 UTC));
-    let all = app.db.store.ledger(org.id, None, None, None, None, 10_000).await.unwrap();
-    let sum = |t: TransactionType| all.iter().filter(|e| e.created_at >= start && e.created_at < end && e.transaction_type == t).map(|e| e.points).sum::<i64>();
+    let (start, end) = (
+        datetime!(2025-01-01 03:00 UTC),
+        datetime!(2025-02-01 03:00 UTC),
+    );
+    let all = app
+        .db
+        .store
+        .ledger(org.id, None, None, None, None, 10_000)
+        .await
+        .unwrap();
+    let sum = |t: TransactionType| {
+        all.iter()
+            .filter(|e| e.created_at >= start && e.created_at < end && e.transaction_type == t)
+            .map(|e| e.points)
+            .sum::<i64>()
+    };
     let active: BTreeSet<CustomerId> = all
         .iter()
         .filter(|e| e.created_at >= start && e.created_at < end)
-        .filter(|e| matches!(e.transaction_type, TransactionType::Earned | TransactionType::Redeemed))
+        .filter(|e| {
+            matches!(
+                e.transaction_type,
+                TransactionType::Earned | TransactionType::Redeemed
+            )
+        })
         .map(|e| e.customer_id)
         .collect();
-    let bought: Vec<_> = app.db.store.list_purchases(org.id, None, None, None, 1000).await.unwrap().into_iter().filter(|p| p.created_at >= start && p.created_at < end).collect();
+    let bought: Vec<_> = app
+        .db
+        .store
+        .list_purchases(org.id, None, None, None, 1000)
+        .await
+        .unwrap()
+        .into_iter()
+        .filter(|p| p.created_at >= start && p.created_at < end)
+        .collect();
     Expected {
         issued: sum(TransactionType::Earned),
         redeemed: -sum(TransactionType::Redeemed),
         expired: -sum(TransactionType::Expired),
         adjusted: sum(TransactionType::Adjusted) + sum(TransactionType::Reversed),
-        outstanding: all.iter().filter(|e| e.created_at < end).map(|e| e.points).sum(),
+        outstanding: all
+            .iter()
+            .filter(|e| e.created_at < end)
+            .map(|e| e.points)
+            .sum(),
         purchases: bought.len() as i64,
         amount: bought.iter().map(|p| p.amount).sum(),
         refunded: bought.iter().map(|p| p.reversed_amount).sum(),
@@ -132,7 +239,11 @@ fn part(body: &[u8], name: &str) -> String {
 /// What the export's private folders left in the scratch folder (nothing, once done).
 fn leftovers(app: &TestApp) -> Vec<String> {
     std::fs::read_dir(app.scratch.path().join("backups"))
-        .map(|d| d.flatten().map(|e| e.file_name().to_string_lossy().into_owned()).collect())
+        .map(|d| {
+            d.flatten()
+                .map(|e| e.file_name().to_string_lossy().into_owned())
+                .collect()
+        })
         .unwrap_or_default()
 }
 

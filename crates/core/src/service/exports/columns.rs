@@ -66,7 +66,12 @@ const PURCHASES: [Column; 9] = [
     col("currency", "Currency", "Moeda", 8.0),
     col("points_awarded", "Points awarded", "Pontos ganhos", 12.0),
     col("reversed_amount", "Refunded", "Valor devolvido", 14.0),
-    col("points_reversed", "Points taken back", "Pontos estornados", 14.0),
+    col(
+        "points_reversed",
+        "Points taken back",
+        "Pontos estornados",
+        14.0,
+    ),
 ];
 
 const SUMMARY: [Column; 4] = [

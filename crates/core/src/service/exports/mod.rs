@@ -219,7 +219,6 @@ fn portuguese(org: &Organization) -> bool {
     org.language.as_str().starts_with("pt")
 }
 
-
 /// One value of a row, written by each format its own way: text as it is, whole
 /// numbers plainly, money with the currency's digits (and the locale's decimal mark in
 /// the local CSV, as a number in the currency's format in XLSX), times in the
@@ -382,7 +381,14 @@ impl Export {
         let (rows, full) = match &mut self.cursor {
             Cursor::Ledger(after) => {
                 let page = store
-                    .ledger(self.org, None, Some(self.start), Some(self.end), *after, PAGE)
+                    .ledger(
+                        self.org,
+                        None,
+                        Some(self.start),
+                        Some(self.end),
+                        *after,
+                        PAGE,
+                    )
                     .await?;
                 if let Some(last) = page.last() {
                     *after = Some((last.created_at, last.id));
@@ -522,7 +528,10 @@ mod tests {
     #[test]
     fn csv_fields_are_quoted_and_formulas_defused() {
         let mut out = String::new();
-        for (i, v) in ["a,b", "say \"hi\"", "=SUM(A1)", "-5", "plain"].iter().enumerate() {
+        for (i, v) in ["a,b", "say \"hi\"", "=SUM(A1)", "-5", "plain"]
+            .iter()
+            .enumerate()
+        {
             if i > 0 {
                 out.push(',');
             }

@@ -112,8 +112,12 @@ impl Export {
     pub(super) fn title(&self, kind: ExportKind) -> String {
         let (from, to) = (self.range.from, self.range.to);
         let what = match (kind, self.portuguese) {
-            (ExportKind::Balances, false) => return format!("{}: balances on {}", self.shop, self.today),
-            (ExportKind::Balances, true) => return format!("{}: saldos em {}", self.shop, self.today),
+            (ExportKind::Balances, false) => {
+                return format!("{}: balances on {}", self.shop, self.today);
+            }
+            (ExportKind::Balances, true) => {
+                return format!("{}: saldos em {}", self.shop, self.today);
+            }
             (ExportKind::Ledger, false) => "ledger",
             (ExportKind::Ledger, true) => "extrato",
             (ExportKind::Purchases, false) => "purchases",
@@ -141,7 +145,12 @@ impl Export {
             .map_err(file_error)?;
         for (i, c) in (0u16..).zip(columns) {
             sheet
-                .write_string_with_format(1, i, c.header(CsvStyle::Local, self.portuguese), &f.header)
+                .write_string_with_format(
+                    1,
+                    i,
+                    c.header(CsvStyle::Local, self.portuguese),
+                    &f.header,
+                )
                 .map_err(file_error)?;
             sheet.set_column_width(i, c.width).map_err(file_error)?;
         }
@@ -204,9 +213,14 @@ impl Export {
         book.set_tempdir(scratch.path()).map_err(file_error)?;
         let f = Formats::new(&self.currency, self.digits);
         let with_summary = matches!(self.kind, ExportKind::Ledger | ExportKind::Purchases);
-        let mut sheet = book.new_worksheet_with_constant_memory().map_err(file_error)?;
+        let mut sheet = book
+            .new_worksheet_with_constant_memory()
+            .map_err(file_error)?;
         let mut summary_sheet = if with_summary {
-            Some(book.new_worksheet_with_constant_memory().map_err(file_error)?)
+            Some(
+                book.new_worksheet_with_constant_memory()
+                    .map_err(file_error)?,
+            )
         } else {
             None
         };
@@ -241,8 +255,7 @@ impl Export {
                 super::columns::of(ExportKind::Summary),
                 &f,
             )?;
-            for (i, cells) in
-                (2u32..).zip(summary_rows(&figures, CsvStyle::Local, self.portuguese))
+            for (i, cells) in (2u32..).zip(summary_rows(&figures, CsvStyle::Local, self.portuguese))
             {
                 self.write_row(&mut summary, i, &cells, &f)?;
             }

@@ -765,7 +765,10 @@ pub(super) fn text(lang: Lang, key: &'static str) -> &'static str {
             "Excel workbook (XLSX, real dates and numbers)",
             "Planilha do Excel (XLSX, datas e números de verdade)",
         ),
-        "period_custom" => ("From the first day to the last day below", "Do primeiro ao último dia abaixo"),
+        "period_custom" => (
+            "From the first day to the last day below",
+            "Do primeiro ao último dia abaixo",
+        ),
         "period_last_month" => ("Last month", "Mês passado"),
         "period_this_month" => ("This month", "Este mês"),
         "find_customer" => (
