@@ -6,5 +6,6 @@
 
 mod amounts;
 mod csp;
+mod exports;
 mod harness;
 mod story;
