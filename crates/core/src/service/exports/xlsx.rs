@@ -267,3 +267,47 @@ impl Export {
         })
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// While a workbook is written its rows are in files nobody can open by name: the
+    /// private folder (0700) lists nothing, so a process killed at this point leaves
+    /// only an empty folder behind.
+    #[cfg(unix)]
+    #[test]
+    fn rows_go_to_unnamed_files_in_a_private_folder() {
+        use std::os::unix::fs::PermissionsExt;
+        let dir = tempfile::tempdir().expect("dir");
+        let scratch = Scratch::create(dir.path(), ".export-1-1").expect("scratch");
+        let mut book = rust_xlsxwriter::Workbook::new();
+        book.set_tempdir(scratch.path()).expect("tempdir");
+        let mut sheet = book.new_worksheet_with_constant_memory().expect("sheet");
+        for row in 0..5000 {
+            sheet
+                .write_string(row, 0, "dados pessoais de um cliente")
+                .expect("row");
+        }
+        let mode = std::fs::metadata(scratch.path())
+            .expect("meta")
+            .permissions()
+            .mode();
+        assert_eq!(mode & 0o777, 0o700);
+        assert_eq!(
+            std::fs::read_dir(scratch.path()).expect("list").count(),
+            0,
+            "no file has a name"
+        );
+        book.push_worksheet(sheet);
+        let mut zip = Vec::new();
+        Workbook {
+            book,
+            _scratch: scratch,
+        }
+        .save_to_writer(&mut zip)
+        .expect("saved");
+        assert!(zip.starts_with(b"PK"));
+        assert_eq!(std::fs::read_dir(dir.path()).expect("list").count(), 0);
+    }
+}
