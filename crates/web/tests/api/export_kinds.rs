@@ -296,7 +296,7 @@ both_backends! {
         let summary = book.worksheet_range("Resumo").unwrap();
         assert_eq!(summary.get((0, 0)).unwrap().to_string(), "Padaria São João: resumo de 2025-01-01 a 2025-01-31");
         let figure = |label: &str| -> Data {
-            (2..summary.height()).find(|r| summary.get((*r, 0)).unwrap().to_string() == label).and_then(|r| summary.get((r, 2)).cloned()).unwrap_or_else(|| panic!("{label}"))
+            (2..summary.height()).find(|r| summary.get((*r, 0)) == Some(&Data::String(label.into()))).and_then(|r| summary.get((r, 2)).cloned()).unwrap_or_else(|| panic!("{label}"))
         };
         assert_eq!(figure("Pontos emitidos"), Data::Float(want.issued as f64));
         assert_eq!(figure("Pontos resgatados"), Data::Float(want.redeemed as f64));
