@@ -247,7 +247,7 @@ impl AdminStore for PgStore {
         let sql = format!(
             "SELECT {PURCHASE_COLUMNS} FROM purchases WHERE organization_id = $1 \
              AND ($2::uuid IS NULL OR customer_id = $2) AND ($3::timestamptz IS NULL OR created_at >= $3) \
-             AND ($4::timestamptz IS NULL OR (created_at, id) < ($4, $5)) \
+             AND ($4::timestamptz IS NULL OR (created_at <= $4 AND (created_at, id) < ($4, $5))) \
              ORDER BY created_at DESC, id DESC LIMIT $6"
         );
         let rows = sqlx::query(sqlx::AssertSqlSafe(sql))

@@ -246,18 +246,32 @@ impl AdminStore for SqliteStore {
         before: Option<(OffsetDateTime, PurchaseId)>,
         limit: u32,
     ) -> Result<Vec<Purchase>, StoreError> {
-        let sql = format!(
-            "SELECT {PURCHASE_COLUMNS} FROM purchases WHERE organization_id = ?1 \
-             AND (?2 IS NULL OR customer_id = ?2) AND (?3 IS NULL OR created_at >= ?3) \
-             AND (?4 IS NULL OR (created_at, id) < (?4, ?5)) \
-             ORDER BY created_at DESC, id DESC LIMIT ?6"
-        );
-        let rows = sqlx::query(sqlx::AssertSqlSafe(sql))
-            .bind(org.0.to_string())
-            .bind(customer.map(|u| u.to_string()))
-            .bind(since.map(ts))
-            .bind(before.map(|b| ts(b.0)))
-            .bind(before.map(|b| b.1.to_string()))
+        // Only the conditions that apply, and the cursor's time as a plain bound too: an
+        // `?n IS NULL OR ...` test or a row value alone keeps SQLite from seeking the
+        // (organization, created_at) index at the cursor, so every page of a long list
+        // (the purchases export) would read it from the newest purchase again.
+        let mut sql = format!("SELECT {PURCHASE_COLUMNS} FROM purchases WHERE organization_id = ?");
+        if customer.is_some() {
+            sql.push_str(" AND customer_id = ?");
+        }
+        if since.is_some() {
+            sql.push_str(" AND created_at >= ?");
+        }
+        if before.is_some() {
+            sql.push_str(" AND created_at <= ? AND (created_at, id) < (?, ?)");
+        }
+        sql.push_str(" ORDER BY created_at DESC, id DESC LIMIT ?");
+        let mut query = sqlx::query(sqlx::AssertSqlSafe(sql)).bind(org.0.to_string());
+        if let Some(customer) = customer {
+            query = query.bind(customer.to_string());
+        }
+        if let Some(since) = since {
+            query = query.bind(ts(since));
+        }
+        if let Some((at, id)) = before {
+            query = query.bind(ts(at)).bind(ts(at)).bind(id.to_string());
+        }
+        let rows = query
             .bind(i64::from(limit))
             // Every purchase, page after page (the purchases export): see `scan`.
             .fetch_all(if customer.is_some() {

@@ -378,3 +378,41 @@ both_backends! {
         assert!(leftovers(&app).is_empty(), "temporary folders left: {:?}", leftovers(&app));
     }
 }
+
+/// 2,500 purchases, ten at each minute from 10 January 2025 12:00 UTC, written by one
+/// INSERT: the export pages through them (1,000 at a time, ties broken by id).
+fn bulk_purchases(kind: loyalty_testkit::Kind, org: &str, customer: &str) -> String {
+    match kind {
+        loyalty_testkit::Kind::Postgres => format!(
+            "INSERT INTO purchases (id, organization_id, customer_id, amount, currency, points_awarded, created_at) \
+             SELECT ('00000000-0000-4000-8000-' || lpad(g::text, 12, '0'))::uuid, '{org}', '{customer}', 1.50, 'BRL', 1, \
+             timestamptz '2025-01-10 12:00:00+00' + ((g / 10) * interval '1 minute') \
+             FROM generate_series(1, 2500) g"
+        ),
+        loyalty_testkit::Kind::Sqlite => format!(
+            "WITH RECURSIVE g(n) AS (SELECT 1 UNION ALL SELECT n + 1 FROM g WHERE n < 2500) \
+             INSERT INTO purchases (id, organization_id, customer_id, amount, currency, points_awarded, created_at) \
+             SELECT printf('00000000-0000-4000-8000-%012d', n), '{org}', '{customer}', '1.50', 'BRL', 1, \
+             strftime('%Y-%m-%dT%H:%M:%S', 1736510400 + (n / 10) * 60, 'unixepoch') || '.000000Z' FROM g"
+        ),
+    }
+}
+
+both_backends! {
+    async fn the_purchases_export_pages_through_ties_without_losing_or_repeating_one(db) {
+        let app = TestApp::new(db).await;
+        let org = brazilian_shop(&app).await;
+        let (admin, _) = app.person("padaria_admin", &["padaria-admins"]).await;
+        let c = customer(&app, &org, "400000000188").await;
+        app.db.execute(&bulk_purchases(app.db.kind, &org.id.to_string(), &c.to_string())).await;
+        let (status, _, body) = get_raw(&app, &admin, "/api/v1/orgs/padaria/exports/purchases?from=2025-01-01&to=2025-01-31&style=machine").await;
+        assert_eq!(status, 200);
+        let rows = read_csv(&body, ',');
+        let ids: Vec<&str> = rows.iter().skip(1).map(|r| r[0].as_str()).collect();
+        assert_eq!(ids.len(), 2500);
+        assert_eq!(ids.iter().collect::<BTreeSet<_>>().len(), 2500, "none twice");
+        let keys: Vec<(&str, &str)> = rows.iter().skip(1).map(|r| (r[1].as_str(), r[0].as_str())).collect();
+        assert!(keys.windows(2).all(|w| w[0] > w[1]), "newest first, then by id");
+        assert_eq!(rows[1][4], "1.50");
+    }
+}
