@@ -34,11 +34,13 @@ pub struct Args {
     /// this-month or last-month, instead of --from and --to.
     #[arg(long)]
     period: Option<String>,
-    /// csv (the default) or xlsx (needs --output).
+    /// csv (the default) or xlsx (needs --output; its temporary files go to a private
+    /// folder inside backup.dir).
     #[arg(long)]
     format: Option<String>,
-    /// local (the organization's separator, language and time zone; the default) or
-    /// machine (",", English headers, UTC times).
+    /// local (the organization's separator, decimal mark, language and time zone; the
+    /// default) or machine (",", ".", English headers, UTC times). Columns:
+    /// docs/exports.md.
     #[arg(long)]
     style: Option<String>,
     /// Write the file here (it must not exist yet); without it, to standard output.
