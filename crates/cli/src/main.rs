@@ -57,7 +57,7 @@ enum Command {
     /// Expire points; verify the ledger.
     #[command(subcommand)]
     Points(commands::points::Command),
-    /// Export an organization's ledger for a date range (CSV or XLSX).
+    /// Export an organization's ledger, balances, purchases or summary (CSV or XLSX).
     Export(commands::export::Args),
     /// Manage people at the identity provider.
     #[command(subcommand)]

@@ -11,6 +11,7 @@ pub mod domain;
 pub mod error;
 pub mod ledger_tx;
 pub mod mail;
+pub mod scratch;
 pub mod secret;
 pub mod service;
 pub mod store;

@@ -17,7 +17,9 @@ mod rewards;
 mod tokens;
 
 pub use crate::error::{Conflict, StoreError};
-pub use admin::{ActivityTotals, AdminStore, BalanceTotals, HeavyEarner};
+pub use admin::{
+    ActivityTotals, AdminStore, BalanceTotals, HeavyEarner, PeriodSummary, RewardTotal,
+};
 pub use audit::{
     AuditStore, checklist_audit, customer_enrolled_audit, mail_settings_audit, member_audit,
     member_status_action, new_id, org_status_audit, points_settings_audit, reward_audit,

@@ -10,7 +10,7 @@ use loyalty_core::domain::ledger::{Actor, Purchase};
 use loyalty_core::domain::{CustomerId, OrgId, PurchaseId};
 use loyalty_core::store::{
     ActivityTotals, AdminStore, BalanceTotals, HeavyEarner, LoginThrottleStore, Member, NewMember,
-    StoreError, member_audit, member_status_action, new_id,
+    PeriodSummary, RewardTotal, StoreError, member_audit, member_status_action, new_id,
 };
 use sqlx::Row;
 use time::OffsetDateTime;
@@ -93,6 +93,97 @@ impl AdminStore for PgStore {
         })
     }
 
+    async fn period_summary(
+        &self,
+        org: OrgId,
+        from: OffsetDateTime,
+        to: OffsetDateTime,
+        top: u32,
+    ) -> Result<PeriodSummary, StoreError> {
+        let points = sqlx::query(
+            "SELECT \
+               COALESCE(SUM(CASE WHEN transaction_type = 'earned' THEN points ELSE 0 END), 0)::bigint AS issued, \
+               COALESCE(-SUM(CASE WHEN transaction_type = 'redeemed' THEN points ELSE 0 END), 0)::bigint AS redeemed, \
+               COALESCE(-SUM(CASE WHEN transaction_type = 'expired' THEN points ELSE 0 END), 0)::bigint AS expired, \
+               COALESCE(SUM(CASE WHEN transaction_type IN ('adjusted', 'reversed') THEN points ELSE 0 END), 0)::bigint AS adjusted, \
+               COUNT(DISTINCT CASE WHEN transaction_type IN ('earned', 'redeemed') THEN user_id END) AS active \
+             FROM points_transactions WHERE organization_id = $1 AND created_at >= $2 AND created_at < $3",
+        )
+        .bind(org.0)
+        .bind(from)
+        .bind(to)
+        .fetch_one(&self.pool)
+        .await
+        .map_err(map_err)?;
+        let outstanding: i64 = sqlx::query_scalar(
+            "SELECT COALESCE(SUM(points), 0)::bigint FROM points_transactions \
+             WHERE organization_id = $1 AND created_at < $2",
+        )
+        .bind(org.0)
+        .bind(to)
+        .fetch_one(&self.pool)
+        .await
+        .map_err(map_err)?;
+        let purchases = sqlx::query(
+            "SELECT count(*) AS n, COALESCE(SUM(amount), 0) AS amount, COALESCE(SUM(reversed_amount), 0) AS refunded \
+             FROM purchases WHERE organization_id = $1 AND created_at >= $2 AND created_at < $3",
+        )
+        .bind(org.0)
+        .bind(from)
+        .bind(to)
+        .fetch_one(&self.pool)
+        .await
+        .map_err(map_err)?;
+        let new_customers: i64 = sqlx::query_scalar(
+            "SELECT count(*) FROM users WHERE organization_id = $1 AND role = 'customer' \
+             AND created_at >= $2 AND created_at < $3",
+        )
+        .bind(org.0)
+        .bind(from)
+        .bind(to)
+        .fetch_one(&self.pool)
+        .await
+        .map_err(map_err)?;
+        let rewards = sqlx::query(
+            "SELECT COALESCE(r.name, t.reference_id::text) AS name, count(*) AS n, -SUM(t.points)::bigint AS pts \
+             FROM points_transactions t LEFT JOIN rewards r \
+               ON r.organization_id = t.organization_id AND r.id = t.reference_id \
+             WHERE t.organization_id = $1 AND t.created_at >= $2 AND t.created_at < $3 \
+               AND t.transaction_type = 'redeemed' AND t.reference_type = 'reward' \
+             GROUP BY t.reference_id, r.name ORDER BY n DESC, pts DESC, name LIMIT $4",
+        )
+        .bind(org.0)
+        .bind(from)
+        .bind(to)
+        .bind(i64::from(top))
+        .fetch_all(&self.pool)
+        .await
+        .map_err(map_err)?;
+        Ok(PeriodSummary {
+            points_issued: points.try_get("issued").map_err(map_err)?,
+            points_redeemed: points.try_get("redeemed").map_err(map_err)?,
+            points_expired: points.try_get("expired").map_err(map_err)?,
+            points_adjusted: points.try_get("adjusted").map_err(map_err)?,
+            points_outstanding: outstanding,
+            purchases: purchases.try_get("n").map_err(map_err)?,
+            purchases_amount: purchases.try_get("amount").map_err(map_err)?,
+            purchases_refunded: purchases.try_get("refunded").map_err(map_err)?,
+            new_customers,
+            active_customers: points.try_get("active").map_err(map_err)?,
+            top_rewards: rewards
+                .iter()
+                .map(|r| {
+                    Ok(RewardTotal {
+                        name: r.try_get("name")?,
+                        redemptions: r.try_get("n")?,
+                        points: r.try_get("pts")?,
+                    })
+                })
+                .collect::<Result<_, sqlx::Error>>()
+                .map_err(map_err)?,
+        })
+    }
+
     async fn heavy_earners(
         &self,
         org: OrgId,
@@ -156,7 +247,7 @@ impl AdminStore for PgStore {
         let sql = format!(
             "SELECT {PURCHASE_COLUMNS} FROM purchases WHERE organization_id = $1 \
              AND ($2::uuid IS NULL OR customer_id = $2) AND ($3::timestamptz IS NULL OR created_at >= $3) \
-             AND ($4::timestamptz IS NULL OR (created_at, id) < ($4, $5)) \
+             AND ($4::timestamptz IS NULL OR (created_at <= $4 AND (created_at, id) < ($4, $5))) \
              ORDER BY created_at DESC, id DESC LIMIT $6"
         );
         let rows = sqlx::query(sqlx::AssertSqlSafe(sql))

@@ -9,7 +9,7 @@ use loyalty_core::domain::ledger::{Actor, Purchase};
 use loyalty_core::domain::{CustomerId, OrgId, PurchaseId};
 use loyalty_core::store::{
     ActivityTotals, AdminStore, BalanceTotals, HeavyEarner, LoginThrottleStore, Member, NewMember,
-    StoreError, member_audit, member_status_action, new_id,
+    PeriodSummary, RewardTotal, StoreError, member_audit, member_status_action, new_id,
 };
 use sqlx::Row;
 use time::OffsetDateTime;
@@ -91,6 +91,101 @@ impl AdminStore for SqliteStore {
         })
     }
 
+    async fn period_summary(
+        &self,
+        org: OrgId,
+        from: OffsetDateTime,
+        to: OffsetDateTime,
+        top: u32,
+    ) -> Result<PeriodSummary, StoreError> {
+        let points = sqlx::query(
+            "SELECT \
+               COALESCE(SUM(CASE WHEN transaction_type = 'earned' THEN points ELSE 0 END), 0) AS issued, \
+               COALESCE(-SUM(CASE WHEN transaction_type = 'redeemed' THEN points ELSE 0 END), 0) AS redeemed, \
+               COALESCE(-SUM(CASE WHEN transaction_type = 'expired' THEN points ELSE 0 END), 0) AS expired, \
+               COALESCE(SUM(CASE WHEN transaction_type IN ('adjusted', 'reversed') THEN points ELSE 0 END), 0) AS adjusted, \
+               COUNT(DISTINCT CASE WHEN transaction_type IN ('earned', 'redeemed') THEN user_id END) AS active \
+             FROM points_transactions WHERE organization_id = ?1 AND created_at >= ?2 AND created_at < ?3",
+        )
+        .bind(org.0.to_string())
+        .bind(ts(from))
+        .bind(ts(to))
+        .fetch_one(&self.pool)
+        .await
+        .map_err(map_err)?;
+        let outstanding: i64 = sqlx::query_scalar(
+            "SELECT COALESCE(SUM(points), 0) FROM points_transactions \
+             WHERE organization_id = ?1 AND created_at < ?2",
+        )
+        .bind(org.0.to_string())
+        .bind(ts(to))
+        .fetch_one(&self.pool)
+        .await
+        .map_err(map_err)?;
+        let purchases = sqlx::query(
+            "SELECT count(*) AS n, COALESCE(SUM(CAST(ROUND(CAST(amount AS REAL) * 100) AS INTEGER)), 0) AS amount, COALESCE(SUM(CAST(ROUND(CAST(reversed_amount AS REAL) * 100) AS INTEGER)), 0) AS refunded \
+             FROM purchases WHERE organization_id = ?1 AND created_at >= ?2 AND created_at < ?3",
+        )
+        .bind(org.0.to_string())
+        .bind(ts(from))
+        .bind(ts(to))
+        .fetch_one(&self.pool)
+        .await
+        .map_err(map_err)?;
+        let new_customers: i64 = sqlx::query_scalar(
+            "SELECT count(*) FROM users WHERE organization_id = ?1 AND role = 'customer' \
+             AND created_at >= ?2 AND created_at < ?3",
+        )
+        .bind(org.0.to_string())
+        .bind(ts(from))
+        .bind(ts(to))
+        .fetch_one(&self.pool)
+        .await
+        .map_err(map_err)?;
+        let rewards = sqlx::query(
+            "SELECT COALESCE(r.name, t.reference_id) AS name, count(*) AS n, -SUM(t.points) AS pts \
+             FROM points_transactions t LEFT JOIN rewards r \
+               ON r.organization_id = t.organization_id AND r.id = t.reference_id \
+             WHERE t.organization_id = ?1 AND t.created_at >= ?2 AND t.created_at < ?3 \
+               AND t.transaction_type = 'redeemed' AND t.reference_type = 'reward' \
+             GROUP BY t.reference_id, r.name ORDER BY n DESC, pts DESC, name LIMIT ?4",
+        )
+        .bind(org.0.to_string())
+        .bind(ts(from))
+        .bind(ts(to))
+        .bind(i64::from(top))
+        .fetch_all(&self.pool)
+        .await
+        .map_err(map_err)?;
+        let cents = |col: &str| -> Result<rust_decimal::Decimal, StoreError> {
+            let n: i64 = purchases.try_get(col).map_err(map_err)?;
+            Ok(rust_decimal::Decimal::new(n, 2))
+        };
+        Ok(PeriodSummary {
+            points_issued: points.try_get("issued").map_err(map_err)?,
+            points_redeemed: points.try_get("redeemed").map_err(map_err)?,
+            points_expired: points.try_get("expired").map_err(map_err)?,
+            points_adjusted: points.try_get("adjusted").map_err(map_err)?,
+            points_outstanding: outstanding,
+            purchases: purchases.try_get("n").map_err(map_err)?,
+            purchases_amount: cents("amount")?,
+            purchases_refunded: cents("refunded")?,
+            new_customers,
+            active_customers: points.try_get("active").map_err(map_err)?,
+            top_rewards: rewards
+                .iter()
+                .map(|r| {
+                    Ok(RewardTotal {
+                        name: r.try_get("name")?,
+                        redemptions: r.try_get("n")?,
+                        points: r.try_get("pts")?,
+                    })
+                })
+                .collect::<Result<_, sqlx::Error>>()
+                .map_err(map_err)?,
+        })
+    }
+
     async fn heavy_earners(
         &self,
         org: OrgId,
@@ -151,20 +246,39 @@ impl AdminStore for SqliteStore {
         before: Option<(OffsetDateTime, PurchaseId)>,
         limit: u32,
     ) -> Result<Vec<Purchase>, StoreError> {
-        let sql = format!(
-            "SELECT {PURCHASE_COLUMNS} FROM purchases WHERE organization_id = ?1 \
-             AND (?2 IS NULL OR customer_id = ?2) AND (?3 IS NULL OR created_at >= ?3) \
-             AND (?4 IS NULL OR (created_at, id) < (?4, ?5)) \
-             ORDER BY created_at DESC, id DESC LIMIT ?6"
-        );
-        let rows = sqlx::query(sqlx::AssertSqlSafe(sql))
-            .bind(org.0.to_string())
-            .bind(customer.map(|u| u.to_string()))
-            .bind(since.map(ts))
-            .bind(before.map(|b| ts(b.0)))
-            .bind(before.map(|b| b.1.to_string()))
+        // Only the conditions that apply, and the cursor's time as a plain bound too: an
+        // `?n IS NULL OR ...` test or a row value alone keeps SQLite from seeking the
+        // (organization, created_at) index at the cursor, so every page of a long list
+        // (the purchases export) would read it from the newest purchase again.
+        let mut sql = format!("SELECT {PURCHASE_COLUMNS} FROM purchases WHERE organization_id = ?");
+        if customer.is_some() {
+            sql.push_str(" AND customer_id = ?");
+        }
+        if since.is_some() {
+            sql.push_str(" AND created_at >= ?");
+        }
+        if before.is_some() {
+            sql.push_str(" AND created_at <= ? AND (created_at, id) < (?, ?)");
+        }
+        sql.push_str(" ORDER BY created_at DESC, id DESC LIMIT ?");
+        let mut query = sqlx::query(sqlx::AssertSqlSafe(sql)).bind(org.0.to_string());
+        if let Some(customer) = customer {
+            query = query.bind(customer.to_string());
+        }
+        if let Some(since) = since {
+            query = query.bind(ts(since));
+        }
+        if let Some((at, id)) = before {
+            query = query.bind(ts(at)).bind(ts(at)).bind(id.to_string());
+        }
+        let rows = query
             .bind(i64::from(limit))
-            .fetch_all(&self.pool)
+            // Every purchase, page after page (the purchases export): see `scan`.
+            .fetch_all(if customer.is_some() {
+                &self.pool
+            } else {
+                &self.scan
+            })
             .await
             .map_err(map_err)?;
         rows.iter()

@@ -142,7 +142,8 @@ impl CustomerStore for SqliteStore {
             .bind(org.0.to_string())
             .bind(after.map(|u| u.to_string()))
             .bind(i64::from(limit))
-            .fetch_all(&self.pool)
+            // Page after page of every customer (the balances export): see `scan`.
+            .fetch_all(&self.scan)
             .await
             .map_err(map_err)?;
         rows.iter()

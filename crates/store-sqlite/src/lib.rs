@@ -101,6 +101,11 @@ pub const MIGRATIONS: &[(i64, &str, &str)] = &[
 #[derive(Debug, Clone)]
 pub struct SqliteStore {
     pool: SqlitePool,
+    /// Long reads of a whole organization, page after page (the exports' ledger,
+    /// customers and purchases): two connections with a small page cache, so a
+    /// million-row export does not fill the 64 MiB cache of every pooled connection it
+    /// happens to use with pages the shop's lookups never need again.
+    scan: SqlitePool,
     path: Option<PathBuf>,
     writer: writer::Writer,
 }
@@ -155,13 +160,23 @@ impl SqliteStore {
             .connect_with(options.clone())
             .await
             .map_err(StoreError::backend)?;
+        let scan = SqlitePoolOptions::new()
+            .max_connections(2)
+            .connect_with(options.clone().pragma("cache_size", "-2048"))
+            .await
+            .map_err(StoreError::backend)?;
         let Some(file) = path.as_deref() else {
             return Err(StoreError::Backend(
                 "an in-memory SQLite database is not supported: give a file, such as sqlite://./data/loyalty.db".into(),
             ));
         };
         let writer = writer::start(file)?;
-        Ok(Self { pool, path, writer })
+        Ok(Self {
+            pool,
+            scan,
+            path,
+            writer,
+        })
     }
 
     /// The pool, for tests and tools that need raw SQL.

@@ -56,6 +56,10 @@ pub struct WebConfig {
     pub mail_enabled: bool,
     /// Reverse proxies whose `X-Forwarded-For` names the client (see [`client`]).
     pub trusted_proxies: client::TrustedProxies,
+    /// Folder in which each XLSX export makes its private temporary folder
+    /// (`.export-{n}-{pid}`, 0700): the backup folder (`backup.dir`), where `loyalty
+    /// doctor` looks for what a killed process left.
+    pub scratch_dir: std::path::PathBuf,
 }
 
 impl Default for WebConfig {
@@ -71,6 +75,7 @@ impl Default for WebConfig {
             recovery_url: None,
             mail_enabled: false,
             trusted_proxies: client::TrustedProxies::default(),
+            scratch_dir: "./backups".into(),
         }
     }
 }

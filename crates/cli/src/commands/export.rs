@@ -1,20 +1,27 @@
-//! `loyalty export`: an organization's ledger for a date range as a CSV or XLSX file, written
-//! by the same export the API streams (`docs/exports.md`).
+//! `loyalty export`: an organization's ledger, balances, purchases or the period's summary
+//! for a date range, as a CSV or XLSX file, written by the same export the API streams
+//! (`docs/exports.md`).
 
 use crate::UserError;
 use crate::app::{App, Schema};
 use crate::config::Config;
 use loyalty_core::domain::Role;
-use loyalty_core::service::exports::{ExportFormat, ExportParams, LedgerExport};
+use loyalty_core::service::exports::{Export, ExportFormat, ExportKind, ExportParams};
 use loyalty_core::service::orgs;
 use loyalty_core::service::points::Ctx;
 use std::io::Write;
 use std::path::{Path, PathBuf};
 
-/// Export an organization's ledger for a date range in its time zone (this month
-/// without --from/--to/--period).
+/// Export an organization's ledger, balances, purchases or summary for a date range in
+/// its time zone (this month without --from/--to/--period).
 #[derive(Debug, clap::Args)]
 pub struct Args {
+    /// ledger (the default: every entry, oldest first), balances (every customer's
+    /// balance now; the range does not apply), purchases (newest first) or summary (the
+    /// period's figures: points issued, redeemed, expired, outstanding; purchases and
+    /// their total; new and active customers; top rewards).
+    #[arg(value_name = "KIND", default_value = "ledger")]
+    kind: String,
     /// The organization.
     #[arg(long, value_name = "SLUG")]
     org: String,
@@ -27,11 +34,13 @@ pub struct Args {
     /// this-month or last-month, instead of --from and --to.
     #[arg(long)]
     period: Option<String>,
-    /// csv (the default) or xlsx (needs --output).
+    /// csv (the default) or xlsx (needs --output; its temporary files go to a private
+    /// folder inside backup.dir).
     #[arg(long)]
     format: Option<String>,
-    /// local (the organization's separator, language and time zone; the default) or
-    /// machine (",", English headers, UTC times).
+    /// local (the organization's separator, decimal mark, language and time zone; the
+    /// default) or machine (",", ".", English headers, UTC times). Columns:
+    /// docs/exports.md.
     #[arg(long)]
     style: Option<String>,
     /// Write the file here (it must not exist yet); without it, to standard output.
@@ -50,8 +59,10 @@ pub async fn run(config: Config, args: Args) -> anyhow::Result<()> {
         actor: crate::commands::org::operator(None),
         role: Role::Admin,
     };
-    let mut export = LedgerExport::begin(
+    let kind = ExportKind::parse(&args.kind)?;
+    let mut export = Export::begin(
         &ctx,
+        kind,
         &ExportParams {
             from: args.from,
             to: args.to,
@@ -64,10 +75,19 @@ pub async fn run(config: Config, args: Args) -> anyhow::Result<()> {
         let Some(path) = args.output else {
             return Err(UserError("--format xlsx writes a file: add --output FILE".into()).into());
         };
-        create_new(&path)?;
-        if let Err(e) = export.write_xlsx(app.store.as_ref(), &path).await {
+        let file = create_new(&path)?;
+        let written = async {
+            let book = export
+                .build_xlsx(app.store.as_ref(), Path::new(&config.backup.dir))
+                .await?;
+            let mut out = std::io::BufWriter::new(file);
+            book.save_to_writer(&mut out)?;
+            out.flush()?;
+            anyhow::Ok(())
+        };
+        if let Err(e) = written.await {
             remove_partial(&path);
-            return Err(e.into());
+            return Err(e);
         }
         eprintln!("wrote {}", path.display());
         return Ok(());
@@ -107,11 +127,7 @@ fn create_new(path: &Path) -> Result<std::fs::File, UserError> {
         })
 }
 
-async fn write_all(
-    export: &mut LedgerExport,
-    app: &App,
-    out: &mut impl Write,
-) -> anyhow::Result<()> {
+async fn write_all(export: &mut Export, app: &App, out: &mut impl Write) -> anyhow::Result<()> {
     while let Some(chunk) = export.next_chunk(app.store.as_ref()).await? {
         out.write_all(&chunk)?;
     }

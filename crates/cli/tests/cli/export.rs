@@ -1,8 +1,8 @@
-//! `loyalty export` end to end, on both backends: the file the API would stream, written
-//! where the operator asks (CSV or XLSX); bad flags exit 2 naming the flag, and no file
-//! is overwritten.
+//! `loyalty export` end to end, on both backends: the files the API would stream (ledger,
+//! balances, summary), written where the operator asks (CSV or XLSX); bad flags exit 2
+//! naming the flag, and no file is overwritten.
 
-use super::support::{loyalty, stderr, stdout};
+use super::support::{command, loyalty, stderr, stdout};
 use loyalty_core::domain::OrgStatus;
 use loyalty_core::domain::ledger::{Actor, NewCustomer, PointsCommand};
 use loyalty_core::service::onboard::OnboardInput;
@@ -69,9 +69,31 @@ both_backends! {
         let out = loyalty(&db, &["export", "--org", "padaria", "--format", "xlsx"]);
         assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
         assert!(stderr(&out).contains("--output"), "{}", stderr(&out));
-        let out = loyalty(&db, &["export", "--org", "padaria", "--from", "2025-01-01", "--to", "2025-01-31", "--format", "xlsx", "--output", xlsx.to_str().expect("utf-8 path")]);
+        // Its temporary files go to a private folder in the backup folder, gone after.
+        let backups = dir.path().join("backups");
+        let out = command(&db.url)
+            .env("LOYALTY_BACKUP__DIR", &backups)
+            .args(["export", "--org", "padaria", "--from", "2025-01-01", "--to", "2025-01-31", "--format", "xlsx", "--output", xlsx.to_str().expect("utf-8 path")])
+            .output()
+            .expect("runs");
         assert!(out.status.success(), "{}", stderr(&out));
         assert!(std::fs::read(&xlsx).expect("the workbook").starts_with(b"PK"), "a zip file");
+        assert_eq!(std::fs::read_dir(&backups).expect("the backup folder").count(), 0, "no temporary folder left");
+
+        // The other exports: balances (now) and the month's summary.
+        let out = loyalty(&db, &["export", "balances", "--org", "padaria", "--style", "machine"]);
+        assert!(out.status.success(), "{}", stderr(&out));
+        let text = stdout(&out);
+        assert!(text.starts_with("\u{feff}customer_id,card_number,name,email,phone,status,balance,enrolled_at\r\n"), "{text}");
+        assert!(text.contains(&format!("{c},400000000055,João,joao@example.com,,active,12,2025-01-23T14:05:30Z")), "{text}");
+        let out = loyalty(&db, &["export", "summary", "--org", "padaria", "--from", "2025-01-01", "--to", "2025-01-31"]);
+        assert!(out.status.success(), "{}", stderr(&out));
+        let text = stdout(&out);
+        assert!(text.contains("Pontos ajustados (saldo);;5;\r\n"), "{text}");
+        assert!(text.contains("Pontos em aberto no fim;;5;\r\n"), "{text}");
+        let out = loyalty(&db, &["export", "refunds", "--org", "padaria"]);
+        assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
+        assert!(stderr(&out).contains("kind:"), "{}", stderr(&out));
 
         let unknown = loyalty(&db, &["export", "--org", "nowhere"]);
         assert_eq!(unknown.status.code(), Some(2), "{}", stderr(&unknown));

@@ -31,6 +31,45 @@ pub struct BalanceTotals {
     pub outstanding: i64,
 }
 
+/// An organization's figures for a period, for the exports' summary: every number is
+/// an aggregate the store computes, no entry is read into memory.
+#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize)]
+pub struct PeriodSummary {
+    /// Points earned by purchases in the period.
+    pub points_issued: i64,
+    /// Points spent on rewards (a positive number).
+    pub points_redeemed: i64,
+    /// Points expired (a positive number).
+    pub points_expired: i64,
+    /// Net points of adjustments and reversals (negative when more were taken).
+    pub points_adjusted: i64,
+    /// Points held by all customers at the end of the period (every entry before it).
+    pub points_outstanding: i64,
+    /// Purchases recorded in the period.
+    pub purchases: i64,
+    /// Their amounts added up.
+    pub purchases_amount: rust_decimal::Decimal,
+    /// Of that, the amount refunded so far.
+    pub purchases_refunded: rust_decimal::Decimal,
+    /// Customers enrolled in the period.
+    pub new_customers: i64,
+    /// Customers who earned or redeemed points in the period.
+    pub active_customers: i64,
+    /// The rewards redeemed most in the period, most first (at most five).
+    pub top_rewards: Vec<RewardTotal>,
+}
+
+/// How often one reward was redeemed in a period.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct RewardTotal {
+    /// The reward's name (its id when it no longer exists).
+    pub name: String,
+    /// Redemptions.
+    pub redemptions: i64,
+    /// Points spent on it (a positive number).
+    pub points: i64,
+}
+
 /// A customer and the points they earned in a period, for the dashboard's flags.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
 pub struct HeavyEarner {
@@ -64,6 +103,14 @@ pub trait AdminStore: Send + Sync {
         over: i64,
         limit: u32,
     ) -> Result<Vec<HeavyEarner>, StoreError>;
+    /// The figures of `[from, to)`; `top` rewards at most.
+    async fn period_summary(
+        &self,
+        org: OrgId,
+        from: OffsetDateTime,
+        to: OffsetDateTime,
+        top: u32,
+    ) -> Result<PeriodSummary, StoreError>;
     /// Customers and outstanding points now.
     async fn balance_totals(&self, org: OrgId) -> Result<BalanceTotals, StoreError>;
     /// Purchases, newest first, of one customer or all, made at or after `since`,

@@ -6,6 +6,7 @@
 //! orderly stop); what a killed process left is named after its process id, swept by the
 //! next backup or restore once that process is gone, and reported by `loyalty doctor`.
 
+pub use loyalty_core::scratch::{Scratch, create_private_dir, create_private_file};
 use std::fs::File;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, SystemTime};
@@ -13,59 +14,23 @@ use std::time::{Duration, SystemTime};
 /// Prefix of a restore's work folder: `.restore-{kind}-{pid}`.
 pub const RESTORE_PREFIX: &str = ".restore-";
 
+/// Prefix of an XLSX export's work folder: `.export-{n}-{pid}`
+/// (`loyalty_core::service::exports`).
+pub const EXPORT_PREFIX: &str = loyalty_core::service::exports::SCRATCH_PREFIX;
+
+/// A restore's work folder for a file of `kind` in the backup folder `dir`.
+pub fn for_restore(dir: &Path, kind: &str) -> std::io::Result<Scratch> {
+    Scratch::create(
+        dir,
+        &format!("{RESTORE_PREFIX}{kind}-{}", std::process::id()),
+    )
+}
+
 /// Age after which the doctor reports a temporary file or folder as left over.
 pub const LEFTOVER_AGE: Duration = Duration::from_secs(5 * 60);
 
 /// Age after which a backup or restore removes a leftover whose process is gone.
 pub const SWEEP_AGE: Duration = Duration::from_secs(10 * 60);
-
-/// A private folder that is removed, with everything in it, when dropped.
-#[derive(Debug)]
-pub struct Scratch {
-    path: PathBuf,
-}
-
-impl Scratch {
-    /// Creates `{dir}/{name}` (0700), creating `dir` when missing.
-    pub fn create(dir: &Path, name: &str) -> std::io::Result<Self> {
-        std::fs::create_dir_all(dir)?;
-        let path = dir.join(name);
-        create_private_dir(&path)?;
-        Ok(Self { path })
-    }
-
-    /// A restore's work folder for a file of `kind` in the backup folder `dir`.
-    pub fn for_restore(dir: &Path, kind: &str) -> std::io::Result<Self> {
-        Self::create(
-            dir,
-            &format!("{RESTORE_PREFIX}{kind}-{}", std::process::id()),
-        )
-    }
-
-    /// The folder.
-    pub fn path(&self) -> &Path {
-        &self.path
-    }
-
-    /// `{folder}/{name}`, created empty and private (0600).
-    pub fn file(&self, name: &str) -> std::io::Result<(PathBuf, File)> {
-        let path = self.path.join(name);
-        let file = create_private_file(&path)?;
-        Ok((path, file))
-    }
-}
-
-impl Drop for Scratch {
-    fn drop(&mut self) {
-        match std::fs::remove_dir_all(&self.path) {
-            Ok(()) => {}
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
-            Err(e) => {
-                tracing::warn!(path = %self.path.display(), error = %e, "cannot remove a temporary folder")
-            }
-        }
-    }
-}
 
 /// A temporary file removed when dropped, unless it was renamed away first.
 #[derive(Debug)]
@@ -90,38 +55,6 @@ impl Drop for ScratchFile {
     fn drop(&mut self) {
         let _ = std::fs::remove_file(&self.path);
     }
-}
-
-/// Creates a folder only its owner can enter: sets hold every customer's data.
-pub fn create_private_dir(path: &Path) -> std::io::Result<()> {
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::DirBuilderExt;
-        std::fs::DirBuilder::new().mode(0o700).create(path)
-    }
-    #[cfg(not(unix))]
-    {
-        std::fs::create_dir(path)
-    }
-}
-
-/// Creates (or empties) a file only its owner can read, whatever the umask.
-pub fn create_private_file(path: &Path) -> std::io::Result<File> {
-    let mut options = File::options();
-    options.write(true).read(true).create(true).truncate(true);
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::OpenOptionsExt;
-        options.mode(0o600);
-    }
-    let file = options.open(path)?;
-    #[cfg(unix)]
-    {
-        // An existing file keeps its mode on open; make it private too.
-        use std::os::unix::fs::PermissionsExt;
-        file.set_permissions(std::fs::Permissions::from_mode(0o600))?;
-    }
-    Ok(file)
 }
 
 /// A temporary file or folder a backup or restore left behind.
@@ -217,7 +150,9 @@ pub fn leftovers(dir: &Path, db: Option<&Path>, min_age: Duration) -> Vec<Leftov
         }
     };
     look(dir, &|name: &str| {
-        name.starts_with(RESTORE_PREFIX) || name.starts_with(super::UNFINISHED_PREFIX)
+        name.starts_with(RESTORE_PREFIX)
+            || name.starts_with(EXPORT_PREFIX)
+            || name.starts_with(super::UNFINISHED_PREFIX)
     });
     if let Some(db) = db
         && let Some(file) = db.file_name().map(|n| n.to_string_lossy().into_owned())
@@ -271,7 +206,7 @@ mod tests {
         let dir = tempfile::tempdir().expect("dir");
         let backups = dir.path().join("backups");
         let path = {
-            let s = Scratch::for_restore(&backups, "loyalty_db").expect("scratch");
+            let s = for_restore(&backups, "loyalty_db").expect("scratch");
             let (file, _) = s.file("archive.dump").expect("file");
             let mode = |p: &Path| std::fs::metadata(p).expect("meta").permissions().mode() & 0o777;
             assert_eq!(mode(s.path()), 0o700);

@@ -5,7 +5,7 @@
 //! are private files inside the backup folder ([`super::scratch`]).
 
 use super::progress::Progress;
-use super::scratch::{Scratch, ScratchFile, create_private_file};
+use super::scratch::{ScratchFile, create_private_file};
 use super::{FileEntry, GZIP_LEVEL, HashingWriter, KIND_LOYALTY, set_name};
 use crate::UserError;
 use anyhow::Context;
@@ -234,7 +234,7 @@ pub async fn restore(
         .file_name()
         .map(|n| n.to_string_lossy().into_owned())
         .unwrap_or_else(|| "loyalty.db".into());
-    let work = Scratch::for_restore(backup_dir, KIND_LOYALTY)
+    let work = super::scratch::for_restore(backup_dir, KIND_LOYALTY)
         .with_context(|| format!("creating a private folder in {}", backup_dir.display()))?;
     let (tmp, file) = work
         .file(&file_name)

@@ -307,8 +307,8 @@ pub fn build(i: &Inputs<'_>) -> Guide {
             )),
             Block::Sub(t("Exports and audit log", "Exportações e auditoria")),
             Block::Para(t(
-                "The dashboard offers spreadsheet files (CSV) of balances, the ledger and purchases, for your accountant or your own analysis. The audit log shows every change: who, what and why.",
-                "O painel oferece planilhas (CSV) de saldos, extrato e compras, para o contador ou para sua própria análise. O registro de auditoria mostra todas as alterações: quem, o quê e por quê.",
+                "The Exports tab gives the ledger, the balances, the purchases or the month's summary (points issued, redeemed and expired, purchases, new and active customers, top rewards) for this month, last month or any days, as an Excel workbook or a CSV file that opens right in your spreadsheet, for your accountant or your own analysis. The audit log shows every change: who, what and why.",
+                "A aba Exportações gera o extrato, os saldos, as compras ou o resumo do mês (pontos emitidos, resgatados e expirados, compras, clientes novos e ativos, recompensas mais resgatadas) deste mês, do mês passado ou de quaisquer dias, como planilha do Excel ou arquivo CSV que abre certo na sua planilha, para o contador ou para sua própria análise. O registro de auditoria mostra todas as alterações: quem, o quê e por quê.",
             )),
         ],
     });

@@ -404,4 +404,33 @@ both_backends! {
         };
         assert!(def.contains("last_seen_at") && def.to_lowercase().contains("where"), "{def}");
     }
+
+    async fn a_periods_summary_counts_one_organization_and_one_period(db) {
+        use loyalty_core::domain::ledger::{Actor, NewCustomer, PointsCommand};
+        use rust_decimal::Decimal;
+        let a = db.store.insert_organization(&new_org("shop-a"), OrgStatus::Active, NOW).await.expect("a");
+        let b = db.store.insert_organization(&new_org("shop-b"), OrgStatus::Active, NOW).await.expect("b");
+        let (from, to) = (datetime!(2025-01-01 03:00 UTC), datetime!(2025-02-01 03:00 UTC));
+        let empty = db.store.period_summary(a.id, from, to, 5).await.expect("summary");
+        assert_eq!(empty, loyalty_core::store::PeriodSummary::default());
+        for (org, card, amount, at) in [
+            (&a, "400000000147", "12.34", datetime!(2025-01-10 12:00 UTC)),
+            (&a, "400000000154", "0.66", datetime!(2025-01-31 23:00 UTC)),
+            (&a, "400000000162", "50.00", datetime!(2025-02-01 03:00 UTC)),
+            (&b, "400000000170", "99.99", datetime!(2025-01-10 12:00 UTC)),
+        ] {
+            let c = db.store.enroll_customer(org.id, &NewCustomer {
+                phone: None, email: None, name: None, card_number: card.into(), identity_subject: None, created_by: None,
+            }, &Actor::system(), at).await.expect("customer").id;
+            let amount: Decimal = amount.parse().expect("amount");
+            let cmd = PointsCommand::Award {
+                customer: c, amount, currency: "BRL".into(), points: 10, metadata: serde_json::json!({}), receipt: false, unusual: None,
+            };
+            db.store.apply_points(org.id, &cmd, &Actor::system(), None, at).await.expect("award");
+        }
+        let got = db.store.period_summary(a.id, from, to, 5).await.expect("summary");
+        assert_eq!((got.purchases, got.purchases_amount, got.points_issued), (2, Decimal::new(1300, 2), 20), "{got:?}");
+        assert_eq!((got.new_customers, got.active_customers, got.points_outstanding), (2, 2, 20), "{got:?}");
+        assert!(got.top_rewards.is_empty());
+    }
 }

@@ -193,6 +193,9 @@ impl Modify for SecuritySchemes {
     super::admin::settings,
     super::admin::audit,
     super::exports::ledger,
+    super::exports::balances,
+    super::exports::purchases,
+    super::exports::summary,
 ))]
 struct V1;
 

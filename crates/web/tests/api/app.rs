@@ -18,6 +18,8 @@ pub struct TestApp {
     pub router: axum::Router,
     pub a: Organization,
     pub b: Organization,
+    /// The folder the XLSX exports make their private folders in (as `backup.dir`).
+    pub scratch: tempfile::TempDir,
 }
 
 /// How a request authenticates.
@@ -54,17 +56,22 @@ impl TestApp {
                     .unwrap(),
             );
         }
+        let scratch = tempfile::tempdir().unwrap();
         let state = AppState {
             store: db.store.clone(),
             directory: dir.clone(),
             clock: clock.clone(),
             identity: Identity::Builtin((*dir).clone()),
-            config: Arc::new(WebConfig::default()),
+            config: Arc::new(WebConfig {
+                scratch_dir: scratch.path().join("backups"),
+                ..WebConfig::default()
+            }),
         };
         let b = orgs.pop().unwrap();
         let a = orgs.pop().unwrap();
         TestApp {
             db,
+            scratch,
             router: loyalty_web::router(state.clone()),
             state,
             a,

@@ -274,7 +274,16 @@ both_backends! {
 
         let (status, _, body) = get_raw(&app, &admin, "/api/v1/orgs/padaria/exports/ledger?from=2025-01-01&to=2025-01-31&format=xlsx").await;
         assert_eq!(status, 200);
+        // The sheet's name and its frozen header rows, as Excel reads them.
+        let mut zip = zip::ZipArchive::new(std::io::Cursor::new(&body)).unwrap();
+        let mut xml = String::new();
+        std::io::Read::read_to_string(&mut zip.by_name("xl/workbook.xml").unwrap(), &mut xml).unwrap();
+        assert!(xml.contains(r#"<sheet name="Extrato" sheetId="1""#), "{xml}");
+        let mut xml = String::new();
+        std::io::Read::read_to_string(&mut zip.by_name("xl/worksheets/sheet1.xml").unwrap(), &mut xml).unwrap();
+        assert!(xml.contains(r#"<pane ySplit="2" topLeftCell="A3" activePane="bottomLeft" state="frozen"/>"#), "{xml}");
         let mut book: Xlsx<_> = calamine::open_workbook_from_rs(std::io::Cursor::new(body)).unwrap();
+        assert_eq!(book.sheet_names(), ["Extrato", "Resumo"]);
         let sheet = book.worksheet_range("Extrato").unwrap();
         let title = sheet.get((0, 0)).unwrap().to_string();
         assert_eq!(title, "Padaria São João: extrato de 2025-01-01 a 2025-01-31");

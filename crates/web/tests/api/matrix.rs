@@ -67,6 +67,9 @@ both_backends! {
             ("POST", "/api/v1/orgs/alpha/tokens".into(), Some(serde_json::json!({"name": "till 9", "role": "cashier"})), [201, 403, 403, 403, 401, 403, 403]),
             ("GET", "/api/v1/orgs/alpha/audit".into(), None, [200, 403, 403, 200, 401, 403, 403]),
             ("GET", "/api/v1/orgs/alpha/exports/ledger".into(), None, [200, 403, 403, 403, 401, 403, 403]),
+            ("GET", "/api/v1/orgs/alpha/exports/balances".into(), None, [200, 403, 403, 403, 401, 403, 403]),
+            ("GET", "/api/v1/orgs/alpha/exports/purchases".into(), None, [200, 403, 403, 403, 401, 403, 403]),
+            ("GET", "/api/v1/orgs/alpha/exports/summary".into(), None, [200, 403, 403, 403, 401, 403, 403]),
             ("PUT", "/api/v1/orgs/alpha/settings/points".into(), Some(serde_json::json!({"points_per_unit": "1", "min_purchase": "0", "expiry_days": null, "join_enabled": true})), [200, 403, 403, 403, 401, 403, 403]),
         ];
         let alpha_secrets = [cid.clone(), pid.clone(), rid.clone(), own.id.to_string(), app.a.id.to_string()];

@@ -35,6 +35,9 @@ const OPERATIONS: &[(&str, &str)] = &[
     ("put", "/api/v1/orgs/{slug}/settings/points"),
     ("get", "/api/v1/orgs/{slug}/audit"),
     ("get", "/api/v1/orgs/{slug}/exports/ledger"),
+    ("get", "/api/v1/orgs/{slug}/exports/balances"),
+    ("get", "/api/v1/orgs/{slug}/exports/purchases"),
+    ("get", "/api/v1/orgs/{slug}/exports/summary"),
 ];
 
 /// The till's writes, which require an `Idempotency-Key`.

@@ -165,6 +165,8 @@ pub struct Served {
     pub state: AppState,
     pub directory: BuiltinDirectory,
     stop: Option<tokio::sync::oneshot::Sender<()>>,
+    /// The folder the XLSX exports make their private folders in (as `backup.dir`).
+    pub scratch: tempfile::TempDir,
 }
 
 impl Served {
@@ -172,6 +174,7 @@ impl Served {
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let base = format!("http://{}", listener.local_addr().unwrap());
         let clock = Arc::new(SystemClock);
+        let scratch = tempfile::tempdir().unwrap();
         let directory = BuiltinDirectory::new(
             db.store.clone(),
             clock.clone(),
@@ -185,6 +188,7 @@ impl Served {
             identity: Identity::Builtin(directory.clone()),
             config: Arc::new(WebConfig {
                 public_url: base.clone(),
+                scratch_dir: scratch.path().join("backups"),
                 ..WebConfig::default()
             }),
         };
@@ -201,6 +205,7 @@ impl Served {
             state,
             directory,
             stop: Some(stop),
+            scratch,
         }
     }
 }

@@ -7,5 +7,6 @@
 mod amounts;
 mod console;
 mod csp;
+mod exports;
 mod harness;
 mod story;

@@ -179,22 +179,21 @@ async fn story(db: TestDb, backend: &str) {
     let csv = d
         .execute_async(
             "const done = arguments[arguments.length - 1]; fetch(arguments[0]).then(r => r.text()).then(done);",
-            vec![serde_json::json!(format!("{base}/o/nextdoor/admin/export/purchases.csv"))],
+            vec![serde_json::json!(format!("{base}/o/nextdoor/admin/exports/download?kind=purchases&period=this-month&format=csv-machine"))],
         )
         .await
         .unwrap();
     let csv: String = csv.convert().unwrap();
+    // fetch's text() drops the byte-order mark.
     assert!(csv.starts_with("purchase_id,"), "{csv}");
     assert_eq!(csv.lines().count(), 2, "one purchase, recorded once: {csv}");
     assert!(csv.contains(",25.50,USD,25,"), "{csv}");
-    // ... and last month's ledger as XLSX from the dashboard's link.
+    // ... and last month's ledger as XLSX from the export page.
+    click(d, "main a[href='/o/nextdoor/admin/exports']").await;
+    wait_text(d, "h1", "Exports").await;
+    click(d, "input[name=period][value=last-month]").await;
     let downloads = tempfile::tempdir().unwrap();
-    let file = download(
-        d,
-        downloads.path(),
-        "a[href*='period=last-month'][href*='format=xlsx']",
-    )
-    .await;
+    let file = download(d, downloads.path(), "#export-form button[type=submit]").await;
     let name = file.file_name().unwrap().to_string_lossy().into_owned();
     assert!(
         name.starts_with("ledger-nextdoor-") && name.ends_with(".xlsx"),

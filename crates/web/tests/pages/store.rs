@@ -61,9 +61,20 @@ both_backends! {
         let page = app.get(&admin, "/o/alpha/admin").await;
         assert_eq!(page.status, 200);
         assert!(page.body.contains("<span class=\"v\">25</span>"), "outstanding points shown: {}", page.body);
-        let csv = app.get(&admin, "/o/alpha/admin/export/purchases.csv").await;
+        let csv = app.get(&admin, "/o/alpha/admin/exports/download?kind=purchases&period=this-month&format=csv-machine").await;
         assert_eq!(csv.status, 200);
-        assert!(csv.headers.get("content-disposition").unwrap().to_str().unwrap().contains("alpha-purchases-"));
+        assert!(csv.headers.get("content-disposition").unwrap().to_str().unwrap().contains("purchases-alpha-"));
         assert_eq!(csv.body.lines().count(), 3, "{}", csv.body);
+        // A bad range is a page that says what to fix, not the API's JSON.
+        let bad = app.get(&admin, "/o/alpha/admin/exports/download?kind=ledger&period=custom&from=2025-02-01&to=2025-01-01&format=xlsx").await;
+        assert_eq!(bad.status, 422, "{}", bad.body);
+        assert!(bad.headers.get("content-type").unwrap().to_str().unwrap().starts_with("text/html"));
+        assert!(bad.body.contains("the last day is before the first day"), "{}", bad.body);
+        assert!(bad.body.contains("/o/alpha/admin/exports"), "a way back: {}", bad.body);
+        let page = app.get(&admin, "/o/alpha/admin/exports").await;
+        assert_eq!(page.status, 200);
+        for choice in ["value=\"ledger\"", "value=\"balances\"", "value=\"purchases\"", "value=\"summary\"", "value=\"last-month\"", "value=\"custom\"", "value=\"csv-machine\""] {
+            assert!(page.body.contains(choice), "{choice}: {}", page.body);
+        }
     }
 }

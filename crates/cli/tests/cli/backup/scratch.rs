@@ -216,7 +216,11 @@ both_backends! {
         std::fs::write(work.join("archive.dump"), vec![1u8; 1234]).expect("write");
         age(&work.join("archive.dump"), Duration::from_secs(20 * 60));
         age(&work, Duration::from_secs(20 * 60));
-        let mut left = vec![work.clone()];
+        // A killed XLSX export leaves only its private folder: its files were unlinked.
+        let export = dir.path().join(format!(".export-3-{pid}"));
+        std::fs::create_dir(&export).expect("mkdir");
+        age(&export, Duration::from_secs(20 * 60));
+        let mut left = vec![work.clone(), export];
         if db.kind == Kind::Sqlite {
             let file = Path::new(db.url.trim_start_matches("sqlite://"));
             let name = file.file_name().expect("name").to_string_lossy().into_owned();

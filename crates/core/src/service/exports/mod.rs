@@ -1,22 +1,71 @@
-//! The ledger export for a date range in the organization's time zone, as CSV that a
-//! spreadsheet opens right or as an XLSX workbook: read from the store page by page and
-//! handed out in chunks (CSV) or written to a file row by row (XLSX, `xlsx.rs`), so the
-//! API can stream it and the command line can write it, with the same rows. Columns and
-//! styles are described in `docs/exports.md`.
+//! The exports of an organization (ledger, balances, purchases, the period's summary)
+//! for a date range in its time zone, as CSV that a spreadsheet opens right or as an
+//! XLSX workbook: read from the store page by page and handed out in chunks (CSV) or
+//! written row by row (XLSX, `xlsx.rs`), so the API and the dashboard can stream it and
+//! the command line can write it, with the same rows. Columns (`columns.rs`) and styles
+//! are described in `docs/exports.md`.
 
+mod columns;
 mod xlsx;
 
+pub use xlsx::{SCRATCH_PREFIX, Workbook};
+
 use crate::Error;
-use crate::domain::ledger::LedgerEntry;
-use crate::domain::{LedgerEntryId, OrgId, Organization};
+use crate::domain::{CustomerId, LedgerEntryId, OrgId, Organization, PurchaseId};
 use crate::service::context::require_admin;
 use crate::service::points::{Ctx, day_start};
-use crate::service::reports::{local_date, row_with};
+use crate::service::reports::local_date;
 use crate::store::Store;
+use columns::{Column, summary_rows};
+use rust_decimal::Decimal;
 use time::{Date, OffsetDateTime};
 
-/// Entries read from the store per page.
+/// Rows read from the store per page.
 const PAGE: u32 = 1000;
+
+/// Rewards listed in the summary.
+const TOP_REWARDS: u32 = 5;
+
+/// What is exported.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ExportKind {
+    /// Every ledger entry of the range, oldest first.
+    Ledger,
+    /// Every customer with their balance now (the range does not apply).
+    Balances,
+    /// Every purchase of the range, newest first.
+    Purchases,
+    /// The range's figures: points, purchases, customers, top rewards.
+    Summary,
+}
+
+impl ExportKind {
+    /// Every kind, in the order the dashboard lists them.
+    pub const ALL: [Self; 4] = [Self::Ledger, Self::Balances, Self::Purchases, Self::Summary];
+
+    /// Parses `ledger`, `balances`, `purchases` or `summary`.
+    pub fn parse(s: &str) -> Result<Self, Error> {
+        Self::ALL
+            .into_iter()
+            .find(|k| k.as_str() == s)
+            .ok_or_else(|| {
+                Error::field(
+                    "kind",
+                    format!("{s:?} is not an export; write ledger, balances, purchases or summary"),
+                )
+            })
+    }
+
+    /// The name in URLs, flags and file names.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Ledger => "ledger",
+            Self::Balances => "balances",
+            Self::Purchases => "purchases",
+            Self::Summary => "summary",
+        }
+    }
+}
 
 /// How the CSV is written.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -170,41 +219,60 @@ fn portuguese(org: &Organization) -> bool {
     org.language.as_str().starts_with("pt")
 }
 
-/// The ledger's columns: stable English names (machine style) and the Portuguese ones.
-const LEDGER_COLUMNS: [(&str, &str, &str); 9] = [
-    ("entry_id", "Entry", "Lançamento"),
-    ("created_at", "Date and time", "Data e hora"),
-    ("customer_id", "Customer", "Cliente"),
-    ("type", "Type", "Tipo"),
-    ("points", "Points", "Pontos"),
-    ("balance_after", "Balance after", "Saldo após"),
-    ("reference_type", "Reference", "Referência"),
-    ("reference_id", "Reference id", "Id da referência"),
-    ("notes", "Notes", "Observações"),
-];
+/// One value of a row, written by each format its own way: text as it is, whole
+/// numbers plainly, money with the currency's digits (and the locale's decimal mark in
+/// the local CSV, as a number in the currency's format in XLSX), times in the
+/// organization's time zone (UTC RFC 3339 in the machine CSV, real dates in XLSX).
+#[derive(Debug, Clone, PartialEq)]
+enum Cell {
+    Text(String),
+    Int(i64),
+    Money(Decimal),
+    Time(OffsetDateTime),
+    Empty,
+}
 
-/// The ledger export of one organization, read a page at a time.
-pub struct LedgerExport {
+impl Cell {
+    fn text(s: Option<&str>) -> Self {
+        s.map_or(Self::Empty, |s| Self::Text(s.to_owned()))
+    }
+}
+
+/// Where the next page starts.
+#[derive(Debug, Clone, Copy)]
+enum Cursor {
+    Ledger(Option<(OffsetDateTime, LedgerEntryId)>),
+    Balances(Option<CustomerId>),
+    Purchases((OffsetDateTime, PurchaseId)),
+    Summary,
+}
+
+/// One export of one organization, read a page at a time.
+pub struct Export {
+    kind: ExportKind,
     org: OrgId,
     slug: String,
     shop: String,
+    currency: String,
+    digits: u32,
     format: ExportFormat,
     portuguese: bool,
     range: DateRange,
+    today: Date,
     start: OffsetDateTime,
     end: OffsetDateTime,
     style: CsvStyle,
     sep: char,
+    decimal: char,
     zone: jiff::tz::TimeZone,
-    headers: Vec<&'static str>,
-    after: Option<(OffsetDateTime, LedgerEntryId)>,
+    cursor: Cursor,
     started: bool,
     done: bool,
 }
 
-impl LedgerExport {
+impl Export {
     /// Checks that the caller may export and what they asked for; nothing is read yet.
-    pub fn begin(ctx: &Ctx<'_>, p: &ExportParams) -> Result<Self, Error> {
+    pub fn begin(ctx: &Ctx<'_>, kind: ExportKind, p: &ExportParams) -> Result<Self, Error> {
         require_admin(ctx, "export data")?;
         let org = ctx.org;
         let today = local_date(ctx.clock.now(), &org.timezone);
@@ -221,36 +289,45 @@ impl LedgerExport {
             .map(CsvStyle::parse)
             .transpose()?
             .unwrap_or(CsvStyle::Local);
-        let (sep, _decimal) = match style {
+        let (sep, decimal) = match style {
             CsvStyle::Local => local_marks(org),
             CsvStyle::Machine => (',', '.'),
         };
-        let pt = portuguese(org);
-        let headers = LEDGER_COLUMNS
-            .iter()
-            .map(|(machine, en, pt_name)| match style {
-                CsvStyle::Machine => *machine,
-                CsvStyle::Local if pt => *pt_name,
-                CsvStyle::Local => *en,
-            })
-            .collect();
+        let start = day_start(range.from, &org.timezone);
+        let end = day_start(range.to.next_day().unwrap_or(range.to), &org.timezone);
+        let cursor = match kind {
+            ExportKind::Ledger => Cursor::Ledger(None),
+            ExportKind::Balances => Cursor::Balances(None),
+            // Newest first: everything before the end of the last day.
+            ExportKind::Purchases => Cursor::Purchases((end, PurchaseId::from(uuid::Uuid::nil()))),
+            ExportKind::Summary => Cursor::Summary,
+        };
         Ok(Self {
+            kind,
             org: org.id,
             slug: org.slug.to_string(),
             shop: org.name.clone(),
+            currency: org.currency.as_str().to_owned(),
+            digits: org.currency.minor_digits(),
             format,
-            portuguese: pt,
+            portuguese: portuguese(org),
             range,
-            start: day_start(range.from, &org.timezone),
-            end: day_start(range.to.next_day().unwrap_or(range.to), &org.timezone),
+            today,
+            start,
+            end,
             style,
             sep,
+            decimal,
             zone: org.timezone.zone(),
-            headers,
-            after: None,
+            cursor,
             started: false,
             done: false,
         })
+    }
+
+    /// What is exported.
+    pub fn kind(&self) -> ExportKind {
+        self.kind
     }
 
     /// The local days exported.
@@ -263,16 +340,23 @@ impl LedgerExport {
         self.format
     }
 
-    /// A file name such as `ledger-nextdoor-2025-01-01-2025-01-31.csv`.
+    /// A file name such as `ledger-nextdoor-2025-01-01-2025-01-31.csv`
+    /// (`balances-nextdoor-2025-02-03.csv`: balances are as of today).
     pub fn file_name(&self) -> String {
         let ext = match self.format {
             ExportFormat::Csv => "csv",
             ExportFormat::Xlsx => "xlsx",
         };
-        format!(
-            "ledger-{}-{}-{}.{ext}",
-            self.slug, self.range.from, self.range.to
-        )
+        match self.kind {
+            ExportKind::Balances => format!("balances-{}-{}.{ext}", self.slug, self.today),
+            kind => format!(
+                "{}-{}-{}-{}.{ext}",
+                kind.as_str(),
+                self.slug,
+                self.range.from,
+                self.range.to
+            ),
+        }
     }
 
     /// The media type of the file.
@@ -285,28 +369,60 @@ impl LedgerExport {
         }
     }
 
-    /// The next page of entries from the store; empty after the last.
-    async fn next_page(&mut self, store: &dyn Store) -> Result<Vec<LedgerEntry>, Error> {
+    fn columns(&self) -> &'static [Column] {
+        columns::of(self.kind)
+    }
+
+    /// The next page of rows from the store; empty after the last.
+    async fn next_rows(&mut self, store: &dyn Store) -> Result<Vec<Vec<Cell>>, Error> {
         if self.done {
             return Ok(Vec::new());
         }
-        let page = store
-            .ledger(
-                self.org,
-                None,
-                Some(self.start),
-                Some(self.end),
-                self.after,
-                PAGE,
-            )
-            .await?;
-        match page.last() {
-            Some(last) if page.len() == PAGE as usize => {
-                self.after = Some((last.created_at, last.id));
+        let (rows, full) = match &mut self.cursor {
+            Cursor::Ledger(after) => {
+                let page = store
+                    .ledger(
+                        self.org,
+                        None,
+                        Some(self.start),
+                        Some(self.end),
+                        *after,
+                        PAGE,
+                    )
+                    .await?;
+                if let Some(last) = page.last() {
+                    *after = Some((last.created_at, last.id));
+                }
+                let full = page.len() == PAGE as usize;
+                (page.into_iter().map(columns::ledger_row).collect(), full)
             }
-            _ => self.done = true,
-        }
-        Ok(page)
+            Cursor::Balances(after) => {
+                let page = store.list_customers(self.org, *after, PAGE).await?;
+                if let Some(last) = page.last() {
+                    *after = Some(last.id);
+                }
+                let full = page.len() == PAGE as usize;
+                (page.into_iter().map(columns::balance_row).collect(), full)
+            }
+            Cursor::Purchases(before) => {
+                let page = store
+                    .list_purchases(self.org, None, Some(self.start), Some(*before), PAGE)
+                    .await?;
+                if let Some(last) = page.last() {
+                    *before = (last.created_at, last.id);
+                }
+                let full = page.len() == PAGE as usize;
+                (page.into_iter().map(columns::purchase_row).collect(), full)
+            }
+            Cursor::Summary => {
+                let summary = store
+                    .period_summary(self.org, self.start, self.end, TOP_REWARDS)
+                    .await?;
+                (summary_rows(&summary, self.style, self.portuguese), false)
+            }
+        };
+        self.done = !full;
+        Ok(rows)
     }
 
     fn time(&self, t: OffsetDateTime) -> String {
@@ -324,38 +440,74 @@ impl LedgerExport {
         }
     }
 
-    /// The next part of the file: the byte-order mark and header row first, then one
-    /// page of entries at a time; `None` after the last.
+    /// An amount with the currency's digits and the style's decimal mark.
+    fn money(&self, d: Decimal) -> String {
+        let mut d = d;
+        d.rescale(self.digits);
+        let s = d.to_string();
+        if self.decimal == '.' {
+            s
+        } else {
+            s.replace('.', &self.decimal.to_string())
+        }
+    }
+
+    fn csv_row(&self, out: &mut String, row: &[Cell]) {
+        for (i, cell) in row.iter().enumerate() {
+            if i > 0 {
+                out.push(self.sep);
+            }
+            match cell {
+                Cell::Text(s) => field(out, s, self.sep),
+                Cell::Int(n) => out.push_str(&n.to_string()),
+                Cell::Money(d) => field(out, &self.money(*d), self.sep),
+                Cell::Time(t) => out.push_str(&self.time(*t)),
+                Cell::Empty => {}
+            }
+        }
+        out.push_str("\r\n");
+    }
+
+    /// The next part of the CSV file: the byte-order mark and header row first, then
+    /// one page of rows at a time; `None` after the last.
     pub async fn next_chunk(&mut self, store: &dyn Store) -> Result<Option<Vec<u8>>, Error> {
         if !self.started {
             self.started = true;
             let mut out = String::from('\u{feff}');
-            row_with(&mut out, &self.headers, self.sep);
+            let headers: Vec<Cell> = self
+                .columns()
+                .iter()
+                .map(|c| Cell::Text(c.header(self.style, self.portuguese).to_owned()))
+                .collect();
+            self.csv_row(&mut out, &headers);
             return Ok(Some(out.into_bytes()));
         }
-        let page = self.next_page(store).await?;
-        if page.is_empty() {
+        let rows = self.next_rows(store).await?;
+        if rows.is_empty() {
             return Ok(None);
         }
-        let mut out = String::with_capacity(page.len() * 160);
-        for e in &page {
-            row_with(
-                &mut out,
-                &[
-                    &e.id.to_string(),
-                    &self.time(e.created_at),
-                    &e.customer_id.to_string(),
-                    e.transaction_type.as_str(),
-                    &e.points.to_string(),
-                    &e.balance_after.to_string(),
-                    e.reference_type.as_deref().unwrap_or(""),
-                    &e.reference_id.map(|r| r.to_string()).unwrap_or_default(),
-                    e.notes.as_deref().unwrap_or(""),
-                ],
-                self.sep,
-            );
+        let mut out = String::with_capacity(rows.len() * 160);
+        for row in &rows {
+            self.csv_row(&mut out, row);
         }
         Ok(Some(out.into_bytes()))
+    }
+}
+
+/// One CSV field, quoted when it holds the separator, a quote or a line end; a leading
+/// `= + - @` is prefixed with `'` so a spreadsheet does not run it as a formula.
+fn field(out: &mut String, v: &str, sep: char) {
+    let v = if v.starts_with(['=', '+', '-', '@']) && v.replace(',', ".").parse::<f64>().is_err() {
+        format!("'{v}")
+    } else {
+        v.to_owned()
+    };
+    if v.contains([sep, '"', '\n', '\r']) {
+        out.push('"');
+        out.push_str(&v.replace('"', "\"\""));
+        out.push('"');
+    } else {
+        out.push_str(&v);
     }
 }
 
@@ -371,6 +523,21 @@ mod tests {
             to: to.map(str::to_owned),
             ..ExportParams::default()
         }
+    }
+
+    #[test]
+    fn csv_fields_are_quoted_and_formulas_defused() {
+        let mut out = String::new();
+        for (i, v) in ["a,b", "say \"hi\"", "=SUM(A1)", "-5", "plain"]
+            .iter()
+            .enumerate()
+        {
+            if i > 0 {
+                out.push(',');
+            }
+            field(&mut out, v, ',');
+        }
+        assert_eq!(out, "\"a,b\",\"say \"\"hi\"\"\",'=SUM(A1),-5,plain");
     }
 
     #[test]

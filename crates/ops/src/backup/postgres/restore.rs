@@ -4,7 +4,6 @@
 use super::{Target, connect, row_counts, schema_version, user_tables};
 use crate::backup::KIND_LOYALTY;
 use crate::backup::progress::Progress;
-use crate::backup::scratch::Scratch;
 use anyhow::Context;
 use flate2::read::GzDecoder;
 use secrecy::SecretString;
@@ -66,7 +65,7 @@ pub async fn restore(
     progress: &dyn Progress,
 ) -> anyhow::Result<Restored> {
     let target = Target::parse(url)?;
-    let work = Scratch::for_restore(backup_dir, kind)
+    let work = crate::backup::scratch::for_restore(backup_dir, kind)
         .with_context(|| format!("creating a private folder in {}", backup_dir.display()))?;
     let (archive, archive_file) = work.file("archive.dump").context("creating archive.dump")?;
     {

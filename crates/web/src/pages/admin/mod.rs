@@ -1,10 +1,11 @@
 //! The org admin panel (`/o/{slug}/admin`): dashboard, staff, customers, rewards,
-//! settings, CSV exports and the audit log. Admins of the organization only.
+//! settings, exports and the audit log. Admins of the organization only.
 
 pub(super) use customers::entry_kind;
 
 mod catalog;
 mod customers;
+mod exports;
 mod users;
 
 use super::error::{OrPage, PageError};
@@ -12,26 +13,25 @@ use super::guard::OrgPage;
 use super::layout::{Chrome, Notice};
 use super::render;
 use crate::AppState;
-use crate::pages::params::PagePath;
 use askama::Template;
 use axum::Router;
 use axum::extract::State;
-use axum::http::{StatusCode, header};
-use axum::response::{IntoResponse, Response};
+use axum::http::StatusCode;
+use axum::response::Response;
 use axum::routing::get;
 use loyalty_core::domain::Role;
 use loyalty_core::service::audit::{self, Before, Reader};
 use loyalty_core::service::points::Ctx;
-use loyalty_core::service::reports::{self, Dashboard, Export};
+use loyalty_core::service::reports::{self, Dashboard};
 
 pub(super) fn routes() -> Router<AppState> {
     Router::new()
         .route("/o/{slug}/admin", get(dashboard))
-        .route("/o/{slug}/admin/export/{file}", get(export))
         .route("/o/{slug}/admin/audit", get(audit))
         .merge(users::routes())
         .merge(customers::routes())
         .merge(catalog::routes())
+        .merge(exports::routes())
 }
 
 /// The page frame and a context acting as admin, or the page to answer instead. An
@@ -93,38 +93,6 @@ async fn dashboard(State(state): State<AppState>, page: OrgPage) -> Result<Respo
             d,
         },
     ))
-}
-
-async fn export(
-    State(state): State<AppState>,
-    page: OrgPage,
-    PagePath((_, file)): PagePath<(String, String)>,
-) -> Result<Response, PageError> {
-    let (c, ctx) = admin(&page, &state, "dashboard")?;
-    let Some(what) = file.strip_suffix(".csv").and_then(Export::parse) else {
-        return Err(PageError::not_found(c.lang));
-    };
-    let csv = reports::export_csv(&ctx, what)
-        .await
-        .or_page(&c, &format!("{}/admin", page.base()))?;
-    let name = format!(
-        "{}-{}-{}.csv",
-        page.org.slug,
-        what.as_str(),
-        reports::local_date(state.clock.now(), &page.org.timezone)
-    );
-    Ok((
-        [
-            (header::CONTENT_TYPE, "text/csv; charset=utf-8".to_owned()),
-            (
-                header::CONTENT_DISPOSITION,
-                format!("attachment; filename=\"{name}\""),
-            ),
-            (header::CACHE_CONTROL, "no-store".to_owned()),
-        ],
-        csv,
-    )
-        .into_response())
 }
 
 struct AuditRow {
