@@ -134,6 +134,10 @@ impl<D: Directory> Directory for CachedDirectory<D> {
         self.inner.password_set_link(pk).await
     }
 
+    async fn password_links_available(&self) -> Result<bool, DirectoryError> {
+        self.inner.password_links_available().await
+    }
+
     async fn add_member(&self, group: &DirGroup, pk: i64) -> Result<(), DirectoryError> {
         // Dropped whatever the answer: a lost answer may hide a change that was made.
         let result = self.inner.add_member(group, pk).await;
