@@ -92,11 +92,17 @@ impl From<Error> for ApiError {
             return ApiError::internal();
         }
         if code == ErrorCode::Unavailable {
-            // The database's own words stay in the log: they name hosts and ports.
+            // The cause's own words stay in the log: they name hosts, ports and paths.
             tracing::error!(error = %e, %code, "request failed");
+            let what = match e {
+                Error::Store(_) => "the database cannot be reached",
+                _ => {
+                    "a service this server depends on (the identity provider or its own folders) cannot be used"
+                }
+            };
             return ApiError::new(
                 code,
-                "the database cannot be reached for now; nothing was changed, retry shortly",
+                format!("{what} for now; nothing was changed, retry shortly"),
             );
         }
         match e {

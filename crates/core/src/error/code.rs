@@ -222,9 +222,10 @@ catalogue! {
     /// The server failed (storage or identity provider); details are in the server log.
     Internal = "internal", 500, "err_internal", api,
         "storage or identity provider failed; the details are in the server log, never in the answer";
-    /// The database cannot be reached for now; retry after the `Retry-After` seconds.
+    /// The database, the identity provider or a folder of the server cannot be used for
+    /// now; retry after the `Retry-After` seconds.
     Unavailable = "unavailable", 503, "err_unavailable", api,
-        "the database cannot be reached for now; retry after the `Retry-After` header's seconds";
+        "the database, the identity provider or a folder of the server cannot be used for now; retry after the `Retry-After` header's seconds";
     /// The store failed.
     InternalStore = "internal.store", 500, "err_internal", local,
         "the store failed";

@@ -130,6 +130,7 @@ pub async fn examine(config: Result<&Config, String>, scope: &Scope) -> Vec<Chec
     checks.push(system::smtp_configured(&config.mail).await);
     checks.push(clock(db.as_ref().and_then(|d| d.info.now), idp.as_ref()).await);
     let backup_dir = std::path::Path::new(&config.backup.dir);
+    checks.push(system::backup_dir_writable(backup_dir));
     checks.push(backups(backup_dir, time::OffsetDateTime::now_utc()));
     let db = config
         .database

@@ -114,6 +114,28 @@ pub fn clock_verdict(skew: i64, against: &str) -> Check {
     }
 }
 
+/// The backup folder `dir` takes a private folder: backups, restores and XLSX exports
+/// write their temporary files there, and an export answers 503 when it cannot.
+pub fn backup_dir_writable(dir: &Path) -> Check {
+    const NAME: &str = "backup folder writable";
+    let probe = format!(".doctor-{}", std::process::id());
+    match loyalty_core::scratch::Scratch::create(dir, &probe) {
+        Ok(scratch) => {
+            drop(scratch);
+            Check::ok("backup.writable", NAME, dir.display().to_string())
+        }
+        Err(e) => Check::fail(
+            "backup.writable",
+            NAME,
+            format!("{}: {e}", dir.display()),
+            format!(
+                "make {} writable by the user that runs loyalty (chown/chmod), or point backup.dir (LOYALTY_BACKUP__DIR) at a folder it can write: backups and XLSX exports need it",
+                dir.display()
+            ),
+        ),
+    }
+}
+
 /// The newest backup set in `dir` is younger than [`MAX_BACKUP_AGE`] at `now`.
 pub fn backups(dir: &Path, now: OffsetDateTime) -> Check {
     const NAME: &str = "recent backup";
@@ -207,6 +229,28 @@ pub fn leftovers(dir: &Path, db: Option<&Path>) -> Check {
 mod tests {
     use super::super::Status;
     use super::*;
+
+    #[test]
+    fn a_backup_folder_that_cannot_take_a_private_folder_fails_and_names_the_key() {
+        let dir = tempfile::tempdir().unwrap();
+        let ok = backup_dir_writable(&dir.path().join("backups"));
+        assert_eq!(ok.status, Status::Ok, "{ok:?}");
+        assert_eq!(
+            std::fs::read_dir(dir.path().join("backups"))
+                .unwrap()
+                .count(),
+            0,
+            "the probe leaves nothing behind"
+        );
+        let file = dir.path().join("a-file");
+        std::fs::write(&file, b"x").unwrap();
+        let bad = backup_dir_writable(&file);
+        assert_eq!(bad.status, Status::Fail, "{bad:?}");
+        assert!(
+            bad.fix.as_deref().unwrap_or("").contains("backup.dir"),
+            "{bad:?}"
+        );
+    }
 
     fn write_set(dir: &Path, name: &str, created: &str, file_bytes: usize, recorded: usize) {
         let set = dir.join(name);

@@ -309,4 +309,22 @@ both_backends! {
         assert_eq!(sheet.get((last, 2)), Some(&Data::String(c.to_string())));
         assert_eq!(sheet.get((last, 8)), Some(&Data::String("Bônus São João".into())));
     }
+
+    async fn an_xlsx_without_a_writable_folder_is_unavailable_not_a_server_error(db) {
+        let app = TestApp::new(db).await;
+        let _org = brazilian_shop(&app).await;
+        let (admin, _) = app.person("padaria_admin", &["padaria-admins"]).await;
+        // The backup folder is a file: no private folder can be made inside it.
+        std::fs::write(app.scratch.path().join("backups"), b"not a folder").unwrap();
+        let (status, headers, body) = get_raw(&app, &admin, "/api/v1/orgs/padaria/exports/ledger?period=last-month&format=xlsx").await;
+        assert_eq!(status, 503, "{}", String::from_utf8_lossy(&body));
+        assert!(headers.contains_key("retry-after"));
+        let json: serde_json::Value = serde_json::from_slice(&body).unwrap();
+        assert_eq!(json["error"]["code"], "unavailable");
+        let message = json["error"]["message"].as_str().unwrap();
+        assert!(!message.contains("backups"), "no path in the answer: {message}");
+        // CSV needs no folder and still answers.
+        let (status, _, _) = get_raw(&app, &admin, "/api/v1/orgs/padaria/exports/ledger?period=last-month&format=csv").await;
+        assert_eq!(status, 200);
+    }
 }

@@ -203,9 +203,11 @@ impl Export {
             NEXT.fetch_add(1, Ordering::Relaxed),
             std::process::id()
         );
+        // A folder the server cannot write is the installation's fault, not the
+        // request's: 503 with the cause in the log, and `loyalty doctor` names the fix.
         let scratch = Scratch::create(scratch_dir, &name).map_err(|e| {
-            Error::File(format!(
-                "no private folder for the workbook in {}: {e}",
+            Error::Unavailable(format!(
+                "no private folder for the workbook in {} (backup.dir): {e}",
                 scratch_dir.display()
             ))
         })?;

@@ -734,8 +734,8 @@ pub(super) fn text(lang: Lang, key: &'static str) -> &'static str {
             "Algo deu errado do nosso lado; nada foi alterado. Tente novamente em um minuto.",
         ),
         "err_unavailable" => (
-            "The database cannot be reached right now; nothing was changed. Please try again in a minute.",
-            "O banco de dados está inacessível no momento; nada foi alterado. Tente novamente em um minuto.",
+            "A service this site depends on cannot be reached right now; nothing was changed. Please try again in a minute.",
+            "Um serviço de que este site depende está inacessível no momento; nada foi alterado. Tente novamente em um minuto.",
         ),
         "err_not_found" => (
             "Nothing was found. Check the spelling and try again.",
