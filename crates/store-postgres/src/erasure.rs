@@ -116,6 +116,17 @@ async fn clear_customer(
     .execute(&mut *tx)
     .await
     .map_err(map_err)?;
+    if let Some(s) = &subject {
+        erased.subject_in_use = sqlx::query(
+            "SELECT 1 FROM users WHERE identity_subject = $1 AND id <> $2 LIMIT 1",
+        )
+        .bind(s)
+        .bind(customer.0)
+        .fetch_optional(&mut *tx)
+        .await
+        .map_err(map_err)?
+        .is_some();
+    }
     // The built-in account, unless another organization's member row still uses it.
     if let (Some((pk, _)), Some(s)) = (&account, &subject) {
         sqlx::query("DELETE FROM account_group_members WHERE account_pk = $1 AND NOT EXISTS (SELECT 1 FROM users WHERE identity_subject = $2 AND id <> $3)")

@@ -34,6 +34,9 @@ pub struct Erased {
     /// Whether the built-in account was removed (it is kept while the person is a
     /// member of another organization).
     pub account_removed: bool,
+    /// Whether another organization's member row still uses the person's subject at
+    /// the identity provider (their directory user is then kept).
+    pub subject_in_use: bool,
 }
 
 /// The name an erased customer keeps: a pseudonym made from the row's id only.

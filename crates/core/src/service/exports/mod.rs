@@ -2,9 +2,13 @@
 //! spreadsheet opens right or as an XLSX workbook: read from the store page by page and
 //! handed out in chunks (CSV) or written to a file row by row (XLSX, `xlsx.rs`), so the
 //! API can stream it and the command line can write it, with the same rows. Columns and
-//! styles are described in `docs/exports.md`.
+//! styles are described in `docs/exports.md`. One person's data package (`person.rs`)
+//! is described in `docs/privacy.md`.
 
+mod person;
 mod xlsx;
+
+pub use person::{DataPackage, customer_package, own_package};
 
 use crate::Error;
 use crate::domain::ledger::LedgerEntry;
@@ -171,7 +175,7 @@ fn portuguese(org: &Organization) -> bool {
 }
 
 /// The ledger's columns: stable English names (machine style) and the Portuguese ones.
-const LEDGER_COLUMNS: [(&str, &str, &str); 9] = [
+pub(crate) const LEDGER_COLUMNS: [(&str, &str, &str); 9] = [
     ("entry_id", "Entry", "Lançamento"),
     ("created_at", "Date and time", "Data e hora"),
     ("customer_id", "Customer", "Cliente"),
