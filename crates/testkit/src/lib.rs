@@ -182,25 +182,29 @@ impl TestDb {
     }
 
     /// Every row of every table as text, `(table, row)`: each column cast to text and
-    /// joined, read as the database's owner (around row-level security). For checking
-    /// that a value appears nowhere.
+    /// joined, read afresh as the database's owner (around row-level security). For
+    /// checking that a value appears nowhere.
     pub async fn all_text(&self) -> Vec<(String, String)> {
         use sqlx::Row;
         let mut out = Vec::new();
         match &self.sqlite {
-            Some(sqlite) => {
-                let pool = sqlite.pool();
+            Some(_) => {
+                // A connection of its own: a restore replaces the file under the pool.
+                let mut conn = sqlx::SqliteConnection::connect(&self.url)
+                    .await
+                    .expect("open the test database");
+                let pool = &mut conn;
                 let tables: Vec<String> = sqlx::query_scalar(
                     "SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%'",
                 )
-                .fetch_all(pool)
+                .fetch_all(&mut *pool)
                 .await
                 .expect("tables");
                 for t in tables {
                     let cols: Vec<String> = sqlx::query_scalar(sqlx::AssertSqlSafe(format!(
                         "SELECT name FROM pragma_table_info('{t}')"
                     )))
-                    .fetch_all(pool)
+                    .fetch_all(&mut *pool)
                     .await
                     .expect("columns");
                     let expr = cols
@@ -211,7 +215,7 @@ impl TestDb {
                     let rows = sqlx::query(sqlx::AssertSqlSafe(format!(
                         "SELECT CAST({expr} AS BLOB) AS row FROM \"{t}\""
                     )))
-                    .fetch_all(pool)
+                    .fetch_all(&mut *pool)
                     .await
                     .expect("rows");
                     for r in rows {
