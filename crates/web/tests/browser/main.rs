@@ -8,4 +8,5 @@ mod amounts;
 mod console;
 mod csp;
 mod harness;
+mod privacy;
 mod story;
