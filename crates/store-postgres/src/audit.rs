@@ -3,8 +3,8 @@
 
 use crate::{PgStore, map_err};
 use async_trait::async_trait;
-use loyalty_core::domain::{CustomerId, OrgId};
 use loyalty_core::domain::ledger::AuditRecord;
+use loyalty_core::domain::{CustomerId, OrgId};
 use loyalty_core::store::{AuditStore, StoreError};
 use sqlx::postgres::PgRow;
 use sqlx::{PgConnection, Row};

@@ -105,7 +105,10 @@ async fn clear_customer(
     .execute(&mut *tx)
     .await
     .map_err(map_err)?;
-    let keys: Vec<String> = PERSONAL_AUDIT_KEYS.iter().map(|k| (*k).to_owned()).collect();
+    let keys: Vec<String> = PERSONAL_AUDIT_KEYS
+        .iter()
+        .map(|k| (*k).to_owned())
+        .collect();
     sqlx::query(
         "UPDATE audit_log SET before = before - $3::text[], after = after - $3::text[] \
          WHERE organization_id = $1 AND target_type = 'customer' AND target_id = $2",
@@ -117,15 +120,14 @@ async fn clear_customer(
     .await
     .map_err(map_err)?;
     if let Some(s) = &subject {
-        erased.subject_in_use = sqlx::query(
-            "SELECT 1 FROM users WHERE identity_subject = $1 AND id <> $2 LIMIT 1",
-        )
-        .bind(s)
-        .bind(customer.0)
-        .fetch_optional(&mut *tx)
-        .await
-        .map_err(map_err)?
-        .is_some();
+        erased.subject_in_use =
+            sqlx::query("SELECT 1 FROM users WHERE identity_subject = $1 AND id <> $2 LIMIT 1")
+                .bind(s)
+                .bind(customer.0)
+                .fetch_optional(&mut *tx)
+                .await
+                .map_err(map_err)?
+                .is_some();
     }
     // The built-in account, unless another organization's member row still uses it.
     if let (Some((pk, _)), Some(s)) = (&account, &subject) {

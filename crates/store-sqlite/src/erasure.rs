@@ -120,15 +120,14 @@ async fn clear_customer(
         .await
         .map_err(map_err)?;
     if let Some(s) = &subject {
-        erased.subject_in_use = sqlx::query(
-            "SELECT 1 FROM users WHERE identity_subject = ?1 AND id <> ?2 LIMIT 1",
-        )
-        .bind(s)
-        .bind(&id)
-        .fetch_optional(&mut *tx)
-        .await
-        .map_err(map_err)?
-        .is_some();
+        erased.subject_in_use =
+            sqlx::query("SELECT 1 FROM users WHERE identity_subject = ?1 AND id <> ?2 LIMIT 1")
+                .bind(s)
+                .bind(&id)
+                .fetch_optional(&mut *tx)
+                .await
+                .map_err(map_err)?
+                .is_some();
     }
     // The built-in account, unless another organization's member row still uses it.
     if let (Some((pk, _)), Some(s)) = (&account, &subject) {

@@ -108,7 +108,11 @@ async fn erase(ctx: &Ctx<'_>, dir: &dyn Directory, c: Customer) -> Result<Erasur
     })
 }
 
-async fn end_directory_user(dir: &dyn Directory, subject: &str, email: &str) -> Result<bool, Error> {
+async fn end_directory_user(
+    dir: &dyn Directory,
+    subject: &str,
+    email: &str,
+) -> Result<bool, Error> {
     let email = crate::domain::Email::parse(email).map_err(|e| Error::Validation(vec![e]))?;
     for user in dir.find_users_by_email(&email).await? {
         if user.uid == subject {

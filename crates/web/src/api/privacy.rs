@@ -155,13 +155,9 @@ async fn erase_customer(
     ApiPath((_, id)): ApiPath<(String, CustomerId)>,
     ApiJson(body): ApiJson<EraseBody>,
 ) -> Result<Json<Erased>, ApiError> {
-    let done = erasure::erase_customer(
-        &m.ctx(&state)?,
-        state.directory.as_ref(),
-        id,
-        &body.confirm,
-    )
-    .await?;
+    let done =
+        erasure::erase_customer(&m.ctx(&state)?, state.directory.as_ref(), id, &body.confirm)
+            .await?;
     Ok(Json(done.into()))
 }
 

@@ -114,7 +114,10 @@ async fn journey(db: TestDb) {
         .read_to_string(&mut profile)
         .unwrap();
     assert!(profile.contains("Renata Privacidade"), "{profile}");
-    assert!(profile.contains("renata.privacidade@example.net"), "{profile}");
+    assert!(
+        profile.contains("renata.privacidade@example.net"),
+        "{profile}"
+    );
     let mut purchases = String::new();
     zip.by_name("purchases.csv")
         .unwrap()
@@ -134,7 +137,10 @@ async fn journey(db: TestDb) {
         .await
         .unwrap()
         .unwrap();
-    assert_eq!((row.email, row.phone, row.identity_subject), (None, None, None));
+    assert_eq!(
+        (row.email, row.phone, row.identity_subject),
+        (None, None, None)
+    );
     assert!(row.name.unwrap().starts_with("erased-"));
     assert_eq!(row.balance, 18, "the ledger stays");
 

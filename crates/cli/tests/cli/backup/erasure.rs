@@ -5,8 +5,8 @@
 use super::{ok, onboard, run_in};
 use flate2::read::GzDecoder;
 use loyalty_core::clock::SystemClock;
-use loyalty_core::domain::ledger::Actor;
 use loyalty_core::domain::Role;
+use loyalty_core::domain::ledger::Actor;
 use loyalty_core::service::erasure;
 use loyalty_core::service::orgs;
 use loyalty_core::service::points::{self, Ctx, EnrollInput};
@@ -15,7 +15,11 @@ use std::io::Read;
 use std::path::Path;
 use uuid::Uuid;
 
-const VALUES: [&str; 3] = ["Zelda Quixote-Backup", "zelda.backup@example.net", "+12025550177"];
+const VALUES: [&str; 3] = [
+    "Zelda Quixote-Backup",
+    "zelda.backup@example.net",
+    "+12025550177",
+];
 
 /// The set folders, oldest first, with their manifests.
 fn sets(dir: &Path) -> Vec<(std::path::PathBuf, serde_json::Value)> {

@@ -322,7 +322,10 @@ async fn build(ctx: &Ctx<'_>, c: Customer) -> Result<DataPackage, Error> {
         ("profile.csv", csv(&PROFILE_COLUMNS, &[profile])),
         ("ledger.csv", csv(&ledger_headers, &ledger_rows)),
         ("purchases.csv", csv(&PURCHASE_COLUMNS, &purchase_rows)),
-        ("redemptions.csv", csv(&REDEMPTION_COLUMNS, &redemption_rows)),
+        (
+            "redemptions.csv",
+            csv(&REDEMPTION_COLUMNS, &redemption_rows),
+        ),
         ("audit.csv", csv(&AUDIT_COLUMNS, &audit_rows)),
     ];
     Ok(DataPackage {

@@ -45,11 +45,10 @@ async fn erase(
 ) -> Result<Response, PageError> {
     let (c, ctx) = admin(&page, &state, "customers")?;
     match erasure::erase_customer(&ctx, state.directory.as_ref(), id, &form.confirm).await {
-        Ok(_) => Ok(Redirect::to(&format!(
-            "{}/admin/customers/{id}?done=erased",
-            page.base()
-        ))
-        .into_response()),
+        Ok(_) => Ok(
+            Redirect::to(&format!("{}/admin/customers/{id}?done=erased", page.base()))
+                .into_response(),
+        ),
         Err(e) => {
             let notice = Notice::err(error_text(c.lang, &e));
             render_detail(&state, &page, id, notice, StatusCode::UNPROCESSABLE_ENTITY).await

@@ -574,58 +574,34 @@ pub(super) fn text(lang: Lang, key: &'static str) -> &'static str {
         ),
         "done" => ("Done", "Concluir"),
         "done_adjusted" => ("Balance corrected.", "Saldo corrigido."),
-        "your_data" => (
-            "Your data",
-            "Seus dados",
-        ),
+        "your_data" => ("Your data", "Seus dados"),
         "your_data_text" => (
             "Download everything this shop keeps about you, or erase your account. Erasing removes your name, email, phone and card number and signs you out; your purchases and points history stay, without your name, for the shop's accounts.",
             "Baixe tudo o que esta loja guarda sobre você, ou exclua sua conta. A exclusão apaga seu nome, e-mail, telefone e número do cartão e encerra sua sessão; suas compras e o histórico de pontos ficam, sem seu nome, para a contabilidade da loja.",
         ),
-        "download_my_data" => (
-            "Download my data",
-            "Baixar meus dados",
-        ),
-        "erase_my_account" => (
-            "Erase my account",
-            "Excluir minha conta",
-        ),
+        "download_my_data" => ("Download my data", "Baixar meus dados"),
+        "erase_my_account" => ("Erase my account", "Excluir minha conta"),
         "erase_confirm_label" => (
             "Type ERASE to confirm. This cannot be undone.",
             "Digite ERASE para confirmar. Não dá para desfazer.",
         ),
-        "erased_heading" => (
-            "Your account was erased",
-            "Sua conta foi excluída",
-        ),
+        "erased_heading" => ("Your account was erased", "Sua conta foi excluída"),
         "erased_text" => (
             "Your name, email, phone and card number were removed and you were signed out. Your points can no longer be used.",
             "Seu nome, e-mail, telefone e número do cartão foram apagados e sua sessão foi encerrada. Seus pontos não podem mais ser usados.",
         ),
-        "personal_data" => (
-            "Personal data",
-            "Dados pessoais",
-        ),
+        "personal_data" => ("Personal data", "Dados pessoais"),
         "personal_data_text" => (
             "Answer a data request: download everything kept about this customer, or erase them. Erasing clears their name, email, phone and card number and ends their sign-in; the ledger and purchases stay.",
             "Atenda a um pedido de dados: baixe tudo o que a loja guarda sobre este cliente, ou exclua os dados. A exclusão apaga nome, e-mail, telefone e número do cartão e encerra o acesso; o extrato e as compras ficam.",
         ),
-        "download_data" => (
-            "Download their data (zip)",
-            "Baixar os dados (zip)",
-        ),
-        "erase_customer" => (
-            "Erase this customer",
-            "Excluir os dados do cliente",
-        ),
+        "download_data" => ("Download their data (zip)", "Baixar os dados (zip)"),
+        "erase_customer" => ("Erase this customer", "Excluir os dados do cliente"),
         "done_erased" => (
             "Customer erased. Their ledger and purchases stay, without personal data.",
             "Dados do cliente excluídos. O extrato e as compras ficam, sem dados pessoais.",
         ),
-        "home" => (
-            "Home",
-            "Início",
-        ),
+        "home" => ("Home", "Início"),
         "done_awarded" => ("Points awarded.", "Pontos concedidos."),
         "done_deactivated" => (
             "Deactivated. They can no longer use this shop.",
