@@ -62,16 +62,18 @@ async fn clear_customer(
         None => None,
     };
     let pseudonym = erased_name(customer);
-    let mut erased = Erased::default();
-
     // Sessions and one-time links: signed out everywhere.
-    erased.sessions = sqlx::query("DELETE FROM sessions WHERE subject = ?1 OR account_pk = ?2")
+    let sessions = sqlx::query("DELETE FROM sessions WHERE subject = ?1 OR account_pk = ?2")
         .bind(&subject)
         .bind(account.as_ref().map(|a| a.0))
         .execute(&mut *tx)
         .await
         .map_err(map_err)?
         .rows_affected();
+    let mut erased = Erased {
+        sessions,
+        ..Erased::default()
+    };
     if let Some((pk, _)) = &account {
         sqlx::query("DELETE FROM account_tokens WHERE account_pk = ?1")
             .bind(pk)
