@@ -3,8 +3,8 @@
 
 use crate::{PgStore, map_err};
 use async_trait::async_trait;
-use loyalty_core::domain::OrgId;
 use loyalty_core::domain::ledger::AuditRecord;
+use loyalty_core::domain::{CustomerId, OrgId};
 use loyalty_core::store::{AuditStore, StoreError};
 use sqlx::postgres::PgRow;
 use sqlx::{PgConnection, Row};
@@ -57,6 +57,27 @@ pub(crate) async fn insert_audit(
 
 #[async_trait]
 impl AuditStore for PgStore {
+    async fn customer_audit(
+        &self,
+        org: OrgId,
+        customer: CustomerId,
+    ) -> Result<Vec<AuditRecord>, StoreError> {
+        let rows = sqlx::query(
+            "SELECT id, organization_id, actor, actor_role, action, target_type, target_id, before, after, reason, request_id, created_at \
+             FROM audit_log WHERE organization_id = $1 AND target_type = 'customer' AND target_id = $2 \
+             ORDER BY created_at, id",
+        )
+        .bind(org.0)
+        .bind(customer.to_string())
+        .fetch_all(&self.pool)
+        .await
+        .map_err(map_err)?;
+        rows.iter()
+            .map(audit_from_row)
+            .collect::<Result<_, _>>()
+            .map_err(map_err)
+    }
+
     async fn audit_log(
         &self,
         org: OrgId,

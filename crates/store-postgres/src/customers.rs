@@ -4,9 +4,11 @@
 use crate::audit::insert_audit;
 use crate::{PgStore, enter_tenant, map_err};
 use async_trait::async_trait;
-use loyalty_core::domain::ledger::{Actor, Customer, CustomerKey, NewCustomer};
+use loyalty_core::domain::ledger::{Actor, AuditRecord, Customer, CustomerKey, NewCustomer};
 use loyalty_core::domain::{CustomerId, OrgId};
-use loyalty_core::store::{CustomerStore, StoreError, customer_enrolled_audit, new_id};
+use loyalty_core::store::{
+    CustomerStore, Erased, Erasure, StoreError, customer_enrolled_audit, new_id,
+};
 use sqlx::Row;
 use sqlx::postgres::PgRow;
 use time::OffsetDateTime;
@@ -148,5 +150,31 @@ impl CustomerStore for PgStore {
             .map(customer_from_row)
             .collect::<Result<_, _>>()
             .map_err(map_err)
+    }
+
+    async fn erase_customer(
+        &self,
+        org: OrgId,
+        customer: CustomerId,
+        audit: &AuditRecord,
+        now: OffsetDateTime,
+    ) -> Result<Option<Erased>, StoreError> {
+        self.erase(org, customer, audit, now).await
+    }
+
+    async fn erasure(
+        &self,
+        org: OrgId,
+        customer: CustomerId,
+    ) -> Result<Option<Erasure>, StoreError> {
+        self.erasure_of(org, customer).await
+    }
+
+    async fn erasure_log(&self) -> Result<Vec<Erasure>, StoreError> {
+        self.all_erasures().await
+    }
+
+    async fn replay_erasures(&self, log: &[Erasure]) -> Result<u64, StoreError> {
+        self.replay(log).await
     }
 }

@@ -8,6 +8,7 @@ mod audit;
 mod checklist;
 mod console;
 mod customers;
+mod erasure;
 mod housekeeping;
 mod ledger;
 mod ledger_tx;
@@ -86,6 +87,11 @@ pub const MIGRATIONS: &[(i64, &str, &str)] = &[
         12,
         "organization check runs",
         include_str!("../migrations/0012_org_check_runs.sql"),
+    ),
+    (
+        19,
+        "erasure log",
+        include_str!("../migrations/0019_erasures.sql"),
     ),
 ];
 

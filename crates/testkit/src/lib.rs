@@ -181,6 +181,75 @@ impl TestDb {
         }
     }
 
+    /// Every row of every table as text, `(table, row)`: each column cast to text and
+    /// joined, read afresh as the database's owner (around row-level security). For
+    /// checking that a value appears nowhere.
+    pub async fn all_text(&self) -> Vec<(String, String)> {
+        use sqlx::Row;
+        let mut out = Vec::new();
+        match &self.sqlite {
+            Some(_) => {
+                // A connection of its own: a restore replaces the file under the pool.
+                let mut conn = sqlx::SqliteConnection::connect(&self.url)
+                    .await
+                    .expect("open the test database");
+                let pool = &mut conn;
+                let tables: Vec<String> = sqlx::query_scalar(
+                    "SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%'",
+                )
+                .fetch_all(&mut *pool)
+                .await
+                .expect("tables");
+                for t in tables {
+                    let cols: Vec<String> = sqlx::query_scalar(sqlx::AssertSqlSafe(format!(
+                        "SELECT name FROM pragma_table_info('{t}')"
+                    )))
+                    .fetch_all(&mut *pool)
+                    .await
+                    .expect("columns");
+                    let expr = cols
+                        .iter()
+                        .map(|c| format!("COALESCE(CAST(\"{c}\" AS TEXT), '')"))
+                        .collect::<Vec<_>>()
+                        .join(" || char(31) || ");
+                    let rows = sqlx::query(sqlx::AssertSqlSafe(format!(
+                        "SELECT CAST({expr} AS BLOB) AS row FROM \"{t}\""
+                    )))
+                    .fetch_all(&mut *pool)
+                    .await
+                    .expect("rows");
+                    for r in rows {
+                        let bytes = r.try_get::<Vec<u8>, _>("row").expect("bytes");
+                        out.push((t.clone(), String::from_utf8_lossy(&bytes).into_owned()));
+                    }
+                }
+            }
+            None => {
+                let mut conn = sqlx::PgConnection::connect(&self.url)
+                    .await
+                    .expect("connect to the test database");
+                let tables: Vec<String> = sqlx::query_scalar(
+                    "SELECT tablename::text FROM pg_tables WHERE schemaname = 'public'",
+                )
+                .fetch_all(&mut conn)
+                .await
+                .expect("tables");
+                for t in tables {
+                    let rows = sqlx::query(sqlx::AssertSqlSafe(format!(
+                        "SELECT x::text AS row FROM \"{t}\" x"
+                    )))
+                    .fetch_all(&mut conn)
+                    .await
+                    .expect("rows");
+                    for r in rows {
+                        out.push((t.clone(), r.try_get::<String, _>("row").expect("text")));
+                    }
+                }
+            }
+        }
+        out
+    }
+
     /// A built-in directory on this database.
     pub fn directory(&self, clock: Arc<dyn Clock>) -> BuiltinDirectory {
         BuiltinDirectory::new(

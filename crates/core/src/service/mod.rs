@@ -6,6 +6,7 @@ pub mod bound;
 pub mod checklist;
 pub mod context;
 pub mod customers;
+pub mod erasure;
 pub mod exports;
 pub mod housekeeping;
 pub mod join;

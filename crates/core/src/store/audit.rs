@@ -32,6 +32,12 @@ pub trait AuditStore: Send + Sync {
         before: Option<(OffsetDateTime, Uuid)>,
         limit: u32,
     ) -> Result<Vec<AuditRecord>, StoreError>;
+    /// Audit records about one customer (their target is the customer), oldest first.
+    async fn customer_audit(
+        &self,
+        org: OrgId,
+        customer: crate::domain::CustomerId,
+    ) -> Result<Vec<AuditRecord>, StoreError>;
     /// Appends one audit record on its own, for an event that is not a change made
     /// through this store (such as a restore of a backup).
     async fn append_audit(&self, record: &AuditRecord) -> Result<(), StoreError>;
@@ -89,6 +95,27 @@ pub fn customer_enrolled_audit(actor: &Actor, c: &Customer, now: OffsetDateTime)
         now,
     )
 }
+
+/// The `customer.erase` record of an erasure: the customer's id only, no personal data.
+pub fn customer_erased_audit(
+    org: OrgId,
+    actor: &Actor,
+    customer: crate::domain::CustomerId,
+    now: OffsetDateTime,
+) -> AuditRecord {
+    record(
+        org,
+        actor,
+        "customer.erase",
+        ("customer", customer.to_string()),
+        serde_json::json!({ "erased": true }),
+        now,
+    )
+}
+
+/// The keys of personal values that audit payloads about a customer may hold; an
+/// erasure takes them out of every record about the customer.
+pub const PERSONAL_AUDIT_KEYS: &[&str] = &["name", "email", "phone", "card_number"];
 
 /// The `reward.create` or `reward.update` record, with the reward after the change.
 pub fn reward_audit(

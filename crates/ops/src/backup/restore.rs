@@ -1,8 +1,10 @@
 //! Restoring a set over the configured databases, in two steps so that the caller can
 //! ask a person in between: [`prepare`] checks the set against the configuration
 //! (backend, files, checksums, client tools, no server running) and takes SQLite's
-//! writer lock; [`apply`] restores loyalty's database, records the restore in its audit
-//! log, then restores the identity provider's database.
+//! writer lock; [`apply`] reads the erasure log of the database it replaces, restores
+//! loyalty's database, erases again every customer that log names (so a restore never
+//! brings erased data back), records the restore in its audit log, then restores the
+//! identity provider's database.
 
 use super::progress::Progress;
 use super::{Backend, FileEntry, KIND_AUTHENTIK, KIND_LOYALTY, Set, find, postgres, sqlite};
@@ -10,6 +12,9 @@ use crate::UserError;
 use crate::config::Config;
 use loyalty_core::clock::Clock;
 use loyalty_core::domain::ledger::{Actor, AuditRecord};
+use loyalty_core::store::{CustomerStore, Erasure};
+use loyalty_store_postgres::{PgSettings, PgStore};
+use loyalty_store_sqlite::SqliteStore;
 use secrecy::{ExposeSecret, SecretString};
 use std::collections::BTreeMap;
 use std::fs::File;
@@ -70,7 +75,13 @@ pub struct Outcome {
     pub recorded: Recorded,
     /// The newest schema version this build knows (a lower restored one needs `migrate`).
     pub known_schema: i64,
+    /// Erasures of the replaced database replayed on the restored one: lines of the
+    /// log, and customers cleared again.
+    pub erasures: (usize, u64),
 }
+
+/// The first schema version with the erasure log.
+const ERASURE_LOG_SCHEMA: i64 = 19;
 
 /// Finds set `which` (`latest` or `YYYYMMDD_HHMMSS`) and checks it can be restored over
 /// the configured databases, changing nothing.
@@ -181,6 +192,7 @@ pub async fn apply(
     let set = &plan.set;
     let main = &plan.main;
     let backup_dir = PathBuf::from(&config.backup.dir);
+    let erasure_log = read_erasure_log(plan.backend, &plan.url, progress).await?;
     let (loyalty, schema_version, row_counts) = match plan.backend {
         Backend::Sqlite => {
             let db = sqlite::db_path(plan.url.expose_secret())?;
@@ -213,6 +225,14 @@ pub async fn apply(
             (restored, r.schema_version, r.row_counts)
         }
     };
+    let replayed = replay_erasures(config, &erasure_log, schema_version, progress)
+        .await
+        .map_err(|e| {
+            e.context(format!(
+                "the loyalty database WAS restored from set {}, but the erasures made since were not applied again; fix the cause and run `loyalty backup restore {} --yes` again before starting the server",
+                set.name, set.name
+            ))
+        })?;
     let recorded = record(config, set, schema_version, actor, clock).await;
     let identity = match &plan.idp {
         None => None,
@@ -252,7 +272,78 @@ pub async fn apply(
         row_counts,
         recorded,
         known_schema,
+        erasures: (erasure_log.len(), replayed),
     })
+}
+
+/// The erasure log of the database about to be replaced: empty when it has none (a new
+/// database, or one older than the log).
+async fn read_erasure_log(
+    backend: Backend,
+    url: &SecretString,
+    progress: &dyn Progress,
+) -> anyhow::Result<Vec<Erasure>> {
+    let read = match backend {
+        Backend::Sqlite => {
+            let db = sqlite::db_path(url.expose_secret())?;
+            if !db.exists() {
+                return Ok(Vec::new());
+            }
+            let s = SqliteStore::connect(url.expose_secret()).await?;
+            let read = s.erasure_log().await;
+            s.pool().close().await;
+            read
+        }
+        Backend::Postgres => {
+            let settings = PgSettings {
+                max_connections: 1,
+                application_name: "loyalty-restore".to_owned(),
+                ..PgSettings::default()
+            };
+            let s = PgStore::connect(url.expose_secret(), &settings).await?;
+            let read = s.erasure_log().await;
+            s.pool().close().await;
+            read
+        }
+    };
+    match read {
+        Ok(log) => Ok(log),
+        Err(e) => {
+            progress.note(&format!(
+                "note: the database being replaced has no erasure log to apply again ({e})"
+            ));
+            Ok(Vec::new())
+        }
+    }
+}
+
+/// Erases again, in the restored database, every customer the replaced database's
+/// erasure log names; a restored schema older than the log is migrated first.
+async fn replay_erasures(
+    config: &Config,
+    log: &[Erasure],
+    schema_version: i64,
+    progress: &dyn Progress,
+) -> anyhow::Result<u64> {
+    if log.is_empty() {
+        return Ok(0);
+    }
+    let (store, sqlite) = crate::database::connect_store(config, "loyalty-restore").await?;
+    let replayed = async {
+        if schema_version < ERASURE_LOG_SCHEMA {
+            progress.note(&format!(
+                "note: the restored schema (version {schema_version}) predates the erasure log; migrating it to apply {} erasures again",
+                log.len()
+            ));
+            store.migrate().await?;
+        }
+        Ok::<_, anyhow::Error>(store.replay_erasures(log).await?)
+    }
+    .await;
+    if let Some(s) = sqlite {
+        s.pool().close().await;
+    }
+    replayed
 }
 
 /// Writes the restore into the restored database's audit log (`backup.restore`, no

@@ -12,4 +12,5 @@ mod housekeeping;
 mod mail;
 mod onboarding;
 mod points;
+mod privacy;
 mod store;

@@ -12,6 +12,7 @@ pub mod org_context;
 mod orgs;
 pub mod params;
 mod points;
+mod privacy;
 mod rewards;
 
 use crate::AppState;
@@ -26,4 +27,5 @@ pub fn routes() -> Router<AppState> {
         .merge(rewards::routes())
         .merge(admin::routes())
         .merge(exports::routes())
+        .merge(privacy::routes())
 }

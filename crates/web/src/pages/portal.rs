@@ -3,6 +3,7 @@
 
 use super::admin::entry_kind as admin_entry_kind;
 use super::error::{OrPage, PageError};
+use super::form::CsrfForm;
 use super::guard::OrgPage;
 use super::layout::{Chrome, problem};
 use super::qr;
@@ -13,14 +14,49 @@ use axum::Router;
 use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::Response;
-use axum::routing::get;
+use axum::routing::{get, post};
 use loyalty_core::domain::Role;
 use loyalty_core::domain::ledger::{Customer, PointsError};
 use loyalty_core::service::customers::{self, LedgerRange};
+use loyalty_core::service::erasure;
 use loyalty_core::service::rewards;
+use serde::Deserialize;
 
 pub(super) fn routes() -> Router<AppState> {
-    Router::new().route("/o/{slug}/me", get(me))
+    Router::new()
+        .route("/o/{slug}/me", get(me))
+        .route("/o/{slug}/me/erase", post(erase))
+}
+
+#[derive(Deserialize)]
+struct EraseForm {
+    #[serde(default)]
+    confirm: String,
+}
+
+/// "Erase my account": the customer erases themselves (typing the confirmation word);
+/// their session ends with it, so the answer is a page that needs no sign-in.
+async fn erase(
+    State(state): State<AppState>,
+    page: OrgPage,
+    CsrfForm(form): CsrfForm<EraseForm>,
+) -> Result<Response, PageError> {
+    let c = page.chrome("me", "");
+    let role = page.require(&[Role::Customer], &c)?;
+    let ctx = page.ctx(&state, role);
+    let subject = page.person.signed_in.session.principal.subject();
+    let back = format!("{}/me", page.base());
+    erasure::erase_own(&ctx, state.directory.as_ref(), Some(subject), &form.confirm)
+        .await
+        .or_page(&c, &back)?;
+    Ok(problem(
+        &c,
+        StatusCode::OK,
+        "erased_heading",
+        c.t("erased_text"),
+        "/",
+        "home",
+    ))
 }
 
 struct Row {
@@ -45,6 +81,8 @@ struct MePage {
     affordable: Vec<Affordable>,
     next_reward: Option<(String, i64)>,
     since: String,
+    slug: String,
+    base: String,
 }
 
 async fn me(State(state): State<AppState>, page: OrgPage) -> Result<Response, PageError> {
@@ -98,6 +136,8 @@ async fn me(State(state): State<AppState>, page: OrgPage) -> Result<Response, Pa
             qr: qr::svg(&customer.card_number),
             since: c.lang.date(customer.created_at, tz),
             org_name: page.org.name.clone(),
+            slug: page.org.slug.to_string(),
+            base: page.base(),
             c,
             customer,
             rows,

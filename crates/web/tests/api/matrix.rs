@@ -71,6 +71,11 @@ both_backends! {
             ("GET", "/api/v1/orgs/alpha/exports/purchases".into(), None, [200, 403, 403, 403, 401, 403, 403]),
             ("GET", "/api/v1/orgs/alpha/exports/summary".into(), None, [200, 403, 403, 403, 401, 403, 403]),
             ("PUT", "/api/v1/orgs/alpha/settings/points".into(), Some(serde_json::json!({"points_per_unit": "1", "min_purchase": "0", "expiry_days": null, "join_enabled": true})), [200, 403, 403, 403, 401, 403, 403]),
+            ("GET", format!("/api/v1/orgs/alpha/customers/{cid}/export"), None, [200, 403, 403, 403, 401, 403, 403]),
+            ("GET", "/api/v1/orgs/alpha/me/export".into(), None, [403, 403, 200, 403, 401, 403, 403]),
+            // Erasures last: they end what the rows above read.
+            ("POST", format!("/api/v1/orgs/alpha/customers/{cid}/erase"), Some(serde_json::json!({"confirm": "ERASE"})), [200, 403, 403, 403, 401, 403, 403]),
+            ("POST", "/api/v1/orgs/alpha/me/erase".into(), Some(serde_json::json!({"confirm": "ERASE"})), [403, 403, 200, 403, 401, 403, 403]),
         ];
         let alpha_secrets = [cid.clone(), pid.clone(), rid.clone(), own.id.to_string(), app.a.id.to_string()];
         let mut failures = Vec::new();

@@ -9,4 +9,5 @@ mod console;
 mod csp;
 mod exports;
 mod harness;
+mod privacy;
 mod story;

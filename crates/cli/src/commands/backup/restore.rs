@@ -112,6 +112,12 @@ pub(super) async fn run(
             format!("  warning: the restore could not be recorded in the audit log: {e}\n")
         }
     });
+    let (lines, cleared) = done.erasures;
+    if lines > 0 {
+        report.push_str(&format!(
+            "  erasures applied again: {cleared} customers of the {lines} in the replaced database's erasure log\n"
+        ));
+    }
     let known = done.known_schema;
     if schema_version < known {
         report.push_str(&format!(

@@ -4,6 +4,7 @@
 //! keeps the newest and labelled sets, and the identity provider's database rolls back
 //! together with loyalty's. A restore is recorded in the restored audit log.
 
+mod erasure;
 mod postgres;
 mod scratch;
 

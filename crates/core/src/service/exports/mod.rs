@@ -3,11 +3,14 @@
 //! XLSX workbook: read from the store page by page and handed out in chunks (CSV) or
 //! written row by row (XLSX, `xlsx.rs`), so the API and the dashboard can stream it and
 //! the command line can write it, with the same rows. Columns (`columns.rs`) and styles
-//! are described in `docs/exports.md`.
+//! are described in `docs/exports.md`. One person's data package (`person.rs`) is
+//! described in `docs/privacy.md`.
 
 mod columns;
+mod person;
 mod xlsx;
 
+pub use person::{DataPackage, customer_package, own_package};
 pub use xlsx::{SCRATCH_PREFIX, Workbook};
 
 use crate::Error;
@@ -492,6 +495,17 @@ impl Export {
         }
         Ok(Some(out.into_bytes()))
     }
+}
+
+/// One CSV row of `fields` separated by `sep`, with a CRLF line end.
+fn row_with(out: &mut String, fields: &[&str], sep: char) {
+    for (i, f) in fields.iter().enumerate() {
+        if i > 0 {
+            out.push(sep);
+        }
+        field(out, f, sep);
+    }
+    out.push_str("\r\n");
 }
 
 /// One CSV field, quoted when it holds the separator, a quote or a line end; a leading

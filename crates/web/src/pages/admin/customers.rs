@@ -14,10 +14,11 @@ use axum::Router;
 use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect, Response};
-use axum::routing::get;
+use axum::routing::{get, post};
 use loyalty_core::domain::CustomerId;
 use loyalty_core::domain::ledger::{Customer, LedgerEntry};
 use loyalty_core::service::customers::{self, LedgerRange};
+use loyalty_core::service::erasure;
 use loyalty_core::service::points::{self, AdjustRequest};
 use serde::Deserialize;
 use uuid::Uuid;
@@ -26,6 +27,33 @@ pub(super) fn routes() -> Router<AppState> {
     Router::new()
         .route("/o/{slug}/admin/customers", get(list))
         .route("/o/{slug}/admin/customers/{id}", get(detail).post(adjust))
+        .route("/o/{slug}/admin/customers/{id}/erase", post(erase))
+}
+
+#[derive(Deserialize)]
+struct EraseForm {
+    #[serde(default)]
+    confirm: String,
+}
+
+/// Erases a customer after the admin typed the confirmation word.
+async fn erase(
+    State(state): State<AppState>,
+    page: OrgPage,
+    PagePath((_, id)): PagePath<(String, CustomerId)>,
+    CsrfForm(form): CsrfForm<EraseForm>,
+) -> Result<Response, PageError> {
+    let (c, ctx) = admin(&page, &state, "customers")?;
+    match erasure::erase_customer(&ctx, state.directory.as_ref(), id, &form.confirm).await {
+        Ok(_) => Ok(
+            Redirect::to(&format!("{}/admin/customers/{id}?done=erased", page.base()))
+                .into_response(),
+        ),
+        Err(e) => {
+            let notice = Notice::err(error_text(c.lang, &e));
+            render_detail(&state, &page, id, notice, StatusCode::UNPROCESSABLE_ENTITY).await
+        }
+    }
 }
 
 #[derive(Deserialize)]
@@ -105,6 +133,7 @@ struct DetailPage {
     notice: Option<Notice>,
     idem: String,
     enrolled: String,
+    slug: String,
 }
 
 async fn detail(
@@ -148,6 +177,7 @@ async fn render_detail(
         &DetailPage {
             enrolled: c.lang.date(customer.created_at, tz),
             base: page.base(),
+            slug: page.org.slug.to_string(),
             c,
             customer,
             entries,

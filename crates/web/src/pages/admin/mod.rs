@@ -54,8 +54,9 @@ pub(super) fn admin<'a>(
 
 /// A notice for `?done=...` after a redirect, from a fixed list of keys.
 pub(super) fn done_notice(c: &Chrome, done: &str) -> Option<Notice> {
-    const KEYS: [&str; 11] = [
+    const KEYS: [&str; 12] = [
         "done_deactivated",
+        "done_erased",
         "done_mail_saved",
         "done_reset_mailed",
         "done_reset_queued",
