@@ -95,6 +95,11 @@ pub const MIGRATIONS: &[(i64, &str, &str)] = &[
         "organization check runs",
         include_str!("../migrations/0012_org_check_runs.sql"),
     ),
+    (
+        18,
+        "member data",
+        include_str!("../migrations/0018_member_data.sql"),
+    ),
 ];
 
 /// The SQLite store.

@@ -8,6 +8,7 @@ pub mod context;
 pub mod customers;
 pub mod exports;
 pub mod housekeeping;
+pub mod import;
 pub mod join;
 pub mod mail;
 pub mod onboard;

@@ -90,6 +90,53 @@ pub fn customer_enrolled_audit(actor: &Actor, c: &Customer, now: OffsetDateTime)
     )
 }
 
+/// The `customers.import` record of one written batch of a customer file: the file
+/// name and what was written, no personal data.
+pub fn customers_imported_audit(
+    org: OrgId,
+    actor: &Actor,
+    reason: &str,
+    written: &crate::store::ImportWritten,
+    now: OffsetDateTime,
+) -> AuditRecord {
+    let after = serde_json::json!({
+        "file": reason,
+        "created": written.created,
+        "skipped": written.skipped,
+        "opening_points": written.points,
+    });
+    record(
+        org,
+        actor,
+        "customers.import",
+        ("organization", org.to_string()),
+        after,
+        now,
+    )
+}
+
+/// The `customer.consent` record: marketing consent given or withdrawn, and where.
+pub fn consent_audit(
+    org: OrgId,
+    actor: &Actor,
+    customer: crate::domain::CustomerId,
+    consent: &crate::domain::MarketingConsent,
+    now: OffsetDateTime,
+) -> AuditRecord {
+    let after = serde_json::json!({
+        "marketing_consent": consent.granted,
+        "source": consent.source.map(crate::domain::ConsentSource::as_str),
+    });
+    record(
+        org,
+        actor,
+        "customer.consent",
+        ("customer", customer.to_string()),
+        after,
+        now,
+    )
+}
+
 /// The `reward.create` or `reward.update` record, with the reward after the change.
 pub fn reward_audit(
     org: OrgId,

@@ -9,6 +9,7 @@ mod conflicts;
 mod console;
 mod directory;
 mod housekeeping;
+mod import;
 mod mail;
 mod onboarding;
 mod points;
