@@ -19,10 +19,10 @@ mod tokens;
 pub use crate::error::{Conflict, StoreError};
 pub use admin::{ActivityTotals, AdminStore, BalanceTotals, HeavyEarner};
 pub use audit::{
-    AuditStore, checklist_audit, consent_audit, customer_enrolled_audit, customers_imported_audit,
-    mail_settings_audit, member_audit, member_status_action, new_id, org_status_audit,
-    points_settings_audit, reward_audit, support_visit_audit, token_created_audit,
-    token_revoked_audit,
+    AuditStore, checklist_audit, consent_audit, customer_claimed_audit, customer_enrolled_audit,
+    customers_imported_audit, mail_settings_audit, member_audit, member_status_action, new_id,
+    org_status_audit, points_settings_audit, reward_audit, support_visit_audit,
+    token_created_audit, token_revoked_audit,
 };
 pub use checklist::{ChecklistMark, ChecklistStore};
 pub use console::{

@@ -10,7 +10,7 @@ use loyalty_core::domain::{BirthDate, ConsentSource, CustomerId, MarketingConsen
 use loyalty_core::ledger_tx;
 use loyalty_core::store::{
     CustomerKeys, CustomerStore, ImportWritten, ImportedCustomer, StoreError, consent_audit,
-    customer_enrolled_audit, customers_imported_audit, new_id,
+    customer_claimed_audit, customer_enrolled_audit, customers_imported_audit, new_id,
 };
 use sqlx::Row;
 use sqlx::postgres::PgRow;
@@ -320,5 +320,113 @@ impl CustomerStore for PgStore {
         insert_audit(&mut tx, &consent_audit(org, actor, customer, consent, now)).await?;
         tx.commit().await.map_err(map_err)?;
         Ok(true)
+    }
+
+    async fn create_claim_link(
+        &self,
+        org: OrgId,
+        customer: CustomerId,
+        token_hash: &str,
+        expires_at: OffsetDateTime,
+        now: OffsetDateTime,
+    ) -> Result<(), StoreError> {
+        let mut tx = self.pool.begin().await.map_err(map_err)?;
+        enter_tenant(&mut tx, org).await?;
+        sqlx::query(
+            "UPDATE claim_links SET used_at = $3 WHERE organization_id = $1 AND customer_id = $2 AND used_at IS NULL",
+        )
+        .bind(org.0)
+        .bind(customer.0)
+        .bind(now)
+        .execute(&mut *tx)
+        .await
+        .map_err(map_err)?;
+        sqlx::query(
+            "INSERT INTO claim_links (token_hash, organization_id, customer_id, expires_at, created_at) \
+             VALUES ($1, $2, $3, $4, $5)",
+        )
+        .bind(token_hash)
+        .bind(org.0)
+        .bind(customer.0)
+        .bind(expires_at)
+        .bind(now)
+        .execute(&mut *tx)
+        .await
+        .map_err(map_err)?;
+        tx.commit().await.map_err(map_err)?;
+        Ok(())
+    }
+
+    async fn claim_link_customer(
+        &self,
+        org: OrgId,
+        token_hash: &str,
+        now: OffsetDateTime,
+    ) -> Result<Option<Customer>, StoreError> {
+        let sql = format!(
+            "SELECT {CUSTOMER_COLUMNS} FROM users WHERE organization_id = $1 AND role = 'customer' \
+             AND identity_subject IS NULL AND id = (SELECT customer_id FROM claim_links \
+             WHERE organization_id = $1 AND token_hash = $2 AND used_at IS NULL AND expires_at > $3)"
+        );
+        let row = sqlx::query(sqlx::AssertSqlSafe(sql))
+            .bind(org.0)
+            .bind(token_hash)
+            .bind(now)
+            .fetch_optional(&self.pool)
+            .await
+            .map_err(map_err)?;
+        row.as_ref()
+            .map(customer_from_row)
+            .transpose()
+            .map_err(map_err)
+    }
+
+    async fn use_claim_link(
+        &self,
+        org: OrgId,
+        token_hash: &str,
+        subject: &str,
+        actor: &Actor,
+        now: OffsetDateTime,
+    ) -> Result<Option<Customer>, StoreError> {
+        let mut tx = self.pool.begin().await.map_err(map_err)?;
+        enter_tenant(&mut tx, org).await?;
+        let used = sqlx::query(
+            "UPDATE claim_links SET used_at = $3 WHERE organization_id = $1 AND token_hash = $2 \
+             AND used_at IS NULL AND expires_at > $3 RETURNING customer_id",
+        )
+        .bind(org.0)
+        .bind(token_hash)
+        .bind(now)
+        .fetch_optional(&mut *tx)
+        .await
+        .map_err(map_err)?;
+        let Some(used) = used else {
+            return Ok(None);
+        };
+        let customer: Uuid = used.try_get(0).map_err(map_err)?;
+        let sql = format!(
+            "UPDATE users SET identity_subject = $3, updated_at = $4 WHERE organization_id = $1 AND id = $2 \
+             AND role = 'customer' AND identity_subject IS NULL RETURNING {CUSTOMER_COLUMNS}"
+        );
+        let row = sqlx::query(sqlx::AssertSqlSafe(sql))
+            .bind(org.0)
+            .bind(customer)
+            .bind(subject)
+            .bind(now)
+            .fetch_optional(&mut *tx)
+            .await
+            .map_err(map_err)?;
+        let Some(row) = row else {
+            return Ok(None);
+        };
+        let claimed = customer_from_row(&row).map_err(map_err)?;
+        insert_audit(
+            &mut tx,
+            &customer_claimed_audit(org, actor, claimed.id, now),
+        )
+        .await?;
+        tx.commit().await.map_err(map_err)?;
+        Ok(Some(claimed))
     }
 }

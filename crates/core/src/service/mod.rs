@@ -4,6 +4,7 @@
 pub mod audit;
 pub mod bound;
 pub mod checklist;
+pub mod claim;
 pub mod context;
 pub mod customers;
 pub mod exports;

@@ -115,6 +115,24 @@ pub fn customers_imported_audit(
     )
 }
 
+/// The `customer.claim` record: a customer enrolled at the till linked to an online
+/// account through a claim link.
+pub fn customer_claimed_audit(
+    org: OrgId,
+    actor: &Actor,
+    customer: crate::domain::CustomerId,
+    now: OffsetDateTime,
+) -> AuditRecord {
+    record(
+        org,
+        actor,
+        "customer.claim",
+        ("customer", customer.to_string()),
+        serde_json::json!({"online_account": true}),
+        now,
+    )
+}
+
 /// The `customer.consent` record: marketing consent given or withdrawn, and where.
 pub fn consent_audit(
     org: OrgId,

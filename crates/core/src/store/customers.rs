@@ -102,4 +102,33 @@ pub trait CustomerStore: Send + Sync {
         consent: &MarketingConsent,
         actor: &Actor,
     ) -> Result<bool, StoreError>;
+    /// Stores a claim link (by the hash of its token) for a customer without an online
+    /// account; earlier unused links of that customer stop working.
+    async fn create_claim_link(
+        &self,
+        org: OrgId,
+        customer: CustomerId,
+        token_hash: &str,
+        expires_at: OffsetDateTime,
+        now: OffsetDateTime,
+    ) -> Result<(), StoreError>;
+    /// The customer an unused, unexpired claim link names.
+    async fn claim_link_customer(
+        &self,
+        org: OrgId,
+        token_hash: &str,
+        now: OffsetDateTime,
+    ) -> Result<Option<Customer>, StoreError>;
+    /// Uses a claim link: in one transaction marks it used and gives its customer the
+    /// identity subject (only while they have none), with an audit record. `None` when
+    /// the link is unknown, used or expired, or the customer was claimed meanwhile;
+    /// `Conflict(MemberSubject)` when the subject already is a customer here.
+    async fn use_claim_link(
+        &self,
+        org: OrgId,
+        token_hash: &str,
+        subject: &str,
+        actor: &Actor,
+        now: OffsetDateTime,
+    ) -> Result<Option<Customer>, StoreError>;
 }

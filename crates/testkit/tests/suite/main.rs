@@ -5,6 +5,7 @@ mod access;
 mod audit;
 mod bound;
 mod checklist;
+mod claim;
 mod conflicts;
 mod console;
 mod directory;

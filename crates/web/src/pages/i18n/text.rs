@@ -139,6 +139,8 @@ pub(super) const KEYS: &[&str] = &[
     "err_auth_required",
     "err_bad_request",
     "err_card_collision",
+    "err_claim_already_claimed",
+    "err_claim_invalid",
     "err_forbidden",
     "err_join_account_exists",
     "err_no_links",
@@ -652,6 +654,14 @@ pub(super) fn text(lang: Lang, key: &'static str) -> &'static str {
         "err_forbidden" => (
             "Your role here does not allow this. If you need it, ask an administrator of this shop.",
             "Seu perfil aqui não permite isso. Se precisar, peça a um administrador da loja.",
+        ),
+        "err_claim_invalid" => (
+            "This link to claim an account is unknown, was used already or has expired. Ask at the till for a new one.",
+            "Este link para assumir a conta é desconhecido, já foi usado ou expirou. Peça um novo no caixa.",
+        ),
+        "err_claim_already_claimed" => (
+            "This customer already has an online account: sign in with it.",
+            "Este cliente já tem uma conta online: entre com ela.",
         ),
         "err_join_account_exists" => (
             "This email already has an account. Sign in first, then open this page again to join.",
