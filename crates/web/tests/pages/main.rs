@@ -14,6 +14,7 @@ mod headers;
 mod host;
 mod language;
 mod matrix;
+mod members;
 mod metrics;
 mod recovery;
 mod redirects;
