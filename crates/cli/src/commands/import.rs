@@ -114,7 +114,8 @@ pub async fn run(config: Config, cmd: Command) -> anyhow::Result<()> {
             task.finish();
             let report = report?;
             print(&report, dry_run, json)?;
-            if !report.errors.is_empty() && !(skip_invalid && report.written) {
+            let imported_anyway = skip_invalid && report.written;
+            if !report.errors.is_empty() && !imported_anyway {
                 return Err(UserError(format!(
                     "{} problem(s) in {name}; fix the rows listed (or add --skip-invalid to import the valid ones)",
                     report.errors.len()

@@ -83,7 +83,7 @@ both_backends! {
         let started = Instant::now();
         let report = run(&c, &file, ImportOptions::default()).await;
         let took = started.elapsed();
-        println!("IMPORT {} backend: {n} rows in {:.1} s", format!("{:?}", db.kind), took.as_secs_f64());
+        println!("IMPORT {:?} backend: {n} rows in {:.1} s", db.kind, took.as_secs_f64());
         assert_eq!(report.errors, vec![]);
         assert_eq!((report.rows, report.created, report.opening_points), (n, n as u64, expected));
         assert!(took.as_secs() < 60, "{n} rows took {took:?}");
@@ -102,7 +102,7 @@ both_backends! {
 
         let started = Instant::now();
         let again = run(&c, &file, ImportOptions::default()).await;
-        println!("RE-IMPORT {} backend: {n} rows in {:.1} s", format!("{:?}", db.kind), started.elapsed().as_secs_f64());
+        println!("RE-IMPORT {:?} backend: {n} rows in {:.1} s", db.kind, started.elapsed().as_secs_f64());
         assert_eq!((again.created, again.already_imported, again.opening_points), (0, n as u64, 0));
         let inv2 = db.store.check_invariants(Some(o.id)).await.expect("check");
         assert_eq!(inv2, inv);

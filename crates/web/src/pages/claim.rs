@@ -103,7 +103,10 @@ fn page(
         c,
         org,
         token,
-        card_end: digits[digits.len().saturating_sub(4)..].to_owned(),
+        card_end: digits
+            .get(digits.len().saturating_sub(4)..)
+            .unwrap_or(digits)
+            .to_owned(),
         balance: customer.balance,
         email_on_file: customer.email.clone(),
         notice,
