@@ -101,7 +101,7 @@ pub fn template(pt_br: bool) -> String {
         [
             "Jane Smith",
             "jane.smith@example.com",
-            "+1 555 123 4567",
+            "+1 202 555 0100",
             "",
             "1990-12-31",
             "150",
