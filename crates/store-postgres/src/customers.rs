@@ -263,7 +263,17 @@ impl CustomerStore for PgStore {
         .await?;
         tx.commit().await.map_err(map_err)?;
         // As after a bulk enrolment: fresh statistics keep look-ups on the primary key.
-        if let Err(e) = sqlx::query("ANALYZE users").execute(&self.pool).await {
+        // Only while the batch is large against what the statistics know (the first
+        // batches of a large import), not after every batch.
+        let known: f64 = sqlx::query_scalar(
+            "SELECT reltuples::float8 FROM pg_class WHERE oid = 'users'::regclass",
+        )
+        .fetch_one(&self.pool)
+        .await
+        .map_err(map_err)?;
+        if written.created as f64 > 0.2 * known.max(0.0)
+            && let Err(e) = sqlx::query("ANALYZE users").execute(&self.pool).await
+        {
             tracing::warn!(error = %e, "could not ANALYZE users after an import batch");
         }
         Ok(written)
