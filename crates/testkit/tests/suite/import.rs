@@ -81,6 +81,11 @@ both_backends! {
         let file = big_file(n);
         let expected: i64 = (0..n).map(|i| (i % 500 + 1) as i64).sum();
         let started = Instant::now();
+        let dry = run(&c, &file, ImportOptions { dry_run: true, skip_invalid: false }).await;
+        println!("CHECK ONLY {:?} backend: {n} rows in {:.1} s", db.kind, started.elapsed().as_secs_f64());
+        assert_eq!((dry.valid, dry.written), (n, false));
+        assert!(db.store.customer_keys(o.id).await.expect("keys").is_empty(), "a dry run writes nothing");
+        let started = Instant::now();
         let report = run(&c, &file, ImportOptions::default()).await;
         let took = started.elapsed();
         println!("IMPORT {:?} backend: {n} rows in {:.1} s", db.kind, took.as_secs_f64());
