@@ -57,6 +57,9 @@ enum Command {
     /// Expire points; verify the ledger.
     #[command(subcommand)]
     Points(commands::points::Command),
+    /// Import a shop's existing customers from a CSV file; print the template.
+    #[command(subcommand)]
+    Import(commands::import::Command),
     /// Export an organization's ledger, balances, purchases or summary (CSV or XLSX).
     Export(commands::export::Args),
     /// Manage people at the identity provider.
@@ -127,6 +130,7 @@ fn main() -> ExitCode {
             Command::User(cmd) => commands::user::run(config, cmd).await,
             Command::Operator(cmd) => commands::operator::run(config, cmd).await,
             Command::Export(args) => commands::export::run(config, args).await,
+            Command::Import(cmd) => commands::import::run(config, cmd).await,
             Command::Points(cmd) => commands::points::run(config, cmd).await,
             Command::Authentik(cmd) => commands::authentik::run(config, cmd).await,
             Command::Handoff(args) => commands::handoff::run(config, *args).await,

@@ -72,6 +72,32 @@ pub trait LedgerTx: Send {
         delta: i64,
         now: OffsetDateTime,
     ) -> Result<BalanceChange, StoreError>;
+    /// [`LedgerTx::change_balance`] for many distinct customers, answers in the same
+    /// order. A backend may do it in one statement; this default runs them one by one.
+    async fn change_balances(
+        &mut self,
+        org: OrgId,
+        deltas: &[(CustomerId, i64)],
+        now: OffsetDateTime,
+    ) -> Result<Vec<BalanceChange>, StoreError> {
+        let mut out = Vec::with_capacity(deltas.len());
+        for (customer, delta) in deltas {
+            out.push(self.change_balance(org, *customer, *delta, now).await?);
+        }
+        Ok(out)
+    }
+    /// [`LedgerTx::insert_entry`] for many entries (no idempotency keys). A backend may
+    /// do it in one statement; this default runs them one by one.
+    async fn insert_entries(
+        &mut self,
+        org: OrgId,
+        entries: &[(LedgerEntry, i64)],
+    ) -> Result<(), StoreError> {
+        for (entry, seq) in entries {
+            self.insert_entry(org, entry, *seq, None).await?;
+        }
+        Ok(())
+    }
     /// Stores a purchase.
     async fn insert_purchase(&mut self, org: OrgId, purchase: &Purchase) -> Result<(), StoreError>;
     /// Locks and reads a purchase.
@@ -414,6 +440,47 @@ fn applied(change: BalanceChange, needed: i64) -> Result<(i64, i64), PointsError
         }
         BalanceChange::NotFound => Err(PointsError::CustomerNotFound),
     }
+}
+
+/// Writes opening balances (points brought from before the programme, a customer
+/// file import) as `opening` ledger entries with `reason` (the file name) as their note:
+/// each balance changes beside its entry, as every other movement. One audit record
+/// for the import batch is the caller's. Customers must be distinct; a zero balance is
+/// skipped.
+pub async fn open_balances<T: LedgerTx + ?Sized>(
+    tx: &mut T,
+    org: OrgId,
+    opening: &[(CustomerId, i64)],
+    reason: &str,
+    actor: &Actor,
+    now: OffsetDateTime,
+) -> Result<i64, PointsError> {
+    let deltas: Vec<(CustomerId, i64)> = opening.iter().copied().filter(|(_, p)| *p > 0).collect();
+    if deltas.is_empty() {
+        return Ok(0);
+    }
+    let changes = tx.change_balances(org, &deltas, now).await?;
+    let mut entries = Vec::with_capacity(deltas.len());
+    let mut total = 0;
+    for ((customer, points), change) in deltas.iter().zip(changes) {
+        let (balance, seq) = applied(change, -*points)?;
+        entries.push((
+            entry(
+                *customer,
+                *points,
+                TxType::Opening,
+                None,
+                balance,
+                Some(reason.to_owned()),
+                actor,
+                now,
+            ),
+            seq,
+        ));
+        total += points;
+    }
+    tx.insert_entries(org, &entries).await?;
+    Ok(total)
 }
 
 /// Expires, oldest first, the points a customer earned at or before `cutoff` that are

@@ -21,17 +21,19 @@ pub use admin::{
     ActivityTotals, AdminStore, BalanceTotals, HeavyEarner, PeriodSummary, RewardTotal,
 };
 pub use audit::{
-    AuditStore, PERSONAL_AUDIT_KEYS, checklist_audit, customer_enrolled_audit,
-    customer_erased_audit, mail_settings_audit, member_audit, member_status_action, new_id,
-    org_status_audit, points_settings_audit, reward_audit, support_visit_audit,
-    token_created_audit, token_revoked_audit,
+    AuditStore, PERSONAL_AUDIT_KEYS, checklist_audit, consent_audit, customer_claimed_audit,
+    customer_enrolled_audit, customer_erased_audit, customers_imported_audit, mail_settings_audit,
+    member_audit, member_status_action, new_id, org_status_audit, points_settings_audit,
+    reward_audit, support_visit_audit, token_created_audit, token_revoked_audit,
 };
 pub use checklist::{ChecklistMark, ChecklistStore};
 pub use console::{
     ChecksSummary, ConsoleFilter, ConsolePage, ConsoleSort, ConsoleStore, ConsoleWindows,
     OrgCheckRun, ShopFigures,
 };
-pub use customers::{CustomerStore, Erased, Erasure, erased_name};
+pub use customers::{
+    CustomerKeys, CustomerStore, Erased, Erasure, ImportWritten, ImportedCustomer, erased_name,
+};
 pub use housekeeping::{HousekeepingStore, Sweep, TableSize};
 pub use ledger::{InvariantReport, LedgerStore, PointsSettings};
 pub use mail::MailStore;

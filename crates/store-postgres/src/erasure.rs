@@ -60,6 +60,13 @@ async fn clear_customer(
         None => None,
     };
     let pseudonym = erased_name(customer);
+    // Claim links: the customer can no longer be claimed.
+    sqlx::query("DELETE FROM claim_links WHERE organization_id = $1 AND customer_id = $2")
+        .bind(org.0)
+        .bind(customer.0)
+        .execute(&mut *tx)
+        .await
+        .map_err(map_err)?;
     // Sessions and one-time links: signed out everywhere.
     let sessions = sqlx::query("DELETE FROM sessions WHERE subject = $1 OR account_pk = $2")
         .bind(&subject)
@@ -161,6 +168,10 @@ async fn clear_customer(
              email = NULL, \
              phone = NULL, \
              card_number = NULL, \
+             birth_date = NULL, \
+             marketing_consent = FALSE, \
+             marketing_consent_at = NULL, \
+             marketing_consent_source = NULL, \
              identity_subject = NULL, \
              last_seen_at = NULL, \
              updated_at = $4 \

@@ -18,6 +18,7 @@ use rust_decimal::Decimal;
 use sqlx::postgres::PgRow;
 use sqlx::{Postgres, Row, Transaction};
 use time::OffsetDateTime;
+use uuid::Uuid;
 
 pub(crate) const ENTRY_COLUMNS: &str = "id, user_id, points, transaction_type, reference_id, reference_type, balance_after, notes, created_by, created_at";
 pub(crate) const PURCHASE_COLUMNS: &str = "id, customer_id, cashier_id, amount, currency, points_awarded, reversed_amount, points_reversed, created_at";
@@ -148,6 +149,99 @@ impl LedgerTx for PgLedgerTx<'_> {
             Some(balance) => BalanceChange::Insufficient { balance },
             None => BalanceChange::NotFound,
         })
+    }
+
+    async fn change_balances(
+        &mut self,
+        org: OrgId,
+        deltas: &[(CustomerId, i64)],
+        now: OffsetDateTime,
+    ) -> Result<Vec<BalanceChange>, StoreError> {
+        let ids: Vec<Uuid> = deltas.iter().map(|(c, _)| c.0).collect();
+        let points: Vec<i64> = deltas.iter().map(|(_, p)| *p).collect();
+        let rows = sqlx::query(
+            "UPDATE users u SET balance = u.balance + d.delta, ledger_seq = u.ledger_seq + 1, updated_at = $4 \
+             FROM UNNEST($2::uuid[], $3::bigint[]) AS d(id, delta) \
+             WHERE u.organization_id = $1 AND u.id = d.id AND u.role = 'customer' AND u.balance + d.delta >= 0 \
+             RETURNING u.id, u.balance, u.ledger_seq",
+        )
+        .bind(org.0)
+        .bind(&ids)
+        .bind(&points)
+        .bind(now)
+        .fetch_all(&mut *self.0)
+        .await
+        .map_err(map_err)?;
+        let mut applied = std::collections::HashMap::with_capacity(rows.len());
+        for r in &rows {
+            let id: Uuid = r.try_get(0).map_err(map_err)?;
+            applied.insert(
+                id,
+                BalanceChange::Applied {
+                    balance: r.try_get(1).map_err(map_err)?,
+                    seq: r.try_get(2).map_err(map_err)?,
+                },
+            );
+        }
+        let mut out = Vec::with_capacity(deltas.len());
+        for (customer, _) in deltas {
+            out.push(match applied.get(&customer.0) {
+                Some(change) => *change,
+                None => match self.lock_customer(org, *customer).await? {
+                    Some(balance) => BalanceChange::Insufficient { balance },
+                    None => BalanceChange::NotFound,
+                },
+            });
+        }
+        Ok(out)
+    }
+
+    async fn insert_entries(
+        &mut self,
+        org: OrgId,
+        entries: &[(LedgerEntry, i64)],
+    ) -> Result<(), StoreError> {
+        let col = |f: fn(&(LedgerEntry, i64)) -> Option<String>| {
+            entries.iter().map(f).collect::<Vec<_>>()
+        };
+        let ids: Vec<Uuid> = entries.iter().map(|(e, _)| e.id.0).collect();
+        let users: Vec<Uuid> = entries.iter().map(|(e, _)| e.customer_id.0).collect();
+        let points: Vec<i64> = entries.iter().map(|(e, _)| e.points).collect();
+        let kinds: Vec<&str> = entries
+            .iter()
+            .map(|(e, _)| e.transaction_type.as_str())
+            .collect();
+        let refs: Vec<Option<Uuid>> = entries.iter().map(|(e, _)| e.reference_id).collect();
+        let ref_types = col(|(e, _)| e.reference_type.clone());
+        let after: Vec<i64> = entries.iter().map(|(e, _)| e.balance_after).collect();
+        let notes = col(|(e, _)| e.notes.clone());
+        let by: Vec<Option<Uuid>> = entries.iter().map(|(e, _)| e.created_by).collect();
+        let seqs: Vec<i64> = entries.iter().map(|(_, s)| *s).collect();
+        let at: Vec<OffsetDateTime> = entries.iter().map(|(e, _)| e.created_at).collect();
+        sqlx::query(
+            "INSERT INTO points_transactions (id, organization_id, user_id, points, transaction_type, reference_id, \
+             reference_type, balance_after, notes, created_by, seq, created_at) \
+             SELECT e.id, $1, e.user_id, e.points, e.kind, e.ref, e.ref_type, e.after, e.notes, e.by, e.seq, e.at \
+             FROM UNNEST($2::uuid[], $3::uuid[], $4::bigint[], $5::text[], $6::uuid[], $7::text[], $8::bigint[], \
+                         $9::text[], $10::uuid[], $11::bigint[], $12::timestamptz[]) \
+                  AS e(id, user_id, points, kind, ref, ref_type, after, notes, by, seq, at)",
+        )
+        .bind(org.0)
+        .bind(&ids)
+        .bind(&users)
+        .bind(&points)
+        .bind(&kinds)
+        .bind(&refs)
+        .bind(&ref_types)
+        .bind(&after)
+        .bind(&notes)
+        .bind(&by)
+        .bind(&seqs)
+        .bind(&at)
+        .execute(&mut *self.0)
+        .await
+        .map_err(map_err)?;
+        Ok(())
     }
 
     async fn insert_purchase(&mut self, org: OrgId, p: &Purchase) -> Result<(), StoreError> {

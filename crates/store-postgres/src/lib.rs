@@ -89,6 +89,11 @@ pub const MIGRATIONS: &[(i64, &str, &str)] = &[
         include_str!("../migrations/0012_org_check_runs.sql"),
     ),
     (
+        18,
+        "member data",
+        include_str!("../migrations/0018_member_data.sql"),
+    ),
+    (
         19,
         "erasure log",
         include_str!("../migrations/0019_erasures.sql"),

@@ -2,19 +2,25 @@
 //! look-up by any key, and listing. The customer row mapping lives here.
 
 use crate::audit::insert_audit;
-use crate::rows::{time_col, uuid_col};
+use crate::rows::{decode_field, time_col, time_opt, uuid_col};
+use crate::sync_tx::{SyncLedgerTx, sq};
 use crate::{SqliteStore, map_err, ts};
 use async_trait::async_trait;
-use loyalty_core::domain::ledger::{Actor, AuditRecord, Customer, CustomerKey, NewCustomer};
-use loyalty_core::domain::{CustomerId, OrgId};
+use loyalty_core::domain::ledger::{
+    Actor, AuditRecord, Customer, CustomerKey, NewCustomer, PointsError,
+};
+use loyalty_core::domain::{BirthDate, ConsentSource, CustomerId, MarketingConsent, OrgId};
+use loyalty_core::ledger_tx::{self, LedgerTx};
 use loyalty_core::store::{
-    CustomerStore, Erased, Erasure, StoreError, customer_enrolled_audit, new_id,
+    CustomerKeys, CustomerStore, Erased, Erasure, ImportWritten, ImportedCustomer, StoreError,
+    consent_audit, customer_claimed_audit, customer_enrolled_audit, customers_imported_audit,
+    new_id,
 };
 use sqlx::Row;
 use sqlx::sqlite::SqliteRow;
 use time::OffsetDateTime;
 
-const CUSTOMER_COLUMNS: &str = "id, organization_id, card_number, phone, email, name, identity_subject, status, balance, created_at";
+const CUSTOMER_COLUMNS: &str = "id, organization_id, card_number, phone, email, name, identity_subject, status, balance, birth_date, marketing_consent, marketing_consent_at, marketing_consent_source, created_at";
 
 fn customer_from_row(r: &SqliteRow) -> Result<Customer, sqlx::Error> {
     Ok(Customer {
@@ -29,8 +35,93 @@ fn customer_from_row(r: &SqliteRow) -> Result<Customer, sqlx::Error> {
         identity_subject: r.try_get("identity_subject")?,
         status: r.try_get("status")?,
         balance: r.try_get("balance")?,
+        birth_date: r
+            .try_get::<Option<String>, _>("birth_date")?
+            .map(|d| decode_field("birth_date", BirthDate::from_stored(&d)))
+            .transpose()?,
+        marketing_consent: MarketingConsent {
+            granted: r.try_get("marketing_consent")?,
+            at: time_opt(r, "marketing_consent_at")?,
+            source: consent_source(r.try_get("marketing_consent_source")?)?,
+        },
         created_at: time_col(r, "created_at")?,
     })
+}
+
+fn consent_source(s: Option<String>) -> Result<Option<ConsentSource>, sqlx::Error> {
+    s.map(|s| {
+        ConsentSource::parse(&s).ok_or_else(|| {
+            sqlx::Error::Decode(format!("column marketing_consent_source: unknown {s:?}").into())
+        })
+    })
+    .transpose()
+}
+
+/// One batch of a customer import on the writer's connection (inside its savepoint):
+/// the customers whose row key is new, their opening balances through the ledger's
+/// rules, and the batch's audit record.
+pub(crate) fn import_batch(
+    tx: &mut SyncLedgerTx<'_>,
+    org: OrgId,
+    rows: &[ImportedCustomer],
+    reason: &str,
+    actor: &Actor,
+    now: OffsetDateTime,
+) -> Result<ImportWritten, StoreError> {
+    let mut written = ImportWritten::default();
+    let mut opening = Vec::new();
+    {
+        let mut insert = tx
+            .0
+            .prepare_cached(
+                "INSERT INTO users (id, organization_id, role, status, phone, email, name, card_number, birth_date, \
+                 marketing_consent, marketing_consent_at, marketing_consent_source, import_key, created_by, created_at, updated_at) \
+                 VALUES (?1, ?2, 'customer', 'active', ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?13) \
+                 ON CONFLICT (organization_id, import_key) WHERE import_key IS NOT NULL DO NOTHING",
+            )
+            .map_err(sq)?;
+        for r in rows {
+            let id = CustomerId(new_id());
+            let n = insert
+                .execute(rusqlite::params![
+                    id.to_string(),
+                    org.0.to_string(),
+                    r.new.phone,
+                    r.new.email,
+                    r.new.name,
+                    r.new.card_number,
+                    r.birth_date.map(|d| d.to_string()),
+                    r.consent.granted,
+                    r.consent.at.map(ts),
+                    r.consent.source.map(ConsentSource::as_str),
+                    r.key,
+                    actor.member_id.map(|u| u.to_string()),
+                    ts(now),
+                ])
+                .map_err(sq)?;
+            if n == 1 {
+                written.created += 1;
+                opening.push((id, r.opening_balance));
+            } else {
+                written.skipped += 1;
+            }
+        }
+    }
+    written.points = crate::writer::run_sync(ledger_tx::open_balances(
+        tx, org, &opening, reason, actor, now,
+    ))
+    .map_err(points_store_error)?;
+    crate::writer::run_sync(
+        tx.insert_audit(&customers_imported_audit(org, actor, reason, &written, now)),
+    )?;
+    Ok(written)
+}
+
+fn points_store_error(e: PointsError) -> StoreError {
+    match e {
+        PointsError::Store(e) => e,
+        other => StoreError::Backend(other.to_string().into()),
+    }
 }
 
 #[async_trait]
@@ -178,5 +269,187 @@ impl CustomerStore for SqliteStore {
 
     async fn replay_erasures(&self, log: &[Erasure]) -> Result<u64, StoreError> {
         self.replay(log).await
+    }
+
+    async fn import_customers(
+        &self,
+        org: OrgId,
+        rows: &[ImportedCustomer],
+        reason: &str,
+        actor: &Actor,
+        now: OffsetDateTime,
+    ) -> Result<ImportWritten, StoreError> {
+        crate::writer::import(&self.writer, org, rows, reason, actor, now).await
+    }
+
+    async fn customer_keys(&self, org: OrgId) -> Result<Vec<CustomerKeys>, StoreError> {
+        let rows = sqlx::query(
+            "SELECT email, phone, card_number, import_key FROM users WHERE organization_id = ?1 AND role = 'customer'",
+        )
+        .bind(org.0.to_string())
+        .fetch_all(&self.pool)
+        .await
+        .map_err(map_err)?;
+        rows.iter()
+            .map(|r| {
+                Ok(CustomerKeys {
+                    email: r
+                        .try_get::<Option<String>, _>("email")?
+                        .map(|e| e.to_lowercase()),
+                    phone: r.try_get("phone")?,
+                    card_number: r.try_get("card_number")?,
+                    import_key: r.try_get("import_key")?,
+                })
+            })
+            .collect::<Result<_, sqlx::Error>>()
+            .map_err(map_err)
+    }
+
+    async fn set_marketing_consent(
+        &self,
+        org: OrgId,
+        customer: CustomerId,
+        consent: &MarketingConsent,
+        actor: &Actor,
+    ) -> Result<bool, StoreError> {
+        let now = consent.at.unwrap_or_else(OffsetDateTime::now_utc);
+        let mut tx = self
+            .pool
+            .begin_with("BEGIN IMMEDIATE")
+            .await
+            .map_err(map_err)?;
+        let done = sqlx::query(
+            "UPDATE users SET marketing_consent = ?3, marketing_consent_at = ?4, marketing_consent_source = ?5, updated_at = ?4 \
+             WHERE organization_id = ?1 AND id = ?2 AND role = 'customer'",
+        )
+        .bind(org.0.to_string())
+        .bind(customer.to_string())
+        .bind(consent.granted)
+        .bind(ts(now))
+        .bind(consent.source.map(ConsentSource::as_str))
+        .execute(&mut *tx)
+        .await
+        .map_err(map_err)?
+        .rows_affected();
+        if done == 0 {
+            return Ok(false);
+        }
+        insert_audit(&mut tx, &consent_audit(org, actor, customer, consent, now)).await?;
+        tx.commit().await.map_err(map_err)?;
+        Ok(true)
+    }
+
+    async fn create_claim_link(
+        &self,
+        org: OrgId,
+        customer: CustomerId,
+        token_hash: &str,
+        expires_at: OffsetDateTime,
+        now: OffsetDateTime,
+    ) -> Result<(), StoreError> {
+        let mut tx = self
+            .pool
+            .begin_with("BEGIN IMMEDIATE")
+            .await
+            .map_err(map_err)?;
+        sqlx::query(
+            "UPDATE claim_links SET used_at = ?3 WHERE organization_id = ?1 AND customer_id = ?2 AND used_at IS NULL",
+        )
+        .bind(org.0.to_string())
+        .bind(customer.to_string())
+        .bind(ts(now))
+        .execute(&mut *tx)
+        .await
+        .map_err(map_err)?;
+        sqlx::query(
+            "INSERT INTO claim_links (token_hash, organization_id, customer_id, expires_at, created_at) \
+             VALUES (?1, ?2, ?3, ?4, ?5)",
+        )
+        .bind(token_hash)
+        .bind(org.0.to_string())
+        .bind(customer.to_string())
+        .bind(ts(expires_at))
+        .bind(ts(now))
+        .execute(&mut *tx)
+        .await
+        .map_err(map_err)?;
+        tx.commit().await.map_err(map_err)?;
+        Ok(())
+    }
+
+    async fn claim_link_customer(
+        &self,
+        org: OrgId,
+        token_hash: &str,
+        now: OffsetDateTime,
+    ) -> Result<Option<Customer>, StoreError> {
+        let sql = format!(
+            "SELECT {CUSTOMER_COLUMNS} FROM users WHERE organization_id = ?1 AND role = 'customer' \
+             AND identity_subject IS NULL AND id = (SELECT customer_id FROM claim_links \
+             WHERE organization_id = ?1 AND token_hash = ?2 AND used_at IS NULL AND expires_at > ?3)"
+        );
+        let row = sqlx::query(sqlx::AssertSqlSafe(sql))
+            .bind(org.0.to_string())
+            .bind(token_hash)
+            .bind(ts(now))
+            .fetch_optional(&self.pool)
+            .await
+            .map_err(map_err)?;
+        row.as_ref()
+            .map(customer_from_row)
+            .transpose()
+            .map_err(map_err)
+    }
+
+    async fn use_claim_link(
+        &self,
+        org: OrgId,
+        token_hash: &str,
+        subject: &str,
+        actor: &Actor,
+        now: OffsetDateTime,
+    ) -> Result<Option<Customer>, StoreError> {
+        let mut tx = self
+            .pool
+            .begin_with("BEGIN IMMEDIATE")
+            .await
+            .map_err(map_err)?;
+        let used = sqlx::query(
+            "UPDATE claim_links SET used_at = ?3 WHERE organization_id = ?1 AND token_hash = ?2 \
+             AND used_at IS NULL AND expires_at > ?3 RETURNING customer_id",
+        )
+        .bind(org.0.to_string())
+        .bind(token_hash)
+        .bind(ts(now))
+        .fetch_optional(&mut *tx)
+        .await
+        .map_err(map_err)?;
+        let Some(used) = used else {
+            return Ok(None);
+        };
+        let customer: String = used.try_get(0).map_err(map_err)?;
+        let sql = format!(
+            "UPDATE users SET identity_subject = ?3, updated_at = ?4 WHERE organization_id = ?1 AND id = ?2 \
+             AND role = 'customer' AND identity_subject IS NULL RETURNING {CUSTOMER_COLUMNS}"
+        );
+        let row = sqlx::query(sqlx::AssertSqlSafe(sql))
+            .bind(org.0.to_string())
+            .bind(customer)
+            .bind(subject)
+            .bind(ts(now))
+            .fetch_optional(&mut *tx)
+            .await
+            .map_err(map_err)?;
+        let Some(row) = row else {
+            return Ok(None);
+        };
+        let claimed = customer_from_row(&row).map_err(map_err)?;
+        insert_audit(
+            &mut tx,
+            &customer_claimed_audit(org, actor, claimed.id, now),
+        )
+        .await?;
+        tx.commit().await.map_err(map_err)?;
+        Ok(Some(claimed))
     }
 }

@@ -12,7 +12,7 @@ use loyalty_core::domain::ledger::{
 };
 use loyalty_core::domain::{CustomerId, OrgId};
 use loyalty_core::ledger_tx;
-use loyalty_core::store::StoreError;
+use loyalty_core::store::{ImportWritten, ImportedCustomer, StoreError};
 use rusqlite::Connection;
 use std::future::Future;
 use std::path::Path;
@@ -44,6 +44,15 @@ pub(crate) enum Work {
         now: OffsetDateTime,
         dry_run: bool,
         reply: oneshot::Sender<Result<i64, StoreError>>,
+    },
+    /// One batch of a customer file import.
+    Import {
+        org: OrgId,
+        rows: Vec<ImportedCustomer>,
+        reason: String,
+        actor: Actor,
+        now: OffsetDateTime,
+        reply: oneshot::Sender<Result<ImportWritten, StoreError>>,
     },
 }
 
@@ -120,6 +129,37 @@ pub(crate) async fn expire(
     answer.await.map_err(|_| gone())?
 }
 
+/// Queues one batch of a customer import and waits for its durable result.
+pub(crate) async fn import(
+    writer: &Writer,
+    org: OrgId,
+    rows: &[ImportedCustomer],
+    reason: &str,
+    actor: &Actor,
+    now: OffsetDateTime,
+) -> Result<ImportWritten, StoreError> {
+    let (reply, answer) = oneshot::channel();
+    writer
+        .send(Work::Import {
+            org,
+            rows: rows.to_vec(),
+            reason: reason.to_owned(),
+            actor: actor.clone(),
+            now,
+            reply,
+        })
+        .await
+        .map_err(|_| gone())?;
+    answer.await.map_err(|_| gone())?
+}
+
+/// Runs a synchronous ledger operation on the writer's connection to its result.
+pub(crate) fn run_sync<T, E: From<StoreError>>(
+    fut: impl Future<Output = Result<T, E>>,
+) -> Result<T, E> {
+    run_now(fut).unwrap_or_else(|| Err(stuck().into()))
+}
+
 /// Runs a future that never waits (the synchronous ledger operations) to completion.
 fn run_now<F: Future>(fut: F) -> Option<F::Output> {
     let mut fut = std::pin::pin!(fut);
@@ -138,6 +178,10 @@ enum Done {
     Expire(
         oneshot::Sender<Result<i64, StoreError>>,
         Result<i64, StoreError>,
+    ),
+    Import(
+        oneshot::Sender<Result<ImportWritten, StoreError>>,
+        Result<ImportWritten, StoreError>,
     ),
 }
 
@@ -160,6 +204,9 @@ fn run(mut conn: Connection, mut rx: mpsc::Receiver<Work>) {
                 Done::Expire(reply, r) => {
                     let _ = reply.send(r);
                 }
+                Done::Import(reply, r) => {
+                    let _ = reply.send(r);
+                }
             }
         }
     }
@@ -173,18 +220,22 @@ fn commit_group(conn: &mut Connection, batch: &mut Vec<Work>) -> Vec<Done> {
     let mut outcomes: Vec<Option<Result<PointsOutcome, PointsError>>> =
         Vec::with_capacity(batch.len());
     let mut expired: Vec<Option<Result<i64, StoreError>>> = Vec::with_capacity(batch.len());
+    let mut imported: Vec<Option<Result<ImportWritten, StoreError>>> =
+        Vec::with_capacity(batch.len());
     let began = conn.execute_batch("BEGIN IMMEDIATE").map_err(sq);
     let mut group_error: Option<StoreError> = began.err();
     for work in batch.iter() {
         if group_error.is_some() {
             outcomes.push(None);
             expired.push(None);
+            imported.push(None);
             continue;
         }
         if let Err(e) = conn.execute_batch("SAVEPOINT command") {
             group_error = Some(sq(e));
             outcomes.push(None);
             expired.push(None);
+            imported.push(None);
             continue;
         }
         let mut tx = SyncLedgerTx(&mut *conn);
@@ -209,6 +260,7 @@ fn commit_group(conn: &mut Connection, batch: &mut Vec<Work>) -> Vec<Done> {
                 let ok = r.is_ok();
                 outcomes.push(Some(r));
                 expired.push(None);
+                imported.push(None);
                 ok
             }
             Work::Expire {
@@ -226,6 +278,22 @@ fn commit_group(conn: &mut Connection, batch: &mut Vec<Work>) -> Vec<Done> {
                 let ok = r.is_ok() && !*dry_run;
                 outcomes.push(None);
                 expired.push(Some(r));
+                imported.push(None);
+                ok
+            }
+            Work::Import {
+                org,
+                rows,
+                reason,
+                actor,
+                now,
+                ..
+            } => {
+                let r = crate::customers::import_batch(&mut tx, *org, rows, reason, actor, *now);
+                let ok = r.is_ok();
+                outcomes.push(None);
+                expired.push(None);
+                imported.push(Some(r));
                 ok
             }
         };
@@ -249,8 +317,8 @@ fn commit_group(conn: &mut Connection, batch: &mut Vec<Work>) -> Vec<Done> {
     let message = group_error.map(|e| e.to_string());
     batch
         .drain(..)
-        .zip(outcomes.into_iter().zip(expired))
-        .map(|(work, (outcome, exp))| {
+        .zip(outcomes.into_iter().zip(expired).zip(imported))
+        .map(|(work, ((outcome, exp), imp))| {
             let failure =
                 || StoreError::Backend(message.clone().unwrap_or_else(|| "not run".into()).into());
             match work {
@@ -267,6 +335,13 @@ fn commit_group(conn: &mut Connection, batch: &mut Vec<Work>) -> Vec<Done> {
                         _ => Err(failure()),
                     };
                     Done::Expire(reply, r)
+                }
+                Work::Import { reply, .. } => {
+                    let r = match (&message, imp) {
+                        (None, Some(r)) => r,
+                        _ => Err(failure()),
+                    };
+                    Done::Import(reply, r)
                 }
             }
         })

@@ -80,4 +80,17 @@
       if (!window.confirm(el.dataset.confirm)) e.preventDefault();
     });
   });
+  // The admin's customer import: the chosen file is read into the form's text field.
+  document.querySelectorAll("input[data-import-into]").forEach(function (input) {
+    input.addEventListener("change", function () {
+      var file = input.files && input.files[0];
+      var into = document.getElementById(input.dataset.importInto);
+      var name = document.getElementById(input.dataset.nameInto);
+      if (!file || !into) return;
+      if (name) name.value = file.name;
+      var reader = new FileReader();
+      reader.onload = function () { into.value = String(reader.result || ""); };
+      reader.readAsText(file, "utf-8");
+    });
+  });
 })();

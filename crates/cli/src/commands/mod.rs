@@ -7,6 +7,7 @@ pub mod doctor;
 pub mod export;
 pub mod handoff;
 pub mod housekeeping;
+pub mod import;
 pub mod mail;
 pub mod migrate;
 pub mod onboard;

@@ -8,6 +8,7 @@ mod doctor;
 mod export;
 mod handoff;
 mod housekeeping;
+mod import;
 mod logs;
 mod mail;
 mod onboard;

@@ -1,7 +1,9 @@
 //! Customers, purchases, rewards and ledger entries as stored, and the commands that
 //! change balances.
 
-use super::{ApiTokenId, CustomerId, LedgerEntryId, OrgId, PurchaseId, RewardId};
+use super::{
+    ApiTokenId, BirthDate, CustomerId, LedgerEntryId, MarketingConsent, OrgId, PurchaseId, RewardId,
+};
 use rust_decimal::Decimal;
 use serde::{Deserialize, Serialize};
 use time::OffsetDateTime;
@@ -30,13 +32,18 @@ pub struct Customer {
     pub status: String,
     /// Current balance in points.
     pub balance: i64,
+    /// Birth date (`YYYY-MM-DD`), when known.
+    #[cfg_attr(feature = "openapi", schema(value_type = Option<String>, format = Date))]
+    pub birth_date: Option<BirthDate>,
+    /// Marketing consent, with when and where it was last answered.
+    pub marketing_consent: MarketingConsent,
     /// Enrolled.
     #[serde(with = "time::serde::rfc3339")]
     pub created_at: OffsetDateTime,
 }
 
 /// A customer to enroll, already validated.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct NewCustomer {
     /// Phone in E.164.
     pub phone: Option<String>,
@@ -82,6 +89,8 @@ pub enum TxType {
     Adjusted,
     /// Points taken back by a refund.
     Reversed,
+    /// A balance brought from before the programme (a customer file import).
+    Opening,
 }
 
 impl TxType {
@@ -93,6 +102,7 @@ impl TxType {
             TxType::Expired => "expired",
             TxType::Adjusted => "adjusted",
             TxType::Reversed => "reversed",
+            TxType::Opening => "opening",
         }
     }
 
@@ -104,6 +114,7 @@ impl TxType {
             TxType::Expired,
             TxType::Adjusted,
             TxType::Reversed,
+            TxType::Opening,
         ]
         .into_iter()
         .find(|t| t.as_str() == s)

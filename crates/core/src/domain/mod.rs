@@ -4,6 +4,7 @@
 mod ids;
 pub mod ledger;
 mod locale;
+mod member_data;
 mod org;
 mod person;
 pub mod points;
@@ -13,6 +14,7 @@ pub mod typed_amount;
 
 pub use ids::{ApiTokenId, CustomerId, LedgerEntryId, PurchaseId, RewardId};
 pub use locale::{CountryCode, CurrencyCode, LanguageTag, TimeZoneName};
+pub use member_data::{BirthDate, CardNumber, ConsentSource, MarketingConsent, parse_yes_no};
 pub use org::{
     NewOrganization, OrgId, OrgName, OrgStatus, Organization, OrganizationSummary, Plan,
 };

@@ -206,6 +206,12 @@ catalogue! {
     /// The email joining online already has an account.
     JoinAccountExists = "join.account_exists", 409, "err_join_account_exists", local,
         "this email already has an account; sign in first";
+    /// A claim link is unknown, used already or expired.
+    ClaimInvalid = "claim.invalid", 404, "err_claim_invalid", local,
+        "the claim link is unknown, was used already or has expired";
+    /// The customer already has an online account.
+    ClaimAlreadyClaimed = "claim.already_claimed", 409, "err_claim_already_claimed", local,
+        "the customer already has an online account";
     /// The identity provider cannot issue one-time links.
     IdentityNoLinks = "identity.no_links", 409, "err_no_links", local,
         "the identity provider cannot issue one-time links";

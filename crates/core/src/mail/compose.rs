@@ -185,6 +185,45 @@ impl LinkMail<'_> {
         )
     }
 
+    /// A link for a customer enrolled at the till to claim an online account with
+    /// their points and history (sent as a one-time link mail: its body is erased once
+    /// sent).
+    pub fn claim(&self, now: OffsetDateTime) -> NewMail {
+        let (subject, intro) = if pt(self.language) {
+            (
+                format!("Acesse seus pontos online - {}", self.org_name),
+                format!(
+                    "você participa do programa de fidelidade de {}. Crie sua conta online para ver seus pontos e suas compras por este link:\n{}\n",
+                    self.org_name, self.url
+                ),
+            )
+        } else {
+            (
+                format!("See your points online - {}", self.org_name),
+                format!(
+                    "you are a member of {} loyalty. Claim your online account to see your points and purchases with this link:\n{}\n",
+                    self.org_name, self.url
+                ),
+            )
+        };
+        let body = format!(
+            "{}\n\n{intro}{}",
+            greeting(self.language, self.name),
+            self.until()
+        );
+        mail(
+            self.org,
+            MailKind::SignInLink,
+            format!("claim:{}", self.key(MailKind::SignInLink)),
+            self.to,
+            &self.sender,
+            subject,
+            body,
+            now,
+            self.expires_at,
+        )
+    }
+
     /// A one-time link to set a new password.
     pub fn reset(&self, now: OffsetDateTime) -> NewMail {
         let (subject, intro) = if pt(self.language) {

@@ -260,6 +260,30 @@ pub async fn own(ctx: &Ctx<'_>, subject: Option<&str>) -> Result<Customer, Error
         .ok_or(Error::Points(PointsError::CustomerNotFound))
 }
 
+/// The caller's own answer about marketing mail, given or withdrawn in the portal;
+/// recorded with the time and the source `portal`, and audited.
+pub async fn set_own_marketing_consent(
+    ctx: &Ctx<'_>,
+    subject: Option<&str>,
+    granted: bool,
+) -> Result<Customer, Error> {
+    let mut me = own(ctx, subject).await?;
+    let consent = crate::domain::MarketingConsent::answered(
+        granted,
+        crate::domain::ConsentSource::Portal,
+        ctx.clock.now(),
+    );
+    if !ctx
+        .store
+        .set_marketing_consent(ctx.org.id, me.id, &consent, &ctx.actor)
+        .await?
+    {
+        return Err(Error::Points(PointsError::CustomerNotFound));
+    }
+    me.marketing_consent = consent;
+    Ok(me)
+}
+
 /// The caller's own customer record and their ledger entries, oldest first.
 pub async fn own_ledger(
     ctx: &Ctx<'_>,

@@ -16,6 +16,48 @@ use async_trait::async_trait;
 use secrecy::{ExposeSecret, SecretString};
 use time::OffsetDateTime;
 
+/// What a mail to a customer is for, which decides who may get it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Purpose {
+    /// Receipts, sign-in and claim links, expiry warnings: the service the customer
+    /// uses; sent whatever their marketing answer.
+    Transactional,
+    /// Offers and news: only to customers who gave marketing consent.
+    Marketing,
+}
+
+/// The rule every mail to a customer is queued under: an address is needed, and
+/// marketing mail needs the customer's consent (never asked counts as no).
+pub fn may_mail(purpose: Purpose, customer: &crate::domain::ledger::Customer) -> bool {
+    customer.email.is_some()
+        && (purpose == Purpose::Transactional || customer.marketing_consent.granted)
+}
+
+/// The customers a marketing mail of the organization may be queued for (admins): those
+/// with an email address who consented, from `limit` customers by id after `after`;
+/// with the cursor of the next page (`None` after the last).
+pub async fn marketing_recipients(
+    ctx: &Ctx<'_>,
+    after: Option<crate::domain::CustomerId>,
+    limit: u32,
+) -> Result<
+    (
+        Vec<crate::domain::ledger::Customer>,
+        Option<crate::domain::CustomerId>,
+    ),
+    Error,
+> {
+    require_admin(ctx, "send marketing mail")?;
+    let mut page = ctx.store.list_customers(ctx.org.id, after, limit).await?;
+    let next = if page.len() == limit as usize {
+        page.last().map(|c| c.id)
+    } else {
+        None
+    };
+    page.retain(|c| may_mail(Purpose::Marketing, c));
+    Ok((page, next))
+}
+
 /// The admin's first credential.
 #[derive(Debug, Clone)]
 pub enum Credential {

@@ -4,11 +4,13 @@
 pub mod audit;
 pub mod bound;
 pub mod checklist;
+pub mod claim;
 pub mod context;
 pub mod customers;
 pub mod erasure;
 pub mod exports;
 pub mod housekeeping;
+pub mod import;
 pub mod join;
 pub mod mail;
 pub mod onboard;

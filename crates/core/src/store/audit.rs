@@ -96,6 +96,49 @@ pub fn customer_enrolled_audit(actor: &Actor, c: &Customer, now: OffsetDateTime)
     )
 }
 
+/// The `customers.import` record of one written batch of a customer file: the file
+/// name and what was written, no personal data.
+pub fn customers_imported_audit(
+    org: OrgId,
+    actor: &Actor,
+    reason: &str,
+    written: &crate::store::ImportWritten,
+    now: OffsetDateTime,
+) -> AuditRecord {
+    let after = serde_json::json!({
+        "file": reason,
+        "created": written.created,
+        "skipped": written.skipped,
+        "opening_points": written.points,
+    });
+    record(
+        org,
+        actor,
+        "customers.import",
+        ("organization", org.to_string()),
+        after,
+        now,
+    )
+}
+
+/// The `customer.claim` record: a customer enrolled at the till linked to an online
+/// account through a claim link.
+pub fn customer_claimed_audit(
+    org: OrgId,
+    actor: &Actor,
+    customer: crate::domain::CustomerId,
+    now: OffsetDateTime,
+) -> AuditRecord {
+    record(
+        org,
+        actor,
+        "customer.claim",
+        ("customer", customer.to_string()),
+        serde_json::json!({"online_account": true}),
+        now,
+    )
+}
+
 /// The `customer.erase` record of an erasure: the customer's id only, no personal data.
 pub fn customer_erased_audit(
     org: OrgId,
@@ -115,7 +158,29 @@ pub fn customer_erased_audit(
 
 /// The keys of personal values that audit payloads about a customer may hold; an
 /// erasure takes them out of every record about the customer.
-pub const PERSONAL_AUDIT_KEYS: &[&str] = &["name", "email", "phone", "card_number"];
+pub const PERSONAL_AUDIT_KEYS: &[&str] = &["name", "email", "phone", "card_number", "birth_date"];
+
+/// The `customer.consent` record: marketing consent given or withdrawn, and where.
+pub fn consent_audit(
+    org: OrgId,
+    actor: &Actor,
+    customer: crate::domain::CustomerId,
+    consent: &crate::domain::MarketingConsent,
+    now: OffsetDateTime,
+) -> AuditRecord {
+    let after = serde_json::json!({
+        "marketing_consent": consent.granted,
+        "source": consent.source.map(crate::domain::ConsentSource::as_str),
+    });
+    record(
+        org,
+        actor,
+        "customer.consent",
+        ("customer", customer.to_string()),
+        after,
+        now,
+    )
+}
 
 /// The `reward.create` or `reward.update` record, with the reward after the change.
 pub fn reward_audit(

@@ -35,6 +35,8 @@ struct JoinPage {
     notice: Option<Notice>,
     form: JoinForm,
     signed_in_as: Option<String>,
+    /// An email enrolled at the till: the page offers to mail a claim link instead.
+    claim_offer: Option<String>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -98,6 +100,7 @@ async fn join_page(
             notice: None,
             form: JoinForm::default(),
             signed_in_as: signed_in.map(|s| s.session.principal.username().to_owned()),
+            claim_offer: None,
         },
     ))
 }
@@ -159,17 +162,30 @@ async fn join_post(
             None => Redirect::to(&format!("/o/{}/me", org.slug)).into_response(),
         },
         Err(e) => {
-            let notice = Notice::err(error_text(c.lang, &e));
+            let claim_offer = claim_offer(&e, &form);
+            let notice = if claim_offer.is_some() {
+                None
+            } else {
+                Notice::err(error_text(c.lang, &e))
+            };
             render(
                 StatusCode::UNPROCESSABLE_ENTITY,
                 &JoinPage {
                     c,
                     org,
                     notice,
+                    claim_offer,
                     form,
                     signed_in_as: signed_in.map(|s| s.session.principal.username().to_owned()),
                 },
             )
         }
     })
+}
+
+/// The email to offer a claim link for, when joining failed because it is enrolled
+/// already (at the till): the page offers the link instead of only refusing.
+fn claim_offer(e: &loyalty_core::Error, form: &JoinForm) -> Option<String> {
+    (e.code() == loyalty_core::error::ErrorCode::CustomerExists && !form.email.trim().is_empty())
+        .then(|| form.email.trim().to_owned())
 }

@@ -11,6 +11,7 @@
 mod account;
 mod admin;
 mod assets;
+mod claim;
 mod common;
 mod error;
 mod form;
@@ -51,6 +52,7 @@ pub fn routes() -> Router<AppState> {
         .merge(till_actions::routes())
         .merge(portal::routes())
         .merge(join::routes())
+        .merge(claim::routes())
 }
 
 /// Renders a template, or a plain error page if rendering fails.

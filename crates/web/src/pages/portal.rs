@@ -6,6 +6,7 @@ use super::error::{OrPage, PageError};
 use super::form::CsrfForm;
 use super::guard::OrgPage;
 use super::layout::{Chrome, problem};
+use super::params::PageQuery;
 use super::qr;
 use super::render;
 use crate::AppState;
@@ -14,6 +15,7 @@ use axum::Router;
 use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::Response;
+use axum::response::{IntoResponse, Redirect};
 use axum::routing::{get, post};
 use loyalty_core::domain::Role;
 use loyalty_core::domain::ledger::{Customer, PointsError};
@@ -26,6 +28,7 @@ pub(super) fn routes() -> Router<AppState> {
     Router::new()
         .route("/o/{slug}/me", get(me))
         .route("/o/{slug}/me/erase", post(erase))
+        .route("/o/{slug}/me/consent", post(consent))
 }
 
 #[derive(Deserialize)]
@@ -82,10 +85,44 @@ struct MePage {
     next_reward: Option<(String, i64)>,
     since: String,
     slug: String,
+    saved: bool,
     base: String,
 }
 
-async fn me(State(state): State<AppState>, page: OrgPage) -> Result<Response, PageError> {
+#[derive(Debug, Default, Deserialize)]
+struct MeQuery {
+    #[serde(default)]
+    done: Option<String>,
+}
+
+#[derive(Debug, Deserialize)]
+struct ConsentForm {
+    #[serde(default)]
+    marketing: String,
+}
+
+/// The customer gives or withdraws marketing consent.
+async fn consent(
+    State(state): State<AppState>,
+    page: OrgPage,
+    CsrfForm(form): CsrfForm<ConsentForm>,
+) -> Result<Response, PageError> {
+    let c = page.chrome("me", "");
+    let role = page.require(&[Role::Customer], &c)?;
+    let ctx = page.ctx(&state, role);
+    let subject = page.person.signed_in.session.principal.subject();
+    let back = format!("{}/me", page.base());
+    customers::set_own_marketing_consent(&ctx, Some(subject), form.marketing == "yes")
+        .await
+        .or_page(&c, &back)?;
+    Ok(Redirect::to(&format!("{back}?done=consent")).into_response())
+}
+
+async fn me(
+    State(state): State<AppState>,
+    page: OrgPage,
+    PageQuery(q): PageQuery<MeQuery>,
+) -> Result<Response, PageError> {
     let c = page.chrome("me", "");
     let role = page.require(&[Role::Customer], &c)?;
     let ctx = page.ctx(&state, role);
@@ -143,6 +180,7 @@ async fn me(State(state): State<AppState>, page: OrgPage) -> Result<Response, Pa
             rows,
             affordable,
             next_reward,
+            saved: q.done.as_deref() == Some("consent"),
         },
     ))
 }

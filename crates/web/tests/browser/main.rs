@@ -5,6 +5,7 @@
 #![allow(clippy::panic, clippy::unwrap_used, clippy::expect_used)]
 
 mod amounts;
+mod claim;
 mod console;
 mod csp;
 mod exports;

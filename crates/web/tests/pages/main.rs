@@ -26,6 +26,7 @@ mod headers;
 mod host;
 mod language;
 mod matrix;
+mod members;
 mod metrics;
 mod recovery;
 mod redirects;

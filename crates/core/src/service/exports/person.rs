@@ -66,7 +66,7 @@ fn csv(headers: &[&str], rows: &[Vec<String>]) -> Vec<u8> {
     out.into_bytes()
 }
 
-const PROFILE_COLUMNS: [&str; 8] = [
+const PROFILE_COLUMNS: [&str; 12] = [
     "customer_id",
     "card_number",
     "name",
@@ -75,6 +75,10 @@ const PROFILE_COLUMNS: [&str; 8] = [
     "status",
     "balance",
     "enrolled_at",
+    "birth_date",
+    "marketing_consent",
+    "marketing_consent_at",
+    "marketing_consent_source",
 ];
 const PURCHASE_COLUMNS: [&str; 7] = [
     "purchase_id",
@@ -111,7 +115,9 @@ This package holds every record {shop} keeps about you in its loyalty program, a
 byte-order mark, comma-separated, times in UTC as RFC 3339).
 
 profile.csv: customer_id (your id here), card_number (your member card), name, email,
-  phone, status (active or suspended), balance (points now), enrolled_at.
+  phone, status (active or suspended), balance (points now), enrolled_at, birth_date,
+  marketing_consent (true when you agreed to news and offers by email),
+  marketing_consent_at and marketing_consent_source (when and where you last answered).
 ledger.csv: every change of your points, oldest first. entry_id, created_at,
   customer_id, type (earned, redeemed, expired, adjusted, reversed), points (+ added,
   - taken), balance_after, reference_type (purchase or reward), reference_id, notes.
@@ -190,6 +196,13 @@ async fn build(ctx: &Ctx<'_>, c: Customer) -> Result<DataPackage, Error> {
         c.status.clone(),
         c.balance.to_string(),
         rfc3339(c.created_at),
+        c.birth_date.map(|d| d.to_string()).unwrap_or_default(),
+        c.marketing_consent.granted.to_string(),
+        c.marketing_consent.at.map(rfc3339).unwrap_or_default(),
+        c.marketing_consent
+            .source
+            .map(|s| s.as_str().to_owned())
+            .unwrap_or_default(),
     ];
     let ledger_rows: Vec<Vec<String>> = entries
         .iter()
@@ -271,6 +284,12 @@ async fn build(ctx: &Ctx<'_>, c: Customer) -> Result<DataPackage, Error> {
             "status": c.status,
             "balance": c.balance,
             "enrolled_at": rfc3339(c.created_at),
+            "birth_date": c.birth_date.map(|d| d.to_string()),
+            "marketing_consent": {
+                "granted": c.marketing_consent.granted,
+                "at": c.marketing_consent.at.map(rfc3339),
+                "source": c.marketing_consent.source.map(|s| s.as_str()),
+            },
         },
         "ledger": entries.iter().map(|e| serde_json::json!({
             "entry_id": e.id,

@@ -119,6 +119,7 @@ pub(crate) fn entry_kind(e: &LedgerEntry) -> &'static str {
         "redeemed" => "tx_redeemed",
         "expired" => "tx_expired",
         "adjusted" => "tx_adjusted",
+        "opening" => "tx_opening",
         _ => "tx_reversed",
     }
 }

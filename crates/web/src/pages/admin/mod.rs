@@ -6,6 +6,7 @@ pub(super) use customers::entry_kind;
 mod catalog;
 mod customers;
 mod exports;
+mod import;
 mod users;
 
 use super::error::{OrPage, PageError};
@@ -30,6 +31,7 @@ pub(super) fn routes() -> Router<AppState> {
         .route("/o/{slug}/admin/audit", get(audit))
         .merge(users::routes())
         .merge(customers::routes())
+        .merge(import::routes())
         .merge(catalog::routes())
         .merge(exports::routes())
 }
