@@ -7,6 +7,7 @@ mod locale;
 mod org;
 mod person;
 pub mod points;
+pub mod program;
 mod role;
 mod slug;
 pub mod typed_amount;
