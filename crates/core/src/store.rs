@@ -12,6 +12,7 @@ mod housekeeping;
 mod ledger;
 mod mail;
 mod orgs;
+mod programs;
 mod rewards;
 mod tokens;
 
@@ -19,8 +20,8 @@ pub use crate::error::{Conflict, StoreError};
 pub use admin::{ActivityTotals, AdminStore, BalanceTotals, HeavyEarner};
 pub use audit::{
     AuditStore, checklist_audit, customer_enrolled_audit, mail_settings_audit, member_audit,
-    member_status_action, new_id, org_status_audit, points_settings_audit, reward_audit,
-    token_created_audit, token_revoked_audit,
+    member_status_action, new_id, org_status_audit, points_settings_audit, program_audit,
+    reward_audit, token_created_audit, token_revoked_audit,
 };
 pub use checklist::{ChecklistMark, ChecklistStore};
 pub use customers::CustomerStore;
@@ -28,6 +29,7 @@ pub use housekeeping::{HousekeepingStore, Sweep, TableSize};
 pub use ledger::{InvariantReport, LedgerStore, PointsSettings};
 pub use mail::MailStore;
 pub use orgs::{Member, NewMember, OnboardingClaim, OrgStore};
+pub use programs::ProgramStore;
 pub use rewards::RewardStore;
 pub use tokens::TokenStore;
 
@@ -365,6 +367,7 @@ pub trait Store:
     + CustomerStore
     + LedgerStore
     + RewardStore
+    + ProgramStore
     + TokenStore
     + AuditStore
     + LoginThrottleStore

@@ -12,6 +12,7 @@ mod ledger;
 mod ledger_tx;
 mod mail;
 mod orgs;
+mod programs;
 mod rewards;
 mod sessions;
 mod tokens;
@@ -80,6 +81,11 @@ pub const MIGRATIONS: &[(i64, &str, &str)] = &[
         11,
         "onboarding claim",
         include_str!("../migrations/0011_onboarding_claim.sql"),
+    ),
+    (
+        16,
+        "programs",
+        include_str!("../migrations/0016_programs.sql"),
     ),
 ];
 

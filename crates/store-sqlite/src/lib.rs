@@ -12,6 +12,7 @@ mod housekeeping;
 mod ledger;
 mod mail;
 mod orgs;
+mod programs;
 mod rewards;
 mod rows;
 mod sessions;
@@ -88,6 +89,11 @@ pub const MIGRATIONS: &[(i64, &str, &str)] = &[
         11,
         "onboarding claim",
         include_str!("../migrations/0011_onboarding_claim.sql"),
+    ),
+    (
+        16,
+        "programs",
+        include_str!("../migrations/0016_programs.sql"),
     ),
 ];
 

@@ -14,6 +14,7 @@ pub mod onboard;
 pub mod onboard_file;
 pub mod orgs;
 pub mod points;
+pub mod program;
 pub mod recovery;
 pub mod reports;
 pub mod rewards;

@@ -157,6 +157,7 @@ pub(crate) async fn award_marked(
         metadata: req.metadata,
         receipt: ctx.org.points_receipts,
         unusual,
+        program: super::program::award_program(ctx.org, req.amount, ctx.clock.now()),
     };
     run(ctx, &cmd, idempotency).await
 }
@@ -256,7 +257,7 @@ pub async fn adjust(
     .await
 }
 
-async fn run(
+pub(crate) async fn run(
     ctx: &Ctx<'_>,
     cmd: &PointsCommand,
     idempotency: &str,
@@ -286,6 +287,9 @@ fn count(org: &Organization, cmd: &PointsCommand, outcome: &PointsOutcome) {
         PointsCommand::Redeem { .. } => {
             metrics::counter!("loyalty_points_redeemed_total", "org" => slug)
                 .increment(outcome.entry.points.unsigned_abs());
+        }
+        PointsCommand::RedeemCard { .. } => {
+            metrics::counter!("loyalty_stamp_rewards_total", "org" => slug).increment(1);
         }
         _ => {}
     }

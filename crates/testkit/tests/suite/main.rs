@@ -11,4 +11,5 @@ mod housekeeping;
 mod mail;
 mod onboarding;
 mod points;
+mod programs;
 mod store;

@@ -35,6 +35,7 @@ pub type RuleId = Uuid;
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Program {
     /// Version: 0 before the first change, then one more per change.
+    #[serde(default)]
     pub version: i64,
     /// Stamp cards, running and ended (an ended card keeps its stamps redeemable).
     #[serde(default)]
@@ -166,6 +167,71 @@ pub struct Promotion {
     /// Ended: applies no more.
     #[serde(default)]
     pub ended: bool,
+}
+
+/// What moved stamps on a card.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub enum StampKind {
+    /// Given by a purchase.
+    Earned,
+    /// Exchanged for the card's reward.
+    Redeemed,
+    /// Taken back by a refund.
+    Reversed,
+}
+
+impl StampKind {
+    /// The stored value.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            StampKind::Earned => "earned",
+            StampKind::Redeemed => "redeemed",
+            StampKind::Reversed => "reversed",
+        }
+    }
+}
+
+/// One entry of the stamp ledger: stamps added to or taken from a customer's card.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct StampEntry {
+    /// Id.
+    pub id: Uuid,
+    /// The customer.
+    #[cfg_attr(feature = "openapi", schema(value_type = Uuid))]
+    pub customer_id: super::CustomerId,
+    /// The card.
+    pub card_id: RuleId,
+    /// Stamps added (positive) or taken (negative).
+    pub stamps: i64,
+    /// Why.
+    pub kind: StampKind,
+    /// The purchase that gave or took them.
+    #[cfg_attr(feature = "openapi", schema(value_type = Option<Uuid>))]
+    pub purchase_id: Option<super::PurchaseId>,
+    /// The card's stamps after this entry.
+    pub balance_after: i64,
+    /// Who made it (member id).
+    pub created_by: Option<Uuid>,
+    /// When.
+    #[serde(with = "time::serde::rfc3339")]
+    pub created_at: time::OffsetDateTime,
+}
+
+/// What the award path needs of the program, handed to the ledger with the command when
+/// the program has running stamp cards or promotions (`None` otherwise: the plain path).
+#[derive(Debug, Clone, PartialEq)]
+pub struct AwardProgram {
+    /// The earning rule.
+    pub earning: crate::domain::points::EarningRule,
+    /// The program at its current version.
+    pub program: Program,
+    /// The purchase: its amount and local date and time in the organization's time zone.
+    pub facts: PurchaseFacts,
+    /// The start of that local day, for daily limits.
+    pub day_start: time::OffsetDateTime,
 }
 
 /// The local date and time of an instant in a time zone.

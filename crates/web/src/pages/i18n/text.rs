@@ -125,6 +125,9 @@ pub(super) const KEYS: &[&str] = &[
     "err_customer_exists",
     "err_expiry_number",
     "err_insufficient",
+    "err_stamp_card_not_found",
+    "err_stamps_insufficient",
+    "err_program_changed",
     "err_internal",
     "err_unavailable",
     "err_not_found",
@@ -686,6 +689,18 @@ pub(super) fn text(lang: Lang, key: &'static str) -> &'static str {
             "deve ser um número inteiro de dias, ou vazio para pontos que não expiram",
         ),
         "err_insufficient" => ("Not enough points", "Pontos insuficientes"),
+        "err_stamp_card_not_found" => (
+            "There is no such stamp card in this program.",
+            "Não existe esse cartão fidelidade neste programa.",
+        ),
+        "err_stamps_insufficient" => (
+            "The card does not hold enough stamps for its reward yet.",
+            "O cartão ainda não tem selos suficientes para o prêmio.",
+        ),
+        "err_program_changed" => (
+            "Someone else changed the program meanwhile; look at it again and retry.",
+            "Outra pessoa alterou o programa nesse meio-tempo; confira e tente de novo.",
+        ),
         "err_internal" => (
             "Something went wrong on our side; nothing was changed. Please try again in a minute.",
             "Algo deu errado do nosso lado; nada foi alterado. Tente novamente em um minuto.",
