@@ -138,7 +138,7 @@ pub async fn preview(
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct CardStanding {
     /// The card.
-    pub card_id: RuleId,
+    pub card_id: uuid::Uuid,
     /// Its name.
     pub name: String,
     /// Stamps held.

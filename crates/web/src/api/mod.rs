@@ -12,6 +12,7 @@ pub mod org_context;
 mod orgs;
 pub mod params;
 mod points;
+mod programs;
 mod rewards;
 
 use crate::AppState;
@@ -24,6 +25,7 @@ pub fn routes() -> Router<AppState> {
         .merge(customers::routes())
         .merge(points::routes())
         .merge(rewards::routes())
+        .merge(programs::routes())
         .merge(admin::routes())
         .merge(exports::routes())
 }

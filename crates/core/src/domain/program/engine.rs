@@ -45,9 +45,9 @@ pub enum GrantRule {
     /// The earning rule.
     Base,
     /// A promotion.
-    Promotion(#[cfg_attr(feature = "openapi", schema(value_type = uuid::Uuid))] RuleId),
+    Promotion(uuid::Uuid),
     /// A stamp card.
-    StampCard(#[cfg_attr(feature = "openapi", schema(value_type = uuid::Uuid))] RuleId),
+    StampCard(uuid::Uuid),
 }
 
 /// One part of what a purchase earned.

@@ -69,7 +69,7 @@ impl Program {
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct StampCard {
     /// Id.
-    pub id: RuleId,
+    pub id: Uuid,
     /// Name shown to the cashier and the customer ("Coffee card").
     pub name: String,
     /// Stamps that fill the card (2-100).
@@ -147,7 +147,7 @@ impl Schedule {
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Promotion {
     /// Id.
-    pub id: RuleId,
+    pub id: Uuid,
     /// Name shown at the till ("Tuesday double").
     pub name: String,
     /// Multiplier or fixed bonus.
@@ -203,7 +203,7 @@ pub struct StampEntry {
     #[cfg_attr(feature = "openapi", schema(value_type = Uuid))]
     pub customer_id: super::CustomerId,
     /// The card.
-    pub card_id: RuleId,
+    pub card_id: uuid::Uuid,
     /// Stamps added (positive) or taken (negative).
     pub stamps: i64,
     /// Why.
