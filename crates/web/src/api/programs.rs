@@ -9,7 +9,7 @@ use crate::AppState;
 use crate::error::ApiError;
 use axum::extract::State;
 use axum::http::StatusCode;
-use axum::routing::{get, post};
+use axum::routing::{delete, get, post};
 use axum::{Json, Router};
 use loyalty_core::domain::CustomerId;
 use loyalty_core::domain::ledger::PointsOutcome;
@@ -26,7 +26,7 @@ pub(super) fn routes() -> Router<AppState> {
         .route("/orgs/{slug}/program/versions/{version}", get(version))
         .route("/orgs/{slug}/program/stamp-cards", post(add_card))
         .route("/orgs/{slug}/program/promotions", post(add_promotion))
-        .route("/orgs/{slug}/program/rules/{id}/end", post(end))
+        .route("/orgs/{slug}/program/rules/{id}", delete(end))
         .route("/orgs/{slug}/program/preview", post(preview))
         .route("/orgs/{slug}/customers/{id}/stamp-cards", get(cards))
         .route("/orgs/{slug}/stamp-card-redemptions", post(redeem_card))
@@ -175,8 +175,8 @@ api_errors!(EndRuleErrors [SIGNED_IN] {
 /// It gives nothing from now on; stamps already on an ended card stay redeemable. Makes
 /// the program's next version. Admins only.
 #[utoipa::path(
-    post,
-    path = "/orgs/{slug}/program/rules/{id}/end",
+    delete,
+    path = "/orgs/{slug}/program/rules/{id}",
     operation_id = "end_program_rule",
     tag = "program",
     params(super::params::OrgIdPath, super::params::OrgHeader),
