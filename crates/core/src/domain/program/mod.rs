@@ -245,6 +245,28 @@ pub fn local_time(now: time::OffsetDateTime, tz: &super::TimeZoneName) -> time::
     time::PrimitiveDateTime::new(local.date(), local.time())
 }
 
+/// The instant a local date and time of day happen in a time zone (the earlier one when
+/// the clock is turned back; the time after the gap when it is turned forward).
+pub fn instant_of(
+    local: time::PrimitiveDateTime,
+    tz: &super::TimeZoneName,
+) -> time::OffsetDateTime {
+    let civil = jiff::civil::datetime(
+        local.year() as i16,
+        u8::from(local.month()) as i8,
+        local.day() as i8,
+        local.hour() as i8,
+        local.minute() as i8,
+        0,
+        0,
+    );
+    civil
+        .to_zoned_datetime(tz.zone())
+        .ok()
+        .and_then(|z| time::OffsetDateTime::from_unix_timestamp(z.timestamp().as_second()).ok())
+        .unwrap_or_else(|| local.assume_utc())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -256,6 +278,10 @@ mod tests {
         assert_eq!(
             local_time(datetime!(2026-12-01 02:30 UTC), &tz),
             datetime!(2026-11-30 23:30)
+        );
+        assert_eq!(
+            instant_of(datetime!(2026-11-30 23:30), &tz),
+            datetime!(2026-12-01 02:30 UTC)
         );
     }
 

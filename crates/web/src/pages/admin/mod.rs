@@ -5,6 +5,7 @@ pub(super) use customers::entry_kind;
 
 mod catalog;
 mod customers;
+mod program;
 mod users;
 
 use super::error::{OrPage, PageError};
@@ -32,6 +33,7 @@ pub(super) fn routes() -> Router<AppState> {
         .merge(users::routes())
         .merge(customers::routes())
         .merge(catalog::routes())
+        .merge(program::routes())
 }
 
 /// The page frame and a context acting as admin, or the page to answer instead.
@@ -48,7 +50,9 @@ pub(super) fn admin<'a>(
 
 /// A notice for `?done=...` after a redirect, from a fixed list of keys.
 pub(super) fn done_notice(c: &Chrome, done: &str) -> Option<Notice> {
-    const KEYS: [&str; 11] = [
+    const KEYS: [&str; 13] = [
+        "done_program_saved",
+        "done_card_redeemed",
         "done_deactivated",
         "done_mail_saved",
         "done_reset_mailed",
