@@ -12,12 +12,14 @@ use sqlx::Row;
 use time::OffsetDateTime;
 use uuid::Uuid;
 
-/// A customer's stamps per card (`b`), stamps given since `?3` (`t`) and promotion uses
+/// A customer's stamps per card (`b`), stamps kept from purchases made since `?3` (`t`) and promotion uses
 /// (`p`), in one read.
 pub(crate) const PROGRAM_STATE: &str = "\
     SELECT 'b' AS k, card_id AS rule, balance AS n FROM stamp_balances WHERE organization_id = ?1 AND customer_id = ?2 \
-    UNION ALL SELECT 't', card_id, SUM(stamps) FROM stamp_entries \
-        WHERE organization_id = ?1 AND customer_id = ?2 AND kind = 'earned' AND created_at >= ?3 GROUP BY card_id \
+    UNION ALL SELECT 't', e.card_id, SUM(e.stamps) FROM stamp_entries e \
+        JOIN purchases p ON p.organization_id = e.organization_id AND p.id = e.purchase_id \
+        WHERE e.organization_id = ?1 AND e.customer_id = ?2 AND e.kind IN ('earned', 'reversed') AND p.created_at >= ?3 \
+        GROUP BY e.card_id \
     UNION ALL SELECT 'p', promotion_id, COUNT(*) FROM promotion_uses \
         WHERE organization_id = ?1 AND customer_id = ?2 GROUP BY promotion_id";
 

@@ -157,6 +157,16 @@ pub struct CardStanding {
 /// on (staff).
 pub async fn cards(ctx: &Ctx<'_>, customer: CustomerId) -> Result<Vec<CardStanding>, Error> {
     ctx.require(STAFF, "read stamp cards")?;
+    standings(ctx, customer).await
+}
+
+/// The signed-in customer's own stamp cards (the portal).
+pub async fn own_cards(ctx: &Ctx<'_>, subject: Option<&str>) -> Result<Vec<CardStanding>, Error> {
+    let me = super::customers::own(ctx, subject).await?;
+    standings(ctx, me.id).await
+}
+
+async fn standings(ctx: &Ctx<'_>, customer: CustomerId) -> Result<Vec<CardStanding>, Error> {
     if ctx.org.program.stamp_cards.is_empty() {
         return Ok(Vec::new());
     }

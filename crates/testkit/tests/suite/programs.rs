@@ -180,6 +180,9 @@ both_backends! {
         assert_eq!(rest.stamps[0].kind, StampKind::Reversed);
         let state = db.store.customer_program_state(o.id, c, clock.now()).await.expect("state");
         assert_eq!((state.stamps.get(&card), state.promotion_uses.get(&promo)), (Some(&0), Some(&1)), "the second coffee keeps its use");
+        // The refunded purchase's stamp no longer counts against today's limit.
+        let third = till::award(&cashier, c, "5.00", None, serde_json::json!({}), &key()).await.expect("third");
+        assert_eq!(stamps_of(&third), 1);
         assert!(db.store.check_invariants(None).await.expect("check").holds());
 
         // Past versions stay readable; the other tenant sees none of it.

@@ -17,7 +17,7 @@ use axum::routing::get;
 use loyalty_core::domain::Role;
 use loyalty_core::domain::ledger::{Customer, PointsError};
 use loyalty_core::service::customers::{self, LedgerRange};
-use loyalty_core::service::rewards;
+use loyalty_core::service::{program, rewards};
 
 pub(super) fn routes() -> Router<AppState> {
     Router::new().route("/o/{slug}/me", get(me))
@@ -44,7 +44,17 @@ struct MePage {
     rows: Vec<Row>,
     affordable: Vec<Affordable>,
     next_reward: Option<(String, i64)>,
+    cards: Vec<MyCard>,
     since: String,
+}
+
+/// One of the customer's stamp cards.
+struct MyCard {
+    name: String,
+    stamps: i64,
+    required: u32,
+    reward: String,
+    full: bool,
 }
 
 async fn me(State(state): State<AppState>, page: OrgPage) -> Result<Response, PageError> {
@@ -77,6 +87,18 @@ async fn me(State(state): State<AppState>, page: OrgPage) -> Result<Response, Pa
             points: e.points,
         })
         .collect();
+    let cards = program::own_cards(&ctx, Some(subject))
+        .await
+        .unwrap_or_default()
+        .into_iter()
+        .map(|k| MyCard {
+            name: k.name,
+            stamps: k.stamps,
+            required: k.stamps_required,
+            reward: k.reward,
+            full: k.full,
+        })
+        .collect();
     let mut rewards = rewards::list(&ctx).await.unwrap_or_default();
     rewards.retain(|r| r.active && r.stock != Some(0));
     rewards.sort_by_key(|r| r.cost_points);
@@ -103,6 +125,7 @@ async fn me(State(state): State<AppState>, page: OrgPage) -> Result<Response, Pa
             rows,
             affordable,
             next_reward,
+            cards,
         },
     ))
 }

@@ -22,7 +22,8 @@ use std::collections::BTreeMap;
 pub struct CustomerState {
     /// Stamps held now, per card.
     pub stamps: BTreeMap<RuleId, i64>,
-    /// Stamps given today (the org's time zone), per card.
+    /// Stamps kept from today's purchases (the org's time zone; a refunded purchase's
+    /// stamp no longer counts), per card.
     pub stamps_today: BTreeMap<RuleId, i64>,
     /// Purchases that got each promotion (less those fully refunded).
     pub promotion_uses: BTreeMap<RuleId, i64>,
