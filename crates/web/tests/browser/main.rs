@@ -7,4 +7,5 @@
 mod amounts;
 mod csp;
 mod harness;
+mod programs;
 mod story;
