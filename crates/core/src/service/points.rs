@@ -14,6 +14,7 @@ use crate::Error;
 use crate::clock::Clock;
 use crate::domain::ledger::{IdempotencyKey, PointsCommand, PointsError, PointsOutcome, Purchase};
 use crate::domain::points::{Amount, MAX_POINTS};
+use crate::domain::program::GrantRule;
 use crate::domain::{CustomerId, Organization, PurchaseId, RewardId, Role, TimeZoneName};
 use crate::error::FieldError;
 use crate::store::{Store, StoreError};
@@ -281,8 +282,22 @@ fn count(org: &Organization, cmd: &PointsCommand, outcome: &PointsOutcome) {
     match cmd {
         PointsCommand::Award { .. } => {
             metrics::counter!("loyalty_purchases_total", "org" => slug.clone()).increment(1);
-            metrics::counter!("loyalty_points_awarded_total", "org" => slug)
+            metrics::counter!("loyalty_points_awarded_total", "org" => slug.clone())
                 .increment(outcome.entry.points.max(0).unsigned_abs());
+            let grants = outcome.purchase.iter().flat_map(|p| &p.grants);
+            for g in grants {
+                match g.rule {
+                    GrantRule::Promotion(_) => {
+                        metrics::counter!("loyalty_promotions_applied_total", "org" => slug.clone())
+                            .increment(1);
+                    }
+                    GrantRule::StampCard(_) => {
+                        metrics::counter!("loyalty_stamps_given_total", "org" => slug.clone())
+                            .increment(g.stamps.max(0).unsigned_abs());
+                    }
+                    GrantRule::Base => {}
+                }
+            }
         }
         PointsCommand::Redeem { .. } => {
             metrics::counter!("loyalty_points_redeemed_total", "org" => slug)
