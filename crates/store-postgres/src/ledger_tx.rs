@@ -170,7 +170,7 @@ impl LedgerTx for PgLedgerTx<'_> {
         .bind(p.points_awarded)
         .bind(p.created_at)
         .bind(p.program_version)
-        .bind((!p.grants.is_empty()).then(|| sqlx::types::Json(&p.grants)))
+        .bind((!p.grants.is_empty()).then_some(sqlx::types::Json(&p.grants)))
         .execute(&mut *self.0)
         .await
         .map_err(map_err)?;
