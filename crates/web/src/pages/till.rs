@@ -120,6 +120,9 @@ pub(super) struct TillPage {
     pub decimal: &'static str,
     pub minor: u32,
     pub currency: String,
+    /// The program has running stamp cards or promotions: the live preview shows the
+    /// base points only, and says the confirmation adds the rest.
+    pub program_running: bool,
 }
 
 impl TillPage {
@@ -148,6 +151,7 @@ impl TillPage {
             decimal,
             minor,
             currency: page.org.currency.to_string(),
+            program_running: !page.org.program.is_plain(),
         }
     }
 }

@@ -125,6 +125,12 @@ async fn programs(db: TestDb, backend: &str) {
             .unwrap(),
     );
     fill(d, "amount", "25.00").await;
+    wait_text(
+        d,
+        "#points-preview",
+        "25 points (base; the next step adds promotions and stamps)",
+    )
+    .await;
     d.find(By::Id("amount"))
         .await
         .unwrap()

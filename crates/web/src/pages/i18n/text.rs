@@ -6,6 +6,7 @@ use super::Lang;
 /// Every key, for the completeness test.
 #[cfg(test)]
 pub(super) const KEYS: &[&str] = &[
+    "preview_base_only",
     "calc_date",
     "calc_time",
     "tab_program",
@@ -1209,6 +1210,10 @@ pub(super) fn text(lang: Lang, key: &'static str) -> &'static str {
         "day_sunday" => ("Sunday", "Domingo"),
         "calc_date" => ("Day", "Dia"),
         "calc_time" => ("Time of day", "Hora"),
+        "preview_base_only" => (
+            "base; the next step adds promotions and stamps",
+            "base; o próximo passo soma promoções e selos",
+        ),
         _ => return key,
     };
     match lang {
