@@ -312,6 +312,46 @@ pub async fn apply<T: LedgerTx + ProgramTx + ?Sized>(
                 replayed: false,
             }
         }
+        PointsCommand::Bonus {
+            customer,
+            kind,
+            points,
+        } => {
+            let (balance, seq) = applied(
+                tx.change_balance(org, *customer, *points, now).await?,
+                -*points,
+            )?;
+            let entry = entry(
+                *customer,
+                *points,
+                TxType::Earned,
+                None,
+                balance,
+                Some(format!("{kind} bonus")),
+                actor,
+                now,
+            );
+            tx.insert_entry(org, &entry, seq, idem_key).await?;
+            tx.insert_audit(&audit(
+                org,
+                actor,
+                cmd.action(),
+                ("customer", customer.to_string()),
+                balance - points,
+                balance,
+                None,
+                now,
+            ))
+            .await?;
+            PointsOutcome {
+                entry,
+                purchase: None,
+                reward: None,
+                balance,
+                stamps: Vec::new(),
+                replayed: false,
+            }
+        }
         PointsCommand::RedeemCard {
             customer,
             card,

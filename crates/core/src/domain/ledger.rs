@@ -280,6 +280,15 @@ pub enum PointsCommand {
         #[serde(skip)]
         program: Option<Box<super::program::AwardProgram>>,
     },
+    /// An enrollment bonus of the program (`signup` or `contact`), given once.
+    Bonus {
+        /// Customer.
+        customer: CustomerId,
+        /// `signup` or `contact`.
+        kind: String,
+        /// Points.
+        points: i64,
+    },
     /// Exchange a full stamp card for its reward.
     RedeemCard {
         /// Customer.
@@ -328,6 +337,7 @@ impl PointsCommand {
             PointsCommand::Award { .. } => "points.award",
             PointsCommand::Redeem { .. } => "points.redeem",
             PointsCommand::RedeemCard { .. } => "stamps.redeem",
+            PointsCommand::Bonus { .. } => "points.bonus",
             PointsCommand::Reverse { .. } => "points.reverse",
             PointsCommand::Adjust { .. } => "points.adjust",
         }

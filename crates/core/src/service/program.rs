@@ -217,3 +217,35 @@ pub async fn redeem_card(
     )
     .await
 }
+
+/// Gives a customer who just enrolled the program's enrollment bonuses: `signup_points`,
+/// and `contact_points` when they left an email address. Each is a points command under
+/// an idempotency key made from the customer's id, so it is given at most once whatever
+/// calls this again. Returns the customer with the balance after.
+pub async fn enrollment_bonuses(
+    ctx: &Ctx<'_>,
+    mut customer: crate::domain::ledger::Customer,
+) -> Result<crate::domain::ledger::Customer, Error> {
+    let b = ctx.org.program.bonuses;
+    let due = [
+        ("signup", b.signup_points),
+        (
+            "contact",
+            if customer.email.is_some() {
+                b.contact_points
+            } else {
+                0
+            },
+        ),
+    ];
+    for (kind, points) in due.into_iter().filter(|(_, p)| *p > 0) {
+        let cmd = PointsCommand::Bonus {
+            customer: customer.id,
+            kind: kind.to_owned(),
+            points,
+        };
+        let out = run(ctx, &cmd, &format!("bonus-{kind}-{}", customer.id)).await?;
+        customer.balance = out.balance;
+    }
+    Ok(customer)
+}

@@ -6,7 +6,7 @@
 use loyalty_core::clock::{Clock, FixedClock};
 use loyalty_core::domain::ledger::{Actor, PointsOutcome, TxType};
 use loyalty_core::domain::program::{
-    CardInput, GrantRule, ProgramInput, PromotionInput, RuleId, StampKind,
+    BonusInput, CardInput, GrantRule, ProgramInput, PromotionInput, RuleId, StampKind,
 };
 use loyalty_core::domain::{CustomerId, OrgStatus, Organization, Role};
 use loyalty_core::service::onboard::OnboardInput;
@@ -138,6 +138,27 @@ fn stamps_of(o: &PointsOutcome) -> i64 {
 }
 
 both_backends! {
+    async fn enrollment_bonuses_are_given_once(db) {
+        let clock = fixed_clock();
+        let o = org(&db, "beanery", &clock).await;
+        let admin = ctx(&db, &clock, &o, Role::Admin);
+        let bad = program::change(&admin, ProgramInput::SetBonuses(BonusInput { signup_points: -1, contact_points: 2_000_000 })).await.expect_err("bad");
+        assert_eq!(bad.code(), "validation.failed");
+        program::change(&admin, ProgramInput::SetBonuses(BonusInput { signup_points: 100, contact_points: 20 })).await.expect("bonuses");
+        let o = reload(&db, &o).await;
+        let cashier = ctx(&db, &clock, &o, Role::Cashier);
+        let with_email = points::enroll(&cashier, &EnrollInput { phone: None, email: Some("ann@example.com".into()), name: None }, None).await.expect("enroll");
+        assert_eq!(with_email.balance, 120, "sign-up and contact");
+        let phone_only = customer(&cashier, "202-555-0143").await;
+        assert_eq!(points::customer(&cashier, phone_only).await.expect("read").balance, 100, "sign-up only");
+        let notes: Vec<Option<String>> = db.store.ledger(o.id, Some(with_email.id), None, None, None, 10).await.expect("ledger").into_iter().map(|e| e.notes).collect();
+        assert_eq!(notes, [Some("signup bonus".to_owned()), Some("contact bonus".to_owned())]);
+        // Called again (a retry), nothing more is given.
+        let again = program::enrollment_bonuses(&cashier, with_email.clone()).await.expect("again");
+        assert_eq!(again.balance, 120);
+        assert!(db.store.check_invariants(None).await.expect("check").holds());
+    }
+
     async fn an_award_shows_its_breakdown_and_a_refund_takes_every_grant_back(db) {
         // 2025-01-23 14:05 UTC is a Thursday, 09:05 in New York.
         let clock = fixed_clock();

@@ -191,6 +191,7 @@ impl Modify for SecuritySchemes {
     super::programs::version,
     super::programs::add_card,
     super::programs::add_promotion,
+    super::programs::set_bonuses,
     super::programs::end,
     super::programs::preview,
     super::programs::cards,

@@ -9,11 +9,11 @@ use crate::AppState;
 use crate::error::ApiError;
 use axum::extract::State;
 use axum::http::StatusCode;
-use axum::routing::{delete, get, post};
+use axum::routing::{delete, get, post, put};
 use axum::{Json, Router};
 use loyalty_core::domain::CustomerId;
 use loyalty_core::domain::ledger::PointsOutcome;
-use loyalty_core::domain::program::{CardInput, Program, ProgramInput, PromotionInput};
+use loyalty_core::domain::program::{BonusInput, CardInput, Program, ProgramInput, PromotionInput};
 use loyalty_core::service::points;
 use loyalty_core::service::program::{self, CardStanding, Preview};
 use loyalty_core::{Error, FieldError};
@@ -26,6 +26,7 @@ pub(super) fn routes() -> Router<AppState> {
         .route("/orgs/{slug}/program/versions/{version}", get(version))
         .route("/orgs/{slug}/program/stamp-cards", post(add_card))
         .route("/orgs/{slug}/program/promotions", post(add_promotion))
+        .route("/orgs/{slug}/program/bonuses", put(set_bonuses))
         .route("/orgs/{slug}/program/rules/{id}", delete(end))
         .route("/orgs/{slug}/program/preview", post(preview))
         .route("/orgs/{slug}/customers/{id}/stamp-cards", get(cards))
@@ -158,6 +159,34 @@ async fn add_promotion(
 ) -> Result<(StatusCode, Json<Program>), ApiError> {
     let p = program::change(&m.ctx(&state)?, ProgramInput::AddPromotion(b)).await?;
     Ok((StatusCode::CREATED, Json(p)))
+}
+
+/// Set the enrollment bonuses
+///
+/// Points given once to each customer right after they enroll (till, API or join page):
+/// `signup_points`, and `contact_points` when they leave an email address; 0 for none.
+/// Makes the program's next version. Admins only.
+#[utoipa::path(
+    put,
+    path = "/orgs/{slug}/program/bonuses",
+    operation_id = "set_program_bonuses",
+    tag = "program",
+    params(super::params::OrgPath, super::params::OrgHeader),
+    request_body(content = BonusInput, content_type = "application/json"),
+    responses(
+        (status = 200, description = "The program's new version", body = Program),
+        ChangeProgramErrors,
+    ),
+    security(("session" = []), ("api_token" = []))
+)]
+async fn set_bonuses(
+    State(state): State<AppState>,
+    m: OrgMember,
+    ApiJson(b): ApiJson<BonusInput>,
+) -> Result<Json<Program>, ApiError> {
+    Ok(Json(
+        program::change(&m.ctx(&state)?, ProgramInput::SetBonuses(b)).await?,
+    ))
 }
 
 api_errors!(EndRuleErrors [SIGNED_IN] {

@@ -69,6 +69,7 @@ both_backends! {
             ("GET", "/api/v1/orgs/alpha/program/versions/1".into(), None, [200, 200, 403, 403, 401, 403, 403]),
             ("POST", "/api/v1/orgs/alpha/program/stamp-cards".into(), Some(serde_json::json!({"name": "Lunch card", "stamps_required": 5, "reward": "a free lunch"})), [201, 403, 403, 403, 401, 403, 403]),
             ("POST", "/api/v1/orgs/alpha/program/promotions".into(), Some(serde_json::json!({"name": "Bonus", "bonus_points": 5})), [201, 403, 403, 403, 401, 403, 403]),
+            ("PUT", "/api/v1/orgs/alpha/program/bonuses".into(), Some(serde_json::json!({"signup_points": 0, "contact_points": 0})), [200, 403, 403, 403, 401, 403, 403]),
             ("DELETE", format!("/api/v1/orgs/alpha/program/rules/{promo_id}"), None, [200, 403, 403, 403, 401, 403, 403]),
             ("POST", "/api/v1/orgs/alpha/program/preview".into(), Some(serde_json::json!({"amount": "10.00", "customer_id": cid})), [200, 200, 403, 403, 401, 403, 403]),
             ("GET", format!("/api/v1/orgs/alpha/customers/{cid}/stamp-cards"), None, [200, 200, 403, 403, 401, 403, 403]),

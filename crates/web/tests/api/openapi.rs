@@ -33,6 +33,7 @@ const OPERATIONS: &[(&str, &str)] = &[
     ("get", "/api/v1/orgs/{slug}/program/versions/{version}"),
     ("post", "/api/v1/orgs/{slug}/program/stamp-cards"),
     ("post", "/api/v1/orgs/{slug}/program/promotions"),
+    ("put", "/api/v1/orgs/{slug}/program/bonuses"),
     ("delete", "/api/v1/orgs/{slug}/program/rules/{id}"),
     ("post", "/api/v1/orgs/{slug}/program/preview"),
     ("get", "/api/v1/orgs/{slug}/customers/{id}/stamp-cards"),

@@ -75,6 +75,10 @@ async fn programs(db: TestDb, backend: &str) {
     wait_text(d, ".notice", "Program saved").await;
     wait_text(d, "#program-version", "2").await;
     wait_text(d, "#promotions", "Tuesday double").await;
+    fill(d, "signup_points", "5").await;
+    click(d, "#bonuses button[type=submit]").await;
+    wait_text(d, ".notice", "Program saved").await;
+    wait_text(d, "#program-version", "3").await;
     fill(d, "calc-amount", "25.00").await;
     fill(d, "calc-date", "12/08/2026").await;
     click(d, "#calculator button[type=submit]").await;
@@ -151,7 +155,8 @@ async fn programs(db: TestDb, backend: &str) {
 
     // The customer sees the points and the stamps.
     set_password_and_sign_in(d, &base, &customer_link, "dora@example.com").await;
-    wait_text(d, "#my-balance", "50").await;
+    // 50 for the purchase, 5 for enrolling.
+    wait_text(d, "#my-balance", "55").await;
     wait_text(d, "#my-cards", "Coffee card 1/10").await;
     shot(d, backend, "customer-stamps").await;
     sign_out(d).await;
@@ -208,7 +213,7 @@ async fn programs(db: TestDb, backend: &str) {
     wait_text(d, ".notice", "Awarded 50 points").await;
     wait_text(d, "#stamp-cards", "10/10").await;
     wait_text(d, "#stamp-cards button", "Give: a free coffee").await;
-    let balance = 50 + 8 * 4 + 8 * 4 + 50;
+    let balance = 5 + 50 + 8 * 4 + 8 * 4 + 50;
     wait_text(d, "#balance", &balance.to_string()).await;
     shot(d, backend, "till-card-full").await;
 

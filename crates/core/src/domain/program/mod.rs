@@ -8,7 +8,7 @@ pub mod engine;
 mod parse;
 
 pub use engine::{CustomerState, Grant, GrantRule, PurchaseFacts, evaluate};
-pub use parse::{CardInput, ProgramInput, PromotionInput};
+pub use parse::{BonusInput, CardInput, ProgramInput, PromotionInput};
 
 use rust_decimal::Decimal;
 use serde::{Deserialize, Serialize};
@@ -43,6 +43,22 @@ pub struct Program {
     /// Promotions, running and ended.
     #[serde(default)]
     pub promotions: Vec<Promotion>,
+    /// Points given once per customer when they enroll.
+    #[serde(default)]
+    pub bonuses: Bonuses,
+}
+
+/// Points given once per customer, right after they enroll (at the till, through the
+/// API or the join page); 0 turns a bonus off.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct Bonuses {
+    /// For enrolling.
+    #[serde(default)]
+    pub signup_points: i64,
+    /// For leaving an email address when enrolling.
+    #[serde(default)]
+    pub contact_points: i64,
 }
 
 impl Program {

@@ -71,6 +71,19 @@ pub struct PromotionInput {
     pub per_customer_limit: Option<u32>,
 }
 
+/// The enrollment bonuses as a client writes them.
+#[derive(Debug, Clone, Copy, Default, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(deny_unknown_fields)]
+pub struct BonusInput {
+    /// Points for enrolling, 0-1,000,000 (0: none).
+    #[serde(default)]
+    pub signup_points: i64,
+    /// Points for leaving an email address when enrolling, 0-1,000,000 (0: none).
+    #[serde(default)]
+    pub contact_points: i64,
+}
+
 /// A change of a program.
 #[derive(Debug, Clone)]
 pub enum ProgramInput {
@@ -80,6 +93,8 @@ pub enum ProgramInput {
     AddPromotion(PromotionInput),
     /// End a card or a promotion.
     End(RuleId),
+    /// Set the enrollment bonuses.
+    SetBonuses(BonusInput),
 }
 
 impl ProgramInput {
@@ -110,6 +125,27 @@ impl ProgramInput {
                     )]);
                 }
                 next.promotions.push(promotion);
+            }
+            ProgramInput::SetBonuses(b) => {
+                let mut errors = Vec::new();
+                for (field, points) in [
+                    ("signup_points", b.signup_points),
+                    ("contact_points", b.contact_points),
+                ] {
+                    if !(0..=MAX_BONUS).contains(&points) {
+                        errors.push(FieldError::new(
+                            field,
+                            format!("must be a whole number from 0 (none) to {MAX_BONUS}"),
+                        ));
+                    }
+                }
+                if !errors.is_empty() {
+                    return Err(errors);
+                }
+                next.bonuses = super::Bonuses {
+                    signup_points: b.signup_points,
+                    contact_points: b.contact_points,
+                };
             }
             ProgramInput::End(id) => {
                 let card = next

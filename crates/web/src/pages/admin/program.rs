@@ -19,7 +19,7 @@ use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
 use loyalty_core::domain::program::{
-    CardInput, ProgramInput, PromotionEffect, PromotionInput, instant_of,
+    BonusInput, CardInput, ProgramInput, PromotionEffect, PromotionInput, instant_of,
 };
 use loyalty_core::domain::typed_amount::{DecimalMark, parse_typed_amount, parse_typed_decimal};
 use loyalty_core::service::program;
@@ -31,6 +31,7 @@ pub(super) fn routes() -> Router<AppState> {
         .route("/o/{slug}/admin/program", get(show))
         .route("/o/{slug}/admin/program/cards", post(add_card))
         .route("/o/{slug}/admin/program/promotions", post(add_promotion))
+        .route("/o/{slug}/admin/program/bonuses", post(set_bonuses))
         .route("/o/{slug}/admin/program/rules/{id}/end", post(end))
 }
 
@@ -154,6 +155,8 @@ struct ProgramPage {
     days: Vec<(&'static str, &'static str)>,
     calc: CalcQuery,
     result: Option<String>,
+    signup_points: i64,
+    contact_points: i64,
 }
 
 async fn show(
@@ -254,6 +257,8 @@ async fn render_page(
             days: DAYS.iter().map(|d| (*d, day_label(lang, d))).collect(),
             calc,
             result,
+            signup_points: p.bonuses.signup_points,
+            contact_points: p.bonuses.contact_points,
             c,
         },
     ))
@@ -384,6 +389,45 @@ async fn add_promotion(
         &state,
         &page,
         program::change(&ctx, ProgramInput::AddPromotion(input)).await,
+    )
+    .await
+}
+
+#[derive(Debug, Default, Deserialize)]
+struct BonusForm {
+    #[serde(default)]
+    signup_points: String,
+    #[serde(default)]
+    contact_points: String,
+}
+
+async fn set_bonuses(
+    State(state): State<AppState>,
+    page: OrgPage,
+    CsrfForm(form): CsrfForm<BonusForm>,
+) -> Result<Response, PageError> {
+    let (_, ctx) = admin(&page, &state, "program")?;
+    // Unreadable numbers become -1, which the core refuses naming the field.
+    let n = |t: &str| {
+        opt_number::<i64>(t).map_or(0, |v| {
+            if t.trim()
+                .chars()
+                .all(|c| c.is_ascii_digit() || c == '.' || c == ',')
+            {
+                v
+            } else {
+                -1
+            }
+        })
+    };
+    let input = BonusInput {
+        signup_points: n(&form.signup_points),
+        contact_points: n(&form.contact_points),
+    };
+    saved(
+        &state,
+        &page,
+        program::change(&ctx, ProgramInput::SetBonuses(input)).await,
     )
     .await
 }

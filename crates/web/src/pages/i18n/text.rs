@@ -6,6 +6,10 @@ use super::Lang;
 /// Every key, for the completeness test.
 #[cfg(test)]
 pub(super) const KEYS: &[&str] = &[
+    "bonuses",
+    "signup_points",
+    "contact_points",
+    "save_bonuses",
     "preview_base_only",
     "calc_date",
     "calc_time",
@@ -1214,6 +1218,13 @@ pub(super) fn text(lang: Lang, key: &'static str) -> &'static str {
             "base; the next step adds promotions and stamps",
             "base; o próximo passo soma promoções e selos",
         ),
+        "bonuses" => ("Enrollment bonuses", "Bônus de cadastro"),
+        "signup_points" => ("Points for enrolling", "Pontos por se cadastrar"),
+        "contact_points" => (
+            "Points for leaving an email address",
+            "Pontos por deixar um e-mail",
+        ),
+        "save_bonuses" => ("Save bonuses", "Salvar bônus"),
         _ => return key,
     };
     match lang {
