@@ -54,6 +54,7 @@ const WEDNESDAY: PrimitiveDateTime = datetime!(2026-12-02 17:00);
 fn a_tuesday_coffee_earns_base_double_and_a_stamp() {
     let mut program = Program {
         version: 2,
+        bonuses: Default::default(),
         stamp_cards: vec![card(1, "3.00", Some(1))],
         promotions: vec![promo(2, double(), vec![Weekday::Tuesday], 2)],
     };
@@ -101,6 +102,7 @@ fn a_tuesday_coffee_earns_base_double_and_a_stamp() {
 fn the_most_valuable_promotion_wins_and_the_newest_breaks_a_tie() {
     let program = Program {
         version: 3,
+        bonuses: Default::default(),
         stamp_cards: vec![],
         promotions: vec![
             promo(1, double(), vec![], 1),
@@ -147,6 +149,7 @@ fn the_most_valuable_promotion_wins_and_the_newest_breaks_a_tie() {
 fn a_purchase_below_every_minimum_earns_nothing() {
     let program = Program {
         version: 1,
+        bonuses: Default::default(),
         stamp_cards: vec![card(1, "3.00", None)],
         promotions: vec![promo(2, PromotionEffect::Bonus { points: 5 }, vec![], 1)],
     };
@@ -189,6 +192,7 @@ fn arb_program() -> impl Strategy<Value = Program> {
     );
     (promos, cards).prop_map(|(promos, cards)| Program {
         version: 7,
+        bonuses: Default::default(),
         promotions: promos
             .into_iter()
             .enumerate()
