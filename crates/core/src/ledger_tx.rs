@@ -11,11 +11,14 @@ use crate::domain::ledger::{
     Purchase, Reward, TxType,
 };
 use crate::domain::points::reversal_points;
+use crate::domain::program::{
+    CustomerState, Grant, GrantRule, RuleId, StampEntry, StampKind, engine,
+};
 use crate::domain::{CustomerId, OrgId, PurchaseId, RewardId};
 use crate::mail::{self, NewMail, ReceiptTarget};
 use crate::store::{StoreError, new_id};
 use async_trait::async_trait;
-use records::{Reference, audit, entry};
+use records::{Reference, audit, entry, stamp_entry};
 use rust_decimal::Decimal;
 use time::OffsetDateTime;
 
@@ -150,8 +153,60 @@ pub trait LedgerTx: Send {
     ) -> Result<(i64, i64), StoreError>;
 }
 
+/// The primitive operations of the program's stamp cards and promotions. A store
+/// implements them beside [`LedgerTx`]; the award path calls them only when the
+/// organization's program has running stamp cards or promotions.
+#[async_trait]
+pub trait ProgramTx: Send {
+    /// The customer's stamps per card, stamps given since `day_start` per card, and
+    /// promotion uses per promotion, in one read.
+    async fn program_state(
+        &mut self,
+        org: OrgId,
+        customer: CustomerId,
+        day_start: OffsetDateTime,
+    ) -> Result<CustomerState, StoreError>;
+    /// The customer's stamps on a card (0 when none), locking them for this transaction.
+    async fn stamp_balance(
+        &mut self,
+        org: OrgId,
+        customer: CustomerId,
+        card: RuleId,
+    ) -> Result<i64, StoreError>;
+    /// Adds `delta` to the customer's stamps on a card unless they would go below zero;
+    /// the stamps after, or `None` when refused.
+    async fn change_stamps(
+        &mut self,
+        org: OrgId,
+        customer: CustomerId,
+        card: RuleId,
+        delta: i64,
+    ) -> Result<Option<i64>, StoreError>;
+    /// Appends a stamp ledger entry.
+    async fn insert_stamp_entry(
+        &mut self,
+        org: OrgId,
+        entry: &StampEntry,
+    ) -> Result<(), StoreError>;
+    /// Records that a purchase got a promotion (its per-customer count).
+    async fn insert_promotion_use(
+        &mut self,
+        org: OrgId,
+        customer: CustomerId,
+        promotion: RuleId,
+        purchase: PurchaseId,
+        now: OffsetDateTime,
+    ) -> Result<(), StoreError>;
+    /// Gives back the promotion uses of a purchase refunded in full.
+    async fn release_promotion_uses(
+        &mut self,
+        org: OrgId,
+        purchase: PurchaseId,
+    ) -> Result<(), StoreError>;
+}
+
 /// Applies a points command inside the open transaction `tx`.
-pub async fn apply<T: LedgerTx + ?Sized>(
+pub async fn apply<T: LedgerTx + ProgramTx + ?Sized>(
     tx: &mut T,
     org: OrgId,
     cmd: &PointsCommand,
@@ -180,11 +235,40 @@ pub async fn apply<T: LedgerTx + ?Sized>(
             metadata: _,
             receipt,
             unusual,
+            program,
         } => {
+            // With stamp cards or promotions running, the engine decides from the
+            // customer's state, read under the customer's lock; otherwise the earning
+            // rule's points are all there is.
+            let (points, mut grants, program_version) = match program {
+                Some(ap) => {
+                    tx.lock_customer(org, *customer)
+                        .await?
+                        .ok_or(PointsError::CustomerNotFound)?;
+                    let state = tx.program_state(org, *customer, ap.day_start).await?;
+                    let grants = engine::evaluate(&ap.earning, &ap.program, &state, &ap.facts);
+                    (engine::total_points(&grants), grants, ap.program.version)
+                }
+                None => (*points, Vec::new(), 0),
+            };
+            let points = &points;
             let (balance, seq) = applied(
                 tx.change_balance(org, *customer, *points, now).await?,
                 *points,
             )?;
+            let mut stamps = Vec::new();
+            for grant in &mut grants {
+                if let GrantRule::StampCard(card) = grant.rule {
+                    let after = tx
+                        .change_stamps(org, *customer, card, grant.stamps)
+                        .await?
+                        .unwrap_or(0);
+                    if let Some(progress) = grant.progress.as_mut() {
+                        progress.0 = after;
+                    }
+                    stamps.push((card, grant.stamps, after));
+                }
+            }
             let purchase = Purchase {
                 id: PurchaseId(new_id()),
                 customer_id: *customer,
@@ -194,9 +278,12 @@ pub async fn apply<T: LedgerTx + ?Sized>(
                 points_awarded: *points,
                 reversed_amount: Decimal::ZERO,
                 points_reversed: 0,
+                program_version,
+                grants,
                 created_at: now,
             };
             tx.insert_purchase(org, &purchase).await?;
+            let stamps = write_stamps(tx, org, *customer, &purchase, &stamps, actor, now).await?;
             let entry = entry(
                 *customer,
                 *points,
@@ -247,8 +334,67 @@ pub async fn apply<T: LedgerTx + ?Sized>(
                 purchase: Some(purchase),
                 reward: None,
                 balance,
+                stamps,
                 replayed: false,
             }
+        }
+        PointsCommand::Bonus {
+            customer,
+            kind,
+            points,
+        } => {
+            let (balance, seq) = applied(
+                tx.change_balance(org, *customer, *points, now).await?,
+                -*points,
+            )?;
+            let entry = entry(
+                *customer,
+                *points,
+                TxType::Earned,
+                None,
+                balance,
+                Some(format!("{kind} bonus")),
+                actor,
+                now,
+            );
+            tx.insert_entry(org, &entry, seq, idem_key).await?;
+            tx.insert_audit(&audit(
+                org,
+                actor,
+                cmd.action(),
+                ("customer", customer.to_string()),
+                balance - points,
+                balance,
+                None,
+                now,
+            ))
+            .await?;
+            PointsOutcome {
+                entry,
+                purchase: None,
+                reward: None,
+                balance,
+                stamps: Vec::new(),
+                replayed: false,
+            }
+        }
+        PointsCommand::RedeemCard {
+            customer,
+            card,
+            rule,
+        } => {
+            redeem_card(
+                tx,
+                org,
+                cmd,
+                *customer,
+                *card,
+                rule.as_deref(),
+                actor,
+                idem_key,
+                now,
+            )
+            .await?
         }
         PointsCommand::Redeem {
             customer,
@@ -314,6 +460,7 @@ pub async fn apply<T: LedgerTx + ?Sized>(
                 purchase: None,
                 reward,
                 balance,
+                stamps: Vec::new(),
                 replayed: false,
             }
         }
@@ -354,6 +501,12 @@ pub async fn apply<T: LedgerTx + ?Sized>(
             tx.record_reversal(org, p.id, refund, take).await?;
             p.reversed_amount += refund;
             p.points_reversed += take;
+            // Stamps and promotion uses go back when the purchase is refunded in full.
+            let stamps = if p.reversed_amount >= p.amount {
+                reverse_grants(tx, org, &p, actor, now).await?
+            } else {
+                Vec::new()
+            };
             let entry = entry(
                 p.customer_id,
                 -take,
@@ -381,6 +534,7 @@ pub async fn apply<T: LedgerTx + ?Sized>(
                 purchase: Some(p),
                 reward: None,
                 balance,
+                stamps,
                 replayed: false,
             }
         }
@@ -420,6 +574,7 @@ pub async fn apply<T: LedgerTx + ?Sized>(
                 purchase: None,
                 reward: None,
                 balance,
+                stamps: Vec::new(),
                 replayed: false,
             }
         }
@@ -430,6 +585,174 @@ pub async fn apply<T: LedgerTx + ?Sized>(
         tx.store_idempotency(org, key, &response).await?;
     }
     Ok(outcome)
+}
+
+/// Writes the stamp entries of an award: `(card, stamps, balance after)` each.
+async fn write_stamps<T: ProgramTx + ?Sized>(
+    tx: &mut T,
+    org: OrgId,
+    customer: CustomerId,
+    purchase: &Purchase,
+    stamps: &[(RuleId, i64, i64)],
+    actor: &Actor,
+    now: OffsetDateTime,
+) -> Result<Vec<StampEntry>, StoreError> {
+    let mut written = Vec::with_capacity(stamps.len());
+    for (card, n, after) in stamps {
+        let e = stamp_entry(
+            customer,
+            *card,
+            *n,
+            StampKind::Earned,
+            Some(purchase.id),
+            *after,
+            actor,
+            now,
+        );
+        tx.insert_stamp_entry(org, &e).await?;
+        written.push(e);
+    }
+    for grant in &purchase.grants {
+        if let GrantRule::Promotion(id) = grant.rule {
+            tx.insert_promotion_use(org, customer, id, purchase.id, now)
+                .await?;
+        }
+    }
+    Ok(written)
+}
+
+/// Takes back the stamps a purchase refunded in full gave (as many as the card still
+/// holds: stamps already exchanged for the reward stay spent) and gives back its
+/// promotion use.
+async fn reverse_grants<T: ProgramTx + ?Sized>(
+    tx: &mut T,
+    org: OrgId,
+    p: &Purchase,
+    actor: &Actor,
+    now: OffsetDateTime,
+) -> Result<Vec<StampEntry>, StoreError> {
+    let mut written = Vec::new();
+    for grant in &p.grants {
+        match grant.rule {
+            GrantRule::StampCard(card) => {
+                let held = tx.stamp_balance(org, p.customer_id, card).await?;
+                let take = held.min(grant.stamps);
+                if take <= 0 {
+                    continue;
+                }
+                let Some(after) = tx.change_stamps(org, p.customer_id, card, -take).await? else {
+                    continue;
+                };
+                let e = stamp_entry(
+                    p.customer_id,
+                    card,
+                    -take,
+                    StampKind::Reversed,
+                    Some(p.id),
+                    after,
+                    actor,
+                    now,
+                );
+                tx.insert_stamp_entry(org, &e).await?;
+                written.push(e);
+            }
+            GrantRule::Promotion(_) => tx.release_promotion_uses(org, p.id).await?,
+            GrantRule::Base => {}
+        }
+    }
+    Ok(written)
+}
+
+/// Exchanges a full stamp card for its reward: the card's stamps go down by the number
+/// that fills it, and a ledger entry records the reward (its points, or 0 for goods).
+#[allow(clippy::too_many_arguments)]
+async fn redeem_card<T: LedgerTx + ProgramTx + ?Sized>(
+    tx: &mut T,
+    org: OrgId,
+    cmd: &PointsCommand,
+    customer: CustomerId,
+    card: RuleId,
+    rule: Option<&crate::domain::program::StampCard>,
+    actor: &Actor,
+    idem_key: Option<&str>,
+    now: OffsetDateTime,
+) -> Result<PointsOutcome, PointsError> {
+    let rule = rule
+        .filter(|r| r.id == card)
+        .ok_or(PointsError::CardNotFound)?;
+    let before = tx
+        .lock_customer(org, customer)
+        .await?
+        .ok_or(PointsError::CustomerNotFound)?;
+    let need = i64::from(rule.stamps_required);
+    let have = tx.stamp_balance(org, customer, card).await?;
+    let Some(after) = tx.change_stamps(org, customer, card, -need).await? else {
+        return Err(PointsError::StampsInsufficient {
+            have,
+            need: rule.stamps_required,
+        });
+    };
+    let stamps = stamp_entry(
+        customer,
+        card,
+        -need,
+        StampKind::Redeemed,
+        None,
+        after,
+        actor,
+        now,
+    );
+    tx.insert_stamp_entry(org, &stamps).await?;
+    let (balance, seq) = applied(
+        tx.change_balance(org, customer, rule.reward_points, now)
+            .await?,
+        -rule.reward_points,
+    )?;
+    let kind = if rule.reward_points > 0 {
+        TxType::Earned
+    } else {
+        TxType::Redeemed
+    };
+    let entry = entry(
+        customer,
+        rule.reward_points,
+        kind,
+        Some(Reference::StampCard(card)),
+        balance,
+        Some(format!("{}: {}", rule.name, rule.reward)),
+        actor,
+        now,
+    );
+    tx.insert_entry(org, &entry, seq, idem_key).await?;
+    tx.insert_audit(&audit(
+        org,
+        actor,
+        cmd.action(),
+        ("customer", customer.to_string()),
+        before,
+        balance,
+        None,
+        now,
+    ))
+    .await?;
+    Ok(PointsOutcome {
+        entry,
+        purchase: None,
+        reward: None,
+        balance,
+        stamps: vec![stamps],
+        replayed: false,
+    })
+}
+
+/// The grants of an award as the till says them: `25 base + 25 Tuesday double + 1 stamp
+/// Coffee card (7/10)`.
+pub fn describe_grants(grants: &[Grant]) -> String {
+    grants
+        .iter()
+        .map(Grant::describe)
+        .collect::<Vec<_>>()
+        .join(" + ")
 }
 
 fn applied(change: BalanceChange, needed: i64) -> Result<(i64, i64), PointsError> {

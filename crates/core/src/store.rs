@@ -13,6 +13,7 @@ mod housekeeping;
 mod ledger;
 mod mail;
 mod orgs;
+mod programs;
 mod rewards;
 mod tokens;
 
@@ -24,7 +25,7 @@ pub use audit::{
     AuditStore, PERSONAL_AUDIT_KEYS, checklist_audit, consent_audit, customer_claimed_audit,
     customer_enrolled_audit, customer_erased_audit, customers_imported_audit, mail_settings_audit,
     member_audit, member_status_action, new_id, org_status_audit, points_settings_audit,
-    reward_audit, support_visit_audit, token_created_audit, token_revoked_audit,
+    program_audit, reward_audit, support_visit_audit, token_created_audit, token_revoked_audit,
 };
 pub use checklist::{ChecklistMark, ChecklistStore};
 pub use console::{
@@ -38,6 +39,7 @@ pub use housekeeping::{HousekeepingStore, Sweep, TableSize};
 pub use ledger::{InvariantReport, LedgerStore, PointsSettings};
 pub use mail::MailStore;
 pub use orgs::{Member, NewMember, OnboardingClaim, OrgStore};
+pub use programs::ProgramStore;
 pub use rewards::RewardStore;
 pub use tokens::TokenStore;
 
@@ -378,6 +380,7 @@ pub trait Store:
     + CustomerStore
     + LedgerStore
     + RewardStore
+    + ProgramStore
     + TokenStore
     + AuditStore
     + LoginThrottleStore

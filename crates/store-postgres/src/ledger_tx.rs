@@ -10,6 +10,7 @@ use async_trait::async_trait;
 use loyalty_core::domain::ledger::{
     AuditRecord, IdempotencyKey, LedgerEntry, Purchase, Reward, TxType,
 };
+use loyalty_core::domain::program::Grant;
 use loyalty_core::domain::{CustomerId, LedgerEntryId, OrgId, PurchaseId, RewardId};
 use loyalty_core::ledger_tx::{BalanceChange, LedgerTx};
 use loyalty_core::mail::{NewMail, ReceiptTarget};
@@ -21,7 +22,7 @@ use time::OffsetDateTime;
 use uuid::Uuid;
 
 pub(crate) const ENTRY_COLUMNS: &str = "id, user_id, points, transaction_type, reference_id, reference_type, balance_after, notes, created_by, created_at";
-pub(crate) const PURCHASE_COLUMNS: &str = "id, customer_id, cashier_id, amount, currency, points_awarded, reversed_amount, points_reversed, created_at";
+pub(crate) const PURCHASE_COLUMNS: &str = "id, customer_id, cashier_id, amount, currency, points_awarded, reversed_amount, points_reversed, program_version, grants, created_at";
 
 pub(crate) fn entry_from_row(r: &PgRow) -> Result<LedgerEntry, sqlx::Error> {
     let kind: String = r.try_get("transaction_type")?;
@@ -49,6 +50,11 @@ pub(crate) fn purchase_from_row(r: &PgRow) -> Result<Purchase, sqlx::Error> {
         points_awarded: r.try_get("points_awarded")?,
         reversed_amount: r.try_get("reversed_amount")?,
         points_reversed: r.try_get("points_reversed")?,
+        program_version: r.try_get("program_version")?,
+        grants: r
+            .try_get::<Option<sqlx::types::Json<Vec<Grant>>>, _>("grants")?
+            .map(|g| g.0)
+            .unwrap_or_default(),
         created_at: r.try_get("created_at")?,
     })
 }
@@ -246,8 +252,8 @@ impl LedgerTx for PgLedgerTx<'_> {
 
     async fn insert_purchase(&mut self, org: OrgId, p: &Purchase) -> Result<(), StoreError> {
         sqlx::query(
-            "INSERT INTO purchases (id, organization_id, cashier_id, customer_id, amount, currency, points_awarded, created_at) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
+            "INSERT INTO purchases (id, organization_id, cashier_id, customer_id, amount, currency, points_awarded, created_at, \
+             program_version, grants) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
         )
         .bind(p.id.0)
         .bind(org.0)
@@ -257,6 +263,8 @@ impl LedgerTx for PgLedgerTx<'_> {
         .bind(&p.currency)
         .bind(p.points_awarded)
         .bind(p.created_at)
+        .bind(p.program_version)
+        .bind((!p.grants.is_empty()).then_some(sqlx::types::Json(&p.grants)))
         .execute(&mut *self.0)
         .await
         .map_err(map_err)?;

@@ -14,6 +14,7 @@ mod ledger;
 mod ledger_tx;
 mod mail;
 mod orgs;
+mod programs;
 mod rewards;
 mod sessions;
 mod tokens;
@@ -87,6 +88,11 @@ pub const MIGRATIONS: &[(i64, &str, &str)] = &[
         12,
         "organization check runs",
         include_str!("../migrations/0012_org_check_runs.sql"),
+    ),
+    (
+        16,
+        "programs",
+        include_str!("../migrations/0016_programs.sql"),
     ),
     (
         18,

@@ -4,7 +4,7 @@
 //! invariant check. The purchase and entry row mapping lives here.
 
 use crate::audit::insert_audit;
-use crate::rows::{decimal_col, decode_err, time_col, uuid_col, uuid_opt};
+use crate::rows::{decimal_col, decode, decode_err, time_col, uuid_col, uuid_opt};
 use crate::{SqliteStore, map_err, ts};
 use async_trait::async_trait;
 use loyalty_core::domain::ledger::{
@@ -19,7 +19,7 @@ use sqlx::sqlite::SqliteRow;
 use time::OffsetDateTime;
 
 const ENTRY_COLUMNS: &str = "id, user_id, points, transaction_type, reference_id, reference_type, balance_after, notes, created_by, created_at";
-pub(crate) const PURCHASE_COLUMNS: &str = "id, customer_id, cashier_id, amount, currency, points_awarded, reversed_amount, points_reversed, created_at";
+pub(crate) const PURCHASE_COLUMNS: &str = "id, customer_id, cashier_id, amount, currency, points_awarded, reversed_amount, points_reversed, program_version, grants, created_at";
 
 fn entry_from_row(r: &SqliteRow) -> Result<LedgerEntry, sqlx::Error> {
     let kind: String = r.try_get("transaction_type")?;
@@ -47,6 +47,12 @@ pub(crate) fn purchase_from_row(r: &SqliteRow) -> Result<Purchase, sqlx::Error> 
         points_awarded: r.try_get("points_awarded")?,
         reversed_amount: decimal_col(r, "reversed_amount")?,
         points_reversed: r.try_get("points_reversed")?,
+        program_version: r.try_get("program_version")?,
+        grants: r
+            .try_get::<Option<String>, _>("grants")?
+            .map(|g| decode("grants", serde_json::from_str(&g)))
+            .transpose()?
+            .unwrap_or_default(),
         created_at: time_col(r, "created_at")?,
     })
 }

@@ -14,6 +14,7 @@ mod housekeeping;
 mod ledger;
 mod mail;
 mod orgs;
+mod programs;
 mod rewards;
 mod rows;
 mod sessions;
@@ -95,6 +96,11 @@ pub const MIGRATIONS: &[(i64, &str, &str)] = &[
         12,
         "organization check runs",
         include_str!("../migrations/0012_org_check_runs.sql"),
+    ),
+    (
+        16,
+        "programs",
+        include_str!("../migrations/0016_programs.sql"),
     ),
     (
         18,

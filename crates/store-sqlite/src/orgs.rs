@@ -21,7 +21,7 @@ const ORG_COLUMNS: &str = "id, name, slug, COALESCE(authentik_group_prefix, slug
      country, timezone, language, currency, contact_name, contact_email, contact_phone, custom_domain, \
      contract_start, deployment_type, users_estimate, settings, created_at, updated_at, \
      points_per_unit, min_purchase, expiry_days, join_enabled, mail_points_receipt, \
-     purchase_bound, daily_points_flag";
+     purchase_bound, daily_points_flag, program";
 
 /// The organization columns qualified with the alias `o`, for joins.
 pub(crate) static ORG_COLUMNS_O: std::sync::LazyLock<String> = std::sync::LazyLock::new(|| {
@@ -88,6 +88,10 @@ pub(crate) fn org_from_row(row: &SqliteRow) -> Result<Organization, sqlx::Error>
             .transpose()?,
         daily_points_flag: row.try_get("daily_points_flag")?,
         points_receipts: row.try_get("mail_points_receipt")?,
+        program: decode(
+            "program",
+            serde_json::from_str(&row.try_get::<String, _>("program")?),
+        )?,
         created_at: parse_ts(&row.try_get::<String, _>("created_at")?)?,
         updated_at: parse_ts(&row.try_get::<String, _>("updated_at")?)?,
     })

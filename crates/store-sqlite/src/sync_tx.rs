@@ -8,8 +8,9 @@ use crate::sql::{INSERT_AUDIT, INSERT_MAIL};
 use crate::{conflict, parse_ts, ts};
 use async_trait::async_trait;
 use loyalty_core::domain::ledger::{AuditRecord, IdempotencyKey, LedgerEntry, Purchase, Reward};
+use loyalty_core::domain::program::{CustomerState, RuleId, StampEntry};
 use loyalty_core::domain::{CustomerId, OrgId, PurchaseId, RewardId};
-use loyalty_core::ledger_tx::{BalanceChange, LedgerTx};
+use loyalty_core::ledger_tx::{BalanceChange, LedgerTx, ProgramTx};
 use loyalty_core::mail::{NewMail, ReceiptTarget};
 use loyalty_core::store::StoreError;
 use rusqlite::{Connection, OptionalExtension, params};
@@ -126,10 +127,12 @@ impl LedgerTx for SyncLedgerTx<'_> {
     async fn insert_purchase(&mut self, org: OrgId, p: &Purchase) -> Result<(), StoreError> {
         self.0
             .prepare_cached(
-                "INSERT INTO purchases (id, organization_id, cashier_id, customer_id, amount, currency, points_awarded, created_at) \
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+                "INSERT INTO purchases (id, organization_id, cashier_id, customer_id, amount, currency, points_awarded, created_at, \
+                 program_version, grants) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
             )
             .and_then(|mut s| {
+                let grants = (!p.grants.is_empty())
+                    .then(|| serde_json::to_string(&p.grants).unwrap_or_default());
                 s.execute(params![
                     p.id.to_string(),
                     org.0.to_string(),
@@ -138,7 +141,9 @@ impl LedgerTx for SyncLedgerTx<'_> {
                     p.amount.to_string(),
                     p.currency,
                     p.points_awarded,
-                    ts(p.created_at)
+                    ts(p.created_at),
+                    p.program_version,
+                    grants
                 ])
             })
             .map_err(sq)?;
@@ -159,16 +164,18 @@ impl LedgerTx for SyncLedgerTx<'_> {
             String,
             i64,
             String,
+            i64,
+            Option<String>,
         );
         let raw: Option<Raw> = self
             .0
             .prepare_cached(
-                "SELECT customer_id, cashier_id, amount, currency, points_awarded, reversed_amount, points_reversed, created_at \
-                 FROM purchases WHERE organization_id = ?1 AND id = ?2",
+                "SELECT customer_id, cashier_id, amount, currency, points_awarded, reversed_amount, points_reversed, created_at, \
+                 program_version, grants FROM purchases WHERE organization_id = ?1 AND id = ?2",
             )
             .and_then(|mut s| {
                 s.query_row(params![org.0.to_string(), id.to_string()], |r| {
-                    Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?, r.get(5)?, r.get(6)?, r.get(7)?))
+                    Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?, r.get(5)?, r.get(6)?, r.get(7)?, r.get(8)?, r.get(9)?))
                 })
                 .optional()
             })
@@ -182,6 +189,8 @@ impl LedgerTx for SyncLedgerTx<'_> {
             reversed,
             points_reversed,
             created,
+            program_version,
+            grants,
         )) = raw
         else {
             return Ok(None);
@@ -195,6 +204,11 @@ impl LedgerTx for SyncLedgerTx<'_> {
             points_awarded: awarded,
             reversed_amount: parse(&reversed, "amount")?,
             points_reversed,
+            program_version,
+            grants: grants
+                .map(|g| serde_json::from_str(&g).map_err(StoreError::backend))
+                .transpose()?
+                .unwrap_or_default(),
             created_at: time_of(&created)?,
         }))
     }
@@ -383,5 +397,139 @@ impl LedgerTx for SyncLedgerTx<'_> {
                 )
             })
             .map_err(sq)
+    }
+}
+
+#[async_trait]
+impl ProgramTx for SyncLedgerTx<'_> {
+    async fn program_state(
+        &mut self,
+        org: OrgId,
+        customer: CustomerId,
+        day_start: OffsetDateTime,
+    ) -> Result<CustomerState, StoreError> {
+        let rows = self
+            .0
+            .prepare_cached(crate::programs::PROGRAM_STATE)
+            .and_then(|mut s| {
+                s.query_map(
+                    params![org.0.to_string(), customer.to_string(), ts(day_start)],
+                    |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
+                )?
+                .collect::<Result<Vec<(String, String, i64)>, _>>()
+            })
+            .map_err(sq)?;
+        crate::programs::fold_state(rows)
+    }
+
+    async fn stamp_balance(
+        &mut self,
+        org: OrgId,
+        customer: CustomerId,
+        card: RuleId,
+    ) -> Result<i64, StoreError> {
+        // The writer holds the database's write lock for the whole transaction.
+        let n: Option<i64> = self
+            .0
+            .prepare_cached("SELECT balance FROM stamp_balances WHERE organization_id = ?1 AND customer_id = ?2 AND card_id = ?3")
+            .and_then(|mut s| s.query_row(params![org.0.to_string(), customer.to_string(), card.to_string()], |r| r.get(0)).optional())
+            .map_err(sq)?;
+        Ok(n.unwrap_or(0))
+    }
+
+    async fn change_stamps(
+        &mut self,
+        org: OrgId,
+        customer: CustomerId,
+        card: RuleId,
+        delta: i64,
+    ) -> Result<Option<i64>, StoreError> {
+        let sql = if delta >= 0 {
+            "INSERT INTO stamp_balances (organization_id, customer_id, card_id, balance) VALUES (?1, ?2, ?3, ?4) \
+             ON CONFLICT (organization_id, customer_id, card_id) DO UPDATE SET balance = balance + excluded.balance \
+             RETURNING balance"
+        } else {
+            "UPDATE stamp_balances SET balance = balance + ?4 \
+             WHERE organization_id = ?1 AND customer_id = ?2 AND card_id = ?3 AND balance + ?4 >= 0 RETURNING balance"
+        };
+        self.0
+            .prepare_cached(sql)
+            .and_then(|mut s| {
+                s.query_row(
+                    params![
+                        org.0.to_string(),
+                        customer.to_string(),
+                        card.to_string(),
+                        delta
+                    ],
+                    |r| r.get(0),
+                )
+                .optional()
+            })
+            .map_err(sq)
+    }
+
+    async fn insert_stamp_entry(&mut self, org: OrgId, e: &StampEntry) -> Result<(), StoreError> {
+        self.0
+            .prepare_cached(
+                "INSERT INTO stamp_entries (id, organization_id, customer_id, card_id, stamps, kind, purchase_id, balance_after, created_by, created_at) \
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
+            )
+            .and_then(|mut s| {
+                s.execute(params![
+                    e.id.to_string(),
+                    org.0.to_string(),
+                    e.customer_id.to_string(),
+                    e.card_id.to_string(),
+                    e.stamps,
+                    e.kind.as_str(),
+                    e.purchase_id.map(|p| p.to_string()),
+                    e.balance_after,
+                    e.created_by.map(|u| u.to_string()),
+                    ts(e.created_at)
+                ])
+            })
+            .map_err(sq)?;
+        Ok(())
+    }
+
+    async fn insert_promotion_use(
+        &mut self,
+        org: OrgId,
+        customer: CustomerId,
+        promotion: RuleId,
+        purchase: PurchaseId,
+        now: OffsetDateTime,
+    ) -> Result<(), StoreError> {
+        self.0
+            .prepare_cached(
+                "INSERT INTO promotion_uses (organization_id, customer_id, promotion_id, purchase_id, created_at) \
+                 VALUES (?1, ?2, ?3, ?4, ?5)",
+            )
+            .and_then(|mut s| {
+                s.execute(params![
+                    org.0.to_string(),
+                    customer.to_string(),
+                    promotion.to_string(),
+                    purchase.to_string(),
+                    ts(now)
+                ])
+            })
+            .map_err(sq)?;
+        Ok(())
+    }
+
+    async fn release_promotion_uses(
+        &mut self,
+        org: OrgId,
+        purchase: PurchaseId,
+    ) -> Result<(), StoreError> {
+        self.0
+            .prepare_cached(
+                "DELETE FROM promotion_uses WHERE organization_id = ?1 AND purchase_id = ?2",
+            )
+            .and_then(|mut s| s.execute(params![org.0.to_string(), purchase.to_string()]))
+            .map_err(sq)?;
+        Ok(())
     }
 }

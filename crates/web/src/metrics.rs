@@ -3,7 +3,8 @@
 //! gauges read from the database (active users, pool) or the disk (last backup).
 //!
 //! Points counters (`loyalty_points_awarded_total`, `loyalty_purchases_total`,
-//! `loyalty_points_redeemed_total`) are counted by the points service in `loyalty-core`,
+//! `loyalty_points_redeemed_total`, and the program's `loyalty_promotions_applied_total`,
+//! `loyalty_stamps_given_total`, `loyalty_stamp_rewards_total`) are counted by the points service in `loyalty-core`,
 //! the one place that sees every committed award and redemption.
 
 use crate::AppState;

@@ -176,6 +176,13 @@ pub struct Purchase {
     pub reversed_amount: Decimal,
     /// Points taken back so far.
     pub points_reversed: i64,
+    /// The program version the purchase was computed with (0: the earning rule alone).
+    #[serde(default)]
+    pub program_version: i64,
+    /// What each rule gave (empty for a purchase of the earning rule alone, whose
+    /// `points_awarded` is all base).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub grants: Vec<super::program::Grant>,
     /// When.
     #[serde(with = "time::serde::rfc3339")]
     pub created_at: OffsetDateTime,
@@ -278,6 +285,30 @@ pub enum PointsCommand {
         /// so a retry matches even when the derived bound moved.
         #[serde(skip)]
         unusual: Option<serde_json::Value>,
+        /// The program's stamp cards and promotions, when it has any running; read with
+        /// the organization. Not part of the request: a retry after the program changed
+        /// replays the first answer.
+        #[serde(skip)]
+        program: Option<Box<super::program::AwardProgram>>,
+    },
+    /// An enrollment bonus of the program (`signup` or `contact`), given once.
+    Bonus {
+        /// Customer.
+        customer: CustomerId,
+        /// `signup` or `contact`.
+        kind: String,
+        /// Points.
+        points: i64,
+    },
+    /// Exchange a full stamp card for its reward.
+    RedeemCard {
+        /// Customer.
+        customer: CustomerId,
+        /// The card.
+        card: super::program::RuleId,
+        /// The card as the program defines it (read with the organization).
+        #[serde(skip)]
+        rule: Option<Box<super::program::StampCard>>,
     },
     /// Spend points on a reward or a plain number of points.
     Redeem {
@@ -316,6 +347,8 @@ impl PointsCommand {
         match self {
             PointsCommand::Award { .. } => "points.award",
             PointsCommand::Redeem { .. } => "points.redeem",
+            PointsCommand::RedeemCard { .. } => "stamps.redeem",
+            PointsCommand::Bonus { .. } => "points.bonus",
             PointsCommand::Reverse { .. } => "points.reverse",
             PointsCommand::Adjust { .. } => "points.adjust",
         }
@@ -345,6 +378,9 @@ pub struct PointsOutcome {
     pub reward: Option<Reward>,
     /// Balance after.
     pub balance: i64,
+    /// Stamp ledger entries written (stamps earned, redeemed or taken back).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub stamps: Vec<super::program::StampEntry>,
     /// True when this answer replays the first result of the same idempotency key.
     #[serde(default)]
     pub replayed: bool,
@@ -390,6 +426,17 @@ pub enum PointsError {
     /// A cashier may only reverse purchases of the same day.
     #[error("only purchases made today can be reversed at the till; ask an admin")]
     ReverseTooOld,
+    /// No such stamp card in the organization's program.
+    #[error("stamp card not found")]
+    CardNotFound,
+    /// The card does not hold enough stamps for its reward.
+    #[error("the card holds {have} stamps; its reward needs {need}")]
+    StampsInsufficient {
+        /// Stamps held.
+        have: i64,
+        /// Stamps needed.
+        need: u32,
+    },
     /// The same idempotency key came with a different request.
     #[error("this Idempotency-Key was already used for a different request")]
     IdempotencyMismatch,
@@ -413,6 +460,8 @@ impl PointsError {
             PointsError::ReverseTooMuch { .. } => ErrorCode::PurchaseReverseExceeds,
             PointsError::ReverseTooOld => ErrorCode::PurchaseReverseTooOld,
             PointsError::IdempotencyMismatch => ErrorCode::IdempotencyMismatch,
+            PointsError::CardNotFound => ErrorCode::StampCardNotFound,
+            PointsError::StampsInsufficient { .. } => ErrorCode::StampsInsufficient,
             PointsError::Store(e) => e.code(),
         }
     }

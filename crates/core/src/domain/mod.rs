@@ -8,6 +8,7 @@ mod member_data;
 mod org;
 mod person;
 pub mod points;
+pub mod program;
 mod role;
 mod slug;
 pub mod typed_amount;

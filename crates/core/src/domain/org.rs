@@ -224,6 +224,10 @@ pub struct Organization {
     /// settings); read with the organization so an award without receipts pays no query.
     #[serde(skip)]
     pub points_receipts: bool,
+    /// The loyalty program (stamp cards, promotions) at its current version; read with
+    /// the organization so a plain award pays no query for it.
+    #[serde(skip)]
+    pub program: super::program::Program,
     /// Created.
     #[serde(with = "time::serde::rfc3339")]
     pub created_at: OffsetDateTime,

@@ -194,6 +194,18 @@ catalogue! {
     /// The balance would go below zero.
     PointsInsufficient = "points.insufficient", 409, "err_insufficient", api,
         "the balance would go below zero";
+    /// No such stamp card in the organization's program.
+    StampCardNotFound = "stamp_card.not_found", 404, "err_stamp_card_not_found", api,
+        "no such stamp card in this organization's program";
+    /// The card does not hold enough stamps for its reward.
+    StampsInsufficient = "stamps.insufficient", 409, "err_stamps_insufficient", api,
+        "the card does not hold enough stamps for its reward";
+    /// No such version of the organization's program.
+    ProgramVersionNotFound = "program.version_not_found", 404, "err_not_found", api,
+        "no such version of this organization's program";
+    /// The program changed since it was read.
+    ProgramChanged = "program.changed", 409, "err_program_changed", api,
+        "the program was changed by someone else meanwhile; read it again and retry";
     /// No such live API token in this organization.
     TokenNotFound = "token.not_found", 404, "err_not_found", api,
         "no such live token in this organization";

@@ -2,6 +2,7 @@
 //! way for every command and every backend.
 
 use crate::domain::ledger::{Actor, AuditRecord, LedgerEntry, TxType};
+use crate::domain::program::{StampEntry, StampKind};
 use crate::domain::{CustomerId, LedgerEntryId, OrgId, PurchaseId, RewardId};
 use crate::store::new_id;
 use time::OffsetDateTime;
@@ -42,6 +43,8 @@ pub(super) enum Reference {
     Purchase(PurchaseId),
     /// The reward redeemed.
     Reward(RewardId),
+    /// The stamp card exchanged for its reward.
+    StampCard(Uuid),
 }
 
 impl Reference {
@@ -49,6 +52,7 @@ impl Reference {
         match self {
             Reference::Purchase(id) => (id.into(), "purchase"),
             Reference::Reward(id) => (id.into(), "reward"),
+            Reference::StampCard(id) => (id, "stamp_card"),
         }
     }
 }
@@ -75,6 +79,31 @@ pub(super) fn entry(
         reference_type: reference.map(|r| r.1.to_owned()),
         balance_after,
         notes,
+        created_by: actor.member_id,
+        created_at: now,
+    }
+}
+
+/// A stamp ledger entry of `stamps` on `card` for `customer`, leaving `balance_after`.
+#[allow(clippy::too_many_arguments)]
+pub(super) fn stamp_entry(
+    customer: CustomerId,
+    card: Uuid,
+    stamps: i64,
+    kind: StampKind,
+    purchase: Option<PurchaseId>,
+    balance_after: i64,
+    actor: &Actor,
+    now: OffsetDateTime,
+) -> StampEntry {
+    StampEntry {
+        id: new_id(),
+        customer_id: customer,
+        card_id: card,
+        stamps,
+        kind,
+        purchase_id: purchase,
+        balance_after,
         created_by: actor.member_id,
         created_at: now,
     }

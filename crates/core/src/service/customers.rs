@@ -115,7 +115,7 @@ pub async fn enroll(
             .enroll_customer(ctx.org.id, &new, &ctx.actor, ctx.clock.now())
             .await
         {
-            Ok(c) => return Ok(c),
+            Ok(c) => return super::program::enrollment_bonuses(ctx, c).await,
             // A fresh random card number taken by chance: draw another.
             Err(StoreError::Conflict(Conflict::CustomerCard)) => continue,
             Err(StoreError::Conflict(c)) => {

@@ -19,6 +19,7 @@ pub mod operators;
 pub mod org_checks;
 pub mod orgs;
 pub mod points;
+pub mod program;
 pub mod recovery;
 pub mod reports;
 pub mod rewards;

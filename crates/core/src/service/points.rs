@@ -14,6 +14,7 @@ use crate::Error;
 use crate::clock::Clock;
 use crate::domain::ledger::{IdempotencyKey, PointsCommand, PointsError, PointsOutcome, Purchase};
 use crate::domain::points::{Amount, MAX_POINTS};
+use crate::domain::program::GrantRule;
 use crate::domain::{CustomerId, Organization, PurchaseId, RewardId, Role, TimeZoneName};
 use crate::error::FieldError;
 use crate::store::{Store, StoreError};
@@ -157,6 +158,7 @@ pub(crate) async fn award_marked(
         metadata: req.metadata,
         receipt: ctx.org.points_receipts,
         unusual,
+        program: super::program::award_program(ctx.org, req.amount, ctx.clock.now()),
     };
     run(ctx, &cmd, idempotency).await
 }
@@ -256,7 +258,7 @@ pub async fn adjust(
     .await
 }
 
-async fn run(
+pub(crate) async fn run(
     ctx: &Ctx<'_>,
     cmd: &PointsCommand,
     idempotency: &str,
@@ -280,12 +282,29 @@ fn count(org: &Organization, cmd: &PointsCommand, outcome: &PointsOutcome) {
     match cmd {
         PointsCommand::Award { .. } => {
             metrics::counter!("loyalty_purchases_total", "org" => slug.clone()).increment(1);
-            metrics::counter!("loyalty_points_awarded_total", "org" => slug)
+            metrics::counter!("loyalty_points_awarded_total", "org" => slug.clone())
                 .increment(outcome.entry.points.max(0).unsigned_abs());
+            let grants = outcome.purchase.iter().flat_map(|p| &p.grants);
+            for g in grants {
+                match g.rule {
+                    GrantRule::Promotion(_) => {
+                        metrics::counter!("loyalty_promotions_applied_total", "org" => slug.clone())
+                            .increment(1);
+                    }
+                    GrantRule::StampCard(_) => {
+                        metrics::counter!("loyalty_stamps_given_total", "org" => slug.clone())
+                            .increment(g.stamps.max(0).unsigned_abs());
+                    }
+                    GrantRule::Base => {}
+                }
+            }
         }
         PointsCommand::Redeem { .. } => {
             metrics::counter!("loyalty_points_redeemed_total", "org" => slug)
                 .increment(outcome.entry.points.unsigned_abs());
+        }
+        PointsCommand::RedeemCard { .. } => {
+            metrics::counter!("loyalty_stamp_rewards_total", "org" => slug).increment(1);
         }
         _ => {}
     }

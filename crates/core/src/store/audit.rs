@@ -219,6 +219,24 @@ pub fn points_settings_audit(
     )
 }
 
+/// The `org.program` record of a new version of an organization's program.
+pub fn program_audit(
+    org: OrgId,
+    actor: &Actor,
+    program: &crate::domain::program::Program,
+    now: OffsetDateTime,
+) -> AuditRecord {
+    let after = serde_json::to_value(program).unwrap_or(serde_json::Value::Null);
+    record(
+        org,
+        actor,
+        "org.program",
+        ("organization", org.0.to_string()),
+        after,
+        now,
+    )
+}
+
 /// The `org.mail_settings` record of a change to an organization's mail settings.
 pub fn mail_settings_audit(
     org: OrgId,

@@ -15,4 +15,5 @@ mod mail;
 mod onboarding;
 mod points;
 mod privacy;
+mod programs;
 mod store;

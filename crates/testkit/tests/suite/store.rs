@@ -424,7 +424,7 @@ both_backends! {
             }, &Actor::system(), at).await.expect("customer").id;
             let amount: Decimal = amount.parse().expect("amount");
             let cmd = PointsCommand::Award {
-                customer: c, amount, currency: "BRL".into(), points: 10, metadata: serde_json::json!({}), receipt: false, unusual: None,
+                customer: c, amount, currency: "BRL".into(), points: 10, metadata: serde_json::json!({}), receipt: false, unusual: None, program: None,
             };
             db.store.apply_points(org.id, &cmd, &Actor::system(), None, at).await.expect("award");
         }

@@ -13,6 +13,7 @@ mod orgs;
 pub mod params;
 mod points;
 mod privacy;
+mod programs;
 mod rewards;
 
 use crate::AppState;
@@ -25,6 +26,7 @@ pub fn routes() -> Router<AppState> {
         .merge(customers::routes())
         .merge(points::routes())
         .merge(rewards::routes())
+        .merge(programs::routes())
         .merge(admin::routes())
         .merge(exports::routes())
         .merge(privacy::routes())

@@ -191,6 +191,15 @@ impl Modify for SecuritySchemes {
     super::rewards::list,
     super::rewards::create,
     super::rewards::update,
+    super::programs::current,
+    super::programs::version,
+    super::programs::add_card,
+    super::programs::add_promotion,
+    super::programs::set_bonuses,
+    super::programs::end,
+    super::programs::preview,
+    super::programs::cards,
+    super::programs::redeem_card,
     super::admin::list_tokens,
     super::admin::create_token,
     super::admin::revoke_token,
@@ -215,6 +224,7 @@ struct V1;
         (name = "customers", description = "Enroll, find and read customers and their ledger"),
         (name = "points", description = "The till's writes: purchases, reversals, redemptions, adjustments"),
         (name = "rewards", description = "The rewards catalog"),
+        (name = "program", description = "The loyalty program: stamp cards, promotions, previews and stamp-card rewards"),
         (name = "admin", description = "API tokens, points settings, the audit log and exports"),
     )
 )]

@@ -21,7 +21,7 @@ use loyalty_core::domain::Role;
 use loyalty_core::domain::ledger::{Customer, PointsError};
 use loyalty_core::service::customers::{self, LedgerRange};
 use loyalty_core::service::erasure;
-use loyalty_core::service::rewards;
+use loyalty_core::service::{program, rewards};
 use serde::Deserialize;
 
 pub(super) fn routes() -> Router<AppState> {
@@ -83,6 +83,7 @@ struct MePage {
     rows: Vec<Row>,
     affordable: Vec<Affordable>,
     next_reward: Option<(String, i64)>,
+    cards: Vec<MyCard>,
     since: String,
     slug: String,
     saved: bool,
@@ -116,6 +117,15 @@ async fn consent(
         .await
         .or_page(&c, &back)?;
     Ok(Redirect::to(&format!("{back}?done=consent")).into_response())
+}
+
+/// One of the customer's stamp cards.
+struct MyCard {
+    name: String,
+    stamps: i64,
+    required: u32,
+    reward: String,
+    full: bool,
 }
 
 async fn me(
@@ -152,6 +162,18 @@ async fn me(
             points: e.points,
         })
         .collect();
+    let cards = program::own_cards(&ctx, Some(subject))
+        .await
+        .unwrap_or_default()
+        .into_iter()
+        .map(|k| MyCard {
+            name: k.name,
+            stamps: k.stamps,
+            required: k.stamps_required,
+            reward: k.reward,
+            full: k.full,
+        })
+        .collect();
     let mut rewards = rewards::list(&ctx).await.unwrap_or_default();
     rewards.retain(|r| r.active && r.stock != Some(0));
     rewards.sort_by_key(|r| r.cost_points);
@@ -181,6 +203,7 @@ async fn me(
             affordable,
             next_reward,
             saved: q.done.as_deref() == Some("consent"),
+            cards,
         },
     ))
 }

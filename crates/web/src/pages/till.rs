@@ -17,10 +17,11 @@ use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::get;
 use loyalty_core::domain::ledger::Customer;
+use loyalty_core::domain::program::{Grant, GrantRule};
 use loyalty_core::domain::typed_amount::DecimalMark;
 use loyalty_core::domain::{CustomerId, PurchaseId, RewardId, Role};
 use loyalty_core::service::points::{self, Ctx};
-use loyalty_core::service::rewards;
+use loyalty_core::service::{program, rewards};
 use serde::Deserialize;
 use uuid::Uuid;
 
@@ -47,6 +48,35 @@ pub(super) struct RewardRow {
     pub cost: i64,
     pub affordable: bool,
     pub idem: String,
+}
+
+/// A customer's stamp card at the till: progress, and the reward when it is full.
+pub(super) struct CardRow {
+    pub id: Uuid,
+    pub name: String,
+    pub stamps: i64,
+    pub required: u32,
+    pub reward: String,
+    pub full: bool,
+    pub idem: String,
+}
+
+/// Each grant of an award as the till says it, in the page's language: `25 base`,
+/// `25 Tuesday double`, `1 stamp Coffee card (7/10)`.
+pub(super) fn grant_lines(lang: Lang, grants: &[Grant]) -> Vec<String> {
+    grants
+        .iter()
+        .map(|g| match (g.rule, g.progress) {
+            (GrantRule::Base, _) => format!("{} {}", lang.int(g.points), lang.t("grant_base")),
+            (GrantRule::StampCard(_), Some((have, need))) => format!(
+                "{} {} {} ({have}/{need})",
+                g.stamps,
+                lang.t("grant_stamp"),
+                g.name
+            ),
+            _ => format!("{} {}", lang.int(g.points), g.name),
+        })
+        .collect()
 }
 
 pub(super) struct PurchaseRow {
@@ -78,7 +108,9 @@ pub(super) struct TillPage {
     pub notice: Option<Notice>,
     pub customer: Option<Customer>,
     pub rewards: Vec<RewardRow>,
+    pub cards: Vec<CardRow>,
     pub purchases: Vec<PurchaseRow>,
+    pub redeem_idem: String,
     pub enroll_phone: String,
     pub enroll_email: String,
     pub enroll_name: String,
@@ -88,6 +120,9 @@ pub(super) struct TillPage {
     pub decimal: &'static str,
     pub minor: u32,
     pub currency: String,
+    /// The program has running stamp cards or promotions: the live preview shows the
+    /// base points only, and says the confirmation adds the rest.
+    pub program_running: bool,
 }
 
 impl TillPage {
@@ -104,7 +139,9 @@ impl TillPage {
             notice: None,
             customer: None,
             rewards: Vec::new(),
+            cards: Vec::new(),
             purchases: Vec::new(),
+            redeem_idem: Uuid::new_v4().to_string(),
             enroll_phone: String::new(),
             enroll_email: String::new(),
             enroll_name: String::new(),
@@ -114,6 +151,7 @@ impl TillPage {
             decimal,
             minor,
             currency: page.org.currency.to_string(),
+            program_running: !page.org.program.is_plain(),
         }
     }
 }
@@ -189,6 +227,7 @@ fn done_text(lang: Lang, q: &TillQuery) -> Option<Notice> {
             lang.t("new_balance"),
             n(q.balance)
         ),
+        "card_redeemed" => lang.t("done_card_redeemed").to_owned(),
         "replayed" => lang.t("already_recorded").to_owned(),
         "enrolled" => lang.t("done_enrolled").to_owned(),
         _ => return None,
@@ -221,6 +260,7 @@ pub(super) async fn customer_page(
     let purchases = points::todays_purchases(&ctx, id, 20)
         .await
         .or_page(&c, &back)?;
+    let cards = program::cards(&ctx, id).await.or_page(&c, &back)?;
     let lang = c.lang;
     let tz = page.org.timezone.clone();
     let mut t = TillPage::new(c, page);
@@ -232,6 +272,18 @@ pub(super) async fn customer_page(
             id: r.id,
             name: r.name,
             cost: r.cost_points,
+            idem: Uuid::new_v4().to_string(),
+        })
+        .collect();
+    t.cards = cards
+        .into_iter()
+        .map(|k| CardRow {
+            id: k.card_id,
+            name: k.name,
+            stamps: k.stamps,
+            required: k.stamps_required,
+            reward: k.reward,
+            full: k.full,
             idem: Uuid::new_v4().to_string(),
         })
         .collect();

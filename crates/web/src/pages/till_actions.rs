@@ -9,7 +9,7 @@ use super::form::CsrfForm;
 use super::guard::OrgPage;
 use super::layout::Notice;
 use super::render;
-use super::till::{TillPage, customer_page, staff};
+use super::till::{TillPage, customer_page, grant_lines, staff};
 use crate::AppState;
 use crate::pages::params::{PagePath, PageQuery};
 use askama::Template;
@@ -25,7 +25,7 @@ use loyalty_core::domain::{CustomerId, PurchaseId, RewardId};
 use loyalty_core::service::points::{
     self, AwardRequest, EnrollInput, RedeemRequest, ReverseRequest,
 };
-use loyalty_core::service::{bound, join};
+use loyalty_core::service::{bound, join, program};
 use serde::Deserialize;
 use uuid::Uuid;
 
@@ -34,6 +34,7 @@ pub(super) fn routes() -> Router<AppState> {
         .route("/o/{slug}/till/enroll", post(enroll))
         .route("/o/{slug}/till/c/{id}/award", get(preview).post(award))
         .route("/o/{slug}/till/c/{id}/redeem", post(redeem))
+        .route("/o/{slug}/till/c/{id}/card/{card}", post(redeem_card))
         .route(
             "/o/{slug}/till/c/{id}/reverse/{purchase}",
             get(confirm_reverse).post(reverse),
@@ -118,6 +119,8 @@ struct Preview {
     notice: Option<Notice>,
     points: i64,
     balance_after: i64,
+    /// What each rule gives: `25 base + 25 Tuesday double + 1 stamp Coffee card (7/10)`.
+    breakdown: String,
     idem: String,
 }
 
@@ -165,7 +168,16 @@ async fn confirm_award(
     let unusual = bound::unusual(&ctx, amount.value())
         .await
         .or_page(&c, &format!("{}/till/c/{id}", page.base()))?;
-    let pts = page.org.earning.points_for(amount);
+    // The same engine as the award, with the customer's stamps and promotion uses now.
+    let preview = program::preview(&ctx, amount, Some(id), None)
+        .await
+        .or_page(&c, &format!("{}/till/c/{id}", page.base()))?;
+    let pts = preview.points;
+    let breakdown = if preview.grants.len() > 1 || preview.grants.iter().any(|g| g.stamps > 0) {
+        grant_lines(c.lang, &preview.grants).join(" + ")
+    } else {
+        String::new()
+    };
     let status = if notice.is_some() {
         StatusCode::CONFLICT
     } else {
@@ -187,6 +199,7 @@ async fn confirm_award(
             notice,
             points: pts,
             balance_after: customer.balance + pts,
+            breakdown,
             idem: Uuid::new_v4().to_string(),
             c,
         },
@@ -201,6 +214,9 @@ struct ActionForm {
     amount: String,
     #[serde(default)]
     reward: Option<RewardId>,
+    /// A chosen number of points to redeem, instead of a reward.
+    #[serde(default)]
+    points: String,
     /// The second confirmation of an amount above the shop's usual purchases.
     #[serde(default)]
     unusual_ok: Option<String>,
@@ -270,10 +286,12 @@ async fn redeem(
     CsrfForm(form): CsrfForm<ActionForm>,
 ) -> Result<Response, PageError> {
     let (c, ctx) = staff(&page, &state)?;
+    let pts = form.points.trim().replace(['.', ','], "");
     let req = RedeemRequest {
         customer: id,
         reward: form.reward,
-        points: None,
+        // Unreadable text is 0 points, which the use case refuses naming the field.
+        points: (form.reward.is_none()).then(|| pts.parse().unwrap_or(0)),
     };
     match points::redeem(&ctx, req, &form.idem).await {
         Ok(out) => Ok(done(
@@ -345,6 +363,38 @@ async fn reverse(
             &page,
             id,
             if out.replayed { "replayed" } else { "reversed" },
+            out.entry.points,
+            out.balance,
+        )),
+        Err(e) => {
+            customer_page(
+                &state,
+                &page,
+                id,
+                Notice::err(error_text(c.lang, &e)),
+                StatusCode::CONFLICT,
+            )
+            .await
+        }
+    }
+}
+
+async fn redeem_card(
+    State(state): State<AppState>,
+    page: OrgPage,
+    PagePath((_, id, card)): PagePath<(String, CustomerId, Uuid)>,
+    CsrfForm(form): CsrfForm<ActionForm>,
+) -> Result<Response, PageError> {
+    let (c, ctx) = staff(&page, &state)?;
+    match program::redeem_card(&ctx, id, card, &form.idem).await {
+        Ok(out) => Ok(done(
+            &page,
+            id,
+            if out.replayed {
+                "replayed"
+            } else {
+                "card_redeemed"
+            },
             out.entry.points,
             out.balance,
         )),

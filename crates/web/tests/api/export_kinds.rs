@@ -33,6 +33,7 @@ async fn purchase(
         metadata: serde_json::json!({}),
         receipt: false,
         unusual: None,
+        program: None,
     };
     app.db
         .store

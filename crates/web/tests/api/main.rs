@@ -10,4 +10,5 @@ mod input;
 mod matrix;
 mod openapi;
 mod outage;
+mod programs;
 mod server;

@@ -35,6 +35,10 @@ both_backends! {
         let pid = p["purchase"]["id"].as_str().unwrap().to_owned();
         let (_, r) = app.call(&admin, "POST", "/api/v1/orgs/alpha/rewards", Some(serde_json::json!({"name": "Mug", "cost_points": 1}))).await;
         let rid = r["id"].as_str().unwrap().to_owned();
+        let (_, prog) = app.call(&admin, "POST", "/api/v1/orgs/alpha/program/stamp-cards", Some(serde_json::json!({"name": "Coffee card", "stamps_required": 10, "reward": "a free coffee"}))).await;
+        let card_id = prog["stamp_cards"][0]["id"].as_str().unwrap().to_owned();
+        let (_, prog) = app.call(&admin, "POST", "/api/v1/orgs/alpha/program/promotions", Some(serde_json::json!({"name": "Double", "multiplier": "2"}))).await;
+        let promo_id = prog["promotions"][0]["id"].as_str().unwrap().to_owned();
         // The signed-in customer's own membership.
         let actor = loyalty_core::domain::ledger::Actor::system();
         let own = app.db.store.enroll_customer(app.a.id, &loyalty_core::domain::ledger::NewCustomer {
@@ -61,6 +65,15 @@ both_backends! {
             ("GET", "/api/v1/orgs/alpha/rewards".into(), None, [200, 200, 200, 403, 401, 403, 403]),
             ("POST", "/api/v1/orgs/alpha/rewards".into(), Some(serde_json::json!({"name": "Tea", "cost_points": 5})), [201, 403, 403, 403, 401, 403, 403]),
             ("PUT", format!("/api/v1/orgs/alpha/rewards/{rid}"), Some(serde_json::json!({"name": "Mug", "cost_points": 2})), [200, 403, 403, 403, 401, 403, 403]),
+            ("GET", "/api/v1/orgs/alpha/program".into(), None, [200, 200, 403, 403, 401, 403, 403]),
+            ("GET", "/api/v1/orgs/alpha/program/versions/1".into(), None, [200, 200, 403, 403, 401, 403, 403]),
+            ("POST", "/api/v1/orgs/alpha/program/stamp-cards".into(), Some(serde_json::json!({"name": "Lunch card", "stamps_required": 5, "reward": "a free lunch"})), [201, 403, 403, 403, 401, 403, 403]),
+            ("POST", "/api/v1/orgs/alpha/program/promotions".into(), Some(serde_json::json!({"name": "Bonus", "bonus_points": 5})), [201, 403, 403, 403, 401, 403, 403]),
+            ("PUT", "/api/v1/orgs/alpha/program/bonuses".into(), Some(serde_json::json!({"signup_points": 0, "contact_points": 0})), [200, 403, 403, 403, 401, 403, 403]),
+            ("DELETE", format!("/api/v1/orgs/alpha/program/rules/{promo_id}"), None, [200, 403, 403, 403, 401, 403, 403]),
+            ("POST", "/api/v1/orgs/alpha/program/preview".into(), Some(serde_json::json!({"amount": "10.00", "customer_id": cid})), [200, 200, 403, 403, 401, 403, 403]),
+            ("GET", format!("/api/v1/orgs/alpha/customers/{cid}/stamp-cards"), None, [200, 200, 403, 403, 401, 403, 403]),
+            ("POST", "/api/v1/orgs/alpha/stamp-card-redemptions".into(), Some(serde_json::json!({"customer_id": cid, "card_id": card_id})), [409, 409, 403, 403, 401, 403, 403]),
             ("GET", "/api/v1/orgs/alpha/me".into(), None, [403, 403, 200, 403, 401, 403, 403]),
             ("GET", "/api/v1/orgs/alpha/me/ledger".into(), None, [403, 403, 200, 403, 401, 403, 403]),
             ("GET", "/api/v1/orgs/alpha/tokens".into(), None, [200, 403, 403, 403, 401, 403, 403]),

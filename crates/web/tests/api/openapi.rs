@@ -33,6 +33,15 @@ const OPERATIONS: &[(&str, &str)] = &[
     ("get", "/api/v1/orgs/{slug}/rewards"),
     ("post", "/api/v1/orgs/{slug}/rewards"),
     ("put", "/api/v1/orgs/{slug}/rewards/{id}"),
+    ("get", "/api/v1/orgs/{slug}/program"),
+    ("get", "/api/v1/orgs/{slug}/program/versions/{version}"),
+    ("post", "/api/v1/orgs/{slug}/program/stamp-cards"),
+    ("post", "/api/v1/orgs/{slug}/program/promotions"),
+    ("put", "/api/v1/orgs/{slug}/program/bonuses"),
+    ("delete", "/api/v1/orgs/{slug}/program/rules/{id}"),
+    ("post", "/api/v1/orgs/{slug}/program/preview"),
+    ("get", "/api/v1/orgs/{slug}/customers/{id}/stamp-cards"),
+    ("post", "/api/v1/orgs/{slug}/stamp-card-redemptions"),
     ("get", "/api/v1/orgs/{slug}/tokens"),
     ("post", "/api/v1/orgs/{slug}/tokens"),
     ("delete", "/api/v1/orgs/{slug}/tokens/{id}"),
@@ -50,6 +59,7 @@ const IDEMPOTENT: &[&str] = &[
     "/api/v1/orgs/{slug}/purchases/{id}/reverse",
     "/api/v1/orgs/{slug}/redemptions",
     "/api/v1/orgs/{slug}/adjustments",
+    "/api/v1/orgs/{slug}/stamp-card-redemptions",
 ];
 
 /// Codes the API answers outside any one operation, documented in the description's table.

@@ -94,6 +94,7 @@ async fn claim_story(db: TestDb) {
         metadata: serde_json::json!({}),
         receipt: false,
         unusual: None,
+        program: None,
     };
     db.store
         .apply_points(org.id, &award, &Actor::system(), None, now)

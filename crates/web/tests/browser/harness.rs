@@ -1,6 +1,6 @@
 //! Chromedriver, a headless Chromium session and a served application.
 
-use loyalty_core::clock::SystemClock;
+use loyalty_core::clock::{Clock, SystemClock};
 use loyalty_identity::BuiltinDirectory;
 use loyalty_testkit::TestDb;
 use loyalty_web::{AppState, Identity, WebConfig};
@@ -171,9 +171,13 @@ pub struct Served {
 
 impl Served {
     pub async fn start(db: &TestDb) -> Served {
+        Self::start_with_clock(db, Arc::new(SystemClock)).await
+    }
+
+    /// Served with a clock the test controls (a [`loyalty_core::clock::FixedClock`]).
+    pub async fn start_with_clock(db: &TestDb, clock: Arc<dyn Clock>) -> Served {
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let base = format!("http://{}", listener.local_addr().unwrap());
-        let clock = Arc::new(SystemClock);
         let scratch = tempfile::tempdir().unwrap();
         let directory = BuiltinDirectory::new(
             db.store.clone(),

@@ -11,4 +11,5 @@ mod csp;
 mod exports;
 mod harness;
 mod privacy;
+mod programs;
 mod story;

@@ -16,16 +16,21 @@ use loyalty_testkit::{TestDb, both_backends};
 use secrecy::{ExposeSecret, SecretString};
 use thirtyfour::prelude::*;
 
-const PASSWORD: &str = "correct-horse-battery";
+pub(super) const PASSWORD: &str = "correct-horse-battery";
 
-async fn shot(d: &WebDriver, backend: &str, name: &str) {
+pub(super) async fn shot(d: &WebDriver, backend: &str, name: &str) {
     d.screenshot(&screenshots().join(format!("{backend}-{name}.png")))
         .await
         .unwrap();
 }
 
 /// Opens a one-time link, chooses the password, then signs in as `username`.
-async fn set_password_and_sign_in(d: &WebDriver, base: &str, link: &str, username: &str) {
+pub(super) async fn set_password_and_sign_in(
+    d: &WebDriver,
+    base: &str,
+    link: &str,
+    username: &str,
+) {
     d.goto(link).await.unwrap();
     fill(d, "password", PASSWORD).await;
     fill(d, "confirm", PASSWORD).await;
@@ -44,7 +49,7 @@ async fn open_first_org(d: &WebDriver) {
     click(d, ".picker a").await;
 }
 
-async fn sign_out(d: &WebDriver) {
+pub(super) async fn sign_out(d: &WebDriver) {
     click(d, "form[action='/logout'] button").await;
     wait_text(d, "h1", "Sign in").await;
 }

@@ -41,6 +41,7 @@ async fn till_customer(app: &TestApp, email: &str) -> CustomerId {
         metadata: serde_json::json!({}),
         receipt: false,
         unusual: None,
+        program: None,
     };
     app.db
         .store

@@ -206,6 +206,7 @@ pub(super) async fn drive_store(
                     metadata: serde_json::json!({}),
                     receipt: false,
                     unusual: None,
+                    program: None,
                 };
                 let actor = Actor {
                     member_id: None,

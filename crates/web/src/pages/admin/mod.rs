@@ -7,6 +7,7 @@ mod catalog;
 mod customers;
 mod exports;
 mod import;
+mod program;
 mod users;
 
 use super::error::{OrPage, PageError};
@@ -34,6 +35,7 @@ pub(super) fn routes() -> Router<AppState> {
         .merge(import::routes())
         .merge(catalog::routes())
         .merge(exports::routes())
+        .merge(program::routes())
 }
 
 /// The page frame and a context acting as admin, or the page to answer instead. An
@@ -56,7 +58,9 @@ pub(super) fn admin<'a>(
 
 /// A notice for `?done=...` after a redirect, from a fixed list of keys.
 pub(super) fn done_notice(c: &Chrome, done: &str) -> Option<Notice> {
-    const KEYS: [&str; 12] = [
+    const KEYS: [&str; 14] = [
+        "done_program_saved",
+        "done_card_redeemed",
         "done_deactivated",
         "done_erased",
         "done_mail_saved",
