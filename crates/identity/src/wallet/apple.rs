@@ -189,3 +189,56 @@ pub fn manifest(files: &[(&str, &[u8])]) -> serde_json::Map<String, serde_json::
         })
         .collect()
 }
+
+/// The icon every pass carries when the operator gives none (Apple requires
+/// `icon.png`): a plain square in the pass's default background colour.
+const DEFAULT_ICON: &[u8] = include_bytes!("icon.png");
+const DEFAULT_ICON_2X: &[u8] = include_bytes!("icon@2x.png");
+
+/// Everything needed to issue members' passes: who issues them and the signing material.
+#[derive(Debug, Clone)]
+pub struct AppleWallet {
+    /// Pass Type ID, team, web service.
+    pub issuer: loyalty_core::service::wallet::apple::AppleIssuer,
+    /// The signing material.
+    pub signer: PassSigner,
+    /// `icon.png` (and `icon@2x.png`) of every pass.
+    pub icon: (Vec<u8>, Vec<u8>),
+}
+
+impl AppleWallet {
+    /// The issuer and signer with the built-in icon.
+    pub fn new(
+        issuer: loyalty_core::service::wallet::apple::AppleIssuer,
+        signer: PassSigner,
+    ) -> Self {
+        Self {
+            issuer,
+            signer,
+            icon: (DEFAULT_ICON.to_vec(), DEFAULT_ICON_2X.to_vec()),
+        }
+    }
+
+    /// The signed `.pkpass` of `customer`'s card at `org`, in the shop's colours and with
+    /// its logo when it set them (`loyalty_core::service::wallet::apple::shop_look`).
+    pub fn pass(
+        &self,
+        org: &loyalty_core::domain::Organization,
+        customer: &loyalty_core::domain::ledger::Customer,
+        auth_token: &str,
+    ) -> Result<Vec<u8>, PassSignError> {
+        use loyalty_core::service::wallet::apple;
+        let look = apple::shop_look(org);
+        let pass = apple::pass_json(&self.issuer, org, customer, &look.colours, auth_token);
+        let pass = serde_json::to_vec(&pass).map_err(|e| PassSignError::Sign(e.to_string()))?;
+        let mut files: Vec<(&str, &[u8])> = vec![
+            ("pass.json", pass.as_slice()),
+            ("icon.png", self.icon.0.as_slice()),
+            ("icon@2x.png", self.icon.1.as_slice()),
+        ];
+        if let Some(logo) = &look.logo_png {
+            files.push(("logo.png", logo.as_slice()));
+        }
+        self.signer.package(&files)
+    }
+}

@@ -15,8 +15,9 @@ use std::path::Path;
 mod sections;
 
 pub use sections::{
-    BackupConfig, DatabaseConfig, HousekeepingConfig, IdentityConfig, IdentityMode, JobsConfig,
-    LogConfig, LogFormat, MailConfig, MailTls, MetricsConfig, ServerConfig, SupportConfig,
+    AppleWalletConfig, BackupConfig, DatabaseConfig, HousekeepingConfig, IdentityConfig,
+    IdentityMode, JobsConfig, LogConfig, LogFormat, MailConfig, MailTls, MetricsConfig,
+    ServerConfig, SupportConfig, WalletConfig,
 };
 
 /// The whole configuration.
@@ -53,6 +54,9 @@ pub struct Config {
     /// Where `/metrics` is served.
     #[serde(default)]
     pub metrics: MetricsConfig,
+    /// The member card in the phone's wallet.
+    #[serde(default)]
+    pub wallet: WalletConfig,
 }
 
 #[derive(Serialize)]
@@ -67,6 +71,7 @@ struct Defaults {
     backup: BackupConfig,
     mail: MailConfig,
     metrics: MetricsConfig,
+    wallet: WalletConfig,
 }
 
 impl Config {
@@ -83,6 +88,7 @@ impl Config {
             backup: BackupConfig::default(),
             mail: MailConfig::default(),
             metrics: MetricsConfig::default(),
+            wallet: WalletConfig::default(),
         }));
         if let Some(path) = file {
             if !path.exists() {
@@ -111,6 +117,7 @@ impl Config {
                             "backup__",
                             "mail__",
                             "metrics__",
+                            "wallet__",
                         ]
                         .iter()
                         .any(|s| k.starts_with(s))

@@ -11,8 +11,8 @@ use crate::AppState;
 use askama::Template;
 use axum::Router;
 use axum::extract::State;
-use axum::http::StatusCode;
-use axum::response::Response;
+use axum::http::{StatusCode, header};
+use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use loyalty_core::domain::Role;
 use loyalty_core::domain::ledger::{Customer, PointsError};
@@ -20,7 +20,9 @@ use loyalty_core::service::customers::{self, LedgerRange};
 use loyalty_core::service::rewards;
 
 pub(super) fn routes() -> Router<AppState> {
-    Router::new().route("/o/{slug}/me", get(me))
+    Router::new()
+        .route("/o/{slug}/me", get(me))
+        .route("/o/{slug}/me/wallet.pkpass", get(apple_pass))
 }
 
 struct Row {
@@ -45,6 +47,8 @@ struct MePage {
     affordable: Vec<Affordable>,
     next_reward: Option<(String, i64)>,
     since: String,
+    /// The "Add to Apple Wallet" link, when the operator configured Apple Wallet.
+    apple_wallet: Option<String>,
 }
 
 async fn me(State(state): State<AppState>, page: OrgPage) -> Result<Response, PageError> {
@@ -98,6 +102,11 @@ async fn me(State(state): State<AppState>, page: OrgPage) -> Result<Response, Pa
             qr: qr::svg(&customer.card_number),
             since: c.lang.date(customer.created_at, tz),
             org_name: page.org.name.clone(),
+            apple_wallet: state
+                .config
+                .apple_wallet
+                .as_ref()
+                .map(|_| format!("{}/me/wallet.pkpass", page.base())),
             c,
             customer,
             rows,
@@ -105,4 +114,52 @@ async fn me(State(state): State<AppState>, page: OrgPage) -> Result<Response, Pa
             next_reward,
         },
     ))
+}
+
+/// The signed-in member's card as an Apple Wallet pass (`application/vnd.apple.pkpass`);
+/// 404 while the operator has not configured Apple Wallet.
+async fn apple_pass(State(state): State<AppState>, page: OrgPage) -> Result<Response, PageError> {
+    let c = page.chrome("me", "");
+    let role = page.require(&[Role::Customer], &c)?;
+    let back = format!("{}/me", page.base());
+    let Some(wallet) = state.config.apple_wallet.as_ref() else {
+        return Err(PageError::from(problem(
+            &c,
+            StatusCode::NOT_FOUND,
+            "page_not_found_heading",
+            c.t("wallet_not_configured"),
+            &back,
+            "go_back",
+        )));
+    };
+    let ctx = page.ctx(&state, role);
+    let subject = page.person.signed_in.session.principal.subject();
+    let customer = customers::own(&ctx, Some(subject))
+        .await
+        .or_page(&c, &back)?;
+    match wallet.pass(&page.org, &customer, "") {
+        Ok(bytes) => Ok((
+            [
+                (header::CONTENT_TYPE, "application/vnd.apple.pkpass"),
+                (
+                    header::CONTENT_DISPOSITION,
+                    "attachment; filename=\"card.pkpass\"",
+                ),
+                (header::CACHE_CONTROL, "no-store"),
+            ],
+            bytes,
+        )
+            .into_response()),
+        Err(e) => {
+            tracing::error!(error = %e, "signing an Apple Wallet pass");
+            Err(PageError::from(problem(
+                &c,
+                StatusCode::SERVICE_UNAVAILABLE,
+                "unavailable_heading",
+                c.t("wallet_unavailable"),
+                &back,
+                "try_again",
+            )))
+        }
+    }
 }

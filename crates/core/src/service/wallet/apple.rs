@@ -65,6 +65,30 @@ fn hex_to_rgb(s: &str) -> Option<String> {
     Some(format!("rgb({}, {}, {})", n(0)?, n(2)?, n(4)?))
 }
 
+/// The shop's look on its passes, from the organization's settings (`wallet`:
+/// `background`, `foreground`, `label` as `#rrggbb`, `logo_png` as base64 of a PNG):
+/// colours all three or none, the built-in ones otherwise.
+#[derive(Debug, Clone, Default)]
+pub struct ShopLook {
+    /// Colours.
+    pub colours: PassColours,
+    /// `logo.png`, when the admin uploaded one.
+    pub logo_png: Option<Vec<u8>>,
+}
+
+/// Reads [`ShopLook`] from `org.settings.wallet`.
+pub fn shop_look(org: &Organization) -> ShopLook {
+    let w = &org.settings["wallet"];
+    let text = |k: &str| w[k].as_str().unwrap_or_default();
+    let colours = PassColours::from_hex(text("background"), text("foreground"), text("label"))
+        .unwrap_or_default();
+    let logo_png = w["logo_png"].as_str().and_then(|b| {
+        use base64::Engine as _;
+        base64::engine::general_purpose::STANDARD.decode(b).ok()
+    });
+    ShopLook { colours, logo_png }
+}
+
 /// The serial number of a member's pass: the organization and the customer's ids, so a
 /// serial never names a card in another shop.
 pub fn serial_number(customer: &Customer) -> String {
