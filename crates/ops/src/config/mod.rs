@@ -229,6 +229,7 @@ impl Config {
             backup: &'a BackupConfig,
             mail: &'a MailConfig,
             metrics: &'a MetricsConfig,
+            wallet: &'a WalletConfig,
         }
         let view = View {
             server: &self.server,
@@ -241,6 +242,7 @@ impl Config {
             backup: &self.backup,
             mail: &self.mail,
             metrics: &self.metrics,
+            wallet: &self.wallet,
         };
         toml::to_string_pretty(&view).unwrap_or_else(|e| format!("# cannot render: {e}"))
     }
