@@ -9,5 +9,6 @@ pub mod builtin;
 pub mod device;
 pub mod oidc;
 pub mod password;
+pub mod wallet;
 
 pub use builtin::BuiltinDirectory;

@@ -60,6 +60,9 @@ pub struct WebConfig {
     /// (`.export-{n}-{pid}`, 0700): the backup folder (`backup.dir`), where `loyalty
     /// doctor` looks for what a killed process left.
     pub scratch_dir: std::path::PathBuf,
+    /// Apple Wallet passes of members' cards (`[wallet.apple]`); `None` hides "Add to
+    /// Apple Wallet".
+    pub apple_wallet: Option<Arc<loyalty_identity::wallet::apple::AppleWallet>>,
 }
 
 impl Default for WebConfig {
@@ -76,6 +79,7 @@ impl Default for WebConfig {
             mail_enabled: false,
             trusted_proxies: client::TrustedProxies::default(),
             scratch_dir: "./backups".into(),
+            apple_wallet: None,
         }
     }
 }

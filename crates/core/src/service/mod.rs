@@ -27,3 +27,4 @@ pub mod settings;
 pub mod signin;
 pub mod staff;
 pub mod tokens;
+pub mod wallet;

@@ -15,8 +15,9 @@ use std::path::Path;
 mod sections;
 
 pub use sections::{
-    BackupConfig, DatabaseConfig, HousekeepingConfig, IdentityConfig, IdentityMode, JobsConfig,
-    LogConfig, LogFormat, MailConfig, MailTls, MetricsConfig, ServerConfig, SupportConfig,
+    AppleWalletConfig, BackupConfig, DatabaseConfig, HousekeepingConfig, IdentityConfig,
+    IdentityMode, JobsConfig, LogConfig, LogFormat, MailConfig, MailTls, MetricsConfig,
+    ServerConfig, SupportConfig, WalletConfig,
 };
 
 /// The whole configuration.
@@ -53,6 +54,9 @@ pub struct Config {
     /// Where `/metrics` is served.
     #[serde(default)]
     pub metrics: MetricsConfig,
+    /// The member card in the phone's wallet.
+    #[serde(default)]
+    pub wallet: WalletConfig,
 }
 
 #[derive(Serialize)]
@@ -67,6 +71,7 @@ struct Defaults {
     backup: BackupConfig,
     mail: MailConfig,
     metrics: MetricsConfig,
+    wallet: WalletConfig,
 }
 
 impl Config {
@@ -83,6 +88,7 @@ impl Config {
             backup: BackupConfig::default(),
             mail: MailConfig::default(),
             metrics: MetricsConfig::default(),
+            wallet: WalletConfig::default(),
         }));
         if let Some(path) = file {
             if !path.exists() {
@@ -111,6 +117,7 @@ impl Config {
                             "backup__",
                             "mail__",
                             "metrics__",
+                            "wallet__",
                         ]
                         .iter()
                         .any(|s| k.starts_with(s))
@@ -222,6 +229,7 @@ impl Config {
             backup: &'a BackupConfig,
             mail: &'a MailConfig,
             metrics: &'a MetricsConfig,
+            wallet: &'a WalletConfig,
         }
         let view = View {
             server: &self.server,
@@ -234,6 +242,7 @@ impl Config {
             backup: &self.backup,
             mail: &self.mail,
             metrics: &self.metrics,
+            wallet: &self.wallet,
         };
         toml::to_string_pretty(&view).unwrap_or_else(|e| format!("# cannot render: {e}"))
     }
@@ -242,6 +251,26 @@ impl Config {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn apple_wallet_is_off_until_a_pass_type_id_and_then_names_what_is_missing() {
+        let mut apple = AppleWalletConfig::default();
+        assert!(apple.load().expect("off").is_none());
+        apple.pass_type_id = Some("pass.com.example.loyalty".into());
+        let err = apple.load().expect_err("team missing").to_string();
+        assert!(err.contains("wallet.apple.team_id"), "{err}");
+        apple.team_id = Some("ABCDE12345".into());
+        apple.certificate = Some("/nonexistent/pass.pem".into());
+        apple.key = Some("/nonexistent/pass.key".into());
+        let err = apple.load().expect_err("wwdr missing").to_string();
+        assert!(err.contains("wallet.apple.wwdr_certificate"), "{err}");
+        apple.wwdr_certificate = Some("/nonexistent/wwdr.cer".into());
+        let err = apple.load().expect_err("unreadable").to_string();
+        assert!(
+            err.contains("wallet.apple.certificate") && err.contains("/nonexistent/pass.pem"),
+            "{err}"
+        );
+    }
 
     #[test]
     fn the_access_recheck_bound_is_thirty_seconds_and_at_most_sixty() {

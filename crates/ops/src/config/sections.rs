@@ -480,3 +480,81 @@ impl MetricsConfig {
             .cloned()
     }
 }
+
+/// `[wallet]`: the member card in the phone's wallet (docs/wallet.md).
+#[derive(Debug, Default, Deserialize, Serialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct WalletConfig {
+    /// `[wallet.apple]`: Apple Wallet passes; off while `pass_type_id` is unset.
+    pub apple: AppleWalletConfig,
+}
+
+/// `[wallet.apple]`
+#[derive(Debug, Default, Deserialize, Serialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct AppleWalletConfig {
+    /// The Pass Type ID registered at Apple, such as `pass.com.example.loyalty`
+    /// (`LOYALTY_WALLET__APPLE__PASS_TYPE_ID`).
+    pub pass_type_id: Option<String>,
+    /// The Apple developer team identifier (10 characters).
+    pub team_id: Option<String>,
+    /// The Pass Type ID certificate, a PEM or DER file.
+    pub certificate: Option<String>,
+    /// Its private key, an unencrypted PEM file (PKCS#8 or PKCS#1).
+    pub key: Option<String>,
+    /// Apple's WWDR intermediate certificate (G4), a PEM or DER file.
+    pub wwdr_certificate: Option<String>,
+}
+
+impl AppleWalletConfig {
+    /// The issuer and signing material, `None` while `pass_type_id` is unset; an error
+    /// naming the key and the fix when it is set but the rest is missing or unreadable.
+    pub fn load(&self) -> anyhow::Result<Option<loyalty_identity::wallet::apple::AppleWallet>> {
+        let Some(pass_type_id) = self.pass_type_id.as_ref().filter(|s| !s.trim().is_empty()) else {
+            return Ok(None);
+        };
+        let need = |v: &Option<String>, key: &str, fix: &str| {
+            v.as_ref()
+                .filter(|s| !s.trim().is_empty())
+                .cloned()
+                .ok_or_else(|| {
+                    anyhow::anyhow!(
+                        "wallet.apple.{key} is missing (wallet.apple.pass_type_id is set); {fix}"
+                    )
+                })
+        };
+        let team_id = need(
+            &self.team_id,
+            "team_id",
+            "give the 10-character team identifier of the Apple developer account",
+        )?;
+        let certificate = need(
+            &self.certificate,
+            "certificate",
+            "give the path of the Pass Type ID certificate (PEM)",
+        )?;
+        let key = need(
+            &self.key,
+            "key",
+            "give the path of the certificate's private key (PEM)",
+        )?;
+        let wwdr = need(
+            &self.wwdr_certificate,
+            "wwdr_certificate",
+            "give the path of Apple's WWDR G4 intermediate certificate",
+        )?;
+        let signer = loyalty_identity::wallet::apple::PassSigner::from_files(
+            std::path::Path::new(&certificate),
+            std::path::Path::new(&key),
+            std::path::Path::new(&wwdr),
+        )?;
+        Ok(Some(loyalty_identity::wallet::apple::AppleWallet::new(
+            loyalty_core::service::wallet::apple::AppleIssuer {
+                pass_type_id: pass_type_id.trim().to_owned(),
+                team_id: team_id.trim().to_owned(),
+                web_service_url: None,
+            },
+            signer,
+        )))
+    }
+}

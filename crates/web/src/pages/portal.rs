@@ -13,9 +13,8 @@ use crate::AppState;
 use askama::Template;
 use axum::Router;
 use axum::extract::State;
-use axum::http::StatusCode;
-use axum::response::Response;
-use axum::response::{IntoResponse, Redirect};
+use axum::http::{StatusCode, header};
+use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
 use loyalty_core::domain::Role;
 use loyalty_core::domain::ledger::{Customer, PointsError};
@@ -29,6 +28,7 @@ pub(super) fn routes() -> Router<AppState> {
         .route("/o/{slug}/me", get(me))
         .route("/o/{slug}/me/erase", post(erase))
         .route("/o/{slug}/me/consent", post(consent))
+        .route("/o/{slug}/me/wallet.pkpass", get(apple_pass))
 }
 
 #[derive(Deserialize)]
@@ -88,6 +88,8 @@ struct MePage {
     slug: String,
     saved: bool,
     base: String,
+    /// The "Add to Apple Wallet" link, when the operator configured Apple Wallet.
+    apple_wallet: Option<String>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -197,6 +199,11 @@ async fn me(
             org_name: page.org.name.clone(),
             slug: page.org.slug.to_string(),
             base: page.base(),
+            apple_wallet: state
+                .config
+                .apple_wallet
+                .as_ref()
+                .map(|_| format!("{}/me/wallet.pkpass", page.base())),
             c,
             customer,
             rows,
@@ -206,4 +213,52 @@ async fn me(
             cards,
         },
     ))
+}
+
+/// The signed-in member's card as an Apple Wallet pass (`application/vnd.apple.pkpass`);
+/// 404 while the operator has not configured Apple Wallet.
+async fn apple_pass(State(state): State<AppState>, page: OrgPage) -> Result<Response, PageError> {
+    let c = page.chrome("me", "");
+    let role = page.require(&[Role::Customer], &c)?;
+    let back = format!("{}/me", page.base());
+    let Some(wallet) = state.config.apple_wallet.as_ref() else {
+        return Err(PageError::from(problem(
+            &c,
+            StatusCode::NOT_FOUND,
+            "page_not_found_heading",
+            c.t("wallet_not_configured"),
+            &back,
+            "go_back",
+        )));
+    };
+    let ctx = page.ctx(&state, role);
+    let subject = page.person.signed_in.session.principal.subject();
+    let customer = customers::own(&ctx, Some(subject))
+        .await
+        .or_page(&c, &back)?;
+    match wallet.pass(&page.org, &customer, "") {
+        Ok(bytes) => Ok((
+            [
+                (header::CONTENT_TYPE, "application/vnd.apple.pkpass"),
+                (
+                    header::CONTENT_DISPOSITION,
+                    "attachment; filename=\"card.pkpass\"",
+                ),
+                (header::CACHE_CONTROL, "no-store"),
+            ],
+            bytes,
+        )
+            .into_response()),
+        Err(e) => {
+            tracing::error!(error = %e, "signing an Apple Wallet pass");
+            Err(PageError::from(problem(
+                &c,
+                StatusCode::SERVICE_UNAVAILABLE,
+                "unavailable_heading",
+                c.t("wallet_unavailable"),
+                &back,
+                "try_again",
+            )))
+        }
+    }
 }

@@ -43,6 +43,8 @@ pub struct Answer {
     pub status: StatusCode,
     pub headers: HeaderMap,
     pub body: String,
+    /// The body's bytes, for answers that are not text.
+    pub raw: Vec<u8>,
 }
 
 impl Answer {
@@ -257,6 +259,7 @@ impl TestApp {
             status,
             headers,
             body: String::from_utf8_lossy(&bytes).into_owned(),
+            raw: bytes.to_vec(),
         }
     }
 }

@@ -38,6 +38,7 @@ fn config(db: &TestDb, dir: &Path) -> Config {
         backup: Default::default(),
         mail: Default::default(),
         metrics: Default::default(),
+        wallet: Default::default(),
     };
     config.database.url = Some(db.url.clone().into());
     config.backup.dir = dir.display().to_string();

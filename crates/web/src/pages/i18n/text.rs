@@ -91,6 +91,9 @@ pub(super) const KEYS: &[&str] = &[
     "day_saturday",
     "day_sunday",
     "actions",
+    "add_to_apple_wallet",
+    "wallet_not_configured",
+    "wallet_unavailable",
     "err_daily_points_number",
     "err_unusual_amount",
     "amount_check",
@@ -659,6 +662,15 @@ pub(super) fn text(lang: Lang, key: &'static str) -> &'static str {
         "username_or_email" => ("Username or email", "Usuário ou e-mail"),
         "active_customers" => ("Active customers", "Clientes ativos"),
         "add_reward" => ("Add a reward", "Adicionar recompensa"),
+        "add_to_apple_wallet" => ("Add to Apple Wallet", "Adicionar à Carteira da Apple"),
+        "wallet_not_configured" => (
+            "Cards for the phone's wallet are not offered here; show the card number or the code at the till.",
+            "Cartões para a carteira do celular não são oferecidos aqui; mostre o número ou o código no caixa.",
+        ),
+        "wallet_unavailable" => (
+            "The card for the phone's wallet cannot be made right now; nothing was changed. Please try again in a minute.",
+            "O cartão para a carteira do celular não pode ser gerado agora; nada foi alterado. Tente novamente em um minuto.",
+        ),
         "adjust" => ("Save correction", "Salvar correção"),
         "adjust_help" => (
             "For mistakes and goodwill. The reason is kept in the audit log.",
