@@ -15,6 +15,7 @@ mod mail;
 mod orgs;
 mod rewards;
 mod tokens;
+mod webhooks;
 
 pub use crate::error::{Conflict, StoreError};
 pub use admin::{
@@ -37,6 +38,7 @@ pub use mail::MailStore;
 pub use orgs::{Member, NewMember, OnboardingClaim, OrgStore};
 pub use rewards::RewardStore;
 pub use tokens::TokenStore;
+pub use webhooks::WebhookStore;
 
 use crate::domain::Role;
 use async_trait::async_trait;
@@ -382,6 +384,7 @@ pub trait Store:
     + ChecklistStore
     + ConsoleStore
     + MailStore
+    + WebhookStore
     + HousekeepingStore
     + Send
     + Sync

@@ -16,6 +16,7 @@ mod orgs;
 mod rewards;
 mod sessions;
 mod tokens;
+mod webhooks;
 
 use async_trait::async_trait;
 use loyalty_core::domain::OrgId;
@@ -87,6 +88,7 @@ pub const MIGRATIONS: &[(i64, &str, &str)] = &[
         "organization check runs",
         include_str!("../migrations/0012_org_check_runs.sql"),
     ),
+    (20, "webhooks", include_str!("../migrations/0020_webhooks.sql")),
 ];
 
 /// Connection settings.

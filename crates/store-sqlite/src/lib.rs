@@ -19,6 +19,7 @@ mod sessions;
 mod sql;
 mod sync_tx;
 mod tokens;
+mod webhooks;
 mod writer;
 
 use async_trait::async_trait;
@@ -95,6 +96,7 @@ pub const MIGRATIONS: &[(i64, &str, &str)] = &[
         "organization check runs",
         include_str!("../migrations/0012_org_check_runs.sql"),
     ),
+    (20, "webhooks", include_str!("../migrations/0020_webhooks.sql")),
 ];
 
 /// The SQLite store.
