@@ -53,3 +53,8 @@ ALTER TABLE webhook_deliveries ENABLE ROW LEVEL SECURITY;
 CREATE POLICY tenant_isolation ON webhook_deliveries TO loyalty_tenant
     USING (organization_id = NULLIF(current_setting('loyalty.org_id', true), '')::uuid)
     WITH CHECK (organization_id = NULLIF(current_setting('loyalty.org_id', true), '')::uuid);
+
+-- The mail to an organization's contact when one of its endpoints is disabled.
+ALTER TABLE mail_outbox DROP CONSTRAINT mail_outbox_kind_check;
+ALTER TABLE mail_outbox ADD CONSTRAINT mail_outbox_kind_check
+    CHECK (kind IN ('sign_in_link', 'password_reset', 'points_receipt', 'expiry_warning', 'test', 'webhook_disabled'));

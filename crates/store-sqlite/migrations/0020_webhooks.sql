@@ -41,3 +41,40 @@ CREATE TABLE webhook_deliveries (
 CREATE UNIQUE INDEX webhook_deliveries_event_idx ON webhook_deliveries (endpoint_id, event_id);
 CREATE INDEX webhook_deliveries_due_idx ON webhook_deliveries (next_attempt_at) WHERE delivered_at IS NULL AND failed_at IS NULL;
 CREATE INDEX webhook_deliveries_org_created_idx ON webhook_deliveries (organization_id, created_at);
+
+-- The mail to an organization's contact when one of its endpoints is disabled: a new
+-- mail kind, so the outbox is rebuilt with the wider CHECK (SQLite cannot alter one).
+CREATE TABLE mail_outbox_new (
+    id              TEXT    PRIMARY KEY NOT NULL,
+    organization_id TEXT    REFERENCES organizations (id),
+    kind            TEXT    NOT NULL CHECK (kind IN ('sign_in_link', 'password_reset', 'points_receipt', 'expiry_warning', 'test', 'webhook_disabled')),
+    dedupe_key      TEXT    NOT NULL,
+    to_address      TEXT    NOT NULL,
+    from_name       TEXT,
+    reply_to        TEXT,
+    subject         TEXT    NOT NULL,
+    body_text       TEXT    NOT NULL,
+    body_html       TEXT,
+    created_at      TEXT    NOT NULL,
+    discard_after   TEXT,
+    attempts        INTEGER NOT NULL DEFAULT 0 CHECK (attempts >= 0),
+    next_attempt_at TEXT    NOT NULL,
+    claimed_until   TEXT,
+    last_error      TEXT,
+    last_error_at   TEXT,
+    sent_at         TEXT,
+    failed_at       TEXT,
+    CHECK (sent_at IS NULL OR failed_at IS NULL)
+);
+INSERT INTO mail_outbox_new (id, organization_id, kind, dedupe_key, to_address, from_name, reply_to, subject, body_text,
+    body_html, created_at, discard_after, attempts, next_attempt_at, claimed_until, last_error, last_error_at, sent_at, failed_at)
+SELECT id, organization_id, kind, dedupe_key, to_address, from_name, reply_to, subject, body_text,
+    body_html, created_at, discard_after, attempts, next_attempt_at, claimed_until, last_error, last_error_at, sent_at, failed_at
+FROM mail_outbox;
+DROP TABLE mail_outbox;
+ALTER TABLE mail_outbox_new RENAME TO mail_outbox;
+CREATE UNIQUE INDEX mail_outbox_dedupe_key ON mail_outbox (dedupe_key);
+CREATE INDEX mail_outbox_due_idx ON mail_outbox (next_attempt_at) WHERE sent_at IS NULL AND failed_at IS NULL;
+CREATE INDEX mail_outbox_org_created_idx ON mail_outbox (organization_id, created_at);
+CREATE INDEX mail_outbox_finished_idx ON mail_outbox (COALESCE(sent_at, failed_at))
+    WHERE sent_at IS NOT NULL OR failed_at IS NOT NULL;

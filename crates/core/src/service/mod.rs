@@ -23,3 +23,4 @@ pub mod settings;
 pub mod signin;
 pub mod staff;
 pub mod tokens;
+pub mod webhooks;

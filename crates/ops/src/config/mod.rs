@@ -17,6 +17,7 @@ mod sections;
 pub use sections::{
     BackupConfig, DatabaseConfig, HousekeepingConfig, IdentityConfig, IdentityMode, JobsConfig,
     LogConfig, LogFormat, MailConfig, MailTls, MetricsConfig, ServerConfig, SupportConfig,
+    WebhooksConfig,
 };
 
 /// The whole configuration.
@@ -50,6 +51,9 @@ pub struct Config {
     /// Outgoing mail.
     #[serde(default)]
     pub mail: MailConfig,
+    /// Webhook delivery.
+    #[serde(default)]
+    pub webhooks: WebhooksConfig,
     /// Where `/metrics` is served.
     #[serde(default)]
     pub metrics: MetricsConfig,
@@ -66,6 +70,7 @@ struct Defaults {
     support: SupportConfig,
     backup: BackupConfig,
     mail: MailConfig,
+    webhooks: WebhooksConfig,
     metrics: MetricsConfig,
 }
 
@@ -82,6 +87,7 @@ impl Config {
             support: SupportConfig::default(),
             backup: BackupConfig::default(),
             mail: MailConfig::default(),
+            webhooks: WebhooksConfig::default(),
             metrics: MetricsConfig::default(),
         }));
         if let Some(path) = file {
@@ -110,6 +116,7 @@ impl Config {
                             "support__",
                             "backup__",
                             "mail__",
+                            "webhooks__",
                             "metrics__",
                         ]
                         .iter()
@@ -221,6 +228,7 @@ impl Config {
             support: &'a SupportConfig,
             backup: &'a BackupConfig,
             mail: &'a MailConfig,
+            webhooks: &'a WebhooksConfig,
             metrics: &'a MetricsConfig,
         }
         let view = View {
@@ -233,6 +241,7 @@ impl Config {
             support: &self.support,
             backup: &self.backup,
             mail: &self.mail,
+            webhooks: &self.webhooks,
             metrics: &self.metrics,
         };
         toml::to_string_pretty(&view).unwrap_or_else(|e| format!("# cannot render: {e}"))
