@@ -10,6 +10,7 @@ mod handoff;
 mod housekeeping;
 mod logs;
 mod mail;
+mod webhooks;
 mod onboard;
 mod onboard_authentik;
 mod operator;
