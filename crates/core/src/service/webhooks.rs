@@ -3,7 +3,7 @@
 //! through a [`WebhookTransport`] (HTTP in the `loyalty` binary) with backoff for up to
 //! [`RETRY_FOR`], disabling endpoints that fail for [`DISABLE_AFTER`].
 
-use crate::Error;
+use crate::{Error, ErrorCode};
 use crate::clock::Clock;
 use crate::service::context::{Ctx, require_admin};
 use crate::store::{Store, new_id};
@@ -110,7 +110,7 @@ pub async fn rotate_secret(ctx: &Ctx<'_>, id: Uuid) -> Result<SecretString, Erro
         .rotate_webhook_secret(ctx.org.id, id, &secret, ctx.clock.now() + ROTATION_OVERLAP)
         .await?
     {
-        return Err(Error::not_found("webhook endpoint"));
+        return Err(Error::NotFound(ErrorCode::WebhookNotFound, "webhook endpoint".into()));
     }
     Ok(secret)
 }
@@ -123,7 +123,7 @@ pub async fn set_active(ctx: &Ctx<'_>, id: Uuid, active: bool) -> Result<(), Err
         .set_webhook_endpoint_active(ctx.org.id, id, active, ctx.clock.now())
         .await?
     {
-        return Err(Error::not_found("webhook endpoint"));
+        return Err(Error::NotFound(ErrorCode::WebhookNotFound, "webhook endpoint".into()));
     }
     Ok(())
 }
@@ -140,7 +140,7 @@ pub async fn send_test(ctx: &Ctx<'_>, id: Uuid) -> Result<String, Error> {
         ctx.clock.now(),
     );
     if ctx.store.queue_webhook_event(&event, Some(id)).await? == 0 {
-        return Err(Error::not_found("active webhook endpoint"));
+        return Err(Error::NotFound(ErrorCode::WebhookNotFound, "active webhook endpoint".into()));
     }
     Ok(event_id)
 }
@@ -162,7 +162,7 @@ pub async fn resend(ctx: &Ctx<'_>, id: Uuid) -> Result<(), Error> {
         .retry_webhook_delivery(Some(ctx.org.id), id, ctx.clock.now())
         .await?
     {
-        return Err(Error::not_found("webhook delivery"));
+        return Err(Error::NotFound(ErrorCode::WebhookNotFound, "webhook delivery".into()));
     }
     Ok(())
 }

@@ -13,6 +13,7 @@ mod orgs;
 pub mod params;
 mod points;
 mod rewards;
+mod webhooks;
 
 use crate::AppState;
 use axum::Router;
@@ -26,4 +27,5 @@ pub fn routes() -> Router<AppState> {
         .merge(rewards::routes())
         .merge(admin::routes())
         .merge(exports::routes())
+        .merge(webhooks::routes())
 }

@@ -196,6 +196,12 @@ impl Modify for SecuritySchemes {
     super::exports::balances,
     super::exports::purchases,
     super::exports::summary,
+    super::webhooks::list,
+    super::webhooks::create,
+    super::webhooks::rotate,
+    super::webhooks::test,
+    super::webhooks::deliveries,
+    super::webhooks::resend,
 ))]
 struct V1;
 
@@ -212,6 +218,7 @@ struct V1;
         (name = "points", description = "The till's writes: purchases, reversals, redemptions, adjustments"),
         (name = "rewards", description = "The rewards catalog"),
         (name = "admin", description = "API tokens, points settings, the audit log and exports"),
+        (name = "webhooks", description = "Webhook endpoints, their secrets and the delivery log"),
     )
 )]
 pub struct ApiDoc;

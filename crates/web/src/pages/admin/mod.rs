@@ -7,6 +7,7 @@ mod catalog;
 mod customers;
 mod exports;
 mod users;
+mod webhooks;
 
 use super::error::{OrPage, PageError};
 use super::guard::OrgPage;
@@ -32,6 +33,7 @@ pub(super) fn routes() -> Router<AppState> {
         .merge(customers::routes())
         .merge(catalog::routes())
         .merge(exports::routes())
+        .merge(webhooks::routes())
 }
 
 /// The page frame and a context acting as admin, or the page to answer instead. An
@@ -54,7 +56,10 @@ pub(super) fn admin<'a>(
 
 /// A notice for `?done=...` after a redirect, from a fixed list of keys.
 pub(super) fn done_notice(c: &Chrome, done: &str) -> Option<Notice> {
-    const KEYS: [&str; 11] = [
+    const KEYS: [&str; 14] = [
+        "done_webhook_test",
+        "done_webhook_resent",
+        "done_webhook_saved",
         "done_deactivated",
         "done_mail_saved",
         "done_reset_mailed",
