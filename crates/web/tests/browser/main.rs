@@ -10,3 +10,4 @@ mod csp;
 mod exports;
 mod harness;
 mod story;
+mod webhooks;
