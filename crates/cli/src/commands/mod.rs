@@ -15,3 +15,4 @@ pub mod org;
 pub mod points;
 pub mod serve;
 pub mod user;
+pub mod webhooks;

@@ -5,6 +5,7 @@
 //! sender that dies between posting and recording posts again with the same
 //! `webhook-id`.
 
+use super::support::{loyalty, stderr, stdout};
 use loyalty_ops::config::WebhooksConfig;
 use loyalty_ops::webhooks::{HttpTransport, deliver};
 use loyalty_testkit::loyalty_core::clock::{Clock, FixedClock};
@@ -199,5 +200,20 @@ both_backends! {
         ids.dedup();
         assert_eq!(ids.len(), 7, "one delivery row per event and endpoint");
         assert!(log_rows.iter().all(|d| d.event_type != "points.adjusted"), "the filter holds");
+
+        // The operator's commands: list, retry one delivery, queue a test event.
+        let out = loyalty(&db, &["webhooks", "list", "nextdoor"]);
+        assert!(out.status.success(), "{}", stderr(&out));
+        let listed = stdout(&out);
+        assert!(listed.contains(&endpoint.url) && listed.contains(&crash.entry.id.to_string()) && listed.contains("delivered"), "{listed}");
+        let out = loyalty(&db, &["webhooks", "retry", &delivered[0].id.to_string()]);
+        assert!(out.status.success(), "{}", stderr(&out));
+        assert!(db.store.list_webhook_deliveries(Some(org.id), 100).await.expect("log").iter()
+            .any(|d| d.id == delivered[0].id && d.status() == "pending"), "due again");
+        let out = loyalty(&db, &["webhooks", "test", "nextdoor", &endpoint.id.to_string()]);
+        assert!(out.status.success() && stdout(&out).contains("test event test_"), "{}", stderr(&out));
+        let bad = loyalty(&db, &["webhooks", "retry", "nope"]);
+        assert_eq!(bad.status.code(), Some(2), "{}", stderr(&bad));
+        assert!(stderr(&bad).contains("loyalty webhooks list"), "{}", stderr(&bad));
     }
 }
