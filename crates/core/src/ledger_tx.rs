@@ -405,6 +405,9 @@ pub async fn apply<T: LedgerTx + ?Sized>(
     // The event is queued in this transaction: it exists exactly when the change does.
     tx.insert_webhook_event(&NewEvent::points(org, &outcome))
         .await?;
+    if let Some(event) = NewEvent::reward(org, &outcome) {
+        tx.insert_webhook_event(&event).await?;
+    }
     if let Some(key) = idem {
         let response = serde_json::to_value(&outcome)
             .map_err(|e| PointsError::Store(StoreError::backend(e)))?;

@@ -8,7 +8,7 @@ use loyalty_core::domain::OrgId;
 use loyalty_core::store::{StoreError, WebhookStore, new_id};
 use loyalty_core::webhook::{ClaimedDelivery, Delivery, Endpoint, NewEvent};
 use secrecy::{ExposeSecret, SecretString};
-use sqlx::Row;
+use sqlx::{Row, SqliteConnection};
 use sqlx::sqlite::SqliteRow;
 use time::OffsetDateTime;
 use uuid::Uuid;
@@ -24,6 +24,38 @@ pub(crate) const EVENT_TARGETS: &str = "SELECT id FROM webhook_endpoints WHERE o
 /// One delivery of an event to one endpoint; nothing when already queued.
 pub(crate) const INSERT_DELIVERY: &str = "INSERT INTO webhook_deliveries (id, organization_id, endpoint_id, event_id, event_type, payload, created_at, next_attempt_at) \
      VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?7) ON CONFLICT (endpoint_id, event_id) DO NOTHING";
+
+/// Queues an event on an open transaction: one delivery per active endpoint of the
+/// organization whose filter takes it (or only `only`).
+pub(crate) async fn insert_event(
+    conn: &mut SqliteConnection,
+    e: &NewEvent,
+    only: Option<Uuid>,
+) -> Result<u64, StoreError> {
+    let targets: Vec<String> = sqlx::query_scalar(EVENT_TARGETS)
+        .bind(e.org.0.to_string())
+        .bind(e.event_type)
+        .bind(only.map(|u| u.to_string()))
+        .fetch_all(&mut *conn)
+        .await
+        .map_err(map_err)?;
+    let mut queued = 0;
+    for endpoint in targets {
+        queued += sqlx::query(INSERT_DELIVERY)
+            .bind(new_id().to_string())
+            .bind(e.org.0.to_string())
+            .bind(endpoint)
+            .bind(&e.id)
+            .bind(e.event_type)
+            .bind(&e.payload)
+            .bind(ts(e.created_at))
+            .execute(&mut *conn)
+            .await
+            .map_err(map_err)?
+            .rows_affected();
+    }
+    Ok(queued)
+}
 
 fn endpoint_from_row(r: &SqliteRow) -> Result<Endpoint, sqlx::Error> {
     Ok(Endpoint {
@@ -150,28 +182,7 @@ impl WebhookStore for SqliteStore {
             .begin_with("BEGIN IMMEDIATE")
             .await
             .map_err(map_err)?;
-        let targets: Vec<String> = sqlx::query_scalar(EVENT_TARGETS)
-            .bind(e.org.0.to_string())
-            .bind(e.event_type)
-            .bind(only.map(|u| u.to_string()))
-            .fetch_all(&mut *tx)
-            .await
-            .map_err(map_err)?;
-        let mut queued = 0;
-        for endpoint in targets {
-            queued += sqlx::query(INSERT_DELIVERY)
-                .bind(new_id().to_string())
-                .bind(e.org.0.to_string())
-                .bind(endpoint)
-                .bind(&e.id)
-                .bind(e.event_type)
-                .bind(&e.payload)
-                .bind(ts(e.created_at))
-                .execute(&mut *tx)
-                .await
-                .map_err(map_err)?
-                .rows_affected();
-        }
+        let queued = insert_event(&mut tx, e, only).await?;
         tx.commit().await.map_err(map_err)?;
         Ok(queued)
     }

@@ -4,7 +4,7 @@
 //! retry schedule. Delivery is `service::webhooks`; storage `store::WebhookStore`.
 
 use crate::domain::OrgId;
-use crate::domain::ledger::{PointsOutcome, TxType};
+use crate::domain::ledger::{Customer, PointsOutcome, TxType};
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD;
 use hmac::{Hmac, Mac};
@@ -17,7 +17,6 @@ use uuid::Uuid;
 /// The events, by their wire name.
 pub const EVENT_TYPES: &[&str] = &[
     "member.enrolled",
-    "member.updated",
     "points.earned",
     "points.redeemed",
     "points.reversed",
@@ -126,6 +125,33 @@ impl NewEvent {
             }
         }
         Self::new(org, e.id.to_string(), event_type, data, e.created_at)
+    }
+
+    /// `reward.redeemed` for a redemption of a catalog reward (`webhook-id`: the ledger
+    /// entry's id with `.reward`); `None` for a redemption of bare points.
+    pub fn reward(org: OrgId, outcome: &PointsOutcome) -> Option<Self> {
+        let r = outcome.reward.as_ref()?;
+        let e = &outcome.entry;
+        let data = serde_json::json!({
+            "entry_id": e.id.to_string(),
+            "customer_id": e.customer_id.to_string(),
+            "reward": {"id": r.id.to_string(), "name": r.name, "cost_points": r.cost_points, "stock_left": r.stock},
+            "balance_after": e.balance_after,
+        });
+        Some(Self::new(org, format!("{}.reward", e.id), "reward.redeemed", data, e.created_at))
+    }
+
+    /// `member.enrolled` for a new customer (`webhook-id`: the customer's id).
+    pub fn enrolled(org: OrgId, c: &Customer, at: OffsetDateTime) -> Self {
+        let data = serde_json::json!({
+            "customer_id": c.id.to_string(),
+            "card_number": c.card_number,
+            "name": c.name,
+            "email": c.email,
+            "phone": c.phone,
+            "balance_after": 0,
+        });
+        Self::new(org, format!("{}.enrolled", c.id), "member.enrolled", data, at)
     }
 }
 

@@ -13,3 +13,4 @@ mod mail;
 mod onboarding;
 mod points;
 mod store;
+mod webhooks;
