@@ -28,6 +28,7 @@ pub(super) fn routes() -> Router<AppState> {
         .route("/o/{slug}/admin/webhooks", get(page).post(create))
         .route("/o/{slug}/admin/webhooks/{id}/rotate", post(rotate))
         .route("/o/{slug}/admin/webhooks/{id}/test", post(test))
+        .route("/o/{slug}/admin/webhooks/{id}/toggle", post(toggle))
         .route("/o/{slug}/admin/webhooks/deliveries/{id}/resend", post(resend))
 }
 
@@ -208,4 +209,22 @@ async fn resend(
     let back = format!("{}/admin/webhooks", page.base());
     webhooks::resend(&ctx, id).await.or_page(&c, &back)?;
     Ok(Redirect::to(&format!("{back}?done=resent")).into_response())
+}
+
+async fn toggle(
+    State(state): State<AppState>,
+    page: OrgPage,
+    PagePath((_, id)): PagePath<(String, Uuid)>,
+    CsrfForm(Empty {}): CsrfForm<Empty>,
+) -> Result<Response, PageError> {
+    let (c, ctx) = admin(&page, &state, "webhooks")?;
+    let back = format!("{}/admin/webhooks", page.base());
+    let endpoints = webhooks::endpoints(&ctx).await.or_page(&c, &back)?;
+    let Some(endpoint) = endpoints.iter().find(|e| e.id == id) else {
+        return Err(PageError::not_found(c.lang));
+    };
+    webhooks::set_active(&ctx, id, !endpoint.active)
+        .await
+        .or_page(&c, &back)?;
+    Ok(Redirect::to(&format!("{back}?done=saved")).into_response())
 }
