@@ -11,6 +11,7 @@
 mod account;
 mod admin;
 mod assets;
+mod charts;
 mod common;
 mod error;
 mod form;

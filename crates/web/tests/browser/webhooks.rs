@@ -73,6 +73,37 @@ async fn webhooks_page(db: TestDb, backend: &str) {
     wait_text(d, "#webhook-deliveries", "webhook.test").await;
     assert!(d.find(thirtyfour::By::Id("webhook-secret")).await.is_err(), "the secret is shown once");
     assert_no_problems(d).await;
+
+    // The dashboard's charts render, with the table of their numbers: 30 days, then 90.
+    let org = report.org.clone();
+    let ctx = loyalty_core::service::points::Ctx {
+        store: db.store.as_ref(),
+        clock: app.state.clock.as_ref(),
+        org: &org,
+        actor: loyalty_core::domain::ledger::Actor::system(),
+        role: loyalty_core::domain::Role::Admin,
+    };
+    let carla = loyalty_core::service::points::enroll(&ctx, &loyalty_core::service::points::EnrollInput {
+        phone: None, email: Some("carla@example.com".into()), name: Some("Carla".into()) }, None).await.unwrap().id;
+    loyalty_testkit::till::award(&ctx, carla, "42.00", None, serde_json::json!({}), "chart-1").await.unwrap();
+    d.goto(format!("{base}/o/corner/admin")).await.unwrap();
+    wait_text(d, "#trends h2", "Trends").await;
+    for id in ["chart-points", "chart-customers"] {
+        let svg = d.find(thirtyfour::By::Id(id)).await.unwrap();
+        let rect = svg.rect().await.unwrap();
+        assert!(rect.width > 100.0 && rect.height > 30.0, "{id} is drawn: {rect:?}");
+    }
+    let bars = d.find_all(thirtyfour::By::Css("#chart-points rect title")).await.unwrap();
+    assert_eq!(bars.len(), 1, "one day with points issued");
+    let rows = d.find_all(thirtyfour::By::Css("#trend-numbers tbody tr")).await.unwrap();
+    assert_eq!(rows.len(), 30);
+    d.execute("document.getElementById('trends').scrollIntoView()", vec![]).await.unwrap();
+    d.screenshot(&screenshots().join(format!("{backend}-admin-dashboard-charts.png"))).await.unwrap();
+    click(d, "#trends a[href='?days=90']").await;
+    wait_text(d, "#trends strong", "90 days").await;
+    let rows = d.find_all(thirtyfour::By::Css("#trend-numbers tbody tr")).await.unwrap();
+    assert_eq!(rows.len(), 90);
+    assert_no_problems(d).await;
     browser.quit().await;
 }
 
