@@ -70,22 +70,33 @@ pub const TREND_PERIODS: [u16; 2] = [30, 90];
 /// `days` days (30 or 90), and redemptions by reward (admins only).
 pub async fn trends(ctx: &Ctx<'_>, days: u16) -> Result<Trends, Error> {
     require_admin(ctx, "read reports")?;
+    org_trends(ctx.store, ctx.clock, ctx.org, days).await
+}
+
+/// The trends of one organization, for a caller already allowed to read them (the
+/// operator console, after its operator check).
+pub async fn org_trends(
+    store: &dyn crate::store::Store,
+    clock: &dyn crate::clock::Clock,
+    organization: &crate::domain::Organization,
+    days: u16,
+) -> Result<Trends, Error> {
     let days = if TREND_PERIODS.contains(&days) { days } else { 30 };
-    let tz = &ctx.org.timezone;
-    let org = ctx.org.id;
-    let today = local_date(ctx.clock.now(), tz);
+    let tz = &organization.timezone;
+    let org = organization.id;
+    let today = local_date(clock.now(), tz);
     let first = today - time::Duration::days(i64::from(days) - 1);
     let mut out = Vec::with_capacity(usize::from(days));
     let mut date = first;
     while date <= today {
         let next = date.next_day().unwrap_or(date);
         let (from, to) = (day_start(date, tz), day_start(next, tz));
-        let totals = ctx.store.activity_totals(org, from, to).await?;
+        let totals = store.activity_totals(org, from, to).await?;
         out.push(TrendDay {
             date,
             issued: totals.points_issued,
             redeemed: totals.points_redeemed,
-            new_customers: ctx.store.customers_enrolled(org, from, to).await?,
+            new_customers: store.customers_enrolled(org, from, to).await?,
             active_customers: totals.active_customers,
         });
         if next == date {
@@ -94,8 +105,7 @@ pub async fn trends(ctx: &Ctx<'_>, days: u16) -> Result<Trends, Error> {
         date = next;
     }
     let end = day_start(today.next_day().unwrap_or(today), tz);
-    let summary = ctx
-        .store
+    let summary = store
         .period_summary(org, day_start(first, tz), end, 10)
         .await?;
     Ok(Trends {
