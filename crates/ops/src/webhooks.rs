@@ -85,7 +85,10 @@ impl WebhookTransport for HttpTransport {
             .ok_or_else(|| refused(format!("{url}: no host")))?
             .to_owned();
         let port = parsed.port_or_known_default().unwrap_or(443);
-        let lookup = host.trim_start_matches('[').trim_end_matches(']').to_owned();
+        let lookup = host
+            .trim_start_matches('[')
+            .trim_end_matches(']')
+            .to_owned();
         let addrs: Vec<SocketAddr> = tokio::net::lookup_host((lookup.as_str(), port))
             .await
             .map_err(|e| PostError {
@@ -164,8 +167,7 @@ pub async fn deliver(
 /// The worker `serve` runs: delivers the webhook outbox every `poll_interval_secs`.
 pub async fn worker(store: Arc<dyn Store>, clock: Arc<dyn Clock>, config: WebhooksConfig) {
     let transport = HttpTransport::new(&config);
-    let mut tick =
-        tokio::time::interval(Duration::from_secs(config.poll_interval_secs.max(1)));
+    let mut tick = tokio::time::interval(Duration::from_secs(config.poll_interval_secs.max(1)));
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
         tick.tick().await;
@@ -181,7 +183,18 @@ mod tests {
 
     #[test]
     fn private_targets_are_recognised() {
-        for ip in ["127.0.0.1", "10.1.2.3", "192.168.0.1", "169.254.169.254", "100.64.0.1", "::1", "fd00::1", "fe80::1", "::ffff:127.0.0.1", "0.0.0.0"] {
+        for ip in [
+            "127.0.0.1",
+            "10.1.2.3",
+            "192.168.0.1",
+            "169.254.169.254",
+            "100.64.0.1",
+            "::1",
+            "fd00::1",
+            "fe80::1",
+            "::ffff:127.0.0.1",
+            "0.0.0.0",
+        ] {
             assert!(is_private(ip.parse().expect("ip")), "{ip}");
         }
         for ip in ["93.184.216.34", "2606:2800:220:1::1", "8.8.8.8"] {

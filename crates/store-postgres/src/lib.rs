@@ -88,7 +88,11 @@ pub const MIGRATIONS: &[(i64, &str, &str)] = &[
         "organization check runs",
         include_str!("../migrations/0012_org_check_runs.sql"),
     ),
-    (20, "webhooks", include_str!("../migrations/0020_webhooks.sql")),
+    (
+        20,
+        "webhooks",
+        include_str!("../migrations/0020_webhooks.sql"),
+    ),
 ];
 
 /// Connection settings.

@@ -13,7 +13,8 @@ use sqlx::{PgConnection, Row};
 use time::OffsetDateTime;
 use uuid::Uuid;
 
-const ENDPOINT_COLUMNS: &str = "id, organization_id, url, events, active, failing_since, created_at";
+const ENDPOINT_COLUMNS: &str =
+    "id, organization_id, url, events, active, failing_since, created_at";
 const DELIVERY_COLUMNS: &str = "d.id, d.endpoint_id, d.event_id, d.event_type, d.payload, d.attempts, d.last_status, \
      d.last_error, d.latency_ms, d.created_at, d.next_attempt_at, d.delivered_at, d.failed_at";
 

@@ -6,7 +6,6 @@
 
 use crate::sql::{INSERT_AUDIT, INSERT_MAIL};
 use crate::webhooks::{EVENT_TARGETS, INSERT_DELIVERY};
-use loyalty_core::webhook::NewEvent;
 use crate::{conflict, parse_ts, ts};
 use async_trait::async_trait;
 use loyalty_core::domain::ledger::{AuditRecord, IdempotencyKey, LedgerEntry, Purchase, Reward};
@@ -14,6 +13,7 @@ use loyalty_core::domain::{CustomerId, OrgId, PurchaseId, RewardId};
 use loyalty_core::ledger_tx::{BalanceChange, LedgerTx};
 use loyalty_core::mail::{NewMail, ReceiptTarget};
 use loyalty_core::store::{StoreError, new_id};
+use loyalty_core::webhook::NewEvent;
 use rusqlite::{Connection, OptionalExtension, params};
 use rust_decimal::Decimal;
 use time::OffsetDateTime;
@@ -372,10 +372,9 @@ impl LedgerTx for SyncLedgerTx<'_> {
             .0
             .prepare_cached(EVENT_TARGETS)
             .and_then(|mut s| {
-                s.query_map(
-                    params![org, e.event_type, Option::<String>::None],
-                    |r| r.get::<_, String>(0),
-                )?
+                s.query_map(params![org, e.event_type, Option::<String>::None], |r| {
+                    r.get::<_, String>(0)
+                })?
                 .collect::<Result<Vec<_>, _>>()
             })
             .map_err(sq)?;

@@ -8,12 +8,13 @@ use loyalty_core::domain::OrgId;
 use loyalty_core::store::{StoreError, WebhookStore, new_id};
 use loyalty_core::webhook::{ClaimedDelivery, Delivery, Endpoint, NewEvent};
 use secrecy::{ExposeSecret, SecretString};
-use sqlx::{Row, SqliteConnection};
 use sqlx::sqlite::SqliteRow;
+use sqlx::{Row, SqliteConnection};
 use time::OffsetDateTime;
 use uuid::Uuid;
 
-const ENDPOINT_COLUMNS: &str = "id, organization_id, url, events, active, failing_since, created_at";
+const ENDPOINT_COLUMNS: &str =
+    "id, organization_id, url, events, active, failing_since, created_at";
 const DELIVERY_COLUMNS: &str = "id, endpoint_id, event_id, event_type, payload, attempts, last_status, \
      last_error, latency_ms, created_at, next_attempt_at, delivered_at, failed_at, organization_id";
 

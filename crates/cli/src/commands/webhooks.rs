@@ -106,7 +106,17 @@ pub async fn run(config: Config, cmd: Command) -> anyhow::Result<()> {
             out!(
                 "{}",
                 table(
-                    &["id", "queued", "event", "webhook-id", "state", "attempts", "http", "latency", "last error"],
+                    &[
+                        "id",
+                        "queued",
+                        "event",
+                        "webhook-id",
+                        "state",
+                        "attempts",
+                        "http",
+                        "latency",
+                        "last error"
+                    ],
                     &rows
                 )
             );
@@ -147,7 +157,8 @@ pub async fn run(config: Config, cmd: Command) -> anyhow::Result<()> {
             let app = App::open(&config, Schema::RequireCurrent).await?;
             let transport = crate::webhooks::HttpTransport::new(&config.webhooks);
             let report =
-                crate::webhooks::deliver(app.store.as_ref(), app.clock.as_ref(), &transport).await?;
+                crate::webhooks::deliver(app.store.as_ref(), app.clock.as_ref(), &transport)
+                    .await?;
             outln!(
                 "delivered {}, will retry {}, given up {}, endpoints disabled {}",
                 report.delivered,

@@ -8,15 +8,15 @@
 use super::support::{loyalty, stderr, stdout};
 use loyalty_ops::config::WebhooksConfig;
 use loyalty_ops::webhooks::{HttpTransport, deliver};
+use loyalty_testkit::both_backends;
 use loyalty_testkit::loyalty_core::clock::{Clock, FixedClock};
+use loyalty_testkit::loyalty_core::domain::OrgStatus;
 use loyalty_testkit::loyalty_core::domain::Role;
 use loyalty_testkit::loyalty_core::domain::ledger::Actor;
 use loyalty_testkit::loyalty_core::service::onboard::OnboardInput;
 use loyalty_testkit::loyalty_core::service::points::{self, Ctx, EnrollInput};
 use loyalty_testkit::loyalty_core::service::webhooks::{self, WebhookTransport};
-use loyalty_testkit::loyalty_core::domain::OrgStatus;
 use loyalty_testkit::loyalty_core::webhook::CLAIM_LEASE;
-use loyalty_testkit::both_backends;
 use secrecy::ExposeSecret;
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
@@ -56,7 +56,10 @@ impl Receiver {
             .expect("python3 webhook_receiver.py starts");
         let started = Instant::now();
         while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
-            assert!(started.elapsed() < Duration::from_secs(15), "the receiver did not listen on {port}");
+            assert!(
+                started.elapsed() < Duration::from_secs(15),
+                "the receiver did not listen on {port}"
+            );
             std::thread::sleep(Duration::from_millis(50));
         }
         Receiver { child }
@@ -71,7 +74,11 @@ impl Drop for Receiver {
 }
 
 fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0").expect("bind").local_addr().expect("addr").port()
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .expect("bind")
+        .local_addr()
+        .expect("addr")
+        .port()
 }
 
 fn received(log: &Path) -> Vec<serde_json::Value> {

@@ -81,7 +81,11 @@ pub async fn org_trends(
     organization: &crate::domain::Organization,
     days: u16,
 ) -> Result<Trends, Error> {
-    let days = if TREND_PERIODS.contains(&days) { days } else { 30 };
+    let days = if TREND_PERIODS.contains(&days) {
+        days
+    } else {
+        30
+    };
     let tz = &organization.timezone;
     let org = organization.id;
     let today = local_date(clock.now(), tz);

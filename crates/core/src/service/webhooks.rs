@@ -3,7 +3,6 @@
 //! through a [`WebhookTransport`] (HTTP in the `loyalty` binary) with backoff for up to
 //! [`RETRY_FOR`], disabling endpoints that fail for [`DISABLE_AFTER`].
 
-use crate::{Error, ErrorCode};
 use crate::clock::Clock;
 use crate::service::context::{Ctx, require_admin};
 use crate::store::{Store, new_id};
@@ -11,6 +10,7 @@ use crate::webhook::{
     self, CLAIM_LEASE, ClaimedDelivery, DISABLE_AFTER, Delivery, EVENT_TYPES, Endpoint, NewEvent,
     RETRY_FOR, ROTATION_OVERLAP,
 };
+use crate::{Error, ErrorCode};
 use async_trait::async_trait;
 use secrecy::SecretString;
 use uuid::Uuid;
@@ -110,7 +110,10 @@ pub async fn rotate_secret(ctx: &Ctx<'_>, id: Uuid) -> Result<SecretString, Erro
         .rotate_webhook_secret(ctx.org.id, id, &secret, ctx.clock.now() + ROTATION_OVERLAP)
         .await?
     {
-        return Err(Error::NotFound(ErrorCode::WebhookNotFound, "webhook endpoint".into()));
+        return Err(Error::NotFound(
+            ErrorCode::WebhookNotFound,
+            "webhook endpoint".into(),
+        ));
     }
     Ok(secret)
 }
@@ -123,7 +126,10 @@ pub async fn set_active(ctx: &Ctx<'_>, id: Uuid, active: bool) -> Result<(), Err
         .set_webhook_endpoint_active(ctx.org.id, id, active, ctx.clock.now())
         .await?
     {
-        return Err(Error::NotFound(ErrorCode::WebhookNotFound, "webhook endpoint".into()));
+        return Err(Error::NotFound(
+            ErrorCode::WebhookNotFound,
+            "webhook endpoint".into(),
+        ));
     }
     Ok(())
 }
@@ -140,7 +146,10 @@ pub async fn send_test(ctx: &Ctx<'_>, id: Uuid) -> Result<String, Error> {
         ctx.clock.now(),
     );
     if ctx.store.queue_webhook_event(&event, Some(id)).await? == 0 {
-        return Err(Error::NotFound(ErrorCode::WebhookNotFound, "active webhook endpoint".into()));
+        return Err(Error::NotFound(
+            ErrorCode::WebhookNotFound,
+            "active webhook endpoint".into(),
+        ));
     }
     Ok(event_id)
 }
@@ -162,7 +171,10 @@ pub async fn resend(ctx: &Ctx<'_>, id: Uuid) -> Result<(), Error> {
         .retry_webhook_delivery(Some(ctx.org.id), id, ctx.clock.now())
         .await?
     {
-        return Err(Error::NotFound(ErrorCode::WebhookNotFound, "webhook delivery".into()));
+        return Err(Error::NotFound(
+            ErrorCode::WebhookNotFound,
+            "webhook delivery".into(),
+        ));
     }
     Ok(())
 }
@@ -204,7 +216,12 @@ pub fn headers(d: &ClaimedDelivery, timestamp: i64) -> Vec<(&'static str, String
         ("webhook-timestamp", timestamp.to_string()),
         (
             "webhook-signature",
-            webhook::signature_header(&d.secrets, &d.delivery.event_id, timestamp, &d.delivery.payload),
+            webhook::signature_header(
+                &d.secrets,
+                &d.delivery.event_id,
+                timestamp,
+                &d.delivery.payload,
+            ),
         ),
         ("content-type", "application/json".into()),
     ]
@@ -249,7 +266,11 @@ pub async fn deliver_due(
             let started = std::time::Instant::now();
             let sent_at = clock.now();
             let result = transport
-                .post(&d.url, &headers(&d, sent_at.unix_timestamp()), &d.delivery.payload)
+                .post(
+                    &d.url,
+                    &headers(&d, sent_at.unix_timestamp()),
+                    &d.delivery.payload,
+                )
                 .await;
             let latency = i64::try_from(started.elapsed().as_millis()).unwrap_or(i64::MAX);
             let (status, message, permanent) = match result {

@@ -138,7 +138,13 @@ impl NewEvent {
             "reward": {"id": r.id.to_string(), "name": r.name, "cost_points": r.cost_points, "stock_left": r.stock},
             "balance_after": e.balance_after,
         });
-        Some(Self::new(org, format!("{}.reward", e.id), "reward.redeemed", data, e.created_at))
+        Some(Self::new(
+            org,
+            format!("{}.reward", e.id),
+            "reward.redeemed",
+            data,
+            e.created_at,
+        ))
     }
 
     /// `member.enrolled` for a new customer (`webhook-id`: the customer's id).
@@ -151,7 +157,13 @@ impl NewEvent {
             "phone": c.phone,
             "balance_after": 0,
         });
-        Self::new(org, format!("{}.enrolled", c.id), "member.enrolled", data, at)
+        Self::new(
+            org,
+            format!("{}.enrolled", c.id),
+            "member.enrolled",
+            data,
+            at,
+        )
     }
 }
 
@@ -272,12 +284,7 @@ pub fn sign(secret: &SecretString, id: &str, timestamp: i64, body: &str) -> Opti
 }
 
 /// The `webhook-signature` header: one signature per secret, space-separated.
-pub fn signature_header(
-    secrets: &[SecretString],
-    id: &str,
-    timestamp: i64,
-    body: &str,
-) -> String {
+pub fn signature_header(secrets: &[SecretString], id: &str, timestamp: i64, body: &str) -> String {
     secrets
         .iter()
         .filter_map(|s| sign(s, id, timestamp, body))

@@ -26,7 +26,11 @@ async fn org(db: &TestDb, slug: &str, clock: &FixedClock) -> Organization {
         ..OnboardInput::default()
     };
     db.store
-        .insert_organization(&input.validate().expect("valid").org, OrgStatus::Active, clock.now())
+        .insert_organization(
+            &input.validate().expect("valid").org,
+            OrgStatus::Active,
+            clock.now(),
+        )
         .await
         .expect("org")
 }
@@ -36,7 +40,12 @@ fn ctx<'a>(db: &'a TestDb, clock: &'a FixedClock, org: &'a Organization) -> Ctx<
         store: db.store.as_ref(),
         clock,
         org,
-        actor: Actor { member_id: None, label: "ada".into(), role: "admin".into(), request_id: None },
+        actor: Actor {
+            member_id: None,
+            label: "ada".into(),
+            role: "admin".into(),
+            request_id: None,
+        },
         role: Role::Admin,
     }
 }
@@ -46,8 +55,16 @@ struct Down;
 
 #[async_trait::async_trait]
 impl WebhookTransport for Down {
-    async fn post(&self, _: &str, _: &[(&'static str, String)], _: &str) -> Result<Answer, PostError> {
-        Ok(Answer { status: 503, excerpt: "maintenance".into() })
+    async fn post(
+        &self,
+        _: &str,
+        _: &[(&'static str, String)],
+        _: &str,
+    ) -> Result<Answer, PostError> {
+        Ok(Answer {
+            status: 503,
+            excerpt: "maintenance".into(),
+        })
     }
 }
 

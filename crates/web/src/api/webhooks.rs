@@ -84,7 +84,10 @@ api_errors!(ListWebhooksErrors [SIGNED_IN] {
     ),
     security(("session" = []), ("api_token" = []))
 )]
-async fn list(State(state): State<AppState>, m: OrgMember) -> Result<Json<Vec<Endpoint>>, ApiError> {
+async fn list(
+    State(state): State<AppState>,
+    m: OrgMember,
+) -> Result<Json<Vec<Endpoint>>, ApiError> {
     Ok(Json(webhooks::endpoints(&m.ctx(&state)?).await?))
 }
 

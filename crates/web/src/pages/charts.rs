@@ -171,11 +171,24 @@ mod tests {
             "c",
             "Points <per> day",
             &labels,
-            &[Series { name: "issued", colour: "#2a6f97", values: vec![5, 10] }],
+            &[Series {
+                name: "issued",
+                colour: "#2a6f97",
+                values: vec![5, 10],
+            }],
         );
         assert!(svg.contains("Points &lt;per&gt; day"));
         assert!(!svg.contains("<script") && !svg.contains("style="));
-        let svg = hbars(Lang::PtBr, "r", "Rewards", &[("Café & pão".into(), 1234)], "#000");
-        assert!(svg.contains("Café &amp; pão") && svg.contains("1.234"), "{svg}");
+        let svg = hbars(
+            Lang::PtBr,
+            "r",
+            "Rewards",
+            &[("Café & pão".into(), 1234)],
+            "#000",
+        );
+        assert!(
+            svg.contains("Café &amp; pão") && svg.contains("1.234"),
+            "{svg}"
+        );
     }
 }

@@ -2,7 +2,10 @@
 //! "Send test event" queues a `webhook.test` that appears in the delivery log, and the
 //! dashboard's charts render (SVG with a table of the numbers beside).
 
-use super::harness::{Driver, Served, assert_no_problems, browser_available, click, fill, screenshots, wait_gone, wait_text};
+use super::harness::{
+    Driver, Served, assert_no_problems, browser_available, click, fill, screenshots, wait_gone,
+    wait_text,
+};
 use loyalty_core::service::onboard::{self, Credential, CredentialMode, NoHooks, OnboardInput};
 use loyalty_testkit::{TestDb, both_backends};
 use secrecy::ExposeSecret;
@@ -28,10 +31,19 @@ async fn webhooks_page(db: TestDb, backend: &str) {
     }
     .validate()
     .unwrap();
-    let report = onboard::onboard(db.store.as_ref(), &app.directory, app.state.clock.as_ref(), &plan, CredentialMode::Link, &NoHooks)
-        .await
-        .unwrap();
-    let Some(Credential::Link { url, .. }) = report.credential else { panic!("a link") };
+    let report = onboard::onboard(
+        db.store.as_ref(),
+        &app.directory,
+        app.state.clock.as_ref(),
+        &plan,
+        CredentialMode::Link,
+        &NoHooks,
+    )
+    .await
+    .unwrap();
+    let Some(Credential::Link { url, .. }) = report.credential else {
+        panic!("a link")
+    };
 
     let browser = Driver::start().await;
     let d = browser.d();
@@ -56,10 +68,19 @@ async fn webhooks_page(db: TestDb, backend: &str) {
     fill(d, "url", "https://shop.example.com/hooks/loyalty").await;
     click(d, "input[name='event.points.earned']").await;
     click(d, "input[name='event.webhook.test']").await;
-    click(d, "form[action='/o/corner/admin/webhooks'] button[type=submit]").await;
+    click(
+        d,
+        "form[action='/o/corner/admin/webhooks'] button[type=submit]",
+    )
+    .await;
     let secret = wait_text(d, "#webhook-secret", "whsec_").await;
     assert!(secret.contains("not shown again"), "{secret}");
-    let row = wait_text(d, "#webhook-endpoints", "https://shop.example.com/hooks/loyalty").await;
+    let row = wait_text(
+        d,
+        "#webhook-endpoints",
+        "https://shop.example.com/hooks/loyalty",
+    )
+    .await;
     assert!(row.contains("points.earned, webhook.test"), "{row}");
 
     // Send a test event: it is in the delivery log.
@@ -67,11 +88,18 @@ async fn webhooks_page(db: TestDb, backend: &str) {
     wait_text(d, "main", "Test event queued").await;
     let log = wait_text(d, "#webhook-deliveries", "webhook.test").await;
     assert!(log.contains("pending"), "{log}");
-    d.screenshot(&screenshots().join(format!("{backend}-admin-webhooks.png"))).await.unwrap();
+    d.screenshot(&screenshots().join(format!("{backend}-admin-webhooks.png")))
+        .await
+        .unwrap();
     // The page after a reload no longer shows the secret.
-    d.goto(format!("{base}/o/corner/admin/webhooks")).await.unwrap();
+    d.goto(format!("{base}/o/corner/admin/webhooks"))
+        .await
+        .unwrap();
     wait_text(d, "#webhook-deliveries", "webhook.test").await;
-    assert!(d.find(thirtyfour::By::Id("webhook-secret")).await.is_err(), "the secret is shown once");
+    assert!(
+        d.find(thirtyfour::By::Id("webhook-secret")).await.is_err(),
+        "the secret is shown once"
+    );
     assert_no_problems(d).await;
 
     // The dashboard's charts render, with the table of their numbers: 30 days, then 90.
@@ -83,25 +111,53 @@ async fn webhooks_page(db: TestDb, backend: &str) {
         actor: loyalty_core::domain::ledger::Actor::system(),
         role: loyalty_core::domain::Role::Admin,
     };
-    let carla = loyalty_core::service::points::enroll(&ctx, &loyalty_core::service::points::EnrollInput {
-        phone: None, email: Some("carla@example.com".into()), name: Some("Carla".into()) }, None).await.unwrap().id;
-    loyalty_testkit::till::award(&ctx, carla, "42.00", None, serde_json::json!({}), "chart-1").await.unwrap();
+    let carla = loyalty_core::service::points::enroll(
+        &ctx,
+        &loyalty_core::service::points::EnrollInput {
+            phone: None,
+            email: Some("carla@example.com".into()),
+            name: Some("Carla".into()),
+        },
+        None,
+    )
+    .await
+    .unwrap()
+    .id;
+    loyalty_testkit::till::award(&ctx, carla, "42.00", None, serde_json::json!({}), "chart-1")
+        .await
+        .unwrap();
     d.goto(format!("{base}/o/corner/admin")).await.unwrap();
     wait_text(d, "#trends h2", "Trends").await;
     for id in ["chart-points", "chart-customers"] {
         let svg = d.find(thirtyfour::By::Id(id)).await.unwrap();
         let rect = svg.rect().await.unwrap();
-        assert!(rect.width > 100.0 && rect.height > 30.0, "{id} is drawn: {rect:?}");
+        assert!(
+            rect.width > 100.0 && rect.height > 30.0,
+            "{id} is drawn: {rect:?}"
+        );
     }
-    let bars = d.find_all(thirtyfour::By::Css("#chart-points rect title")).await.unwrap();
+    let bars = d
+        .find_all(thirtyfour::By::Css("#chart-points rect title"))
+        .await
+        .unwrap();
     assert_eq!(bars.len(), 1, "one day with points issued");
-    let rows = d.find_all(thirtyfour::By::Css("#trend-numbers tbody tr")).await.unwrap();
+    let rows = d
+        .find_all(thirtyfour::By::Css("#trend-numbers tbody tr"))
+        .await
+        .unwrap();
     assert_eq!(rows.len(), 30);
-    d.execute("document.getElementById('trends').scrollIntoView()", vec![]).await.unwrap();
-    d.screenshot(&screenshots().join(format!("{backend}-admin-dashboard-charts.png"))).await.unwrap();
+    d.execute("document.getElementById('trends').scrollIntoView()", vec![])
+        .await
+        .unwrap();
+    d.screenshot(&screenshots().join(format!("{backend}-admin-dashboard-charts.png")))
+        .await
+        .unwrap();
     click(d, "#trends a[href='?days=90']").await;
     wait_text(d, "#trends strong", "90 days").await;
-    let rows = d.find_all(thirtyfour::By::Css("#trend-numbers tbody tr")).await.unwrap();
+    let rows = d
+        .find_all(thirtyfour::By::Css("#trend-numbers tbody tr"))
+        .await
+        .unwrap();
     assert_eq!(rows.len(), 90);
     assert_no_problems(d).await;
     browser.quit().await;

@@ -107,8 +107,16 @@ pub(crate) fn trend_view(c: &Chrome, t: &reports::Trends, days: u16) -> TrendVie
         c.t("trend_points"),
         &labels,
         &[
-            Series { name: c.t("points_issued"), colour: "#2a6f97", values: t.days.iter().map(|d| d.issued).collect() },
-            Series { name: c.t("points_redeemed"), colour: "#e07a1f", values: t.days.iter().map(|d| d.redeemed).collect() },
+            Series {
+                name: c.t("points_issued"),
+                colour: "#2a6f97",
+                values: t.days.iter().map(|d| d.issued).collect(),
+            },
+            Series {
+                name: c.t("points_redeemed"),
+                colour: "#e07a1f",
+                values: t.days.iter().map(|d| d.redeemed).collect(),
+            },
         ],
     );
     let customers_svg = bars(
@@ -117,12 +125,30 @@ pub(crate) fn trend_view(c: &Chrome, t: &reports::Trends, days: u16) -> TrendVie
         c.t("trend_customers"),
         &labels,
         &[
-            Series { name: c.t("new_customers"), colour: "#4c956c", values: t.days.iter().map(|d| d.new_customers).collect() },
-            Series { name: c.t("active_customers"), colour: "#6c5b7b", values: t.days.iter().map(|d| d.active_customers).collect() },
+            Series {
+                name: c.t("new_customers"),
+                colour: "#4c956c",
+                values: t.days.iter().map(|d| d.new_customers).collect(),
+            },
+            Series {
+                name: c.t("active_customers"),
+                colour: "#6c5b7b",
+                values: t.days.iter().map(|d| d.active_customers).collect(),
+            },
         ],
     );
-    let rewards: Vec<(String, i64)> = t.rewards.iter().map(|r| (r.name.clone(), r.redemptions)).collect();
-    let rewards_svg = hbars(c.lang, "chart-rewards", c.t("trend_rewards"), &rewards, "#e07a1f");
+    let rewards: Vec<(String, i64)> = t
+        .rewards
+        .iter()
+        .map(|r| (r.name.clone(), r.redemptions))
+        .collect();
+    let rewards_svg = hbars(
+        c.lang,
+        "chart-rewards",
+        c.t("trend_rewards"),
+        &rewards,
+        "#e07a1f",
+    );
     TrendView {
         days,
         points_svg,
@@ -167,7 +193,10 @@ async fn dashboard(
 ) -> Result<Response, PageError> {
     let (c, ctx) = admin(&page, &state, "dashboard")?;
     let d = reports::dashboard(&ctx).await.or_page(&c, "/")?;
-    let days = q.days.filter(|d| reports::TREND_PERIODS.contains(d)).unwrap_or(30);
+    let days = q
+        .days
+        .filter(|d| reports::TREND_PERIODS.contains(d))
+        .unwrap_or(30);
     let t = reports::trends(&ctx, days).await.or_page(&c, "/")?;
     Ok(render(
         StatusCode::OK,

@@ -29,7 +29,10 @@ pub(super) fn routes() -> Router<AppState> {
         .route("/o/{slug}/admin/webhooks/{id}/rotate", post(rotate))
         .route("/o/{slug}/admin/webhooks/{id}/test", post(test))
         .route("/o/{slug}/admin/webhooks/{id}/toggle", post(toggle))
-        .route("/o/{slug}/admin/webhooks/deliveries/{id}/resend", post(resend))
+        .route(
+            "/o/{slug}/admin/webhooks/deliveries/{id}/resend",
+            post(resend),
+        )
 }
 
 struct EndpointRow {
@@ -77,7 +80,10 @@ async fn page(
     page: OrgPage,
     PageQuery(q): PageQuery<Done>,
 ) -> Result<Response, PageError> {
-    let notice = done_notice(&page.chrome("admin", "webhooks"), &format!("webhook_{}", q.done));
+    let notice = done_notice(
+        &page.chrome("admin", "webhooks"),
+        &format!("webhook_{}", q.done),
+    );
     show(&state, &page, notice, None, String::new(), StatusCode::OK).await
 }
 
@@ -127,12 +133,7 @@ async fn show(
             attempts: d.attempts,
             http: d.last_status.map(|s| s.to_string()).unwrap_or_default(),
             latency: d.latency_ms.map(|s| s.to_string()).unwrap_or_default(),
-            answer: d
-                .last_error
-                .unwrap_or_default()
-                .chars()
-                .take(120)
-                .collect(),
+            answer: d.last_error.unwrap_or_default().chars().take(120).collect(),
         })
         .collect();
     Ok(render(
@@ -166,11 +167,27 @@ async fn create(
     match webhooks::create_endpoint(&ctx, &url, &events).await {
         Ok((_, secret)) => {
             let notice = done_notice(&c, "webhook_saved");
-            show(&state, &page, notice, Some(("wh_secret_once", secret)), String::new(), StatusCode::OK).await
+            show(
+                &state,
+                &page,
+                notice,
+                Some(("wh_secret_once", secret)),
+                String::new(),
+                StatusCode::OK,
+            )
+            .await
         }
         Err(e) => {
             let notice = Notice::err(error_text(c.lang, &e));
-            show(&state, &page, notice, None, url, StatusCode::UNPROCESSABLE_ENTITY).await
+            show(
+                &state,
+                &page,
+                notice,
+                None,
+                url,
+                StatusCode::UNPROCESSABLE_ENTITY,
+            )
+            .await
         }
     }
 }
@@ -184,7 +201,15 @@ async fn rotate(
     let (c, ctx) = admin(&page, &state, "webhooks")?;
     let back = format!("{}/admin/webhooks", page.base());
     let secret = webhooks::rotate_secret(&ctx, id).await.or_page(&c, &back)?;
-    show(&state, &page, None, Some(("wh_rotated", secret)), String::new(), StatusCode::OK).await
+    show(
+        &state,
+        &page,
+        None,
+        Some(("wh_rotated", secret)),
+        String::new(),
+        StatusCode::OK,
+    )
+    .await
 }
 
 async fn test(
