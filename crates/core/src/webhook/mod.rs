@@ -40,7 +40,7 @@ pub const TIMEOUT: std::time::Duration = std::time::Duration::from_secs(15);
 pub const EXCERPT_CHARS: usize = 500;
 
 /// The wait before the next attempt after `attempts` failed ones: 30 s doubling up to
-/// 4 h (about 20 attempts over 72 h).
+/// 4 h (about 26 attempts over 72 h).
 pub fn backoff(attempts: i32) -> Duration {
     let exp = attempts.clamp(1, 16) - 1;
     Duration::seconds((30i64 << exp).min(4 * 3600))
@@ -310,7 +310,7 @@ mod tests {
 
     #[test]
     fn backoff_retries_for_three_days() {
-        let total: i64 = (1..=20).map(|a| backoff(a).whole_seconds()).sum();
+        let total: i64 = (1..=26).map(|a| backoff(a).whole_seconds()).sum();
         assert!(total >= RETRY_FOR.whole_seconds(), "{total}");
         assert_eq!(backoff(1), Duration::seconds(30));
     }
