@@ -13,7 +13,7 @@ mod progress;
 
 // The operations the commands drive live in `loyalty-ops`; named here so that commands
 // write `crate::config`, `crate::backup` ... as before.
-use loyalty_ops::{backup, config, doctor, handoff, housekeeping, mail};
+use loyalty_ops::{backup, config, doctor, handoff, housekeeping, mail, webhooks};
 
 use clap::{Parser, Subcommand};
 use std::path::PathBuf;
@@ -73,6 +73,9 @@ enum Command {
     /// Check SMTP, read and drive the mail outbox, change organizations' mail settings.
     #[command(subcommand)]
     Mail(commands::mail::Command),
+    /// Read webhook endpoints and deliveries, send a test event, resend a delivery.
+    #[command(subcommand)]
+    Webhooks(commands::webhooks::Command),
     /// Remove rows past their retention (idempotency records, expired sessions, old mail ...).
     Housekeeping(commands::housekeeping::Args),
     /// Measure throughput and latency under load; check the ledger afterwards.
@@ -135,6 +138,7 @@ fn main() -> ExitCode {
             Command::Authentik(cmd) => commands::authentik::run(config, cmd).await,
             Command::Handoff(args) => commands::handoff::run(config, *args).await,
             Command::Mail(cmd) => commands::mail::run(config, cmd).await,
+            Command::Webhooks(cmd) => commands::webhooks::run(config, cmd).await,
             Command::Housekeeping(args) => commands::housekeeping::run(config, args).await,
             Command::Bench(args) => commands::bench::run(config, *args).await,
             // Handled above, before the configuration is required.

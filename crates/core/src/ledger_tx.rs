@@ -17,6 +17,7 @@ use crate::domain::program::{
 use crate::domain::{CustomerId, OrgId, PurchaseId, RewardId};
 use crate::mail::{self, NewMail, ReceiptTarget};
 use crate::store::{StoreError, new_id};
+use crate::webhook::NewEvent;
 use async_trait::async_trait;
 use records::{Reference, audit, entry, stamp_entry};
 use rust_decimal::Decimal;
@@ -144,6 +145,9 @@ pub trait LedgerTx: Send {
     ) -> Result<Option<ReceiptTarget>, StoreError>;
     /// Queues a mail in this transaction; `false` when its dedupe key is already queued.
     async fn insert_mail(&mut self, mail: &NewMail) -> Result<bool, StoreError>;
+    /// Queues a webhook event for the organization's endpoints whose filter takes it,
+    /// in this transaction. Returns how many deliveries were queued.
+    async fn insert_webhook_event(&mut self, event: &NewEvent) -> Result<u64, StoreError>;
     /// Points credited at or before `cutoff`, and points debited ever, for one customer.
     async fn credits_and_debits(
         &mut self,
@@ -579,6 +583,12 @@ pub async fn apply<T: LedgerTx + ProgramTx + ?Sized>(
             }
         }
     };
+    // The event is queued in this transaction: it exists exactly when the change does.
+    tx.insert_webhook_event(&NewEvent::points(org, &outcome))
+        .await?;
+    if let Some(event) = NewEvent::reward(org, &outcome) {
+        tx.insert_webhook_event(&event).await?;
+    }
     if let Some(key) = idem {
         let response = serde_json::to_value(&outcome)
             .map_err(|e| PointsError::Store(StoreError::backend(e)))?;
@@ -844,6 +854,18 @@ pub async fn expire<T: LedgerTx + ?Sized>(
         now,
     );
     tx.insert_entry(org, &entry, seq, None).await?;
+    tx.insert_webhook_event(&NewEvent::points(
+        org,
+        &PointsOutcome {
+            entry: entry.clone(),
+            purchase: None,
+            reward: None,
+            balance: after,
+            replayed: false,
+            stamps: Vec::new(),
+        },
+    ))
+    .await?;
     tx.insert_audit(&audit(
         org,
         &actor,

@@ -15,6 +15,7 @@ pub mod scratch;
 pub mod secret;
 pub mod service;
 pub mod store;
+pub mod webhook;
 
 pub use error::{ErrorCode, FieldError};
 

@@ -16,6 +16,7 @@ mod orgs;
 mod programs;
 mod rewards;
 mod tokens;
+mod webhooks;
 
 pub use crate::error::{Conflict, StoreError};
 pub use admin::{
@@ -42,6 +43,7 @@ pub use orgs::{Member, NewMember, OnboardingClaim, OrgStore};
 pub use programs::ProgramStore;
 pub use rewards::RewardStore;
 pub use tokens::TokenStore;
+pub use webhooks::WebhookStore;
 
 use crate::domain::Role;
 use async_trait::async_trait;
@@ -388,6 +390,7 @@ pub trait Store:
     + ChecklistStore
     + ConsoleStore
     + MailStore
+    + WebhookStore
     + HousekeepingStore
     + Send
     + Sync

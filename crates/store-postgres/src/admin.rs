@@ -65,6 +65,24 @@ impl LoginThrottleStore for PgStore {
 
 #[async_trait]
 impl AdminStore for PgStore {
+    async fn customers_enrolled(
+        &self,
+        org: OrgId,
+        from: OffsetDateTime,
+        to: OffsetDateTime,
+    ) -> Result<i64, StoreError> {
+        sqlx::query_scalar(
+            "SELECT count(*) FROM users WHERE organization_id = $1 AND role = 'customer' \
+             AND created_at >= $2 AND created_at < $3",
+        )
+        .bind(org.0)
+        .bind(from)
+        .bind(to)
+        .fetch_one(&self.pool)
+        .await
+        .map_err(map_err)
+    }
+
     async fn activity_totals(
         &self,
         org: OrgId,

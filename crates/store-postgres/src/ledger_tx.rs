@@ -15,6 +15,7 @@ use loyalty_core::domain::{CustomerId, LedgerEntryId, OrgId, PurchaseId, RewardI
 use loyalty_core::ledger_tx::{BalanceChange, LedgerTx};
 use loyalty_core::mail::{NewMail, ReceiptTarget};
 use loyalty_core::store::StoreError;
+use loyalty_core::webhook::NewEvent;
 use rust_decimal::Decimal;
 use sqlx::postgres::PgRow;
 use sqlx::{Postgres, Row, Transaction};
@@ -387,6 +388,10 @@ impl LedgerTx for PgLedgerTx<'_> {
 
     async fn insert_mail(&mut self, mail: &NewMail) -> Result<bool, StoreError> {
         crate::mail::insert_mail(&mut self.0, mail).await
+    }
+
+    async fn insert_webhook_event(&mut self, event: &NewEvent) -> Result<u64, StoreError> {
+        crate::webhooks::insert_event(&mut self.0, event, None).await
     }
 
     async fn credits_and_debits(

@@ -18,6 +18,7 @@ mod programs;
 mod rewards;
 mod sessions;
 mod tokens;
+mod webhooks;
 
 use async_trait::async_trait;
 use loyalty_core::domain::OrgId;
@@ -103,6 +104,11 @@ pub const MIGRATIONS: &[(i64, &str, &str)] = &[
         19,
         "erasure log",
         include_str!("../migrations/0019_erasures.sql"),
+    ),
+    (
+        20,
+        "webhooks",
+        include_str!("../migrations/0020_webhooks.sql"),
     ),
 ];
 

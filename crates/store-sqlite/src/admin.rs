@@ -63,6 +63,24 @@ impl LoginThrottleStore for SqliteStore {
 
 #[async_trait]
 impl AdminStore for SqliteStore {
+    async fn customers_enrolled(
+        &self,
+        org: OrgId,
+        from: OffsetDateTime,
+        to: OffsetDateTime,
+    ) -> Result<i64, StoreError> {
+        sqlx::query_scalar(
+            "SELECT count(*) FROM users WHERE organization_id = ?1 AND role = 'customer' \
+             AND created_at >= ?2 AND created_at < ?3",
+        )
+        .bind(org.0.to_string())
+        .bind(ts(from))
+        .bind(ts(to))
+        .fetch_one(&self.pool)
+        .await
+        .map_err(map_err)
+    }
+
     async fn activity_totals(
         &self,
         org: OrgId,

@@ -157,6 +157,13 @@ impl CustomerStore for SqliteStore {
             .map_err(map_err)?;
         let customer = customer_from_row(&row).map_err(map_err)?;
         insert_audit(&mut tx, &customer_enrolled_audit(actor, &customer, now)).await?;
+        // The event is queued in this transaction: it exists exactly when the customer does.
+        crate::webhooks::insert_event(
+            &mut tx,
+            &loyalty_core::webhook::NewEvent::enrolled(org, &customer, now),
+            None,
+        )
+        .await?;
         tx.commit().await.map_err(map_err)?;
         Ok(customer)
     }

@@ -21,6 +21,7 @@ mod sessions;
 mod sql;
 mod sync_tx;
 mod tokens;
+mod webhooks;
 mod writer;
 
 use async_trait::async_trait;
@@ -111,6 +112,11 @@ pub const MIGRATIONS: &[(i64, &str, &str)] = &[
         19,
         "erasure log",
         include_str!("../migrations/0019_erasures.sql"),
+    ),
+    (
+        20,
+        "webhooks",
+        include_str!("../migrations/0020_webhooks.sql"),
     ),
 ];
 

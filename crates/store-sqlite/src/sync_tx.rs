@@ -5,6 +5,7 @@
 //! [`LedgerTx`] complete without ever waiting.
 
 use crate::sql::{INSERT_AUDIT, INSERT_MAIL};
+use crate::webhooks::{EVENT_TARGETS, INSERT_DELIVERY};
 use crate::{conflict, parse_ts, ts};
 use async_trait::async_trait;
 use loyalty_core::domain::ledger::{AuditRecord, IdempotencyKey, LedgerEntry, Purchase, Reward};
@@ -12,7 +13,8 @@ use loyalty_core::domain::program::{CustomerState, RuleId, StampEntry};
 use loyalty_core::domain::{CustomerId, OrgId, PurchaseId, RewardId};
 use loyalty_core::ledger_tx::{BalanceChange, LedgerTx, ProgramTx};
 use loyalty_core::mail::{NewMail, ReceiptTarget};
-use loyalty_core::store::StoreError;
+use loyalty_core::store::{StoreError, new_id};
+use loyalty_core::webhook::NewEvent;
 use rusqlite::{Connection, OptionalExtension, params};
 use rust_decimal::Decimal;
 use time::OffsetDateTime;
@@ -376,6 +378,39 @@ impl LedgerTx for SyncLedgerTx<'_> {
             })
             .map_err(sq)?;
         Ok(n == 1)
+    }
+
+    async fn insert_webhook_event(&mut self, e: &NewEvent) -> Result<u64, StoreError> {
+        let org = e.org.0.to_string();
+        let targets = self
+            .0
+            .prepare_cached(EVENT_TARGETS)
+            .and_then(|mut s| {
+                s.query_map(params![org, e.event_type, Option::<String>::None], |r| {
+                    r.get::<_, String>(0)
+                })?
+                .collect::<Result<Vec<_>, _>>()
+            })
+            .map_err(sq)?;
+        let mut queued = 0;
+        for endpoint in targets {
+            queued += self
+                .0
+                .prepare_cached(INSERT_DELIVERY)
+                .and_then(|mut s| {
+                    s.execute(params![
+                        new_id().to_string(),
+                        org,
+                        endpoint,
+                        e.id,
+                        e.event_type,
+                        e.payload,
+                        ts(e.created_at)
+                    ])
+                })
+                .map_err(sq)?;
+        }
+        Ok(queued as u64)
     }
 
     async fn credits_and_debits(

@@ -2,8 +2,8 @@
 //! a PDF reader, promtool, systemd-analyze, Node.js, PostgreSQL): a missing tool FAILS
 //! the test, naming the tool and the command that installs it. `./scripts/test` installs
 //! what it can first (`scripts/test-tools`). The only way to leave a part out is to name
-//! it in `LOYALTY_TEST_SKIP` (comma-separated: `browser`, `smtp`, `pdf`, `promtool`,
-//! `systemd`, `node`, `postgres`), and `./scripts/test` then says so in its last line.
+//! it in `LOYALTY_TEST_SKIP` (comma-separated: `browser`, `smtp`, `webhooks`, `pdf`,
+//! `promtool`, `systemd`, `node`, `postgres`), and `./scripts/test` then says so in its last line.
 
 /// The variable that lists the parts of the suite left out on purpose.
 pub const SKIP_VAR: &str = "LOYALTY_TEST_SKIP";

@@ -16,3 +16,4 @@ pub mod org;
 pub mod points;
 pub mod serve;
 pub mod user;
+pub mod webhooks;

@@ -136,6 +136,11 @@ pub async fn run(mut config: Config, args: Args) -> anyhow::Result<()> {
     } else {
         tracing::info!("mail is not configured (SMTP_HOST unset): mail stays queued in the outbox");
     }
+    tokio::spawn(crate::webhooks::worker(
+        app.store.clone(),
+        app.clock.clone(),
+        config.webhooks.clone(),
+    ));
     let stop_signal = shutdown();
     let stop = tokio::sync::watch::channel(()).0;
     if let Some(addr) = config.metrics.listen_addr()? {

@@ -164,6 +164,9 @@ catalogue! {
     /// No free card number was found.
     CustomerCardCollision = "customer.card_collision", 409, "err_card_collision", api,
         "no free card number was found; try again";
+    /// No such webhook endpoint or delivery in this organization.
+    WebhookNotFound = "webhook.not_found", 404, "err_not_found", api,
+        "no such webhook endpoint or delivery in this organization";
     /// No such purchase in this organization.
     PurchaseNotFound = "purchase.not_found", 404, "err_not_found", api,
         "no such purchase in this organization";

@@ -399,6 +399,48 @@ pub fn test_mail(to: &str, now: OffsetDateTime) -> NewMail {
     )
 }
 
+/// To an organization's contact: one of its webhook endpoints failed every delivery
+/// for days and was disabled.
+pub fn webhook_disabled_mail(
+    org: OrgId,
+    org_name: &str,
+    language: &str,
+    to: &str,
+    endpoint: Uuid,
+    url: &str,
+    now: OffsetDateTime,
+) -> NewMail {
+    let pt = language.to_ascii_lowercase().starts_with("pt");
+    let (subject, body) = if pt {
+        (
+            format!("{org_name}: webhook desativado"),
+            format!(
+                "O endereço de webhook {url} falhou em todas as entregas por dias e foi desativado.\n\
+                 Corrija o receptor e ative-o de novo em Webhooks no painel; os eventos pendentes podem ser reenviados pelo registro de entregas.\n"
+            ),
+        )
+    } else {
+        (
+            format!("{org_name}: webhook endpoint disabled"),
+            format!(
+                "The webhook endpoint {url} failed every delivery for days and was disabled.\n\
+                 Fix the receiver and turn it on again under Webhooks in the admin panel; pending events can be resent from the delivery log.\n"
+            ),
+        )
+    };
+    mail(
+        Some(org),
+        MailKind::WebhookDisabled,
+        format!("webhook_disabled:{endpoint}:{}", now.unix_timestamp()),
+        to,
+        &Sender::default(),
+        subject,
+        body,
+        now,
+        None,
+    )
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

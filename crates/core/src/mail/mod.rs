@@ -7,7 +7,9 @@
 
 mod compose;
 
-pub use compose::{ExpiryMail, LinkMail, Sender, iso_local_date, points_receipt, test_mail};
+pub use compose::{
+    ExpiryMail, LinkMail, Sender, iso_local_date, points_receipt, test_mail, webhook_disabled_mail,
+};
 
 use crate::domain::{CustomerId, OrgId};
 use time::{Duration, OffsetDateTime};
@@ -27,6 +29,8 @@ pub enum MailKind {
     ExpiryWarning,
     /// An operator's test message.
     Test,
+    /// To an organization's contact: a webhook endpoint was disabled after failing.
+    WebhookDisabled,
 }
 
 impl MailKind {
@@ -38,6 +42,7 @@ impl MailKind {
             MailKind::PointsReceipt => "points_receipt",
             MailKind::ExpiryWarning => "expiry_warning",
             MailKind::Test => "test",
+            MailKind::WebhookDisabled => "webhook_disabled",
         }
     }
 
@@ -49,6 +54,7 @@ impl MailKind {
             "points_receipt" => MailKind::PointsReceipt,
             "expiry_warning" => MailKind::ExpiryWarning,
             "test" => MailKind::Test,
+            "webhook_disabled" => MailKind::WebhookDisabled,
             _ => return None,
         })
     }

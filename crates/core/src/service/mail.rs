@@ -311,6 +311,38 @@ pub async fn queue_expiry_warnings(
     Ok(queued)
 }
 
+/// Queues the mail telling an organization's contact that a webhook endpoint was
+/// disabled; `false` when the organization has no contact address.
+pub async fn queue_webhook_disabled(
+    store: &dyn Store,
+    clock: &dyn Clock,
+    endpoint: &crate::webhook::Endpoint,
+) -> Result<bool, Error> {
+    let Some(org) = store
+        .list_organizations()
+        .await?
+        .into_iter()
+        .map(|s| s.org)
+        .find(|o| o.id == endpoint.organization_id)
+    else {
+        return Ok(false);
+    };
+    let Some(to) = org.contact_email.as_deref().filter(|e| !e.is_empty()) else {
+        return Ok(false);
+    };
+    Ok(store
+        .enqueue_mail(&mail::webhook_disabled_mail(
+            org.id,
+            &org.name,
+            org.language.as_str(),
+            to,
+            endpoint.id,
+            &endpoint.url,
+            clock.now(),
+        ))
+        .await?)
+}
+
 /// Why a send failed.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct TransportError {

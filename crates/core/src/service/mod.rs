@@ -28,3 +28,4 @@ pub mod signin;
 pub mod staff;
 pub mod tokens;
 pub mod wallet;
+pub mod webhooks;

@@ -39,6 +39,85 @@ pub fn local_date(now: OffsetDateTime, tz: &TimeZoneName) -> time::Date {
         .unwrap_or_else(|| now.date())
 }
 
+/// One local day of the trend charts.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct TrendDay {
+    /// The day, in the organization's time zone.
+    pub date: time::Date,
+    /// Points earned by purchases.
+    pub issued: i64,
+    /// Points spent.
+    pub redeemed: i64,
+    /// Customers enrolled.
+    pub new_customers: i64,
+    /// Customers who earned or redeemed points.
+    pub active_customers: i64,
+}
+
+/// The dashboard's trends over the last `days` days (today included).
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct Trends {
+    /// Oldest day first.
+    pub days: Vec<TrendDay>,
+    /// Redemptions by reward in the whole period, most first (at most ten).
+    pub rewards: Vec<crate::store::RewardTotal>,
+}
+
+/// The periods the charts offer.
+pub const TREND_PERIODS: [u16; 2] = [30, 90];
+
+/// Points issued and redeemed, new and active customers per local day over the last
+/// `days` days (30 or 90), and redemptions by reward (admins only).
+pub async fn trends(ctx: &Ctx<'_>, days: u16) -> Result<Trends, Error> {
+    require_admin(ctx, "read reports")?;
+    org_trends(ctx.store, ctx.clock, ctx.org, days).await
+}
+
+/// The trends of one organization, for a caller already allowed to read them (the
+/// operator console, after its operator check).
+pub async fn org_trends(
+    store: &dyn crate::store::Store,
+    clock: &dyn crate::clock::Clock,
+    organization: &crate::domain::Organization,
+    days: u16,
+) -> Result<Trends, Error> {
+    let days = if TREND_PERIODS.contains(&days) {
+        days
+    } else {
+        30
+    };
+    let tz = &organization.timezone;
+    let org = organization.id;
+    let today = local_date(clock.now(), tz);
+    let first = today - time::Duration::days(i64::from(days) - 1);
+    let mut out = Vec::with_capacity(usize::from(days));
+    let mut date = first;
+    while date <= today {
+        let next = date.next_day().unwrap_or(date);
+        let (from, to) = (day_start(date, tz), day_start(next, tz));
+        let totals = store.activity_totals(org, from, to).await?;
+        out.push(TrendDay {
+            date,
+            issued: totals.points_issued,
+            redeemed: totals.points_redeemed,
+            new_customers: store.customers_enrolled(org, from, to).await?,
+            active_customers: totals.active_customers,
+        });
+        if next == date {
+            break;
+        }
+        date = next;
+    }
+    let end = day_start(today.next_day().unwrap_or(today), tz);
+    let summary = store
+        .period_summary(org, day_start(first, tz), end, 10)
+        .await?;
+    Ok(Trends {
+        days: out,
+        rewards: summary.top_rewards,
+    })
+}
+
 /// Computes the dashboard.
 pub async fn dashboard(ctx: &Ctx<'_>) -> Result<Dashboard, Error> {
     require_admin(ctx, "read reports")?;

@@ -111,6 +111,13 @@ pub trait AdminStore: Send + Sync {
         to: OffsetDateTime,
         top: u32,
     ) -> Result<PeriodSummary, StoreError>;
+    /// Customers enrolled in `[from, to)`.
+    async fn customers_enrolled(
+        &self,
+        org: OrgId,
+        from: OffsetDateTime,
+        to: OffsetDateTime,
+    ) -> Result<i64, StoreError>;
     /// Customers and outstanding points now.
     async fn balance_totals(&self, org: OrgId) -> Result<BalanceTotals, StoreError>;
     /// Purchases, newest first, of one customer or all, made at or after `since`,

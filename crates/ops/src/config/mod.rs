@@ -17,7 +17,7 @@ mod sections;
 pub use sections::{
     AppleWalletConfig, BackupConfig, DatabaseConfig, HousekeepingConfig, IdentityConfig,
     IdentityMode, JobsConfig, LogConfig, LogFormat, MailConfig, MailTls, MetricsConfig,
-    ServerConfig, SupportConfig, WalletConfig,
+    ServerConfig, SupportConfig, WalletConfig, WebhooksConfig,
 };
 
 /// The whole configuration.
@@ -51,6 +51,9 @@ pub struct Config {
     /// Outgoing mail.
     #[serde(default)]
     pub mail: MailConfig,
+    /// Webhook delivery.
+    #[serde(default)]
+    pub webhooks: WebhooksConfig,
     /// Where `/metrics` is served.
     #[serde(default)]
     pub metrics: MetricsConfig,
@@ -70,6 +73,7 @@ struct Defaults {
     support: SupportConfig,
     backup: BackupConfig,
     mail: MailConfig,
+    webhooks: WebhooksConfig,
     metrics: MetricsConfig,
     wallet: WalletConfig,
 }
@@ -87,6 +91,7 @@ impl Config {
             support: SupportConfig::default(),
             backup: BackupConfig::default(),
             mail: MailConfig::default(),
+            webhooks: WebhooksConfig::default(),
             metrics: MetricsConfig::default(),
             wallet: WalletConfig::default(),
         }));
@@ -116,6 +121,7 @@ impl Config {
                             "support__",
                             "backup__",
                             "mail__",
+                            "webhooks__",
                             "metrics__",
                             "wallet__",
                         ]
@@ -228,6 +234,7 @@ impl Config {
             support: &'a SupportConfig,
             backup: &'a BackupConfig,
             mail: &'a MailConfig,
+            webhooks: &'a WebhooksConfig,
             metrics: &'a MetricsConfig,
             wallet: &'a WalletConfig,
         }
@@ -241,6 +248,7 @@ impl Config {
             support: &self.support,
             backup: &self.backup,
             mail: &self.mail,
+            webhooks: &self.webhooks,
             metrics: &self.metrics,
             wallet: &self.wallet,
         };

@@ -61,6 +61,27 @@ pub enum MailTls {
     None,
 }
 
+/// `[webhooks]`
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct WebhooksConfig {
+    /// Deliver to private, loopback and link-local addresses too (only for a receiver on
+    /// the same machine or network, such as in tests); off by default, so an endpoint
+    /// cannot be pointed at the server's own network.
+    pub allow_private: bool,
+    /// Seconds between delivery passes of `serve`.
+    pub poll_interval_secs: u64,
+}
+
+impl Default for WebhooksConfig {
+    fn default() -> Self {
+        Self {
+            allow_private: false,
+            poll_interval_secs: 5,
+        }
+    }
+}
+
 /// `[mail]`
 #[derive(Debug, Deserialize, Serialize)]
 #[serde(deny_unknown_fields, default)]

@@ -17,3 +17,4 @@ mod points;
 mod privacy;
 mod programs;
 mod store;
+mod webhooks;

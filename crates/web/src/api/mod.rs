@@ -15,6 +15,7 @@ mod points;
 mod privacy;
 mod programs;
 mod rewards;
+mod webhooks;
 
 use crate::AppState;
 use axum::Router;
@@ -30,4 +31,5 @@ pub fn routes() -> Router<AppState> {
         .merge(admin::routes())
         .merge(exports::routes())
         .merge(privacy::routes())
+        .merge(webhooks::routes())
 }

@@ -209,6 +209,12 @@ impl Modify for SecuritySchemes {
     super::exports::balances,
     super::exports::purchases,
     super::exports::summary,
+    super::webhooks::list,
+    super::webhooks::create,
+    super::webhooks::rotate,
+    super::webhooks::test,
+    super::webhooks::deliveries,
+    super::webhooks::resend,
 ))]
 struct V1;
 
@@ -226,6 +232,7 @@ struct V1;
         (name = "rewards", description = "The rewards catalog"),
         (name = "program", description = "The loyalty program: stamp cards, promotions, previews and stamp-card rewards"),
         (name = "admin", description = "API tokens, points settings, the audit log and exports"),
+        (name = "webhooks", description = "Webhook endpoints, their secrets and the delivery log"),
     )
 )]
 pub struct ApiDoc;

@@ -11,6 +11,7 @@
 mod account;
 mod admin;
 mod assets;
+mod charts;
 mod claim;
 mod common;
 mod error;

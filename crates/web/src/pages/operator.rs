@@ -423,12 +423,14 @@ struct OrgView {
     notice: Option<Notice>,
     checks: Option<ChecksView>,
     rows: Vec<AuditRow>,
+    trend: super::admin::TrendView,
 }
 
 #[derive(Debug, Default, Deserialize)]
 #[serde(default)]
 struct OrgViewQuery {
     done: String,
+    days: Option<u16>,
 }
 
 /// One organization for the operator: its status and its audit log, with the records of
@@ -452,6 +454,19 @@ async fn org_view(
             worst: run.worst,
             rows: serde_json::from_value(run.results).unwrap_or_default(),
         });
+    let days = q
+        .days
+        .filter(|d| loyalty_core::service::reports::TREND_PERIODS.contains(d))
+        .unwrap_or(30);
+    let trends = loyalty_core::service::reports::org_trends(
+        state.store.as_ref(),
+        state.clock.as_ref(),
+        &org,
+        days,
+    )
+    .await
+    .or_page(&c, "/operator")?;
+    let trend = super::admin::trend_view(&c, &trends, days);
     let notice = match q.done.as_str() {
         "checked" => Notice::ok(c.t("checks_done")),
         _ => None,
@@ -495,6 +510,7 @@ async fn org_view(
             notice,
             checks,
             rows,
+            trend,
         },
     ))
 }

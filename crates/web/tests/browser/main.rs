@@ -13,3 +13,4 @@ mod harness;
 mod privacy;
 mod programs;
 mod story;
+mod webhooks;

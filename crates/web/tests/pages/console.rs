@@ -78,6 +78,11 @@ both_backends! {
         let view = app.get(&ops, "/operator/orgs/alpha").await;
         // alpha's groups were never made in this test app: the checks say so.
         assert!(view.body.contains("FAIL") && view.body.contains("alpha-admins") && view.body.contains("ops"), "{}", view.body);
+        // The shop's trend charts, with their numbers (30 days, or 90).
+        assert!(view.body.contains("id=\"chart-points\"") && view.body.contains("id=\"chart-customers\""), "{}", view.body);
+        assert!(view.body.matches("<tr><td>").count() >= 30);
+        let ninety = app.get(&ops, "/operator/orgs/alpha?days=90").await;
+        assert!(ninety.body.contains("<strong aria-current=\"true\">90 days</strong>"), "{}", ninety.body);
         let run = app.db.store.latest_org_checks(app.a.id).await.unwrap().expect("kept");
         assert_eq!((run.worst.as_str(), run.ran_by.as_str(), run.ran_at), ("fail", "ops", fixed_clock_now()));
         assert!(run.ok >= 2 && run.fail >= 1, "{run:?}");

@@ -37,6 +37,7 @@ fn config(db: &TestDb, dir: &Path) -> Config {
         support: Default::default(),
         backup: Default::default(),
         mail: Default::default(),
+        webhooks: Default::default(),
         metrics: Default::default(),
         wallet: Default::default(),
     };

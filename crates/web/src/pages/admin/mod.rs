@@ -9,10 +9,12 @@ mod exports;
 mod import;
 mod program;
 mod users;
+mod webhooks;
 
 use super::error::{OrPage, PageError};
 use super::guard::OrgPage;
 use super::layout::{Chrome, Notice};
+use super::params::PageQuery;
 use super::render;
 use crate::AppState;
 use askama::Template;
@@ -36,6 +38,7 @@ pub(super) fn routes() -> Router<AppState> {
         .merge(catalog::routes())
         .merge(exports::routes())
         .merge(program::routes())
+        .merge(webhooks::routes())
 }
 
 /// The page frame and a context acting as admin, or the page to answer instead. An
@@ -58,9 +61,12 @@ pub(super) fn admin<'a>(
 
 /// A notice for `?done=...` after a redirect, from a fixed list of keys.
 pub(super) fn done_notice(c: &Chrome, done: &str) -> Option<Notice> {
-    const KEYS: [&str; 14] = [
+    const KEYS: [&str; 17] = [
         "done_program_saved",
         "done_card_redeemed",
+        "done_webhook_test",
+        "done_webhook_resent",
+        "done_webhook_saved",
         "done_deactivated",
         "done_erased",
         "done_mail_saved",
@@ -79,6 +85,98 @@ pub(super) fn done_notice(c: &Chrome, done: &str) -> Option<Notice> {
         .and_then(|k| Notice::ok(c.t(k)))
 }
 
+/// One row of the charts' table of numbers.
+pub(crate) struct TrendRow {
+    pub(crate) day: String,
+    pub(crate) issued: i64,
+    pub(crate) redeemed: i64,
+    pub(crate) new_customers: i64,
+    pub(crate) active_customers: i64,
+}
+
+/// The trend charts (SVG) with their numbers, for the dashboard.
+pub(crate) struct TrendView {
+    pub(crate) days: u16,
+    pub(crate) points_svg: String,
+    pub(crate) customers_svg: String,
+    pub(crate) rewards_svg: String,
+    pub(crate) rows: Vec<TrendRow>,
+    pub(crate) rewards: Vec<(String, i64)>,
+}
+
+/// Draws the trends in the page's language.
+pub(crate) fn trend_view(c: &Chrome, t: &reports::Trends, days: u16) -> TrendView {
+    use super::charts::{Series, bars, day_label, hbars};
+    let labels: Vec<String> = t.days.iter().map(|d| day_label(c.lang, d.date)).collect();
+    let points_svg = bars(
+        c.lang,
+        "chart-points",
+        c.t("trend_points"),
+        &labels,
+        &[
+            Series {
+                name: c.t("points_issued"),
+                colour: "#2a6f97",
+                values: t.days.iter().map(|d| d.issued).collect(),
+            },
+            Series {
+                name: c.t("points_redeemed"),
+                colour: "#e07a1f",
+                values: t.days.iter().map(|d| d.redeemed).collect(),
+            },
+        ],
+    );
+    let customers_svg = bars(
+        c.lang,
+        "chart-customers",
+        c.t("trend_customers"),
+        &labels,
+        &[
+            Series {
+                name: c.t("new_customers"),
+                colour: "#4c956c",
+                values: t.days.iter().map(|d| d.new_customers).collect(),
+            },
+            Series {
+                name: c.t("active_customers"),
+                colour: "#6c5b7b",
+                values: t.days.iter().map(|d| d.active_customers).collect(),
+            },
+        ],
+    );
+    let rewards: Vec<(String, i64)> = t
+        .rewards
+        .iter()
+        .map(|r| (r.name.clone(), r.redemptions))
+        .collect();
+    let rewards_svg = hbars(
+        c.lang,
+        "chart-rewards",
+        c.t("trend_rewards"),
+        &rewards,
+        "#e07a1f",
+    );
+    TrendView {
+        days,
+        points_svg,
+        customers_svg,
+        rewards_svg,
+        rows: t
+            .days
+            .iter()
+            .zip(labels)
+            .map(|(d, day)| TrendRow {
+                day,
+                issued: d.issued,
+                redeemed: d.redeemed,
+                new_customers: d.new_customers,
+                active_customers: d.active_customers,
+            })
+            .collect(),
+        rewards,
+    }
+}
+
 #[derive(Template)]
 #[template(path = "admin_dashboard.html")]
 struct DashboardPage {
@@ -86,16 +184,33 @@ struct DashboardPage {
     slug: String,
     d: Dashboard,
     today: String,
+    trend: TrendView,
 }
 
-async fn dashboard(State(state): State<AppState>, page: OrgPage) -> Result<Response, PageError> {
+#[derive(serde::Deserialize)]
+struct DashboardQuery {
+    #[serde(default)]
+    days: Option<u16>,
+}
+
+async fn dashboard(
+    State(state): State<AppState>,
+    page: OrgPage,
+    PageQuery(q): PageQuery<DashboardQuery>,
+) -> Result<Response, PageError> {
     let (c, ctx) = admin(&page, &state, "dashboard")?;
     let d = reports::dashboard(&ctx).await.or_page(&c, "/")?;
+    let days = q
+        .days
+        .filter(|d| reports::TREND_PERIODS.contains(d))
+        .unwrap_or(30);
+    let t = reports::trends(&ctx, days).await.or_page(&c, "/")?;
     Ok(render(
         StatusCode::OK,
         &DashboardPage {
             today: c.lang.date(state.clock.now(), &page.org.timezone),
             slug: page.org.slug.to_string(),
+            trend: trend_view(&c, &t, days),
             c,
             d,
         },
