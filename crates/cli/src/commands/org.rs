@@ -15,7 +15,7 @@ use std::path::PathBuf;
 #[derive(Debug, clap::Subcommand)]
 pub enum Command {
     /// Every organization with status, plan, member counts and how it is doing: awards
-    /// today (since midnight UTC) and in the last 30 days, last activity, the post-handoff
+    /// in the last 24 hours and in the last 30 days, last activity, the post-handoff
     /// checklist's ticked items, and the worst result of the latest organization checks
     /// run from the operator console. --json prints the same figures.
     List {
@@ -148,7 +148,7 @@ pub async fn run(config: Config, cmd: Command) -> anyhow::Result<()> {
                             "ADMINS",
                             "CASHIERS",
                             "CUSTOMERS",
-                            "AWARDS TODAY",
+                            "AWARDS 24H",
                             "AWARDS 30D",
                             "LAST ACTIVITY",
                             "CHECKLIST",

@@ -95,13 +95,13 @@ async fn transition(
     })
 }
 
-/// The time windows of the console's figures at `now`: today from midnight UTC (shops
-/// live in many time zones; one day for all keeps the column comparable), and the last
-/// 30 days.
+/// The time windows of the console's figures at `now`: the last 24 hours and the last
+/// 30 days. Shops live in many time zones: a window that counts back from now is the
+/// same length for every shop, so the column compares, and no shop's "day" is cut at
+/// another zone's midnight.
 pub fn console_windows(now: OffsetDateTime) -> ConsoleWindows {
-    let now = now.to_offset(time::UtcOffset::UTC);
     ConsoleWindows {
-        today: now.replace_time(time::Time::MIDNIGHT),
+        today: now - time::Duration::hours(24),
         days_30: now - time::Duration::days(30),
     }
 }

@@ -74,7 +74,7 @@ pub struct ConsoleFilter {
 /// The time windows the figures count in.
 #[derive(Debug, Clone, Copy)]
 pub struct ConsoleWindows {
-    /// Start of "today".
+    /// Start of the last 24 hours (the "awards today" column).
     pub today: OffsetDateTime,
     /// Start of the 30 days.
     pub days_30: OffsetDateTime,

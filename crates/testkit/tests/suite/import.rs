@@ -73,7 +73,7 @@ fn big_file(n: usize) -> String {
 }
 
 both_backends! {
-    async fn a_hundred_thousand_rows_import_in_time_and_again_change_nothing(db) {
+    async fn a_hundred_thousand_rows_import_and_again_change_nothing(db) {
         let clock = fixed_clock();
         let o = org(&db, "grande", &clock).await;
         let c = ctx(&db, &clock, &o);

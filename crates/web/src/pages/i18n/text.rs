@@ -1458,10 +1458,10 @@ pub(super) fn text(lang: Lang, key: &'static str) -> &'static str {
         "shops_match" => ("Shops found", "Lojas encontradas"),
         "page_word" => ("page", "página"),
         "today_is_utc" => (
-            "\"today\" starts at midnight UTC",
-            "\"hoje\" começa à meia-noite UTC",
+            "24 h and 30 days count back from now",
+            "24 h e 30 dias contam a partir de agora",
         ),
-        "awards_today" => ("Awards today", "Pontuações hoje"),
+        "awards_today" => ("Awards, 24 h", "Pontuações, 24 h"),
         "awards_30d" => ("Awards, 30 days", "Pontuações, 30 dias"),
         "last_activity" => ("Last activity", "Última atividade"),
         "checklist" => ("Checklist", "Checklist"),
