@@ -305,7 +305,7 @@ pub async fn deliver_due(
         .disable_failing_webhook_endpoints(clock.now() - DISABLE_AFTER, clock.now())
         .await?;
     for e in &disabled {
-        tracing::warn!(endpoint = %e.id, url = %e.url, "webhook endpoint disabled after failing for days");
+        tracing::warn!(endpoint = %e.id, "webhook endpoint disabled after failing for days");
         if let Err(err) = crate::service::mail::queue_webhook_disabled(store, clock, e).await {
             tracing::warn!(endpoint = %e.id, error = %err, "cannot queue the mail about a disabled webhook endpoint");
         }
