@@ -15,7 +15,7 @@ pub(super) const KEYS: &[&str] = &[
     "descending",
     "shops_match",
     "page_word",
-    "today_is_utc",
+    "windows_from_now",
     "awards_today",
     "awards_30d",
     "last_activity",
@@ -1457,7 +1457,7 @@ pub(super) fn text(lang: Lang, key: &'static str) -> &'static str {
         "descending" => ("Descending", "Decrescente"),
         "shops_match" => ("Shops found", "Lojas encontradas"),
         "page_word" => ("page", "página"),
-        "today_is_utc" => (
+        "windows_from_now" => (
             "24 h and 30 days count back from now",
             "24 h e 30 dias contam a partir de agora",
         ),
