@@ -62,7 +62,7 @@ pub fn responses(
 /// a name, the shared groups ([`SIGNED_IN`], [`JSON_BODY`], ...) and the codes, each with
 /// what it means for this operation when the catalogue's description is not enough.
 ///
-/// ```ignore
+/// ```text
 /// api_errors!(EnrollCustomerErrors [SIGNED_IN, JSON_BODY] { OrgMismatch, CustomerExists = "..." });
 /// ```
 macro_rules! api_errors {
