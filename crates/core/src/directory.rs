@@ -166,6 +166,9 @@ pub trait Directory: Send + Sync + 'static {
     async fn user_groups(&self, pk: i64) -> Result<Vec<String>, DirectoryError>;
     /// Stops a user from signing in.
     async fn deactivate_user(&self, pk: i64) -> Result<(), DirectoryError>;
+    /// Deletes a user and what the provider holds about them (a person's erasure);
+    /// `NotFound` when there is no such user.
+    async fn delete_user(&self, pk: i64) -> Result<(), DirectoryError>;
     /// The user whose subject is `subject`, found by the `username` the provider gave at
     /// sign-in, with the groups it is in now; `None` when no user has both (removed,
     /// renamed, or a name that is not a username here).

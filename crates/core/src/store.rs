@@ -205,6 +205,9 @@ pub trait AccountStore: Send + Sync {
         active: bool,
         now: OffsetDateTime,
     ) -> Result<bool, StoreError>;
+    /// Deletes an account with its group memberships, sessions and one-time tokens (a
+    /// person's erasure). `false` for an unknown account.
+    async fn delete_account(&self, pk: i64) -> Result<bool, StoreError>;
     /// Creates a group; `Conflict` when the name is taken.
     async fn insert_group(
         &self,

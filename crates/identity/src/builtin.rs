@@ -411,6 +411,23 @@ impl Directory for BuiltinDirectory {
             .map_err(failed(format!("listing groups of user {pk}")))
     }
 
+    async fn delete_user(&self, pk: i64) -> Result<(), DirectoryError> {
+        let action = format!("deleting user {pk}");
+        if self
+            .store
+            .delete_account(pk)
+            .await
+            .map_err(failed(action.clone()))?
+        {
+            Ok(())
+        } else {
+            Err(DirectoryError::NotFound {
+                provider: PROVIDER,
+                action,
+            })
+        }
+    }
+
     async fn deactivate_user(&self, pk: i64) -> Result<(), DirectoryError> {
         let action = format!("deactivating user {pk}");
         if self

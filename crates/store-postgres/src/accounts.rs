@@ -147,6 +147,16 @@ impl AccountStore for PgStore {
         Ok(done.rows_affected() == 1)
     }
 
+    async fn delete_account(&self, pk: i64) -> Result<bool, StoreError> {
+        // Memberships, sessions and tokens go with it (ON DELETE CASCADE).
+        let done = sqlx::query("DELETE FROM accounts WHERE pk = $1")
+            .bind(pk)
+            .execute(&self.pool)
+            .await
+            .map_err(map_err)?;
+        Ok(done.rows_affected() == 1)
+    }
+
     async fn insert_group(
         &self,
         name: &str,

@@ -60,6 +60,10 @@ pub struct WebConfig {
     /// (`.export-{n}-{pid}`, 0700): the backup folder (`backup.dir`), where `loyalty
     /// doctor` looks for what a killed process left.
     pub scratch_dir: std::path::PathBuf,
+    /// The erasure journal beside the backups (`{backup.dir}/erasure-journal.jsonl`),
+    /// which a restore into a lost database reads; `None` keeps the log in the
+    /// database only.
+    pub erasure_journal: Option<std::path::PathBuf>,
     /// Apple Wallet passes of members' cards (`[wallet.apple]`); `None` hides "Add to
     /// Apple Wallet".
     pub apple_wallet: Option<Arc<loyalty_identity::wallet::apple::AppleWallet>>,
@@ -79,6 +83,7 @@ impl Default for WebConfig {
             mail_enabled: false,
             trusted_proxies: client::TrustedProxies::default(),
             scratch_dir: "./backups".into(),
+            erasure_journal: None,
             apple_wallet: None,
         }
     }

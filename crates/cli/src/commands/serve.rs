@@ -100,6 +100,10 @@ pub async fn run(mut config: Config, args: Args) -> anyhow::Result<()> {
             mail_enabled: config.mail.is_configured(),
             trusted_proxies,
             scratch_dir: PathBuf::from(&config.backup.dir),
+            erasure_journal: Some(
+                PathBuf::from(&config.backup.dir)
+                    .join(loyalty_core::service::erasure::JOURNAL_FILE),
+            ),
             apple_wallet: config.wallet.apple.load()?.map(Arc::new),
         }),
     };

@@ -5,6 +5,7 @@
 
 mod backup;
 mod doctor;
+mod erasure_authentik;
 mod export;
 mod handoff;
 mod housekeeping;

@@ -165,6 +165,12 @@ impl<D: Directory> Directory for CachedDirectory<D> {
         result
     }
 
+    async fn delete_user(&self, pk: i64) -> Result<(), DirectoryError> {
+        let result = self.inner.delete_user(pk).await;
+        self.forget_user(pk);
+        result
+    }
+
     /// The kept answer while it is younger than the bound, else the provider's (kept
     /// from now on). A failure is not kept, so it is asked again on the next request.
     async fn standing(

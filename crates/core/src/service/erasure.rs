@@ -3,9 +3,14 @@
 //! one-time links and mail, takes personal values out of the audit log and writes a
 //! line in the erasure log and an audit record with no personal data, in one
 //! transaction; the ledger and purchases stay for the totals and fiscal records. With
-//! Authentik the person's directory user is then deactivated, unless they are a member
+//! Authentik the person's directory user is then deleted, unless they are a member
 //! of another organization. Asked for by an admin (with a confirmation) or by the
 //! customer. What is kept and why: `docs/privacy.md`.
+//!
+//! The erasure log is a table, so a restore of a set taken before an erasure finds it in
+//! the database it replaces. When that database is lost, the journal beside the backups
+//! ([`JOURNAL_FILE`] in `backup.dir`, one JSON line per erasure, ids and times only) is
+//! the copy a restore reads instead.
 
 use crate::Error;
 use crate::directory::Directory;
@@ -13,7 +18,12 @@ use crate::domain::CustomerId;
 use crate::domain::ledger::{Customer, CustomerKey, PointsError};
 use crate::service::context::{ADMIN, Ctx};
 use crate::service::customers;
-use crate::store::{Erased, customer_erased_audit, erased_name};
+use crate::store::{Erased, Erasure as LogLine, customer_erased_audit, erased_name};
+use std::io::Write;
+use std::path::Path;
+
+/// The journal of erasures kept in the backup folder, outside the database.
+pub const JOURNAL_FILE: &str = "erasure-journal.jsonl";
 
 /// The word a person types to confirm an erasure.
 pub const CONFIRM_WORD: &str = "ERASE";
@@ -27,8 +37,11 @@ pub struct Erasure {
     pub pseudonym: String,
     /// What the store ended.
     pub erased: Erased,
-    /// Whether a directory user (Authentik) was deactivated.
+    /// Whether a directory user (Authentik) was deleted.
     pub directory_user_ended: bool,
+    /// Whether the line went into the journal beside the backups (false without one,
+    /// or when it could not be written: the erasure itself is done either way).
+    pub journaled: bool,
 }
 
 fn check_confirmation(confirm: &str) -> Result<(), Error> {
@@ -46,6 +59,7 @@ fn check_confirmation(confirm: &str) -> Result<(), Error> {
 pub async fn erase_customer(
     ctx: &Ctx<'_>,
     dir: &dyn Directory,
+    journal: Option<&Path>,
     id: CustomerId,
     confirm: &str,
 ) -> Result<Erasure, Error> {
@@ -56,22 +70,28 @@ pub async fn erase_customer(
         .find_customer(ctx.org.id, &CustomerKey::Id(id))
         .await?
         .ok_or(Error::Points(PointsError::CustomerNotFound))?;
-    erase(ctx, dir, customer).await
+    erase(ctx, dir, journal, customer).await
 }
 
 /// Erases the caller's own customer record (a signed-in customer), after `confirm`.
 pub async fn erase_own(
     ctx: &Ctx<'_>,
     dir: &dyn Directory,
+    journal: Option<&Path>,
     subject: Option<&str>,
     confirm: &str,
 ) -> Result<Erasure, Error> {
     let me = customers::own(ctx, subject).await?;
     check_confirmation(confirm)?;
-    erase(ctx, dir, me).await
+    erase(ctx, dir, journal, me).await
 }
 
-async fn erase(ctx: &Ctx<'_>, dir: &dyn Directory, c: Customer) -> Result<Erasure, Error> {
+async fn erase(
+    ctx: &Ctx<'_>,
+    dir: &dyn Directory,
+    journal: Option<&Path>,
+    c: Customer,
+) -> Result<Erasure, Error> {
     let pseudonym = erased_name(c.id);
     // A customer acting on themselves is named by the pseudonym, never their username.
     let mut actor = ctx.actor.clone();
@@ -85,6 +105,21 @@ async fn erase(ctx: &Ctx<'_>, dir: &dyn Directory, c: Customer) -> Result<Erasur
         .erase_customer(ctx.org.id, c.id, &audit, now)
         .await?
         .ok_or(Error::Points(PointsError::CustomerNotFound))?;
+    let mut journaled = false;
+    if let Some(path) = journal
+        && let Some(line) = ctx.store.erasure(ctx.org.id, c.id).await?
+    {
+        match append_journal(path, &line) {
+            Ok(()) => journaled = true,
+            // The erasure is done; only a restore after losing the database would miss it.
+            Err(e) => tracing::error!(
+                customer = %c.id,
+                journal = %path.display(),
+                error = %e,
+                "erased; the line could not be added to the erasure journal beside the backups"
+            ),
+        }
+    }
     let mut directory_user_ended = false;
     if dir.provider() == "authentik"
         && !erased.subject_in_use
@@ -96,7 +131,7 @@ async fn erase(ctx: &Ctx<'_>, dir: &dyn Directory, c: Customer) -> Result<Erasur
             Err(e) => tracing::warn!(
                 customer = %c.id,
                 error = %e,
-                "erased; the directory user could not be deactivated; deactivate it at the identity provider"
+                "erased; the directory user could not be deleted; delete it at the identity provider"
             ),
         }
     }
@@ -105,6 +140,67 @@ async fn erase(ctx: &Ctx<'_>, dir: &dyn Directory, c: Customer) -> Result<Erasur
         pseudonym,
         erased,
         directory_user_ended,
+        journaled,
+    })
+}
+
+/// Appends one line to the journal (created 0600 when missing) and syncs it to disk.
+pub fn append_journal(path: &Path, line: &LogLine) -> std::io::Result<()> {
+    if let Some(parent) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
+        std::fs::create_dir_all(parent)?;
+    }
+    let mut options = std::fs::OpenOptions::new();
+    options.create(true).append(true);
+    #[cfg(unix)]
+    std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
+    let mut file = options.open(path)?;
+    let erased_at = line
+        .erased_at
+        .format(&time::format_description::well_known::Rfc3339)
+        .map_err(std::io::Error::other)?;
+    let json = serde_json::json!({
+        "id": line.id,
+        "organization_id": line.organization_id.0,
+        "customer_id": line.customer_id.0,
+        "erased_at": erased_at,
+        "actor_role": line.actor_role,
+    });
+    writeln!(file, "{json}")?;
+    file.sync_all()
+}
+
+/// The journal's lines; a missing file is an empty journal. A line that cannot be read
+/// (a write cut short by a crash) is skipped and counted.
+pub fn read_journal(path: &Path) -> std::io::Result<(Vec<LogLine>, usize)> {
+    let text = match std::fs::read_to_string(path) {
+        Ok(t) => t,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok((Vec::new(), 0)),
+        Err(e) => return Err(e),
+    };
+    let mut lines = Vec::new();
+    let mut unreadable = 0;
+    for raw in text.lines().filter(|l| !l.trim().is_empty()) {
+        match parse_line(raw) {
+            Some(line) => lines.push(line),
+            None => unreadable += 1,
+        }
+    }
+    Ok((lines, unreadable))
+}
+
+fn parse_line(raw: &str) -> Option<LogLine> {
+    let v: serde_json::Value = serde_json::from_str(raw).ok()?;
+    let uuid = |k: &str| v.get(k)?.as_str()?.parse::<uuid::Uuid>().ok();
+    Some(LogLine {
+        id: uuid("id")?,
+        organization_id: crate::domain::OrgId(uuid("organization_id")?),
+        customer_id: CustomerId(uuid("customer_id")?),
+        erased_at: time::OffsetDateTime::parse(
+            v.get("erased_at")?.as_str()?,
+            &time::format_description::well_known::Rfc3339,
+        )
+        .ok()?,
+        actor_role: v.get("actor_role")?.as_str()?.to_owned(),
     })
 }
 
@@ -116,7 +212,7 @@ async fn end_directory_user(
     let email = crate::domain::Email::parse(email).map_err(|e| Error::Validation(vec![e]))?;
     for user in dir.find_users_by_email(&email).await? {
         if user.uid == subject {
-            dir.deactivate_user(user.pk).await?;
+            dir.delete_user(user.pk).await?;
             return Ok(true);
         }
     }

@@ -256,6 +256,17 @@ impl Directory for AuthentikDirectory {
         ok(reply, StatusCode::OK, &action).map(drop)
     }
 
+    /// `DELETE /core/users/{pk}/` (204); 404 means `NotFound`.
+    async fn delete_user(&self, pk: i64) -> Result<(), DirectoryError> {
+        let action = format!("deleting user {pk}");
+        let url = self.api.url(&["core", "users", &pk.to_string()], &[]);
+        let reply = self.api.send(Method::DELETE, url, None, &action).await?;
+        if reply.status == StatusCode::NOT_FOUND {
+            return Err(not_found(&action));
+        }
+        ok(reply, StatusCode::NO_CONTENT, &action).map(drop)
+    }
+
     /// One call, `GET /core/users/?username=...&include_groups=true`: the user with
     /// this username and subject (`uid`, the ID token's `sub` in the provider's
     /// `hashed_user_id` mode), its `is_active` and the names of its groups.

@@ -428,6 +428,34 @@ async fn deactivate_sets_is_active_false() {
 }
 
 #[tokio::test]
+async fn delete_removes_the_user_and_its_memberships() {
+    let ak = StandIn::start().await;
+    let dir = ak.directory();
+    let u = dir
+        .create_user(&new_user("erased", "erased@x.com"))
+        .await
+        .unwrap();
+    let (group, _) = find_or_create_group(&dir, "nextdoor-customers", serde_json::json!({}))
+        .await
+        .unwrap();
+    dir.add_member(&group, u.pk).await.unwrap();
+    dir.delete_user(u.pk).await.unwrap();
+    assert!(ak.user_json(u.pk).is_none());
+    assert!(dir.find_user(u.pk).await.unwrap().is_none());
+    assert!(dir.list_members(&group).await.unwrap().is_empty());
+    assert!(
+        ak.calls()
+            .iter()
+            .any(|c| c.operation == "DELETE /core/users/{id}/")
+    );
+    assert!(matches!(
+        dir.delete_user(u.pk).await,
+        Err(DirectoryError::NotFound { .. })
+    ));
+    assert!(ak.take_violations().is_empty());
+}
+
+#[tokio::test]
 async fn user_groups_lists_the_names_of_every_group_the_user_is_in() {
     let ak = StandIn::start().await;
     let dir = ak.directory();

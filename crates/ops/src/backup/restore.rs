@@ -192,7 +192,8 @@ pub async fn apply(
     let set = &plan.set;
     let main = &plan.main;
     let backup_dir = PathBuf::from(&config.backup.dir);
-    let erasure_log = read_erasure_log(plan.backend, &plan.url, progress).await?;
+    let mut erasure_log = read_erasure_log(plan.backend, &plan.url, progress).await?;
+    add_journal(&mut erasure_log, &backup_dir, progress)?;
     let (loyalty, schema_version, row_counts) = match plan.backend {
         Backend::Sqlite => {
             let db = sqlite::db_path(plan.url.expose_secret())?;
@@ -274,6 +275,41 @@ pub async fn apply(
         known_schema,
         erasures: (erasure_log.len(), replayed),
     })
+}
+
+/// Adds the lines of the erasure journal beside the backups that the replaced database's
+/// log lacks: when that database was lost, the journal is the only record of the
+/// erasures made since the set was taken.
+fn add_journal(
+    log: &mut Vec<Erasure>,
+    backup_dir: &std::path::Path,
+    progress: &dyn Progress,
+) -> anyhow::Result<()> {
+    let path = backup_dir.join(loyalty_core::service::erasure::JOURNAL_FILE);
+    let (journal, unreadable) = loyalty_core::service::erasure::read_journal(&path)
+        .map_err(|e| anyhow::anyhow!("cannot read the erasure journal {}: {e}", path.display()))?;
+    if unreadable > 0 {
+        progress.note(&format!(
+            "note: {unreadable} lines of the erasure journal {} could not be read and were skipped",
+            path.display()
+        ));
+    }
+    let mut added = 0;
+    for line in journal {
+        if !log
+            .iter()
+            .any(|e| e.organization_id == line.organization_id && e.customer_id == line.customer_id)
+        {
+            log.push(line);
+            added += 1;
+        }
+    }
+    if added > 0 {
+        progress.note(&format!(
+            "note: {added} erasures are in the journal beside the backups but not in the replaced database's log; they are applied too"
+        ));
+    }
+    Ok(())
 }
 
 /// The erasure log of the database about to be replaced: empty when it has none (a new

@@ -299,15 +299,15 @@ both_backends! {
         let balance_before = db.store.find_customer(alpha.id, &CustomerKey::Id(zelda.id)).await.expect("find").expect("there").balance;
 
         // The confirmation word is required.
-        match erasure::erase_customer(&admin, &dir, zelda.id, "yes").await {
+        match erasure::erase_customer(&admin, &dir, None, zelda.id, "yes").await {
             Err(loyalty_core::Error::Validation(f)) => assert_eq!(f[0].field, "confirm"),
             other => panic!("erased without confirmation: {other:?}"),
         }
         let cashier = ctx(&db, &clock, &alpha, Role::Cashier);
-        assert!(matches!(erasure::erase_customer(&cashier, &dir, zelda.id, "ERASE").await, Err(loyalty_core::Error::Forbidden(_))));
+        assert!(matches!(erasure::erase_customer(&cashier, &dir, None, zelda.id, "ERASE").await, Err(loyalty_core::Error::Forbidden(_))));
 
         clock.advance(time::Duration::minutes(1));
-        let done = erasure::erase_customer(&admin, &dir, zelda.id, "ERASE").await.expect("erase");
+        let done = erasure::erase_customer(&admin, &dir, None, zelda.id, "ERASE").await.expect("erase");
         assert_eq!(done.erased.sessions, 1);
         assert_eq!(done.erased.mails, 1);
         assert!(done.erased.account_removed);
@@ -345,7 +345,7 @@ both_backends! {
         }
 
         // Erasing again changes nothing and keeps the first log line.
-        erasure::erase_customer(&admin, &dir, zelda.id, "ERASE").await.expect("again");
+        erasure::erase_customer(&admin, &dir, None, zelda.id, "ERASE").await.expect("again");
         assert_eq!(db.store.erasure_log().await.expect("log"), log);
     }
 
@@ -355,7 +355,7 @@ both_backends! {
         let dir = db.directory(std::sync::Arc::new(clock.clone()));
         let mut me = ctx(&db, &clock, &alpha, Role::Customer);
         me.actor.label = "zelda.privacy@example.net".into();
-        let done = erasure::erase_own(&me, &dir, zelda.subject.as_deref(), "ERASE").await.expect("erase");
+        let done = erasure::erase_own(&me, &dir, None, zelda.subject.as_deref(), "ERASE").await.expect("erase");
         let left = found(&db, &zelda.values).await;
         assert!(left.is_empty(), "personal values left: {left:#?}");
         let audit = db.store.customer_audit(alpha.id, zelda.id).await.expect("audit");
@@ -370,7 +370,7 @@ both_backends! {
         let (alpha, zelda, _, _) = story(&db, &clock).await;
         let admin = ctx(&db, &clock, &alpha, Role::Admin);
         let dir = db.directory(std::sync::Arc::new(clock.clone()));
-        erasure::erase_customer(&admin, &dir, zelda.id, "ERASE").await.expect("erase");
+        erasure::erase_customer(&admin, &dir, None, zelda.id, "ERASE").await.expect("erase");
         let log = db.store.erasure_log().await.expect("log");
         // A restore of an older copy brings the row back as it was, without the log line.
         db.execute(&format!(

@@ -51,7 +51,7 @@ pub struct Erased {
     /// Whether their built-in account was removed (kept while they are a customer of
     /// another organization).
     account_removed: bool,
-    /// Whether their user at Authentik was deactivated.
+    /// Whether their user at Authentik was deleted.
     directory_user_ended: bool,
 }
 
@@ -133,7 +133,7 @@ api_errors!(EraseCustomerErrors [SIGNED_IN, JSON_BODY] {
 ///
 /// Anonymises the customer: name replaced by a pseudonym, email, phone and card
 /// number cleared, sessions, one-time links and mail ended, their built-in account
-/// removed (with Authentik: their user deactivated) unless they are a customer of
+/// removed (with Authentik: their user deleted) unless they are a customer of
 /// another organization. The ledger and purchases stay. Cannot be undone; a restore of
 /// a backup erases them again. Admins only.
 #[utoipa::path(
@@ -155,9 +155,14 @@ async fn erase_customer(
     ApiPath((_, id)): ApiPath<(String, CustomerId)>,
     ApiJson(body): ApiJson<EraseBody>,
 ) -> Result<Json<Erased>, ApiError> {
-    let done =
-        erasure::erase_customer(&m.ctx(&state)?, state.directory.as_ref(), id, &body.confirm)
-            .await?;
+    let done = erasure::erase_customer(
+        &m.ctx(&state)?,
+        state.directory.as_ref(),
+        state.config.erasure_journal.as_deref(),
+        id,
+        &body.confirm,
+    )
+    .await?;
     Ok(Json(done.into()))
 }
 
@@ -226,6 +231,7 @@ async fn erase_me(
     let done = erasure::erase_own(
         &m.ctx(&state)?,
         state.directory.as_ref(),
+        state.config.erasure_journal.as_deref(),
         m.subject.as_deref(),
         &body.confirm,
     )

@@ -49,9 +49,16 @@ async fn erase(
     let ctx = page.ctx(&state, role);
     let subject = page.person.signed_in.session.principal.subject();
     let back = format!("{}/me", page.base());
-    erasure::erase_own(&ctx, state.directory.as_ref(), Some(subject), &form.confirm)
-        .await
-        .or_page(&c, &back)?;
+    let journal = state.config.erasure_journal.as_deref();
+    erasure::erase_own(
+        &ctx,
+        state.directory.as_ref(),
+        journal,
+        Some(subject),
+        &form.confirm,
+    )
+    .await
+    .or_page(&c, &back)?;
     Ok(problem(
         &c,
         StatusCode::OK,

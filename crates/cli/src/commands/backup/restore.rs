@@ -115,7 +115,7 @@ pub(super) async fn run(
     let (lines, cleared) = done.erasures;
     if lines > 0 {
         report.push_str(&format!(
-            "  erasures applied again: {cleared} customers of the {lines} in the replaced database's erasure log\n"
+            "  erasures applied again: {cleared} customers of the {lines} in the erasure log (the replaced database's, and the journal beside the backups)\n"
         ));
     }
     let known = done.known_schema;

@@ -10,7 +10,7 @@ use loyalty_core::domain::ledger::Actor;
 use loyalty_core::service::erasure;
 use loyalty_core::service::orgs;
 use loyalty_core::service::points::{self, Ctx, EnrollInput};
-use loyalty_testkit::both_backends;
+use loyalty_testkit::{Kind, both_backends};
 use std::io::Read;
 use std::path::Path;
 use uuid::Uuid;
@@ -81,7 +81,7 @@ both_backends! {
         assert!(VALUES.iter().all(|v| holds(&before, v)), "the first set holds the person");
 
         let directory = db.directory(std::sync::Arc::new(loyalty_testkit::fixed_clock()));
-        erasure::erase_customer(&ctx(Role::Admin), &directory, zelda.id, "ERASE").await.expect("erase");
+        erasure::erase_customer(&ctx(Role::Admin), &directory, None, zelda.id, "ERASE").await.expect("erase");
         ok(&run_in(&db, dir.path(), &["backup", "create", "--label", "after-erasure"], &[]));
         let (later_path, later) = sets(dir.path()).pop().expect("a set");
         assert_eq!(later["label"], "after-erasure");
@@ -98,6 +98,65 @@ both_backends! {
         let id = zelda.id.to_string();
         assert!(text.iter().any(|(t, r)| t == "users" && r.contains(&id) && r.contains("erased-")), "the row stays, anonymised");
         assert!(text.iter().any(|(t, r)| t == "erasures" && r.contains(&id)), "the log line is back");
+        for v in VALUES {
+            assert!(!text.iter().any(|(_, r)| r.contains(v)), "{v} came back with the restore");
+        }
+        ok(&run_in(&db, dir.path(), &["points", "verify"], &[]));
+    }
+
+    async fn a_restore_into_a_lost_database_applies_the_erasure_journal_beside_the_backups(db) {
+        let dir = tempfile::tempdir().expect("dir");
+        onboard(&db, dir.path(), "nextdoor");
+        let clock = SystemClock;
+        let org = orgs::get(db.store.as_ref(), "nextdoor").await.expect("org");
+        let ctx = |role: Role| Ctx {
+            store: db.store.as_ref(),
+            clock: &clock,
+            org: &org,
+            actor: Actor { member_id: None, label: format!("test-{role}"), role: role.as_str().into(), request_id: None },
+            role,
+        };
+        let zelda = points::enroll(&ctx(Role::Cashier), &EnrollInput {
+            phone: Some(VALUES[2].into()),
+            email: Some(VALUES[1].into()),
+            name: Some(VALUES[0].into()),
+        }, None).await.expect("enroll");
+        ok(&run_in(&db, dir.path(), &["backup", "create", "--label", "nightly"], &[]));
+        let (set_path, _) = sets(dir.path()).pop().expect("a set");
+        let name = set_path.file_name().expect("name").to_string_lossy().into_owned();
+
+        // The erasure as serve makes it: its line also goes to the journal beside the sets.
+        let journal = dir.path().join(erasure::JOURNAL_FILE);
+        let directory = db.directory(std::sync::Arc::new(loyalty_testkit::fixed_clock()));
+        let done = erasure::erase_customer(&ctx(Role::Admin), &directory, Some(&journal), zelda.id, "ERASE").await.expect("erase");
+        assert!(done.journaled);
+        let text = std::fs::read_to_string(&journal).expect("journal");
+        assert!(text.contains(&zelda.id.to_string()), "{text}");
+        for v in VALUES {
+            assert!(!text.contains(v), "the journal holds {v}");
+        }
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt;
+            let mode = std::fs::metadata(&journal).expect("meta").permissions().mode() & 0o777;
+            assert_eq!(mode, 0o600, "the journal is private");
+        }
+
+        // The database is lost with its erasure log: an empty one takes its place.
+        match db.kind {
+            Kind::Sqlite => {
+                let file = db.url.trim_start_matches("sqlite://").to_owned();
+                for suffix in ["", "-wal", "-shm"] {
+                    let _ = std::fs::remove_file(format!("{file}{suffix}"));
+                }
+            }
+            Kind::Postgres => db.execute("DROP SCHEMA public CASCADE; CREATE SCHEMA public").await,
+        }
+        let restored = ok(&run_in(&db, dir.path(), &["backup", "restore", &name, "--yes"], &[]));
+        assert!(restored.contains("erasures applied again: 1 customers of the 1"), "{restored}");
+        let text = db.all_text().await;
+        let id = zelda.id.to_string();
+        assert!(text.iter().any(|(t, r)| t == "users" && r.contains(&id) && r.contains("erased-")), "the row is back, anonymised");
         for v in VALUES {
             assert!(!text.iter().any(|(_, r)| r.contains(v)), "{v} came back with the restore");
         }

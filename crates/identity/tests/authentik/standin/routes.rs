@@ -57,6 +57,14 @@ pub(super) fn route(
             None => detail(404, "No User matches the given query."),
         },
         ("PATCH", ["core", "users", id]) => st.patch_user(id, &body),
+        ("DELETE", ["core", "users", id]) => match st.user_index(id) {
+            Some(i) => {
+                let gone = st.users.remove(i);
+                st.members.retain(|(_, pk)| *pk != gone.pk);
+                empty(204)
+            }
+            None => detail(404, "No User matches the given query."),
+        },
         ("POST", ["core", "users", id, "set_password"]) => match st.user_index(id) {
             Some(i) => {
                 st.users[i].password = body

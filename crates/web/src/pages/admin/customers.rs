@@ -44,7 +44,9 @@ async fn erase(
     CsrfForm(form): CsrfForm<EraseForm>,
 ) -> Result<Response, PageError> {
     let (c, ctx) = admin(&page, &state, "customers")?;
-    match erasure::erase_customer(&ctx, state.directory.as_ref(), id, &form.confirm).await {
+    let journal = state.config.erasure_journal.as_deref();
+    match erasure::erase_customer(&ctx, state.directory.as_ref(), journal, id, &form.confirm).await
+    {
         Ok(_) => Ok(
             Redirect::to(&format!("{}/admin/customers/{id}?done=erased", page.base()))
                 .into_response(),
