@@ -34,6 +34,7 @@ both_backends! {
             name: "Zelda Quixote-Authentik".into(),
             email: "zelda.authentik@example.net".into(),
             phone: String::new(),
+            marketing: false,
         })
         .await
         .expect("join");

@@ -284,6 +284,36 @@ pub async fn set_own_marketing_consent(
     Ok(me)
 }
 
+/// A customer's answer about marketing mail as a member of staff records it (asked in
+/// the shop or on the phone): the time and the source `staff`, audited with who
+/// recorded it. Staff of the organization only.
+pub async fn set_marketing_consent(
+    ctx: &Ctx<'_>,
+    id: CustomerId,
+    granted: bool,
+) -> Result<Customer, Error> {
+    ctx.require(STAFF, "record a customer's marketing consent")?;
+    let mut customer = ctx
+        .store
+        .find_customer(ctx.org.id, &CustomerKey::Id(id))
+        .await?
+        .ok_or(Error::Points(PointsError::CustomerNotFound))?;
+    let consent = crate::domain::MarketingConsent::answered(
+        granted,
+        crate::domain::ConsentSource::Staff,
+        ctx.clock.now(),
+    );
+    if !ctx
+        .store
+        .set_marketing_consent(ctx.org.id, id, &consent, &ctx.actor)
+        .await?
+    {
+        return Err(Error::Points(PointsError::CustomerNotFound));
+    }
+    customer.marketing_consent = consent;
+    Ok(customer)
+}
+
 /// The caller's own customer record and their ledger entries, oldest first.
 pub async fn own_ledger(
     ctx: &Ctx<'_>,

@@ -27,6 +27,10 @@ pub struct JoinInput {
     /// Phone (optional).
     #[serde(default)]
     pub phone: String,
+    /// Whether they asked for news and offers by email (the box starts unticked); the
+    /// answer is recorded either way, with the time and the source `join`.
+    #[serde(default)]
+    pub marketing: bool,
 }
 
 /// What joining did.
@@ -125,7 +129,18 @@ pub async fn join(
         }
     };
     not_enrolled_yet(store, org, &checked, Some(&user.uid)).await?;
-    let customer = enroll_subject(&probe, &user, Some(&input.phone)).await?;
+    let mut customer = enroll_subject(&probe, &user, Some(&input.phone)).await?;
+    let consent = crate::domain::MarketingConsent::answered(
+        input.marketing,
+        crate::domain::ConsentSource::Join,
+        clock.now(),
+    );
+    if store
+        .set_marketing_consent(org.id, customer.id, &consent, &probe.actor)
+        .await?
+    {
+        customer.marketing_consent = consent;
+    }
     let credential = issue_link(dir, user.pk).await?;
     join_customers_group(&probe, dir, &user).await?;
     tracing::info!(org = %org.slug, "customer joined online");

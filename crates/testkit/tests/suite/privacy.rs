@@ -82,11 +82,19 @@ async fn story(db: &TestDb, clock: &FixedClock) -> (Organization, Person, Person
             name: "Zelda Quixote-Privacy".into(),
             email: "zelda.privacy@example.net".into(),
             phone: "202-555-0177".into(),
+            marketing: true,
         },
     )
     .await
     .expect("join");
     let zelda = joined.customer;
+    // The box on the join page was ticked: recorded with its time and source.
+    assert!(zelda.marketing_consent.granted);
+    assert_eq!(
+        zelda.marketing_consent.source,
+        Some(loyalty_core::domain::ConsentSource::Join)
+    );
+    assert_eq!(zelda.marketing_consent.at, Some(clock.now()));
     let account = db
         .store
         .account_by_username("zelda.privacy@example.net")

@@ -20,6 +20,10 @@ pub(super) fn routes() -> Router<AppState> {
     Router::new()
         .route("/orgs/{slug}/customers", get(list_or_lookup).post(enroll))
         .route("/orgs/{slug}/customers/{id}", get(one))
+        .route(
+            "/orgs/{slug}/customers/{id}/consent",
+            axum::routing::put(set_consent),
+        )
         .route("/orgs/{slug}/customers/{id}/balance", get(balance))
         .route("/orgs/{slug}/customers/{id}/ledger", get(customer_ledger))
         .route("/orgs/{slug}/ledger", get(org_ledger))
@@ -170,6 +174,55 @@ async fn one(
     ApiPath((_, id)): ApiPath<(String, CustomerId)>,
 ) -> Result<Json<Customer>, ApiError> {
     Ok(Json(points::customer(&m.ctx(&state)?, id).await?))
+}
+
+/// A customer's answer about marketing mail.
+#[derive(Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ConsentBody {
+    /// Whether the customer asked for news and offers by email.
+    granted: bool,
+}
+
+api_errors!(SetConsentErrors [SIGNED_IN, JSON_BODY] {
+    OrgMismatch,
+    RequestPath = "`id` is not a UUID",
+    RequestMalformedJson,
+    RequestInvalid,
+    RequestInvalidField = "`granted` is missing or not a boolean, or another field is given",
+    AuthForbidden = "customers (who change theirs in the portal), and callers without a role in the organization",
+    OrgSuspended,
+    OrgNotFound,
+    CustomerNotFound,
+});
+
+/// Record a customer's marketing consent
+///
+/// The answer the customer gave the shop (in person or on the phone), recorded with the
+/// time and the source `staff` and audited. Marketing mail goes only to customers whose
+/// answer is yes; receipts and sign-in links are not marketing. Staff only.
+#[utoipa::path(
+    put,
+    path = "/orgs/{slug}/customers/{id}/consent",
+    operation_id = "set_customer_consent",
+    tag = "customers",
+    params(super::params::OrgIdPath, super::params::OrgHeader),
+    request_body(content = ConsentBody, content_type = "application/json"),
+    responses(
+        (status = 200, description = "The customer, with the answer recorded", body = Customer),
+        SetConsentErrors,
+    ),
+    security(("session" = []), ("api_token" = []))
+)]
+async fn set_consent(
+    State(state): State<AppState>,
+    m: OrgMember,
+    ApiPath((_, id)): ApiPath<(String, CustomerId)>,
+    ApiJson(body): ApiJson<ConsentBody>,
+) -> Result<Json<Customer>, ApiError> {
+    Ok(Json(
+        customers::set_marketing_consent(&m.ctx(&state)?, id, body.granted).await?,
+    ))
 }
 
 /// A customer's balance.

@@ -174,6 +174,7 @@ impl Modify for SecuritySchemes {
     super::customers::list_or_lookup,
     super::customers::enroll,
     super::customers::one,
+    super::customers::set_consent,
     super::customers::balance,
     super::customers::customer_ledger,
     super::customers::org_ledger,

@@ -47,6 +47,9 @@ struct JoinForm {
     email: String,
     #[serde(default)]
     phone: String,
+    /// The "news and offers" box: sent only when ticked.
+    #[serde(default)]
+    marketing: Option<String>,
 }
 
 /// The organization and the page frame, or the page that says the join page is not open.
@@ -136,6 +139,7 @@ async fn join_post(
                 name: form.name.clone(),
                 email: form.email.clone(),
                 phone: form.phone.clone(),
+                marketing: form.marketing.is_some(),
             };
             join::join(store, dir, clock, &org, &input).await
         }

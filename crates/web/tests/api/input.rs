@@ -107,4 +107,40 @@ both_backends! {
         let (s, e) = app.call_raw(&cashier, "POST", "/api/v1/orgs/alpha/purchases", Some(changed), &[("idempotency-key", "till-1-0001")]).await;
         assert_eq!((s.as_u16(), e["error"]["code"].as_str()), (409, Some("idempotency.mismatch")));
     }
+
+    async fn staff_record_a_customer_s_marketing_consent_and_nobody_else_can(db) {
+        let app = TestApp::new(db).await;
+        let (cashier, _) = app.person("alpha_cashier", &["alpha-cashiers"]).await;
+        let (beta_admin, _) = app.person("beta_admin", &["beta-admins"]).await;
+        let (customer, _) = app.person("alpha_customer", &["alpha-customers"]).await;
+        let (_, c) = app.call(&cashier, "POST", "/api/v1/orgs/alpha/customers", Some(serde_json::json!({"phone": "202-555-0100"}))).await;
+        let cid = c["id"].as_str().unwrap().to_owned();
+        assert_eq!(c["marketing_consent"]["granted"], false, "{c}");
+        let path = format!("/api/v1/orgs/alpha/customers/{cid}/consent");
+
+        let (s, body) = app.call(&cashier, "PUT", &path, Some(serde_json::json!({"granted": true}))).await;
+        assert_eq!(s.as_u16(), 200, "{body}");
+        assert_eq!(body["marketing_consent"]["granted"], true, "{body}");
+        assert_eq!(body["marketing_consent"]["source"], "staff", "{body}");
+        assert!(body["marketing_consent"]["at"].is_string(), "{body}");
+        let (_, again) = app.call(&cashier, "GET", &format!("/api/v1/orgs/alpha/customers/{cid}"), None).await;
+        assert_eq!(again["marketing_consent"]["granted"], true, "{again}");
+
+        for (who, body, status, code) in [
+            (&cashier, r#"{"granted": "yes"}"#, 422, "request.invalid_field"),
+            (&cashier, r#"{}"#, 422, "request.invalid_field"),
+            (&cashier, r#"{"granted": false, "source": "join"}"#, 422, "request.invalid_field"),
+            (&customer, r#"{"granted": false}"#, 403, "auth.forbidden"),
+        ] {
+            let (s, e) = app.call_raw(who, "PUT", &path, Some(body.into()), &[]).await;
+            assert_eq!((s.as_u16(), e["error"]["code"].as_str()), (status, Some(code)), "{body}: {e}");
+        }
+        // Another shop's admin cannot reach this customer, by its own org or this one.
+        let (s, _) = app.call(&beta_admin, "PUT", &format!("/api/v1/orgs/beta/customers/{cid}/consent"), Some(serde_json::json!({"granted": false}))).await;
+        assert_eq!(s.as_u16(), 404);
+        let (s, _) = app.call(&beta_admin, "PUT", &path, Some(serde_json::json!({"granted": false}))).await;
+        assert!(matches!(s.as_u16(), 403 | 404), "{s}");
+        let (_, still) = app.call(&cashier, "GET", &format!("/api/v1/orgs/alpha/customers/{cid}"), None).await;
+        assert_eq!(still["marketing_consent"]["granted"], true, "nothing was changed by the refused calls: {still}");
+    }
 }

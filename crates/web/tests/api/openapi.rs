@@ -16,6 +16,7 @@ const OPERATIONS: &[(&str, &str)] = &[
     ("get", "/api/v1/orgs/{slug}/customers"),
     ("post", "/api/v1/orgs/{slug}/customers"),
     ("get", "/api/v1/orgs/{slug}/customers/{id}"),
+    ("put", "/api/v1/orgs/{slug}/customers/{id}/consent"),
     ("get", "/api/v1/orgs/{slug}/customers/{id}/balance"),
     ("get", "/api/v1/orgs/{slug}/customers/{id}/ledger"),
     ("get", "/api/v1/orgs/{slug}/ledger"),

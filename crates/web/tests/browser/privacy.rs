@@ -53,6 +53,7 @@ async fn journey(db: TestDb) {
             name: "Renata Privacidade".into(),
             email: "renata.privacidade@example.net".into(),
             phone: "202-555-0142".into(),
+            marketing: false,
         },
     )
     .await

@@ -146,8 +146,19 @@ both_backends! {
         let dir = app.directory();
         let user = dir.find_user_by_username(&Username::parse("joana@example.com").unwrap()).await.unwrap().unwrap();
         assert!(dir.user_groups(user.pk).await.unwrap().contains(&"alpha-customers".to_owned()));
-        let c = app.db.store.find_customer(app.a.id, &loyalty_core::domain::ledger::CustomerKey::Subject(user.uid)).await.unwrap();
-        assert!(c.is_some());
+        let c = app.db.store.find_customer(app.a.id, &loyalty_core::domain::ledger::CustomerKey::Subject(user.uid)).await.unwrap().expect("enrolled");
+        // The news-and-offers box starts unticked; leaving it so is recorded as a "no".
+        let page = app.get(&Who::anonymous(), "/o/alpha/join").await;
+        assert!(page.body.contains("name=\"marketing\" type=\"checkbox\" value=\"yes\">"), "{}", page.body);
+        assert!(!c.marketing_consent.granted);
+        assert_eq!(c.marketing_consent.source, Some(loyalty_core::domain::ConsentSource::Join));
+        let r = app.post(&Who::anonymous(), "/o/alpha/join", &[("name", "Jonas"), ("email", "jonas@example.com"), ("phone", ""), ("marketing", "yes")]).await;
+        assert_eq!(r.status, 303, "{}", r.body);
+        let jonas = dir.find_user_by_username(&Username::parse("jonas@example.com").unwrap()).await.unwrap().unwrap();
+        let c = app.db.store.find_customer(app.a.id, &loyalty_core::domain::ledger::CustomerKey::Subject(jonas.uid)).await.unwrap().expect("enrolled");
+        assert!(c.marketing_consent.granted, "the ticked box is a yes");
+        assert_eq!(c.marketing_consent.source, Some(loyalty_core::domain::ConsentSource::Join));
+        assert!(c.marketing_consent.at.is_some());
         let admin = app.person("alpha_admin", &["alpha-admins"]).await;
         let r = app.post(&admin, "/o/alpha/admin/settings", &[("csrf", CSRF), ("points_per_unit", "1"), ("min_purchase", "0")]).await;
         assert_eq!(r.status, 303);

@@ -120,6 +120,21 @@ both_backends! {
         assert!(me.body.contains("name=\"marketing\" value=\"no\""), "{}", me.body);
         let cashier_try = app.post(&cashier, "/o/alpha/me/consent", &[("csrf", CSRF), ("marketing", "yes")]).await;
         assert_eq!(cashier_try.status, 403);
+
+        // The shop records an answer given at the counter: the box unticked is a "no".
+        let admin = app.person("alpha_admin", &["alpha-admins"]).await;
+        let detail = app.get(&admin, &format!("/o/alpha/admin/customers/{id}")).await;
+        assert!(detail.body.contains(&format!("/admin/customers/{id}/consent")), "{}", detail.body);
+        let forged = app.post(&admin, &format!("/o/alpha/admin/customers/{id}/consent"), &[("csrf", "nope")]).await;
+        assert_eq!(forged.status, 403);
+        let recorded = app.post(&admin, &format!("/o/alpha/admin/customers/{id}/consent"), &[("csrf", CSRF)]).await;
+        assert_eq!(recorded.status, 303, "{}", recorded.body);
+        assert!(recorded.location().ends_with("done=consent_recorded"), "{}", recorded.location());
+        let c = app.db.store.find_customer(app.a.id, &CustomerKey::Id(id)).await.unwrap().unwrap();
+        assert!(!c.marketing_consent.granted);
+        assert_eq!(c.marketing_consent.source, Some(loyalty_core::domain::ConsentSource::Staff));
+        let detail = app.get(&admin, &format!("/o/alpha/admin/customers/{id}?done=consent_recorded")).await;
+        assert!(detail.body.contains("The customer&#x27;s answer is recorded.") || detail.body.contains("answer is recorded"), "{}", detail.body);
     }
 
     async fn the_join_page_offers_the_claim_link_for_an_email_enrolled_at_the_till(db) {

@@ -28,6 +28,35 @@ pub(super) fn routes() -> Router<AppState> {
         .route("/o/{slug}/admin/customers", get(list))
         .route("/o/{slug}/admin/customers/{id}", get(detail).post(adjust))
         .route("/o/{slug}/admin/customers/{id}/erase", post(erase))
+        .route("/o/{slug}/admin/customers/{id}/consent", post(consent))
+}
+
+#[derive(Deserialize)]
+struct ConsentForm {
+    /// The box: sent only when ticked.
+    #[serde(default)]
+    marketing: Option<String>,
+}
+
+/// Records the customer's answer about news and offers, as they gave it to the shop.
+async fn consent(
+    State(state): State<AppState>,
+    page: OrgPage,
+    PagePath((_, id)): PagePath<(String, CustomerId)>,
+    CsrfForm(form): CsrfForm<ConsentForm>,
+) -> Result<Response, PageError> {
+    let (c, ctx) = admin(&page, &state, "customers")?;
+    match customers::set_marketing_consent(&ctx, id, form.marketing.is_some()).await {
+        Ok(_) => Ok(Redirect::to(&format!(
+            "{}/admin/customers/{id}?done=consent_recorded",
+            page.base()
+        ))
+        .into_response()),
+        Err(e) => {
+            let notice = Notice::err(error_text(c.lang, &e));
+            render_detail(&state, &page, id, notice, StatusCode::UNPROCESSABLE_ENTITY).await
+        }
+    }
 }
 
 #[derive(Deserialize)]

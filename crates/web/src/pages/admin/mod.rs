@@ -61,7 +61,8 @@ pub(super) fn admin<'a>(
 
 /// A notice for `?done=...` after a redirect, from a fixed list of keys.
 pub(super) fn done_notice(c: &Chrome, done: &str) -> Option<Notice> {
-    const KEYS: [&str; 17] = [
+    const KEYS: [&str; 18] = [
+        "done_consent_recorded",
         "done_program_saved",
         "done_card_redeemed",
         "done_webhook_test",

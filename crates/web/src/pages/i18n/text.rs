@@ -487,6 +487,10 @@ pub(super) const KEYS: &[&str] = &[
     "marketing_consent",
     "consent_yes",
     "consent_no",
+    "join_marketing",
+    "done_consent_recorded",
+    "consent_record",
+    "consent_record_hint",
     "import_heading",
     "import_intro",
     "import_template",
@@ -605,6 +609,19 @@ pub(super) fn text(lang: Lang, key: &'static str) -> &'static str {
         "marketing_consent" => ("Marketing consent", "Consentimento de marketing"),
         "consent_yes" => ("Yes", "Sim"),
         "consent_no" => ("No", "Não"),
+        "done_consent_recorded" => (
+            "The customer's answer is recorded.",
+            "A resposta do cliente foi registrada.",
+        ),
+        "consent_record" => ("Record their answer", "Registrar a resposta"),
+        "consent_record_hint" => (
+            "Tick only when the customer asked you for news and offers by email.",
+            "Marque só quando o cliente pediu para receber novidades e ofertas por e-mail.",
+        ),
+        "join_marketing" => (
+            "Send me news and offers by email (you can stop them any time)",
+            "Quero receber novidades e ofertas por e-mail (posso cancelar quando quiser)",
+        ),
         "import_heading" => ("Import customers", "Importar clientes"),
         "import_intro" => (
             "Upload a spreadsheet saved as CSV (comma or semicolon separated) with your existing customers. Every row is checked first; nothing is written while any row has a problem.",
