@@ -101,6 +101,7 @@ pub async fn run(mut config: Config, args: Args) -> anyhow::Result<()> {
             trusted_proxies,
             scratch_dir: PathBuf::from(&config.backup.dir),
             apple_wallet: config.wallet.apple.load()?.map(Arc::new),
+            webhooks_allow_private: config.webhooks.allow_private,
         }),
     };
     tokio::spawn(metrics_job(
