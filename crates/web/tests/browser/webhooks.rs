@@ -177,6 +177,12 @@ async fn webhooks_page(db: TestDb, backend: &str) {
         .unwrap();
     let log = wait_text(d, "#webhook-deliveries", "delivered").await;
     assert!(log.contains("webhook.test") && log.contains("204"), "{log}");
+    d.execute(
+        "document.getElementById('webhook-deliveries').scrollIntoView({block: 'center'})",
+        vec![],
+    )
+    .await
+    .unwrap();
     d.screenshot(&screenshots().join(format!("{backend}-admin-webhooks.png")))
         .await
         .unwrap();
