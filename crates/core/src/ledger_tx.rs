@@ -589,6 +589,12 @@ pub async fn apply<T: LedgerTx + ProgramTx + ?Sized>(
     if let Some(event) = NewEvent::reward(org, &outcome) {
         tx.insert_webhook_event(&event).await?;
     }
+    if let Some(event) = NewEvent::stock_low(org, &outcome) {
+        tx.insert_webhook_event(&event).await?;
+    }
+    for event in NewEvent::stamps(org, &outcome) {
+        tx.insert_webhook_event(&event).await?;
+    }
     if let Some(key) = idem {
         let response = serde_json::to_value(&outcome)
             .map_err(|e| PointsError::Store(StoreError::backend(e)))?;

@@ -20,7 +20,7 @@ mod webhooks;
 
 pub use crate::error::{Conflict, StoreError};
 pub use admin::{
-    ActivityTotals, AdminStore, BalanceTotals, HeavyEarner, PeriodSummary, RewardTotal,
+    ActivityTotals, AdminStore, BalanceTotals, DayActivity, HeavyEarner, PeriodSummary, RewardTotal,
 };
 pub use audit::{
     AuditStore, PERSONAL_AUDIT_KEYS, checklist_audit, consent_audit, customer_claimed_audit,

@@ -33,6 +33,11 @@ pub fn retention(config: &HousekeepingConfig) -> Result<Retention, UserError> {
             config.duty_percent
         )));
     }
+    if config.webhook_delivery_days == 0 {
+        return Err(UserError(
+            "housekeeping.webhook_delivery_days is 0: the delivery log must show what was sent for a while; set 1 or more (default 30)".into(),
+        ));
+    }
     if config.mail_row_days < config.mail_body_days {
         return Err(UserError(format!(
             "housekeeping.mail_row_days ({}) is less than mail_body_days ({}): rows go with their bodies, so keep rows at least as long",
@@ -48,6 +53,7 @@ pub fn retention(config: &HousekeepingConfig) -> Result<Retention, UserError> {
         mail_row: days(config.mail_row_days),
         throttle: hours(config.throttle_hours),
         job_lease: days(config.job_lease_days),
+        webhook_delivery: days(config.webhook_delivery_days),
         batch: config.batch_size,
     })
 }

@@ -7,44 +7,13 @@ use async_trait::async_trait;
 use loyalty_core::clock::Clock;
 use loyalty_core::service::webhooks::{self as service, Answer, PostError, WebhookTransport};
 use loyalty_core::store::Store;
+use loyalty_core::webhook::target::check_target;
 use loyalty_core::webhook::{EXCERPT_CHARS, TIMEOUT};
-use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
 use std::time::Duration;
 
 /// Most deliveries claimed per database round trip.
 const BATCH: u32 = 4;
-
-/// Whether an address is one a shop's endpoint may not point at: loopback, private,
-/// link-local, unique-local, shared (carrier-grade NAT), unspecified, multicast or
-/// documentation ranges.
-pub fn is_private(ip: IpAddr) -> bool {
-    match ip {
-        IpAddr::V4(v4) => {
-            let o = v4.octets();
-            v4.is_loopback()
-                || v4.is_private()
-                || v4.is_link_local()
-                || v4.is_unspecified()
-                || v4.is_multicast()
-                || v4.is_broadcast()
-                || v4.is_documentation()
-                || (o[0] == 100 && (64..128).contains(&o[1]))
-                || o[0] == 0
-        }
-        IpAddr::V6(v6) => {
-            if let Some(v4) = v6.to_ipv4_mapped() {
-                return is_private(IpAddr::V4(v4));
-            }
-            let first = v6.segments()[0];
-            v6.is_loopback()
-                || v6.is_unspecified()
-                || v6.is_multicast()
-                || (first & 0xfe00) == 0xfc00
-                || (first & 0xffc0) == 0xfe80
-        }
-    }
-}
 
 /// The HTTP sender built from `[webhooks]`.
 pub struct HttpTransport {
@@ -61,13 +30,6 @@ impl HttpTransport {
     }
 }
 
-fn refused(message: String) -> PostError {
-    PostError {
-        message,
-        permanent: true,
-    }
-}
-
 #[async_trait]
 impl WebhookTransport for HttpTransport {
     async fn post(
@@ -76,51 +38,24 @@ impl WebhookTransport for HttpTransport {
         headers: &[(&'static str, String)],
         body: &str,
     ) -> Result<Answer, PostError> {
-        let parsed = url::Url::parse(url).map_err(|e| refused(format!("{url}: {e}")))?;
-        if !matches!(parsed.scheme(), "http" | "https") {
-            return Err(refused(format!("{url}: only http and https are posted to")));
-        }
-        let host = parsed
-            .host_str()
-            .ok_or_else(|| refused(format!("{url}: no host")))?
-            .to_owned();
-        let port = parsed.port_or_known_default().unwrap_or(443);
-        let lookup = host
-            .trim_start_matches('[')
-            .trim_end_matches(']')
-            .to_owned();
-        let addrs: Vec<SocketAddr> = tokio::net::lookup_host((lookup.as_str(), port))
+        let target = check_target(url, self.allow_private)
             .await
             .map_err(|e| PostError {
-                message: format!("{host}: cannot resolve ({e})"),
-                permanent: false,
-            })?
-            .collect();
-        if addrs.is_empty() {
-            return Err(PostError {
-                message: format!("{host}: no address"),
-                permanent: false,
-            });
-        }
-        if !self.allow_private
-            && let Some(a) = addrs.iter().find(|a| is_private(a.ip()))
-        {
-            return Err(refused(format!(
-                "{host} resolves to {}, a private or loopback address; webhooks go to public addresses only (webhooks.allow_private)",
-                a.ip()
-            )));
-        }
+                permanent: e.permanent(),
+                message: e.to_string(),
+            })?;
+        let (host, addrs) = (target.host.as_str(), target.addrs.as_slice());
         // Pinned to the addresses checked, so a second lookup cannot lead elsewhere.
         let client = reqwest::Client::builder()
             .timeout(TIMEOUT)
             .redirect(reqwest::redirect::Policy::none())
-            .resolve_to_addrs(&host, &addrs)
+            .resolve_to_addrs(host, addrs)
             .build()
             .map_err(|e| PostError {
                 message: e.to_string(),
                 permanent: false,
             })?;
-        let mut request = client.post(parsed).body(body.to_owned());
+        let mut request = client.post(target.url.clone()).body(body.to_owned());
         for (name, value) in headers {
             request = request.header(*name, value);
         }
@@ -164,41 +99,64 @@ pub async fn deliver(
     Ok(report)
 }
 
-/// The worker `serve` runs: delivers the webhook outbox every `poll_interval_secs`.
-pub async fn worker(store: Arc<dyn Store>, clock: Arc<dyn Clock>, config: WebhooksConfig) {
-    let transport = HttpTransport::new(&config);
-    let mut tick = tokio::time::interval(Duration::from_secs(config.poll_interval_secs.max(1)));
-    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-    loop {
-        tick.tick().await;
-        if let Err(e) = deliver(store.as_ref(), clock.as_ref(), &transport).await {
-            tracing::warn!(error = %e, "webhook delivery pass failed");
+/// The name of the daily `points.expiring_soon` pass's lease in `job_leases`.
+pub const EXPIRING_LEASE: &str = "webhooks.expiring_soon";
+
+/// Queues `points.expiring_soon` for every active organization with points expiry.
+pub async fn queue_expiring_soon(store: &dyn Store, clock: &dyn Clock) -> anyhow::Result<u64> {
+    let mut queued = 0;
+    for s in store.list_organizations().await? {
+        if s.org.status != loyalty_core::domain::OrgStatus::Active || s.org.expiry_days.is_none() {
+            continue;
+        }
+        match service::queue_expiring_soon(store, clock, &s.org).await {
+            Ok(n) => queued += n,
+            Err(e) => {
+                tracing::warn!(org = %s.org.slug, error = %e, "cannot queue points.expiring_soon")
+            }
         }
     }
+    Ok(queued)
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn private_targets_are_recognised() {
-        for ip in [
-            "127.0.0.1",
-            "10.1.2.3",
-            "192.168.0.1",
-            "169.254.169.254",
-            "100.64.0.1",
-            "::1",
-            "fd00::1",
-            "fe80::1",
-            "::ffff:127.0.0.1",
-            "0.0.0.0",
-        ] {
-            assert!(is_private(ip.parse().expect("ip")), "{ip}");
+/// The worker `serve` runs: delivers the webhook outbox every `poll_interval_secs`, and
+/// once a day, on whichever instance holds the lease, queues `points.expiring_soon`.
+pub async fn worker(store: Arc<dyn Store>, clock: Arc<dyn Clock>, config: WebhooksConfig) {
+    let transport = HttpTransport::new(&config);
+    let holder = loyalty_core::secret::random_token();
+    let mut tick = tokio::time::interval(Duration::from_secs(config.poll_interval_secs.max(1)));
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    let mut next_expiring = clock.now();
+    loop {
+        tick.tick().await;
+        let now = clock.now();
+        if now >= next_expiring {
+            next_expiring = now + time::Duration::hours(1);
+            // The lease lasts most of a day: the instance that takes it runs the pass,
+            // the others find it held until tomorrow.
+            match store
+                .try_lease(
+                    EXPIRING_LEASE,
+                    &holder,
+                    now,
+                    now + time::Duration::hours(23),
+                )
+                .await
+            {
+                Ok(true) => {
+                    next_expiring = now + time::Duration::hours(24);
+                    match queue_expiring_soon(store.as_ref(), clock.as_ref()).await {
+                        Ok(n) if n > 0 => tracing::info!(queued = n, "points.expiring_soon queued"),
+                        Ok(_) => {}
+                        Err(e) => tracing::warn!(error = %e, "points.expiring_soon pass failed"),
+                    }
+                }
+                Ok(false) => {}
+                Err(e) => tracing::warn!(error = %e, "points.expiring_soon: cannot take the lease"),
+            }
         }
-        for ip in ["93.184.216.34", "2606:2800:220:1::1", "8.8.8.8"] {
-            assert!(!is_private(ip.parse().expect("ip")), "{ip}");
+        if let Err(e) = deliver(store.as_ref(), clock.as_ref(), &transport).await {
+            tracing::warn!(error = %e, "webhook delivery pass failed");
         }
     }
 }

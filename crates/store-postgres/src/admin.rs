@@ -9,8 +9,9 @@ use async_trait::async_trait;
 use loyalty_core::domain::ledger::{Actor, Purchase};
 use loyalty_core::domain::{CustomerId, OrgId, PurchaseId};
 use loyalty_core::store::{
-    ActivityTotals, AdminStore, BalanceTotals, HeavyEarner, LoginThrottleStore, Member, NewMember,
-    PeriodSummary, RewardTotal, StoreError, member_audit, member_status_action, new_id,
+    ActivityTotals, AdminStore, BalanceTotals, DayActivity, HeavyEarner, LoginThrottleStore,
+    Member, NewMember, PeriodSummary, RewardTotal, StoreError, member_audit, member_status_action,
+    new_id,
 };
 use sqlx::Row;
 use time::OffsetDateTime;
@@ -65,6 +66,61 @@ impl LoginThrottleStore for PgStore {
 
 #[async_trait]
 impl AdminStore for PgStore {
+    async fn daily_activity(
+        &self,
+        org: OrgId,
+        bounds: &[OffsetDateTime],
+    ) -> Result<Vec<DayActivity>, StoreError> {
+        let days = bounds.len().saturating_sub(1);
+        let mut out = vec![DayActivity::default(); days];
+        if days == 0 {
+            return Ok(out);
+        }
+        let bounds: Vec<OffsetDateTime> = bounds.to_vec();
+        // The days as (index, start, end) from the bounds; each day's rows are found
+        // through the (organization_id, created_at) index.
+        const DAYS: &str = "WITH b AS (SELECT s, i - 1 AS i FROM unnest($2::timestamptz[]) WITH ORDINALITY AS x(s, i)), \
+             d AS (SELECT b1.i AS i, b1.s AS s, b2.s AS e FROM b b1 JOIN b b2 ON b2.i = b1.i + 1) ";
+        let ledger = sqlx::query(sqlx::AssertSqlSafe(format!(
+            "{DAYS}SELECT d.i AS day, \
+               COALESCE(SUM(CASE WHEN t.transaction_type = 'earned' THEN t.points ELSE 0 END), 0)::BIGINT AS issued, \
+               COALESCE(-SUM(CASE WHEN t.transaction_type = 'redeemed' THEN t.points ELSE 0 END), 0)::BIGINT AS redeemed, \
+               COUNT(DISTINCT CASE WHEN t.transaction_type IN ('earned', 'redeemed') THEN t.user_id END) AS active \
+             FROM d JOIN points_transactions t ON t.organization_id = $1 AND t.created_at >= d.s AND t.created_at < d.e \
+             GROUP BY d.i"
+        )))
+        .bind(org.0)
+        .bind(&bounds)
+        .fetch_all(&self.pool)
+        .await
+        .map_err(map_err)?;
+        for r in &ledger {
+            let day: i64 = r.try_get("day").map_err(map_err)?;
+            if let Some(d) = usize::try_from(day).ok().and_then(|i| out.get_mut(i)) {
+                d.issued = r.try_get("issued").map_err(map_err)?;
+                d.redeemed = r.try_get("redeemed").map_err(map_err)?;
+                d.active_customers = r.try_get("active").map_err(map_err)?;
+            }
+        }
+        let enrolled = sqlx::query(sqlx::AssertSqlSafe(format!(
+            "{DAYS}SELECT d.i AS day, count(*) AS n \
+             FROM d JOIN users u ON u.organization_id = $1 AND u.role = 'customer' AND u.created_at >= d.s AND u.created_at < d.e \
+             GROUP BY d.i"
+        )))
+        .bind(org.0)
+        .bind(&bounds)
+        .fetch_all(&self.pool)
+        .await
+        .map_err(map_err)?;
+        for r in &enrolled {
+            let day: i64 = r.try_get("day").map_err(map_err)?;
+            if let Some(d) = usize::try_from(day).ok().and_then(|i| out.get_mut(i)) {
+                d.new_customers = r.try_get("n").map_err(map_err)?;
+            }
+        }
+        Ok(out)
+    }
+
     async fn customers_enrolled(
         &self,
         org: OrgId,

@@ -27,6 +27,10 @@ fn candidates(kind: Sweep) -> &'static str {
         }
         Sweep::LoginThrottle => "FROM login_throttle WHERE last_failure_at < $1",
         Sweep::JobLeases => "FROM job_leases WHERE expires_at < $1",
+        Sweep::WebhookDeliveries => {
+            "FROM webhook_deliveries WHERE (delivered_at IS NOT NULL OR failed_at IS NOT NULL) \
+             AND COALESCE(delivered_at, failed_at) < $1"
+        }
     }
 }
 
@@ -64,11 +68,15 @@ fn batch_statement(kind: Sweep) -> String {
             format!("DELETE FROM login_throttle WHERE key IN ({})", pick("key"))
         }
         Sweep::JobLeases => format!("DELETE FROM job_leases WHERE name IN ({})", pick("name")),
+        Sweep::WebhookDeliveries => format!(
+            "DELETE FROM webhook_deliveries WHERE id IN ({})",
+            pick("id")
+        ),
     }
 }
 
 /// Tables whose sizes are reported: those housekeeping looks after, then those it never touches.
-const TABLES: [&str; 10] = [
+const TABLES: [&str; 11] = [
     "idempotency_keys",
     "sessions",
     "login_flows",
@@ -76,6 +84,7 @@ const TABLES: [&str; 10] = [
     "mail_outbox",
     "login_throttle",
     "job_leases",
+    "webhook_deliveries",
     "points_transactions",
     "purchases",
     "audit_log",

@@ -110,6 +110,11 @@ pub const MIGRATIONS: &[(i64, &str, &str)] = &[
         "webhooks",
         include_str!("../migrations/0020_webhooks.sql"),
     ),
+    (
+        25,
+        "webhook delivery retention and erasure",
+        include_str!("../migrations/0025_webhook_delivery_retention.sql"),
+    ),
 ];
 
 /// Connection settings.

@@ -316,16 +316,17 @@ impl MailStore for PgStore {
         &self,
         org: OrgId,
         cutoff: OffsetDateTime,
+        email_only: bool,
     ) -> Result<Vec<ExpiryTarget>, StoreError> {
         let rows = sqlx::query(
             "WITH c AS ( \
-               SELECT u.id, u.email, u.name, u.balance, \
+               SELECT u.id, COALESCE(u.email, '') AS email, u.name, u.balance, \
                  COALESCE((SELECT sum(t.points) FROM points_transactions t WHERE t.organization_id = $1 AND t.user_id = u.id \
                            AND t.points > 0 AND t.created_at <= $2), 0)::bigint AS credits, \
                  COALESCE((SELECT -sum(t.points) FROM points_transactions t WHERE t.organization_id = $1 AND t.user_id = u.id \
                            AND t.points < 0), 0)::bigint AS debits \
                FROM users u WHERE u.organization_id = $1 AND u.role = 'customer' AND u.status = 'active' \
-                 AND u.balance > 0 AND u.email IS NOT NULL) \
+                 AND u.balance > 0 AND (NOT $3 OR u.email IS NOT NULL)) \
              SELECT c.id, c.email, c.name, c.balance, c.credits, c.debits, \
                (SELECT r.created_at FROM (SELECT t.created_at, t.id, sum(t.points) OVER (ORDER BY t.created_at, t.id) AS run \
                    FROM points_transactions t WHERE t.organization_id = $1 AND t.user_id = c.id AND t.points > 0) r \
@@ -334,6 +335,7 @@ impl MailStore for PgStore {
         )
         .bind(org.0)
         .bind(cutoff)
+        .bind(email_only)
         .fetch_all(&self.pool)
         .await
         .map_err(map_err)?;

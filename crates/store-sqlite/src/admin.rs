@@ -8,8 +8,9 @@ use async_trait::async_trait;
 use loyalty_core::domain::ledger::{Actor, Purchase};
 use loyalty_core::domain::{CustomerId, OrgId, PurchaseId};
 use loyalty_core::store::{
-    ActivityTotals, AdminStore, BalanceTotals, HeavyEarner, LoginThrottleStore, Member, NewMember,
-    PeriodSummary, RewardTotal, StoreError, member_audit, member_status_action, new_id,
+    ActivityTotals, AdminStore, BalanceTotals, DayActivity, HeavyEarner, LoginThrottleStore,
+    Member, NewMember, PeriodSummary, RewardTotal, StoreError, member_audit, member_status_action,
+    new_id,
 };
 use sqlx::Row;
 use time::OffsetDateTime;
@@ -63,6 +64,62 @@ impl LoginThrottleStore for SqliteStore {
 
 #[async_trait]
 impl AdminStore for SqliteStore {
+    async fn daily_activity(
+        &self,
+        org: OrgId,
+        bounds: &[OffsetDateTime],
+    ) -> Result<Vec<DayActivity>, StoreError> {
+        let days = bounds.len().saturating_sub(1);
+        let mut out = vec![DayActivity::default(); days];
+        if days == 0 {
+            return Ok(out);
+        }
+        let json = serde_json::to_string(&bounds.iter().map(|b| ts(*b)).collect::<Vec<_>>())
+            .map_err(StoreError::backend)?;
+        // The days as (index, start, end) from the bounds; each day's rows are found
+        // through the (organization_id, created_at) index.
+        const DAYS: &str = "WITH b AS (SELECT CAST(key AS INTEGER) AS i, value AS s FROM json_each(?2)), \
+             d AS (SELECT b1.i AS i, b1.s AS s, b2.s AS e FROM b b1 JOIN b b2 ON b2.i = b1.i + 1) ";
+        let ledger = sqlx::query(sqlx::AssertSqlSafe(format!(
+            "{DAYS}SELECT d.i AS day, \
+               COALESCE(SUM(CASE WHEN t.transaction_type = 'earned' THEN t.points ELSE 0 END), 0) AS issued, \
+               COALESCE(-SUM(CASE WHEN t.transaction_type = 'redeemed' THEN t.points ELSE 0 END), 0) AS redeemed, \
+               COUNT(DISTINCT CASE WHEN t.transaction_type IN ('earned', 'redeemed') THEN t.user_id END) AS active \
+             FROM d JOIN points_transactions t ON t.organization_id = ?1 AND t.created_at >= d.s AND t.created_at < d.e \
+             GROUP BY d.i"
+        )))
+        .bind(org.0.to_string())
+        .bind(&json)
+        .fetch_all(&self.pool)
+        .await
+        .map_err(map_err)?;
+        for r in &ledger {
+            let day: i64 = r.try_get("day").map_err(map_err)?;
+            if let Some(d) = usize::try_from(day).ok().and_then(|i| out.get_mut(i)) {
+                d.issued = r.try_get("issued").map_err(map_err)?;
+                d.redeemed = r.try_get("redeemed").map_err(map_err)?;
+                d.active_customers = r.try_get("active").map_err(map_err)?;
+            }
+        }
+        let enrolled = sqlx::query(sqlx::AssertSqlSafe(format!(
+            "{DAYS}SELECT d.i AS day, count(*) AS n \
+             FROM d JOIN users u ON u.organization_id = ?1 AND u.role = 'customer' AND u.created_at >= d.s AND u.created_at < d.e \
+             GROUP BY d.i"
+        )))
+        .bind(org.0.to_string())
+        .bind(&json)
+        .fetch_all(&self.pool)
+        .await
+        .map_err(map_err)?;
+        for r in &enrolled {
+            let day: i64 = r.try_get("day").map_err(map_err)?;
+            if let Some(d) = usize::try_from(day).ok().and_then(|i| out.get_mut(i)) {
+                d.new_customers = r.try_get("n").map_err(map_err)?;
+            }
+        }
+        Ok(out)
+    }
+
     async fn customers_enrolled(
         &self,
         org: OrgId,

@@ -342,6 +342,12 @@ impl CustomerStore for SqliteStore {
             return Ok(false);
         }
         insert_audit(&mut tx, &consent_audit(org, actor, customer, consent, now)).await?;
+        crate::webhooks::insert_event(
+            &mut tx,
+            &loyalty_core::webhook::NewEvent::consent_changed(org, customer, consent, now),
+            None,
+        )
+        .await?;
         tx.commit().await.map_err(map_err)?;
         Ok(true)
     }

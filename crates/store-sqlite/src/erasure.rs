@@ -182,6 +182,7 @@ async fn clear_customer(
     .execute(&mut *tx)
     .await
     .map_err(map_err)?;
+    crate::webhooks::redact_customer(&mut *tx, org, customer, now).await?;
     Ok(Some(erased))
 }
 
@@ -229,6 +230,12 @@ impl SqliteStore {
         )
         .await?;
         insert_audit(&mut tx, audit).await?;
+        crate::webhooks::insert_event(
+            &mut tx,
+            &loyalty_core::webhook::NewEvent::erased(org, customer, now),
+            None,
+        )
+        .await?;
         tx.commit().await.map_err(map_err)?;
         Ok(Some(erased))
     }

@@ -88,6 +88,30 @@ fn delivery_from_row(r: &SqliteRow) -> Result<Delivery, sqlx::Error> {
     })
 }
 
+/// Takes an erased customer's personal data out of the outbox: their `member.enrolled`
+/// deliveries keep only the customer's id, and one not yet delivered is given up.
+pub(crate) async fn redact_customer(
+    conn: &mut SqliteConnection,
+    org: OrgId,
+    customer: loyalty_core::domain::CustomerId,
+    now: OffsetDateTime,
+) -> Result<(), StoreError> {
+    sqlx::query(
+        "UPDATE webhook_deliveries SET payload = ?3, \
+         failed_at = CASE WHEN delivered_at IS NULL THEN COALESCE(failed_at, ?4) ELSE NULL END, \
+         last_error = CASE WHEN delivered_at IS NULL THEN 'the customer was erased before delivery' ELSE last_error END \
+         WHERE organization_id = ?1 AND event_id = ?2",
+    )
+    .bind(org.0.to_string())
+    .bind(format!("{customer}.enrolled"))
+    .bind(NewEvent::enrolled_erased_payload(customer))
+    .bind(ts(now))
+    .execute(conn)
+    .await
+    .map_err(map_err)?;
+    Ok(())
+}
+
 #[async_trait]
 impl WebhookStore for SqliteStore {
     async fn create_webhook_endpoint(
@@ -147,6 +171,52 @@ impl WebhookStore for SqliteStore {
         .await
         .map_err(map_err)?
         .rows_affected();
+        Ok(n == 1)
+    }
+
+    async fn update_webhook_endpoint(
+        &self,
+        org: OrgId,
+        id: Uuid,
+        url: &str,
+        events: &[String],
+    ) -> Result<bool, StoreError> {
+        let n = sqlx::query(
+            "UPDATE webhook_endpoints SET url = ?3, events = ?4 WHERE organization_id = ?1 AND id = ?2",
+        )
+        .bind(org.0.to_string())
+        .bind(id.to_string())
+        .bind(url)
+        .bind(Endpoint::events_text(events))
+        .execute(&self.pool)
+        .await
+        .map_err(map_err)?
+        .rows_affected();
+        Ok(n == 1)
+    }
+
+    async fn delete_webhook_endpoint(&self, org: OrgId, id: Uuid) -> Result<bool, StoreError> {
+        let mut tx = self
+            .pool
+            .begin_with("BEGIN IMMEDIATE")
+            .await
+            .map_err(map_err)?;
+        sqlx::query(
+            "DELETE FROM webhook_deliveries WHERE organization_id = ?1 AND endpoint_id = ?2",
+        )
+        .bind(org.0.to_string())
+        .bind(id.to_string())
+        .execute(&mut *tx)
+        .await
+        .map_err(map_err)?;
+        let n = sqlx::query("DELETE FROM webhook_endpoints WHERE organization_id = ?1 AND id = ?2")
+            .bind(org.0.to_string())
+            .bind(id.to_string())
+            .execute(&mut *tx)
+            .await
+            .map_err(map_err)?
+            .rows_affected();
+        tx.commit().await.map_err(map_err)?;
         Ok(n == 1)
     }
 

@@ -67,6 +67,10 @@ pub struct WebConfig {
     /// Apple Wallet passes of members' cards (`[wallet.apple]`); `None` hides "Add to
     /// Apple Wallet".
     pub apple_wallet: Option<Arc<loyalty_identity::wallet::apple::AppleWallet>>,
+    /// Whether webhook endpoints may point at private, loopback and link-local
+    /// addresses (`webhooks.allow_private`); off, adding or changing such an endpoint is
+    /// refused with `webhook.target_refused`.
+    pub webhooks_allow_private: bool,
 }
 
 impl Default for WebConfig {
@@ -85,6 +89,7 @@ impl Default for WebConfig {
             scratch_dir: "./backups".into(),
             erasure_journal: None,
             apple_wallet: None,
+            webhooks_allow_private: false,
         }
     }
 }

@@ -105,6 +105,7 @@ pub async fn run(mut config: Config, args: Args) -> anyhow::Result<()> {
                     .join(loyalty_core::service::erasure::JOURNAL_FILE),
             ),
             apple_wallet: config.wallet.apple.load()?.map(Arc::new),
+            webhooks_allow_private: config.webhooks.allow_private,
         }),
     };
     tokio::spawn(metrics_job(

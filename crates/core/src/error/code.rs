@@ -167,6 +167,10 @@ catalogue! {
     /// No such webhook endpoint or delivery in this organization.
     WebhookNotFound = "webhook.not_found", 404, "err_not_found", api,
         "no such webhook endpoint or delivery in this organization";
+    /// The endpoint's address is private, loopback, link-local or otherwise internal,
+    /// or does not resolve.
+    WebhookTargetRefused = "webhook.target_refused", 422, "err_webhook_target", api,
+        "the endpoint's address does not resolve, or resolves to a private, loopback, link-local, multicast or shared address; webhooks go to public addresses only";
     /// No such purchase in this organization.
     PurchaseNotFound = "purchase.not_found", 404, "err_not_found", api,
         "no such purchase in this organization";

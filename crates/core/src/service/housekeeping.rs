@@ -40,6 +40,8 @@ pub struct Retention {
     pub throttle: Duration,
     /// Job leases: removed this long after they ran out.
     pub job_lease: Duration,
+    /// Delivered or given-up webhook deliveries: removed this long after.
+    pub webhook_delivery: Duration,
     /// Rows per statement.
     pub batch: u32,
 }
@@ -53,6 +55,7 @@ impl Default for Retention {
             mail_row: Duration::days(90),
             throttle: Duration::days(1),
             job_lease: Duration::days(7),
+            webhook_delivery: Duration::days(30),
             batch: 1000,
         }
     }
@@ -68,6 +71,7 @@ impl Retention {
             Sweep::MailRows => self.mail_row,
             Sweep::LoginThrottle => self.throttle,
             Sweep::JobLeases => self.job_lease,
+            Sweep::WebhookDeliveries => self.webhook_delivery,
         }
     }
 

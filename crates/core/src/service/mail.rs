@@ -292,7 +292,7 @@ pub async fn queue_expiry_warnings(
         sender: Sender::of_org(&settings, &org.name),
     };
     let mut queued = 0;
-    for target in store.expiry_targets(org.id, cutoff).await? {
+    for target in store.expiry_targets(org.id, cutoff, true).await? {
         let Some(oldest) = target.oldest_unspent else {
             continue;
         };

@@ -90,24 +90,37 @@ pub async fn org_trends(
     let org = organization.id;
     let today = local_date(clock.now(), tz);
     let first = today - time::Duration::days(i64::from(days) - 1);
-    let mut out = Vec::with_capacity(usize::from(days));
+    // Each local midnight from the first day to the end of today: one grouped read of
+    // the ledger and one of enrolments, whatever the number of days.
+    let mut dates = Vec::with_capacity(usize::from(days));
     let mut date = first;
     while date <= today {
-        let next = date.next_day().unwrap_or(date);
-        let (from, to) = (day_start(date, tz), day_start(next, tz));
-        let totals = store.activity_totals(org, from, to).await?;
-        out.push(TrendDay {
-            date,
-            issued: totals.points_issued,
-            redeemed: totals.points_redeemed,
-            new_customers: store.customers_enrolled(org, from, to).await?,
-            active_customers: totals.active_customers,
-        });
-        if next == date {
-            break;
+        dates.push(date);
+        match date.next_day() {
+            Some(next) => date = next,
+            None => break,
         }
-        date = next;
     }
+    let bounds: Vec<OffsetDateTime> = dates
+        .iter()
+        .map(|d| day_start(*d, tz))
+        .chain(std::iter::once(day_start(
+            today.next_day().unwrap_or(today),
+            tz,
+        )))
+        .collect();
+    let activity = store.daily_activity(org, &bounds).await?;
+    let out = dates
+        .iter()
+        .zip(activity)
+        .map(|(date, a)| TrendDay {
+            date: *date,
+            issued: a.issued,
+            redeemed: a.redeemed,
+            new_customers: a.new_customers,
+            active_customers: a.active_customers,
+        })
+        .collect();
     let end = day_start(today.next_day().unwrap_or(today), tz);
     let summary = store
         .period_summary(org, day_start(first, tz), end, 10)

@@ -4,11 +4,13 @@
 //! [`RETRY_FOR`], disabling endpoints that fail for [`DISABLE_AFTER`].
 
 use crate::clock::Clock;
+use crate::domain::ledger::AuditRecord;
+use crate::domain::{OrgStatus, Organization};
 use crate::service::context::{Ctx, require_admin};
 use crate::store::{Store, new_id};
 use crate::webhook::{
-    self, CLAIM_LEASE, ClaimedDelivery, DISABLE_AFTER, Delivery, EVENT_TYPES, Endpoint, NewEvent,
-    RETRY_FOR, ROTATION_OVERLAP,
+    self, CLAIM_LEASE, ClaimedDelivery, DISABLE_AFTER, Delivery, EVENT_TYPES, EXPIRING_SOON_DAYS,
+    Endpoint, NewEvent, RETRY_FOR, ROTATION_OVERLAP, target,
 };
 use crate::{Error, ErrorCode};
 use async_trait::async_trait;
@@ -64,11 +66,44 @@ pub fn parse_endpoint(url: &str, events: &[String]) -> Result<(String, Vec<Strin
     Ok((url.to_owned(), chosen))
 }
 
-/// Adds an endpoint (admins only). The secret is returned here and never shown again.
+/// Whether endpoints may point at private, loopback and link-local addresses: the
+/// operator's `webhooks.allow_private`, passed by whoever runs the use case.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct TargetPolicy {
+    /// Allow internal addresses (a receiver on the server's own network).
+    pub allow_private: bool,
+}
+
+/// Checks a typed address against [`target::check_target`], the guard the sender runs
+/// again before each post.
+async fn guard(url: &str, policy: TargetPolicy) -> Result<(), Error> {
+    target::check_target(url, policy.allow_private)
+        .await
+        .map(|_| ())
+        .map_err(|e| Error::Conflict(ErrorCode::WebhookTargetRefused, e.to_string()))
+}
+
+/// The audit record of a change to an endpoint: its address and filter, never its
+/// secret.
+fn endpoint_audit(ctx: &Ctx<'_>, action: &str, id: Uuid, after: serde_json::Value) -> AuditRecord {
+    AuditRecord::new(
+        Some(ctx.org.id),
+        &ctx.actor,
+        action,
+        ("webhook_endpoint", id.to_string()),
+        None,
+        Some(after),
+        ctx.clock.now(),
+    )
+}
+
+/// Adds an endpoint (admins only). Its address must pass the guard against private
+/// targets. The secret is returned here and never shown again.
 pub async fn create_endpoint(
     ctx: &Ctx<'_>,
     url: &str,
     events: &[String],
+    policy: TargetPolicy,
 ) -> Result<(Endpoint, SecretString), Error> {
     require_admin(ctx, "add webhook endpoints")?;
     let (url, events) = parse_endpoint(url, events)?;
@@ -78,6 +113,7 @@ pub async fn create_endpoint(
             format!("an organization has at most {MAX_ENDPOINTS} endpoints; remove one first"),
         ));
     }
+    guard(&url, policy).await?;
     let endpoint = Endpoint {
         id: new_id(),
         organization_id: ctx.org.id,
@@ -91,7 +127,85 @@ pub async fn create_endpoint(
     ctx.store
         .create_webhook_endpoint(ctx.org.id, &endpoint, &secret)
         .await?;
+    ctx.store
+        .append_audit(&endpoint_audit(
+            ctx,
+            "webhook.create",
+            endpoint.id,
+            serde_json::json!({"url": endpoint.url, "events": endpoint.events}),
+        ))
+        .await?;
     Ok((endpoint, secret))
+}
+
+/// Changes an endpoint's address and event filter (admins only); the new address must
+/// pass the guard against private targets. The secret stays.
+pub async fn update_endpoint(
+    ctx: &Ctx<'_>,
+    id: Uuid,
+    url: &str,
+    events: &[String],
+    policy: TargetPolicy,
+) -> Result<Endpoint, Error> {
+    require_admin(ctx, "change webhook endpoints")?;
+    let (url, events) = parse_endpoint(url, events)?;
+    guard(&url, policy).await?;
+    if !ctx
+        .store
+        .update_webhook_endpoint(ctx.org.id, id, &url, &events)
+        .await?
+    {
+        return Err(Error::NotFound(
+            ErrorCode::WebhookNotFound,
+            "webhook endpoint".into(),
+        ));
+    }
+    ctx.store
+        .append_audit(&endpoint_audit(
+            ctx,
+            "webhook.update",
+            id,
+            serde_json::json!({"url": url, "events": events}),
+        ))
+        .await?;
+    ctx.store
+        .list_webhook_endpoints(ctx.org.id)
+        .await?
+        .into_iter()
+        .find(|e| e.id == id)
+        .ok_or_else(|| Error::NotFound(ErrorCode::WebhookNotFound, "webhook endpoint".into()))
+}
+
+/// Removes an endpoint with its delivery log (admins only).
+pub async fn remove_endpoint(ctx: &Ctx<'_>, id: Uuid) -> Result<(), Error> {
+    require_admin(ctx, "remove webhook endpoints")?;
+    let Some(endpoint) = ctx
+        .store
+        .list_webhook_endpoints(ctx.org.id)
+        .await?
+        .into_iter()
+        .find(|e| e.id == id)
+    else {
+        return Err(Error::NotFound(
+            ErrorCode::WebhookNotFound,
+            "webhook endpoint".into(),
+        ));
+    };
+    if !ctx.store.delete_webhook_endpoint(ctx.org.id, id).await? {
+        return Err(Error::NotFound(
+            ErrorCode::WebhookNotFound,
+            "webhook endpoint".into(),
+        ));
+    }
+    ctx.store
+        .append_audit(&endpoint_audit(
+            ctx,
+            "webhook.remove",
+            id,
+            serde_json::json!({"url": endpoint.url, "events": endpoint.events}),
+        ))
+        .await?;
+    Ok(())
 }
 
 /// The organization's endpoints (admins only).
@@ -115,6 +229,18 @@ pub async fn rotate_secret(ctx: &Ctx<'_>, id: Uuid) -> Result<SecretString, Erro
             "webhook endpoint".into(),
         ));
     }
+    ctx.store
+        .append_audit(&endpoint_audit(
+            ctx,
+            "webhook.rotate",
+            id,
+            serde_json::json!({
+                "previous_secret_signs_until": (ctx.clock.now() + ROTATION_OVERLAP)
+                    .format(&time::format_description::well_known::Rfc3339)
+                    .unwrap_or_default()
+            }),
+        ))
+        .await?;
     Ok(secret)
 }
 
@@ -131,6 +257,18 @@ pub async fn set_active(ctx: &Ctx<'_>, id: Uuid, active: bool) -> Result<(), Err
             "webhook endpoint".into(),
         ));
     }
+    ctx.store
+        .append_audit(&endpoint_audit(
+            ctx,
+            if active {
+                "webhook.enable"
+            } else {
+                "webhook.disable"
+            },
+            id,
+            serde_json::json!({"active": active}),
+        ))
+        .await?;
     Ok(())
 }
 
@@ -176,7 +314,65 @@ pub async fn resend(ctx: &Ctx<'_>, id: Uuid) -> Result<(), Error> {
             "webhook delivery".into(),
         ));
     }
+    let mut record = endpoint_audit(ctx, "webhook.resend", id, serde_json::json!({}));
+    record.target_type = Some("webhook_delivery".into());
+    ctx.store.append_audit(&record).await?;
     Ok(())
+}
+
+/// Queues `points.expiring_soon` for an organization with points expiry: one event per
+/// customer per expiry batch (the `webhook-id` names the customer and the instant their
+/// oldest unspent points expire), for points expiring within the shop's expiry warning
+/// window (its mail setting, or [`EXPIRING_SOON_DAYS`]). Safe to run any number of
+/// times and on several instances: an event already queued is not queued again.
+/// Returns deliveries queued now.
+pub async fn queue_expiring_soon(
+    store: &dyn Store,
+    clock: &dyn Clock,
+    org: &Organization,
+) -> Result<u64, Error> {
+    let Some(expiry_days) = org.expiry_days else {
+        return Ok(0);
+    };
+    if org.status != OrgStatus::Active
+        || !store
+            .list_webhook_endpoints(org.id)
+            .await?
+            .iter()
+            .any(|e| e.active)
+    {
+        return Ok(0);
+    }
+    let warn_days = store
+        .mail_settings(org.id)
+        .await?
+        .expiry_warning_days
+        .map_or(i64::from(EXPIRING_SOON_DAYS), i64::from);
+    let now = clock.now();
+    let expiry = time::Duration::days(i64::from(expiry_days));
+    // Points earned at or before this instant expire within the window.
+    let cutoff = now + time::Duration::days(warn_days) - expiry;
+    let mut queued = 0;
+    for target in store.expiry_targets(org.id, cutoff, false).await? {
+        let Some(oldest) = target.oldest_unspent else {
+            continue;
+        };
+        let expires_at = oldest + expiry;
+        // Already due: the expiry job takes them.
+        if target.expiring() <= 0 || expires_at <= now {
+            continue;
+        }
+        let event = NewEvent::expiring_soon(
+            org.id,
+            target.customer,
+            target.expiring(),
+            target.balance,
+            expires_at,
+            now,
+        );
+        queued += store.queue_webhook_event(&event, None).await?;
+    }
+    Ok(queued)
 }
 
 /// The endpoint's answer to one delivery.

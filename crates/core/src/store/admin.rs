@@ -59,6 +59,19 @@ pub struct PeriodSummary {
     pub top_rewards: Vec<RewardTotal>,
 }
 
+/// The activity of one day of the trend charts.
+#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize)]
+pub struct DayActivity {
+    /// Points earned by purchases.
+    pub issued: i64,
+    /// Points spent.
+    pub redeemed: i64,
+    /// Customers who earned or redeemed points.
+    pub active_customers: i64,
+    /// Customers enrolled.
+    pub new_customers: i64,
+}
+
 /// How often one reward was redeemed in a period.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
 pub struct RewardTotal {
@@ -111,6 +124,15 @@ pub trait AdminStore: Send + Sync {
         to: OffsetDateTime,
         top: u32,
     ) -> Result<PeriodSummary, StoreError>;
+    /// Activity per day for consecutive days: day `i` is `[bounds[i], bounds[i + 1])`
+    /// (the caller gives each local midnight in the organization's time zone, so days
+    /// of 23 or 25 hours count right). One query groups the ledger by day and one the
+    /// enrolments, however many days; the answer has `bounds.len() - 1` entries.
+    async fn daily_activity(
+        &self,
+        org: OrgId,
+        bounds: &[OffsetDateTime],
+    ) -> Result<Vec<DayActivity>, StoreError>;
     /// Customers enrolled in `[from, to)`.
     async fn customers_enrolled(
         &self,

@@ -1,6 +1,6 @@
 //! Storage side of housekeeping: removing rows that have served their purpose
 //! (idempotency records, expired sessions and sign-in flows, finished mail, old
-//! throttle windows, finished job leases), one small batch per call, and the sizes
+//! throttle windows, finished job leases, finished webhook deliveries), one small batch per call, and the sizes
 //! of those tables. The ledger, purchases and the audit log have no sweep here.
 
 use crate::error::StoreError;
@@ -27,11 +27,14 @@ pub enum Sweep {
     LoginThrottle,
     /// Job leases (`job_leases`) that ran out before the cutoff.
     JobLeases,
+    /// Webhook deliveries (`webhook_deliveries`) delivered or given up before the
+    /// cutoff; pending ones are never removed.
+    WebhookDeliveries,
 }
 
 impl Sweep {
     /// Every kind, in the order a pass runs them (mail bodies before mail rows).
-    pub const ALL: [Sweep; 8] = [
+    pub const ALL: [Sweep; 9] = [
         Sweep::IdempotencyKeys,
         Sweep::Sessions,
         Sweep::LoginFlows,
@@ -40,6 +43,7 @@ impl Sweep {
         Sweep::MailRows,
         Sweep::LoginThrottle,
         Sweep::JobLeases,
+        Sweep::WebhookDeliveries,
     ];
 
     /// The name used in reports and as the metrics label.
@@ -53,6 +57,7 @@ impl Sweep {
             Sweep::MailRows => "mail_rows",
             Sweep::LoginThrottle => "login_throttle",
             Sweep::JobLeases => "job_leases",
+            Sweep::WebhookDeliveries => "webhook_deliveries",
         }
     }
 

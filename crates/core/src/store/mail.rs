@@ -73,11 +73,13 @@ pub trait MailStore: Send + Sync {
         actor: &Actor,
         now: OffsetDateTime,
     ) -> Result<(), StoreError>;
-    /// Active customers with an email whose points earned at or before `cutoff` are not
-    /// all spent, read in one statement.
+    /// Active customers (with an email, when `email_only`; `email` is empty for one
+    /// without) whose points earned at or before `cutoff` are not all spent, read in one
+    /// statement.
     async fn expiry_targets(
         &self,
         org: OrgId,
         cutoff: OffsetDateTime,
+        email_only: bool,
     ) -> Result<Vec<ExpiryTarget>, StoreError>;
 }

@@ -31,6 +31,18 @@ pub trait WebhookStore: Send + Sync {
         secret: &SecretString,
         previous_until: OffsetDateTime,
     ) -> Result<bool, StoreError>;
+    /// Changes an endpoint's address and event filter (its secret stays). `false` when
+    /// there is no such endpoint in the organization.
+    async fn update_webhook_endpoint(
+        &self,
+        org: OrgId,
+        id: Uuid,
+        url: &str,
+        events: &[String],
+    ) -> Result<bool, StoreError>;
+    /// Removes an endpoint with its deliveries, in one transaction. `false` when there
+    /// is no such endpoint in the organization.
+    async fn delete_webhook_endpoint(&self, org: OrgId, id: Uuid) -> Result<bool, StoreError>;
     /// Turns an endpoint on or off (on again: its failure streak starts afresh).
     async fn set_webhook_endpoint_active(
         &self,

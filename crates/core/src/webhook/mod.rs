@@ -1,10 +1,15 @@
 //! Webhooks: the events an organization's endpoints can take, their payloads (immutable
 //! snapshots written to the outbox in the same transaction as the change), Standard
 //! Webhooks signing (`webhook-id`, `webhook-timestamp`, `webhook-signature`) and the
-//! retry schedule. Delivery is `service::webhooks`; storage `store::WebhookStore`.
+//! retry schedule. Delivery is `service::webhooks`; storage `store::WebhookStore`; the
+//! guard against private targets `target`.
 
-use crate::domain::OrgId;
+pub mod target;
+
 use crate::domain::ledger::{Customer, PointsOutcome, TxType};
+use crate::domain::program::StampKind;
+use crate::domain::program::engine::GrantRule;
+use crate::domain::{CustomerId, OrgId};
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD;
 use hmac::{Hmac, Mac};
@@ -17,14 +22,27 @@ use uuid::Uuid;
 /// The events, by their wire name.
 pub const EVENT_TYPES: &[&str] = &[
     "member.enrolled",
+    "member.updated",
+    "member.erased",
     "points.earned",
     "points.redeemed",
     "points.reversed",
     "points.adjusted",
     "points.expired",
+    "points.expiring_soon",
     "reward.redeemed",
+    "reward.stock_low",
+    "stamp.earned",
+    "stamp_card.completed",
     "webhook.test",
 ];
+
+/// A redemption that leaves a reward with this many or fewer in stock sends
+/// `reward.stock_low`.
+pub const STOCK_LOW_AT: i32 = 5;
+/// How far ahead `points.expiring_soon` looks when the shop set no expiry warning window
+/// for its mail.
+pub const EXPIRING_SOON_DAYS: u16 = 14;
 
 /// How long delivery of one event is retried before it is marked failed.
 pub const RETRY_FOR: Duration = Duration::hours(72);
@@ -148,6 +166,172 @@ impl NewEvent {
             data,
             e.created_at,
         ))
+    }
+
+    /// `reward.stock_low` when a redemption leaves a catalog reward with
+    /// [`STOCK_LOW_AT`] or fewer in stock (`webhook-id`: the ledger entry's id with
+    /// `.stock_low`); `None` otherwise.
+    pub fn stock_low(org: OrgId, outcome: &PointsOutcome) -> Option<Self> {
+        let r = outcome.reward.as_ref()?;
+        let left = r.stock?;
+        if left > STOCK_LOW_AT || outcome.entry.transaction_type != TxType::Redeemed {
+            return None;
+        }
+        let e = &outcome.entry;
+        let data = serde_json::json!({
+            "entry_id": e.id.to_string(),
+            "reward": {"id": r.id.to_string(), "name": r.name, "cost_points": r.cost_points},
+            "stock_left": left,
+            "threshold": STOCK_LOW_AT,
+        });
+        Some(Self::new(
+            org,
+            format!("{}.stock_low", e.id),
+            "reward.stock_low",
+            data,
+            e.created_at,
+        ))
+    }
+
+    /// The program events of an award: `stamp.earned` for each stamp entry earned
+    /// (`webhook-id`: the stamp entry's id) and `stamp_card.completed` when it fills
+    /// the card (`webhook-id`: the stamp entry's id with `.completed`).
+    pub fn stamps(org: OrgId, outcome: &PointsOutcome) -> Vec<Self> {
+        let Some(purchase) = &outcome.purchase else {
+            return Vec::new();
+        };
+        let mut events = Vec::new();
+        for s in outcome
+            .stamps
+            .iter()
+            .filter(|s| s.kind == StampKind::Earned && s.stamps > 0)
+        {
+            let grant = purchase
+                .grants
+                .iter()
+                .find(|g| g.rule == GrantRule::StampCard(s.card_id));
+            let name = grant.map(|g| g.name.clone()).unwrap_or_default();
+            let required = grant
+                .and_then(|g| g.progress)
+                .map(|(_, need)| i64::from(need));
+            let data = serde_json::json!({
+                "stamp_entry_id": s.id.to_string(),
+                "customer_id": s.customer_id.to_string(),
+                "card": {"id": s.card_id.to_string(), "name": name, "stamps_required": required},
+                "stamps": s.stamps,
+                "stamps_after": s.balance_after,
+                "purchase_id": purchase.id.to_string(),
+                "balance_after": outcome.balance,
+            });
+            events.push(Self::new(
+                org,
+                s.id.to_string(),
+                "stamp.earned",
+                data.clone(),
+                s.created_at,
+            ));
+            if let Some(need) = required
+                && need > 0
+                && s.balance_after >= need
+                && s.balance_after - s.stamps < need
+            {
+                events.push(Self::new(
+                    org,
+                    format!("{}.completed", s.id),
+                    "stamp_card.completed",
+                    data,
+                    s.created_at,
+                ));
+            }
+        }
+        events
+    }
+
+    /// `member.updated` for a change of a customer's profile or consent: which fields
+    /// changed and their new values (`webhook-id`: a fresh id, written once).
+    pub fn member_updated(
+        org: OrgId,
+        customer: CustomerId,
+        changes: serde_json::Value,
+        at: OffsetDateTime,
+    ) -> Self {
+        let data = serde_json::json!({
+            "customer_id": customer.to_string(),
+            "changes": changes,
+        });
+        Self::new(
+            org,
+            format!("{}.updated.{}", customer, Uuid::now_v7().simple()),
+            "member.updated",
+            data,
+            at,
+        )
+    }
+
+    /// `member.updated` for a change of a customer's marketing consent.
+    pub fn consent_changed(
+        org: OrgId,
+        customer: CustomerId,
+        consent: &crate::domain::MarketingConsent,
+        at: OffsetDateTime,
+    ) -> Self {
+        Self::member_updated(
+            org,
+            customer,
+            serde_json::json!({ "marketing_consent": consent }),
+            at,
+        )
+    }
+
+    /// `member.erased` for an erased customer: the id only, no personal data
+    /// (`webhook-id`: the customer's id with `.erased`, so erasing again sends nothing
+    /// new).
+    pub fn erased(org: OrgId, customer: CustomerId, at: OffsetDateTime) -> Self {
+        Self::new(
+            org,
+            format!("{customer}.erased"),
+            "member.erased",
+            serde_json::json!({"customer_id": customer.to_string()}),
+            at,
+        )
+    }
+
+    /// The body a `member.enrolled` delivery keeps after its customer is erased.
+    pub fn enrolled_erased_payload(customer: CustomerId) -> String {
+        serde_json::json!({
+            "type": "member.enrolled",
+            "data": {"customer_id": customer.to_string(), "erased": true},
+        })
+        .to_string()
+    }
+
+    /// `points.expiring_soon`: `points` of the customer expire at `expires_at`
+    /// (`webhook-id`: the customer's id with the expiry instant, so one per customer per
+    /// expiry batch however often the daily pass runs).
+    pub fn expiring_soon(
+        org: OrgId,
+        customer: CustomerId,
+        points: i64,
+        balance: i64,
+        expires_at: OffsetDateTime,
+        at: OffsetDateTime,
+    ) -> Self {
+        let stamp = expires_at
+            .format(&time::format_description::well_known::Rfc3339)
+            .unwrap_or_default();
+        let data = serde_json::json!({
+            "customer_id": customer.to_string(),
+            "points": points,
+            "expires_at": stamp,
+            "balance_after": balance,
+        });
+        Self::new(
+            org,
+            format!("{customer}.expiring.{}", expires_at.unix_timestamp()),
+            "points.expiring_soon",
+            data,
+            at,
+        )
     }
 
     /// `member.enrolled` for a new customer (`webhook-id`: the customer's id).

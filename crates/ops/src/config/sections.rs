@@ -186,6 +186,9 @@ pub struct HousekeepingConfig {
     pub throttle_hours: u32,
     /// Days after it ran out before a job lease is removed.
     pub job_lease_days: u32,
+    /// Days after delivery (or giving up) before a webhook delivery leaves the delivery
+    /// log; pending deliveries are never removed.
+    pub webhook_delivery_days: u32,
 }
 
 impl Default for HousekeepingConfig {
@@ -200,6 +203,7 @@ impl Default for HousekeepingConfig {
             mail_row_days: 90,
             throttle_hours: 24,
             job_lease_days: 7,
+            webhook_delivery_days: 30,
         }
     }
 }

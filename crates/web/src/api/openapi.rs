@@ -212,6 +212,8 @@ impl Modify for SecuritySchemes {
     super::exports::summary,
     super::webhooks::list,
     super::webhooks::create,
+    super::webhooks::update,
+    super::webhooks::remove,
     super::webhooks::rotate,
     super::webhooks::test,
     super::webhooks::deliveries,

@@ -19,6 +19,10 @@ use uuid::Uuid;
 pub(super) fn routes() -> Router<AppState> {
     Router::new()
         .route("/orgs/{slug}/webhooks", get(list).post(create))
+        .route(
+            "/orgs/{slug}/webhooks/{id}",
+            axum::routing::put(update).delete(remove),
+        )
         .route("/orgs/{slug}/webhooks/{id}/rotate", post(rotate))
         .route("/orgs/{slug}/webhooks/{id}/test", post(test))
         .route("/orgs/{slug}/webhook-deliveries", get(deliveries))
@@ -100,7 +104,15 @@ api_errors!(CreateWebhookErrors [SIGNED_IN, JSON_BODY] {
     OrgNotFound,
     RequestInvalidField,
     ValidationFailed = "`url` is not an http(s) address, an event is unknown, or the organization has 10 endpoints; see `fields`",
+    WebhookTargetRefused,
 });
+
+/// The operator's `webhooks.allow_private`, for the guard against private targets.
+fn policy(state: &AppState) -> webhooks::TargetPolicy {
+    webhooks::TargetPolicy {
+        allow_private: state.config.webhooks_allow_private,
+    }
+}
 
 /// Add a webhook endpoint
 ///
@@ -123,7 +135,8 @@ async fn create(
     m: OrgMember,
     ApiJson(b): ApiJson<NewEndpoint>,
 ) -> Result<(StatusCode, Json<CreatedEndpoint>), ApiError> {
-    let (endpoint, secret) = webhooks::create_endpoint(&m.ctx(&state)?, &b.url, &b.events).await?;
+    let (endpoint, secret) =
+        webhooks::create_endpoint(&m.ctx(&state)?, &b.url, &b.events, policy(&state)).await?;
     Ok((
         StatusCode::CREATED,
         Json(CreatedEndpoint {
@@ -141,6 +154,73 @@ api_errors!(WebhookActionErrors [SIGNED_IN] {
     OrgNotFound,
     WebhookNotFound,
 });
+
+api_errors!(UpdateWebhookErrors [SIGNED_IN, JSON_BODY] {
+    OrgMismatch,
+    RequestMalformedJson,
+    RequestInvalid,
+    RequestPath = "`id` is not a UUID",
+    AuthForbidden = "only admins of this organization",
+    OrgSuspended,
+    OrgNotFound,
+    RequestInvalidField,
+    ValidationFailed = "`url` is not an http(s) address or an event is unknown; see `fields`",
+    WebhookTargetRefused,
+    WebhookNotFound,
+});
+
+/// Change a webhook endpoint
+///
+/// Admins only. Replaces the address and the event filter; the secret stays. The new
+/// address must be public, as when adding one.
+#[utoipa::path(
+    put,
+    path = "/orgs/{slug}/webhooks/{id}",
+    operation_id = "update_webhook",
+    tag = "webhooks",
+    params(super::params::OrgIdPath, super::params::OrgHeader),
+    request_body(content = NewEndpoint, content_type = "application/json"),
+    responses(
+        (status = 200, description = "Changed", body = Endpoint),
+        UpdateWebhookErrors,
+    ),
+    security(("session" = []), ("api_token" = []))
+)]
+async fn update(
+    State(state): State<AppState>,
+    m: OrgMember,
+    ApiPath((_, id)): ApiPath<(String, Uuid)>,
+    ApiJson(b): ApiJson<NewEndpoint>,
+) -> Result<Json<Endpoint>, ApiError> {
+    let ctx = m.ctx(&state)?;
+    Ok(Json(
+        webhooks::update_endpoint(&ctx, id, &b.url, &b.events, policy(&state)).await?,
+    ))
+}
+
+/// Remove a webhook endpoint
+///
+/// Admins only. The endpoint goes with its delivery log; nothing more is sent to it.
+#[utoipa::path(
+    delete,
+    path = "/orgs/{slug}/webhooks/{id}",
+    operation_id = "remove_webhook",
+    tag = "webhooks",
+    params(super::params::OrgIdPath, super::params::OrgHeader),
+    responses(
+        (status = 204, description = "Removed"),
+        WebhookActionErrors,
+    ),
+    security(("session" = []), ("api_token" = []))
+)]
+async fn remove(
+    State(state): State<AppState>,
+    m: OrgMember,
+    ApiPath((_, id)): ApiPath<(String, Uuid)>,
+) -> Result<StatusCode, ApiError> {
+    webhooks::remove_endpoint(&m.ctx(&state)?, id).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
 
 /// Rotate an endpoint's secret
 ///

@@ -12,3 +12,4 @@ mod openapi;
 mod outage;
 mod programs;
 mod server;
+mod webhooks;

@@ -54,6 +54,8 @@ const OPERATIONS: &[(&str, &str)] = &[
     ("get", "/api/v1/orgs/{slug}/exports/summary"),
     ("get", "/api/v1/orgs/{slug}/webhooks"),
     ("post", "/api/v1/orgs/{slug}/webhooks"),
+    ("put", "/api/v1/orgs/{slug}/webhooks/{id}"),
+    ("delete", "/api/v1/orgs/{slug}/webhooks/{id}"),
     ("post", "/api/v1/orgs/{slug}/webhooks/{id}/rotate"),
     ("post", "/api/v1/orgs/{slug}/webhooks/{id}/test"),
     ("get", "/api/v1/orgs/{slug}/webhook-deliveries"),

@@ -193,6 +193,8 @@ impl Served {
             config: Arc::new(WebConfig {
                 public_url: base.clone(),
                 scratch_dir: scratch.path().join("backups"),
+                // The tests' webhook receivers listen on 127.0.0.1.
+                webhooks_allow_private: true,
                 ..WebConfig::default()
             }),
         };

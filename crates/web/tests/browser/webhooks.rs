@@ -1,6 +1,7 @@
 //! A shop's admin adds a webhook endpoint in a real browser: the secret is shown once,
-//! "Send test event" queues a `webhook.test` that appears in the delivery log, and the
-//! dashboard's charts render (SVG with a table of the numbers beside).
+//! "Send test event" queues a `webhook.test` that appears in the delivery log, a real
+//! receiver on 127.0.0.1 gets it and the log shows it delivered, and the dashboard's
+//! charts render (SVG with a table of the numbers beside).
 
 use super::harness::{
     Driver, Served, assert_no_problems, browser_available, click, fill, screenshots, wait_gone,
@@ -11,6 +12,78 @@ use loyalty_testkit::{TestDb, both_backends};
 use secrecy::ExposeSecret;
 
 const PASSWORD: &str = "correct-horse-battery";
+
+/// A receiver on 127.0.0.1 that answers every post 204 and keeps the `webhook-id`s.
+async fn receiver() -> (u16, std::sync::Arc<std::sync::Mutex<Vec<String>>>) {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let ids = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+    let seen = ids.clone();
+    tokio::spawn(async move {
+        while let Ok((mut sock, _)) = listener.accept().await {
+            let mut buf = Vec::new();
+            let mut chunk = [0u8; 4096];
+            loop {
+                let n = sock.read(&mut chunk).await.unwrap_or(0);
+                if n == 0 {
+                    break;
+                }
+                buf.extend_from_slice(&chunk[..n]);
+                let text = String::from_utf8_lossy(&buf).to_string();
+                if let Some(end) = text.find("\r\n\r\n") {
+                    let head = text[..end].to_ascii_lowercase();
+                    let length: usize = head
+                        .lines()
+                        .find_map(|l| l.strip_prefix("content-length:"))
+                        .and_then(|v| v.trim().parse().ok())
+                        .unwrap_or(0);
+                    if buf.len() >= end + 4 + length {
+                        if let Some(id) = head.lines().find_map(|l| l.strip_prefix("webhook-id:")) {
+                            seen.lock().unwrap().push(id.trim().to_owned());
+                        }
+                        break;
+                    }
+                }
+            }
+            let _ = sock
+                .write_all(b"HTTP/1.1 204 No Content\r\nConnection: close\r\n\r\n")
+                .await;
+        }
+    });
+    (port, ids)
+}
+
+/// Posts deliveries over HTTP, as `serve` does.
+struct Post;
+
+#[async_trait::async_trait]
+impl loyalty_core::service::webhooks::WebhookTransport for Post {
+    async fn post(
+        &self,
+        url: &str,
+        headers: &[(&'static str, String)],
+        body: &str,
+    ) -> Result<loyalty_core::service::webhooks::Answer, loyalty_core::service::webhooks::PostError>
+    {
+        let mut request = reqwest::Client::new().post(url).body(body.to_owned());
+        for (name, value) in headers {
+            request = request.header(*name, value);
+        }
+        let response =
+            request
+                .send()
+                .await
+                .map_err(|e| loyalty_core::service::webhooks::PostError {
+                    message: e.to_string(),
+                    permanent: false,
+                })?;
+        Ok(loyalty_core::service::webhooks::Answer {
+            status: response.status().as_u16(),
+            excerpt: String::new(),
+        })
+    }
+}
 
 async fn webhooks_page(db: TestDb, backend: &str) {
     if !browser_available() {
@@ -65,7 +138,9 @@ async fn webhooks_page(db: TestDb, backend: &str) {
     wait_text(d, "main", "No endpoints yet").await;
 
     // Add an endpoint for points events: the secret is shown this once.
-    fill(d, "url", "https://shop.example.com/hooks/loyalty").await;
+    let (port, received) = receiver().await;
+    let hook_url = format!("http://127.0.0.1:{port}/hooks/loyalty");
+    fill(d, "url", &hook_url).await;
     click(d, "input[name='event.points.earned']").await;
     click(d, "input[name='event.webhook.test']").await;
     click(
@@ -75,12 +150,7 @@ async fn webhooks_page(db: TestDb, backend: &str) {
     .await;
     let secret = wait_text(d, "#webhook-secret", "whsec_").await;
     assert!(secret.contains("not shown again"), "{secret}");
-    let row = wait_text(
-        d,
-        "#webhook-endpoints",
-        "https://shop.example.com/hooks/loyalty",
-    )
-    .await;
+    let row = wait_text(d, "#webhook-endpoints", &hook_url).await;
     assert!(row.contains("points.earned, webhook.test"), "{row}");
 
     // Send a test event: it is in the delivery log.
@@ -88,14 +158,34 @@ async fn webhooks_page(db: TestDb, backend: &str) {
     wait_text(d, "main", "Test event queued").await;
     let log = wait_text(d, "#webhook-deliveries", "webhook.test").await;
     assert!(log.contains("pending"), "{log}");
-    d.screenshot(&screenshots().join(format!("{backend}-admin-webhooks.png")))
-        .await
-        .unwrap();
-    // The page after a reload no longer shows the secret.
+    // The sender posts it to the receiver; after a reload the log shows it delivered
+    // (and the secret is no longer shown).
+    let sent = loyalty_core::service::webhooks::deliver_due(
+        db.store.as_ref(),
+        app.state.clock.as_ref(),
+        &Post,
+        10,
+    )
+    .await
+    .unwrap();
+    assert_eq!(sent.delivered, 1, "{sent:?}");
+    let ids = received.lock().unwrap().clone();
+    assert_eq!(ids.len(), 1, "{ids:?}");
+    assert!(ids[0].starts_with("test_"), "{ids:?}");
     d.goto(format!("{base}/o/corner/admin/webhooks"))
         .await
         .unwrap();
-    wait_text(d, "#webhook-deliveries", "webhook.test").await;
+    let log = wait_text(d, "#webhook-deliveries", "delivered").await;
+    assert!(log.contains("webhook.test") && log.contains("204"), "{log}");
+    d.execute(
+        "document.getElementById('webhook-deliveries').scrollIntoView({block: 'center'})",
+        vec![],
+    )
+    .await
+    .unwrap();
+    d.screenshot(&screenshots().join(format!("{backend}-admin-webhooks.png")))
+        .await
+        .unwrap();
     assert!(
         d.find(thirtyfour::By::Id("webhook-secret")).await.is_err(),
         "the secret is shown once"

@@ -29,6 +29,7 @@ pub(super) fn routes() -> Router<AppState> {
         .route("/o/{slug}/admin/webhooks/{id}/rotate", post(rotate))
         .route("/o/{slug}/admin/webhooks/{id}/test", post(test))
         .route("/o/{slug}/admin/webhooks/{id}/toggle", post(toggle))
+        .route("/o/{slug}/admin/webhooks/{id}/remove", post(remove))
         .route(
             "/o/{slug}/admin/webhooks/deliveries/{id}/resend",
             post(resend),
@@ -164,7 +165,10 @@ async fn create(
         .filter_map(|k| k.strip_prefix("event."))
         .map(str::to_owned)
         .collect();
-    match webhooks::create_endpoint(&ctx, &url, &events).await {
+    let policy = webhooks::TargetPolicy {
+        allow_private: state.config.webhooks_allow_private,
+    };
+    match webhooks::create_endpoint(&ctx, &url, &events, policy).await {
         Ok((_, secret)) => {
             let notice = done_notice(&c, "webhook_saved");
             show(
@@ -249,6 +253,20 @@ async fn toggle(
         return Err(PageError::not_found(c.lang));
     };
     webhooks::set_active(&ctx, id, !endpoint.active)
+        .await
+        .or_page(&c, &back)?;
+    Ok(Redirect::to(&format!("{back}?done=saved")).into_response())
+}
+
+async fn remove(
+    State(state): State<AppState>,
+    page: OrgPage,
+    PagePath((_, id)): PagePath<(String, Uuid)>,
+    CsrfForm(Empty {}): CsrfForm<Empty>,
+) -> Result<Response, PageError> {
+    let (c, ctx) = admin(&page, &state, "webhooks")?;
+    let back = format!("{}/admin/webhooks", page.base());
+    webhooks::remove_endpoint(&ctx, id)
         .await
         .or_page(&c, &back)?;
     Ok(Redirect::to(&format!("{back}?done=saved")).into_response())

@@ -233,6 +233,7 @@ pub(super) const KEYS: &[&str] = &[
     "err_internal",
     "err_unavailable",
     "err_not_found",
+    "err_webhook_target",
     "err_points_number",
     "err_resubmitted",
     "err_reverse_old",
@@ -529,6 +530,7 @@ pub(super) const KEYS: &[&str] = &[
     "wh_add",
     "wh_secret_once",
     "wh_rotate",
+    "wh_remove",
     "wh_rotated",
     "wh_send_test",
     "wh_failing",
@@ -1047,6 +1049,10 @@ pub(super) fn text(lang: Lang, key: &'static str) -> &'static str {
         "err_unavailable" => (
             "A service this site depends on cannot be reached right now; nothing was changed. Please try again in a minute.",
             "Um serviço de que este site depende está inacessível no momento; nada foi alterado. Tente novamente em um minuto.",
+        ),
+        "err_webhook_target" => (
+            "That address cannot take webhooks: it does not resolve, or it points into a private network (such as 127.0.0.1, 10.x, 192.168.x or 169.254.x). Give a public https address of your receiver.",
+            "Esse endereço não pode receber webhooks: ele não resolve ou aponta para uma rede privada (como 127.0.0.1, 10.x, 192.168.x ou 169.254.x). Informe um endereço https público do seu receptor.",
         ),
         "err_not_found" => (
             "Nothing was found. Check the spelling and try again.",
@@ -1611,6 +1617,7 @@ pub(super) fn text(lang: Lang, key: &'static str) -> &'static str {
             "Segredo de assinatura: copie agora, ele não será mostrado de novo.",
         ),
         "wh_rotate" => ("Rotate secret", "Trocar segredo"),
+        "wh_remove" => ("Remove", "Remover"),
         "wh_rotated" => (
             "New signing secret: copy it now. The old one also signs for 24 hours.",
             "Novo segredo de assinatura: copie agora. O antigo também assina por 24 horas.",
