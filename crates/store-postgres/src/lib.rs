@@ -17,6 +17,7 @@ mod orgs;
 mod programs;
 mod rewards;
 mod sessions;
+mod tills;
 mod tokens;
 mod webhooks;
 
@@ -109,6 +110,11 @@ pub const MIGRATIONS: &[(i64, &str, &str)] = &[
         20,
         "webhooks",
         include_str!("../migrations/0020_webhooks.sql"),
+    ),
+    (
+        29,
+        "till devices",
+        include_str!("../migrations/0029_till_devices.sql"),
     ),
 ];
 

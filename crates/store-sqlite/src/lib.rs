@@ -20,6 +20,7 @@ mod rows;
 mod sessions;
 mod sql;
 mod sync_tx;
+mod tills;
 mod tokens;
 mod webhooks;
 mod writer;
@@ -117,6 +118,11 @@ pub const MIGRATIONS: &[(i64, &str, &str)] = &[
         20,
         "webhooks",
         include_str!("../migrations/0020_webhooks.sql"),
+    ),
+    (
+        29,
+        "till devices",
+        include_str!("../migrations/0029_till_devices.sql"),
     ),
 ];
 

@@ -25,6 +25,13 @@
   var cardIn = document.getElementById("offline-card"), amountIn = document.getElementById("offline-amount");
   var estimateEl = document.getElementById("offline-estimate");
   var online = navigator.onLine, waiting = 0, syncing = false, halted = null;
+  // This till's id, made once and kept across sign-outs: the admin's list of tills
+  // shows what each one sent.
+  var device = localStorage.getItem("loyalty-device");
+  if (!device) {
+    device = crypto.randomUUID();
+    try { localStorage.setItem("loyalty-device", device); } catch (e) { /* kept for this page only */ }
+  }
 
   function t(name) {
     return root.dataset["t" + name.split("-").map(function (w) {
@@ -262,7 +269,8 @@
     return fetch(base + "/till/offline/purchases", {
       method: "POST", credentials: "same-origin", redirect: "manual", cache: "no-store",
       headers: { "Content-Type": "application/json", "Accept": "application/json", "X-CSRF-Token": csrf },
-      body: JSON.stringify({ key: p.key, card: p.card, amount: p.amount, recorded_at: p.recorded_at })
+      body: JSON.stringify({ key: p.key, card: p.card, amount: p.amount, recorded_at: p.recorded_at,
+        device: device })
     }).then(function (res) { return answer(p, res); }, function () { online = false; return false; });
   }
   function sync() {
@@ -290,12 +298,9 @@
             try { localStorage.setItem(PROGRAM, JSON.stringify(p)); } catch (e) { /* full */ }
           });
         }
-        if (res.type === "opaqueredirect" || res.status === 401 || res.status === 403) {
-          return (res.headers.get("content-type") || "").indexOf("json") >= 0
-            ? res.json().then(function (b) {
-              halted = b && b.error && b.error.code === "org.suspended" ? t("refused-suspended") : t("refused-access");
-            }) : (halted = t("refused-access"));
-        }
+        // Refused (signed out, deactivated, shop suspended): sending the oldest purchase
+        // says why, and stops until this read succeeds again; a refused person's till
+        // is reported to the admin.
       })
       .then(function () { show(); if (online && waiting > 0) sync(); }, function () { online = false; show(); });
   }

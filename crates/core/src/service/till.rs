@@ -6,14 +6,17 @@
 //! offline and what does not.
 
 use super::bound::{self, CheckedAward};
-use super::context::{Ctx, STAFF};
+use super::context::{ADMIN, Ctx, STAFF};
 use super::{customers, points};
 use crate::Error;
 use crate::FieldError;
+use crate::clock::Clock;
+use crate::domain::Organization;
 use crate::domain::ledger::Customer;
 use crate::domain::points::is_card_number;
 use crate::domain::program::{Promotion, StampCard};
 use crate::service::points::AwardRequest;
+use crate::store::{Store, TillDevice, TillSync};
 use rust_decimal::Decimal;
 use serde::Serialize;
 use uuid::Uuid;
@@ -103,18 +106,45 @@ pub struct OfflinePurchase {
     pub key: String,
     /// When the device recorded it (its own clock, RFC 3339), kept with the purchase.
     pub recorded_at: String,
+    /// The till that sends it: a random id the device made once and keeps.
+    pub device: Uuid,
 }
+
+/// The most tills the admin's list shows.
+pub const TILLS_SHOWN: u32 = 50;
 
 /// Records a purchase the till made offline, as the till's award does, with the key the
 /// device made: a second send of the same purchase answers the first result. The
 /// customer is found by card number; an unknown card is `customer.not_found`. An amount
 /// above the shop's usual purchases is refused (`purchase.unusual_amount`): nobody
 /// confirmed it, so the cashier records it again at the till.
+///
+/// Each answer is counted for the admin's list of tills ([`devices`]): a purchase that
+/// landed (once, not its second send) or a refusal with its code.
 pub async fn record_offline(
     ctx: &Ctx<'_>,
     p: &OfflinePurchase,
 ) -> Result<(Customer, CheckedAward), Error> {
     ctx.require(STAFF, "record purchases")?;
+    let result = record(ctx, p).await;
+    let refused = match &result {
+        Ok((_, award)) if award.outcome.replayed => return result,
+        Ok(_) => None,
+        // The server's own failures are not the till's refusals: it sends again later.
+        Err(e) if e.code().status() >= 500 => return result,
+        Err(e) => Some(e.code().as_str().to_owned()),
+    };
+    let sync = TillSync {
+        device: p.device,
+        cashier: ctx.actor.label.clone(),
+        at: ctx.clock.now(),
+        refused,
+    };
+    ctx.store.record_till_sync(ctx.org.id, &sync).await?;
+    result
+}
+
+async fn record(ctx: &Ctx<'_>, p: &OfflinePurchase) -> Result<(Customer, CheckedAward), Error> {
     let card = p.card.trim();
     if !is_card_number(card) {
         return Err(Error::Validation(vec![FieldError::new(
@@ -153,4 +183,35 @@ pub async fn record_offline(
     };
     let award = bound::award_checked(ctx, req, &p.key, false).await?;
     Ok((customer, award))
+}
+
+/// Counts, for the admin, a send refused because the person signed in on the till may no
+/// longer act in the organization (a deactivated cashier): the purchase is not recorded,
+/// and the till keeps it. Only a person who is or was a member of this organization is
+/// counted, so nobody else can write to its list.
+pub async fn refused_person(
+    store: &dyn Store,
+    clock: &dyn Clock,
+    org: &Organization,
+    subject: &str,
+    label: &str,
+    device: Uuid,
+) -> Result<(), Error> {
+    if store.member_by_subject(org.id, subject).await?.is_none() {
+        return Ok(());
+    }
+    let sync = TillSync {
+        device,
+        cashier: label.to_owned(),
+        at: clock.now(),
+        refused: Some(crate::ErrorCode::AuthForbidden.as_str().to_owned()),
+    };
+    Ok(store.record_till_sync(org.id, &sync).await?)
+}
+
+/// The organization's tills with what they sent of the purchases recorded offline, the
+/// most recently sending first (admins).
+pub async fn devices(ctx: &Ctx<'_>) -> Result<Vec<TillDevice>, Error> {
+    ctx.require(ADMIN, "see the tills")?;
+    Ok(ctx.store.till_devices(ctx.org.id, TILLS_SHOWN).await?)
 }

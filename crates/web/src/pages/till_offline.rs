@@ -7,12 +7,15 @@
 use super::form::CsrfJson;
 use crate::AppState;
 use crate::api::auth::OrgMember;
+use crate::api::org_context::ActiveOrg;
 use crate::error::ApiError;
+use crate::session::{NotSignedIn, SignedIn};
 use axum::Router;
 use axum::extract::{Path, State};
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Json, Response};
 use axum::routing::{get, post};
+use loyalty_core::ErrorCode;
 use loyalty_core::domain::OrgSlug;
 use loyalty_core::service::till::{self, OfflinePurchase, TillProgram};
 use serde::{Deserialize, Serialize};
@@ -111,6 +114,8 @@ struct Sent {
     card: String,
     amount: String,
     recorded_at: String,
+    /// The till: a random id the device made once and keeps.
+    device: uuid::Uuid,
 }
 
 /// The server's answer for it, which replaces the estimate.
@@ -125,18 +130,42 @@ struct Recorded {
 }
 
 /// Records one queued purchase with the key the device made (the page's script only:
-/// the session, our origin and the session's anti-forgery token).
+/// the session, our origin and the session's anti-forgery token). A person signed in
+/// who may no longer act here (a deactivated cashier) is refused, and the refusal is
+/// counted on the admin's list of tills.
 async fn send(
     State(state): State<AppState>,
-    member: OrgMember,
+    org: Result<ActiveOrg, ApiError>,
+    signed_in: Result<SignedIn, NotSignedIn>,
+    member: Result<OrgMember, ApiError>,
     CsrfJson(sent): CsrfJson<Sent>,
 ) -> Result<Response, ApiError> {
+    let member = match (member, org, signed_in) {
+        (Ok(member), _, _) => member,
+        (Err(e), Ok(ActiveOrg(org)), Ok(person)) if e.code == ErrorCode::AuthForbidden => {
+            let principal = person.principal();
+            if let Some(subject) = principal.subject() {
+                till::refused_person(
+                    state.store.as_ref(),
+                    state.clock.as_ref(),
+                    &org,
+                    subject,
+                    &principal.label(),
+                    sent.device,
+                )
+                .await?;
+            }
+            return Err(e);
+        }
+        (Err(e), _, _) => return Err(e),
+    };
     let ctx = member.ctx(&state)?;
     let purchase = OfflinePurchase {
         card: sent.card,
         amount: sent.amount,
         key: sent.key,
         recorded_at: sent.recorded_at,
+        device: sent.device,
     };
     let (customer, award) = till::record_offline(&ctx, &purchase).await?;
     let status = if award.outcome.replayed {

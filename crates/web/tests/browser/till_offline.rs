@@ -9,7 +9,7 @@
 use super::harness::{
     Driver, Served, assert_no_problems, browser_available, click, fill, wait_text,
 };
-use super::story::{set_password_and_sign_in, shot};
+use super::story::{set_password_and_sign_in, shot, sign_out};
 use loyalty_core::domain::ledger::{Actor, Purchase};
 use loyalty_core::domain::{OrgId, Role};
 use loyalty_core::service::onboard::{self, Credential, CredentialMode, NoHooks, OnboardInput};
@@ -279,7 +279,159 @@ async fn offline(db: TestDb, backend: &str) {
     browser.quit().await;
 }
 
+/// A cashier records purchases offline and is deactivated before they are sent: the
+/// sending is refused and reported on the admin's list of tills, the till keeps them,
+/// signing out warns, and the next sign-in on the same till sends them.
+async fn deactivated(db: TestDb, backend: &str) {
+    if !browser_available() {
+        return;
+    }
+    let mut app = Served::start(&db).await;
+    let base = app.base.clone();
+    let clock = app.state.clock.clone();
+    let plan = OnboardInput {
+        name: Some("Kiosk".into()),
+        slug: Some("kiosk".into()),
+        admin_email: Some("admin@kiosk.example.com".into()),
+        admin_name: Some("Ana Admin".into()),
+        country: Some("US".into()),
+        timezone: Some("America/New_York".into()),
+        ..OnboardInput::default()
+    }
+    .validate()
+    .unwrap();
+    let report = onboard::onboard(
+        db.store.as_ref(),
+        &app.directory,
+        clock.as_ref(),
+        &plan,
+        CredentialMode::Link,
+        &NoHooks,
+    )
+    .await
+    .unwrap();
+    let Some(Credential::Link { url, .. }) = report.credential else {
+        panic!("a link")
+    };
+    let org = db
+        .store
+        .organization_by_slug(&loyalty_core::domain::OrgSlug::parse("kiosk").unwrap())
+        .await
+        .unwrap()
+        .unwrap();
+    let ctx = Ctx {
+        store: db.store.as_ref(),
+        clock: clock.as_ref(),
+        org: &org,
+        actor: Actor {
+            member_id: None,
+            label: "kiosk_admin".into(),
+            role: "admin".into(),
+            request_id: None,
+        },
+        role: Role::Admin,
+    };
+    let customer = points::enroll(
+        &ctx,
+        &EnrollInput {
+            phone: Some("+1 212 555 0103".into()),
+            email: None,
+            name: None,
+        },
+        None,
+    )
+    .await
+    .unwrap();
+
+    let browser = Driver::start().await;
+    let d = browser.d();
+    set_password_and_sign_in(d, &base, url.expose_secret(), "kiosk_admin").await;
+    d.goto(format!("{base}/o/kiosk/admin/users")).await.unwrap();
+    fill(d, "username", "kiosk_cashier").await;
+    fill(d, "name", "Carl Cashier").await;
+    fill(d, "email", "carl@kiosk.example.com").await;
+    click(d, "form[action$='/admin/users'] button[type=submit]").await;
+    let link = wait_text(d, "#one-time-link", "/auth/set-password?token=").await;
+    sign_out(d).await;
+    set_password_and_sign_in(d, &base, &link, "kiosk_cashier").await;
+    let till = format!("{base}/o/kiosk/till");
+    d.goto(&till).await.unwrap();
+    wait_status(d, "online", 0).await;
+
+    app.stop().await;
+    wait_status(d, "offline", 0).await;
+    record(d, &customer.card_number, "8.00", 1).await;
+    record(d, &customer.card_number, "9.00", 2).await;
+    // Meanwhile the admin deactivates the cashier (on another device).
+    let carl = loyalty_core::service::staff::list_staff(&ctx)
+        .await
+        .unwrap()
+        .into_iter()
+        .find(|m| m.email.as_deref() == Some("carl@kiosk.example.com"))
+        .unwrap();
+    loyalty_core::service::staff::deactivate_staff(&ctx, &app.directory, carl.id)
+        .await
+        .unwrap();
+
+    // The connection returns: refused, shown, kept; the admin's list shows it.
+    app.restart().await;
+    wait_text(d, "#till-status", "no longer active").await;
+    wait_status(d, "online", 2).await;
+    shot(d, backend, "till-offline-refused-cashier").await;
+    assert!(offline_purchases(&db, org.id).await.is_empty());
+    let tills = loyalty_core::service::till::devices(&ctx).await.unwrap();
+    assert_eq!(tills.len(), 1);
+    assert_eq!(tills[0].cashier, "kiosk_cashier");
+    assert_eq!(tills[0].offline_purchases, 0);
+    assert!(tills[0].refusals >= 1);
+    assert_eq!(
+        tills[0].last_refusal.as_ref().map(|r| r.0.as_str()),
+        Some("auth.forbidden")
+    );
+
+    // Signing out warns that two purchases wait, and keeps them.
+    click(d, "form[action='/logout'] button").await;
+    let warning = d.get_alert_text().await.unwrap();
+    assert!(
+        warning.contains("2 purchases are still waiting"),
+        "{warning}"
+    );
+    d.accept_alert().await.unwrap();
+    wait_text(d, "h1", "Sign in").await;
+
+    // The next sign-in on this till sends them.
+    fill(d, "username", "kiosk_admin").await;
+    fill(d, "password", super::story::PASSWORD).await;
+    click(d, "form[action='/login'] button").await;
+    wait_text(d, "h1", "Welcome").await;
+    d.goto(&till).await.unwrap();
+    wait_status(d, "online", 0).await;
+    let landed = offline_purchases(&db, org.id).await;
+    assert_eq!(landed.len(), 2);
+    assert_eq!(landed.iter().map(|p| p.points_awarded).sum::<i64>(), 17);
+    d.goto(format!("{base}/o/kiosk/admin/users")).await.unwrap();
+    wait_text(d, "#tills", "auth.forbidden").await;
+    wait_text(d, "#tills", "kiosk_admin").await;
+    d.execute(
+        "document.getElementById('tills').scrollIntoView();",
+        Vec::new(),
+    )
+    .await
+    .unwrap();
+    shot(d, backend, "admin-tills").await;
+    assert_no_problems(d).await;
+    browser.quit().await;
+}
+
 both_backends! {
+    async fn a_deactivated_cashiers_offline_purchases_are_refused_and_reported(db) {
+        let backend = match db.kind {
+            loyalty_testkit::Kind::Sqlite => "sqlite",
+            loyalty_testkit::Kind::Postgres => "postgres",
+        };
+        deactivated(db, backend).await;
+    }
+
     async fn twenty_purchases_recorded_offline_land_once_each(db) {
         let backend = match db.kind {
             loyalty_testkit::Kind::Sqlite => "sqlite",

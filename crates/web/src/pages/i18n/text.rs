@@ -6,6 +6,15 @@ use super::Lang;
 /// Every key, for the completeness test.
 #[cfg(test)]
 pub(super) const KEYS: &[&str] = &[
+    "tills_offline",
+    "tills_offline_help",
+    "tills_none",
+    "till_device",
+    "till_cashier",
+    "till_last_sync",
+    "till_offline_count",
+    "till_refusals",
+    "till_last_refusal",
     "offline_online",
     "offline_offline",
     "offline_waiting",
@@ -1731,6 +1740,24 @@ pub(super) fn text(lang: Lang, key: &'static str) -> &'static str {
             "Redemptions need the connection: the balance cannot be known offline.",
             "Resgates precisam de conexão: o saldo não pode ser conhecido sem ela.",
         ),
+        "tills_offline" => (
+            "Tills and their offline purchases",
+            "Caixas e suas compras sem conexão",
+        ),
+        "tills_offline_help" => (
+            "Each till (a device, with the person signed in on it) that sent purchases recorded without a connection: when it last sent, how many landed, and how many were refused. A refused auth.forbidden is a person who may no longer act here, such as a deactivated cashier: their purchases were not recorded.",
+            "Cada caixa (um aparelho, com a pessoa conectada nele) que enviou compras registradas sem conexão: quando enviou pela última vez, quantas entraram e quantas foram recusadas. Uma recusa auth.forbidden é de alguém que não pode mais agir aqui, como um caixa desativado: as compras dele não foram registradas.",
+        ),
+        "tills_none" => (
+            "No till has sent purchases recorded offline yet.",
+            "Nenhum caixa enviou compras registradas sem conexão ainda.",
+        ),
+        "till_device" => ("Device", "Aparelho"),
+        "till_cashier" => ("Signed in", "Conectado como"),
+        "till_last_sync" => ("Last sent", "Último envio"),
+        "till_offline_count" => ("Recorded offline", "Registradas sem conexão"),
+        "till_refusals" => ("Refused", "Recusadas"),
+        "till_last_refusal" => ("Last refusal", "Última recusa"),
         _ => return key,
     };
     match lang {
