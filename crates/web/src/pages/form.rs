@@ -194,7 +194,10 @@ impl<T: DeserializeOwned> FromRequest<AppState> for CsrfJson<T> {
             return Err(forged());
         }
         let Ok(Some(expected)) = expected_token(&mut parts, state, Token::Session).await else {
-            return Err(forged());
+            return Err(ApiError::new(
+                ErrorCode::AuthRequired,
+                "your session has ended; sign in again",
+            ));
         };
         let given = parts.headers.get(CSRF_HEADER).and_then(|v| v.to_str().ok());
         if !given.is_some_and(|given| session::csrf_ok(&expected, given)) {

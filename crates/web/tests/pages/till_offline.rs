@@ -5,7 +5,7 @@
 //! its script (the offline block hidden, the forms as before).
 
 use super::app::{CSRF, ORIGIN, TestApp, Who};
-use loyalty_testkit::{TestDb, both_backends};
+use loyalty_testkit::both_backends;
 
 fn json(card: &str, key: &str) -> String {
     serde_json::json!({
