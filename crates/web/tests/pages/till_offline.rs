@@ -101,6 +101,16 @@ both_backends! {
         assert!(!r.body.contains(&card), "no customer data");
         let r = app.get(&Who::anonymous(), "/o/alpha/till/offline").await;
         assert_eq!(r.status, 401);
+        // A customer of the shop and another shop's admin read nothing, send nothing.
+        let customer = app.person("alpha_customer", &["alpha-customers"]).await;
+        let beta_admin = app.person("beta_admin", &["beta-admins"]).await;
+        for who in [&customer, &beta_admin] {
+            let r = app.get(who, "/o/alpha/till/offline").await;
+            assert_eq!((r.status.as_u16(), code(&r.body).as_str()), (403, "auth.forbidden"), "{}", r.body);
+            let r = send(&app, who, "alpha", json(&card, "2b7c2a6e-4f0e-4a7c-9b0e-2a1d3c4b5e6f"), &ok).await;
+            assert_eq!(r.status, 403, "{}", r.body);
+        }
+        assert_eq!(app.db.store.list_purchases(app.a.id, None, None, None, 10).await.unwrap().len(), 1);
     }
 
     async fn the_till_installs_and_works_without_its_script(db) {
