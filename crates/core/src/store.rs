@@ -15,6 +15,7 @@ mod mail;
 mod orgs;
 mod programs;
 mod rewards;
+mod tills;
 mod tokens;
 mod webhooks;
 
@@ -42,6 +43,7 @@ pub use mail::MailStore;
 pub use orgs::{Member, NewMember, OnboardingClaim, OrgStore};
 pub use programs::ProgramStore;
 pub use rewards::RewardStore;
+pub use tills::{TillDevice, TillStore, TillSync};
 pub use tokens::TokenStore;
 pub use webhooks::WebhookStore;
 
@@ -395,6 +397,7 @@ pub trait Store:
     + MailStore
     + WebhookStore
     + HousekeepingStore
+    + TillStore
     + Send
     + Sync
     + 'static

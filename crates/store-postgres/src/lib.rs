@@ -17,6 +17,7 @@ mod orgs;
 mod programs;
 mod rewards;
 mod sessions;
+mod tills;
 mod tokens;
 mod webhooks;
 
@@ -114,6 +115,11 @@ pub const MIGRATIONS: &[(i64, &str, &str)] = &[
         25,
         "webhook delivery retention and erasure",
         include_str!("../migrations/0025_webhook_delivery_retention.sql"),
+    ),
+    (
+        29,
+        "till devices",
+        include_str!("../migrations/0029_till_devices.sql"),
     ),
 ];
 

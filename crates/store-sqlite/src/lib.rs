@@ -20,6 +20,7 @@ mod rows;
 mod sessions;
 mod sql;
 mod sync_tx;
+mod tills;
 mod tokens;
 mod webhooks;
 mod writer;
@@ -122,6 +123,11 @@ pub const MIGRATIONS: &[(i64, &str, &str)] = &[
         25,
         "webhook delivery retention and erasure",
         include_str!("../migrations/0025_webhook_delivery_retention.sql"),
+    ),
+    (
+        29,
+        "till devices",
+        include_str!("../migrations/0029_till_devices.sql"),
     ),
 ];
 

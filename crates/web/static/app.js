@@ -51,6 +51,23 @@
     var n = parseFloat(plain);
     return isNaN(n) || n <= 0 ? null : n;
   }
+  // The till's offline module (/static/till.js) reads amounts by the same rules.
+  window.loyaltyReadAmount = readAmount;
+  // Signing out clears what a till keeps about customers on this device (the recent
+  // customers and the program); purchases waiting to be sent stay for the till's next
+  // sign-in. On the till page, /static/till.js does this after its warning.
+  if (!document.getElementById("till-offline")) {
+    document.querySelectorAll("form[action='/logout']").forEach(function (form) {
+      form.addEventListener("submit", function () {
+        try {
+          Object.keys(localStorage).forEach(function (k) {
+            if (k.indexOf("loyalty-till-") === 0) localStorage.removeItem(k);
+          });
+        } catch (e) { /* storage unavailable: nothing kept */ }
+        if (window.caches) caches.delete("loyalty-till-v1");
+      });
+    });
+  }
   // Points preview at the till, from the organization's earning rule.
   document.querySelectorAll("input[data-rate]").forEach(function (input) {
     var out = document.getElementById(input.getAttribute("aria-describedby"));

@@ -18,4 +18,5 @@ mod privacy;
 mod programs;
 mod store;
 mod trends;
+mod till;
 mod webhooks;

@@ -1,4 +1,5 @@
-//! The stylesheet and script, served from the binary, and the language switch.
+//! The stylesheet and scripts, the till's icons, served from the binary, and the
+//! language switch.
 
 use super::i18n::{COOKIE, Lang};
 use super::redirect::safe_back;
@@ -12,11 +13,29 @@ use serde::Deserialize;
 
 const CSS: &str = include_str!("../../static/app.css");
 const JS: &str = include_str!("../../static/app.js");
+/// The till's offline module (its queue, status and sync); docs/till.md.
+const TILL_JS: &str = include_str!("../../static/till.js");
+const TILL_ICON: &str = include_str!("../../static/till-icon.svg");
+const TILL_ICON_192: &[u8] = include_bytes!("../../static/till-icon-192.png");
+const TILL_ICON_512: &[u8] = include_bytes!("../../static/till-icon-512.png");
 
 pub(super) fn routes() -> Router<AppState> {
     Router::new()
         .route("/static/app.css", get(css))
         .route("/static/app.js", get(js))
+        .route("/static/till.js", get(till_js))
+        .route(
+            "/static/till-icon.svg",
+            get(|| file("image/svg+xml", TILL_ICON.as_bytes())),
+        )
+        .route(
+            "/static/till-icon-192.png",
+            get(|| file("image/png", TILL_ICON_192)),
+        )
+        .route(
+            "/static/till-icon-512.png",
+            get(|| file("image/png", TILL_ICON_512)),
+        )
         .route("/lang/{tag}", get(switch))
 }
 
@@ -38,6 +57,22 @@ async fn js() -> Response {
             (header::CACHE_CONTROL, "public, max-age=3600"),
         ],
         JS,
+    )
+        .into_response()
+}
+
+async fn till_js() -> Response {
+    file("text/javascript; charset=utf-8", TILL_JS.as_bytes()).await
+}
+
+/// A file kept in the binary, with its type; browsers may keep it for an hour.
+async fn file(content_type: &'static str, body: &'static [u8]) -> Response {
+    (
+        [
+            (header::CONTENT_TYPE, content_type),
+            (header::CACHE_CONTROL, "public, max-age=3600"),
+        ],
+        body,
     )
         .into_response()
 }

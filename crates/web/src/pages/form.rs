@@ -8,10 +8,14 @@
 //!   (nobody is signed in to hold a session token).
 //! - [`SignInForm`]: the sign-in and set-password forms; their origin only (the password
 //!   or the one-time link is the proof).
+//! - [`CsrfJson`]: a JSON body sent by a page's own script (the till's offline queue):
+//!   our origin and the session's token in the `X-CSRF-Token` header, answered as JSON.
 
 use super::error::PageError;
 use super::layout::{Chrome, cookie_lang, request_lang};
 use crate::AppState;
+use crate::api::extract::ApiJson;
+use crate::error::ApiError;
 use crate::session::{self, SignedIn};
 use axum::Form;
 use axum::body::{Body, Bytes};
@@ -19,6 +23,7 @@ use axum::extract::{FromRequest, FromRequestParts, Request};
 use axum::http::request::Parts;
 use axum::http::{HeaderMap, header};
 use axum::response::IntoResponse;
+use loyalty_core::ErrorCode;
 use serde::de::DeserializeOwned;
 
 /// Name of the cookie holding the forgot-password form's anti-forgery token.
@@ -35,6 +40,13 @@ pub(crate) struct CookieForm<T>(pub T);
 
 /// A sign-in form, posted from one of our pages.
 pub(crate) struct SignInForm<T>(pub T);
+
+/// A JSON body posted by the signed-in person's page script, with the session's token in
+/// the [`CSRF_HEADER`] header.
+pub(crate) struct CsrfJson<T>(pub T);
+
+/// The header a page script sends the session's anti-forgery token in.
+pub(crate) const CSRF_HEADER: &str = "x-csrf-token";
 
 /// A form with nothing to read but its token (a button).
 #[derive(serde::Deserialize)]
@@ -164,6 +176,36 @@ impl<T: DeserializeOwned> FromRequest<AppState> for SignInForm<T> {
 
     async fn from_request(req: Request, state: &AppState) -> Result<Self, PageError> {
         checked(req, state, Token::None).await.map(Self)
+    }
+}
+
+impl<T: DeserializeOwned> FromRequest<AppState> for CsrfJson<T> {
+    type Rejection = ApiError;
+
+    async fn from_request(req: Request, state: &AppState) -> Result<Self, ApiError> {
+        let (mut parts, body) = req.into_parts();
+        let forged = || {
+            ApiError::new(
+                ErrorCode::AuthForbidden,
+                "this request did not come from this site's pages; reload the page",
+            )
+        };
+        if !session::same_origin(&parts.headers, &state.config.public_url) {
+            return Err(forged());
+        }
+        let Ok(Some(expected)) = expected_token(&mut parts, state, Token::Session).await else {
+            return Err(ApiError::new(
+                ErrorCode::AuthRequired,
+                "your session has ended; sign in again",
+            ));
+        };
+        let given = parts.headers.get(CSRF_HEADER).and_then(|v| v.to_str().ok());
+        if !given.is_some_and(|given| session::csrf_ok(&expected, given)) {
+            return Err(forged());
+        }
+        ApiJson::<T>::from_request(Request::from_parts(parts, body), state)
+            .await
+            .map(|ApiJson(v)| Self(v))
     }
 }
 

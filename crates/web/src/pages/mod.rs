@@ -31,6 +31,7 @@ mod redirect;
 mod throttle;
 mod till;
 mod till_actions;
+mod till_offline;
 
 use crate::AppState;
 use askama::Template;
@@ -51,6 +52,7 @@ pub fn routes() -> Router<AppState> {
         .merge(admin::routes())
         .merge(till::routes())
         .merge(till_actions::routes())
+        .merge(till_offline::routes())
         .merge(portal::routes())
         .merge(join::routes())
         .merge(claim::routes())

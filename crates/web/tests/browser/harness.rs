@@ -164,7 +164,9 @@ pub struct Served {
     pub base: String,
     pub state: AppState,
     pub directory: BuiltinDirectory,
+    addr: std::net::SocketAddr,
     stop: Option<tokio::sync::oneshot::Sender<()>>,
+    task: Option<tokio::task::JoinHandle<()>>,
     /// The folder the XLSX exports make their private folders in (as `backup.dir`).
     pub scratch: tempfile::TempDir,
 }
@@ -198,21 +200,54 @@ impl Served {
                 ..WebConfig::default()
             }),
         };
+        let addr = listener.local_addr().unwrap();
+        let mut served = Served {
+            base,
+            state,
+            directory,
+            addr,
+            stop: None,
+            task: None,
+            scratch,
+        };
+        served.serve(listener);
+        served
+    }
+
+    fn serve(&mut self, listener: tokio::net::TcpListener) {
         let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-        let s = state.clone();
-        tokio::spawn(async move {
+        let s = self.state.clone();
+        self.task = Some(tokio::spawn(async move {
             let _ = loyalty_web::serve(listener, s, async move {
                 let _ = stopped.await;
             })
             .await;
-        });
-        Served {
-            base,
-            state,
-            directory,
-            stop: Some(stop),
-            scratch,
+        }));
+        self.stop = Some(stop);
+    }
+
+    /// Stops the server: the port closes at once (requests already being answered
+    /// finish), so the browser's next request fails as with a server that is down.
+    pub async fn stop(&mut self) {
+        if let Some(s) = self.stop.take() {
+            let _ = s.send(());
         }
+        if let Some(task) = self.task.take() {
+            let _ = tokio::time::timeout(Duration::from_secs(5), task).await;
+        }
+    }
+
+    /// Serves again on the same address: the same origin, so the browser keeps its
+    /// storage, session cookie and service worker.
+    pub async fn restart(&mut self) {
+        for _ in 0..100 {
+            if let Ok(listener) = tokio::net::TcpListener::bind(self.addr).await {
+                self.serve(listener);
+                return;
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        panic!("cannot listen on {} again", self.addr);
     }
 }
 

@@ -13,4 +13,5 @@ mod harness;
 mod privacy;
 mod programs;
 mod story;
+mod till_offline;
 mod webhooks;

@@ -33,6 +33,7 @@ mod redirects;
 mod sessions;
 mod store;
 mod throttle;
+mod till_offline;
 mod wallet;
 /// The wallet tests' certificate authority, shared with `loyalty-identity`'s tests.
 #[path = "../../../identity/tests/wallet/ca.rs"]

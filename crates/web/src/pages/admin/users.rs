@@ -19,6 +19,7 @@ use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
 use loyalty_core::domain::Role;
 use loyalty_core::service::staff::{self, StaffInput};
+use loyalty_core::service::till;
 use serde::Deserialize;
 use uuid::Uuid;
 
@@ -42,6 +43,17 @@ struct StaffRow {
     since: String,
 }
 
+/// A till (device and person signed in on it) and what it sent of the purchases it
+/// recorded offline.
+struct TillRow {
+    device: String,
+    cashier: String,
+    last_sync: String,
+    offline: i64,
+    refusals: i64,
+    last_refusal: Option<(String, String)>,
+}
+
 #[derive(Debug, Default, Deserialize)]
 struct CreateForm {
     #[serde(default)]
@@ -61,6 +73,7 @@ struct UsersPage {
     base: String,
     notice: Option<Notice>,
     rows: Vec<StaffRow>,
+    tills: Vec<TillRow>,
     form: CreateForm,
 }
 
@@ -91,6 +104,22 @@ async fn render_list(
 ) -> Result<Response, PageError> {
     let (c, ctx) = admin(page, state, "users")?;
     let members = staff::list_staff(&ctx).await.or_page(&c, "/")?;
+    let tz = &page.org.timezone;
+    let tills = till::devices(&ctx)
+        .await
+        .or_page(&c, "/")?
+        .into_iter()
+        .map(|t| TillRow {
+            device: t.device.simple().to_string()[..8].to_owned(),
+            cashier: t.cashier,
+            last_sync: c.lang.datetime(t.last_sync_at, tz),
+            offline: t.offline_purchases,
+            refusals: t.refusals,
+            last_refusal: t
+                .last_refusal
+                .map(|(code, at)| (code, c.lang.datetime(at, tz))),
+        })
+        .collect();
     let rows = members
         .into_iter()
         .map(|m| StaffRow {
@@ -114,6 +143,7 @@ async fn render_list(
             c,
             notice,
             rows,
+            tills,
             form,
         },
     ))

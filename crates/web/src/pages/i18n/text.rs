@@ -6,6 +6,36 @@ use super::Lang;
 /// Every key, for the completeness test.
 #[cfg(test)]
 pub(super) const KEYS: &[&str] = &[
+    "tills_offline",
+    "tills_offline_help",
+    "tills_none",
+    "till_device",
+    "till_cashier",
+    "till_last_sync",
+    "till_offline_count",
+    "till_refusals",
+    "till_last_refusal",
+    "offline_online",
+    "offline_offline",
+    "offline_waiting",
+    "offline_syncing",
+    "offline_sale",
+    "offline_sale_hint",
+    "offline_record",
+    "offline_estimate",
+    "offline_recorded",
+    "offline_results",
+    "offline_result",
+    "offline_refused_card",
+    "offline_refused_unusual",
+    "offline_refused_suspended",
+    "offline_refused_access",
+    "offline_refused_other",
+    "offline_unknown_customer",
+    "offline_bad_card",
+    "offline_bad_amount",
+    "offline_signout_warn",
+    "offline_redeem_refused",
     "search_shops",
     "search_shops_hint",
     "all",
@@ -1662,6 +1692,96 @@ pub(super) fn text(lang: Lang, key: &'static str) -> &'static str {
             "No rewards redeemed in this period.",
             "Nenhuma recompensa resgatada neste período.",
         ),
+        "offline_online" => ("Online", "Conectado"),
+        "offline_offline" => (
+            "Offline: purchases are kept on this device and sent when the connection returns.",
+            "Sem conexão: as compras ficam neste aparelho e são enviadas quando a conexão voltar.",
+        ),
+        "offline_waiting" => ("purchases waiting to be sent", "compras aguardando envio"),
+        "offline_syncing" => (
+            "Sending the purchases recorded offline…",
+            "Enviando as compras registradas sem conexão…",
+        ),
+        "offline_sale" => ("Record a purchase offline", "Registrar compra sem conexão"),
+        "offline_sale_hint" => (
+            "Scan the member QR or type the card number. A phone or email is found only among the customers this till served recently (the last 50).",
+            "Leia o QR do cliente ou digite o número do cartão. Telefone e e-mail só são encontrados entre os clientes atendidos recentemente neste caixa (os últimos 50).",
+        ),
+        "offline_record" => ("Record offline", "Registrar sem conexão"),
+        "offline_estimate" => (
+            "estimate from the program as last synced",
+            "estimativa pelo programa da última sincronização",
+        ),
+        "offline_recorded" => (
+            "Recorded on this device. It is sent when the connection returns.",
+            "Registrada neste aparelho. Ela é enviada quando a conexão voltar.",
+        ),
+        "offline_results" => (
+            "Purchases recorded offline",
+            "Compras registradas sem conexão",
+        ),
+        "offline_result" => (
+            "Card {card}: {amount} = {n} points (estimate was {e}). New balance {b}.",
+            "Cartão {card}: {amount} = {n} pontos (a estimativa era {e}). Novo saldo {b}.",
+        ),
+        "offline_refused_card" => (
+            "Refused: no customer with card {card}. Check the card with the customer and record the purchase again at the till, or enroll them.",
+            "Recusada: nenhum cliente com o cartão {card}. Confira o cartão com o cliente e registre a compra de novo no caixa, ou cadastre o cliente.",
+        ),
+        "offline_refused_unusual" => (
+            "Refused: {amount} is above this shop's usual purchases. Record it again at the till and confirm the amount.",
+            "Recusada: {amount} está acima das compras habituais da loja. Registre de novo no caixa e confirme o valor.",
+        ),
+        "offline_refused_suspended" => (
+            "Not sent: this shop's account is suspended. The purchases stay on this device; ask your administrator.",
+            "Não enviadas: a conta da loja está suspensa. As compras ficam neste aparelho; fale com o administrador.",
+        ),
+        "offline_refused_access" => (
+            "Not sent: your sign-in has ended or your account is no longer active. Sign in again; the purchases stay on this device for this till's next sign-in.",
+            "Não enviadas: seu acesso terminou ou sua conta não está mais ativa. Entre de novo; as compras ficam neste aparelho para o próximo acesso deste caixa.",
+        ),
+        "offline_refused_other" => (
+            "Refused ({card}, {amount}): {message}",
+            "Recusada ({card}, {amount}): {message}",
+        ),
+        "offline_unknown_customer" => (
+            "Not found on this device: type the card number, or scan the member QR.",
+            "Não encontrado neste aparelho: digite o número do cartão ou leia o QR do cliente.",
+        ),
+        "offline_bad_card" => (
+            "Type the 12 digits of the member card, or scan its QR.",
+            "Digite os 12 dígitos do cartão do cliente ou leia o QR.",
+        ),
+        "offline_bad_amount" => (
+            "Type the amount as 25,50 or 1.234,56.",
+            "Digite o valor como 25,50 ou 1.234,56.",
+        ),
+        "offline_signout_warn" => (
+            "{n} purchases are still waiting to be sent. They stay on this device and are sent at this till's next sign-in. Sign out anyway?",
+            "{n} compras ainda aguardam envio. Elas ficam neste aparelho e são enviadas no próximo acesso deste caixa. Sair mesmo assim?",
+        ),
+        "offline_redeem_refused" => (
+            "Redemptions need the connection: the balance cannot be known offline.",
+            "Resgates precisam de conexão: o saldo não pode ser conhecido sem ela.",
+        ),
+        "tills_offline" => (
+            "Tills and their offline purchases",
+            "Caixas e suas compras sem conexão",
+        ),
+        "tills_offline_help" => (
+            "Each till (a device, with the person signed in on it) that sent purchases recorded without a connection: when it last sent, how many landed, and how many were refused. A refused auth.forbidden is a person who may no longer act here, such as a deactivated cashier: their purchases were not recorded.",
+            "Cada caixa (um aparelho, com a pessoa conectada nele) que enviou compras registradas sem conexão: quando enviou pela última vez, quantas entraram e quantas foram recusadas. Uma recusa auth.forbidden é de alguém que não pode mais agir aqui, como um caixa desativado: as compras dele não foram registradas.",
+        ),
+        "tills_none" => (
+            "No till has sent purchases recorded offline yet.",
+            "Nenhum caixa enviou compras registradas sem conexão ainda.",
+        ),
+        "till_device" => ("Device", "Aparelho"),
+        "till_cashier" => ("Signed in", "Conectado como"),
+        "till_last_sync" => ("Last sent", "Último envio"),
+        "till_offline_count" => ("Recorded offline", "Registradas sem conexão"),
+        "till_refusals" => ("Refused", "Recusadas"),
+        "till_last_refusal" => ("Last refusal", "Última recusa"),
         _ => return key,
     };
     match lang {

@@ -1,0 +1,217 @@
+//! The till when the shop's connection drops. The device keeps the minimum to estimate a
+//! purchase's points (the earning rule, the running promotions and stamp cards: no
+//! customer data) and records purchases with an idempotency key made on the device;
+//! when the connection returns it sends them here one by one, oldest first, with that
+//! same key, so a purchase sent twice is recorded once. `docs/till.md` says what works
+//! offline and what does not.
+
+use super::bound::{self, CheckedAward};
+use super::context::{ADMIN, Ctx, STAFF};
+use super::{customers, points};
+use crate::Error;
+use crate::FieldError;
+use crate::clock::Clock;
+use crate::domain::Organization;
+use crate::domain::ledger::Customer;
+use crate::domain::points::is_card_number;
+use crate::domain::program::{Promotion, StampCard};
+use crate::service::points::AwardRequest;
+use crate::store::{Store, TillDevice, TillSync};
+use rust_decimal::Decimal;
+use serde::Serialize;
+use uuid::Uuid;
+
+/// What the till keeps on the device to estimate points offline: the earning rule and
+/// the program's running promotions and stamp cards, as last synced.
+#[derive(Debug, Clone, Serialize)]
+pub struct TillProgram {
+    /// The organization's currency (`BRL`).
+    pub currency: String,
+    /// Its decimals (2 for BRL).
+    pub minor_digits: u32,
+    /// The organization's time zone, in which promotions run.
+    pub timezone: String,
+    /// Points per whole unit of currency.
+    #[serde(with = "rust_decimal::serde::str")]
+    pub points_per_unit: Decimal,
+    /// Purchases below this earn nothing.
+    #[serde(with = "rust_decimal::serde::str")]
+    pub min_purchase: Decimal,
+    /// The program's version.
+    pub version: i64,
+    /// Running promotions.
+    pub promotions: Vec<Promotion>,
+    /// Running stamp cards.
+    pub stamp_cards: Vec<TillCard>,
+}
+
+/// A running stamp card as the till estimates it: its name, size and minimum.
+#[derive(Debug, Clone, Serialize)]
+pub struct TillCard {
+    /// Name ("Coffee card").
+    pub name: String,
+    /// Stamps that fill it.
+    pub stamps_required: u32,
+    /// Purchases below this give no stamp.
+    #[serde(with = "rust_decimal::serde::str")]
+    pub min_amount: Decimal,
+}
+
+impl From<&StampCard> for TillCard {
+    fn from(c: &StampCard) -> Self {
+        TillCard {
+            name: c.name.clone(),
+            stamps_required: c.stamps_required,
+            min_amount: c.min_amount,
+        }
+    }
+}
+
+/// The program as the till keeps it (staff).
+pub fn program(ctx: &Ctx<'_>) -> Result<TillProgram, Error> {
+    ctx.require(STAFF, "read the program for the till")?;
+    let org = ctx.org;
+    Ok(TillProgram {
+        currency: org.currency.to_string(),
+        minor_digits: org.currency.minor_digits(),
+        timezone: org.timezone.to_string(),
+        points_per_unit: org.earning.points_per_unit.normalize(),
+        min_purchase: org.earning.min_purchase.normalize(),
+        version: org.program.version,
+        promotions: org
+            .program
+            .promotions
+            .iter()
+            .filter(|p| !p.ended)
+            .cloned()
+            .collect(),
+        stamp_cards: org
+            .program
+            .stamp_cards
+            .iter()
+            .filter(|c| !c.ended)
+            .map(TillCard::from)
+            .collect(),
+    })
+}
+
+/// A purchase the till recorded without a connection.
+#[derive(Debug, Clone)]
+pub struct OfflinePurchase {
+    /// The customer's card number (typed, or read from the member QR).
+    pub card: String,
+    /// The amount, a plain decimal (`25.50`).
+    pub amount: String,
+    /// The idempotency key made on the device when the purchase was recorded.
+    pub key: String,
+    /// When the device recorded it (its own clock, RFC 3339), kept with the purchase.
+    pub recorded_at: String,
+    /// The till that sends it: a random id the device made once and keeps.
+    pub device: Uuid,
+}
+
+/// The most tills the admin's list shows.
+pub const TILLS_SHOWN: u32 = 50;
+
+/// Records a purchase the till made offline, as the till's award does, with the key the
+/// device made: a second send of the same purchase answers the first result. The
+/// customer is found by card number; an unknown card is `customer.not_found`. An amount
+/// above the shop's usual purchases is refused (`purchase.unusual_amount`): nobody
+/// confirmed it, so the cashier records it again at the till.
+///
+/// Each answer is counted for the admin's list of tills ([`devices`]): a purchase that
+/// landed (once, not its second send) or a refusal with its code.
+pub async fn record_offline(
+    ctx: &Ctx<'_>,
+    p: &OfflinePurchase,
+) -> Result<(Customer, CheckedAward), Error> {
+    ctx.require(STAFF, "record purchases")?;
+    let result = record(ctx, p).await;
+    let refused = match &result {
+        Ok((_, award)) if award.outcome.replayed => return result,
+        Ok(_) => None,
+        // The server's own failures are not the till's refusals: it sends again later.
+        Err(e) if e.code().status() >= 500 => return result,
+        Err(e) => Some(e.code().as_str().to_owned()),
+    };
+    let sync = TillSync {
+        device: p.device,
+        cashier: ctx.actor.label.clone(),
+        at: ctx.clock.now(),
+        refused,
+    };
+    ctx.store.record_till_sync(ctx.org.id, &sync).await?;
+    result
+}
+
+async fn record(ctx: &Ctx<'_>, p: &OfflinePurchase) -> Result<(Customer, CheckedAward), Error> {
+    let card = p.card.trim();
+    if !is_card_number(card) {
+        return Err(Error::Validation(vec![FieldError::new(
+            "card",
+            format!("{card:?} is not a card number; type the 12 digits on the member card"),
+        )]));
+    }
+    if Uuid::parse_str(&p.key).is_err() {
+        return Err(Error::Validation(vec![FieldError::new(
+            "key",
+            "the purchase's key is not a UUID; record the purchase again",
+        )]));
+    }
+    let recorded_at = time::OffsetDateTime::parse(
+        &p.recorded_at,
+        &time::format_description::well_known::Rfc3339,
+    )
+    .map_err(|_| {
+        Error::Validation(vec![FieldError::new(
+            "recorded_at",
+            "write when the purchase was recorded as RFC 3339 (2026-12-05T14:30:00Z)",
+        )])
+    })?;
+    let amount = points::parse_amount(ctx, &p.amount)?;
+    let customer = customers::lookup(ctx, card).await?;
+    let req = AwardRequest {
+        customer: customer.id,
+        amount,
+        currency: None,
+        metadata: serde_json::json!({
+            "channel": "till-offline",
+            "recorded_at": recorded_at
+                .format(&time::format_description::well_known::Rfc3339)
+                .unwrap_or_default(),
+        }),
+    };
+    let award = bound::award_checked(ctx, req, &p.key, false).await?;
+    Ok((customer, award))
+}
+
+/// Counts, for the admin, a send refused because the person signed in on the till may no
+/// longer act in the organization (a deactivated cashier): the purchase is not recorded,
+/// and the till keeps it. Only a person who is or was a member of this organization is
+/// counted, so nobody else can write to its list.
+pub async fn refused_person(
+    store: &dyn Store,
+    clock: &dyn Clock,
+    org: &Organization,
+    subject: &str,
+    label: &str,
+    device: Uuid,
+) -> Result<(), Error> {
+    if store.member_by_subject(org.id, subject).await?.is_none() {
+        return Ok(());
+    }
+    let sync = TillSync {
+        device,
+        cashier: label.to_owned(),
+        at: clock.now(),
+        refused: Some(crate::ErrorCode::AuthForbidden.as_str().to_owned()),
+    };
+    Ok(store.record_till_sync(org.id, &sync).await?)
+}
+
+/// The organization's tills with what they sent of the purchases recorded offline, the
+/// most recently sending first (admins).
+pub async fn devices(ctx: &Ctx<'_>) -> Result<Vec<TillDevice>, Error> {
+    ctx.require(ADMIN, "see the tills")?;
+    Ok(ctx.store.till_devices(ctx.org.id, TILLS_SHOWN).await?)
+}

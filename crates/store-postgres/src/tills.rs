@@ -1,0 +1,72 @@
+//! The tills' sending record on PostgreSQL.
+
+use crate::{PgStore, enter_tenant, map_err};
+use async_trait::async_trait;
+use loyalty_core::domain::OrgId;
+use loyalty_core::store::{StoreError, TillDevice, TillStore, TillSync};
+use sqlx::Row;
+use sqlx::postgres::PgRow;
+use time::OffsetDateTime;
+
+fn device_from_row(row: &PgRow) -> Result<TillDevice, sqlx::Error> {
+    let refusal: Option<String> = row.try_get("last_refusal")?;
+    let refusal_at: Option<OffsetDateTime> = row.try_get("last_refusal_at")?;
+    Ok(TillDevice {
+        device: row.try_get("device_id")?,
+        cashier: row.try_get("cashier")?,
+        last_sync_at: row.try_get("last_sync_at")?,
+        offline_purchases: row.try_get("offline_purchases")?,
+        refusals: row.try_get("refusals")?,
+        last_refusal: refusal.zip(refusal_at),
+    })
+}
+
+#[async_trait]
+impl TillStore for PgStore {
+    async fn record_till_sync(&self, org: OrgId, sync: &TillSync) -> Result<(), StoreError> {
+        let landed = i64::from(sync.refused.is_none());
+        let refused = i64::from(sync.refused.is_some());
+        let mut tx = self.pool.begin().await.map_err(map_err)?;
+        enter_tenant(&mut tx, org).await?;
+        sqlx::query(
+            "INSERT INTO till_devices (organization_id, device_id, cashier, last_sync_at, \
+             offline_purchases, refusals, last_refusal, last_refusal_at) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7::text, CASE WHEN $7::text IS NULL THEN NULL ELSE $4 END) \
+             ON CONFLICT (organization_id, device_id, cashier) DO UPDATE SET \
+             last_sync_at = greatest(till_devices.last_sync_at, excluded.last_sync_at), \
+             offline_purchases = till_devices.offline_purchases + excluded.offline_purchases, \
+             refusals = till_devices.refusals + excluded.refusals, \
+             last_refusal = coalesce(excluded.last_refusal, till_devices.last_refusal), \
+             last_refusal_at = coalesce(excluded.last_refusal_at, till_devices.last_refusal_at)",
+        )
+        .bind(org.0)
+        .bind(sync.device)
+        .bind(&sync.cashier)
+        .bind(sync.at)
+        .bind(landed)
+        .bind(refused)
+        .bind(sync.refused.as_deref())
+        .execute(&mut *tx)
+        .await
+        .map_err(map_err)?;
+        tx.commit().await.map_err(map_err)?;
+        Ok(())
+    }
+
+    async fn till_devices(&self, org: OrgId, limit: u32) -> Result<Vec<TillDevice>, StoreError> {
+        let rows = sqlx::query(
+            "SELECT device_id, cashier, last_sync_at, offline_purchases, refusals, last_refusal, \
+             last_refusal_at FROM till_devices WHERE organization_id = $1 \
+             ORDER BY last_sync_at DESC, device_id, cashier LIMIT $2",
+        )
+        .bind(org.0)
+        .bind(i64::from(limit))
+        .fetch_all(&self.pool)
+        .await
+        .map_err(map_err)?;
+        rows.iter()
+            .map(device_from_row)
+            .collect::<Result<_, _>>()
+            .map_err(map_err)
+    }
+}

@@ -1,0 +1,187 @@
+//! The till without a connection: the web app's manifest and service worker (served
+//! under the till's own path, so they reach no other page), the program as the device
+//! keeps it to estimate points, and the endpoint the device sends its queued purchases
+//! to when the connection returns. The script is `/static/till.js`; without it the till
+//! works online exactly as its forms do. `docs/till.md` says what works offline.
+
+use super::form::CsrfJson;
+use crate::AppState;
+use crate::api::auth::OrgMember;
+use crate::api::org_context::ActiveOrg;
+use crate::error::ApiError;
+use crate::session::{NotSignedIn, SignedIn};
+use axum::Router;
+use axum::extract::{Path, State};
+use axum::http::{HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Json, Response};
+use axum::routing::{get, post};
+use loyalty_core::ErrorCode;
+use loyalty_core::domain::OrgSlug;
+use loyalty_core::service::till::{self, OfflinePurchase, TillProgram};
+use serde::{Deserialize, Serialize};
+
+/// The service worker, served at `/o/{slug}/till/sw.js` for the scope `/o/{slug}/till`.
+const WORKER: &str = include_str!("../../static/till-sw.js");
+
+pub(super) fn routes() -> Router<AppState> {
+    Router::new()
+        .route("/o/{slug}/till/sw.js", get(worker))
+        .route("/o/{slug}/till/app.webmanifest", get(manifest))
+        .route("/o/{slug}/till/offline", get(program))
+        .route("/o/{slug}/till/offline/purchases", post(send))
+}
+
+/// The slug of the path, or a 404 answer: the worker and manifest name the till's path.
+fn slug(raw: &str) -> Result<OrgSlug, Response> {
+    OrgSlug::parse(raw).map_err(|_| StatusCode::NOT_FOUND.into_response())
+}
+
+/// The service worker. Its scope is the till's own path (`/o/{slug}/till`, one step
+/// above the script's folder, hence `Service-Worker-Allowed`); it is never cached by the
+/// browser's HTTP cache, so an update reaches the tills at their next visit.
+async fn worker(Path(raw): Path<String>) -> Response {
+    let slug = match slug(&raw) {
+        Ok(s) => s,
+        Err(r) => return r,
+    };
+    let scope =
+        HeaderValue::from_str(&format!("/o/{slug}/till")).unwrap_or(HeaderValue::from_static("/"));
+    (
+        [
+            (
+                header::CONTENT_TYPE,
+                HeaderValue::from_static("text/javascript; charset=utf-8"),
+            ),
+            (header::CACHE_CONTROL, HeaderValue::from_static("no-cache")),
+            (
+                header::HeaderName::from_static("service-worker-allowed"),
+                scope,
+            ),
+        ],
+        WORKER,
+    )
+        .into_response()
+}
+
+/// The web app manifest of one organization's till.
+async fn manifest(Path(raw): Path<String>) -> Response {
+    let slug = match slug(&raw) {
+        Ok(s) => s,
+        Err(r) => return r,
+    };
+    let till = format!("/o/{slug}/till");
+    let body = serde_json::json!({
+        "name": format!("Till · {slug}"),
+        "short_name": "Till",
+        "id": till,
+        "start_url": till,
+        "scope": till,
+        "display": "standalone",
+        "background_color": "#ffffff",
+        "theme_color": "#1f5fae",
+        "icons": [
+            {"src": "/static/till-icon.svg", "sizes": "any", "type": "image/svg+xml", "purpose": "any"},
+            {"src": "/static/till-icon-192.png", "sizes": "192x192", "type": "image/png"},
+            {"src": "/static/till-icon-512.png", "sizes": "512x512", "type": "image/png"}
+        ]
+    });
+    (
+        [(
+            header::CONTENT_TYPE,
+            HeaderValue::from_static("application/manifest+json"),
+        )],
+        body.to_string(),
+    )
+        .into_response()
+}
+
+/// The program as the till keeps it to estimate points offline (staff; session or
+/// token), never cached on the way.
+async fn program(State(state): State<AppState>, member: OrgMember) -> Result<Response, ApiError> {
+    let ctx = member.ctx(&state)?;
+    let p: TillProgram = till::program(&ctx)?;
+    Ok((
+        [(header::CACHE_CONTROL, HeaderValue::from_static("no-store"))],
+        Json(p),
+    )
+        .into_response())
+}
+
+/// One purchase the till recorded offline.
+#[derive(Deserialize)]
+struct Sent {
+    key: String,
+    card: String,
+    amount: String,
+    recorded_at: String,
+    /// The till: a random id the device made once and keeps.
+    device: uuid::Uuid,
+}
+
+/// The server's answer for it, which replaces the estimate.
+#[derive(Serialize)]
+struct Recorded {
+    key: String,
+    card: String,
+    points: i64,
+    balance: i64,
+    /// True when this purchase had already been recorded (a second send).
+    replayed: bool,
+}
+
+/// Records one queued purchase with the key the device made (the page's script only:
+/// the session, our origin and the session's anti-forgery token). A person signed in
+/// who may no longer act here (a deactivated cashier) is refused, and the refusal is
+/// counted on the admin's list of tills.
+async fn send(
+    State(state): State<AppState>,
+    org: Result<ActiveOrg, ApiError>,
+    signed_in: Result<SignedIn, NotSignedIn>,
+    member: Result<OrgMember, ApiError>,
+    CsrfJson(sent): CsrfJson<Sent>,
+) -> Result<Response, ApiError> {
+    let member = match (member, org, signed_in) {
+        (Ok(member), _, _) => member,
+        (Err(e), Ok(ActiveOrg(org)), Ok(person)) if e.code == ErrorCode::AuthForbidden => {
+            let principal = person.principal();
+            if let Some(subject) = principal.subject() {
+                till::refused_person(
+                    state.store.as_ref(),
+                    state.clock.as_ref(),
+                    &org,
+                    subject,
+                    &principal.label(),
+                    sent.device,
+                )
+                .await?;
+            }
+            return Err(e);
+        }
+        (Err(e), _, _) => return Err(e),
+    };
+    let ctx = member.ctx(&state)?;
+    let purchase = OfflinePurchase {
+        card: sent.card,
+        amount: sent.amount,
+        key: sent.key,
+        recorded_at: sent.recorded_at,
+        device: sent.device,
+    };
+    let (customer, award) = till::record_offline(&ctx, &purchase).await?;
+    let status = if award.outcome.replayed {
+        StatusCode::OK
+    } else {
+        StatusCode::CREATED
+    };
+    Ok((
+        status,
+        Json(Recorded {
+            key: purchase.key,
+            card: customer.card_number,
+            points: award.outcome.entry.points,
+            balance: award.outcome.balance,
+            replayed: award.outcome.replayed,
+        }),
+    )
+        .into_response())
+}

@@ -1,0 +1,442 @@
+//! The till without a connection, in a real browser: the server is stopped (the
+//! browser's requests fail as with a dropped connection), the cashier records 20
+//! purchases and one for an unknown card, closes the page and opens it again (the
+//! service worker serves the kept till page, the queue is still in IndexedDB), the
+//! server comes back, and exactly 20 awards land once each with the server's points; the
+//! unknown card is refused and shown. Then 20 more, with the server stopped and started
+//! again in the middle of sending them.
+
+use super::harness::{
+    Driver, Served, assert_no_problems, browser_available, click, fill, wait_text,
+};
+use super::story::{set_password_and_sign_in, shot, sign_out};
+use loyalty_core::domain::ledger::{Actor, Purchase};
+use loyalty_core::domain::{OrgId, Role};
+use loyalty_core::service::onboard::{self, Credential, CredentialMode, NoHooks, OnboardInput};
+use loyalty_core::service::points::{self, Ctx, EnrollInput};
+use loyalty_testkit::{TestDb, both_backends};
+use secrecy::ExposeSecret;
+use std::time::Duration;
+use thirtyfour::prelude::*;
+
+/// The purchases recorded offline (channel `till-offline`) of the organization.
+async fn offline_purchases(db: &TestDb, org: OrgId) -> Vec<Purchase> {
+    db.store
+        .list_purchases(org, None, None, None, 500)
+        .await
+        .unwrap()
+}
+
+/// Waits until the status line says `state` with `waiting` purchases queued.
+async fn wait_status(d: &WebDriver, state: &str, waiting: usize) {
+    let css = format!("#till-status[data-state='{state}'][data-waiting='{waiting}']");
+    for _ in 0..300 {
+        if d.find(By::Css(&css)).await.is_ok() {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let now = d
+        .find(By::Id("till-status"))
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap_or_default();
+    panic!("the till never showed {state} with {waiting} waiting (it shows {now:?})");
+}
+
+/// Records one purchase in the offline form.
+async fn record(d: &WebDriver, card: &str, amount: &str, queued: usize) {
+    fill(d, "offline-card", card).await;
+    fill(d, "offline-amount", amount).await;
+    click(d, "#offline-record").await;
+    wait_status(d, "offline", queued).await;
+}
+
+/// Closes the till's tab and opens the till in a new one.
+async fn reopen(d: &WebDriver, till: &str) {
+    let old = d.window().await.unwrap();
+    let fresh = d.new_tab().await.unwrap();
+    d.switch_to_window(old).await.unwrap();
+    d.close_window().await.unwrap();
+    d.switch_to_window(fresh).await.unwrap();
+    d.goto(till).await.unwrap();
+}
+
+async fn offline(db: TestDb, backend: &str) {
+    if !browser_available() {
+        return;
+    }
+    let mut app = Served::start(&db).await;
+    let base = app.base.clone();
+    let clock = app.state.clock.clone();
+    let plan = OnboardInput {
+        name: Some("Corner Market".into()),
+        slug: Some("market".into()),
+        admin_email: Some("admin@market.example.com".into()),
+        admin_name: Some("Ana Admin".into()),
+        country: Some("US".into()),
+        timezone: Some("America/New_York".into()),
+        ..OnboardInput::default()
+    }
+    .validate()
+    .unwrap();
+    let report = onboard::onboard(
+        db.store.as_ref(),
+        &app.directory,
+        clock.as_ref(),
+        &plan,
+        CredentialMode::Link,
+        &NoHooks,
+    )
+    .await
+    .unwrap();
+    let Some(Credential::Link { url, .. }) = report.credential else {
+        panic!("a link")
+    };
+    let org = db
+        .store
+        .organization_by_slug(&loyalty_core::domain::OrgSlug::parse("market").unwrap())
+        .await
+        .unwrap()
+        .unwrap();
+    let ctx = Ctx {
+        store: db.store.as_ref(),
+        clock: clock.as_ref(),
+        org: &org,
+        actor: Actor {
+            member_id: None,
+            label: "till".into(),
+            role: "cashier".into(),
+            request_id: None,
+        },
+        role: Role::Cashier,
+    };
+    let mut cards = Vec::new();
+    for (phone, email) in [
+        ("+1 212 555 0101", "ana@example.com"),
+        ("+1 212 555 0102", "bea@example.com"),
+    ] {
+        let input = EnrollInput {
+            phone: Some(phone.into()),
+            email: Some(email.into()),
+            name: None,
+        };
+        cards.push(points::enroll(&ctx, &input, None).await.unwrap());
+    }
+    // A card number with a valid check digit that no customer holds.
+    let unknown = (0..10)
+        .map(|d| format!("98765432109{d}"))
+        .find(|c| loyalty_core::domain::points::is_card_number(c))
+        .unwrap();
+
+    let browser = Driver::start().await;
+    let d = browser.d();
+    set_password_and_sign_in(d, &base, url.expose_secret(), "market_admin").await;
+    let till = format!("{base}/o/market/till");
+    // Online: the customer page is opened once (this till serves Ana), and the page is
+    // kept by the service worker once it controls the page.
+    d.goto(format!("{till}/c/{}", cards[0].id)).await.unwrap();
+    wait_text(d, "#till-status", "Online").await;
+    d.goto(&till).await.unwrap();
+    wait_status(d, "online", 0).await;
+    for _ in 0..100 {
+        let controlled: bool = d
+            .execute("return !!navigator.serviceWorker.controller;", Vec::new())
+            .await
+            .unwrap()
+            .convert()
+            .unwrap();
+        if controlled {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    // A visit under the worker keeps the signed-in till page.
+    d.goto(&till).await.unwrap();
+    wait_status(d, "online", 0).await;
+
+    // The connection drops.
+    app.stop().await;
+    wait_status(d, "offline", 0).await;
+    wait_text(d, "#till-status", "Offline").await;
+    // Ana is found by her phone among the recent customers.
+    fill(d, "q", "212 555 0101").await;
+    d.find(By::Id("q"))
+        .await
+        .unwrap()
+        .send_keys(Key::Enter)
+        .await
+        .unwrap();
+    let found = d
+        .find(By::Id("offline-card"))
+        .await
+        .unwrap()
+        .prop("value")
+        .await
+        .unwrap()
+        .unwrap_or_default();
+    assert_eq!(found, cards[0].card_number);
+    fill(d, "offline-amount", "12.00").await;
+    wait_text(d, "#offline-estimate", "12 points").await;
+    wait_text(d, "#offline-estimate", "estimate").await;
+    click(d, "#offline-record").await;
+    wait_status(d, "offline", 1).await;
+    let mut expected = 12;
+    for i in 1..20 {
+        let amount = 10 + i;
+        expected += amount;
+        record(d, &cards[i % 2].card_number, &format!("{amount}.00"), i + 1).await;
+    }
+    record(d, &unknown, "5.00", 21).await;
+    shot(d, backend, "till-offline-queue").await;
+    assert!(offline_purchases(&db, org.id).await.is_empty());
+
+    // The page is closed and opened again without a connection: the kept page, the
+    // same queue.
+    reopen(d, &till).await;
+    wait_status(d, "offline", 21).await;
+
+    // The connection returns: 20 awards, once each, with the server's points.
+    app.restart().await;
+    wait_status(d, "online", 0).await;
+    let sent = d.find_all(By::Css("#offline-list li.sent")).await.unwrap();
+    assert_eq!(sent.len(), 20);
+    let refused = d
+        .find_all(By::Css("#offline-list li.refused"))
+        .await
+        .unwrap();
+    assert_eq!(refused.len(), 1);
+    let text = refused[0].text().await.unwrap();
+    assert!(
+        text.contains(&unknown) && text.contains("enroll"),
+        "the refusal says which card and what to do: {text}"
+    );
+    wait_text(d, "#offline-list", "= 12 points (estimate was 12)").await;
+    shot(d, backend, "till-offline-synced").await;
+    let landed = offline_purchases(&db, org.id).await;
+    assert_eq!(landed.len(), 20);
+    assert_eq!(
+        landed.iter().map(|p| p.points_awarded).sum::<i64>(),
+        expected as i64
+    );
+
+    // 20 more offline; the server is stopped in the middle of sending them and started
+    // again. Each request takes a little longer, so the stop lands mid-way.
+    app.stop().await;
+    wait_status(d, "offline", 0).await;
+    for i in 0..20 {
+        record(d, &cards[i % 2].card_number, "7.00", i + 1).await;
+    }
+    d.cdp()
+        .send_raw("Network.enable", serde_json::json!({}))
+        .await
+        .unwrap();
+    d.cdp()
+        .send_raw(
+            "Network.emulateNetworkConditions",
+            serde_json::json!({
+                "offline": false, "latency": 150,
+                "downloadThroughput": -1, "uploadThroughput": -1
+            }),
+        )
+        .await
+        .unwrap();
+    app.restart().await;
+    let mut seen = 20;
+    for _ in 0..600 {
+        seen = offline_purchases(&db, org.id).await.len();
+        if seen >= 25 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    app.stop().await;
+    let at_stop = offline_purchases(&db, org.id).await.len();
+    assert!(
+        (25..40).contains(&at_stop),
+        "the server stopped in the middle of the sync ({seen} then {at_stop} of 40)"
+    );
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    app.restart().await;
+    wait_status(d, "online", 0).await;
+    let landed = offline_purchases(&db, org.id).await;
+    assert_eq!(landed.len(), 40, "every purchase once, none twice");
+    assert_eq!(
+        landed.iter().map(|p| p.points_awarded).sum::<i64>(),
+        expected as i64 + 20 * 7
+    );
+    let sent = d.find_all(By::Css("#offline-list li.sent")).await.unwrap();
+    assert_eq!(sent.len(), 40);
+    let mut total = 0;
+    for c in &cards {
+        total += points::customer(&ctx, c.id).await.unwrap().balance;
+    }
+    assert_eq!(total, expected as i64 + 20 * 7);
+    assert_no_problems(d).await;
+    assert!(db.store.check_invariants(None).await.unwrap().holds());
+    browser.quit().await;
+}
+
+/// A cashier records purchases offline and is deactivated before they are sent: the
+/// sending is refused and reported on the admin's list of tills, the till keeps them,
+/// signing out warns, and the next sign-in on the same till sends them.
+async fn deactivated(db: TestDb, backend: &str) {
+    if !browser_available() {
+        return;
+    }
+    let mut app = Served::start(&db).await;
+    let base = app.base.clone();
+    let clock = app.state.clock.clone();
+    let plan = OnboardInput {
+        name: Some("Kiosk".into()),
+        slug: Some("kiosk".into()),
+        admin_email: Some("admin@kiosk.example.com".into()),
+        admin_name: Some("Ana Admin".into()),
+        country: Some("US".into()),
+        timezone: Some("America/New_York".into()),
+        ..OnboardInput::default()
+    }
+    .validate()
+    .unwrap();
+    let report = onboard::onboard(
+        db.store.as_ref(),
+        &app.directory,
+        clock.as_ref(),
+        &plan,
+        CredentialMode::Link,
+        &NoHooks,
+    )
+    .await
+    .unwrap();
+    let Some(Credential::Link { url, .. }) = report.credential else {
+        panic!("a link")
+    };
+    let org = db
+        .store
+        .organization_by_slug(&loyalty_core::domain::OrgSlug::parse("kiosk").unwrap())
+        .await
+        .unwrap()
+        .unwrap();
+    let ctx = Ctx {
+        store: db.store.as_ref(),
+        clock: clock.as_ref(),
+        org: &org,
+        actor: Actor {
+            member_id: None,
+            label: "kiosk_admin".into(),
+            role: "admin".into(),
+            request_id: None,
+        },
+        role: Role::Admin,
+    };
+    let customer = points::enroll(
+        &ctx,
+        &EnrollInput {
+            phone: Some("+1 212 555 0103".into()),
+            email: None,
+            name: None,
+        },
+        None,
+    )
+    .await
+    .unwrap();
+
+    let browser = Driver::start().await;
+    let d = browser.d();
+    set_password_and_sign_in(d, &base, url.expose_secret(), "kiosk_admin").await;
+    d.goto(format!("{base}/o/kiosk/admin/users")).await.unwrap();
+    fill(d, "username", "kiosk_cashier").await;
+    fill(d, "name", "Carl Cashier").await;
+    fill(d, "email", "carl@kiosk.example.com").await;
+    click(d, "form[action$='/admin/users'] button[type=submit]").await;
+    let link = wait_text(d, "#one-time-link", "/auth/set-password?token=").await;
+    sign_out(d).await;
+    set_password_and_sign_in(d, &base, &link, "kiosk_cashier").await;
+    let till = format!("{base}/o/kiosk/till");
+    d.goto(&till).await.unwrap();
+    wait_status(d, "online", 0).await;
+
+    app.stop().await;
+    wait_status(d, "offline", 0).await;
+    record(d, &customer.card_number, "8.00", 1).await;
+    record(d, &customer.card_number, "9.00", 2).await;
+    // Meanwhile the admin deactivates the cashier (on another device).
+    let carl = loyalty_core::service::staff::list_staff(&ctx)
+        .await
+        .unwrap()
+        .into_iter()
+        .find(|m| m.email.as_deref() == Some("carl@kiosk.example.com"))
+        .unwrap();
+    loyalty_core::service::staff::deactivate_staff(&ctx, &app.directory, carl.id)
+        .await
+        .unwrap();
+
+    // The connection returns: refused, shown, kept; the admin's list shows it.
+    app.restart().await;
+    wait_text(d, "#till-status", "no longer active").await;
+    wait_status(d, "online", 2).await;
+    shot(d, backend, "till-offline-refused-cashier").await;
+    assert!(offline_purchases(&db, org.id).await.is_empty());
+    let tills = loyalty_core::service::till::devices(&ctx).await.unwrap();
+    assert_eq!(tills.len(), 1);
+    assert_eq!(tills[0].cashier, "kiosk_cashier");
+    assert_eq!(tills[0].offline_purchases, 0);
+    assert!(tills[0].refusals >= 1);
+    assert_eq!(
+        tills[0].last_refusal.as_ref().map(|r| r.0.as_str()),
+        Some("auth.forbidden")
+    );
+
+    // Signing out warns that two purchases wait, and keeps them.
+    click(d, "form[action='/logout'] button").await;
+    let warning = d.get_alert_text().await.unwrap();
+    assert!(
+        warning.contains("2 purchases are still waiting"),
+        "{warning}"
+    );
+    d.accept_alert().await.unwrap();
+    wait_text(d, "h1", "Sign in").await;
+
+    // The next sign-in on this till sends them.
+    fill(d, "username", "kiosk_admin").await;
+    fill(d, "password", super::story::PASSWORD).await;
+    click(d, "form[action='/login'] button").await;
+    wait_text(d, "h1", "Welcome").await;
+    d.goto(&till).await.unwrap();
+    wait_status(d, "online", 0).await;
+    let landed = offline_purchases(&db, org.id).await;
+    assert_eq!(landed.len(), 2);
+    assert_eq!(landed.iter().map(|p| p.points_awarded).sum::<i64>(), 17);
+    d.goto(format!("{base}/o/kiosk/admin/users")).await.unwrap();
+    wait_text(d, "#tills", "auth.forbidden").await;
+    wait_text(d, "#tills", "kiosk_admin").await;
+    d.execute(
+        "document.getElementById('tills').scrollIntoView();",
+        Vec::new(),
+    )
+    .await
+    .unwrap();
+    shot(d, backend, "admin-tills").await;
+    assert_no_problems(d).await;
+    browser.quit().await;
+}
+
+both_backends! {
+    async fn a_deactivated_cashiers_offline_purchases_are_refused_and_reported(db) {
+        let backend = match db.kind {
+            loyalty_testkit::Kind::Sqlite => "sqlite",
+            loyalty_testkit::Kind::Postgres => "postgres",
+        };
+        deactivated(db, backend).await;
+    }
+
+    async fn twenty_purchases_recorded_offline_land_once_each(db) {
+        let backend = match db.kind {
+            loyalty_testkit::Kind::Sqlite => "sqlite",
+            loyalty_testkit::Kind::Postgres => "postgres",
+        };
+        offline(db, backend).await;
+    }
+}

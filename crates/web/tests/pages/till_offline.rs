@@ -1,0 +1,142 @@
+//! The till's offline endpoints through the real router: the queued-purchase endpoint is
+//! as strict as a form (session, our origin, the session's token in `X-CSRF-Token`) and
+//! answers JSON; a purchase sent twice is recorded once; another organization's till is
+//! refused; the service worker's scope header, the manifest, and the till page without
+//! its script (the offline block hidden, the forms as before).
+
+use super::app::{CSRF, ORIGIN, TestApp, Who};
+use loyalty_testkit::both_backends;
+
+fn json(card: &str, key: &str) -> String {
+    serde_json::json!({
+        "key": key,
+        "card": card,
+        "amount": "12.50",
+        "recorded_at": "2026-12-05T14:30:00Z",
+        "device": "6f1c1b1e-8c1e-4c55-9a55-0b6f7c0d2a11",
+    })
+    .to_string()
+}
+
+async fn send(
+    app: &TestApp,
+    who: &Who,
+    slug: &str,
+    body: String,
+    headers: &[(&str, &str)],
+) -> super::app::Answer {
+    let mut all = vec![("content-type", "application/json")];
+    all.extend_from_slice(headers);
+    app.send(
+        who,
+        "POST",
+        &format!("/o/{slug}/till/offline/purchases"),
+        Some(body),
+        &all,
+    )
+    .await
+}
+
+fn code(body: &str) -> String {
+    let v: serde_json::Value =
+        serde_json::from_str(body).unwrap_or_else(|_| panic!("JSON: {body}"));
+    v["error"]["code"].as_str().unwrap_or_default().to_owned()
+}
+
+both_backends! {
+    async fn queued_purchases_are_sent_as_strictly_as_a_form_and_land_once(db) {
+        let app = TestApp::new(db).await;
+        let cashier = app.person("alpha_cashier", &["alpha-cashiers"]).await;
+        // A customer enrolled at the till; the page carries the card number.
+        let r = app.post(&cashier, "/o/alpha/till/enroll", &[("csrf", CSRF), ("phone", "202-555-0199")]).await;
+        assert_eq!(r.status, 303, "{}", r.body);
+        let page = app.get(&cashier, r.location().split('?').next().unwrap()).await;
+        let card = page.body.split("data-card=\"").nth(1).unwrap()[..12].to_owned();
+        let key = "0b7c2a6e-4f0e-4a7c-9b0e-2a1d3c4b5e6f";
+
+        // Without the token, with a wrong one, from another origin, or without one: 403.
+        let r = send(&app, &cashier, "alpha", json(&card, key), &[("origin", ORIGIN)]).await;
+        assert_eq!((r.status.as_u16(), code(&r.body).as_str()), (403, "auth.forbidden"), "{}", r.body);
+        let r = send(&app, &cashier, "alpha", json(&card, key), &[("origin", ORIGIN), ("x-csrf-token", "wrong")]).await;
+        assert_eq!(r.status, 403);
+        let r = send(&app, &cashier, "alpha", json(&card, key), &[("origin", "https://evil.example"), ("x-csrf-token", CSRF)]).await;
+        assert_eq!(r.status, 403);
+        let r = send(&app, &cashier, "alpha", json(&card, key), &[("x-csrf-token", CSRF)]).await;
+        assert_eq!(r.status, 403, "no origin at all");
+        // Not signed in: 401; another organization's till: refused.
+        let r = send(&app, &Who::anonymous(), "alpha", json(&card, key), &[("origin", ORIGIN), ("x-csrf-token", CSRF)]).await;
+        assert_eq!((r.status.as_u16(), code(&r.body).as_str()), (401, "auth.required"), "{}", r.body);
+        let r = send(&app, &cashier, "beta", json(&card, key), &[("origin", ORIGIN), ("x-csrf-token", CSRF)]).await;
+        assert_eq!(code(&r.body), "auth.forbidden", "{}", r.body);
+        let list = app.db.store.list_purchases(app.a.id, None, None, None, 10).await.unwrap();
+        assert!(list.is_empty(), "nothing recorded by refused requests");
+
+        // The real thing, twice with the same key: one purchase.
+        let ok = [("origin", ORIGIN), ("x-csrf-token", CSRF)];
+        let r = send(&app, &cashier, "alpha", json(&card, key), &ok).await;
+        assert_eq!(r.status, 201, "{}", r.body);
+        let v: serde_json::Value = serde_json::from_str(&r.body).unwrap();
+        assert_eq!((v["points"].as_i64(), v["balance"].as_i64(), v["replayed"].as_bool()), (Some(12), Some(12), Some(false)));
+        let r = send(&app, &cashier, "alpha", json(&card, key), &ok).await;
+        assert_eq!(r.status, 200, "{}", r.body);
+        let v: serde_json::Value = serde_json::from_str(&r.body).unwrap();
+        assert_eq!((v["points"].as_i64(), v["balance"].as_i64(), v["replayed"].as_bool()), (Some(12), Some(12), Some(true)));
+        let list = app.db.store.list_purchases(app.a.id, None, None, None, 10).await.unwrap();
+        assert_eq!(list.len(), 1);
+
+        // An unknown card, a malformed body.
+        let r = send(&app, &cashier, "alpha", json("000000000000", "1b7c2a6e-4f0e-4a7c-9b0e-2a1d3c4b5e6f"), &ok).await;
+        assert_eq!((r.status.as_u16(), code(&r.body).as_str()), (404, "customer.not_found"), "{}", r.body);
+        let r = send(&app, &cashier, "alpha", "{\"key\": 1}".into(), &ok).await;
+        assert_eq!(r.status.as_u16() / 100, 4, "{}", r.body);
+        assert!(code(&r.body).starts_with("request."), "{}", r.body);
+
+        // The program the till keeps: staff only, JSON, not cached.
+        let r = app.get(&cashier, "/o/alpha/till/offline").await;
+        assert_eq!(r.status, 200, "{}", r.body);
+        assert_eq!(r.headers.get("cache-control").unwrap(), "no-store");
+        let v: serde_json::Value = serde_json::from_str(&r.body).unwrap();
+        assert_eq!(v["points_per_unit"], "1");
+        assert_eq!(v["currency"], "USD");
+        assert!(!r.body.contains(&card), "no customer data");
+        let r = app.get(&Who::anonymous(), "/o/alpha/till/offline").await;
+        assert_eq!(r.status, 401);
+        // A customer of the shop and another shop's admin read nothing, send nothing.
+        let customer = app.person("alpha_customer", &["alpha-customers"]).await;
+        let beta_admin = app.person("beta_admin", &["beta-admins"]).await;
+        for who in [&customer, &beta_admin] {
+            let r = app.get(who, "/o/alpha/till/offline").await;
+            assert_eq!((r.status.as_u16(), code(&r.body).as_str()), (403, "auth.forbidden"), "{}", r.body);
+            let r = send(&app, who, "alpha", json(&card, "2b7c2a6e-4f0e-4a7c-9b0e-2a1d3c4b5e6f"), &ok).await;
+            assert_eq!(r.status, 403, "{}", r.body);
+        }
+        assert_eq!(app.db.store.list_purchases(app.a.id, None, None, None, 10).await.unwrap().len(), 1);
+    }
+
+    async fn the_till_installs_and_works_without_its_script(db) {
+        let app = TestApp::new(db).await;
+        let cashier = app.person("alpha_cashier", &["alpha-cashiers"]).await;
+        let r = app.get(&Who::anonymous(), "/o/alpha/till/sw.js").await;
+        assert_eq!(r.status, 200);
+        assert_eq!(r.headers.get("service-worker-allowed").unwrap(), "/o/alpha/till");
+        assert!(r.headers.get("content-type").unwrap().to_str().unwrap().starts_with("text/javascript"));
+        let r = app.get(&Who::anonymous(), "/o/Not%20A%20Slug/till/sw.js").await;
+        assert_eq!(r.status, 404);
+        let r = app.get(&Who::anonymous(), "/o/alpha/till/app.webmanifest").await;
+        assert_eq!(r.status, 200);
+        let m: serde_json::Value = serde_json::from_str(&r.body).unwrap();
+        assert_eq!((m["start_url"].as_str(), m["scope"].as_str()), (Some("/o/alpha/till"), Some("/o/alpha/till")));
+        for icon in m["icons"].as_array().unwrap() {
+            let r = app.get(&Who::anonymous(), icon["src"].as_str().unwrap()).await;
+            assert_eq!(r.status, 200, "{icon}");
+        }
+        // Without the script the offline block stays hidden and the forms are as before.
+        let page = app.get(&cashier, "/o/alpha/till").await;
+        assert_eq!(page.status, 200);
+        assert!(page.body.contains("<div id=\"till-offline\" hidden"), "{}", page.body);
+        assert!(page.body.contains("form method=\"get\" action=\"/o/alpha/till\" role=\"search\""));
+        assert!(page.body.contains("action=\"/o/alpha/till/enroll\""));
+        assert!(page.body.contains("<script src=\"/static/till.js\" defer></script>"));
+        assert!(!page.body.contains("<script>"), "no inline script");
+    }
+}
