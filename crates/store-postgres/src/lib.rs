@@ -110,6 +110,7 @@ pub const MIGRATIONS: &[(i64, &str, &str)] = &[
         "webhooks",
         include_str!("../migrations/0020_webhooks.sql"),
     ),
+    (23, "tiers", include_str!("../migrations/0023_tiers.sql")),
 ];
 
 /// Connection settings.

@@ -26,6 +26,7 @@ pub mod rewards;
 pub mod settings;
 pub mod signin;
 pub mod staff;
+pub mod tiers;
 pub mod tokens;
 pub mod wallet;
 pub mod webhooks;

@@ -142,9 +142,9 @@ both_backends! {
         let clock = fixed_clock();
         let o = org(&db, "beanery", &clock).await;
         let admin = ctx(&db, &clock, &o, Role::Admin);
-        let bad = program::change(&admin, ProgramInput::SetBonuses(BonusInput { signup_points: -1, contact_points: 2_000_000 })).await.expect_err("bad");
+        let bad = program::change(&admin, ProgramInput::SetBonuses(BonusInput { signup_points: -1, contact_points: 2_000_000, birthday_points: 0 })).await.expect_err("bad");
         assert_eq!(bad.code(), "validation.failed");
-        program::change(&admin, ProgramInput::SetBonuses(BonusInput { signup_points: 100, contact_points: 20 })).await.expect("bonuses");
+        program::change(&admin, ProgramInput::SetBonuses(BonusInput { signup_points: 100, contact_points: 20, birthday_points: 0 })).await.expect("bonuses");
         let o = reload(&db, &o).await;
         let cashier = ctx(&db, &clock, &o, Role::Cashier);
         let with_email = points::enroll(&cashier, &EnrollInput { phone: None, email: Some("ann@example.com".into()), name: None }, None).await.expect("enroll");
@@ -167,7 +167,7 @@ both_backends! {
         let cashier = ctx(&db, &clock, &o, Role::Cashier);
         let c = customer(&cashier, "202-555-0143").await;
 
-        let preview = program::preview(&cashier, points::parse_amount(&cashier, "25.00").expect("amount"), Some(c), None).await.expect("preview");
+        let preview = program::preview(&cashier, points::parse_amount(&cashier, "25.00").expect("amount"), Some(c), None, None).await.expect("preview");
         assert_eq!(preview.summary, "25 base + 25 Thursday double + 1 stamp Coffee card (1/10)");
         assert_eq!(preview.points, 50);
 
