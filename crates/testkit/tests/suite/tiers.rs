@@ -156,6 +156,8 @@ both_backends! {
         let mut want = vec![(None, 1), (Some(silver), 1), (Some(gold), 1)];
         want.sort();
         assert_eq!(dist, want);
+        let dashboard = loyalty_core::service::reports::dashboard(&ctx(&db, &clock, &o, Role::Admin)).await.expect("dashboard");
+        assert_eq!(dashboard.tiers, [(String::new(), 1), ("Silver".to_owned(), 1), ("Gold".to_owned(), 1)], "customers per tier, lowest first");
         // The other shop's customers were not looked at.
         let teahouse = db.store.tier_distribution(other.id).await.expect("other");
         assert_eq!(teahouse, [(None, 1)]);
