@@ -5,6 +5,9 @@
 //! PostgreSQL and SQLite, and the balance changes only beside its ledger entry.
 
 mod records;
+mod tiers;
+
+pub use tiers::apply_tier_changes;
 
 use crate::domain::ledger::{
     Actor, AuditRecord, IdempotencyKey, LedgerEntry, PointsCommand, PointsError, PointsOutcome,
@@ -206,6 +209,14 @@ pub trait ProgramTx: Send {
         &mut self,
         org: OrgId,
         purchase: PurchaseId,
+    ) -> Result<(), StoreError>;
+    /// Writes customers' tier rows (tier and grace start) and a `tier_moves` row for
+    /// each change that moves a customer, in as few statements as the backend allows.
+    async fn write_tier_changes(
+        &mut self,
+        org: OrgId,
+        changes: &[crate::domain::program::TierChange],
+        now: OffsetDateTime,
     ) -> Result<(), StoreError>;
 }
 
@@ -673,7 +684,7 @@ async fn reverse_grants<T: ProgramTx + ?Sized>(
                 written.push(e);
             }
             GrantRule::Promotion(_) => tx.release_promotion_uses(org, p.id).await?,
-            GrantRule::Base => {}
+            GrantRule::Base | GrantRule::Tier(_) => {}
         }
     }
     Ok(written)

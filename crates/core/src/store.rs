@@ -27,7 +27,8 @@ pub use audit::{
     AuditStore, PERSONAL_AUDIT_KEYS, checklist_audit, consent_audit, customer_claimed_audit,
     customer_enrolled_audit, customer_erased_audit, customers_imported_audit, mail_settings_audit,
     member_audit, member_status_action, new_id, org_status_audit, points_settings_audit,
-    program_audit, reward_audit, support_visit_audit, token_created_audit, token_revoked_audit,
+    program_audit, reward_audit, support_visit_audit, tier_pass_audit, token_created_audit,
+    token_revoked_audit,
 };
 pub use checklist::{ChecklistMark, ChecklistStore};
 pub use console::{
@@ -41,7 +42,7 @@ pub use housekeeping::{HousekeepingStore, Sweep, TableSize};
 pub use ledger::{InvariantReport, LedgerStore, PointsSettings};
 pub use mail::MailStore;
 pub use orgs::{Member, NewMember, OnboardingClaim, OrgStore};
-pub use programs::ProgramStore;
+pub use programs::{ProgramStore, TierPass};
 pub use rewards::RewardStore;
 pub use tills::{TillDevice, TillStore, TillSync};
 pub use tokens::TokenStore;

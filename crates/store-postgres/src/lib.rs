@@ -111,6 +111,7 @@ pub const MIGRATIONS: &[(i64, &str, &str)] = &[
         "webhooks",
         include_str!("../migrations/0020_webhooks.sql"),
     ),
+    (23, "tiers", include_str!("../migrations/0023_tiers.sql")),
     (
         25,
         "webhook delivery retention and erasure",
@@ -121,6 +122,8 @@ pub const MIGRATIONS: &[(i64, &str, &str)] = &[
         "till devices",
         include_str!("../migrations/0029_till_devices.sql"),
     ),
+),
+(
 ];
 
 /// Connection settings.

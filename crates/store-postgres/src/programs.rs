@@ -6,13 +6,18 @@ use crate::ledger_tx::PgLedgerTx;
 use crate::{PgStore, enter_tenant, map_err};
 use async_trait::async_trait;
 use loyalty_core::domain::ledger::Actor;
-use loyalty_core::domain::program::{CustomerState, Program, RuleId, StampEntry};
+use loyalty_core::domain::program::{
+    CustomerState, Program, RuleId, StampEntry, TierBasis, TierCandidate, TierChange,
+};
 use loyalty_core::domain::{CustomerId, OrgId, PurchaseId};
+use loyalty_core::ledger_tx;
 use loyalty_core::ledger_tx::ProgramTx;
-use loyalty_core::store::{ProgramStore, StoreError, program_audit};
+use loyalty_core::store::{ProgramStore, StoreError, TierPass, new_id, program_audit};
+use rust_decimal::Decimal;
 use sqlx::postgres::PgRow;
 use sqlx::{PgConnection, Row};
 use time::OffsetDateTime;
+use uuid::Uuid;
 
 /// A customer's stamps per card (`b`), stamps kept from purchases made since `$3` (`t`) and promotion uses
 /// (`p`), in one read.
@@ -23,7 +28,17 @@ const PROGRAM_STATE: &str = "\
         WHERE e.organization_id = $1 AND e.customer_id = $2 AND e.kind IN ('earned', 'reversed') AND p.created_at >= $3 \
         GROUP BY e.card_id \
     UNION ALL SELECT 'p', promotion_id, COUNT(*) FROM promotion_uses \
-        WHERE organization_id = $1 AND customer_id = $2 GROUP BY promotion_id";
+        WHERE organization_id = $1 AND customer_id = $2 GROUP BY promotion_id \
+    UNION ALL SELECT 'r', tier_id, 0 FROM users WHERE organization_id = $1 AND id = $2 AND tier_id IS NOT NULL";
+
+/// Each customer's qualifying value since `$2` on the points basis: points of purchases
+/// (earned, less refunds), bonuses left out.
+const POINTS_SINCE: &str = "SELECT user_id AS id, SUM(points)::numeric AS v FROM points_transactions \
+    WHERE organization_id = $1 AND reference_type = 'purchase' AND transaction_type IN ('earned', 'reversed') \
+    AND created_at >= $2";
+/// The same on the spend basis: amounts less refunds.
+const SPEND_SINCE: &str = "SELECT customer_id AS id, SUM(amount - reversed_amount) AS v \
+    FROM purchases WHERE organization_id = $1 AND created_at >= $2";
 
 async fn program_state(
     conn: &mut PgConnection,
@@ -41,6 +56,10 @@ async fn program_state(
     let mut state = CustomerState::default();
     for r in rows {
         let kind: String = r.try_get(0).map_err(map_err)?;
+        if kind == "r" {
+            state.tier = Some(r.try_get(1).map_err(map_err)?);
+            continue;
+        }
         let map = match kind.as_str() {
             "b" => &mut state.stamps,
             "t" => &mut state.stamps_today,
@@ -125,6 +144,109 @@ impl ProgramStore for PgStore {
         let state = program_state(&mut tx, org, customer, day_start).await?;
         tx.commit().await.map_err(map_err)?;
         Ok(state)
+    }
+
+    async fn tier_candidates(
+        &self,
+        org: OrgId,
+        basis: TierBasis,
+        since: OffsetDateTime,
+        customer: Option<CustomerId>,
+    ) -> Result<Vec<TierCandidate>, StoreError> {
+        let (values, by) = match basis {
+            TierBasis::Points => (POINTS_SINCE, "user_id"),
+            TierBasis::Spend => (SPEND_SINCE, "customer_id"),
+        };
+        let (only, only_user) = if customer.is_some() {
+            (format!(" AND {by} = $3"), " AND u.id = $3")
+        } else {
+            (String::new(), "")
+        };
+        let sql = format!(
+            "WITH v AS ({values}{only} GROUP BY 1) \
+             SELECT u.id, u.tier_id, u.tier_below_since, COALESCE(v.v, 0)::numeric FROM users u LEFT JOIN v ON v.id = u.id \
+             WHERE u.organization_id = $1 AND u.role = 'customer' AND (u.tier_id IS NOT NULL OR v.v > 0){only_user}"
+        );
+        let mut q = sqlx::query(sqlx::AssertSqlSafe(sql))
+            .bind(org.0)
+            .bind(since);
+        if let Some(c) = customer {
+            q = q.bind(c.0);
+        }
+        let rows = q.fetch_all(&self.pool).await.map_err(map_err)?;
+        rows.iter()
+            .map(|r| {
+                Ok(TierCandidate {
+                    customer: CustomerId(r.try_get(0)?),
+                    tier: r.try_get(1)?,
+                    below_since: r.try_get(2)?,
+                    value: r.try_get::<Decimal, _>(3)?,
+                })
+            })
+            .collect::<Result<Vec<_>, sqlx::Error>>()
+            .map_err(map_err)
+    }
+
+    async fn apply_tier_changes(
+        &self,
+        org: OrgId,
+        pass: &TierPass,
+        actor: &Actor,
+        now: OffsetDateTime,
+    ) -> Result<(), StoreError> {
+        let mut tx = self.pool.begin().await.map_err(map_err)?;
+        enter_tenant(&mut tx, org).await?;
+        let mut ltx = PgLedgerTx(tx);
+        ledger_tx::apply_tier_changes(&mut ltx, org, pass, actor, now)
+            .await
+            .map_err(|e| match e {
+                loyalty_core::domain::ledger::PointsError::Store(e) => e,
+                other => StoreError::Backend(other.to_string().into()),
+            })?;
+        ltx.0.commit().await.map_err(map_err)?;
+        Ok(())
+    }
+
+    async fn tier_distribution(
+        &self,
+        org: OrgId,
+    ) -> Result<Vec<(Option<RuleId>, i64)>, StoreError> {
+        let rows = sqlx::query(
+            "SELECT tier_id, COUNT(*) FROM users WHERE organization_id = $1 AND role = 'customer' GROUP BY tier_id",
+        )
+        .bind(org.0)
+        .fetch_all(&self.pool)
+        .await
+        .map_err(map_err)?;
+        rows.iter()
+            .map(|r| Ok((r.try_get(0)?, r.try_get(1)?)))
+            .collect::<Result<Vec<_>, sqlx::Error>>()
+            .map_err(map_err)
+    }
+
+    async fn birthday_customers(
+        &self,
+        org: OrgId,
+        month: u8,
+        day: u8,
+        key_prefix: &str,
+        key_suffix: &str,
+    ) -> Result<Vec<CustomerId>, StoreError> {
+        let ids: Vec<Uuid> = sqlx::query_scalar(
+            "SELECT u.id FROM users u WHERE u.organization_id = $1 AND u.role = 'customer' AND u.status = 'active' \
+             AND EXTRACT(MONTH FROM u.birth_date) = $2 AND EXTRACT(DAY FROM u.birth_date) = $3 \
+             AND NOT EXISTS (SELECT 1 FROM points_transactions t WHERE t.organization_id = u.organization_id \
+                 AND t.user_id = u.id AND t.idempotency_key = $4 || u.id::text || $5)",
+        )
+        .bind(org.0)
+        .bind(i32::from(month))
+        .bind(i32::from(day))
+        .bind(key_prefix)
+        .bind(key_suffix)
+        .fetch_all(&self.pool)
+        .await
+        .map_err(map_err)?;
+        Ok(ids.into_iter().map(CustomerId).collect())
     }
 }
 
@@ -237,6 +359,60 @@ impl ProgramTx for PgLedgerTx<'_> {
             .execute(&mut *self.0)
             .await
             .map_err(map_err)?;
+        Ok(())
+    }
+
+    async fn write_tier_changes(
+        &mut self,
+        org: OrgId,
+        changes: &[TierChange],
+        now: OffsetDateTime,
+    ) -> Result<(), StoreError> {
+        let ids: Vec<Uuid> = changes.iter().map(|c| c.customer.0).collect();
+        let tiers: Vec<Option<Uuid>> = changes.iter().map(|c| c.to).collect();
+        let below: Vec<Option<OffsetDateTime>> = changes.iter().map(|c| c.below_since).collect();
+        sqlx::query(
+            "UPDATE users u SET tier_id = c.tier, tier_below_since = c.below \
+             FROM UNNEST($2::uuid[], $3::uuid[], $4::timestamptz[]) AS c(id, tier, below) \
+             WHERE u.organization_id = $1 AND u.id = c.id AND u.role = 'customer'",
+        )
+        .bind(org.0)
+        .bind(&ids)
+        .bind(&tiers)
+        .bind(&below)
+        .execute(&mut *self.0)
+        .await
+        .map_err(map_err)?;
+        let moves: Vec<&TierChange> = changes.iter().filter(|c| c.is_move()).collect();
+        if moves.is_empty() {
+            return Ok(());
+        }
+        let move_ids: Vec<Uuid> = moves.iter().map(|_| new_id()).collect();
+        let customers: Vec<Uuid> = moves.iter().map(|c| c.customer.0).collect();
+        let from: Vec<Option<Uuid>> = moves.iter().map(|c| c.from).collect();
+        let to: Vec<Option<Uuid>> = moves.iter().map(|c| c.to).collect();
+        let values: Vec<Decimal> = moves.iter().map(|c| c.value).collect();
+        let bonus: Vec<i64> = moves
+            .iter()
+            .map(|c| if c.to.is_some() { c.bonus } else { 0 })
+            .collect();
+        sqlx::query(
+            "INSERT INTO tier_moves (id, organization_id, customer_id, from_tier, to_tier, qualifying, bonus_points, created_at) \
+             SELECT m.id, $1, m.customer, m.from_tier, m.to_tier, m.qualifying, m.bonus, $8 \
+             FROM UNNEST($2::uuid[], $3::uuid[], $4::uuid[], $5::uuid[], $6::numeric[], $7::bigint[]) \
+                 AS m(id, customer, from_tier, to_tier, qualifying, bonus)",
+        )
+        .bind(org.0)
+        .bind(&move_ids)
+        .bind(&customers)
+        .bind(&from)
+        .bind(&to)
+        .bind(&values)
+        .bind(&bonus)
+        .bind(now)
+        .execute(&mut *self.0)
+        .await
+        .map_err(map_err)?;
         Ok(())
     }
 }

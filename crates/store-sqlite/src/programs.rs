@@ -5,9 +5,10 @@ use crate::audit::insert_audit;
 use crate::{SqliteStore, map_err, ts};
 use async_trait::async_trait;
 use loyalty_core::domain::ledger::Actor;
-use loyalty_core::domain::program::{CustomerState, Program};
+use loyalty_core::domain::program::{CustomerState, Program, RuleId, TierBasis, TierCandidate};
 use loyalty_core::domain::{CustomerId, OrgId};
-use loyalty_core::store::{ProgramStore, StoreError, program_audit};
+use loyalty_core::store::{ProgramStore, StoreError, TierPass, program_audit};
+use rust_decimal::Decimal;
 use sqlx::Row;
 use time::OffsetDateTime;
 use uuid::Uuid;
@@ -21,7 +22,19 @@ pub(crate) const PROGRAM_STATE: &str = "\
         WHERE e.organization_id = ?1 AND e.customer_id = ?2 AND e.kind IN ('earned', 'reversed') AND p.created_at >= ?3 \
         GROUP BY e.card_id \
     UNION ALL SELECT 'p', promotion_id, COUNT(*) FROM promotion_uses \
-        WHERE organization_id = ?1 AND customer_id = ?2 GROUP BY promotion_id";
+        WHERE organization_id = ?1 AND customer_id = ?2 GROUP BY promotion_id \
+    UNION ALL SELECT 'r', tier_id, 0 FROM users WHERE organization_id = ?1 AND id = ?2 AND tier_id IS NOT NULL";
+
+/// Each customer's qualifying value since `?2` on the points basis: points of purchases
+/// (earned, less refunds), bonuses left out.
+const POINTS_SINCE: &str = "SELECT user_id AS id, SUM(points) AS v FROM points_transactions \
+    WHERE organization_id = ?1 AND reference_type = 'purchase' AND transaction_type IN ('earned', 'reversed') \
+    AND created_at >= ?2";
+/// The same on the spend basis, in hundredths: amounts are decimal text, summed as
+/// whole hundredths so no float rounding adds up.
+const SPEND_SINCE: &str = "SELECT customer_id AS id, \
+    SUM(CAST(ROUND(CAST(amount AS REAL) * 100) AS INTEGER) - CAST(ROUND(CAST(reversed_amount AS REAL) * 100) AS INTEGER)) AS v \
+    FROM purchases WHERE organization_id = ?1 AND created_at >= ?2";
 
 /// Folds the rows of [`PROGRAM_STATE`] into a customer state.
 pub(crate) fn fold_state(
@@ -30,6 +43,10 @@ pub(crate) fn fold_state(
     let mut state = CustomerState::default();
     for (kind, rule, n) in rows {
         let id: Uuid = rule.parse().map_err(StoreError::backend)?;
+        if kind == "r" {
+            state.tier = Some(id);
+            continue;
+        }
         let map = match kind.as_str() {
             "b" => &mut state.stamps,
             "t" => &mut state.stamps_today,
@@ -123,5 +140,121 @@ impl ProgramStore for SqliteStore {
                 .collect::<Result<Vec<_>, sqlx::Error>>()
                 .map_err(map_err)?,
         )
+    }
+
+    async fn tier_candidates(
+        &self,
+        org: OrgId,
+        basis: TierBasis,
+        since: OffsetDateTime,
+        customer: Option<CustomerId>,
+    ) -> Result<Vec<TierCandidate>, StoreError> {
+        let (values, scale, by) = match basis {
+            TierBasis::Points => (POINTS_SINCE, 0, "user_id"),
+            TierBasis::Spend => (SPEND_SINCE, 2, "customer_id"),
+        };
+        let (only, only_user) = if customer.is_some() {
+            (format!(" AND {by} = ?3"), " AND id = ?3")
+        } else {
+            (String::new(), "")
+        };
+        // One pass over each side, grouped by customer: SQLite joins a grouped subquery
+        // row by row, which at 100,000 customers is far too slow.
+        let sql = format!(
+            "SELECT id, MAX(tier), MAX(below), SUM(v) FROM ( \
+                 SELECT id, tier_id AS tier, tier_below_since AS below, 0 AS v FROM users \
+                 WHERE organization_id = ?1 AND role = 'customer' AND tier_id IS NOT NULL{only_user} \
+                 UNION ALL SELECT id, NULL, NULL, v FROM ({values}{only} GROUP BY {by}) \
+             ) GROUP BY id HAVING MAX(tier) IS NOT NULL OR SUM(v) > 0"
+        );
+        let rows = sqlx::query(sqlx::AssertSqlSafe(sql))
+            .bind(org.0.to_string())
+            .bind(ts(since))
+            .bind(customer.map(|c| c.to_string()))
+            .fetch_all(&self.pool)
+            .await
+            .map_err(map_err)?;
+        let mut out = Vec::with_capacity(rows.len());
+        for r in rows {
+            let id: String = r.try_get(0).map_err(map_err)?;
+            let tier: Option<String> = r.try_get(1).map_err(map_err)?;
+            let below: Option<String> = r.try_get(2).map_err(map_err)?;
+            let value: i64 = r.try_get(3).map_err(map_err)?;
+            out.push(TierCandidate {
+                customer: CustomerId(id.parse().map_err(StoreError::backend)?),
+                tier: tier
+                    .map(|t| t.parse::<Uuid>())
+                    .transpose()
+                    .map_err(StoreError::backend)?,
+                below_since: below
+                    .map(|b| crate::parse_ts(&b))
+                    .transpose()
+                    .map_err(map_err)?,
+                value: Decimal::new(value, scale),
+            });
+        }
+        Ok(out)
+    }
+
+    async fn apply_tier_changes(
+        &self,
+        org: OrgId,
+        pass: &TierPass,
+        actor: &Actor,
+        now: OffsetDateTime,
+    ) -> Result<(), StoreError> {
+        crate::writer::tiers(&self.writer, org, pass, actor, now)
+            .await
+            .map(|_| ())
+    }
+
+    async fn tier_distribution(
+        &self,
+        org: OrgId,
+    ) -> Result<Vec<(Option<RuleId>, i64)>, StoreError> {
+        let rows = sqlx::query(
+            "SELECT tier_id, COUNT(*) FROM users WHERE organization_id = ?1 AND role = 'customer' GROUP BY tier_id",
+        )
+        .bind(org.0.to_string())
+        .fetch_all(&self.pool)
+        .await
+        .map_err(map_err)?;
+        let mut out = Vec::with_capacity(rows.len());
+        for r in rows {
+            let tier: Option<String> = r.try_get(0).map_err(map_err)?;
+            let n: i64 = r.try_get(1).map_err(map_err)?;
+            let tier = tier
+                .map(|t| t.parse::<Uuid>())
+                .transpose()
+                .map_err(StoreError::backend)?;
+            out.push((tier, n));
+        }
+        Ok(out)
+    }
+
+    async fn birthday_customers(
+        &self,
+        org: OrgId,
+        month: u8,
+        day: u8,
+        key_prefix: &str,
+        key_suffix: &str,
+    ) -> Result<Vec<CustomerId>, StoreError> {
+        let ids: Vec<String> = sqlx::query_scalar(
+            "SELECT u.id FROM users u WHERE u.organization_id = ?1 AND u.role = 'customer' AND u.status = 'active' \
+             AND substr(u.birth_date, 6, 5) = ?2 \
+             AND NOT EXISTS (SELECT 1 FROM points_transactions t WHERE t.organization_id = u.organization_id \
+                 AND t.user_id = u.id AND t.idempotency_key = ?3 || u.id || ?4)",
+        )
+        .bind(org.0.to_string())
+        .bind(format!("{month:02}-{day:02}"))
+        .bind(key_prefix)
+        .bind(key_suffix)
+        .fetch_all(&self.pool)
+        .await
+        .map_err(map_err)?;
+        ids.iter()
+            .map(|i| i.parse().map(CustomerId).map_err(StoreError::backend))
+            .collect()
     }
 }

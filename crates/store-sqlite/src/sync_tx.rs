@@ -567,4 +567,52 @@ impl ProgramTx for SyncLedgerTx<'_> {
             .map_err(sq)?;
         Ok(())
     }
+
+    async fn write_tier_changes(
+        &mut self,
+        org: OrgId,
+        changes: &[loyalty_core::domain::program::TierChange],
+        now: OffsetDateTime,
+    ) -> Result<(), StoreError> {
+        let org_id = org.0.to_string();
+        let mut update = self
+            .0
+            .prepare_cached(
+                "UPDATE users SET tier_id = ?3, tier_below_since = ?4 WHERE organization_id = ?1 AND id = ?2 AND role = 'customer'",
+            )
+            .map_err(sq)?;
+        for c in changes {
+            update
+                .execute(params![
+                    org_id,
+                    c.customer.to_string(),
+                    c.to.map(|t| t.to_string()),
+                    c.below_since.map(ts),
+                ])
+                .map_err(sq)?;
+        }
+        drop(update);
+        let mut insert = self
+            .0
+            .prepare_cached(
+                "INSERT INTO tier_moves (id, organization_id, customer_id, from_tier, to_tier, qualifying, bonus_points, created_at) \
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+            )
+            .map_err(sq)?;
+        for c in changes.iter().filter(|c| c.is_move()) {
+            insert
+                .execute(params![
+                    new_id().to_string(),
+                    org_id,
+                    c.customer.to_string(),
+                    c.from.map(|t| t.to_string()),
+                    c.to.map(|t| t.to_string()),
+                    c.value.to_string(),
+                    if c.to.is_some() { c.bonus } else { 0 },
+                    ts(now),
+                ])
+                .map_err(sq)?;
+        }
+        Ok(())
+    }
 }

@@ -12,7 +12,7 @@ use loyalty_core::domain::ledger::{
 };
 use loyalty_core::domain::{CustomerId, OrgId};
 use loyalty_core::ledger_tx;
-use loyalty_core::store::{ImportWritten, ImportedCustomer, StoreError};
+use loyalty_core::store::{ImportWritten, ImportedCustomer, StoreError, TierPass};
 use rusqlite::Connection;
 use std::future::Future;
 use std::path::Path;
@@ -53,6 +53,14 @@ pub(crate) enum Work {
         actor: Actor,
         now: OffsetDateTime,
         reply: oneshot::Sender<Result<ImportWritten, StoreError>>,
+    },
+    /// One tier recalculation's changes.
+    Tiers {
+        org: OrgId,
+        pass: TierPass,
+        actor: Actor,
+        now: OffsetDateTime,
+        reply: oneshot::Sender<Result<i64, StoreError>>,
     },
 }
 
@@ -153,6 +161,29 @@ pub(crate) async fn import(
     answer.await.map_err(|_| gone())?
 }
 
+/// Queues a tier recalculation's changes and waits for their durable result: the
+/// entry bonus points given.
+pub(crate) async fn tiers(
+    writer: &Writer,
+    org: OrgId,
+    pass: &TierPass,
+    actor: &Actor,
+    now: OffsetDateTime,
+) -> Result<i64, StoreError> {
+    let (reply, answer) = oneshot::channel();
+    writer
+        .send(Work::Tiers {
+            org,
+            pass: pass.clone(),
+            actor: actor.clone(),
+            now,
+            reply,
+        })
+        .await
+        .map_err(|_| gone())?;
+    answer.await.map_err(|_| gone())?
+}
+
 /// Runs a synchronous ledger operation on the writer's connection to its result.
 pub(crate) fn run_sync<T, E: From<StoreError>>(
     fut: impl Future<Output = Result<T, E>>,
@@ -183,6 +214,10 @@ enum Done {
         oneshot::Sender<Result<ImportWritten, StoreError>>,
         Result<ImportWritten, StoreError>,
     ),
+    Tiers(
+        oneshot::Sender<Result<i64, StoreError>>,
+        Result<i64, StoreError>,
+    ),
 }
 
 fn run(mut conn: Connection, mut rx: mpsc::Receiver<Work>) {
@@ -207,6 +242,9 @@ fn run(mut conn: Connection, mut rx: mpsc::Receiver<Work>) {
                 Done::Import(reply, r) => {
                     let _ = reply.send(r);
                 }
+                Done::Tiers(reply, r) => {
+                    let _ = reply.send(r);
+                }
             }
         }
     }
@@ -222,6 +260,7 @@ fn commit_group(conn: &mut Connection, batch: &mut Vec<Work>) -> Vec<Done> {
     let mut expired: Vec<Option<Result<i64, StoreError>>> = Vec::with_capacity(batch.len());
     let mut imported: Vec<Option<Result<ImportWritten, StoreError>>> =
         Vec::with_capacity(batch.len());
+    let mut tiered: Vec<Option<Result<i64, StoreError>>> = Vec::with_capacity(batch.len());
     let began = conn.execute_batch("BEGIN IMMEDIATE").map_err(sq);
     let mut group_error: Option<StoreError> = began.err();
     for work in batch.iter() {
@@ -229,6 +268,7 @@ fn commit_group(conn: &mut Connection, batch: &mut Vec<Work>) -> Vec<Done> {
             outcomes.push(None);
             expired.push(None);
             imported.push(None);
+            tiered.push(None);
             continue;
         }
         if let Err(e) = conn.execute_batch("SAVEPOINT command") {
@@ -236,6 +276,7 @@ fn commit_group(conn: &mut Connection, batch: &mut Vec<Work>) -> Vec<Done> {
             outcomes.push(None);
             expired.push(None);
             imported.push(None);
+            tiered.push(None);
             continue;
         }
         let mut tx = SyncLedgerTx(&mut *conn);
@@ -261,6 +302,7 @@ fn commit_group(conn: &mut Connection, batch: &mut Vec<Work>) -> Vec<Done> {
                 outcomes.push(Some(r));
                 expired.push(None);
                 imported.push(None);
+                tiered.push(None);
                 ok
             }
             Work::Expire {
@@ -279,6 +321,7 @@ fn commit_group(conn: &mut Connection, batch: &mut Vec<Work>) -> Vec<Done> {
                 outcomes.push(None);
                 expired.push(Some(r));
                 imported.push(None);
+                tiered.push(None);
                 ok
             }
             Work::Import {
@@ -294,6 +337,29 @@ fn commit_group(conn: &mut Connection, batch: &mut Vec<Work>) -> Vec<Done> {
                 outcomes.push(None);
                 expired.push(None);
                 imported.push(Some(r));
+                tiered.push(None);
+                ok
+            }
+            Work::Tiers {
+                org,
+                pass,
+                actor,
+                now,
+                ..
+            } => {
+                let r = run_now(ledger_tx::apply_tier_changes(
+                    &mut tx, *org, pass, actor, *now,
+                ))
+                .unwrap_or_else(|| Err(PointsError::Store(stuck())))
+                .map_err(|e| match e {
+                    PointsError::Store(e) => e,
+                    other => StoreError::Backend(other.to_string().into()),
+                });
+                let ok = r.is_ok();
+                outcomes.push(None);
+                expired.push(None);
+                imported.push(None);
+                tiered.push(Some(r));
                 ok
             }
         };
@@ -317,8 +383,8 @@ fn commit_group(conn: &mut Connection, batch: &mut Vec<Work>) -> Vec<Done> {
     let message = group_error.map(|e| e.to_string());
     batch
         .drain(..)
-        .zip(outcomes.into_iter().zip(expired).zip(imported))
-        .map(|(work, ((outcome, exp), imp))| {
+        .zip(outcomes.into_iter().zip(expired).zip(imported).zip(tiered))
+        .map(|(work, (((outcome, exp), imp), tie))| {
             let failure =
                 || StoreError::Backend(message.clone().unwrap_or_else(|| "not run".into()).into());
             match work {
@@ -342,6 +408,13 @@ fn commit_group(conn: &mut Connection, batch: &mut Vec<Work>) -> Vec<Done> {
                         _ => Err(failure()),
                     };
                     Done::Import(reply, r)
+                }
+                Work::Tiers { reply, .. } => {
+                    let r = match (&message, tie) {
+                        (None, Some(r)) => r,
+                        _ => Err(failure()),
+                    };
+                    Done::Tiers(reply, r)
                 }
             }
         })

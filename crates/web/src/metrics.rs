@@ -5,7 +5,9 @@
 //! Points counters (`loyalty_points_awarded_total`, `loyalty_purchases_total`,
 //! `loyalty_points_redeemed_total`, and the program's `loyalty_promotions_applied_total`,
 //! `loyalty_stamps_given_total`, `loyalty_stamp_rewards_total`) are counted by the points service in `loyalty-core`,
-//! the one place that sees every committed award and redemption.
+//! the one place that sees every committed award and redemption; the tier moves and
+//! birthday bonuses (`loyalty_tier_moves_total`, `loyalty_birthday_bonuses_total`) by
+//! the program job's use cases (`service::tiers`).
 
 use crate::AppState;
 use crate::error::ApiError;

@@ -121,6 +121,13 @@ pub async fn run(mut config: Config, args: Args) -> anyhow::Result<()> {
             Duration::from_secs(config.jobs.expiry_interval_secs),
         ));
     }
+    if config.jobs.programs_interval_secs > 0 {
+        tokio::spawn(loyalty_ops::programs::job(
+            app.store.clone(),
+            app.clock.clone(),
+            Duration::from_secs(config.jobs.programs_interval_secs.max(60)),
+        ));
+    }
     if config.housekeeping.interval_secs > 0 {
         crate::housekeeping::retention(&config.housekeeping)?;
         tokio::spawn(crate::housekeeping::job(

@@ -45,6 +45,8 @@ pub(super) enum Reference {
     Reward(RewardId),
     /// The stamp card exchanged for its reward.
     StampCard(Uuid),
+    /// The tier whose entry bonus it is.
+    Tier(Uuid),
 }
 
 impl Reference {
@@ -53,6 +55,7 @@ impl Reference {
             Reference::Purchase(id) => (id.into(), "purchase"),
             Reference::Reward(id) => (id.into(), "reward"),
             Reference::StampCard(id) => (id, "stamp_card"),
+            Reference::Tier(id) => (id, "tier"),
         }
     }
 }

@@ -27,6 +27,7 @@ pub mod settings;
 pub mod signin;
 pub mod staff;
 pub mod till;
+pub mod tiers;
 pub mod tokens;
 pub mod wallet;
 pub mod webhooks;

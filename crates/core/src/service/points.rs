@@ -295,7 +295,7 @@ fn count(org: &Organization, cmd: &PointsCommand, outcome: &PointsOutcome) {
                         metrics::counter!("loyalty_stamps_given_total", "org" => slug.clone())
                             .increment(g.stamps.max(0).unsigned_abs());
                     }
-                    GrantRule::Base => {}
+                    GrantRule::Base | GrantRule::Tier(_) => {}
                 }
             }
         }

@@ -100,14 +100,16 @@ pub struct Preview {
 }
 
 /// What a purchase of `amount` at `at` (now when absent) would earn (staff): for a
-/// customer, with their stamps and promotion uses; without one, as a new customer.
-/// Nothing is written: the till shows it before the cashier confirms, the admin's
-/// calculator to try a program.
+/// customer, with their stamps, promotion uses and tier; without one, as a new
+/// customer. `as_tier` puts the customer in that tier instead of their own (the
+/// calculator's "by a Gold member"). Nothing is written: the till shows it before the
+/// cashier confirms, the admin's calculator to try a program.
 pub async fn preview(
     ctx: &Ctx<'_>,
     amount: Amount,
     customer: Option<CustomerId>,
     at: Option<OffsetDateTime>,
+    as_tier: Option<RuleId>,
 ) -> Result<Preview, Error> {
     ctx.require(STAFF, "preview an award")?;
     let at = at.unwrap_or_else(|| ctx.clock.now());
@@ -120,6 +122,16 @@ pub async fn preview(
         }
         _ => CustomerState::default(),
     };
+    let mut state = state;
+    if let Some(tier) = as_tier {
+        if ctx.org.program.tier(tier).is_none() {
+            return Err(Error::Validation(vec![crate::FieldError::new(
+                "tier_id",
+                format!("{tier} is no tier of this program; read GET .../program for the tiers"),
+            )]));
+        }
+        state.tier = Some(tier);
+    }
     let facts = PurchaseFacts {
         amount,
         local_time: local_time(at, tz),

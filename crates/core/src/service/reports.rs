@@ -23,6 +23,9 @@ pub struct Dashboard {
     pub daily_points_flag: i64,
     /// Customers who earned more than that today, most first (at most 50).
     pub flagged_today: Vec<HeavyEarner>,
+    /// Customers per tier, lowest first, those without a tier first (an empty name);
+    /// empty when the program has no tiers.
+    pub tiers: Vec<(String, i64)>,
 }
 
 /// The local calendar date of `now` in an IANA time zone (UTC when unknown).
@@ -151,7 +154,35 @@ pub async fn dashboard(ctx: &Ctx<'_>) -> Result<Dashboard, Error> {
         balances: ctx.store.balance_totals(org).await?,
         daily_points_flag: flag,
         flagged_today: ctx.store.heavy_earners(org, start, end, flag, 50).await?,
+        tiers: tier_distribution(ctx).await?,
     })
+}
+
+/// Customers per tier for the dashboard: no tier first, then the tiers by threshold
+/// (ended ones that still have holders after the running ones).
+async fn tier_distribution(ctx: &Ctx<'_>) -> Result<Vec<(String, i64)>, Error> {
+    let program = &ctx.org.program;
+    if program.tiers.is_empty() {
+        return Ok(Vec::new());
+    }
+    let counts = ctx.store.tier_distribution(ctx.org.id).await?;
+    let count = |id: Option<uuid::Uuid>| {
+        counts
+            .iter()
+            .filter(|(t, _)| *t == id)
+            .map(|(_, n)| *n)
+            .sum::<i64>()
+    };
+    let mut out = vec![(String::new(), count(None))];
+    let mut tiers: Vec<_> = program.tiers.iter().collect();
+    tiers.sort_by_key(|t| (t.ended, t.threshold));
+    for t in tiers {
+        let n = count(Some(t.id));
+        if !t.ended || n > 0 {
+            out.push((t.name.clone(), n));
+        }
+    }
+    Ok(out)
 }
 
 #[cfg(test)]

@@ -237,6 +237,27 @@ pub fn program_audit(
     )
 }
 
+/// The `tiers.recalculate` record of one pass of the tier recalculation that moved
+/// customers: how many moved up and down, and the entry bonus points given. Each move
+/// itself is a row of `tier_moves`.
+pub fn tier_pass_audit(
+    org: OrgId,
+    actor: &Actor,
+    up: u64,
+    down: u64,
+    bonus_points: i64,
+    now: OffsetDateTime,
+) -> AuditRecord {
+    record(
+        org,
+        actor,
+        "tiers.recalculate",
+        ("organization", org.0.to_string()),
+        serde_json::json!({ "moved_up": up, "moved_down": down, "entry_bonus_points": bonus_points }),
+        now,
+    )
+}
+
 /// The `org.mail_settings` record of a change to an organization's mail settings.
 pub fn mail_settings_audit(
     org: OrgId,

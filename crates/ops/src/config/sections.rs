@@ -146,12 +146,17 @@ impl MailConfig {
 pub struct JobsConfig {
     /// Seconds between expiry runs in `serve` (0 turns the job off).
     pub expiry_interval_secs: u64,
+    /// Seconds between runs of the program job in `serve`: the tier recalculation and
+    /// the birthday bonuses (0 turns it off). Hourly by default, so a shop's birthdays
+    /// are given soon after its local midnight; both are idempotent.
+    pub programs_interval_secs: u64,
 }
 
 impl Default for JobsConfig {
     fn default() -> Self {
         Self {
             expiry_interval_secs: 3600,
+            programs_interval_secs: 3600,
         }
     }
 }

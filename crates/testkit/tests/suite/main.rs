@@ -19,4 +19,5 @@ mod programs;
 mod store;
 mod trends;
 mod till;
+mod tiers;
 mod webhooks;

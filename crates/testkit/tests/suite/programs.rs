@@ -1,7 +1,7 @@
 //! Loyalty programs on both backends: versions, the breakdown of an award, stamps
 //! through the ledger (earned, redeemed for the card's reward, taken back by a refund),
-//! promotions with their limits, retries, tenancy, and random sequences that keep every
-//! invariant.
+//! promotions with their limits, retries, tenancy, and random sequences (awards, retries,
+//! refunds, card redemptions, tier recalculations) that keep every invariant.
 
 use loyalty_core::clock::{Clock, FixedClock};
 use loyalty_core::domain::ledger::{Actor, PointsOutcome, TxType};
@@ -142,9 +142,9 @@ both_backends! {
         let clock = fixed_clock();
         let o = org(&db, "beanery", &clock).await;
         let admin = ctx(&db, &clock, &o, Role::Admin);
-        let bad = program::change(&admin, ProgramInput::SetBonuses(BonusInput { signup_points: -1, contact_points: 2_000_000 })).await.expect_err("bad");
+        let bad = program::change(&admin, ProgramInput::SetBonuses(BonusInput { signup_points: -1, contact_points: 2_000_000, birthday_points: 0 })).await.expect_err("bad");
         assert_eq!(bad.code(), "validation.failed");
-        program::change(&admin, ProgramInput::SetBonuses(BonusInput { signup_points: 100, contact_points: 20 })).await.expect("bonuses");
+        program::change(&admin, ProgramInput::SetBonuses(BonusInput { signup_points: 100, contact_points: 20, birthday_points: 0 })).await.expect("bonuses");
         let o = reload(&db, &o).await;
         let cashier = ctx(&db, &clock, &o, Role::Cashier);
         let with_email = points::enroll(&cashier, &EnrollInput { phone: None, email: Some("ann@example.com".into()), name: None }, None).await.expect("enroll");
@@ -167,7 +167,7 @@ both_backends! {
         let cashier = ctx(&db, &clock, &o, Role::Cashier);
         let c = customer(&cashier, "202-555-0143").await;
 
-        let preview = program::preview(&cashier, points::parse_amount(&cashier, "25.00").expect("amount"), Some(c), None).await.expect("preview");
+        let preview = program::preview(&cashier, points::parse_amount(&cashier, "25.00").expect("amount"), Some(c), None, None).await.expect("preview");
         assert_eq!(preview.summary, "25 base + 25 Thursday double + 1 stamp Coffee card (1/10)");
         assert_eq!(preview.points, 50);
 
@@ -284,6 +284,12 @@ both_backends! {
         let card_input = CardInput { stamps_required: 3, daily_limit: None, reward_points: 15, ..coffee_card() };
         let bonus = PromotionInput { name: "Bonus".into(), bonus_points: Some(7), per_customer_limit: Some(2), ..PromotionInput::default() };
         let (o, card, _) = shop(&db, &start, "beanery", card_input, bonus).await;
+        // A tier reached with 30 points, whose entry bonus and multiplier the
+        // recalculation steps bring into the sequence.
+        let silver = loyalty_core::domain::program::TierInput { name: "Silver".into(), threshold: "30".into(), multiplier: Some("1.5".into()), entry_bonus: 5 };
+        program::change(&ctx(&db, &start, &o, Role::Admin), ProgramInput::AddTier(silver)).await.expect("tier");
+        let o = reload(&db, &o).await;
+        let mut moves = 0;
         let mut redeemed = 0;
         let setup = ctx(&db, &start, &o, Role::Admin);
         let customers = [customer(&setup, "202-555-0143").await, customer(&setup, "202-555-0144").await];
@@ -324,6 +330,12 @@ both_backends! {
                     }
                     Err(e) => assert_eq!(e.code(), "stamps.insufficient", "step {step}"),
                 },
+                8 => {
+                    let pass = loyalty_core::service::tiers::recalculate(db.store.as_ref(), &clock, &o).await.expect("tier pass");
+                    moves += pass.up + pass.down;
+                    let again = loyalty_core::service::tiers::recalculate(db.store.as_ref(), &clock, &o).await.expect("again");
+                    assert_eq!((again.up, again.down, again.bonus_points), (0, 0, 0), "step {step}: a second pass grants nothing");
+                }
                 _ => now += time::Duration::hours(rng.random_range(1..30)),
             }
             for c in customers {
@@ -334,6 +346,7 @@ both_backends! {
             }
         }
         assert!(redeemed > 0, "the sequence redeemed a full card");
+        assert!(moves > 0, "the sequence moved a customer between tiers");
         assert!(db.store.check_invariants(None).await.expect("check").holds());
         // Refunding everything that is left takes back every point each rule gave.
         let clock = FixedClock::new(now);
@@ -352,8 +365,8 @@ both_backends! {
             // What is left is what the cards' rewards gave, less what refunds could not take
             // back because the stamps were already spent: never more than the rewards.
             let entries = db.store.ledger(o.id, Some(c), None, None, None, 1000).await.expect("ledger");
-            let rewards: i64 = entries.iter().filter(|e| e.reference_type.as_deref() == Some("stamp_card")).map(|e| e.points).sum();
-            assert_eq!(customer.balance, rewards, "a full reversal of every purchase takes back every purchase point");
+            let rewards: i64 = entries.iter().filter(|e| matches!(e.reference_type.as_deref(), Some("stamp_card" | "tier"))).map(|e| e.points).sum();
+            assert_eq!(customer.balance, rewards, "a full reversal of every purchase takes back every purchase point (card rewards and tier entry bonuses stay)");
             assert!(stamps >= 0);
             assert!(state.promotion_uses.is_empty(), "nor promotion uses");
         }

@@ -291,8 +291,8 @@ both_backends! {
         // Erasure: member.erased without personal data, and the enrolment's payload
         // loses the personal data it carried.
         let dir = db.directory(std::sync::Arc::new(clock.clone()));
-        erasure::erase_customer(&admin, &dir, carla, "ERASE").await.expect("erase");
-        erasure::erase_customer(&admin, &dir, carla, "ERASE").await.expect("again");
+        erasure::erase_customer(&admin, &dir, None, carla, "ERASE").await.expect("erase");
+        erasure::erase_customer(&admin, &dir, None, carla, "ERASE").await.expect("again");
         let log = webhooks::deliveries(&admin, 100).await.expect("log");
         let erased: Vec<_> = log.iter().filter(|d| d.event_type == "member.erased").collect();
         assert_eq!(erased.len(), 1, "erasing again sends nothing new");

@@ -1,6 +1,6 @@
 //! The loyalty program: staff read it and preview what a purchase earns, admins add and
-//! end stamp cards and promotions (each change a new version), and the till exchanges a
-//! full stamp card for its reward.
+//! end stamp cards, promotions and tiers (each change a new version), staff read a
+//! customer's tier progress, and the till exchanges a full stamp card for its reward.
 
 use super::auth::OrgMember;
 use super::error_docs::api_errors;
@@ -13,9 +13,13 @@ use axum::routing::{delete, get, post, put};
 use axum::{Json, Router};
 use loyalty_core::domain::CustomerId;
 use loyalty_core::domain::ledger::PointsOutcome;
-use loyalty_core::domain::program::{BonusInput, CardInput, Program, ProgramInput, PromotionInput};
+use loyalty_core::domain::program::{
+    BonusInput, CardInput, Program, ProgramInput, PromotionInput, TierInput, TierProgress,
+    TierRulesInput,
+};
 use loyalty_core::service::points;
 use loyalty_core::service::program::{self, CardStanding, Preview};
+use loyalty_core::service::tiers;
 use loyalty_core::{Error, FieldError};
 use serde::Deserialize;
 use uuid::Uuid;
@@ -27,6 +31,9 @@ pub(super) fn routes() -> Router<AppState> {
         .route("/orgs/{slug}/program/stamp-cards", post(add_card))
         .route("/orgs/{slug}/program/promotions", post(add_promotion))
         .route("/orgs/{slug}/program/bonuses", put(set_bonuses))
+        .route("/orgs/{slug}/program/tiers", post(add_tier))
+        .route("/orgs/{slug}/program/tier-rules", put(set_tier_rules))
+        .route("/orgs/{slug}/customers/{id}/tier", get(customer_tier))
         .route("/orgs/{slug}/program/rules/{id}", delete(end))
         .route("/orgs/{slug}/program/preview", post(preview))
         .route("/orgs/{slug}/customers/{id}/stamp-cards", get(cards))
@@ -189,6 +196,87 @@ async fn set_bonuses(
     ))
 }
 
+/// Add a tier
+///
+/// Reached with `threshold` points earned (or amount spent, with the `spend` basis) in
+/// the rolling window; multiplies the base points of every purchase by `multiplier`
+/// and gives `entry_bonus` points on each move up into it. At most 6 running. Customers
+/// move between tiers at the daily recalculation. Makes the program's next version.
+/// Admins only.
+#[utoipa::path(
+    post,
+    path = "/orgs/{slug}/program/tiers",
+    operation_id = "add_tier",
+    tag = "program",
+    params(super::params::OrgPath, super::params::OrgHeader),
+    request_body(content = TierInput, content_type = "application/json"),
+    responses(
+        (status = 201, description = "The program's new version", body = Program),
+        ChangeProgramErrors,
+    ),
+    security(("session" = []), ("api_token" = []))
+)]
+async fn add_tier(
+    State(state): State<AppState>,
+    m: OrgMember,
+    ApiJson(b): ApiJson<TierInput>,
+) -> Result<(StatusCode, Json<Program>), ApiError> {
+    let p = program::change(&m.ctx(&state)?, ProgramInput::AddTier(b)).await?;
+    Ok((StatusCode::CREATED, Json(p)))
+}
+
+/// Set how tiers qualify
+///
+/// The basis (`points` earned on purchases or `spend`), the rolling window in months
+/// (1-36) and the grace period in months (0-12) a customer keeps a tier after they stop
+/// qualifying. Makes the program's next version. Admins only.
+#[utoipa::path(
+    put,
+    path = "/orgs/{slug}/program/tier-rules",
+    operation_id = "set_tier_rules",
+    tag = "program",
+    params(super::params::OrgPath, super::params::OrgHeader),
+    request_body(content = TierRulesInput, content_type = "application/json"),
+    responses(
+        (status = 200, description = "The program's new version", body = Program),
+        ChangeProgramErrors,
+    ),
+    security(("session" = []), ("api_token" = []))
+)]
+async fn set_tier_rules(
+    State(state): State<AppState>,
+    m: OrgMember,
+    ApiJson(b): ApiJson<TierRulesInput>,
+) -> Result<Json<Program>, ApiError> {
+    Ok(Json(
+        program::change(&m.ctx(&state)?, ProgramInput::SetTierRules(b)).await?,
+    ))
+}
+
+/// A customer's tier
+///
+/// Their tier (as the last recalculation left it), what they earned or spent in the
+/// window, and what is missing to the next tier, computed now. Staff only.
+#[utoipa::path(
+    get,
+    path = "/orgs/{slug}/customers/{id}/tier",
+    operation_id = "customer_tier",
+    tag = "program",
+    params(super::params::OrgIdPath, super::params::OrgHeader),
+    responses(
+        (status = 200, description = "The customer's tier and progress", body = TierProgress),
+        CustomerCardsErrors,
+    ),
+    security(("session" = []), ("api_token" = []))
+)]
+async fn customer_tier(
+    State(state): State<AppState>,
+    m: OrgMember,
+    ApiPath((_, id)): ApiPath<(String, CustomerId)>,
+) -> Result<Json<TierProgress>, ApiError> {
+    Ok(Json(tiers::progress(&m.ctx(&state)?, id).await?))
+}
+
 api_errors!(EndRuleErrors [SIGNED_IN] {
     OrgMismatch,
     RequestPath = "`id` is not a UUID",
@@ -196,13 +284,14 @@ api_errors!(EndRuleErrors [SIGNED_IN] {
     OrgSuspended,
     OrgNotFound,
     ProgramChanged,
-    ValidationFailed = "`id` names no running stamp card or promotion; see `fields`",
+    ValidationFailed = "`id` names no running stamp card, promotion or tier; see `fields`",
 });
 
-/// End a stamp card or a promotion
+/// End a stamp card, a promotion or a tier
 ///
-/// It gives nothing from now on; stamps already on an ended card stay redeemable. Makes
-/// the program's next version. Admins only.
+/// It gives nothing from now on; stamps already on an ended card stay redeemable, and
+/// the holders of an ended tier leave it at the next recalculation. Makes the
+/// program's next version. Admins only.
 #[utoipa::path(
     delete,
     path = "/orgs/{slug}/program/rules/{id}",
@@ -237,6 +326,8 @@ struct PreviewBody {
     /// When (RFC 3339); absent for now.
     #[schema(example = "2026-12-01T17:00:00-03:00")]
     at: Option<String>,
+    /// Preview as a member of this tier (instead of the customer's own).
+    tier_id: Option<Uuid>,
 }
 
 api_errors!(PreviewErrors [SIGNED_IN, JSON_BODY] {
@@ -247,12 +338,13 @@ api_errors!(PreviewErrors [SIGNED_IN, JSON_BODY] {
     OrgSuspended,
     OrgNotFound,
     RequestInvalidField,
-    ValidationFailed = "`amount` is not a positive amount, or `at` is not an RFC 3339 time; see `fields`",
+    ValidationFailed = "`amount` is not a positive amount, `at` is not an RFC 3339 time, or `tier_id` names no tier; see `fields`",
 });
 
 /// Preview what a purchase earns
 ///
-/// Each rule's part (base points, the promotion that applies, a stamp per card) and the
+/// Each rule's part (base points, the tier's multiplier, the promotion that applies, a
+/// stamp per card) and the
 /// summary the till shows, without writing anything. Staff only.
 #[utoipa::path(
     post,
@@ -287,7 +379,7 @@ async fn preview(
         None => None,
     };
     Ok(Json(
-        program::preview(&ctx, amount, b.customer_id, at).await?,
+        program::preview(&ctx, amount, b.customer_id, at, b.tier_id).await?,
     ))
 }
 

@@ -169,7 +169,7 @@ async fn confirm_award(
         .await
         .or_page(&c, &format!("{}/till/c/{id}", page.base()))?;
     // The same engine as the award, with the customer's stamps and promotion uses now.
-    let preview = program::preview(&ctx, amount, Some(id), None)
+    let preview = program::preview(&ctx, amount, Some(id), None, None)
         .await
         .or_page(&c, &format!("{}/till/c/{id}", page.base()))?;
     let pts = preview.points;

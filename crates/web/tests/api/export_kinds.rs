@@ -335,7 +335,7 @@ both_backends! {
         assert_eq!(status, 200, "{}", String::from_utf8_lossy(&body));
         assert_eq!(headers["content-disposition"], "attachment; filename=\"purchases-padaria-2025-01-01-2025-01-31.csv\"");
         let rows = read_csv(&body, ';');
-        assert_eq!(rows[0], ["Compra", "Data e hora", "Cliente", "Operador", "Valor", "Moeda", "Pontos ganhos", "Valor devolvido", "Pontos estornados"]);
+        assert_eq!(rows[0], ["Compra", "Data e hora", "Cliente", "Operador", "Valor", "Moeda", "Pontos ganhos", "Valor devolvido", "Pontos estornados", "Detalhamento"]);
         let amounts: Vec<&str> = rows.iter().skip(1).map(|r| r[4].as_str()).collect();
         assert_eq!(amounts, ["40,25", "100,00", "25,50"], "newest first, the decimal comma; the 31 December one is out");
         assert_eq!(rows[2][1], "2025-01-15 15:00:00", "São Paulo time");
@@ -345,7 +345,7 @@ both_backends! {
         // For programs: `.` and UTC.
         let (_, _, body) = get_raw(&app, &admin, "/api/v1/orgs/padaria/exports/purchases?from=2025-01-01&to=2025-01-31&style=machine").await;
         let rows = read_csv(&body, ',');
-        assert_eq!(rows[0], ["purchase_id", "created_at", "customer_id", "cashier_id", "amount", "currency", "points_awarded", "reversed_amount", "points_reversed"]);
+        assert_eq!(rows[0], ["purchase_id", "created_at", "customer_id", "cashier_id", "amount", "currency", "points_awarded", "reversed_amount", "points_reversed", "breakdown"]);
         assert_eq!((rows[2][1].as_str(), rows[2][4].as_str(), rows[2][5].as_str()), ("2025-01-15T18:00:00Z", "100.00", "BRL"));
         // As a workbook: amounts are numbers, dates are dates, the header is frozen.
         let (_, _, body) = get_raw(&app, &admin, "/api/v1/orgs/padaria/exports/purchases?from=2025-01-01&to=2025-01-31&format=xlsx").await;

@@ -4,6 +4,7 @@
 //!
 //! How the kinds combine:
 //! - the earning rule gives the base points (nothing below its minimum purchase);
+//! - the customer's tier (a running one) adds `floor(base × (multiplier − 1))`;
 //! - at most one promotion applies per purchase: of those running now that the
 //!   purchase qualifies for and the customer has not used up, the one that gives the
 //!   most points; on a tie the newest (highest `since_version`, then id);
@@ -27,6 +28,8 @@ pub struct CustomerState {
     pub stamps_today: BTreeMap<RuleId, i64>,
     /// Purchases that got each promotion (less those fully refunded).
     pub promotion_uses: BTreeMap<RuleId, i64>,
+    /// The customer's tier, as the last recalculation left it.
+    pub tier: Option<RuleId>,
 }
 
 /// The purchase being awarded.
@@ -49,6 +52,8 @@ pub enum GrantRule {
     Promotion(uuid::Uuid),
     /// A stamp card.
     StampCard(uuid::Uuid),
+    /// The customer's tier's multiplier.
+    Tier(uuid::Uuid),
 }
 
 /// One part of what a purchase earned.
@@ -112,6 +117,28 @@ pub fn evaluate(
             progress: None,
         });
     }
+    if let Some(tier) = state
+        .tier
+        .and_then(|id| program.tier(id))
+        .filter(|t| !t.ended)
+    {
+        let points = promotion_points(
+            PromotionEffect::Multiplier {
+                factor: tier.multiplier,
+            },
+            base,
+        );
+        if points > 0 {
+            grants.push(Grant {
+                rule: GrantRule::Tier(tier.id),
+                name: tier.name.clone(),
+                points: points.min(MAX_POINTS - base),
+                stamps: 0,
+                progress: None,
+            });
+        }
+    }
+    let given: i64 = grants.iter().map(|g| g.points).sum();
     let best = program
         .promotions
         .iter()
@@ -130,7 +157,7 @@ pub fn evaluate(
         grants.push(Grant {
             rule: GrantRule::Promotion(p.id),
             name: p.name.clone(),
-            points: points.min(MAX_POINTS - base),
+            points: points.min(MAX_POINTS - given),
             stamps: 0,
             progress: None,
         });

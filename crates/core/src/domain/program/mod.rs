@@ -6,9 +6,12 @@
 
 pub mod engine;
 mod parse;
+pub mod tier;
+mod tier_input;
 
 pub use engine::{CustomerState, Grant, GrantRule, PurchaseFacts, evaluate};
-pub use parse::{BonusInput, CardInput, ProgramInput, PromotionInput};
+pub use parse::{BonusInput, CardInput, ProgramInput, PromotionInput, TierInput, TierRulesInput};
+pub use tier::{Tier, TierBasis, TierCandidate, TierChange, TierProgress, TierRules};
 
 use rust_decimal::Decimal;
 use serde::{Deserialize, Serialize};
@@ -46,6 +49,12 @@ pub struct Program {
     /// Points given once per customer when they enroll.
     #[serde(default)]
     pub bonuses: Bonuses,
+    /// Tiers, running and ended.
+    #[serde(default)]
+    pub tiers: Vec<Tier>,
+    /// How every tier qualifies (basis, window, grace period).
+    #[serde(default)]
+    pub tier_rules: TierRules,
 }
 
 /// Points given once per customer, right after they enroll (at the till, through the
@@ -59,13 +68,19 @@ pub struct Bonuses {
     /// For leaving an email address when enrolling.
     #[serde(default)]
     pub contact_points: i64,
+    /// On the customer's birthday (their `birth_date`), once a year, given by the daily
+    /// job in the organization's time zone.
+    #[serde(default)]
+    pub birthday_points: i64,
 }
 
 impl Program {
     /// Whether a purchase can earn more than the earning rule gives: when not, the award
     /// path reads no customer state and writes nothing but the points entry.
     pub fn is_plain(&self) -> bool {
-        self.stamp_cards.iter().all(|c| c.ended) && self.promotions.iter().all(|p| p.ended)
+        self.stamp_cards.iter().all(|c| c.ended)
+            && self.promotions.iter().all(|p| p.ended)
+            && self.tiers.iter().all(|t| t.ended)
     }
 
     /// A stamp card by id.

@@ -2,6 +2,7 @@
 //! a rule's fields lives here, so the API, the pages and the command line refuse the
 //! same input with the same words.
 
+pub use super::tier_input::{TierInput, TierRulesInput};
 use super::{
     MAX_ACTIVE_CARDS, MAX_ACTIVE_PROMOTIONS, MAX_BONUS, MAX_MULTIPLIER, MAX_STAMPS, Program,
     Promotion, PromotionEffect, RuleId, Schedule, StampCard,
@@ -82,6 +83,9 @@ pub struct BonusInput {
     /// Points for leaving an email address when enrolling, 0-1,000,000 (0: none).
     #[serde(default)]
     pub contact_points: i64,
+    /// Points on the customer's birthday, once a year, 0-1,000,000 (0: none).
+    #[serde(default)]
+    pub birthday_points: i64,
 }
 
 /// A change of a program.
@@ -93,8 +97,12 @@ pub enum ProgramInput {
     AddPromotion(PromotionInput),
     /// End a card or a promotion.
     End(RuleId),
-    /// Set the enrollment bonuses.
+    /// Set the enrollment and birthday bonuses.
     SetBonuses(BonusInput),
+    /// Add a tier.
+    AddTier(TierInput),
+    /// Set how tiers qualify.
+    SetTierRules(TierRulesInput),
 }
 
 impl ProgramInput {
@@ -131,6 +139,7 @@ impl ProgramInput {
                 for (field, points) in [
                     ("signup_points", b.signup_points),
                     ("contact_points", b.contact_points),
+                    ("birthday_points", b.birthday_points),
                 ] {
                     if !(0..=MAX_BONUS).contains(&points) {
                         errors.push(FieldError::new(
@@ -145,21 +154,28 @@ impl ProgramInput {
                 next.bonuses = super::Bonuses {
                     signup_points: b.signup_points,
                     contact_points: b.contact_points,
+                    birthday_points: b.birthday_points,
                 };
             }
+            ProgramInput::AddTier(input) => next.tiers.push(input.parse(program, new_id)?),
+            ProgramInput::SetTierRules(input) => next.tier_rules = input.parse()?,
             ProgramInput::End(id) => {
                 let card = next
                     .stamp_cards
                     .iter_mut()
                     .find(|c| c.id == *id && !c.ended);
                 let promotion = next.promotions.iter_mut().find(|p| p.id == *id && !p.ended);
-                match (card, promotion) {
-                    (Some(c), _) => c.ended = true,
-                    (_, Some(p)) => p.ended = true,
+                let tier = next.tiers.iter_mut().find(|t| t.id == *id && !t.ended);
+                match (card, promotion, tier) {
+                    (Some(c), _, _) => c.ended = true,
+                    (_, Some(p), _) => p.ended = true,
+                    (_, _, Some(t)) => t.ended = true,
                     _ => {
                         return Err(vec![FieldError::new(
                             "id",
-                            format!("{id} is no running stamp card or promotion of this program"),
+                            format!(
+                                "{id} is no running stamp card, promotion or tier of this program"
+                            ),
                         )]);
                     }
                 }

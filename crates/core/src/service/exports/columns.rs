@@ -57,7 +57,7 @@ const BALANCES: [Column; 8] = [
     col("enrolled_at", "Enrolled at", "Cadastro em", 20.0),
 ];
 
-const PURCHASES: [Column; 9] = [
+const PURCHASES: [Column; 10] = [
     col("purchase_id", "Purchase", "Compra", 38.0),
     col("created_at", "Date and time", "Data e hora", 20.0),
     col("customer_id", "Customer", "Cliente", 38.0),
@@ -72,6 +72,7 @@ const PURCHASES: [Column; 9] = [
         "Pontos estornados",
         14.0,
     ),
+    col("breakdown", "Breakdown", "Detalhamento", 48.0),
 ];
 
 const SUMMARY: [Column; 4] = [
@@ -131,7 +132,18 @@ pub(super) fn purchase_row(p: Purchase) -> Vec<Cell> {
         Cell::Int(p.points_awarded),
         Cell::Money(p.reversed_amount),
         Cell::Int(p.points_reversed),
+        breakdown(&p.grants),
     ]
+}
+
+/// What each rule of the program gave, as the till says it (`25 base + 25 Tuesday
+/// double + 1 stamp Coffee card (7/10)`); empty for a purchase of a plain program.
+fn breakdown(grants: &[crate::domain::program::Grant]) -> Cell {
+    if grants.is_empty() {
+        Cell::Empty
+    } else {
+        Cell::Text(crate::ledger_tx::describe_grants(grants))
+    }
 }
 
 /// The summary's figures: stable name, English, Portuguese.
@@ -198,4 +210,67 @@ pub(super) fn summary_rows(s: &PeriodSummary, style: CsvStyle, portuguese: bool)
         ]);
     }
     rows
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::domain::program::{Grant, GrantRule};
+    use crate::domain::{CustomerId, PurchaseId};
+    use uuid::Uuid;
+
+    #[test]
+    fn a_purchase_row_ends_with_its_breakdown() {
+        let grant = |rule, name: &str, points, stamps, progress| Grant {
+            rule,
+            name: name.into(),
+            points,
+            stamps,
+            progress,
+        };
+        let mut p = Purchase {
+            id: PurchaseId(Uuid::nil()),
+            customer_id: CustomerId(Uuid::nil()),
+            cashier_id: None,
+            amount: rust_decimal::Decimal::new(2500, 2),
+            currency: "USD".into(),
+            points_awarded: 62,
+            reversed_amount: rust_decimal::Decimal::ZERO,
+            points_reversed: 0,
+            program_version: 4,
+            grants: vec![
+                grant(GrantRule::Base, "", 25, 0, None),
+                grant(GrantRule::Tier(Uuid::nil()), "Silver", 12, 0, None),
+                grant(
+                    GrantRule::Promotion(Uuid::nil()),
+                    "Tuesday double",
+                    25,
+                    0,
+                    None,
+                ),
+                grant(
+                    GrantRule::StampCard(Uuid::nil()),
+                    "Coffee card",
+                    0,
+                    1,
+                    Some((7, 10)),
+                ),
+            ],
+            created_at: time::OffsetDateTime::UNIX_EPOCH,
+        };
+        let row = purchase_row(p.clone());
+        assert_eq!(row.len(), PURCHASES.len());
+        assert_eq!(
+            row.last(),
+            Some(&Cell::Text(
+                "25 base + 12 Silver + 25 Tuesday double + 1 stamp Coffee card (7/10)".into()
+            ))
+        );
+        p.grants.clear();
+        assert_eq!(
+            purchase_row(p).last(),
+            Some(&Cell::Empty),
+            "a plain program's purchase"
+        );
+    }
 }

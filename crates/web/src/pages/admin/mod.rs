@@ -186,6 +186,8 @@ struct DashboardPage {
     d: Dashboard,
     today: String,
     trend: TrendView,
+    tiers_svg: String,
+    tier_rows: Vec<(String, i64)>,
 }
 
 #[derive(serde::Deserialize)]
@@ -206,9 +208,34 @@ async fn dashboard(
         .filter(|d| reports::TREND_PERIODS.contains(d))
         .unwrap_or(30);
     let t = reports::trends(&ctx, days).await.or_page(&c, "/")?;
+    let tier_rows: Vec<(String, i64)> = d
+        .tiers
+        .iter()
+        .map(|(name, n)| {
+            let label = if name.is_empty() {
+                c.t("tier_none").to_owned()
+            } else {
+                name.clone()
+            };
+            (label, *n)
+        })
+        .collect();
+    let tiers_svg = if tier_rows.is_empty() {
+        String::new()
+    } else {
+        super::charts::hbars(
+            c.lang,
+            "chart-tiers",
+            c.t("dash_tiers"),
+            &tier_rows,
+            "#2a6f97",
+        )
+    };
     Ok(render(
         StatusCode::OK,
         &DashboardPage {
+            tiers_svg,
+            tier_rows,
             today: c.lang.date(state.clock.now(), &page.org.timezone),
             slug: page.org.slug.to_string(),
             trend: trend_view(&c, &t, days),

@@ -1,6 +1,7 @@
-//! The loyalty program's admin page (`/o/{slug}/admin/program`): the stamp cards and
-//! promotions with a button to end each, forms to add them, and a calculator that
-//! previews what a purchase at a given day and time earns.
+//! The loyalty program's admin page (`/o/{slug}/admin/program`): the stamp cards,
+//! promotions and tiers with a button to end each, forms to add them, the tier rules,
+//! the bonuses, and a calculator that previews what a purchase at a given day and time
+//! by a member of a given tier earns.
 
 use super::{admin, done_notice};
 use crate::AppState;
@@ -19,7 +20,8 @@ use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
 use loyalty_core::domain::program::{
-    BonusInput, CardInput, ProgramInput, PromotionEffect, PromotionInput, instant_of,
+    BonusInput, CardInput, ProgramInput, PromotionEffect, PromotionInput, TierBasis, TierInput,
+    TierRulesInput, instant_of,
 };
 use loyalty_core::domain::typed_amount::{DecimalMark, parse_typed_amount, parse_typed_decimal};
 use loyalty_core::service::program;
@@ -32,6 +34,8 @@ pub(super) fn routes() -> Router<AppState> {
         .route("/o/{slug}/admin/program/cards", post(add_card))
         .route("/o/{slug}/admin/program/promotions", post(add_promotion))
         .route("/o/{slug}/admin/program/bonuses", post(set_bonuses))
+        .route("/o/{slug}/admin/program/tiers", post(add_tier))
+        .route("/o/{slug}/admin/program/tier-rules", post(set_tier_rules))
         .route("/o/{slug}/admin/program/rules/{id}/end", post(end))
 }
 
@@ -46,6 +50,13 @@ const DAYS: [&str; 7] = [
 ];
 
 struct CardRow {
+    id: Uuid,
+    name: String,
+    rule: String,
+    ended: bool,
+}
+
+struct TierRow {
     id: Uuid,
     name: String,
     rule: String,
@@ -70,6 +81,8 @@ struct CalcQuery {
     date: String,
     #[serde(default)]
     time: String,
+    #[serde(default)]
+    tier: String,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -157,6 +170,12 @@ struct ProgramPage {
     result: Option<String>,
     signup_points: i64,
     contact_points: i64,
+    birthday_points: i64,
+    tiers: Vec<TierRow>,
+    running_tiers: Vec<(Uuid, String)>,
+    basis_spend: bool,
+    window_months: u32,
+    grace_months: u32,
 }
 
 async fn show(
@@ -222,13 +241,48 @@ async fn render_page(
             ended: promo.ended,
         })
         .collect();
+    let basis_word = match p.tier_rules.basis {
+        TierBasis::Points => lang.t("points").to_owned(),
+        TierBasis::Spend => currency.to_owned(),
+    };
+    let tiers = p
+        .tiers
+        .iter()
+        .map(|t| TierRow {
+            id: t.id,
+            name: t.name.clone(),
+            rule: format!(
+                "≥ {} {} · × {}{}",
+                t.threshold.normalize(),
+                basis_word,
+                t.multiplier.normalize(),
+                if t.entry_bonus > 0 {
+                    format!(
+                        " · +{} {} ({})",
+                        lang.int(t.entry_bonus),
+                        lang.t("points"),
+                        lang.t("tier_entry_bonus").to_lowercase()
+                    )
+                } else {
+                    String::new()
+                }
+            ),
+            ended: t.ended,
+        })
+        .collect();
+    let running_tiers = p
+        .running_tiers()
+        .iter()
+        .map(|t| (t.id, t.name.clone()))
+        .collect();
     // The calculator: a purchase of `amount` on `date` at `time` (today and now by default).
+    let as_tier = calc.tier.trim().parse::<Uuid>().ok();
     let mut result = None;
     if !calc.amount.trim().is_empty() {
         let mark = DecimalMark::of_language(page.org.language.as_str());
         let at = local_instant(&calc.date, &calc.time, page);
         match parse_typed_amount(&calc.amount, mark, page.org.currency.minor_digits()) {
-            Ok(read) => match program::preview(&ctx, read.amount, None, at).await {
+            Ok(read) => match program::preview(&ctx, read.amount, None, at, as_tier).await {
                 Ok(pv) => {
                     result = Some(format!(
                         "{} {} {} {}: {}",
@@ -259,6 +313,12 @@ async fn render_page(
             result,
             signup_points: p.bonuses.signup_points,
             contact_points: p.bonuses.contact_points,
+            birthday_points: p.bonuses.birthday_points,
+            tiers,
+            running_tiers,
+            basis_spend: p.tier_rules.basis == TierBasis::Spend,
+            window_months: p.tier_rules.window_months,
+            grace_months: p.tier_rules.grace_months,
             c,
         },
     ))
@@ -399,6 +459,8 @@ struct BonusForm {
     signup_points: String,
     #[serde(default)]
     contact_points: String,
+    #[serde(default)]
+    birthday_points: String,
 }
 
 async fn set_bonuses(
@@ -423,11 +485,78 @@ async fn set_bonuses(
     let input = BonusInput {
         signup_points: n(&form.signup_points),
         contact_points: n(&form.contact_points),
+        birthday_points: n(&form.birthday_points),
     };
     saved(
         &state,
         &page,
         program::change(&ctx, ProgramInput::SetBonuses(input)).await,
+    )
+    .await
+}
+
+#[derive(Debug, Default, Deserialize)]
+struct TierForm {
+    #[serde(default)]
+    name: String,
+    #[serde(default)]
+    threshold: String,
+    #[serde(default)]
+    multiplier: String,
+    #[serde(default)]
+    entry_bonus: String,
+}
+
+async fn add_tier(
+    State(state): State<AppState>,
+    page: OrgPage,
+    CsrfForm(form): CsrfForm<TierForm>,
+) -> Result<Response, PageError> {
+    let (c, ctx) = admin(&page, &state, "program")?;
+    let some = |s: &str| Some(s.trim().to_owned()).filter(|s| !s.is_empty());
+    let threshold = match ctx.org.program.tier_rules.basis {
+        TierBasis::Spend => money_text(c.lang, &form.threshold, &page),
+        TierBasis::Points => form.threshold.trim().replace(['.', ','], ""),
+    };
+    let input = TierInput {
+        name: form.name.clone(),
+        threshold,
+        multiplier: some(&form.multiplier).map(|m| m.replace(',', ".")),
+        entry_bonus: opt_number(&form.entry_bonus).unwrap_or(0),
+    };
+    saved(
+        &state,
+        &page,
+        program::change(&ctx, ProgramInput::AddTier(input)).await,
+    )
+    .await
+}
+
+#[derive(Debug, Default, Deserialize)]
+struct TierRulesForm {
+    #[serde(default)]
+    basis: String,
+    #[serde(default)]
+    window_months: String,
+    #[serde(default)]
+    grace_months: String,
+}
+
+async fn set_tier_rules(
+    State(state): State<AppState>,
+    page: OrgPage,
+    CsrfForm(form): CsrfForm<TierRulesForm>,
+) -> Result<Response, PageError> {
+    let (_, ctx) = admin(&page, &state, "program")?;
+    let input = TierRulesInput {
+        basis: form.basis.clone(),
+        window_months: opt_number(&form.window_months).unwrap_or(0),
+        grace_months: opt_number(&form.grace_months).unwrap_or(0),
+    };
+    saved(
+        &state,
+        &page,
+        program::change(&ctx, ProgramInput::SetTierRules(input)).await,
     )
     .await
 }

@@ -55,6 +55,8 @@ fn a_tuesday_coffee_earns_base_double_and_a_stamp() {
     let mut program = Program {
         version: 2,
         bonuses: Default::default(),
+        tiers: Vec::new(),
+        tier_rules: Default::default(),
         stamp_cards: vec![card(1, "3.00", Some(1))],
         promotions: vec![promo(2, double(), vec![Weekday::Tuesday], 2)],
     };
@@ -103,6 +105,8 @@ fn the_most_valuable_promotion_wins_and_the_newest_breaks_a_tie() {
     let program = Program {
         version: 3,
         bonuses: Default::default(),
+        tiers: Vec::new(),
+        tier_rules: Default::default(),
         stamp_cards: vec![],
         promotions: vec![
             promo(1, double(), vec![], 1),
@@ -150,6 +154,8 @@ fn a_purchase_below_every_minimum_earns_nothing() {
     let program = Program {
         version: 1,
         bonuses: Default::default(),
+        tiers: Vec::new(),
+        tier_rules: Default::default(),
         stamp_cards: vec![card(1, "3.00", None)],
         promotions: vec![promo(2, PromotionEffect::Bonus { points: 5 }, vec![], 1)],
     };
@@ -190,9 +196,23 @@ fn arb_program() -> impl Strategy<Value = Program> {
         (0i64..5000, proptest::option::of(1u32..3), any::<bool>()),
         0..4,
     );
-    (promos, cards).prop_map(|(promos, cards)| Program {
+    let tiers = proptest::collection::vec((10i64..=100, any::<bool>()), 0..4);
+    (promos, cards, tiers).prop_map(|(promos, cards, tiers)| Program {
         version: 7,
         bonuses: Default::default(),
+        tier_rules: Default::default(),
+        tiers: tiers
+            .into_iter()
+            .enumerate()
+            .map(|(i, (tenths, ended))| crate::domain::program::Tier {
+                id: Uuid::from_u128(200 + i as u128),
+                name: format!("t{i}"),
+                threshold: Decimal::from(100 * i as i64),
+                multiplier: Decimal::new(tenths, 1),
+                entry_bonus: 0,
+                ended,
+            })
+            .collect(),
         promotions: promos
             .into_iter()
             .enumerate()
@@ -240,6 +260,7 @@ proptest! {
         day in 0u8..7,
         uses in proptest::collection::vec(0i64..4, 12),
         today in proptest::collection::vec(0i64..4, 4),
+        tier in 0u128..5,
     ) {
         let rule = EarningRule {
             points_per_unit: Decimal::new(rate_tenths, 1),
@@ -254,9 +275,15 @@ proptest! {
         for (i, n) in today.iter().enumerate() {
             state.stamps_today.insert(Uuid::from_u128(i as u128 + 1), *n);
         }
+        state.tier = (tier < 4).then(|| Uuid::from_u128(200 + tier));
         let facts = PurchaseFacts { amount: a, local_time: local };
         let grants = evaluate(&rule, &program, &state, &facts);
         prop_assert_eq!(&grants, &evaluate(&rule, &program, &state, &facts), "deterministic");
+        // The tier's part is its multiplier on the base, only while the tier runs.
+        let tier_given: i64 = grants.iter().filter(|g| matches!(g.rule, GrantRule::Tier(_))).map(|g| g.points).sum();
+        let tier_due = state.tier.and_then(|id| program.tier(id)).filter(|t| !t.ended)
+            .map_or(0, |t| promotion_points(PromotionEffect::Multiplier { factor: t.multiplier }, rule.points_for(a)));
+        prop_assert_eq!(tier_given, tier_due);
         let base = rule.points_for(a);
         prop_assert!(grants.iter().all(|g| g.points >= 0 && (g.points > 0 || g.stamps > 0)));
         // The base grant is exactly the earning rule's points.
