@@ -16,6 +16,7 @@ mod orgs;
 mod programs;
 mod rewards;
 mod tokens;
+mod wallet;
 mod webhooks;
 
 pub use crate::error::{Conflict, StoreError};
@@ -43,6 +44,7 @@ pub use orgs::{Member, NewMember, OnboardingClaim, OrgStore};
 pub use programs::ProgramStore;
 pub use rewards::RewardStore;
 pub use tokens::TokenStore;
+pub use wallet::{WalletPass, WalletStore, micros};
 pub use webhooks::WebhookStore;
 
 use crate::domain::Role;
@@ -391,6 +393,7 @@ pub trait Store:
     + ConsoleStore
     + MailStore
     + WebhookStore
+    + WalletStore
     + HousekeepingStore
     + Send
     + Sync

@@ -18,6 +18,7 @@ mod programs;
 mod rewards;
 mod sessions;
 mod tokens;
+mod wallet;
 mod webhooks;
 
 use async_trait::async_trait;
@@ -109,6 +110,11 @@ pub const MIGRATIONS: &[(i64, &str, &str)] = &[
         20,
         "webhooks",
         include_str!("../migrations/0020_webhooks.sql"),
+    ),
+    (
+        31,
+        "wallet passes",
+        include_str!("../migrations/0031_wallet_passes.sql"),
     ),
 ];
 

@@ -21,6 +21,7 @@ mod sessions;
 mod sql;
 mod sync_tx;
 mod tokens;
+mod wallet;
 mod webhooks;
 mod writer;
 
@@ -117,6 +118,11 @@ pub const MIGRATIONS: &[(i64, &str, &str)] = &[
         20,
         "webhooks",
         include_str!("../migrations/0020_webhooks.sql"),
+    ),
+    (
+        31,
+        "wallet passes",
+        include_str!("../migrations/0031_wallet_passes.sql"),
     ),
 ];
 

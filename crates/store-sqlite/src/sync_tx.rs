@@ -380,6 +380,25 @@ impl LedgerTx for SyncLedgerTx<'_> {
         Ok(n == 1)
     }
 
+    async fn wallet_pass_changed(
+        &mut self,
+        org: OrgId,
+        customer: CustomerId,
+        now: OffsetDateTime,
+    ) -> Result<(), StoreError> {
+        self.0
+            .prepare_cached(crate::wallet::PASS_CHANGED)
+            .and_then(|mut s| {
+                s.execute(params![
+                    org.0.to_string(),
+                    customer.to_string(),
+                    loyalty_core::store::micros(now)
+                ])
+            })
+            .map_err(sq)?;
+        Ok(())
+    }
+
     async fn insert_webhook_event(&mut self, e: &NewEvent) -> Result<u64, StoreError> {
         let org = e.org.0.to_string();
         let targets = self

@@ -173,6 +173,7 @@ pub fn router(state: AppState) -> Router {
         .merge(health::routes())
         .merge(pages::routes())
         .nest("/api/v1", api::routes())
+        .merge(api::wallet::routes())
         .merge(api::openapi::routes())
         // Inside the request metrics, so answers of a pinned host are counted too.
         .layer(axum::middleware::from_fn_with_state(state.clone(), host::pin))

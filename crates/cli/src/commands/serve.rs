@@ -100,7 +100,7 @@ pub async fn run(mut config: Config, args: Args) -> anyhow::Result<()> {
             mail_enabled: config.mail.is_configured(),
             trusted_proxies,
             scratch_dir: PathBuf::from(&config.backup.dir),
-            apple_wallet: config.wallet.apple.load()?.map(Arc::new),
+            apple_wallet: config.wallet.apple.load(&public_url)?.map(Arc::new),
         }),
     };
     tokio::spawn(metrics_job(

@@ -220,16 +220,25 @@ impl AppleWallet {
     }
 
     /// The signed `.pkpass` of `customer`'s card at `org`, in the shop's colours and with
-    /// its logo when it set them (`loyalty_core::service::wallet::apple::shop_look`).
+    /// its logo when it set them (`loyalty_core::service::wallet::apple::shop_look`),
+    /// carrying `auth_token` for the web service; void when `voided`.
     pub fn pass(
         &self,
         org: &loyalty_core::domain::Organization,
         customer: &loyalty_core::domain::ledger::Customer,
         auth_token: &str,
+        voided: bool,
     ) -> Result<Vec<u8>, PassSignError> {
         use loyalty_core::service::wallet::apple;
         let look = apple::shop_look(org);
-        let pass = apple::pass_json(&self.issuer, org, customer, &look.colours, auth_token);
+        let pass = apple::pass_json(
+            &self.issuer,
+            org,
+            customer,
+            &look.colours,
+            auth_token,
+            voided,
+        );
         let pass = serde_json::to_vec(&pass).map_err(|e| PassSignError::Sign(e.to_string()))?;
         let mut files: Vec<(&str, &[u8])> = vec![
             ("pass.json", pass.as_slice()),

@@ -530,7 +530,11 @@ pub struct AppleWalletConfig {
 impl AppleWalletConfig {
     /// The issuer and signing material, `None` while `pass_type_id` is unset; an error
     /// naming the key and the fix when it is set but the rest is missing or unreadable.
-    pub fn load(&self) -> anyhow::Result<Option<loyalty_identity::wallet::apple::AppleWallet>> {
+    /// Passes name the web service at `{public_url}/wallet/apple/{slug}` for their updates.
+    pub fn load(
+        &self,
+        public_url: &str,
+    ) -> anyhow::Result<Option<loyalty_identity::wallet::apple::AppleWallet>> {
         let Some(pass_type_id) = self.pass_type_id.as_ref().filter(|s| !s.trim().is_empty()) else {
             return Ok(None);
         };
@@ -573,7 +577,7 @@ impl AppleWalletConfig {
             loyalty_core::service::wallet::apple::AppleIssuer {
                 pass_type_id: pass_type_id.trim().to_owned(),
                 team_id: team_id.trim().to_owned(),
-                web_service_url: None,
+                web_service_url: Some(format!("{}/wallet/apple", public_url.trim_end_matches('/'))),
             },
             signer,
         )))

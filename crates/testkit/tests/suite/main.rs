@@ -17,4 +17,5 @@ mod points;
 mod privacy;
 mod programs;
 mod store;
+mod wallet;
 mod webhooks;

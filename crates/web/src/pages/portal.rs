@@ -236,7 +236,22 @@ async fn apple_pass(State(state): State<AppState>, page: OrgPage) -> Result<Resp
     let customer = customers::own(&ctx, Some(subject))
         .await
         .or_page(&c, &back)?;
-    match wallet.pass(&page.org, &customer, "") {
+    // With the web service on, each download carries a fresh authentication token for
+    // the pass's updates.
+    let (token, voided) = if wallet.issuer.web_service_url.is_some() {
+        let (token, pass) = loyalty_core::service::wallet::updates::issue(
+            state.store.as_ref(),
+            &page.org,
+            customer.id,
+            state.clock.now(),
+        )
+        .await
+        .or_page(&c, &back)?;
+        (token, pass.voided)
+    } else {
+        (String::new(), false)
+    };
+    match wallet.pass(&page.org, &customer, &token, voided) {
         Ok(bytes) => Ok((
             [
                 (header::CONTENT_TYPE, "application/vnd.apple.pkpass"),

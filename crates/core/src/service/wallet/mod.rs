@@ -3,3 +3,4 @@
 //! the crypto crates are; this module holds only the pass's content and its rules.
 
 pub mod apple;
+pub mod updates;

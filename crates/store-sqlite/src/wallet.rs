@@ -1,0 +1,177 @@
+//! Members' Apple Wallet passes on SQLite: the pass, its token hashes and the devices
+//! registered for its updates.
+
+use crate::rows::uuid_col;
+use crate::{SqliteStore, map_err, ts};
+use async_trait::async_trait;
+use loyalty_core::domain::{CustomerId, OrgId};
+use loyalty_core::store::{StoreError, WalletPass, WalletStore, micros};
+use sqlx::Row;
+use sqlx::sqlite::SqliteRow;
+use time::OffsetDateTime;
+
+/// Moves a member's pass forward (`?1` organization, `?2` customer, `?3` now in
+/// microseconds): the ledger's writer runs it in the change's transaction.
+pub(crate) const PASS_CHANGED: &str = "UPDATE wallet_passes SET updated_us = MAX(?3, updated_us + 1000000) \
+     WHERE organization_id = ?1 AND customer_id = ?2";
+
+fn pass_from_row(r: &SqliteRow) -> Result<WalletPass, sqlx::Error> {
+    Ok(WalletPass {
+        customer: uuid_col(r, "customer_id")?,
+        updated_us: r.try_get("updated_us")?,
+        voided: r.try_get("voided")?,
+    })
+}
+
+#[async_trait]
+impl WalletStore for SqliteStore {
+    async fn issue_wallet_pass(
+        &self,
+        org: OrgId,
+        customer: CustomerId,
+        token_hash: &str,
+        now: OffsetDateTime,
+    ) -> Result<WalletPass, StoreError> {
+        let mut tx = self
+            .pool
+            .begin_with("BEGIN IMMEDIATE")
+            .await
+            .map_err(map_err)?;
+        sqlx::query(
+            "INSERT INTO wallet_passes (organization_id, customer_id, updated_us, created_at) \
+             SELECT organization_id, id, ?3, ?4 FROM users \
+             WHERE organization_id = ?1 AND id = ?2 AND role = 'customer' \
+             ON CONFLICT (organization_id, customer_id) DO NOTHING",
+        )
+        .bind(org.0.to_string())
+        .bind(customer.to_string())
+        .bind(micros(now))
+        .bind(ts(now))
+        .execute(&mut *tx)
+        .await
+        .map_err(map_err)?;
+        let row = sqlx::query(
+            "SELECT customer_id, updated_us, voided FROM wallet_passes WHERE organization_id = ?1 AND customer_id = ?2",
+        )
+        .bind(org.0.to_string())
+        .bind(customer.to_string())
+        .fetch_one(&mut *tx)
+        .await
+        .map_err(map_err)?;
+        let pass = pass_from_row(&row).map_err(map_err)?;
+        sqlx::query(
+            "INSERT INTO wallet_pass_tokens (token_hash, organization_id, customer_id, created_at) VALUES (?3, ?1, ?2, ?4)",
+        )
+        .bind(org.0.to_string())
+        .bind(customer.to_string())
+        .bind(token_hash)
+        .bind(ts(now))
+        .execute(&mut *tx)
+        .await
+        .map_err(map_err)?;
+        tx.commit().await.map_err(map_err)?;
+        Ok(pass)
+    }
+
+    async fn wallet_pass_by_token(
+        &self,
+        org: OrgId,
+        customer: CustomerId,
+        token_hash: &str,
+    ) -> Result<Option<WalletPass>, StoreError> {
+        let row = sqlx::query(
+            "SELECT p.customer_id, p.updated_us, p.voided FROM wallet_pass_tokens t \
+             JOIN wallet_passes p ON p.organization_id = t.organization_id AND p.customer_id = t.customer_id \
+             WHERE t.token_hash = ?3 AND t.organization_id = ?1 AND t.customer_id = ?2",
+        )
+        .bind(org.0.to_string())
+        .bind(customer.to_string())
+        .bind(token_hash)
+        .fetch_optional(&self.pool)
+        .await
+        .map_err(map_err)?;
+        row.as_ref().map(pass_from_row).transpose().map_err(map_err)
+    }
+
+    async fn register_wallet_device(
+        &self,
+        org: OrgId,
+        customer: CustomerId,
+        device: &str,
+        push_token: &str,
+        now: OffsetDateTime,
+    ) -> Result<bool, StoreError> {
+        let mut tx = self
+            .pool
+            .begin_with("BEGIN IMMEDIATE")
+            .await
+            .map_err(map_err)?;
+        let existed: Option<i64> = sqlx::query_scalar(
+            "SELECT 1 FROM wallet_registrations WHERE organization_id = ?1 AND customer_id = ?2 AND device_library_id = ?3",
+        )
+        .bind(org.0.to_string())
+        .bind(customer.to_string())
+        .bind(device)
+        .fetch_optional(&mut *tx)
+        .await
+        .map_err(map_err)?;
+        sqlx::query(
+            "INSERT INTO wallet_registrations (organization_id, customer_id, device_library_id, push_token, created_at) \
+             VALUES (?1, ?2, ?3, ?4, ?5) \
+             ON CONFLICT (organization_id, device_library_id, customer_id) DO UPDATE SET push_token = excluded.push_token",
+        )
+        .bind(org.0.to_string())
+        .bind(customer.to_string())
+        .bind(device)
+        .bind(push_token)
+        .bind(ts(now))
+        .execute(&mut *tx)
+        .await
+        .map_err(map_err)?;
+        tx.commit().await.map_err(map_err)?;
+        Ok(existed.is_none())
+    }
+
+    async fn unregister_wallet_device(
+        &self,
+        org: OrgId,
+        customer: CustomerId,
+        device: &str,
+    ) -> Result<bool, StoreError> {
+        let n = sqlx::query(
+            "DELETE FROM wallet_registrations WHERE organization_id = ?1 AND customer_id = ?2 AND device_library_id = ?3",
+        )
+        .bind(org.0.to_string())
+        .bind(customer.to_string())
+        .bind(device)
+        .execute(&self.pool)
+        .await
+        .map_err(map_err)?
+        .rows_affected();
+        Ok(n > 0)
+    }
+
+    async fn wallet_passes_for_device(
+        &self,
+        org: OrgId,
+        device: &str,
+        since_us: Option<i64>,
+    ) -> Result<Vec<WalletPass>, StoreError> {
+        let rows = sqlx::query(
+            "SELECT p.customer_id, p.updated_us, p.voided FROM wallet_registrations r \
+             JOIN wallet_passes p ON p.organization_id = r.organization_id AND p.customer_id = r.customer_id \
+             WHERE r.organization_id = ?1 AND r.device_library_id = ?2 AND (?3 IS NULL OR p.updated_us > ?3) \
+             ORDER BY p.updated_us, p.customer_id",
+        )
+        .bind(org.0.to_string())
+        .bind(device)
+        .bind(since_us)
+        .fetch_all(&self.pool)
+        .await
+        .map_err(map_err)?;
+        rows.iter()
+            .map(pass_from_row)
+            .collect::<Result<_, _>>()
+            .map_err(map_err)
+    }
+}
