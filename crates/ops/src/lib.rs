@@ -12,6 +12,7 @@ pub mod doctor;
 pub mod handoff;
 pub mod housekeeping;
 pub mod mail;
+pub mod wallet;
 pub mod webhooks;
 
 /// An error the person running an operation can fix by changing the input (the

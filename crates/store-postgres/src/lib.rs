@@ -116,6 +116,11 @@ pub const MIGRATIONS: &[(i64, &str, &str)] = &[
         "wallet passes",
         include_str!("../migrations/0031_wallet_passes.sql"),
     ),
+    (
+        32,
+        "wallet pushes",
+        include_str!("../migrations/0032_wallet_pushes.sql"),
+    ),
 ];
 
 /// Connection settings.

@@ -4,10 +4,11 @@
 use crate::{PgStore, enter_tenant, map_err};
 use async_trait::async_trait;
 use loyalty_core::domain::{CustomerId, OrgId};
-use loyalty_core::store::{StoreError, WalletPass, WalletStore, micros};
+use loyalty_core::store::{ClaimedPush, StoreError, WalletPass, WalletStore, micros};
 use sqlx::postgres::PgRow;
 use sqlx::{PgConnection, Row};
 use time::OffsetDateTime;
+use uuid::Uuid;
 
 fn pass_from_row(r: &PgRow) -> Result<WalletPass, sqlx::Error> {
     Ok(WalletPass {
@@ -32,7 +33,20 @@ pub(crate) async fn pass_changed(
     .bind(org.0)
     .bind(customer.0)
     .bind(micros(now))
-    .execute(conn)
+    .execute(&mut *conn)
+    .await
+    .map_err(map_err)?;
+    // Each registered device is told, once, through the wallet outbox.
+    sqlx::query(
+        "INSERT INTO wallet_pushes (id, organization_id, push_token, created_at, next_attempt_at) \
+         SELECT gen_random_uuid(), $1, push_token, $3, $3 FROM \
+           (SELECT DISTINCT push_token FROM wallet_registrations WHERE organization_id = $1 AND customer_id = $2) d \
+         ON CONFLICT (push_token) WHERE sent_at IS NULL AND failed_at IS NULL DO NOTHING",
+    )
+    .bind(org.0)
+    .bind(customer.0)
+    .bind(now)
+    .execute(&mut *conn)
     .await
     .map_err(map_err)?;
     Ok(())
@@ -178,5 +192,102 @@ impl WalletStore for PgStore {
             .map(pass_from_row)
             .collect::<Result<_, _>>()
             .map_err(map_err)
+    }
+
+    async fn claim_wallet_pushes(
+        &self,
+        now: OffsetDateTime,
+        lease_until: OffsetDateTime,
+        limit: u32,
+    ) -> Result<Vec<ClaimedPush>, StoreError> {
+        let rows = sqlx::query(
+            "UPDATE wallet_pushes SET claimed_until = $2, attempts = attempts + 1 \
+             WHERE id IN (SELECT id FROM wallet_pushes \
+                          WHERE sent_at IS NULL AND failed_at IS NULL AND next_attempt_at <= $1 \
+                            AND (claimed_until IS NULL OR claimed_until <= $1) \
+                          ORDER BY next_attempt_at, id LIMIT $3 FOR UPDATE SKIP LOCKED) \
+             RETURNING id, organization_id, push_token, attempts, created_at",
+        )
+        .bind(now)
+        .bind(lease_until)
+        .bind(i64::from(limit))
+        .fetch_all(&self.pool)
+        .await
+        .map_err(map_err)?;
+        rows.iter()
+            .map(|r| {
+                Ok(ClaimedPush {
+                    id: r.try_get("id")?,
+                    org: OrgId(r.try_get("organization_id")?),
+                    push_token: r.try_get("push_token")?,
+                    attempts: r.try_get("attempts")?,
+                    created_at: r.try_get("created_at")?,
+                })
+            })
+            .collect::<Result<_, sqlx::Error>>()
+            .map_err(map_err)
+    }
+
+    async fn mark_wallet_push_sent(
+        &self,
+        id: Uuid,
+        status: i32,
+        now: OffsetDateTime,
+    ) -> Result<(), StoreError> {
+        sqlx::query(
+            "UPDATE wallet_pushes SET claimed_until = NULL, last_status = $2, last_error = NULL, sent_at = $3 \
+             WHERE id = $1 AND failed_at IS NULL",
+        )
+        .bind(id)
+        .bind(status)
+        .bind(now)
+        .execute(&self.pool)
+        .await
+        .map_err(map_err)?;
+        Ok(())
+    }
+
+    async fn mark_wallet_push_failed(
+        &self,
+        id: Uuid,
+        status: Option<i32>,
+        error: &str,
+        retry_at: Option<OffsetDateTime>,
+        now: OffsetDateTime,
+    ) -> Result<(), StoreError> {
+        sqlx::query(
+            "UPDATE wallet_pushes SET claimed_until = NULL, last_status = $2, last_error = $3, \
+             next_attempt_at = COALESCE($4, next_attempt_at), failed_at = CASE WHEN $4::timestamptz IS NULL THEN $5 END \
+             WHERE id = $1 AND sent_at IS NULL",
+        )
+        .bind(id)
+        .bind(status)
+        .bind(error)
+        .bind(retry_at)
+        .bind(now)
+        .execute(&self.pool)
+        .await
+        .map_err(map_err)?;
+        Ok(())
+    }
+
+    async fn forget_wallet_push_token(
+        &self,
+        org: OrgId,
+        push_token: &str,
+    ) -> Result<u64, StoreError> {
+        let mut tx = self.pool.begin().await.map_err(map_err)?;
+        enter_tenant(&mut tx, org).await?;
+        let n = sqlx::query(
+            "DELETE FROM wallet_registrations WHERE organization_id = $1 AND push_token = $2",
+        )
+        .bind(org.0)
+        .bind(push_token)
+        .execute(&mut *tx)
+        .await
+        .map_err(map_err)?
+        .rows_affected();
+        tx.commit().await.map_err(map_err)?;
+        Ok(n)
     }
 }

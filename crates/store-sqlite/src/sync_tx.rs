@@ -396,6 +396,30 @@ impl LedgerTx for SyncLedgerTx<'_> {
                 ])
             })
             .map_err(sq)?;
+        // Each registered device is told, once, through the wallet outbox.
+        let tokens = self
+            .0
+            .prepare_cached(crate::wallet::PASS_DEVICES)
+            .and_then(|mut s| {
+                s.query_map(params![org.0.to_string(), customer.to_string()], |r| {
+                    r.get::<_, String>(0)
+                })?
+                .collect::<Result<Vec<_>, _>>()
+            })
+            .map_err(sq)?;
+        for token in tokens {
+            self.0
+                .prepare_cached(crate::wallet::QUEUE_PUSH)
+                .and_then(|mut s| {
+                    s.execute(params![
+                        new_id().to_string(),
+                        org.0.to_string(),
+                        token,
+                        ts(now)
+                    ])
+                })
+                .map_err(sq)?;
+        }
         Ok(())
     }
 

@@ -1,19 +1,29 @@
 //! Members' Apple Wallet passes on SQLite: the pass, its token hashes and the devices
 //! registered for its updates.
 
-use crate::rows::uuid_col;
+use crate::rows::{time_col, uuid_col};
 use crate::{SqliteStore, map_err, ts};
 use async_trait::async_trait;
 use loyalty_core::domain::{CustomerId, OrgId};
-use loyalty_core::store::{StoreError, WalletPass, WalletStore, micros};
+use loyalty_core::store::{ClaimedPush, StoreError, WalletPass, WalletStore, micros};
 use sqlx::Row;
 use sqlx::sqlite::SqliteRow;
 use time::OffsetDateTime;
+use uuid::Uuid;
 
 /// Moves a member's pass forward (`?1` organization, `?2` customer, `?3` now in
 /// microseconds): the ledger's writer runs it in the change's transaction.
 pub(crate) const PASS_CHANGED: &str = "UPDATE wallet_passes SET updated_us = MAX(?3, updated_us + 1000000) \
      WHERE organization_id = ?1 AND customer_id = ?2";
+
+/// The push tokens of the devices registered for a member's pass (`?1` organization,
+/// `?2` customer).
+pub(crate) const PASS_DEVICES: &str = "SELECT DISTINCT push_token FROM wallet_registrations \
+     WHERE organization_id = ?1 AND customer_id = ?2";
+/// One push in the wallet outbox (`?1` id, `?2` organization, `?3` push token, `?4` now);
+/// nothing when one already waits for that device.
+pub(crate) const QUEUE_PUSH: &str = "INSERT INTO wallet_pushes (id, organization_id, push_token, created_at, next_attempt_at) \
+     VALUES (?1, ?2, ?3, ?4, ?4) ON CONFLICT (push_token) WHERE sent_at IS NULL AND failed_at IS NULL DO NOTHING";
 
 fn pass_from_row(r: &SqliteRow) -> Result<WalletPass, sqlx::Error> {
     Ok(WalletPass {
@@ -173,5 +183,105 @@ impl WalletStore for SqliteStore {
             .map(pass_from_row)
             .collect::<Result<_, _>>()
             .map_err(map_err)
+    }
+
+    async fn claim_wallet_pushes(
+        &self,
+        now: OffsetDateTime,
+        lease_until: OffsetDateTime,
+        limit: u32,
+    ) -> Result<Vec<ClaimedPush>, StoreError> {
+        let mut tx = self
+            .pool
+            .begin_with("BEGIN IMMEDIATE")
+            .await
+            .map_err(map_err)?;
+        let rows = sqlx::query(
+            "UPDATE wallet_pushes SET claimed_until = ?2, attempts = attempts + 1 \
+             WHERE id IN (SELECT id FROM wallet_pushes \
+                          WHERE sent_at IS NULL AND failed_at IS NULL AND next_attempt_at <= ?1 \
+                            AND (claimed_until IS NULL OR claimed_until <= ?1) \
+                          ORDER BY next_attempt_at, id LIMIT ?3) \
+             RETURNING id, organization_id, push_token, attempts, created_at",
+        )
+        .bind(ts(now))
+        .bind(ts(lease_until))
+        .bind(i64::from(limit))
+        .fetch_all(&mut *tx)
+        .await
+        .map_err(map_err)?;
+        tx.commit().await.map_err(map_err)?;
+        rows.iter()
+            .map(|r| {
+                Ok(ClaimedPush {
+                    id: uuid_col(r, "id")?,
+                    org: OrgId(uuid_col(r, "organization_id")?),
+                    push_token: r.try_get("push_token")?,
+                    attempts: r.try_get("attempts")?,
+                    created_at: time_col(r, "created_at")?,
+                })
+            })
+            .collect::<Result<_, sqlx::Error>>()
+            .map_err(map_err)
+    }
+
+    async fn mark_wallet_push_sent(
+        &self,
+        id: Uuid,
+        status: i32,
+        now: OffsetDateTime,
+    ) -> Result<(), StoreError> {
+        sqlx::query(
+            "UPDATE wallet_pushes SET claimed_until = NULL, last_status = ?2, last_error = NULL, sent_at = ?3 \
+             WHERE id = ?1 AND failed_at IS NULL",
+        )
+        .bind(id.to_string())
+        .bind(status)
+        .bind(ts(now))
+        .execute(&self.pool)
+        .await
+        .map_err(map_err)?;
+        Ok(())
+    }
+
+    async fn mark_wallet_push_failed(
+        &self,
+        id: Uuid,
+        status: Option<i32>,
+        error: &str,
+        retry_at: Option<OffsetDateTime>,
+        now: OffsetDateTime,
+    ) -> Result<(), StoreError> {
+        sqlx::query(
+            "UPDATE wallet_pushes SET claimed_until = NULL, last_status = ?2, last_error = ?3, \
+             next_attempt_at = COALESCE(?4, next_attempt_at), failed_at = CASE WHEN ?4 IS NULL THEN ?5 END \
+             WHERE id = ?1 AND sent_at IS NULL",
+        )
+        .bind(id.to_string())
+        .bind(status)
+        .bind(error)
+        .bind(retry_at.map(ts))
+        .bind(ts(now))
+        .execute(&self.pool)
+        .await
+        .map_err(map_err)?;
+        Ok(())
+    }
+
+    async fn forget_wallet_push_token(
+        &self,
+        org: OrgId,
+        push_token: &str,
+    ) -> Result<u64, StoreError> {
+        let n = sqlx::query(
+            "DELETE FROM wallet_registrations WHERE organization_id = ?1 AND push_token = ?2",
+        )
+        .bind(org.0.to_string())
+        .bind(push_token)
+        .execute(&self.pool)
+        .await
+        .map_err(map_err)?
+        .rows_affected();
+        Ok(n)
     }
 }

@@ -141,6 +141,19 @@ pub async fn run(mut config: Config, args: Args) -> anyhow::Result<()> {
         app.clock.clone(),
         config.webhooks.clone(),
     ));
+    if let Some(apns) = loyalty_ops::wallet::ApnsTransport::from_config(&config.wallet.apple)? {
+        tracing::info!("Apple Wallet pushes started");
+        tokio::spawn(loyalty_ops::wallet::worker(
+            app.store.clone(),
+            app.clock.clone(),
+            apns,
+            config.wallet.apple.apns.poll_interval_secs,
+        ));
+    } else if state.config.apple_wallet.is_some() {
+        tracing::info!(
+            "wallet.apple.apns is not configured: passes update when the member refreshes them"
+        );
+    }
     let stop_signal = shutdown();
     let stop = tokio::sync::watch::channel(()).0;
     if let Some(addr) = config.metrics.listen_addr()? {

@@ -6,6 +6,7 @@ use crate::domain::{CustomerId, OrgId};
 use crate::error::StoreError;
 use async_trait::async_trait;
 use time::OffsetDateTime;
+use uuid::Uuid;
 
 /// A member's pass as the web service sees it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -18,6 +19,21 @@ pub struct WalletPass {
     pub updated_us: i64,
     /// Whether the pass is void (the member was erased).
     pub voided: bool,
+}
+
+/// A push to a device, claimed for sending (the wallet outbox).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ClaimedPush {
+    /// The outbox row.
+    pub id: Uuid,
+    /// The organization whose pass changed.
+    pub org: OrgId,
+    /// The device's APNs push token.
+    pub push_token: String,
+    /// Attempts so far, this one included.
+    pub attempts: i32,
+    /// When the change was queued.
+    pub created_at: OffsetDateTime,
 }
 
 /// Members' wallet passes. Every method takes the organization first and touches only
@@ -68,6 +84,38 @@ pub trait WalletStore: Send + Sync {
         device: &str,
         since_us: Option<i64>,
     ) -> Result<Vec<WalletPass>, StoreError>;
+    /// Claims up to `limit` due pushes (not sent, not given up, next attempt due, no live
+    /// claim) until `lease_until`, counting an attempt for each. Across all
+    /// organizations: the sender's view. Two senders never hold the same push.
+    async fn claim_wallet_pushes(
+        &self,
+        now: OffsetDateTime,
+        lease_until: OffsetDateTime,
+        limit: u32,
+    ) -> Result<Vec<ClaimedPush>, StoreError>;
+    /// Records that APNs accepted a push.
+    async fn mark_wallet_push_sent(
+        &self,
+        id: Uuid,
+        status: i32,
+        now: OffsetDateTime,
+    ) -> Result<(), StoreError>;
+    /// Records a failed attempt: retry at `retry_at`, or give up when `None`.
+    async fn mark_wallet_push_failed(
+        &self,
+        id: Uuid,
+        status: Option<i32>,
+        error: &str,
+        retry_at: Option<OffsetDateTime>,
+        now: OffsetDateTime,
+    ) -> Result<(), StoreError>;
+    /// Ends every registration of the organization with `push_token` (APNs answered that
+    /// the device no longer takes pushes). Returns how many ended.
+    async fn forget_wallet_push_token(
+        &self,
+        org: OrgId,
+        push_token: &str,
+    ) -> Result<u64, StoreError>;
 }
 
 /// `now` in microseconds since the epoch.

@@ -15,9 +15,9 @@ use std::path::Path;
 mod sections;
 
 pub use sections::{
-    AppleWalletConfig, BackupConfig, DatabaseConfig, HousekeepingConfig, IdentityConfig,
-    IdentityMode, JobsConfig, LogConfig, LogFormat, MailConfig, MailTls, MetricsConfig,
-    ServerConfig, SupportConfig, WalletConfig, WebhooksConfig,
+    ApnsConfig, AppleWalletConfig, BackupConfig, DatabaseConfig, HousekeepingConfig,
+    IdentityConfig, IdentityMode, JobsConfig, LogConfig, LogFormat, MailConfig, MailTls,
+    MetricsConfig, ServerConfig, SupportConfig, WalletConfig, WebhooksConfig,
 };
 
 /// The whole configuration.

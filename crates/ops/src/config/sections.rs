@@ -525,6 +525,39 @@ pub struct AppleWalletConfig {
     pub key: Option<String>,
     /// Apple's WWDR intermediate certificate (G4), a PEM or DER file.
     pub wwdr_certificate: Option<String>,
+    /// `[wallet.apple.apns]`: pushes telling phones that a pass changed; off while
+    /// `auth` is unset (phones then see a new balance when the member refreshes the pass).
+    pub apns: ApnsConfig,
+}
+
+/// `[wallet.apple.apns]`
+#[derive(Debug, Deserialize, Serialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct ApnsConfig {
+    /// How the service signs in to APNs: `token` (an APNs key, `.p8`, with `key_id`) or
+    /// `certificate` (the Pass Type ID certificate and key of `[wallet.apple]`). Unset:
+    /// no pushes (`LOYALTY_WALLET__APPLE__APNS__AUTH`).
+    pub auth: Option<String>,
+    /// The APNs key file (`AuthKey_XXXXXXXXXX.p8`), for `auth = "token"`.
+    pub key: Option<String>,
+    /// The key's 10-character id, for `auth = "token"`.
+    pub key_id: Option<String>,
+    /// APNs' address; Wallet passes always use the production one.
+    pub url: String,
+    /// Seconds between push passes of `serve`.
+    pub poll_interval_secs: u64,
+}
+
+impl Default for ApnsConfig {
+    fn default() -> Self {
+        Self {
+            auth: None,
+            key: None,
+            key_id: None,
+            url: "https://api.push.apple.com".into(),
+            poll_interval_secs: 5,
+        }
+    }
 }
 
 impl AppleWalletConfig {

@@ -3,4 +3,5 @@
 //! the crypto crates are; this module holds only the pass's content and its rules.
 
 pub mod apple;
+pub mod push;
 pub mod updates;
