@@ -5,9 +5,11 @@
 
 use loyalty_core::clock::{Clock, FixedClock};
 use loyalty_core::domain::ledger::{Actor, NewCustomer, PointsCommand};
-use loyalty_core::domain::{OrgStatus, Organization};
+use loyalty_core::domain::{OrgStatus, Organization, Role};
 use loyalty_core::secret::hash_token;
+use loyalty_core::service::erasure;
 use loyalty_core::service::onboard::OnboardInput;
+use loyalty_core::service::points::Ctx;
 use loyalty_testkit::{TestDb, both_backends, fixed_clock};
 use rust_decimal::Decimal;
 
@@ -88,5 +90,31 @@ both_backends! {
         assert!(db.store.unregister_wallet_device(a.id, ca.id, "device1").await.unwrap());
         assert!(db.store.wallet_passes_for_device(a.id, "device1", None).await.unwrap().is_empty());
         assert_eq!(db.store.wallet_passes_for_device(b.id, "device1", None).await.unwrap().len(), 1);
+    }
+
+    async fn erasing_a_member_voids_their_pass_and_ends_its_tokens_and_devices(db) {
+        let clock = fixed_clock();
+        let now = clock.now();
+        let a = org(&db, "alpha", &clock).await;
+        let member = db.store.enroll_customer(a.id, &NewCustomer {
+            phone: None, email: Some("zed@example.com".into()), name: Some("Zed".into()),
+            card_number: "400000000006".into(), identity_subject: None, created_by: None,
+        }, &Actor::system(), now).await.unwrap();
+        let before = db.store.issue_wallet_pass(a.id, member.id, &hash_token("token-one-0123456789"), now).await.unwrap();
+        db.store.register_wallet_device(a.id, member.id, "device1", "push1", now).await.unwrap();
+        let admin = Ctx {
+            store: db.store.as_ref(),
+            clock: &clock,
+            org: &a,
+            actor: Actor { member_id: None, label: "ada".into(), role: "admin".into(), request_id: None },
+            role: Role::Admin,
+        };
+        let dir = db.directory(std::sync::Arc::new(clock.clone()));
+        erasure::erase_customer(&admin, &dir, member.id, "ERASE").await.expect("erase");
+        assert_eq!(db.store.wallet_pass_by_token(a.id, member.id, &hash_token("token-one-0123456789")).await.unwrap(), None);
+        assert!(db.store.wallet_passes_for_device(a.id, "device1", None).await.unwrap().is_empty());
+        let after = db.store.issue_wallet_pass(a.id, member.id, &hash_token("token-two-0123456789"), now).await.unwrap();
+        assert!(after.voided, "the pass is void");
+        assert!(after.updated_us > before.updated_us);
     }
 }
