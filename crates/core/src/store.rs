@@ -44,7 +44,7 @@ pub use orgs::{Member, NewMember, OnboardingClaim, OrgStore};
 pub use programs::ProgramStore;
 pub use rewards::RewardStore;
 pub use tokens::TokenStore;
-pub use wallet::{ClaimedPush, WalletPass, WalletStore, micros};
+pub use wallet::{ClaimedPush, PushKind, WalletPass, WalletStore, micros};
 pub use webhooks::WebhookStore;
 
 use crate::domain::Role;

@@ -1,14 +1,20 @@
-//! Pushes to Apple Wallet over APNs (HTTP/2): the transport behind the wallet outbox,
-//! signed in with an APNs key (an ES256 JWT, renewed every 40 minutes as Apple asks) or
-//! with the Pass Type ID certificate, the worker `serve` runs, and its metrics
-//! (`loyalty_wallet_pushes_sent_total`, `loyalty_wallet_pushes_failed_total`).
+//! The wallet outbox's transports and the worker `serve` runs: pushes to Apple Wallet
+//! over APNs (HTTP/2), signed in with an APNs key (an ES256 JWT, renewed every 40
+//! minutes as Apple asks) or with the Pass Type ID certificate; and updates of Google
+//! Wallet objects through its REST API with an access token bought with the service
+//! account's assertion. Metrics: `loyalty_wallet_pushes_sent_total`,
+//! `loyalty_wallet_pushes_failed_total`.
 
 use crate::config::AppleWalletConfig;
 use anyhow::Context as _;
 use async_trait::async_trait;
 use loyalty_core::clock::Clock;
-use loyalty_core::service::wallet::push::{self as service, PushAnswer, PushTransport};
+use loyalty_core::service::wallet::google::GoogleIssuer;
+use loyalty_core::service::wallet::push::{
+    self as service, GoogleTransport, PushAnswer, PushTransport,
+};
 use loyalty_core::store::Store;
+use loyalty_identity::wallet::google::GoogleWallet;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -213,13 +219,136 @@ impl PushTransport for ApnsTransport {
     }
 }
 
-/// One push pass with metrics.
+/// Updates of members' Google Wallet objects through the REST API.
+pub struct GoogleRest {
+    wallet: GoogleWallet,
+    client: reqwest::Client,
+    api_url: String,
+    token: tokio::sync::Mutex<Option<(String, i64)>>,
+}
+
+impl std::fmt::Debug for GoogleRest {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("GoogleRest")
+            .field("api_url", &self.api_url)
+            .finish_non_exhaustive()
+    }
+}
+
+impl GoogleRest {
+    /// The sender for `wallet`, calling the API at `api_url`.
+    pub fn new(wallet: GoogleWallet, api_url: &str) -> anyhow::Result<Self> {
+        loyalty_identity::authentik::install_crypto_provider();
+        let client = reqwest::Client::builder()
+            .timeout(Duration::from_secs(15))
+            .redirect(reqwest::redirect::Policy::none())
+            .build()
+            .context("cannot build the Google Wallet client")?;
+        Ok(Self {
+            wallet,
+            client,
+            api_url: api_url.trim_end_matches('/').to_owned(),
+            token: tokio::sync::Mutex::new(None),
+        })
+    }
+
+    /// An access token of the moment, bought again five minutes before it expires.
+    async fn access_token(&self) -> Result<String, String> {
+        let now = time::OffsetDateTime::now_utc().unix_timestamp();
+        let mut cached = self.token.lock().await;
+        if let Some((token, until)) = cached.as_ref()
+            && now < *until
+        {
+            return Ok(token.clone());
+        }
+        let assertion = self.wallet.token_assertion(now)?;
+        let resp = self
+            .client
+            .post(&self.wallet.token_uri)
+            .form(&[
+                ("grant_type", "urn:ietf:params:oauth:grant-type:jwt-bearer"),
+                ("assertion", assertion.as_str()),
+            ])
+            .send()
+            .await
+            .map_err(|e| format!("the Google token endpoint cannot be reached: {e}"))?;
+        let status = resp.status();
+        let body: serde_json::Value = resp.json().await.unwrap_or_default();
+        let Some(token) = body["access_token"]
+            .as_str()
+            .filter(|_| status.is_success())
+        else {
+            return Err(format!(
+                "the Google token endpoint refused the service account ({status}): {}",
+                body["error"].as_str().unwrap_or("no reason given")
+            ));
+        };
+        let lasts = body["expires_in"].as_i64().unwrap_or(3600);
+        *cached = Some((token.to_owned(), now + lasts - 300));
+        Ok(token.to_owned())
+    }
+}
+
+#[async_trait]
+impl GoogleTransport for GoogleRest {
+    fn issuer(&self) -> &GoogleIssuer {
+        &self.wallet.issuer
+    }
+
+    async fn update_object(&self, object_id: &str, update: &serde_json::Value) -> PushAnswer {
+        let token = match self.access_token().await {
+            Ok(t) => t,
+            Err(e) => return PushAnswer::Failed(None, e),
+        };
+        let resp = match self
+            .client
+            .patch(format!(
+                "{}/walletobjects/v1/loyaltyObject/{object_id}",
+                self.api_url
+            ))
+            .bearer_auth(token)
+            .json(update)
+            .send()
+            .await
+        {
+            Ok(r) => r,
+            Err(e) => {
+                return PushAnswer::Failed(None, format!("Google Wallet cannot be reached: {e}"));
+            }
+        };
+        let status = resp.status().as_u16();
+        if (200..300).contains(&status) {
+            return PushAnswer::Sent(status);
+        }
+        let body = resp.text().await.unwrap_or_default();
+        let excerpt: String = body.chars().take(200).collect();
+        if status == 404 {
+            // The member never saved the card: Google holds no object to update.
+            PushAnswer::Gone(status, excerpt)
+        } else {
+            if status == 401 {
+                *self.token.lock().await = None;
+            }
+            PushAnswer::Failed(Some(status), excerpt)
+        }
+    }
+}
+
+/// One pass over the wallet outbox with metrics.
 pub async fn send(
     store: &dyn Store,
     clock: &dyn Clock,
-    transport: &dyn PushTransport,
+    apns: Option<&ApnsTransport>,
+    google: Option<&GoogleRest>,
 ) -> anyhow::Result<service::PushReport> {
-    let report = service::send_due(store, clock, transport, BATCH).await?;
+    let report = service::send_due(
+        store,
+        clock,
+        apns.map(|t| t as &dyn PushTransport),
+        google.map(|t| t as &dyn GoogleTransport),
+        BATCH,
+    )
+    .await?;
     metrics::counter!("loyalty_wallet_pushes_sent_total").increment(report.sent);
     metrics::counter!("loyalty_wallet_pushes_failed_total")
         .increment(report.retrying + report.given_up);
@@ -230,15 +359,23 @@ pub async fn send(
 pub async fn worker(
     store: Arc<dyn Store>,
     clock: Arc<dyn Clock>,
-    transport: ApnsTransport,
+    apns: Option<ApnsTransport>,
+    google: Option<GoogleRest>,
     poll_interval_secs: u64,
 ) {
     let mut tick = tokio::time::interval(Duration::from_secs(poll_interval_secs.max(1)));
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
         tick.tick().await;
-        if let Err(e) = send(store.as_ref(), clock.as_ref(), &transport).await {
-            tracing::warn!(error = %e, "wallet push pass failed");
+        if let Err(e) = send(
+            store.as_ref(),
+            clock.as_ref(),
+            apns.as_ref(),
+            google.as_ref(),
+        )
+        .await
+        {
+            tracing::warn!(error = %e, "wallet outbox pass failed");
         }
     }
 }

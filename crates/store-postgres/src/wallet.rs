@@ -4,7 +4,7 @@
 use crate::{PgStore, enter_tenant, map_err};
 use async_trait::async_trait;
 use loyalty_core::domain::{CustomerId, OrgId};
-use loyalty_core::store::{ClaimedPush, StoreError, WalletPass, WalletStore, micros};
+use loyalty_core::store::{ClaimedPush, PushKind, StoreError, WalletPass, WalletStore, micros};
 use sqlx::postgres::PgRow;
 use sqlx::{PgConnection, Row};
 use time::OffsetDateTime;
@@ -38,10 +38,14 @@ pub(crate) async fn pass_changed(
     .map_err(map_err)?;
     // Each registered device is told, once, through the wallet outbox.
     sqlx::query(
-        "INSERT INTO wallet_pushes (id, organization_id, push_token, created_at, next_attempt_at) \
-         SELECT gen_random_uuid(), $1, push_token, $3, $3 FROM \
-           (SELECT DISTINCT push_token FROM wallet_registrations WHERE organization_id = $1 AND customer_id = $2) d \
-         ON CONFLICT (push_token) WHERE sent_at IS NULL AND failed_at IS NULL DO NOTHING",
+        "INSERT INTO wallet_pushes (id, organization_id, kind, target, created_at, next_attempt_at) \
+         SELECT gen_random_uuid(), $1, kind, target, $3, $3 FROM \
+           (SELECT DISTINCT 'apns' AS kind, push_token AS target FROM wallet_registrations \
+             WHERE organization_id = $1 AND customer_id = $2 \
+            UNION ALL \
+            SELECT 'google', customer_id::text FROM wallet_google_objects \
+             WHERE organization_id = $1 AND customer_id = $2) d \
+         ON CONFLICT (kind, target) WHERE sent_at IS NULL AND failed_at IS NULL DO NOTHING",
     )
     .bind(org.0)
     .bind(customer.0)
@@ -206,7 +210,8 @@ impl WalletStore for PgStore {
                           WHERE sent_at IS NULL AND failed_at IS NULL AND next_attempt_at <= $1 \
                             AND (claimed_until IS NULL OR claimed_until <= $1) \
                           ORDER BY next_attempt_at, id LIMIT $3 FOR UPDATE SKIP LOCKED) \
-             RETURNING id, organization_id, push_token, attempts, created_at",
+             RETURNING id, organization_id, kind, target, attempts, created_at, \
+               (SELECT o.status = 'active' FROM organizations o WHERE o.id = wallet_pushes.organization_id) AS org_active",
         )
         .bind(now)
         .bind(lease_until)
@@ -216,10 +221,15 @@ impl WalletStore for PgStore {
         .map_err(map_err)?;
         rows.iter()
             .map(|r| {
+                let kind: String = r.try_get("kind")?;
                 Ok(ClaimedPush {
                     id: r.try_get("id")?,
                     org: OrgId(r.try_get("organization_id")?),
-                    push_token: r.try_get("push_token")?,
+                    org_active: r.try_get::<Option<bool>, _>("org_active")?.unwrap_or(false),
+                    kind: PushKind::parse(&kind).ok_or_else(|| {
+                        sqlx::Error::Decode(format!("wallet push kind {kind:?}").into())
+                    })?,
+                    target: r.try_get("target")?,
                     attempts: r.try_get("attempts")?,
                     created_at: r.try_get("created_at")?,
                 })
@@ -268,6 +278,28 @@ impl WalletStore for PgStore {
         .execute(&self.pool)
         .await
         .map_err(map_err)?;
+        Ok(())
+    }
+
+    async fn record_google_object(
+        &self,
+        org: OrgId,
+        customer: CustomerId,
+        now: OffsetDateTime,
+    ) -> Result<(), StoreError> {
+        let mut tx = self.pool.begin().await.map_err(map_err)?;
+        enter_tenant(&mut tx, org).await?;
+        sqlx::query(
+            "INSERT INTO wallet_google_objects (organization_id, customer_id, created_at) VALUES ($1, $2, $3) \
+             ON CONFLICT (organization_id, customer_id) DO NOTHING",
+        )
+        .bind(org.0)
+        .bind(customer.0)
+        .bind(now)
+        .execute(&mut *tx)
+        .await
+        .map_err(map_err)?;
+        tx.commit().await.map_err(map_err)?;
         Ok(())
     }
 

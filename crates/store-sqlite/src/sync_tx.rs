@@ -407,14 +407,27 @@ impl LedgerTx for SyncLedgerTx<'_> {
                 .collect::<Result<Vec<_>, _>>()
             })
             .map_err(sq)?;
-        for token in tokens {
+        let mut targets: Vec<(&str, String)> = tokens.into_iter().map(|t| ("apns", t)).collect();
+        let google = self
+            .0
+            .prepare_cached(crate::wallet::HAS_GOOGLE_OBJECT)
+            .and_then(|mut s| {
+                s.query_row(params![org.0.to_string(), customer.to_string()], |_| Ok(()))
+                    .optional()
+            })
+            .map_err(sq)?;
+        if google.is_some() {
+            targets.push(("google", customer.to_string()));
+        }
+        for (kind, target) in targets {
             self.0
                 .prepare_cached(crate::wallet::QUEUE_PUSH)
                 .and_then(|mut s| {
                     s.execute(params![
                         new_id().to_string(),
                         org.0.to_string(),
-                        token,
+                        kind,
+                        target,
                         ts(now)
                     ])
                 })

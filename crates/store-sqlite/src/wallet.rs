@@ -5,7 +5,7 @@ use crate::rows::{time_col, uuid_col};
 use crate::{SqliteStore, map_err, ts};
 use async_trait::async_trait;
 use loyalty_core::domain::{CustomerId, OrgId};
-use loyalty_core::store::{ClaimedPush, StoreError, WalletPass, WalletStore, micros};
+use loyalty_core::store::{ClaimedPush, PushKind, StoreError, WalletPass, WalletStore, micros};
 use sqlx::Row;
 use sqlx::sqlite::SqliteRow;
 use time::OffsetDateTime;
@@ -20,10 +20,13 @@ pub(crate) const PASS_CHANGED: &str = "UPDATE wallet_passes SET updated_us = MAX
 /// `?2` customer).
 pub(crate) const PASS_DEVICES: &str = "SELECT DISTINCT push_token FROM wallet_registrations \
      WHERE organization_id = ?1 AND customer_id = ?2";
-/// One push in the wallet outbox (`?1` id, `?2` organization, `?3` push token, `?4` now);
-/// nothing when one already waits for that device.
-pub(crate) const QUEUE_PUSH: &str = "INSERT INTO wallet_pushes (id, organization_id, push_token, created_at, next_attempt_at) \
-     VALUES (?1, ?2, ?3, ?4, ?4) ON CONFLICT (push_token) WHERE sent_at IS NULL AND failed_at IS NULL DO NOTHING";
+/// One row in the wallet outbox (`?1` id, `?2` organization, `?3` kind, `?4` target,
+/// `?5` now); nothing when one already waits for that target.
+pub(crate) const QUEUE_PUSH: &str = "INSERT INTO wallet_pushes (id, organization_id, kind, target, created_at, next_attempt_at) \
+     VALUES (?1, ?2, ?3, ?4, ?5, ?5) ON CONFLICT (kind, target) WHERE sent_at IS NULL AND failed_at IS NULL DO NOTHING";
+/// Whether a member's Google Wallet object exists (`?1` organization, `?2` customer).
+pub(crate) const HAS_GOOGLE_OBJECT: &str =
+    "SELECT 1 FROM wallet_google_objects WHERE organization_id = ?1 AND customer_id = ?2";
 
 fn pass_from_row(r: &SqliteRow) -> Result<WalletPass, sqlx::Error> {
     Ok(WalletPass {
@@ -202,7 +205,8 @@ impl WalletStore for SqliteStore {
                           WHERE sent_at IS NULL AND failed_at IS NULL AND next_attempt_at <= ?1 \
                             AND (claimed_until IS NULL OR claimed_until <= ?1) \
                           ORDER BY next_attempt_at, id LIMIT ?3) \
-             RETURNING id, organization_id, push_token, attempts, created_at",
+             RETURNING id, organization_id, kind, target, attempts, created_at, \
+               (SELECT o.status = 'active' FROM organizations o WHERE o.id = wallet_pushes.organization_id) AS org_active",
         )
         .bind(ts(now))
         .bind(ts(lease_until))
@@ -213,10 +217,15 @@ impl WalletStore for SqliteStore {
         tx.commit().await.map_err(map_err)?;
         rows.iter()
             .map(|r| {
+                let kind: String = r.try_get("kind")?;
                 Ok(ClaimedPush {
                     id: uuid_col(r, "id")?,
                     org: OrgId(uuid_col(r, "organization_id")?),
-                    push_token: r.try_get("push_token")?,
+                    org_active: r.try_get::<Option<bool>, _>("org_active")?.unwrap_or(false),
+                    kind: PushKind::parse(&kind).ok_or_else(|| {
+                        sqlx::Error::Decode(format!("wallet push kind {kind:?}").into())
+                    })?,
+                    target: r.try_get("target")?,
                     attempts: r.try_get("attempts")?,
                     created_at: time_col(r, "created_at")?,
                 })
@@ -261,6 +270,25 @@ impl WalletStore for SqliteStore {
         .bind(status)
         .bind(error)
         .bind(retry_at.map(ts))
+        .bind(ts(now))
+        .execute(&self.pool)
+        .await
+        .map_err(map_err)?;
+        Ok(())
+    }
+
+    async fn record_google_object(
+        &self,
+        org: OrgId,
+        customer: CustomerId,
+        now: OffsetDateTime,
+    ) -> Result<(), StoreError> {
+        sqlx::query(
+            "INSERT INTO wallet_google_objects (organization_id, customer_id, created_at) VALUES (?1, ?2, ?3) \
+             ON CONFLICT (organization_id, customer_id) DO NOTHING",
+        )
+        .bind(org.0.to_string())
+        .bind(customer.to_string())
         .bind(ts(now))
         .execute(&self.pool)
         .await

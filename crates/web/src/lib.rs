@@ -63,6 +63,9 @@ pub struct WebConfig {
     /// Apple Wallet passes of members' cards (`[wallet.apple]`); `None` hides "Add to
     /// Apple Wallet".
     pub apple_wallet: Option<Arc<loyalty_identity::wallet::apple::AppleWallet>>,
+    /// Google Wallet cards of members (`[wallet.google]`); `None` hides "Save to Google
+    /// Wallet".
+    pub google_wallet: Option<Arc<loyalty_identity::wallet::google::GoogleWallet>>,
 }
 
 impl Default for WebConfig {
@@ -80,6 +83,7 @@ impl Default for WebConfig {
             trusted_proxies: client::TrustedProxies::default(),
             scratch_dir: "./backups".into(),
             apple_wallet: None,
+            google_wallet: None,
         }
     }
 }

@@ -9,8 +9,9 @@
 use axum::body::Body;
 use axum::http::Request;
 use loyalty_identity::wallet::apple::{AppleWallet, PassSigner};
+use loyalty_identity::wallet::google::GoogleWallet;
 use loyalty_ops::config::{ApnsConfig, AppleWalletConfig};
-use loyalty_ops::wallet::{ApnsTransport, send};
+use loyalty_ops::wallet::{ApnsTransport, GoogleRest, send};
 use loyalty_testkit::both_backends;
 use loyalty_testkit::loyalty_core::clock::{Clock, FixedClock};
 use loyalty_testkit::loyalty_core::domain::ledger::{Actor, NewCustomer, PointsCommand};
@@ -242,7 +243,7 @@ both_backends! {
         let tag = serde_json::from_slice::<serde_json::Value>(&r.body).unwrap()["lastUpdated"].as_str().unwrap().to_owned();
 
         // Nothing to push before a change.
-        assert_eq!(send(db.store.as_ref(), clock.as_ref(), &transport).await.unwrap().sent, 0);
+        assert_eq!(send(db.store.as_ref(), clock.as_ref(), Some(&transport), None).await.unwrap().sent, 0);
         assert!(seen.lock().unwrap().is_empty());
 
         let award = PointsCommand::Award {
@@ -250,10 +251,10 @@ both_backends! {
             metadata: serde_json::json!({}), receipt: false, unusual: None, program: None,
         };
         db.store.apply_points(a.id, &award, &Actor::system(), None, now).await.unwrap();
-        let report = send(db.store.as_ref(), clock.as_ref(), &transport).await.unwrap();
+        let report = send(db.store.as_ref(), clock.as_ref(), Some(&transport), None).await.unwrap();
         assert_eq!(report.sent, 1, "{report:?}");
         // A second pass sends nothing more: the push is recorded as sent.
-        assert_eq!(send(db.store.as_ref(), clock.as_ref(), &transport).await.unwrap().sent, 0);
+        assert_eq!(send(db.store.as_ref(), clock.as_ref(), Some(&transport), None).await.unwrap().sent, 0);
 
         let got = seen.lock().unwrap().clone();
         assert_eq!(got.len(), 1, "exactly one push: {got:?}");
@@ -308,13 +309,138 @@ both_backends! {
             metadata: serde_json::json!({}), receipt: false, unusual: None, program: None,
         };
         db.store.apply_points(a.id, &award, &Actor::system(), None, now).await.unwrap();
-        let report = send(db.store.as_ref(), &clock, &transport).await.unwrap();
+        let report = send(db.store.as_ref(), &clock, Some(&transport), None).await.unwrap();
         assert_eq!(report.given_up, 1, "{report:?}");
         assert_eq!(seen.lock().unwrap().len(), 1);
         assert!(db.store.wallet_passes_for_device(a.id, "device1", None).await.unwrap().is_empty());
         // Given up, it is not sent again.
-        assert_eq!(send(db.store.as_ref(), &clock, &transport).await.unwrap(), Default::default());
+        assert_eq!(send(db.store.as_ref(), &clock, Some(&transport), None).await.unwrap(), Default::default());
         assert_eq!(seen.lock().unwrap().len(), 1);
+    }
+}
+
+/// What the Google stand-in saw: token requests' assertions, and object PATCHes.
+#[derive(Default)]
+struct GoogleSeen {
+    assertions: Vec<String>,
+    patches: Vec<(String, String, serde_json::Value)>,
+}
+
+/// Google's token endpoint and Wallet REST API, played over HTTP/1 on loopback.
+async fn google_standin() -> (String, Arc<Mutex<GoogleSeen>>) {
+    use axum::extract::{Path as UrlPath, State};
+    use axum::routing::{patch, post};
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}", listener.local_addr().unwrap());
+    let seen: Arc<Mutex<GoogleSeen>> = Arc::default();
+    let app = axum::Router::new()
+        .route("/token", post(|State(seen): State<Arc<Mutex<GoogleSeen>>>, body: String| async move {
+            let form: std::collections::HashMap<String, String> = url::form_urlencoded::parse(body.as_bytes()).into_owned().collect();
+            assert_eq!(form["grant_type"], "urn:ietf:params:oauth:grant-type:jwt-bearer");
+            seen.lock().unwrap().assertions.push(form["assertion"].clone());
+            axum::Json(serde_json::json!({"access_token": "access-123", "expires_in": 3600, "token_type": "Bearer"}))
+        }))
+        .route("/walletobjects/v1/loyaltyObject/{id}", patch(|State(seen): State<Arc<Mutex<GoogleSeen>>>, UrlPath(id): UrlPath<String>, headers: axum::http::HeaderMap, body: String| async move {
+            let auth = headers["authorization"].to_str().unwrap().to_owned();
+            seen.lock().unwrap().patches.push((id, auth, serde_json::from_str(&body).unwrap()));
+            axum::Json(serde_json::json!({}))
+        }))
+        .with_state(seen.clone());
+    tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+    (url, seen)
+}
+
+fn verify_rs256(jwt: &str, public_pem: &[u8], aud: &str) -> serde_json::Value {
+    let mut validation = jsonwebtoken::Validation::new(jsonwebtoken::Algorithm::RS256);
+    validation.required_spec_claims.clear();
+    validation.validate_exp = false;
+    validation.set_audience(&[aud]);
+    jsonwebtoken::decode::<serde_json::Value>(
+        jwt,
+        &jsonwebtoken::DecodingKey::from_rsa_pem(public_pem).unwrap(),
+        &validation,
+    )
+    .unwrap()
+    .claims
+}
+
+both_backends! {
+    async fn the_google_link_carries_the_members_object_and_an_award_updates_it_through_the_rest_api(db) {
+        let dir = tempfile::tempdir().unwrap();
+        ca::openssl(dir.path(), &["genpkey", "-algorithm", "RSA", "-pkeyopt", "rsa_keygen_bits:2048", "-out", "sa.pem"]);
+        ca::openssl(dir.path(), &["pkey", "-in", "sa.pem", "-pubout", "-out", "sa.pub"]);
+        let (google_url, seen) = google_standin().await;
+        let token_uri = format!("{google_url}/token");
+        std::fs::write(dir.path().join("sa.json"), serde_json::json!({
+            "type": "service_account",
+            "client_email": "loyalty@example-project.iam.gserviceaccount.com",
+            "private_key": std::fs::read_to_string(dir.path().join("sa.pem")).unwrap(),
+            "token_uri": token_uri,
+        }).to_string()).unwrap();
+        let wallet = GoogleWallet::from_key_file("3388000000012345678", &dir.path().join("sa.json"), "https://loyalty.example.com").unwrap();
+        let public = std::fs::read(dir.path().join("sa.pub")).unwrap();
+
+        let clock = fixed_clock();
+        let now = clock.now();
+        let a = org(&db, "alpha", &clock).await;
+        let member = db.store.enroll_customer(a.id, &NewCustomer {
+            phone: None, email: None, name: Some("Cus".into()), card_number: "400000000006".into(),
+            identity_subject: None, created_by: None,
+        }, &Actor::system(), now).await.unwrap();
+
+        // The link: a JWT the service account's public key verifies, holding the shop's
+        // class and the member's object.
+        let link = wallet.save_link(&a, &member, now.unix_timestamp()).unwrap();
+        let jwt = link.strip_prefix("https://pay.google.com/gp/v/save/").expect("a Save to Google Wallet link");
+        let claims = verify_rs256(jwt, &public, "google");
+        assert_eq!(claims["iss"], "loyalty@example-project.iam.gserviceaccount.com");
+        assert_eq!(claims["typ"], "savetowallet");
+        assert_eq!(claims["origins"], serde_json::json!(["https://loyalty.example.com"]));
+        let class = &claims["payload"]["loyaltyClasses"][0];
+        assert_eq!(class["id"], format!("3388000000012345678.{}", a.id));
+        assert_eq!(class["issuerName"], "alpha market");
+        assert_eq!(class["programLogo"]["sourceUri"]["uri"], "https://loyalty.example.com/o/alpha/wallet/logo.png");
+        let object = &claims["payload"]["loyaltyObjects"][0];
+        assert_eq!(object["id"], format!("3388000000012345678.{}", member.id));
+        assert_eq!(object["classId"], class["id"]);
+        assert_eq!(object["state"], "ACTIVE");
+        assert_eq!(object["accountId"], "400000000006");
+        assert_eq!(object["accountName"], "Cus");
+        assert_eq!(object["barcode"]["value"], "400000000006");
+        assert_eq!(object["loyaltyPoints"]["balance"]["int"], 0);
+        // Another key does not verify it.
+        ca::openssl(dir.path(), &["genpkey", "-algorithm", "RSA", "-pkeyopt", "rsa_keygen_bits:2048", "-out", "other.pem"]);
+        ca::openssl(dir.path(), &["pkey", "-in", "other.pem", "-pubout", "-out", "other.pub"]);
+        let mut validation = jsonwebtoken::Validation::new(jsonwebtoken::Algorithm::RS256);
+        validation.required_spec_claims.clear();
+        validation.validate_exp = false;
+        validation.set_audience(&["google"]);
+        assert!(jsonwebtoken::decode::<serde_json::Value>(jwt, &jsonwebtoken::DecodingKey::from_rsa_pem(&std::fs::read(dir.path().join("other.pub")).unwrap()).unwrap(), &validation).is_err());
+
+        // The portal made the link: from now on an award updates the object.
+        db.store.record_google_object(a.id, member.id, now).await.unwrap();
+        let google = GoogleRest::new(wallet, &google_url).unwrap();
+        assert_eq!(send(db.store.as_ref(), &clock, None, Some(&google)).await.unwrap().sent, 0);
+        let award = PointsCommand::Award {
+            customer: member.id, amount: rust_decimal::Decimal::new(5000, 2), currency: a.currency.to_string(), points: 50,
+            metadata: serde_json::json!({}), receipt: false, unusual: None, program: None,
+        };
+        db.store.apply_points(a.id, &award, &Actor::system(), None, now).await.unwrap();
+        let report = send(db.store.as_ref(), &clock, None, Some(&google)).await.unwrap();
+        assert_eq!(report.sent, 1, "{report:?}");
+        assert_eq!(send(db.store.as_ref(), &clock, None, Some(&google)).await.unwrap().sent, 0);
+
+        let seen = seen.lock().unwrap();
+        assert_eq!(seen.assertions.len(), 1);
+        let assertion = verify_rs256(&seen.assertions[0], &public, &token_uri);
+        assert_eq!(assertion["iss"], "loyalty@example-project.iam.gserviceaccount.com");
+        assert_eq!(assertion["scope"], "https://www.googleapis.com/auth/wallet_object.issuer");
+        assert_eq!(seen.patches.len(), 1, "one update");
+        let (id, auth, body) = &seen.patches[0];
+        assert_eq!(id, &format!("3388000000012345678.{}", member.id));
+        assert_eq!(auth, "Bearer access-123");
+        assert_eq!(body["loyaltyPoints"]["balance"]["int"], 50);
+        assert_eq!(body["state"], "ACTIVE");
     }
 }
 

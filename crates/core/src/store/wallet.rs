@@ -21,15 +21,47 @@ pub struct WalletPass {
     pub voided: bool,
 }
 
-/// A push to a device, claimed for sending (the wallet outbox).
+/// Whom a row of the wallet outbox tells.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PushKind {
+    /// An Apple device, by its APNs push token.
+    Apns,
+    /// Google Wallet, the member's loyalty object (target: the customer id).
+    Google,
+}
+
+impl PushKind {
+    /// The stored word.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            PushKind::Apns => "apns",
+            PushKind::Google => "google",
+        }
+    }
+
+    /// From the stored word.
+    pub fn parse(s: &str) -> Option<Self> {
+        match s {
+            "apns" => Some(PushKind::Apns),
+            "google" => Some(PushKind::Google),
+            _ => None,
+        }
+    }
+}
+
+/// A row of the wallet outbox, claimed for sending.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ClaimedPush {
     /// The outbox row.
     pub id: Uuid,
-    /// The organization whose pass changed.
+    /// The organization whose card changed.
     pub org: OrgId,
-    /// The device's APNs push token.
-    pub push_token: String,
+    /// Whether that organization is active (a suspended shop's cards show it).
+    pub org_active: bool,
+    /// Whom to tell.
+    pub kind: PushKind,
+    /// The device's APNs push token, or the member's customer id.
+    pub target: String,
     /// Attempts so far, this one included.
     pub attempts: i32,
     /// When the change was queued.
@@ -107,6 +139,14 @@ pub trait WalletStore: Send + Sync {
         status: Option<i32>,
         error: &str,
         retry_at: Option<OffsetDateTime>,
+        now: OffsetDateTime,
+    ) -> Result<(), StoreError>;
+    /// Records that `customer`'s "Save to Google Wallet" link was made, so their
+    /// points changes update their Google Wallet object from then on.
+    async fn record_google_object(
+        &self,
+        org: OrgId,
+        customer: CustomerId,
         now: OffsetDateTime,
     ) -> Result<(), StoreError>;
     /// Ends every registration of the organization with `push_token` (APNs answered that

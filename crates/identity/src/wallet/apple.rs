@@ -191,9 +191,10 @@ pub fn manifest(files: &[(&str, &[u8])]) -> serde_json::Map<String, serde_json::
 }
 
 /// The icon every pass carries when the operator gives none (Apple requires
-/// `icon.png`): a plain square in the pass's default background colour.
+/// `icon.png`): a plain square in the pass's default background colour (the `@2x` one is
+/// also the Google Wallet class's logo when the shop gave none).
 const DEFAULT_ICON: &[u8] = include_bytes!("icon.png");
-const DEFAULT_ICON_2X: &[u8] = include_bytes!("icon@2x.png");
+pub const DEFAULT_ICON_2X: &[u8] = include_bytes!("icon@2x.png");
 
 /// Everything needed to issue members' passes: who issues them and the signing material.
 #[derive(Debug, Clone)]

@@ -508,6 +508,71 @@ impl MetricsConfig {
 pub struct WalletConfig {
     /// `[wallet.apple]`: Apple Wallet passes; off while `pass_type_id` is unset.
     pub apple: AppleWalletConfig,
+    /// `[wallet.google]`: Google Wallet cards; off while `issuer_id` is unset.
+    pub google: GoogleWalletConfig,
+}
+
+/// `[wallet.google]`
+#[derive(Debug, Deserialize, Serialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct GoogleWalletConfig {
+    /// The issuer id from the Google Pay & Wallet Console
+    /// (`LOYALTY_WALLET__GOOGLE__ISSUER_ID`).
+    pub issuer_id: Option<String>,
+    /// The service account's JSON key file.
+    pub service_account_key: Option<String>,
+    /// The Google Wallet REST API's address.
+    pub api_url: String,
+}
+
+impl Default for GoogleWalletConfig {
+    fn default() -> Self {
+        Self {
+            issuer_id: None,
+            service_account_key: None,
+            api_url: "https://walletobjects.googleapis.com".into(),
+        }
+    }
+}
+
+impl GoogleWalletConfig {
+    /// The issuer and its signing key, `None` while `issuer_id` is unset; an error naming
+    /// the key and the fix when the key file is missing or unreadable.
+    pub fn load(
+        &self,
+        public_url: &str,
+    ) -> anyhow::Result<Option<loyalty_identity::wallet::google::GoogleWallet>> {
+        let Some(issuer_id) = self
+            .issuer_id
+            .as_deref()
+            .map(str::trim)
+            .filter(|s| !s.is_empty())
+        else {
+            return Ok(None);
+        };
+        if !issuer_id.chars().all(|c| c.is_ascii_digit()) {
+            anyhow::bail!(
+                "wallet.google.issuer_id {issuer_id:?} is not an issuer id; give the digits the Google Pay & Wallet Console shows"
+            );
+        }
+        let key = self
+            .service_account_key
+            .as_deref()
+            .map(str::trim)
+            .filter(|s| !s.is_empty())
+            .ok_or_else(|| {
+                anyhow::anyhow!(
+                    "wallet.google.service_account_key is missing (wallet.google.issuer_id is set); give the path of the service account's JSON key file"
+                )
+            })?;
+        let wallet = loyalty_identity::wallet::google::GoogleWallet::from_key_file(
+            issuer_id,
+            std::path::Path::new(key),
+            public_url.trim_end_matches('/'),
+        )
+        .map_err(anyhow::Error::msg)?;
+        Ok(Some(wallet))
+    }
 }
 
 /// `[wallet.apple]`
