@@ -270,4 +270,37 @@ both_backends! {
         let r = device(&app, "GET", "/wallet/apple/alpha/v1/devices/abc/registrations/pass.test.loyalty", None, None, None).await;
         assert_eq!(r.status, 404);
     }
+
+    async fn the_portal_offers_save_to_google_wallet_and_serves_the_shops_logo(db) {
+        let dir = tempfile::tempdir().unwrap();
+        openssl(dir.path(), &["genpkey", "-algorithm", "RSA", "-pkeyopt", "rsa_keygen_bits:2048", "-out", "sa.pem"]);
+        std::fs::write(dir.path().join("sa.json"), serde_json::json!({
+            "client_email": "loyalty@example-project.iam.gserviceaccount.com",
+            "private_key": std::fs::read_to_string(dir.path().join("sa.pem")).unwrap(),
+        }).to_string()).unwrap();
+        let google = loyalty_identity::wallet::google::GoogleWallet::from_key_file(
+            "3388000000012345678", &dir.path().join("sa.json"), "http://127.0.0.1:8080",
+        ).unwrap();
+        let app = TestApp::with_config(db, WebConfig {
+            google_wallet: Some(Arc::new(google)),
+            ..WebConfig::default()
+        }).await;
+        let customer = app.person("alpha_customer", &["alpha-customers"]).await;
+        app.db.store.enroll_customer(app.a.id, &NewCustomer {
+            phone: None, email: None, name: None,
+            card_number: "400000000006".into(), identity_subject: Some(customer.uid.clone()), created_by: None,
+        }, &Actor::system(), loyalty_testkit::fixed_clock_now()).await.unwrap();
+        let page = app.get(&customer, "/o/alpha/me").await;
+        assert_eq!(page.status, 200);
+        assert!(page.body.contains("href=\"https://pay.google.com/gp/v/save/ey"), "{}", page.body);
+        assert!(page.body.contains("Save to Google Wallet"));
+        assert!(!page.body.contains("wallet.pkpass"), "no Apple Wallet without its settings");
+
+        let anonymous = Who::anonymous();
+        let logo = app.get(&anonymous, "/o/alpha/wallet/logo.png").await;
+        assert_eq!(logo.status, 200);
+        assert_eq!(logo.headers["content-type"], "image/png");
+        assert!(logo.raw.starts_with(b"\x89PNG"));
+        assert_eq!(app.get(&anonymous, "/o/nosuchshop/wallet/logo.png").await.status, 404);
+    }
 }
