@@ -151,6 +151,15 @@ pub trait LedgerTx: Send {
     /// Queues a webhook event for the organization's endpoints whose filter takes it,
     /// in this transaction. Returns how many deliveries were queued.
     async fn insert_webhook_event(&mut self, event: &NewEvent) -> Result<u64, StoreError>;
+    /// Moves `customer`'s wallet pass, if they have one, to `now` (at least a second
+    /// past its last change), in this transaction: devices asking for updated passes
+    /// find it.
+    async fn wallet_pass_changed(
+        &mut self,
+        org: OrgId,
+        customer: CustomerId,
+        now: OffsetDateTime,
+    ) -> Result<(), StoreError>;
     /// Points credited at or before `cutoff`, and points debited ever, for one customer.
     async fn credits_and_debits(
         &mut self,
@@ -597,6 +606,9 @@ pub async fn apply<T: LedgerTx + ProgramTx + ?Sized>(
     // The event is queued in this transaction: it exists exactly when the change does.
     tx.insert_webhook_event(&NewEvent::points(org, &outcome))
         .await?;
+    // The member's wallet pass shows the new balance from this change on.
+    tx.wallet_pass_changed(org, outcome.entry.customer_id, now)
+        .await?;
     if let Some(event) = NewEvent::reward(org, &outcome) {
         tx.insert_webhook_event(&event).await?;
     }
@@ -871,6 +883,7 @@ pub async fn expire<T: LedgerTx + ?Sized>(
         now,
     );
     tx.insert_entry(org, &entry, seq, None).await?;
+    tx.wallet_pass_changed(org, customer, now).await?;
     tx.insert_webhook_event(&NewEvent::points(
         org,
         &PointsOutcome {

@@ -46,6 +46,9 @@ pub enum Error {
     /// A points operation was refused (or its store failed).
     #[error(transparent)]
     Points(#[from] crate::domain::ledger::PointsError),
+    /// The request carries no credential, or one that is not valid here (code, message).
+    #[error("{1}")]
+    Unauthenticated(ErrorCode, String),
     /// The person may not do this in this organization.
     #[error("{0}")]
     Forbidden(String),
@@ -73,7 +76,9 @@ impl Error {
     pub fn code(&self) -> ErrorCode {
         match self {
             Error::Validation(_) => ErrorCode::ValidationFailed,
-            Error::NotFound(code, _) | Error::Conflict(code, _) => *code,
+            Error::NotFound(code, _)
+            | Error::Conflict(code, _)
+            | Error::Unauthenticated(code, _) => *code,
             Error::OrgSuspended(_) => ErrorCode::OrgSuspended,
             Error::Store(e) => e.code(),
             Error::Directory(e) => e.code(),

@@ -17,6 +17,7 @@ mod programs;
 mod rewards;
 mod tills;
 mod tokens;
+mod wallet;
 mod webhooks;
 
 pub use crate::error::{Conflict, StoreError};
@@ -46,6 +47,7 @@ pub use programs::{ProgramStore, TierPass};
 pub use rewards::RewardStore;
 pub use tills::{TillDevice, TillStore, TillSync};
 pub use tokens::TokenStore;
+pub use wallet::{ClaimedPush, PushKind, WalletPass, WalletStore, micros};
 pub use webhooks::WebhookStore;
 
 use crate::domain::Role;
@@ -397,6 +399,7 @@ pub trait Store:
     + ConsoleStore
     + MailStore
     + WebhookStore
+    + WalletStore
     + HousekeepingStore
     + TillStore
     + Send

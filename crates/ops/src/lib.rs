@@ -13,6 +13,7 @@ pub mod handoff;
 pub mod housekeeping;
 pub mod mail;
 pub mod programs;
+pub mod wallet;
 pub mod webhooks;
 
 /// An error the person running an operation can fix by changing the input (the

@@ -67,6 +67,27 @@ async fn clear_customer(
         .execute(&mut *tx)
         .await
         .map_err(map_err)?;
+    // Wallet passes: void, their tokens no longer open them and no device is told of them.
+    sqlx::query(
+        "UPDATE wallet_passes SET voided = true, updated_us = GREATEST($3, updated_us + 1000000) \
+         WHERE organization_id = $1 AND customer_id = $2",
+    )
+    .bind(org.0)
+    .bind(customer.0)
+    .bind(loyalty_core::store::micros(now))
+    .execute(&mut *tx)
+    .await
+    .map_err(map_err)?;
+    for table in ["wallet_registrations", "wallet_pass_tokens"] {
+        sqlx::query(sqlx::AssertSqlSafe(format!(
+            "DELETE FROM {table} WHERE organization_id = $1 AND customer_id = $2"
+        )))
+        .bind(org.0)
+        .bind(customer.0)
+        .execute(&mut *tx)
+        .await
+        .map_err(map_err)?;
+    }
     // Sessions and one-time links: signed out everywhere.
     let sessions = sqlx::query("DELETE FROM sessions WHERE subject = $1 OR account_pk = $2")
         .bind(&subject)

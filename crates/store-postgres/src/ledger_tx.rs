@@ -394,6 +394,15 @@ impl LedgerTx for PgLedgerTx<'_> {
         crate::webhooks::insert_event(&mut self.0, event, None).await
     }
 
+    async fn wallet_pass_changed(
+        &mut self,
+        org: OrgId,
+        customer: CustomerId,
+        now: OffsetDateTime,
+    ) -> Result<(), StoreError> {
+        crate::wallet::pass_changed(&mut self.0, org, customer, now).await
+    }
+
     async fn credits_and_debits(
         &mut self,
         org: OrgId,

@@ -19,6 +19,7 @@ mod rewards;
 mod sessions;
 mod tills;
 mod tokens;
+mod wallet;
 mod webhooks;
 
 use async_trait::async_trait;
@@ -122,8 +123,16 @@ pub const MIGRATIONS: &[(i64, &str, &str)] = &[
         "till devices",
         include_str!("../migrations/0029_till_devices.sql"),
     ),
-),
-(
+    (
+        31,
+        "wallet passes",
+        include_str!("../migrations/0031_wallet_passes.sql"),
+    ),
+    (
+        32,
+        "wallet pushes",
+        include_str!("../migrations/0032_wallet_pushes.sql"),
+    ),
 ];
 
 /// Connection settings.

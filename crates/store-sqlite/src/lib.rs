@@ -22,6 +22,7 @@ mod sql;
 mod sync_tx;
 mod tills;
 mod tokens;
+mod wallet;
 mod webhooks;
 mod writer;
 
@@ -130,8 +131,16 @@ pub const MIGRATIONS: &[(i64, &str, &str)] = &[
         "till devices",
         include_str!("../migrations/0029_till_devices.sql"),
     ),
-),
-(
+    (
+        31,
+        "wallet passes",
+        include_str!("../migrations/0031_wallet_passes.sql"),
+    ),
+    (
+        32,
+        "wallet pushes",
+        include_str!("../migrations/0032_wallet_pushes.sql"),
+    ),
 ];
 
 /// The SQLite store.

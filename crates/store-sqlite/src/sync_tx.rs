@@ -380,6 +380,62 @@ impl LedgerTx for SyncLedgerTx<'_> {
         Ok(n == 1)
     }
 
+    async fn wallet_pass_changed(
+        &mut self,
+        org: OrgId,
+        customer: CustomerId,
+        now: OffsetDateTime,
+    ) -> Result<(), StoreError> {
+        self.0
+            .prepare_cached(crate::wallet::PASS_CHANGED)
+            .and_then(|mut s| {
+                s.execute(params![
+                    org.0.to_string(),
+                    customer.to_string(),
+                    loyalty_core::store::micros(now)
+                ])
+            })
+            .map_err(sq)?;
+        // Each registered device is told, once, through the wallet outbox.
+        let tokens = self
+            .0
+            .prepare_cached(crate::wallet::PASS_DEVICES)
+            .and_then(|mut s| {
+                s.query_map(params![org.0.to_string(), customer.to_string()], |r| {
+                    r.get::<_, String>(0)
+                })?
+                .collect::<Result<Vec<_>, _>>()
+            })
+            .map_err(sq)?;
+        let mut targets: Vec<(&str, String)> = tokens.into_iter().map(|t| ("apns", t)).collect();
+        let google = self
+            .0
+            .prepare_cached(crate::wallet::HAS_GOOGLE_OBJECT)
+            .and_then(|mut s| {
+                s.query_row(params![org.0.to_string(), customer.to_string()], |_| Ok(()))
+                    .optional()
+            })
+            .map_err(sq)?;
+        if google.is_some() {
+            targets.push(("google", customer.to_string()));
+        }
+        for (kind, target) in targets {
+            self.0
+                .prepare_cached(crate::wallet::QUEUE_PUSH)
+                .and_then(|mut s| {
+                    s.execute(params![
+                        new_id().to_string(),
+                        org.0.to_string(),
+                        kind,
+                        target,
+                        ts(now)
+                    ])
+                })
+                .map_err(sq)?;
+        }
+        Ok(())
+    }
+
     async fn insert_webhook_event(&mut self, e: &NewEvent) -> Result<u64, StoreError> {
         let org = e.org.0.to_string();
         let targets = self

@@ -71,6 +71,9 @@ pub struct WebConfig {
     /// addresses (`webhooks.allow_private`); off, adding or changing such an endpoint is
     /// refused with `webhook.target_refused`.
     pub webhooks_allow_private: bool,
+    /// Google Wallet cards of members (`[wallet.google]`); `None` hides "Save to Google
+    /// Wallet".
+    pub google_wallet: Option<Arc<loyalty_identity::wallet::google::GoogleWallet>>,
 }
 
 impl Default for WebConfig {
@@ -90,6 +93,7 @@ impl Default for WebConfig {
             erasure_journal: None,
             apple_wallet: None,
             webhooks_allow_private: false,
+            google_wallet: None,
         }
     }
 }
@@ -183,6 +187,7 @@ pub fn router(state: AppState) -> Router {
         .merge(health::routes())
         .merge(pages::routes())
         .nest("/api/v1", api::routes())
+        .merge(api::wallet::routes())
         .merge(api::openapi::routes())
         // Inside the request metrics, so answers of a pinned host are counted too.
         .layer(axum::middleware::from_fn_with_state(state.clone(), host::pin))

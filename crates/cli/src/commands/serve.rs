@@ -80,6 +80,7 @@ pub async fn run(mut config: Config, args: Args) -> anyhow::Result<()> {
     };
 
     let _ = loyalty_web::metrics::handle();
+    let google_wallet = config.wallet.google.load(&public_url)?.map(Arc::new);
     let state = AppState {
         store: app.store.clone(),
         directory: app.directory.clone(),
@@ -104,8 +105,9 @@ pub async fn run(mut config: Config, args: Args) -> anyhow::Result<()> {
                 PathBuf::from(&config.backup.dir)
                     .join(loyalty_core::service::erasure::JOURNAL_FILE),
             ),
-            apple_wallet: config.wallet.apple.load()?.map(Arc::new),
             webhooks_allow_private: config.webhooks.allow_private,
+            apple_wallet: config.wallet.apple.load(&public_url)?.map(Arc::new),
+            google_wallet: google_wallet.clone(),
         }),
     };
     tokio::spawn(metrics_job(
@@ -153,6 +155,33 @@ pub async fn run(mut config: Config, args: Args) -> anyhow::Result<()> {
         app.clock.clone(),
         config.webhooks.clone(),
     ));
+    let apns = loyalty_ops::wallet::ApnsTransport::from_config(&config.wallet.apple)?;
+    let google = match &google_wallet {
+        Some(w) => Some(loyalty_ops::wallet::GoogleRest::new(
+            (**w).clone(),
+            &config.wallet.google.api_url,
+        )?),
+        None => None,
+    };
+    if apns.is_none() && state.config.apple_wallet.is_some() {
+        tracing::info!(
+            "wallet.apple.apns is not configured: Apple Wallet passes update when the member refreshes them"
+        );
+    }
+    if apns.is_some() || google.is_some() {
+        tracing::info!(
+            apns = apns.is_some(),
+            google = google.is_some(),
+            "wallet updates started"
+        );
+        tokio::spawn(loyalty_ops::wallet::worker(
+            app.store.clone(),
+            app.clock.clone(),
+            apns,
+            google,
+            config.wallet.apple.apns.poll_interval_secs,
+        ));
+    }
     let stop_signal = shutdown();
     let stop = tokio::sync::watch::channel(()).0;
     if let Some(addr) = config.metrics.listen_addr()? {

@@ -17,6 +17,7 @@ mod onboard_authentik;
 mod operator;
 mod serve;
 mod support;
+mod wallet;
 mod webhooks;
 
 /// The schema-checking Authentik stand-in of `loyalty-identity`'s tests, shared rather

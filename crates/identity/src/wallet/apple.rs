@@ -191,9 +191,10 @@ pub fn manifest(files: &[(&str, &[u8])]) -> serde_json::Map<String, serde_json::
 }
 
 /// The icon every pass carries when the operator gives none (Apple requires
-/// `icon.png`): a plain square in the pass's default background colour.
+/// `icon.png`): a plain square in the pass's default background colour (the `@2x` one is
+/// also the Google Wallet class's logo when the shop gave none).
 const DEFAULT_ICON: &[u8] = include_bytes!("icon.png");
-const DEFAULT_ICON_2X: &[u8] = include_bytes!("icon@2x.png");
+pub const DEFAULT_ICON_2X: &[u8] = include_bytes!("icon@2x.png");
 
 /// Everything needed to issue members' passes: who issues them and the signing material.
 #[derive(Debug, Clone)]
@@ -220,16 +221,25 @@ impl AppleWallet {
     }
 
     /// The signed `.pkpass` of `customer`'s card at `org`, in the shop's colours and with
-    /// its logo when it set them (`loyalty_core::service::wallet::apple::shop_look`).
+    /// its logo when it set them (`loyalty_core::service::wallet::apple::shop_look`),
+    /// carrying `auth_token` for the web service; void when `voided`.
     pub fn pass(
         &self,
         org: &loyalty_core::domain::Organization,
         customer: &loyalty_core::domain::ledger::Customer,
         auth_token: &str,
+        voided: bool,
     ) -> Result<Vec<u8>, PassSignError> {
         use loyalty_core::service::wallet::apple;
         let look = apple::shop_look(org);
-        let pass = apple::pass_json(&self.issuer, org, customer, &look.colours, auth_token);
+        let pass = apple::pass_json(
+            &self.issuer,
+            org,
+            customer,
+            &look.colours,
+            auth_token,
+            voided,
+        );
         let pass = serde_json::to_vec(&pass).map_err(|e| PassSignError::Sign(e.to_string()))?;
         let mut files: Vec<(&str, &[u8])> = vec![
             ("pass.json", pass.as_slice()),

@@ -4,3 +4,4 @@
 //! `loyalty_core::service::wallet`'s.
 
 pub mod apple;
+pub mod google;

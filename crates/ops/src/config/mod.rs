@@ -15,9 +15,9 @@ use std::path::Path;
 mod sections;
 
 pub use sections::{
-    AppleWalletConfig, BackupConfig, DatabaseConfig, HousekeepingConfig, IdentityConfig,
-    IdentityMode, JobsConfig, LogConfig, LogFormat, MailConfig, MailTls, MetricsConfig,
-    ServerConfig, SupportConfig, WalletConfig, WebhooksConfig,
+    ApnsConfig, AppleWalletConfig, BackupConfig, DatabaseConfig, HousekeepingConfig,
+    IdentityConfig, IdentityMode, JobsConfig, LogConfig, LogFormat, MailConfig, MailTls,
+    MetricsConfig, ServerConfig, SupportConfig, WalletConfig, WebhooksConfig,
 };
 
 /// The whole configuration.
@@ -263,17 +263,31 @@ mod tests {
     #[test]
     fn apple_wallet_is_off_until_a_pass_type_id_and_then_names_what_is_missing() {
         let mut apple = AppleWalletConfig::default();
-        assert!(apple.load().expect("off").is_none());
+        assert!(
+            apple
+                .load("https://loyalty.example.com")
+                .expect("off")
+                .is_none()
+        );
         apple.pass_type_id = Some("pass.com.example.loyalty".into());
-        let err = apple.load().expect_err("team missing").to_string();
+        let err = apple
+            .load("https://loyalty.example.com")
+            .expect_err("team missing")
+            .to_string();
         assert!(err.contains("wallet.apple.team_id"), "{err}");
         apple.team_id = Some("ABCDE12345".into());
         apple.certificate = Some("/nonexistent/pass.pem".into());
         apple.key = Some("/nonexistent/pass.key".into());
-        let err = apple.load().expect_err("wwdr missing").to_string();
+        let err = apple
+            .load("https://loyalty.example.com")
+            .expect_err("wwdr missing")
+            .to_string();
         assert!(err.contains("wallet.apple.wwdr_certificate"), "{err}");
         apple.wwdr_certificate = Some("/nonexistent/wwdr.cer".into());
-        let err = apple.load().expect_err("unreadable").to_string();
+        let err = apple
+            .load("https://loyalty.example.com")
+            .expect_err("unreadable")
+            .to_string();
         assert!(
             err.contains("wallet.apple.certificate") && err.contains("/nonexistent/pass.pem"),
             "{err}"

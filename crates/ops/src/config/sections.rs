@@ -517,6 +517,71 @@ impl MetricsConfig {
 pub struct WalletConfig {
     /// `[wallet.apple]`: Apple Wallet passes; off while `pass_type_id` is unset.
     pub apple: AppleWalletConfig,
+    /// `[wallet.google]`: Google Wallet cards; off while `issuer_id` is unset.
+    pub google: GoogleWalletConfig,
+}
+
+/// `[wallet.google]`
+#[derive(Debug, Deserialize, Serialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct GoogleWalletConfig {
+    /// The issuer id from the Google Pay & Wallet Console
+    /// (`LOYALTY_WALLET__GOOGLE__ISSUER_ID`).
+    pub issuer_id: Option<String>,
+    /// The service account's JSON key file.
+    pub service_account_key: Option<String>,
+    /// The Google Wallet REST API's address.
+    pub api_url: String,
+}
+
+impl Default for GoogleWalletConfig {
+    fn default() -> Self {
+        Self {
+            issuer_id: None,
+            service_account_key: None,
+            api_url: "https://walletobjects.googleapis.com".into(),
+        }
+    }
+}
+
+impl GoogleWalletConfig {
+    /// The issuer and its signing key, `None` while `issuer_id` is unset; an error naming
+    /// the key and the fix when the key file is missing or unreadable.
+    pub fn load(
+        &self,
+        public_url: &str,
+    ) -> anyhow::Result<Option<loyalty_identity::wallet::google::GoogleWallet>> {
+        let Some(issuer_id) = self
+            .issuer_id
+            .as_deref()
+            .map(str::trim)
+            .filter(|s| !s.is_empty())
+        else {
+            return Ok(None);
+        };
+        if !issuer_id.chars().all(|c| c.is_ascii_digit()) {
+            anyhow::bail!(
+                "wallet.google.issuer_id {issuer_id:?} is not an issuer id; give the digits the Google Pay & Wallet Console shows"
+            );
+        }
+        let key = self
+            .service_account_key
+            .as_deref()
+            .map(str::trim)
+            .filter(|s| !s.is_empty())
+            .ok_or_else(|| {
+                anyhow::anyhow!(
+                    "wallet.google.service_account_key is missing (wallet.google.issuer_id is set); give the path of the service account's JSON key file"
+                )
+            })?;
+        let wallet = loyalty_identity::wallet::google::GoogleWallet::from_key_file(
+            issuer_id,
+            std::path::Path::new(key),
+            public_url.trim_end_matches('/'),
+        )
+        .map_err(anyhow::Error::msg)?;
+        Ok(Some(wallet))
+    }
 }
 
 /// `[wallet.apple]`
@@ -534,12 +599,49 @@ pub struct AppleWalletConfig {
     pub key: Option<String>,
     /// Apple's WWDR intermediate certificate (G4), a PEM or DER file.
     pub wwdr_certificate: Option<String>,
+    /// `[wallet.apple.apns]`: pushes telling phones that a pass changed; off while
+    /// `auth` is unset (phones then see a new balance when the member refreshes the pass).
+    pub apns: ApnsConfig,
+}
+
+/// `[wallet.apple.apns]`
+#[derive(Debug, Deserialize, Serialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct ApnsConfig {
+    /// How the service signs in to APNs: `token` (an APNs key, `.p8`, with `key_id`) or
+    /// `certificate` (the Pass Type ID certificate and key of `[wallet.apple]`). Unset:
+    /// no pushes (`LOYALTY_WALLET__APPLE__APNS__AUTH`).
+    pub auth: Option<String>,
+    /// The APNs key file (`AuthKey_XXXXXXXXXX.p8`), for `auth = "token"`.
+    pub key: Option<String>,
+    /// The key's 10-character id, for `auth = "token"`.
+    pub key_id: Option<String>,
+    /// APNs' address; Wallet passes always use the production one.
+    pub url: String,
+    /// Seconds between push passes of `serve`.
+    pub poll_interval_secs: u64,
+}
+
+impl Default for ApnsConfig {
+    fn default() -> Self {
+        Self {
+            auth: None,
+            key: None,
+            key_id: None,
+            url: "https://api.push.apple.com".into(),
+            poll_interval_secs: 5,
+        }
+    }
 }
 
 impl AppleWalletConfig {
     /// The issuer and signing material, `None` while `pass_type_id` is unset; an error
     /// naming the key and the fix when it is set but the rest is missing or unreadable.
-    pub fn load(&self) -> anyhow::Result<Option<loyalty_identity::wallet::apple::AppleWallet>> {
+    /// Passes name the web service at `{public_url}/wallet/apple/{slug}` for their updates.
+    pub fn load(
+        &self,
+        public_url: &str,
+    ) -> anyhow::Result<Option<loyalty_identity::wallet::apple::AppleWallet>> {
         let Some(pass_type_id) = self.pass_type_id.as_ref().filter(|s| !s.trim().is_empty()) else {
             return Ok(None);
         };
@@ -582,7 +684,7 @@ impl AppleWalletConfig {
             loyalty_core::service::wallet::apple::AppleIssuer {
                 pass_type_id: pass_type_id.trim().to_owned(),
                 team_id: team_id.trim().to_owned(),
-                web_service_url: None,
+                web_service_url: Some(format!("{}/wallet/apple", public_url.trim_end_matches('/'))),
             },
             signer,
         )))

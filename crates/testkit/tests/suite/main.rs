@@ -20,4 +20,5 @@ mod store;
 mod trends;
 mod till;
 mod tiers;
+mod wallet;
 mod webhooks;

@@ -15,6 +15,7 @@ mod points;
 mod privacy;
 mod programs;
 mod rewards;
+pub mod wallet;
 mod webhooks;
 
 use crate::AppState;

@@ -29,6 +29,7 @@ pub(super) fn routes() -> Router<AppState> {
         .route("/o/{slug}/me/erase", post(erase))
         .route("/o/{slug}/me/consent", post(consent))
         .route("/o/{slug}/me/wallet.pkpass", get(apple_pass))
+        .route("/o/{slug}/wallet/logo.png", get(wallet_logo))
 }
 
 #[derive(Deserialize)]
@@ -97,6 +98,8 @@ struct MePage {
     base: String,
     /// The "Add to Apple Wallet" link, when the operator configured Apple Wallet.
     apple_wallet: Option<String>,
+    /// The "Save to Google Wallet" link, when the operator configured Google Wallet.
+    google_wallet: Option<String>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -198,9 +201,32 @@ async fn me(
             cost: r.cost_points,
         })
         .collect();
+    // The link carries the member's object; from now on their points changes update it.
+    let google_wallet = match state.config.google_wallet.as_ref() {
+        Some(w) => {
+            let now = state.clock.now();
+            match w.save_link(&page.org, &customer, now.unix_timestamp()) {
+                Ok(link) => {
+                    state
+                        .store
+                        .record_google_object(page.org.id, customer.id, now)
+                        .await
+                        .map_err(loyalty_core::Error::from)
+                        .or_page(&c, "/")?;
+                    Some(link)
+                }
+                Err(e) => {
+                    tracing::error!(error = %e, "signing a Google Wallet link");
+                    None
+                }
+            }
+        }
+        None => None,
+    };
     Ok(render(
         StatusCode::OK,
         &MePage {
+            google_wallet,
             qr: qr::svg(&customer.card_number),
             since: c.lang.date(customer.created_at, tz),
             org_name: page.org.name.clone(),
@@ -243,7 +269,22 @@ async fn apple_pass(State(state): State<AppState>, page: OrgPage) -> Result<Resp
     let customer = customers::own(&ctx, Some(subject))
         .await
         .or_page(&c, &back)?;
-    match wallet.pass(&page.org, &customer, "") {
+    // With the web service on, each download carries a fresh authentication token for
+    // the pass's updates.
+    let (token, voided) = if wallet.issuer.web_service_url.is_some() {
+        let (token, pass) = loyalty_core::service::wallet::updates::issue(
+            state.store.as_ref(),
+            &page.org,
+            customer.id,
+            state.clock.now(),
+        )
+        .await
+        .or_page(&c, &back)?;
+        (token, pass.voided)
+    } else {
+        (String::new(), false)
+    };
+    match wallet.pass(&page.org, &customer, &token, voided) {
         Ok(bytes) => Ok((
             [
                 (header::CONTENT_TYPE, "application/vnd.apple.pkpass"),
@@ -268,4 +309,30 @@ async fn apple_pass(State(state): State<AppState>, page: OrgPage) -> Result<Resp
             )))
         }
     }
+}
+
+/// The shop's logo for its Google Wallet class (`programLogo`): the logo the admin gave
+/// for passes, else the passes' built-in icon. Public: Google fetches it.
+async fn wallet_logo(
+    State(state): State<AppState>,
+    axum::extract::Path(slug): axum::extract::Path<String>,
+) -> Response {
+    let org = match loyalty_core::domain::OrgSlug::parse(&slug) {
+        Ok(s) => state.store.organization_by_slug(&s).await.ok().flatten(),
+        Err(_) => None,
+    };
+    let Some(org) = org else {
+        return StatusCode::NOT_FOUND.into_response();
+    };
+    let logo = loyalty_core::service::wallet::apple::shop_look(&org)
+        .logo_png
+        .unwrap_or_else(|| loyalty_identity::wallet::apple::DEFAULT_ICON_2X.to_vec());
+    (
+        [
+            (header::CONTENT_TYPE, "image/png"),
+            (header::CACHE_CONTROL, "public, max-age=3600"),
+        ],
+        logo,
+    )
+        .into_response()
 }

@@ -18,8 +18,8 @@ pub struct AppleIssuer {
     pub pass_type_id: String,
     /// The Apple team identifier (10 characters).
     pub team_id: String,
-    /// The web service devices call for updates (`https://host/wallet/apple`), when
-    /// updates are served.
+    /// The web service devices call for updates (`https://host/wallet/apple`; a shop's
+    /// passes name `https://host/wallet/apple/{slug}`), when updates are served.
     pub web_service_url: Option<String>,
 }
 
@@ -96,13 +96,17 @@ pub fn serial_number(customer: &Customer) -> String {
 }
 
 /// `pass.json` of `customer`'s card at `org`. `auth_token` is the pass's authentication
-/// token (at least 16 characters, Apple's rule) that devices send back to the web service.
+/// token (at least 16 characters, Apple's rule) that devices send back to the web service,
+/// whose address for this shop is the issuer's `web_service_url` followed by the shop's
+/// slug. `voided`: the pass was revoked (the member erased); a pass of a shop that is not
+/// active is void too.
 pub fn pass_json(
     issuer: &AppleIssuer,
     org: &Organization,
     customer: &Customer,
     colours: &PassColours,
     auth_token: &str,
+    voided: bool,
 ) -> Value {
     let card = &customer.card_number;
     let barcode = |format: &str| {
@@ -155,11 +159,16 @@ pub fn pass_json(
             "backFields": back,
         },
     });
-    if org.status != crate::domain::OrgStatus::Active {
+    if voided || org.status != crate::domain::OrgStatus::Active {
         pass["voided"] = json!(true);
     }
-    if let (Some(url), Some(obj)) = (&issuer.web_service_url, pass.as_object_mut()) {
-        obj.insert("webServiceURL".to_owned(), json!(url));
+    if let (Some(url), Some(obj)) = (&issuer.web_service_url, pass.as_object_mut())
+        && !auth_token.is_empty()
+    {
+        obj.insert(
+            "webServiceURL".to_owned(),
+            json!(format!("{}/{}", url.trim_end_matches('/'), org.slug)),
+        );
         obj.insert("authenticationToken".to_owned(), json!(auth_token));
     }
     pass

@@ -3,3 +3,6 @@
 //! the crypto crates are; this module holds only the pass's content and its rules.
 
 pub mod apple;
+pub mod google;
+pub mod push;
+pub mod updates;

@@ -143,6 +143,7 @@ pub(super) const KEYS: &[&str] = &[
     "day_sunday",
     "actions",
     "add_to_apple_wallet",
+    "save_to_google_wallet",
     "wallet_not_configured",
     "wallet_unavailable",
     "err_daily_points_number",
@@ -773,6 +774,7 @@ pub(super) fn text(lang: Lang, key: &'static str) -> &'static str {
         "active_customers" => ("Active customers", "Clientes ativos"),
         "add_reward" => ("Add a reward", "Adicionar recompensa"),
         "add_to_apple_wallet" => ("Add to Apple Wallet", "Adicionar à Carteira da Apple"),
+        "save_to_google_wallet" => ("Save to Google Wallet", "Salvar na Carteira do Google"),
         "wallet_not_configured" => (
             "Cards for the phone's wallet are not offered here; show the card number or the code at the till.",
             "Cartões para a carteira do celular não são oferecidos aqui; mostre o número ou o código no caixa.",

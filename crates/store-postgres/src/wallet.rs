@@ -1,0 +1,325 @@
+//! Members' Apple Wallet passes on PostgreSQL: the pass, its token hashes and the
+//! devices registered for its updates. Writes run as the tenant (row-level security).
+
+use crate::{PgStore, enter_tenant, map_err};
+use async_trait::async_trait;
+use loyalty_core::domain::{CustomerId, OrgId};
+use loyalty_core::store::{ClaimedPush, PushKind, StoreError, WalletPass, WalletStore, micros};
+use sqlx::postgres::PgRow;
+use sqlx::{PgConnection, Row};
+use time::OffsetDateTime;
+use uuid::Uuid;
+
+fn pass_from_row(r: &PgRow) -> Result<WalletPass, sqlx::Error> {
+    Ok(WalletPass {
+        customer: CustomerId(r.try_get("customer_id")?),
+        updated_us: r.try_get("updated_us")?,
+        voided: r.try_get("voided")?,
+    })
+}
+
+/// Moves a member's pass forward to `now` (at least a second past its last change), on
+/// the change's own transaction.
+pub(crate) async fn pass_changed(
+    conn: &mut PgConnection,
+    org: OrgId,
+    customer: CustomerId,
+    now: OffsetDateTime,
+) -> Result<(), StoreError> {
+    sqlx::query(
+        "UPDATE wallet_passes SET updated_us = GREATEST($3, updated_us + 1000000) \
+         WHERE organization_id = $1 AND customer_id = $2",
+    )
+    .bind(org.0)
+    .bind(customer.0)
+    .bind(micros(now))
+    .execute(&mut *conn)
+    .await
+    .map_err(map_err)?;
+    // Each registered device is told, once, through the wallet outbox.
+    sqlx::query(
+        "INSERT INTO wallet_pushes (id, organization_id, kind, target, created_at, next_attempt_at) \
+         SELECT gen_random_uuid(), $1, kind, target, $3, $3 FROM \
+           (SELECT DISTINCT 'apns' AS kind, push_token AS target FROM wallet_registrations \
+             WHERE organization_id = $1 AND customer_id = $2 \
+            UNION ALL \
+            SELECT 'google', customer_id::text FROM wallet_google_objects \
+             WHERE organization_id = $1 AND customer_id = $2) d \
+         ON CONFLICT (kind, target) WHERE sent_at IS NULL AND failed_at IS NULL DO NOTHING",
+    )
+    .bind(org.0)
+    .bind(customer.0)
+    .bind(now)
+    .execute(&mut *conn)
+    .await
+    .map_err(map_err)?;
+    Ok(())
+}
+
+#[async_trait]
+impl WalletStore for PgStore {
+    async fn issue_wallet_pass(
+        &self,
+        org: OrgId,
+        customer: CustomerId,
+        token_hash: &str,
+        now: OffsetDateTime,
+    ) -> Result<WalletPass, StoreError> {
+        let mut tx = self.pool.begin().await.map_err(map_err)?;
+        enter_tenant(&mut tx, org).await?;
+        sqlx::query(
+            "INSERT INTO wallet_passes (organization_id, customer_id, updated_us, created_at) \
+             SELECT organization_id, id, $3, $4 FROM users \
+             WHERE organization_id = $1 AND id = $2 AND role = 'customer' \
+             ON CONFLICT (organization_id, customer_id) DO NOTHING",
+        )
+        .bind(org.0)
+        .bind(customer.0)
+        .bind(micros(now))
+        .bind(now)
+        .execute(&mut *tx)
+        .await
+        .map_err(map_err)?;
+        let row = sqlx::query(
+            "SELECT customer_id, updated_us, voided FROM wallet_passes WHERE organization_id = $1 AND customer_id = $2",
+        )
+        .bind(org.0)
+        .bind(customer.0)
+        .fetch_one(&mut *tx)
+        .await
+        .map_err(map_err)?;
+        let pass = pass_from_row(&row).map_err(map_err)?;
+        sqlx::query(
+            "INSERT INTO wallet_pass_tokens (token_hash, organization_id, customer_id, created_at) VALUES ($3, $1, $2, $4)",
+        )
+        .bind(org.0)
+        .bind(customer.0)
+        .bind(token_hash)
+        .bind(now)
+        .execute(&mut *tx)
+        .await
+        .map_err(map_err)?;
+        tx.commit().await.map_err(map_err)?;
+        Ok(pass)
+    }
+
+    async fn wallet_pass_by_token(
+        &self,
+        org: OrgId,
+        customer: CustomerId,
+        token_hash: &str,
+    ) -> Result<Option<WalletPass>, StoreError> {
+        let row = sqlx::query(
+            "SELECT p.customer_id, p.updated_us, p.voided FROM wallet_pass_tokens t \
+             JOIN wallet_passes p ON p.organization_id = t.organization_id AND p.customer_id = t.customer_id \
+             WHERE t.token_hash = $3 AND t.organization_id = $1 AND t.customer_id = $2",
+        )
+        .bind(org.0)
+        .bind(customer.0)
+        .bind(token_hash)
+        .fetch_optional(&self.pool)
+        .await
+        .map_err(map_err)?;
+        row.as_ref().map(pass_from_row).transpose().map_err(map_err)
+    }
+
+    async fn register_wallet_device(
+        &self,
+        org: OrgId,
+        customer: CustomerId,
+        device: &str,
+        push_token: &str,
+        now: OffsetDateTime,
+    ) -> Result<bool, StoreError> {
+        let mut tx = self.pool.begin().await.map_err(map_err)?;
+        enter_tenant(&mut tx, org).await?;
+        // `xmax = 0` only for a row this statement inserted.
+        let inserted: bool = sqlx::query_scalar(
+            "INSERT INTO wallet_registrations (organization_id, customer_id, device_library_id, push_token, created_at) \
+             VALUES ($1, $2, $3, $4, $5) \
+             ON CONFLICT (organization_id, device_library_id, customer_id) DO UPDATE SET push_token = EXCLUDED.push_token \
+             RETURNING (xmax = 0)",
+        )
+        .bind(org.0)
+        .bind(customer.0)
+        .bind(device)
+        .bind(push_token)
+        .bind(now)
+        .fetch_one(&mut *tx)
+        .await
+        .map_err(map_err)?;
+        tx.commit().await.map_err(map_err)?;
+        Ok(inserted)
+    }
+
+    async fn unregister_wallet_device(
+        &self,
+        org: OrgId,
+        customer: CustomerId,
+        device: &str,
+    ) -> Result<bool, StoreError> {
+        let mut tx = self.pool.begin().await.map_err(map_err)?;
+        enter_tenant(&mut tx, org).await?;
+        let n = sqlx::query(
+            "DELETE FROM wallet_registrations WHERE organization_id = $1 AND customer_id = $2 AND device_library_id = $3",
+        )
+        .bind(org.0)
+        .bind(customer.0)
+        .bind(device)
+        .execute(&mut *tx)
+        .await
+        .map_err(map_err)?
+        .rows_affected();
+        tx.commit().await.map_err(map_err)?;
+        Ok(n > 0)
+    }
+
+    async fn wallet_passes_for_device(
+        &self,
+        org: OrgId,
+        device: &str,
+        since_us: Option<i64>,
+    ) -> Result<Vec<WalletPass>, StoreError> {
+        let rows = sqlx::query(
+            "SELECT p.customer_id, p.updated_us, p.voided FROM wallet_registrations r \
+             JOIN wallet_passes p ON p.organization_id = r.organization_id AND p.customer_id = r.customer_id \
+             WHERE r.organization_id = $1 AND r.device_library_id = $2 AND ($3::bigint IS NULL OR p.updated_us > $3) \
+             ORDER BY p.updated_us, p.customer_id",
+        )
+        .bind(org.0)
+        .bind(device)
+        .bind(since_us)
+        .fetch_all(&self.pool)
+        .await
+        .map_err(map_err)?;
+        rows.iter()
+            .map(pass_from_row)
+            .collect::<Result<_, _>>()
+            .map_err(map_err)
+    }
+
+    async fn claim_wallet_pushes(
+        &self,
+        now: OffsetDateTime,
+        lease_until: OffsetDateTime,
+        limit: u32,
+    ) -> Result<Vec<ClaimedPush>, StoreError> {
+        let rows = sqlx::query(
+            "UPDATE wallet_pushes SET claimed_until = $2, attempts = attempts + 1 \
+             WHERE id IN (SELECT id FROM wallet_pushes \
+                          WHERE sent_at IS NULL AND failed_at IS NULL AND next_attempt_at <= $1 \
+                            AND (claimed_until IS NULL OR claimed_until <= $1) \
+                          ORDER BY next_attempt_at, id LIMIT $3 FOR UPDATE SKIP LOCKED) \
+             RETURNING id, organization_id, kind, target, attempts, created_at, \
+               (SELECT o.status = 'active' FROM organizations o WHERE o.id = wallet_pushes.organization_id) AS org_active",
+        )
+        .bind(now)
+        .bind(lease_until)
+        .bind(i64::from(limit))
+        .fetch_all(&self.pool)
+        .await
+        .map_err(map_err)?;
+        rows.iter()
+            .map(|r| {
+                let kind: String = r.try_get("kind")?;
+                Ok(ClaimedPush {
+                    id: r.try_get("id")?,
+                    org: OrgId(r.try_get("organization_id")?),
+                    org_active: r.try_get::<Option<bool>, _>("org_active")?.unwrap_or(false),
+                    kind: PushKind::parse(&kind).ok_or_else(|| {
+                        sqlx::Error::Decode(format!("wallet push kind {kind:?}").into())
+                    })?,
+                    target: r.try_get("target")?,
+                    attempts: r.try_get("attempts")?,
+                    created_at: r.try_get("created_at")?,
+                })
+            })
+            .collect::<Result<_, sqlx::Error>>()
+            .map_err(map_err)
+    }
+
+    async fn mark_wallet_push_sent(
+        &self,
+        id: Uuid,
+        status: i32,
+        now: OffsetDateTime,
+    ) -> Result<(), StoreError> {
+        sqlx::query(
+            "UPDATE wallet_pushes SET claimed_until = NULL, last_status = $2, last_error = NULL, sent_at = $3 \
+             WHERE id = $1 AND failed_at IS NULL",
+        )
+        .bind(id)
+        .bind(status)
+        .bind(now)
+        .execute(&self.pool)
+        .await
+        .map_err(map_err)?;
+        Ok(())
+    }
+
+    async fn mark_wallet_push_failed(
+        &self,
+        id: Uuid,
+        status: Option<i32>,
+        error: &str,
+        retry_at: Option<OffsetDateTime>,
+        now: OffsetDateTime,
+    ) -> Result<(), StoreError> {
+        sqlx::query(
+            "UPDATE wallet_pushes SET claimed_until = NULL, last_status = $2, last_error = $3, \
+             next_attempt_at = COALESCE($4, next_attempt_at), failed_at = CASE WHEN $4::timestamptz IS NULL THEN $5 END \
+             WHERE id = $1 AND sent_at IS NULL",
+        )
+        .bind(id)
+        .bind(status)
+        .bind(error)
+        .bind(retry_at)
+        .bind(now)
+        .execute(&self.pool)
+        .await
+        .map_err(map_err)?;
+        Ok(())
+    }
+
+    async fn record_google_object(
+        &self,
+        org: OrgId,
+        customer: CustomerId,
+        now: OffsetDateTime,
+    ) -> Result<(), StoreError> {
+        let mut tx = self.pool.begin().await.map_err(map_err)?;
+        enter_tenant(&mut tx, org).await?;
+        sqlx::query(
+            "INSERT INTO wallet_google_objects (organization_id, customer_id, created_at) VALUES ($1, $2, $3) \
+             ON CONFLICT (organization_id, customer_id) DO NOTHING",
+        )
+        .bind(org.0)
+        .bind(customer.0)
+        .bind(now)
+        .execute(&mut *tx)
+        .await
+        .map_err(map_err)?;
+        tx.commit().await.map_err(map_err)?;
+        Ok(())
+    }
+
+    async fn forget_wallet_push_token(
+        &self,
+        org: OrgId,
+        push_token: &str,
+    ) -> Result<u64, StoreError> {
+        let mut tx = self.pool.begin().await.map_err(map_err)?;
+        enter_tenant(&mut tx, org).await?;
+        let n = sqlx::query(
+            "DELETE FROM wallet_registrations WHERE organization_id = $1 AND push_token = $2",
+        )
+        .bind(org.0)
+        .bind(push_token)
+        .execute(&mut *tx)
+        .await
+        .map_err(map_err)?
+        .rows_affected();
+        tx.commit().await.map_err(map_err)?;
+        Ok(n)
+    }
+}
