@@ -110,7 +110,7 @@ both_backends! {
             role: Role::Admin,
         };
         let dir = db.directory(std::sync::Arc::new(clock.clone()));
-        erasure::erase_customer(&admin, &dir, member.id, "ERASE").await.expect("erase");
+        erasure::erase_customer(&admin, &dir, None, member.id, "ERASE").await.expect("erase");
         assert_eq!(db.store.wallet_pass_by_token(a.id, member.id, &hash_token("token-one-0123456789")).await.unwrap(), None);
         assert!(db.store.wallet_passes_for_device(a.id, "device1", None).await.unwrap().is_empty());
         let after = db.store.issue_wallet_pass(a.id, member.id, &hash_token("token-two-0123456789"), now).await.unwrap();
