@@ -6,6 +6,7 @@
 
 mod admin;
 mod audit;
+mod chain;
 mod checklist;
 mod console;
 mod customers;
@@ -28,6 +29,7 @@ pub use audit::{
     member_audit, member_status_action, new_id, org_status_audit, points_settings_audit,
     program_audit, reward_audit, support_visit_audit, token_created_audit, token_revoked_audit,
 };
+pub use chain::{ChainCursor, ChainStore};
 pub use checklist::{ChecklistMark, ChecklistStore};
 pub use console::{
     ChecksSummary, ConsoleFilter, ConsolePage, ConsoleSort, ConsoleStore, ConsoleWindows,
@@ -388,6 +390,7 @@ pub trait Store:
     + LoginThrottleStore
     + AdminStore
     + ChecklistStore
+    + ChainStore
     + ConsoleStore
     + MailStore
     + WebhookStore

@@ -5,6 +5,7 @@
 mod accounts;
 mod admin;
 mod audit;
+mod chain;
 mod checklist;
 mod console;
 mod customers;
@@ -22,7 +23,7 @@ mod webhooks;
 
 use async_trait::async_trait;
 use loyalty_core::domain::OrgId;
-use loyalty_core::store::{
+use loyalty_core::store::{ChainStore, 
     ActiveMembers, Backend, Conflict, PoolStats, SchemaStatus, ServerInfo, Store, StoreError,
 };
 use sqlx::migrate::{Migration, MigrationType, Migrator};
@@ -109,6 +110,11 @@ pub const MIGRATIONS: &[(i64, &str, &str)] = &[
         20,
         "webhooks",
         include_str!("../migrations/0020_webhooks.sql"),
+    ),
+    (
+        21,
+        "ledger chain",
+        include_str!("../migrations/0021_ledger_chain.sql"),
     ),
 ];
 
@@ -305,6 +311,8 @@ impl Store for PgStore {
             .run(&self.pool)
             .await
             .map_err(|e| StoreError::Schema(e.to_string()))?;
+        // Entries older than the chain (migration 21) get their hashes once.
+        self.backfill_chain().await?;
         self.schema_status().await
     }
 

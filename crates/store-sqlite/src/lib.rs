@@ -6,6 +6,7 @@
 mod accounts;
 mod admin;
 mod audit;
+mod chain;
 mod checklist;
 mod console;
 mod customers;
@@ -25,7 +26,7 @@ mod webhooks;
 mod writer;
 
 use async_trait::async_trait;
-use loyalty_core::store::{
+use loyalty_core::store::{ChainStore, 
     ActiveMembers, Backend, Conflict, PoolStats, SchemaStatus, ServerInfo, Store, StoreError,
 };
 use sqlx::SqlSafeStr;
@@ -117,6 +118,11 @@ pub const MIGRATIONS: &[(i64, &str, &str)] = &[
         20,
         "webhooks",
         include_str!("../migrations/0020_webhooks.sql"),
+    ),
+    (
+        21,
+        "ledger chain",
+        include_str!("../migrations/0021_ledger_chain.sql"),
     ),
 ];
 
@@ -385,6 +391,8 @@ impl Store for SqliteStore {
             .run(&self.pool)
             .await
             .map_err(|e| StoreError::Schema(e.to_string()))?;
+        // Entries older than the chain (migration 21) get their hashes once.
+        self.backfill_chain().await?;
         self.schema_status().await
     }
 

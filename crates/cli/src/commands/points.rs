@@ -3,7 +3,7 @@
 use crate::app::{App, Schema};
 use crate::config::Config;
 use loyalty_core::domain::OrgStatus;
-use loyalty_core::service::{orgs, points};
+use loyalty_core::service::{integrity, orgs, points};
 
 /// Points commands.
 #[derive(Debug, clap::Subcommand)]
@@ -24,8 +24,11 @@ pub enum Command {
         #[arg(long)]
         json: bool,
     },
-    /// Check the ledger invariants: balance == sum of entries, balance >= 0, and each
-    /// entry's balance_after == previous balance_after + points. Exit 1 if broken.
+    /// Check the ledger: balance == sum of entries, balance >= 0, each entry's
+    /// balance_after == previous balance_after + points, and every customer's hash chain
+    /// (each entry's hash recomputed from its content and the previous entry, the last
+    /// one against the customer's head). Names the first entry that fails (changed,
+    /// deleted or inserted). Exit 1 if anything is broken.
     Verify {
         /// Only this organization.
         #[arg(long, value_name = "SLUG")]
@@ -76,7 +79,17 @@ pub async fn run(config: Config, cmd: Command) -> anyhow::Result<()> {
                 None => None,
             };
             let report = app.store.check_invariants(org_id).await?;
-            outln!("{}", serde_json::to_string_pretty(&report)?);
+            let chains = integrity::verify_chains(app.store.as_ref(), org_id, None).await?;
+            outln!(
+                "{}",
+                serde_json::to_string_pretty(&serde_json::json!({
+                    "invariants": report,
+                    "chains": chains,
+                }))?
+            );
+            if let Some(broken) = &chains.first_failure {
+                anyhow::bail!("the ledger's hash chain is broken at {broken}");
+            }
             if !report.holds() {
                 anyhow::bail!("ledger invariants are broken");
             }

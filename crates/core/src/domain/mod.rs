@@ -2,6 +2,7 @@
 //! by construction and the rest of the code never re-checks it.
 
 mod ids;
+pub mod chain;
 pub mod ledger;
 mod locale;
 mod member_data;

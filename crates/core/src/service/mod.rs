@@ -10,6 +10,7 @@ pub mod customers;
 pub mod erasure;
 pub mod exports;
 pub mod housekeeping;
+pub mod integrity;
 pub mod import;
 pub mod join;
 pub mod mail;
