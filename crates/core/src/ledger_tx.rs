@@ -6,11 +6,11 @@
 
 mod records;
 
+use crate::domain::chain::{ChainHash, Link, entry_hash};
 use crate::domain::ledger::{
     Actor, AuditRecord, IdempotencyKey, LedgerEntry, PointsCommand, PointsError, PointsOutcome,
     Purchase, Reward, TxType,
 };
-use crate::domain::chain::{ChainHash, Link, entry_hash};
 use crate::domain::points::reversal_points;
 use crate::domain::program::{
     CustomerState, Grant, GrantRule, RuleId, StampEntry, StampKind, engine,

@@ -4,9 +4,11 @@
 //! `loyalty_core::domain::chain`.
 
 use crate::ledger_tx::{ENTRY_COLUMNS, entry_from_row};
-use crate::{PgStore, map_err};
+use crate::{PgStore, decode_err, enter_tenant, map_err};
 use async_trait::async_trait;
-use loyalty_core::domain::chain::{ChainHash, Head, StoredEntry, entry_hash};
+use loyalty_core::domain::chain::{
+    ChainHash, Checkpoint, Head, StoredEntry, decode_heads, encode_heads, entry_hash,
+};
 use loyalty_core::domain::{CustomerId, OrgId};
 use loyalty_core::store::{ChainCursor, ChainStore, StoreError};
 use sqlx::Row;
@@ -27,6 +29,25 @@ fn stored_from_row(r: &PgRow) -> Result<StoredEntry, sqlx::Error> {
         entry: entry_from_row(r)?,
         seq: r.try_get("seq")?,
         hash: hash_col(r, "chain_hash")?,
+    })
+}
+
+const CHECKPOINT_COLUMNS: &str =
+    "id, organization_id, created_at, customers, entries, root, heads, public_key, signature";
+
+fn checkpoint_from_row(r: &PgRow) -> Result<Checkpoint, sqlx::Error> {
+    let bytes = |col: &str| r.try_get::<Vec<u8>, _>(col);
+    Ok(Checkpoint {
+        id: r.try_get("id")?,
+        org: OrgId(r.try_get("organization_id")?),
+        created_at: r.try_get("created_at")?,
+        customers: r.try_get("customers")?,
+        entries: r.try_get("entries")?,
+        root: ChainHash::from_slice(&bytes("root")?)
+            .ok_or_else(|| decode_err("checkpoint root"))?,
+        heads: decode_heads(&bytes("heads")?).ok_or_else(|| decode_err("checkpoint heads"))?,
+        public_key: hex::encode(bytes("public_key")?),
+        signature: hex::encode(bytes("signature")?),
     })
 }
 
@@ -60,7 +81,9 @@ impl ChainStore for PgStore {
         after: Option<ChainCursor>,
         limit: u32,
     ) -> Result<Vec<StoredEntry>, StoreError> {
-        let columns = format!("SELECT organization_id, {ENTRY_COLUMNS}, seq, chain_hash FROM points_transactions");
+        let columns = format!(
+            "SELECT organization_id, {ENTRY_COLUMNS}, seq, chain_hash FROM points_transactions"
+        );
         let order = "ORDER BY organization_id, user_id, seq";
         let limit = i64::from(limit);
         // One statement per case, so each walks the (org, user, seq) index.
@@ -129,12 +152,14 @@ impl ChainStore for PgStore {
             for (org, user) in &customers {
                 // The customer's row first, as the award path does: no entry can be
                 // appended to this chain while it is being hashed.
-                sqlx::query("SELECT 1 FROM users WHERE organization_id = $1 AND id = $2 FOR UPDATE")
-                    .bind(org)
-                    .bind(user)
-                    .execute(&mut *tx)
-                    .await
-                    .map_err(map_err)?;
+                sqlx::query(
+                    "SELECT 1 FROM users WHERE organization_id = $1 AND id = $2 FOR UPDATE",
+                )
+                .bind(org)
+                .bind(user)
+                .execute(&mut *tx)
+                .await
+                .map_err(map_err)?;
                 let sql = format!(
                     "SELECT organization_id, {ENTRY_COLUMNS}, seq, chain_hash FROM points_transactions \
                      WHERE organization_id = $1 AND user_id = $2 ORDER BY seq"
@@ -152,26 +177,90 @@ impl ChainStore for PgStore {
                         Some(h) => h,
                         None => {
                             let h = entry_hash(e.org, &e.entry, e.seq, &prev);
-                            sqlx::query("UPDATE points_transactions SET chain_hash = $1 WHERE id = $2")
-                                .bind(h.0.as_slice())
-                                .bind(e.entry.id.0)
-                                .execute(&mut *tx)
-                                .await
-                                .map_err(map_err)?;
+                            sqlx::query(
+                                "UPDATE points_transactions SET chain_hash = $1 WHERE id = $2",
+                            )
+                            .bind(h.0.as_slice())
+                            .bind(e.entry.id.0)
+                            .execute(&mut *tx)
+                            .await
+                            .map_err(map_err)?;
                             hashed += 1;
                             h
                         }
                     };
                 }
-                sqlx::query("UPDATE users SET chain_head = $3 WHERE organization_id = $1 AND id = $2")
-                    .bind(org)
-                    .bind(user)
-                    .bind(prev.0.as_slice())
-                    .execute(&mut *tx)
-                    .await
-                    .map_err(map_err)?;
+                sqlx::query(
+                    "UPDATE users SET chain_head = $3 WHERE organization_id = $1 AND id = $2",
+                )
+                .bind(org)
+                .bind(user)
+                .bind(prev.0.as_slice())
+                .execute(&mut *tx)
+                .await
+                .map_err(map_err)?;
             }
             tx.commit().await.map_err(map_err)?;
         }
+    }
+
+    async fn insert_checkpoint(&self, org: OrgId, c: &Checkpoint) -> Result<(), StoreError> {
+        let unhex = |s: &str| {
+            hex::decode(s)
+                .map_err(|e| StoreError::Backend(format!("bad hex in checkpoint: {e}").into()))
+        };
+        let mut tx = self.pool.begin().await.map_err(map_err)?;
+        enter_tenant(&mut tx, org).await?;
+        sqlx::query(
+            "INSERT INTO ledger_checkpoints (id, organization_id, created_at, customers, entries, root, heads, public_key, signature) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
+        )
+        .bind(c.id)
+        .bind(org.0)
+        .bind(c.created_at)
+        .bind(c.customers)
+        .bind(c.entries)
+        .bind(c.root.0.to_vec())
+        .bind(encode_heads(&c.heads))
+        .bind(unhex(&c.public_key)?)
+        .bind(unhex(&c.signature)?)
+        .execute(&mut *tx)
+        .await
+        .map_err(map_err)?;
+        tx.commit().await.map_err(map_err)?;
+        Ok(())
+    }
+
+    async fn checkpoints(&self, org: OrgId, limit: u32) -> Result<Vec<Checkpoint>, StoreError> {
+        let sql = format!(
+            "SELECT {CHECKPOINT_COLUMNS} FROM ledger_checkpoints WHERE organization_id = $1 \
+             ORDER BY created_at DESC, id DESC LIMIT $2"
+        );
+        let rows = sqlx::query(sqlx::AssertSqlSafe(sql))
+            .bind(org.0)
+            .bind(i64::from(limit))
+            .fetch_all(&self.pool)
+            .await
+            .map_err(map_err)?;
+        rows.iter()
+            .map(checkpoint_from_row)
+            .collect::<Result<_, _>>()
+            .map_err(map_err)
+    }
+
+    async fn checkpoint(&self, org: OrgId, id: Uuid) -> Result<Option<Checkpoint>, StoreError> {
+        let sql = format!(
+            "SELECT {CHECKPOINT_COLUMNS} FROM ledger_checkpoints WHERE organization_id = $1 AND id = $2"
+        );
+        let row = sqlx::query(sqlx::AssertSqlSafe(sql))
+            .bind(org.0)
+            .bind(id)
+            .fetch_optional(&self.pool)
+            .await
+            .map_err(map_err)?;
+        row.as_ref()
+            .map(checkpoint_from_row)
+            .transpose()
+            .map_err(map_err)
     }
 }

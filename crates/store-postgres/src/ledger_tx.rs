@@ -7,10 +7,10 @@ use crate::audit::insert_audit;
 use crate::rewards::{REWARD_COLUMNS, reward_from_row};
 use crate::{decode_err, map_err};
 use async_trait::async_trait;
+use loyalty_core::domain::chain::ChainHash;
 use loyalty_core::domain::ledger::{
     AuditRecord, IdempotencyKey, LedgerEntry, Purchase, Reward, TxType,
 };
-use loyalty_core::domain::chain::ChainHash;
 use loyalty_core::domain::program::Grant;
 use loyalty_core::domain::{CustomerId, LedgerEntryId, OrgId, PurchaseId, RewardId};
 use loyalty_core::ledger_tx::{BalanceChange, LedgerTx};

@@ -23,8 +23,9 @@ mod webhooks;
 
 use async_trait::async_trait;
 use loyalty_core::domain::OrgId;
-use loyalty_core::store::{ChainStore, 
-    ActiveMembers, Backend, Conflict, PoolStats, SchemaStatus, ServerInfo, Store, StoreError,
+use loyalty_core::store::{
+    ActiveMembers, Backend, ChainStore, Conflict, PoolStats, SchemaStatus, ServerInfo, Store,
+    StoreError,
 };
 use sqlx::migrate::{Migration, MigrationType, Migrator};
 use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions};
@@ -115,6 +116,11 @@ pub const MIGRATIONS: &[(i64, &str, &str)] = &[
         21,
         "ledger chain",
         include_str!("../migrations/0021_ledger_chain.sql"),
+    ),
+    (
+        22,
+        "ledger checkpoints",
+        include_str!("../migrations/0022_ledger_checkpoints.sql"),
     ),
 ];
 

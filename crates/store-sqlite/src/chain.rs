@@ -3,11 +3,13 @@
 //! customers per write transaction). The hashes come from `loyalty_core::domain::chain`.
 
 use crate::ledger::{ENTRY_COLUMNS, entry_from_row};
-use crate::rows::uuid_col;
-use crate::{SqliteStore, map_err};
+use crate::rows::{decode_err, time_col, uuid_col};
+use crate::{SqliteStore, map_err, ts};
 use async_trait::async_trait;
 use loyalty_core::domain::OrgId;
-use loyalty_core::domain::chain::{ChainHash, Head, StoredEntry, entry_hash};
+use loyalty_core::domain::chain::{
+    ChainHash, Checkpoint, Head, StoredEntry, decode_heads, encode_heads, entry_hash,
+};
 use loyalty_core::store::{ChainCursor, ChainStore, StoreError};
 use sqlx::Row;
 use sqlx::sqlite::SqliteRow;
@@ -27,6 +29,25 @@ fn stored_from_row(r: &SqliteRow) -> Result<StoredEntry, sqlx::Error> {
         entry: entry_from_row(r)?,
         seq: r.try_get("seq")?,
         hash: hash_col(r, "chain_hash")?,
+    })
+}
+
+const CHECKPOINT_COLUMNS: &str =
+    "id, organization_id, created_at, customers, entries, root, heads, public_key, signature";
+
+fn checkpoint_from_row(r: &SqliteRow) -> Result<Checkpoint, sqlx::Error> {
+    let bytes = |col: &str| r.try_get::<Vec<u8>, _>(col);
+    Ok(Checkpoint {
+        id: uuid_col(r, "id")?,
+        org: OrgId(uuid_col::<Uuid>(r, "organization_id")?),
+        created_at: time_col(r, "created_at")?,
+        customers: r.try_get("customers")?,
+        entries: r.try_get("entries")?,
+        root: ChainHash::from_slice(&bytes("root")?)
+            .ok_or_else(|| decode_err("checkpoint root"))?,
+        heads: decode_heads(&bytes("heads")?).ok_or_else(|| decode_err("checkpoint heads"))?,
+        public_key: hex::encode(bytes("public_key")?),
+        signature: hex::encode(bytes("signature")?),
     })
 }
 
@@ -124,26 +145,87 @@ impl ChainStore for SqliteStore {
                         Some(h) => h,
                         None => {
                             let h = entry_hash(e.org, &e.entry, e.seq, &prev);
-                            sqlx::query("UPDATE points_transactions SET chain_hash = ?1 WHERE id = ?2")
-                                .bind(h.0.as_slice())
-                                .bind(e.entry.id.to_string())
-                                .execute(&mut *tx)
-                                .await
-                                .map_err(map_err)?;
+                            sqlx::query(
+                                "UPDATE points_transactions SET chain_hash = ?1 WHERE id = ?2",
+                            )
+                            .bind(h.0.as_slice())
+                            .bind(e.entry.id.to_string())
+                            .execute(&mut *tx)
+                            .await
+                            .map_err(map_err)?;
                             hashed += 1;
                             h
                         }
                     };
                 }
-                sqlx::query("UPDATE users SET chain_head = ?3 WHERE organization_id = ?1 AND id = ?2")
-                    .bind(org)
-                    .bind(user)
-                    .bind(prev.0.as_slice())
-                    .execute(&mut *tx)
-                    .await
-                    .map_err(map_err)?;
+                sqlx::query(
+                    "UPDATE users SET chain_head = ?3 WHERE organization_id = ?1 AND id = ?2",
+                )
+                .bind(org)
+                .bind(user)
+                .bind(prev.0.as_slice())
+                .execute(&mut *tx)
+                .await
+                .map_err(map_err)?;
             }
             tx.commit().await.map_err(map_err)?;
         }
+    }
+
+    async fn insert_checkpoint(&self, org: OrgId, c: &Checkpoint) -> Result<(), StoreError> {
+        let unhex = |s: &str| {
+            hex::decode(s)
+                .map_err(|e| StoreError::Backend(format!("bad hex in checkpoint: {e}").into()))
+        };
+        sqlx::query(
+            "INSERT INTO ledger_checkpoints (id, organization_id, created_at, customers, entries, root, heads, public_key, signature) \
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
+        )
+        .bind(c.id.to_string())
+        .bind(org.0.to_string())
+        .bind(ts(c.created_at))
+        .bind(c.customers)
+        .bind(c.entries)
+        .bind(c.root.0.to_vec())
+        .bind(encode_heads(&c.heads))
+        .bind(unhex(&c.public_key)?)
+        .bind(unhex(&c.signature)?)
+        .execute(&self.pool)
+        .await
+        .map_err(map_err)?;
+        Ok(())
+    }
+
+    async fn checkpoints(&self, org: OrgId, limit: u32) -> Result<Vec<Checkpoint>, StoreError> {
+        let sql = format!(
+            "SELECT {CHECKPOINT_COLUMNS} FROM ledger_checkpoints WHERE organization_id = ?1 \
+             ORDER BY created_at DESC, id DESC LIMIT ?2"
+        );
+        let rows = sqlx::query(sqlx::AssertSqlSafe(sql))
+            .bind(org.0.to_string())
+            .bind(i64::from(limit))
+            .fetch_all(&self.pool)
+            .await
+            .map_err(map_err)?;
+        rows.iter()
+            .map(checkpoint_from_row)
+            .collect::<Result<_, _>>()
+            .map_err(map_err)
+    }
+
+    async fn checkpoint(&self, org: OrgId, id: Uuid) -> Result<Option<Checkpoint>, StoreError> {
+        let sql = format!(
+            "SELECT {CHECKPOINT_COLUMNS} FROM ledger_checkpoints WHERE organization_id = ?1 AND id = ?2"
+        );
+        let row = sqlx::query(sqlx::AssertSqlSafe(sql))
+            .bind(org.0.to_string())
+            .bind(id.to_string())
+            .fetch_optional(&self.pool)
+            .await
+            .map_err(map_err)?;
+        row.as_ref()
+            .map(checkpoint_from_row)
+            .transpose()
+            .map_err(map_err)
     }
 }

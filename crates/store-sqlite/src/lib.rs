@@ -26,8 +26,9 @@ mod webhooks;
 mod writer;
 
 use async_trait::async_trait;
-use loyalty_core::store::{ChainStore, 
-    ActiveMembers, Backend, Conflict, PoolStats, SchemaStatus, ServerInfo, Store, StoreError,
+use loyalty_core::store::{
+    ActiveMembers, Backend, ChainStore, Conflict, PoolStats, SchemaStatus, ServerInfo, Store,
+    StoreError,
 };
 use sqlx::SqlSafeStr;
 use sqlx::migrate::{Migration, MigrationType, Migrator};
@@ -123,6 +124,11 @@ pub const MIGRATIONS: &[(i64, &str, &str)] = &[
         21,
         "ledger chain",
         include_str!("../migrations/0021_ledger_chain.sql"),
+    ),
+    (
+        22,
+        "ledger checkpoints",
+        include_str!("../migrations/0022_ledger_checkpoints.sql"),
     ),
 ];
 

@@ -33,6 +33,27 @@ pub enum Command {
         /// Only this organization.
         #[arg(long, value_name = "SLUG")]
         org: Option<String>,
+        /// Also prove that nothing before this signed checkpoint (a file downloaded from
+        /// the admin panel or written by `points checkpoint --out`) changed: each head it
+        /// recorded must still be in the chain. Its signature is checked with the
+        /// installation's key (`[integrity] signing_key`). Implies its organization.
+        #[arg(long, value_name = "FILE")]
+        from_checkpoint: Option<std::path::PathBuf>,
+    },
+    /// Record a signed checkpoint of every active organization's chain heads (or of one),
+    /// with the installation's key (made on first use at `[integrity] signing_key`).
+    /// `serve` takes one a day (`[integrity] checkpoint_interval_secs`).
+    Checkpoint {
+        /// Only this organization.
+        #[arg(long, value_name = "SLUG")]
+        org: Option<String>,
+        /// Also write the checkpoint to this file (with --org only), for safekeeping
+        /// away from the database.
+        #[arg(long, value_name = "FILE", requires = "org")]
+        out: Option<std::path::PathBuf>,
+        /// Print JSON.
+        #[arg(long)]
+        json: bool,
     },
 }
 
@@ -73,13 +94,39 @@ pub async fn run(config: Config, cmd: Command) -> anyhow::Result<()> {
                 }
             }
         }
-        Command::Verify { org } => {
-            let org_id = match org {
+        Command::Verify {
+            org,
+            from_checkpoint,
+        } => {
+            let mut org_id = match org {
                 Some(slug) => Some(orgs::get(app.store.as_ref(), &slug).await?.id),
                 None => None,
             };
+            let checkpoint = match from_checkpoint {
+                Some(path) => {
+                    let key = crate::integrity::load_key(
+                        std::path::Path::new(&config.integrity.signing_key),
+                        false,
+                    )?;
+                    let cp = crate::integrity::read_checkpoint(&path, &key)?;
+                    if org_id.is_some_and(|o| o != cp.org) {
+                        return Err(crate::UserError(
+                            "--from-checkpoint: the checkpoint is of another organization than --org; leave --org out".into(),
+                        )
+                        .into());
+                    }
+                    org_id = Some(cp.org);
+                    Some(cp)
+                }
+                None => None,
+            };
             let report = app.store.check_invariants(org_id).await?;
-            let chains = integrity::verify_chains(app.store.as_ref(), org_id, None).await?;
+            let chains = integrity::verify_chains(
+                app.store.as_ref(),
+                org_id,
+                checkpoint.as_ref().map(|c| (c.org, c.heads.as_slice())),
+            )
+            .await?;
             outln!(
                 "{}",
                 serde_json::to_string_pretty(&serde_json::json!({
@@ -92,6 +139,37 @@ pub async fn run(config: Config, cmd: Command) -> anyhow::Result<()> {
             }
             if !report.holds() {
                 anyhow::bail!("ledger invariants are broken");
+            }
+        }
+        Command::Checkpoint { org, out, json } => {
+            let org_id = match org {
+                Some(slug) => Some(orgs::get(app.store.as_ref(), &slug).await?.id),
+                None => None,
+            };
+            let key = crate::integrity::load_key(
+                std::path::Path::new(&config.integrity.signing_key),
+                true,
+            )?;
+            let taken =
+                crate::integrity::checkpoint(app.store.as_ref(), app.clock.as_ref(), &key, org_id)
+                    .await?;
+            if let (Some(path), Some(cp)) = (out, taken.first()) {
+                std::fs::write(&path, serde_json::to_string_pretty(cp)?)?;
+            }
+            if json {
+                outln!("{}", serde_json::to_string_pretty(&taken)?);
+            } else {
+                for cp in &taken {
+                    outln!(
+                        "{}: checkpoint {} of {} customers, {} entries, root {}",
+                        cp.org,
+                        cp.id,
+                        cp.customers,
+                        cp.entries,
+                        cp.root
+                    );
+                }
+                outln!("signed with key {}", key.public_hex());
             }
         }
     }

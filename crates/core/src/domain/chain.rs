@@ -32,7 +32,9 @@ impl ChainHash {
 
     /// Reads 64 hex digits.
     pub fn from_hex(s: &str) -> Option<ChainHash> {
-        hex::decode(s.trim()).ok().and_then(|b| Self::from_slice(&b))
+        hex::decode(s.trim())
+            .ok()
+            .and_then(|b| Self::from_slice(&b))
     }
 
     /// The bytes.
@@ -203,12 +205,7 @@ impl std::fmt::Display for Broken {
                 self.seq,
                 self.failure.describe()
             ),
-            None => write!(
-                f,
-                "customer {}: {}",
-                self.customer,
-                self.failure.describe()
-            ),
+            None => write!(f, "customer {}: {}", self.customer, self.failure.describe()),
         }
     }
 }
@@ -310,6 +307,84 @@ pub fn check_against(
             failure: Failure::DeletedAfter,
         }),
     }
+}
+
+/// A signed record of one organization's chain heads at one moment.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct Checkpoint {
+    /// Id.
+    pub id: Uuid,
+    /// The organization.
+    pub org: OrgId,
+    /// When it was taken.
+    #[serde(with = "time::serde::rfc3339")]
+    pub created_at: OffsetDateTime,
+    /// Customers recorded (those with at least one entry).
+    pub customers: i64,
+    /// Entries covered (the sum of the recorded sequence numbers).
+    pub entries: i64,
+    /// [`heads_root`] of `heads`.
+    pub root: ChainHash,
+    /// Each customer's last entry then, sorted by customer.
+    pub heads: Vec<CheckpointHead>,
+    /// The installation's Ed25519 public key, hex.
+    pub public_key: String,
+    /// The Ed25519 signature of [`Checkpoint::message`], hex.
+    pub signature: String,
+}
+
+impl Checkpoint {
+    /// The bytes the signature covers: a tag, the checkpoint's id, the organization,
+    /// the time in microseconds, the counts and the root of the heads.
+    pub fn message(&self) -> Vec<u8> {
+        let mut m = Vec::with_capacity(128);
+        m.extend_from_slice(b"loyalty.checkpoint.v1");
+        m.extend_from_slice(self.id.as_bytes());
+        m.extend_from_slice(self.org.0.as_bytes());
+        m.extend_from_slice(&micros(self.created_at).to_be_bytes());
+        m.extend_from_slice(&self.customers.to_be_bytes());
+        m.extend_from_slice(&self.entries.to_be_bytes());
+        m.extend_from_slice(&self.root.0);
+        m
+    }
+
+    /// Whether the heads are sorted, match the root and the counts.
+    pub fn consistent(&self) -> bool {
+        self.heads
+            .windows(2)
+            .all(|w| w[0].customer.0 < w[1].customer.0)
+            && heads_root(&self.heads) == self.root
+            && self.customers == self.heads.len() as i64
+            && self.entries == self.heads.iter().map(|h| h.seq).sum::<i64>()
+    }
+}
+
+/// Heads as stored: 56 bytes each (customer id, sequence number, hash).
+pub fn encode_heads(heads: &[CheckpointHead]) -> Vec<u8> {
+    let mut out = Vec::with_capacity(heads.len() * 56);
+    for h in heads {
+        out.extend_from_slice(h.customer.0.as_bytes());
+        out.extend_from_slice(&h.seq.to_be_bytes());
+        out.extend_from_slice(&h.hash.0);
+    }
+    out
+}
+
+/// Reads [`encode_heads`]' bytes; `None` when they are not whole heads.
+pub fn decode_heads(bytes: &[u8]) -> Option<Vec<CheckpointHead>> {
+    if !bytes.len().is_multiple_of(56) {
+        return None;
+    }
+    bytes
+        .chunks_exact(56)
+        .map(|c| {
+            Some(CheckpointHead {
+                customer: CustomerId(Uuid::from_slice(&c[..16]).ok()?),
+                seq: i64::from_be_bytes(c[16..24].try_into().ok()?),
+                hash: ChainHash::from_slice(&c[24..])?,
+            })
+        })
+        .collect()
 }
 
 impl serde::Serialize for ChainHash {

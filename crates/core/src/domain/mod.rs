@@ -1,8 +1,8 @@
 //! Domain types. Each is built by parsing untrusted input once; after that it is valid
 //! by construction and the rest of the code never re-checks it.
 
-mod ids;
 pub mod chain;
+mod ids;
 pub mod ledger;
 mod locale;
 mod member_data;

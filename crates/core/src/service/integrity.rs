@@ -4,7 +4,10 @@
 //! and, given a signed checkpoint, each head it recorded found again. Names the first
 //! entry that fails.
 
-use crate::domain::chain::{Broken, CheckpointHead, Failure, Head, StoredEntry, check_against, check_customer};
+use crate::domain::chain::{
+    Broken, Checkpoint, CheckpointHead, Failure, Head, StoredEntry, check_against, check_customer,
+    heads_root,
+};
 use crate::domain::{CustomerId, OrgId};
 use crate::store::{ChainCursor, Store, StoreError};
 use std::collections::HashMap;
@@ -76,7 +79,13 @@ pub async fn verify_chains(
                 .first()
                 .is_some_and(|c| (c.org, c.entry.customer_id) != (e.org, e.entry.customer_id))
             {
-                finish(&mut current, &mut heads, &mut recorded, checkpoint_org, &mut report);
+                finish(
+                    &mut current,
+                    &mut heads,
+                    &mut recorded,
+                    checkpoint_org,
+                    &mut report,
+                );
             }
             current.push(e);
         }
@@ -84,9 +93,18 @@ pub async fn verify_chains(
             break;
         }
     }
-    finish(&mut current, &mut heads, &mut recorded, checkpoint_org, &mut report);
+    finish(
+        &mut current,
+        &mut heads,
+        &mut recorded,
+        checkpoint_org,
+        &mut report,
+    );
     // Customers with a head but no entry left: every entry of theirs was deleted.
-    let mut rest: Vec<Head> = heads.into_values().filter(|h| h.seq != 0 || h.hash.is_some()).collect();
+    let mut rest: Vec<Head> = heads
+        .into_values()
+        .filter(|h| h.seq != 0 || h.hash.is_some())
+        .collect();
     rest.sort_by_key(|h| (h.org.0, h.customer.0));
     for h in rest {
         report.customers += 1;
@@ -148,4 +166,50 @@ fn finish(
         report.fail(b);
     }
     current.clear();
+}
+
+/// The installation's signing key, as checkpoints need it (the key file and the
+/// Ed25519 arithmetic live in ops).
+pub trait CheckpointSigner: Send + Sync {
+    /// The public key, hex.
+    fn public_key(&self) -> String;
+    /// The signature of `message`, hex.
+    fn sign(&self, message: &[u8]) -> String;
+}
+
+/// Records a signed checkpoint of the organization's chain heads now: every customer
+/// with at least one entry, by customer.
+pub async fn take_checkpoint(
+    store: &dyn Store,
+    org: OrgId,
+    signer: &dyn CheckpointSigner,
+    now: time::OffsetDateTime,
+) -> Result<Checkpoint, StoreError> {
+    let mut heads: Vec<CheckpointHead> = store
+        .chain_heads(Some(org))
+        .await?
+        .into_iter()
+        .filter_map(|h| {
+            h.hash.map(|hash| CheckpointHead {
+                customer: h.customer,
+                seq: h.seq,
+                hash,
+            })
+        })
+        .collect();
+    heads.sort_by_key(|h| h.customer.0);
+    let mut checkpoint = Checkpoint {
+        id: crate::store::new_id(),
+        org,
+        created_at: now,
+        customers: heads.len() as i64,
+        entries: heads.iter().map(|h| h.seq).sum(),
+        root: heads_root(&heads),
+        heads,
+        public_key: signer.public_key(),
+        signature: String::new(),
+    };
+    checkpoint.signature = signer.sign(&checkpoint.message());
+    store.insert_checkpoint(org, &checkpoint).await?;
+    Ok(checkpoint)
 }

@@ -2,7 +2,7 @@
 //! stored hashes in chain order, the backfill of entries older than the chain, and the
 //! signed checkpoints of each organization's heads.
 
-use crate::domain::chain::{Head, StoredEntry};
+use crate::domain::chain::{Checkpoint, Head, StoredEntry};
 use crate::domain::{CustomerId, OrgId};
 use crate::error::StoreError;
 use async_trait::async_trait;
@@ -29,4 +29,18 @@ pub trait ChainStore: Send + Sync {
     /// `domain::chain`), customer by customer in sequence order, and sets the heads.
     /// Run by `migrate`; a second run finds nothing to do. Returns the entries hashed.
     async fn backfill_chain(&self) -> Result<u64, StoreError>;
+    /// Stores a signed checkpoint of the organization's heads.
+    async fn insert_checkpoint(
+        &self,
+        org: OrgId,
+        checkpoint: &Checkpoint,
+    ) -> Result<(), StoreError>;
+    /// The organization's checkpoints, newest first, at most `limit`.
+    async fn checkpoints(&self, org: OrgId, limit: u32) -> Result<Vec<Checkpoint>, StoreError>;
+    /// One of the organization's checkpoints.
+    async fn checkpoint(
+        &self,
+        org: OrgId,
+        id: uuid::Uuid,
+    ) -> Result<Option<Checkpoint>, StoreError>;
 }

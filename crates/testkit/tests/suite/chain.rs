@@ -23,7 +23,11 @@ async fn org(db: &TestDb, slug: &str, clock: &FixedClock) -> Organization {
         ..OnboardInput::default()
     };
     db.store
-        .insert_organization(&input.validate().expect("valid").org, OrgStatus::Active, clock.now())
+        .insert_organization(
+            &input.validate().expect("valid").org,
+            OrgStatus::Active,
+            clock.now(),
+        )
         .await
         .expect("org")
 }
@@ -33,7 +37,12 @@ fn ctx<'a>(db: &'a TestDb, clock: &'a FixedClock, org: &'a Organization, role: R
         store: db.store.as_ref(),
         clock,
         org,
-        actor: Actor { member_id: None, label: format!("test-{role}"), role: role.as_str().into(), request_id: None },
+        actor: Actor {
+            member_id: None,
+            label: format!("test-{role}"),
+            role: role.as_str().into(),
+            request_id: None,
+        },
         role,
     }
 }
@@ -50,14 +59,45 @@ async fn ledger(db: &TestDb) -> (Organization, Organization, CustomerId, Vec<Led
     let b = org(db, "elsewhere", &clock).await;
     let in_a = ctx(db, &clock, &a, Role::Cashier);
     let in_b = ctx(db, &clock, &b, Role::Cashier);
-    let c = points::enroll(&in_a, &EnrollInput { phone: Some("202-555-0143".into()), ..EnrollInput::default() }, None).await.expect("enroll").id;
-    let other = points::enroll(&in_b, &EnrollInput { phone: Some("202-555-0199".into()), ..EnrollInput::default() }, None).await.expect("enroll").id;
+    let c = points::enroll(
+        &in_a,
+        &EnrollInput {
+            phone: Some("202-555-0143".into()),
+            ..EnrollInput::default()
+        },
+        None,
+    )
+    .await
+    .expect("enroll")
+    .id;
+    let other = points::enroll(
+        &in_b,
+        &EnrollInput {
+            phone: Some("202-555-0199".into()),
+            ..EnrollInput::default()
+        },
+        None,
+    )
+    .await
+    .expect("enroll")
+    .id;
     for amount in ["10", "20", "30", "40"] {
-        loyalty_testkit::till::award(&in_a, c, amount, None, serde_json::json!({}), &key()).await.expect("award");
-        loyalty_testkit::till::award(&in_b, other, amount, None, serde_json::json!({}), &key()).await.expect("award");
+        loyalty_testkit::till::award(&in_a, c, amount, None, serde_json::json!({}), &key())
+            .await
+            .expect("award");
+        loyalty_testkit::till::award(&in_b, other, amount, None, serde_json::json!({}), &key())
+            .await
+            .expect("award");
     }
-    let entries = db.store.ledger(a.id, Some(c), None, None, None, 100).await.expect("ledger");
-    assert_eq!(entries.iter().map(|e| e.points).collect::<Vec<_>>(), [10, 20, 30, 40]);
+    let entries = db
+        .store
+        .ledger(a.id, Some(c), None, None, None, 100)
+        .await
+        .expect("ledger");
+    assert_eq!(
+        entries.iter().map(|e| e.points).collect::<Vec<_>>(),
+        [10, 20, 30, 40]
+    );
     (a, b, c, entries)
 }
 
@@ -67,11 +107,20 @@ async fn tamper(db: &TestDb, statements: &[String]) {
     match db.kind {
         Kind::Postgres => {
             let pool = sqlx::PgPool::connect(&db.url).await.expect("pool");
-            let mut all = vec!["ALTER TABLE points_transactions DISABLE TRIGGER points_transactions_no_update".to_owned()];
+            let mut all = vec![
+                "ALTER TABLE points_transactions DISABLE TRIGGER points_transactions_no_update"
+                    .to_owned(),
+            ];
             all.extend(statements.iter().cloned());
-            all.push("ALTER TABLE points_transactions ENABLE TRIGGER points_transactions_no_update".to_owned());
+            all.push(
+                "ALTER TABLE points_transactions ENABLE TRIGGER points_transactions_no_update"
+                    .to_owned(),
+            );
             for s in all {
-                sqlx::query(sqlx::AssertSqlSafe(s.clone())).execute(&pool).await.unwrap_or_else(|e| panic!("{s}: {e}"));
+                sqlx::query(sqlx::AssertSqlSafe(s.clone()))
+                    .execute(&pool)
+                    .await
+                    .unwrap_or_else(|e| panic!("{s}: {e}"));
             }
         }
         Kind::Sqlite => {
@@ -82,7 +131,10 @@ async fn tamper(db: &TestDb, statements: &[String]) {
             ];
             all.extend(statements.iter().cloned());
             for s in all {
-                sqlx::query(sqlx::AssertSqlSafe(s.clone())).execute(&pool).await.unwrap_or_else(|e| panic!("{s}: {e}"));
+                sqlx::query(sqlx::AssertSqlSafe(s.clone()))
+                    .execute(&pool)
+                    .await
+                    .unwrap_or_else(|e| panic!("{s}: {e}"));
             }
         }
     }
@@ -97,9 +149,18 @@ fn uuid(db: &TestDb, id: impl std::fmt::Display) -> String {
 }
 
 async fn verify(db: &TestDb, org: Option<&Organization>) -> ChainReport {
-    let invariants = db.store.check_invariants(org.map(|o| o.id)).await.expect("invariants");
-    assert!(invariants.holds(), "balances are consistent: {invariants:?}");
-    verify_chains(db.store.as_ref(), org.map(|o| o.id), None).await.expect("verify")
+    let invariants = db
+        .store
+        .check_invariants(org.map(|o| o.id))
+        .await
+        .expect("invariants");
+    assert!(
+        invariants.holds(),
+        "balances are consistent: {invariants:?}"
+    );
+    verify_chains(db.store.as_ref(), org.map(|o| o.id), None)
+        .await
+        .expect("verify")
 }
 
 both_backends! {
