@@ -13,7 +13,7 @@ mod progress;
 
 // The operations the commands drive live in `loyalty-ops`; named here so that commands
 // write `crate::config`, `crate::backup` ... as before.
-use loyalty_ops::{backup, config, doctor, handoff, housekeeping, mail, webhooks};
+use loyalty_ops::{backup, config, doctor, handoff, housekeeping, integrity, mail, webhooks};
 
 use clap::{Parser, Subcommand};
 use std::path::PathBuf;

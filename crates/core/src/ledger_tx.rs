@@ -9,6 +9,7 @@ mod tiers;
 
 pub use tiers::apply_tier_changes;
 
+use crate::domain::chain::{ChainHash, Link, entry_hash};
 use crate::domain::ledger::{
     Actor, AuditRecord, IdempotencyKey, LedgerEntry, PointsCommand, PointsError, PointsOutcome,
     Purchase, Reward, TxType,
@@ -35,6 +36,8 @@ pub enum BalanceChange {
         balance: i64,
         /// Sequence number for the entry.
         seq: i64,
+        /// The customer's chain head before this change: the hash the entry links to.
+        head: ChainHash,
     },
     /// Refused: the balance would go below zero.
     Insufficient {
@@ -71,7 +74,8 @@ pub trait LedgerTx: Send {
         customer: CustomerId,
     ) -> Result<Option<i64>, StoreError>;
     /// Adds `delta` to the balance unless it would go below zero, taking the next
-    /// ledger sequence number.
+    /// ledger sequence number and returning the customer's chain head (read under the
+    /// same row lock).
     async fn change_balance(
         &mut self,
         org: OrgId,
@@ -98,10 +102,10 @@ pub trait LedgerTx: Send {
     async fn insert_entries(
         &mut self,
         org: OrgId,
-        entries: &[(LedgerEntry, i64)],
+        entries: &[(LedgerEntry, i64, ChainHash)],
     ) -> Result<(), StoreError> {
-        for (entry, seq) in entries {
-            self.insert_entry(org, entry, *seq, None).await?;
+        for (entry, seq, hash) in entries {
+            self.insert_entry(org, entry, *seq, hash, None).await?;
         }
         Ok(())
     }
@@ -129,12 +133,14 @@ pub trait LedgerTx: Send {
     ) -> Result<Option<Reward>, StoreError>;
     /// Takes one unit of a counted reward's stock; `false` when none is left.
     async fn take_stock(&mut self, org: OrgId, id: RewardId) -> Result<bool, StoreError>;
-    /// Appends a ledger entry.
+    /// Appends a ledger entry with its chain hash, which becomes the customer's chain
+    /// head.
     async fn insert_entry(
         &mut self,
         org: OrgId,
         entry: &LedgerEntry,
         seq: i64,
+        hash: &ChainHash,
         idempotency_key: Option<&str>,
     ) -> Result<(), StoreError>;
     /// Appends an audit record.
@@ -276,7 +282,7 @@ pub async fn apply<T: LedgerTx + ProgramTx + ?Sized>(
                 None => (*points, Vec::new(), 0),
             };
             let points = &points;
-            let (balance, seq) = applied(
+            let (balance, link) = applied(
                 tx.change_balance(org, *customer, *points, now).await?,
                 *points,
             )?;
@@ -318,7 +324,7 @@ pub async fn apply<T: LedgerTx + ProgramTx + ?Sized>(
                 actor,
                 now,
             );
-            tx.insert_entry(org, &entry, seq, idem_key).await?;
+            append(tx, org, &entry, link, idem_key).await?;
             let mut record = audit(
                 org,
                 actor,
@@ -367,7 +373,7 @@ pub async fn apply<T: LedgerTx + ProgramTx + ?Sized>(
             kind,
             points,
         } => {
-            let (balance, seq) = applied(
+            let (balance, link) = applied(
                 tx.change_balance(org, *customer, *points, now).await?,
                 -*points,
             )?;
@@ -381,7 +387,7 @@ pub async fn apply<T: LedgerTx + ProgramTx + ?Sized>(
                 actor,
                 now,
             );
-            tx.insert_entry(org, &entry, seq, idem_key).await?;
+            append(tx, org, &entry, link, idem_key).await?;
             tx.insert_audit(&audit(
                 org,
                 actor,
@@ -443,7 +449,7 @@ pub async fn apply<T: LedgerTx + ProgramTx + ?Sized>(
                 .map(|r| r.cost_points)
                 .or(*points)
                 .unwrap_or(0);
-            let (balance, seq) =
+            let (balance, link) =
                 applied(tx.change_balance(org, *customer, -cost, now).await?, cost)?;
             let reward = match reward {
                 Some(mut r) if r.stock.is_some() => {
@@ -467,7 +473,7 @@ pub async fn apply<T: LedgerTx + ProgramTx + ?Sized>(
                 actor,
                 now,
             );
-            tx.insert_entry(org, &entry, seq, idem_key).await?;
+            append(tx, org, &entry, link, idem_key).await?;
             tx.insert_audit(&audit(
                 org,
                 actor,
@@ -518,7 +524,7 @@ pub async fn apply<T: LedgerTx + ProgramTx + ?Sized>(
                 p.points_reversed,
                 refund,
             );
-            let (balance, seq) = applied(
+            let (balance, link) = applied(
                 tx.change_balance(org, p.customer_id, -take, now).await?,
                 take,
             )?;
@@ -541,7 +547,7 @@ pub async fn apply<T: LedgerTx + ProgramTx + ?Sized>(
                 actor,
                 now,
             );
-            tx.insert_entry(org, &entry, seq, idem_key).await?;
+            append(tx, org, &entry, link, idem_key).await?;
             tx.insert_audit(&audit(
                 org,
                 actor,
@@ -567,7 +573,7 @@ pub async fn apply<T: LedgerTx + ProgramTx + ?Sized>(
             points,
             reason,
         } => {
-            let (balance, seq) = applied(
+            let (balance, link) = applied(
                 tx.change_balance(org, *customer, *points, now).await?,
                 -*points,
             )?;
@@ -581,7 +587,7 @@ pub async fn apply<T: LedgerTx + ProgramTx + ?Sized>(
                 actor,
                 now,
             );
-            tx.insert_entry(org, &entry, seq, idem_key).await?;
+            append(tx, org, &entry, link, idem_key).await?;
             tx.insert_audit(&audit(
                 org,
                 actor,
@@ -742,7 +748,7 @@ async fn redeem_card<T: LedgerTx + ProgramTx + ?Sized>(
         now,
     );
     tx.insert_stamp_entry(org, &stamps).await?;
-    let (balance, seq) = applied(
+    let (balance, link) = applied(
         tx.change_balance(org, customer, rule.reward_points, now)
             .await?,
         -rule.reward_points,
@@ -762,7 +768,7 @@ async fn redeem_card<T: LedgerTx + ProgramTx + ?Sized>(
         actor,
         now,
     );
-    tx.insert_entry(org, &entry, seq, idem_key).await?;
+    append(tx, org, &entry, link, idem_key).await?;
     tx.insert_audit(&audit(
         org,
         actor,
@@ -794,9 +800,22 @@ pub fn describe_grants(grants: &[Grant]) -> String {
         .join(" + ")
 }
 
-fn applied(change: BalanceChange, needed: i64) -> Result<(i64, i64), PointsError> {
+/// Appends `entry` at its place in the customer's chain.
+async fn append<T: LedgerTx + ?Sized>(
+    tx: &mut T,
+    org: OrgId,
+    entry: &LedgerEntry,
+    link: Link,
+    idempotency_key: Option<&str>,
+) -> Result<(), StoreError> {
+    let hash = entry_hash(org, entry, link.seq, &link.prev);
+    tx.insert_entry(org, entry, link.seq, &hash, idempotency_key)
+        .await
+}
+
+fn applied(change: BalanceChange, needed: i64) -> Result<(i64, Link), PointsError> {
     match change {
-        BalanceChange::Applied { balance, seq } => Ok((balance, seq)),
+        BalanceChange::Applied { balance, seq, head } => Ok((balance, Link { seq, prev: head })),
         BalanceChange::Insufficient { balance } => {
             Err(PointsError::Insufficient { balance, needed })
         }
@@ -825,20 +844,19 @@ pub async fn open_balances<T: LedgerTx + ?Sized>(
     let mut entries = Vec::with_capacity(deltas.len());
     let mut total = 0;
     for ((customer, points), change) in deltas.iter().zip(changes) {
-        let (balance, seq) = applied(change, -*points)?;
-        entries.push((
-            entry(
-                *customer,
-                *points,
-                TxType::Opening,
-                None,
-                balance,
-                Some(reason.to_owned()),
-                actor,
-                now,
-            ),
-            seq,
-        ));
+        let (balance, link) = applied(change, -*points)?;
+        let e = entry(
+            *customer,
+            *points,
+            TxType::Opening,
+            None,
+            balance,
+            Some(reason.to_owned()),
+            actor,
+            now,
+        );
+        let hash = entry_hash(org, &e, link.seq, &link.prev);
+        entries.push((e, link.seq, hash));
         total += points;
     }
     tx.insert_entries(org, &entries).await?;
@@ -867,6 +885,7 @@ pub async fn expire<T: LedgerTx + ?Sized>(
     let BalanceChange::Applied {
         balance: after,
         seq,
+        head,
     } = tx.change_balance(org, customer, -expirable, now).await?
     else {
         return Ok(0);
@@ -882,7 +901,7 @@ pub async fn expire<T: LedgerTx + ?Sized>(
         &actor,
         now,
     );
-    tx.insert_entry(org, &entry, seq, None).await?;
+    append(tx, org, &entry, Link { seq, prev: head }, None).await?;
     tx.wallet_pass_changed(org, customer, now).await?;
     tx.insert_webhook_event(&NewEvent::points(
         org,

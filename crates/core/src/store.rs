@@ -6,6 +6,7 @@
 
 mod admin;
 mod audit;
+mod chain;
 mod checklist;
 mod console;
 mod customers;
@@ -31,6 +32,7 @@ pub use audit::{
     program_audit, reward_audit, support_visit_audit, tier_pass_audit, token_created_audit,
     token_revoked_audit,
 };
+pub use chain::{ChainCursor, ChainStore};
 pub use checklist::{ChecklistMark, ChecklistStore};
 pub use console::{
     ChecksSummary, ConsoleFilter, ConsolePage, ConsoleSort, ConsoleStore, ConsoleWindows,
@@ -396,6 +398,7 @@ pub trait Store:
     + LoginThrottleStore
     + AdminStore
     + ChecklistStore
+    + ChainStore
     + ConsoleStore
     + MailStore
     + WebhookStore

@@ -11,6 +11,7 @@ pub mod database;
 pub mod doctor;
 pub mod handoff;
 pub mod housekeeping;
+pub mod integrity;
 pub mod mail;
 pub mod programs;
 pub mod wallet;

@@ -7,6 +7,7 @@ use crate::audit::insert_audit;
 use crate::rewards::{REWARD_COLUMNS, reward_from_row};
 use crate::{decode_err, map_err};
 use async_trait::async_trait;
+use loyalty_core::domain::chain::ChainHash;
 use loyalty_core::domain::ledger::{
     AuditRecord, IdempotencyKey, LedgerEntry, Purchase, Reward, TxType,
 };
@@ -58,6 +59,14 @@ pub(crate) fn purchase_from_row(r: &PgRow) -> Result<Purchase, sqlx::Error> {
             .unwrap_or_default(),
         created_at: r.try_get("created_at")?,
     })
+}
+
+/// A stored chain head: `None` (no entry yet) is the genesis link.
+pub(crate) fn head(bytes: Option<Vec<u8>>) -> Result<ChainHash, StoreError> {
+    match bytes {
+        None => Ok(ChainHash::GENESIS),
+        Some(b) => ChainHash::from_slice(&b).ok_or_else(|| map_err(decode_err("chain head"))),
+    }
 }
 
 /// A transaction seen through the ledger's primitive operations.
@@ -137,7 +146,7 @@ impl LedgerTx for PgLedgerTx<'_> {
         let row = sqlx::query(
             "UPDATE users SET balance = balance + $3, ledger_seq = ledger_seq + 1, updated_at = $4 \
              WHERE organization_id = $1 AND id = $2 AND role = 'customer' AND balance + $3 >= 0 \
-             RETURNING balance, ledger_seq",
+             RETURNING balance, ledger_seq, chain_head",
         )
         .bind(org.0)
         .bind(customer.0)
@@ -150,6 +159,7 @@ impl LedgerTx for PgLedgerTx<'_> {
             return Ok(BalanceChange::Applied {
                 balance: row.try_get(0).map_err(map_err)?,
                 seq: row.try_get(1).map_err(map_err)?,
+                head: head(row.try_get(2).map_err(map_err)?)?,
             });
         }
         Ok(match self.lock_customer(org, customer).await? {
@@ -170,7 +180,7 @@ impl LedgerTx for PgLedgerTx<'_> {
             "UPDATE users u SET balance = u.balance + d.delta, ledger_seq = u.ledger_seq + 1, updated_at = $4 \
              FROM UNNEST($2::uuid[], $3::bigint[]) AS d(id, delta) \
              WHERE u.organization_id = $1 AND u.id = d.id AND u.role = 'customer' AND u.balance + d.delta >= 0 \
-             RETURNING u.id, u.balance, u.ledger_seq",
+             RETURNING u.id, u.balance, u.ledger_seq, u.chain_head",
         )
         .bind(org.0)
         .bind(&ids)
@@ -187,6 +197,7 @@ impl LedgerTx for PgLedgerTx<'_> {
                 BalanceChange::Applied {
                     balance: r.try_get(1).map_err(map_err)?,
                     seq: r.try_get(2).map_err(map_err)?,
+                    head: head(r.try_get(3).map_err(map_err)?)?,
                 },
             );
         }
@@ -206,32 +217,36 @@ impl LedgerTx for PgLedgerTx<'_> {
     async fn insert_entries(
         &mut self,
         org: OrgId,
-        entries: &[(LedgerEntry, i64)],
+        entries: &[(LedgerEntry, i64, ChainHash)],
     ) -> Result<(), StoreError> {
-        let col = |f: fn(&(LedgerEntry, i64)) -> Option<String>| {
+        let col = |f: fn(&(LedgerEntry, i64, ChainHash)) -> Option<String>| {
             entries.iter().map(f).collect::<Vec<_>>()
         };
-        let ids: Vec<Uuid> = entries.iter().map(|(e, _)| e.id.0).collect();
-        let users: Vec<Uuid> = entries.iter().map(|(e, _)| e.customer_id.0).collect();
-        let points: Vec<i64> = entries.iter().map(|(e, _)| e.points).collect();
+        let ids: Vec<Uuid> = entries.iter().map(|(e, _, _)| e.id.0).collect();
+        let users: Vec<Uuid> = entries.iter().map(|(e, _, _)| e.customer_id.0).collect();
+        let points: Vec<i64> = entries.iter().map(|(e, _, _)| e.points).collect();
         let kinds: Vec<&str> = entries
             .iter()
-            .map(|(e, _)| e.transaction_type.as_str())
+            .map(|(e, _, _)| e.transaction_type.as_str())
             .collect();
-        let refs: Vec<Option<Uuid>> = entries.iter().map(|(e, _)| e.reference_id).collect();
-        let ref_types = col(|(e, _)| e.reference_type.clone());
-        let after: Vec<i64> = entries.iter().map(|(e, _)| e.balance_after).collect();
-        let notes = col(|(e, _)| e.notes.clone());
-        let by: Vec<Option<Uuid>> = entries.iter().map(|(e, _)| e.created_by).collect();
-        let seqs: Vec<i64> = entries.iter().map(|(_, s)| *s).collect();
-        let at: Vec<OffsetDateTime> = entries.iter().map(|(e, _)| e.created_at).collect();
+        let refs: Vec<Option<Uuid>> = entries.iter().map(|(e, _, _)| e.reference_id).collect();
+        let ref_types = col(|(e, _, _)| e.reference_type.clone());
+        let after: Vec<i64> = entries.iter().map(|(e, _, _)| e.balance_after).collect();
+        let notes = col(|(e, _, _)| e.notes.clone());
+        let by: Vec<Option<Uuid>> = entries.iter().map(|(e, _, _)| e.created_by).collect();
+        let seqs: Vec<i64> = entries.iter().map(|(_, s, _)| *s).collect();
+        let at: Vec<OffsetDateTime> = entries.iter().map(|(e, _, _)| e.created_at).collect();
+        let hashes: Vec<Vec<u8>> = entries.iter().map(|(_, _, h)| h.0.to_vec()).collect();
+        // The entries and the customers' new heads in one statement.
         sqlx::query(
-            "INSERT INTO points_transactions (id, organization_id, user_id, points, transaction_type, reference_id, \
-             reference_type, balance_after, notes, created_by, seq, created_at) \
-             SELECT e.id, $1, e.user_id, e.points, e.kind, e.ref, e.ref_type, e.after, e.notes, e.by, e.seq, e.at \
-             FROM UNNEST($2::uuid[], $3::uuid[], $4::bigint[], $5::text[], $6::uuid[], $7::text[], $8::bigint[], \
-                         $9::text[], $10::uuid[], $11::bigint[], $12::timestamptz[]) \
-                  AS e(id, user_id, points, kind, ref, ref_type, after, notes, by, seq, at)",
+            "WITH e AS (SELECT * FROM UNNEST($2::uuid[], $3::uuid[], $4::bigint[], $5::text[], $6::uuid[], $7::text[], \
+                         $8::bigint[], $9::text[], $10::uuid[], $11::bigint[], $12::timestamptz[], $13::bytea[]) \
+                  AS e(id, user_id, points, kind, ref, ref_type, after, notes, by, seq, at, hash)), \
+                  ins AS (INSERT INTO points_transactions (id, organization_id, user_id, points, transaction_type, reference_id, \
+                          reference_type, balance_after, notes, created_by, seq, created_at, chain_hash) \
+                          SELECT e.id, $1, e.user_id, e.points, e.kind, e.ref, e.ref_type, e.after, e.notes, e.by, e.seq, e.at, e.hash \
+                          FROM e) \
+             UPDATE users u SET chain_head = e.hash FROM e WHERE u.organization_id = $1 AND u.id = e.user_id",
         )
         .bind(org.0)
         .bind(&ids)
@@ -245,6 +260,7 @@ impl LedgerTx for PgLedgerTx<'_> {
         .bind(&by)
         .bind(&seqs)
         .bind(&at)
+        .bind(&hashes)
         .execute(&mut *self.0)
         .await
         .map_err(map_err)?;
@@ -348,12 +364,15 @@ impl LedgerTx for PgLedgerTx<'_> {
         org: OrgId,
         e: &LedgerEntry,
         seq: i64,
+        hash: &ChainHash,
         idempotency_key: Option<&str>,
     ) -> Result<(), StoreError> {
+        // The entry and the customer's new head in one round trip.
         sqlx::query(
-            "INSERT INTO points_transactions (id, organization_id, user_id, points, transaction_type, reference_id, reference_type, \
-             balance_after, notes, created_by, idempotency_key, seq, created_at) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)",
+            "WITH ins AS (INSERT INTO points_transactions (id, organization_id, user_id, points, transaction_type, reference_id, \
+             reference_type, balance_after, notes, created_by, idempotency_key, seq, created_at, chain_hash) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)) \
+             UPDATE users SET chain_head = $14 WHERE organization_id = $2 AND id = $3",
         )
         .bind(e.id.0)
         .bind(org.0)
@@ -368,6 +387,7 @@ impl LedgerTx for PgLedgerTx<'_> {
         .bind(idempotency_key)
         .bind(seq)
         .bind(e.created_at)
+        .bind(hash.0.as_slice())
         .execute(&mut *self.0)
         .await
         .map_err(map_err)?;

@@ -5,6 +5,7 @@
 mod accounts;
 mod admin;
 mod audit;
+mod chain;
 mod checklist;
 mod console;
 mod customers;
@@ -25,7 +26,8 @@ mod webhooks;
 use async_trait::async_trait;
 use loyalty_core::domain::OrgId;
 use loyalty_core::store::{
-    ActiveMembers, Backend, Conflict, PoolStats, SchemaStatus, ServerInfo, Store, StoreError,
+    ActiveMembers, Backend, ChainStore, Conflict, PoolStats, SchemaStatus, ServerInfo, Store,
+    StoreError,
 };
 use sqlx::migrate::{Migration, MigrationType, Migrator};
 use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions};
@@ -111,6 +113,16 @@ pub const MIGRATIONS: &[(i64, &str, &str)] = &[
         20,
         "webhooks",
         include_str!("../migrations/0020_webhooks.sql"),
+    ),
+    (
+        21,
+        "ledger chain",
+        include_str!("../migrations/0021_ledger_chain.sql"),
+    ),
+    (
+        22,
+        "ledger checkpoints",
+        include_str!("../migrations/0022_ledger_checkpoints.sql"),
     ),
     (23, "tiers", include_str!("../migrations/0023_tiers.sql")),
     (
@@ -328,6 +340,8 @@ impl Store for PgStore {
             .run(&self.pool)
             .await
             .map_err(|e| StoreError::Schema(e.to_string()))?;
+        // Entries older than the chain (migration 21) get their hashes once.
+        self.backfill_chain().await?;
         self.schema_status().await
     }
 

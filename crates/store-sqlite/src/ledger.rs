@@ -18,10 +18,10 @@ use sqlx::Row;
 use sqlx::sqlite::SqliteRow;
 use time::OffsetDateTime;
 
-const ENTRY_COLUMNS: &str = "id, user_id, points, transaction_type, reference_id, reference_type, balance_after, notes, created_by, created_at";
+pub(crate) const ENTRY_COLUMNS: &str = "id, user_id, points, transaction_type, reference_id, reference_type, balance_after, notes, created_by, created_at";
 pub(crate) const PURCHASE_COLUMNS: &str = "id, customer_id, cashier_id, amount, currency, points_awarded, reversed_amount, points_reversed, program_version, grants, created_at";
 
-fn entry_from_row(r: &SqliteRow) -> Result<LedgerEntry, sqlx::Error> {
+pub(crate) fn entry_from_row(r: &SqliteRow) -> Result<LedgerEntry, sqlx::Error> {
     let kind: String = r.try_get("transaction_type")?;
     Ok(LedgerEntry {
         id: uuid_col(r, "id")?,

@@ -6,6 +6,7 @@
 mod accounts;
 mod admin;
 mod audit;
+mod chain;
 mod checklist;
 mod console;
 mod customers;
@@ -28,7 +29,8 @@ mod writer;
 
 use async_trait::async_trait;
 use loyalty_core::store::{
-    ActiveMembers, Backend, Conflict, PoolStats, SchemaStatus, ServerInfo, Store, StoreError,
+    ActiveMembers, Backend, ChainStore, Conflict, PoolStats, SchemaStatus, ServerInfo, Store,
+    StoreError,
 };
 use sqlx::SqlSafeStr;
 use sqlx::migrate::{Migration, MigrationType, Migrator};
@@ -119,6 +121,16 @@ pub const MIGRATIONS: &[(i64, &str, &str)] = &[
         20,
         "webhooks",
         include_str!("../migrations/0020_webhooks.sql"),
+    ),
+    (
+        21,
+        "ledger chain",
+        include_str!("../migrations/0021_ledger_chain.sql"),
+    ),
+    (
+        22,
+        "ledger checkpoints",
+        include_str!("../migrations/0022_ledger_checkpoints.sql"),
     ),
     (23, "tiers", include_str!("../migrations/0023_tiers.sql")),
     (
@@ -408,6 +420,8 @@ impl Store for SqliteStore {
             .run(&self.pool)
             .await
             .map_err(|e| StoreError::Schema(e.to_string()))?;
+        // Entries older than the chain (migration 21) get their hashes once.
+        self.backfill_chain().await?;
         self.schema_status().await
     }
 

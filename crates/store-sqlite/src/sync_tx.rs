@@ -8,6 +8,7 @@ use crate::sql::{INSERT_AUDIT, INSERT_MAIL};
 use crate::webhooks::{EVENT_TARGETS, INSERT_DELIVERY};
 use crate::{conflict, parse_ts, ts};
 use async_trait::async_trait;
+use loyalty_core::domain::chain::ChainHash;
 use loyalty_core::domain::ledger::{AuditRecord, IdempotencyKey, LedgerEntry, Purchase, Reward};
 use loyalty_core::domain::program::{CustomerState, RuleId, StampEntry};
 use loyalty_core::domain::{CustomerId, OrgId, PurchaseId, RewardId};
@@ -28,6 +29,15 @@ pub(crate) fn sq(e: rusqlite::Error) -> StoreError {
             StoreError::Conflict(conflict(msg.as_deref().unwrap_or("constraint")))
         }
         _ => StoreError::backend(e),
+    }
+}
+
+/// A stored chain head: `None` (no entry yet) is the genesis link.
+pub(crate) fn chain_head(bytes: Option<Vec<u8>>) -> Result<ChainHash, StoreError> {
+    match bytes {
+        None => Ok(ChainHash::GENESIS),
+        Some(b) => ChainHash::from_slice(&b)
+            .ok_or_else(|| StoreError::Backend("a chain head is not 32 bytes".into())),
     }
 }
 
@@ -108,17 +118,21 @@ impl LedgerTx for SyncLedgerTx<'_> {
         delta: i64,
         now: OffsetDateTime,
     ) -> Result<BalanceChange, StoreError> {
-        let row: Option<(i64, i64)> = self
+        let row: Option<(i64, i64, Option<Vec<u8>>)> = self
             .0
             .prepare_cached(
                 "UPDATE users SET balance = balance + ?3, ledger_seq = ledger_seq + 1, updated_at = ?4 \
                  WHERE organization_id = ?1 AND id = ?2 AND role = 'customer' AND balance + ?3 >= 0 \
-                 RETURNING balance, ledger_seq",
+                 RETURNING balance, ledger_seq, chain_head",
             )
-            .and_then(|mut s| s.query_row(params![org.0.to_string(), customer.to_string(), delta, ts(now)], |r| Ok((r.get(0)?, r.get(1)?))).optional())
+            .and_then(|mut s| s.query_row(params![org.0.to_string(), customer.to_string(), delta, ts(now)], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?))).optional())
             .map_err(sq)?;
-        if let Some((balance, seq)) = row {
-            return Ok(BalanceChange::Applied { balance, seq });
+        if let Some((balance, seq, head)) = row {
+            return Ok(BalanceChange::Applied {
+                balance,
+                seq,
+                head: chain_head(head)?,
+            });
         }
         Ok(match self.lock_customer(org, customer).await? {
             Some(balance) => BalanceChange::Insufficient { balance },
@@ -276,13 +290,14 @@ impl LedgerTx for SyncLedgerTx<'_> {
         org: OrgId,
         e: &LedgerEntry,
         seq: i64,
+        hash: &ChainHash,
         idempotency_key: Option<&str>,
     ) -> Result<(), StoreError> {
         self.0
             .prepare_cached(
                 "INSERT INTO points_transactions (id, organization_id, user_id, points, transaction_type, reference_id, reference_type, \
-                 balance_after, notes, created_by, idempotency_key, seq, created_at) \
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13)",
+                 balance_after, notes, created_by, idempotency_key, seq, created_at, chain_hash) \
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14)",
             )
             .and_then(|mut s| {
                 s.execute(params![
@@ -298,7 +313,20 @@ impl LedgerTx for SyncLedgerTx<'_> {
                     e.created_by.map(|u| u.to_string()),
                     idempotency_key,
                     seq,
-                    ts(e.created_at)
+                    ts(e.created_at),
+                    hash.0.as_slice()
+                ])
+            })
+            .map_err(sq)?;
+        self.0
+            .prepare_cached(
+                "UPDATE users SET chain_head = ?3 WHERE organization_id = ?1 AND id = ?2",
+            )
+            .and_then(|mut s| {
+                s.execute(params![
+                    org.0.to_string(),
+                    e.customer_id.to_string(),
+                    hash.0.as_slice()
                 ])
             })
             .map_err(sq)?;

@@ -3,7 +3,7 @@
 use crate::app::{App, Schema};
 use crate::config::Config;
 use loyalty_core::domain::OrgStatus;
-use loyalty_core::service::{orgs, points};
+use loyalty_core::service::{integrity, orgs, points};
 
 /// Points commands.
 #[derive(Debug, clap::Subcommand)]
@@ -24,12 +24,36 @@ pub enum Command {
         #[arg(long)]
         json: bool,
     },
-    /// Check the ledger invariants: balance == sum of entries, balance >= 0, and each
-    /// entry's balance_after == previous balance_after + points. Exit 1 if broken.
+    /// Check the ledger: balance == sum of entries, balance >= 0, each entry's
+    /// balance_after == previous balance_after + points, and every customer's hash chain
+    /// (each entry's hash recomputed from its content and the previous entry, the last
+    /// one against the customer's head). Names the first entry that fails (changed,
+    /// deleted or inserted). Exit 1 if anything is broken.
     Verify {
         /// Only this organization.
         #[arg(long, value_name = "SLUG")]
         org: Option<String>,
+        /// Also prove that nothing before this signed checkpoint (a file downloaded from
+        /// the admin panel or written by `points checkpoint --out`) changed: each head it
+        /// recorded must still be in the chain. Its signature is checked with the
+        /// installation's key (`[integrity] signing_key`). Implies its organization.
+        #[arg(long, value_name = "FILE")]
+        from_checkpoint: Option<std::path::PathBuf>,
+    },
+    /// Record a signed checkpoint of every active organization's chain heads (or of one),
+    /// with the installation's key (made on first use at `[integrity] signing_key`).
+    /// `serve` takes one a day (`[integrity] checkpoint_interval_secs`).
+    Checkpoint {
+        /// Only this organization.
+        #[arg(long, value_name = "SLUG")]
+        org: Option<String>,
+        /// Also write the checkpoint to this file (with --org only), for safekeeping
+        /// away from the database.
+        #[arg(long, value_name = "FILE", requires = "org")]
+        out: Option<std::path::PathBuf>,
+        /// Print JSON.
+        #[arg(long)]
+        json: bool,
     },
 }
 
@@ -70,15 +94,82 @@ pub async fn run(config: Config, cmd: Command) -> anyhow::Result<()> {
                 }
             }
         }
-        Command::Verify { org } => {
+        Command::Verify {
+            org,
+            from_checkpoint,
+        } => {
+            let mut org_id = match org {
+                Some(slug) => Some(orgs::get(app.store.as_ref(), &slug).await?.id),
+                None => None,
+            };
+            let checkpoint = match from_checkpoint {
+                Some(path) => {
+                    let key = crate::integrity::load_key(
+                        std::path::Path::new(&config.integrity.signing_key),
+                        false,
+                    )?;
+                    let cp = crate::integrity::read_checkpoint(&path, &key)?;
+                    if org_id.is_some_and(|o| o != cp.org) {
+                        return Err(crate::UserError(
+                            "--from-checkpoint: the checkpoint is of another organization than --org; leave --org out".into(),
+                        )
+                        .into());
+                    }
+                    org_id = Some(cp.org);
+                    Some(cp)
+                }
+                None => None,
+            };
+            let report = app.store.check_invariants(org_id).await?;
+            let chains = integrity::verify_chains(
+                app.store.as_ref(),
+                org_id,
+                checkpoint.as_ref().map(|c| (c.org, c.heads.as_slice())),
+            )
+            .await?;
+            outln!(
+                "{}",
+                serde_json::to_string_pretty(&serde_json::json!({
+                    "invariants": report,
+                    "chains": chains,
+                }))?
+            );
+            if let Some(broken) = &chains.first_failure {
+                anyhow::bail!("the ledger's hash chain is broken at {broken}");
+            }
+            if !report.holds() {
+                anyhow::bail!("ledger invariants are broken");
+            }
+        }
+        Command::Checkpoint { org, out, json } => {
             let org_id = match org {
                 Some(slug) => Some(orgs::get(app.store.as_ref(), &slug).await?.id),
                 None => None,
             };
-            let report = app.store.check_invariants(org_id).await?;
-            outln!("{}", serde_json::to_string_pretty(&report)?);
-            if !report.holds() {
-                anyhow::bail!("ledger invariants are broken");
+            let key = crate::integrity::load_key(
+                std::path::Path::new(&config.integrity.signing_key),
+                true,
+            )?;
+            let taken =
+                crate::integrity::checkpoint(app.store.as_ref(), app.clock.as_ref(), &key, org_id)
+                    .await?;
+            if let (Some(path), Some(cp)) = (out, taken.first()) {
+                std::fs::write(&path, serde_json::to_string_pretty(cp)?)?;
+            }
+            if json {
+                outln!("{}", serde_json::to_string_pretty(&taken)?);
+            } else {
+                for cp in &taken {
+                    outln!(
+                        "{}: checkpoint {} of {} customers, {} entries, root {}",
+                        cp.org,
+                        cp.id,
+                        cp.customers,
+                        cp.entries,
+                        cp.root
+                    );
+                }
+                outln!("signed with key {}", key.public_hex());
             }
         }
     }

@@ -138,6 +138,13 @@ pub async fn run(mut config: Config, args: Args) -> anyhow::Result<()> {
             config.housekeeping.clone(),
         ));
     }
+    if config.integrity.checkpoint_interval_secs > 0 {
+        tokio::spawn(crate::integrity::job(
+            app.store.clone(),
+            app.clock.clone(),
+            config.integrity.clone(),
+        ));
+    }
     if config.mail.is_configured() {
         let sender = crate::mail::SmtpSender::new(&config.mail)?;
         tracing::info!(server = %sender.server, "mail worker started");

@@ -1,6 +1,7 @@
 //! Domain types. Each is built by parsing untrusted input once; after that it is valid
 //! by construction and the rest of the code never re-checks it.
 
+pub mod chain;
 mod ids;
 pub mod ledger;
 mod locale;

@@ -5,6 +5,7 @@
 use super::records::{Reference, entry};
 use super::{LedgerTx, ProgramTx, applied};
 use crate::domain::ledger::{Actor, PointsError, TxType};
+use crate::domain::chain::entry_hash;
 use crate::domain::{CustomerId, OrgId};
 use crate::store::{TierPass, tier_pass_audit};
 use time::OffsetDateTime;
@@ -34,20 +35,19 @@ pub async fn apply_tier_changes<T: LedgerTx + ProgramTx + ?Sized>(
         let changes = tx.change_balances(org, &deltas, now).await?;
         let mut entries = Vec::with_capacity(deltas.len());
         for (c, change) in bonuses.iter().zip(changes) {
-            let (balance, seq) = applied(change, -c.bonus)?;
-            entries.push((
-                entry(
-                    c.customer,
-                    c.bonus,
-                    TxType::Earned,
-                    c.to.map(Reference::Tier),
-                    balance,
-                    Some(format!("{} entry bonus", c.to_name)),
-                    actor,
-                    now,
-                ),
-                seq,
-            ));
+            let (balance, link) = applied(change, -c.bonus)?;
+            let e = entry(
+                c.customer,
+                c.bonus,
+                TxType::Earned,
+                c.to.map(Reference::Tier),
+                balance,
+                Some(format!("{} entry bonus", c.to_name)),
+                actor,
+                now,
+            );
+            let hash = entry_hash(org, &e, link.seq, &link.prev);
+            entries.push((e, link.seq, hash));
             total += c.bonus;
         }
         tx.insert_entries(org, &entries).await?;

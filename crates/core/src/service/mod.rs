@@ -11,6 +11,7 @@ pub mod erasure;
 pub mod exports;
 pub mod housekeeping;
 pub mod import;
+pub mod integrity;
 pub mod join;
 pub mod mail;
 pub mod onboard;

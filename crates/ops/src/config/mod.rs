@@ -16,7 +16,8 @@ mod sections;
 
 pub use sections::{
     ApnsConfig, AppleWalletConfig, BackupConfig, DatabaseConfig, HousekeepingConfig,
-    IdentityConfig, IdentityMode, JobsConfig, LogConfig, LogFormat, MailConfig, MailTls,
+    IdentityConfig, IdentityMode, IntegrityConfig, JobsConfig, LogConfig, LogFormat, MailConfig,
+    MailTls,
     MetricsConfig, ServerConfig, SupportConfig, WalletConfig, WebhooksConfig,
 };
 
@@ -42,6 +43,9 @@ pub struct Config {
     /// How long short-lived rows are kept.
     #[serde(default)]
     pub housekeeping: HousekeepingConfig,
+    /// The ledger's signed checkpoints.
+    #[serde(default)]
+    pub integrity: IntegrityConfig,
     /// How clients reach support (printed in the client guide).
     #[serde(default)]
     pub support: SupportConfig,
@@ -70,6 +74,7 @@ struct Defaults {
     log: LogConfig,
     jobs: JobsConfig,
     housekeeping: HousekeepingConfig,
+    integrity: IntegrityConfig,
     support: SupportConfig,
     backup: BackupConfig,
     mail: MailConfig,
@@ -88,6 +93,7 @@ impl Config {
             log: LogConfig::default(),
             jobs: JobsConfig::default(),
             housekeeping: HousekeepingConfig::default(),
+            integrity: IntegrityConfig::default(),
             support: SupportConfig::default(),
             backup: BackupConfig::default(),
             mail: MailConfig::default(),
@@ -118,6 +124,7 @@ impl Config {
                             "log__",
                             "jobs__",
                             "housekeeping__",
+                            "integrity__",
                             "support__",
                             "backup__",
                             "mail__",
@@ -231,6 +238,7 @@ impl Config {
             log: &'a LogConfig,
             jobs: &'a JobsConfig,
             housekeeping: &'a HousekeepingConfig,
+            integrity: &'a IntegrityConfig,
             support: &'a SupportConfig,
             backup: &'a BackupConfig,
             mail: &'a MailConfig,
@@ -245,6 +253,7 @@ impl Config {
             log: &self.log,
             jobs: &self.jobs,
             housekeeping: &self.housekeeping,
+            integrity: &self.integrity,
             support: &self.support,
             backup: &self.backup,
             mail: &self.mail,

@@ -161,6 +161,27 @@ impl Default for JobsConfig {
     }
 }
 
+/// `[integrity]`: the ledger's signed checkpoints (docs/integrity.md).
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct IntegrityConfig {
+    /// The installation's Ed25519 signing key: made (mode 0600) on first use. Keep a
+    /// copy apart from the database: without it, older checkpoints cannot be checked.
+    pub signing_key: String,
+    /// Seconds between checkpoints of every organization in `serve` (0 turns the job
+    /// off; `loyalty points checkpoint` takes one at any time).
+    pub checkpoint_interval_secs: u64,
+}
+
+impl Default for IntegrityConfig {
+    fn default() -> Self {
+        Self {
+            signing_key: "./data/signing.key".into(),
+            checkpoint_interval_secs: 86_400,
+        }
+    }
+}
+
 /// `[housekeeping]`: how long each kind of short-lived row is kept before the
 /// housekeeping pass removes it (docs/housekeeping.md). The ledger, purchases and the
 /// audit log are never removed.

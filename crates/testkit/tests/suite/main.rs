@@ -4,6 +4,7 @@
 mod access;
 mod audit;
 mod bound;
+mod chain;
 mod checklist;
 mod claim;
 mod conflicts;

@@ -474,3 +474,75 @@ both_backends! {
         assert_eq!(snapshot(&db).await.organizations, 1);
     }
 }
+
+both_backends! {
+    async fn a_signed_checkpoint_proves_the_ledger_of_a_restored_set_and_catches_a_change(db) {
+        let dir = tempfile::tempdir().expect("dir");
+        let key = dir.path().join("keys").join("signing.key");
+        let key_s = key.to_string_lossy().into_owned();
+        let env = [("LOYALTY_INTEGRITY__SIGNING_KEY", key_s.as_str())];
+        onboard(&db, dir.path(), "nextdoor");
+        award(&db, "nextdoor", &["+12025550101", "+12025550102", "+12025550103"], &[]).await;
+        let file = dir.path().join("checkpoint.json");
+        let file_s = file.to_string_lossy().into_owned();
+        let taken = ok(&run_in(&db, dir.path(), &["points", "checkpoint", "--org", "nextdoor", "--out", &file_s], &env));
+        assert!(taken.contains("3 customers, 3 entries"), "{taken}");
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt;
+            assert_eq!(std::fs::metadata(&key).expect("key").permissions().mode() & 0o777, 0o600);
+        }
+        ok(&run_in(&db, dir.path(), &["backup", "create"], &env));
+        // More awards after the checkpoint are fine: the checkpoint covers what came before.
+        award(&db, "nextdoor", &["+12025550104"], &[]).await;
+        ok(&run_in(&db, dir.path(), &["backup", "restore", "latest", "--yes"], &env));
+        let verified = ok(&run_in(&db, dir.path(), &["points", "verify", "--from-checkpoint", &file_s], &env));
+        assert!(verified.contains("\"checkpoint_heads\": 3"), "{verified}");
+
+        // An entry the checkpoint covers is rewritten with its hash recomputed by hand:
+        // the chain alone holds, the signed checkpoint does not.
+        let entry = match db.kind {
+            Kind::Postgres => psql(&db.url, "SELECT id FROM points_transactions ORDER BY id LIMIT 1"),
+            Kind::Sqlite => {
+                let mut c = sqlx::SqliteConnection::connect(&db.url).await.expect("connect");
+                let id: String = sqlx::query_scalar("SELECT id FROM points_transactions ORDER BY id LIMIT 1").fetch_one(&mut c).await.expect("id");
+                c.close().await.expect("close");
+                id
+            }
+        };
+        let forged = match db.kind {
+            Kind::Postgres => format!(
+                "ALTER TABLE points_transactions DISABLE TRIGGER points_transactions_no_update; \
+                 UPDATE points_transactions SET notes = 'rewritten', chain_hash = NULL WHERE id = '{entry}'; \
+                 UPDATE users SET chain_head = NULL WHERE id = (SELECT user_id FROM points_transactions WHERE id = '{entry}'); \
+                 ALTER TABLE points_transactions ENABLE TRIGGER points_transactions_no_update"
+            ),
+            Kind::Sqlite => format!(
+                "DROP TRIGGER points_transactions_no_update; \
+                 UPDATE points_transactions SET notes = 'rewritten', chain_hash = NULL WHERE id = '{entry}'; \
+                 UPDATE users SET chain_head = NULL WHERE id = (SELECT user_id FROM points_transactions WHERE id = '{entry}')"
+            ),
+        };
+        match db.kind {
+            Kind::Postgres => { psql(&db.url, &forged); }
+            Kind::Sqlite => {
+                let mut c = sqlx::SqliteConnection::connect(&db.url).await.expect("connect");
+                sqlx::raw_sql(sqlx::AssertSqlSafe(forged)).execute(&mut c).await.expect("forge");
+                c.close().await.expect("close");
+            }
+        }
+        // `migrate` hashes the emptied entry again (as a careful forger would).
+        ok(&run_in(&db, dir.path(), &["migrate"], &env));
+        ok(&run_in(&db, dir.path(), &["points", "verify", "--org", "nextdoor"], &env));
+        let caught = run_in(&db, dir.path(), &["points", "verify", "--from-checkpoint", &file_s], &env);
+        assert_eq!(caught.status.code(), Some(1), "{}", stdout(&caught));
+        assert!(stderr(&caught).contains(&format!("entry {entry}")) && stderr(&caught).contains("checkpoint"), "{}", stderr(&caught));
+
+        // An altered checkpoint file is refused before anything is checked.
+        let text = std::fs::read_to_string(&file).expect("read").replacen("\"entries\": 3", "\"entries\": 2", 1);
+        std::fs::write(&file, text).expect("write");
+        let refused = run_in(&db, dir.path(), &["points", "verify", "--from-checkpoint", &file_s], &env);
+        assert_eq!(refused.status.code(), Some(2), "{}", stderr(&refused));
+        assert!(stderr(&refused).contains("altered"), "{}", stderr(&refused));
+    }
+}

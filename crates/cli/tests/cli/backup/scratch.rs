@@ -34,6 +34,7 @@ fn config(db: &TestDb, dir: &Path) -> Config {
         log: Default::default(),
         jobs: Default::default(),
         housekeeping: Default::default(),
+        integrity: Default::default(),
         support: Default::default(),
         backup: Default::default(),
         mail: Default::default(),
