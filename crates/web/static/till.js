@@ -85,7 +85,7 @@
     if (syncing && online) text += " · " + t("syncing");
     if (halted) text += " · " + halted;
     statusEl.textContent = text;
-    statusEl.className = "notice " + (halted ? "error" : online ? "ok" : "warn");
+    statusEl.className = "till-status " + (halted ? "error" : online ? "ok" : "warn");
     statusEl.dataset.state = online ? "online" : "offline";
     statusEl.dataset.waiting = String(waiting);
     sale.hidden = online;

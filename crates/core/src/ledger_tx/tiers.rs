@@ -4,8 +4,8 @@
 
 use super::records::{Reference, entry};
 use super::{LedgerTx, ProgramTx, applied};
-use crate::domain::ledger::{Actor, PointsError, TxType};
 use crate::domain::chain::entry_hash;
+use crate::domain::ledger::{Actor, PointsError, TxType};
 use crate::domain::{CustomerId, OrgId};
 use crate::store::{TierPass, tier_pass_audit};
 use time::OffsetDateTime;

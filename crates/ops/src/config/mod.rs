@@ -17,8 +17,7 @@ mod sections;
 pub use sections::{
     ApnsConfig, AppleWalletConfig, BackupConfig, DatabaseConfig, HousekeepingConfig,
     IdentityConfig, IdentityMode, IntegrityConfig, JobsConfig, LogConfig, LogFormat, MailConfig,
-    MailTls,
-    MetricsConfig, ServerConfig, SupportConfig, WalletConfig, WebhooksConfig,
+    MailTls, MetricsConfig, ServerConfig, SupportConfig, WalletConfig, WebhooksConfig,
 };
 
 /// The whole configuration.
