@@ -154,17 +154,7 @@ pub fn append_journal(path: &Path, line: &LogLine) -> std::io::Result<()> {
     #[cfg(unix)]
     std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
     let mut file = options.open(path)?;
-    let erased_at = line
-        .erased_at
-        .format(&time::format_description::well_known::Rfc3339)
-        .map_err(std::io::Error::other)?;
-    let json = serde_json::json!({
-        "id": line.id,
-        "organization_id": line.organization_id.0,
-        "customer_id": line.customer_id.0,
-        "erased_at": erased_at,
-        "actor_role": line.actor_role,
-    });
+    let json = serde_json::to_string(line).map_err(std::io::Error::other)?;
     writeln!(file, "{json}")?;
     file.sync_all()
 }
@@ -180,28 +170,12 @@ pub fn read_journal(path: &Path) -> std::io::Result<(Vec<LogLine>, usize)> {
     let mut lines = Vec::new();
     let mut unreadable = 0;
     for raw in text.lines().filter(|l| !l.trim().is_empty()) {
-        match parse_line(raw) {
-            Some(line) => lines.push(line),
-            None => unreadable += 1,
+        match serde_json::from_str(raw) {
+            Ok(line) => lines.push(line),
+            Err(_) => unreadable += 1,
         }
     }
     Ok((lines, unreadable))
-}
-
-fn parse_line(raw: &str) -> Option<LogLine> {
-    let v: serde_json::Value = serde_json::from_str(raw).ok()?;
-    let uuid = |k: &str| v.get(k)?.as_str()?.parse::<uuid::Uuid>().ok();
-    Some(LogLine {
-        id: uuid("id")?,
-        organization_id: crate::domain::OrgId(uuid("organization_id")?),
-        customer_id: CustomerId(uuid("customer_id")?),
-        erased_at: time::OffsetDateTime::parse(
-            v.get("erased_at")?.as_str()?,
-            &time::format_description::well_known::Rfc3339,
-        )
-        .ok()?,
-        actor_role: v.get("actor_role")?.as_str()?.to_owned(),
-    })
 }
 
 async fn end_directory_user(

@@ -9,8 +9,8 @@ use time::OffsetDateTime;
 use uuid::Uuid;
 
 /// One line of the erasure log: which customer of which organization was erased, and
-/// when. It holds no personal data.
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// when. It holds no personal data. As JSON it is a line of the erasure journal.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct Erasure {
     /// Id of the line.
     pub id: Uuid,
@@ -19,6 +19,7 @@ pub struct Erasure {
     /// The erased customer (the row stays, with its ledger and purchases).
     pub customer_id: CustomerId,
     /// When.
+    #[serde(with = "time::serde::rfc3339")]
     pub erased_at: OffsetDateTime,
     /// The role of who asked (`admin`, `customer`, `operator`).
     pub actor_role: String,
