@@ -115,6 +115,8 @@ pub fn template(pt_br: bool) -> String {
 struct Row {
     line: usize,
     end: usize,
+    /// Whether the card number came from the file (else it was drawn for the row).
+    card_given: bool,
     customer: ImportedCustomer,
 }
 
@@ -391,6 +393,7 @@ fn read_rows(
         rows.push(Row {
             line: rec.line,
             end: rec.end,
+            card_given: card.is_some(),
             customer: ImportedCustomer {
                 key: row_key(org, &key_source),
                 new: NewCustomer {
@@ -474,6 +477,21 @@ fn check_against_stored(
         .iter()
         .filter_map(|k| k.card_number.as_deref())
         .collect();
+    // Drawn card numbers are random: one may equal a stored card, a card given in the
+    // file or another drawn one (about one import of 100,000 rows in twenty). Such a
+    // row gets another draw here, so the batch write never meets it as a conflict.
+    let mut used: HashSet<String> = cards.iter().map(|c| (*c).to_owned()).collect();
+    used.extend(
+        rows.iter()
+            .filter(|r| r.card_given)
+            .map(|r| r.customer.new.card_number.clone()),
+    );
+    let mut rows = rows;
+    for row in rows.iter_mut().filter(|r| !r.card_given) {
+        while !used.insert(row.customer.new.card_number.clone()) {
+            row.customer.new.card_number = new_card_number();
+        }
+    }
     let mut out = Vec::with_capacity(rows.len());
     for row in rows {
         if keys.contains(row.customer.key.as_str()) {
@@ -512,6 +530,70 @@ fn check_against_stored(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::domain::points::is_card_number;
+
+    fn row(line: usize, email: &str, card: &str, card_given: bool) -> Row {
+        Row {
+            line,
+            end: 0,
+            card_given,
+            customer: ImportedCustomer {
+                key: format!("key-{line}"),
+                new: NewCustomer {
+                    phone: None,
+                    email: Some(email.into()),
+                    name: None,
+                    card_number: card.into(),
+                    identity_subject: None,
+                    created_by: None,
+                },
+                birth_date: None,
+                consent: MarketingConsent::default(),
+                opening_balance: 0,
+            },
+        }
+    }
+
+    #[test]
+    fn a_drawn_card_that_is_taken_is_drawn_again_and_a_given_one_is_refused() {
+        let stored = new_card_number();
+        let given = new_card_number();
+        let existing = vec![CustomerKeys {
+            email: Some("old@example.com".into()),
+            phone: None,
+            card_number: Some(stored.clone()),
+            import_key: None,
+        }];
+        let rows = vec![
+            row(2, "a@example.com", &stored, false),
+            row(3, "b@example.com", &given, false),
+            row(4, "c@example.com", &given, true),
+            row(5, "d@example.com", &stored, true),
+        ];
+        let mut report = ImportReport::default();
+        let out = check_against_stored(rows, &existing, &mut report);
+        let lines: Vec<usize> = out.iter().map(|r| r.line).collect();
+        assert_eq!(lines, vec![2, 3, 4], "{:?}", report.errors);
+        assert_eq!(report.errors.len(), 1);
+        assert_eq!(
+            (report.errors[0].line, report.errors[0].column.as_str()),
+            (5, "card_number")
+        );
+        let cards: HashSet<&str> = out
+            .iter()
+            .map(|r| r.customer.new.card_number.as_str())
+            .collect();
+        assert_eq!(cards.len(), 3, "every card differs");
+        assert!(!cards.contains(stored.as_str()));
+        assert_eq!(
+            out[2].customer.new.card_number, given,
+            "a given card is kept"
+        );
+        assert!(
+            out.iter()
+                .all(|r| is_card_number(&r.customer.new.card_number))
+        );
+    }
 
     #[test]
     fn points_take_thousands_separators_only() {
