@@ -5,6 +5,7 @@
 
 mod drive;
 mod pgbench;
+mod programs;
 
 use drive::{Mix, drive, drive_store};
 use pgbench::pgbench;
@@ -51,6 +52,12 @@ pub struct Args {
     /// does (the [housekeeping] settings); it is stopped when the benchmark ends.
     #[arg(long)]
     housekeeping: bool,
+    /// Also measure awards under a full program (10 active promotions, 3 tiers, 2 stamp
+    /// cards) in a second organization, "<org>-programs", with as many customers: award
+    /// phases of both organizations taken in turn (plain, full, tier pass, plain, full)
+    /// and the ratio printed.
+    #[arg(long)]
+    programs: bool,
 }
 
 #[derive(Default, Clone, serde::Serialize)]
@@ -91,87 +98,9 @@ pub async fn run(config: Config, args: Args) -> anyhow::Result<()> {
     );
 
     // 1. The organization and its customers.
-    let org = match orgs::get(store.as_ref(), &args.org).await {
-        Ok(o) => o,
-        Err(_) => {
-            let input = OnboardInput {
-                name: Some("Benchmark Shop".into()),
-                slug: Some(args.org.clone()),
-                admin_email: Some(format!("admin@{}.bench.example.com", args.org)),
-                admin_name: Some("Bench Admin".into()),
-                country: Some("US".into()),
-                ..OnboardInput::default()
-            };
-            onboard::onboard(
-                store.as_ref(),
-                app.directory.as_ref(),
-                app.clock.as_ref(),
-                &input.validate()?,
-                CredentialMode::Password,
-                &NoHooks,
-            )
-            .await?
-            .org
-        }
-    };
-    anyhow::ensure!(
-        org.status == OrgStatus::Active,
-        "organization {} is not active",
-        org.slug
-    );
-    let mut ids: Vec<CustomerId> = store
-        .list_customers(org.id, None, u32::MAX)
-        .await?
-        .into_iter()
-        .map(|c| c.id)
-        .collect();
-    if ids.len() < args.customers {
-        let started = Instant::now();
-        let mut n = ids.len() as u64;
-        while (n as usize) < args.customers {
-            let chunk: Vec<NewCustomer> = (n..(n + 5000).min(args.customers as u64))
-                .map(|i| NewCustomer {
-                    phone: None,
-                    email: None,
-                    name: None,
-                    card_number: card_number_for(i),
-                    identity_subject: None,
-                    created_by: None,
-                })
-                .collect();
-            n += store.bulk_enroll(org.id, &chunk, app.clock.now()).await? as u64;
-        }
-        ids = store
-            .list_customers(org.id, None, u32::MAX)
-            .await?
-            .into_iter()
-            .map(|c| c.id)
-            .collect();
-        outln!(
-            "seeded {} customers in {:.1} s",
-            ids.len(),
-            started.elapsed().as_secs_f64()
-        );
-    }
-    ids.truncate(args.customers);
+    let (org, ids) = seed(&app, &args.org, args.customers).await?;
     let ids = Arc::new(ids);
-    let token = format!("lyt_{}", loyalty_core::secret::random_token());
-    let actor = Actor {
-        member_id: None,
-        label: "bench".into(),
-        role: "admin".into(),
-        request_id: None,
-    };
-    store
-        .insert_api_token(
-            org.id,
-            "bench",
-            Role::Admin,
-            &loyalty_core::secret::hash_token(&token),
-            &actor,
-            app.clock.now(),
-        )
-        .await?;
+    let token = api_token(&app, &org).await?;
 
     // 2. The server, in this process, on a free port.
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
@@ -216,6 +145,66 @@ pub async fn run(config: Config, args: Args) -> anyhow::Result<()> {
     let mixed = drive(&client, &base, slug, &token, &ids, &args, Mix::Mixed).await;
     let awards = drive(&client, &base, slug, &token, &ids, &args, Mix::Awards).await;
     let reads = drive(&client, &base, slug, &token, &ids, &args, Mix::Reads).await;
+    let programs = if args.programs {
+        let slug = format!("{}-programs", args.org);
+        let (full, full_ids) = seed(&app, &slug, args.customers).await?;
+        let ctx = loyalty_core::service::points::Ctx {
+            store: store.as_ref(),
+            clock: app.clock.as_ref(),
+            org: &full,
+            actor: Actor::operator("bench"),
+            role: Role::Admin,
+        };
+        let full = programs::set_up(&ctx).await?;
+        let full_token = api_token(&app, &full).await?;
+        let full_ids = Arc::new(full_ids);
+        let mut plain_phases = Vec::new();
+        let mut full_phases = Vec::new();
+        for round in 0..2 {
+            if round == 1 {
+                // Customers the first round lifted over a threshold are now in a tier,
+                // so the second round's awards apply tier multipliers too.
+                let pass = loyalty_core::service::tiers::recalculate(
+                    store.as_ref(),
+                    app.clock.as_ref(),
+                    &full,
+                )
+                .await?;
+                outln!(
+                    "tier pass between rounds: {} customers, {} moved up",
+                    pass.customers,
+                    pass.up
+                );
+            }
+            plain_phases.push(
+                drive(
+                    &client,
+                    &base,
+                    org.slug.as_str(),
+                    &token,
+                    &ids,
+                    &args,
+                    Mix::Awards,
+                )
+                .await,
+            );
+            full_phases.push(
+                drive(
+                    &client,
+                    &base,
+                    full.slug.as_str(),
+                    &full_token,
+                    &full_ids,
+                    &args,
+                    Mix::Awards,
+                )
+                .await,
+            );
+        }
+        Some((plain_phases, full_phases))
+    } else {
+        None
+    };
     let _ = stop_tx.send(());
     let _ = server.await;
     if let Some(pass) = pass {
@@ -265,6 +254,27 @@ pub async fn run(config: Config, args: Args) -> anyhow::Result<()> {
         if inv.holds() { "OK" } else { "BROKEN" }
     );
 
+    if let Some((plain, full)) = &programs {
+        let rate =
+            |p: &[Phase]| p.iter().map(|x| x.award_rate).sum::<f64>() / p.len().max(1) as f64;
+        let ratio = rate(full) / rate(plain).max(f64::MIN_POSITIVE);
+        for (i, (a, b)) in plain.iter().zip(full).enumerate() {
+            outln!(
+                "programs round {}: plain {:.0} awards/s (p99 {:.2} ms), full program {:.0} awards/s (p99 {:.2} ms)",
+                i + 1,
+                a.award_rate,
+                a.award_p99_ms,
+                b.award_rate,
+                b.award_p99_ms
+            );
+        }
+        outln!(
+            "full program (10 promotions, 3 tiers, 2 stamp cards) = {:.2}x the plain award rate (target >= 0.90x)",
+            ratio
+        );
+        out["programs"] = serde_json::json!({"plain": plain, "full": full, "ratio": ratio});
+    }
+
     // 5. pgbench with the same SQL transaction as one award.
     if store.backend() == Backend::Postgres && !args.skip_pgbench {
         let url = config.database.resolved_url()?;
@@ -289,4 +299,100 @@ pub async fn run(config: Config, args: Args) -> anyhow::Result<()> {
     }
     anyhow::ensure!(inv.holds(), "ledger invariants are broken");
     Ok(())
+}
+
+/// The organization `slug` (onboarded when missing) with at least `customers`
+/// customers (bulk-enrolled when fewer); returns it and the first `customers` ids.
+async fn seed(
+    app: &App,
+    slug: &str,
+    customers: usize,
+) -> anyhow::Result<(loyalty_core::domain::Organization, Vec<CustomerId>)> {
+    let store = app.store.clone();
+    let org = match orgs::get(store.as_ref(), slug).await {
+        Ok(o) => o,
+        Err(_) => {
+            let input = OnboardInput {
+                name: Some("Benchmark Shop".into()),
+                slug: Some(slug.to_owned()),
+                admin_email: Some(format!("admin@{}.bench.example.com", slug)),
+                admin_name: Some("Bench Admin".into()),
+                country: Some("US".into()),
+                ..OnboardInput::default()
+            };
+            onboard::onboard(
+                store.as_ref(),
+                app.directory.as_ref(),
+                app.clock.as_ref(),
+                &input.validate()?,
+                CredentialMode::Password,
+                &NoHooks,
+            )
+            .await?
+            .org
+        }
+    };
+    anyhow::ensure!(
+        org.status == OrgStatus::Active,
+        "organization {} is not active",
+        org.slug
+    );
+    let mut ids: Vec<CustomerId> = store
+        .list_customers(org.id, None, u32::MAX)
+        .await?
+        .into_iter()
+        .map(|c| c.id)
+        .collect();
+    if ids.len() < customers {
+        let started = Instant::now();
+        let mut n = ids.len() as u64;
+        while (n as usize) < customers {
+            let chunk: Vec<NewCustomer> = (n..(n + 5000).min(customers as u64))
+                .map(|i| NewCustomer {
+                    phone: None,
+                    email: None,
+                    name: None,
+                    card_number: card_number_for(i),
+                    identity_subject: None,
+                    created_by: None,
+                })
+                .collect();
+            n += store.bulk_enroll(org.id, &chunk, app.clock.now()).await? as u64;
+        }
+        ids = store
+            .list_customers(org.id, None, u32::MAX)
+            .await?
+            .into_iter()
+            .map(|c| c.id)
+            .collect();
+        outln!(
+            "seeded {} customers in {:.1} s",
+            ids.len(),
+            started.elapsed().as_secs_f64()
+        );
+    }
+    ids.truncate(customers);
+    Ok((org, ids))
+}
+
+/// A new admin API token of `org` for the benchmark's requests.
+async fn api_token(app: &App, org: &loyalty_core::domain::Organization) -> anyhow::Result<String> {
+    let token = format!("lyt_{}", loyalty_core::secret::random_token());
+    let actor = Actor {
+        member_id: None,
+        label: "bench".into(),
+        role: "admin".into(),
+        request_id: None,
+    };
+    app.store
+        .insert_api_token(
+            org.id,
+            "bench",
+            Role::Admin,
+            &loyalty_core::secret::hash_token(&token),
+            &actor,
+            app.clock.now(),
+        )
+        .await?;
+    Ok(token)
 }
