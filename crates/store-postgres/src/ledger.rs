@@ -62,6 +62,30 @@ impl LedgerStore for PgStore {
             .map_err(map_err)
     }
 
+    async fn purchases_by_id(
+        &self,
+        org: OrgId,
+        ids: &[PurchaseId],
+    ) -> Result<Vec<Purchase>, StoreError> {
+        if ids.is_empty() {
+            return Ok(Vec::new());
+        }
+        let sql = format!(
+            "SELECT {PURCHASE_COLUMNS} FROM purchases WHERE organization_id = $1 AND id = ANY($2)"
+        );
+        let ids: Vec<Uuid> = ids.iter().map(|id| id.0).collect();
+        let rows = sqlx::query(sqlx::AssertSqlSafe(sql))
+            .bind(org.0)
+            .bind(ids)
+            .fetch_all(&self.pool)
+            .await
+            .map_err(map_err)?;
+        rows.iter()
+            .map(purchase_from_row)
+            .collect::<Result<_, _>>()
+            .map_err(map_err)
+    }
+
     async fn ledger(
         &self,
         org: OrgId,

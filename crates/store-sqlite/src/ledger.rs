@@ -87,6 +87,30 @@ impl LedgerStore for SqliteStore {
             .map_err(map_err)
     }
 
+    async fn purchases_by_id(
+        &self,
+        org: OrgId,
+        ids: &[PurchaseId],
+    ) -> Result<Vec<Purchase>, StoreError> {
+        let mut found = Vec::with_capacity(ids.len());
+        // A few hundred ids a query keeps far below SQLite's bound on parameters.
+        for chunk in ids.chunks(500) {
+            let marks = vec!["?"; chunk.len()].join(", ");
+            let sql = format!(
+                "SELECT {PURCHASE_COLUMNS} FROM purchases WHERE organization_id = ? AND id IN ({marks})"
+            );
+            let mut q = sqlx::query(sqlx::AssertSqlSafe(sql)).bind(org.0.to_string());
+            for id in chunk {
+                q = q.bind(id.to_string());
+            }
+            let rows = q.fetch_all(&self.pool).await.map_err(map_err)?;
+            for r in &rows {
+                found.push(purchase_from_row(r).map_err(map_err)?);
+            }
+        }
+        Ok(found)
+    }
+
     async fn ledger(
         &self,
         org: OrgId,

@@ -64,6 +64,13 @@ pub trait LedgerStore: Send + Sync {
     ) -> Result<PointsOutcome, PointsError>;
     /// A purchase.
     async fn purchase(&self, org: OrgId, id: PurchaseId) -> Result<Option<Purchase>, StoreError>;
+    /// The purchases among `ids` that the organization holds, in no particular order: a
+    /// page of ledger entries reads the breakdowns of its purchases in one query.
+    async fn purchases_by_id(
+        &self,
+        org: OrgId,
+        ids: &[PurchaseId],
+    ) -> Result<Vec<Purchase>, StoreError>;
     /// Ledger entries, oldest first, of one customer or the whole org, in `[from, to)`,
     /// after the cursor `(created_at, id)`.
     async fn ledger(
