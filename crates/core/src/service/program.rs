@@ -284,11 +284,10 @@ pub(crate) async fn award_grants(
     }
     let ids: Vec<PurchaseId> = awards.iter().map(|(_, p)| *p).collect();
     let mut grants: HashMap<PurchaseId, Vec<Grant>> = store
-        .purchases_by_id(org, &ids)
+        .purchase_grants(org, &ids)
         .await?
         .into_iter()
-        .filter(|p| !p.grants.is_empty())
-        .map(|p| (p.id, p.grants))
+        .filter(|(_, g)| !g.is_empty())
         .collect();
     Ok(awards
         .into_iter()

@@ -6,7 +6,7 @@
 use loyalty_core::clock::{Clock, FixedClock};
 use loyalty_core::domain::ledger::{Actor, NewCustomer, PointsOutcome, TxType};
 use loyalty_core::domain::program::{
-    BonusInput, CardInput, GrantRule, ProgramInput, PromotionInput, RuleId, StampKind,
+    BonusInput, CardInput, Grant, GrantRule, ProgramInput, PromotionInput, RuleId, StampKind,
     describe_grants,
 };
 use loyalty_core::domain::{CustomerId, Language, OrgStatus, Organization, PurchaseId, Role};
@@ -16,7 +16,7 @@ use loyalty_core::service::points::{self, Ctx, EnrollInput};
 use loyalty_core::service::program;
 use loyalty_testkit::{TestDb, both_backends, fixed_clock, till};
 use rand::{Rng, SeedableRng};
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeMap;
 use uuid::Uuid;
 
 async fn org(db: &TestDb, slug: &str, clock: &FixedClock) -> Organization {
@@ -235,14 +235,22 @@ both_backends! {
         let theirs = till::award(&teller, elsewhere, "10.00", None, serde_json::json!({}), &key()).await.expect("theirs").purchase.expect("purchase");
 
         // One read for a page of purchases, and never another shop's.
-        let found: BTreeSet<PurchaseId> = db.store.purchases_by_id(o.id, &[p.id, q.id, theirs.id]).await.expect("read").into_iter().map(|x| x.id).collect();
-        assert_eq!(found, BTreeSet::from([p.id, q.id]));
-        assert!(db.store.purchases_by_id(o.id, &[]).await.expect("none").is_empty());
-        assert!(db.store.purchases_by_id(other.id, &[p.id]).await.expect("other").is_empty(), "tenants are isolated");
+        let found: BTreeMap<PurchaseId, Vec<Grant>> = db.store.purchase_grants(o.id, &[p.id, q.id, theirs.id]).await.expect("read").into_iter().collect();
+        assert_eq!(found, BTreeMap::from([(p.id, p.grants.clone()), (q.id, q.grants.clone())]));
+        assert!(db.store.purchase_grants(o.id, &[]).await.expect("none").is_empty());
+        assert!(db.store.purchase_grants(other.id, &[p.id]).await.expect("other").is_empty(), "tenants are isolated");
+        // More ids than one query takes: every one is found, once.
+        let mut many = vec![p.id, q.id];
+        for _ in 0..203 {
+            many.push(till::award(&cashier, member.id, "5.00", None, serde_json::json!({}), &key()).await.expect("visit").purchase.expect("purchase").id);
+        }
+        let read: BTreeMap<PurchaseId, Vec<Grant>> = db.store.purchase_grants(o.id, &many).await.expect("many").into_iter().collect();
+        assert_eq!(read.len(), many.len());
+        assert!(read.values().all(|g| g.len() >= 2), "base and the double at least");
 
         // The customer's own history: each award with what each rule gave; the refund without.
         let me = ctx(&db, &clock, &o, Role::Customer);
-        let (_, lines) = customers::own_history(&me, Some("subject-ann"), LedgerRange::first(10)).await.expect("history");
+        let (_, lines) = customers::own_history(&me, Some("subject-ann"), LedgerRange::first(3)).await.expect("history");
         let kinds: Vec<TxType> = lines.iter().map(|l| l.entry.transaction_type).collect();
         assert_eq!(kinds, [TxType::Earned, TxType::Earned, TxType::Reversed]);
         let said: Vec<String> = lines.iter().map(|l| describe_grants(&l.grants, Language::PtBr)).collect();
