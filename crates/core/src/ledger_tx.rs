@@ -15,9 +15,7 @@ use crate::domain::ledger::{
     Purchase, Reward, TxType,
 };
 use crate::domain::points::reversal_points;
-use crate::domain::program::{
-    CustomerState, Grant, GrantRule, RuleId, StampEntry, StampKind, engine,
-};
+use crate::domain::program::{CustomerState, GrantRule, RuleId, StampEntry, StampKind, engine};
 use crate::domain::{CustomerId, OrgId, PurchaseId, RewardId};
 use crate::mail::{self, NewMail, ReceiptTarget};
 use crate::store::{StoreError, new_id};
@@ -355,6 +353,7 @@ pub async fn apply<T: LedgerTx + ProgramTx + ?Sized>(
                     &purchase.currency,
                     *points,
                     balance,
+                    &purchase.grants,
                     now,
                 ))
                 .await?;
@@ -788,16 +787,6 @@ async fn redeem_card<T: LedgerTx + ProgramTx + ?Sized>(
         stamps: vec![stamps],
         replayed: false,
     })
-}
-
-/// The grants of an award as the till says them: `25 base + 25 Tuesday double + 1 stamp
-/// Coffee card (7/10)`.
-pub fn describe_grants(grants: &[Grant]) -> String {
-    grants
-        .iter()
-        .map(Grant::describe)
-        .collect::<Vec<_>>()
-        .join(" + ")
 }
 
 /// Appends `entry` at its place in the customer's chain.

@@ -11,6 +11,7 @@ use async_trait::async_trait;
 use loyalty_core::domain::ledger::{
     Actor, IdempotencyKey, LedgerEntry, PointsCommand, PointsError, PointsOutcome, Purchase,
 };
+use loyalty_core::domain::program::Grant;
 use loyalty_core::domain::{CustomerId, LedgerEntryId, OrgId, PurchaseId};
 use loyalty_core::ledger_tx;
 use loyalty_core::store::{
@@ -60,6 +61,33 @@ impl LedgerStore for PgStore {
             .map(purchase_from_row)
             .transpose()
             .map_err(map_err)
+    }
+
+    async fn purchase_grants(
+        &self,
+        org: OrgId,
+        ids: &[PurchaseId],
+    ) -> Result<Vec<(PurchaseId, Vec<Grant>)>, StoreError> {
+        let mut found = Vec::with_capacity(ids.len());
+        // A hundred ids a query: on a page of 1,000 awards one query of all the ids took
+        // 52-69 ms, ten of a hundred 21-49 ms (debug build, a busy machine).
+        for chunk in ids.chunks(100) {
+            let chunk: Vec<Uuid> = chunk.iter().map(|id| id.0).collect();
+            let rows = sqlx::query(
+                "SELECT id, grants FROM purchases WHERE organization_id = $1 AND id = ANY($2) \
+                 AND grants IS NOT NULL",
+            )
+            .bind(org.0)
+            .bind(chunk)
+            .fetch_all(&self.pool)
+            .await
+            .map_err(map_err)?;
+            for r in &rows {
+                let grants: sqlx::types::Json<Vec<Grant>> = r.try_get("grants").map_err(map_err)?;
+                found.push((PurchaseId(r.try_get("id").map_err(map_err)?), grants.0));
+            }
+        }
+        Ok(found)
     }
 
     async fn ledger(

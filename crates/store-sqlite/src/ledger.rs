@@ -10,6 +10,7 @@ use async_trait::async_trait;
 use loyalty_core::domain::ledger::{
     Actor, IdempotencyKey, LedgerEntry, PointsCommand, PointsError, PointsOutcome, Purchase, TxType,
 };
+use loyalty_core::domain::program::Grant;
 use loyalty_core::domain::{CustomerId, LedgerEntryId, OrgId, PurchaseId};
 use loyalty_core::store::{
     InvariantReport, LedgerStore, PointsSettings, StoreError, points_settings_audit,
@@ -85,6 +86,35 @@ impl LedgerStore for SqliteStore {
             .map(purchase_from_row)
             .transpose()
             .map_err(map_err)
+    }
+
+    async fn purchase_grants(
+        &self,
+        org: OrgId,
+        ids: &[PurchaseId],
+    ) -> Result<Vec<(PurchaseId, Vec<Grant>)>, StoreError> {
+        let mut found = Vec::with_capacity(ids.len());
+        // A few hundred ids a query keeps far below SQLite's bound on parameters.
+        for chunk in ids.chunks(500) {
+            let marks = vec!["?"; chunk.len()].join(", ");
+            let sql = format!(
+                "SELECT id, grants FROM purchases WHERE organization_id = ? AND id IN ({marks}) \
+                 AND grants IS NOT NULL"
+            );
+            let mut q = sqlx::query(sqlx::AssertSqlSafe(sql)).bind(org.0.to_string());
+            for id in chunk {
+                q = q.bind(id.to_string());
+            }
+            let rows = q.fetch_all(&self.pool).await.map_err(map_err)?;
+            for r in &rows {
+                let grants: String = r.try_get("grants").map_err(map_err)?;
+                found.push((
+                    uuid_col(r, "id").map_err(map_err)?,
+                    decode("grants", serde_json::from_str(&grants)).map_err(map_err)?,
+                ));
+            }
+        }
+        Ok(found)
     }
 
     async fn ledger(

@@ -13,6 +13,7 @@ pub mod program;
 mod role;
 mod slug;
 pub mod typed_amount;
+mod written;
 
 pub use ids::{ApiTokenId, CustomerId, LedgerEntryId, PurchaseId, RewardId};
 pub use locale::{CountryCode, CurrencyCode, LanguageTag, TimeZoneName};
@@ -23,3 +24,4 @@ pub use org::{
 pub use person::{Email, PersonName, Phone, Username};
 pub use role::{GroupName, Membership, Role, resolve_memberships};
 pub use slug::OrgSlug;
+pub use written::Language;

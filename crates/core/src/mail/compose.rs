@@ -3,7 +3,8 @@
 //! to queue.
 
 use super::{ExpiryTarget, MailKind, MailSettings, NewMail, ReceiptTarget, USEFUL_FOR};
-use crate::domain::{OrgId, PurchaseId};
+use crate::domain::program::{Grant, describe_grants, explains};
+use crate::domain::{Language, OrgId, PurchaseId};
 use time::OffsetDateTime;
 use uuid::Uuid;
 
@@ -272,9 +273,17 @@ pub fn points_receipt(
     currency: &str,
     points: i64,
     balance: i64,
+    grants: &[Grant],
     now: OffsetDateTime,
 ) -> NewMail {
     let lang = target.language.as_str();
+    let written = Language::from_tag(lang);
+    // What each rule gave, when it says more than the total (the till's breakdown).
+    let breakdown = if explains(grants) {
+        describe_grants(grants, written)
+    } else {
+        String::new()
+    };
     let sender = Sender {
         name: Some(
             target
@@ -289,16 +298,26 @@ pub fn points_receipt(
         (
             format!("Você ganhou {points} pontos em {}", target.org_name),
             format!(
-                "obrigado pela sua compra de {amount} {currency} em {} no dia {date}.\n\nPontos ganhos: {points}\nSeu saldo: {balance} pontos\n",
-                target.org_name
+                "obrigado pela sua compra de {amount} {currency} em {} no dia {date}.\n\nPontos ganhos: {points}\n{}Seu saldo: {balance} pontos\n",
+                target.org_name,
+                if breakdown.is_empty() {
+                    String::new()
+                } else {
+                    format!("Detalhamento: {breakdown}\n")
+                }
             ),
         )
     } else {
         (
             format!("You earned {points} points at {}", target.org_name),
             format!(
-                "thank you for your purchase of {amount} {currency} at {} on {date}.\n\nPoints earned: {points}\nYour balance: {balance} points\n",
-                target.org_name
+                "thank you for your purchase of {amount} {currency} at {} on {date}.\n\nPoints earned: {points}\n{}Your balance: {balance} points\n",
+                target.org_name,
+                if breakdown.is_empty() {
+                    String::new()
+                } else {
+                    format!("Breakdown: {breakdown}\n")
+                }
             ),
         )
     };
@@ -461,14 +480,72 @@ mod tests {
         let now = datetime!(2025-01-23 14:05 UTC);
         let org = OrgId(Uuid::nil());
         let purchase = PurchaseId(Uuid::nil());
-        let m = points_receipt(org, &t, purchase, "10.00", "BRL", 10, 25, now);
+        let m = points_receipt(org, &t, purchase, "10.00", "BRL", 10, 25, &[], now);
         assert!(m.subject.contains("Você ganhou 10 pontos"), "{}", m.subject);
         assert!(m.body_text.contains("23/01/2025"), "{}", m.body_text);
         assert_eq!(m.from_name.as_deref(), Some("Padaria"));
         assert_eq!(m.reply_to.as_deref(), Some("contato@padaria.example"));
         t.language = "en-US".into();
-        let m = points_receipt(org, &t, purchase, "10.00", "BRL", 10, 25, now);
+        let m = points_receipt(org, &t, purchase, "10.00", "BRL", 10, 25, &[], now);
         assert!(m.subject.contains("You earned 10 points"));
         assert!(m.body_text.contains("Your balance: 25 points"));
+    }
+    #[test]
+    fn a_receipt_shows_what_each_rule_gave_in_the_shops_language() {
+        use crate::domain::program::GrantRule;
+        let grant = |rule, name: &str, points, stamps, progress| Grant {
+            rule,
+            name: name.into(),
+            points,
+            stamps,
+            progress,
+        };
+        let grants = [
+            grant(GrantRule::Base, "", 25, 0, None),
+            grant(
+                GrantRule::Promotion(Uuid::nil()),
+                "Terça em dobro",
+                25,
+                0,
+                None,
+            ),
+            grant(
+                GrantRule::StampCard(Uuid::nil()),
+                "Cartão do café",
+                0,
+                1,
+                Some((7, 10)),
+            ),
+        ];
+        let mut t = ReceiptTarget {
+            email: "c@example.com".into(),
+            name: None,
+            org_name: "Padaria".into(),
+            language: "pt-BR".into(),
+            timezone: "America/Sao_Paulo".into(),
+            sender_name: None,
+            sender_address: None,
+        };
+        let (org, purchase) = (OrgId(Uuid::nil()), PurchaseId(Uuid::nil()));
+        let now = datetime!(2025-01-21 14:05 UTC);
+        let m = points_receipt(org, &t, purchase, "25.00", "BRL", 50, 80, &grants, now);
+        assert!(
+            m.body_text.contains(
+                "Pontos ganhos: 50\nDetalhamento: 25 base + 25 Terça em dobro + 1 selo Cartão do café (7/10)\n"
+            ),
+            "{}",
+            m.body_text
+        );
+        t.language = "en-US".into();
+        let m = points_receipt(org, &t, purchase, "25.00", "BRL", 50, 80, &grants, now);
+        assert!(
+            m.body_text
+                .contains("Breakdown: 25 base + 25 Terça em dobro + 1 stamp Cartão do café (7/10)"),
+            "{}",
+            m.body_text
+        );
+        // The base points alone say nothing the total does not.
+        let m = points_receipt(org, &t, purchase, "25.00", "BRL", 25, 55, &grants[..1], now);
+        assert!(!m.body_text.contains("Breakdown"), "{}", m.body_text);
     }
 }

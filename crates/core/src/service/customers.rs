@@ -5,6 +5,7 @@ use super::context::{ADMIN, Ctx, STAFF};
 use crate::Error;
 use crate::domain::ledger::{Customer, CustomerKey, LedgerEntry, NewCustomer, PointsError};
 use crate::domain::points::{is_card_number, new_card_number, normalize_phone};
+use crate::domain::program::Grant;
 use crate::domain::{CountryCode, Email};
 use crate::domain::{CustomerId, LedgerEntryId, Role};
 use crate::error::{ErrorCode, FieldError};
@@ -312,6 +313,35 @@ pub async fn set_marketing_consent(
     }
     customer.marketing_consent = consent;
     Ok(customer)
+}
+
+/// One line of a customer's history: the ledger entry and, for an award under a
+/// program, what each rule gave (empty otherwise).
+#[derive(Debug, Clone, PartialEq)]
+pub struct HistoryLine {
+    /// The entry.
+    pub entry: LedgerEntry,
+    /// The purchase's grants, for an award (`domain::program::describe_grants` writes them).
+    pub grants: Vec<Grant>,
+}
+
+/// The caller's own customer record and their history, oldest first: the ledger
+/// entries, each award with the breakdown of its purchase (the portal).
+pub async fn own_history(
+    ctx: &Ctx<'_>,
+    subject: Option<&str>,
+    range: LedgerRange,
+) -> Result<(Customer, Vec<HistoryLine>), Error> {
+    let (me, entries) = own_ledger(ctx, subject, range).await?;
+    let mut grants = super::program::award_grants(ctx.store, ctx.org.id, &entries).await?;
+    let lines = entries
+        .into_iter()
+        .map(|entry| HistoryLine {
+            grants: grants.remove(&entry.id).unwrap_or_default(),
+            entry,
+        })
+        .collect();
+    Ok((me, lines))
 }
 
 /// The caller's own customer record and their ledger entries, oldest first.

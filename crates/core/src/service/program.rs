@@ -5,16 +5,17 @@
 use super::context::{ADMIN, Ctx, STAFF};
 use super::points::{run, start_of_day};
 use crate::Error;
-use crate::domain::CustomerId;
 use crate::domain::Organization;
-use crate::domain::ledger::{PointsCommand, PointsOutcome};
+use crate::domain::ledger::{LedgerEntry, PointsCommand, PointsOutcome, TxType};
 use crate::domain::points::Amount;
 use crate::domain::program::{
     AwardProgram, CustomerState, Grant, Program, ProgramInput, PurchaseFacts, RuleId, engine,
     local_time,
 };
+use crate::domain::{CustomerId, Language, LedgerEntryId, PurchaseId};
 use crate::error::ErrorCode;
 use crate::store::new_id;
+use std::collections::HashMap;
 use time::OffsetDateTime;
 
 /// What the award path hands the ledger for a purchase of `amount` at `now`: `None` when
@@ -95,7 +96,7 @@ pub struct Preview {
     pub grants: Vec<Grant>,
     /// Points in all.
     pub points: i64,
-    /// `25 base + 25 Tuesday double + 1 stamp Coffee card (7/10)`.
+    /// `25 base + 25 Tuesday double + 1 stamp Coffee card (7/10)`, in English.
     pub summary: String,
 }
 
@@ -140,7 +141,7 @@ pub async fn preview(
     Ok(Preview {
         program_version: ctx.org.program.version,
         points: engine::total_points(&grants),
-        summary: crate::ledger_tx::describe_grants(&grants),
+        summary: engine::describe_grants(&grants, Language::En),
         grants,
     })
 }
@@ -260,4 +261,36 @@ pub async fn enrollment_bonuses(
         customer.balance = out.balance;
     }
     Ok(customer)
+}
+
+/// The grants of the purchases that awards among `entries` recorded, by entry: an
+/// award's `earned` entry names its purchase. Entries of other kinds and purchases
+/// without grants (a plain program) are left out. One read for the whole page, for the
+/// portal's history and the ledger export.
+pub(crate) async fn award_grants(
+    store: &dyn crate::store::Store,
+    org: crate::domain::OrgId,
+    entries: &[LedgerEntry],
+) -> Result<HashMap<LedgerEntryId, Vec<Grant>>, crate::store::StoreError> {
+    let awards: Vec<(LedgerEntryId, PurchaseId)> = entries
+        .iter()
+        .filter(|e| {
+            e.transaction_type == TxType::Earned && e.reference_type.as_deref() == Some("purchase")
+        })
+        .filter_map(|e| e.reference_id.map(|r| (e.id, PurchaseId(r))))
+        .collect();
+    if awards.is_empty() {
+        return Ok(HashMap::new());
+    }
+    let ids: Vec<PurchaseId> = awards.iter().map(|(_, p)| *p).collect();
+    let mut grants: HashMap<PurchaseId, Vec<Grant>> = store
+        .purchase_grants(org, &ids)
+        .await?
+        .into_iter()
+        .filter(|(_, g)| !g.is_empty())
+        .collect();
+    Ok(awards
+        .into_iter()
+        .filter_map(|(entry, purchase)| grants.remove(&purchase).map(|g| (entry, g)))
+        .collect())
 }

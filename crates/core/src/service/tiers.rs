@@ -92,9 +92,11 @@ pub async fn recalculate(
     Ok(report)
 }
 
-/// A customer's tier and progress to the next one (staff).
+/// A customer's tier and progress to the next one (staff); `CustomerNotFound` for an id
+/// that is no customer of the organization.
 pub async fn progress(ctx: &Ctx<'_>, customer: CustomerId) -> Result<TierProgress, Error> {
     ctx.require(STAFF, "read a customer's tier")?;
+    super::customers::customer(ctx, customer).await?;
     standing(ctx, customer).await
 }
 
@@ -111,11 +113,17 @@ async fn standing(ctx: &Ctx<'_>, customer: CustomerId) -> Result<TierProgress, E
         .store
         .tier_candidates(ctx.org.id, program.tier_rules.basis, since, Some(customer))
         .await?;
-    let (tier, value) = found
+    let (tier, value, below_since) = found
         .first()
-        .map(|c| (c.tier, c.value))
-        .unwrap_or((None, rust_decimal::Decimal::ZERO));
-    Ok(TierProgress::of(program, tier, value))
+        .map(|c| (c.tier, c.value, c.below_since))
+        .unwrap_or((None, rust_decimal::Decimal::ZERO, None));
+    Ok(TierProgress::of(
+        program,
+        tier,
+        value,
+        below_since,
+        ctx.clock.now(),
+    ))
 }
 
 /// Days back the birthday bonus looks: a birthday on a day the job did not run is

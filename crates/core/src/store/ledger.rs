@@ -5,6 +5,7 @@ use crate::domain::ledger::{
     Actor, IdempotencyKey, LedgerEntry, PointsCommand, PointsError, PointsOutcome, Purchase,
 };
 use crate::domain::points::EarningRule;
+use crate::domain::program::Grant;
 use crate::domain::{CustomerId, LedgerEntryId, OrgId, PurchaseId};
 use crate::error::StoreError;
 use async_trait::async_trait;
@@ -64,6 +65,15 @@ pub trait LedgerStore: Send + Sync {
     ) -> Result<PointsOutcome, PointsError>;
     /// A purchase.
     async fn purchase(&self, org: OrgId, id: PurchaseId) -> Result<Option<Purchase>, StoreError>;
+    /// The breakdowns (grants) of the purchases among `ids` that the organization holds
+    /// and that were computed under a program, in no particular order: a page of ledger
+    /// entries reads its awards' breakdowns in one query. Purchases without grants are
+    /// left out.
+    async fn purchase_grants(
+        &self,
+        org: OrgId,
+        ids: &[PurchaseId],
+    ) -> Result<Vec<(PurchaseId, Vec<Grant>)>, StoreError>;
     /// Ledger entries, oldest first, of one customer or the whole org, in `[from, to)`,
     /// after the cursor `(created_at, id)`.
     async fn ledger(

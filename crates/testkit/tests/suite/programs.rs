@@ -4,11 +4,13 @@
 //! refunds, card redemptions, tier recalculations) that keep every invariant.
 
 use loyalty_core::clock::{Clock, FixedClock};
-use loyalty_core::domain::ledger::{Actor, PointsOutcome, TxType};
+use loyalty_core::domain::ledger::{Actor, NewCustomer, PointsOutcome, TxType};
 use loyalty_core::domain::program::{
-    BonusInput, CardInput, GrantRule, ProgramInput, PromotionInput, RuleId, StampKind,
+    BonusInput, CardInput, Grant, GrantRule, ProgramInput, PromotionInput, RuleId, StampKind,
+    describe_grants,
 };
-use loyalty_core::domain::{CustomerId, OrgStatus, Organization, Role};
+use loyalty_core::domain::{CustomerId, Language, OrgStatus, Organization, PurchaseId, Role};
+use loyalty_core::service::customers::{self, LedgerRange};
 use loyalty_core::service::onboard::OnboardInput;
 use loyalty_core::service::points::{self, Ctx, EnrollInput};
 use loyalty_core::service::program;
@@ -212,6 +214,51 @@ both_backends! {
         let other = org(&db, "elsewhere", &clock).await;
         assert!(db.store.customer_program_state(other.id, c, clock.now() - time::Duration::days(1)).await.expect("state").stamps.is_empty());
         assert_eq!(program::change(&cashier, ProgramInput::AddCard(coffee_card())).await.expect_err("cashier").code(), "auth.forbidden");
+    }
+
+    async fn the_history_reads_each_awards_breakdown_from_its_own_shop_only(db) {
+        // 2025-01-23 is a Thursday: the double applies.
+        let clock = fixed_clock();
+        let (o, _, _) = coffee_shop(&db, &clock, "beanery").await;
+        let (other, _, _) = coffee_shop(&db, &clock, "teahouse").await;
+        let cashier = ctx(&db, &clock, &o, Role::Cashier);
+        let member = db.store.enroll_customer(o.id, &NewCustomer {
+            phone: None, email: None, name: Some("Ann".into()), card_number: "400000000014".into(),
+            identity_subject: Some("subject-ann".into()), created_by: None,
+        }, &Actor::system(), clock.now()).await.expect("enroll");
+        let a = till::award(&cashier, member.id, "25.00", None, serde_json::json!({}), &key()).await.expect("award");
+        let b = till::award(&cashier, member.id, "4.00", None, serde_json::json!({}), &key()).await.expect("second");
+        let (p, q) = (a.purchase.clone().expect("purchase"), b.purchase.clone().expect("purchase"));
+        till::reverse(&cashier, q.id, None, &key()).await.expect("refund");
+        let teller = ctx(&db, &clock, &other, Role::Cashier);
+        let elsewhere = customer(&teller, "202-555-0144").await;
+        let theirs = till::award(&teller, elsewhere, "10.00", None, serde_json::json!({}), &key()).await.expect("theirs").purchase.expect("purchase");
+
+        // One read for a page of purchases, and never another shop's.
+        let found: BTreeMap<PurchaseId, Vec<Grant>> = db.store.purchase_grants(o.id, &[p.id, q.id, theirs.id]).await.expect("read").into_iter().collect();
+        assert_eq!(found, BTreeMap::from([(p.id, p.grants.clone()), (q.id, q.grants.clone())]));
+        assert!(db.store.purchase_grants(o.id, &[]).await.expect("none").is_empty());
+        assert!(db.store.purchase_grants(other.id, &[p.id]).await.expect("other").is_empty(), "tenants are isolated");
+        // More ids than one query takes: every one is found, once.
+        let mut many = vec![p.id, q.id];
+        for _ in 0..203 {
+            many.push(till::award(&cashier, member.id, "5.00", None, serde_json::json!({}), &key()).await.expect("visit").purchase.expect("purchase").id);
+        }
+        let read: BTreeMap<PurchaseId, Vec<Grant>> = db.store.purchase_grants(o.id, &many).await.expect("many").into_iter().collect();
+        assert_eq!(read.len(), many.len());
+        assert!(read.values().all(|g| g.len() >= 2), "base and the double at least");
+
+        // The customer's own history: each award with what each rule gave; the refund without.
+        let me = ctx(&db, &clock, &o, Role::Customer);
+        let (_, lines) = customers::own_history(&me, Some("subject-ann"), LedgerRange::first(3)).await.expect("history");
+        let kinds: Vec<TxType> = lines.iter().map(|l| l.entry.transaction_type).collect();
+        assert_eq!(kinds, [TxType::Earned, TxType::Earned, TxType::Reversed]);
+        let said: Vec<String> = lines.iter().map(|l| describe_grants(&l.grants, Language::PtBr)).collect();
+        assert_eq!(said, ["25 base + 25 Thursday double + 1 selo Coffee card (1/10)", "4 base + 4 Thursday double", ""]);
+        assert_eq!(describe_grants(&lines[0].grants, Language::En), "25 base + 25 Thursday double + 1 stamp Coffee card (1/10)");
+        // Another shop's customer role reads nothing of this one.
+        let stranger = ctx(&db, &clock, &other, Role::Customer);
+        assert!(customers::own_history(&stranger, Some("subject-ann"), LedgerRange::first(10)).await.is_err());
     }
 
     async fn the_tenth_stamp_offers_the_reward_and_redeeming_empties_the_card(db) {

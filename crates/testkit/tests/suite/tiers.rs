@@ -10,7 +10,7 @@ use loyalty_core::domain::ledger::Actor;
 use loyalty_core::domain::program::{
     BonusInput, GrantRule, ProgramInput, TierInput, TierRulesInput,
 };
-use loyalty_core::domain::{CustomerId, OrgStatus, Organization, Role};
+use loyalty_core::domain::{CustomerId, Language, OrgStatus, Organization, Role};
 use loyalty_core::service::onboard::OnboardInput;
 use loyalty_core::service::points::{self, Ctx, EnrollInput};
 use loyalty_core::service::{program, tiers};
@@ -141,7 +141,7 @@ both_backends! {
 
         let progress = tiers::progress(&cashier, bob).await.expect("progress");
         assert_eq!((progress.tier.as_deref(), progress.value), (None, Decimal::from(150)));
-        assert_eq!(progress.describe().as_deref(), Some("350 points to Gold"));
+        assert_eq!(progress.describe(Language::En, "USD").as_deref(), Some("350 points to Gold"));
 
         let r = tiers::recalculate(db.store.as_ref(), &clock, &o).await.expect("pass");
         println!("{:?}: recalculation of 3 customers took {} ms", db.kind, r.millis);

@@ -253,10 +253,20 @@ async fn set_tier_rules(
     ))
 }
 
+api_errors!(CustomerTierErrors [SIGNED_IN] {
+    OrgMismatch,
+    RequestPath = "`id` is not a UUID",
+    AuthForbidden = "customers, and callers without a role in the organization",
+    OrgSuspended,
+    OrgNotFound,
+    CustomerNotFound = "`id` is no customer of this organization",
+});
+
 /// A customer's tier
 ///
 /// Their tier (as the last recalculation left it), what they earned or spent in the
-/// window, and what is missing to the next tier, computed now. Staff only.
+/// window, what is missing to the next tier and, once they no longer reach their
+/// tier's threshold, when they leave it (`ends_at`), computed now. Staff only.
 #[utoipa::path(
     get,
     path = "/orgs/{slug}/customers/{id}/tier",
@@ -265,7 +275,7 @@ async fn set_tier_rules(
     params(super::params::OrgIdPath, super::params::OrgHeader),
     responses(
         (status = 200, description = "The customer's tier and progress", body = TierProgress),
-        CustomerCardsErrors,
+        CustomerTierErrors,
     ),
     security(("session" = []), ("api_token" = []))
 )]

@@ -9,6 +9,7 @@ use super::layout::{Chrome, problem};
 use super::params::PageQuery;
 use super::qr;
 use super::render;
+use super::till::TierView;
 use crate::AppState;
 use askama::Template;
 use axum::Router;
@@ -18,9 +19,10 @@ use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
 use loyalty_core::domain::Role;
 use loyalty_core::domain::ledger::{Customer, PointsError};
+use loyalty_core::domain::program::{describe_grants, explains};
 use loyalty_core::service::customers::{self, LedgerRange};
 use loyalty_core::service::erasure;
-use loyalty_core::service::{program, rewards};
+use loyalty_core::service::{program, rewards, tiers};
 use serde::Deserialize;
 
 pub(super) fn routes() -> Router<AppState> {
@@ -74,6 +76,8 @@ struct Row {
     when: String,
     kind: &'static str,
     points: i64,
+    /// What each rule gave, for an award under a program: `25 base + 25 Tuesday double`.
+    breakdown: String,
 }
 
 struct Affordable {
@@ -92,6 +96,8 @@ struct MePage {
     affordable: Vec<Affordable>,
     next_reward: Option<(String, i64)>,
     cards: Vec<MyCard>,
+    /// Their tier and progress, when the program has tiers.
+    tier: Option<TierView>,
     since: String,
     slug: String,
     saved: bool,
@@ -150,7 +156,7 @@ async fn me(
     let ctx = page.ctx(&state, role);
     let subject = page.person.signed_in.session.principal.subject();
     let (customer, mut ledger) =
-        match customers::own_ledger(&ctx, Some(subject), LedgerRange::first(200)).await {
+        match customers::own_history(&ctx, Some(subject), LedgerRange::first(200)).await {
             Err(loyalty_core::Error::Points(PointsError::CustomerNotFound)) => {
                 return Err(PageError::from(problem(
                     &c,
@@ -168,12 +174,25 @@ async fn me(
     let rows = ledger
         .iter()
         .take(50)
-        .map(|e| Row {
-            when: c.lang.date(e.created_at, tz),
-            kind: admin_entry_kind(e),
-            points: e.points,
+        .map(|line| Row {
+            when: c.lang.date(line.entry.created_at, tz),
+            kind: admin_entry_kind(&line.entry),
+            points: line.entry.points,
+            breakdown: if explains(&line.grants) {
+                describe_grants(&line.grants, c.lang.written())
+            } else {
+                String::new()
+            },
         })
         .collect();
+    let tier = if page.org.program.running_tiers().is_empty() {
+        None
+    } else {
+        let progress = tiers::own_progress(&ctx, Some(subject))
+            .await
+            .or_page(&c, "/")?;
+        TierView::of(c.lang, &page.org, &progress)
+    };
     let cards = program::own_cards(&ctx, Some(subject))
         .await
         .unwrap_or_default()
@@ -244,6 +263,7 @@ async fn me(
             next_reward,
             saved: q.done.as_deref() == Some("consent"),
             cards,
+            tier,
         },
     ))
 }

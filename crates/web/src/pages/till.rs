@@ -16,12 +16,13 @@ use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::get;
+use loyalty_core::domain::Organization;
 use loyalty_core::domain::ledger::Customer;
-use loyalty_core::domain::program::{Grant, GrantRule};
+use loyalty_core::domain::program::{TierProgress, describe_grants, explains};
 use loyalty_core::domain::typed_amount::DecimalMark;
 use loyalty_core::domain::{CustomerId, PurchaseId, RewardId, Role};
 use loyalty_core::service::points::{self, Ctx};
-use loyalty_core::service::{program, rewards};
+use loyalty_core::service::{program, rewards, tiers};
 use serde::Deserialize;
 use uuid::Uuid;
 
@@ -61,30 +62,40 @@ pub(super) struct CardRow {
     pub idem: String,
 }
 
-/// Each grant of an award as the till says it, in the page's language: `25 base`,
-/// `25 Tuesday double`, `1 stamp Coffee card (7/10)`.
-pub(super) fn grant_lines(lang: Lang, grants: &[Grant]) -> Vec<String> {
-    grants
-        .iter()
-        .map(|g| match (g.rule, g.progress) {
-            (GrantRule::Base, _) => format!("{} {}", lang.int(g.points), lang.t("grant_base")),
-            (GrantRule::StampCard(_), Some((have, need))) => format!(
-                "{} {} {} ({have}/{need})",
-                g.stamps,
-                lang.t("grant_stamp"),
-                g.name
-            ),
-            _ => format!("{} {}", lang.int(g.points), g.name),
-        })
-        .collect()
-}
-
 pub(super) struct PurchaseRow {
     pub id: PurchaseId,
     pub when: String,
     pub amount: String,
     pub points: i64,
     pub reversible: bool,
+    /// What each rule gave: `25 base + 25 Tuesday double + 1 stamp Coffee card (7/10)`.
+    pub breakdown: String,
+}
+
+/// A customer's tier as the till and the portal show it: its name, the progress to the
+/// next one (`40 points to Gold`), and the day it ends when they no longer qualify.
+pub(super) struct TierView {
+    pub name: String,
+    pub progress: Option<String>,
+    pub ends: Option<String>,
+}
+
+impl TierView {
+    /// From the progress core computed, in the page's language; `None` when the program
+    /// has no running tiers.
+    pub(super) fn of(lang: Lang, org: &Organization, p: &TierProgress) -> Option<Self> {
+        if org.program.running_tiers().is_empty() {
+            return None;
+        }
+        Some(Self {
+            name: p
+                .tier
+                .clone()
+                .unwrap_or_else(|| lang.t("tier_none").to_owned()),
+            progress: p.describe(lang.written(), org.currency.as_str()),
+            ends: p.ends_at.map(|t| lang.date(t, &org.timezone)),
+        })
+    }
 }
 
 #[derive(Default, Deserialize)]
@@ -123,6 +134,8 @@ pub(super) struct TillPage {
     /// The program has running stamp cards or promotions: the live preview shows the
     /// base points only, and says the confirmation adds the rest.
     pub program_running: bool,
+    /// The customer's tier and progress, when the program has tiers.
+    pub tier: Option<TierView>,
 }
 
 impl TillPage {
@@ -152,6 +165,7 @@ impl TillPage {
             minor,
             currency: page.org.currency.to_string(),
             program_running: !page.org.program.is_plain(),
+            tier: None,
         }
     }
 }
@@ -262,6 +276,12 @@ pub(super) async fn customer_page(
         .or_page(&c, &back)?;
     let cards = program::cards(&ctx, id).await.or_page(&c, &back)?;
     let lang = c.lang;
+    let tier = if page.org.program.running_tiers().is_empty() {
+        None
+    } else {
+        let progress = tiers::progress(&ctx, id).await.or_page(&c, &back)?;
+        TierView::of(lang, &page.org, &progress)
+    };
     let tz = page.org.timezone.clone();
     let mut t = TillPage::new(c, page);
     t.rewards = rewards
@@ -295,8 +315,14 @@ pub(super) async fn customer_page(
             amount: lang.money(p.amount, &p.currency),
             points: p.points_awarded - p.points_reversed,
             reversible: p.reversed_amount < p.amount,
+            breakdown: if explains(&p.grants) {
+                describe_grants(&p.grants, lang.written())
+            } else {
+                String::new()
+            },
         })
         .collect();
+    t.tier = tier;
     t.notice = notice;
     t.customer = Some(found);
     Ok(render(status, &t))

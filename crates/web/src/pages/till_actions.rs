@@ -9,7 +9,7 @@ use super::form::CsrfForm;
 use super::guard::OrgPage;
 use super::layout::Notice;
 use super::render;
-use super::till::{TillPage, customer_page, grant_lines, staff};
+use super::till::{TillPage, customer_page, staff};
 use crate::AppState;
 use crate::pages::params::{PagePath, PageQuery};
 use askama::Template;
@@ -20,6 +20,7 @@ use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
 use loyalty_core::ErrorCode;
 use loyalty_core::domain::ledger::PointsError;
+use loyalty_core::domain::program::{describe_grants, explains};
 use loyalty_core::domain::typed_amount::{DecimalMark, parse_typed_amount};
 use loyalty_core::domain::{CustomerId, PurchaseId, RewardId};
 use loyalty_core::service::points::{
@@ -173,8 +174,8 @@ async fn confirm_award(
         .await
         .or_page(&c, &format!("{}/till/c/{id}", page.base()))?;
     let pts = preview.points;
-    let breakdown = if preview.grants.len() > 1 || preview.grants.iter().any(|g| g.stamps > 0) {
-        grant_lines(c.lang, &preview.grants).join(" + ")
+    let breakdown = if explains(&preview.grants) {
+        describe_grants(&preview.grants, c.lang.written())
     } else {
         String::new()
     };

@@ -151,7 +151,7 @@ both_backends! {
         assert_eq!(headers["content-disposition"], "attachment; filename=\"ledger-padaria-2025-01-01-2025-01-31.csv\"");
         assert!(body.starts_with(&[0xEF, 0xBB, 0xBF]), "byte-order mark");
         let rows = read_csv(&body, ';');
-        assert_eq!(rows[0], ["Lançamento", "Data e hora", "Cliente", "Tipo", "Pontos", "Saldo após", "Referência", "Id da referência", "Observações"]);
+        assert_eq!(rows[0], ["Lançamento", "Data e hora", "Cliente", "Tipo", "Pontos", "Saldo após", "Referência", "Id da referência", "Observações", "Detalhamento"]);
         assert_eq!(rows.len(), 2, "{rows:?}");
         let r = &rows[1];
         assert_eq!(r[1], "2025-01-31 23:30:00", "the shop's local time");
@@ -195,7 +195,7 @@ both_backends! {
         let (status, _, body) = get_raw(&app, &admin, "/api/v1/orgs/alpha/exports/ledger?from=2025-01-01&to=2025-01-31&style=machine&format=csv").await;
         assert_eq!(status, 200);
         let rows = read_csv(&body, ',');
-        assert_eq!(rows[0], ["entry_id", "created_at", "customer_id", "type", "points", "balance_after", "reference_type", "reference_id", "notes"]);
+        assert_eq!(rows[0], ["entry_id", "created_at", "customer_id", "type", "points", "balance_after", "reference_type", "reference_id", "notes", "breakdown"]);
         let (s, json) = app.call(&admin, "GET", "/api/v1/orgs/alpha/ledger?from=2025-01-01&to=2025-01-31", None).await;
         assert_eq!(s, 200);
         let items = json["items"].as_array().unwrap();
@@ -287,8 +287,8 @@ both_backends! {
         let sheet = book.worksheet_range("Extrato").unwrap();
         let title = sheet.get((0, 0)).unwrap().to_string();
         assert_eq!(title, "Padaria São João: extrato de 2025-01-01 a 2025-01-31");
-        let headers: Vec<String> = (0..9).map(|c| sheet.get((1, c)).unwrap().to_string()).collect();
-        assert_eq!(headers, ["Lançamento", "Data e hora", "Cliente", "Tipo", "Pontos", "Saldo após", "Referência", "Id da referência", "Observações"]);
+        let headers: Vec<String> = (0..10).map(|c| sheet.get((1, c)).unwrap().to_string()).collect();
+        assert_eq!(headers, ["Lançamento", "Data e hora", "Cliente", "Tipo", "Pontos", "Saldo após", "Referência", "Id da referência", "Observações", "Detalhamento"]);
         assert_eq!(sheet.height(), 4, "a title, headers and two entries");
         // Oldest first: the correction, then the bonus at 23:30 local on the 31st.
         let first = 2;

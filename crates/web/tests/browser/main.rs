@@ -13,5 +13,6 @@ mod harness;
 mod privacy;
 mod programs;
 mod story;
+mod tiers;
 mod till_offline;
 mod webhooks;

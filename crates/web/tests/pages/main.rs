@@ -28,6 +28,7 @@ mod language;
 mod matrix;
 mod members;
 mod metrics;
+mod programs;
 mod recovery;
 mod redirects;
 mod sessions;

@@ -12,6 +12,7 @@
 //!   the customer is under its daily limit.
 
 use super::{Program, PromotionEffect, RuleId};
+use crate::domain::Language;
 use crate::domain::points::{Amount, EarningRule, MAX_POINTS};
 use rust_decimal::Decimal;
 use rust_decimal::prelude::ToPrimitive;
@@ -75,17 +76,42 @@ pub struct Grant {
 }
 
 impl Grant {
-    /// The grant as the till reads it: `25 base`, `25 Tuesday double`,
-    /// `1 stamp Coffee card (7/10)`.
-    pub fn describe(&self) -> String {
+    /// The grant as the till reads it, in `lang`: `25 base`, `25 Tuesday double`,
+    /// `1 stamp Coffee card (7/10)` (`1 selo Coffee card (7/10)` in Portuguese).
+    pub fn describe(&self, lang: Language) -> String {
         match (self.rule, self.progress) {
-            (GrantRule::Base, _) => format!("{} base", self.points),
+            (GrantRule::Base, _) => format!("{} base", lang.int(self.points)),
             (GrantRule::StampCard(_), Some((have, need))) => {
-                format!("{} stamp {} ({have}/{need})", self.stamps, self.name)
+                let stamp = match (lang, self.stamps) {
+                    (Language::PtBr, 1) => "selo",
+                    (Language::PtBr, _) => "selos",
+                    (Language::En, 1) => "stamp",
+                    (Language::En, _) => "stamps",
+                };
+                format!("{} {stamp} {} ({have}/{need})", self.stamps, self.name)
             }
-            _ => format!("{} {}", self.points, self.name),
+            _ => format!("{} {}", lang.int(self.points), self.name),
         }
     }
+}
+
+/// What each rule of a purchase gave, as the customer and the cashier read it in
+/// `lang`: `25 base + 25 Tuesday double + 1 stamp Coffee card (7/10)`. The one way a
+/// breakdown is written: the till's confirmation, the admin's calculator, the API's
+/// `summary`, the customer portal's history, the receipt mail and the exports.
+pub fn describe_grants(grants: &[Grant], lang: Language) -> String {
+    grants
+        .iter()
+        .map(|g| g.describe(lang))
+        .collect::<Vec<_>>()
+        .join(" + ")
+}
+
+/// Whether a breakdown says more than the points total: more than one rule gave, or a
+/// stamp was given. The till and the portal show it only then; a purchase that earned
+/// only its base points reads the same without it.
+pub fn explains(grants: &[Grant]) -> bool {
+    grants.len() > 1 || grants.iter().any(|g| g.stamps > 0)
 }
 
 /// Total points of a list of grants.

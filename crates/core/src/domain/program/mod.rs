@@ -9,7 +9,9 @@ mod parse;
 pub mod tier;
 mod tier_input;
 
-pub use engine::{CustomerState, Grant, GrantRule, PurchaseFacts, evaluate};
+pub use engine::{
+    CustomerState, Grant, GrantRule, PurchaseFacts, describe_grants, evaluate, explains,
+};
 pub use parse::{BonusInput, CardInput, ProgramInput, PromotionInput, TierInput, TierRulesInput};
 pub use tier::{Tier, TierBasis, TierCandidate, TierChange, TierProgress, TierRules};
 

@@ -7,7 +7,7 @@
 //! customer of an organization in one read and writes the moves in one pass.
 
 use super::{Program, RuleId};
-use crate::domain::CustomerId;
+use crate::domain::{CustomerId, Language};
 use rust_decimal::Decimal;
 use serde::{Deserialize, Serialize};
 use time::OffsetDateTime;
@@ -255,11 +255,24 @@ pub struct TierProgress {
     #[serde(with = "rust_decimal::serde::str_option")]
     #[cfg_attr(feature = "openapi", schema(value_type = Option<String>, example = "40"))]
     pub missing: Option<Decimal>,
+    /// When they leave their tier unless they qualify again by then: set once they no
+    /// longer reach its threshold (the end of the grace period, or the next
+    /// recalculation without one); `None` while they qualify.
+    #[serde(with = "time::serde::rfc3339::option")]
+    #[cfg_attr(feature = "openapi", schema(value_type = Option<String>))]
+    pub ends_at: Option<OffsetDateTime>,
 }
 
 impl TierProgress {
-    /// The progress of a customer holding `tier` with `value` in the window.
-    pub fn of(program: &Program, tier: Option<RuleId>, value: Decimal) -> Self {
+    /// The progress at `now` of a customer holding `tier` with `value` in the window,
+    /// below their tier's threshold since `below_since` (a grace period in progress).
+    pub fn of(
+        program: &Program,
+        tier: Option<RuleId>,
+        value: Decimal,
+        below_since: Option<OffsetDateTime>,
+        now: OffsetDateTime,
+    ) -> Self {
         let have = rank(program, tier);
         let tiers = program.running_tiers();
         let next = tiers
@@ -267,21 +280,43 @@ impl TierProgress {
             .enumerate()
             .find(|(i, t)| i + 1 > have && t.threshold > value)
             .map(|(_, t)| *t);
+        let held = tier.and_then(|id| program.tier(id));
+        // Below the held tier's threshold: it ends when the grace period (counted from
+        // when the recalculation first saw them below, else from now) runs out.
+        let ends_at = held
+            .filter(|t| !t.ended && value < t.threshold)
+            .map(|_| months_after(below_since.unwrap_or(now), program.tier_rules.grace_months));
         Self {
-            tier: tier.and_then(|id| program.tier(id)).map(|t| t.name.clone()),
+            tier: held.map(|t| t.name.clone()),
             value,
             basis: program.tier_rules.basis,
             next: next.map(|t| t.name.clone()),
             missing: next.map(|t| t.threshold - value),
+            ends_at,
         }
     }
 
-    /// As the till and the portal say it: `40 points to Gold`, `12.50 to Gold`.
-    pub fn describe(&self) -> Option<String> {
+    /// As the till and the portal say it, in `lang`: `40 points to Gold`, `R$ 120,00
+    /// to Gold` (`40 pontos para Gold`); `None` at the top tier.
+    pub fn describe(&self, lang: Language, currency: &str) -> Option<String> {
         let (next, missing) = (self.next.as_ref()?, self.missing?);
+        let to = match lang {
+            Language::En => "to",
+            Language::PtBr => "para",
+        };
         Some(match self.basis {
-            TierBasis::Points => format!("{} points to {next}", missing.normalize()),
-            TierBasis::Spend => format!("{missing:.2} to {next}"),
+            TierBasis::Points => {
+                // Points in the window are whole; a fraction cannot be missing.
+                let points = missing.ceil().try_into().unwrap_or(i64::MAX);
+                let unit = match (lang, points) {
+                    (Language::En, 1) => "point",
+                    (Language::En, _) => "points",
+                    (Language::PtBr, 1) => "ponto",
+                    (Language::PtBr, _) => "pontos",
+                };
+                format!("{} {unit} {to} {next}", lang.int(points))
+            }
+            TierBasis::Spend => format!("{} {to} {next}", lang.money(missing, currency)),
         })
     }
 }
@@ -384,10 +419,47 @@ mod tests {
     #[test]
     fn progress_names_the_next_tier_and_what_is_missing() {
         let p = program(0);
-        let pr = TierProgress::of(&p, Some(Uuid::from_u128(1)), Decimal::from(460));
-        assert_eq!(pr.describe().as_deref(), Some("40 points to Gold"));
-        let top = TierProgress::of(&p, Some(Uuid::from_u128(2)), Decimal::from(900));
-        assert_eq!((top.next.clone(), top.describe()), (None, None));
+        let now = datetime!(2026-12-05 10:00 UTC);
+        let pr = TierProgress::of(&p, Some(Uuid::from_u128(1)), Decimal::from(460), None, now);
+        assert_eq!(
+            pr.describe(Language::En, "USD").as_deref(),
+            Some("40 points to Gold")
+        );
+        assert_eq!(
+            pr.describe(Language::PtBr, "BRL").as_deref(),
+            Some("40 pontos para Gold")
+        );
+        assert_eq!(pr.ends_at, None, "Silver holds while they qualify");
+        let top = TierProgress::of(&p, Some(Uuid::from_u128(2)), Decimal::from(900), None, now);
+        assert_eq!(
+            (top.next.clone(), top.describe(Language::En, "USD")),
+            (None, None)
+        );
+    }
+
+    #[test]
+    fn progress_on_spend_is_money_and_a_grace_period_has_an_end_date() {
+        let mut p = program(2);
+        p.tier_rules.basis = TierBasis::Spend;
+        let now = datetime!(2026-12-05 10:00 UTC);
+        let silver = Some(Uuid::from_u128(1));
+        let pr = TierProgress::of(&p, silver, Decimal::new(38_000, 2), None, now);
+        assert_eq!(
+            pr.describe(Language::PtBr, "BRL").as_deref(),
+            Some("R$ 120,00 para Gold")
+        );
+        assert_eq!(
+            pr.describe(Language::En, "USD").as_deref(),
+            Some("$120.00 to Gold")
+        );
+        // Gold held at 260 since 1 October, two months' grace: it ends on 1 December...
+        let gold = Some(Uuid::from_u128(2));
+        let since = datetime!(2026-10-01 03:00 UTC);
+        let pr = TierProgress::of(&p, gold, Decimal::from(260), Some(since), now);
+        assert_eq!(pr.ends_at, Some(datetime!(2026-12-01 03:00 UTC)));
+        // ...and a customer the recalculation has not seen below yet has the full grace.
+        let pr = TierProgress::of(&p, gold, Decimal::from(260), None, now);
+        assert_eq!(pr.ends_at, Some(datetime!(2027-02-05 10:00 UTC)));
     }
 
     #[test]

@@ -2,7 +2,9 @@
 //! documented in `docs/exports.md`) and how a store row becomes a row of cells.
 
 use super::{Cell, CsvStyle, ExportKind};
+use crate::domain::Language;
 use crate::domain::ledger::{Customer, LedgerEntry, Purchase};
+use crate::domain::program::{Grant, describe_grants};
 use crate::store::PeriodSummary;
 
 /// One column: its stable name (machine CSV), its English and Portuguese headers, and
@@ -34,7 +36,7 @@ const fn col(machine: &'static str, en: &'static str, pt: &'static str, width: f
     }
 }
 
-const LEDGER: [Column; 9] = [
+const LEDGER: [Column; 10] = [
     col("entry_id", "Entry", "Lançamento", 38.0),
     col("created_at", "Date and time", "Data e hora", 20.0),
     col("customer_id", "Customer", "Cliente", 38.0),
@@ -44,6 +46,7 @@ const LEDGER: [Column; 9] = [
     col("reference_type", "Reference", "Referência", 12.0),
     col("reference_id", "Reference id", "Id da referência", 38.0),
     col("notes", "Notes", "Observações", 40.0),
+    col("breakdown", "Breakdown", "Detalhamento", 48.0),
 ];
 
 const BALANCES: [Column; 8] = [
@@ -92,7 +95,8 @@ pub(super) fn of(kind: ExportKind) -> &'static [Column] {
     }
 }
 
-pub(super) fn ledger_row(e: LedgerEntry) -> Vec<Cell> {
+/// An entry's row; `grants` are the breakdown of the purchase an award recorded.
+pub(super) fn ledger_row(e: LedgerEntry, grants: &[Grant], lang: Language) -> Vec<Cell> {
     vec![
         Cell::Text(e.id.to_string()),
         Cell::Time(e.created_at),
@@ -104,6 +108,7 @@ pub(super) fn ledger_row(e: LedgerEntry) -> Vec<Cell> {
         e.reference_id
             .map_or(Cell::Empty, |r| Cell::Text(r.to_string())),
         Cell::text(e.notes.as_deref()),
+        breakdown(grants, lang),
     ]
 }
 
@@ -120,7 +125,7 @@ pub(super) fn balance_row(c: Customer) -> Vec<Cell> {
     ]
 }
 
-pub(super) fn purchase_row(p: Purchase) -> Vec<Cell> {
+pub(super) fn purchase_row(p: Purchase, lang: Language) -> Vec<Cell> {
     vec![
         Cell::Text(p.id.to_string()),
         Cell::Time(p.created_at),
@@ -132,17 +137,18 @@ pub(super) fn purchase_row(p: Purchase) -> Vec<Cell> {
         Cell::Int(p.points_awarded),
         Cell::Money(p.reversed_amount),
         Cell::Int(p.points_reversed),
-        breakdown(&p.grants),
+        breakdown(&p.grants, lang),
     ]
 }
 
 /// What each rule of the program gave, as the till says it (`25 base + 25 Tuesday
-/// double + 1 stamp Coffee card (7/10)`); empty for a purchase of a plain program.
-fn breakdown(grants: &[crate::domain::program::Grant]) -> Cell {
+/// double + 1 stamp Coffee card (7/10)`); empty for a purchase of a plain program and
+/// for entries that are no award.
+fn breakdown(grants: &[Grant], lang: Language) -> Cell {
     if grants.is_empty() {
         Cell::Empty
     } else {
-        Cell::Text(crate::ledger_tx::describe_grants(grants))
+        Cell::Text(describe_grants(grants, lang))
     }
 }
 
@@ -258,7 +264,7 @@ mod tests {
             ],
             created_at: time::OffsetDateTime::UNIX_EPOCH,
         };
-        let row = purchase_row(p.clone());
+        let row = purchase_row(p.clone(), Language::En);
         assert_eq!(row.len(), PURCHASES.len());
         assert_eq!(
             row.last(),
@@ -266,9 +272,16 @@ mod tests {
                 "25 base + 12 Silver + 25 Tuesday double + 1 stamp Coffee card (7/10)".into()
             ))
         );
+        assert_eq!(
+            purchase_row(p.clone(), Language::PtBr).last(),
+            Some(&Cell::Text(
+                "25 base + 12 Silver + 25 Tuesday double + 1 selo Coffee card (7/10)".into()
+            )),
+            "the shop's language in a local export"
+        );
         p.grants.clear();
         assert_eq!(
-            purchase_row(p).last(),
+            purchase_row(p, Language::En).last(),
             Some(&Cell::Empty),
             "a plain program's purchase"
         );

@@ -14,9 +14,10 @@ pub use person::{DataPackage, customer_package, own_package};
 pub use xlsx::{SCRATCH_PREFIX, Workbook};
 
 use crate::Error;
-use crate::domain::{CustomerId, LedgerEntryId, OrgId, Organization, PurchaseId};
+use crate::domain::{CustomerId, Language, LedgerEntryId, OrgId, Organization, PurchaseId};
 use crate::service::context::require_admin;
 use crate::service::points::{Ctx, day_start};
+use crate::service::program::award_grants;
 use crate::service::reports::local_date;
 use crate::store::Store;
 use columns::{Column, summary_rows};
@@ -397,7 +398,16 @@ impl Export {
                     *after = Some((last.created_at, last.id));
                 }
                 let full = page.len() == PAGE as usize;
-                (page.into_iter().map(columns::ledger_row).collect(), full)
+                let mut grants = award_grants(store, self.org, &page).await?;
+                let lang = self.language();
+                let rows = page
+                    .into_iter()
+                    .map(|e| {
+                        let g = grants.remove(&e.id).unwrap_or_default();
+                        columns::ledger_row(e, &g, lang)
+                    })
+                    .collect();
+                (rows, full)
             }
             Cursor::Balances(after) => {
                 let page = store.list_customers(self.org, *after, PAGE).await?;
@@ -415,7 +425,12 @@ impl Export {
                     *before = (last.created_at, last.id);
                 }
                 let full = page.len() == PAGE as usize;
-                (page.into_iter().map(columns::purchase_row).collect(), full)
+                let lang = self.language();
+                let rows = page
+                    .into_iter()
+                    .map(|p| columns::purchase_row(p, lang))
+                    .collect();
+                (rows, full)
             }
             Cursor::Summary => {
                 let summary = store
@@ -426,6 +441,16 @@ impl Export {
         };
         self.done = !full;
         Ok(rows)
+    }
+
+    /// The language of the breakdowns: the shop's in a local CSV or an XLSX sheet (as
+    /// their headers), English in the machine CSV.
+    fn language(&self) -> Language {
+        match (self.style, self.format) {
+            (CsvStyle::Machine, ExportFormat::Csv) => Language::En,
+            _ if self.portuguese => Language::PtBr,
+            _ => Language::En,
+        }
     }
 
     fn time(&self, t: OffsetDateTime) -> String {

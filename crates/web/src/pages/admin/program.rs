@@ -12,7 +12,6 @@ use crate::pages::i18n::Lang;
 use crate::pages::layout::{Chrome, Notice};
 use crate::pages::params::{PagePath, PageQuery};
 use crate::pages::render;
-use crate::pages::till::grant_lines;
 use askama::Template;
 use axum::Router;
 use axum::extract::State;
@@ -21,7 +20,7 @@ use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
 use loyalty_core::domain::program::{
     BonusInput, CardInput, ProgramInput, PromotionEffect, PromotionInput, TierBasis, TierInput,
-    TierRulesInput, instant_of,
+    TierRulesInput, describe_grants, instant_of,
 };
 use loyalty_core::domain::typed_amount::{DecimalMark, parse_typed_amount, parse_typed_decimal};
 use loyalty_core::service::program;
@@ -290,7 +289,7 @@ async fn render_page(
                         lang.t("earns"),
                         lang.int(pv.points),
                         lang.t("points"),
-                        grant_lines(lang, &pv.grants).join(" + ")
+                        describe_grants(&pv.grants, lang.written())
                     ));
                 }
                 Err(e) => notice = Notice::err(error_text(lang, &e)),

@@ -5,7 +5,7 @@
 
 mod text;
 
-use loyalty_core::domain::TimeZoneName;
+use loyalty_core::domain::{Language, TimeZoneName};
 use rust_decimal::Decimal;
 use time::OffsetDateTime;
 
@@ -82,53 +82,22 @@ impl Lang {
         text::text(self, key)
     }
 
-    fn separators(self) -> (char, char) {
+    /// The same language for figures written in core (receipts, breakdowns, progress).
+    pub fn written(self) -> Language {
         match self {
-            Lang::En => (',', '.'),
-            Lang::PtBr => ('.', ','),
+            Lang::En => Language::En,
+            Lang::PtBr => Language::PtBr,
         }
     }
 
     /// A whole number with thousands separators (`1,234` or `1.234`).
     pub fn int(self, n: i64) -> String {
-        let (group, _) = self.separators();
-        let digits = n.unsigned_abs().to_string();
-        let mut out = String::new();
-        for (i, ch) in digits.chars().enumerate() {
-            if i > 0 && (digits.len() - i).is_multiple_of(3) {
-                out.push(group);
-            }
-            out.push(ch);
-        }
-        if n < 0 { format!("-{out}") } else { out }
+        self.written().int(n)
     }
 
     /// An amount with two decimals and the currency (`$1,234.50`, `R$ 1.234,50`).
     pub fn money(self, amount: Decimal, currency: &str) -> String {
-        let (group, decimal) = self.separators();
-        let rounded = amount.round_dp(2);
-        let negative = rounded.is_sign_negative() && !rounded.is_zero();
-        let text = format!("{:.2}", rounded.abs());
-        let (whole, frac) = text.split_once('.').unwrap_or((&text, "00"));
-        let mut grouped = String::new();
-        for (i, ch) in whole.chars().enumerate() {
-            if i > 0 && (whole.len() - i).is_multiple_of(3) {
-                grouped.push(group);
-            }
-            grouped.push(ch);
-        }
-        let number = format!(
-            "{}{grouped}{decimal}{frac}",
-            if negative { "-" } else { "" }
-        );
-        match (self, currency) {
-            (Lang::En, "USD") => format!("${number}"),
-            (Lang::En, "BRL") => format!("R${number}"),
-            (Lang::PtBr, "BRL") => format!("R$ {number}"),
-            (Lang::PtBr, "USD") => format!("US$ {number}"),
-            (_, "EUR") => format!("€{number}"),
-            _ => format!("{number} {currency}"),
-        }
+        self.written().money(amount, currency)
     }
 
     /// An amount as typed in a form field (`12.50` or `12,50`).

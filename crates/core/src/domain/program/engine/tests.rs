@@ -67,7 +67,7 @@ fn a_tuesday_coffee_earns_base_double_and_a_stamp() {
         local_time: TUESDAY,
     };
     let grants = evaluate(&EarningRule::default(), &program, &state, &facts);
-    let said: Vec<String> = grants.iter().map(Grant::describe).collect();
+    let said: Vec<String> = grants.iter().map(|g| g.describe(Language::En)).collect();
     assert_eq!(
         said,
         ["25 base", "25 promo 2", "1 stamp Coffee card (7/10)"],
