@@ -69,4 +69,13 @@ impl TillStore for PgStore {
             .collect::<Result<_, _>>()
             .map_err(map_err)
     }
+
+    async fn till_recorder_secret(&self) -> Result<String, StoreError> {
+        sqlx::query_scalar(
+            "SELECT secret FROM installation_secrets WHERE purpose = 'till-recorder'",
+        )
+        .fetch_one(&self.pool)
+        .await
+        .map_err(map_err)
+    }
 }

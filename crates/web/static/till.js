@@ -7,7 +7,9 @@
 //   into IndexedDB, and shows its points as an estimate from the program as last synced;
 // - when the server answers again, sends them oldest first with the same keys: the
 //   server's points replace the estimate, refusals are shown with what to do;
-// - keeps waiting purchases across a closed browser and a sign-out (with a warning).
+// - keeps waiting purchases across a closed browser and a sign-out (with a warning);
+//   each carries the recorder token the server gave this till for the person signed in
+//   when it was recorded, so it is recorded as that person whoever sends it.
 (function () {
   "use strict";
   var root = document.getElementById("till-offline");
@@ -18,6 +20,7 @@
   var locale = root.dataset.locale || document.documentElement.lang;
   var comma = root.dataset.decimal === ",", minor = parseInt(root.dataset.minor || "2", 10);
   var RECENT = "loyalty-till-recent:" + slug, PROGRAM = "loyalty-till-program:" + slug;
+  var RECORDER = "loyalty-till-recorder:" + slug;
   var RECENT_LIMIT = 50, PROBE_MS = 3000, CACHE = "loyalty-till-v1";
   var statusEl = document.getElementById("till-status");
   var sale = document.getElementById("offline-sale");
@@ -182,14 +185,25 @@
     return null;
   }
 
+  // The person a recorder token names (its payload is base64url JSON; the server checks
+  // its signature, this only shows the name).
+  function recorderName(token) {
+    try {
+      var b = String(token).split(".")[0].replace(/-/g, "+").replace(/_/g, "/");
+      return JSON.parse(decodeURIComponent(escape(atob(b)))).l || "";
+    } catch (e) { return ""; }
+  }
+
   function record() {
+    var recorder = localStorage.getItem(RECORDER);
+    if (!recorder) { say(t("no-recorder")); return; }
     var card = find(cardIn.value);
     if (!card) { say(isCard(cardIn.value.replace(/\s/g, "")) ? t("bad-card") : t("unknown-customer")); cardIn.focus(); return; }
     var amount = window.loyaltyReadAmount ? window.loyaltyReadAmount(amountIn.value, comma, minor) : null;
     if (amount === null) { say(t("bad-amount")); amountIn.focus(); return; }
     var e = estimate(amount);
     var item = { slug: slug, key: crypto.randomUUID(), card: card, amount: amount.toFixed(minor),
-      estimate: e ? e.points : null, recorded_at: new Date().toISOString() };
+      estimate: e ? e.points : null, recorded_at: new Date().toISOString(), recorder: recorder };
     tx("readwrite", function (s) { return s.add(item); }).then(function () {
       say(estimateText(amount) + " · " + t("recorded"));
       cardIn.value = "";
@@ -254,6 +268,9 @@
       if (code.indexOf("auth.") === 0 || code === "org.not_found") { halted = t("refused-access"); return false; }
       report(code === "customer.not_found" ? fill(t("refused-card"), { card: p.card })
         : code === "purchase.unusual_amount" ? fill(t("refused-unusual"), { amount: amount })
+        : code === "till.recorder_inactive" ? fill(t("refused-recorder"), { card: p.card, amount: amount,
+          who: recorderName(p.recorder) })
+        : code === "till.recorder_refused" ? fill(t("refused-token"), { card: p.card, amount: amount })
         : fill(t("refused-other"), { card: p.card, amount: amount, message: body.error.message }), true);
       return true;
     }).then(function (done) {
@@ -270,7 +287,7 @@
       method: "POST", credentials: "same-origin", redirect: "manual", cache: "no-store",
       headers: { "Content-Type": "application/json", "Accept": "application/json", "X-CSRF-Token": csrf },
       body: JSON.stringify({ key: p.key, card: p.card, amount: p.amount, recorded_at: p.recorded_at,
-        device: device })
+        device: device, recorder: p.recorder || "" })
     }).then(function (res) { return answer(p, res); }, function () { online = false; return false; });
   }
   function sync() {
@@ -285,19 +302,26 @@
   }
 
   // Whether the server answers: a small read every few seconds (and at once when the
-  // browser says the network came back), which also refreshes the program.
+  // browser says the network came back), which also refreshes the program and the
+  // recorder token of the person signed in.
   function probe() {
     if (!navigator.onLine) { online = false; show(); return; }
-    fetch(base + "/till/offline", { credentials: "same-origin", redirect: "manual", cache: "no-store",
+    fetch(base + "/till/offline?device=" + encodeURIComponent(device), { credentials: "same-origin", redirect: "manual", cache: "no-store",
       headers: { "Accept": "application/json" } })
       .then(function (res) {
         online = true;
         if (res.ok) {
           halted = null;
           return res.json().then(function (p) {
-            try { localStorage.setItem(PROGRAM, JSON.stringify(p)); } catch (e) { /* full */ }
+            try {
+              if (p.recorder) localStorage.setItem(RECORDER, p.recorder);
+              delete p.recorder;
+              localStorage.setItem(PROGRAM, JSON.stringify(p));
+            } catch (e) { /* full */ }
           });
         }
+        // Signed out or no longer allowed here: what is recorded from now on is nobody's.
+        if (res.status === 401 || res.status === 403) localStorage.removeItem(RECORDER);
         // Refused (signed out, deactivated, shop suspended): sending the oldest purchase
         // says why, and stops until this read succeeds again; a refused person's till
         // is reported to the admin.
@@ -318,6 +342,7 @@
       }
       localStorage.removeItem(RECENT);
       localStorage.removeItem(PROGRAM);
+      localStorage.removeItem(RECORDER);
       if (window.caches) caches.delete(CACHE);
     });
   });

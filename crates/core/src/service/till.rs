@@ -2,8 +2,11 @@
 //! purchase's points (the earning rule, the running promotions and stamp cards: no
 //! customer data) and records purchases with an idempotency key made on the device;
 //! when the connection returns it sends them here one by one, oldest first, with that
-//! same key, so a purchase sent twice is recorded once. `docs/till.md` says what works
-//! offline and what does not.
+//! same key, so a purchase sent twice is recorded once. Each purchase carries the
+//! recorder token the server gave the till page of the person who recorded it
+//! ([`recorder_token`], [`crate::domain::recorder`]): it is recorded as that person,
+//! whoever is signed in when it is sent, and refused when that person is no longer
+//! active staff here. `docs/till.md` says what works offline and what does not.
 
 use super::bound::{self, CheckedAward};
 use super::context::{ADMIN, Ctx, STAFF};
@@ -11,12 +14,14 @@ use super::{customers, points};
 use crate::Error;
 use crate::FieldError;
 use crate::clock::Clock;
-use crate::domain::Organization;
-use crate::domain::ledger::Customer;
+use crate::domain::ledger::{Actor, Customer};
 use crate::domain::points::is_card_number;
 use crate::domain::program::{Promotion, StampCard};
+use crate::domain::recorder::{self, Recorder};
+use crate::domain::{Organization, Role};
+use crate::error::ErrorCode;
 use crate::service::points::AwardRequest;
-use crate::store::{Store, TillDevice, TillSync};
+use crate::store::{NewMember, Store, TillDevice, TillSync};
 use rust_decimal::Decimal;
 use serde::Serialize;
 use uuid::Uuid;
@@ -108,6 +113,54 @@ pub struct OfflinePurchase {
     pub recorded_at: String,
     /// The till that sends it: a random id the device made once and keeps.
     pub device: Uuid,
+    /// The recorder token the till held when the purchase was recorded
+    /// ([`recorder_token`]): who recorded it, on this till.
+    pub recorder: String,
+}
+
+/// A recorder token for the person signed in on the till `device` (staff), which the
+/// till keeps with each purchase it records offline; valid for
+/// [`recorder::LIFETIME`]. A person whose role comes from their groups but who has no
+/// member row here yet (one is written at sign-in through the identity provider and
+/// when an admin adds staff) gets one now, as the sign-in would have made it; `subject`
+/// is the person's identity subject. API tokens get none: they are not people.
+pub async fn recorder_token(
+    ctx: &Ctx<'_>,
+    subject: Option<&str>,
+    device: Uuid,
+) -> Result<String, Error> {
+    ctx.require(STAFF, "record purchases offline")?;
+    let member = match (ctx.actor.member_id, subject) {
+        (Some(id), _) => id,
+        (None, Some(subject)) => {
+            let row = NewMember {
+                identity_subject: subject.to_owned(),
+                role: ctx.role,
+                email: None,
+                name: Some(ctx.actor.label.clone()),
+                created_by: None,
+            };
+            ctx.store
+                .upsert_member(ctx.org.id, &row, ctx.clock.now())
+                .await?
+                .id
+        }
+        (None, None) => {
+            return Err(Error::Forbidden(
+                "only a person signed in records purchases offline".into(),
+            ));
+        }
+    };
+    let secret = ctx.store.till_recorder_secret().await?;
+    recorder::issue(
+        secret.as_bytes(),
+        ctx.org.id,
+        member,
+        &ctx.actor.label,
+        device,
+        ctx.clock.now(),
+    )
+    .ok_or_else(|| Error::Unavailable("the till's recorder secret is empty".into()))
 }
 
 /// The most tills the admin's list shows.
@@ -119,6 +172,13 @@ pub const TILLS_SHOWN: u32 = 50;
 /// above the shop's usual purchases is refused (`purchase.unusual_amount`): nobody
 /// confirmed it, so the cashier records it again at the till.
 ///
+/// `ctx` is the person signed in on the till that sends it (staff of this
+/// organization). The purchase is recorded as the person its recorder token names
+/// (the ledger's actor, the till's row for the admin), with the sender in its metadata:
+/// a token that is forged, older than [`recorder::LIFETIME`], or of another
+/// organization or till is `till.recorder_refused`; a recorder who is no longer active
+/// staff here (deactivated) is `till.recorder_inactive`.
+///
 /// Each answer is counted for the admin's list of tills ([`devices`]): a purchase that
 /// landed (once, not its second send) or a refusal with its code.
 pub async fn record_offline(
@@ -126,17 +186,90 @@ pub async fn record_offline(
     p: &OfflinePurchase,
 ) -> Result<(Customer, CheckedAward), Error> {
     ctx.require(STAFF, "record purchases")?;
-    let result = record(ctx, p).await;
+    let secret = ctx.store.till_recorder_secret().await?;
+    let claims = match recorder::verify(
+        secret.as_bytes(),
+        &p.recorder,
+        ctx.org.id,
+        p.device,
+        ctx.clock.now(),
+    ) {
+        Ok(claims) => claims,
+        Err(why) => {
+            let e = Error::Conflict(
+                ErrorCode::TillRecorderRefused,
+                format!(
+                    "the purchase's recorder token is not accepted: {}; record the purchase again at the till",
+                    why.describe()
+                ),
+            );
+            return counted(ctx, p.device, &ctx.actor.label, Err(e)).await;
+        }
+    };
+    let recorder = match active_recorder(ctx, &claims).await? {
+        Some(recorder) => recorder,
+        None => {
+            let e = Error::Conflict(
+                ErrorCode::TillRecorderInactive,
+                format!(
+                    "{} recorded this purchase and is no longer an active cashier or admin here; it is not recorded",
+                    claims.label
+                ),
+            );
+            return counted(ctx, p.device, &claims.label, Err(e)).await;
+        }
+    };
+    let (actor, role) = recorder;
+    let as_recorder = Ctx {
+        store: ctx.store,
+        clock: ctx.clock,
+        org: ctx.org,
+        actor,
+        role,
+    };
+    let result = record(&as_recorder, p, &ctx.actor.label).await;
+    counted(ctx, p.device, &claims.label, result).await
+}
+
+/// The recorder of a token as the ledger's actor, when their member row here is still an
+/// active cashier or admin, with that role; `None` once deactivated (or gone).
+async fn active_recorder(ctx: &Ctx<'_>, claims: &Recorder) -> Result<Option<(Actor, Role)>, Error> {
+    for role in [Role::Admin, Role::Cashier] {
+        let members = ctx.store.list_members(ctx.org.id, Some(role)).await?;
+        if let Some(m) = members.into_iter().find(|m| m.id == claims.member) {
+            if m.status != "active" {
+                return Ok(None);
+            }
+            let actor = Actor {
+                member_id: Some(m.id),
+                label: claims.label.clone(),
+                role: m.role.as_str().into(),
+                request_id: ctx.actor.request_id.clone(),
+            };
+            return Ok(Some((actor, m.role)));
+        }
+    }
+    Ok(None)
+}
+
+/// Counts one send for the till's row of `cashier` (landed, or refused with its code),
+/// except a second send of a recorded purchase and the server's own failures (the till
+/// sends those again later), and passes the result on.
+async fn counted(
+    ctx: &Ctx<'_>,
+    device: Uuid,
+    cashier: &str,
+    result: Result<(Customer, CheckedAward), Error>,
+) -> Result<(Customer, CheckedAward), Error> {
     let refused = match &result {
         Ok((_, award)) if award.outcome.replayed => return result,
         Ok(_) => None,
-        // The server's own failures are not the till's refusals: it sends again later.
         Err(e) if e.code().status() >= 500 => return result,
         Err(e) => Some(e.code().as_str().to_owned()),
     };
     let sync = TillSync {
-        device: p.device,
-        cashier: ctx.actor.label.clone(),
+        device,
+        cashier: cashier.to_owned(),
         at: ctx.clock.now(),
         refused,
     };
@@ -144,7 +277,11 @@ pub async fn record_offline(
     result
 }
 
-async fn record(ctx: &Ctx<'_>, p: &OfflinePurchase) -> Result<(Customer, CheckedAward), Error> {
+async fn record(
+    ctx: &Ctx<'_>,
+    p: &OfflinePurchase,
+    sent_by: &str,
+) -> Result<(Customer, CheckedAward), Error> {
     let card = p.card.trim();
     if !is_card_number(card) {
         return Err(Error::Validation(vec![FieldError::new(
@@ -176,6 +313,7 @@ async fn record(ctx: &Ctx<'_>, p: &OfflinePurchase) -> Result<(Customer, Checked
         currency: None,
         metadata: serde_json::json!({
             "channel": "till-offline",
+            "sent_by": sent_by,
             "recorded_at": recorded_at
                 .format(&time::format_description::well_known::Rfc3339)
                 .unwrap_or_default(),

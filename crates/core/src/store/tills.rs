@@ -1,5 +1,6 @@
 //! What each till sent of the purchases it recorded offline, for the admin: last send,
-//! purchases landed, refusals (docs/till.md).
+//! purchases landed, refusals (docs/till.md); and the installation's secret that signs
+//! the tills' recorder tokens.
 
 use crate::domain::OrgId;
 use crate::error::StoreError;
@@ -45,4 +46,8 @@ pub trait TillStore {
     async fn record_till_sync(&self, org: OrgId, sync: &TillSync) -> Result<(), StoreError>;
     /// The organization's tills, the most recently sending first, at most `limit`.
     async fn till_devices(&self, org: OrgId, limit: u32) -> Result<Vec<TillDevice>, StoreError>;
+    /// The installation's secret that signs the tills' recorder tokens
+    /// ([`crate::domain::recorder`]): random, made by migration 0037, the same for
+    /// every organization and every instance on this database.
+    async fn till_recorder_secret(&self) -> Result<String, StoreError>;
 }

@@ -1,12 +1,14 @@
 //! The till without a connection: the web app's manifest and service worker (served
 //! under the till's own path, so they reach no other page), the program as the device
-//! keeps it to estimate points, and the endpoint the device sends its queued purchases
-//! to when the connection returns. The script is `/static/till.js`; without it the till
+//! keeps it to estimate points (with the recorder token of the person signed in on
+//! that till), and the endpoint the device sends its queued purchases to when the
+//! connection returns. The script is `/static/till.js`; without it the till
 //! works online exactly as its forms do. `docs/till.md` says what works offline.
 
 use super::form::CsrfJson;
 use crate::AppState;
 use crate::api::auth::OrgMember;
+use crate::api::extract::ApiQuery;
 use crate::api::org_context::ActiveOrg;
 use crate::error::ApiError;
 use crate::session::{NotSignedIn, SignedIn};
@@ -95,14 +97,43 @@ async fn manifest(Path(raw): Path<String>) -> Response {
         .into_response()
 }
 
+/// Which till reads the program.
+#[derive(Deserialize)]
+struct Reader {
+    /// The till's id (a random id the device made once and keeps).
+    device: Option<uuid::Uuid>,
+}
+
+/// What the till reads while it is online: the program to estimate points offline and,
+/// for a till that names itself (`?device=`) with a person signed in, the recorder
+/// token it keeps with each purchase it records offline.
+#[derive(Serialize)]
+struct ForTill {
+    #[serde(flatten)]
+    program: TillProgram,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    recorder: Option<String>,
+}
+
 /// The program as the till keeps it to estimate points offline (staff; session or
-/// token), never cached on the way.
-async fn program(State(state): State<AppState>, member: OrgMember) -> Result<Response, ApiError> {
+/// token), and the recorder token of the person signed in on the till; never cached
+/// on the way.
+async fn program(
+    State(state): State<AppState>,
+    member: OrgMember,
+    ApiQuery(reader): ApiQuery<Reader>,
+) -> Result<Response, ApiError> {
     let ctx = member.ctx(&state)?;
-    let p: TillProgram = till::program(&ctx)?;
+    let program = till::program(&ctx)?;
+    let recorder = match (reader.device, member.subject.as_deref()) {
+        (Some(device), Some(subject)) => {
+            Some(till::recorder_token(&ctx, Some(subject), device).await?)
+        }
+        _ => None,
+    };
     Ok((
         [(header::CACHE_CONTROL, HeaderValue::from_static("no-store"))],
-        Json(p),
+        Json(ForTill { program, recorder }),
     )
         .into_response())
 }
@@ -116,6 +147,8 @@ struct Sent {
     recorded_at: String,
     /// The till: a random id the device made once and keeps.
     device: uuid::Uuid,
+    /// The recorder token the till held when it recorded the purchase.
+    recorder: String,
 }
 
 /// The server's answer for it, which replaces the estimate.
@@ -130,9 +163,9 @@ struct Recorded {
 }
 
 /// Records one queued purchase with the key the device made (the page's script only:
-/// the session, our origin and the session's anti-forgery token). A person signed in
-/// who may no longer act here (a deactivated cashier) is refused, and the refusal is
-/// counted on the admin's list of tills.
+/// the session, our origin and the session's anti-forgery token), as the person its
+/// recorder token names. A person signed in who may no longer act here (a deactivated
+/// cashier) is refused, and the refusal is counted on the admin's list of tills.
 async fn send(
     State(state): State<AppState>,
     org: Result<ActiveOrg, ApiError>,
@@ -166,6 +199,7 @@ async fn send(
         key: sent.key,
         recorded_at: sent.recorded_at,
         device: sent.device,
+        recorder: sent.recorder,
     };
     let (customer, award) = till::record_offline(&ctx, &purchase).await?;
     let status = if award.outcome.replayed {
