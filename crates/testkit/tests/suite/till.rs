@@ -9,7 +9,7 @@ use loyalty_core::domain::ledger::Actor;
 use loyalty_core::domain::{OrgStatus, Organization, Role};
 use loyalty_core::service::onboard::OnboardInput;
 use loyalty_core::service::points::{self, Ctx, EnrollInput};
-use loyalty_core::service::till::{self, OfflinePurchase};
+use loyalty_core::service::till::{self, OfflinePurchase, OfflineRedemption};
 use loyalty_core::{Error, ErrorCode};
 use loyalty_testkit::{TestDb, both_backends, fixed_clock};
 use uuid::Uuid;
@@ -227,6 +227,82 @@ both_backends! {
         let theirs = till::devices(&other_admin).await.unwrap();
         assert_eq!(theirs.len(), 1);
         assert_eq!((theirs[0].cashier.as_str(), theirs[0].refusals), ("cashier_eve", 1));
+        assert!(db.store.check_invariants(None).await.unwrap().holds());
+    }
+
+    async fn offline_redemptions_keep_to_the_limit_and_never_overdraw(db) {
+        let clock = fixed_clock();
+        let mut shop = org(&db, &clock, "corner").await;
+        let other = org(&db, &clock, "elsewhere").await;
+        let device = Uuid::new_v4();
+        let (ana_token, customer) = {
+            let ana = staff(&db, &clock, &shop, "cashier_ana");
+            let token = till::recorder_token(&ana, Some("uid-ana"), device).await.unwrap();
+            let customer = points::enroll(&ana, &EnrollInput { phone: Some("202-555-0103".into()), email: None, name: None }, None)
+                .await
+                .unwrap();
+            till::record_offline(&ana, &purchase(&customer.card_number, "100.00", device, &token)).await.unwrap();
+            (token, customer)
+        };
+        let redemption = |n: i64| OfflineRedemption {
+            card: customer.card_number.clone(),
+            points: n,
+            key: Uuid::new_v4().to_string(),
+            recorded_at: "2026-12-05T14:35:00Z".into(),
+            device,
+            recorder: ana_token.clone(),
+        };
+
+        // By default (0) a redemption offline is refused, and only admins change it.
+        {
+            let ana = staff(&db, &clock, &shop, "cashier_ana");
+            let e = till::redeem_offline(&ana, &redemption(10)).await.unwrap_err();
+            assert_eq!(e.code(), ErrorCode::TillOfflineRedeemRefused);
+            assert_eq!(till::program(&ana).unwrap().offline_redeem_limit, 0);
+            let e = till::set_offline_redeem_limit(&ana, "50").await.unwrap_err();
+            assert_eq!(e.code(), ErrorCode::AuthForbidden);
+            let admin = ctx(&db, &clock, &shop, Role::Admin);
+            for bad in ["abc", "-5", "2000000000"] {
+                let e = till::set_offline_redeem_limit(&admin, bad).await.unwrap_err();
+                assert!(matches!(e, Error::Validation(ref f) if f[0].field == "offline_redeem_limit"), "{bad}: {e:?}");
+            }
+            assert_eq!(till::set_offline_redeem_limit(&admin, "1.000").await.unwrap(), 1000);
+            assert_eq!(till::set_offline_redeem_limit(&admin, "50").await.unwrap(), 50);
+        }
+        shop = db.store.organization_by_slug(&shop.slug).await.unwrap().unwrap();
+        assert_eq!(shop.offline_redeem_limit, 50);
+        assert_eq!(db.store.organization_by_slug(&other.slug).await.unwrap().unwrap().offline_redeem_limit, 0);
+        let bob = staff(&db, &clock, &shop, "cashier_bob");
+        assert_eq!(till::program(&bob).unwrap().offline_redeem_limit, 50);
+
+        // Above the limit: refused. Within it: redeemed once however often it is sent,
+        // as Ana (who recorded it), though Bob sends it.
+        let e = till::redeem_offline(&bob, &redemption(60)).await.unwrap_err();
+        assert_eq!(e.code(), ErrorCode::TillOfflineRedeemRefused);
+        let r = redemption(40);
+        let (who, first) = till::redeem_offline(&bob, &r).await.unwrap();
+        assert_eq!(who.id, customer.id);
+        assert_eq!((first.balance, first.replayed), (60, false));
+        let (_, again) = till::redeem_offline(&bob, &r).await.unwrap();
+        assert_eq!((again.balance, again.replayed), (60, true));
+        let entries = db.store.ledger(shop.id, Some(customer.id), None, None, None, 10).await.unwrap();
+        let ana_member = db.store.member_by_subject(shop.id, "uid-ana").await.unwrap().unwrap();
+        assert!(entries.iter().any(|e| e.points == -40 && e.created_by == Some(ana_member.id)), "{entries:?}");
+
+        // Meanwhile the customer redeems 50 online: a second redemption offline the
+        // balance no longer covers is refused, and the balance stays 10.
+        let admin = ctx(&db, &clock, &shop, Role::Admin);
+        loyalty_testkit::till::redeem(&admin, customer.id, None, Some(50), &Uuid::new_v4().to_string()).await.unwrap();
+        let e = till::redeem_offline(&bob, &redemption(30)).await.unwrap_err();
+        assert_eq!(e.code(), ErrorCode::PointsInsufficient);
+        assert_eq!(points::customer(&admin, customer.id).await.unwrap().balance, 10);
+
+        // The admin's list: one purchase and one redemption landed, three refusals.
+        let tills = till::devices(&admin).await.unwrap();
+        assert_eq!(tills.len(), 1, "{tills:?}");
+        assert_eq!((tills[0].offline_purchases, tills[0].offline_redemptions, tills[0].refusals), (1, 1, 3));
+        assert_eq!(tills[0].last_refusal.as_ref().map(|r| r.0.as_str()), Some("points.insufficient"));
+        assert!(till::devices(&ctx(&db, &clock, &other, Role::Admin)).await.unwrap().is_empty());
         assert!(db.store.check_invariants(None).await.unwrap().holds());
     }
 }

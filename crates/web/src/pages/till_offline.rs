@@ -19,7 +19,7 @@ use axum::response::{IntoResponse, Json, Response};
 use axum::routing::{get, post};
 use loyalty_core::ErrorCode;
 use loyalty_core::domain::OrgSlug;
-use loyalty_core::service::till::{self, OfflinePurchase, TillProgram};
+use loyalty_core::service::till::{self, OfflinePurchase, OfflineRedemption, TillProgram};
 use serde::{Deserialize, Serialize};
 
 /// The service worker, served at `/o/{slug}/till/sw.js` for the scope `/o/{slug}/till`.
@@ -31,6 +31,7 @@ pub(super) fn routes() -> Router<AppState> {
         .route("/o/{slug}/till/app.webmanifest", get(manifest))
         .route("/o/{slug}/till/offline", get(program))
         .route("/o/{slug}/till/offline/purchases", post(send))
+        .route("/o/{slug}/till/offline/redemptions", post(send_redemption))
 }
 
 /// The slug of the path, or a 404 answer: the worker and manifest name the till's path.
@@ -173,25 +174,7 @@ async fn send(
     member: Result<OrgMember, ApiError>,
     CsrfJson(sent): CsrfJson<Sent>,
 ) -> Result<Response, ApiError> {
-    let member = match (member, org, signed_in) {
-        (Ok(member), _, _) => member,
-        (Err(e), Ok(ActiveOrg(org)), Ok(person)) if e.code == ErrorCode::AuthForbidden => {
-            let principal = person.principal();
-            if let Some(subject) = principal.subject() {
-                till::refused_person(
-                    state.store.as_ref(),
-                    state.clock.as_ref(),
-                    &org,
-                    subject,
-                    &principal.label(),
-                    sent.device,
-                )
-                .await?;
-            }
-            return Err(e);
-        }
-        (Err(e), _, _) => return Err(e),
-    };
+    let member = sender(&state, member, org, signed_in, sent.device).await?;
     let ctx = member.ctx(&state)?;
     let purchase = OfflinePurchase {
         card: sent.card,
@@ -215,6 +198,96 @@ async fn send(
             points: award.outcome.entry.points,
             balance: award.outcome.balance,
             replayed: award.outcome.replayed,
+        }),
+    )
+        .into_response())
+}
+
+/// The person signed in who sends a queued item: staff of this organization. One who may
+/// no longer act here (a deactivated cashier) is refused, and the refusal is counted on
+/// the admin's list of tills.
+async fn sender(
+    state: &AppState,
+    member: Result<OrgMember, ApiError>,
+    org: Result<ActiveOrg, ApiError>,
+    signed_in: Result<SignedIn, NotSignedIn>,
+    device: uuid::Uuid,
+) -> Result<OrgMember, ApiError> {
+    match (member, org, signed_in) {
+        (Ok(member), _, _) => Ok(member),
+        (Err(e), Ok(ActiveOrg(org)), Ok(person)) if e.code == ErrorCode::AuthForbidden => {
+            let principal = person.principal();
+            if let Some(subject) = principal.subject() {
+                till::refused_person(
+                    state.store.as_ref(),
+                    state.clock.as_ref(),
+                    &org,
+                    subject,
+                    &principal.label(),
+                    device,
+                )
+                .await?;
+            }
+            Err(e)
+        }
+        (Err(e), _, _) => Err(e),
+    }
+}
+
+/// One redemption the till recorded offline.
+#[derive(Deserialize)]
+struct SentRedemption {
+    key: String,
+    card: String,
+    points: i64,
+    recorded_at: String,
+    device: uuid::Uuid,
+    recorder: String,
+}
+
+/// The server's answer for it.
+#[derive(Serialize)]
+struct Redeemed {
+    key: String,
+    card: String,
+    points: i64,
+    balance: i64,
+    replayed: bool,
+}
+
+/// Redeems points the till took offline, as the person its recorder token names, with
+/// the key the device made, through the guarded redemption (never below zero).
+async fn send_redemption(
+    State(state): State<AppState>,
+    org: Result<ActiveOrg, ApiError>,
+    signed_in: Result<SignedIn, NotSignedIn>,
+    member: Result<OrgMember, ApiError>,
+    CsrfJson(sent): CsrfJson<SentRedemption>,
+) -> Result<Response, ApiError> {
+    let member = sender(&state, member, org, signed_in, sent.device).await?;
+    let ctx = member.ctx(&state)?;
+    let redemption = OfflineRedemption {
+        card: sent.card,
+        points: sent.points,
+        key: sent.key,
+        recorded_at: sent.recorded_at,
+        device: sent.device,
+        recorder: sent.recorder,
+    };
+    let (customer, outcome) = till::redeem_offline(&ctx, &redemption).await?;
+    let status = if outcome.replayed {
+        StatusCode::OK
+    } else {
+        StatusCode::CREATED
+    };
+    Ok((
+        status,
+        Json(Redeemed {
+            key: redemption.key,
+            card: customer.card_number,
+            points: -outcome.entry.points,
+            balance: outcome.balance,
+            replayed: outcome.replayed,
         }),
     )
         .into_response())

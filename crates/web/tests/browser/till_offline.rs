@@ -388,6 +388,27 @@ async fn kiosk(db: &TestDb, d: &WebDriver, cashiers: &[(&str, &str)]) -> Kiosk {
     k
 }
 
+/// Waits until the browser's storage under `key` holds `text`.
+async fn wait_stored(d: &WebDriver, key: &str, text: &str) {
+    let mut last = String::new();
+    for _ in 0..100 {
+        last = d
+            .execute(
+                "return localStorage.getItem(arguments[0]) || '';",
+                vec![serde_json::json!(key)],
+            )
+            .await
+            .unwrap()
+            .convert()
+            .unwrap_or_default();
+        if last.contains(text) {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    panic!("{key} never held {text:?} (it holds {last:?})");
+}
+
 /// Blocks the browser's requests to these URL patterns (DevTools), none for `[]`.
 async fn block(d: &WebDriver, urls: &[&str]) {
     d.cdp()
@@ -591,6 +612,142 @@ async fn handed_over(db: TestDb, backend: &str) {
     browser.quit().await;
 }
 
+/// The admin allows 50 points a day offline (the Users page) and the customer has 100:
+/// offline, the till takes 20, refuses 40 (above what is left of the limit), takes 25;
+/// meanwhile the customer redeems 70 elsewhere. When the connection returns the 20
+/// lands and the 25 is refused (the balance no longer covers it, never below zero) and
+/// shown; the refusal stays on the till after a reload until the cashier dismisses it.
+async fn redemptions(db: TestDb, backend: &str) {
+    if !browser_available() {
+        return;
+    }
+    let browser = Driver::start().await;
+    let d = browser.d();
+    let mut k = kiosk(&db, d, &[]).await;
+    let base = k.base.clone();
+    let card = k.customer.card_number.clone();
+    let customer = k.customer.id;
+    loyalty_testkit::till::award(
+        &k.ctx(),
+        customer,
+        "100.00",
+        None,
+        serde_json::json!({}),
+        "6d1f8c52-3f7e-4a55-9a55-0b6f7c0d2a11",
+    )
+    .await
+    .unwrap();
+    d.goto(format!("{base}/login")).await.unwrap();
+    sign_in(d, "kiosk_admin").await;
+    d.goto(format!("{base}/o/kiosk/admin/users")).await.unwrap();
+    fill(d, "offline_redeem_limit", "50").await;
+    click(d, "#offline-redeem-limit-form button[type=submit]").await;
+    wait_text(d, ".notice.ok", "Settings saved").await;
+    let org = db
+        .store
+        .organization_by_slug(&k.org.slug)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(org.offline_redeem_limit, 50);
+
+    // Online: the till reads the program (with the limit), then the customer's page
+    // (the balance it will redeem against).
+    let till = format!("{base}/o/kiosk/till");
+    d.goto(&till).await.unwrap();
+    wait_status(d, "online", 0).await;
+    d.goto(format!("{till}/c/{customer}")).await.unwrap();
+    wait_status(d, "online", 0).await;
+    wait_stored(d, "loyalty-till-recent:kiosk", "\"balance\":100").await;
+    d.goto(&till).await.unwrap();
+    wait_status(d, "online", 0).await;
+
+    k.app.stop().await;
+    wait_status(d, "offline", 0).await;
+    fill(d, "offline-card", &card).await;
+    fill(d, "offline-redeem-points", "20").await;
+    click(d, "#offline-redeem-btn").await;
+    wait_status(d, "offline", 1).await;
+    fill(d, "offline-card", &card).await;
+    fill(d, "offline-redeem-points", "40").await;
+    click(d, "#offline-redeem-btn").await;
+    wait_text(d, "#offline-estimate", "at most 30 points").await;
+    wait_status(d, "offline", 1).await;
+    fill(d, "offline-card", &card).await;
+    fill(d, "offline-redeem-points", "25").await;
+    click(d, "#offline-redeem-btn").await;
+    wait_status(d, "offline", 2).await;
+
+    // Elsewhere, online, the customer redeems 70: 30 left.
+    loyalty_testkit::till::redeem(
+        &k.ctx(),
+        customer,
+        None,
+        Some(70),
+        "7d1f8c52-3f7e-4a55-9a55-0b6f7c0d2a11",
+    )
+    .await
+    .unwrap();
+    k.app.restart().await;
+    wait_status(d, "online", 0).await;
+    wait_text(d, "#offline-list", "20 points redeemed. New balance 10.").await;
+    wait_text(d, "#offline-list", "no longer has 25 points").await;
+    assert_eq!(
+        d.find_all(By::Css("#offline-list li.refused"))
+            .await
+            .unwrap()
+            .len(),
+        1
+    );
+    shot(d, backend, "till-offline-redemption-refused").await;
+    let balance = points::customer(&k.ctx(), customer).await.unwrap().balance;
+    assert_eq!(balance, 10, "never below zero");
+
+    // The refusal is still there after a reload, until it is dismissed.
+    d.goto(&till).await.unwrap();
+    wait_status(d, "online", 0).await;
+    wait_text(d, "#offline-list", "no longer has 25 points").await;
+    assert!(
+        d.find_all(By::Css("#offline-list li.sent"))
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    click(d, "#offline-list li.refused button.dismiss").await;
+    for _ in 0..50 {
+        if d.find_all(By::Css("#offline-list li"))
+            .await
+            .unwrap()
+            .is_empty()
+        {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    d.goto(&till).await.unwrap();
+    wait_status(d, "online", 0).await;
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    assert!(
+        d.find_all(By::Css("#offline-list li"))
+            .await
+            .unwrap()
+            .is_empty(),
+        "dismissed for good"
+    );
+
+    // The admin's list: one redemption landed, one refused with its code.
+    let tills = loyalty_core::service::till::devices(&k.ctx())
+        .await
+        .unwrap();
+    assert_eq!(tills.len(), 1, "{tills:?}");
+    assert_eq!((tills[0].offline_redemptions, tills[0].refusals), (1, 1));
+    d.goto(format!("{base}/o/kiosk/admin/users")).await.unwrap();
+    wait_text(d, "#tills", "points.insufficient").await;
+    assert_no_problems(d).await;
+    assert!(db.store.check_invariants(None).await.unwrap().holds());
+    browser.quit().await;
+}
+
 both_backends! {
     async fn a_deactivated_cashiers_offline_purchases_are_refused_and_reported(db) {
         let backend = match db.kind {
@@ -606,6 +763,14 @@ both_backends! {
             loyalty_testkit::Kind::Postgres => "postgres",
         };
         handed_over(db, backend).await;
+    }
+
+    async fn offline_redemptions_within_the_limit_land_and_beyond_the_balance_are_refused(db) {
+        let backend = match db.kind {
+            loyalty_testkit::Kind::Sqlite => "sqlite",
+            loyalty_testkit::Kind::Postgres => "postgres",
+        };
+        redemptions(db, backend).await;
     }
 
     async fn twenty_purchases_recorded_offline_land_once_each(db) {

@@ -39,8 +39,21 @@ pub(super) const KEYS: &[&str] = &[
     "offline_refused_recorder",
     "offline_refused_token",
     "offline_no_recorder",
+    "offline_redeem_limit",
+    "offline_redeem_limit_hint",
+    "till_redeemed_count",
+    "offline_redeem",
+    "offline_redeem_points",
+    "offline_redeem_over",
+    "offline_redeem_unknown_balance",
+    "offline_redeemed",
+    "offline_redeem_result",
+    "offline_refused_insufficient",
+    "offline_refused_redeem_off",
+    "offline_dismiss",
     "err_till_recorder_refused",
     "err_till_recorder_inactive",
+    "err_till_offline_redeem_refused",
     "search_shops",
     "search_shops_hint",
     "all",
@@ -1833,6 +1846,42 @@ pub(super) fn text(lang: Lang, key: &'static str) -> &'static str {
             "Refused ({card}, {amount}): this purchase does not say validly who recorded it (older than 7 days, or made on another till). Record it again at the till.",
             "Recusada ({card}, {amount}): esta compra não diz de forma válida quem a registrou (mais de 7 dias, ou feita em outro caixa). Registre de novo no caixa.",
         ),
+        "offline_redeem_limit" => (
+            "Points a customer may redeem offline per day",
+            "Pontos que um cliente pode resgatar sem conexão por dia",
+        ),
+        "offline_redeem_limit_hint" => (
+            "0 refuses redemptions offline. Above 0, a till without a connection lets a customer redeem up to this many points a day, and never more than the balance it last saw for them minus what it already took offline; each is checked again when sent, and refused if the balance no longer covers it.",
+            "0 recusa resgates sem conexão. Acima de 0, um caixa sem conexão deixa o cliente resgatar até esta quantidade de pontos por dia, e nunca mais que o saldo que viu por último menos o que já resgatou sem conexão; cada resgate é conferido de novo no envio e recusado se o saldo não cobrir mais.",
+        ),
+        "till_redeemed_count" => ("Redeemed offline", "Resgatados sem conexão"),
+        "offline_redeem" => ("Redeem offline", "Resgatar sem conexão"),
+        "offline_redeem_points" => ("Points to redeem", "Pontos a resgatar"),
+        "offline_redeem_over" => (
+            "Offline, this customer may redeem at most {n} points now on this till (the daily limit and the balance last seen, minus what is already waiting).",
+            "Sem conexão, este cliente pode resgatar no máximo {n} pontos agora neste caixa (o limite diário e o último saldo visto, menos o que já aguarda envio).",
+        ),
+        "offline_redeem_unknown_balance" => (
+            "This till has not seen this customer's balance: redeem with the connection.",
+            "Este caixa não viu o saldo deste cliente: resgate com conexão.",
+        ),
+        "offline_redeemed" => (
+            "Redemption recorded on this device; it is checked against the balance when the connection returns.",
+            "Resgate registrado neste aparelho; ele é conferido com o saldo quando a conexão voltar.",
+        ),
+        "offline_redeem_result" => (
+            "Card {card}: {n} points redeemed. New balance {b}.",
+            "Cartão {card}: {n} pontos resgatados. Novo saldo {b}.",
+        ),
+        "offline_refused_insufficient" => (
+            "Refused: card {card} no longer has {n} points (the balance changed since this till saw it). Nothing was redeemed; settle it with the customer.",
+            "Recusado: o cartão {card} não tem mais {n} pontos (o saldo mudou desde que este caixa o viu). Nada foi resgatado; resolva com o cliente.",
+        ),
+        "offline_refused_redeem_off" => (
+            "Refused: card {card}, {n} points: this shop does not allow that redemption offline now.",
+            "Recusado: cartão {card}, {n} pontos: esta loja não permite esse resgate sem conexão agora.",
+        ),
+        "offline_dismiss" => ("Dismiss", "Dispensar"),
         "offline_no_recorder" => (
             "This till cannot record offline yet: open it once with the connection after signing in.",
             "Este caixa ainda não registra sem conexão: abra-o uma vez com conexão depois de entrar.",
@@ -1840,6 +1889,10 @@ pub(super) fn text(lang: Lang, key: &'static str) -> &'static str {
         "err_till_recorder_refused" => (
             "This purchase recorded offline does not say validly who recorded it: it is older than 7 days, or was made on another till or in another shop. Record it again at the till.",
             "Esta compra registrada sem conexão não diz de forma válida quem a registrou: tem mais de 7 dias, ou foi feita em outro caixa ou outra loja. Registre de novo no caixa.",
+        ),
+        "err_till_offline_redeem_refused" => (
+            "This shop does not allow redemptions offline, or these points are above its daily offline limit. Redeem at the till with the connection.",
+            "Esta loja não permite resgates sem conexão, ou estes pontos passam do limite diário sem conexão. Resgate no caixa com conexão.",
         ),
         "err_till_recorder_inactive" => (
             "The person who recorded this purchase offline is no longer an active cashier of this shop, so it was not recorded.",
