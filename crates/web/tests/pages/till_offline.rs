@@ -177,4 +177,68 @@ both_backends! {
         assert!(page.body.contains("<script src=\"/static/till.js\" defer></script>"));
         assert!(!page.body.contains("<script>"), "no inline script");
     }
+
+    async fn queued_redemptions_follow_the_admins_limit_and_the_balance(db) {
+        let app = TestApp::new(db).await;
+        let cashier = app.person("alpha_cashier", &["alpha-cashiers"]).await;
+        let admin = app.person("alpha_admin", &["alpha-admins"]).await;
+        let r = app.post(&cashier, "/o/alpha/till/enroll", &[("csrf", CSRF), ("phone", "202-555-0198")]).await;
+        assert_eq!(r.status, 303, "{}", r.body);
+        let page = app.get(&cashier, r.location().split('?').next().unwrap()).await;
+        let card = page.body.split("data-card=\"").nth(1).unwrap()[..12].to_owned();
+        assert!(page.body.contains("data-balance=\"0\""), "the page carries the balance for the till");
+        let rec = recorder(&app, &cashier, "alpha").await;
+        let ok = [("origin", ORIGIN), ("x-csrf-token", CSRF)];
+        let r = send(&app, &cashier, "alpha", json(&card, "4b7c2a6e-4f0e-4a7c-9b0e-2a1d3c4b5e6f", &rec), &ok).await;
+        assert_eq!(r.status, 201, "{}", r.body);
+        let redeem = |key: &str, n: i64| serde_json::json!({
+            "key": key, "card": card, "points": n, "recorded_at": "2026-12-05T14:40:00Z",
+            "device": DEVICE, "recorder": rec,
+        }).to_string();
+        let post = |body: String, headers: &'static [(&'static str, &'static str)]| {
+            let mut all = vec![("content-type", "application/json")];
+            all.extend_from_slice(headers);
+            let app = &app;
+            let who = &cashier;
+            async move { app.send(who, "POST", "/o/alpha/till/offline/redemptions", Some(body), &all).await }
+        };
+        const OK: &[(&str, &str)] = &[("origin", ORIGIN), ("x-csrf-token", CSRF)];
+
+        // Refused while the shop allows none (the default).
+        let r = post(redeem("5b7c2a6e-4f0e-4a7c-9b0e-2a1d3c4b5e6f", 5), OK).await;
+        assert_eq!((r.status.as_u16(), code(&r.body).as_str()), (409, "till.offline_redeem_refused"), "{}", r.body);
+        // The admin allows 10 a day on the Users tab; a cashier may not, nor a bad number.
+        let r = app.post(&cashier, "/o/alpha/admin/tills/offline-redeem", &[("csrf", CSRF), ("offline_redeem_limit", "10")]).await;
+        assert_eq!(r.status, 403, "{}", r.body);
+        let r = app.post(&admin, "/o/alpha/admin/tills/offline-redeem", &[("csrf", CSRF), ("offline_redeem_limit", "ten")]).await;
+        assert_eq!(r.status, 422, "{}", r.body);
+        assert!(r.body.contains("offline_redeem_limit") || r.body.contains("whole number"), "{}", r.body);
+        let r = app.post(&admin, "/o/alpha/admin/tills/offline-redeem", &[("csrf", CSRF), ("offline_redeem_limit", "10")]).await;
+        assert_eq!(r.status, 303, "{}", r.body);
+        let users = app.get(&admin, "/o/alpha/admin/users").await;
+        assert!(users.body.contains("id=\"offline_redeem_limit\" name=\"offline_redeem_limit\" inputmode=\"numeric\" value=\"10\""), "{}", users.body);
+        let r = app.get(&cashier, "/o/alpha/till/offline").await;
+        let v: serde_json::Value = serde_json::from_str(&r.body).unwrap();
+        assert_eq!(v["offline_redeem_limit"], 10);
+
+        // As strict as a purchase: our origin and the session's token.
+        let r = post(redeem("6b7c2a6e-4f0e-4a7c-9b0e-2a1d3c4b5e6f", 5), &[("origin", ORIGIN)]).await;
+        assert_eq!(r.status, 403, "{}", r.body);
+        // Within the balance (12) and the limit: redeemed once.
+        for status in [201, 200] {
+            let r = post(redeem("6b7c2a6e-4f0e-4a7c-9b0e-2a1d3c4b5e6f", 5), OK).await;
+            assert_eq!(r.status, status, "{}", r.body);
+            let v: serde_json::Value = serde_json::from_str(&r.body).unwrap();
+            assert_eq!((v["points"].as_i64(), v["balance"].as_i64()), (Some(5), Some(7)));
+        }
+        // Above the limit; above the balance: refused, nothing redeemed.
+        let r = post(redeem("7b7c2a6e-4f0e-4a7c-9b0e-2a1d3c4b5e6f", 11), OK).await;
+        assert_eq!(code(&r.body), "till.offline_redeem_refused", "{}", r.body);
+        let r = post(redeem("8b7c2a6e-4f0e-4a7c-9b0e-2a1d3c4b5e6f", 8), OK).await;
+        assert_eq!((r.status.as_u16(), code(&r.body).as_str()), (409, "points.insufficient"), "{}", r.body);
+        let r = post(redeem("9b7c2a6e-4f0e-4a7c-9b0e-2a1d3c4b5e6f", 7), OK).await;
+        assert_eq!(r.status, 201, "{}", r.body);
+        let v: serde_json::Value = serde_json::from_str(&r.body).unwrap();
+        assert_eq!(v["balance"].as_i64(), Some(0));
+    }
 }
