@@ -28,9 +28,9 @@ pub use admin::{
 pub use audit::{
     AuditStore, PERSONAL_AUDIT_KEYS, checklist_audit, consent_audit, customer_claimed_audit,
     customer_enrolled_audit, customer_erased_audit, customers_imported_audit, mail_settings_audit,
-    member_audit, member_status_action, new_id, org_status_audit, points_settings_audit,
-    program_audit, reward_audit, support_visit_audit, tier_pass_audit, token_created_audit,
-    token_revoked_audit,
+    member_audit, member_status_action, new_id, offline_redeem_limit_audit, org_status_audit,
+    points_settings_audit, program_audit, reward_audit, support_visit_audit, tier_pass_audit,
+    token_created_audit, token_revoked_audit,
 };
 pub use chain::{ChainCursor, ChainStore};
 pub use checklist::{ChecklistMark, ChecklistStore};

@@ -145,6 +145,11 @@ pub const MIGRATIONS: &[(i64, &str, &str)] = &[
         "wallet pushes",
         include_str!("../migrations/0032_wallet_pushes.sql"),
     ),
+    (
+        37,
+        "till offline",
+        include_str!("../migrations/0037_till_offline.sql"),
+    ),
 ];
 
 /// Connection settings.

@@ -21,7 +21,7 @@ const ORG_COLUMNS: &str = "id, name, slug, COALESCE(authentik_group_prefix, slug
      country, timezone, language, currency, contact_name, contact_email, contact_phone, custom_domain, \
      contract_start, deployment_type, users_estimate, settings, created_at, updated_at, \
      points_per_unit, min_purchase, expiry_days, join_enabled, mail_points_receipt, \
-     purchase_bound, daily_points_flag, program";
+     purchase_bound, daily_points_flag, offline_redeem_limit, program";
 
 /// The organization columns qualified with the alias `o`, for joins.
 pub(crate) static ORG_COLUMNS_O: std::sync::LazyLock<String> = std::sync::LazyLock::new(|| {
@@ -87,6 +87,7 @@ pub(crate) fn org_from_row(row: &SqliteRow) -> Result<Organization, sqlx::Error>
             .map(|s| decode("purchase_bound", s.parse::<rust_decimal::Decimal>()))
             .transpose()?,
         daily_points_flag: row.try_get("daily_points_flag")?,
+        offline_redeem_limit: row.try_get("offline_redeem_limit")?,
         points_receipts: row.try_get("mail_points_receipt")?,
         program: decode(
             "program",

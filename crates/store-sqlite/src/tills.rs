@@ -1,11 +1,16 @@
 //! The tills' sending record on SQLite.
 
+use crate::audit::insert_audit;
 use crate::{SqliteStore, map_err, parse_ts, ts};
 use async_trait::async_trait;
 use loyalty_core::domain::OrgId;
-use loyalty_core::store::{StoreError, TillDevice, TillStore, TillSync};
+use loyalty_core::domain::ledger::Actor;
+use loyalty_core::store::{
+    StoreError, TillDevice, TillStore, TillSync, offline_redeem_limit_audit,
+};
 use sqlx::Row;
 use sqlx::sqlite::SqliteRow;
+use time::OffsetDateTime;
 
 fn device_from_row(row: &SqliteRow) -> Result<TillDevice, sqlx::Error> {
     let refusal: Option<String> = row.try_get("last_refusal")?;
@@ -15,6 +20,7 @@ fn device_from_row(row: &SqliteRow) -> Result<TillDevice, sqlx::Error> {
         cashier: row.try_get("cashier")?,
         last_sync_at: parse_ts(&row.try_get::<String, _>("last_sync_at")?)?,
         offline_purchases: row.try_get("offline_purchases")?,
+        offline_redemptions: row.try_get("offline_redemptions")?,
         refusals: row.try_get("refusals")?,
         last_refusal: match (refusal, refusal_at) {
             (Some(code), Some(at)) => Some((code, parse_ts(&at)?)),
@@ -26,15 +32,17 @@ fn device_from_row(row: &SqliteRow) -> Result<TillDevice, sqlx::Error> {
 #[async_trait]
 impl TillStore for SqliteStore {
     async fn record_till_sync(&self, org: OrgId, sync: &TillSync) -> Result<(), StoreError> {
-        let landed = i64::from(sync.refused.is_none());
+        let landed = i64::from(sync.refused.is_none() && !sync.redemption);
+        let redeemed = i64::from(sync.refused.is_none() && sync.redemption);
         let refused = i64::from(sync.refused.is_some());
         sqlx::query(
             "INSERT INTO till_devices (organization_id, device_id, cashier, last_sync_at, \
-             offline_purchases, refusals, last_refusal, last_refusal_at) \
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, CASE WHEN ?7 IS NULL THEN NULL ELSE ?4 END) \
+             offline_purchases, refusals, last_refusal, last_refusal_at, offline_redemptions) \
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, CASE WHEN ?7 IS NULL THEN NULL ELSE ?4 END, ?8) \
              ON CONFLICT (organization_id, device_id, cashier) DO UPDATE SET \
              last_sync_at = max(last_sync_at, excluded.last_sync_at), \
              offline_purchases = offline_purchases + excluded.offline_purchases, \
+             offline_redemptions = offline_redemptions + excluded.offline_redemptions, \
              refusals = refusals + excluded.refusals, \
              last_refusal = coalesce(excluded.last_refusal, last_refusal), \
              last_refusal_at = coalesce(excluded.last_refusal_at, last_refusal_at)",
@@ -46,6 +54,7 @@ impl TillStore for SqliteStore {
         .bind(landed)
         .bind(refused)
         .bind(sync.refused.as_deref())
+        .bind(redeemed)
         .execute(&self.pool)
         .await
         .map_err(map_err)?;
@@ -54,7 +63,7 @@ impl TillStore for SqliteStore {
 
     async fn till_devices(&self, org: OrgId, limit: u32) -> Result<Vec<TillDevice>, StoreError> {
         let rows = sqlx::query(
-            "SELECT device_id, cashier, last_sync_at, offline_purchases, refusals, last_refusal, \
+            "SELECT device_id, cashier, last_sync_at, offline_purchases, offline_redemptions, refusals, last_refusal, \
              last_refusal_at FROM till_devices WHERE organization_id = ?1 \
              ORDER BY last_sync_at DESC, device_id, cashier LIMIT ?2",
         )
@@ -67,5 +76,39 @@ impl TillStore for SqliteStore {
             .map(device_from_row)
             .collect::<Result<_, _>>()
             .map_err(map_err)
+    }
+
+    async fn till_recorder_secret(&self) -> Result<String, StoreError> {
+        sqlx::query_scalar(
+            "SELECT secret FROM installation_secrets WHERE purpose = 'till-recorder'",
+        )
+        .fetch_one(&self.pool)
+        .await
+        .map_err(map_err)
+    }
+
+    async fn set_offline_redeem_limit(
+        &self,
+        org: OrgId,
+        limit: i64,
+        actor: &Actor,
+        now: OffsetDateTime,
+    ) -> Result<(), StoreError> {
+        let mut tx = self
+            .pool
+            .begin_with("BEGIN IMMEDIATE")
+            .await
+            .map_err(map_err)?;
+        sqlx::query(
+            "UPDATE organizations SET offline_redeem_limit = ?2, updated_at = ?3 WHERE id = ?1",
+        )
+        .bind(org.0.to_string())
+        .bind(limit)
+        .bind(ts(now))
+        .execute(&mut *tx)
+        .await
+        .map_err(map_err)?;
+        insert_audit(&mut tx, &offline_redeem_limit_audit(org, actor, limit, now)).await?;
+        tx.commit().await.map_err(map_err)
     }
 }

@@ -7,7 +7,12 @@
 //   into IndexedDB, and shows its points as an estimate from the program as last synced;
 // - when the server answers again, sends them oldest first with the same keys: the
 //   server's points replace the estimate, refusals are shown with what to do;
-// - keeps waiting purchases across a closed browser and a sign-out (with a warning).
+// - keeps waiting purchases across a closed browser and a sign-out (with a warning);
+//   each carries the recorder token the server gave this till for the person signed in
+//   when it was recorded, so it is recorded as that person whoever sends it;
+// - when the shop allows it, redeems points offline up to the daily limit and the
+//   balance this till last saw for the customer, checked again by the server;
+// - keeps the refusals it shows in IndexedDB until the cashier dismisses them.
 (function () {
   "use strict";
   var root = document.getElementById("till-offline");
@@ -18,12 +23,14 @@
   var locale = root.dataset.locale || document.documentElement.lang;
   var comma = root.dataset.decimal === ",", minor = parseInt(root.dataset.minor || "2", 10);
   var RECENT = "loyalty-till-recent:" + slug, PROGRAM = "loyalty-till-program:" + slug;
+  var RECORDER = "loyalty-till-recorder:" + slug, REDEEMED = "loyalty-till-redeemed:" + slug;
   var RECENT_LIMIT = 50, PROBE_MS = 3000, CACHE = "loyalty-till-v1";
   var statusEl = document.getElementById("till-status");
   var sale = document.getElementById("offline-sale");
   var results = document.getElementById("offline-results"), list = document.getElementById("offline-list");
   var cardIn = document.getElementById("offline-card"), amountIn = document.getElementById("offline-amount");
   var estimateEl = document.getElementById("offline-estimate");
+  var redeemBox = document.getElementById("offline-redeem"), redeemIn = document.getElementById("offline-redeem-points");
   var online = navigator.onLine, waiting = 0, syncing = false, halted = null;
   // This till's id, made once and kept across sign-outs: the admin's list of tills
   // shows what each one sent.
@@ -49,21 +56,25 @@
   }
   function int(n) { return Number(n).toLocaleString(locale); }
 
-  // The queue: IndexedDB "loyalty-till", store "queue", oldest first by its id.
+  // The queue: IndexedDB "loyalty-till", store "queue", oldest first by its id; the
+  // refusals shown until the cashier dismisses them: store "refusals".
   function open() {
     return new Promise(function (ok, fail) {
-      var r = indexedDB.open("loyalty-till", 1);
+      var r = indexedDB.open("loyalty-till", 2);
       r.onupgradeneeded = function () {
-        r.result.createObjectStore("queue", { keyPath: "id", autoIncrement: true });
+        var names = r.result.objectStoreNames;
+        if (!names.contains("queue")) r.result.createObjectStore("queue", { keyPath: "id", autoIncrement: true });
+        if (!names.contains("refusals")) r.result.createObjectStore("refusals", { keyPath: "id", autoIncrement: true });
       };
       r.onsuccess = function () { ok(r.result); };
       r.onerror = function () { fail(r.error); };
     });
   }
-  function tx(mode, work) {
+  function tx(mode, work, store) {
+    store = store || "queue";
     return open().then(function (d) {
       return new Promise(function (ok, fail) {
-        var x = d.transaction("queue", mode), req = work(x.objectStore("queue"));
+        var x = d.transaction(store, mode), req = work(x.objectStore(store));
         x.oncomplete = function () { d.close(); ok(req.result); };
         x.onerror = x.onabort = function () { d.close(); fail(x.error); };
       });
@@ -89,15 +100,42 @@
     statusEl.dataset.state = online ? "online" : "offline";
     statusEl.dataset.waiting = String(waiting);
     sale.hidden = online;
+    var p = program();
+    if (redeemBox) redeemBox.hidden = !(p && Number(p.offline_redeem_limit) > 0);
   }
   function say(text) { estimateEl.textContent = text; }
-  function report(text, refused) {
+  function item(text, refused, id) {
     results.hidden = false;
     var li = document.createElement("li");
     li.textContent = text;
     li.className = refused ? "refused" : "sent";
+    if (id != null) {
+      var b = document.createElement("button");
+      b.type = "button";
+      b.className = "link dismiss";
+      b.textContent = t("dismiss");
+      b.addEventListener("click", function () {
+        tx("readwrite", function (s) { return s.delete(id); }, "refusals").then(function () {
+          li.remove();
+          if (!list.children.length) results.hidden = true;
+        });
+      });
+      li.appendChild(document.createTextNode(" "));
+      li.appendChild(b);
+    }
     list.appendChild(li);
   }
+  // A refusal is kept until the cashier dismisses it; a result that landed is shown once.
+  function report(text, refused) {
+    if (!refused) { item(text, false, null); return Promise.resolve(); }
+    var kept = { slug: slug, text: text, at: new Date().toISOString() };
+    return tx("readwrite", function (s) { return s.add(kept); }, "refusals")
+      .then(function (id) { item(text, true, id); }, function () { item(text, true, null); });
+  }
+  tx("readonly", function (s) { return s.getAll(); }, "refusals").then(function (all) {
+    all.filter(function (r) { return r.slug === slug; }).sort(function (a, b) { return a.id - b.id; })
+      .forEach(function (r) { item(r.text, true, r.id); });
+  });
 
   // The program as last synced, for the estimate.
   function program() {
@@ -152,12 +190,22 @@
     try { return JSON.parse(localStorage.getItem(RECENT) || "[]"); } catch (e) { return []; }
   }
   var shown = document.getElementById("till-customer");
-  if (shown && shown.dataset.card) {
+  // Keeps the open customer among the recent ones; again once the program is read (the
+  // balance is kept only when the shop allows redemptions offline).
+  function remember() {
+    if (!shown || !shown.dataset.card) return;
     var keep = recent().filter(function (c) { return c.card !== shown.dataset.card; });
-    keep.unshift({ card: shown.dataset.card, phone: shown.dataset.phone || "",
-      email: (shown.dataset.email || "").toLowerCase() });
+    var known = { card: shown.dataset.card, phone: shown.dataset.phone || "",
+      email: (shown.dataset.email || "").toLowerCase() };
+    var prog = program();
+    if (prog && Number(prog.offline_redeem_limit) > 0 && shown.dataset.balance) {
+      known.balance = parseInt(shown.dataset.balance, 10);
+    }
+    keep.unshift(known);
     try { localStorage.setItem(RECENT, JSON.stringify(keep.slice(0, RECENT_LIMIT))); } catch (e) { /* full */ }
   }
+  remember();
+  var reread = false;
   function isCard(s) {
     if (!/^\d{12}$/.test(s)) return false;
     var sum = 0;
@@ -182,14 +230,25 @@
     return null;
   }
 
+  // The person a recorder token names (its payload is base64url JSON; the server checks
+  // its signature, this only shows the name).
+  function recorderName(token) {
+    try {
+      var b = String(token).split(".")[0].replace(/-/g, "+").replace(/_/g, "/");
+      return JSON.parse(decodeURIComponent(escape(atob(b)))).l || "";
+    } catch (e) { return ""; }
+  }
+
   function record() {
+    var recorder = localStorage.getItem(RECORDER);
+    if (!recorder) { say(t("no-recorder")); return; }
     var card = find(cardIn.value);
     if (!card) { say(isCard(cardIn.value.replace(/\s/g, "")) ? t("bad-card") : t("unknown-customer")); cardIn.focus(); return; }
     var amount = window.loyaltyReadAmount ? window.loyaltyReadAmount(amountIn.value, comma, minor) : null;
     if (amount === null) { say(t("bad-amount")); amountIn.focus(); return; }
     var e = estimate(amount);
     var item = { slug: slug, key: crypto.randomUUID(), card: card, amount: amount.toFixed(minor),
-      estimate: e ? e.points : null, recorded_at: new Date().toISOString() };
+      estimate: e ? e.points : null, recorded_at: new Date().toISOString(), recorder: recorder };
     tx("readwrite", function (s) { return s.add(item); }).then(function () {
       say(estimateText(amount) + " · " + t("recorded"));
       cardIn.value = "";
@@ -199,6 +258,65 @@
     }).then(function () { if (online) sync(); });
   }
   document.getElementById("offline-record").addEventListener("click", record);
+
+  // The balance this till last saw for a card (its customer page, or a send's answer).
+  function lastBalance(card) {
+    var a = recent();
+    for (var i = 0; i < a.length; i++) if (a[i].card === card) return typeof a[i].balance === "number" ? a[i] : null;
+    return null;
+  }
+  function setBalance(card, balance) {
+    var a = recent(), p = program();
+    if (!p || !(Number(p.offline_redeem_limit) > 0)) return;
+    a.forEach(function (c) { if (c.card === card) c.balance = balance; });
+    try { localStorage.setItem(RECENT, JSON.stringify(a)); } catch (e) { /* full */ }
+  }
+  // Points redeemed offline today (the shop's day) that landed, per card.
+  function redeemedToday(day) {
+    var r;
+    try { r = JSON.parse(localStorage.getItem(REDEEMED) || "null"); } catch (e) { r = null; }
+    return r && r.day === day ? r : { day: day, cards: {} };
+  }
+  function addRedeemed(day, card, n) {
+    var r = redeemedToday(day);
+    r.cards[card] = (r.cards[card] || 0) + n;
+    try { localStorage.setItem(REDEEMED, JSON.stringify(r)); } catch (e) { /* full */ }
+  }
+  function redeemOffline() {
+    var recorder = localStorage.getItem(RECORDER), p = program();
+    if (!recorder) { say(t("no-recorder")); return; }
+    var limit = p ? Number(p.offline_redeem_limit) || 0 : 0;
+    if (!limit) { say(t("redeem-refused")); return; }
+    var card = find(cardIn.value);
+    if (!card) { say(t("unknown-customer")); cardIn.focus(); return; }
+    var seen = lastBalance(card);
+    if (!seen) { say(t("redeem-unknown-balance")); return; }
+    var n = parseInt(String(redeemIn.value).replace(/[\s.,]/g, ""), 10);
+    var now = localNow(p.timezone), day = now ? now.date : new Date().toISOString().slice(0, 10);
+    queued().then(function (q) {
+      var waitingCard = 0, waitingToday = 0;
+      q.forEach(function (x) {
+        if (x.kind !== "redeem" || x.card !== card) return;
+        waitingCard += x.points;
+        if (x.day === day) waitingToday += x.points;
+      });
+      var used = (redeemedToday(day).cards[card] || 0) + waitingToday;
+      var allowed = Math.max(0, Math.min(limit - used, seen.balance - waitingCard));
+      if (!(n > 0) || n > allowed) { say(fill(t("redeem-over"), { n: int(allowed) })); redeemIn.focus(); return null; }
+      var entry = { slug: slug, kind: "redeem", key: crypto.randomUUID(), card: card, points: n, day: day,
+        recorded_at: new Date().toISOString(), recorder: recorder };
+      return tx("readwrite", function (s) { return s.add(entry); }).then(function () {
+        say(int(n) + " " + t("points") + " · " + t("redeemed"));
+        cardIn.value = "";
+        redeemIn.value = "";
+        return count();
+      }).then(function () { if (online) sync(); });
+    });
+  }
+  if (redeemIn) {
+    document.getElementById("offline-redeem-btn").addEventListener("click", redeemOffline);
+    redeemIn.addEventListener("keydown", function (e) { if (e.key === "Enter") { e.preventDefault(); redeemOffline(); } });
+  }
   amountIn.addEventListener("keydown", function (e) { if (e.key === "Enter") { e.preventDefault(); record(); } });
   cardIn.addEventListener("keydown", function (e) { if (e.key === "Enter") { e.preventDefault(); amountIn.focus(); } });
   amountIn.addEventListener("input", function () {
@@ -239,23 +357,35 @@
 
   // Sending: one purchase at a time, oldest first, with its own key.
   function answer(p, res) {
-    var amount = money(parseFloat(p.amount));
+    var redeem = p.kind === "redeem";
+    var amount = redeem ? int(p.points) + " " + t("points") : money(parseFloat(p.amount));
     if (res.type === "opaqueredirect" || res.status === 401) { halted = t("refused-access"); return false; }
     var isJson = (res.headers.get("content-type") || "").indexOf("json") >= 0;
     return (isJson ? res.json() : Promise.resolve(null)).then(function (body) {
       if (res.ok && body) {
-        report(fill(t("result"), { card: body.card, amount: amount, n: int(body.points),
-          e: p.estimate === null ? "?" : int(p.estimate), b: int(body.balance) }), false);
+        setBalance(body.card, body.balance);
+        if (redeem) {
+          if (!body.replayed) addRedeemed(p.day, p.card, p.points);
+          report(fill(t("redeem-result"), { card: body.card, n: int(body.points), b: int(body.balance) }), false);
+        } else {
+          report(fill(t("result"), { card: body.card, amount: amount, n: int(body.points),
+            e: p.estimate === null ? "?" : int(p.estimate), b: int(body.balance) }), false);
+        }
         return true;
       }
       var code = body && body.error ? body.error.code : "";
       if (!code || res.status >= 500 || res.status === 429) return false; // later
       if (code === "org.suspended") { halted = t("refused-suspended"); return false; }
       if (code.indexOf("auth.") === 0 || code === "org.not_found") { halted = t("refused-access"); return false; }
-      report(code === "customer.not_found" ? fill(t("refused-card"), { card: p.card })
+      return report(code === "customer.not_found" ? fill(t("refused-card"), { card: p.card })
+        : code === "points.insufficient" ? fill(t("refused-insufficient"), { card: p.card, n: int(p.points) })
+        : code === "till.offline_redeem_refused" ? fill(t("refused-redeem-off"), { card: p.card, n: int(p.points) })
         : code === "purchase.unusual_amount" ? fill(t("refused-unusual"), { amount: amount })
-        : fill(t("refused-other"), { card: p.card, amount: amount, message: body.error.message }), true);
-      return true;
+        : code === "till.recorder_inactive" ? fill(t("refused-recorder"), { card: p.card, amount: amount,
+          who: recorderName(p.recorder) })
+        : code === "till.recorder_refused" ? fill(t("refused-token"), { card: p.card, amount: amount })
+        : fill(t("refused-other"), { card: p.card, amount: amount, message: body.error.message }), true)
+        .then(function () { return true; });
     }).then(function (done) {
       if (!done) return false;
       return tx("readwrite", function (s) { return s.delete(p.id); }).then(function () {
@@ -266,11 +396,16 @@
     });
   }
   function send(p) {
-    return fetch(base + "/till/offline/purchases", {
+    var redeem = p.kind === "redeem";
+    var body = redeem
+      ? { key: p.key, card: p.card, points: p.points, recorded_at: p.recorded_at, device: device,
+        recorder: p.recorder || "" }
+      : { key: p.key, card: p.card, amount: p.amount, recorded_at: p.recorded_at, device: device,
+        recorder: p.recorder || "" };
+    return fetch(base + (redeem ? "/till/offline/redemptions" : "/till/offline/purchases"), {
       method: "POST", credentials: "same-origin", redirect: "manual", cache: "no-store",
       headers: { "Content-Type": "application/json", "Accept": "application/json", "X-CSRF-Token": csrf },
-      body: JSON.stringify({ key: p.key, card: p.card, amount: p.amount, recorded_at: p.recorded_at,
-        device: device })
+      body: JSON.stringify(body)
     }).then(function (res) { return answer(p, res); }, function () { online = false; return false; });
   }
   function sync() {
@@ -285,19 +420,27 @@
   }
 
   // Whether the server answers: a small read every few seconds (and at once when the
-  // browser says the network came back), which also refreshes the program.
+  // browser says the network came back), which also refreshes the program and the
+  // recorder token of the person signed in.
   function probe() {
     if (!navigator.onLine) { online = false; show(); return; }
-    fetch(base + "/till/offline", { credentials: "same-origin", redirect: "manual", cache: "no-store",
+    fetch(base + "/till/offline?device=" + encodeURIComponent(device), { credentials: "same-origin", redirect: "manual", cache: "no-store",
       headers: { "Accept": "application/json" } })
       .then(function (res) {
         online = true;
         if (res.ok) {
           halted = null;
           return res.json().then(function (p) {
-            try { localStorage.setItem(PROGRAM, JSON.stringify(p)); } catch (e) { /* full */ }
+            try {
+              if (p.recorder) localStorage.setItem(RECORDER, p.recorder);
+              delete p.recorder;
+              localStorage.setItem(PROGRAM, JSON.stringify(p));
+            } catch (e) { /* full */ }
+            if (!reread) { reread = true; remember(); }
           });
         }
+        // Signed out or no longer allowed here: what is recorded from now on is nobody's.
+        if (res.status === 401 || res.status === 403) localStorage.removeItem(RECORDER);
         // Refused (signed out, deactivated, shop suspended): sending the oldest purchase
         // says why, and stops until this read succeeds again; a refused person's till
         // is reported to the admin.
@@ -318,6 +461,7 @@
       }
       localStorage.removeItem(RECENT);
       localStorage.removeItem(PROGRAM);
+      localStorage.removeItem(RECORDER);
       if (window.caches) caches.delete(CACHE);
     });
   });

@@ -10,6 +10,7 @@ mod org;
 mod person;
 pub mod points;
 pub mod program;
+pub mod recorder;
 mod role;
 mod slug;
 pub mod typed_amount;

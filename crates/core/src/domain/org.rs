@@ -220,6 +220,10 @@ pub struct Organization {
     /// Points per customer per day above which the dashboard flags the customer;
     /// `None` for the default.
     pub daily_points_flag: Option<i64>,
+    /// Points a customer may redeem offline per day at a till, against the balance the
+    /// till last synced; 0 refuses redemptions offline (`service::till`).
+    #[serde(skip)]
+    pub offline_redeem_limit: i64,
     /// Whether customers get a mail receipt for each award (the organization's mail
     /// settings); read with the organization so an award without receipts pays no query.
     #[serde(skip)]

@@ -146,6 +146,16 @@ catalogue! {
     /// The same idempotency key came with a different request.
     IdempotencyMismatch = "idempotency.mismatch", 409, "err_resubmitted", api,
         "this `Idempotency-Key` was already used for a different request";
+    /// A purchase recorded offline whose recorder token is forged, expired, or of
+    /// another organization or till.
+    TillRecorderRefused = "till.recorder_refused", 403, "err_till_recorder_refused", local,
+        "the purchase recorded offline carries no valid recorder token: forged, older than 7 days, or of another organization or till";
+    /// A purchase recorded offline by a person who is no longer active staff here.
+    TillRecorderInactive = "till.recorder_inactive", 403, "err_till_recorder_inactive", local,
+        "the person who recorded the purchase offline is no longer an active cashier or admin of this organization";
+    /// A redemption recorded offline where the shop allows none, or above its limit.
+    TillOfflineRedeemRefused = "till.offline_redeem_refused", 409, "err_till_offline_redeem_refused", local,
+        "the shop does not allow redemptions offline, or the points are above its daily offline limit";
     /// One or more inputs are invalid.
     ValidationFailed = "validation.failed", 422, "check_input", api,
         "one or more inputs are invalid; `fields` names each";

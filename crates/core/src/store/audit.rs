@@ -219,6 +219,24 @@ pub fn points_settings_audit(
     )
 }
 
+/// The `org.offline_redeem_limit` record of a change to the points a customer may
+/// redeem offline per day.
+pub fn offline_redeem_limit_audit(
+    org: OrgId,
+    actor: &Actor,
+    limit: i64,
+    now: OffsetDateTime,
+) -> AuditRecord {
+    record(
+        org,
+        actor,
+        "org.offline_redeem_limit",
+        ("organization", org.0.to_string()),
+        serde_json::json!({ "offline_redeem_limit": limit }),
+        now,
+    )
+}
+
 /// The `org.program` record of a new version of an organization's program.
 pub fn program_audit(
     org: OrgId,

@@ -1,5 +1,6 @@
 //! What each till sent of the purchases it recorded offline, for the admin: last send,
-//! purchases landed, refusals (docs/till.md).
+//! purchases landed, refusals (docs/till.md); and the installation's secret that signs
+//! the tills' recorder tokens.
 
 use crate::domain::OrgId;
 use crate::error::StoreError;
@@ -18,6 +19,8 @@ pub struct TillSync {
     pub at: OffsetDateTime,
     /// `None` when it was recorded; the refusal's error code otherwise.
     pub refused: Option<String>,
+    /// Whether it was a redemption (counted apart from purchases when it lands).
+    pub redemption: bool,
 }
 
 /// A till (device and person signed in on it) as the admin sees it.
@@ -31,6 +34,8 @@ pub struct TillDevice {
     pub last_sync_at: OffsetDateTime,
     /// Purchases recorded offline that landed (a second send of one is not counted).
     pub offline_purchases: i64,
+    /// Redemptions recorded offline that landed.
+    pub offline_redemptions: i64,
     /// Purchases refused when sent.
     pub refusals: i64,
     /// The last refusal's error code and when it happened.
@@ -45,4 +50,17 @@ pub trait TillStore {
     async fn record_till_sync(&self, org: OrgId, sync: &TillSync) -> Result<(), StoreError>;
     /// The organization's tills, the most recently sending first, at most `limit`.
     async fn till_devices(&self, org: OrgId, limit: u32) -> Result<Vec<TillDevice>, StoreError>;
+    /// The installation's secret that signs the tills' recorder tokens
+    /// ([`crate::domain::recorder`]): random, made by migration 0037, the same for
+    /// every organization and every instance on this database.
+    async fn till_recorder_secret(&self) -> Result<String, StoreError>;
+    /// Sets the points a customer may redeem offline per day (0 refuses), with its
+    /// `org.offline_redeem_limit` audit record.
+    async fn set_offline_redeem_limit(
+        &self,
+        org: OrgId,
+        limit: i64,
+        actor: &crate::domain::ledger::Actor,
+        now: OffsetDateTime,
+    ) -> Result<(), StoreError>;
 }

@@ -4,7 +4,9 @@
 //! service worker serves the kept till page, the queue is still in IndexedDB), the
 //! server comes back, and exactly 20 awards land once each with the server's points; the
 //! unknown card is refused and shown. Then 20 more, with the server stopped and started
-//! again in the middle of sending them.
+//! again in the middle of sending them. A deactivated cashier's queued purchases are
+//! refused, also when someone else signs in on the till; a cashier's purchases sent
+//! after another cashier signs in on the till are recorded as the first one's.
 
 use super::harness::{
     Driver, Served, assert_no_problems, browser_available, click, fill, wait_text,
@@ -279,16 +281,35 @@ async fn offline(db: TestDb, backend: &str) {
     browser.quit().await;
 }
 
-/// A cashier records purchases offline and is deactivated before they are sent: the
-/// sending is refused and reported on the admin's list of tills, the till keeps them,
-/// signing out warns, and the next sign-in on the same till sends them.
-async fn deactivated(db: TestDb, backend: &str) {
-    if !browser_available() {
-        return;
+/// A shop "kiosk" with one customer, whose admin added the cashiers `cashiers` on the
+/// Users page (each has set a password); the browser is left signed out.
+struct Kiosk {
+    app: Served,
+    base: String,
+    org: loyalty_core::domain::Organization,
+    customer: loyalty_core::domain::ledger::Customer,
+}
+
+impl Kiosk {
+    fn ctx(&self) -> Ctx<'_> {
+        Ctx {
+            store: self.app.state.store.as_ref(),
+            clock: self.app.state.clock.as_ref(),
+            org: &self.org,
+            actor: Actor {
+                member_id: None,
+                label: "kiosk_admin".into(),
+                role: "admin".into(),
+                request_id: None,
+            },
+            role: Role::Admin,
+        }
     }
-    let mut app = Served::start(&db).await;
+}
+
+async fn kiosk(db: &TestDb, d: &WebDriver, cashiers: &[(&str, &str)]) -> Kiosk {
+    let app = Served::start(db).await;
     let base = app.base.clone();
-    let clock = app.state.clock.clone();
     let plan = OnboardInput {
         name: Some("Kiosk".into()),
         slug: Some("kiosk".into()),
@@ -303,7 +324,7 @@ async fn deactivated(db: TestDb, backend: &str) {
     let report = onboard::onboard(
         db.store.as_ref(),
         &app.directory,
-        clock.as_ref(),
+        app.state.clock.as_ref(),
         &plan,
         CredentialMode::Link,
         &NoHooks,
@@ -319,9 +340,9 @@ async fn deactivated(db: TestDb, backend: &str) {
         .await
         .unwrap()
         .unwrap();
-    let ctx = Ctx {
+    let enroll_ctx = Ctx {
         store: db.store.as_ref(),
-        clock: clock.as_ref(),
+        clock: app.state.clock.as_ref(),
         org: &org,
         actor: Actor {
             member_id: None,
@@ -332,7 +353,7 @@ async fn deactivated(db: TestDb, backend: &str) {
         role: Role::Admin,
     };
     let customer = points::enroll(
-        &ctx,
+        &enroll_ctx,
         &EnrollInput {
             phone: Some("+1 212 555 0103".into()),
             email: None,
@@ -342,44 +363,120 @@ async fn deactivated(db: TestDb, backend: &str) {
     )
     .await
     .unwrap();
-
-    let browser = Driver::start().await;
-    let d = browser.d();
+    let k = Kiosk {
+        app,
+        base,
+        org,
+        customer,
+    };
+    let base = k.base.clone();
     set_password_and_sign_in(d, &base, url.expose_secret(), "kiosk_admin").await;
-    d.goto(format!("{base}/o/kiosk/admin/users")).await.unwrap();
-    fill(d, "username", "kiosk_cashier").await;
-    fill(d, "name", "Carl Cashier").await;
-    fill(d, "email", "carl@kiosk.example.com").await;
-    click(d, "form[action$='/admin/users'] button[type=submit]").await;
-    let link = wait_text(d, "#one-time-link", "/auth/set-password?token=").await;
+    let mut links = Vec::new();
+    for (username, name) in cashiers {
+        d.goto(format!("{base}/o/kiosk/admin/users")).await.unwrap();
+        fill(d, "username", username).await;
+        fill(d, "name", name).await;
+        fill(d, "email", &format!("{username}@kiosk.example.com")).await;
+        click(d, "form[action$='/admin/users'] button[type=submit]").await;
+        links.push(wait_text(d, "#one-time-link", "/auth/set-password?token=").await);
+    }
     sign_out(d).await;
-    set_password_and_sign_in(d, &base, &link, "kiosk_cashier").await;
-    let till = format!("{base}/o/kiosk/till");
-    d.goto(&till).await.unwrap();
-    wait_status(d, "online", 0).await;
+    for ((username, _), link) in cashiers.iter().zip(links) {
+        set_password_and_sign_in(d, &base, &link, username).await;
+        sign_out(d).await;
+    }
+    k
+}
 
-    app.stop().await;
-    wait_status(d, "offline", 0).await;
-    record(d, &customer.card_number, "8.00", 1).await;
-    record(d, &customer.card_number, "9.00", 2).await;
-    // Meanwhile the admin deactivates the cashier (on another device).
-    let carl = loyalty_core::service::staff::list_staff(&ctx)
+/// Waits until the browser's storage under `key` holds `text`.
+async fn wait_stored(d: &WebDriver, key: &str, text: &str) {
+    let mut last = String::new();
+    for _ in 0..100 {
+        last = d
+            .execute(
+                "return localStorage.getItem(arguments[0]) || '';",
+                vec![serde_json::json!(key)],
+            )
+            .await
+            .unwrap()
+            .convert()
+            .unwrap_or_default();
+        if last.contains(text) {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    panic!("{key} never held {text:?} (it holds {last:?})");
+}
+
+/// Blocks the browser's requests to these URL patterns (DevTools), none for `[]`.
+async fn block(d: &WebDriver, urls: &[&str]) {
+    d.cdp()
+        .send_raw(
+            "Network.setBlockedURLs",
+            serde_json::json!({ "urls": urls }),
+        )
+        .await
+        .unwrap();
+}
+
+/// Signs in with a password (the one `set_password_and_sign_in` set).
+async fn sign_in(d: &WebDriver, username: &str) {
+    fill(d, "username", username).await;
+    fill(d, "password", super::story::PASSWORD).await;
+    click(d, "form[action='/login'] button").await;
+    wait_text(d, "h1", "Welcome").await;
+}
+
+/// The member row of a staff member, by username (their email).
+async fn member(k: &Kiosk, username: &str) -> loyalty_core::store::Member {
+    let email = format!("{username}@kiosk.example.com");
+    loyalty_core::service::staff::list_staff(&k.ctx())
         .await
         .unwrap()
         .into_iter()
-        .find(|m| m.email.as_deref() == Some("carl@kiosk.example.com"))
-        .unwrap();
-    loyalty_core::service::staff::deactivate_staff(&ctx, &app.directory, carl.id)
+        .find(|m| m.email.as_deref() == Some(email.as_str()))
+        .unwrap()
+}
+
+/// A cashier records purchases offline and is deactivated before they are sent: the
+/// sending is refused and reported on the admin's list of tills, the till keeps them,
+/// signing out warns, and when someone else signs in on the same till they are refused
+/// for good (the recorder is no longer active), shown and reported, not recorded.
+async fn deactivated(db: TestDb, backend: &str) {
+    if !browser_available() {
+        return;
+    }
+    let browser = Driver::start().await;
+    let d = browser.d();
+    let mut k = kiosk(&db, d, &[("kiosk_cashier", "Carl Cashier")]).await;
+    let base = k.base.clone();
+    let card = k.customer.card_number.clone();
+    let till = format!("{base}/o/kiosk/till");
+    d.goto(format!("{base}/login")).await.unwrap();
+    sign_in(d, "kiosk_cashier").await;
+    d.goto(&till).await.unwrap();
+    wait_status(d, "online", 0).await;
+
+    k.app.stop().await;
+    wait_status(d, "offline", 0).await;
+    record(d, &card, "8.00", 1).await;
+    record(d, &card, "9.00", 2).await;
+    // Meanwhile the admin deactivates the cashier (on another device).
+    let carl = member(&k, "kiosk_cashier").await;
+    loyalty_core::service::staff::deactivate_staff(&k.ctx(), &k.app.directory, carl.id)
         .await
         .unwrap();
 
     // The connection returns: refused, shown, kept; the admin's list shows it.
-    app.restart().await;
+    k.app.restart().await;
     wait_text(d, "#till-status", "no longer active").await;
     wait_status(d, "online", 2).await;
     shot(d, backend, "till-offline-refused-cashier").await;
-    assert!(offline_purchases(&db, org.id).await.is_empty());
-    let tills = loyalty_core::service::till::devices(&ctx).await.unwrap();
+    assert!(offline_purchases(&db, k.org.id).await.is_empty());
+    let tills = loyalty_core::service::till::devices(&k.ctx())
+        .await
+        .unwrap();
     assert_eq!(tills.len(), 1);
     assert_eq!(tills[0].cashier, "kiosk_cashier");
     assert_eq!(tills[0].offline_purchases, 0);
@@ -399,19 +496,35 @@ async fn deactivated(db: TestDb, backend: &str) {
     d.accept_alert().await.unwrap();
     wait_text(d, "h1", "Sign in").await;
 
-    // The next sign-in on this till sends them.
-    fill(d, "username", "kiosk_admin").await;
-    fill(d, "password", super::story::PASSWORD).await;
-    click(d, "form[action='/login'] button").await;
-    wait_text(d, "h1", "Welcome").await;
+    // The admin signs in on this till: the purchases are sent and refused, since the
+    // person who recorded them is no longer active; nothing lands, the till says why.
+    sign_in(d, "kiosk_admin").await;
     d.goto(&till).await.unwrap();
     wait_status(d, "online", 0).await;
-    let landed = offline_purchases(&db, org.id).await;
-    assert_eq!(landed.len(), 2);
-    assert_eq!(landed.iter().map(|p| p.points_awarded).sum::<i64>(), 17);
+    wait_text(
+        d,
+        "#offline-list",
+        "kiosk_cashier, who is no longer an active cashier",
+    )
+    .await;
+    let refused = d
+        .find_all(By::Css("#offline-list li.refused"))
+        .await
+        .unwrap();
+    assert_eq!(refused.len(), 2);
+    assert!(offline_purchases(&db, k.org.id).await.is_empty());
+    let tills = loyalty_core::service::till::devices(&k.ctx())
+        .await
+        .unwrap();
+    assert_eq!(tills.len(), 1, "{tills:?}");
+    assert_eq!(tills[0].cashier, "kiosk_cashier");
+    assert_eq!(
+        tills[0].last_refusal.as_ref().map(|r| r.0.as_str()),
+        Some("till.recorder_inactive")
+    );
     d.goto(format!("{base}/o/kiosk/admin/users")).await.unwrap();
-    wait_text(d, "#tills", "auth.forbidden").await;
-    wait_text(d, "#tills", "kiosk_admin").await;
+    wait_text(d, "#tills", "till.recorder_inactive").await;
+    wait_text(d, "#tills", "kiosk_cashier").await;
     d.execute(
         "document.getElementById('tills').scrollIntoView();",
         Vec::new(),
@@ -420,6 +533,218 @@ async fn deactivated(db: TestDb, backend: &str) {
     .unwrap();
     shot(d, backend, "admin-tills").await;
     assert_no_problems(d).await;
+    assert!(db.store.check_invariants(None).await.unwrap().holds());
+    browser.quit().await;
+}
+
+/// Cashier A records three purchases offline and signs out (warned); cashier B signs
+/// in on the same till and the connection returns: the three land as A's, not B's.
+async fn handed_over(db: TestDb, backend: &str) {
+    if !browser_available() {
+        return;
+    }
+    let browser = Driver::start().await;
+    let d = browser.d();
+    let mut k = kiosk(
+        &db,
+        d,
+        &[
+            ("kiosk_carl", "Carl Cashier"),
+            ("kiosk_dora", "Dora Cashier"),
+        ],
+    )
+    .await;
+    let base = k.base.clone();
+    let card = k.customer.card_number.clone();
+    let till = format!("{base}/o/kiosk/till");
+    d.goto(format!("{base}/login")).await.unwrap();
+    sign_in(d, "kiosk_carl").await;
+    d.goto(&till).await.unwrap();
+    wait_status(d, "online", 0).await;
+
+    k.app.stop().await;
+    wait_status(d, "offline", 0).await;
+    for (i, amount) in ["3.00", "4.00", "5.00"].iter().enumerate() {
+        record(d, &card, amount, i + 1).await;
+    }
+    // The connection returns for everything but the sending (DevTools blocks it), so
+    // the three still wait when Carl signs out: the till warns and keeps them.
+    d.cdp()
+        .send_raw("Network.enable", serde_json::json!({}))
+        .await
+        .unwrap();
+    block(d, &["*/till/offline/purchases"]).await;
+    k.app.restart().await;
+    click(d, "form[action='/logout'] button").await;
+    let warning = d.get_alert_text().await.unwrap();
+    assert!(
+        warning.contains("3 purchases are still waiting"),
+        "{warning}"
+    );
+    d.accept_alert().await.unwrap();
+    wait_text(d, "h1", "Sign in").await;
+    assert!(offline_purchases(&db, k.org.id).await.is_empty());
+
+    // Dora signs in on the same till: the three are sent and land as Carl's.
+    sign_in(d, "kiosk_dora").await;
+    d.goto(&till).await.unwrap();
+    wait_text(d, "#till-status", "3 purchases waiting").await;
+    block(d, &[]).await;
+    wait_status(d, "online", 0).await;
+    shot(d, backend, "till-offline-handed-over").await;
+    let landed = offline_purchases(&db, k.org.id).await;
+    assert_eq!(landed.len(), 3);
+    let carl = member(&k, "kiosk_carl").await;
+    assert!(
+        landed.iter().all(|p| p.cashier_id == Some(carl.id)),
+        "recorded as the cashier who recorded them: {landed:?}"
+    );
+    assert_eq!(landed.iter().map(|p| p.points_awarded).sum::<i64>(), 12);
+    let tills = loyalty_core::service::till::devices(&k.ctx())
+        .await
+        .unwrap();
+    assert_eq!(tills.len(), 1, "{tills:?}");
+    assert_eq!(
+        (tills[0].cashier.as_str(), tills[0].offline_purchases),
+        ("kiosk_carl", 3)
+    );
+    assert_no_problems(d).await;
+    browser.quit().await;
+}
+
+/// The admin allows 50 points a day offline (the Users page) and the customer has 100:
+/// offline, the till takes 20, refuses 40 (above what is left of the limit), takes 25;
+/// meanwhile the customer redeems 70 elsewhere. When the connection returns the 20
+/// lands and the 25 is refused (the balance no longer covers it, never below zero) and
+/// shown; the refusal stays on the till after a reload until the cashier dismisses it.
+async fn redemptions(db: TestDb, backend: &str) {
+    if !browser_available() {
+        return;
+    }
+    let browser = Driver::start().await;
+    let d = browser.d();
+    let mut k = kiosk(&db, d, &[]).await;
+    let base = k.base.clone();
+    let card = k.customer.card_number.clone();
+    let customer = k.customer.id;
+    loyalty_testkit::till::award(
+        &k.ctx(),
+        customer,
+        "100.00",
+        None,
+        serde_json::json!({}),
+        "6d1f8c52-3f7e-4a55-9a55-0b6f7c0d2a11",
+    )
+    .await
+    .unwrap();
+    d.goto(format!("{base}/login")).await.unwrap();
+    sign_in(d, "kiosk_admin").await;
+    d.goto(format!("{base}/o/kiosk/admin/users")).await.unwrap();
+    fill(d, "offline_redeem_limit", "50").await;
+    click(d, "#offline-redeem-limit-form button[type=submit]").await;
+    wait_text(d, ".notice.ok", "Settings saved").await;
+    let org = db
+        .store
+        .organization_by_slug(&k.org.slug)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(org.offline_redeem_limit, 50);
+
+    // Online: the till reads the program (with the limit), then the customer's page
+    // (the balance it will redeem against).
+    let till = format!("{base}/o/kiosk/till");
+    d.goto(&till).await.unwrap();
+    wait_status(d, "online", 0).await;
+    d.goto(format!("{till}/c/{customer}")).await.unwrap();
+    wait_status(d, "online", 0).await;
+    wait_stored(d, "loyalty-till-recent:kiosk", "\"balance\":100").await;
+    d.goto(&till).await.unwrap();
+    wait_status(d, "online", 0).await;
+
+    k.app.stop().await;
+    wait_status(d, "offline", 0).await;
+    fill(d, "offline-card", &card).await;
+    fill(d, "offline-redeem-points", "20").await;
+    click(d, "#offline-redeem-btn").await;
+    wait_status(d, "offline", 1).await;
+    fill(d, "offline-card", &card).await;
+    fill(d, "offline-redeem-points", "40").await;
+    click(d, "#offline-redeem-btn").await;
+    wait_text(d, "#offline-estimate", "at most 30 points").await;
+    wait_status(d, "offline", 1).await;
+    fill(d, "offline-card", &card).await;
+    fill(d, "offline-redeem-points", "25").await;
+    click(d, "#offline-redeem-btn").await;
+    wait_status(d, "offline", 2).await;
+
+    // Elsewhere, online, the customer redeems 70: 30 left.
+    loyalty_testkit::till::redeem(
+        &k.ctx(),
+        customer,
+        None,
+        Some(70),
+        "7d1f8c52-3f7e-4a55-9a55-0b6f7c0d2a11",
+    )
+    .await
+    .unwrap();
+    k.app.restart().await;
+    wait_status(d, "online", 0).await;
+    wait_text(d, "#offline-list", "20 points redeemed. New balance 10.").await;
+    wait_text(d, "#offline-list", "no longer has 25 points").await;
+    assert_eq!(
+        d.find_all(By::Css("#offline-list li.refused"))
+            .await
+            .unwrap()
+            .len(),
+        1
+    );
+    shot(d, backend, "till-offline-redemption-refused").await;
+    let balance = points::customer(&k.ctx(), customer).await.unwrap().balance;
+    assert_eq!(balance, 10, "never below zero");
+
+    // The refusal is still there after a reload, until it is dismissed.
+    d.goto(&till).await.unwrap();
+    wait_status(d, "online", 0).await;
+    wait_text(d, "#offline-list", "no longer has 25 points").await;
+    assert!(
+        d.find_all(By::Css("#offline-list li.sent"))
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    click(d, "#offline-list li.refused button.dismiss").await;
+    for _ in 0..50 {
+        if d.find_all(By::Css("#offline-list li"))
+            .await
+            .unwrap()
+            .is_empty()
+        {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    d.goto(&till).await.unwrap();
+    wait_status(d, "online", 0).await;
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    assert!(
+        d.find_all(By::Css("#offline-list li"))
+            .await
+            .unwrap()
+            .is_empty(),
+        "dismissed for good"
+    );
+
+    // The admin's list: one redemption landed, one refused with its code.
+    let tills = loyalty_core::service::till::devices(&k.ctx())
+        .await
+        .unwrap();
+    assert_eq!(tills.len(), 1, "{tills:?}");
+    assert_eq!((tills[0].offline_redemptions, tills[0].refusals), (1, 1));
+    d.goto(format!("{base}/o/kiosk/admin/users")).await.unwrap();
+    wait_text(d, "#tills", "points.insufficient").await;
+    assert_no_problems(d).await;
+    assert!(db.store.check_invariants(None).await.unwrap().holds());
     browser.quit().await;
 }
 
@@ -430,6 +755,22 @@ both_backends! {
             loyalty_testkit::Kind::Postgres => "postgres",
         };
         deactivated(db, backend).await;
+    }
+
+    async fn purchases_recorded_offline_land_as_the_cashier_who_recorded_them(db) {
+        let backend = match db.kind {
+            loyalty_testkit::Kind::Sqlite => "sqlite",
+            loyalty_testkit::Kind::Postgres => "postgres",
+        };
+        handed_over(db, backend).await;
+    }
+
+    async fn offline_redemptions_within_the_limit_land_and_beyond_the_balance_are_refused(db) {
+        let backend = match db.kind {
+            loyalty_testkit::Kind::Sqlite => "sqlite",
+            loyalty_testkit::Kind::Postgres => "postgres",
+        };
+        redemptions(db, backend).await;
     }
 
     async fn twenty_purchases_recorded_offline_land_once_each(db) {

@@ -1,6 +1,7 @@
 //! Staff pages (runbook step 6.2, "Users -> Create Cashier"): list the organization's
 //! cashiers and admins, create one (the one-time link is shown once), deactivate one,
-//! mail one a password-reset link.
+//! mail one a password-reset link; the tills and what they sent of what they recorded
+//! offline, with the points a customer may redeem offline per day.
 
 use super::{admin, done_notice};
 use crate::AppState;
@@ -31,6 +32,7 @@ pub(super) fn routes() -> Router<AppState> {
             get(confirm_deactivate).post(deactivate),
         )
         .route("/o/{slug}/admin/users/{id}/reset", post(reset))
+        .route("/o/{slug}/admin/tills/offline-redeem", post(offline_redeem))
 }
 
 struct StaffRow {
@@ -50,6 +52,7 @@ struct TillRow {
     cashier: String,
     last_sync: String,
     offline: i64,
+    redeemed: i64,
     refusals: i64,
     last_refusal: Option<(String, String)>,
 }
@@ -74,7 +77,14 @@ struct UsersPage {
     notice: Option<Notice>,
     rows: Vec<StaffRow>,
     tills: Vec<TillRow>,
+    offline_redeem_limit: i64,
     form: CreateForm,
+}
+
+#[derive(Deserialize)]
+struct LimitForm {
+    #[serde(default)]
+    offline_redeem_limit: String,
 }
 
 #[derive(Deserialize)]
@@ -114,6 +124,7 @@ async fn render_list(
             cashier: t.cashier,
             last_sync: c.lang.datetime(t.last_sync_at, tz),
             offline: t.offline_purchases,
+            redeemed: t.offline_redemptions,
             refusals: t.refusals,
             last_refusal: t
                 .last_refusal
@@ -144,6 +155,7 @@ async fn render_list(
             notice,
             rows,
             tills,
+            offline_redeem_limit: page.org.offline_redeem_limit,
             form,
         },
     ))
@@ -258,4 +270,31 @@ async fn reset(
         "reset_queued"
     };
     Ok(Redirect::to(&format!("{back}?done={done}")).into_response())
+}
+
+/// Sets the points a customer may redeem offline per day (0 refuses).
+async fn offline_redeem(
+    State(state): State<AppState>,
+    page: OrgPage,
+    CsrfForm(form): CsrfForm<LimitForm>,
+) -> Result<Response, PageError> {
+    let (c, ctx) = admin(&page, &state, "users")?;
+    match till::set_offline_redeem_limit(&ctx, &form.offline_redeem_limit).await {
+        Ok(_) => Ok(Redirect::to(&format!(
+            "{}/admin/users?done=settings_saved#tills",
+            page.base()
+        ))
+        .into_response()),
+        Err(e) => {
+            let notice = Notice::err(error_text(c.lang, &e));
+            render_list(
+                &state,
+                &page,
+                notice,
+                CreateForm::default(),
+                StatusCode::UNPROCESSABLE_ENTITY,
+            )
+            .await
+        }
+    }
 }
