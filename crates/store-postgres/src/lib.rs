@@ -145,6 +145,11 @@ pub const MIGRATIONS: &[(i64, &str, &str)] = &[
         "wallet pushes",
         include_str!("../migrations/0032_wallet_pushes.sql"),
     ),
+    (
+        36,
+        "wallet looks",
+        include_str!("../migrations/0036_wallet_looks.sql"),
+    ),
 ];
 
 /// Connection settings.

@@ -390,7 +390,8 @@ both_backends! {
 
         // The link: a JWT the service account's public key verifies, holding the shop's
         // class and the member's object.
-        let link = wallet.save_link(&a, &member, now.unix_timestamp()).unwrap();
+        let look = loyalty_core::service::wallet::look::shop_look(db.store.as_ref(), &a).await.unwrap();
+        let link = wallet.save_link(&a, &look, &member, now.unix_timestamp()).unwrap();
         let jwt = link.strip_prefix("https://pay.google.com/gp/v/save/").expect("a Save to Google Wallet link");
         let claims = verify_rs256(jwt, &public, "google");
         assert_eq!(claims["iss"], "loyalty@example-project.iam.gserviceaccount.com");

@@ -20,6 +20,7 @@ use loyalty_core::domain::Role;
 use loyalty_core::domain::ledger::{Customer, PointsError};
 use loyalty_core::service::customers::{self, LedgerRange};
 use loyalty_core::service::erasure;
+use loyalty_core::service::wallet::look::shop_look;
 use loyalty_core::service::{program, rewards};
 use serde::Deserialize;
 
@@ -205,7 +206,10 @@ async fn me(
     let google_wallet = match state.config.google_wallet.as_ref() {
         Some(w) => {
             let now = state.clock.now();
-            match w.save_link(&page.org, &customer, now.unix_timestamp()) {
+            let look = shop_look(state.store.as_ref(), &page.org)
+                .await
+                .or_page(&c, "/")?;
+            match w.save_link(&page.org, &look, &customer, now.unix_timestamp()) {
                 Ok(link) => {
                     state
                         .store
@@ -284,7 +288,10 @@ async fn apple_pass(State(state): State<AppState>, page: OrgPage) -> Result<Resp
     } else {
         (String::new(), false)
     };
-    match wallet.pass(&page.org, &customer, &token, voided) {
+    let look = shop_look(state.store.as_ref(), &page.org)
+        .await
+        .or_page(&c, &back)?;
+    match wallet.pass(&page.org, &look, &customer, &token, voided) {
         Ok(bytes) => Ok((
             [
                 (header::CONTENT_TYPE, "application/vnd.apple.pkpass"),
@@ -316,6 +323,7 @@ async fn apple_pass(State(state): State<AppState>, page: OrgPage) -> Result<Resp
 async fn wallet_logo(
     State(state): State<AppState>,
     axum::extract::Path(slug): axum::extract::Path<String>,
+    headers: axum::http::HeaderMap,
 ) -> Response {
     let org = match loyalty_core::domain::OrgSlug::parse(&slug) {
         Ok(s) => state.store.organization_by_slug(&s).await.ok().flatten(),
@@ -324,13 +332,31 @@ async fn wallet_logo(
     let Some(org) = org else {
         return StatusCode::NOT_FOUND.into_response();
     };
-    let logo = loyalty_core::service::wallet::apple::shop_look(&org)
+    let look = match shop_look(state.store.as_ref(), &org).await {
+        Ok(look) => look,
+        Err(e) => {
+            tracing::error!(error = %e, "reading a shop's wallet logo");
+            return StatusCode::SERVICE_UNAVAILABLE.into_response();
+        }
+    };
+    let logo = look
         .logo_png
         .unwrap_or_else(|| loyalty_identity::wallet::apple::DEFAULT_ICON_2X.to_vec());
+    // The tag changes with the file, so a fetch after the admin's change sees the new logo
+    // once the hour of caching has passed, and a revalidation costs no body.
+    let etag = loyalty_core::service::wallet::look::logo_etag(&logo);
+    if headers
+        .get(header::IF_NONE_MATCH)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.split(',').any(|t| t.trim() == etag))
+    {
+        return (StatusCode::NOT_MODIFIED, [(header::ETAG, etag)]).into_response();
+    }
     (
         [
-            (header::CONTENT_TYPE, "image/png"),
-            (header::CACHE_CONTROL, "public, max-age=3600"),
+            (header::CONTENT_TYPE, "image/png".to_owned()),
+            (header::CACHE_CONTROL, "public, max-age=3600".to_owned()),
+            (header::ETAG, etag),
         ],
         logo,
     )
