@@ -390,7 +390,7 @@ both_backends! {
 
         // The link: a JWT the service account's public key verifies, holding the shop's
         // class and the member's object.
-        let look = loyalty_core::service::wallet::look::shop_look(db.store.as_ref(), &a).await.unwrap();
+        let look = loyalty_testkit::loyalty_core::service::wallet::look::shop_look(db.store.as_ref(), &a).await.unwrap();
         let link = wallet.save_link(&a, &look, &member, now.unix_timestamp()).unwrap();
         let jwt = link.strip_prefix("https://pay.google.com/gp/v/save/").expect("a Save to Google Wallet link");
         let claims = verify_rs256(jwt, &public, "google");
@@ -431,17 +431,63 @@ both_backends! {
         assert_eq!(report.sent, 1, "{report:?}");
         assert_eq!(send(db.store.as_ref(), &clock, None, Some(&google)).await.unwrap().sent, 0);
 
-        let seen = seen.lock().unwrap();
-        assert_eq!(seen.assertions.len(), 1);
-        let assertion = verify_rs256(&seen.assertions[0], &public, &token_uri);
+        {
+        let got = seen.lock().unwrap();
+        assert_eq!(got.assertions.len(), 1);
+        let assertion = verify_rs256(&got.assertions[0], &public, &token_uri);
         assert_eq!(assertion["iss"], "loyalty@example-project.iam.gserviceaccount.com");
         assert_eq!(assertion["scope"], "https://www.googleapis.com/auth/wallet_object.issuer");
-        assert_eq!(seen.patches.len(), 1, "one update");
-        let (id, auth, body) = &seen.patches[0];
+        assert_eq!(got.patches.len(), 1, "one update");
+        let (id, auth, body) = &got.patches[0];
         assert_eq!(id, &format!("3388000000012345678.{}", member.id));
         assert_eq!(auth, "Bearer access-123");
         assert_eq!(body["loyaltyPoints"]["balance"]["int"], 50);
         assert_eq!(body["state"], "ACTIVE");
+        }
+
+        // Erasing the member sets their object inactive, without their name or card
+        // number, through the same outbox: one PATCH.
+        let admin = loyalty_testkit::loyalty_core::service::points::Ctx {
+            store: db.store.as_ref(),
+            clock: &clock,
+            org: &a,
+            actor: Actor { member_id: None, label: "ada".into(), role: "admin".into(), request_id: None },
+            role: loyalty_testkit::loyalty_core::domain::Role::Admin,
+        };
+        let dir = db.directory(Arc::new(clock.clone()));
+        loyalty_testkit::loyalty_core::service::erasure::erase_customer(&admin, &dir, None, member.id, "ERASE").await.expect("erase");
+        let report = send(db.store.as_ref(), &clock, None, Some(&google)).await.unwrap();
+        assert_eq!(report.sent, 1, "{report:?}");
+        assert_eq!(send(db.store.as_ref(), &clock, None, Some(&google)).await.unwrap().sent, 0);
+        let got = seen.lock().unwrap();
+        assert_eq!(got.patches.len(), 2, "one more update");
+        let (id, _, body) = &got.patches[1];
+        assert_eq!(id, &format!("3388000000012345678.{}", member.id));
+        assert_eq!(body["state"], "INACTIVE");
+        let text = body.to_string();
+        assert!(!text.contains("Cus") && !text.contains("400000000006"), "{text}");
+        assert!(body["accountName"].as_str().unwrap().starts_with("erased-"), "{text}");
+    }
+
+    async fn erasing_a_member_who_never_saved_the_google_card_queues_nothing_for_google(db) {
+        let clock = fixed_clock();
+        let now = clock.now();
+        let a = org(&db, "alpha", &clock).await;
+        let member = db.store.enroll_customer(a.id, &NewCustomer {
+            phone: None, email: None, name: Some("Cus".into()), card_number: "400000000006".into(),
+            identity_subject: None, created_by: None,
+        }, &Actor::system(), now).await.unwrap();
+        let admin = loyalty_testkit::loyalty_core::service::points::Ctx {
+            store: db.store.as_ref(),
+            clock: &clock,
+            org: &a,
+            actor: Actor { member_id: None, label: "ada".into(), role: "admin".into(), request_id: None },
+            role: loyalty_testkit::loyalty_core::domain::Role::Admin,
+        };
+        let dir = db.directory(Arc::new(clock.clone()));
+        loyalty_testkit::loyalty_core::service::erasure::erase_customer(&admin, &dir, None, member.id, "ERASE").await.expect("erase");
+        let due = db.store.claim_wallet_pushes(now, now + time::Duration::minutes(5), 10).await.unwrap();
+        assert!(due.is_empty(), "{due:?}");
     }
 }
 
