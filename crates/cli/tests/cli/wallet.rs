@@ -145,6 +145,7 @@ fn apple_config(dir: &Path, apns_url: &str) -> AppleWalletConfig {
             url: apns_url.into(),
             poll_interval_secs: 1,
         },
+        ..AppleWalletConfig::default()
     }
 }
 
@@ -505,4 +506,101 @@ fn without_apns_settings_there_is_no_sender_and_a_wrong_auth_names_the_fix() {
     apple.apns.auth = Some("token".into());
     let err = ApnsTransport::from_config(&apple).unwrap_err().to_string();
     assert!(err.contains("wallet.apple.apns.key"), "{err}");
+}
+
+/// A Pass Type ID certificate with its key as a Mac's Keychain exports it (PKCS#12, with a
+/// password): the configuration refuses the file naming the `openssl` commands, and the
+/// PEM files those very commands write sign passes.
+#[test]
+fn a_pkcs12_file_is_refused_naming_the_openssl_commands_that_convert_it() {
+    let dir = tempfile::tempdir().unwrap();
+    ca::make_ca(dir.path());
+    ca::openssl(
+        dir.path(),
+        &[
+            "pkcs12",
+            "-export",
+            "-in",
+            "pass.pem",
+            "-inkey",
+            "pass.key",
+            "-out",
+            "pass.p12",
+            "-passout",
+            "pass:keychain-secret",
+        ],
+    );
+    std::fs::write(dir.path().join("p12.pass"), "keychain-secret\n").unwrap();
+    let path = |f: &str| Some(dir.path().join(f).display().to_string());
+    let mut apple = AppleWalletConfig {
+        pass_type_id: Some("pass.test.loyalty".into()),
+        team_id: Some("TEAMID1234".into()),
+        wwdr_certificate: path("wwdr.pem"),
+        p12: path("pass.p12"),
+        p12_password_file: path("p12.pass"),
+        ..AppleWalletConfig::default()
+    };
+    let err = apple
+        .load("https://loyalty.example.com")
+        .expect_err("p12 refused")
+        .to_string();
+    assert!(err.contains("wallet.apple.p12"), "{err}");
+    assert!(
+        err.contains("openssl pkcs12 -in pass.p12 -clcerts -nokeys -out pass.pem"),
+        "{err}"
+    );
+    assert!(
+        err.contains("openssl pkcs12 -in pass.p12 -nocerts -nodes -out pass.key"),
+        "{err}"
+    );
+    assert!(
+        !err.contains("keychain-secret"),
+        "the password is never repeated: {err}"
+    );
+    apple.p12_password_file = None;
+    apple.p12_password_env = Some("LOYALTY_TEST_P12_PASSWORD".into());
+    assert!(
+        apple.load("https://loyalty.example.com").is_err(),
+        "with the password in a variable too"
+    );
+
+    // The named commands, run on the file, give PEM files that load and sign a pass.
+    ca::openssl(
+        dir.path(),
+        &[
+            "pkcs12",
+            "-in",
+            "pass.p12",
+            "-clcerts",
+            "-nokeys",
+            "-out",
+            "from-p12.pem",
+            "-passin",
+            "pass:keychain-secret",
+        ],
+    );
+    ca::openssl(
+        dir.path(),
+        &[
+            "pkcs12",
+            "-in",
+            "pass.p12",
+            "-nocerts",
+            "-nodes",
+            "-out",
+            "from-p12.key",
+            "-passin",
+            "pass:keychain-secret",
+        ],
+    );
+    apple.p12 = None;
+    apple.p12_password_env = None;
+    apple.certificate = path("from-p12.pem");
+    apple.key = path("from-p12.key");
+    let wallet = apple
+        .load("https://loyalty.example.com")
+        .expect("PEM files load")
+        .expect("configured");
+    let signature = wallet.signer.sign(b"{}").expect("signs");
+    assert!(!signature.is_empty());
 }
