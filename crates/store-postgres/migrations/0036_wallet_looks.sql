@@ -31,3 +31,22 @@ ALTER TABLE wallet_looks ENABLE ROW LEVEL SECURITY;
 CREATE POLICY tenant_isolation ON wallet_looks TO loyalty_tenant
     USING (organization_id = NULLIF(current_setting('loyalty.org_id', true), '')::uuid)
     WITH CHECK (organization_id = NULLIF(current_setting('loyalty.org_id', true), '')::uuid);
+
+-- Links behind the till's QR code that hand a member their card on their own phone
+-- without signing in. Only the SHA-256 of the link's token is kept; a link opens only its
+-- own member's card in its own organization, once (`used_at`), until `expires_at`.
+CREATE TABLE wallet_links (
+    token_hash      text        PRIMARY KEY,
+    organization_id uuid        NOT NULL REFERENCES organizations (id),
+    customer_id     uuid        NOT NULL REFERENCES users (id),
+    created_at      timestamptz NOT NULL,
+    expires_at      timestamptz NOT NULL,
+    used_at         timestamptz
+);
+CREATE INDEX wallet_links_customer_idx ON wallet_links (organization_id, customer_id);
+
+GRANT SELECT, INSERT, UPDATE, DELETE ON wallet_links TO loyalty_tenant;
+ALTER TABLE wallet_links ENABLE ROW LEVEL SECURITY;
+CREATE POLICY tenant_isolation ON wallet_links TO loyalty_tenant
+    USING (organization_id = NULLIF(current_setting('loyalty.org_id', true), '')::uuid)
+    WITH CHECK (organization_id = NULLIF(current_setting('loyalty.org_id', true), '')::uuid);

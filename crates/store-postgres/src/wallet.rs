@@ -327,6 +327,55 @@ impl WalletStore for PgStore {
         Ok(n)
     }
 
+    async fn insert_wallet_link(
+        &self,
+        org: OrgId,
+        customer: CustomerId,
+        token_hash: &str,
+        now: OffsetDateTime,
+        expires_at: OffsetDateTime,
+    ) -> Result<(), StoreError> {
+        let mut tx = self.pool.begin().await.map_err(map_err)?;
+        enter_tenant(&mut tx, org).await?;
+        sqlx::query(
+            "INSERT INTO wallet_links (token_hash, organization_id, customer_id, created_at, expires_at) \
+             SELECT $3, organization_id, id, $4, $5 FROM users \
+             WHERE organization_id = $1 AND id = $2 AND role = 'customer'",
+        )
+        .bind(org.0)
+        .bind(customer.0)
+        .bind(token_hash)
+        .bind(now)
+        .bind(expires_at)
+        .execute(&mut *tx)
+        .await
+        .map_err(map_err)?;
+        tx.commit().await.map_err(map_err)
+    }
+
+    async fn use_wallet_link(
+        &self,
+        org: OrgId,
+        token_hash: &str,
+        now: OffsetDateTime,
+    ) -> Result<Option<CustomerId>, StoreError> {
+        let mut tx = self.pool.begin().await.map_err(map_err)?;
+        enter_tenant(&mut tx, org).await?;
+        let customer: Option<uuid::Uuid> = sqlx::query_scalar(
+            "UPDATE wallet_links SET used_at = $3 \
+             WHERE token_hash = $2 AND organization_id = $1 AND used_at IS NULL AND expires_at > $3 \
+             RETURNING customer_id",
+        )
+        .bind(org.0)
+        .bind(token_hash)
+        .bind(now)
+        .fetch_optional(&mut *tx)
+        .await
+        .map_err(map_err)?;
+        tx.commit().await.map_err(map_err)?;
+        Ok(customer.map(CustomerId))
+    }
+
     async fn wallet_look(&self, org: OrgId) -> Result<Option<WalletLook>, StoreError> {
         let row = sqlx::query(
             "SELECT background, foreground, label, logo_png, logo_width, logo_height \

@@ -25,3 +25,16 @@ FROM organizations
 WHERE json_extract(settings, '$.wallet.background') GLOB '#[0-9a-fA-F][0-9a-fA-F][0-9a-fA-F][0-9a-fA-F][0-9a-fA-F][0-9a-fA-F]'
   AND json_extract(settings, '$.wallet.foreground') GLOB '#[0-9a-fA-F][0-9a-fA-F][0-9a-fA-F][0-9a-fA-F][0-9a-fA-F][0-9a-fA-F]'
   AND json_extract(settings, '$.wallet.label') GLOB '#[0-9a-fA-F][0-9a-fA-F][0-9a-fA-F][0-9a-fA-F][0-9a-fA-F][0-9a-fA-F]';
+
+-- Links behind the till's QR code that hand a member their card on their own phone
+-- without signing in. Only the SHA-256 of the link's token is kept; a link opens only its
+-- own member's card in its own organization, once (`used_at`), until `expires_at`.
+CREATE TABLE wallet_links (
+    token_hash      TEXT    PRIMARY KEY NOT NULL,
+    organization_id TEXT    NOT NULL REFERENCES organizations (id),
+    customer_id     TEXT    NOT NULL REFERENCES users (id),
+    created_at      TEXT    NOT NULL,
+    expires_at      TEXT    NOT NULL,
+    used_at         TEXT
+);
+CREATE INDEX wallet_links_customer_idx ON wallet_links (organization_id, customer_id);

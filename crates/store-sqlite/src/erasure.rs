@@ -80,7 +80,7 @@ async fn clear_customer(
     .execute(&mut *tx)
     .await
     .map_err(map_err)?;
-    for table in ["wallet_registrations", "wallet_pass_tokens"] {
+    for table in ["wallet_registrations", "wallet_pass_tokens", "wallet_links"] {
         sqlx::query(sqlx::AssertSqlSafe(format!(
             "DELETE FROM {table} WHERE organization_id = ?1 AND customer_id = ?2"
         )))

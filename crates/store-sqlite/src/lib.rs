@@ -155,7 +155,7 @@ pub const MIGRATIONS: &[(i64, &str, &str)] = &[
     ),
     (
         36,
-        "wallet looks",
+        "wallet looks and till links",
         include_str!("../migrations/0036_wallet_looks.sql"),
     ),
 ];

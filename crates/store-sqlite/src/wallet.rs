@@ -317,6 +317,53 @@ impl WalletStore for SqliteStore {
         Ok(n)
     }
 
+    async fn insert_wallet_link(
+        &self,
+        org: OrgId,
+        customer: CustomerId,
+        token_hash: &str,
+        now: OffsetDateTime,
+        expires_at: OffsetDateTime,
+    ) -> Result<(), StoreError> {
+        sqlx::query(
+            "INSERT INTO wallet_links (token_hash, organization_id, customer_id, created_at, expires_at) \
+             SELECT ?3, organization_id, id, ?4, ?5 FROM users \
+             WHERE organization_id = ?1 AND id = ?2 AND role = 'customer'",
+        )
+        .bind(org.0.to_string())
+        .bind(customer.to_string())
+        .bind(token_hash)
+        .bind(ts(now))
+        .bind(ts(expires_at))
+        .execute(&self.pool)
+        .await
+        .map_err(map_err)?;
+        Ok(())
+    }
+
+    async fn use_wallet_link(
+        &self,
+        org: OrgId,
+        token_hash: &str,
+        now: OffsetDateTime,
+    ) -> Result<Option<CustomerId>, StoreError> {
+        let row = sqlx::query(
+            "UPDATE wallet_links SET used_at = ?3 \
+             WHERE token_hash = ?2 AND organization_id = ?1 AND used_at IS NULL AND expires_at > ?3 \
+             RETURNING customer_id",
+        )
+        .bind(org.0.to_string())
+        .bind(token_hash)
+        .bind(ts(now))
+        .fetch_optional(&self.pool)
+        .await
+        .map_err(map_err)?;
+        row.as_ref()
+            .map(|r| uuid_col(r, "customer_id"))
+            .transpose()
+            .map_err(map_err)
+    }
+
     async fn wallet_look(&self, org: OrgId) -> Result<Option<WalletLook>, StoreError> {
         let row = sqlx::query(
             "SELECT background, foreground, label, logo_png, logo_width, logo_height \

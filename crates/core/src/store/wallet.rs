@@ -207,6 +207,25 @@ pub trait WalletStore: Send + Sync {
         audit: &AuditRecord,
         now: OffsetDateTime,
     ) -> Result<u64, StoreError>;
+    /// Keeps a link to `customer`'s card (the hash of its token) that opens once until
+    /// `expires_at`.
+    async fn insert_wallet_link(
+        &self,
+        org: OrgId,
+        customer: CustomerId,
+        token_hash: &str,
+        now: OffsetDateTime,
+        expires_at: OffsetDateTime,
+    ) -> Result<(), StoreError>;
+    /// Uses the organization's link whose token hashes to `token_hash`: its member when
+    /// it was not used and has not expired at `now` (it is then used); `None` otherwise.
+    /// Two requests never both use one link.
+    async fn use_wallet_link(
+        &self,
+        org: OrgId,
+        token_hash: &str,
+        now: OffsetDateTime,
+    ) -> Result<Option<CustomerId>, StoreError>;
     /// Ends every registration of the organization with `push_token` (APNs answered that
     /// the device no longer takes pushes). Returns how many ended.
     async fn forget_wallet_push_token(

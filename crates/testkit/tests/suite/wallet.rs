@@ -109,8 +109,11 @@ both_backends! {
             actor: Actor { member_id: None, label: "ada".into(), role: "admin".into(), request_id: None },
             role: Role::Admin,
         };
+        let link = loyalty_core::service::wallet::links::till_link(&admin, member.id).await.unwrap();
         let dir = db.directory(std::sync::Arc::new(clock.clone()));
         erasure::erase_customer(&admin, &dir, None, member.id, "ERASE").await.expect("erase");
+        let opened = loyalty_core::service::wallet::links::open_till_link(db.store.as_ref(), &a, &link, now).await;
+        assert!(opened.is_err(), "the till's link is gone with the erasure");
         assert_eq!(db.store.wallet_pass_by_token(a.id, member.id, &hash_token("token-one-0123456789")).await.unwrap(), None);
         assert!(db.store.wallet_passes_for_device(a.id, "device1", None).await.unwrap().is_empty());
         let after = db.store.issue_wallet_pass(a.id, member.id, &hash_token("token-two-0123456789"), now).await.unwrap();

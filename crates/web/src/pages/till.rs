@@ -123,6 +123,9 @@ pub(super) struct TillPage {
     /// The program has running stamp cards or promotions: the live preview shows the
     /// base points only, and says the confirmation adds the rest.
     pub program_running: bool,
+    /// The QR code (SVG) of a one-time link that adds the open customer's card to their
+    /// phone's wallet, when Apple Wallet or Google Wallet is configured.
+    pub wallet_qr: Option<String>,
 }
 
 impl TillPage {
@@ -152,6 +155,7 @@ impl TillPage {
             minor,
             currency: page.org.currency.to_string(),
             program_running: !page.org.program.is_plain(),
+            wallet_qr: None,
         }
     }
 }
@@ -297,6 +301,17 @@ pub(super) async fn customer_page(
             reversible: p.reversed_amount < p.amount,
         })
         .collect();
+    if state.config.apple_wallet.is_some() || state.config.google_wallet.is_some() {
+        let token = loyalty_core::service::wallet::links::till_link(&ctx, id)
+            .await
+            .or_page(&t.c, &back)?;
+        let url = format!(
+            "{}/o/{}/wallet/link/{token}",
+            state.config.public_url.trim_end_matches('/'),
+            page.org.slug
+        );
+        t.wallet_qr = super::qr::svg(&url);
+    }
     t.notice = notice;
     t.customer = Some(found);
     Ok(render(status, &t))

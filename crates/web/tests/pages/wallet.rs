@@ -473,3 +473,83 @@ both_backends! {
         assert!(logged.contains("\"width\":480") && !logged.contains(&b64(&logo)[..40]), "the size, not the bytes: {logged}");
     }
 }
+
+both_backends! {
+    async fn the_tills_qr_opens_the_members_card_once_within_its_minutes_and_only_theirs(db) {
+        use loyalty_core::clock::FixedClock;
+        use loyalty_core::domain::Role;
+        use loyalty_core::service::points::Ctx;
+        use loyalty_core::service::wallet::links;
+        let ca = tempfile::tempdir().unwrap();
+        openssl(ca.path(), &["genpkey", "-algorithm", "RSA", "-pkeyopt", "rsa_keygen_bits:2048", "-out", "sa.pem"]);
+        std::fs::write(ca.path().join("sa.json"), serde_json::json!({
+            "client_email": "loyalty@example-project.iam.gserviceaccount.com",
+            "private_key": std::fs::read_to_string(ca.path().join("sa.pem")).unwrap(),
+        }).to_string()).unwrap();
+        let google = loyalty_identity::wallet::google::GoogleWallet::from_key_file(
+            "3388000000012345678", &ca.path().join("sa.json"), "http://127.0.0.1:8080",
+        ).unwrap();
+        let app = TestApp::with_config(db, WebConfig {
+            apple_wallet: Some(Arc::new(wallet_with(ca.path(), Some("http://127.0.0.1:8080/wallet/apple")))),
+            google_wallet: Some(Arc::new(google)),
+            ..WebConfig::default()
+        }).await;
+        let cashier = app.person("alpha_cashier", &["alpha-cashiers"]).await;
+        let enrol = |card: &str| NewCustomer {
+            phone: None, email: None, name: Some("Cus".into()), card_number: card.into(),
+            identity_subject: None, created_by: None,
+        };
+        let now = loyalty_testkit::fixed_clock_now();
+        let member = app.db.store.enroll_customer(app.a.id, &enrol("400000000006"), &Actor::system(), now).await.unwrap();
+        let other = app.db.store.enroll_customer(app.a.id, &enrol("400000000014"), &Actor::system(), now).await.unwrap();
+
+        // The till shows the code for the open customer.
+        let page = app.get(&cashier, &format!("/o/alpha/till/c/{}", member.id)).await;
+        assert_eq!(page.status, 200, "{}", page.body);
+        let at = page.body.find("id=\"till-wallet\"").expect("the wallet code");
+        assert!(page.body[at..].contains("<svg"), "{}", page.body);
+
+        let clock = FixedClock::new(now);
+        let ctx = |org, role| Ctx { store: app.db.store.as_ref(), clock: &clock, org, actor: Actor::system(), role };
+        let anonymous = Who::anonymous();
+        let open = |org: &str, token: &str| format!("/o/{org}/wallet/link/{token}");
+
+        // Once: the member's own pass, then no more.
+        let token = links::till_link(&ctx(&app.a, Role::Cashier), member.id).await.unwrap();
+        let r = app.get(&anonymous, &open("alpha", &token)).await;
+        assert_eq!(r.status, 200, "{}", r.body);
+        assert_eq!(r.headers["content-type"], "application/vnd.apple.pkpass");
+        let pass = pass_json_of(&r.raw);
+        assert_eq!(pass["serialNumber"], format!("{}.{}", app.a.id, member.id));
+        assert_eq!(pass["barcodes"][0]["message"], "400000000006");
+        let again = app.get(&anonymous, &open("alpha", &token)).await;
+        assert_eq!(again.status, 404);
+        assert!(again.body.contains("already used or has expired"), "{}", again.body);
+
+        // Another shop's address does not open it (nor use it up); a changed token opens nothing.
+        let token = links::till_link(&ctx(&app.a, Role::Cashier), other.id).await.unwrap();
+        assert_eq!(app.get(&anonymous, &open("beta", &token)).await.status, 404);
+        let mut changed = token.clone();
+        changed.replace_range(63.., if token.ends_with('0') { "1" } else { "0" });
+        assert_eq!(app.get(&anonymous, &open("alpha", &changed)).await.status, 404);
+        assert_eq!(app.get(&anonymous, &open("alpha", "not-a-token")).await.status, 404);
+        // An Android phone is sent to Google's save link for the same member.
+        let r = app.send(&anonymous, "GET", &open("alpha", &token), None, &[("user-agent", "Mozilla/5.0 (Linux; Android 14; Pixel 8)")]).await;
+        assert_eq!(r.status, 303, "{}", r.body);
+        assert!(r.location().starts_with("https://pay.google.com/gp/v/save/ey"), "{}", r.location());
+
+        // Expired: a link made eleven minutes ago.
+        let earlier = FixedClock::new(now - time::Duration::minutes(11));
+        let old = links::till_link(&Ctx { store: app.db.store.as_ref(), clock: &earlier, org: &app.a, actor: Actor::system(), role: Role::Cashier }, member.id).await.unwrap();
+        let r = app.get(&anonymous, &open("alpha", &old)).await;
+        assert_eq!(r.status, 404);
+        // Made nine minutes ago: still open.
+        let recent = FixedClock::new(now - time::Duration::minutes(9));
+        let fresh = links::till_link(&Ctx { store: app.db.store.as_ref(), clock: &recent, org: &app.a, actor: Actor::system(), role: Role::Cashier }, member.id).await.unwrap();
+        assert_eq!(app.get(&anonymous, &open("alpha", &fresh)).await.status, 200);
+
+        // Only staff, only for the shop's own customers.
+        assert!(links::till_link(&ctx(&app.a, Role::Customer), member.id).await.is_err());
+        assert!(links::till_link(&ctx(&app.b, Role::Cashier), member.id).await.is_err());
+    }
+}

@@ -146,6 +146,8 @@ pub(super) const KEYS: &[&str] = &[
     "save_to_google_wallet",
     "wallet_not_configured",
     "wallet_unavailable",
+    "err_wallet_link_invalid",
+    "till_wallet_qr",
     "wallet_look_section",
     "wallet_look_hint",
     "wallet_low_contrast",
@@ -834,6 +836,14 @@ pub(super) fn text(lang: Lang, key: &'static str) -> &'static str {
         "err_wallet_logo_too_large" => (
             "The logo is too large. Send a PNG of at most 256 KB and 660 x 660 pixels.",
             "O logotipo é grande demais. Envie um PNG de no máximo 256 KB e 660 x 660 pixels.",
+        ),
+        "err_wallet_link_invalid" => (
+            "This code for the member card was already used or has expired. Ask at the till for a new one.",
+            "Este código do cartão de membro já foi usado ou expirou. Peça um novo no caixa.",
+        ),
+        "till_wallet_qr" => (
+            "Card for the phone's wallet: the member scans this code with their phone (once, within 10 minutes).",
+            "Cartão para a carteira do celular: o membro lê este código com o celular (uma vez, em até 10 minutos).",
         ),
         "adjust" => ("Save correction", "Salvar correção"),
         "adjust_help" => (
