@@ -30,7 +30,7 @@ pub use audit::{
     customer_enrolled_audit, customer_erased_audit, customers_imported_audit, mail_settings_audit,
     member_audit, member_status_action, new_id, offline_redeem_limit_audit, org_status_audit,
     points_settings_audit, program_audit, reward_audit, support_visit_audit, tier_pass_audit,
-    token_created_audit, token_revoked_audit,
+    token_created_audit, token_revoked_audit, wallet_look_audit,
 };
 pub use chain::{ChainCursor, ChainStore};
 pub use checklist::{ChecklistMark, ChecklistStore};
@@ -49,7 +49,9 @@ pub use programs::{ProgramStore, TierPass};
 pub use rewards::RewardStore;
 pub use tills::{TillDevice, TillStore, TillSync};
 pub use tokens::TokenStore;
-pub use wallet::{ClaimedPush, PushKind, WalletPass, WalletStore, micros};
+pub use wallet::{
+    ClaimedPush, PushKind, WalletColours, WalletLogo, WalletLook, WalletPass, WalletStore, micros,
+};
 pub use webhooks::WebhookStore;
 
 use crate::domain::Role;

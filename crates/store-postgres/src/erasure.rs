@@ -78,7 +78,7 @@ async fn clear_customer(
     .execute(&mut *tx)
     .await
     .map_err(map_err)?;
-    for table in ["wallet_registrations", "wallet_pass_tokens"] {
+    for table in ["wallet_registrations", "wallet_pass_tokens", "wallet_links"] {
         sqlx::query(sqlx::AssertSqlSafe(format!(
             "DELETE FROM {table} WHERE organization_id = $1 AND customer_id = $2"
         )))
@@ -88,6 +88,20 @@ async fn clear_customer(
         .await
         .map_err(map_err)?;
     }
+    // The member's card in Google Wallet, when they saved it: one outbox row, whose
+    // update sets the object inactive and replaces the name (the sender reads the erasure).
+    sqlx::query(
+        "INSERT INTO wallet_pushes (id, organization_id, kind, target, created_at, next_attempt_at) \
+         SELECT gen_random_uuid(), organization_id, 'google', customer_id::text, $3, $3 FROM wallet_google_objects \
+         WHERE organization_id = $1 AND customer_id = $2 \
+         ON CONFLICT (kind, target) WHERE sent_at IS NULL AND failed_at IS NULL DO NOTHING",
+    )
+    .bind(org.0)
+    .bind(customer.0)
+    .bind(now)
+    .execute(&mut *tx)
+    .await
+    .map_err(map_err)?;
     // Sessions and one-time links: signed out everywhere.
     let sessions = sqlx::query("DELETE FROM sessions WHERE subject = $1 OR account_pk = $2")
         .bind(&subject)

@@ -3,8 +3,12 @@
 
 use crate::{PgStore, enter_tenant, map_err};
 use async_trait::async_trait;
+use loyalty_core::domain::ledger::AuditRecord;
 use loyalty_core::domain::{CustomerId, OrgId};
-use loyalty_core::store::{ClaimedPush, PushKind, StoreError, WalletPass, WalletStore, micros};
+use loyalty_core::store::{
+    ClaimedPush, PushKind, StoreError, WalletColours, WalletLogo, WalletLook, WalletPass,
+    WalletStore, micros,
+};
 use sqlx::postgres::PgRow;
 use sqlx::{PgConnection, Row};
 use time::OffsetDateTime;
@@ -322,4 +326,146 @@ impl WalletStore for PgStore {
         tx.commit().await.map_err(map_err)?;
         Ok(n)
     }
+
+    async fn insert_wallet_link(
+        &self,
+        org: OrgId,
+        customer: CustomerId,
+        token_hash: &str,
+        now: OffsetDateTime,
+        expires_at: OffsetDateTime,
+    ) -> Result<(), StoreError> {
+        let mut tx = self.pool.begin().await.map_err(map_err)?;
+        enter_tenant(&mut tx, org).await?;
+        sqlx::query(
+            "INSERT INTO wallet_links (token_hash, organization_id, customer_id, created_at, expires_at) \
+             SELECT $3, organization_id, id, $4, $5 FROM users \
+             WHERE organization_id = $1 AND id = $2 AND role = 'customer'",
+        )
+        .bind(org.0)
+        .bind(customer.0)
+        .bind(token_hash)
+        .bind(now)
+        .bind(expires_at)
+        .execute(&mut *tx)
+        .await
+        .map_err(map_err)?;
+        tx.commit().await.map_err(map_err)
+    }
+
+    async fn use_wallet_link(
+        &self,
+        org: OrgId,
+        token_hash: &str,
+        now: OffsetDateTime,
+    ) -> Result<Option<CustomerId>, StoreError> {
+        let mut tx = self.pool.begin().await.map_err(map_err)?;
+        enter_tenant(&mut tx, org).await?;
+        let customer: Option<uuid::Uuid> = sqlx::query_scalar(
+            "UPDATE wallet_links SET used_at = $3 \
+             WHERE token_hash = $2 AND organization_id = $1 AND used_at IS NULL AND expires_at > $3 \
+             RETURNING customer_id",
+        )
+        .bind(org.0)
+        .bind(token_hash)
+        .bind(now)
+        .fetch_optional(&mut *tx)
+        .await
+        .map_err(map_err)?;
+        tx.commit().await.map_err(map_err)?;
+        Ok(customer.map(CustomerId))
+    }
+
+    async fn wallet_look(&self, org: OrgId) -> Result<Option<WalletLook>, StoreError> {
+        let row = sqlx::query(
+            "SELECT background, foreground, label, logo_png, logo_width, logo_height \
+             FROM wallet_looks WHERE organization_id = $1",
+        )
+        .bind(org.0)
+        .fetch_optional(&self.pool)
+        .await
+        .map_err(map_err)?;
+        row.as_ref().map(look_from_row).transpose().map_err(map_err)
+    }
+
+    async fn set_wallet_look(
+        &self,
+        org: OrgId,
+        look: &WalletLook,
+        audit: &AuditRecord,
+        now: OffsetDateTime,
+    ) -> Result<u64, StoreError> {
+        let mut tx = self.pool.begin().await.map_err(map_err)?;
+        enter_tenant(&mut tx, org).await?;
+        let colours = look.colours.as_ref();
+        let logo = look.logo.as_ref();
+        sqlx::query(
+            "INSERT INTO wallet_looks (organization_id, background, foreground, label, logo_png, logo_width, logo_height, updated_at) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8) \
+             ON CONFLICT (organization_id) DO UPDATE SET background = EXCLUDED.background, \
+             foreground = EXCLUDED.foreground, label = EXCLUDED.label, logo_png = EXCLUDED.logo_png, \
+             logo_width = EXCLUDED.logo_width, logo_height = EXCLUDED.logo_height, updated_at = EXCLUDED.updated_at",
+        )
+        .bind(org.0)
+        .bind(colours.map(|c| c.background.as_str()))
+        .bind(colours.map(|c| c.foreground.as_str()))
+        .bind(colours.map(|c| c.label.as_str()))
+        .bind(logo.map(|l| l.png.as_slice()))
+        .bind(logo.map(|l| i32::try_from(l.width).unwrap_or(i32::MAX)))
+        .bind(logo.map(|l| i32::try_from(l.height).unwrap_or(i32::MAX)))
+        .bind(now)
+        .execute(&mut *tx)
+        .await
+        .map_err(map_err)?;
+        crate::audit::insert_audit(&mut tx, audit).await?;
+        let moved = sqlx::query(
+            "UPDATE wallet_passes SET updated_us = GREATEST($2, updated_us + 1000000) WHERE organization_id = $1",
+        )
+        .bind(org.0)
+        .bind(micros(now))
+        .execute(&mut *tx)
+        .await
+        .map_err(map_err)?
+        .rows_affected();
+        // Each registered device is told, once, through the wallet outbox.
+        sqlx::query(
+            "INSERT INTO wallet_pushes (id, organization_id, kind, target, created_at, next_attempt_at) \
+             SELECT gen_random_uuid(), $1, 'apns', push_token, $2, $2 FROM \
+               (SELECT DISTINCT push_token FROM wallet_registrations WHERE organization_id = $1) d \
+             ON CONFLICT (kind, target) WHERE sent_at IS NULL AND failed_at IS NULL DO NOTHING",
+        )
+        .bind(org.0)
+        .bind(now)
+        .execute(&mut *tx)
+        .await
+        .map_err(map_err)?;
+        tx.commit().await.map_err(map_err)?;
+        Ok(moved)
+    }
+}
+
+fn look_from_row(r: &PgRow) -> Result<WalletLook, sqlx::Error> {
+    let background: Option<String> = r.try_get("background")?;
+    let foreground: Option<String> = r.try_get("foreground")?;
+    let label: Option<String> = r.try_get("label")?;
+    let colours = match (background, foreground, label) {
+        (Some(background), Some(foreground), Some(label)) => Some(WalletColours {
+            background,
+            foreground,
+            label,
+        }),
+        _ => None,
+    };
+    let png: Option<Vec<u8>> = r.try_get("logo_png")?;
+    let width: Option<i32> = r.try_get("logo_width")?;
+    let height: Option<i32> = r.try_get("logo_height")?;
+    let logo = match (png, width, height) {
+        (Some(png), Some(w), Some(h)) => Some(WalletLogo {
+            png,
+            width: u32::try_from(w).unwrap_or(0),
+            height: u32::try_from(h).unwrap_or(0),
+        }),
+        _ => None,
+    };
+    Ok(WalletLook { colours, logo })
 }

@@ -4,8 +4,12 @@
 use crate::rows::{time_col, uuid_col};
 use crate::{SqliteStore, map_err, ts};
 use async_trait::async_trait;
+use loyalty_core::domain::ledger::AuditRecord;
 use loyalty_core::domain::{CustomerId, OrgId};
-use loyalty_core::store::{ClaimedPush, PushKind, StoreError, WalletPass, WalletStore, micros};
+use loyalty_core::store::{
+    ClaimedPush, PushKind, StoreError, WalletColours, WalletLogo, WalletLook, WalletPass,
+    WalletStore, micros, new_id,
+};
 use sqlx::Row;
 use sqlx::sqlite::SqliteRow;
 use time::OffsetDateTime;
@@ -312,4 +316,154 @@ impl WalletStore for SqliteStore {
         .rows_affected();
         Ok(n)
     }
+
+    async fn insert_wallet_link(
+        &self,
+        org: OrgId,
+        customer: CustomerId,
+        token_hash: &str,
+        now: OffsetDateTime,
+        expires_at: OffsetDateTime,
+    ) -> Result<(), StoreError> {
+        sqlx::query(
+            "INSERT INTO wallet_links (token_hash, organization_id, customer_id, created_at, expires_at) \
+             SELECT ?3, organization_id, id, ?4, ?5 FROM users \
+             WHERE organization_id = ?1 AND id = ?2 AND role = 'customer'",
+        )
+        .bind(org.0.to_string())
+        .bind(customer.to_string())
+        .bind(token_hash)
+        .bind(ts(now))
+        .bind(ts(expires_at))
+        .execute(&self.pool)
+        .await
+        .map_err(map_err)?;
+        Ok(())
+    }
+
+    async fn use_wallet_link(
+        &self,
+        org: OrgId,
+        token_hash: &str,
+        now: OffsetDateTime,
+    ) -> Result<Option<CustomerId>, StoreError> {
+        let row = sqlx::query(
+            "UPDATE wallet_links SET used_at = ?3 \
+             WHERE token_hash = ?2 AND organization_id = ?1 AND used_at IS NULL AND expires_at > ?3 \
+             RETURNING customer_id",
+        )
+        .bind(org.0.to_string())
+        .bind(token_hash)
+        .bind(ts(now))
+        .fetch_optional(&self.pool)
+        .await
+        .map_err(map_err)?;
+        row.as_ref()
+            .map(|r| uuid_col(r, "customer_id"))
+            .transpose()
+            .map_err(map_err)
+    }
+
+    async fn wallet_look(&self, org: OrgId) -> Result<Option<WalletLook>, StoreError> {
+        let row = sqlx::query(
+            "SELECT background, foreground, label, logo_png, logo_width, logo_height \
+             FROM wallet_looks WHERE organization_id = ?1",
+        )
+        .bind(org.0.to_string())
+        .fetch_optional(&self.pool)
+        .await
+        .map_err(map_err)?;
+        row.as_ref().map(look_from_row).transpose().map_err(map_err)
+    }
+
+    async fn set_wallet_look(
+        &self,
+        org: OrgId,
+        look: &WalletLook,
+        audit: &AuditRecord,
+        now: OffsetDateTime,
+    ) -> Result<u64, StoreError> {
+        let mut tx = self
+            .pool
+            .begin_with("BEGIN IMMEDIATE")
+            .await
+            .map_err(map_err)?;
+        let colours = look.colours.as_ref();
+        let logo = look.logo.as_ref();
+        sqlx::query(
+            "INSERT INTO wallet_looks (organization_id, background, foreground, label, logo_png, logo_width, logo_height, updated_at) \
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8) \
+             ON CONFLICT (organization_id) DO UPDATE SET background = excluded.background, \
+             foreground = excluded.foreground, label = excluded.label, logo_png = excluded.logo_png, \
+             logo_width = excluded.logo_width, logo_height = excluded.logo_height, updated_at = excluded.updated_at",
+        )
+        .bind(org.0.to_string())
+        .bind(colours.map(|c| c.background.as_str()))
+        .bind(colours.map(|c| c.foreground.as_str()))
+        .bind(colours.map(|c| c.label.as_str()))
+        .bind(logo.map(|l| l.png.as_slice()))
+        .bind(logo.map(|l| i64::from(l.width)))
+        .bind(logo.map(|l| i64::from(l.height)))
+        .bind(ts(now))
+        .execute(&mut *tx)
+        .await
+        .map_err(map_err)?;
+        crate::audit::insert_audit(&mut tx, audit).await?;
+        let moved = sqlx::query(
+            "UPDATE wallet_passes SET updated_us = MAX(?2, updated_us + 1000000) WHERE organization_id = ?1",
+        )
+        .bind(org.0.to_string())
+        .bind(micros(now))
+        .execute(&mut *tx)
+        .await
+        .map_err(map_err)?
+        .rows_affected();
+        // Each registered device is told, once, through the wallet outbox.
+        let tokens: Vec<String> = sqlx::query_scalar(
+            "SELECT DISTINCT push_token FROM wallet_registrations WHERE organization_id = ?1",
+        )
+        .bind(org.0.to_string())
+        .fetch_all(&mut *tx)
+        .await
+        .map_err(map_err)?;
+        for token in tokens {
+            sqlx::query(QUEUE_PUSH)
+                .bind(new_id().to_string())
+                .bind(org.0.to_string())
+                .bind(PushKind::Apns.as_str())
+                .bind(token)
+                .bind(ts(now))
+                .execute(&mut *tx)
+                .await
+                .map_err(map_err)?;
+        }
+        tx.commit().await.map_err(map_err)?;
+        Ok(moved)
+    }
+}
+
+fn look_from_row(r: &SqliteRow) -> Result<WalletLook, sqlx::Error> {
+    let background: Option<String> = r.try_get("background")?;
+    let foreground: Option<String> = r.try_get("foreground")?;
+    let label: Option<String> = r.try_get("label")?;
+    let colours = match (background, foreground, label) {
+        (Some(background), Some(foreground), Some(label)) => Some(WalletColours {
+            background,
+            foreground,
+            label,
+        }),
+        _ => None,
+    };
+    let png: Option<Vec<u8>> = r.try_get("logo_png")?;
+    let width: Option<i64> = r.try_get("logo_width")?;
+    let height: Option<i64> = r.try_get("logo_height")?;
+    let logo = match (png, width, height) {
+        (Some(png), Some(w), Some(h)) => Some(WalletLogo {
+            png,
+            width: u32::try_from(w).unwrap_or(0),
+            height: u32::try_from(h).unwrap_or(0),
+        }),
+        _ => None,
+    };
+    Ok(WalletLook { colours, logo })
 }

@@ -110,4 +110,18 @@
       reader.readAsText(file, "utf-8");
     });
   });
+  // The wallet card's logo: the chosen file is read into the form as base64.
+  document.querySelectorAll("input[data-base64-into]").forEach(function (input) {
+    input.addEventListener("change", function () {
+      var file = input.files && input.files[0];
+      var into = document.getElementById(input.dataset.base64Into);
+      if (!file || !into) return;
+      var reader = new FileReader();
+      reader.onload = function () {
+        var url = String(reader.result || "");
+        into.value = url.slice(url.indexOf(",") + 1);
+      };
+      reader.readAsDataURL(file);
+    });
+  });
 })();

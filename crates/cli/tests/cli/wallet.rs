@@ -145,6 +145,7 @@ fn apple_config(dir: &Path, apns_url: &str) -> AppleWalletConfig {
             url: apns_url.into(),
             poll_interval_secs: 1,
         },
+        ..AppleWalletConfig::default()
     }
 }
 
@@ -390,7 +391,8 @@ both_backends! {
 
         // The link: a JWT the service account's public key verifies, holding the shop's
         // class and the member's object.
-        let link = wallet.save_link(&a, &member, now.unix_timestamp()).unwrap();
+        let look = loyalty_testkit::loyalty_core::service::wallet::look::shop_look(db.store.as_ref(), &a).await.unwrap();
+        let link = wallet.save_link(&a, &look, &member, now.unix_timestamp()).unwrap();
         let jwt = link.strip_prefix("https://pay.google.com/gp/v/save/").expect("a Save to Google Wallet link");
         let claims = verify_rs256(jwt, &public, "google");
         assert_eq!(claims["iss"], "loyalty@example-project.iam.gserviceaccount.com");
@@ -430,17 +432,63 @@ both_backends! {
         assert_eq!(report.sent, 1, "{report:?}");
         assert_eq!(send(db.store.as_ref(), &clock, None, Some(&google)).await.unwrap().sent, 0);
 
-        let seen = seen.lock().unwrap();
-        assert_eq!(seen.assertions.len(), 1);
-        let assertion = verify_rs256(&seen.assertions[0], &public, &token_uri);
+        {
+        let got = seen.lock().unwrap();
+        assert_eq!(got.assertions.len(), 1);
+        let assertion = verify_rs256(&got.assertions[0], &public, &token_uri);
         assert_eq!(assertion["iss"], "loyalty@example-project.iam.gserviceaccount.com");
         assert_eq!(assertion["scope"], "https://www.googleapis.com/auth/wallet_object.issuer");
-        assert_eq!(seen.patches.len(), 1, "one update");
-        let (id, auth, body) = &seen.patches[0];
+        assert_eq!(got.patches.len(), 1, "one update");
+        let (id, auth, body) = &got.patches[0];
         assert_eq!(id, &format!("3388000000012345678.{}", member.id));
         assert_eq!(auth, "Bearer access-123");
         assert_eq!(body["loyaltyPoints"]["balance"]["int"], 50);
         assert_eq!(body["state"], "ACTIVE");
+        }
+
+        // Erasing the member sets their object inactive, without their name or card
+        // number, through the same outbox: one PATCH.
+        let admin = loyalty_testkit::loyalty_core::service::points::Ctx {
+            store: db.store.as_ref(),
+            clock: &clock,
+            org: &a,
+            actor: Actor { member_id: None, label: "ada".into(), role: "admin".into(), request_id: None },
+            role: loyalty_testkit::loyalty_core::domain::Role::Admin,
+        };
+        let dir = db.directory(Arc::new(clock.clone()));
+        loyalty_testkit::loyalty_core::service::erasure::erase_customer(&admin, &dir, None, member.id, "ERASE").await.expect("erase");
+        let report = send(db.store.as_ref(), &clock, None, Some(&google)).await.unwrap();
+        assert_eq!(report.sent, 1, "{report:?}");
+        assert_eq!(send(db.store.as_ref(), &clock, None, Some(&google)).await.unwrap().sent, 0);
+        let got = seen.lock().unwrap();
+        assert_eq!(got.patches.len(), 2, "one more update");
+        let (id, _, body) = &got.patches[1];
+        assert_eq!(id, &format!("3388000000012345678.{}", member.id));
+        assert_eq!(body["state"], "INACTIVE");
+        let text = body.to_string();
+        assert!(!text.contains("Cus") && !text.contains("400000000006"), "{text}");
+        assert!(body["accountName"].as_str().unwrap().starts_with("erased-"), "{text}");
+    }
+
+    async fn erasing_a_member_who_never_saved_the_google_card_queues_nothing_for_google(db) {
+        let clock = fixed_clock();
+        let now = clock.now();
+        let a = org(&db, "alpha", &clock).await;
+        let member = db.store.enroll_customer(a.id, &NewCustomer {
+            phone: None, email: None, name: Some("Cus".into()), card_number: "400000000006".into(),
+            identity_subject: None, created_by: None,
+        }, &Actor::system(), now).await.unwrap();
+        let admin = loyalty_testkit::loyalty_core::service::points::Ctx {
+            store: db.store.as_ref(),
+            clock: &clock,
+            org: &a,
+            actor: Actor { member_id: None, label: "ada".into(), role: "admin".into(), request_id: None },
+            role: loyalty_testkit::loyalty_core::domain::Role::Admin,
+        };
+        let dir = db.directory(Arc::new(clock.clone()));
+        loyalty_testkit::loyalty_core::service::erasure::erase_customer(&admin, &dir, None, member.id, "ERASE").await.expect("erase");
+        let due = db.store.claim_wallet_pushes(now, now + time::Duration::minutes(5), 10).await.unwrap();
+        assert!(due.is_empty(), "{due:?}");
     }
 }
 
@@ -458,4 +506,101 @@ fn without_apns_settings_there_is_no_sender_and_a_wrong_auth_names_the_fix() {
     apple.apns.auth = Some("token".into());
     let err = ApnsTransport::from_config(&apple).unwrap_err().to_string();
     assert!(err.contains("wallet.apple.apns.key"), "{err}");
+}
+
+/// A Pass Type ID certificate with its key as a Mac's Keychain exports it (PKCS#12, with a
+/// password): the configuration refuses the file naming the `openssl` commands, and the
+/// PEM files those very commands write sign passes.
+#[test]
+fn a_pkcs12_file_is_refused_naming_the_openssl_commands_that_convert_it() {
+    let dir = tempfile::tempdir().unwrap();
+    ca::make_ca(dir.path());
+    ca::openssl(
+        dir.path(),
+        &[
+            "pkcs12",
+            "-export",
+            "-in",
+            "pass.pem",
+            "-inkey",
+            "pass.key",
+            "-out",
+            "pass.p12",
+            "-passout",
+            "pass:keychain-secret",
+        ],
+    );
+    std::fs::write(dir.path().join("p12.pass"), "keychain-secret\n").unwrap();
+    let path = |f: &str| Some(dir.path().join(f).display().to_string());
+    let mut apple = AppleWalletConfig {
+        pass_type_id: Some("pass.test.loyalty".into()),
+        team_id: Some("TEAMID1234".into()),
+        wwdr_certificate: path("wwdr.pem"),
+        p12: path("pass.p12"),
+        p12_password_file: path("p12.pass"),
+        ..AppleWalletConfig::default()
+    };
+    let err = apple
+        .load("https://loyalty.example.com")
+        .expect_err("p12 refused")
+        .to_string();
+    assert!(err.contains("wallet.apple.p12"), "{err}");
+    assert!(
+        err.contains("openssl pkcs12 -in pass.p12 -clcerts -nokeys -out pass.pem"),
+        "{err}"
+    );
+    assert!(
+        err.contains("openssl pkcs12 -in pass.p12 -nocerts -nodes -out pass.key"),
+        "{err}"
+    );
+    assert!(
+        !err.contains("keychain-secret"),
+        "the password is never repeated: {err}"
+    );
+    apple.p12_password_file = None;
+    apple.p12_password_env = Some("LOYALTY_TEST_P12_PASSWORD".into());
+    assert!(
+        apple.load("https://loyalty.example.com").is_err(),
+        "with the password in a variable too"
+    );
+
+    // The named commands, run on the file, give PEM files that load and sign a pass.
+    ca::openssl(
+        dir.path(),
+        &[
+            "pkcs12",
+            "-in",
+            "pass.p12",
+            "-clcerts",
+            "-nokeys",
+            "-out",
+            "from-p12.pem",
+            "-passin",
+            "pass:keychain-secret",
+        ],
+    );
+    ca::openssl(
+        dir.path(),
+        &[
+            "pkcs12",
+            "-in",
+            "pass.p12",
+            "-nocerts",
+            "-nodes",
+            "-out",
+            "from-p12.key",
+            "-passin",
+            "pass:keychain-secret",
+        ],
+    );
+    apple.p12 = None;
+    apple.p12_password_env = None;
+    apple.certificate = path("from-p12.pem");
+    apple.key = path("from-p12.key");
+    let wallet = apple
+        .load("https://loyalty.example.com")
+        .expect("PEM files load")
+        .expect("configured");
+    let signature = wallet.signer.sign(b"{}").expect("signs");
+    assert!(!signature.is_empty());
 }

@@ -181,6 +181,15 @@ catalogue! {
     /// or does not resolve.
     WebhookTargetRefused = "webhook.target_refused", 422, "err_webhook_target", api,
         "the endpoint's address does not resolve, or resolves to a private, loopback, link-local, multicast or shared address; webhooks go to public addresses only";
+    /// The wallet card's logo is not a PNG image.
+    WalletLogoNotPng = "wallet.logo_not_png", 422, "err_wallet_logo_not_png", local,
+        "the wallet card's logo is not a PNG image";
+    /// The wallet card's logo is larger than 256 KiB or 660 x 660 pixels.
+    WalletLogoTooLarge = "wallet.logo_too_large", 422, "err_wallet_logo_too_large", local,
+        "the wallet card's logo is larger than 256 KiB or 660 x 660 pixels";
+    /// The link to a member's wallet card was used, expired, or is not one of this shop's.
+    WalletLinkInvalid = "wallet.link_invalid", 404, "err_wallet_link_invalid", local,
+        "the link to the member's wallet card was used, expired, or is not one of this shop's";
     /// No such purchase in this organization.
     PurchaseNotFound = "purchase.not_found", 404, "err_not_found", api,
         "no such purchase in this organization";

@@ -4,6 +4,7 @@
 use super::checklist::ChecklistMark;
 use super::ledger::PointsSettings;
 use super::orgs::Member;
+use super::wallet::WalletLook;
 use crate::domain::ledger::{Actor, ApiToken, AuditRecord, Customer, Reward};
 use crate::domain::{ApiTokenId, OrgId, OrgSlug, OrgStatus, Role};
 use crate::error::StoreError;
@@ -289,6 +290,36 @@ pub fn mail_settings_audit(
         "org.mail_settings",
         ("organization", org.0.to_string()),
         serde_json::json!(s),
+        now,
+    )
+}
+
+/// The `org.wallet_look` record: the cards' colours and the logo's size and digest (not
+/// its bytes).
+pub fn wallet_look_audit(
+    org: OrgId,
+    actor: &Actor,
+    look: &WalletLook,
+    now: OffsetDateTime,
+) -> AuditRecord {
+    use sha2::Digest as _;
+    let logo = look.logo.as_ref().map(|l| {
+        serde_json::json!({
+            "bytes": l.png.len(),
+            "width": l.width,
+            "height": l.height,
+            "sha256": hex::encode(sha2::Sha256::digest(&l.png)),
+        })
+    });
+    let colours = look.colours.as_ref().map(|c| {
+        serde_json::json!({"background": c.background, "foreground": c.foreground, "label": c.label})
+    });
+    record(
+        org,
+        actor,
+        "org.wallet_look",
+        ("organization", org.0.to_string()),
+        serde_json::json!({"colours": colours, "logo": logo}),
         now,
     )
 }

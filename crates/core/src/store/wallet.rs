@@ -2,6 +2,7 @@
 //! member (when it last changed, whether it is void), the hashes of its authentication
 //! tokens, and the devices registered for its updates.
 
+use crate::domain::ledger::AuditRecord;
 use crate::domain::{CustomerId, OrgId};
 use crate::error::StoreError;
 use async_trait::async_trait;
@@ -47,6 +48,50 @@ impl PushKind {
             _ => None,
         }
     }
+}
+
+/// The three colours of a shop's cards, each `#rrggbb` in lower case (checked by
+/// `service::wallet::look`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct WalletColours {
+    /// The card's background.
+    pub background: String,
+    /// Field values.
+    pub foreground: String,
+    /// Field labels.
+    pub label: String,
+}
+
+/// A shop's logo for its cards: a PNG checked by `service::wallet::look::parse_logo`.
+#[derive(Clone, PartialEq, Eq)]
+pub struct WalletLogo {
+    /// The PNG file.
+    pub png: Vec<u8>,
+    /// Its width in pixels.
+    pub width: u32,
+    /// Its height in pixels.
+    pub height: u32,
+}
+
+impl std::fmt::Debug for WalletLogo {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "WalletLogo({} bytes, {}x{})",
+            self.png.len(),
+            self.width,
+            self.height
+        )
+    }
+}
+
+/// The look an admin gave the shop's cards; the built-in look where a part is `None`.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct WalletLook {
+    /// The colours, all three or none.
+    pub colours: Option<WalletColours>,
+    /// The logo.
+    pub logo: Option<WalletLogo>,
 }
 
 /// A row of the wallet outbox, claimed for sending.
@@ -149,6 +194,38 @@ pub trait WalletStore: Send + Sync {
         customer: CustomerId,
         now: OffsetDateTime,
     ) -> Result<(), StoreError>;
+    /// The look the organization's admin gave its cards (`None`: never set).
+    async fn wallet_look(&self, org: OrgId) -> Result<Option<WalletLook>, StoreError>;
+    /// Replaces the organization's look and, in the same transaction, writes `audit`,
+    /// moves every pass of the organization forward and queues one outbox row for each
+    /// registered Apple device, so phones fetch the new look. Returns how many passes
+    /// moved.
+    async fn set_wallet_look(
+        &self,
+        org: OrgId,
+        look: &WalletLook,
+        audit: &AuditRecord,
+        now: OffsetDateTime,
+    ) -> Result<u64, StoreError>;
+    /// Keeps a link to `customer`'s card (the hash of its token) that opens once until
+    /// `expires_at`.
+    async fn insert_wallet_link(
+        &self,
+        org: OrgId,
+        customer: CustomerId,
+        token_hash: &str,
+        now: OffsetDateTime,
+        expires_at: OffsetDateTime,
+    ) -> Result<(), StoreError>;
+    /// Uses the organization's link whose token hashes to `token_hash`: its member when
+    /// it was not used and has not expired at `now` (it is then used); `None` otherwise.
+    /// Two requests never both use one link.
+    async fn use_wallet_link(
+        &self,
+        org: OrgId,
+        token_hash: &str,
+        now: OffsetDateTime,
+    ) -> Result<Option<CustomerId>, StoreError>;
     /// Ends every registration of the organization with `push_token` (APNs answered that
     /// the device no longer takes pushes). Returns how many ended.
     async fn forget_wallet_push_token(

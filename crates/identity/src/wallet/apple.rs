@@ -221,17 +221,18 @@ impl AppleWallet {
     }
 
     /// The signed `.pkpass` of `customer`'s card at `org`, in the shop's colours and with
-    /// its logo when it set them (`loyalty_core::service::wallet::apple::shop_look`),
-    /// carrying `auth_token` for the web service; void when `voided`.
+    /// its logo (`logo.png` and `logo@2x.png`: Wallet scales the one file the admin gave)
+    /// when it set them (`loyalty_core::service::wallet::look::shop_look`), carrying
+    /// `auth_token` for the web service; void when `voided`.
     pub fn pass(
         &self,
         org: &loyalty_core::domain::Organization,
+        look: &loyalty_core::service::wallet::apple::ShopLook,
         customer: &loyalty_core::domain::ledger::Customer,
         auth_token: &str,
         voided: bool,
     ) -> Result<Vec<u8>, PassSignError> {
         use loyalty_core::service::wallet::apple;
-        let look = apple::shop_look(org);
         let pass = apple::pass_json(
             &self.issuer,
             org,
@@ -248,6 +249,7 @@ impl AppleWallet {
         ];
         if let Some(logo) = &look.logo_png {
             files.push(("logo.png", logo.as_slice()));
+            files.push(("logo@2x.png", logo.as_slice()));
         }
         self.signer.package(&files)
     }

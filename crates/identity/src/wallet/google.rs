@@ -83,14 +83,16 @@ impl GoogleWallet {
         .map_err(|e| format!("cannot sign the Google Wallet JWT: {e}"))
     }
 
-    /// The "Save to Google Wallet" link of `customer`'s card at `org`, made at `iat`.
+    /// The "Save to Google Wallet" link of `customer`'s card at `org` in the shop's
+    /// `look`, made at `iat`.
     pub fn save_link(
         &self,
         org: &Organization,
+        look: &loyalty_core::service::wallet::apple::ShopLook,
         customer: &Customer,
         iat: i64,
     ) -> Result<String, String> {
-        let jwt = self.sign(&google::save_claims(&self.issuer, org, customer, iat))?;
+        let jwt = self.sign(&google::save_claims(&self.issuer, org, look, customer, iat))?;
         Ok(format!("https://pay.google.com/gp/v/save/{jwt}"))
     }
 

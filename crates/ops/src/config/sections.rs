@@ -620,6 +620,15 @@ pub struct AppleWalletConfig {
     pub key: Option<String>,
     /// Apple's WWDR intermediate certificate (G4), a PEM or DER file.
     pub wwdr_certificate: Option<String>,
+    /// A PKCS#12 file (`pass.p12`, as a Mac's Keychain exports the certificate with its
+    /// key): not read; `serve` refuses it and names the `openssl` commands that turn it
+    /// into the `certificate` and `key` PEM files ([`P12_CONVERSION`]).
+    pub p12: Option<String>,
+    /// The PKCS#12 file's password, in a file: refused with `p12`.
+    pub p12_password_file: Option<String>,
+    /// The name of the environment variable holding the PKCS#12 file's password:
+    /// refused with `p12`.
+    pub p12_password_env: Option<String>,
     /// `[wallet.apple.apns]`: pushes telling phones that a pass changed; off while
     /// `auth` is unset (phones then see a new balance when the member refreshes the pass).
     pub apns: ApnsConfig,
@@ -655,6 +664,10 @@ impl Default for ApnsConfig {
     }
 }
 
+/// What to do with a PKCS#12 file instead of `wallet.apple.p12`: the `openssl` commands
+/// that write the certificate and its key as PEM (they ask for the file's password).
+pub const P12_CONVERSION: &str = "Convert the file once with `openssl pkcs12 -in pass.p12 -clcerts -nokeys -out pass.pem` and `openssl pkcs12 -in pass.p12 -nocerts -nodes -out pass.key` (add `-legacy` to both for a file an older macOS Keychain exported), keep pass.key readable by the service only, set wallet.apple.certificate = \"pass.pem\" and wallet.apple.key = \"pass.key\", and remove p12, p12_password_file and p12_password_env";
+
 impl AppleWalletConfig {
     /// The issuer and signing material, `None` while `pass_type_id` is unset; an error
     /// naming the key and the fix when it is set but the rest is missing or unreadable.
@@ -666,6 +679,12 @@ impl AppleWalletConfig {
         let Some(pass_type_id) = self.pass_type_id.as_ref().filter(|s| !s.trim().is_empty()) else {
             return Ok(None);
         };
+        let given = |v: &Option<String>| v.as_ref().is_some_and(|s| !s.trim().is_empty());
+        if given(&self.p12) || given(&self.p12_password_file) || given(&self.p12_password_env) {
+            anyhow::bail!(
+                "wallet.apple.p12 (with p12_password_file or p12_password_env) is not read: passes are signed with PEM files. {P12_CONVERSION}"
+            );
+        }
         let need = |v: &Option<String>, key: &str, fix: &str| {
             v.as_ref()
                 .filter(|s| !s.trim().is_empty())

@@ -192,7 +192,8 @@ async fn latest_pass(
         )
             .into_response());
     }
-    match wallet.pass(&org, &pass.customer, &pass.token, pass.pass.voided) {
+    let look = loyalty_core::service::wallet::look::shop_look(state.store.as_ref(), &org).await?;
+    match wallet.pass(&org, &look, &pass.customer, &pass.token, pass.pass.voided) {
         Ok(bytes) => Ok((
             [
                 (

@@ -22,6 +22,7 @@ use loyalty_core::domain::ledger::{Customer, PointsError};
 use loyalty_core::domain::program::{describe_grants, explains};
 use loyalty_core::service::customers::{self, LedgerRange};
 use loyalty_core::service::erasure;
+use loyalty_core::service::wallet::look::shop_look;
 use loyalty_core::service::{program, rewards, tiers};
 use serde::Deserialize;
 
@@ -32,6 +33,7 @@ pub(super) fn routes() -> Router<AppState> {
         .route("/o/{slug}/me/consent", post(consent))
         .route("/o/{slug}/me/wallet.pkpass", get(apple_pass))
         .route("/o/{slug}/wallet/logo.png", get(wallet_logo))
+        .route("/o/{slug}/wallet/link/{token}", get(till_link))
 }
 
 #[derive(Deserialize)]
@@ -224,7 +226,10 @@ async fn me(
     let google_wallet = match state.config.google_wallet.as_ref() {
         Some(w) => {
             let now = state.clock.now();
-            match w.save_link(&page.org, &customer, now.unix_timestamp()) {
+            let look = shop_look(state.store.as_ref(), &page.org)
+                .await
+                .or_page(&c, "/")?;
+            match w.save_link(&page.org, &look, &customer, now.unix_timestamp()) {
                 Ok(link) => {
                     state
                         .store
@@ -289,22 +294,36 @@ async fn apple_pass(State(state): State<AppState>, page: OrgPage) -> Result<Resp
     let customer = customers::own(&ctx, Some(subject))
         .await
         .or_page(&c, &back)?;
-    // With the web service on, each download carries a fresh authentication token for
-    // the pass's updates.
+    pkpass(&state, &c, &back, wallet, &page.org, &customer).await
+}
+
+/// The signed `.pkpass` of `customer`'s card at `org` as a download; with the web service
+/// on, it carries a fresh authentication token for the pass's updates.
+async fn pkpass(
+    state: &AppState,
+    c: &Chrome,
+    back: &str,
+    wallet: &loyalty_identity::wallet::apple::AppleWallet,
+    org: &loyalty_core::domain::Organization,
+    customer: &Customer,
+) -> Result<Response, PageError> {
     let (token, voided) = if wallet.issuer.web_service_url.is_some() {
         let (token, pass) = loyalty_core::service::wallet::updates::issue(
             state.store.as_ref(),
-            &page.org,
+            org,
             customer.id,
             state.clock.now(),
         )
         .await
-        .or_page(&c, &back)?;
+        .or_page(c, back)?;
         (token, pass.voided)
     } else {
         (String::new(), false)
     };
-    match wallet.pass(&page.org, &customer, &token, voided) {
+    let look = shop_look(state.store.as_ref(), org)
+        .await
+        .or_page(c, back)?;
+    match wallet.pass(org, &look, customer, &token, voided) {
         Ok(bytes) => Ok((
             [
                 (header::CONTENT_TYPE, "application/vnd.apple.pkpass"),
@@ -320,15 +339,99 @@ async fn apple_pass(State(state): State<AppState>, page: OrgPage) -> Result<Resp
         Err(e) => {
             tracing::error!(error = %e, "signing an Apple Wallet pass");
             Err(PageError::from(problem(
-                &c,
+                c,
                 StatusCode::SERVICE_UNAVAILABLE,
                 "unavailable_heading",
                 c.t("wallet_unavailable"),
-                &back,
+                back,
                 "try_again",
             )))
         }
     }
+}
+
+/// The till's QR code, opened on the member's phone without signing in: once, within
+/// its minutes, the member's `.pkpass` (Apple Wallet configured, and the phone not an
+/// Android one while Google Wallet is configured too), else a redirect to their "Save to
+/// Google Wallet" link. A used, expired or unknown link, or another shop's, is 404.
+async fn till_link(
+    State(state): State<AppState>,
+    axum::extract::Path((slug, token)): axum::extract::Path<(String, String)>,
+    headers: axum::http::HeaderMap,
+) -> Result<Response, PageError> {
+    let lang = super::layout::cookie_lang(&headers)
+        .unwrap_or_else(|| super::layout::request_lang(&headers));
+    let c = Chrome::anonymous(lang, "/");
+    let not_found = |text: &str| {
+        PageError::from(problem(
+            &c,
+            StatusCode::NOT_FOUND,
+            "page_not_found_heading",
+            text,
+            "/",
+            "go_back",
+        ))
+    };
+    let org = match loyalty_core::domain::OrgSlug::parse(&slug) {
+        Ok(s) => state
+            .store
+            .organization_by_slug(&s)
+            .await
+            .map_err(loyalty_core::Error::from)
+            .or_page(&c, "/")?,
+        Err(_) => None,
+    };
+    let Some(org) = org else {
+        return Err(not_found(c.t("page_not_found_text")));
+    };
+    let apple = state.config.apple_wallet.as_ref();
+    let google = state.config.google_wallet.as_ref();
+    if apple.is_none() && google.is_none() {
+        return Err(not_found(c.t("wallet_not_configured")));
+    }
+    let now = state.clock.now();
+    let customer = loyalty_core::service::wallet::links::open_till_link(
+        state.store.as_ref(),
+        &org,
+        &token,
+        now,
+    )
+    .await
+    .or_page(&c, "/")?;
+    let android = headers
+        .get(header::USER_AGENT)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|ua| ua.contains("Android"));
+    if let Some(wallet) = apple.filter(|_| google.is_none() || !android) {
+        return pkpass(&state, &c, "/", wallet, &org, &customer).await;
+    }
+    let Some(w) = google else {
+        return Err(not_found(c.t("wallet_not_configured")));
+    };
+    let look = shop_look(state.store.as_ref(), &org)
+        .await
+        .or_page(&c, "/")?;
+    let link = match w.save_link(&org, &look, &customer, now.unix_timestamp()) {
+        Ok(link) => link,
+        Err(e) => {
+            tracing::error!(error = %e, "signing a Google Wallet link");
+            return Err(PageError::from(problem(
+                &c,
+                StatusCode::SERVICE_UNAVAILABLE,
+                "unavailable_heading",
+                c.t("wallet_unavailable"),
+                "/",
+                "try_again",
+            )));
+        }
+    };
+    state
+        .store
+        .record_google_object(org.id, customer.id, now)
+        .await
+        .map_err(loyalty_core::Error::from)
+        .or_page(&c, "/")?;
+    Ok(Redirect::to(&link).into_response())
 }
 
 /// The shop's logo for its Google Wallet class (`programLogo`): the logo the admin gave
@@ -336,6 +439,7 @@ async fn apple_pass(State(state): State<AppState>, page: OrgPage) -> Result<Resp
 async fn wallet_logo(
     State(state): State<AppState>,
     axum::extract::Path(slug): axum::extract::Path<String>,
+    headers: axum::http::HeaderMap,
 ) -> Response {
     let org = match loyalty_core::domain::OrgSlug::parse(&slug) {
         Ok(s) => state.store.organization_by_slug(&s).await.ok().flatten(),
@@ -344,13 +448,31 @@ async fn wallet_logo(
     let Some(org) = org else {
         return StatusCode::NOT_FOUND.into_response();
     };
-    let logo = loyalty_core::service::wallet::apple::shop_look(&org)
+    let look = match shop_look(state.store.as_ref(), &org).await {
+        Ok(look) => look,
+        Err(e) => {
+            tracing::error!(error = %e, "reading a shop's wallet logo");
+            return StatusCode::SERVICE_UNAVAILABLE.into_response();
+        }
+    };
+    let logo = look
         .logo_png
         .unwrap_or_else(|| loyalty_identity::wallet::apple::DEFAULT_ICON_2X.to_vec());
+    // The tag changes with the file, so a fetch after the admin's change sees the new logo
+    // once the hour of caching has passed, and a revalidation costs no body.
+    let etag = loyalty_core::service::wallet::look::logo_etag(&logo);
+    if headers
+        .get(header::IF_NONE_MATCH)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.split(',').any(|t| t.trim() == etag))
+    {
+        return (StatusCode::NOT_MODIFIED, [(header::ETAG, etag)]).into_response();
+    }
     (
         [
-            (header::CONTENT_TYPE, "image/png"),
-            (header::CACHE_CONTROL, "public, max-age=3600"),
+            (header::CONTENT_TYPE, "image/png".to_owned()),
+            (header::CACHE_CONTROL, "public, max-age=3600".to_owned()),
+            (header::ETAG, etag),
         ],
         logo,
     )

@@ -136,6 +136,9 @@ pub(super) struct TillPage {
     pub program_running: bool,
     /// The customer's tier and progress, when the program has tiers.
     pub tier: Option<TierView>,
+    /// The QR code (SVG) of a one-time link that adds the open customer's card to their
+    /// phone's wallet, when Apple Wallet or Google Wallet is configured.
+    pub wallet_qr: Option<String>,
 }
 
 impl TillPage {
@@ -166,6 +169,7 @@ impl TillPage {
             currency: page.org.currency.to_string(),
             program_running: !page.org.program.is_plain(),
             tier: None,
+            wallet_qr: None,
         }
     }
 }
@@ -323,6 +327,17 @@ pub(super) async fn customer_page(
         })
         .collect();
     t.tier = tier;
+    if state.config.apple_wallet.is_some() || state.config.google_wallet.is_some() {
+        let token = loyalty_core::service::wallet::links::till_link(&ctx, id)
+            .await
+            .or_page(&t.c, &back)?;
+        let url = format!(
+            "{}/o/{}/wallet/link/{token}",
+            state.config.public_url.trim_end_matches('/'),
+            page.org.slug
+        );
+        t.wallet_qr = super::qr::svg(&url);
+    }
     t.notice = notice;
     t.customer = Some(found);
     Ok(render(status, &t))

@@ -9,6 +9,7 @@
 
 use crate::domain::Organization;
 use crate::domain::ledger::Customer;
+use crate::store::WalletLook;
 use serde_json::{Value, json};
 
 /// What the operator's Apple developer account gives every pass.
@@ -65,28 +66,38 @@ fn hex_to_rgb(s: &str) -> Option<String> {
     Some(format!("rgb({}, {}, {})", n(0)?, n(2)?, n(4)?))
 }
 
-/// The shop's look on its passes, from the organization's settings (`wallet`:
-/// `background`, `foreground`, `label` as `#rrggbb`, `logo_png` as base64 of a PNG):
-/// colours all three or none, the built-in ones otherwise.
-#[derive(Debug, Clone, Default)]
+/// The shop's look on its cards, from what its admin set (`super::look`): colours all
+/// three or none, the built-in ones otherwise.
+#[derive(Debug, Clone)]
 pub struct ShopLook {
-    /// Colours.
+    /// Colours, as Apple wants them.
     pub colours: PassColours,
+    /// The background as `#rrggbb`, as Google wants it.
+    pub background_hex: String,
     /// `logo.png`, when the admin uploaded one.
     pub logo_png: Option<Vec<u8>>,
 }
 
-/// Reads [`ShopLook`] from `org.settings.wallet`.
-pub fn shop_look(org: &Organization) -> ShopLook {
-    let w = &org.settings["wallet"];
-    let text = |k: &str| w[k].as_str().unwrap_or_default();
-    let colours = PassColours::from_hex(text("background"), text("foreground"), text("label"))
-        .unwrap_or_default();
-    let logo_png = w["logo_png"].as_str().and_then(|b| {
-        use base64::Engine as _;
-        base64::engine::general_purpose::STANDARD.decode(b).ok()
-    });
-    ShopLook { colours, logo_png }
+impl Default for ShopLook {
+    fn default() -> Self {
+        Self::of(None)
+    }
+}
+
+impl ShopLook {
+    /// The look of a stored [`WalletLook`] (the built-in one for `None` or its unset parts).
+    pub fn of(stored: Option<&WalletLook>) -> Self {
+        let set = stored.and_then(|l| l.colours.as_ref());
+        let colours = set
+            .and_then(|c| PassColours::from_hex(&c.background, &c.foreground, &c.label))
+            .unwrap_or_default();
+        let background_hex = set.map_or_else(|| "#1c2530".to_owned(), |c| c.background.clone());
+        Self {
+            colours,
+            background_hex,
+            logo_png: stored.and_then(|l| l.logo.as_ref()).map(|l| l.png.clone()),
+        }
+    }
 }
 
 /// The serial number of a member's pass: the organization and the customer's ids, so a

@@ -3,6 +3,7 @@
 //! the "Save to Google Wallet" JWT that carries both. Signing and the REST calls are
 //! `loyalty_identity::wallet::google`'s.
 
+use super::apple::ShopLook;
 use crate::domain::ledger::Customer;
 use crate::domain::{OrgStatus, Organization};
 use serde_json::{Value, json};
@@ -29,13 +30,9 @@ pub fn object_id(issuer: &GoogleIssuer, customer: &Customer) -> String {
     format!("{}.{}", issuer.issuer_id, customer.id)
 }
 
-/// The shop's loyalty class: its name, colour and logo (served by this service).
-pub fn class_json(issuer: &GoogleIssuer, org: &Organization) -> Value {
-    let look = super::apple::shop_look(org);
-    let background = org.settings["wallet"]["background"]
-        .as_str()
-        .filter(|_| look.colours != super::apple::PassColours::default())
-        .unwrap_or("#1c2530");
+/// The shop's loyalty class: its name, colour and logo (served by this service at
+/// `/o/{slug}/wallet/logo.png`).
+pub fn class_json(issuer: &GoogleIssuer, org: &Organization, look: &ShopLook) -> Value {
     json!({
         "id": class_id(issuer, org),
         "issuerName": org.name,
@@ -43,7 +40,7 @@ pub fn class_json(issuer: &GoogleIssuer, org: &Organization) -> Value {
         "programLogo": {
             "sourceUri": {"uri": format!("{}/o/{}/wallet/logo.png", issuer.origin.trim_end_matches('/'), org.slug)},
         },
-        "hexBackgroundColor": background,
+        "hexBackgroundColor": look.background_hex,
         "reviewStatus": "UNDER_REVIEW",
     })
 }
@@ -89,6 +86,7 @@ pub fn object_update(customer: &Customer, active: bool) -> Value {
 pub fn save_claims(
     issuer: &GoogleIssuer,
     org: &Organization,
+    look: &ShopLook,
     customer: &Customer,
     iat: i64,
 ) -> Value {
@@ -99,7 +97,7 @@ pub fn save_claims(
         "iat": iat,
         "origins": [issuer.origin],
         "payload": {
-            "loyaltyClasses": [class_json(issuer, org)],
+            "loyaltyClasses": [class_json(issuer, org, look)],
             "loyaltyObjects": [object_json(issuer, org, customer, false)],
         },
     })

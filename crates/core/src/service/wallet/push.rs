@@ -105,7 +105,14 @@ async fn google_update(
         return Ok(PushAnswer::Gone(0, "no such member".into()));
     };
     let erased = store.erasure(p.org, id).await?.is_some();
-    let update = super::google::object_update(&customer, p.org_active && !erased);
+    let mut update = super::google::object_update(&customer, p.org_active && !erased);
+    // An erased member's pseudonym replaces the name and card number Google holds.
+    if erased {
+        let pseudonym = crate::store::erased_name(customer.id);
+        update["accountName"] = serde_json::json!(pseudonym);
+        update["accountId"] = serde_json::json!(pseudonym);
+        update["barcode"] = serde_json::json!({"type": "QR_CODE", "value": pseudonym});
+    }
     let object = super::google::object_id(transport.issuer(), &customer);
     Ok(transport.update_object(&object, &update).await)
 }

@@ -1,6 +1,8 @@
 //! The rewards catalog and the settings: earning rule, minimum purchase, expiry policy,
-//! whether the public join page is open, and the mail settings.
+//! whether the public join page is open, and the mail settings (the wallet card's look,
+//! on the same page, is `super::wallet`'s).
 
+use super::wallet::{WalletForm, current_wallet};
 use super::{admin, done_notice};
 use crate::AppState;
 use crate::pages::error::{OrPage, PageError, error_text};
@@ -149,7 +151,7 @@ async fn toggle_reward(
 }
 
 #[derive(Debug, Default, Deserialize)]
-struct SettingsForm {
+pub(super) struct SettingsForm {
     #[serde(default)]
     points_per_unit: String,
     #[serde(default)]
@@ -172,13 +174,14 @@ struct SettingsPage {
     notice: Option<Notice>,
     form: SettingsForm,
     mail: MailForm,
+    wallet: WalletForm,
     join: bool,
     currency: String,
     example: String,
 }
 
 #[derive(Debug, Default, Deserialize)]
-struct MailForm {
+pub(super) struct MailForm {
     #[serde(default)]
     sender_name: String,
     #[serde(default)]
@@ -189,7 +192,7 @@ struct MailForm {
     expiry_warning_days: String,
 }
 
-async fn current_mail(ctx: &Ctx<'_>) -> MailForm {
+pub(super) async fn current_mail(ctx: &Ctx<'_>) -> MailForm {
     let s = mail::settings(ctx).await.unwrap_or_default();
     MailForm {
         sender_name: s.sender_name.unwrap_or_default(),
@@ -202,7 +205,7 @@ async fn current_mail(ctx: &Ctx<'_>) -> MailForm {
     }
 }
 
-fn current(page: &OrgPage) -> SettingsForm {
+pub(super) fn current(page: &OrgPage) -> SettingsForm {
     SettingsForm {
         points_per_unit: page.org.earning.points_per_unit.normalize().to_string(),
         min_purchase: page.org.earning.min_purchase.normalize().to_string(),
@@ -234,15 +237,18 @@ async fn settings(
     let notice = done_notice(&c, &q.done);
     let form = current(&page);
     let mail = current_mail(&ctx).await;
-    render_settings(&state, &page, notice, form, mail, StatusCode::OK)
+    let wallet = current_wallet(&ctx).await;
+    render_settings(&state, &page, notice, form, mail, wallet, StatusCode::OK)
 }
 
-fn render_settings(
+/// The settings page: the points settings, the mail settings and the wallet card's look.
+pub(super) fn render_settings(
     state: &AppState,
     page: &OrgPage,
     notice: Option<Notice>,
     form: SettingsForm,
     mail: MailForm,
+    wallet: WalletForm,
     status: StatusCode,
 ) -> Result<Response, PageError> {
     let (c, _ctx) = admin(page, state, "settings")?;
@@ -268,6 +274,7 @@ fn render_settings(
             notice,
             form,
             mail,
+            wallet,
             example,
         },
     ))
@@ -336,12 +343,14 @@ async fn save_settings(
         Err(e) => {
             let notice = Notice::err(error_text(c.lang, &e));
             let mail = current_mail(&ctx).await;
+            let wallet = current_wallet(&ctx).await;
             render_settings(
                 &state,
                 &page,
                 notice,
                 form,
                 mail,
+                wallet,
                 StatusCode::UNPROCESSABLE_ENTITY,
             )
         }
@@ -383,12 +392,14 @@ async fn save_mail_settings(
         ),
         Err(e) => {
             let notice = Notice::err(error_text(c.lang, &e));
+            let wallet = current_wallet(&ctx).await;
             render_settings(
                 &state,
                 &page,
                 notice,
                 current(&page),
                 form,
+                wallet,
                 StatusCode::UNPROCESSABLE_ENTITY,
             )
         }

@@ -9,6 +9,7 @@ mod exports;
 mod import;
 mod program;
 mod users;
+mod wallet;
 mod webhooks;
 
 use super::error::{OrPage, PageError};
@@ -39,6 +40,7 @@ pub(super) fn routes() -> Router<AppState> {
         .merge(exports::routes())
         .merge(program::routes())
         .merge(webhooks::routes())
+        .merge(wallet::routes())
 }
 
 /// The page frame and a context acting as admin, or the page to answer instead. An
@@ -61,7 +63,8 @@ pub(super) fn admin<'a>(
 
 /// A notice for `?done=...` after a redirect, from a fixed list of keys.
 pub(super) fn done_notice(c: &Chrome, done: &str) -> Option<Notice> {
-    const KEYS: [&str; 18] = [
+    const KEYS: [&str; 19] = [
+        "done_wallet_saved",
         "done_consent_recorded",
         "done_program_saved",
         "done_card_redeemed",
