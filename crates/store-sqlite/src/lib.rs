@@ -153,6 +153,11 @@ pub const MIGRATIONS: &[(i64, &str, &str)] = &[
         "wallet pushes",
         include_str!("../migrations/0032_wallet_pushes.sql"),
     ),
+    (
+        33,
+        "backend moves",
+        include_str!("../migrations/0033_backend_moves.sql"),
+    ),
 ];
 
 /// The SQLite store.
