@@ -21,10 +21,20 @@ pub struct Args {
     /// The database to move to, such as postgres://loyalty:...@db.example.com/loyalty or
     /// sqlite://./data/loyalty.db. A password on the command line is visible to other
     /// users of the machine: prefer LOYALTY_MOVE_TO.
-    #[arg(long, value_name = "URL", env = "LOYALTY_MOVE_TO", hide_env_values = true)]
+    #[arg(
+        long,
+        value_name = "URL",
+        env = "LOYALTY_MOVE_TO",
+        hide_env_values = true
+    )]
     to: String,
     /// The database to move from; by default the configured one (DATABASE_URL).
-    #[arg(long, value_name = "URL", env = "LOYALTY_MOVE_FROM", hide_env_values = true)]
+    #[arg(
+        long,
+        value_name = "URL",
+        env = "LOYALTY_MOVE_FROM",
+        hide_env_values = true
+    )]
     from: Option<String>,
     /// Empty the target (only when it holds an earlier move of the same source) and
     /// copy everything again instead of resuming.
@@ -89,7 +99,10 @@ pub async fn run(config: Config, args: Args) -> anyhow::Result<()> {
     outln!("Now point loyalty at the new database, in the configuration file:");
     outln!("  [database]");
     outln!("  url = \"{}\"", moved.to);
-    outln!("(or DATABASE_URL={}), with the real password if it has one,", moved.to);
+    outln!(
+        "(or DATABASE_URL={}), with the real password if it has one,",
+        moved.to
+    );
     outln!("then start `loyalty serve` and run `loyalty doctor`.");
     Ok(())
 }

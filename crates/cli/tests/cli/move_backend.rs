@@ -201,12 +201,11 @@ async fn snapshot(url: &str) -> (BTreeMap<String, i64>, BTreeMap<String, i64>) {
                 .await
                 .expect("tables");
         for n in names.into_iter().filter(|n| !skip.contains(&n.as_str())) {
-            let k: i64 = sqlx::query_scalar(sqlx::AssertSqlSafe(format!(
-                "SELECT count(*) FROM \"{n}\""
-            )))
-            .fetch_one(&mut c)
-            .await
-            .expect("count");
+            let k: i64 =
+                sqlx::query_scalar(sqlx::AssertSqlSafe(format!("SELECT count(*) FROM \"{n}\"")))
+                    .fetch_one(&mut c)
+                    .await
+                    .expect("count");
             counts.insert(n, k);
         }
         if !counts.contains_key("users") {
@@ -227,12 +226,11 @@ async fn snapshot(url: &str) -> (BTreeMap<String, i64>, BTreeMap<String, i64>) {
         .await
         .expect("tables");
         for n in names.into_iter().filter(|n| !skip.contains(&n.as_str())) {
-            let k: i64 = sqlx::query_scalar(sqlx::AssertSqlSafe(format!(
-                "SELECT count(*) FROM \"{n}\""
-            )))
-            .fetch_one(&mut c)
-            .await
-            .expect("count");
+            let k: i64 =
+                sqlx::query_scalar(sqlx::AssertSqlSafe(format!("SELECT count(*) FROM \"{n}\"")))
+                    .fetch_one(&mut c)
+                    .await
+                    .expect("count");
             counts.insert(n, k);
         }
         if !counts.contains_key("users") {
@@ -382,7 +380,10 @@ async fn sqlite_moves_to_postgres_with_sign_ins_tokens_and_balances() {
     assert!(before.0["points_transactions"] > 20 && before.0["mail_outbox"] == 1);
     assert!(before.0["webhook_deliveries"] > 0 && before.0["stamp_entries"] > 0);
     let out = ok(&run_move(&source.url, &["--to", &target.url]));
-    assert!(out.contains("[database]") && out.contains("url = \"postgres://"), "{out}");
+    assert!(
+        out.contains("[database]") && out.contains("url = \"postgres://"),
+        "{out}"
+    );
     assert!(out.contains("chain heads equal the source's"), "{out}");
     assert_eq!(snapshot(&target.url).await, before, "every row moved once");
     // A second run finds a finished move of the same source: nothing to copy.
@@ -401,10 +402,61 @@ async fn postgres_moves_back_to_sqlite() {
     let fixture = populate(source.store.as_ref(), "corner").await;
     let dir = tempfile::tempdir().expect("dir");
     let target = format!("sqlite://{}", dir.path().join("moved.db").display());
+    // A running job lease on PostgreSQL blocks the move like on SQLite.
+    let now = SystemClock.now();
+    source
+        .store
+        .try_lease(
+            "move-test.job",
+            "other-server",
+            now,
+            now + time::Duration::minutes(10),
+        )
+        .await
+        .expect("lease");
+    let refused = run_move(&source.url, &["--to", &target]);
+    assert_eq!(refused.status.code(), Some(2), "{}", stderr(&refused));
+    assert!(
+        stderr(&refused).contains("move-test.job"),
+        "{}",
+        stderr(&refused)
+    );
     let before = snapshot(&source.url).await;
-    let out = ok(&run_move(&source.url, &["--to", &target, "--batch", "4"]));
+    // Stopped half-way, then started over: the SQLite file is made again.
+    let stopped = run_move(
+        &source.url,
+        &[
+            "--to",
+            &target,
+            "--batch",
+            "4",
+            "--ignore-leases",
+            "--stop-after-batches",
+            "12",
+        ],
+    );
+    assert_eq!(stopped.status.code(), Some(1), "{}", stderr(&stopped));
+    let out = ok(&run_move(
+        &source.url,
+        &[
+            "--to",
+            &target,
+            "--batch",
+            "4",
+            "--ignore-leases",
+            "--restart",
+        ],
+    ));
     assert!(out.contains("url = \"sqlite://"), "{out}");
     assert_eq!(snapshot(&target).await, before, "every row moved once");
+    // Starting over kept the ledger append-only.
+    let mut c = sqlx::SqliteConnection::connect(&target)
+        .await
+        .expect("sqlite");
+    let deleted = sqlx::query("DELETE FROM points_transactions")
+        .execute(&mut c)
+        .await;
+    assert!(deleted.is_err(), "the append-only trigger is back");
     works_on_target(&target, &fixture).await;
 }
 
@@ -419,7 +471,14 @@ async fn a_move_stopped_half_way_resumes_without_duplicates() {
     let before = snapshot(&source.url).await;
     let stopped = run_move(
         &source.url,
-        &["--to", &target.url, "--batch", "3", "--stop-after-batches", "9"],
+        &[
+            "--to",
+            &target.url,
+            "--batch",
+            "3",
+            "--stop-after-batches",
+            "9",
+        ],
     );
     assert_eq!(stopped.status.code(), Some(1), "{}", stderr(&stopped));
     assert!(
@@ -429,16 +488,33 @@ async fn a_move_stopped_half_way_resumes_without_duplicates() {
     );
     let partial = snapshot(&target.url).await.0;
     let copied: i64 = partial.values().sum();
-    assert!(copied > 0 && copied < before.0.values().sum(), "{partial:?}");
+    assert!(
+        copied > 0 && copied < before.0.values().sum(),
+        "{partial:?}"
+    );
     // Stopped again, later, then resumed to the end.
     let stopped = run_move(
         &source.url,
-        &["--to", &target.url, "--batch", "3", "--stop-after-batches", "5"],
+        &[
+            "--to",
+            &target.url,
+            "--batch",
+            "3",
+            "--stop-after-batches",
+            "5",
+        ],
     );
     assert_eq!(stopped.status.code(), Some(1), "{}", stderr(&stopped));
-    let resumed = ok(&run_move(&source.url, &["--to", &target.url, "--batch", "3"]));
+    let resumed = ok(&run_move(
+        &source.url,
+        &["--to", &target.url, "--batch", "3"],
+    ));
     assert!(resumed.contains("resumed an earlier"), "{resumed}");
-    assert_eq!(snapshot(&target.url).await, before, "no row twice, none left out");
+    assert_eq!(
+        snapshot(&target.url).await,
+        before,
+        "no row twice, none left out"
+    );
     // --restart empties the target and copies everything again, once.
     let restarted = ok(&run_move(&source.url, &["--to", &target.url, "--restart"]));
     assert!(!restarted.contains("resumed"), "{restarted}");
@@ -477,13 +553,17 @@ async fn a_move_is_refused_while_a_server_writes_to_the_source() {
     let refused = run_move(&source.url, &["--to", &target.url]);
     assert_eq!(refused.status.code(), Some(2), "{}", stderr(&refused));
     assert!(
-        stderr(&refused).contains("job leases are running") && stderr(&refused).contains("move-test.job"),
+        stderr(&refused).contains("job leases are running")
+            && stderr(&refused).contains("move-test.job"),
         "{}",
         stderr(&refused)
     );
     let untouched = snapshot(&target.url).await.0;
     assert!(untouched.is_empty(), "nothing was created: {untouched:?}");
-    ok(&run_move(&source.url, &["--to", &target.url, "--ignore-leases"]));
+    ok(&run_move(
+        &source.url,
+        &["--to", &target.url, "--ignore-leases"],
+    ));
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -508,10 +588,18 @@ async fn a_target_with_other_data_or_the_same_backend_is_refused() {
             stderr(&refused)
         );
     }
-    assert_eq!(snapshot(&target.url).await, before, "the target is untouched");
+    assert_eq!(
+        snapshot(&target.url).await,
+        before,
+        "the target is untouched"
+    );
     let dir = tempfile::tempdir().expect("dir");
     let other = format!("sqlite://{}", dir.path().join("other.db").display());
     let same = run_move(&source.url, &["--to", &other]);
     assert_eq!(same.status.code(), Some(2));
-    assert!(stderr(&same).contains("loyalty backup"), "{}", stderr(&same));
+    assert!(
+        stderr(&same).contains("loyalty backup"),
+        "{}",
+        stderr(&same)
+    );
 }

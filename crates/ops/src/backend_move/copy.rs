@@ -114,7 +114,9 @@ pub async fn read_sqlite(
                 .enumerate()
                 .map(|(i, c)| {
                     Ok(match c.kind {
-                        Kind::Int => row.try_get::<Option<i64>, _>(i)?.map_or(Val::Null, Val::Int),
+                        Kind::Int => row
+                            .try_get::<Option<i64>, _>(i)?
+                            .map_or(Val::Null, Val::Int),
                         Kind::Bool => row
                             .try_get::<Option<i64>, _>(i)?
                             .map_or(Val::Null, |v| Val::Bool(v != 0)),
@@ -147,9 +149,9 @@ pub async fn read_postgres(
             let q = quote(&c.name);
             match (c.kind, c.pg_type.as_str()) {
                 (Kind::Int, _) => format!("{q}::int8"),
-                (Kind::Text, "timestamp with time zone") => format!(
-                    "to_char({q} AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.US\"Z\"')"
-                ),
+                (Kind::Text, "timestamp with time zone") => {
+                    format!("to_char({q} AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.US\"Z\"')")
+                }
                 (Kind::Text, "date") => format!("to_char({q}, 'YYYY-MM-DD')"),
                 (Kind::Text, _) => format!("{q}::text"),
                 _ => q,
@@ -188,7 +190,9 @@ pub async fn read_postgres(
                 .enumerate()
                 .map(|(i, c)| {
                     Ok(match c.kind {
-                        Kind::Int => row.try_get::<Option<i64>, _>(i)?.map_or(Val::Null, Val::Int),
+                        Kind::Int => row
+                            .try_get::<Option<i64>, _>(i)?
+                            .map_or(Val::Null, Val::Int),
                         Kind::Bool => row
                             .try_get::<Option<bool>, _>(i)?
                             .map_or(Val::Null, Val::Bool),

@@ -25,7 +25,6 @@ use loyalty_store_postgres::{PgSettings, PgStore};
 use loyalty_store_sqlite::{SqliteStore, WriterLock};
 use secrecy::{ExposeSecret, SecretString};
 use sqlx::{PgPool, SqlitePool};
-use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Instant;
 use time::OffsetDateTime;
@@ -348,7 +347,7 @@ pub async fn run(opts: &Options, progress: &dyn Progress) -> anyhow::Result<Move
     let state = target_state(&target, &source.shown).await?;
     let mut restarted = false;
     if opts.restart && matches!(state, TargetState::Ours) {
-        target = empty(target, &opts.to, progress).await?;
+        target = empty(target, progress).await?;
         restarted = true;
     }
     let target_status = target.store.migrate().await?;
@@ -361,12 +360,17 @@ pub async fn run(opts: &Options, progress: &dyn Progress) -> anyhow::Result<Move
     }
 
     let tables = match (&source.db, &target.db) {
-        (Db::Sqlite { lite, .. }, Db::Postgres(pg)) | (Db::Postgres(pg), Db::Sqlite { lite, .. }) => {
+        (Db::Sqlite { lite, .. }, Db::Postgres(pg))
+        | (Db::Postgres(pg), Db::Sqlite { lite, .. }) => {
             let (pg_tables, refs) = catalog::postgres(pg.pool()).await?;
             let lite_tables = catalog::sqlite(lite.pool()).await?;
             catalog::plan(pg_tables, &refs, &lite_tables)?
         }
-        _ => return Err(anyhow::anyhow!("a move needs one SQLite and one PostgreSQL database")),
+        _ => {
+            return Err(anyhow::anyhow!(
+                "a move needs one SQLite and one PostgreSQL database"
+            ));
+        }
     };
 
     let before = target.progress().await?;
@@ -557,8 +561,9 @@ async fn target_state(target: &Side, source: &str) -> anyhow::Result<TargetState
 
 /// Empties a target that holds a move of this source: PostgreSQL's tables are
 /// truncated (the ledger's append-only trigger fires on UPDATE and DELETE, not on
-/// TRUNCATE), SQLite's file is removed and created again.
-async fn empty(target: Side, url: &SecretString, progress: &dyn Progress) -> anyhow::Result<Side> {
+/// TRUNCATE); SQLite's rows are deleted with the append-only triggers dropped and
+/// made again in the same transaction.
+async fn empty(target: Side, progress: &dyn Progress) -> anyhow::Result<Side> {
     progress.note(&format!(
         "emptying {} (it holds an earlier move of the same source) to start over",
         target.shown
@@ -583,24 +588,54 @@ async fn empty(target: Side, url: &SecretString, progress: &dyn Progress) -> any
             Ok(target)
         }
         Db::Sqlite { lite, .. } => {
-            let path: PathBuf = crate::backup::sqlite::db_path(url.expose_secret())?;
-            lite.pool().close().await;
-            drop(target);
-            for suffix in ["", "-wal", "-shm"] {
-                let mut name = path.as_os_str().to_owned();
-                name.push(suffix);
-                match std::fs::remove_file(PathBuf::from(&name)) {
-                    Ok(()) => {}
-                    Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
-                    Err(e) => {
-                        return Err(anyhow::anyhow!(
-                            "cannot remove {}: {e}",
-                            PathBuf::from(name).display()
-                        ));
+            // One connection: foreign keys off for it, the ledger's triggers dropped and
+            // made again from their own text, all in one transaction.
+            let mut conn = lite.pool().acquire().await?;
+            sqlx::query("PRAGMA foreign_keys = OFF")
+                .execute(&mut *conn)
+                .await?;
+            let emptied = async {
+                let triggers: Vec<(String, String)> = sqlx::query_as(
+                    "SELECT name, sql FROM sqlite_master WHERE type = 'trigger' AND sql IS NOT NULL",
+                )
+                .fetch_all(&mut *conn)
+                .await?;
+                let names: Vec<String> = sqlx::query_scalar(
+                    "SELECT name FROM sqlite_master WHERE type = 'table' AND name <> '_sqlx_migrations'",
+                )
+                .fetch_all(&mut *conn)
+                .await?;
+                sqlx::query("BEGIN IMMEDIATE").execute(&mut *conn).await?;
+                let work = async {
+                    for (name, _) in &triggers {
+                        sqlx::query(sqlx::AssertSqlSafe(format!("DROP TRIGGER {}", quote(name))))
+                            .execute(&mut *conn)
+                            .await?;
                     }
+                    for name in &names {
+                        sqlx::query(sqlx::AssertSqlSafe(format!("DELETE FROM {}", quote(name))))
+                            .execute(&mut *conn)
+                            .await?;
+                    }
+                    for (_, sql) in &triggers {
+                        sqlx::query(sqlx::AssertSqlSafe(sql.clone()))
+                            .execute(&mut *conn)
+                            .await?;
+                    }
+                    Ok::<_, anyhow::Error>(())
                 }
+                .await;
+                let end = if work.is_ok() { "COMMIT" } else { "ROLLBACK" };
+                sqlx::query(end).execute(&mut *conn).await?;
+                work
             }
-            Side::open(url, false).await
+            .await;
+            sqlx::query("PRAGMA foreign_keys = ON")
+                .execute(&mut *conn)
+                .await?;
+            emptied?;
+            drop(conn);
+            Ok(target)
         }
     }
 }
@@ -613,7 +648,10 @@ async fn start_progress(
     before: &[Progressed],
 ) -> anyhow::Result<()> {
     let now = OffsetDateTime::now_utc();
-    for t in tables.iter().filter(|t| !before.iter().any(|p| p.table == t.name)) {
+    for t in tables
+        .iter()
+        .filter(|t| !before.iter().any(|p| p.table == t.name))
+    {
         match &target.db {
             Db::Sqlite { lite, .. } => {
                 sqlx::query(
