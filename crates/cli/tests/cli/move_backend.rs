@@ -402,7 +402,17 @@ async fn postgres_moves_back_to_sqlite() {
     let fixture = populate(source.store.as_ref(), "corner").await;
     let dir = tempfile::tempdir().expect("dir");
     let target = format!("sqlite://{}", dir.path().join("moved.db").display());
-    // A running job lease on PostgreSQL blocks the move like on SQLite.
+    // A server's connections block the move, then a running job lease (as on SQLite).
+    let server = Server::start(&source.url, &[]).expect("serve");
+    let refused = run_move(&source.url, &["--to", &target]);
+    assert_eq!(refused.status.code(), Some(2), "{}", stderr(&refused));
+    assert!(
+        stderr(&refused).contains("loyalty-serve")
+            && stderr(&refused).contains("run the move again"),
+        "{}",
+        stderr(&refused)
+    );
+    server.stop();
     let now = SystemClock.now();
     source
         .store

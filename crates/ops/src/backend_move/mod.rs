@@ -128,7 +128,7 @@ impl Side {
                 })
             }
             Backend::Postgres => {
-                check_not_in_use(url, crate::backup::KIND_LOYALTY).await?;
+                check_not_in_use(url, crate::backup::KIND_LOYALTY, "move").await?;
                 let pg = PgStore::connect(
                     url.expose_secret(),
                     &PgSettings {
