@@ -36,8 +36,8 @@ pub struct Args {
         hide_env_values = true
     )]
     from: Option<String>,
-    /// Empty the target (only when it holds an earlier move of the same source) and
-    /// copy everything again instead of resuming.
+    /// Empty the target (only when it holds an earlier, unfinished move of the same
+    /// source) and copy everything again instead of resuming.
     #[arg(long)]
     restart: bool,
     /// Rows per batch; each batch is one transaction of the target.

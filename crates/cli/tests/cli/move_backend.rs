@@ -515,6 +515,25 @@ async fn a_move_stopped_half_way_resumes_without_duplicates() {
         ],
     );
     assert_eq!(stopped.status.code(), Some(1), "{}", stderr(&stopped));
+    // --restart empties an unfinished move's target and starts over (stopped again).
+    let stopped = run_move(
+        &source.url,
+        &[
+            "--to",
+            &target.url,
+            "--batch",
+            "3",
+            "--restart",
+            "--stop-after-batches",
+            "20",
+        ],
+    );
+    assert_eq!(stopped.status.code(), Some(1), "{}", stderr(&stopped));
+    assert!(
+        stderr(&stopped).contains("emptying"),
+        "{}",
+        stderr(&stopped)
+    );
     let resumed = ok(&run_move(
         &source.url,
         &["--to", &target.url, "--batch", "3"],
@@ -525,9 +544,14 @@ async fn a_move_stopped_half_way_resumes_without_duplicates() {
         before,
         "no row twice, none left out"
     );
-    // --restart empties the target and copies everything again, once.
-    let restarted = ok(&run_move(&source.url, &["--to", &target.url, "--restart"]));
-    assert!(!restarted.contains("resumed"), "{restarted}");
+    // --restart never empties a finished move: a server may have written to it since.
+    let refused = run_move(&source.url, &["--to", &target.url, "--restart"]);
+    assert_eq!(refused.status.code(), Some(2), "{}", stderr(&refused));
+    assert!(
+        stderr(&refused).contains("finished move"),
+        "{}",
+        stderr(&refused)
+    );
     assert_eq!(snapshot(&target.url).await, before);
 }
 

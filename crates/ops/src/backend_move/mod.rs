@@ -293,8 +293,11 @@ struct Progressed {
 enum TargetState {
     /// No installation data.
     Empty,
-    /// An earlier move of this source, unfinished or finished.
-    Ours,
+    /// An earlier move of this source; `finished` when every table was copied.
+    Ours {
+        /// Every table of that move finished.
+        finished: bool,
+    },
 }
 
 /// Moves the installation at `opts.from` into `opts.to` and verifies the copy.
@@ -346,7 +349,14 @@ pub async fn run(opts: &Options, progress: &dyn Progress) -> anyhow::Result<Move
     let mut target = Side::open(&opts.to, false).await?;
     let state = target_state(&target, &source.shown).await?;
     let mut restarted = false;
-    if opts.restart && matches!(state, TargetState::Ours) {
+    if opts.restart && matches!(state, TargetState::Ours { finished: true }) {
+        return Err(UserError(format!(
+            "the target {} holds a finished move of {}, and a server may have written to it since; --restart does not empty it: drop and create that database (or choose an empty one) to move again",
+            target.shown, source.shown
+        ))
+        .into());
+    }
+    if opts.restart && matches!(state, TargetState::Ours { .. }) {
         target = empty(target, progress).await?;
         restarted = true;
     }
@@ -471,7 +481,7 @@ pub async fn run(opts: &Options, progress: &dyn Progress) -> anyhow::Result<Move
         let there = target.count(&m.table).await?;
         if there != *n {
             return Err(anyhow::anyhow!(
-                "table {} has {n} rows in the source but {there} in the target; run the move again with --restart",
+                "table {} has {n} rows in the source but {there} in the target: one of them changed since the move began (a server ran?); stop every server and move into an empty database",
                 m.table
             ));
         }
@@ -555,7 +565,9 @@ async fn target_state(target: &Side, source: &str) -> anyhow::Result<TargetState
         ))
         .into()),
         (None, true) => Ok(TargetState::Empty),
-        _ => Ok(TargetState::Ours),
+        _ => Ok(TargetState::Ours {
+            finished: progress.iter().all(|p| p.finished),
+        }),
     }
 }
 
