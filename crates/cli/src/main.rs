@@ -85,6 +85,8 @@ enum Command {
     /// Back up and restore the databases (loyalty's and the identity provider's).
     #[command(subcommand)]
     Backup(commands::backup::Command),
+    // Its help, short and long, is the doc comment of `commands::move_backend::Args`.
+    Move(commands::move_backend::Args),
     /// Show the effective configuration, secrets redacted.
     Config,
 }
@@ -144,6 +146,7 @@ fn main() -> ExitCode {
             // Handled above, before the configuration is required.
             Command::Doctor(_) => Ok(()),
             Command::Backup(cmd) => commands::backup::run(config, cmd).await,
+            Command::Move(args) => commands::move_backend::run(config, args).await,
             Command::Config => {
                 out!("{}", config.redacted_toml());
                 Ok(())

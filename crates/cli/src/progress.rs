@@ -56,6 +56,30 @@ impl Progress for StderrProgress {
             what: what.to_owned(),
             started: Instant::now(),
             done: 0,
+            rows: false,
+        })
+    }
+
+    fn rows(&self, what: &str, total: Option<u64>) -> Box<dyn Task> {
+        let bar = if self.terminal {
+            let bar = ProgressBar::with_draw_target(total, ProgressDrawTarget::stderr());
+            if let Ok(style) = ProgressStyle::with_template(
+                "{msg:30} [{bar:30}] {human_pos}/{human_len} rows {per_sec} {eta}",
+            ) {
+                bar.set_style(style.progress_chars("=> "));
+            }
+            bar.set_message(what.to_owned());
+            Some(bar)
+        } else {
+            eprintln!("{what} ...");
+            None
+        };
+        Box::new(StderrTask {
+            bar,
+            what: what.to_owned(),
+            started: Instant::now(),
+            done: 0,
+            rows: true,
         })
     }
 
@@ -70,6 +94,8 @@ struct StderrTask {
     what: String,
     started: Instant,
     done: u64,
+    /// Counts rows, not bytes.
+    rows: bool,
 }
 
 impl Task for StderrTask {
@@ -86,7 +112,9 @@ impl Task for StderrTask {
         if let Some(bar) = &self.bar {
             bar.finish_and_clear();
         }
-        if self.done > 0 {
+        if self.rows {
+            eprintln!("{}: done, {} rows in {secs:.1} s", self.what, self.done);
+        } else if self.done > 0 {
             eprintln!(
                 "{}: done, {} in {secs:.1} s",
                 self.what,

@@ -1,10 +1,11 @@
 //! Operations of a loyalty installation, as a library: the configuration, backup and
-//! restore, the doctor's checks, the client's handoff guide, mail delivery and housekeeping. The
+//! restore, moving between backends, the doctor's checks, the client's handoff guide, mail delivery and housekeeping. The
 //! `loyalty` command parses flags and prints; the work is here, so that `serve` (and
 //! later the pages) can run it without the command line. Long steps report progress
 //! through [`backup::Progress`], which the caller implements.
 
 pub mod authentik;
+pub mod backend_move;
 pub mod backup;
 pub mod config;
 pub mod database;

@@ -146,6 +146,11 @@ pub const MIGRATIONS: &[(i64, &str, &str)] = &[
         include_str!("../migrations/0032_wallet_pushes.sql"),
     ),
     (
+        33,
+        "backend moves",
+        include_str!("../migrations/0033_backend_moves.sql"),
+    ),
+    (
         36,
         "wallet looks and till links",
         include_str!("../migrations/0036_wallet_looks.sql"),

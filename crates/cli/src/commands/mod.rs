@@ -10,6 +10,7 @@ pub mod housekeeping;
 pub mod import;
 pub mod mail;
 pub mod migrate;
+pub mod move_backend;
 pub mod onboard;
 pub mod operator;
 pub mod org;

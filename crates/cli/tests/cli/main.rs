@@ -1,6 +1,7 @@
 //! The `loyalty` binary as an operator uses it, on both backends: exit codes, the
 //! runbook's SQL against a running server, onboarding from the runbook's YAML, sign-in,
-//! the client guide and the post-handoff checklist, the doctor's checks.
+//! the client guide and the post-handoff checklist, the doctor's checks, moving between
+//! backends.
 #![allow(clippy::panic, clippy::unwrap_used, clippy::expect_used)]
 
 mod backup;
@@ -13,6 +14,7 @@ mod housekeeping;
 mod import;
 mod logs;
 mod mail;
+mod move_backend;
 mod onboard;
 mod onboard_authentik;
 mod operator;

@@ -7,6 +7,12 @@ pub trait Progress: Send + Sync {
     /// Starts a step that moves `total` bytes (unknown when `None`).
     fn task(&self, what: &str, total: Option<u64>) -> Box<dyn Task>;
 
+    /// Starts a step that moves `total` rows rather than bytes (a move between
+    /// backends); shown like [`Progress::task`] unless the caller counts rows apart.
+    fn rows(&self, what: &str, total: Option<u64>) -> Box<dyn Task> {
+        self.task(what, total)
+    }
+
     /// A one-line note.
     fn note(&self, line: &str);
 }

@@ -159,13 +159,13 @@ pub async fn prepare(
         }
         Backend::Postgres => {
             postgres::check_tools(set.manifest.pg_dump_version.as_deref()).await?;
-            postgres::check_not_in_use(&url, KIND_LOYALTY).await?;
+            postgres::check_not_in_use(&url, KIND_LOYALTY, "restore").await?;
             None
         }
     };
     if let Some((_, u)) = &idp {
         postgres::check_tools(set.manifest.pg_dump_version.as_deref()).await?;
-        postgres::check_not_in_use(u, KIND_AUTHENTIK).await?;
+        postgres::check_not_in_use(u, KIND_AUTHENTIK, "restore").await?;
     }
     Ok(Plan {
         set,
@@ -208,7 +208,7 @@ pub async fn apply(
         }
         Backend::Postgres => {
             // A server may have started while the operator read the prompt.
-            postgres::check_not_in_use(&plan.url, KIND_LOYALTY).await?;
+            postgres::check_not_in_use(&plan.url, KIND_LOYALTY, "restore").await?;
             let r = postgres::restore(
                 &plan.url,
                 &set.path.join(&main.name),

@@ -219,7 +219,7 @@ pub async fn check_tools(dumped_by: Option<&str>) -> anyhow::Result<String> {
 /// Refuses when someone is using the database: for the loyalty database, a running
 /// `loyalty serve` (its connections carry `application_name = loyalty-serve`); for the
 /// identity provider's database, any other client (Authentik's server and worker).
-pub async fn check_not_in_use(url: &SecretString, kind: &str) -> anyhow::Result<()> {
+pub async fn check_not_in_use(url: &SecretString, kind: &str, then: &str) -> anyhow::Result<()> {
     let target = Target::parse(url)?;
     let mut conn = connect(url, &target.shown).await?;
     if kind == KIND_LOYALTY {
@@ -233,7 +233,7 @@ pub async fn check_not_in_use(url: &SecretString, kind: &str) -> anyhow::Result<
         let _ = conn.close().await;
         if n > 0 {
             return Err(UserError(format!(
-                "a loyalty server is running against {} ({n} connections named {}); stop every `loyalty serve` first (systemctl stop loyalty, or podman stop portfolio-loyalty), then run the restore again",
+                "a loyalty server is running against {} ({n} connections named {}); stop every `loyalty serve` first (systemctl stop loyalty, or podman stop portfolio-loyalty), then run the {then} again",
                 target.shown,
                 loyalty_store_postgres::SERVE_APPLICATION_NAME
             ))
@@ -250,7 +250,7 @@ pub async fn check_not_in_use(url: &SecretString, kind: &str) -> anyhow::Result<
         let _ = conn.close().await;
         if !others.is_empty() {
             return Err(UserError(format!(
-                "the identity provider's database {} is in use ({} connections: {}); stop Authentik's server and worker first, then run the restore again",
+                "the identity provider's database {} is in use ({} connections: {}); stop Authentik's server and worker first, then run the {then} again",
                 target.shown,
                 others.len(),
                 others.join(", ")
