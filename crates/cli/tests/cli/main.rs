@@ -4,6 +4,7 @@
 #![allow(clippy::panic, clippy::unwrap_used, clippy::expect_used)]
 
 mod backup;
+mod bench;
 mod doctor;
 mod erasure_authentik;
 mod export;
