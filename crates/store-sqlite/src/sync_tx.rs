@@ -140,6 +140,54 @@ impl LedgerTx for SyncLedgerTx<'_> {
         })
     }
 
+    /// Reads every balance, then writes the changed ones, both with plain prepared
+    /// statements: no `UPDATE ... RETURNING` here. Inside the writer's per-command
+    /// savepoint each `UPDATE ... RETURNING` costs more than the one before (a
+    /// statement journal per statement that the open savepoint keeps): 50,000 balance
+    /// changes in one tier pass took 35 s that way and take 0.7 s this way
+    /// (docs/PERFORMANCE.md). The writer holds the write lock, so nothing changes a
+    /// balance between the read and the write.
+    async fn change_balances(
+        &mut self,
+        org: OrgId,
+        deltas: &[(CustomerId, i64)],
+        now: OffsetDateTime,
+    ) -> Result<Vec<BalanceChange>, StoreError> {
+        let org_id = org.0.to_string();
+        let at = ts(now);
+        let mut out = Vec::with_capacity(deltas.len());
+        let mut read = self
+            .0
+            .prepare_cached("SELECT balance, ledger_seq, chain_head FROM users WHERE organization_id = ?1 AND id = ?2 AND role = 'customer'")
+            .map_err(sq)?;
+        let mut found = Vec::with_capacity(deltas.len());
+        for (customer, _) in deltas {
+            let row: Option<(i64, i64, Option<Vec<u8>>)> = read
+                .query_row(params![org_id, customer.to_string()], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))
+                .optional()
+                .map_err(sq)?;
+            found.push(row);
+        }
+        drop(read);
+        let mut write = self
+            .0
+            .prepare_cached("UPDATE users SET balance = ?3, ledger_seq = ?4, updated_at = ?5 WHERE organization_id = ?1 AND id = ?2")
+            .map_err(sq)?;
+        for ((customer, delta), row) in deltas.iter().zip(found) {
+            out.push(match row {
+                None => BalanceChange::NotFound,
+                Some((balance, _, _)) if balance + delta < 0 => BalanceChange::Insufficient { balance },
+                Some((balance, seq, head)) => {
+                    write
+                        .execute(params![org_id, customer.to_string(), balance + delta, seq + 1, at])
+                        .map_err(sq)?;
+                    BalanceChange::Applied { balance: balance + delta, seq: seq + 1, head: chain_head(head)? }
+                }
+            });
+        }
+        Ok(out)
+    }
+
     async fn insert_purchase(&mut self, org: OrgId, p: &Purchase) -> Result<(), StoreError> {
         self.0
             .prepare_cached(
