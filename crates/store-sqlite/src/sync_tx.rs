@@ -163,7 +163,9 @@ impl LedgerTx for SyncLedgerTx<'_> {
         let mut found = Vec::with_capacity(deltas.len());
         for (customer, _) in deltas {
             let row: Option<(i64, i64, Option<Vec<u8>>)> = read
-                .query_row(params![org_id, customer.to_string()], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))
+                .query_row(params![org_id, customer.to_string()], |r| {
+                    Ok((r.get(0)?, r.get(1)?, r.get(2)?))
+                })
                 .optional()
                 .map_err(sq)?;
             found.push(row);
@@ -176,12 +178,24 @@ impl LedgerTx for SyncLedgerTx<'_> {
         for ((customer, delta), row) in deltas.iter().zip(found) {
             out.push(match row {
                 None => BalanceChange::NotFound,
-                Some((balance, _, _)) if balance + delta < 0 => BalanceChange::Insufficient { balance },
+                Some((balance, _, _)) if balance + delta < 0 => {
+                    BalanceChange::Insufficient { balance }
+                }
                 Some((balance, seq, head)) => {
                     write
-                        .execute(params![org_id, customer.to_string(), balance + delta, seq + 1, at])
+                        .execute(params![
+                            org_id,
+                            customer.to_string(),
+                            balance + delta,
+                            seq + 1,
+                            at
+                        ])
                         .map_err(sq)?;
-                    BalanceChange::Applied { balance: balance + delta, seq: seq + 1, head: chain_head(head)? }
+                    BalanceChange::Applied {
+                        balance: balance + delta,
+                        seq: seq + 1,
+                        head: chain_head(head)?,
+                    }
                 }
             });
         }

@@ -5,6 +5,7 @@
 //! entry that fails. Also the organization's signed checkpoints as its admin downloads
 //! them.
 
+use super::context::{ADMIN, Ctx};
 use crate::domain::chain::{
     Broken, Checkpoint, CheckpointHead, Failure, Head, StoredEntry, check_against, check_customer,
     heads_root,
@@ -12,7 +13,6 @@ use crate::domain::chain::{
 use crate::domain::{CustomerId, OrgId};
 use crate::store::{ChainCursor, Store, StoreError};
 use crate::{Error, ErrorCode};
-use super::context::{ADMIN, Ctx};
 use std::collections::HashMap;
 
 /// Entries read per page of the walk.

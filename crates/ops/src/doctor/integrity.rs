@@ -74,8 +74,9 @@ pub async fn recent_checkpoint(
             "serve takes no checkpoints: integrity.checkpoint_interval_secs is 0",
         );
     }
-    let interval =
-        time::Duration::seconds(i64::try_from(config.checkpoint_interval_secs).unwrap_or(i64::MAX / 4));
+    let interval = time::Duration::seconds(
+        i64::try_from(config.checkpoint_interval_secs).unwrap_or(i64::MAX / 4),
+    );
     let limit = MAX_CHECKPOINT_AGE.max(interval * 2);
     let orgs = match store.list_organizations().await {
         Ok(o) => o,
@@ -130,7 +131,11 @@ pub async fn recent_checkpoint(
         "{} of {checked} organizations have no checkpoint from the last {} days: {}",
         late.len(),
         limit.whole_days(),
-        late.iter().take(NAMED).cloned().collect::<Vec<_>>().join(", ")
+        late.iter()
+            .take(NAMED)
+            .cloned()
+            .collect::<Vec<_>>()
+            .join(", ")
     );
     if late.len() > NAMED {
         detail.push_str(&format!(" and {} more", late.len() - NAMED));

@@ -9,11 +9,11 @@ use super::error_docs::api_errors;
 use super::extract::ApiPath;
 use crate::AppState;
 use crate::error::ApiError;
+use axum::extract::State;
 use axum::http::header;
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use axum::{Json, Router};
-use axum::extract::State;
 use loyalty_core::domain::chain::Checkpoint;
 use loyalty_core::service::integrity::{self, CheckpointSummary};
 

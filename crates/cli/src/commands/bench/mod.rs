@@ -295,7 +295,8 @@ pub async fn run(config: Config, args: Args) -> anyhow::Result<()> {
     }
 
     // 6. The organization's hash chains, as `loyalty points verify` walks them.
-    let chains = loyalty_core::service::integrity::verify_chains(store.as_ref(), Some(org.id), None).await?;
+    let chains =
+        loyalty_core::service::integrity::verify_chains(store.as_ref(), Some(org.id), None).await?;
     outln!(
         "hash chains: {} customers, {} entries -> {}",
         chains.customers,

@@ -1162,7 +1162,10 @@ pub(super) fn text(lang: Lang, key: &'static str) -> &'static str {
             "Seus dados em um arquivo para sua planilha ou seu contador: o extrato, os saldos dos clientes, as compras ou o resumo do período (pontos emitidos, resgatados e expirados, compras, clientes novos e ativos, recompensas mais resgatadas).",
         ),
         "exports_open" => ("Export data", "Exportar dados"),
-        "checkpoints" => ("Signed ledger checkpoints", "Registros assinados do extrato"),
+        "checkpoints" => (
+            "Signed ledger checkpoints",
+            "Registros assinados do extrato",
+        ),
         "checkpoints_help" => (
             "Each checkpoint records every customer's latest ledger entry, signed with this installation's key. Keep the files somewhere of your own: with one, loyalty points verify --from-checkpoint proves that no entry it covers was changed, deleted or inserted since.",
             "Cada registro guarda a última entrada do extrato de cada cliente, assinada com a chave desta instalação. Guarde os arquivos em um lugar seu: com um deles, loyalty points verify --from-checkpoint prova que nenhuma entrada coberta foi alterada, apagada ou inserida depois.",
