@@ -95,6 +95,14 @@ pub trait LedgerTx: Send {
         }
         Ok(out)
     }
+    /// Locks the rows of distinct customers and reads each one's balance, ledger
+    /// sequence number and chain head (`None` for one that is not a customer of the
+    /// organization), in the order given, in as few statements as the backend allows.
+    async fn balances_for_update(
+        &mut self,
+        org: OrgId,
+        customers: &[CustomerId],
+    ) -> Result<Vec<Option<(i64, i64, ChainHash)>>, StoreError>;
     /// [`LedgerTx::insert_entry`] for many entries (no idempotency keys). A backend may
     /// do it in one statement; this default runs them one by one.
     async fn insert_entries(
@@ -225,10 +233,16 @@ pub trait ProgramTx: Send {
     ) -> Result<(), StoreError>;
     /// Writes customers' tier rows (tier and grace start) and a `tier_moves` row for
     /// each change that moves a customer, in as few statements as the backend allows.
+    /// With `bonuses` (entries of customers among `changes`, each with its sequence
+    /// number and hash, computed from [`LedgerTx::balances_for_update`]), the same
+    /// write of each such row also sets its balance (the entry's `balance_after`),
+    /// sequence number and chain head, and the entries are inserted: each customer's
+    /// row is written once.
     async fn write_tier_changes(
         &mut self,
         org: OrgId,
         changes: &[crate::domain::program::TierChange],
+        bonuses: &[(LedgerEntry, i64, ChainHash)],
         now: OffsetDateTime,
     ) -> Result<(), StoreError>;
 }

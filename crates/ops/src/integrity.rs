@@ -44,70 +44,94 @@ impl CheckpointSigner for InstallationKey {
     }
 }
 
-/// Reads the key at `path`: 64 hex digits (the Ed25519 seed), a file only its owner may
-/// read. With `create`, a missing file is made (0600, in a folder made if needed).
-pub fn load_key(path: &Path, create: bool) -> anyhow::Result<InstallationKey> {
-    if !path.exists() {
-        if !create {
-            return Err(UserError(format!(
-                "integrity.signing_key: {} does not exist; `loyalty points checkpoint` makes it on first use",
-                path.display()
-            ))
-            .into());
-        }
-        if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
-            std::fs::create_dir_all(dir)?;
-        }
-        let seed: [u8; 32] = rand::random();
-        let mut options = std::fs::OpenOptions::new();
-        options.write(true).create_new(true);
-        #[cfg(unix)]
-        std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
-        let mut file = options.open(path).map_err(|e| {
-            UserError(format!(
-                "integrity.signing_key: cannot create {}: {e}; make its folder writable or set another path",
-                path.display()
-            ))
-        })?;
-        std::io::Write::write_all(&mut file, format!("{}\n", hex::encode(seed)).as_bytes())?;
-        return Ok(InstallationKey(SigningKey::from_bytes(&seed)));
-    }
-    check_private(path)?;
-    let text = std::fs::read_to_string(path).map_err(|e| {
-        UserError(format!(
-            "integrity.signing_key: cannot read {}: {e}; run loyalty as the file's owner",
-            path.display()
-        ))
-    })?;
-    let seed: [u8; 32] = hex::decode(text.trim())
-        .ok()
-        .and_then(|b| b.try_into().ok())
-        .ok_or_else(|| {
-            UserError(format!(
-                "integrity.signing_key: {} is not a key (64 hex digits); restore it from a backup",
-                path.display()
-            ))
-        })?;
-    Ok(InstallationKey(SigningKey::from_bytes(&seed)))
+/// Why the key file cannot be used.
+#[derive(Debug)]
+pub enum KeyError {
+    /// There is no file (the first checkpoint makes it).
+    Missing,
+    /// Others than its owner may read or write it (the mode, octal).
+    NotPrivate(u32),
+    /// It cannot be read.
+    Unreadable(std::io::Error),
+    /// It does not hold 64 hex digits.
+    Invalid,
 }
 
-/// Refuses a key file that others than its owner may read or write.
-pub fn check_private(path: &Path) -> anyhow::Result<()> {
+impl KeyError {
+    /// The sentence naming the file, the problem and its fix.
+    pub fn explain(&self, path: &Path) -> String {
+        let p = path.display();
+        match self {
+            KeyError::Missing => format!(
+                "integrity.signing_key: {p} does not exist; `loyalty points checkpoint` makes it on first use"
+            ),
+            KeyError::NotPrivate(mode) => format!(
+                "integrity.signing_key: {p} is readable by others (mode {mode:o}); run chmod 600 {p}"
+            ),
+            KeyError::Unreadable(e) => format!(
+                "integrity.signing_key: cannot read {p}: {e}; run loyalty as the file's owner"
+            ),
+            KeyError::Invalid => format!(
+                "integrity.signing_key: {p} is not a key (64 hex digits); restore it from a backup"
+            ),
+        }
+    }
+}
+
+/// Reads the key at `path` as it is, changing nothing: 64 hex digits (the Ed25519
+/// seed) in a file only its owner may read.
+pub fn read_key(path: &Path) -> Result<InstallationKey, KeyError> {
+    let meta = match std::fs::metadata(path) {
+        Ok(m) => m,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Err(KeyError::Missing),
+        Err(e) => return Err(KeyError::Unreadable(e)),
+    };
     #[cfg(unix)]
     {
         use std::os::unix::fs::PermissionsExt;
-        let mode = std::fs::metadata(path)?.permissions().mode();
+        let mode = meta.permissions().mode();
         if mode & 0o077 != 0 {
-            return Err(UserError(format!(
-                "integrity.signing_key: {} is readable by others (mode {:o}); run chmod 600 {}",
-                path.display(),
-                mode & 0o777,
-                path.display()
-            ))
-            .into());
+            return Err(KeyError::NotPrivate(mode & 0o777));
         }
     }
-    Ok(())
+    #[cfg(not(unix))]
+    let _ = meta;
+    let text = std::fs::read_to_string(path).map_err(KeyError::Unreadable)?;
+    let seed: [u8; 32] = hex::decode(text.trim())
+        .ok()
+        .and_then(|b| b.try_into().ok())
+        .ok_or(KeyError::Invalid)?;
+    Ok(InstallationKey(SigningKey::from_bytes(&seed)))
+}
+
+/// Reads the key at `path` ([`read_key`]). With `create`, a missing file is made
+/// (0600, in a folder made if needed).
+pub fn load_key(path: &Path, create: bool) -> anyhow::Result<InstallationKey> {
+    match read_key(path) {
+        Ok(key) => Ok(key),
+        Err(KeyError::Missing) if create => make_key(path),
+        Err(e) => Err(UserError(e.explain(path)).into()),
+    }
+}
+
+/// Makes a new key file at `path` (0600, in a folder made if needed).
+fn make_key(path: &Path) -> anyhow::Result<InstallationKey> {
+    if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+        std::fs::create_dir_all(dir)?;
+    }
+    let seed: [u8; 32] = rand::random();
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true).create_new(true);
+    #[cfg(unix)]
+    std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
+    let mut file = options.open(path).map_err(|e| {
+        UserError(format!(
+            "integrity.signing_key: cannot create {}: {e}; make its folder writable or set another path",
+            path.display()
+        ))
+    })?;
+    std::io::Write::write_all(&mut file, format!("{}\n", hex::encode(seed)).as_bytes())?;
+    Ok(InstallationKey(SigningKey::from_bytes(&seed)))
 }
 
 /// Takes a checkpoint of each active organization (or of `org` alone).

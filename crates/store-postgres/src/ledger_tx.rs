@@ -214,6 +214,36 @@ impl LedgerTx for PgLedgerTx<'_> {
         Ok(out)
     }
 
+    async fn balances_for_update(
+        &mut self,
+        org: OrgId,
+        customers: &[CustomerId],
+    ) -> Result<Vec<Option<(i64, i64, ChainHash)>>, StoreError> {
+        let ids: Vec<Uuid> = customers.iter().map(|c| c.0).collect();
+        let rows = sqlx::query(
+            "SELECT id, balance, ledger_seq, chain_head FROM users \
+             WHERE organization_id = $1 AND id = ANY($2::uuid[]) AND role = 'customer' ORDER BY id FOR UPDATE",
+        )
+        .bind(org.0)
+        .bind(&ids)
+        .fetch_all(&mut *self.0)
+        .await
+        .map_err(map_err)?;
+        let mut found = std::collections::HashMap::with_capacity(rows.len());
+        for r in &rows {
+            let id: Uuid = r.try_get(0).map_err(map_err)?;
+            found.insert(
+                id,
+                (
+                    r.try_get(1).map_err(map_err)?,
+                    r.try_get(2).map_err(map_err)?,
+                    head(r.try_get(3).map_err(map_err)?)?,
+                ),
+            );
+        }
+        Ok(customers.iter().map(|c| found.get(&c.0).copied()).collect())
+    }
+
     async fn insert_entries(
         &mut self,
         org: OrgId,
@@ -445,4 +475,56 @@ impl LedgerTx for PgLedgerTx<'_> {
             row.try_get(1).map_err(map_err)?,
         ))
     }
+}
+
+/// Inserts ledger entries (with their sequence numbers and hashes) in one statement,
+/// leaving the customers' rows to the caller, who writes each once.
+pub(crate) async fn insert_entry_rows(
+    conn: &mut sqlx::PgConnection,
+    org: OrgId,
+    entries: &[(LedgerEntry, i64, ChainHash)],
+) -> Result<(), StoreError> {
+    let ids: Vec<Uuid> = entries.iter().map(|(e, _, _)| e.id.0).collect();
+    let users: Vec<Uuid> = entries.iter().map(|(e, _, _)| e.customer_id.0).collect();
+    let points: Vec<i64> = entries.iter().map(|(e, _, _)| e.points).collect();
+    let kinds: Vec<&str> = entries
+        .iter()
+        .map(|(e, _, _)| e.transaction_type.as_str())
+        .collect();
+    let refs: Vec<Option<Uuid>> = entries.iter().map(|(e, _, _)| e.reference_id).collect();
+    let ref_types: Vec<Option<String>> = entries
+        .iter()
+        .map(|(e, _, _)| e.reference_type.clone())
+        .collect();
+    let after: Vec<i64> = entries.iter().map(|(e, _, _)| e.balance_after).collect();
+    let notes: Vec<Option<String>> = entries.iter().map(|(e, _, _)| e.notes.clone()).collect();
+    let by: Vec<Option<Uuid>> = entries.iter().map(|(e, _, _)| e.created_by).collect();
+    let seqs: Vec<i64> = entries.iter().map(|(_, s, _)| *s).collect();
+    let at: Vec<OffsetDateTime> = entries.iter().map(|(e, _, _)| e.created_at).collect();
+    let hashes: Vec<Vec<u8>> = entries.iter().map(|(_, _, h)| h.0.to_vec()).collect();
+    sqlx::query(
+        "INSERT INTO points_transactions (id, organization_id, user_id, points, transaction_type, reference_id, \
+                 reference_type, balance_after, notes, created_by, seq, created_at, chain_hash) \
+         SELECT e.id, $1, e.user_id, e.points, e.kind, e.ref, e.ref_type, e.after, e.notes, e.by, e.seq, e.at, e.hash \
+         FROM UNNEST($2::uuid[], $3::uuid[], $4::bigint[], $5::text[], $6::uuid[], $7::text[], \
+                     $8::bigint[], $9::text[], $10::uuid[], $11::bigint[], $12::timestamptz[], $13::bytea[]) \
+              AS e(id, user_id, points, kind, ref, ref_type, after, notes, by, seq, at, hash)",
+    )
+    .bind(org.0)
+    .bind(&ids)
+    .bind(&users)
+    .bind(&points)
+    .bind(&kinds)
+    .bind(&refs)
+    .bind(&ref_types)
+    .bind(&after)
+    .bind(&notes)
+    .bind(&by)
+    .bind(&seqs)
+    .bind(&at)
+    .bind(&hashes)
+    .execute(conn)
+    .await
+    .map_err(map_err)?;
+    Ok(())
 }

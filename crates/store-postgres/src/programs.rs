@@ -5,7 +5,8 @@ use crate::audit::insert_audit;
 use crate::ledger_tx::PgLedgerTx;
 use crate::{PgStore, enter_tenant, map_err};
 use async_trait::async_trait;
-use loyalty_core::domain::ledger::Actor;
+use loyalty_core::domain::chain::ChainHash;
+use loyalty_core::domain::ledger::{Actor, LedgerEntry};
 use loyalty_core::domain::program::{
     CustomerState, Program, RuleId, StampEntry, TierBasis, TierCandidate, TierChange,
 };
@@ -366,23 +367,49 @@ impl ProgramTx for PgLedgerTx<'_> {
         &mut self,
         org: OrgId,
         changes: &[TierChange],
+        bonuses: &[(LedgerEntry, i64, ChainHash)],
         now: OffsetDateTime,
     ) -> Result<(), StoreError> {
+        let bonus: std::collections::HashMap<Uuid, &(LedgerEntry, i64, ChainHash)> =
+            bonuses.iter().map(|b| (b.0.customer_id.0, b)).collect();
         let ids: Vec<Uuid> = changes.iter().map(|c| c.customer.0).collect();
         let tiers: Vec<Option<Uuid>> = changes.iter().map(|c| c.to).collect();
         let below: Vec<Option<OffsetDateTime>> = changes.iter().map(|c| c.below_since).collect();
+        let of = |c: &TierChange| bonus.get(&c.customer.0);
+        let balances: Vec<Option<i64>> = changes
+            .iter()
+            .map(|c| of(c).map(|b| b.0.balance_after))
+            .collect();
+        let seqs: Vec<Option<i64>> = changes.iter().map(|c| of(c).map(|b| b.1)).collect();
+        let heads: Vec<Option<Vec<u8>>> = changes
+            .iter()
+            .map(|c| of(c).map(|b| b.2.0.to_vec()))
+            .collect();
+        // Each row once: the tier and, for an entry bonus, the balance, sequence number
+        // and chain head the entry below was computed with (read under FOR UPDATE).
         sqlx::query(
-            "UPDATE users u SET tier_id = c.tier, tier_below_since = c.below \
-             FROM UNNEST($2::uuid[], $3::uuid[], $4::timestamptz[]) AS c(id, tier, below) \
+            "UPDATE users u SET tier_id = c.tier, tier_below_since = c.below, \
+                 balance = COALESCE(c.balance, u.balance), ledger_seq = COALESCE(c.seq, u.ledger_seq), \
+                 chain_head = COALESCE(c.head, u.chain_head), \
+                 updated_at = CASE WHEN c.balance IS NULL THEN u.updated_at ELSE $8 END \
+             FROM UNNEST($2::uuid[], $3::uuid[], $4::timestamptz[], $5::bigint[], $6::bigint[], $7::bytea[]) \
+                 AS c(id, tier, below, balance, seq, head) \
              WHERE u.organization_id = $1 AND u.id = c.id AND u.role = 'customer'",
         )
         .bind(org.0)
         .bind(&ids)
         .bind(&tiers)
         .bind(&below)
+        .bind(&balances)
+        .bind(&seqs)
+        .bind(&heads)
+        .bind(now)
         .execute(&mut *self.0)
         .await
         .map_err(map_err)?;
+        if !bonuses.is_empty() {
+            crate::ledger_tx::insert_entry_rows(&mut self.0, org, bonuses).await?;
+        }
         let moves: Vec<&TierChange> = changes.iter().filter(|c| c.is_move()).collect();
         if moves.is_empty() {
             return Ok(());

@@ -154,7 +154,7 @@ pub async fn run(config: Config, cmd: Command) -> anyhow::Result<()> {
                 crate::integrity::checkpoint(app.store.as_ref(), app.clock.as_ref(), &key, org_id)
                     .await?;
             if let (Some(path), Some(cp)) = (out, taken.first()) {
-                std::fs::write(&path, serde_json::to_string_pretty(cp)?)?;
+                std::fs::write(&path, cp.to_file())?;
             }
             if json {
                 outln!("{}", serde_json::to_string_pretty(&taken)?);

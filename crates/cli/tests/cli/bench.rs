@@ -1,6 +1,8 @@
-//! `loyalty bench --programs` on both backends: the full program's organization gets
-//! 10 promotions, 3 tiers and 2 stamp cards, its awards grant stamps and promotions,
-//! both rates and their ratio are reported, and the ledger holds.
+//! `loyalty bench` on both backends: it leaves a ledger `loyalty points verify` accepts
+//! (on PostgreSQL the pgbench comparison writes its entries without their chain hash, SQL
+//! cannot compute it, and the bench hashes them afterwards); and with `--programs` the
+//! full program's organization gets 10 promotions, 3 tiers and 2 stamp cards, its awards
+//! grant stamps, both rates and their ratio are reported, and the ledger holds.
 
 use super::support::{loyalty, stderr, stdout};
 use loyalty_core::clock::SystemClock;
@@ -8,9 +10,29 @@ use loyalty_core::domain::Role;
 use loyalty_core::domain::ledger::Actor;
 use loyalty_core::service::points::Ctx;
 use loyalty_core::service::{orgs, program};
-use loyalty_testkit::both_backends;
+use loyalty_testkit::{Kind, both_backends};
 
 both_backends! {
+    async fn after_a_bench_the_hash_chains_verify(db) {
+        if db.kind == Kind::Postgres {
+            for tool in ["pgbench", "psql"] {
+                let found = std::process::Command::new("sh").args(["-c", &format!("command -v {tool}")]).output().expect("sh");
+                assert!(found.status.success(), "{tool} is needed for the pgbench comparison (Debian package postgresql-client)");
+            }
+        }
+        let out = loyalty(&db, &["bench", "--customers", "40", "--connections", "2", "--duration", "1", "--retry-percent", "0"]);
+        let text = stdout(&out);
+        assert!(out.status.success(), "{text}\n{}", stderr(&out));
+        assert!(text.lines().any(|l| l.starts_with("hash chains: ") && l.ends_with("-> OK")), "{text}");
+        if db.kind == Kind::Postgres {
+            let line = text.lines().find(|l| l.starts_with("pgbench wrote ")).unwrap_or_else(|| panic!("no pgbench line: {text}"));
+            let hashed: u64 = line.split_whitespace().nth(2).and_then(|n| n.parse().ok()).expect("a count");
+            assert!(hashed > 0, "{line}");
+        }
+        let verified = loyalty(&db, &["points", "verify"]);
+        assert_eq!(verified.status.code(), Some(0), "{}\n{}", stdout(&verified), stderr(&verified));
+    }
+
     async fn the_benchmark_compares_the_full_program_with_the_plain_one_and_the_ledger_holds(db) {
         let out = loyalty(&db, &["bench", "--customers", "40", "--connections", "4", "--duration", "1", "--skip-pgbench", "--programs", "--json"]);
         assert!(out.status.success(), "{}", stderr(&out));

@@ -228,6 +228,86 @@ both_backends! {
     }
 }
 
+both_backends! {
+    async fn the_signing_key_and_the_last_checkpoint_are_checked(db) {
+        onboard(&db.url, "nextdoor");
+        let dir = tempfile::tempdir().expect("dir");
+        let key = dir.path().join("signing.key");
+        let key_s = key.to_string_lossy().into_owned();
+        let env = [("LOYALTY_INTEGRITY__SIGNING_KEY", key_s.as_str())];
+
+        // Missing: the first checkpoint makes it, a warning.
+        let (out, report) = doctor_with(&db.url, &env, &[]);
+        let c = check(&report, "integrity.key");
+        assert_eq!(c["status"], "WARN", "{c}");
+        assert!(c["fix"].as_str().unwrap().contains("loyalty points checkpoint"), "{c}");
+        assert_eq!(out.status.code(), Some(0), "{:#?}", failing(&report));
+        // A new organization has had no day to be checkpointed yet.
+        assert_eq!(check(&report, "integrity.checkpoint")["status"], "OK", "{report:#}");
+
+        // An organization two days old without a checkpoint: a warning naming it.
+        sql(&db, "UPDATE organizations SET created_at = '2020-01-01T00:00:00.000000Z' WHERE slug = 'nextdoor'").await;
+        let (out, report) = doctor_with(&db.url, &env, &[]);
+        let c = check(&report, "integrity.checkpoint");
+        assert_eq!(c["status"], "WARN", "{c}");
+        assert!(c["detail"].as_str().unwrap().contains("nextdoor (none)"), "{c}");
+        assert!(c["fix"].as_str().unwrap().contains("loyalty serve"), "{c}");
+        assert_eq!(out.status.code(), Some(0));
+        // With the job off, nothing is expected of serve.
+        let off = [env[0], ("LOYALTY_INTEGRITY__CHECKPOINT_INTERVAL_SECS", "0")];
+        let (_, report) = doctor_with(&db.url, &off, &[]);
+        assert_eq!(check(&report, "integrity.checkpoint")["status"], "SKIP");
+
+        // A checkpoint three days old is late too.
+        let org: Value = serde_json::from_slice(&command(&db.url).args(["org", "show", "nextdoor", "--json"]).output().unwrap().stdout).unwrap();
+        let org_id = org["id"].as_str().unwrap();
+        let old = (time::OffsetDateTime::now_utc() - time::Duration::days(3)).format(&time::format_description::well_known::Rfc3339).unwrap();
+        let (zero32, zero64, empty) = match db.kind {
+            Kind::Postgres => ("decode(repeat('00', 32), 'hex')", "decode(repeat('00', 64), 'hex')", "''::bytea"),
+            Kind::Sqlite => ("zeroblob(32)", "zeroblob(64)", "X''"),
+        };
+        sql(&db, &format!("INSERT INTO ledger_checkpoints (id, organization_id, created_at, customers, entries, root, heads, public_key, signature) VALUES ('{}', '{org_id}', '{old}', 0, 0, {zero32}, {empty}, {zero32}, {zero64})", uuid::Uuid::new_v4())).await;
+        let (_, report) = doctor_with(&db.url, &env, &[]);
+        let c = check(&report, "integrity.checkpoint");
+        assert_eq!(c["status"], "WARN", "{c}");
+        assert!(c["detail"].as_str().unwrap().contains("3 days ago"), "{c}");
+
+        // A checkpoint now: the key is made and both checks pass.
+        let out = command(&db.url).env("LOYALTY_INTEGRITY__SIGNING_KEY", &key_s).args(["points", "checkpoint"]).output().unwrap();
+        assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+        let (out, report) = doctor_with(&db.url, &env, &[]);
+        let c = check(&report, "integrity.key");
+        assert_eq!(c["status"], "OK", "{c}");
+        let printed = String::from_utf8_lossy(&out.stdout).into_owned();
+        let seed = std::fs::read_to_string(&key).unwrap();
+        assert!(!printed.contains(seed.trim()), "the key itself is never printed");
+        assert_eq!(check(&report, "integrity.checkpoint")["status"], "OK", "{report:#}");
+        assert_eq!(out.status.code(), Some(0), "{:#?}", failing(&report));
+
+        // Readable by others: fails naming chmod 600.
+        {
+            use std::os::unix::fs::PermissionsExt;
+            std::fs::set_permissions(&key, std::fs::Permissions::from_mode(0o644)).unwrap();
+            let (out, report) = doctor_with(&db.url, &env, &[]);
+            assert_fails(&out, &report, "integrity.key", &format!("chmod 600 {key_s}"));
+            std::fs::set_permissions(&key, std::fs::Permissions::from_mode(0o600)).unwrap();
+        }
+        // Not a key: fails, restore it.
+        std::fs::write(&key, "not a key\n").unwrap();
+        let (out, report) = doctor_with(&db.url, &env, &[]);
+        assert_fails(&out, &report, "integrity.key", "restore");
+        // Unreadable (a folder where the file should be): fails naming the owner.
+        std::fs::remove_file(&key).unwrap();
+        std::fs::create_dir(&key).unwrap();
+        {
+            use std::os::unix::fs::PermissionsExt;
+            std::fs::set_permissions(&key, std::fs::Permissions::from_mode(0o700)).unwrap();
+        }
+        let (out, report) = doctor_with(&db.url, &env, &[]);
+        assert_fails(&out, &report, "integrity.key", "run loyalty as the owner");
+    }
+}
+
 /// A port nothing listens on (bound, then released).
 fn free_port() -> String {
     let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();

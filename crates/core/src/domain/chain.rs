@@ -257,12 +257,15 @@ pub fn check_customer(entries: &[StoredEntry], head: &Head) -> Option<Broken> {
 /// A checkpoint's record of one customer: the sequence number and hash of their last
 /// entry when the checkpoint was taken.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct CheckpointHead {
     /// The customer.
+    #[cfg_attr(feature = "openapi", schema(value_type = Uuid))]
     pub customer: CustomerId,
     /// The sequence number of their last entry then.
     pub seq: i64,
-    /// Its hash.
+    /// Its hash, 64 hex digits.
+    #[cfg_attr(feature = "openapi", schema(value_type = String))]
     pub hash: ChainHash,
 }
 
@@ -311,19 +314,23 @@ pub fn check_against(
 
 /// A signed record of one organization's chain heads at one moment.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Checkpoint {
     /// Id.
     pub id: Uuid,
     /// The organization.
+    #[cfg_attr(feature = "openapi", schema(value_type = Uuid))]
     pub org: OrgId,
     /// When it was taken.
     #[serde(with = "time::serde::rfc3339")]
+    #[cfg_attr(feature = "openapi", schema(value_type = String, format = DateTime))]
     pub created_at: OffsetDateTime,
     /// Customers recorded (those with at least one entry).
     pub customers: i64,
     /// Entries covered (the sum of the recorded sequence numbers).
     pub entries: i64,
-    /// [`heads_root`] of `heads`.
+    /// [`heads_root`] of `heads`, 64 hex digits.
+    #[cfg_attr(feature = "openapi", schema(value_type = String))]
     pub root: ChainHash,
     /// Each customer's last entry then, sorted by customer.
     pub heads: Vec<CheckpointHead>,
@@ -346,6 +353,14 @@ impl Checkpoint {
         m.extend_from_slice(&self.entries.to_be_bytes());
         m.extend_from_slice(&self.root.0);
         m
+    }
+
+    /// The checkpoint file: what `loyalty points checkpoint --out` writes and the admin
+    /// panel and API download, and what `points verify --from-checkpoint` reads.
+    pub fn to_file(&self) -> String {
+        let mut text = serde_json::to_string_pretty(self).unwrap_or_default();
+        text.push('\n');
+        text
     }
 
     /// Whether the heads are sorted, match the root and the counts.

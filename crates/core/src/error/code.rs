@@ -232,6 +232,9 @@ catalogue! {
     /// The program changed since it was read.
     ProgramChanged = "program.changed", 409, "err_program_changed", api,
         "the program was changed by someone else meanwhile; read it again and retry";
+    /// No such signed checkpoint of this organization's ledger.
+    CheckpointNotFound = "checkpoint.not_found", 404, "err_not_found", api,
+        "no such checkpoint of this organization's ledger";
     /// No such live API token in this organization.
     TokenNotFound = "token.not_found", 404, "err_not_found", api,
         "no such live token in this organization";

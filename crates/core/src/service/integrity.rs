@@ -2,14 +2,17 @@
 //! entries in sequence order, each hash recomputed by `domain::chain` from the content
 //! and the previous link, the last one compared with the head on the customer's row,
 //! and, given a signed checkpoint, each head it recorded found again. Names the first
-//! entry that fails.
+//! entry that fails. Also the organization's signed checkpoints as its admin downloads
+//! them.
 
+use super::context::{ADMIN, Ctx};
 use crate::domain::chain::{
     Broken, Checkpoint, CheckpointHead, Failure, Head, StoredEntry, check_against, check_customer,
     heads_root,
 };
 use crate::domain::{CustomerId, OrgId};
 use crate::store::{ChainCursor, Store, StoreError};
+use crate::{Error, ErrorCode};
 use std::collections::HashMap;
 
 /// Entries read per page of the walk.
@@ -212,4 +215,59 @@ pub async fn take_checkpoint(
     checkpoint.signature = signer.sign(&checkpoint.message());
     store.insert_checkpoint(org, &checkpoint).await?;
     Ok(checkpoint)
+}
+
+/// Checkpoints an organization's admin sees at most in one list.
+pub const CHECKPOINT_LIST: u32 = 100;
+
+/// One of the organization's checkpoints, as its list shows it (the heads are in the
+/// file).
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct CheckpointSummary {
+    /// Id: the file is `GET .../checkpoints/{id}`.
+    pub id: uuid::Uuid,
+    /// When it was taken.
+    #[serde(with = "time::serde::rfc3339")]
+    #[cfg_attr(feature = "openapi", schema(value_type = String, format = DateTime))]
+    pub created_at: time::OffsetDateTime,
+    /// Customers recorded.
+    pub customers: i64,
+    /// Entries covered.
+    pub entries: i64,
+    /// The root of the heads, 64 hex digits.
+    pub root: String,
+    /// The installation's Ed25519 public key that signed it, hex.
+    pub public_key: String,
+}
+
+/// The organization's signed checkpoints, newest first (at most
+/// [`CHECKPOINT_LIST`]). Admins only.
+pub async fn list_checkpoints(ctx: &Ctx<'_>) -> Result<Vec<CheckpointSummary>, Error> {
+    ctx.require(ADMIN, "download the ledger's checkpoints")?;
+    Ok(ctx
+        .store
+        .checkpoints(ctx.org.id, CHECKPOINT_LIST)
+        .await?
+        .into_iter()
+        .map(|c| CheckpointSummary {
+            id: c.id,
+            created_at: c.created_at,
+            customers: c.customers,
+            entries: c.entries,
+            root: c.root.to_string(),
+            public_key: c.public_key,
+        })
+        .collect())
+}
+
+/// One of the organization's checkpoints with its heads and signature: the file an
+/// auditor keeps ([`Checkpoint::to_file`]). Admins only; another organization's
+/// checkpoint is not found.
+pub async fn checkpoint_file(ctx: &Ctx<'_>, id: uuid::Uuid) -> Result<Checkpoint, Error> {
+    ctx.require(ADMIN, "download the ledger's checkpoints")?;
+    ctx.store
+        .checkpoint(ctx.org.id, id)
+        .await?
+        .ok_or_else(|| Error::NotFound(ErrorCode::CheckpointNotFound, format!("checkpoint {id}")))
 }

@@ -35,9 +35,17 @@ pub struct TierReport {
     pub millis: u128,
 }
 
+/// Changed customers written per transaction by [`recalculate`]: each batch commits its
+/// customers' tier rows, moves, entry bonuses and an audit record together, so a pass
+/// stopped half-way left whole customers behind (the next pass finds them in their new
+/// tier and gives nothing twice), and on SQLite other writes wait for one batch, not
+/// for the whole pass.
+pub const TIER_BATCH: usize = 5_000;
+
 /// Recalculates the tiers of an organization's customers at the clock's now; nothing
-/// when the program never had tiers. Counted on `/metrics` as
-/// `loyalty_tier_moves_total{org, direction}`.
+/// when the program never had tiers. The changes are written in batches of
+/// [`TIER_BATCH`] customers, one transaction (and one `tiers.recalculate` audit record)
+/// each. Counted on `/metrics` as `loyalty_tier_moves_total{org, direction}`.
 pub async fn recalculate(
     store: &dyn Store,
     clock: &dyn Clock,
@@ -59,33 +67,36 @@ pub async fn recalculate(
         .await?;
     report.customers = candidates.len();
     report.read_millis = started.elapsed().as_millis();
-    let mut pass = TierPass::default();
+    let mut batches: Vec<TierPass> = Vec::new();
     for c in &candidates {
         if let Some(change) = tier::decide(program, c, now) {
+            if batches.last().is_none_or(|b| b.changes.len() >= TIER_BATCH) {
+                batches.push(TierPass::default());
+            }
+            let Some(pass) = batches.last_mut() else {
+                continue;
+            };
             match (change.is_move(), change.is_up(program)) {
                 (true, true) => pass.up += 1,
                 (true, false) => pass.down += 1,
                 (false, _) => report.grace_changes += 1,
             }
+            if change.is_move() && change.to.is_some() {
+                report.bonus_points += change.bonus;
+            }
             pass.changes.push(change);
         }
     }
-    report.up = pass.up;
-    report.down = pass.down;
-    report.bonus_points = pass
-        .changes
-        .iter()
-        .filter(|c| c.is_move() && c.to.is_some())
-        .map(|c| c.bonus)
-        .sum();
-    if !pass.changes.is_empty() {
+    let slug = org.slug.as_str().to_owned();
+    for pass in &batches {
         store
-            .apply_tier_changes(org.id, &pass, &Actor::system(), now)
+            .apply_tier_changes(org.id, pass, &Actor::system(), now)
             .await?;
-        let slug = org.slug.as_str().to_owned();
+        report.up += pass.up;
+        report.down += pass.down;
         metrics::counter!("loyalty_tier_moves_total", "org" => slug.clone(), "direction" => "up")
             .increment(pass.up);
-        metrics::counter!("loyalty_tier_moves_total", "org" => slug, "direction" => "down")
+        metrics::counter!("loyalty_tier_moves_total", "org" => slug.clone(), "direction" => "down")
             .increment(pass.down);
     }
     report.millis = started.elapsed().as_millis();

@@ -48,9 +48,9 @@ pub trait ProgramStore: Send + Sync {
         since: OffsetDateTime,
         customer: Option<CustomerId>,
     ) -> Result<Vec<TierCandidate>, StoreError>;
-    /// Writes one recalculation's changes in one transaction: the customers' tier rows,
-    /// a `tier_moves` row per move, the entry bonuses through the ledger (an `earned`
-    /// entry each) and one `tiers.recalculate` audit record.
+    /// Writes one batch of a recalculation's changes in one transaction: the customers'
+    /// tier rows, a `tier_moves` row per move, the entry bonuses through the ledger (an
+    /// `earned` entry each) and one `tiers.recalculate` audit record.
     async fn apply_tier_changes(
         &self,
         org: OrgId,

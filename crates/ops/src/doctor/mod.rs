@@ -6,6 +6,7 @@
 
 mod database;
 mod identity;
+mod integrity;
 mod org;
 mod person;
 mod system;
@@ -91,8 +92,9 @@ impl<'a> Report<'a> {
     }
 }
 
-/// Runs every check that applies, in order: configuration, database, identity provider,
-/// organization and person (when asked), mail, clock, backups and their leftovers.
+/// Runs every check that applies, in order: configuration, database, the ledger's
+/// signing key and checkpoints, identity provider, organization and person (when
+/// asked), mail, clock, backups and their leftovers.
 pub async fn examine(config: Result<&Config, String>, scope: &Scope) -> Vec<Check> {
     let mut checks = Vec::new();
     let config = match config {
@@ -125,6 +127,22 @@ pub async fn examine(config: Result<&Config, String>, scope: &Scope) -> Vec<Chec
     };
 
     let db = database::examine(config, &mut checks).await;
+    checks.push(integrity::signing_key(&config.integrity));
+    match db.as_ref().filter(|d| d.current) {
+        Some(d) => checks.push(
+            integrity::recent_checkpoint(
+                d.store.as_ref(),
+                &config.integrity,
+                time::OffsetDateTime::now_utc(),
+            )
+            .await,
+        ),
+        None => checks.push(Check::skip(
+            "integrity.checkpoint",
+            "recent ledger checkpoint",
+            "the database cannot be read",
+        )),
+    }
     let idp = identity::examine(config, db.as_ref(), &mut checks).await;
     org::examine(config, db.as_ref(), idp.as_ref(), scope, &mut checks).await;
     checks.push(system::smtp_configured(&config.mail).await);

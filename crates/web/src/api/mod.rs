@@ -3,6 +3,7 @@
 
 mod admin;
 pub mod auth;
+pub(crate) mod checkpoints;
 mod customers;
 mod error_docs;
 pub mod exports;
@@ -31,6 +32,7 @@ pub fn routes() -> Router<AppState> {
         .merge(programs::routes())
         .merge(admin::routes())
         .merge(exports::routes())
+        .merge(checkpoints::routes())
         .merge(privacy::routes())
         .merge(webhooks::routes())
 }

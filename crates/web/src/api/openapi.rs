@@ -213,6 +213,8 @@ impl Modify for SecuritySchemes {
     super::exports::balances,
     super::exports::purchases,
     super::exports::summary,
+    super::checkpoints::list,
+    super::checkpoints::file,
     super::webhooks::list,
     super::webhooks::create,
     super::webhooks::update,
@@ -237,7 +239,7 @@ struct V1;
         (name = "points", description = "The till's writes: purchases, reversals, redemptions, adjustments"),
         (name = "rewards", description = "The rewards catalog"),
         (name = "program", description = "The loyalty program: stamp cards, promotions, previews and stamp-card rewards"),
-        (name = "admin", description = "API tokens, points settings, the audit log and exports"),
+        (name = "admin", description = "API tokens, points settings, the audit log, exports and the ledger's signed checkpoints"),
         (name = "webhooks", description = "Webhook endpoints, their secrets and the delivery log"),
     )
 )]

@@ -3,6 +3,7 @@
 #![allow(clippy::panic, clippy::unwrap_used)]
 
 mod app;
+mod checkpoints;
 mod export_kinds;
 mod export_stream;
 mod exports;

@@ -39,6 +39,8 @@ both_backends! {
         let card_id = prog["stamp_cards"][0]["id"].as_str().unwrap().to_owned();
         let (_, prog) = app.call(&admin, "POST", "/api/v1/orgs/alpha/program/promotions", Some(serde_json::json!({"name": "Double", "multiplier": "2"}))).await;
         let promo_id = prog["promotions"][0]["id"].as_str().unwrap().to_owned();
+        let checkpoint = loyalty_core::service::integrity::take_checkpoint(app.db.store.as_ref(), app.a.id, &crate::checkpoints::TestSigner, loyalty_testkit::fixed_clock_now()).await.unwrap();
+        let cpid = checkpoint.id.to_string();
         // The signed-in customer's own membership.
         let actor = loyalty_core::domain::ledger::Actor::system();
         let own = app.db.store.enroll_customer(app.a.id, &loyalty_core::domain::ledger::NewCustomer {
@@ -85,12 +87,14 @@ both_backends! {
             ("GET", "/api/v1/orgs/alpha/exports/summary".into(), None, [200, 403, 403, 403, 401, 403, 403]),
             ("PUT", "/api/v1/orgs/alpha/settings/points".into(), Some(serde_json::json!({"points_per_unit": "1", "min_purchase": "0", "expiry_days": null, "join_enabled": true})), [200, 403, 403, 403, 401, 403, 403]),
             ("GET", format!("/api/v1/orgs/alpha/customers/{cid}/export"), None, [200, 403, 403, 403, 401, 403, 403]),
+            ("GET", "/api/v1/orgs/alpha/checkpoints".into(), None, [200, 403, 403, 403, 401, 403, 403]),
+            ("GET", format!("/api/v1/orgs/alpha/checkpoints/{cpid}"), None, [200, 403, 403, 403, 401, 403, 403]),
             ("GET", "/api/v1/orgs/alpha/me/export".into(), None, [403, 403, 200, 403, 401, 403, 403]),
             // Erasures last: they end what the rows above read.
             ("POST", format!("/api/v1/orgs/alpha/customers/{cid}/erase"), Some(serde_json::json!({"confirm": "ERASE"})), [200, 403, 403, 403, 401, 403, 403]),
             ("POST", "/api/v1/orgs/alpha/me/erase".into(), Some(serde_json::json!({"confirm": "ERASE"})), [403, 403, 200, 403, 401, 403, 403]),
         ];
-        let alpha_secrets = [cid.clone(), pid.clone(), rid.clone(), own.id.to_string(), app.a.id.to_string()];
+        let alpha_secrets = [cid.clone(), pid.clone(), rid.clone(), own.id.to_string(), app.a.id.to_string(), cpid.clone()];
         let mut failures = Vec::new();
         for (method, path, body, expected) in rows {
             for (i, who) in people.iter().enumerate() {

@@ -55,6 +55,8 @@ const OPERATIONS: &[(&str, &str)] = &[
     ("get", "/api/v1/orgs/{slug}/exports/balances"),
     ("get", "/api/v1/orgs/{slug}/exports/purchases"),
     ("get", "/api/v1/orgs/{slug}/exports/summary"),
+    ("get", "/api/v1/orgs/{slug}/checkpoints"),
+    ("get", "/api/v1/orgs/{slug}/checkpoints/{id}"),
     ("get", "/api/v1/orgs/{slug}/webhooks"),
     ("post", "/api/v1/orgs/{slug}/webhooks"),
     ("put", "/api/v1/orgs/{slug}/webhooks/{id}"),

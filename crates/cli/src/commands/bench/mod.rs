@@ -1,7 +1,8 @@
 //! `loyalty bench`: seeds an organization, drives a server over HTTP with a mix of
 //! awards, balance reads and redemptions (plus a storm of retried requests), reports
-//! throughput and latency percentiles, checks the ledger invariants, and on PostgreSQL
-//! compares the award rate with `pgbench` running the same SQL transaction.
+//! throughput and latency percentiles, checks the ledger invariants and hash chains, and
+//! on PostgreSQL compares the award rate with `pgbench` running the same SQL transaction
+//! (without the chain hash, which it cannot compute: its entries are hashed afterwards).
 
 mod drive;
 mod pgbench;
@@ -287,17 +288,41 @@ pub async fn run(config: Config, args: Args) -> anyhow::Result<()> {
             awards.award_rate / pg.0,
             awards.award_p99_ms / pg.1
         );
-        out["pgbench"] = serde_json::json!({"tps": pg.0, "p99_ms": pg.1, "ratio": awards.award_rate / pg.0, "p99_ratio": awards.award_p99_ms / pg.1});
+        // pgbench's entries carry no chain hash (SQL cannot compute it): hashed now,
+        // as `loyalty migrate` hashes entries older than the chain.
+        let started = Instant::now();
+        let hashed = store.backfill_chain().await?;
+        outln!(
+            "pgbench wrote {hashed} entries without their chain hash (not computed in SQL); hashed afterwards in {:.1} s, as `loyalty migrate` does",
+            started.elapsed().as_secs_f64()
+        );
+        out["pgbench"] = serde_json::json!({"tps": pg.0, "p99_ms": pg.1, "ratio": awards.award_rate / pg.0, "p99_ratio": awards.award_p99_ms / pg.1, "entries_hashed_after": hashed});
         let inv = store.check_invariants(None).await?;
         outln!(
             "invariants after pgbench: {}",
             if inv.holds() { "OK" } else { "BROKEN" }
         );
     }
+
+    // 6. The organization's hash chains, as `loyalty points verify` walks them.
+    let chains =
+        loyalty_core::service::integrity::verify_chains(store.as_ref(), Some(org.id), None).await?;
+    outln!(
+        "hash chains: {} customers, {} entries -> {}",
+        chains.customers,
+        chains.entries,
+        if chains.holds() { "OK" } else { "BROKEN" }
+    );
+    out["chains"] = serde_json::to_value(&chains)?;
     if args.json {
         outln!("{}", serde_json::to_string_pretty(&out)?);
     }
     anyhow::ensure!(inv.holds(), "ledger invariants are broken");
+    anyhow::ensure!(
+        chains.holds(),
+        "the ledger's hash chains are broken: {:?}",
+        chains.first_failure
+    );
     Ok(())
 }
 

@@ -546,3 +546,55 @@ both_backends! {
         assert!(stderr(&refused).contains("altered"), "{}", stderr(&refused));
     }
 }
+
+both_backends! {
+    async fn a_checkpoint_an_admin_downloads_from_the_api_is_accepted_by_verify(db) {
+        let dir = tempfile::tempdir().expect("dir");
+        let key = dir.path().join("keys").join("signing.key");
+        let key_s = key.to_string_lossy().into_owned();
+        let env = [("LOYALTY_INTEGRITY__SIGNING_KEY", key_s.as_str())];
+        onboard(&db, dir.path(), "nextdoor");
+        onboard(&db, dir.path(), "corner");
+        award(&db, "nextdoor", &["+12025550101", "+12025550102"], &[]).await;
+        let taken = ok(&run_in(&db, dir.path(), &["points", "checkpoint", "--org", "nextdoor", "--json"], &env));
+        let taken: serde_json::Value = serde_json::from_str(&taken).expect("json");
+        let id = taken[0]["id"].as_str().expect("id").to_owned();
+        let public_key = taken[0]["public_key"].as_str().expect("key").to_owned();
+
+        let org = orgs::get(db.store.as_ref(), "nextdoor").await.expect("org");
+        let corner = orgs::get(db.store.as_ref(), "corner").await.expect("org");
+        let mut tokens = Vec::new();
+        for (o, role) in [(&org, Role::Admin), (&org, Role::Cashier), (&corner, Role::Admin)] {
+            let secret_value = format!("lyt_{}", loyalty_core::secret::random_token());
+            db.store
+                .insert_api_token(o.id, "auditor", role, &loyalty_core::secret::hash_token(&secret_value), &Actor::system(), time::OffsetDateTime::now_utc())
+                .await
+                .expect("token");
+            tokens.push(secret_value);
+        }
+        let server = Server::start_with_env(&db.url, &[], &env).expect("server");
+        let client = crate::support::http();
+        let url = format!("{}/api/v1/orgs/nextdoor/checkpoints/{id}", server.base);
+        let resp = client.get(&url).bearer_auth(&tokens[0]).send().await.expect("get");
+        assert_eq!(resp.status(), 200);
+        let file_text = resp.text().await.expect("body");
+        let cashier = client.get(&url).bearer_auth(&tokens[1]).send().await.expect("get");
+        assert_eq!(cashier.status(), 403);
+        let other = client.get(&url).bearer_auth(&tokens[2]).send().await.expect("get");
+        assert_eq!(other.status(), 403);
+        assert_eq!(server.stop().code(), Some(0));
+
+        // The public key is in the file, so an auditor checks the signature without us.
+        let file: serde_json::Value = serde_json::from_str(&file_text).expect("json");
+        assert_eq!(file["public_key"], public_key.as_str());
+        let downloaded = dir.path().join("downloaded.json");
+        std::fs::write(&downloaded, &file_text).expect("write");
+        let d = downloaded.to_string_lossy().into_owned();
+        let verified = ok(&run_in(&db, dir.path(), &["points", "verify", "--org", "nextdoor", "--from-checkpoint", &d], &env));
+        assert!(verified.contains("\"checkpoint_heads\": 2"), "{verified}");
+        // The same file altered is refused.
+        std::fs::write(&downloaded, file_text.replacen("\"customers\": 2", "\"customers\": 1", 1)).expect("write");
+        let refused = run_in(&db, dir.path(), &["points", "verify", "--org", "nextdoor", "--from-checkpoint", &d], &env);
+        assert_eq!(refused.status.code(), Some(2), "{}", stderr(&refused));
+    }
+}

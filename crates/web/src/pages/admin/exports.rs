@@ -2,15 +2,18 @@
 //! purchases, summary), which days (this month, last month, or from and to in the
 //! organization's time zone) and which file (XLSX, CSV for the spreadsheet, CSV for
 //! programs). The file is the API's export (`core::service::exports`), sent by
-//! `api::exports::download`; a bad choice is a page that says what to fix.
+//! `api::exports::download`; a bad choice is a page that says what to fix. Below the
+//! form, the ledger's signed checkpoints, each a link to its file (the API's, sent by
+//! `api::checkpoints::file_response`).
 
 use super::admin;
 use crate::AppState;
+use crate::api::checkpoints::file_response;
 use crate::api::exports::download;
 use crate::pages::error::{OrPage, PageError};
 use crate::pages::guard::OrgPage;
 use crate::pages::layout::Chrome;
-use crate::pages::params::PageQuery;
+use crate::pages::params::{PagePath, PageQuery};
 use crate::pages::render;
 use askama::Template;
 use axum::Router;
@@ -19,12 +22,14 @@ use axum::http::StatusCode;
 use axum::response::Response;
 use axum::routing::get;
 use loyalty_core::service::exports::{Export, ExportKind, ExportParams};
+use loyalty_core::service::integrity;
 use serde::Deserialize;
 
 pub(super) fn routes() -> Router<AppState> {
     Router::new()
         .route("/o/{slug}/admin/exports", get(page))
         .route("/o/{slug}/admin/exports/download", get(file))
+        .route("/o/{slug}/admin/exports/checkpoints/{id}", get(checkpoint))
 }
 
 #[derive(Template)]
@@ -34,13 +39,42 @@ struct ExportsPage {
     base: String,
     timezone: String,
     today: String,
+    checkpoints: Vec<CheckpointRow>,
+    /// The public keys that signed them (one, unless the installation's key changed).
+    keys: Vec<String>,
+}
+
+/// One signed checkpoint in the page's list.
+struct CheckpointRow {
+    id: String,
+    when: String,
+    customers: i64,
+    entries: i64,
 }
 
 async fn page(State(state): State<AppState>, page: OrgPage) -> Result<Response, PageError> {
-    let (c, _ctx) = admin(&page, &state, "exports")?;
+    let (c, ctx) = admin(&page, &state, "exports")?;
+    let taken = integrity::list_checkpoints(&ctx).await.or_page(&c, "/")?;
+    let mut keys: Vec<String> = Vec::new();
+    for cp in &taken {
+        if !keys.contains(&cp.public_key) {
+            keys.push(cp.public_key.clone());
+        }
+    }
+    let checkpoints = taken
+        .into_iter()
+        .map(|cp| CheckpointRow {
+            id: cp.id.to_string(),
+            when: c.lang.datetime(cp.created_at, &page.org.timezone),
+            customers: cp.customers,
+            entries: cp.entries,
+        })
+        .collect();
     Ok(render(
         StatusCode::OK,
         &ExportsPage {
+            checkpoints,
+            keys,
             base: page.base(),
             timezone: page.org.timezone.to_string(),
             today: loyalty_core::service::reports::local_date(
@@ -97,4 +131,18 @@ async fn file(
     let kind = ExportKind::parse(&choice.kind).or_page(&c, &back)?;
     let export = Export::begin(&ctx, kind, &choice.params()).or_page(&c, &back)?;
     download(export, &state).await.or_page(&c, &back)
+}
+
+/// One signed checkpoint's file.
+async fn checkpoint(
+    State(state): State<AppState>,
+    page: OrgPage,
+    PagePath((_, id)): PagePath<(String, uuid::Uuid)>,
+) -> Result<Response, PageError> {
+    let (c, ctx) = admin(&page, &state, "exports")?;
+    let back = format!("{}/admin/exports", page.base());
+    let cp = integrity::checkpoint_file(&ctx, id)
+        .await
+        .or_page(&c, &back)?;
+    Ok(file_response(page.org.slug.as_str(), &cp))
 }
