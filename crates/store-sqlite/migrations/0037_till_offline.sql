@@ -1,15 +1,13 @@
--- The till offline (docs/till.md): the installation's secrets, one per purpose, made here
--- at random and never shown; the organization's offline redemption limit; the tills'
--- landed redemptions.
+-- The till offline (docs/till.md): the installation's secrets, one per purpose, made at
+-- random by the store on first use and never shown (not here: a database that
+-- `loyalty move` migrates must take the source's secret, not have one of its own); the
+-- organization's offline redemption limit; the tills' landed redemptions.
 -- 'till-recorder' signs the recorder tokens the till keeps with each purchase it
 -- records offline (docs/till.md): 32 random bytes, hex.
 CREATE TABLE installation_secrets (
     purpose TEXT NOT NULL PRIMARY KEY CHECK (length(purpose) BETWEEN 1 AND 100),
     secret  TEXT NOT NULL CHECK (length(secret) >= 64)
 );
-
-INSERT INTO installation_secrets (purpose, secret)
-VALUES ('till-recorder', lower(hex(randomblob(32))));
 
 -- Points a customer may redeem offline per day at a till of the organization, against
 -- the balance the till last synced; 0 (the default) refuses redemptions offline.

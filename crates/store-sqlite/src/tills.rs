@@ -79,12 +79,26 @@ impl TillStore for SqliteStore {
     }
 
     async fn till_recorder_secret(&self) -> Result<String, StoreError> {
-        sqlx::query_scalar(
-            "SELECT secret FROM installation_secrets WHERE purpose = 'till-recorder'",
+        const READ: &str = "SELECT secret FROM installation_secrets WHERE purpose = 'till-recorder'";
+        if let Some(secret) = sqlx::query_scalar(READ)
+            .fetch_optional(&self.pool)
+            .await
+            .map_err(map_err)?
+        {
+            return Ok(secret);
+        }
+        // The first use makes it; two first uses at once keep the one written first.
+        sqlx::query(
+            "INSERT INTO installation_secrets (purpose, secret) \
+             VALUES ('till-recorder', lower(hex(randomblob(32)))) ON CONFLICT (purpose) DO NOTHING",
         )
-        .fetch_one(&self.pool)
+        .execute(&self.pool)
         .await
-        .map_err(map_err)
+        .map_err(map_err)?;
+        sqlx::query_scalar(READ)
+            .fetch_one(&self.pool)
+            .await
+            .map_err(map_err)
     }
 
     async fn set_offline_redeem_limit(

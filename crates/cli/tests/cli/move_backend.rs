@@ -35,6 +35,7 @@ struct Fixture {
     api_token: String,
     session_hash: String,
     account_pk: i64,
+    till_secret: String,
 }
 
 fn ctx<'a>(store: &'a dyn Store, clock: &'a SystemClock, org: &'a Organization) -> Ctx<'a> {
@@ -181,10 +182,14 @@ async fn populate(store: &dyn Store, slug: &str) -> Fixture {
             .await
             .expect("mail")
     );
+    // The till's signing secret, made on first use: a recorder token of a purchase
+    // queued offline before the move must still verify after it.
+    let till_secret = store.till_recorder_secret().await.expect("till secret");
     Fixture {
         api_token,
         session_hash,
         account_pk: account.pk,
+        till_secret,
     }
 }
 
@@ -292,6 +297,11 @@ async fn works_on_target(url: &str, fixture: &Fixture) {
         .await
         .expect("the password signs in on the target");
     assert_eq!(account.pk, fixture.account_pk);
+    assert_eq!(
+        store.till_recorder_secret().await.expect("till secret"),
+        fixture.till_secret,
+        "the till's signing secret moved with the installation"
+    );
     assert!(
         dir.authenticate("corner_admin", &SecretString::from("not the password"))
             .await
