@@ -79,7 +79,8 @@ impl TillStore for SqliteStore {
     }
 
     async fn till_recorder_secret(&self) -> Result<String, StoreError> {
-        const READ: &str = "SELECT secret FROM installation_secrets WHERE purpose = 'till-recorder'";
+        const READ: &str =
+            "SELECT secret FROM installation_secrets WHERE purpose = 'till-recorder'";
         if let Some(secret) = sqlx::query_scalar(READ)
             .fetch_optional(&self.pool)
             .await
