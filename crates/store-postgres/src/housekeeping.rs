@@ -27,6 +27,7 @@ fn candidates(kind: Sweep) -> &'static str {
         }
         Sweep::LoginThrottle => "FROM login_throttle WHERE last_failure_at < $1",
         Sweep::JobLeases => "FROM job_leases WHERE expires_at < $1",
+        Sweep::WalletLinks => "FROM wallet_links WHERE expires_at < $1",
         Sweep::WebhookDeliveries => {
             "FROM webhook_deliveries WHERE (delivered_at IS NOT NULL OR failed_at IS NOT NULL) \
              AND COALESCE(delivered_at, failed_at) < $1"
@@ -72,11 +73,15 @@ fn batch_statement(kind: Sweep) -> String {
             "DELETE FROM webhook_deliveries WHERE id IN ({})",
             pick("id")
         ),
+        Sweep::WalletLinks => format!(
+            "DELETE FROM wallet_links WHERE token_hash IN ({})",
+            pick("token_hash")
+        ),
     }
 }
 
 /// Tables whose sizes are reported: those housekeeping looks after, then those it never touches.
-const TABLES: [&str; 11] = [
+const TABLES: [&str; 12] = [
     "idempotency_keys",
     "sessions",
     "login_flows",
@@ -85,6 +90,7 @@ const TABLES: [&str; 11] = [
     "login_throttle",
     "job_leases",
     "webhook_deliveries",
+    "wallet_links",
     "points_transactions",
     "purchases",
     "audit_log",

@@ -66,7 +66,9 @@ impl Retention {
     pub fn keep(&self, kind: Sweep) -> Duration {
         match kind {
             Sweep::IdempotencyKeys => self.idempotency,
-            Sweep::Sessions | Sweep::LoginFlows | Sweep::AccountTokens => self.expired,
+            Sweep::Sessions | Sweep::LoginFlows | Sweep::AccountTokens | Sweep::WalletLinks => {
+                self.expired
+            }
             Sweep::MailBodies => self.mail_body,
             Sweep::MailRows => self.mail_row,
             Sweep::LoginThrottle => self.throttle,

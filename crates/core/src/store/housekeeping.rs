@@ -1,6 +1,6 @@
 //! Storage side of housekeeping: removing rows that have served their purpose
 //! (idempotency records, expired sessions and sign-in flows, finished mail, old
-//! throttle windows, finished job leases, finished webhook deliveries), one small batch per call, and the sizes
+//! throttle windows, finished job leases, finished webhook deliveries, expired wallet links), one small batch per call, and the sizes
 //! of those tables. The ledger, purchases and the audit log have no sweep here.
 
 use crate::error::StoreError;
@@ -30,11 +30,13 @@ pub enum Sweep {
     /// Webhook deliveries (`webhook_deliveries`) delivered or given up before the
     /// cutoff; pending ones are never removed.
     WebhookDeliveries,
+    /// The till's one-time wallet links (`wallet_links`) that expired before the cutoff.
+    WalletLinks,
 }
 
 impl Sweep {
     /// Every kind, in the order a pass runs them (mail bodies before mail rows).
-    pub const ALL: [Sweep; 9] = [
+    pub const ALL: [Sweep; 10] = [
         Sweep::IdempotencyKeys,
         Sweep::Sessions,
         Sweep::LoginFlows,
@@ -44,6 +46,7 @@ impl Sweep {
         Sweep::LoginThrottle,
         Sweep::JobLeases,
         Sweep::WebhookDeliveries,
+        Sweep::WalletLinks,
     ];
 
     /// The name used in reports and as the metrics label.
@@ -58,6 +61,7 @@ impl Sweep {
             Sweep::LoginThrottle => "login_throttle",
             Sweep::JobLeases => "job_leases",
             Sweep::WebhookDeliveries => "webhook_deliveries",
+            Sweep::WalletLinks => "wallet_links",
         }
     }
 

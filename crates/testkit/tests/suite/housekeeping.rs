@@ -125,7 +125,7 @@ both_backends! {
         assert_eq!(kept(&db, &o).await.0, before.0 + 1);
     }
 
-    async fn sessions_flows_tokens_mail_throttle_and_leases_past_retention_are_removed(db) {
+    async fn sessions_flows_tokens_mail_throttle_leases_and_wallet_links_past_retention_are_removed(db) {
         let clock = fixed_clock();
         let start = clock.now();
         let o = org(&db, &clock).await;
@@ -140,6 +140,9 @@ both_backends! {
         db.store.insert_account_token("token", account.pk, "set_password", start + Duration::hours(1), start).await.expect("token");
         db.store.record_login_failure("user:ada", start - Duration::minutes(15), start).await.expect("throttle");
         assert!(db.store.try_lease("old-job", "a", start, start + Duration::minutes(1)).await.expect("lease"));
+        // The till's wallet links: one that ran out, one still open after the pass.
+        db.store.insert_wallet_link(o.id, customer, "expired-link", start, start + Duration::minutes(10)).await.expect("link");
+        db.store.insert_wallet_link(o.id, customer, "open-link", start, start + Duration::days(101)).await.expect("link");
         // Mail: one sent long ago, one sent recently, one never sent.
         let old = mail::test_mail("old@example.com", start);
         let recent = mail::test_mail("recent@example.com", start + Duration::days(1));
@@ -159,6 +162,8 @@ both_backends! {
         assert_eq!(rows(&report, Sweep::AccountTokens), 1);
         assert_eq!(rows(&report, Sweep::LoginThrottle), 1);
         assert_eq!(rows(&report, Sweep::JobLeases), 1);
+        assert_eq!(rows(&report, Sweep::WalletLinks), 1, "only the link that ran out");
+        assert_eq!(db.store.use_wallet_link(o.id, "open-link", clock.now()).await.expect("link"), Some(customer), "an open link still opens");
         assert_eq!(rows(&report, Sweep::MailBodies), 2, "the old and the recent mail's bodies");
         assert_eq!(rows(&report, Sweep::MailRows), 1, "only the mail sent 100 days ago");
         for kind in Sweep::ALL {
