@@ -4,6 +4,7 @@
 
 pub mod api;
 pub mod client;
+pub mod download;
 pub mod error;
 pub mod health;
 pub mod host;

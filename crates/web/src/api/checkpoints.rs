@@ -10,8 +10,7 @@ use super::extract::ApiPath;
 use crate::AppState;
 use crate::error::ApiError;
 use axum::extract::State;
-use axum::http::header;
-use axum::response::{IntoResponse, Response};
+use axum::response::Response;
 use axum::routing::get;
 use axum::{Json, Router};
 use loyalty_core::domain::chain::Checkpoint;
@@ -95,16 +94,5 @@ async fn file(
 /// was taken.
 pub(crate) fn file_response(slug: &str, cp: &Checkpoint) -> Response {
     let name = format!("{slug}-checkpoint-{}.json", cp.created_at.date());
-    (
-        [
-            (header::CONTENT_TYPE, "application/json".to_owned()),
-            (
-                header::CONTENT_DISPOSITION,
-                format!("attachment; filename=\"{name}\""),
-            ),
-            (header::CACHE_CONTROL, "no-store".to_owned()),
-        ],
-        cp.to_file(),
-    )
-        .into_response()
+    crate::download::attachment("application/json", &name, cp.to_file())
 }

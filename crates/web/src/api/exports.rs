@@ -12,8 +12,7 @@ use crate::error::ApiError;
 use axum::Router;
 use axum::body::{Body, Bytes};
 use axum::extract::State;
-use axum::http::header;
-use axum::response::{IntoResponse, Response};
+use axum::response::Response;
 use axum::routing::get;
 use loyalty_core::service::exports::{Export, ExportFormat, ExportKind, ExportParams};
 use loyalty_core::store::Store;
@@ -266,18 +265,7 @@ async fn send_workbook(
 }
 
 fn attachment(export: &Export, body: Body) -> Response {
-    (
-        [
-            (header::CONTENT_TYPE, export.content_type().to_owned()),
-            (
-                header::CONTENT_DISPOSITION,
-                format!("attachment; filename=\"{}\"", export.file_name()),
-            ),
-            (header::CACHE_CONTROL, "no-store".to_owned()),
-        ],
-        body,
-    )
-        .into_response()
+    crate::download::attachment(export.content_type(), &export.file_name(), body)
 }
 
 /// The CSV as a streamed attachment: each chunk is sent as soon as it is read. A store

@@ -10,8 +10,7 @@ use crate::error::ApiError;
 use axum::Json;
 use axum::Router;
 use axum::extract::State;
-use axum::http::header;
-use axum::response::{IntoResponse, Response};
+use axum::response::Response;
 use axum::routing::{get, post};
 use loyalty_core::domain::CustomerId;
 use loyalty_core::service::erasure::{self, Erasure};
@@ -69,18 +68,7 @@ impl From<Erasure> for Erased {
 }
 
 fn attachment(p: DataPackage) -> Response {
-    (
-        [
-            (header::CONTENT_TYPE, p.content_type().to_owned()),
-            (
-                header::CONTENT_DISPOSITION,
-                format!("attachment; filename=\"{}\"", p.file_name),
-            ),
-            (header::CACHE_CONTROL, "no-store".to_owned()),
-        ],
-        p.bytes,
-    )
-        .into_response()
+    crate::download::attachment(p.content_type(), &p.file_name, p.bytes)
 }
 
 api_errors!(ExportCustomerErrors [SIGNED_IN] {

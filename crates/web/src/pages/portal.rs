@@ -324,18 +324,11 @@ async fn pkpass(
         .await
         .or_page(c, back)?;
     match wallet.pass(org, &look, customer, &token, voided) {
-        Ok(bytes) => Ok((
-            [
-                (header::CONTENT_TYPE, "application/vnd.apple.pkpass"),
-                (
-                    header::CONTENT_DISPOSITION,
-                    "attachment; filename=\"card.pkpass\"",
-                ),
-                (header::CACHE_CONTROL, "no-store"),
-            ],
+        Ok(bytes) => Ok(crate::download::attachment(
+            "application/vnd.apple.pkpass",
+            "card.pkpass",
             bytes,
-        )
-            .into_response()),
+        )),
         Err(e) => {
             tracing::error!(error = %e, "signing an Apple Wallet pass");
             Err(PageError::from(problem(

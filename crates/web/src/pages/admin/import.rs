@@ -15,8 +15,8 @@ use crate::pages::render;
 use askama::Template;
 use axum::Router;
 use axum::extract::State;
-use axum::http::{StatusCode, header};
-use axum::response::{IntoResponse, Response};
+use axum::http::StatusCode;
+use axum::response::Response;
 use axum::routing::get;
 use loyalty_core::service::import::{self, ImportOptions, ImportReport};
 use serde::Deserialize;
@@ -57,17 +57,11 @@ async fn template(State(state): State<AppState>, page: OrgPage) -> Result<Respon
     } else {
         "customers-template.csv"
     };
-    Ok((
-        [
-            (header::CONTENT_TYPE, "text/csv; charset=utf-8".to_owned()),
-            (
-                header::CONTENT_DISPOSITION,
-                format!("attachment; filename=\"{name}\""),
-            ),
-        ],
+    Ok(crate::download::attachment(
+        "text/csv; charset=utf-8",
+        name,
         format!("\u{feff}{}", import::template(pt_br)),
-    )
-        .into_response())
+    ))
 }
 
 #[derive(Debug, Deserialize)]
